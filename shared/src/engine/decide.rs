@@ -1,0 +1,398 @@
+//! `decide`: the pure core. (event, the finding's stored record, its group's stored record, triage,
+//! config, now) → the records to write, the tracker calls the group now owes, the audit entries,
+//! and a readable list of what was decided. No I/O, no clock: every input is an argument, so every
+//! transition is tested with plain values.
+//!
+//! Re-deciding an event whose effects are already stored decides nothing new; that is what makes
+//! redelivery and retry-after-crash safe.
+
+use crate::config::{Config, WhenAllFixed};
+use crate::event::{AlertChange, AlertEvent};
+use crate::finding::{AlertState, Finding};
+use crate::identity::{Fingerprint, GroupKey};
+use crate::state::{AuditEntry, FindingRecord, GroupRecord, Member, TicketOp, TicketState, Triage};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Everything `decide` looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub event: &'a AlertEvent,
+    pub finding: Option<&'a FindingRecord>,
+    pub group: Option<&'a GroupRecord>,
+    pub triage: Triage,
+    pub config: &'a Config,
+    pub now: DateTime<Utc>,
+    /// The delivery that brought the event, for the audit log.
+    pub delivery: Option<&'a str>,
+}
+
+/// What was decided, in words a person (and the CLI's JSON lines) can read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// Nothing to do; `reason` says why (already known, out of order, ignored by triage).
+    Nothing {
+        fingerprint: Fingerprint,
+        reason: String,
+    },
+    /// Kept and audited, not ticketed.
+    Record {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+        state: AlertState,
+        reason: String,
+    },
+    /// The group's first actionable finding: its ticket is to be created.
+    CreateTicket {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+    },
+    /// A finding joins (or changes on) a group that has its ticket.
+    UpdateTicket {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+        state: AlertState,
+    },
+    /// A finding came back to a group whose ticket was resolved or stale.
+    ReopenTicket {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+    },
+    /// Every finding of the group is gone.
+    MarkTicketStale {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+    },
+    CloseTicket {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+    },
+    /// A comment on the ticket (a dismissal, a reappearance, a leak).
+    Comment {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+        text: String,
+    },
+}
+
+/// The outcome of `decide`: records to write (`None`: unchanged) and what was decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub group_key: GroupKey,
+    pub finding: Option<FindingRecord>,
+    pub group: Option<GroupRecord>,
+    pub audit: Vec<AuditEntry>,
+    pub actions: Vec<Action>,
+}
+
+/// The group a finding belongs to: the one it was first put in, or the configured grouping's.
+pub fn group_key_for(
+    event: &AlertEvent,
+    stored: Option<&FindingRecord>,
+    config: &Config,
+) -> GroupKey {
+    match stored {
+        Some(record) => record.group_key.clone(),
+        None => GroupKey::for_finding(&event.finding, config.grouping.mode_for(event.finding.kind)),
+    }
+}
+
+/// The state an alert is in after `event`, whatever the payload's `state` field says: payloads
+/// lag (a `reopened` delivery may still carry the old state), the action does not.
+fn state_after(event: &AlertEvent) -> AlertState {
+    match event.change {
+        AlertChange::Opened | AlertChange::Reappeared => AlertState::Open,
+        AlertChange::Fixed => AlertState::Fixed,
+        AlertChange::Dismissed => AlertState::Dismissed,
+        AlertChange::Updated => event.finding.state,
+    }
+}
+
+/// Decides what `inputs.event` means for its finding, group and ticket.
+pub fn decide(inputs: Inputs<'_>) -> Decision {
+    let Inputs {
+        event,
+        finding: stored,
+        group: stored_group,
+        triage,
+        config,
+        now,
+        delivery,
+    } = inputs;
+    let fingerprint = Fingerprint::of(&event.finding);
+    let key = group_key_for(event, stored, config);
+    let mut out = Decision {
+        group_key: key.clone(),
+        finding: None,
+        group: None,
+        audit: vec![],
+        actions: vec![],
+    };
+    let actor = event.actor.clone().unwrap_or_else(|| "github".into());
+    let audit = |action: &str, reason: String, out: &mut Decision| {
+        out.audit.push(AuditEntry {
+            at: now,
+            group_key: key.clone(),
+            fingerprint: Some(fingerprint.clone()),
+            actor: actor.clone(),
+            action: action.into(),
+            reason,
+            delivery: delivery.map(str::to_owned),
+            ticket: stored_group
+                .and_then(|g| g.ticket.as_ref())
+                .map(|t| t.key.clone()),
+        });
+    };
+
+    // Out of order (a retried older delivery overtaking a newer one): the stored record is newer.
+    if let (Some(record), Some(incoming)) = (stored, event.finding.updated_at)
+        && record
+            .finding
+            .updated_at
+            .is_some_and(|known| known > incoming)
+    {
+        let reason = format!("event `{}` is older than the stored alert", event.action);
+        out.actions.push(Action::Nothing {
+            fingerprint,
+            reason,
+        });
+        return out;
+    }
+    if stored.is_none() && triage == Triage::Ignore {
+        out.actions.push(Action::Nothing {
+            fingerprint,
+            reason: "ignored by triage".into(),
+        });
+        return out;
+    }
+
+    let mut finding: Finding = event.finding.clone();
+    finding.state = state_after(event);
+    let previous = stored_group
+        .and_then(|g| g.members.get(&fingerprint))
+        .cloned();
+    // Once on a ticket, always on it: triage decides only whether a finding joins the ticket.
+    let ticketed = previous.as_ref().is_some_and(|m| m.ticketed) || triage == Triage::Ticket;
+
+    let record = FindingRecord {
+        fingerprint: fingerprint.clone(),
+        group_key: key.clone(),
+        finding: finding.clone(),
+        triage: if ticketed { Triage::Ticket } else { triage },
+        first_seen: stored.map_or(now, |r| r.first_seen),
+        updated_at: now,
+    };
+    if stored.is_none_or(|old| {
+        FindingRecord {
+            updated_at: now,
+            ..old.clone()
+        } != record
+    }) {
+        out.finding = Some(record);
+    }
+
+    let mut group = stored_group
+        .cloned()
+        .unwrap_or_else(|| GroupRecord::new(key.clone(), &finding, now));
+    let member = Member::of(&finding, ticketed);
+    let was_open = previous.as_ref().is_some_and(Member::is_open);
+    let member_changed = previous.as_ref() != Some(&member);
+    group.members.insert(fingerprint.clone(), member);
+
+    if !ticketed {
+        if member_changed {
+            let reason = format!(
+                "{} ({}); not ticketed by triage",
+                event.action,
+                finding.state.as_str()
+            );
+            audit("finding.recorded", reason.clone(), &mut out);
+            out.actions.push(Action::Record {
+                fingerprint,
+                group: key,
+                state: finding.state,
+                reason,
+            });
+            group.updated_at = now;
+            out.group = Some(group);
+        } else {
+            out.actions.push(Action::Nothing {
+                fingerprint,
+                reason: "already recorded".into(),
+            });
+        }
+        return out;
+    }
+    if !member_changed {
+        out.actions.push(Action::Nothing {
+            fingerprint,
+            reason: "already known in this state".into(),
+        });
+        return out;
+    }
+
+    let is_open = finding.state == AlertState::Open;
+    let number = finding.number;
+    let comment = |group: &mut GroupRecord, out: &mut Decision, text: String| {
+        group.push_op(TicketOp::Comment { text: text.clone() });
+        out.actions.push(Action::Comment {
+            fingerprint: fingerprint.clone(),
+            group: key.clone(),
+            text,
+        });
+    };
+
+    if !group.has_or_awaits_ticket() {
+        if is_open {
+            group.push_op(TicketOp::Create);
+            audit(
+                "ticket.requested",
+                format!("first actionable finding: alert {number} {}", event.action),
+                &mut out,
+            );
+            out.actions.push(Action::CreateTicket {
+                fingerprint: fingerprint.clone(),
+                group: key.clone(),
+            });
+        } else {
+            // Closed before it ever needed a ticket: remember it, nothing to work on.
+            audit(
+                "finding.recorded",
+                format!("{} before any ticket", finding.state.as_str()),
+                &mut out,
+            );
+            out.actions.push(Action::Record {
+                fingerprint: fingerprint.clone(),
+                group: key.clone(),
+                state: finding.state,
+                reason: "closed before any ticket".into(),
+            });
+        }
+    } else if is_open && !was_open && group.ticket_state.is_closed() {
+        group.push_op(TicketOp::Transition {
+            to: TicketState::Reopened,
+        });
+        group.ticket_state = TicketState::Reopened;
+        group.push_op(TicketOp::Refresh);
+        let text = format!(
+            "Reopened: alert {number} is open again ({}){}.",
+            event.action,
+            finding
+                .git_ref
+                .as_deref()
+                .map(|r| format!(" on {r}"))
+                .unwrap_or_default()
+        );
+        audit("ticket.reopened", text.clone(), &mut out);
+        out.actions.push(Action::ReopenTicket {
+            fingerprint: fingerprint.clone(),
+            group: key.clone(),
+        });
+        comment(&mut group, &mut out, text);
+    } else {
+        group.push_op(TicketOp::Refresh);
+        audit(
+            "ticket.updated",
+            format!(
+                "alert {number} {} ({})",
+                event.action,
+                finding.state.as_str()
+            ),
+            &mut out,
+        );
+        out.actions.push(Action::UpdateTicket {
+            fingerprint: fingerprint.clone(),
+            group: key.clone(),
+            state: finding.state,
+        });
+        if is_open && previous.as_ref().is_some_and(|m| !m.is_open()) {
+            comment(
+                &mut group,
+                &mut out,
+                format!("Alert {number} is open again ({}).", event.action),
+            );
+        }
+        if event.action == "publicly_leaked" {
+            comment(
+                &mut group,
+                &mut out,
+                format!(
+                    "Alert {number}: the secret was found in a public location. Revoke it now."
+                ),
+            );
+        }
+    }
+
+    if finding.state == AlertState::Dismissed && was_open {
+        let d = finding.dismissal.as_ref();
+        let by = d
+            .and_then(|d| d.by.clone())
+            .or(event.actor.clone())
+            .unwrap_or_else(|| "someone".into());
+        let why = d
+            .and_then(|d| d.reason.clone())
+            .unwrap_or_else(|| "no reason given".into());
+        let note = d
+            .and_then(|d| d.comment.clone())
+            .filter(|c| !c.trim().is_empty());
+        let text = match note {
+            Some(note) => {
+                format!("Alert {number} was dismissed in GitHub by {by} as \"{why}\": {note}")
+            }
+            None => format!("Alert {number} was dismissed in GitHub by {by} as \"{why}\"."),
+        };
+        audit("finding.dismissed", text.clone(), &mut out);
+        if group.has_or_awaits_ticket() {
+            comment(&mut group, &mut out, text);
+        }
+    }
+
+    // The last open finding just closed: the ticket has no work left.
+    if !is_open
+        && was_open
+        && group.has_or_awaits_ticket()
+        && group.open_ticketed() == 0
+        && !group.ticket_state.is_closed()
+    {
+        let (_, fixed, dismissed) = crate::ticket::anatomy::state_counts(&group);
+        let summary = format!(
+            "Every alert on this ticket is closed in GitHub ({fixed} fixed, {dismissed} dismissed)."
+        );
+        let (to, verb, action) = match config.when_all_fixed {
+            WhenAllFixed::MarkStale => (
+                TicketState::Stale,
+                "ticket.stale",
+                Action::MarkTicketStale {
+                    fingerprint: fingerprint.clone(),
+                    group: key.clone(),
+                },
+            ),
+            WhenAllFixed::Close => (
+                TicketState::Resolved,
+                "ticket.closed",
+                Action::CloseTicket {
+                    fingerprint: fingerprint.clone(),
+                    group: key.clone(),
+                },
+            ),
+        };
+        group.ticket_state = to;
+        group.push_op(TicketOp::Transition { to });
+        audit(verb, summary.clone(), &mut out);
+        out.actions.push(action);
+        let text = match to {
+            TicketState::Stale => format!("{summary} Marked stale: confirm and close it."),
+            _ => format!("{summary} Closed."),
+        };
+        comment(&mut group, &mut out, text);
+    }
+
+    group.updated_at = now;
+    out.group = Some(group);
+    out
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

@@ -1,0 +1,669 @@
+//! One scenario per transition of the decision table: given a stored finding and group and an
+//! event, `decide` writes these records and queues these tracker calls.
+
+use super::*;
+use crate::config::{Config, WhenAllFixed};
+use crate::event::{AlertChange, AlertEvent};
+use crate::finding::{AlertKind, AlertState, Dismissal, Finding, Severity};
+use crate::identity::{GroupKey, GroupingMode};
+use crate::state::{FindingRecord, GroupRecord, TicketOp, TicketRef, TicketState, Triage};
+use crate::testing::{code_alert, dependabot_alert};
+use chrono::{DateTime, TimeZone, Utc};
+
+fn t(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 1, 12, minute, 0).unwrap()
+}
+
+fn event(change: AlertChange, action: &str, finding: Finding) -> AlertEvent {
+    AlertEvent {
+        change,
+        action: action.into(),
+        finding,
+        actor: Some("octocat".into()),
+        installation_id: Some(1),
+    }
+}
+
+/// The world as stored: records by fingerprint and by group key.
+#[derive(Default)]
+struct World {
+    findings: Vec<FindingRecord>,
+    groups: Vec<GroupRecord>,
+    config: Config,
+}
+
+impl World {
+    fn decide(&self, event: &AlertEvent, triage: Triage, now: DateTime<Utc>) -> Decision {
+        let fp = Fingerprint::of(&event.finding);
+        let finding = self.findings.iter().find(|f| f.fingerprint == fp);
+        let key = group_key_for(event, finding, &self.config);
+        let group = self.groups.iter().find(|g| g.key == key);
+        decide(Inputs {
+            event,
+            finding,
+            group,
+            triage,
+            config: &self.config,
+            now,
+            delivery: Some("d"),
+        })
+    }
+
+    /// Decides and stores the outcome, as the executor's commit would.
+    fn apply(&mut self, event: &AlertEvent, now: DateTime<Utc>) -> Decision {
+        let d = self.decide(event, Triage::Ticket, now);
+        self.store(&d);
+        d
+    }
+
+    fn store(&mut self, d: &Decision) {
+        if let Some(f) = &d.finding {
+            self.findings.retain(|x| x.fingerprint != f.fingerprint);
+            self.findings.push(f.clone());
+        }
+        if let Some(g) = &d.group {
+            self.groups.retain(|x| x.key != g.key);
+            self.groups.push(g.clone());
+        }
+    }
+
+    /// Pretends the tracker drained every group's outbox and created its ticket.
+    fn sync(&mut self) {
+        for g in &mut self.groups {
+            if g.outbox.iter().any(|p| p.op == TicketOp::Create) && g.ticket.is_none() {
+                g.ticket = Some(TicketRef {
+                    tracker: "draft".into(),
+                    key: "DRAFT-1".into(),
+                    url: None,
+                });
+            }
+            g.outbox.clear();
+        }
+    }
+
+    fn group(&self, key: &GroupKey) -> &GroupRecord {
+        self.groups
+            .iter()
+            .find(|g| &g.key == key)
+            .expect("group stored")
+    }
+}
+
+fn ops(d: &Decision) -> Vec<TicketOp> {
+    d.group
+        .as_ref()
+        .map(|g| g.outbox.iter().map(|p| p.op.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn kinds(d: &Decision) -> Vec<&'static str> {
+    d.actions
+        .iter()
+        .map(|a| match a {
+            Action::Nothing { .. } => "nothing",
+            Action::Record { .. } => "record",
+            Action::CreateTicket { .. } => "create",
+            Action::UpdateTicket { .. } => "update",
+            Action::ReopenTicket { .. } => "reopen",
+            Action::MarkTicketStale { .. } => "stale",
+            Action::CloseTicket { .. } => "close",
+            Action::Comment { .. } => "comment",
+        })
+        .collect()
+}
+
+/// A world with one group holding open alerts `numbers` (rule js/xss) and a created ticket.
+fn ticketed_world(numbers: &[u64]) -> World {
+    let mut w = World::default();
+    for &n in numbers {
+        w.apply(
+            &event(
+                AlertChange::Opened,
+                "created",
+                code_alert(n, "js/xss", "src/app.js"),
+            ),
+            t(0),
+        );
+    }
+    w.sync();
+    w
+}
+
+#[test]
+fn first_actionable_finding_of_a_group_requests_its_ticket() {
+    let w = World::default();
+    let d = w.decide(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        Triage::Ticket,
+        t(0),
+    );
+    assert_eq!(kinds(&d), ["create"]);
+    assert_eq!(ops(&d), [TicketOp::Create]);
+    let group = d.group.as_ref().unwrap();
+    assert_eq!(group.members.len(), 1);
+    assert_eq!(group.key.as_str(), "42/code-scanning/rule:CodeQL:js/xss");
+    assert_eq!(d.finding.as_ref().unwrap().group_key, group.key);
+    assert_eq!(
+        d.audit
+            .iter()
+            .map(|a| a.action.as_str())
+            .collect::<Vec<_>>(),
+        ["ticket.requested"]
+    );
+    assert_eq!(d.audit[0].actor, "octocat");
+    assert_eq!(d.audit[0].delivery.as_deref(), Some("d"));
+}
+
+#[test]
+fn a_finding_joining_a_ticketed_group_updates_that_ticket_and_never_creates_another() {
+    let w = ticketed_world(&[1]);
+    let d = w.decide(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(2, "js/xss", "src/other.js"),
+        ),
+        Triage::Ticket,
+        t(1),
+    );
+    assert_eq!(kinds(&d), ["update"]);
+    assert_eq!(ops(&d), [TicketOp::Refresh]);
+    assert_eq!(d.group.unwrap().members.len(), 2);
+}
+
+#[test]
+fn a_finding_joining_while_the_ticket_is_still_being_created_adds_no_call() {
+    let mut w = World::default();
+    w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "a.js"),
+        ),
+        t(0),
+    );
+    let d = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(2, "js/xss", "b.js"),
+        ),
+        t(1),
+    );
+    assert_eq!(kinds(&d), ["update"]);
+    assert_eq!(
+        ops(&d),
+        [TicketOp::Create],
+        "the pending create renders both findings"
+    );
+}
+
+#[test]
+fn a_redelivered_event_decides_nothing_and_writes_nothing() {
+    let mut w = World::default();
+    let e = event(
+        AlertChange::Opened,
+        "created",
+        code_alert(1, "js/xss", "a.js"),
+    );
+    w.apply(&e, t(0));
+    let again = w.decide(&e, Triage::Ticket, t(5));
+    assert_eq!(kinds(&again), ["nothing"]);
+    assert!(again.finding.is_none() && again.group.is_none() && again.audit.is_empty());
+}
+
+#[test]
+fn a_fix_while_other_findings_stay_open_refreshes_the_ticket() {
+    let w = ticketed_world(&[1, 2]);
+    let fixed = Finding {
+        state: AlertState::Fixed,
+        ..code_alert(1, "js/xss", "src/app.js")
+    };
+    let d = w.decide(
+        &event(AlertChange::Fixed, "fixed", fixed),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["update"]);
+    assert_eq!(ops(&d), [TicketOp::Refresh]);
+    assert_eq!(d.group.unwrap().ticket_state, TicketState::Draft);
+}
+
+#[test]
+fn fixing_the_last_open_finding_marks_the_ticket_stale_by_default() {
+    let mut w = ticketed_world(&[1, 2]);
+    w.apply(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        t(2),
+    );
+    w.sync();
+    let d = w.decide(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(2, "js/xss", "src/app.js"),
+        ),
+        Triage::Ticket,
+        t(3),
+    );
+    assert_eq!(kinds(&d), ["update", "stale", "comment"]);
+    assert_eq!(
+        ops(&d)[..2],
+        [
+            TicketOp::Refresh,
+            TicketOp::Transition {
+                to: TicketState::Stale
+            }
+        ]
+    );
+    assert!(
+        matches!(&ops(&d)[2], TicketOp::Comment { text } if text.contains("2 fixed, 0 dismissed"))
+    );
+    assert_eq!(d.group.unwrap().ticket_state, TicketState::Stale);
+}
+
+#[test]
+fn fixing_the_last_open_finding_closes_the_ticket_when_configured() {
+    let mut w = ticketed_world(&[1]);
+    w.config.when_all_fixed = WhenAllFixed::Close;
+    let d = w.decide(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        Triage::Ticket,
+        t(3),
+    );
+    assert_eq!(kinds(&d), ["update", "close", "comment"]);
+    assert!(ops(&d).contains(&TicketOp::Transition {
+        to: TicketState::Resolved
+    }));
+    assert_eq!(d.group.unwrap().ticket_state, TicketState::Resolved);
+}
+
+#[test]
+fn a_reopened_alert_reopens_its_stale_ticket_with_a_comment() {
+    let mut w = ticketed_world(&[1]);
+    w.apply(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        t(1),
+    );
+    w.sync();
+    let d = w.decide(
+        &event(
+            AlertChange::Reappeared,
+            "reopened",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["reopen", "comment"]);
+    let ops = ops(&d);
+    assert_eq!(
+        ops[..2],
+        [
+            TicketOp::Transition {
+                to: TicketState::Reopened
+            },
+            TicketOp::Refresh
+        ]
+    );
+    assert!(
+        matches!(&ops[2], TicketOp::Comment { text } if text.contains("alert 1 is open again (reopened) on refs/heads/main"))
+    );
+    let group = d.group.unwrap();
+    assert_eq!(group.ticket_state, TicketState::Reopened);
+    assert!(group.ticket.is_some(), "the same ticket, not a new one");
+}
+
+#[test]
+fn a_reintroduced_dependency_reopens_the_resolved_ticket_of_its_package() {
+    let mut w = World::default();
+    let alert = dependabot_alert(7, "GHSA-aaaa", "semver", "package-lock.json");
+    w.apply(&event(AlertChange::Opened, "created", alert.clone()), t(0));
+    w.sync();
+    w.apply(&event(AlertChange::Fixed, "fixed", alert.clone()), t(1));
+    w.sync();
+    w.groups[0].ticket_state = TicketState::Resolved; // a person closed it in the tracker
+    let d = w.decide(
+        &event(AlertChange::Reappeared, "reintroduced", alert),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["reopen", "comment"]);
+    assert!(!ops(&d).contains(&TicketOp::Create));
+}
+
+#[test]
+fn an_alert_new_to_a_closed_group_reopens_its_ticket_rather_than_creating_one() {
+    let mut w = ticketed_world(&[1]);
+    w.apply(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        t(1),
+    );
+    w.sync();
+    let d = w.decide(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(9, "js/xss", "src/new.js"),
+        ),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["reopen", "comment"]);
+}
+
+#[test]
+fn an_alert_appearing_in_a_branch_again_comments_on_the_open_ticket() {
+    let mut w = ticketed_world(&[1, 2]);
+    w.apply(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        t(1),
+    );
+    w.sync();
+    let d = w.decide(
+        &event(
+            AlertChange::Reappeared,
+            "appeared_in_branch",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["update", "comment"]);
+    assert!(
+        matches!(&ops(&d)[1], TicketOp::Comment { text } if text.contains("open again (appeared_in_branch)"))
+    );
+}
+
+#[test]
+fn a_dismissal_in_github_comments_who_and_why_on_the_ticket() {
+    let w = ticketed_world(&[1, 2]);
+    let dismissed = Finding {
+        state: AlertState::Dismissed,
+        dismissal: Some(Dismissal {
+            by: Some("alice".into()),
+            reason: Some("won't fix".into()),
+            comment: Some("legacy endpoint, removed next quarter".into()),
+            at: None,
+        }),
+        ..code_alert(1, "js/xss", "src/app.js")
+    };
+    let d = w.decide(
+        &event(AlertChange::Dismissed, "closed_by_user", dismissed),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["update", "comment"]);
+    let text = "Alert 1 was dismissed in GitHub by alice as \"won't fix\": legacy endpoint, removed next quarter";
+    assert!(ops(&d).contains(&TicketOp::Comment { text: text.into() }));
+    assert!(
+        d.audit
+            .iter()
+            .any(|a| a.action == "finding.dismissed" && a.reason == text)
+    );
+}
+
+#[test]
+fn dismissing_the_last_open_finding_also_retires_the_ticket() {
+    let w = ticketed_world(&[1]);
+    let d = w.decide(
+        &event(
+            AlertChange::Dismissed,
+            "dismissed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        Triage::Ticket,
+        t(2),
+    );
+    assert_eq!(kinds(&d), ["update", "comment", "stale", "comment"]);
+    assert!(
+        matches!(&ops(&d)[1], TicketOp::Comment { text } if text.contains("by octocat as \"no reason given\""))
+    );
+}
+
+#[test]
+fn an_alert_closed_before_it_was_ever_ticketed_is_recorded_without_a_ticket() {
+    let w = World::default();
+    let d = w.decide(
+        &event(AlertChange::Fixed, "fixed", code_alert(3, "js/xss", "a.js")),
+        Triage::Ticket,
+        t(0),
+    );
+    assert_eq!(kinds(&d), ["record"]);
+    assert!(ops(&d).is_empty());
+    assert_eq!(d.finding.unwrap().finding.state, AlertState::Fixed);
+}
+
+#[test]
+fn triage_record_keeps_the_finding_without_a_ticket() {
+    let w = World::default();
+    let pr_only = Finding {
+        git_ref: Some("refs/pull/7/merge".into()),
+        ..code_alert(4, "js/xss", "a.js")
+    };
+    assert_eq!(
+        crate::engine::triage::default_triage(&pr_only),
+        Triage::Record
+    );
+    let d = w.decide(
+        &event(AlertChange::Opened, "created", pr_only),
+        Triage::Record,
+        t(0),
+    );
+    assert_eq!(kinds(&d), ["record"]);
+    let group = d.group.unwrap();
+    assert!(group.outbox.is_empty() && !group.members.values().next().unwrap().ticketed);
+}
+
+#[test]
+fn triage_ignore_writes_nothing() {
+    let w = World::default();
+    let d = w.decide(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(5, "js/xss", "a.js"),
+        ),
+        Triage::Ignore,
+        t(0),
+    );
+    assert_eq!(kinds(&d), ["nothing"]);
+    assert!(d.finding.is_none() && d.group.is_none());
+}
+
+#[test]
+fn a_recorded_pr_alert_that_reaches_the_default_branch_gets_its_ticket() {
+    let mut w = World::default();
+    let pr_only = Finding {
+        git_ref: Some("refs/pull/7/merge".into()),
+        ..code_alert(4, "js/xss", "a.js")
+    };
+    let d = w.decide(
+        &event(AlertChange::Opened, "created", pr_only),
+        Triage::Record,
+        t(0),
+    );
+    w.store(&d);
+    let d = w.decide(
+        &event(
+            AlertChange::Reappeared,
+            "appeared_in_branch",
+            code_alert(4, "js/xss", "a.js"),
+        ),
+        Triage::Ticket,
+        t(1),
+    );
+    assert_eq!(kinds(&d), ["create"]);
+}
+
+#[test]
+fn once_ticketed_a_finding_stays_on_its_ticket_whatever_triage_says_later() {
+    let w = ticketed_world(&[1]);
+    let d = w.decide(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        Triage::Record,
+        t(1),
+    );
+    assert_eq!(kinds(&d), ["update", "stale", "comment"]);
+}
+
+#[test]
+fn an_event_older_than_the_stored_alert_is_ignored() {
+    let mut w = World::default();
+    let newer = Finding {
+        updated_at: Some(t(10)),
+        ..code_alert(1, "js/xss", "a.js")
+    };
+    w.apply(&event(AlertChange::Fixed, "fixed", newer), t(10));
+    let older = Finding {
+        updated_at: Some(t(5)),
+        ..code_alert(1, "js/xss", "a.js")
+    };
+    let d = w.decide(
+        &event(AlertChange::Opened, "created", older),
+        Triage::Ticket,
+        t(11),
+    );
+    assert_eq!(kinds(&d), ["nothing"]);
+}
+
+#[test]
+fn a_public_leak_of_a_secret_is_called_out_on_the_ticket() {
+    let mut w = World::default();
+    let secret = Finding {
+        kind: AlertKind::SecretScanning,
+        location: None,
+        ..code_alert(8, "aws_access_key_id", "")
+    };
+    w.apply(&event(AlertChange::Opened, "created", secret.clone()), t(0));
+    w.sync();
+    let leaked = Finding {
+        severity: Severity::Critical,
+        ..secret
+    };
+    let d = w.decide(
+        &event(AlertChange::Updated, "publicly_leaked", leaked),
+        Triage::Ticket,
+        t(1),
+    );
+    assert_eq!(kinds(&d), ["update", "comment"]);
+}
+
+#[test]
+fn dependabot_alerts_fixed_by_one_upgrade_share_a_ticket_by_default() {
+    let mut w = World::default();
+    let a = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            dependabot_alert(1, "GHSA-1", "semver", "package-lock.json"),
+        ),
+        t(0),
+    );
+    let b = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            dependabot_alert(2, "GHSA-2", "semver", "package-lock.json"),
+        ),
+        t(1),
+    );
+    let c = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            dependabot_alert(3, "GHSA-1", "semver", "web/package-lock.json"),
+        ),
+        t(2),
+    );
+    assert_eq!(a.group_key, b.group_key);
+    assert_ne!(a.group_key, c.group_key);
+    assert_eq!(kinds(&b), ["update"]);
+    assert_eq!(w.groups.len(), 2);
+}
+
+#[test]
+fn every_grouping_mode_keys_as_documented() {
+    let code = code_alert(1, "js/xss", "src/app.js");
+    let dep = dependabot_alert(2, "GHSA-xyz", "lodash", "package.json");
+    let key = |f: &Finding, m| GroupKey::for_finding(f, m).as_str().to_owned();
+    assert_eq!(
+        key(&code, GroupingMode::Rule),
+        "42/code-scanning/rule:CodeQL:js/xss"
+    );
+    assert_eq!(
+        key(&code, GroupingMode::File),
+        "42/code-scanning/file:src/app.js"
+    );
+    assert_eq!(key(&code, GroupingMode::Alert), "42/code-scanning/alert:1");
+    assert_eq!(
+        key(&code, GroupingMode::Package),
+        key(&code, GroupingMode::Rule),
+        "falls back to rule"
+    );
+    assert_eq!(
+        key(&dep, GroupingMode::Package),
+        "42/dependabot/package:npm:lodash:package.json"
+    );
+    assert_eq!(
+        key(&dep, GroupingMode::Advisory),
+        "42/dependabot/advisory:GHSA-xyz"
+    );
+    assert_eq!(
+        key(&dep, GroupingMode::File),
+        "42/dependabot/file:package.json"
+    );
+}
+
+#[test]
+fn a_finding_keeps_its_group_when_the_grouping_configuration_changes() {
+    let mut w = ticketed_world(&[1]);
+    w.config.grouping.code_scanning = GroupingMode::File;
+    let d = w.apply(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        t(1),
+    );
+    assert_eq!(d.group_key.as_str(), "42/code-scanning/rule:CodeQL:js/xss");
+    let new = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(2, "js/xss", "src/app.js"),
+        ),
+        t(2),
+    );
+    assert_eq!(new.group_key.as_str(), "42/code-scanning/file:src/app.js");
+    assert_eq!(w.group(&d.group_key).members.len(), 1);
+}

@@ -1,0 +1,450 @@
+//! `Executor`: applies decisions through the ports, so that repeating any step is harmless and
+//! racing events on one group still yield one ticket.
+//!
+//! The protocol, in two phases:
+//! 1. **Commit.** Read the finding and its group, `decide`, and write the new records, the audit
+//!    entries and the delivery's dedup record in one atomic commit guarded by the versions read.
+//!    A lost race re-reads and re-decides. The tracker calls the group now owes are part of the
+//!    group record (its outbox), so they are durable from this moment on.
+//! 2. **Sync.** Drain the group's outbox. Only the holder of the group's lease calls the tracker,
+//!    so ops run once, in order, and `Create` runs once however many events raced to request it.
+//!    Each op is removed from the outbox right after it succeeds; a crash in between repeats just
+//!    that op, which the tracker port makes harmless (`find_by_group_key` before create, comment
+//!    ids). A caller that finds the lease taken waits for the holder to finish, so when `apply_*`
+//!    returns Ok the group's ticket reflects the event.
+
+use super::decide::{Action, Decision, Inputs, decide, group_key_for};
+use crate::config::Config;
+use crate::event::AlertEvent;
+use crate::identity::{Fingerprint, GroupKey};
+use crate::state::{
+    DeliveryRecord, GroupRecord, Lease, PendingOp, TicketOp, TicketRef, TicketState, Triage,
+    Versioned,
+};
+use crate::store::{Commit, Guarded, Store, StoreError};
+use crate::ticket::anatomy::ticket_content;
+use crate::tracker::{Tracker, TrackerError};
+use chrono::{DateTime, Duration, Utc};
+use std::sync::Arc;
+
+/// Why applying an event failed. Every variant says whether a retry (SQS, Jira) can help.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
+    /// Too many concurrent writers on one group; the event is not lost: retry it.
+    #[error("gave up after {0} write conflicts on one group; retry")]
+    Contention(u32),
+    /// Another worker holds the group's lease and did not finish in time. The event's effect is
+    /// committed and its tracker calls are queued; a retry (or the sweeper) completes them.
+    #[error("group {0} is being synced by another worker; its queued tracker calls are safe")]
+    SyncPending(GroupKey),
+}
+
+impl ExecuteError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ExecuteError::Store(e) => e.is_retryable(),
+            ExecuteError::Tracker(e) => e.is_retryable(),
+            ExecuteError::Contention(_) | ExecuteError::SyncPending(_) => true,
+        }
+    }
+}
+
+/// What applying one delivery did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub delivery: String,
+    /// The delivery had been applied before: nothing was decided again.
+    pub duplicate: bool,
+    pub group: Option<GroupKey>,
+    pub actions: Vec<Action>,
+    /// The group's ticket after the sync, if it has one.
+    pub ticket: Option<TicketRef>,
+    pub ticket_state: Option<TicketState>,
+}
+
+/// A source of "now"; tests pin it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Knobs of the protocol. The defaults suit Lambda (a function lives at most 15 minutes; a lease
+/// outliving its holder only delays the next sync).
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    /// How long a lease is valid without renewal.
+    pub lease: Duration,
+    /// How long a caller waits for another lease holder before answering `SyncPending`.
+    pub wait_for_lease: std::time::Duration,
+    /// How many write conflicts one event tolerates before answering `Contention`.
+    pub max_conflicts: u32,
+    /// How long delivery ids are remembered (GitHub and Jira redeliver within hours, SQS within
+    /// its retention): a week.
+    pub dedup_for: Duration,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        ExecutorSettings {
+            lease: Duration::seconds(60),
+            wait_for_lease: std::time::Duration::from_secs(20),
+            max_conflicts: 50,
+            dedup_for: Duration::days(7),
+        }
+    }
+}
+
+/// Applies events through a store and a tracker.
+pub struct Executor {
+    store: Arc<dyn Store>,
+    tracker: Arc<dyn Tracker>,
+    config: Config,
+    clock: Clock,
+    settings: ExecutorSettings,
+}
+
+impl Executor {
+    pub fn new(store: Arc<dyn Store>, tracker: Arc<dyn Tracker>, config: Config) -> Executor {
+        Executor {
+            store,
+            tracker,
+            config,
+            clock: Arc::new(Utc::now),
+            settings: ExecutorSettings::default(),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Executor {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_settings(mut self, settings: ExecutorSettings) -> Executor {
+        self.settings = settings;
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn tracker(&self) -> &Arc<dyn Tracker> {
+        &self.tracker
+    }
+
+    /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`).
+    pub async fn apply_alert(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        triage: Triage,
+    ) -> Result<Outcome, ExecuteError> {
+        if let Some(seen) = self.store.get_delivery(delivery).await? {
+            return self.duplicate(delivery, seen.group_key).await;
+        }
+        let fingerprint = Fingerprint::of(&event.finding);
+        let mut conflicts = 0;
+        let decision = loop {
+            let now = (self.clock)();
+            let finding = self.store.get_finding(&fingerprint).await?;
+            let key = group_key_for(event, finding.as_ref().map(|f| &f.value), &self.config);
+            let group = self.store.get_group(&key).await?;
+            let decision = decide(Inputs {
+                event,
+                finding: finding.as_ref().map(|f| &f.value),
+                group: group.as_ref().map(|g| &g.value),
+                triage,
+                config: &self.config,
+                now,
+                delivery: Some(delivery),
+            });
+            let commit = self.commit_for(
+                delivery,
+                &decision,
+                finding.map(|f| f.version),
+                group.map(|g| g.version),
+                now,
+            );
+            match self.store.commit(commit).await {
+                Ok(()) => break decision,
+                Err(StoreError::Conflict) => {
+                    conflicts += 1;
+                    if conflicts >= self.settings.max_conflicts {
+                        return Err(ExecuteError::Contention(conflicts));
+                    }
+                    backoff(conflicts).await;
+                }
+                Err(StoreError::DuplicateDelivery(_)) => {
+                    // A concurrent copy of this delivery won the commit.
+                    return self.duplicate(delivery, Some(key)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let synced = self.sync_group(&decision.group_key).await?;
+        Ok(Outcome {
+            delivery: delivery.into(),
+            duplicate: false,
+            group: Some(decision.group_key),
+            actions: decision.actions,
+            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+            ticket_state: synced.as_ref().map(|g| g.ticket_state),
+        })
+    }
+
+    fn commit_for(
+        &self,
+        delivery: &str,
+        decision: &Decision,
+        finding_version: Option<u64>,
+        group_version: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Commit {
+        Commit {
+            delivery: Some(DeliveryRecord {
+                id: delivery.into(),
+                group_key: Some(decision.group_key.clone()),
+                received_at: now,
+                expires_at: now + self.settings.dedup_for,
+            }),
+            finding: decision.finding.clone().map(|value| Guarded {
+                value,
+                expected_version: finding_version,
+            }),
+            group: decision.group.clone().map(|value| Guarded {
+                value,
+                expected_version: group_version,
+            }),
+            audit: decision.audit.clone(),
+        }
+    }
+
+    /// A delivery seen before: decide nothing, but finish any tracker calls its first attempt may
+    /// have left queued (it may have crashed after committing).
+    async fn duplicate(
+        &self,
+        delivery: &str,
+        group: Option<GroupKey>,
+    ) -> Result<Outcome, ExecuteError> {
+        let synced = match &group {
+            Some(key) => self.sync_group(key).await?,
+            None => None,
+        };
+        Ok(Outcome {
+            delivery: delivery.into(),
+            duplicate: true,
+            group,
+            actions: vec![],
+            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+            ticket_state: synced.as_ref().map(|g| g.ticket_state),
+        })
+    }
+
+    /// Drains `key`'s outbox through the tracker; returns the group as left. Safe to call any time
+    /// (the sweeper calls it for groups with queued ops).
+    pub async fn sync_group(&self, key: &GroupKey) -> Result<Option<GroupRecord>, ExecuteError> {
+        let token = uuid::Uuid::new_v4().to_string();
+        let started = std::time::Instant::now();
+        let mut waits = 0;
+        loop {
+            let Some(current) = self.store.get_group(key).await? else {
+                return Ok(None);
+            };
+            if current.value.outbox.is_empty() {
+                return Ok(Some(current.value));
+            }
+            let now = (self.clock)();
+            if current
+                .value
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.token != token && l.until > now)
+            {
+                if started.elapsed() >= self.settings.wait_for_lease {
+                    return Err(ExecuteError::SyncPending(key.clone()));
+                }
+                waits += 1;
+                backoff(waits.min(6)).await;
+                continue;
+            }
+            let mut leased = current.value.clone();
+            leased.lease = Some(Lease {
+                token: token.clone(),
+                until: now + self.settings.lease,
+            });
+            match self
+                .store
+                .put_group(Guarded {
+                    value: leased.clone(),
+                    expected_version: Some(current.version),
+                })
+                .await
+            {
+                Ok(version) => {
+                    return self
+                        .drain(
+                            Versioned {
+                                value: leased,
+                                version,
+                            },
+                            &token,
+                        )
+                        .await
+                        .map(Some);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs the outbox while holding the lease, then releases it.
+    async fn drain(
+        &self,
+        mut group: Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<GroupRecord, ExecuteError> {
+        loop {
+            let Some(pending) = group.value.outbox.first().cloned() else {
+                // Release; if ops were appended meanwhile, the conditional write fails and the
+                // loop picks them up.
+                let released = self
+                    .modify_group(group, token, |g| {
+                        if g.outbox.is_empty() {
+                            g.lease = None;
+                        }
+                    })
+                    .await?;
+                if released.value.outbox.is_empty() {
+                    return Ok(released.value);
+                }
+                group = released;
+                continue;
+            };
+            // What the tracker is about to be shown; if the group changes meanwhile (a racing
+            // event whose refresh was folded into this op), a fresh refresh is queued below.
+            let rendered = matches!(pending.op, TicketOp::Create | TicketOp::Refresh)
+                .then(|| ticket_content(&group.value));
+            let result = match self.perform(&group.value, &pending).await {
+                Ok(result) => result,
+                Err(e) => {
+                    // Leave the op queued and free the lease so a retry can proceed at once.
+                    let _ = self.modify_group(group, token, |g| g.lease = None).await;
+                    return Err(e);
+                }
+            };
+            if let Some(ticket) = &result {
+                self.store
+                    .link_ticket(&ticket.tracker, &ticket.key, &group.value.key)
+                    .await?;
+            }
+            group = self
+                .modify_group(group, token, |g| {
+                    g.outbox.retain(|p| p.id != pending.id);
+                    if let Some(ticket) = &result
+                        && g.ticket.is_none()
+                    {
+                        g.ticket = Some(ticket.clone());
+                    }
+                    if rendered
+                        .as_ref()
+                        .is_some_and(|shown| *shown != ticket_content(g))
+                    {
+                        g.push_op(TicketOp::Refresh);
+                    }
+                })
+                .await?;
+        }
+    }
+
+    /// Performs one op; returns the ticket when the op created (or found) it.
+    async fn perform(
+        &self,
+        group: &GroupRecord,
+        pending: &PendingOp,
+    ) -> Result<Option<TicketRef>, ExecuteError> {
+        let ticket = match (&pending.op, &group.ticket) {
+            (TicketOp::Create, Some(_)) => return Ok(None),
+            (TicketOp::Create, None) => {
+                let existing = self.tracker.find_by_group_key(&group.key).await?;
+                let ticket = match existing {
+                    Some(ticket) => ticket,
+                    None => self.tracker.create(&ticket_content(group)).await?.0,
+                };
+                tracing::info!(group = %group.key, ticket = %ticket, "ticket created");
+                return Ok(Some(ticket));
+            }
+            (_, Some(ticket)) => ticket,
+            (op, None) => {
+                // Unreachable by construction (a create is always queued first); dropping the op
+                // beats wedging the outbox.
+                tracing::warn!(group = %group.key, ?op, "op without a ticket dropped");
+                return Ok(None);
+            }
+        };
+        match &pending.op {
+            TicketOp::Create => {}
+            TicketOp::Refresh => self.tracker.update(ticket, &ticket_content(group)).await?,
+            TicketOp::Comment { text } => {
+                let id = format!("{}-{}", group.key.label(), pending.id);
+                self.tracker.comment(ticket, &id, text).await?
+            }
+            TicketOp::Transition { to } => self.tracker.transition(ticket, *to).await?,
+        }
+        Ok(None)
+    }
+
+    /// Read-modify-write of a leased group, re-reading on conflicts (events keep appending to the
+    /// outbox and changing members while the lease holder works).
+    async fn modify_group(
+        &self,
+        mut group: Versioned<GroupRecord>,
+        token: &str,
+        change: impl Fn(&mut GroupRecord),
+    ) -> Result<Versioned<GroupRecord>, ExecuteError> {
+        loop {
+            if group.value.lease.as_ref().is_none_or(|l| l.token != token) {
+                // Our lease expired and somebody else took over: they own the outbox now.
+                return Err(ExecuteError::SyncPending(group.value.key.clone()));
+            }
+            let mut next = group.value.clone();
+            change(&mut next);
+            match self
+                .store
+                .put_group(Guarded {
+                    value: next.clone(),
+                    expected_version: Some(group.version),
+                })
+                .await
+            {
+                Ok(version) => {
+                    return Ok(Versioned {
+                        value: next,
+                        version,
+                    });
+                }
+                Err(StoreError::Conflict) => {
+                    let key = group.value.key.clone();
+                    group = self
+                        .store
+                        .get_group(&key)
+                        .await?
+                        .ok_or(StoreError::Conflict)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter, capped at ~200 ms: conflicts here last milliseconds.
+async fn backoff(attempt: u32) {
+    let base = 5u64 << attempt.min(5);
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % base.max(1);
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
+
+#[cfg(test)]
+#[path = "execute_tests.rs"]
+mod tests;

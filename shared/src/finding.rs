@@ -1,0 +1,261 @@
+//! The one model every scanner's alert is normalised into, whatever GitHub event or SARIF file it
+//! came from. Everything downstream (grouping, decisions, tickets) reads only this.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which GitHub alert family a finding belongs to; part of its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    CodeScanning,
+    Dependabot,
+    SecretScanning,
+}
+
+impl AlertKind {
+    /// Short, stable spelling used inside keys and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::CodeScanning => "code-scanning",
+            AlertKind::Dependabot => "dependabot",
+            AlertKind::SecretScanning => "secret-scanning",
+        }
+    }
+
+    /// What a person calls it in a ticket.
+    pub fn label(self) -> &'static str {
+        match self {
+            AlertKind::CodeScanning => "Code scanning",
+            AlertKind::Dependabot => "Dependabot",
+            AlertKind::SecretScanning => "Secret scanning",
+        }
+    }
+}
+
+impl fmt::Display for AlertKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Severity on one scale for every scanner, ordered so that `Critical` is the greatest.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    #[default]
+    Unknown,
+    Note,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Reads the spellings scanners use: GitHub's `security_severity_level` and advisory severities
+    /// (`critical`, `high`, `medium`/`moderate`, `low`), SARIF levels (`error`, `warning`, `note`)
+    /// and tool tags such as Trivy's `"MEDIUM"`. Unknown words give `None`.
+    pub fn parse_loose(word: &str) -> Option<Severity> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Severity::Critical),
+            "high" | "error" => Some(Severity::High),
+            "medium" | "moderate" | "warning" => Some(Severity::Medium),
+            "low" => Some(Severity::Low),
+            "note" | "info" | "informational" | "none" => Some(Severity::Note),
+            _ => None,
+        }
+    }
+
+    /// CVSS v3 qualitative rating of a base score.
+    pub fn from_cvss(score: f64) -> Severity {
+        match score {
+            s if s >= 9.0 => Severity::Critical,
+            s if s >= 7.0 => Severity::High,
+            s if s >= 4.0 => Severity::Medium,
+            s if s > 0.0 => Severity::Low,
+            _ => Severity::Note,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Unknown => "unknown",
+            Severity::Note => "note",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The repository an alert lives in. The numeric id is the identity (it survives renames and
+/// transfers); the full name is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Repository {
+    pub id: u64,
+    pub full_name: String,
+    pub default_branch: Option<String>,
+    pub html_url: Option<String>,
+}
+
+/// Where in the code a finding points.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct Location {
+    pub path: String,
+    pub start_line: Option<u64>,
+    pub end_line: Option<u64>,
+}
+
+impl fmt::Display for Location {
+    /// `path:line`, or just the path when the scanner gave no line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.start_line {
+            Some(line) => write!(f, "{}:{line}", self.path),
+            None => f.write_str(&self.path),
+        }
+    }
+}
+
+/// One step of a data-flow path (source → sink), when the scanner reports one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowStep {
+    pub location: Location,
+    pub message: Option<String>,
+}
+
+/// The rule, advisory or secret type that produced a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Rule {
+    /// Scanner rule id (`js/xss`), the GHSA id for Dependabot, the secret type for secrets.
+    pub id: String,
+    /// One-line human name of the problem.
+    pub name: String,
+    /// Longer explanation, as the scanner wrote it (attacker-influenced: render inert).
+    pub description: Option<String>,
+    /// Remediation guidance, Markdown as the scanner wrote it.
+    pub help: Option<String>,
+    pub help_uri: Option<String>,
+}
+
+/// A vulnerable dependency (Dependabot findings only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub ecosystem: String,
+    pub name: String,
+    pub manifest_path: String,
+    pub vulnerable_range: Option<String>,
+    pub first_patched: Option<String>,
+}
+
+/// Identifiers of a public advisory (Dependabot findings, some code scanning tools).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Advisory {
+    pub ghsa_id: Option<String>,
+    pub cve_id: Option<String>,
+    pub cvss_score: Option<f64>,
+    pub references: Vec<String>,
+}
+
+/// The alert's state as GitHub reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Open, or GitHub gave no state (code scanning alerts off the default branch).
+    #[default]
+    Open,
+    Fixed,
+    Dismissed,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Fixed => "fixed",
+            AlertState::Dismissed => "dismissed",
+        }
+    }
+}
+
+/// Why and by whom an alert was dismissed (or resolved without a fix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dismissal {
+    pub by: Option<String>,
+    /// The reason exactly as GitHub spells it for this alert kind (`won't fix`, `wont_fix`, …).
+    pub reason: Option<String>,
+    pub comment: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// A security alert, normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: AlertKind,
+    pub repository: Repository,
+    pub number: u64,
+    pub rule: Rule,
+    pub severity: Severity,
+    pub cwes: Vec<String>,
+    pub tool: Option<String>,
+    pub location: Option<Location>,
+    pub flow: Vec<FlowStep>,
+    pub package: Option<Package>,
+    pub advisory: Option<Advisory>,
+    /// Git ref the alert was seen on (`refs/heads/main`, `refs/pull/7/merge`), when known.
+    pub git_ref: Option<String>,
+    pub commit_sha: Option<String>,
+    pub state: AlertState,
+    pub dismissal: Option<Dismissal>,
+    pub html_url: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Finding {
+    /// The pull request number when the alert was seen only on a PR's merge or head ref.
+    pub fn pull_request(&self) -> Option<u64> {
+        let rest = self.git_ref.as_deref()?.strip_prefix("refs/pull/")?;
+        let (number, tail) = rest.split_once('/')?;
+        matches!(tail, "merge" | "head")
+            .then(|| number.parse().ok())
+            .flatten()
+    }
+
+    /// A short "path:line" for lists, or the manifest for dependencies.
+    pub fn place(&self) -> String {
+        if let Some(loc) = &self.location {
+            return loc.to_string();
+        }
+        match &self.package {
+            Some(p) => p.manifest_path.clone(),
+            None => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severity_words_and_scores_map_onto_one_scale() {
+        assert_eq!(Severity::parse_loose("MEDIUM"), Some(Severity::Medium));
+        assert_eq!(Severity::parse_loose("moderate"), Some(Severity::Medium));
+        assert_eq!(Severity::parse_loose("error"), Some(Severity::High));
+        assert_eq!(Severity::parse_loose("bogus"), None);
+        assert_eq!(Severity::from_cvss(9.8), Severity::Critical);
+        assert_eq!(Severity::from_cvss(5.3), Severity::Medium);
+        assert!(Severity::Critical > Severity::High && Severity::Note > Severity::Unknown);
+    }
+}

@@ -1,0 +1,154 @@
+//! One GitHub webhook request (headers + raw body) → one HTTP answer. The Lambda function and the
+//! local server both call this, so what a caller sees is the same everywhere.
+//!
+//! Order matters: size, then signature over the raw bytes (before any parsing, so unauthenticated
+//! input never reaches the JSON parser), then dedup and routing. Every refusal says why; the
+//! caller's mistakes are 4xx, ours are 5xx.
+
+use crate::engine::triage::default_triage;
+use crate::engine::{ExecuteError, Executor, Outcome};
+use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
+use crate::github::signature::verify_signature;
+use crate::secret::Secret;
+use http::HeaderMap;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// GitHub caps webhook payloads at 25 MB; alert payloads are a few KB. 1 MiB leaves room for the
+/// largest real alert (long rule help texts) while refusing abuse early.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    fn new(status: u16, body: Value) -> Answer {
+        Answer { status, body }
+    }
+
+    fn refused(status: u16, error: &str, detail: impl Into<String>) -> Answer {
+        Answer::new(status, json!({ "error": error, "detail": detail.into() }))
+    }
+}
+
+/// Receives GitHub webhooks.
+pub struct GithubIngest {
+    secret: Secret,
+    executor: Arc<Executor>,
+    max_body: usize,
+}
+
+impl GithubIngest {
+    pub fn new(secret: Secret, executor: Arc<Executor>) -> GithubIngest {
+        GithubIngest {
+            secret,
+            executor,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+
+    pub fn with_max_body(mut self, bytes: usize) -> GithubIngest {
+        self.max_body = bytes;
+        self
+    }
+
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.executor
+    }
+
+    /// Handles one delivery. Never panics, never answers 5xx for the caller's mistakes.
+    pub async fn handle(&self, headers: &HeaderMap, body: &[u8]) -> Answer {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if body.len() > self.max_body {
+            return Answer::refused(
+                413,
+                "payload_too_large",
+                format!(
+                    "body is {} bytes; the limit is {}",
+                    body.len(),
+                    self.max_body
+                ),
+            );
+        }
+        if let Err(e) = verify_signature(
+            self.secret.expose().as_bytes(),
+            body,
+            header("x-hub-signature-256"),
+        ) {
+            tracing::warn!(error = %e, "webhook signature rejected");
+            return Answer::refused(401, "bad_signature", e.to_string());
+        }
+        let Some(event) = header("x-github-event") else {
+            return Answer::refused(400, "missing_header", "X-GitHub-Event is required");
+        };
+        let Some(delivery) =
+            header("x-github-delivery").filter(|d| !d.is_empty() && d.len() <= 128)
+        else {
+            return Answer::refused(400, "missing_header", "X-GitHub-Delivery is required");
+        };
+        let span = tracing::info_span!("delivery", delivery, event);
+        let _entered = span.enter();
+
+        let parsed = match parse_delivery(event, body) {
+            Ok(parsed) => parsed,
+            Err(e) => return malformed(&e),
+        };
+        let alert = match parsed {
+            ParsedDelivery::Ping => return Answer::new(200, json!({ "status": "pong" })),
+            ParsedDelivery::Ignored { reason } => {
+                tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
+                return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
+            }
+            ParsedDelivery::Alert(alert) => alert,
+        };
+        let triage = default_triage(&alert.finding);
+        let result = self
+            .executor
+            .apply_alert(&format!("github:{delivery}"), &alert, triage)
+            .await;
+        drop(_entered);
+        answer_for(result, delivery)
+    }
+}
+
+fn malformed(e: &PayloadError) -> Answer {
+    tracing::warn!(error = %e, "malformed payload");
+    let mut answer = Answer::refused(400, "malformed_payload", e.to_string());
+    if let PayloadError::Invalid { path, .. } = e {
+        answer.body["path"] = json!(path);
+    }
+    answer
+}
+
+fn answer_for(result: Result<Outcome, ExecuteError>, delivery: &str) -> Answer {
+    match result {
+        Ok(outcome) => {
+            tracing::info!(
+                group = outcome.group.as_ref().map(|g| g.as_str()),
+                ticket = outcome.ticket.as_ref().map(|t| t.key.as_str()),
+                duplicate = outcome.duplicate,
+                actions = outcome.actions.len(),
+                outcome = "applied",
+                "delivery applied"
+            );
+            let status = if outcome.duplicate {
+                "duplicate"
+            } else {
+                "applied"
+            };
+            Answer::new(200, json!({ "status": status, "outcome": outcome }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, retryable = e.is_retryable(), outcome = "failed", "delivery failed");
+            let status = if e.is_retryable() { 503 } else { 500 };
+            Answer::new(
+                status,
+                json!({ "error": "processing_failed", "detail": e.to_string(), "delivery": delivery, "retryable": e.is_retryable() }),
+            )
+        }
+    }
+}

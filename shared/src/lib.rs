@@ -1,0 +1,34 @@
+//! scantix turns GitHub security alerts into grouped, deduplicated tickets and keeps both sides in
+//! sync.
+//!
+//! # Layout
+//! - [`finding`]: the normalised `Finding` every alert becomes.
+//! - [`identity`]: `Fingerprint` (one alert) and `GroupKey` (one unit of work, one ticket).
+//! - [`event`]: alert events as the engine sees them.
+//! - [`github`]: GitHub's side: webhook signatures and alert webhook payloads → events.
+//! - [`config`]: the settings the engine follows.
+//! - [`state`]: the records kept between events (findings, groups with their ticket and outbox,
+//!   deliveries, audit entries).
+//! - [`engine`]: `decide` (pure: event + state + config + now → new state and tracker ops) and
+//!   `execute` (applies a decision through the ports, race-free and safe to repeat).
+//! - [`secret`]: values that never reach a log.
+//! - [`ticket`]: what a ticket says, and its Markdown rendering.
+//! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
+//! - [`tracker`]: the `Tracker` port, with the `draft` adapter.
+//! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
+//!   function and the local server.
+
+pub mod config;
+pub mod engine;
+pub mod event;
+pub mod finding;
+pub mod github;
+pub mod identity;
+pub mod ingest;
+pub mod secret;
+pub mod state;
+pub mod store;
+#[doc(hidden)]
+pub mod testing;
+pub mod ticket;
+pub mod tracker;

@@ -1,0 +1,290 @@
+//! The records scantix keeps between events: what the decision engine reads, and what the store
+//! persists. Plain data, no behaviour beyond small queries.
+
+use crate::finding::{AlertKind, AlertState, Finding, Repository, Rule, Severity};
+use crate::identity::{Fingerprint, GroupKey};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A record together with the version it was read at, for optimistic concurrency: a write names
+/// the version it expects and fails if anybody wrote in between.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+/// What triage decided for a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Triage {
+    /// Worth a ticket.
+    #[default]
+    Ticket,
+    /// Kept and audited, never ticketed (a PR-only alert, a test path, a low severity).
+    Record,
+    /// Not even recorded.
+    Ignore,
+}
+
+/// One alert as last seen, and the group it was put in when first seen. The group never changes
+/// afterwards, even if the grouping configuration does: that is what keeps a finding on one ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub fingerprint: Fingerprint,
+    pub group_key: GroupKey,
+    pub finding: Finding,
+    pub triage: Triage,
+    pub first_seen: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The lifecycle of a ticket as scantix sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// Kept by the draft tracker only, not yet in a real tracker.
+    #[default]
+    Draft,
+    Open,
+    InProgress,
+    Resolved,
+    /// Every finding is gone but nobody closed the ticket yet: it needs a look, not work.
+    Stale,
+    Reopened,
+}
+
+impl TicketState {
+    /// States in which the ticket asks for no more work.
+    pub fn is_closed(self) -> bool {
+        matches!(self, TicketState::Resolved | TicketState::Stale)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TicketState::Draft => "draft",
+            TicketState::Open => "open",
+            TicketState::InProgress => "in_progress",
+            TicketState::Resolved => "resolved",
+            TicketState::Stale => "stale",
+            TicketState::Reopened => "reopened",
+        }
+    }
+}
+
+impl fmt::Display for TicketState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A ticket in some tracker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TicketRef {
+    /// Which tracker holds it (`draft`, `jira`, `github`).
+    pub tracker: String,
+    /// The tracker's key for it (`DRAFT-3f2a9c`, `SEC-42`, `owner/repo#7`).
+    pub key: String,
+    pub url: Option<String>,
+}
+
+impl fmt::Display for TicketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// What a group remembers of each of its findings: enough to render the ticket without reading
+/// every finding record (a group item stays well under DynamoDB's 400 KB for hundreds of members).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub number: u64,
+    pub state: AlertState,
+    pub severity: Severity,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub place: String,
+    pub html_url: Option<String>,
+    pub cwes: Vec<String>,
+    /// GHSA / CVE ids.
+    pub advisories: Vec<String>,
+    /// "source → sink" when the scanner reported a flow.
+    pub flow: Option<String>,
+    pub git_ref: Option<String>,
+    pub commit_sha: Option<String>,
+    /// Ticketed members count towards the ticket; recorded-only ones are kept for the audit.
+    pub ticketed: bool,
+}
+
+impl Member {
+    pub fn of(finding: &Finding, ticketed: bool) -> Member {
+        let flow = match (finding.flow.first(), finding.flow.last()) {
+            (Some(source), Some(sink)) if finding.flow.len() > 1 => {
+                Some(format!("{} → {}", source.location, sink.location))
+            }
+            _ => None,
+        };
+        let advisories = finding
+            .advisory
+            .iter()
+            .flat_map(|a| a.ghsa_id.iter().chain(a.cve_id.iter()).cloned())
+            .collect();
+        Member {
+            number: finding.number,
+            state: finding.state,
+            severity: finding.severity,
+            rule_id: finding.rule.id.clone(),
+            rule_name: finding.rule.name.clone(),
+            place: finding.place(),
+            html_url: finding.html_url.clone(),
+            cwes: finding.cwes.clone(),
+            advisories,
+            flow,
+            git_ref: finding.git_ref.clone(),
+            commit_sha: finding.commit_sha.clone(),
+            ticketed,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state == AlertState::Open
+    }
+}
+
+/// A tracker call the group still owes: the outbox that makes tracker side effects durable.
+/// Ops are appended in the same write that changes the group, and removed one by one once done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOp {
+    /// Unique within the group; trackers use it to make a repeated comment a no-op.
+    pub id: u64,
+    pub op: TicketOp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum TicketOp {
+    /// Create the group's ticket (rendered from the group as it is when the call is made).
+    Create,
+    /// Re-render the ticket's title and body from the group.
+    Refresh,
+    Comment {
+        text: String,
+    },
+    Transition {
+        to: TicketState,
+    },
+}
+
+/// Exclusive right to drive one group's tracker calls for a short time. Only the holder calls the
+/// tracker, so a group's ticket is created once however many events race for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub token: String,
+    pub until: DateTime<Utc>,
+}
+
+/// A unit of work and its ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub key: GroupKey,
+    pub kind: AlertKind,
+    pub repository: Repository,
+    /// The rule (or advisory) the group is about, from its first finding: title and guidance.
+    pub rule: Rule,
+    pub members: BTreeMap<Fingerprint, Member>,
+    pub ticket: Option<TicketRef>,
+    pub ticket_state: TicketState,
+    pub outbox: Vec<PendingOp>,
+    pub next_op_id: u64,
+    pub lease: Option<Lease>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl GroupRecord {
+    pub fn new(key: GroupKey, finding: &Finding, now: DateTime<Utc>) -> GroupRecord {
+        GroupRecord {
+            key,
+            kind: finding.kind,
+            repository: finding.repository.clone(),
+            rule: finding.rule.clone(),
+            members: BTreeMap::new(),
+            ticket: None,
+            ticket_state: TicketState::Draft,
+            outbox: Vec::new(),
+            next_op_id: 1,
+            lease: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Members that count towards the ticket.
+    pub fn ticketed(&self) -> impl Iterator<Item = (&Fingerprint, &Member)> {
+        self.members.iter().filter(|(_, m)| m.ticketed)
+    }
+
+    pub fn open_ticketed(&self) -> usize {
+        self.ticketed().filter(|(_, m)| m.is_open()).count()
+    }
+
+    /// The highest severity among open ticketed members (all ticketed members once all are closed).
+    pub fn severity(&self) -> Severity {
+        let open = self
+            .ticketed()
+            .filter(|(_, m)| m.is_open())
+            .map(|(_, m)| m.severity)
+            .max();
+        open.or_else(|| self.ticketed().map(|(_, m)| m.severity).max())
+            .unwrap_or_default()
+    }
+
+    /// Whether a ticket exists or is already on its way.
+    pub fn has_or_awaits_ticket(&self) -> bool {
+        self.ticket.is_some() || self.outbox.iter().any(|p| p.op == TicketOp::Create)
+    }
+
+    /// Queues a tracker call.
+    pub fn push_op(&mut self, op: TicketOp) {
+        // A refresh renders the whole group when it runs, and so does a create: with either
+        // already pending, another refresh would only repeat it.
+        if op == TicketOp::Refresh
+            && self
+                .outbox
+                .iter()
+                .any(|p| matches!(p.op, TicketOp::Refresh | TicketOp::Create))
+        {
+            return;
+        }
+        let id = self.next_op_id;
+        self.next_op_id += 1;
+        self.outbox.push(PendingOp { id, op });
+    }
+}
+
+/// A webhook delivery already accepted: the dedup record, kept for a while then expired by TTL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// `github:<X-GitHub-Delivery>` or `jira:<X-Atlassian-Webhook-Identifier>`.
+    pub id: String,
+    pub group_key: Option<GroupKey>,
+    pub received_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One line of the append-only audit log: who did what, when, why, prompted by which delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub group_key: GroupKey,
+    pub fingerprint: Option<Fingerprint>,
+    /// A GitHub login, `scantix`, or a tracker user.
+    pub actor: String,
+    /// What happened, as a stable verb: `finding.opened`, `ticket.created`, `ticket.reopened`, …
+    pub action: String,
+    pub reason: String,
+    pub delivery: Option<String>,
+    pub ticket: Option<String>,
+}

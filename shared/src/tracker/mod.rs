@@ -1,0 +1,68 @@
+//! The `Tracker` port: where tickets live. `draft` keeps them in the store (the embedded default);
+//! real trackers (Jira, GitHub Issues, …) are adapters behind the same trait.
+
+pub mod counted;
+pub mod draft;
+
+use crate::identity::GroupKey;
+use crate::state::{TicketRef, TicketState};
+use crate::ticket::TicketContent;
+use async_trait::async_trait;
+
+/// Why a tracker call failed, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerError {
+    /// Rate limited, a 5xx, a timeout: the call may succeed later. Nothing is lost: the op stays in
+    /// the group's outbox.
+    #[error("tracker temporarily unavailable: {0}")]
+    Retryable(String),
+    /// The tracker refused because of our configuration (unknown project, a field not on the
+    /// screen). Retrying will not help; `setting` names what to fix.
+    #[error("tracker rejected the request; check setting `{setting}`: {message}")]
+    Misconfigured { setting: String, message: String },
+    /// The ticket no longer exists in the tracker.
+    #[error("ticket {0} not found in the tracker")]
+    NotFound(String),
+    #[error("tracker call failed: {0}")]
+    Failed(String),
+}
+
+impl TrackerError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, TrackerError::Retryable(_))
+    }
+}
+
+/// The ticketing port. Every call must be safe to repeat: `create` is preceded by
+/// `find_by_group_key`, and `comment` takes an id that makes a repeated comment a no-op where the
+/// tracker allows it.
+#[async_trait]
+pub trait Tracker: Send + Sync {
+    /// Short name recorded in `TicketRef::tracker` (`draft`, `jira`, `github`).
+    fn name(&self) -> &str;
+
+    /// The ticket already made for this group, if any: how a retry after a crash between "tracker
+    /// created it" and "store recorded it" finds it instead of creating a second one.
+    async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError>;
+
+    /// Creates the ticket; returns it and the state it starts in.
+    async fn create(
+        &self,
+        content: &TicketContent,
+    ) -> Result<(TicketRef, TicketState), TrackerError>;
+
+    /// Replaces the ticket's title, body and fields with `content`.
+    async fn update(&self, ticket: &TicketRef, content: &TicketContent)
+    -> Result<(), TrackerError>;
+
+    /// Adds a comment. `comment_id` is unique per group and op, so a repeat can be recognised.
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        comment_id: &str,
+        text: &str,
+    ) -> Result<(), TrackerError>;
+
+    /// Moves the ticket to `to` (by the tracker's own workflow).
+    async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError>;
+}
