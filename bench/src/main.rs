@@ -1,1 +1,70 @@
-fn main() {}
+//! `cargo run --release -p bench [-- --dynamodb-endpoint URL]`: prints scantix's measured figures,
+//! one `name: value` line each. Not a test: nothing here asserts a timing.
+//!
+//! # Layout
+//! - [`decision_path`]: events/s and per-stage costs on one core, over the in-memory store.
+//! - [`dynamodb`]: round trips per event and events/s against DynamoDB Local (when given one).
+//! - [`tracker_calls`]: tracker calls per event along one group's life.
+//! - [`payloads`]: real fixtures turned into distinct signed deliveries.
+//! - [`measure`]: warm-up, run sizing, printing.
+//! - [`store_calls`]: a `Store` decorator counting calls (DynamoDB round trips).
+
+mod decision_path;
+mod dynamodb;
+mod measure;
+mod payloads;
+mod store_calls;
+mod tracker_calls;
+
+use anyhow::{Context, Result, bail};
+use measure::figure;
+use std::time::Instant;
+
+/// Where `scripts/dynamodb-local.sh` tells its command DynamoDB Local listens.
+const ENDPOINT_VARIABLE: &str = "SCANTIX_TEST_DYNAMODB_ENDPOINT";
+
+fn main() -> Result<()> {
+    let started = Instant::now();
+    let endpoint = dynamodb_endpoint()?;
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let (os, arch) = (std::env::consts::OS, std::env::consts::ARCH);
+    figure(
+        "machine",
+        format!("cores={cores} os={os} arch={arch} profile={profile}"),
+    );
+
+    decision_path::run()?;
+    tracker_calls::run()?;
+    match endpoint {
+        Some(endpoint) => dynamodb::run(&endpoint)?,
+        None => figure(
+            "dynamodb",
+            format!("skipped (set {ENDPOINT_VARIABLE} or run through scripts/dynamodb-local.sh)"),
+        ),
+    }
+    figure(
+        "bench_wall_seconds",
+        format!("{:.1}", started.elapsed().as_secs_f64()),
+    );
+    Ok(())
+}
+
+/// `--dynamodb-endpoint URL` (or `=URL`), else `$SCANTIX_TEST_DYNAMODB_ENDPOINT`.
+fn dynamodb_endpoint() -> Result<Option<String>> {
+    let mut args = std::env::args().skip(1);
+    let mut endpoint = None;
+    while let Some(arg) = args.next() {
+        endpoint = match arg.strip_prefix("--dynamodb-endpoint") {
+            Some("") => Some(args.next().context("--dynamodb-endpoint needs a URL")?),
+            Some(value) if value.starts_with('=') => Some(value[1..].to_owned()),
+            _ => bail!("unknown argument {arg:?}; usage: bench [--dynamodb-endpoint URL]"),
+        };
+    }
+    let endpoint = endpoint.or_else(|| std::env::var(ENDPOINT_VARIABLE).ok());
+    Ok(endpoint.filter(|e| !e.is_empty()))
+}

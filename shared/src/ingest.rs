@@ -82,7 +82,7 @@ impl GithubIngest {
             tracing::warn!(error = %e, "webhook signature rejected");
             return Answer::refused(401, "bad_signature", e.to_string());
         }
-        let Some(event) = header("x-github-event") else {
+        let Some(event) = header("x-github-event").filter(|e| !e.is_empty()) else {
             return Answer::refused(400, "missing_header", "X-GitHub-Event is required");
         };
         let Some(delivery) =

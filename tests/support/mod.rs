@@ -2,3 +2,4 @@
 
 pub mod dynamodb;
 pub mod records;
+pub mod webhooks;

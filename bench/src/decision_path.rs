@@ -1,0 +1,274 @@
+//! Figure family 1: the decision path on one core (a current-thread runtime), over the in-memory
+//! store, for three cases: an alert that opens a new group (its ticket is to be created), an alert
+//! joining a group that has its ticket, and a delivery already applied.
+//!
+//! - `stage_*`: each stage alone, its inputs made once: HMAC verify, parse, the memory store's
+//!   reads, `decide`.
+//! - `decision_path_*`: verify + parse + plan (the reads and `decide` that `Executor::apply_alert`
+//!   does before it commits). Nothing is written, so each case's stored state stays as set up.
+//! - `ingest_*`: the whole `GithubIngest::handle` over MemoryStore + DraftTracker: commit, outbox
+//!   sync, draft ticket writes. Every event is a new delivery (duplicates aside), made between timed
+//!   batches.
+
+use crate::measure::{self, figure, nanos, rate};
+use crate::payloads::{Deliveries, Delivery, Joining, SECRET, expect_status, ingest_for};
+use anyhow::{Result, bail};
+use chrono::Utc;
+use scantix::config::Config;
+use scantix::engine::decide::group_key_for;
+use scantix::engine::triage::default_triage;
+use scantix::engine::{Action, Decision, Inputs, decide};
+use scantix::event::AlertEvent;
+use scantix::github::alert_webhook::{ParsedDelivery, parse_delivery};
+use scantix::github::signature::verify_signature;
+use scantix::identity::Fingerprint;
+use scantix::ingest::GithubIngest;
+use scantix::state::{FindingRecord, GroupRecord};
+use scantix::store::Store;
+use scantix::store::memory::MemoryStore;
+use scantix::tracker::draft::DraftTracker;
+use std::hint::black_box;
+use std::sync::Arc;
+
+/// Distinct deliveries cycled through by the runs that write nothing.
+const POOL: u64 = 256;
+
+/// Events made between two timed sections of a run that needs new events.
+const BATCH: u64 = 1000;
+
+/// How many alerts join each group in the `ingest_*_joining` run: groups grow from 1 to 5 members.
+const JOINS_PER_GROUP: u64 = 4;
+
+/// Members of the big group in `stage_decide_*_joining_group_of_100`.
+const BIG_GROUP: u64 = 100;
+
+pub fn run() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        stages().await?;
+        plans().await?;
+        ingests().await
+    })
+}
+
+/// A MemoryStore and an ingest over it that keeps its tickets as drafts in the same store.
+fn memory_ingest() -> (Arc<MemoryStore>, GithubIngest) {
+    let store = Arc::new(MemoryStore::new());
+    let ingest = ingest_for(store.clone(), Arc::new(DraftTracker::new(store.clone())));
+    (store, ingest)
+}
+
+async fn stages() -> Result<()> {
+    let (store, ingest) = memory_ingest();
+    let mut deliveries = Deliveries::new("stage")?;
+    let opening = deliveries.new_groups(1)?.remove(0);
+    figure("payload_bytes_code_scanning_created", opening.body.len());
+
+    let verify = measure::run(async |_| {
+        verify_signature(
+            SECRET.as_bytes(),
+            black_box(&opening.body),
+            Some(&opening.signature),
+        )?;
+        Ok(())
+    })
+    .await?;
+    nanos("stage_verify_ns_per_event", &verify);
+
+    let parse = measure::run(async |_| {
+        black_box(parse_delivery(opening.event, black_box(&opening.body))?);
+        Ok(())
+    })
+    .await?;
+    nanos("stage_parse_ns_per_event", &parse);
+
+    // A group with its ticket and one member, and a group of BIG_GROUP members; then a new alert
+    // for each, parsed once.
+    let small = deliveries.fresh_group();
+    let big = deliveries.fresh_group();
+    handle_all(&ingest, &[deliveries.open(small)?], "applied").await?;
+    let big_members = (0..BIG_GROUP)
+        .map(|_| deliveries.open(big))
+        .collect::<Result<Vec<_>>>()?;
+    handle_all(&ingest, &big_members, "applied").await?;
+    let joining_small = alert_of(&deliveries.open(small)?)?;
+    let joining_big = alert_of(&deliveries.open(big)?)?;
+
+    let config = Config::default();
+    let reads = measure::run(async |_| {
+        black_box(read_state(&*store, &config, &joining_small).await?);
+        Ok(())
+    })
+    .await?;
+    nanos("stage_memory_store_reads_ns_per_event", &reads);
+
+    let now = Utc::now();
+    for (case, event) in [
+        ("new_group", alert_of(&opening)?),
+        ("joining", joining_small),
+        ("joining_group_of_100", joining_big),
+    ] {
+        let (finding, group) = read_state(&*store, &config, &event).await?;
+        let tally = measure::run(async |_| {
+            black_box(decide(Inputs {
+                event: black_box(&event),
+                finding: finding.as_ref(),
+                group: group.as_ref(),
+                triage: default_triage(&event.finding),
+                config: &config,
+                now,
+                delivery: Some("github:bench"),
+            }));
+            Ok(())
+        })
+        .await?;
+        nanos(&format!("stage_decide_ns_per_event_{case}"), &tally);
+    }
+    Ok(())
+}
+
+async fn plans() -> Result<()> {
+    let (store, ingest) = memory_ingest();
+    let mut deliveries = Deliveries::new("plan")?;
+    let new_groups = deliveries.new_groups(POOL)?;
+    let Joining { seeds, joins } = deliveries.joining(POOL, 1)?;
+    handle_all(&ingest, &seeds, "applied").await?;
+
+    let config = Config::default();
+    for (case, pool, expected) in [
+        ("new_group", &new_groups, "create_ticket"),
+        ("joining", &joins, "update_ticket"),
+        ("duplicate", &seeds, "duplicate"),
+    ] {
+        // Untimed: the case is what its name says for every delivery of the pool.
+        for delivery in pool {
+            let planned = plan(&*store, &config, delivery).await?;
+            if planned.kind() != expected {
+                bail!("{case}: planned {}, expected {expected}", planned.kind());
+            }
+        }
+        let tally = measure::run(async |i| {
+            let delivery = &pool[(i % POOL) as usize];
+            black_box(plan(&*store, &config, delivery).await?);
+            Ok(())
+        })
+        .await?;
+        rate(
+            &format!("decision_path_events_per_sec_one_core_{case}"),
+            &tally,
+        );
+    }
+    Ok(())
+}
+
+async fn ingests() -> Result<()> {
+    let (_, ingest) = memory_ingest();
+    let mut deliveries = Deliveries::new("ingest")?;
+    let apply = async |batch: Vec<Delivery>| handle_all(&ingest, &batch, "applied").await;
+
+    let new_group = measure::run_batches(BATCH, async |n| deliveries.new_groups(n), apply).await?;
+    rate("ingest_events_per_sec_one_core_new_group", &new_group);
+
+    let joining = measure::run_batches(
+        BATCH,
+        async |n| {
+            let Joining { seeds, joins } = deliveries.joining(n, JOINS_PER_GROUP)?;
+            handle_all(&ingest, &seeds, "applied").await?;
+            Ok(joins)
+        },
+        apply,
+    )
+    .await?;
+    rate("ingest_events_per_sec_one_core_joining", &joining);
+
+    let applied = deliveries.new_groups(POOL)?;
+    handle_all(&ingest, &applied, "applied").await?;
+    let duplicate = measure::run(async |i| {
+        let delivery = &applied[(i % POOL) as usize];
+        let answer = ingest.handle(&delivery.headers, &delivery.body).await;
+        expect_status(&answer, "duplicate")
+    })
+    .await?;
+    rate("ingest_events_per_sec_one_core_duplicate", &duplicate);
+    Ok(())
+}
+
+/// Hands each delivery to the ingest in turn; fails unless each is answered `status`.
+async fn handle_all(ingest: &GithubIngest, deliveries: &[Delivery], status: &str) -> Result<()> {
+    for delivery in deliveries {
+        expect_status(
+            &ingest.handle(&delivery.headers, &delivery.body).await,
+            status,
+        )?;
+    }
+    Ok(())
+}
+
+/// What `Executor::apply_alert` works out before it writes anything, preceded by what
+/// `GithubIngest::handle` does first: verify, parse, the dedup check, the finding and group reads,
+/// `decide`. Mirrors the two step for step; keep it in line with them.
+async fn plan(store: &dyn Store, config: &Config, delivery: &Delivery) -> Result<Plan> {
+    verify_signature(SECRET.as_bytes(), &delivery.body, Some(&delivery.signature))?;
+    let event = alert_of(delivery)?;
+    let id = format!("github:{}", delivery.id);
+    if store.get_delivery(&id).await?.is_some() {
+        return Ok(Plan::Duplicate);
+    }
+    let (finding, group) = read_state(store, config, &event).await?;
+    Ok(Plan::Decided(decide(Inputs {
+        event: &event,
+        finding: finding.as_ref(),
+        group: group.as_ref(),
+        triage: default_triage(&event.finding),
+        config,
+        now: Utc::now(),
+        delivery: Some(&id),
+    })))
+}
+
+/// What `plan` came to.
+enum Plan {
+    Duplicate,
+    Decided(Decision),
+}
+
+impl Plan {
+    /// The first action decided, in the spelling of `Action`'s JSON tag.
+    fn kind(&self) -> &'static str {
+        match self {
+            Plan::Duplicate => "duplicate",
+            Plan::Decided(decision) => match decision.actions.first() {
+                Some(Action::CreateTicket { .. }) => "create_ticket",
+                Some(Action::UpdateTicket { .. }) => "update_ticket",
+                Some(Action::Nothing { .. }) => "nothing",
+                Some(_) => "other",
+                None => "no action",
+            },
+        }
+    }
+}
+
+/// The stored finding and group an event is decided against, read as the executor reads them.
+async fn read_state(
+    store: &dyn Store,
+    config: &Config,
+    event: &AlertEvent,
+) -> Result<(Option<FindingRecord>, Option<GroupRecord>)> {
+    let finding = store
+        .get_finding(&Fingerprint::of(&event.finding))
+        .await?
+        .map(|f| f.value);
+    let key = group_key_for(event, finding.as_ref(), config);
+    let group = store.get_group(&key).await?.map(|g| g.value);
+    Ok((finding, group))
+}
+
+/// The alert event a delivery carries.
+fn alert_of(delivery: &Delivery) -> Result<AlertEvent> {
+    match parse_delivery(delivery.event, &delivery.body)? {
+        ParsedDelivery::Alert(event) => Ok(event),
+        other => bail!("a bench delivery is not an alert: {other:?}"),
+    }
+}

@@ -1,0 +1,90 @@
+//! Figure family 3: tracker calls per event, counted by `Counted` around the draft tracker (over
+//! a MemoryStore), along one group's life (`payloads::lifecycle`): a new group, a joining alert,
+//! a duplicate delivery, a fix that leaves the group open, the fix that empties it (stale), and a
+//! reappearance (reopen).
+
+use crate::measure::figure;
+use crate::payloads::{Step, expect_status, ingest_for, lifecycle};
+use anyhow::Result;
+use scantix::store::Store;
+use scantix::store::memory::MemoryStore;
+use scantix::tracker::counted::{Calls, Counted};
+use scantix::tracker::draft::DraftTracker;
+use std::sync::Arc;
+
+pub fn run() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let (tracker, counts) = Counted::new(DraftTracker::new(store.clone()));
+        let ingest = ingest_for(store, Arc::new(tracker));
+        for Step {
+            case,
+            delivery,
+            answer,
+        } in lifecycle()?
+        {
+            let before = counts.snapshot();
+            let answered = ingest.handle(&delivery.headers, &delivery.body).await;
+            expect_status(&answered, answer)?;
+            let calls = since(counts.snapshot(), before);
+            figure(&format!("tracker_calls_{case}"), calls.total());
+            figure(&format!("tracker_calls_{case}_by_kind"), by_kind(&calls));
+            figure(
+                &format!("tracker_calls_{case}_decided"),
+                decided(&answered.body),
+            );
+        }
+        Ok(())
+    })
+}
+
+/// The calls made between two snapshots.
+fn since(after: Calls, before: Calls) -> Calls {
+    Calls {
+        find: after.find - before.find,
+        create: after.create - before.create,
+        update: after.update - before.update,
+        comment: after.comment - before.comment,
+        transition: after.transition - before.transition,
+    }
+}
+
+/// `find=1 create=1`: the kinds called, in `Calls`' order; `none` when nothing was.
+fn by_kind(calls: &Calls) -> String {
+    let kinds = [
+        ("find", calls.find),
+        ("create", calls.create),
+        ("update", calls.update),
+        ("comment", calls.comment),
+        ("transition", calls.transition),
+    ];
+    let called: Vec<String> = kinds
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(kind, n)| format!("{kind}={n}"))
+        .collect();
+    if called.is_empty() {
+        "none".into()
+    } else {
+        called.join(" ")
+    }
+}
+
+/// The actions the engine decided (`create_ticket, comment`), as the ingest answered them, so the
+/// reader can see each step is the case its name says.
+fn decided(answer: &serde_json::Value) -> String {
+    let actions: Vec<&str> = answer["outcome"]["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["action"].as_str())
+        .collect();
+    if actions.is_empty() {
+        "nothing".into()
+    } else {
+        actions.join(", ")
+    }
+}

