@@ -559,3 +559,4 @@ mod dynamodb_only {
         Ok(())
     }
 }
+

@@ -12,7 +12,7 @@
 
 use crate::measure::{self, figure, nanos, rate};
 use crate::payloads::{Deliveries, Delivery, Joining, SECRET, expect_status, ingest_for};
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use scantix::config::Config;
 use scantix::engine::decide::group_key_for;
@@ -26,6 +26,8 @@ use scantix::ingest::GithubIngest;
 use scantix::state::{FindingRecord, GroupRecord};
 use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
+use scantix::ticket::anatomy::ticket_content;
+use scantix::ticket::markdown;
 use scantix::tracker::draft::DraftTracker;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -84,6 +86,16 @@ async fn stages() -> Result<()> {
     .await?;
     nanos("stage_parse_ns_per_event", &parse);
 
+    // The JSON tokenising part of parsing alone: the rest is mapping the tree onto a Finding.
+    let json_tree = measure::run(async |_| {
+        black_box(serde_json::from_slice::<serde_json::Value>(black_box(
+            &opening.body,
+        ))?);
+        Ok(())
+    })
+    .await?;
+    nanos("stage_parse_json_tree_only_ns_per_event", &json_tree);
+
     // A group with its ticket and one member, and a group of BIG_GROUP members; then a new alert
     // for each, parsed once.
     let small = deliveries.fresh_group();
@@ -105,15 +117,16 @@ async fn stages() -> Result<()> {
     nanos("stage_memory_store_reads_ns_per_event", &reads);
 
     let now = Utc::now();
+    let opening_event = alert_of(&opening)?;
     for (case, event) in [
-        ("new_group", alert_of(&opening)?),
-        ("joining", joining_small),
-        ("joining_group_of_100", joining_big),
+        ("new_group", &opening_event),
+        ("joining", &joining_small),
+        ("joining_group_of_100", &joining_big),
     ] {
-        let (finding, group) = read_state(&*store, &config, &event).await?;
+        let (finding, group) = read_state(&*store, &config, event).await?;
         let tally = measure::run(async |_| {
             black_box(decide(Inputs {
-                event: black_box(&event),
+                event: black_box(event),
                 finding: finding.as_ref(),
                 group: group.as_ref(),
                 triage: default_triage(&event.finding),
@@ -125,6 +138,21 @@ async fn stages() -> Result<()> {
         })
         .await?;
         nanos(&format!("stage_decide_ns_per_event_{case}"), &tally);
+    }
+
+    // What the executor renders for each create or refresh of a ticket.
+    for (case, event) in [("1", &joining_small), ("100", &joining_big)] {
+        let (_, group) = read_state(&*store, &config, event).await?;
+        let group = group.context("the group was stored above")?;
+        let render = measure::run(async |_| {
+            black_box(markdown::render(&ticket_content(black_box(&group))));
+            Ok(())
+        })
+        .await?;
+        nanos(
+            &format!("stage_render_ticket_ns_per_event_group_of_{case}"),
+            &render,
+        );
     }
     Ok(())
 }

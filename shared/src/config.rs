@@ -2,8 +2,10 @@
 //! would choose on day one; every field can be overridden.
 
 use crate::finding::AlertKind;
+use crate::github::api::DismissReason;
 use crate::identity::GroupingMode;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// What happens to a ticket once every finding on it is fixed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -46,9 +48,49 @@ impl Grouping {
 }
 
 /// The engine's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct Config {
     pub grouping: Grouping,
     pub when_all_fixed: WhenAllFixed,
+    /// Before accepting a ticket closed in the tracker, ask GitHub whether its alerts are really
+    /// gone; reopen the ticket if any is still open.
+    pub verify_closure: bool,
+    /// Tracker resolutions that mean "not going to fix this": closing a ticket with one dismisses
+    /// its open alerts in GitHub with the mapped reason. Matched case-insensitively.
+    pub resolutions: BTreeMap<String, DismissReason>,
+    /// Create a new ticket when a person deletes one whose findings are still open.
+    pub recreate_deleted_tickets: bool,
+    /// Tracker users that are scantix itself (Jira accountIds or user names): their events are
+    /// echoes of scantix's own writes and are not acted on.
+    pub service_accounts: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let resolutions = [
+            ("Won't Do", DismissReason::WontFix),
+            ("Won't Fix", DismissReason::WontFix),
+            ("Duplicate", DismissReason::WontFix),
+            ("False Positive", DismissReason::FalsePositive),
+            ("Not a Bug", DismissReason::FalsePositive),
+            ("Used in Tests", DismissReason::UsedInTests),
+        ];
+        Config {
+            grouping: Grouping::default(),
+            when_all_fixed: WhenAllFixed::default(),
+            verify_closure: true,
+            resolutions: resolutions.into_iter().map(|(name, reason)| (name.to_owned(), reason)).collect(),
+            recreate_deleted_tickets: false,
+            service_accounts: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// The dismissal a tracker resolution stands for, if any.
+    pub fn dismissal_for(&self, resolution: &str) -> Option<DismissReason> {
+        let wanted = resolution.trim().to_lowercase();
+        self.resolutions.iter().find(|(name, _)| name.to_lowercase() == wanted).map(|(_, reason)| *reason)
+    }
 }

@@ -32,3 +32,49 @@ pub struct AlertEvent {
     pub actor: Option<String>,
     pub installation_id: Option<u64>,
 }
+
+/// A tracker's status category: the one thing about a status every workflow agrees on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCategory {
+    /// To do (Jira's `new`).
+    New,
+    /// In progress (Jira's `indeterminate`).
+    InProgress,
+    /// Done (Jira's `done`), whatever the status is called.
+    Done,
+}
+
+/// What happened to a ticket in its tracker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum TicketChange {
+    /// The ticket was edited. `status` is where it stands now (sent with every update, so a missed
+    /// delivery is caught up by the next one); `resolution` is set when it is done.
+    Updated {
+        status: StatusCategory,
+        status_name: String,
+        resolution: Option<String>,
+        /// `Some(None)`: unassigned; `None`: the assignee did not change.
+        assignee_changed: Option<Option<String>>,
+    },
+    /// The ticket was deleted in the tracker.
+    Deleted,
+    /// Someone commented.
+    Commented { author: String, excerpt: String },
+}
+
+/// One tracker event, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    /// Which tracker (`jira`, `github`).
+    pub tracker: String,
+    /// The tracker's key for the ticket (`SEC-12`).
+    pub ticket_key: String,
+    pub change: TicketChange,
+    /// Who did it: a display name for people to read.
+    pub actor: Option<String>,
+    /// Who did it, as the tracker identifies users (Jira accountId or user name): how scantix
+    /// recognises echoes of its own writes.
+    pub actor_id: Option<String>,
+}

@@ -6,6 +6,7 @@
 //! - [`identity`]: `Fingerprint` (one alert) and `GroupKey` (one unit of work, one ticket).
 //! - [`event`]: alert events as the engine sees them.
 //! - [`github`]: GitHub's side: webhook signatures and alert webhook payloads → events.
+//! - [`jira`]: Jira webhook deliveries → ticket events.
 //! - [`config`]: the settings the engine follows.
 //! - [`state`]: the records kept between events (findings, groups with their ticket and outbox,
 //!   deliveries, audit entries).
@@ -24,6 +25,7 @@ pub mod event;
 pub mod finding;
 pub mod github;
 pub mod identity;
+pub mod jira;
 pub mod ingest;
 pub mod secret;
 pub mod state;

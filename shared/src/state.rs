@@ -153,18 +153,18 @@ impl Member {
     }
 }
 
-/// A tracker call the group still owes: the outbox that makes tracker side effects durable.
+/// A call the group still owes to its tracker or to GitHub: the outbox that makes tracker side effects durable.
 /// Ops are appended in the same write that changes the group, and removed one by one once done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingOp {
     /// Unique within the group; trackers use it to make a repeated comment a no-op.
     pub id: u64,
-    pub op: TicketOp,
+    pub op: OutboxOp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
-pub enum TicketOp {
+pub enum OutboxOp {
     /// Create the group's ticket (rendered from the group as it is when the call is made).
     Create,
     /// Re-render the ticket's title and body from the group.
@@ -174,6 +174,12 @@ pub enum TicketOp {
     },
     Transition {
         to: TicketState,
+    },
+    /// Dismiss alert `number` of the group in GitHub (a "won't fix" closure in the tracker).
+    DismissAlert {
+        number: u64,
+        reason: crate::github::api::DismissReason,
+        comment: String,
     },
 }
 
@@ -196,6 +202,10 @@ pub struct GroupRecord {
     pub members: BTreeMap<Fingerprint, Member>,
     pub ticket: Option<TicketRef>,
     pub ticket_state: TicketState,
+    /// The ticket a person deleted in the tracker: kept so that the group does not silently get a
+    /// new one (unless configured to), and for the audit.
+    #[serde(default)]
+    pub deleted_ticket: Option<TicketRef>,
     pub outbox: Vec<PendingOp>,
     pub next_op_id: u64,
     pub lease: Option<Lease>,
@@ -213,6 +223,7 @@ impl GroupRecord {
             members: BTreeMap::new(),
             ticket: None,
             ticket_state: TicketState::Draft,
+            deleted_ticket: None,
             outbox: Vec::new(),
             next_op_id: 1,
             lease: None,
@@ -241,20 +252,22 @@ impl GroupRecord {
             .unwrap_or_default()
     }
 
-    /// Whether a ticket exists or is already on its way.
+    /// Whether a ticket exists, is on its way, or was deleted by a person (who then decides).
     pub fn has_or_awaits_ticket(&self) -> bool {
-        self.ticket.is_some() || self.outbox.iter().any(|p| p.op == TicketOp::Create)
+        self.ticket.is_some()
+            || self.deleted_ticket.is_some()
+            || self.outbox.iter().any(|p| p.op == OutboxOp::Create)
     }
 
     /// Queues a tracker call.
-    pub fn push_op(&mut self, op: TicketOp) {
+    pub fn push_op(&mut self, op: OutboxOp) {
         // A refresh renders the whole group when it runs, and so does a create: with either
         // already pending, another refresh would only repeat it.
-        if op == TicketOp::Refresh
+        if op == OutboxOp::Refresh
             && self
                 .outbox
                 .iter()
-                .any(|p| matches!(p.op, TicketOp::Refresh | TicketOp::Create))
+                .any(|p| matches!(p.op, OutboxOp::Refresh | OutboxOp::Create))
         {
             return;
         }

@@ -3,3 +3,5 @@
 pub mod dynamodb;
 pub mod records;
 pub mod webhooks;
+pub mod openapi;
+pub mod fake_jira;

@@ -10,7 +10,7 @@ use crate::config::{Config, WhenAllFixed};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{AuditEntry, FindingRecord, GroupRecord, Member, TicketOp, TicketState, Triage};
+use crate::state::{AuditEntry, FindingRecord, GroupRecord, Member, OutboxOp, TicketState, Triage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -74,6 +74,17 @@ pub enum Action {
         group: GroupKey,
         text: String,
     },
+    /// A tracker event that changes nothing (an echo, a redelivery, an untracked ticket).
+    Ignored { reason: String },
+    /// A person moved the ticket in the tracker; scantix recorded the new state.
+    TicketMoved { group: GroupKey, ticket: String, from: TicketState, to: TicketState },
+    /// The ticket was closed but GitHub still reports these alerts open: reopened with the list.
+    ClosureRejected { group: GroupKey, ticket: String, still_open: Vec<u64> },
+    /// Closed as "won't fix" (or alike): these alerts are dismissed in GitHub.
+    DismissAlerts { group: GroupKey, ticket: String, numbers: Vec<u64>, reason: crate::github::api::DismissReason },
+    TicketDeleted { group: GroupKey, ticket: String, recreate: bool },
+    /// Recorded in the audit log only (a comment, an assignment).
+    TicketAudited { group: GroupKey, ticket: String, what: String },
 }
 
 /// The outcome of `decide`: records to write (`None`: unchanged) and what was decided.
@@ -235,7 +246,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     let is_open = finding.state == AlertState::Open;
     let number = finding.number;
     let comment = |group: &mut GroupRecord, out: &mut Decision, text: String| {
-        group.push_op(TicketOp::Comment { text: text.clone() });
+        group.push_op(OutboxOp::Comment { text: text.clone() });
         out.actions.push(Action::Comment {
             fingerprint: fingerprint.clone(),
             group: key.clone(),
@@ -245,7 +256,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
 
     if !group.has_or_awaits_ticket() {
         if is_open {
-            group.push_op(TicketOp::Create);
+            group.push_op(OutboxOp::Create);
             audit(
                 "ticket.requested",
                 format!("first actionable finding: alert {number} {}", event.action),
@@ -270,11 +281,11 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             });
         }
     } else if is_open && !was_open && group.ticket_state.is_closed() {
-        group.push_op(TicketOp::Transition {
+        group.push_op(OutboxOp::Transition {
             to: TicketState::Reopened,
         });
         group.ticket_state = TicketState::Reopened;
-        group.push_op(TicketOp::Refresh);
+        group.push_op(OutboxOp::Refresh);
         let text = format!(
             "Reopened: alert {number} is open again ({}){}.",
             event.action,
@@ -291,7 +302,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         });
         comment(&mut group, &mut out, text);
     } else {
-        group.push_op(TicketOp::Refresh);
+        group.push_op(OutboxOp::Refresh);
         audit(
             "ticket.updated",
             format!(
@@ -378,7 +389,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             ),
         };
         group.ticket_state = to;
-        group.push_op(TicketOp::Transition { to });
+        group.push_op(OutboxOp::Transition { to });
         audit(verb, summary.clone(), &mut out);
         out.actions.push(action);
         let text = match to {

@@ -6,7 +6,7 @@ use crate::config::{Config, WhenAllFixed};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertKind, AlertState, Dismissal, Finding, Severity};
 use crate::identity::{GroupKey, GroupingMode};
-use crate::state::{FindingRecord, GroupRecord, TicketOp, TicketRef, TicketState, Triage};
+use crate::state::{FindingRecord, GroupRecord, OutboxOp, TicketRef, TicketState, Triage};
 use crate::testing::{code_alert, dependabot_alert};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -70,7 +70,7 @@ impl World {
     /// Pretends the tracker drained every group's outbox and created its ticket.
     fn sync(&mut self) {
         for g in &mut self.groups {
-            if g.outbox.iter().any(|p| p.op == TicketOp::Create) && g.ticket.is_none() {
+            if g.outbox.iter().any(|p| p.op == OutboxOp::Create) && g.ticket.is_none() {
                 g.ticket = Some(TicketRef {
                     tracker: "draft".into(),
                     key: "DRAFT-1".into(),
@@ -89,7 +89,7 @@ impl World {
     }
 }
 
-fn ops(d: &Decision) -> Vec<TicketOp> {
+fn ops(d: &Decision) -> Vec<OutboxOp> {
     d.group
         .as_ref()
         .map(|g| g.outbox.iter().map(|p| p.op.clone()).collect())
@@ -108,6 +108,7 @@ fn kinds(d: &Decision) -> Vec<&'static str> {
             Action::MarkTicketStale { .. } => "stale",
             Action::CloseTicket { .. } => "close",
             Action::Comment { .. } => "comment",
+            other => panic!("not an alert-event action: {other:?}"),
         })
         .collect()
 }
@@ -142,7 +143,7 @@ fn first_actionable_finding_of_a_group_requests_its_ticket() {
         t(0),
     );
     assert_eq!(kinds(&d), ["create"]);
-    assert_eq!(ops(&d), [TicketOp::Create]);
+    assert_eq!(ops(&d), [OutboxOp::Create]);
     let group = d.group.as_ref().unwrap();
     assert_eq!(group.members.len(), 1);
     assert_eq!(group.key.as_str(), "42/code-scanning/rule:CodeQL:js/xss");
@@ -171,7 +172,7 @@ fn a_finding_joining_a_ticketed_group_updates_that_ticket_and_never_creates_anot
         t(1),
     );
     assert_eq!(kinds(&d), ["update"]);
-    assert_eq!(ops(&d), [TicketOp::Refresh]);
+    assert_eq!(ops(&d), [OutboxOp::Refresh]);
     assert_eq!(d.group.unwrap().members.len(), 2);
 }
 
@@ -197,7 +198,7 @@ fn a_finding_joining_while_the_ticket_is_still_being_created_adds_no_call() {
     assert_eq!(kinds(&d), ["update"]);
     assert_eq!(
         ops(&d),
-        [TicketOp::Create],
+        [OutboxOp::Create],
         "the pending create renders both findings"
     );
 }
@@ -229,7 +230,7 @@ fn a_fix_while_other_findings_stay_open_refreshes_the_ticket() {
         t(2),
     );
     assert_eq!(kinds(&d), ["update"]);
-    assert_eq!(ops(&d), [TicketOp::Refresh]);
+    assert_eq!(ops(&d), [OutboxOp::Refresh]);
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Draft);
 }
 
@@ -258,14 +259,14 @@ fn fixing_the_last_open_finding_marks_the_ticket_stale_by_default() {
     assert_eq!(
         ops(&d)[..2],
         [
-            TicketOp::Refresh,
-            TicketOp::Transition {
+            OutboxOp::Refresh,
+            OutboxOp::Transition {
                 to: TicketState::Stale
             }
         ]
     );
     assert!(
-        matches!(&ops(&d)[2], TicketOp::Comment { text } if text.contains("2 fixed, 0 dismissed"))
+        matches!(&ops(&d)[2], OutboxOp::Comment { text } if text.contains("2 fixed, 0 dismissed"))
     );
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Stale);
 }
@@ -284,7 +285,7 @@ fn fixing_the_last_open_finding_closes_the_ticket_when_configured() {
         t(3),
     );
     assert_eq!(kinds(&d), ["update", "close", "comment"]);
-    assert!(ops(&d).contains(&TicketOp::Transition {
+    assert!(ops(&d).contains(&OutboxOp::Transition {
         to: TicketState::Resolved
     }));
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Resolved);
@@ -316,14 +317,14 @@ fn a_reopened_alert_reopens_its_stale_ticket_with_a_comment() {
     assert_eq!(
         ops[..2],
         [
-            TicketOp::Transition {
+            OutboxOp::Transition {
                 to: TicketState::Reopened
             },
-            TicketOp::Refresh
+            OutboxOp::Refresh
         ]
     );
     assert!(
-        matches!(&ops[2], TicketOp::Comment { text } if text.contains("alert 1 is open again (reopened) on refs/heads/main"))
+        matches!(&ops[2], OutboxOp::Comment { text } if text.contains("alert 1 is open again (reopened) on refs/heads/main"))
     );
     let group = d.group.unwrap();
     assert_eq!(group.ticket_state, TicketState::Reopened);
@@ -345,7 +346,7 @@ fn a_reintroduced_dependency_reopens_the_resolved_ticket_of_its_package() {
         t(2),
     );
     assert_eq!(kinds(&d), ["reopen", "comment"]);
-    assert!(!ops(&d).contains(&TicketOp::Create));
+    assert!(!ops(&d).contains(&OutboxOp::Create));
 }
 
 #[test]
@@ -395,7 +396,7 @@ fn an_alert_appearing_in_a_branch_again_comments_on_the_open_ticket() {
     );
     assert_eq!(kinds(&d), ["update", "comment"]);
     assert!(
-        matches!(&ops(&d)[1], TicketOp::Comment { text } if text.contains("open again (appeared_in_branch)"))
+        matches!(&ops(&d)[1], OutboxOp::Comment { text } if text.contains("open again (appeared_in_branch)"))
     );
 }
 
@@ -419,7 +420,7 @@ fn a_dismissal_in_github_comments_who_and_why_on_the_ticket() {
     );
     assert_eq!(kinds(&d), ["update", "comment"]);
     let text = "Alert 1 was dismissed in GitHub by alice as \"won't fix\": legacy endpoint, removed next quarter";
-    assert!(ops(&d).contains(&TicketOp::Comment { text: text.into() }));
+    assert!(ops(&d).contains(&OutboxOp::Comment { text: text.into() }));
     assert!(
         d.audit
             .iter()
@@ -441,7 +442,7 @@ fn dismissing_the_last_open_finding_also_retires_the_ticket() {
     );
     assert_eq!(kinds(&d), ["update", "comment", "stale", "comment"]);
     assert!(
-        matches!(&ops(&d)[1], TicketOp::Comment { text } if text.contains("by octocat as \"no reason given\""))
+        matches!(&ops(&d)[1], OutboxOp::Comment { text } if text.contains("by octocat as \"no reason given\""))
     );
 }
 

@@ -15,10 +15,12 @@
 
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use crate::config::Config;
-use crate::event::AlertEvent;
+use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
+use crate::event::{AlertEvent, TicketEvent};
+use crate::github::api::{GitHub, GitHubError};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
-    DeliveryRecord, GroupRecord, Lease, PendingOp, TicketOp, TicketRef, TicketState, Triage,
+    DeliveryRecord, GroupRecord, Lease, PendingOp, OutboxOp, TicketRef, TicketState, Triage,
     Versioned,
 };
 use crate::store::{Commit, Guarded, Store, StoreError};
@@ -34,6 +36,8 @@ pub enum ExecuteError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Tracker(#[from] TrackerError),
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
     /// Too many concurrent writers on one group; the event is not lost: retry it.
     #[error("gave up after {0} write conflicts on one group; retry")]
     Contention(u32),
@@ -48,6 +52,7 @@ impl ExecuteError {
         match self {
             ExecuteError::Store(e) => e.is_retryable(),
             ExecuteError::Tracker(e) => e.is_retryable(),
+            ExecuteError::GitHub(e) => e.is_retryable(),
             ExecuteError::Contention(_) | ExecuteError::SyncPending(_) => true,
         }
     }
@@ -99,6 +104,9 @@ impl Default for ExecutorSettings {
 pub struct Executor {
     store: Arc<dyn Store>,
     tracker: Arc<dyn Tracker>,
+    /// Without it (the local mode), closures are verified against the alert states GitHub last
+    /// reported by webhook, and dismissals are not sent.
+    github: Option<Arc<dyn GitHub>>,
     config: Config,
     clock: Clock,
     settings: ExecutorSettings,
@@ -109,10 +117,16 @@ impl Executor {
         Executor {
             store,
             tracker,
+            github: None,
             config,
             clock: Arc::new(Utc::now),
             settings: ExecutorSettings::default(),
         }
+    }
+
+    pub fn with_github(mut self, github: Arc<dyn GitHub>) -> Executor {
+        self.github = Some(github);
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Executor {
@@ -191,6 +205,92 @@ impl Executor {
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
         })
+    }
+
+    /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`
+    /// (`jira:<X-Atlassian-Webhook-Identifier>`). Events about tickets scantix does not track are
+    /// recorded as seen and otherwise ignored.
+    pub async fn apply_ticket(&self, delivery: &str, event: &TicketEvent) -> Result<Outcome, ExecuteError> {
+        if let Some(seen) = self.store.get_delivery(delivery).await? {
+            return self.duplicate(delivery, seen.group_key).await;
+        }
+        let Some(key) = self.store.group_for_ticket(&event.tracker, &event.ticket_key).await? else {
+            let now = (self.clock)();
+            let record = DeliveryRecord {
+                id: delivery.into(),
+                group_key: None,
+                received_at: now,
+                expires_at: now + self.settings.dedup_for,
+            };
+            return match self.store.commit(Commit { delivery: Some(record), ..Commit::default() }).await {
+                Ok(()) | Err(StoreError::DuplicateDelivery(_)) => Ok(Outcome {
+                    delivery: delivery.into(),
+                    duplicate: false,
+                    group: None,
+                    actions: vec![Action::Ignored { reason: format!("{} is not a scantix ticket", event.ticket_key) }],
+                    ticket: None,
+                    ticket_state: None,
+                }),
+                Err(e) => Err(e.into()),
+            };
+        };
+        let mut conflicts = 0;
+        let mut verification: Option<Verification> = None;
+        let decision = loop {
+            let now = (self.clock)();
+            let group = self.store.get_group(&key).await?.ok_or(StoreError::Corrupt(format!("ticket {} links to missing group {key}", event.ticket_key)))?;
+            let inputs = TicketInputs {
+                event,
+                group: &group.value,
+                verification: verification.as_ref(),
+                config: &self.config,
+                now,
+                delivery: Some(delivery),
+            };
+            let decision = match decide_ticket(inputs) {
+                TicketDecision::Decided(decision) => decision,
+                TicketDecision::NeedsVerification(fingerprints) => {
+                    verification = Some(self.verify(&group.value, &fingerprints).await?);
+                    continue;
+                }
+            };
+            let commit = self.commit_for(delivery, &decision, None, Some(group.version), now);
+            match self.store.commit(commit).await {
+                Ok(()) => break decision,
+                Err(StoreError::Conflict) => {
+                    conflicts += 1;
+                    if conflicts >= self.settings.max_conflicts {
+                        return Err(ExecuteError::Contention(conflicts));
+                    }
+                    backoff(conflicts).await;
+                }
+                Err(StoreError::DuplicateDelivery(_)) => return self.duplicate(delivery, Some(key)).await,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let synced = self.sync_group(&decision.group_key).await?;
+        Ok(Outcome {
+            delivery: delivery.into(),
+            duplicate: false,
+            group: Some(decision.group_key),
+            actions: decision.actions,
+            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+            ticket_state: synced.as_ref().map(|g| g.ticket_state),
+        })
+    }
+
+    /// Asks GitHub for the current state of `fingerprints` (members of `group`).
+    async fn verify(&self, group: &GroupRecord, fingerprints: &[Fingerprint]) -> Result<Verification, ExecuteError> {
+        let mut states = Verification::new();
+        for fp in fingerprints {
+            let Some(member) = group.members.get(fp) else { continue };
+            let state = match &self.github {
+                Some(github) => github.alert_state(&group.repository, group.kind, member.number).await?,
+                None => member.state,
+            };
+            states.insert(fp.clone(), state);
+        }
+        Ok(states)
     }
 
     fn commit_for(
@@ -324,7 +424,7 @@ impl Executor {
             };
             // What the tracker is about to be shown; if the group changes meanwhile (a racing
             // event whose refresh was folded into this op), a fresh refresh is queued below.
-            let rendered = matches!(pending.op, TicketOp::Create | TicketOp::Refresh)
+            let rendered = matches!(pending.op, OutboxOp::Create | OutboxOp::Refresh)
                 .then(|| ticket_content(&group.value));
             let result = match self.perform(&group.value, &pending).await {
                 Ok(result) => result,
@@ -351,7 +451,7 @@ impl Executor {
                         .as_ref()
                         .is_some_and(|shown| *shown != ticket_content(g))
                     {
-                        g.push_op(TicketOp::Refresh);
+                        g.push_op(OutboxOp::Refresh);
                     }
                 })
                 .await?;
@@ -364,9 +464,17 @@ impl Executor {
         group: &GroupRecord,
         pending: &PendingOp,
     ) -> Result<Option<TicketRef>, ExecuteError> {
+        if let OutboxOp::DismissAlert { number, reason, comment } = &pending.op {
+            let Some(github) = &self.github else {
+                tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
+                return Ok(None);
+            };
+            github.dismiss_alert(&group.repository, group.kind, *number, *reason, comment).await?;
+            return Ok(None);
+        }
         let ticket = match (&pending.op, &group.ticket) {
-            (TicketOp::Create, Some(_)) => return Ok(None),
-            (TicketOp::Create, None) => {
+            (OutboxOp::Create, Some(_)) => return Ok(None),
+            (OutboxOp::Create, None) => {
                 let existing = self.tracker.find_by_group_key(&group.key).await?;
                 let ticket = match existing {
                     Some(ticket) => ticket,
@@ -384,13 +492,13 @@ impl Executor {
             }
         };
         match &pending.op {
-            TicketOp::Create => {}
-            TicketOp::Refresh => self.tracker.update(ticket, &ticket_content(group)).await?,
-            TicketOp::Comment { text } => {
+            OutboxOp::Create | OutboxOp::DismissAlert { .. } => {}
+            OutboxOp::Refresh => self.tracker.update(ticket, &ticket_content(group)).await?,
+            OutboxOp::Comment { text } => {
                 let id = format!("{}-{}", group.key.label(), pending.id);
                 self.tracker.comment(ticket, &id, text).await?
             }
-            TicketOp::Transition { to } => self.tracker.transition(ticket, *to).await?,
+            OutboxOp::Transition { to } => self.tracker.transition(ticket, *to).await?,
         }
         Ok(None)
     }

@@ -284,7 +284,7 @@ async fn a_crash_after_the_tracker_created_the_ticket_is_retried_without_a_secon
     let key =
         crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
     let group = store.get_group(&key).await.unwrap().unwrap().value;
-    assert!(group.ticket.is_none() && group.outbox.iter().any(|p| p.op == TicketOp::Create));
+    assert!(group.ticket.is_none() && group.outbox.iter().any(|p| p.op == OutboxOp::Create));
     assert!(
         group.lease.is_none(),
         "the failed holder released its lease"
@@ -356,7 +356,7 @@ async fn an_expired_lease_of_a_dead_worker_is_taken_over() {
         Fingerprint::of(&event.finding),
         crate::state::Member::of(&event.finding, true),
     );
-    group.push_op(TicketOp::Create);
+    group.push_op(OutboxOp::Create);
     group.lease = Some(Lease {
         token: "dead".into(),
         until: Utc::now() - Duration::seconds(1),
@@ -384,7 +384,7 @@ async fn a_live_lease_held_elsewhere_makes_the_caller_wait_then_answer_retryable
     let key =
         crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
     let mut group = crate::state::GroupRecord::new(key.clone(), &event.finding, Utc::now());
-    group.push_op(TicketOp::Create);
+    group.push_op(OutboxOp::Create);
     group.lease = Some(Lease {
         token: "busy".into(),
         until: Utc::now() + Duration::seconds(60),

@@ -1,7 +1,9 @@
-//! The decision engine: `decide` is the pure core, `execute` applies its decisions through the
-//! ports, `triage` says which findings deserve tickets.
+//! The decision engine: `decide` (alert events) and `decide_ticket` (tracker events) are the pure
+//! core, `execute` applies their decisions through the ports, `triage` says which findings deserve
+//! tickets.
 
 pub mod decide;
+pub mod decide_ticket;
 pub mod execute;
 pub mod triage;
 

@@ -125,6 +125,8 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
         guidance: group.rule.help.clone(),
         references: group.rule.help_uri.iter().cloned().collect(),
         verification,
+        due: None,
+        assignee: None,
     }
 }
 

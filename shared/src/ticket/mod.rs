@@ -42,4 +42,8 @@ pub struct TicketContent {
     pub references: Vec<String>,
     /// How scantix will know the work is done.
     pub verification: String,
+    /// When the work is due (from the SLA of the group's most severe finding), if an SLA applies.
+    pub due: Option<chrono::NaiveDate>,
+    /// Who should do it, as the tracker knows them (a Jira accountId, a GitHub login).
+    pub assignee: Option<String>,
 }

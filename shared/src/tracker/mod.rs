@@ -3,6 +3,7 @@
 
 pub mod counted;
 pub mod draft;
+pub mod jira;
 
 use crate::identity::GroupKey;
 use crate::state::{TicketRef, TicketState};

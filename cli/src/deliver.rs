@@ -1,0 +1,358 @@
+//! `scantix deliver`: payload files delivered as GitHub would deliver them (signed raw bytes, the
+//! event and delivery headers) to the same `GithubIngest` the Lambda function uses, in-process.
+//! Prints one JSON line per decided action, so a reader (or `jq`) sees what each delivery did.
+
+use crate::local::LocalApp;
+use anyhow::{Context, bail};
+use clap::Args;
+use http::{HeaderMap, HeaderValue};
+use scantix::github::signature::sign;
+use scantix::ingest::Answer;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `scantix deliver`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The event (X-GitHub-Event) of each file, unless --event is given, comes from its name:
+  - `<NN>-<event>.<anything>.json` or `<event>.<anything>.json`: the part before the first dot,
+    after an optional number prefix (`03-code_scanning_alert.fixed.json` -> code_scanning_alert);
+  - `<event>/<action>.payload.json` or `<event>/payload.json` (the octokit/webhooks examples'
+    layout): the folder's name (`code_scanning_alert/fixed.payload.json` -> code_scanning_alert).
+An event name is lowercase letters and underscores; a file that yields none needs --event.
+
+The delivery id (X-GitHub-Delivery) is derived from a hash of the event name and the file's bytes:
+delivering the same file twice is a redelivery, and scantix answers it as a duplicate without
+deciding anything again. Use --delivery-id to send a file under another id.
+
+Output: one JSON line per action on stdout, {\"file\", \"event\", \"delivery\", \"http\", \"status\",
+\"action\", \"ticket\", \"ticket_state\"}; a delivery without actions (ignored, duplicate, ping) prints
+one line with its status and reason; a refused delivery prints one line with the answer's error,
+detail and, for a payload missing a field scantix needs, its JSON path. Every file is delivered;
+the command then exits non-zero if any answer was not 2xx. The store is saved at the end.")]
+pub struct DeliverArgs {
+    /// The X-GitHub-Event header for every file (default: inferred from each file's name).
+    #[arg(long, value_name = "EVENT")]
+    event: Option<String>,
+
+    /// The X-GitHub-Delivery header, instead of the id derived from the file (one file only).
+    #[arg(long, value_name = "ID")]
+    delivery_id: Option<String>,
+
+    /// Payload files (JSON bodies of GitHub webhook deliveries), delivered in the order given.
+    #[arg(required = true, value_name = "PAYLOAD.json")]
+    files: Vec<PathBuf>,
+}
+
+/// One file, read and named, ready to deliver.
+struct Delivery {
+    file: PathBuf,
+    event: String,
+    id: String,
+    body: Vec<u8>,
+}
+
+/// Delivers every file in order, prints the lines, saves the store; fails (exit 1) if any answer
+/// was not 2xx.
+pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> {
+    if args.delivery_id.is_some() && args.files.len() > 1 {
+        bail!(
+            "--delivery-id names one delivery, but {} files were given",
+            args.files.len()
+        );
+    }
+    // Read and name every file before delivering any, so a typo in the last name does not leave
+    // half a scenario delivered.
+    let deliveries = args
+        .files
+        .iter()
+        .map(|file| prepare(file, args.event.as_deref(), args.delivery_id.as_deref()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let mut out = std::io::stdout().lock();
+    let mut failed = 0;
+    // A closed stdout must not stop the deliveries or lose the store. A reader that went away
+    // (`| head`) wanted no more lines: that is not an error. Any other write error is reported
+    // after saving.
+    let mut printing = true;
+    let mut write_error = None;
+    for delivery in &deliveries {
+        let headers = headers(&delivery.event, &delivery.id, app, &delivery.body)?;
+        let answer = app.ingest.handle(&headers, &delivery.body).await;
+        if !(200..300).contains(&answer.status) {
+            failed += 1;
+        }
+        for line in lines(delivery, &answer) {
+            if !printing {
+                break;
+            }
+            let json = serde_json::to_string(&line).context("writing a line as JSON")?;
+            if let Err(e) = writeln!(out, "{json}") {
+                printing = false;
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    write_error = Some(e);
+                }
+            }
+        }
+    }
+    app.save()?;
+    if let Some(e) = write_error {
+        return Err(e).context("writing to stdout");
+    }
+    if failed > 0 {
+        eprintln!(
+            "scantix: {failed} of {} deliveries were refused or failed (see their lines above)",
+            deliveries.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prepare(file: &Path, event: Option<&str>, id: Option<&str>) -> anyhow::Result<Delivery> {
+    let body =
+        std::fs::read(file).with_context(|| format!("reading payload file {}", file.display()))?;
+    let event = match event {
+        Some(event) => event.to_owned(),
+        None => event_from_file_name(file).with_context(|| {
+            format!(
+                "cannot tell the event of {} from its name; pass --event (see --help)",
+                file.display()
+            )
+        })?,
+    };
+    let id = id.map_or_else(|| delivery_id(&event, &body), str::to_owned);
+    Ok(Delivery {
+        file: file.to_owned(),
+        event,
+        id,
+        body,
+    })
+}
+
+/// The headers GitHub sends with a delivery (those scantix reads).
+fn headers(event: &str, id: &str, app: &LocalApp, body: &[u8]) -> anyhow::Result<HeaderMap> {
+    let value = |v: &str, name: &str| {
+        HeaderValue::from_str(v)
+            .with_context(|| format!("{name} {v:?} is not a valid header value"))
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("x-github-event", value(event, "the event")?);
+    headers.insert("x-github-delivery", value(id, "the delivery id")?);
+    let signature = sign(app.secret.expose().as_bytes(), body);
+    headers.insert("x-hub-signature-256", value(&signature, "the signature")?);
+    Ok(headers)
+}
+
+/// The event a payload file is named after (see the rules in `--help`), if its name tells.
+pub fn event_from_file_name(file: &Path) -> Option<String> {
+    let name = file.file_name()?.to_str()?;
+    if name == "payload.json" || name.ends_with(".payload.json") {
+        let folder = file.parent()?.file_name().and_then(|f| f.to_str());
+        if let Some(folder) = folder.filter(|f| is_event_name(f)) {
+            return Some(folder.to_owned());
+        }
+    }
+    let name = name.strip_suffix(".json")?;
+    // An optional ordering prefix: digits and a dash.
+    let name = match name.split_once('-') {
+        Some((number, rest))
+            if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => name,
+    };
+    let event = name.split('.').next()?;
+    is_event_name(event).then(|| event.to_owned())
+}
+
+fn is_event_name(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+/// A delivery id derived from the event and the exact bytes: the same file is the same delivery.
+/// Shaped like GitHub's ids (a UUID; version 8, the RFC 9562 version for ids made this way).
+pub fn delivery_id(event: &str, body: &[u8]) -> String {
+    let digest = Sha256::new()
+        .chain_update(event.as_bytes())
+        // A separator, so that ("ab", "c…") and ("a", "bc…") hash differently.
+        .chain_update([0u8])
+        .chain_update(body)
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// One line of output. Fields in this order, so that a person reading the lines sees the file
+/// first and what happened next.
+#[derive(Debug, Clone, Serialize)]
+struct Line {
+    file: String,
+    event: String,
+    delivery: String,
+    http: u16,
+    /// `applied`, `duplicate`, `ignored`, `pong`; `refused` (4xx) or `failed` (5xx).
+    status: String,
+    /// One decided action, as the engine describes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<Value>,
+    /// Why a delivery decided nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// On answered deliveries: the group's ticket key (null when the group has no ticket).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ticket_state: Option<Value>,
+    /// On refusals and failures: the answer's own fields (`error`, `detail`, and `path`, where
+    /// in the payload, or `retryable`).
+    #[serde(flatten)]
+    answer: Map<String, Value>,
+}
+
+/// The lines for one answer: one per action, or one for the whole delivery.
+fn lines(delivery: &Delivery, answer: &Answer) -> Vec<Line> {
+    let body = &answer.body;
+    let mut line = Line {
+        file: delivery.file.display().to_string(),
+        event: delivery.event.clone(),
+        delivery: delivery.id.clone(),
+        http: answer.status,
+        status: String::new(),
+        action: None,
+        reason: None,
+        ticket: None,
+        ticket_state: None,
+        answer: Map::new(),
+    };
+
+    if !(200..300).contains(&answer.status) {
+        line.status = if answer.status < 500 {
+            "refused"
+        } else {
+            "failed"
+        }
+        .into();
+        if let Some(fields) = body.as_object() {
+            // `delivery` is already on the line (5xx answers repeat it).
+            line.answer = fields
+                .iter()
+                .filter(|(key, _)| key.as_str() != "delivery")
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+        }
+        return vec![line];
+    }
+
+    let status = body["status"].as_str().unwrap_or("applied");
+    line.status = status.into();
+    let outcome = &body["outcome"];
+    let ticket = outcome["ticket"]["key"].as_str();
+    line.ticket = Some(json!(ticket));
+    // A group without a ticket still has a `ticket_state` (its initial one): not worth showing.
+    line.ticket_state = Some(json!(ticket.and(outcome["ticket_state"].as_str())));
+    let actions = outcome["actions"].as_array().cloned().unwrap_or_default();
+    if actions.is_empty() {
+        line.reason = Some(match status {
+            "duplicate" => "delivered before: nothing decided again".to_owned(),
+            "pong" => "ping: the webhook is set up".to_owned(),
+            _ => body["reason"]
+                .as_str()
+                .unwrap_or("nothing to do")
+                .to_owned(),
+        });
+        return vec![line];
+    }
+    actions
+        .into_iter()
+        .map(|action| Line {
+            action: Some(action),
+            ..line.clone()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(path: &str) -> Option<String> {
+        event_from_file_name(Path::new(path))
+    }
+
+    #[test]
+    fn the_event_comes_from_a_numbered_or_plain_file_name() {
+        let cases = [
+            (
+                "events/github/scenario/03-code_scanning_alert.fixed.json",
+                "code_scanning_alert",
+            ),
+            ("01-ping.json", "ping"),
+            ("dependabot_alert.created.json", "dependabot_alert"),
+            ("secret_scanning_alert.json", "secret_scanning_alert"),
+            // octokit/webhooks.net names its files this way, in a folder that is no event.
+            (
+                "octokit-webhooks.net/code_scanning_alert.created.with-instances-url.payload.json",
+                "code_scanning_alert",
+            ),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(event(path).as_deref(), Some(expected), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_event_comes_from_the_folder_in_the_octokit_layout() {
+        assert_eq!(
+            event("api.github.com/code_scanning_alert/fixed.payload.json").as_deref(),
+            Some("code_scanning_alert")
+        );
+        assert_eq!(
+            event("api.github.com/ping/payload.json").as_deref(),
+            Some("ping")
+        );
+    }
+
+    #[test]
+    fn a_name_that_tells_no_event_gives_none() {
+        for path in [
+            "Payload.json",
+            "-x.json",
+            "12-.json",
+            "notes.txt",
+            "my alert.json",
+            "",
+            "/",
+        ] {
+            assert_eq!(event(path), None, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn delivery_ids_depend_on_event_and_bytes_only() {
+        let id = delivery_id("code_scanning_alert", b"{}");
+        assert_eq!(id, delivery_id("code_scanning_alert", b"{}"));
+        assert_ne!(id, delivery_id("code_scanning_alert", b"{} "));
+        assert_ne!(id, delivery_id("dependabot_alert", b"{}"));
+        assert_ne!(delivery_id("ab", b"c"), delivery_id("a", b"bc"));
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "8", "a version 8 UUID: {id}");
+    }
+}

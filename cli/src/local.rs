@@ -1,0 +1,164 @@
+//! The local app: the embedded store (a `MemoryStore` kept in a JSON file, or a throwaway one), the
+//! draft tracker over that same store, the executor with the default config, and the GitHub ingest
+//! in front of them: the product as the Lambda function runs it, minus the cloud.
+//!
+//! One process per store file at a time: each process holds the whole store in memory and writes
+//! it back whole, so two processes on one file would overwrite each other's work.
+
+use anyhow::Context;
+use clap::Args;
+use scantix::config::Config;
+use scantix::engine::Executor;
+use scantix::ingest::GithubIngest;
+use scantix::secret::Secret;
+use scantix::store::memory::MemoryStore;
+use scantix::tracker::draft::DraftTracker;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Environment variable holding the webhook secret deliveries are signed and checked with.
+pub const SECRET_ENV: &str = "SCANTIX_WEBHOOK_SECRET";
+
+/// The secret used when `SCANTIX_WEBHOOK_SECRET` is unset: fine on one machine (`deliver` signs with
+/// it too), never for a server others can reach.
+pub const DEFAULT_SECRET: &str = "scantix-local-secret";
+
+/// Where the store lives, as chosen on the command line (shared by every subcommand).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The store file (JSON), created on first save.
+    #[arg(
+        long,
+        global = true,
+        env = "SCANTIX_STORE",
+        value_name = "PATH",
+        default_value = ".scantix/store.json"
+    )]
+    store: PathBuf,
+
+    /// Use a throwaway in-memory store instead: nothing is read or saved (overrides --store).
+    #[arg(long, global = true)]
+    memory: bool,
+}
+
+impl StoreArgs {
+    /// The store these arguments name.
+    pub fn location(&self) -> StoreLocation {
+        if self.memory {
+            StoreLocation::Memory
+        } else {
+            StoreLocation::File(self.store.clone())
+        }
+    }
+}
+
+/// A store file, or none at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    File(PathBuf),
+    Memory,
+}
+
+impl std::fmt::Display for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::File(path) => write!(f, "{}", path.display()),
+            StoreLocation::Memory => f.write_str("in memory (--memory)"),
+        }
+    }
+}
+
+/// Loads the store at `location` (a missing file is an empty store).
+pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<MemoryStore>> {
+    let store = match location {
+        StoreLocation::File(path) => MemoryStore::load(path)
+            .with_context(|| format!("loading the store {}", path.display()))?,
+        StoreLocation::Memory => MemoryStore::new(),
+    };
+    Ok(Arc::new(store))
+}
+
+/// The webhook secret, and whether it is the local default.
+pub fn webhook_secret() -> anyhow::Result<(Secret, bool)> {
+    match std::env::var(SECRET_ENV) {
+        Ok(value) if !value.is_empty() => Ok((Secret::new(value), false)),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok((Secret::new(DEFAULT_SECRET), true)),
+        Err(e) => Err(e).with_context(|| format!("reading {SECRET_ENV}")),
+    }
+}
+
+/// The product wired for one machine.
+pub struct LocalApp {
+    /// Receives deliveries exactly as the Lambda function does.
+    pub ingest: GithubIngest,
+    /// The secret `ingest` checks signatures with, for `deliver` to sign with.
+    pub secret: Secret,
+    /// Whether `secret` is [`DEFAULT_SECRET`].
+    pub default_secret: bool,
+    store: Arc<MemoryStore>,
+    location: StoreLocation,
+    /// `MemoryStore::save` writes through one temporary file per store path: concurrent saves
+    /// from one process (the server handles requests in parallel) must take turns.
+    saving: Mutex<()>,
+}
+
+impl LocalApp {
+    /// Loads the store and builds the draft tracker, executor and ingest over it.
+    pub fn open(location: StoreLocation) -> anyhow::Result<LocalApp> {
+        let store = open_store(&location)?;
+        let (secret, default_secret) = webhook_secret()?;
+        let tracker = Arc::new(DraftTracker::new(store.clone()));
+        let executor = Executor::new(store.clone(), tracker, Config::default());
+        Ok(LocalApp {
+            ingest: GithubIngest::new(secret.clone(), Arc::new(executor)),
+            secret,
+            default_secret,
+            store,
+            location,
+            saving: Mutex::new(()),
+        })
+    }
+
+    /// Where the store lives.
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// Writes the store back to its file (atomically); nothing to do for `--memory`.
+    pub fn save(&self) -> anyhow::Result<()> {
+        let StoreLocation::File(path) = &self.location else {
+            return Ok(());
+        };
+        // The guarded data is `()`: a panic in another save cannot leave anything half-done here.
+        let _turn = self.saving.lock().unwrap_or_else(|e| e.into_inner());
+        self.store
+            .save(path)
+            .with_context(|| format!("saving the store {}", path.display()))
+    }
+}
+
+/// Deletes the store file (and a temporary file an interrupted save may have left); says what it
+/// did on stderr.
+pub fn reset(location: &StoreLocation) -> anyhow::Result<()> {
+    let StoreLocation::File(path) = location else {
+        eprintln!("nothing to reset: the store is in memory");
+        return Ok(());
+    };
+    let removed = remove_if_present(path)?;
+    // `MemoryStore::save` writes `<store>.tmp` first, then renames it.
+    remove_if_present(&path.with_extension("tmp"))?;
+    if removed {
+        eprintln!("deleted {}", path.display());
+    } else {
+        eprintln!("no store at {}: nothing to delete", path.display());
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &Path) -> anyhow::Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("deleting {}", path.display())),
+    }
+}

@@ -1,0 +1,125 @@
+//! `scantix serve`: a local HTTP endpoint GitHub (through a tunnel) or `curl` can deliver webhooks
+//! to. Each request goes to `GithubIngest::handle` with its headers and raw body, exactly as the
+//! Lambda function does, and the store file is saved before the answer goes back.
+
+use crate::local::{LocalApp, SECRET_ENV};
+use anyhow::Context;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use clap::Args;
+use http::{HeaderMap, StatusCode, header};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Arguments of `scantix serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed on stdout).
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+}
+
+/// Serves until Ctrl-C (or SIGTERM), then saves the store once more.
+pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    if app.default_secret && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "listening beyond this machine with the local default webhook secret: anyone who \
+             reads scantix's source can sign deliveries; set {SECRET_ENV}"
+        );
+    }
+    // On stdout, so a script (or a test) that asked for port 0 learns the port.
+    println!(
+        "scantix listening on http://{addr} (POST /webhooks/github, GET /healthz); store: {}",
+        app.location()
+    );
+
+    let app = Arc::new(app);
+    let router = Router::new()
+        .route("/webhooks/github", post(webhook))
+        .route("/healthz", get(healthz))
+        .with_state(app.clone());
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving HTTP")?;
+    save(app).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// One webhook delivery: the ingest's answer, once the store is saved.
+async fn webhook(State(app): State<Arc<LocalApp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let answer = app.ingest.handle(&headers, &body).await;
+    // A 4xx is a refusal before anything was read or written; anything else may have changed
+    // the store.
+    if !(400..500).contains(&answer.status)
+        && let Err(e) = save(app).await
+    {
+        // Not saved means lost at the next start: ask GitHub to redeliver. The redelivery is a
+        // duplicate in memory, so it only retries the save.
+        tracing::error!(error = format!("{e:#}"), "store not saved");
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "error": "store_not_saved", "detail": format!("{e:#}"), "retryable": true }),
+        );
+    }
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, answer.body)
+}
+
+async fn healthz() -> Response {
+    json_response(StatusCode::OK, serde_json::json!({ "status": "ok" }))
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Saves off the async workers: the whole store is serialised and written to disk.
+async fn save(app: Arc<LocalApp>) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || app.save())
+        .await
+        .context("saving the store")?
+}
+
+/// Resolves at Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
+async fn shutdown() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

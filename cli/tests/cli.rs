@@ -1,0 +1,563 @@
+//! The `scantix` command as a user runs it: the real binary, a store file in a fresh temporary
+//! folder, and the bundled scenario of real GitHub deliveries in `events/github/scenario`.
+
+use scantix::github::signature::sign;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A temporary folder holding one test's store, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "scantix-cli-{test}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        // A leftover of an earlier run with the same pid would only confuse this one.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        Scratch(dir)
+    }
+
+    fn store(&self) -> PathBuf {
+        self.0.join("store.json")
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write a payload file");
+        path
+    }
+
+    /// `scantix --store <this store> <args>`, isolated from the caller's environment.
+    fn scantix(&self, args: &[&str]) -> Output {
+        command(&self.store())
+            .args(args)
+            .output()
+            .expect("run scantix")
+    }
+
+    fn deliver(&self, files: &[PathBuf]) -> Output {
+        command(&self.store())
+            .arg("deliver")
+            .args(files)
+            .output()
+            .expect("run scantix deliver")
+    }
+
+    fn tickets(&self) -> Value {
+        let output = self.scantix(&["tickets", "--json"]);
+        assert_success(&output);
+        serde_json::from_slice(&output.stdout).expect("tickets --json prints JSON")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn command(store: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
+    command
+        .arg("--store")
+        .arg(store)
+        .env_remove("SCANTIX_STORE")
+        .env_remove("SCANTIX_WEBHOOK_SECRET")
+        .env("RUST_LOG", "error");
+    command
+}
+
+fn scenario() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scenario");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the scenario folder")
+        .map(|entry| entry.expect("a scenario entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 14, "the scenario has 14 deliveries");
+    files
+}
+
+fn scenario_file(prefix: &str) -> PathBuf {
+    scenario()
+        .into_iter()
+        .find(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .unwrap_or_else(|| panic!("no scenario file {prefix}-*"))
+}
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/github-webhooks")
+        .join(path)
+}
+
+fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "scantix failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+/// The lines of one file, by the file name's number prefix.
+fn lines_of<'a>(lines: &'a [Value], prefix: &str) -> Vec<&'a Value> {
+    lines
+        .iter()
+        .filter(|l| {
+            l["file"]
+                .as_str()
+                .and_then(|f| Path::new(f).file_name())
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect()
+}
+
+fn actions(lines: &[&Value]) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|l| l["action"]["action"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn ticket_of<'a>(listing: &'a Value, repository: &str, group_part: &str) -> &'a Value {
+    listing["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .find(|t| {
+            t["repository"] == repository
+                && t["group"].as_str().is_some_and(|g| g.contains(group_part))
+        })
+        .unwrap_or_else(|| panic!("no ticket for {repository} {group_part} in {listing:#}"))
+}
+
+fn comments(ticket: &Value) -> Vec<&str> {
+    ticket["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[test]
+fn the_scenario_ends_with_a_reopened_a_stale_and_a_new_ticket_and_two_untracked_groups() {
+    let scratch = Scratch::new("scenario");
+    let output = scratch.deliver(&scenario());
+    assert_success(&output);
+    let lines = lines(&output);
+
+    assert_eq!(lines_of(&lines, "01")[0]["status"], "pong");
+    assert_eq!(actions(&lines_of(&lines, "02")), ["create_ticket"]);
+    assert_eq!(actions(&lines_of(&lines, "03")), ["create_ticket"]);
+    assert_eq!(actions(&lines_of(&lines, "04")), ["update_ticket"]);
+    assert_eq!(actions(&lines_of(&lines, "05")), ["update_ticket"]);
+    assert_eq!(actions(&lines_of(&lines, "06")), ["record"]);
+    assert_eq!(lines_of(&lines, "06")[0]["ticket"], Value::Null);
+    assert_eq!(actions(&lines_of(&lines, "07")), ["update_ticket"]);
+    assert_eq!(actions(&lines_of(&lines, "08")), ["update_ticket"]);
+    assert_eq!(
+        actions(&lines_of(&lines, "09")),
+        ["update_ticket", "mark_ticket_stale", "comment"]
+    );
+    assert_eq!(
+        actions(&lines_of(&lines, "10")),
+        ["reopen_ticket", "comment"]
+    );
+    assert_eq!(actions(&lines_of(&lines, "11")), ["record"]);
+    assert_eq!(actions(&lines_of(&lines, "12")), ["create_ticket"]);
+    assert_eq!(
+        actions(&lines_of(&lines, "13")),
+        ["update_ticket", "comment", "mark_ticket_stale", "comment"]
+    );
+    let ignored = lines_of(&lines, "14");
+    assert_eq!(
+        (ignored[0]["http"].as_u64(), ignored[0]["status"].as_str()),
+        (Some(202), Some("ignored"))
+    );
+    // Every line of one group names the same ticket, from its creation to its reopening.
+    let sql_ticket = &lines_of(&lines, "02")[0]["ticket"];
+    for prefix in ["04", "05", "07", "08", "09", "10"] {
+        assert!(
+            lines_of(&lines, prefix)
+                .iter()
+                .all(|l| l["ticket"] == *sql_ticket),
+            "{prefix}"
+        );
+    }
+
+    let listing = scratch.tickets();
+    assert_eq!(
+        listing["tickets"].as_array().map(Vec::len),
+        Some(3),
+        "{listing:#}"
+    );
+
+    let sql = ticket_of(&listing, "Codertocat/Hello-World", "java/sql-injection");
+    assert_eq!(sql["key"], *sql_ticket);
+    assert_eq!(sql["state"], "reopened");
+    assert_eq!(
+        (sql["open"].as_u64(), sql["total"].as_u64()),
+        (Some(1), Some(3))
+    );
+    let states: Vec<(u64, &str)> = sql["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["number"].as_u64().unwrap_or_default(),
+                f["state"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(states, [(10, "open"), (11, "fixed"), (12, "fixed")]);
+    let said = comments(sql);
+    assert!(said[0].contains("Marked stale"), "{said:?}");
+    assert!(
+        said[1].starts_with("Reopened: alert 10 is open again"),
+        "{said:?}"
+    );
+
+    let secret = ticket_of(&listing, "Codertocat/Hello-World", "adafruit_io_key");
+    assert_eq!(secret["state"], "stale");
+    assert_eq!(
+        (secret["open"].as_u64(), secret["total"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(
+        comments(secret)
+            .contains(&"Alert 191 was dismissed in GitHub by Codertocat as \"false_positive\"."),
+        "{secret:#}"
+    );
+
+    let dependency = ticket_of(&listing, "wolfy1339/pika-pack", "semver");
+    assert_eq!(dependency["state"], "draft");
+    assert_eq!(
+        (dependency["open"].as_u64(), dependency["total"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Most severe first (the two high tickets by key), then the medium one.
+    let severities: Vec<&str> = listing["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .filter_map(|t| t["severity"].as_str())
+        .collect();
+    assert_eq!(severities, ["high", "high", "medium"]);
+
+    let untracked = listing["untracked"].as_array().expect("untracked");
+    assert_eq!(untracked.len(), 2, "{listing:#}");
+    let pr_only = untracked
+        .iter()
+        .find(|g| g["repository"] == "example-org/example-repository")
+        .expect("the PR-only Trivy alert is kept");
+    assert_eq!(pr_only["findings"][0]["ticketed"], false);
+    assert!(
+        pr_only["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("refs/pull/1/merge"))
+    );
+    let dismissed_early = untracked
+        .iter()
+        .find(|g| {
+            g["rule"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("ANCHOREVULN"))
+        })
+        .expect("the alert dismissed before any ticket is kept");
+    assert_eq!(dismissed_early["findings"][0]["state"], "dismissed");
+
+    // The table shows the same, most severe first.
+    let table = scratch.scantix(&["tickets"]);
+    assert_success(&table);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.starts_with("TICKET"), "{table}");
+    assert!(table.contains("Groups without a ticket (2):"), "{table}");
+}
+
+#[test]
+fn redelivering_a_file_is_a_duplicate_and_changes_nothing() {
+    let scratch = Scratch::new("redelivery");
+    let file = scenario_file("02");
+    assert_success(&scratch.deliver(&[file.clone()]));
+    let store_before = std::fs::read(scratch.store()).expect("the store was saved");
+    let listing_before = scratch.tickets();
+
+    let again = scratch.deliver(&[file]);
+    assert_success(&again);
+    let lines = lines(&again);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], "duplicate");
+    assert_eq!(
+        lines[0]["action"],
+        Value::Null,
+        "a duplicate decides nothing"
+    );
+    assert_eq!(lines[0]["ticket"], listing_before["tickets"][0]["key"]);
+
+    assert_eq!(scratch.tickets(), listing_before);
+    assert!(
+        std::fs::read(scratch.store()).expect("the store") == store_before,
+        "the store changed"
+    );
+}
+
+#[test]
+fn a_delivery_id_override_makes_the_same_file_a_new_delivery() {
+    let scratch = Scratch::new("delivery-id");
+    let file = scenario_file("02");
+    assert_success(&scratch.deliver(&[file.clone()]));
+    let output = scratch.scantix(&[
+        "deliver",
+        "--delivery-id",
+        "retry-by-hand",
+        &file.to_string_lossy(),
+    ]);
+    assert_success(&output);
+    let lines = lines(&output);
+    assert_eq!(lines[0]["delivery"], "retry-by-hand");
+    assert_eq!(lines[0]["status"], "applied");
+    // A new delivery of a known state: decided again, and found to change nothing.
+    assert_eq!(lines[0]["action"]["action"], "nothing");
+
+    let both = scratch.scantix(&[
+        "deliver",
+        "--delivery-id",
+        "x",
+        &file.to_string_lossy(),
+        &scenario_file("03").to_string_lossy(),
+    ]);
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("--delivery-id names one delivery"));
+}
+
+#[test]
+fn the_store_carries_state_from_one_run_to_the_next() {
+    let scratch = Scratch::new("persistence");
+    let first = scratch.deliver(&[scenario_file("02")]);
+    assert_success(&first);
+    let created = lines(&first);
+    assert_eq!(created[0]["action"]["action"], "create_ticket");
+
+    let second = scratch.deliver(&[scenario_file("04")]);
+    assert_success(&second);
+    let joined = lines(&second);
+    assert_eq!(joined[0]["action"]["action"], "update_ticket");
+    assert_eq!(joined[0]["ticket"], created[0]["ticket"]);
+
+    let listing = scratch.tickets();
+    assert_eq!(listing["tickets"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listing["tickets"][0]["total"], 2);
+}
+
+#[test]
+fn a_payload_that_is_not_json_is_a_400_line_and_a_failed_exit_after_the_others() {
+    let scratch = Scratch::new("malformed");
+    let broken = scratch.file(
+        "code_scanning_alert.created.json",
+        "{\"action\": \"created\",",
+    );
+    let mistyped = scratch.file(
+        "02-dependabot_alert.created.json",
+        r#"{"action": "created", "alert": {"number": "x"}, "repository": {"id": 1, "full_name": "o/r"}}"#,
+    );
+    let output = scratch.deliver(&[broken.clone(), mistyped.clone(), scenario_file("02")]);
+    assert!(
+        !output.status.success(),
+        "a refused delivery fails the command"
+    );
+    let lines = lines(&output);
+    assert_eq!(lines.len(), 3, "every file is delivered");
+
+    assert_eq!(lines[0]["file"], broken.to_string_lossy().as_ref());
+    assert_eq!(lines[0]["http"], 400);
+    assert_eq!(lines[0]["status"], "refused");
+    assert_eq!(lines[0]["error"], "malformed_payload");
+    assert!(
+        lines[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not JSON")),
+        "{}",
+        lines[0]
+    );
+
+    assert_eq!(lines[1]["file"], mistyped.to_string_lossy().as_ref());
+    assert_eq!(lines[1]["http"], 400);
+    assert_eq!(lines[1]["path"], "alert.number");
+
+    assert_eq!(lines[2]["action"]["action"], "create_ticket");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("2 of 3 deliveries"));
+    // The good delivery was kept.
+    assert_eq!(
+        scratch.tickets()["tickets"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it_and_nothing_is_delivered() {
+    let scratch = Scratch::new("missing");
+    let missing = scratch.0.join("no-such-payload.json");
+    let output = scratch.deliver(&[scenario_file("02"), missing.clone()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&*missing.to_string_lossy()), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing delivered");
+    assert!(!scratch.store().exists(), "nothing saved");
+}
+
+#[test]
+fn the_event_is_read_from_file_names_or_given() {
+    let scratch = Scratch::new("event-names");
+    // The octokit/webhooks layout: the folder names the event.
+    let octokit = fixture(
+        "octokit-webhooks/payload-examples/api.github.com/code_scanning_alert/created.payload.json",
+    );
+    let output = scratch.deliver(&[octokit]);
+    assert_success(&output);
+    assert_eq!(lines(&output)[0]["event"], "code_scanning_alert");
+
+    let unnamed = scratch.file("Payload.JSON", "{}");
+    let output = scratch.deliver(&[unnamed.clone()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("pass --event"));
+
+    let output = scratch.scantix(&["deliver", "--event", "ping", &unnamed.to_string_lossy()]);
+    assert_success(&output);
+    assert_eq!(lines(&output)[0]["status"], "pong");
+}
+
+#[test]
+fn memory_leaves_no_file_and_reset_deletes_the_store() {
+    let scratch = Scratch::new("reset");
+    let output = scratch.scantix(&[
+        "--memory",
+        "deliver",
+        &scenario_file("02").to_string_lossy(),
+    ]);
+    assert_success(&output);
+    assert!(!scratch.store().exists());
+
+    assert_success(&scratch.deliver(&[scenario_file("02")]));
+    assert!(scratch.store().exists());
+    assert_success(&scratch.scantix(&["reset"]));
+    assert!(!scratch.store().exists());
+    let empty = scratch.scantix(&["tickets"]);
+    assert_success(&empty);
+    assert!(String::from_utf8_lossy(&empty.stdout).starts_with("No tickets yet"));
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns the status and the body.
+fn http(addr: &str, request_head: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to scantix serve");
+    let head = format!(
+        "{request_head}Host: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send head");
+    stream.write_all(body).expect("send body");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A server started by a test, stopped if the test fails before it does.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[test]
+fn serve_answers_webhooks_saves_the_store_and_stops_on_ctrl_c() {
+    let scratch = Scratch::new("serve");
+    let mut server = Server(
+        command(&scratch.store())
+            .env("SCANTIX_WEBHOOK_SECRET", "a secret of this test")
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start scantix serve"),
+    );
+    let mut first_line = String::new();
+    BufReader::new(server.0.stdout.take().expect("stdout"))
+        .read_line(&mut first_line)
+        .expect("the listening line");
+    let addr = first_line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
+        .to_owned();
+
+    let (status, body) = http(&addr, "GET /healthz HTTP/1.1\r\n", b"");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+
+    let payload = std::fs::read(scenario_file("02")).expect("payload");
+    let signature = sign(b"a secret of this test", &payload);
+    let head = |signature: &str| {
+        format!(
+            "POST /webhooks/github HTTP/1.1\r\nContent-Type: application/json\r\nX-GitHub-Event: code_scanning_alert\r\n\
+             X-GitHub-Delivery: serve-test-1\r\nX-Hub-Signature-256: {signature}\r\n"
+        )
+    };
+    let (status, body) = http(&addr, &head(&signature), &payload);
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(answer["outcome"]["actions"][0]["action"], "create_ticket");
+    // Saved before answering: another process can read the ticket already.
+    assert_eq!(
+        scratch.tickets()["tickets"].as_array().map(Vec::len),
+        Some(1)
+    );
+
+    let (status, body) = http(&addr, &head(&sign(b"another secret", &payload)), &payload);
+    assert_eq!(status, 401, "{body}");
+
+    let interrupted = Command::new("kill")
+        .args(["-INT", &server.0.id().to_string()])
+        .status()
+        .expect("send SIGINT");
+    assert!(interrupted.success());
+    let exit = server.0.wait().expect("scantix serve exits");
+    assert!(exit.success(), "{exit}");
+}

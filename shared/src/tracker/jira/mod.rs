@@ -1,0 +1,706 @@
+//! The Jira adapter: tickets as Jira issues, on Jira Cloud or Data Center.
+//!
+//! One code path for both flavors; where they differ (API version, credentials, text format,
+//! search endpoint, user field) is `dialect`. Every call is safe to repeat:
+//! - a created issue carries the group key in the `scantix` issue property (and the group's label),
+//!   so `find_by_group_key` finds it again after a crash between "Jira created it" and "the store
+//!   recorded it";
+//! - a comment ends with a marker naming its `comment_id`, checked before posting;
+//! - a transition is chosen by status *category* from those the issue offers, and is a no-op when
+//!   the issue is already there.
+//!
+//! # Layout
+//! - [`settings`]: `JiraSettings` (config file section), `JiraAuth` (credentials, never serialised).
+//! - `dialect`: Cloud vs Data Center.
+//! - [`adf`], [`wiki`]: ticket content as ADF (Cloud) or wiki markup (Data Center), alert text inert.
+//! - `text`: cleaning and capping alert text before either renderer.
+//! - [`jql`]: the searches, with escaped literals.
+//! - [`workflow`]: choosing a transition by status category.
+//! - `http`: the single `send` (auth, retries, backoff); `errors`: Jira's errors → `TrackerError`.
+
+pub mod adf;
+mod dialect;
+mod errors;
+mod http;
+pub mod jql;
+pub mod settings;
+#[cfg(test)]
+mod test_content;
+mod text;
+pub mod wiki;
+pub mod workflow;
+
+pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
+
+use super::{Tracker, TrackerError};
+use crate::finding::Severity;
+use crate::identity::GroupKey;
+use crate::state::{TicketRef, TicketState};
+use crate::ticket::TicketContent;
+use async_trait::async_trait;
+use dialect::{Dialect, SearchPage};
+use errors::Failure;
+use http::{Call, Http, Replay};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::time::Duration;
+use workflow::{Category, Status, Transition};
+
+/// The label that marks a ticket whose findings are all gone (`TicketState::Stale`): a state that
+/// asks a person to look, which no workflow has a status for.
+pub const STALE_LABEL: &str = "scantix-stale";
+
+/// Jira's limit on `summary`.
+const SUMMARY_LIMIT: usize = 255;
+/// Jira's limit on one label.
+const LABEL_LIMIT: usize = 255;
+
+/// Tickets in Jira.
+pub struct JiraTracker {
+    settings: JiraSettings,
+    http: Http,
+}
+
+impl std::fmt::Debug for JiraTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraTracker")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraTracker {
+    /// Checks the settings against the credentials and builds the HTTP client (once: it pools
+    /// connections, so build the tracker at cold start and reuse it).
+    pub fn new(settings: JiraSettings, auth: JiraAuth) -> Result<JiraTracker, TrackerError> {
+        let misconfigured = |setting: &str, message: String| TrackerError::Misconfigured {
+            setting: setting.into(),
+            message,
+        };
+        if auth.flavor() != settings.flavor {
+            return Err(misconfigured(
+                "jira.auth",
+                format!(
+                    "flavor is {:?} but the credentials are for {:?} (Cloud: email + API token; \
+                     Data Center: a personal access token)",
+                    settings.flavor,
+                    auth.flavor()
+                ),
+            ));
+        }
+        let base_url = parse_base_url(&settings.base_url)
+            .map_err(|message| misconfigured("jira.base-url", message))?;
+        if settings.project.trim().is_empty() {
+            return Err(misconfigured("jira.project", "the project key is empty".into()));
+        }
+        if settings.issue_type.trim().is_empty() {
+            return Err(misconfigured("jira.issue-type", "the issue type is empty".into()));
+        }
+        if settings.max_attempts == 0 {
+            return Err(misconfigured(
+                "jira.max-attempts",
+                "must be at least 1 (1 means no retries)".into(),
+            ));
+        }
+        if settings.request_timeout_secs == 0 {
+            return Err(misconfigured(
+                "jira.request-timeout-secs",
+                "must be at least 1".into(),
+            ));
+        }
+        let timeout = Duration::from_secs(settings.request_timeout_secs);
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            // A redirect means a wrong base URL (or a login page); following it could carry the
+            // credentials elsewhere. It is reported instead (see `errors`).
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("scantix/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TrackerError::Failed(format!("building the HTTP client: {e}")))?;
+        Ok(JiraTracker {
+            http: Http {
+                client,
+                base_url,
+                dialect: Dialect(settings.flavor),
+                auth,
+                max_attempts: settings.max_attempts,
+                backoff_base: Duration::from_millis(500),
+            },
+            settings,
+        })
+    }
+
+    /// Sets the first retry delay (doubling from there; 500 ms by default). Tests make it small.
+    pub fn with_backoff_base(mut self, base: Duration) -> JiraTracker {
+        self.http.backoff_base = base;
+        self
+    }
+
+    pub fn settings(&self) -> &JiraSettings {
+        &self.settings
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.http.dialect
+    }
+
+    fn api(&self, rest: &str) -> String {
+        format!("{}{rest}", self.dialect().api())
+    }
+
+    fn reference(&self, key: String) -> TicketRef {
+        TicketRef {
+            tracker: "jira".into(),
+            url: Some(format!("{}/browse/{key}", self.http.base_url)),
+            key,
+        }
+    }
+
+    /// Runs `flow` again while it fails ambiguously (a create or comment whose outcome is unknown),
+    /// with backoff between runs. Each flow starts by checking whether its earlier run took
+    /// effect, which is what makes running it again safe.
+    async fn repeat<T, F, Fut>(&self, mut flow: F) -> Result<T, TrackerError>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match flow(attempt).await {
+                Ok(value) => return Ok(value),
+                Err(f) if f.ambiguous && attempt < self.http.max_attempts => {
+                    tracing::info!(attempt, "jira call outcome unknown; checking, then repeating");
+                    tokio::time::sleep(http::backoff(self.http.backoff_base, attempt)).await;
+                    attempt += 1;
+                }
+                Err(f) => return Err(f.error),
+            }
+        }
+    }
+
+    /// Searches with `jql`; returns the keys found (at most two: one is the ticket, a second
+    /// would be a duplicate worth a warning).
+    async fn search(&self, jql: &str) -> Result<Vec<String>, Failure> {
+        let (path, body) = self.dialect().search(jql, 2);
+        let reply = self
+            .http
+            .send(&Call::new(Method::POST, path, Replay::Safe).body(body))
+            .await?;
+        let page: SearchPage = reply.json("a search")?;
+        Ok(page.issues.into_iter().map(|i| i.key).collect())
+    }
+
+    async fn find(&self, group: &GroupKey) -> Result<Option<TicketRef>, Failure> {
+        let project = &self.settings.project;
+        // Property and label in one query: the property is the real key, but Jira searches
+        // entity properties only where an app has them indexed; the label works everywhere.
+        let either = format!(
+            "project = {} AND (issue.property[{}].groupKey = {} OR labels = {}) ORDER BY created ASC",
+            jql::literal(project),
+            jql::PROPERTY_KEY,
+            jql::literal(group.as_str()),
+            jql::literal(&group.label()),
+        );
+        let keys = match self.search(&either).await {
+            Ok(keys) => keys,
+            // A Jira that rejects the property clause: the label alone.
+            Err(f) if f.status == Some(StatusCode::BAD_REQUEST) => {
+                tracing::info!("jira rejected the property search; searching by label");
+                self.search(&jql::by_group_label(project, group)).await?
+            }
+            Err(f) => return Err(f),
+        };
+        if keys.len() > 1 {
+            tracing::warn!(group = %group, tickets = ?keys, "more than one Jira issue for one group; using the oldest");
+        }
+        Ok(keys.into_iter().next().map(|k| self.reference(k)))
+    }
+
+    /// The labels a ticket carries: scantix's own, the content's, the configured ones — made
+    /// valid for Jira (no spaces, at most 255 characters), without repeats.
+    fn labels(&self, content: &TicketContent) -> Vec<String> {
+        let own = [
+            "scantix".to_string(),
+            format!("severity:{}", content.severity),
+            content.group_key.label(),
+        ];
+        let mut labels: Vec<String> = Vec::new();
+        for raw in own
+            .iter()
+            .chain(&content.labels)
+            .chain(&self.settings.labels)
+        {
+            let label = label(raw);
+            if !label.is_empty() && !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        labels
+    }
+
+    fn priority(&self, severity: Severity) -> Option<Value> {
+        let name = self.settings.priorities.for_severity(severity).trim();
+        // An empty name sends no priority (for projects without the field on their screens).
+        (!name.is_empty()).then(|| json!({ "name": name }))
+    }
+
+    fn create_body(&self, content: &TicketContent) -> Value {
+        let mut fields = json!({
+            "project": { "key": self.settings.project },
+            "issuetype": { "name": self.settings.issue_type },
+            "summary": summary(&content.title),
+            "description": self.dialect().description(content),
+            "labels": self.labels(content),
+        });
+        if let Some(priority) = self.priority(content.severity) {
+            fields["priority"] = priority;
+        }
+        if !self.settings.components.is_empty() {
+            fields["components"] = self
+                .settings
+                .components
+                .iter()
+                .map(|name| json!({ "name": name }))
+                .collect();
+        }
+        if let Some(due) = content.due {
+            fields["duedate"] = json!(due.format("%Y-%m-%d").to_string());
+        }
+        if let Some(assignee) = &content.assignee {
+            fields["assignee"] = self.dialect().assignee(assignee);
+        }
+        json!({
+            "fields": fields,
+            "properties": [
+                { "key": jql::PROPERTY_KEY, "value": { "groupKey": content.group_key.as_str() } }
+            ],
+        })
+    }
+
+    fn update_body(&self, content: &TicketContent) -> Value {
+        let mut fields = json!({
+            "summary": summary(&content.title),
+            "description": self.dialect().description(content),
+        });
+        if let Some(priority) = self.priority(content.severity) {
+            fields["priority"] = priority;
+        }
+        if let Some(due) = content.due {
+            fields["duedate"] = json!(due.format("%Y-%m-%d").to_string());
+        }
+        // Labels by operation, not by replacement: people's labels and `scantix-stale` stay, and
+        // a severity label that no longer applies goes.
+        let mut ops: Vec<Value> = self
+            .labels(content)
+            .into_iter()
+            .map(|l| json!({ "add": l }))
+            .collect();
+        let current = format!("severity:{}", content.severity);
+        ops.extend(
+            ALL_SEVERITIES
+                .iter()
+                .map(|s| format!("severity:{s}"))
+                .filter(|l| *l != current)
+                .map(|l| json!({ "remove": l })),
+        );
+        json!({ "fields": fields, "update": { "labels": ops } })
+    }
+
+    async fn edit_labels(&self, key: &str, op: &str, label: &str) -> Result<(), Failure> {
+        let call = Call::new(Method::PUT, self.api(&format!("/issue/{key}")), Replay::Safe)
+            .about(key)
+            .body(json!({ "update": { "labels": [{ op: label }] } }));
+        self.http.send(&call).await.map(|_| ())
+    }
+
+    async fn comment_once(&self, key: &str, comment_id: &str, text: &str) -> Result<(), Failure> {
+        let marker = marker(comment_id);
+        let list = Call::new(
+            Method::GET,
+            self.api(&format!("/issue/{key}/comment")),
+            Replay::Safe,
+        )
+        .about(key)
+        .query("orderBy", "-created")
+        .query("maxResults", "100");
+        let page: CommentPage = self.http.send(&list).await?.json("the comment list")?;
+        if page
+            .comments
+            .iter()
+            .any(|c| self.dialect().has_marker(&c.body, &marker))
+        {
+            tracing::debug!(issue = key, comment_id, "comment already there");
+            return Ok(());
+        }
+        let post = Call::new(
+            Method::POST,
+            self.api(&format!("/issue/{key}/comment")),
+            Replay::Unsafe,
+        )
+        .about(key)
+        .body(json!({
+            "body": self.dialect().comment(text, &marker),
+            "properties": [{ "key": jql::PROPERTY_KEY, "value": { "commentId": comment_id } }],
+        }));
+        self.http.send(&post).await.map(|_| ())
+    }
+
+    async fn transition_once(&self, key: &str, target: Category) -> Result<(), Failure> {
+        // Status, labels and the transitions on offer in one read.
+        let read = Call::new(Method::GET, self.api(&format!("/issue/{key}")), Replay::Safe)
+            .about(key)
+            .query("fields", "status,labels")
+            .query("expand", "transitions");
+        let issue: IssueWithTransitions = self.http.send(&read).await?.json("the issue")?;
+        let current = &issue.fields.status;
+        if current.category_key() != target.key() {
+            let chosen = workflow::choose(&issue.transitions, Some(current), target)
+                .ok_or_else(|| no_transition(current, target, &issue.transitions))?;
+            tracing::info!(
+                issue = key, transition = %chosen.name, to = %chosen.to.name,
+                category = target.key(), "jira transition"
+            );
+            let post = Call::new(
+                Method::POST,
+                self.api(&format!("/issue/{key}/transitions")),
+                Replay::Unsafe,
+            )
+            .about(key)
+            .body(json!({ "transition": { "id": chosen.id } }));
+            self.http.send(&post).await?;
+        }
+        // Leaving Stale, by whichever state: the label goes (after the move, so a refused move
+        // leaves the ticket as it was).
+        if issue.fields.labels.iter().any(|l| l == STALE_LABEL) {
+            self.edit_labels(key, "remove", STALE_LABEL).await?;
+        }
+        Ok(())
+    }
+}
+
+const ALL_SEVERITIES: [Severity; 6] = [
+    Severity::Unknown,
+    Severity::Note,
+    Severity::Low,
+    Severity::Medium,
+    Severity::High,
+    Severity::Critical,
+];
+
+#[derive(Debug, Deserialize)]
+struct CreatedIssue {
+    key: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentPage {
+    #[serde(default)]
+    comments: Vec<JiraComment>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JiraComment {
+    #[serde(default)]
+    body: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct IssueWithTransitions {
+    fields: StatusAndLabels,
+    #[serde(default)]
+    transitions: Vec<Transition>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusAndLabels {
+    status: Status,
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+fn no_transition(current: &Status, target: Category, offered: &[Transition]) -> Failure {
+    TrackerError::Misconfigured {
+        setting: "jira.workflow".into(),
+        message: format!(
+            "no transition from {} to a status in category {}; available: {}",
+            current.name,
+            target.key(),
+            workflow::describe(offered)
+        ),
+    }
+    .into()
+}
+
+/// The marker line of a comment (`scantix ref <comment_id>`).
+fn marker(comment_id: &str) -> String {
+    format!("scantix ref {}", text::line(comment_id))
+}
+
+/// A title as a Jira summary: one line, at most 255 characters.
+fn summary(title: &str) -> String {
+    text::cap(text::line(title).trim(), SUMMARY_LIMIT)
+}
+
+/// A label as Jira accepts it: no whitespace (Jira splits labels on it), at most 255 characters.
+fn label(raw: &str) -> String {
+    let joined: String = text::line(raw)
+        .trim()
+        .chars()
+        .map(|c| if c.is_whitespace() { '-' } else { c })
+        .collect();
+    joined.chars().take(LABEL_LIMIT).collect()
+}
+
+/// An issue key as it may appear in a URL path (`SEC-12`; Data Center allows `_` and digits in
+/// project keys). Anything else is refused rather than escaped: it did not come from Jira.
+fn checked_key(ticket: &TicketRef) -> Result<&str, TrackerError> {
+    let key = ticket.key.as_str();
+    let ok = !key.is_empty()
+        && key.len() <= 255
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(key)
+    } else {
+        Err(TrackerError::Failed(format!(
+            "`{}` is not a Jira issue key",
+            text::cap(&text::line(key), 80)
+        )))
+    }
+}
+
+/// The base URL without a trailing slash. Credentials travel with every request, so plain http
+/// is only accepted for a Jira on this machine (tests, a local proxy).
+fn parse_base_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let local = matches!(
+        url.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match url.scheme() {
+        "https" => {}
+        "http" if local => {}
+        other => {
+            return Err(format!(
+                "`{raw}` uses {other}: Jira must be reached over https (credentials are sent with every call)"
+            ));
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "`{raw}` must be the plain address of Jira (no query, fragment or user)"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+#[async_trait]
+impl Tracker for JiraTracker {
+    fn name(&self) -> &str {
+        "jira"
+    }
+
+    async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
+        Ok(self.find(key).await?)
+    }
+
+    async fn create(
+        &self,
+        content: &TicketContent,
+    ) -> Result<(TicketRef, TicketState), TrackerError> {
+        let body = self.create_body(content);
+        let call = &Call::new(Method::POST, self.api("/issue"), Replay::Unsafe).body(body);
+        let ticket = self
+            .repeat(|attempt| async move {
+                // After an unclear failure, Jira may have created it: look before creating.
+                if attempt > 1
+                    && let Some(found) = self.find(&content.group_key).await?
+                {
+                    return Ok(found);
+                }
+                let created: CreatedIssue = self.http.send(call).await?.json("issue creation")?;
+                Ok(self.reference(created.key))
+            })
+            .await?;
+        tracing::info!(issue = %ticket.key, group = %content.group_key, "jira issue created");
+        Ok((ticket, TicketState::Open))
+    }
+
+    async fn update(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+    ) -> Result<(), TrackerError> {
+        let key = checked_key(ticket)?;
+        let call = Call::new(Method::PUT, self.api(&format!("/issue/{key}")), Replay::Safe)
+            .about(key)
+            .body(self.update_body(content));
+        self.http.send(&call).await?;
+        Ok(())
+    }
+
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        comment_id: &str,
+        text: &str,
+    ) -> Result<(), TrackerError> {
+        let key = checked_key(ticket)?;
+        self.repeat(|_| self.comment_once(key, comment_id, text))
+            .await
+    }
+
+    async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
+        let key = checked_key(ticket)?;
+        match Category::of(to) {
+            None => Ok(self.edit_labels(key, "add", STALE_LABEL).await?),
+            Some(target) => self.repeat(|_| self.transition_once(key, target)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_content::hostile_content;
+    use super::*;
+    use crate::secret::Secret;
+
+    fn tracker(flavor: Flavor) -> JiraTracker {
+        let mut settings = JiraSettings::new("https://example.atlassian.net/", flavor, "SEC");
+        settings.labels = vec!["team appsec".into(), "scantix".into()];
+        settings.components = vec!["Backend".into()];
+        let auth = match flavor {
+            Flavor::Cloud => JiraAuth::Cloud {
+                email: "bot@example.com".into(),
+                api_token: Secret::new("t"),
+            },
+            Flavor::DataCenter => JiraAuth::DataCenter {
+                token: Secret::new("t"),
+            },
+        };
+        JiraTracker::new(settings, auth).unwrap()
+    }
+
+    #[test]
+    fn a_create_carries_every_field_and_the_group_property() {
+        let t = tracker(Flavor::Cloud);
+        let content = hostile_content(2);
+        let body = t.create_body(&content);
+        let f = &body["fields"];
+        assert_eq!(f["project"], json!({ "key": "SEC" }));
+        assert_eq!(f["issuetype"], json!({ "name": "Bug" }));
+        assert_eq!(f["priority"], json!({ "name": "High" }));
+        assert_eq!(f["components"], json!([{ "name": "Backend" }]));
+        assert_eq!(f["duedate"], "2030-01-31");
+        assert_eq!(f["assignee"], json!({ "accountId": "5b10a2844c20165700ede21g" }));
+        assert_eq!(f["description"]["type"], "doc");
+        let summary = f["summary"].as_str().unwrap();
+        assert!(summary.chars().count() <= 255 && !summary.contains('\n'));
+        let labels: Vec<&str> = f["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "scantix",
+                "severity:high",
+                content.group_key.label().as_str(),
+                "code-scanning",
+                "with-space",
+                "team-appsec"
+            ]
+        );
+        assert_eq!(
+            body["properties"],
+            json!([{ "key": "scantix", "value": { "groupKey": content.group_key.as_str() } }])
+        );
+    }
+
+    #[test]
+    fn data_center_gets_wiki_markup_and_usernames() {
+        let t = tracker(Flavor::DataCenter);
+        let body = t.create_body(&hostile_content(1));
+        assert!(body["fields"]["description"].is_string());
+        assert_eq!(
+            body["fields"]["assignee"],
+            json!({ "name": "5b10a2844c20165700ede21g" })
+        );
+    }
+
+    #[test]
+    fn an_update_edits_labels_without_dropping_others() {
+        let t = tracker(Flavor::Cloud);
+        let body = t.update_body(&hostile_content(1));
+        let ops = body["update"]["labels"].as_array().unwrap();
+        assert!(ops.contains(&json!({ "add": "severity:high" })));
+        assert!(ops.contains(&json!({ "remove": "severity:critical" })));
+        assert!(!ops.contains(&json!({ "remove": "severity:high" })));
+        assert!(!ops.iter().any(|o| o.to_string().contains(STALE_LABEL)));
+        assert!(body["fields"].get("labels").is_none());
+        assert!(body["fields"].get("assignee").is_none());
+        assert_eq!(body["fields"]["duedate"], "2030-01-31");
+    }
+
+    #[test]
+    fn an_empty_priority_name_sends_no_priority() {
+        let mut t = tracker(Flavor::Cloud);
+        t.settings.priorities.high = String::new();
+        assert!(t.create_body(&hostile_content(1))["fields"].get("priority").is_none());
+    }
+
+    #[test]
+    fn settings_and_credentials_are_checked_up_front() {
+        let cloud_auth = JiraAuth::Cloud {
+            email: "a@b.c".into(),
+            api_token: Secret::new("t"),
+        };
+        let setting_of = |r: Result<JiraTracker, TrackerError>| match r {
+            Err(TrackerError::Misconfigured { setting, .. }) => setting,
+            other => panic!("{other:?}"),
+        };
+        let dc = JiraSettings::new("https://jira.example.com", Flavor::DataCenter, "SEC");
+        assert_eq!(setting_of(JiraTracker::new(dc, cloud_auth.clone())), "jira.auth");
+        for bad in ["http://jira.example.com", "not a url", "https://x/?a=b", "ftp://x"] {
+            let s = JiraSettings::new(bad, Flavor::Cloud, "SEC");
+            assert_eq!(setting_of(JiraTracker::new(s, cloud_auth.clone())), "jira.base-url", "{bad}");
+        }
+        let mut s = JiraSettings::new("http://127.0.0.1:8080/jira/", Flavor::Cloud, "SEC");
+        let ok = JiraTracker::new(s.clone(), cloud_auth.clone()).unwrap();
+        assert_eq!(ok.http.base_url, "http://127.0.0.1:8080/jira");
+        assert_eq!(
+            ok.reference("SEC-1".into()).url.as_deref(),
+            Some("http://127.0.0.1:8080/jira/browse/SEC-1")
+        );
+        s.max_attempts = 0;
+        assert_eq!(setting_of(JiraTracker::new(s, cloud_auth)), "jira.max-attempts");
+    }
+
+    #[test]
+    fn labels_and_summaries_fit_jira() {
+        assert_eq!(label(" a b\tc\n"), "a-b-c");
+        assert_eq!(label(&"x".repeat(300)).len(), 255);
+        assert_eq!(summary(&format!("a\nb{}", "é".repeat(300))).chars().count(), 255);
+        assert_eq!(marker("g-1\n2"), "scantix ref g-1 2");
+    }
+
+    #[test]
+    fn only_issue_keys_reach_a_url() {
+        let r = |key: &str| TicketRef {
+            tracker: "jira".into(),
+            key: key.into(),
+            url: None,
+        };
+        assert!(checked_key(&r("SEC-12")).is_ok());
+        assert!(checked_key(&r("MY_PROJ-1")).is_ok());
+        for bad in ["", "../../admin", "SEC-1?x=1", "SEC 1", "SEC-1/comment"] {
+            assert!(checked_key(&r(bad)).is_err(), "{bad}");
+        }
+    }
+}

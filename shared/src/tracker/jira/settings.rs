@@ -1,0 +1,197 @@
+//! What the Jira adapter is told: where Jira is and how tickets should look there (`JiraSettings`,
+//! part of the per-repository config file), and who it acts as (`JiraAuth`, kept apart so it is
+//! never serialised or logged).
+
+use crate::finding::Severity;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+/// Which Jira the adapter talks to. The two differ in API version, authentication and text
+/// format; everything else is one code path (see `dialect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flavor {
+    /// Jira Cloud (`*.atlassian.net`): REST v3, Atlassian Document Format, API tokens.
+    Cloud,
+    /// Jira Data Center / Server: REST v2, wiki markup, personal access tokens.
+    DataCenter,
+}
+
+/// Where tickets go and what they carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct JiraSettings {
+    /// `https://example.atlassian.net` or the Data Center root (`https://jira.example.com/jira`).
+    pub base_url: String,
+    pub flavor: Flavor,
+    /// The project key (`SEC`).
+    pub project: String,
+    /// The issue type tickets are created as, by name.
+    #[serde(default = "default_issue_type")]
+    pub issue_type: String,
+    /// The Jira priority (by name) each severity is filed at.
+    #[serde(default)]
+    pub priorities: Priorities,
+    /// Labels added to every ticket, besides scantix's own.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Components (by name) set on every ticket.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Limit on one HTTP request, connection included.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Attempts per call before giving up with a retryable error (1 = no retries).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl JiraSettings {
+    /// Settings with every optional field at its default.
+    pub fn new(base_url: impl Into<String>, flavor: Flavor, project: impl Into<String>) -> Self {
+        JiraSettings {
+            base_url: base_url.into(),
+            flavor,
+            project: project.into(),
+            issue_type: default_issue_type(),
+            priorities: Priorities::default(),
+            labels: Vec::new(),
+            components: Vec::new(),
+            request_timeout_secs: default_request_timeout_secs(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+fn default_issue_type() -> String {
+    "Bug".into()
+}
+
+fn default_request_timeout_secs() -> u64 {
+    15
+}
+
+fn default_max_attempts() -> u32 {
+    4
+}
+
+/// Severity → Jira priority name. A field per severity (rather than a free map) so that a typo in
+/// the config file is an error, and an omitted severity keeps its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Priorities {
+    pub critical: String,
+    pub high: String,
+    pub medium: String,
+    pub low: String,
+    pub note: String,
+    pub unknown: String,
+}
+
+impl Default for Priorities {
+    fn default() -> Self {
+        Priorities {
+            critical: "Highest".into(),
+            high: "High".into(),
+            medium: "Medium".into(),
+            low: "Low".into(),
+            note: "Lowest".into(),
+            unknown: "Lowest".into(),
+        }
+    }
+}
+
+impl Priorities {
+    pub fn for_severity(&self, severity: Severity) -> &str {
+        match severity {
+            Severity::Critical => &self.critical,
+            Severity::High => &self.high,
+            Severity::Medium => &self.medium,
+            Severity::Low => &self.low,
+            Severity::Note => &self.note,
+            Severity::Unknown => &self.unknown,
+        }
+    }
+}
+
+/// Who the adapter acts as. Deliberately neither `Serialize` nor `Deserialize`: credentials come
+/// from the secret store, never from the config file, and `Debug` shows no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JiraAuth {
+    /// An Atlassian account's email and API token, sent as HTTP Basic.
+    Cloud { email: String, api_token: Secret },
+    /// A Data Center personal access token, sent as a Bearer token.
+    DataCenter { token: Secret },
+}
+
+impl JiraAuth {
+    pub fn flavor(&self) -> Flavor {
+        match self {
+            JiraAuth::Cloud { .. } => Flavor::Cloud,
+            JiraAuth::DataCenter { .. } => Flavor::DataCenter,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_section_takes_the_defaults() {
+        let s: JiraSettings = serde_json::from_value(serde_json::json!({
+            "base-url": "https://example.atlassian.net",
+            "flavor": "cloud",
+            "project": "SEC",
+        }))
+        .unwrap();
+        assert_eq!(
+            s,
+            JiraSettings::new("https://example.atlassian.net", Flavor::Cloud, "SEC")
+        );
+        assert_eq!(s.priorities.for_severity(Severity::Critical), "Highest");
+        assert_eq!(s.priorities.for_severity(Severity::Unknown), "Lowest");
+    }
+
+    #[test]
+    fn every_field_is_kebab_case_and_a_partial_priority_map_keeps_the_rest() {
+        let s: JiraSettings = serde_json::from_value(serde_json::json!({
+            "base-url": "https://jira.example.com",
+            "flavor": "data-center",
+            "project": "SEC",
+            "issue-type": "Vulnerability",
+            "priorities": { "critical": "P1" },
+            "labels": ["appsec"],
+            "components": ["Backend"],
+            "request-timeout-secs": 5,
+            "max-attempts": 2,
+        }))
+        .unwrap();
+        assert_eq!(s.flavor, Flavor::DataCenter);
+        assert_eq!(s.priorities.for_severity(Severity::Critical), "P1");
+        assert_eq!(s.priorities.for_severity(Severity::High), "High");
+        assert_eq!(s.max_attempts, 2);
+    }
+
+    #[test]
+    fn unknown_fields_and_severities_are_rejected() {
+        let typo = serde_json::json!({
+            "base-url": "https://x", "flavor": "cloud", "project": "SEC", "issuetype": "Bug",
+        });
+        assert!(serde_json::from_value::<JiraSettings>(typo).is_err());
+        let severity = serde_json::json!({
+            "base-url": "https://x", "flavor": "cloud", "project": "SEC",
+            "priorities": { "urgent": "P0" },
+        });
+        assert!(serde_json::from_value::<JiraSettings>(severity).is_err());
+    }
+
+    #[test]
+    fn credentials_never_show_in_debug_output() {
+        let auth = JiraAuth::Cloud {
+            email: "bot@example.com".into(),
+            api_token: Secret::new("ATATT-very-secret"),
+        };
+        assert!(!format!("{auth:?}").contains("very-secret"));
+    }
+}
