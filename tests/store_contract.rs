@@ -13,7 +13,8 @@ use scantix::identity::GroupKey;
 use scantix::state::{GroupRecord, Member, TicketRef, TicketState, Versioned};
 use scantix::store::{Commit, Guarded, Store, StoreError};
 use scantix_tests::records::{
-    at, audit_entry, delivery_record, draft_ticket, finding_record, group_key_of, group_record, sample_finding,
+    at, audit_entry, delivery_record, draft_ticket, finding_record, group_key_of, group_record,
+    sample_finding,
 };
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -58,11 +59,17 @@ contract! {
 }
 
 fn guarded<T>(value: T, expected_version: Option<u64>) -> Guarded<T> {
-    Guarded { value, expected_version }
+    Guarded {
+        value,
+        expected_version,
+    }
 }
 
 fn expect_conflict<T: Debug>(result: Result<T, StoreError>) -> Result<()> {
-    ensure!(matches!(result, Err(StoreError::Conflict)), "expected Conflict, got {result:?}");
+    ensure!(
+        matches!(result, Err(StoreError::Conflict)),
+        "expected Conflict, got {result:?}"
+    );
     Ok(())
 }
 
@@ -74,15 +81,26 @@ fn expect_duplicate<T: Debug>(result: Result<T, StoreError>, id: &str) -> Result
     Ok(())
 }
 
-async fn findings_are_created_once_then_written_only_at_the_version_read(store: Arc<dyn Store>) -> Result<()> {
+async fn findings_are_created_once_then_written_only_at_the_version_read(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     let finding = sample_finding(7, 1);
     let first = finding_record(&finding, at(0));
     let fingerprint = first.fingerprint.clone();
     assert_eq!(store.get_finding(&fingerprint).await?, None);
 
-    let create = |record, expected| Commit { finding: Some(guarded(record, expected)), ..Commit::default() };
+    let create = |record, expected| Commit {
+        finding: Some(guarded(record, expected)),
+        ..Commit::default()
+    };
     store.commit(create(first.clone(), None)).await?;
-    assert_eq!(store.get_finding(&fingerprint).await?, Some(Versioned { value: first.clone(), version: 1 }));
+    assert_eq!(
+        store.get_finding(&fingerprint).await?,
+        Some(Versioned {
+            value: first.clone(),
+            version: 1
+        })
+    );
     // A second "create" lost the race to the first.
     expect_conflict(store.commit(create(first.clone(), None)).await)?;
 
@@ -93,7 +111,13 @@ async fn findings_are_created_once_then_written_only_at_the_version_read(store: 
     // Stale, and from the future: both refused.
     expect_conflict(store.commit(create(first.clone(), Some(1))).await)?;
     expect_conflict(store.commit(create(first.clone(), Some(3))).await)?;
-    assert_eq!(store.get_finding(&fingerprint).await?, Some(Versioned { value: fixed, version: 2 }));
+    assert_eq!(
+        store.get_finding(&fingerprint).await?,
+        Some(Versioned {
+            value: fixed,
+            version: 2
+        })
+    );
 
     // Updating a finding that was never written is a conflict too, and writes nothing.
     let never = finding_record(&sample_finding(7, 2), at(0));
@@ -102,7 +126,9 @@ async fn findings_are_created_once_then_written_only_at_the_version_read(store: 
     Ok(())
 }
 
-async fn groups_are_created_once_then_written_only_at_the_version_read(store: Arc<dyn Store>) -> Result<()> {
+async fn groups_are_created_once_then_written_only_at_the_version_read(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     let finding = sample_finding(7, 1);
     let group = group_record(&finding, at(0));
     let key = group.key.clone();
@@ -112,19 +138,41 @@ async fn groups_are_created_once_then_written_only_at_the_version_read(store: Ar
     expect_conflict(store.put_group(guarded(group.clone(), None)).await)?;
 
     let mut ticketed = group.clone();
-    ticketed.ticket = Some(TicketRef { tracker: "jira".into(), key: "SEC-1".into(), url: None });
+    ticketed.ticket = Some(TicketRef {
+        tracker: "jira".into(),
+        key: "SEC-1".into(),
+        url: None,
+    });
     ticketed.ticket_state = TicketState::Open;
-    assert_eq!(store.put_group(guarded(ticketed.clone(), Some(1))).await?, 2);
+    assert_eq!(
+        store.put_group(guarded(ticketed.clone(), Some(1))).await?,
+        2
+    );
     expect_conflict(store.put_group(guarded(group.clone(), Some(1))).await)?;
-    assert_eq!(store.get_group(&key).await?, Some(Versioned { value: ticketed.clone(), version: 2 }));
+    assert_eq!(
+        store.get_group(&key).await?,
+        Some(Versioned {
+            value: ticketed.clone(),
+            version: 2
+        })
+    );
 
     // The same guard through a commit.
     let mut resolved = ticketed.clone();
     resolved.ticket_state = TicketState::Resolved;
-    let commit = |expected| Commit { group: Some(guarded(resolved.clone(), expected)), ..Commit::default() };
+    let commit = |expected| Commit {
+        group: Some(guarded(resolved.clone(), expected)),
+        ..Commit::default()
+    };
     expect_conflict(store.commit(commit(Some(1))).await)?;
     store.commit(commit(Some(2))).await?;
-    assert_eq!(store.get_group(&key).await?, Some(Versioned { value: resolved, version: 3 }));
+    assert_eq!(
+        store.get_group(&key).await?,
+        Some(Versioned {
+            value: resolved,
+            version: 3
+        })
+    );
 
     let absent = group_record(&sample_finding(8, 1), at(0));
     expect_conflict(store.put_group(guarded(absent.clone(), Some(4))).await)?;
@@ -141,12 +189,20 @@ async fn a_stale_guard_writes_nothing_of_the_commit(store: Arc<dyn Store>) -> Re
     moved_on.updated_at = at(30);
     store.put_group(guarded(moved_on.clone(), Some(1))).await?;
     let known_record = finding_record(&known, at(0));
-    store.commit(Commit { finding: Some(guarded(known_record.clone(), None)), ..Commit::default() }).await?;
+    store
+        .commit(Commit {
+            finding: Some(guarded(known_record.clone(), None)),
+            ..Commit::default()
+        })
+        .await?;
 
     // An event decided on version 1 of the group: its new finding, delivery and audit must not land.
     let newcomer = sample_finding(7, 2);
     let mut grown = group.clone();
-    grown.members.insert(finding_record(&newcomer, at(40)).fingerprint, Member::of(&newcomer, true));
+    grown.members.insert(
+        finding_record(&newcomer, at(40)).fingerprint,
+        Member::of(&newcomer, true),
+    );
     let stale_group = Commit {
         delivery: Some(delivery_record("github:stale-group", Some(&key), at(40))),
         finding: Some(guarded(finding_record(&newcomer, at(40)), None)),
@@ -158,8 +214,19 @@ async fn a_stale_guard_writes_nothing_of_the_commit(store: Arc<dyn Store>) -> Re
     };
     expect_conflict(store.commit(stale_group.clone()).await)?;
     assert_eq!(store.get_delivery("github:stale-group").await?, None);
-    assert_eq!(store.get_finding(&finding_record(&newcomer, at(40)).fingerprint).await?, None);
-    assert_eq!(store.get_group(&key).await?, Some(Versioned { value: moved_on.clone(), version: 2 }));
+    assert_eq!(
+        store
+            .get_finding(&finding_record(&newcomer, at(40)).fingerprint)
+            .await?,
+        None
+    );
+    assert_eq!(
+        store.get_group(&key).await?,
+        Some(Versioned {
+            value: moved_on.clone(),
+            version: 2
+        })
+    );
     assert_eq!(store.audit_log(&key).await?, vec![]);
 
     // The finding's guard is the stale one this time; the group's is right.
@@ -169,7 +236,12 @@ async fn a_stale_guard_writes_nothing_of_the_commit(store: Arc<dyn Store>) -> Re
         delivery: Some(delivery_record("github:stale-finding", Some(&key), at(50))),
         finding: Some(guarded(reopened.clone(), Some(5))),
         group: Some(guarded(grown.clone(), Some(2))),
-        audit: vec![audit_entry(&key, "finding.reopened", at(50), Some("github:stale-finding"))],
+        audit: vec![audit_entry(
+            &key,
+            "finding.reopened",
+            at(50),
+            Some("github:stale-finding"),
+        )],
     };
     expect_conflict(store.commit(stale_finding.clone()).await)?;
     assert_eq!(store.get_delivery("github:stale-finding").await?, None);
@@ -177,12 +249,30 @@ async fn a_stale_guard_writes_nothing_of_the_commit(store: Arc<dyn Store>) -> Re
     assert_eq!(store.audit_log(&key).await?, vec![]);
 
     // Nothing was recorded, so the same delivery re-decided on fresh state goes through.
-    let retried = Commit { finding: Some(guarded(reopened.clone(), Some(1))), ..stale_finding };
+    let retried = Commit {
+        finding: Some(guarded(reopened.clone(), Some(1))),
+        ..stale_finding
+    };
     store.commit(retried.clone()).await?;
-    assert_eq!(store.get_finding(&known_record.fingerprint).await?, Some(Versioned { value: reopened, version: 2 }));
-    assert_eq!(store.get_group(&key).await?, Some(Versioned { value: grown, version: 3 }));
+    assert_eq!(
+        store.get_finding(&known_record.fingerprint).await?,
+        Some(Versioned {
+            value: reopened,
+            version: 2
+        })
+    );
+    assert_eq!(
+        store.get_group(&key).await?,
+        Some(Versioned {
+            value: grown,
+            version: 3
+        })
+    );
     assert_eq!(store.audit_log(&key).await?, retried.audit);
-    assert_eq!(store.get_delivery("github:stale-finding").await?, retried.delivery);
+    assert_eq!(
+        store.get_delivery("github:stale-finding").await?,
+        retried.delivery
+    );
     Ok(())
 }
 
@@ -198,19 +288,31 @@ async fn a_duplicate_delivery_writes_nothing_of_the_commit(store: Arc<dyn Store>
             ..Commit::default()
         })
         .await?;
-    assert_eq!(store.get_delivery(&delivery.id).await?, Some(delivery.clone()));
+    assert_eq!(
+        store.get_delivery(&delivery.id).await?,
+        Some(delivery.clone())
+    );
 
     // GitHub redelivers: the same id, whatever else the commit carries, is refused as a whole.
     let redelivered = Commit {
         delivery: Some(delivery_record("github:72d3162e", Some(&key), at(90))),
         finding: None,
         group: Some(guarded(group_record(&finding, at(90)), None)),
-        audit: vec![audit_entry(&key, "group.created", at(90), Some("github:72d3162e"))],
+        audit: vec![audit_entry(
+            &key,
+            "group.created",
+            at(90),
+            Some("github:72d3162e"),
+        )],
     };
     expect_duplicate(store.commit(redelivered).await, "github:72d3162e")?;
     assert_eq!(store.get_group(&key).await?, None);
     assert_eq!(store.audit_log(&key).await?, vec![]);
-    assert_eq!(store.get_delivery(&delivery.id).await?, Some(delivery.clone()), "the first record stays");
+    assert_eq!(
+        store.get_delivery(&delivery.id).await?,
+        Some(delivery.clone()),
+        "the first record stays"
+    );
 
     // A duplicate is reported as such even when a guard is stale too: it is the definitive answer
     // (an ambiguous timeout retried after the first attempt landed looks exactly like this).
@@ -220,11 +322,19 @@ async fn a_duplicate_delivery_writes_nothing_of_the_commit(store: Arc<dyn Store>
         ..Commit::default()
     };
     expect_duplicate(store.commit(replayed).await, "github:72d3162e")?;
-    assert_eq!(store.get_finding(&record.fingerprint).await?.map(|f| f.version), Some(1));
+    assert_eq!(
+        store
+            .get_finding(&record.fingerprint)
+            .await?
+            .map(|f| f.version),
+        Some(1)
+    );
     Ok(())
 }
 
-async fn racing_commits_of_one_delivery_let_exactly_one_through(store: Arc<dyn Store>) -> Result<()> {
+async fn racing_commits_of_one_delivery_let_exactly_one_through(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     // GitHub retried while the first attempt was still running: several handlers race with one id,
     // each with a different (independent) finding so only the delivery ties them together. Each
     // retries on `Conflict` as the engine does: DynamoDB may cancel racing transactions with
@@ -240,7 +350,9 @@ async fn racing_commits_of_one_delivery_let_exactly_one_through(store: Arc<dyn S
         tokio::spawn(async move {
             for _ in 0..20 {
                 match store.commit(commit.clone()).await {
-                    Err(StoreError::Conflict) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                    Err(StoreError::Conflict) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                    }
                     settled => return settled,
                 }
             }
@@ -252,7 +364,9 @@ async fn racing_commits_of_one_delivery_let_exactly_one_through(store: Arc<dyn S
         match attempt.await? {
             Ok(()) => winners += 1,
             Err(StoreError::DuplicateDelivery(id)) if id == "github:raced" => {}
-            Err(other) => anyhow::bail!("a losing commit must end as DuplicateDelivery, got {other:?}"),
+            Err(other) => {
+                anyhow::bail!("a losing commit must end as DuplicateDelivery, got {other:?}")
+            }
         }
     }
     assert_eq!(winners, 1);
@@ -275,31 +389,67 @@ async fn the_audit_log_is_oldest_first_in_commit_order(store: Arc<dyn Store>) ->
         audit_entry(&key, "ticket.requested", at(10), delivery),
         audit_entry(&other, "finding.opened", at(10), delivery),
     ];
-    store.commit(Commit { audit: burst.clone(), ..Commit::default() }).await?;
+    store
+        .commit(Commit {
+            audit: burst.clone(),
+            ..Commit::default()
+        })
+        .await?;
     let later = audit_entry(&key, "ticket.created", at(20), None);
     // Half a second after the burst: sub-second precision must sort correctly too.
-    let between = audit_entry(&key, "ticket.refreshed", at(10) + Duration::milliseconds(500), None);
+    let between = audit_entry(
+        &key,
+        "ticket.refreshed",
+        at(10) + Duration::milliseconds(500),
+        None,
+    );
     // Logged last but stamped first (a slow handler): the log is ordered by time, not arrival.
     let earliest = audit_entry(&key, "finding.seen", at(5), Some("github:d0"));
     for entry in [&later, &between, &earliest] {
-        store.commit(Commit { audit: vec![entry.clone()], ..Commit::default() }).await?;
+        store
+            .commit(Commit {
+                audit: vec![entry.clone()],
+                ..Commit::default()
+            })
+            .await?;
     }
 
     let log = store.audit_log(&key).await?;
-    let expected = vec![earliest, burst[0].clone(), burst[1].clone(), burst[2].clone(), between, later];
+    let expected = vec![
+        earliest,
+        burst[0].clone(),
+        burst[1].clone(),
+        burst[2].clone(),
+        between,
+        later,
+    ];
     assert_eq!(log, expected);
     assert_eq!(store.audit_log(&other).await?, vec![burst[3].clone()]);
-    assert_eq!(store.audit_log(&group_key_of(&sample_finding(9, 1))).await?, vec![]);
+    assert_eq!(
+        store
+            .audit_log(&group_key_of(&sample_finding(9, 1)))
+            .await?,
+        vec![]
+    );
     Ok(())
 }
 
-async fn a_commit_keeps_every_audit_entry_even_past_the_transaction_limit(store: Arc<dyn Store>) -> Result<()> {
+async fn a_commit_keeps_every_audit_entry_even_past_the_transaction_limit(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     // A bulk event (a whole rule dismissed at once) can log more entries than DynamoDB's
     // 100-action transaction holds. All of them at one instant: order comes from the commit.
     let finding = sample_finding(7, 1);
     let group = group_record(&finding, at(0));
     let audit: Vec<_> = (0..150)
-        .map(|n| audit_entry(&group.key, &format!("finding.dismissed.{n}"), at(100), Some("github:bulk")))
+        .map(|n| {
+            audit_entry(
+                &group.key,
+                &format!("finding.dismissed.{n}"),
+                at(100),
+                Some("github:bulk"),
+            )
+        })
         .collect();
     let commit = Commit {
         delivery: Some(delivery_record("github:bulk", Some(&group.key), at(100))),
@@ -309,7 +459,10 @@ async fn a_commit_keeps_every_audit_entry_even_past_the_transaction_limit(store:
     };
     store.commit(commit).await?;
     assert_eq!(store.audit_log(&group.key).await?, audit);
-    assert_eq!(store.get_group(&group.key).await?.map(|g| g.version), Some(1));
+    assert_eq!(
+        store.get_group(&group.key).await?.map(|g| g.version),
+        Some(1)
+    );
     Ok(())
 }
 
@@ -321,7 +474,9 @@ async fn an_empty_commit_is_a_no_op(store: Arc<dyn Store>) -> Result<()> {
 
 async fn list_groups_lists_every_group_and_nothing_else(store: Arc<dyn Store>) -> Result<()> {
     assert_eq!(store.list_groups().await?, vec![]);
-    let groups: Vec<GroupRecord> = (1..=3).map(|repo| group_record(&sample_finding(repo, 1), at(0))).collect();
+    let groups: Vec<GroupRecord> = (1..=3)
+        .map(|repo| group_record(&sample_finding(repo, 1), at(0)))
+        .collect();
     for group in &groups {
         store.put_group(guarded(group.clone(), None)).await?;
     }
@@ -335,19 +490,35 @@ async fn list_groups_lists_every_group_and_nothing_else(store: Arc<dyn Store>) -
         .commit(Commit {
             delivery: Some(delivery_record("github:list", Some(&groups[0].key), at(5))),
             finding: Some(guarded(finding_record(&finding, at(5)), None)),
-            audit: vec![audit_entry(&groups[0].key, "finding.opened", at(5), Some("github:list"))],
+            audit: vec![audit_entry(
+                &groups[0].key,
+                "finding.opened",
+                at(5),
+                Some("github:list"),
+            )],
             ..Commit::default()
         })
         .await?;
     store.link_ticket("jira", "SEC-9", &groups[0].key).await?;
-    store.create_draft(&draft_ticket(&groups[2].key, "A draft", at(5))).await?;
+    store
+        .create_draft(&draft_ticket(&groups[2].key, "A draft", at(5)))
+        .await?;
 
     let mut listed = store.list_groups().await?;
     listed.sort_by(|a, b| a.value.key.cmp(&b.value.key));
     let mut expected = vec![
-        Versioned { value: groups[0].clone(), version: 1 },
-        Versioned { value: updated, version: 2 },
-        Versioned { value: groups[2].clone(), version: 1 },
+        Versioned {
+            value: groups[0].clone(),
+            version: 1,
+        },
+        Versioned {
+            value: updated,
+            version: 2,
+        },
+        Versioned {
+            value: groups[2].clone(),
+            version: 1,
+        },
     ];
     expected.sort_by(|a, b| a.value.key.cmp(&b.value.key));
     assert_eq!(listed, expected);
@@ -365,14 +536,19 @@ async fn ticket_links_lead_back_to_their_group(store: Arc<dyn Store>) -> Result<
     store.link_ticket("github", "acme/shop#7", &second).await?;
 
     assert_eq!(store.group_for_ticket("jira", "SEC-1").await?, Some(first));
-    assert_eq!(store.group_for_ticket("github", "acme/shop#7").await?, Some(second));
+    assert_eq!(
+        store.group_for_ticket("github", "acme/shop#7").await?,
+        Some(second)
+    );
     // A key is only meaningful within its tracker.
     assert_eq!(store.group_for_ticket("github", "SEC-1").await?, None);
     assert_eq!(store.group_for_ticket("jira", "acme/shop#7").await?, None);
     Ok(())
 }
 
-async fn a_draft_is_created_once_then_only_overwritten_on_purpose(store: Arc<dyn Store>) -> Result<()> {
+async fn a_draft_is_created_once_then_only_overwritten_on_purpose(
+    store: Arc<dyn Store>,
+) -> Result<()> {
     let key = group_key_of(&sample_finding(7, 1));
     let first = draft_ticket(&key, "SQL injection in acme/shop-7", at(0));
     assert_eq!(store.get_draft(&first.key).await?, None);
@@ -401,7 +577,11 @@ async fn of_many_writers_at_one_version_exactly_one_wins(store: Arc<dyn Store>) 
     let writers = (0..20).map(|n| {
         let store = Arc::clone(&store);
         let mut mine = group.clone();
-        mine.ticket = Some(TicketRef { tracker: "jira".into(), key: format!("SEC-{n}"), url: None });
+        mine.ticket = Some(TicketRef {
+            tracker: "jira".into(),
+            key: format!("SEC-{n}"),
+            url: None,
+        });
         tokio::spawn(async move { (mine.clone(), store.put_group(guarded(mine, Some(1))).await) })
     });
     let mut winner = None;
@@ -417,8 +597,16 @@ async fn of_many_writers_at_one_version_exactly_one_wins(store: Arc<dyn Store>) 
             Err(other) => anyhow::bail!("a losing writer must see Conflict, got {other:?}"),
         }
     }
-    let Some(winner) = winner else { anyhow::bail!("no writer won") };
-    assert_eq!(store.get_group(&group.key).await?, Some(Versioned { value: winner, version: 2 }));
+    let Some(winner) = winner else {
+        anyhow::bail!("no writer won")
+    };
+    assert_eq!(
+        store.get_group(&group.key).await?,
+        Some(Versioned {
+            value: winner,
+            version: 2
+        })
+    );
     Ok(())
 }
 
@@ -443,11 +631,19 @@ mod dynamodb_only {
             .consistent_read(true)
             .send()
             .await?;
-        output.item.ok_or_else(|| anyhow::anyhow!("no item {pk}/{sk}"))
+        output
+            .item
+            .ok_or_else(|| anyhow::anyhow!("no item {pk}/{sk}"))
     }
 
     async fn put_raw(store: &DynamoStore, item: Item) -> Result<()> {
-        store.client().put_item().table_name(store.table()).set_item(Some(item)).send().await?;
+        store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .send()
+            .await?;
         Ok(())
     }
 
@@ -471,7 +667,12 @@ mod dynamodb_only {
                 delivery: Some(delivery.clone()),
                 finding: Some(guarded(record.clone(), None)),
                 group: Some(guarded(group_record(&finding, at(0)), None)),
-                audit: vec![audit_entry(&key, "finding.opened", at(0), Some("github:layout"))],
+                audit: vec![audit_entry(
+                    &key,
+                    "finding.opened",
+                    at(0),
+                    Some("github:layout"),
+                )],
             })
             .await?;
         store.link_ticket("jira", "SEC-1", &key).await?;
@@ -482,7 +683,10 @@ mod dynamodb_only {
         assert!(matches!(item.get("doc"), Some(AttributeValue::S(_))));
 
         let item = raw_item(&store, &format!("G#{key}"), "G").await?;
-        assert_eq!((item.get("kind"), item.get("version")), (Some(&s("group")), Some(&n(1))));
+        assert_eq!(
+            (item.get("kind"), item.get("version")),
+            (Some(&s("group")), Some(&n(1)))
+        );
 
         // DynamoDB TTL only honours a Number of epoch seconds.
         let item = raw_item(&store, "D#github:layout", "D").await?;
@@ -501,7 +705,11 @@ mod dynamodb_only {
             .expression_attribute_values(":a", s("A#"))
             .send()
             .await?;
-        let sort_keys: Vec<_> = audit.items().iter().filter_map(|i| i.get("sk")?.as_s().ok()).collect();
+        let sort_keys: Vec<_> = audit
+            .items()
+            .iter()
+            .filter_map(|i| i.get("sk")?.as_s().ok())
+            .collect();
         assert_eq!(sort_keys.len(), 1);
         assert!(
             sort_keys[0].starts_with("A#2025-03-01T12:00:00.000000000Z#github:layout#000000#"),
@@ -516,30 +724,102 @@ mod dynamodb_only {
         let finding = sample_finding(7, 1);
         let group = group_record(&finding, at(0));
         let pk = format!("G#{}", group.key);
-        put_raw(&store, Item::from([("pk".into(), s(&pk)), ("sk".into(), s("G")), ("kind".into(), s("group")), ("version".into(), n(1)), ("doc".into(), s("{\"key\":"))])).await?;
+        put_raw(
+            &store,
+            Item::from([
+                ("pk".into(), s(&pk)),
+                ("sk".into(), s("G")),
+                ("kind".into(), s("group")),
+                ("version".into(), n(1)),
+                ("doc".into(), s("{\"key\":")),
+            ]),
+        )
+        .await?;
         let result = store.get_group(&group.key).await;
-        assert!(matches!(result, Err(StoreError::Corrupt(ref m)) if m.contains(&pk)), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::Corrupt(ref m)) if m.contains(&pk)),
+            "{result:?}"
+        );
         let listed = store.list_groups().await;
         assert!(matches!(listed, Err(StoreError::Corrupt(_))), "{listed:?}");
 
         // A readable document without its version is no better.
         let doc = serde_json::to_string(&group)?;
-        put_raw(&store, Item::from([("pk".into(), s(&pk)), ("sk".into(), s("G")), ("kind".into(), s("group")), ("doc".into(), s(&doc))])).await?;
+        put_raw(
+            &store,
+            Item::from([
+                ("pk".into(), s(&pk)),
+                ("sk".into(), s("G")),
+                ("kind".into(), s("group")),
+                ("doc".into(), s(&doc)),
+            ]),
+        )
+        .await?;
         let result = store.get_group(&group.key).await;
-        assert!(matches!(result, Err(StoreError::Corrupt(ref m)) if m.contains("version")), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::Corrupt(ref m)) if m.contains("version")),
+            "{result:?}"
+        );
 
-        put_raw(&store, Item::from([("pk".into(), s("T#jira#SEC-2")), ("sk".into(), s("T")), ("kind".into(), s("ticket"))])).await?;
+        put_raw(
+            &store,
+            Item::from([
+                ("pk".into(), s("T#jira#SEC-2")),
+                ("sk".into(), s("T")),
+                ("kind".into(), s("ticket")),
+            ]),
+        )
+        .await?;
         let result = store.group_for_ticket("jira", "SEC-2").await;
         assert!(matches!(result, Err(StoreError::Corrupt(_))), "{result:?}");
         Ok(())
     }
 
     #[tokio::test]
+    async fn deliveries_past_their_expiry_are_swept_by_ttl() -> Result<()> {
+        // `create_table` enables TTL on `ttl`. DynamoDB Local sweeps within about a second; AWS
+        // within days, which only makes the dedup window longer than `expires_at` promises.
+        let store = local_store().await;
+        let mut expired = delivery_record("github:expired", None, at(0));
+        expired.expires_at = at(0);
+        store
+            .commit(Commit {
+                delivery: Some(expired),
+                ..Commit::default()
+            })
+            .await?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while store.get_delivery("github:expired").await?.is_some() {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the expired delivery was not swept in 15 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // Once swept, the id is new again.
+        let again = delivery_record("github:expired", None, at(1));
+        store
+            .commit(Commit {
+                delivery: Some(again.clone()),
+                ..Commit::default()
+            })
+            .await?;
+        assert_eq!(store.get_delivery("github:expired").await?, Some(again));
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn creating_the_table_again_is_harmless() -> Result<()> {
         let store = local_store().await;
-        store.put_group(guarded(group_record(&sample_finding(7, 1), at(0)), None)).await?;
+        store
+            .put_group(guarded(group_record(&sample_finding(7, 1), at(0)), None))
+            .await?;
         store.create_table().await?;
-        assert_eq!(store.list_groups().await?.len(), 1, "the existing table is kept as it is");
+        assert_eq!(
+            store.list_groups().await?.len(),
+            1,
+            "the existing table is kept as it is"
+        );
         Ok(())
     }
 
@@ -547,16 +827,31 @@ mod dynamodb_only {
     async fn a_missing_table_or_server_is_unavailable_not_a_conflict() -> Result<()> {
         // No table: DynamoDB answers ResourceNotFoundException.
         let store = DynamoStore::connect_local(&local_endpoint(), &unique_table_name()).await;
-        let result = store.get_group(&GroupKey::from_stored("7/code-scanning/x")).await;
-        assert!(matches!(&result, Err(StoreError::Unavailable(m)) if m.contains("ResourceNotFound")), "{result:?}");
-        let result = store.commit(Commit { audit: vec![audit_entry(&GroupKey::from_stored("x"), "a", at(0), None)], ..Commit::default() }).await;
-        assert!(matches!(&result, Err(e) if e.is_retryable() && !matches!(e, StoreError::Conflict)), "{result:?}");
+        let result = store
+            .get_group(&GroupKey::from_stored("7/code-scanning/x"))
+            .await;
+        assert!(
+            matches!(&result, Err(StoreError::Unavailable(m)) if m.contains("ResourceNotFound")),
+            "{result:?}"
+        );
+        let result = store
+            .commit(Commit {
+                audit: vec![audit_entry(&GroupKey::from_stored("x"), "a", at(0), None)],
+                ..Commit::default()
+            })
+            .await;
+        assert!(
+            matches!(&result, Err(e) if e.is_retryable() && !matches!(e, StoreError::Conflict)),
+            "{result:?}"
+        );
 
         // No server: the connection is refused (after the SDK's own retries).
         let store = DynamoStore::connect_local("http://127.0.0.1:9", "scantix-nowhere").await;
         let result = store.get_draft("DRAFT-1").await;
-        assert!(matches!(&result, Err(StoreError::Unavailable(_))), "{result:?}");
+        assert!(
+            matches!(&result, Err(StoreError::Unavailable(_))),
+            "{result:?}"
+        );
         Ok(())
     }
 }
-

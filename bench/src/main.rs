@@ -37,6 +37,8 @@ fn main() -> Result<()> {
         "machine",
         format!("cores={cores} os={os} arch={arch} profile={profile}"),
     );
+    // Other work on the machine moves every figure: say how busy it was.
+    figure("load_average_1m_at_start", load_average());
 
     decision_path::run()?;
     tracker_calls::run()?;
@@ -47,6 +49,7 @@ fn main() -> Result<()> {
             format!("skipped (set {ENDPOINT_VARIABLE} or run through scripts/dynamodb-local.sh)"),
         ),
     }
+    figure("load_average_1m_at_end", load_average());
     figure(
         "bench_wall_seconds",
         format!("{:.1}", started.elapsed().as_secs_f64()),
@@ -67,4 +70,12 @@ fn dynamodb_endpoint() -> Result<Option<String>> {
     }
     let endpoint = endpoint.or_else(|| std::env::var(ENDPOINT_VARIABLE).ok());
     Ok(endpoint.filter(|e| !e.is_empty()))
+}
+
+/// The 1-minute load average from `/proc/loadavg` (Linux), `unknown` elsewhere.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }

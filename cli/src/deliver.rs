@@ -48,11 +48,12 @@ pub struct DeliverArgs {
     files: Vec<PathBuf>,
 }
 
-/// One file, read and named, ready to deliver.
+/// One file, read, named and signed, ready to deliver.
 struct Delivery {
     file: PathBuf,
     event: String,
     id: String,
+    headers: HeaderMap,
     body: Vec<u8>,
 }
 
@@ -65,12 +66,19 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             args.files.len()
         );
     }
-    // Read and name every file before delivering any, so a typo in the last name does not leave
-    // half a scenario delivered.
+    // Read, name and sign every file before delivering any, so a typo in the last name does not
+    // leave half a scenario delivered.
     let deliveries = args
         .files
         .iter()
-        .map(|file| prepare(file, args.event.as_deref(), args.delivery_id.as_deref()))
+        .map(|file| {
+            prepare(
+                app,
+                file,
+                args.event.as_deref(),
+                args.delivery_id.as_deref(),
+            )
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let mut out = std::io::stdout().lock();
@@ -81,8 +89,7 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
     let mut printing = true;
     let mut write_error = None;
     for delivery in &deliveries {
-        let headers = headers(&delivery.event, &delivery.id, app, &delivery.body)?;
-        let answer = app.ingest.handle(&headers, &delivery.body).await;
+        let answer = app.ingest.handle(&delivery.headers, &delivery.body).await;
         if !(200..300).contains(&answer.status) {
             failed += 1;
         }
@@ -90,8 +97,10 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             if !printing {
                 break;
             }
-            let json = serde_json::to_string(&line).context("writing a line as JSON")?;
-            if let Err(e) = writeln!(out, "{json}") {
+            let written = serde_json::to_string(&line)
+                .map_err(std::io::Error::other)
+                .and_then(|json| writeln!(out, "{json}"));
+            if let Err(e) = written {
                 printing = false;
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     write_error = Some(e);
@@ -113,7 +122,12 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn prepare(file: &Path, event: Option<&str>, id: Option<&str>) -> anyhow::Result<Delivery> {
+fn prepare(
+    app: &LocalApp,
+    file: &Path,
+    event: Option<&str>,
+    id: Option<&str>,
+) -> anyhow::Result<Delivery> {
     let body =
         std::fs::read(file).with_context(|| format!("reading payload file {}", file.display()))?;
     let event = match event {
@@ -126,10 +140,12 @@ fn prepare(file: &Path, event: Option<&str>, id: Option<&str>) -> anyhow::Result
         })?,
     };
     let id = id.map_or_else(|| delivery_id(&event, &body), str::to_owned);
+    let headers = headers(&event, &id, app, &body)?;
     Ok(Delivery {
         file: file.to_owned(),
         event,
         id,
+        headers,
         body,
     })
 }

@@ -20,7 +20,9 @@ use tracing_subscriber::EnvFilter;
     after_help = "Environment:\n  SCANTIX_STORE           the store file (same as --store)\n  \
                   SCANTIX_WEBHOOK_SECRET  the webhook secret deliveries are signed and checked with\n                          \
                   [default: scantix-local-secret, fit for one machine only]\n  \
-                  RUST_LOG                log filter for stderr (default: info for serve, warn otherwise)"
+                  RUST_LOG                log filter for stderr (default: info for serve, warn otherwise)\n\n\
+                  Run one scantix process per store file at a time: each holds the store in memory and\n\
+                  saves it whole, so two (a `serve` and a `deliver`) would overwrite each other's work."
 )]
 struct Cli {
     #[command(flatten)]

@@ -44,7 +44,7 @@ impl Scratch {
             .expect("run scantix")
     }
 
-    fn deliver(&self, files: &[PathBuf]) -> Output {
+    fn deliver<P: AsRef<std::ffi::OsStr>>(&self, files: impl IntoIterator<Item = P>) -> Output {
         command(&self.store())
             .arg("deliver")
             .args(files)
@@ -165,7 +165,7 @@ fn comments(ticket: &Value) -> Vec<&str> {
 #[test]
 fn the_scenario_ends_with_a_reopened_a_stale_and_a_new_ticket_and_two_untracked_groups() {
     let scratch = Scratch::new("scenario");
-    let output = scratch.deliver(&scenario());
+    let output = scratch.deliver(scenario());
     assert_success(&output);
     let lines = lines(&output);
 
@@ -303,11 +303,11 @@ fn the_scenario_ends_with_a_reopened_a_stale_and_a_new_ticket_and_two_untracked_
 fn redelivering_a_file_is_a_duplicate_and_changes_nothing() {
     let scratch = Scratch::new("redelivery");
     let file = scenario_file("02");
-    assert_success(&scratch.deliver(&[file.clone()]));
+    assert_success(&scratch.deliver([&file]));
     let store_before = std::fs::read(scratch.store()).expect("the store was saved");
     let listing_before = scratch.tickets();
 
-    let again = scratch.deliver(&[file]);
+    let again = scratch.deliver([file]);
     assert_success(&again);
     let lines = lines(&again);
     assert_eq!(lines.len(), 1);
@@ -330,7 +330,7 @@ fn redelivering_a_file_is_a_duplicate_and_changes_nothing() {
 fn a_delivery_id_override_makes_the_same_file_a_new_delivery() {
     let scratch = Scratch::new("delivery-id");
     let file = scenario_file("02");
-    assert_success(&scratch.deliver(&[file.clone()]));
+    assert_success(&scratch.deliver([&file]));
     let output = scratch.scantix(&[
         "deliver",
         "--delivery-id",
@@ -358,12 +358,12 @@ fn a_delivery_id_override_makes_the_same_file_a_new_delivery() {
 #[test]
 fn the_store_carries_state_from_one_run_to_the_next() {
     let scratch = Scratch::new("persistence");
-    let first = scratch.deliver(&[scenario_file("02")]);
+    let first = scratch.deliver([scenario_file("02")]);
     assert_success(&first);
     let created = lines(&first);
     assert_eq!(created[0]["action"]["action"], "create_ticket");
 
-    let second = scratch.deliver(&[scenario_file("04")]);
+    let second = scratch.deliver([scenario_file("04")]);
     assert_success(&second);
     let joined = lines(&second);
     assert_eq!(joined[0]["action"]["action"], "update_ticket");
@@ -385,7 +385,7 @@ fn a_payload_that_is_not_json_is_a_400_line_and_a_failed_exit_after_the_others()
         "02-dependabot_alert.created.json",
         r#"{"action": "created", "alert": {"number": "x"}, "repository": {"id": 1, "full_name": "o/r"}}"#,
     );
-    let output = scratch.deliver(&[broken.clone(), mistyped.clone(), scenario_file("02")]);
+    let output = scratch.deliver([&broken, &mistyped, &scenario_file("02")]);
     assert!(
         !output.status.success(),
         "a refused delivery fails the command"
@@ -422,7 +422,7 @@ fn a_payload_that_is_not_json_is_a_400_line_and_a_failed_exit_after_the_others()
 fn a_missing_file_is_an_error_naming_it_and_nothing_is_delivered() {
     let scratch = Scratch::new("missing");
     let missing = scratch.0.join("no-such-payload.json");
-    let output = scratch.deliver(&[scenario_file("02"), missing.clone()]);
+    let output = scratch.deliver([&scenario_file("02"), &missing]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&*missing.to_string_lossy()), "{stderr}");
@@ -437,12 +437,12 @@ fn the_event_is_read_from_file_names_or_given() {
     let octokit = fixture(
         "octokit-webhooks/payload-examples/api.github.com/code_scanning_alert/created.payload.json",
     );
-    let output = scratch.deliver(&[octokit]);
+    let output = scratch.deliver([octokit]);
     assert_success(&output);
     assert_eq!(lines(&output)[0]["event"], "code_scanning_alert");
 
     let unnamed = scratch.file("Payload.JSON", "{}");
-    let output = scratch.deliver(&[unnamed.clone()]);
+    let output = scratch.deliver([&unnamed]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("pass --event"));
 
@@ -462,7 +462,7 @@ fn memory_leaves_no_file_and_reset_deletes_the_store() {
     assert_success(&output);
     assert!(!scratch.store().exists());
 
-    assert_success(&scratch.deliver(&[scenario_file("02")]));
+    assert_success(&scratch.deliver([scenario_file("02")]));
     assert!(scratch.store().exists());
     assert_success(&scratch.scantix(&["reset"]));
     assert!(!scratch.store().exists());

@@ -16,6 +16,7 @@
 //! - [`ticket`]: what a ticket says, and its Markdown rendering.
 //! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
 //! - [`tracker`]: the `Tracker` port, with the `draft` adapter.
+//! - [`wiring`]: the ports built from a deployment's environment.
 //! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
 //!   function and the local server.
 
@@ -34,3 +35,4 @@ pub mod store;
 pub mod testing;
 pub mod ticket;
 pub mod tracker;
+pub mod wiring;

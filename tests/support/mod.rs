@@ -5,3 +5,4 @@ pub mod records;
 pub mod webhooks;
 pub mod openapi;
 pub mod fake_jira;
+pub mod crash;

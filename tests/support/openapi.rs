@@ -19,8 +19,9 @@
 //!   is a number without a fraction), `nullable`, `enum`, `required`, `properties`,
 //!   `additionalProperties` (`false` or a schema; absent or `true` allows anything), `items`,
 //!   `minItems`/`maxItems`, `minLength`/`maxLength` (in characters), `minimum`/`maximum`, `allOf`
-//!   (all must hold), `anyOf` (at least one), `oneOf` (exactly one), and `readOnly` (a value for a
-//!   read-only property is a violation: requests must not send it). As in JSON Schema, keywords
+//!   (all must hold), `anyOf` (at least one), `oneOf` (exactly one), and `readOnly` on properties
+//!   (a value for a read-only property is a violation: requests must not send it; a required
+//!   read-only property is required in responses only; parameters may reuse read-only schemas). As in JSON Schema, keywords
 //!   that constrain one kind of value (`properties`, `items`, `minLength`, …) apply only to values
 //!   of that kind, which is what lets `anyOf: [{required: [state]}, …]` work.
 //! - **Ignored**: every other keyword (`format`, `pattern`, `uniqueItems`, `discriminator`, `not`,
@@ -222,10 +223,6 @@ impl OpenApi {
         if schema.get("$ref").is_some() {
             return self.validate(self.resolve(schema), value, path, errors);
         }
-        if schema["readOnly"] == true {
-            errors.push(format!("{path}: is read-only and must not be sent"));
-            return;
-        }
         if value.is_null() && schema["nullable"] == true {
             return;
         }
@@ -306,9 +303,7 @@ impl OpenApi {
         for required in schema["required"].as_array().into_iter().flatten() {
             let Some(name) = required.as_str() else { continue };
             // A required read-only property is required in responses only.
-            let read_only = properties
-                .and_then(|p| p.get(name))
-                .is_some_and(|p| self.resolve(p)["readOnly"] == true || p["readOnly"] == true);
+            let read_only = properties.and_then(|p| p.get(name)).is_some_and(|p| self.is_read_only(p));
             if !object.contains_key(name) && !read_only {
                 errors.push(format!("{path}.{name}: required property missing"));
             }
@@ -316,6 +311,11 @@ impl OpenApi {
         for (name, property) in object {
             let at = format!("{path}.{name}");
             match properties.and_then(|p| p.get(name)) {
+                // Read-only is a property's trait (`{"allOf": [ref], "readOnly": true}` or a
+                // referenced read-only schema); parameters reuse such schemas and are exempt.
+                Some(property_schema) if self.is_read_only(property_schema) => {
+                    errors.push(format!("{at}: is read-only and must not be sent"));
+                }
                 Some(property_schema) => self.validate(property_schema, property, &at, errors),
                 None => match &schema["additionalProperties"] {
                     Value::Bool(false) => {
@@ -331,6 +331,10 @@ impl OpenApi {
                 },
             }
         }
+    }
+
+    fn is_read_only(&self, schema: &Value) -> bool {
+        schema["readOnly"] == true || self.resolve(schema)["readOnly"] == true
     }
 
     /// Validates `value` against each alternative separately: one list of violations per branch.

@@ -112,13 +112,17 @@ pub fn group_record(finding: &Finding, now: DateTime<Utc>) -> GroupRecord {
     group
 }
 
-/// A GitHub delivery received at `now`, kept for a week.
+/// A GitHub delivery received at `now`, kept until a week from the real clock.
+///
+/// The one field here taken from the clock: DynamoDB Local honours TTL and deletes an item whose
+/// `ttl` is past within about a second, so a delivery expiring a week after a fixed 2025 instant
+/// would vanish in the middle of a test (and a duplicate would then go through).
 pub fn delivery_record(id: &str, group: Option<&GroupKey>, now: DateTime<Utc>) -> DeliveryRecord {
     DeliveryRecord {
         id: id.into(),
         group_key: group.cloned(),
         received_at: now,
-        expires_at: now + Duration::days(7),
+        expires_at: Utc::now() + Duration::days(7),
     }
 }
 

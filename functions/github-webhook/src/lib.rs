@@ -8,9 +8,7 @@ use scantix::config::Config;
 use scantix::engine::Executor;
 use scantix::ingest::GithubIngest;
 use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::store::dynamodb::DynamoStore;
-use scantix::tracker::draft::DraftTracker;
+use scantix::wiring;
 use std::sync::Arc;
 
 /// Answers one webhook request.
@@ -26,14 +24,12 @@ pub async fn handle(ingest: &GithubIngest, request: Request) -> Result<Response<
     Ok(response)
 }
 
-/// Builds the ingest from the function's environment, once per cold start:
-/// `SCANTIX_TABLE` (the DynamoDB table) and `GITHUB_WEBHOOK_SECRET`.
+/// Builds the ingest from the function's environment, once per cold start: the store and tracker
+/// as `scantix::wiring` reads them, and `GITHUB_WEBHOOK_SECRET`.
 pub async fn ingest_from_env() -> anyhow::Result<GithubIngest> {
-    let table = std::env::var("SCANTIX_TABLE").context("reading SCANTIX_TABLE (the DynamoDB table name)")?;
     let secret = std::env::var("GITHUB_WEBHOOK_SECRET").context("reading GITHUB_WEBHOOK_SECRET")?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store: Arc<dyn Store> = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table));
-    let tracker = Arc::new(DraftTracker::new(store.clone()));
+    let store = wiring::store_from_env().await.context("building the store")?;
+    let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
     let executor = Executor::new(store, tracker, Config::default());
     Ok(GithubIngest::new(Secret::new(secret), Arc::new(executor)))
 }

@@ -180,6 +180,14 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
 
     let mut finding: Finding = event.finding.clone();
     finding.state = state_after(event);
+    // Some deliveries omit what others carried (`*_by_user` actions have no ref or commit, older
+    // payloads no location): keep what is known rather than forget it.
+    if let Some(known) = stored.map(|r| &r.finding) {
+        finding.git_ref = finding.git_ref.or_else(|| known.git_ref.clone());
+        finding.commit_sha = finding.commit_sha.or_else(|| known.commit_sha.clone());
+        finding.location = finding.location.or_else(|| known.location.clone());
+        finding.html_url = finding.html_url.or_else(|| known.html_url.clone());
+    }
     let previous = stored_group
         .and_then(|g| g.members.get(&fingerprint))
         .cloned();

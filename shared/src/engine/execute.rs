@@ -434,7 +434,7 @@ impl Executor {
                     return Err(e);
                 }
             };
-            if let Some(ticket) = &result {
+            if let Some((ticket, _)) = &result {
                 self.store
                     .link_ticket(&ticket.tracker, &ticket.key, &group.value.key)
                     .await?;
@@ -442,10 +442,15 @@ impl Executor {
             group = self
                 .modify_group(group, token, |g| {
                     g.outbox.retain(|p| p.id != pending.id);
-                    if let Some(ticket) = &result
+                    if let Some((ticket, initial)) = &result
                         && g.ticket.is_none()
                     {
                         g.ticket = Some(ticket.clone());
+                        // The decided state wins (the group may already be stale); a fresh ticket
+                        // starts where the tracker put it.
+                        if g.ticket_state == TicketState::Draft {
+                            g.ticket_state = *initial;
+                        }
                     }
                     if rendered
                         .as_ref()
@@ -458,12 +463,12 @@ impl Executor {
         }
     }
 
-    /// Performs one op; returns the ticket when the op created (or found) it.
+    /// Performs one op; returns the ticket and its state when the op created (or found) it.
     async fn perform(
         &self,
         group: &GroupRecord,
         pending: &PendingOp,
-    ) -> Result<Option<TicketRef>, ExecuteError> {
+    ) -> Result<Option<(TicketRef, TicketState)>, ExecuteError> {
         if let OutboxOp::DismissAlert { number, reason, comment } = &pending.op {
             let Some(github) = &self.github else {
                 tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
@@ -477,10 +482,12 @@ impl Executor {
             (OutboxOp::Create, None) => {
                 let existing = self.tracker.find_by_group_key(&group.key).await?;
                 let ticket = match existing {
-                    Some(ticket) => ticket,
-                    None => self.tracker.create(&ticket_content(group)).await?.0,
+                    // Found after a crash: it was created open (or as a draft, by the draft tracker).
+                    Some(ticket) if self.tracker.name() == "draft" => (ticket, TicketState::Draft),
+                    Some(ticket) => (ticket, TicketState::Open),
+                    None => self.tracker.create(&ticket_content(group)).await?,
                 };
-                tracing::info!(group = %group.key, ticket = %ticket, "ticket created");
+                tracing::info!(group = %group.key, ticket = %ticket.0, "ticket created");
                 return Ok(Some(ticket));
             }
             (_, Some(ticket)) => ticket,

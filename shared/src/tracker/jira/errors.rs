@@ -112,6 +112,10 @@ pub fn rejection(status: StatusCode, body: &[u8], issue: Option<&str>) -> Failur
                 .unwrap_or_default();
             misconfigured(&setting_for_field(&field), said)
         }
+        // A search naming a project that does not exist (or that the account cannot see).
+        StatusCode::BAD_REQUEST if said.contains("for the field 'project'") => {
+            misconfigured("jira.project", said)
+        }
         s if s.is_redirection() => misconfigured(
             "jira.base-url",
             format!("{said} (a redirect: set base-url to the address Jira answers on)"),
@@ -185,6 +189,12 @@ mod tests {
             None,
         );
         assert!(matches!(f.error, TrackerError::Failed(ref m) if m.contains("Error in the JQL Query")));
+        let f = rejection(
+            StatusCode::BAD_REQUEST,
+            br#"{"errorMessages":["The value 'NOPE' does not exist for the field 'project'."],"errors":{}}"#,
+            None,
+        );
+        assert_eq!(setting(&f), "jira.project");
         assert_eq!(f.status, Some(StatusCode::BAD_REQUEST));
     }
 }

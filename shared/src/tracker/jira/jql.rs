@@ -40,8 +40,8 @@ pub fn by_group_property(project: &str, key: &GroupKey) -> String {
     )
 }
 
-/// Tickets of `project` carrying the group's label: the fallback for a Jira where property search
-/// is unavailable.
+/// Tickets of `project` carrying the group's label: the fallback where the property is not
+/// searchable (Jira indexes an entity property only when an app declares it).
 pub fn by_group_label(project: &str, key: &GroupKey) -> String {
     format!(
         "project = {} AND labels = {} ORDER BY created ASC",

@@ -193,7 +193,9 @@ mod tests {
     /// Every markup character in `s` is escaped (preceded by a backslash that is not itself
     /// escaped), and no raw backslash is left that could undo an escape.
     fn assert_inert(s: &str) {
-        let chars: Vec<char> = s.chars().collect();
+        // Entities (`&#92;`, `&#58;`) are ours; their `#` is not list markup.
+        let without_entities = s.replace("&#92;", "").replace("&#58;", "").replace("&#46;", "");
+        let chars: Vec<char> = without_entities.chars().collect();
         for (i, c) in chars.iter().enumerate() {
             if ESCAPED.contains(c) {
                 assert!(i > 0 && chars[i - 1] == '\\', "unescaped {c:?} at {i} in {s}");
@@ -250,6 +252,7 @@ mod tests {
         // Outside the noformat blocks, alert text appears only escaped…
         assert!(doc.contains(&escape(HOSTILE)));
         // …so none of its markup is live.
+        let outside_blocks: String = doc.split("{noformat}").step_by(2).collect();
         for live in [
             "[~admin]",
             "[click|",
@@ -262,7 +265,6 @@ mod tests {
             "-strike-",
             "??cite??",
         ] {
-            let outside_blocks: String = doc.split("{noformat}").step_by(2).collect();
             assert!(!outside_blocks.contains(live), "{live} is live in {doc}");
         }
         // Both scanner texts sit in noformat blocks that nothing inside closes: exactly the four
@@ -276,7 +278,7 @@ mod tests {
         assert!(doc.contains(
             "[https&#58;//cwe.mitre.org/data/definitions/79.html|https://cwe.mitre.org/data/definitions/79.html]"
         ));
-        assert!(!doc.contains("|javascript:"));
+        assert!(!outside_blocks.replace("\\|", "").contains("|javascript:"));
         assert!(doc.starts_with("h1&#46; Summary"));
         assert!(doc.contains("||bq&#46; "));
     }

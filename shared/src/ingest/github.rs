@@ -1,39 +1,18 @@
-//! One GitHub webhook request (headers + raw body) → one HTTP answer. The Lambda function and the
-//! local server both call this, so what a caller sees is the same everywhere.
+//! One GitHub webhook request (headers + raw body) → one HTTP answer.
 //!
 //! Order matters: size, then signature over the raw bytes (before any parsing, so unauthenticated
 //! input never reaches the JSON parser), then dedup and routing. Every refusal says why; the
 //! caller's mistakes are 4xx, ours are 5xx.
 
 use crate::engine::triage::default_triage;
-use crate::engine::{ExecuteError, Executor, Outcome};
+use crate::engine::Executor;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
 use crate::github::signature::verify_signature;
 use crate::secret::Secret;
+use super::{Answer, DEFAULT_MAX_BODY};
 use http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Arc;
-
-/// GitHub caps webhook payloads at 25 MB; alert payloads are a few KB. 1 MiB leaves room for the
-/// largest real alert (long rule help texts) while refusing abuse early.
-pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
-
-/// An HTTP answer: status and JSON body.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl Answer {
-    fn new(status: u16, body: Value) -> Answer {
-        Answer { status, body }
-    }
-
-    fn refused(status: u16, error: &str, detail: impl Into<String>) -> Answer {
-        Answer::new(status, json!({ "error": error, "detail": detail.into() }))
-    }
-}
 
 /// Receives GitHub webhooks.
 pub struct GithubIngest {
@@ -111,7 +90,7 @@ impl GithubIngest {
             .apply_alert(&format!("github:{delivery}"), &alert, triage)
             .await;
         drop(_entered);
-        answer_for(result, delivery)
+        super::answer_for(result, delivery)
     }
 }
 
@@ -124,31 +103,3 @@ fn malformed(e: &PayloadError) -> Answer {
     answer
 }
 
-fn answer_for(result: Result<Outcome, ExecuteError>, delivery: &str) -> Answer {
-    match result {
-        Ok(outcome) => {
-            tracing::info!(
-                group = outcome.group.as_ref().map(|g| g.as_str()),
-                ticket = outcome.ticket.as_ref().map(|t| t.key.as_str()),
-                duplicate = outcome.duplicate,
-                actions = outcome.actions.len(),
-                outcome = "applied",
-                "delivery applied"
-            );
-            let status = if outcome.duplicate {
-                "duplicate"
-            } else {
-                "applied"
-            };
-            Answer::new(200, json!({ "status": status, "outcome": outcome }))
-        }
-        Err(e) => {
-            tracing::error!(error = %e, retryable = e.is_retryable(), outcome = "failed", "delivery failed");
-            let status = if e.is_retryable() { 503 } else { 500 };
-            Answer::new(
-                status,
-                json!({ "error": "processing_failed", "detail": e.to_string(), "delivery": delivery, "retryable": e.is_retryable() }),
-            )
-        }
-    }
-}

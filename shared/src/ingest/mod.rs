@@ -1,0 +1,65 @@
+//! One webhook request (headers + raw body) → one HTTP answer. The Lambda functions and the local
+//! server all call this, so what a caller sees is the same everywhere.
+//!
+//! Order matters: size, then authenticity over the raw bytes (before any parsing, so
+//! unauthenticated input never reaches the JSON parser), then dedup and routing. Every refusal says
+//! why; the caller's mistakes are 4xx, ours are 5xx.
+
+pub mod github;
+pub mod jira;
+
+pub use github::GithubIngest;
+pub use jira::JiraIngest;
+
+use crate::engine::{ExecuteError, Outcome};
+use serde_json::{Value, json};
+
+/// GitHub caps webhook payloads at 25 MB; alert payloads are a few KB. 1 MiB leaves room for the
+/// largest real alert (long rule help texts) while refusing abuse early.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// An HTTP answer: status and JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub(crate) fn new(status: u16, body: Value) -> Answer {
+        Answer { status, body }
+    }
+
+    pub(crate) fn refused(status: u16, error: &str, detail: impl Into<String>) -> Answer {
+        Answer::new(status, json!({ "error": error, "detail": detail.into() }))
+    }
+}
+
+pub(crate) fn answer_for(result: Result<Outcome, ExecuteError>, delivery: &str) -> Answer {
+    match result {
+        Ok(outcome) => {
+            tracing::info!(
+                group = outcome.group.as_ref().map(|g| g.as_str()),
+                ticket = outcome.ticket.as_ref().map(|t| t.key.as_str()),
+                duplicate = outcome.duplicate,
+                actions = outcome.actions.len(),
+                outcome = "applied",
+                "delivery applied"
+            );
+            let status = if outcome.duplicate {
+                "duplicate"
+            } else {
+                "applied"
+            };
+            Answer::new(200, json!({ "status": status, "outcome": outcome }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, retryable = e.is_retryable(), outcome = "failed", "delivery failed");
+            let status = if e.is_retryable() { 503 } else { 500 };
+            Answer::new(
+                status,
+                json!({ "error": "processing_failed", "detail": e.to_string(), "delivery": delivery, "retryable": e.is_retryable() }),
+            )
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! A tracker wrapper that "crashes" the process right after the tracker created a ticket: the
+//! create took effect in the tracker, but the caller gets an error and the store never hears of
+//! the ticket — what a Lambda timeout or an out-of-memory kill at that moment looks like.
+
+use async_trait::async_trait;
+use scantix::identity::GroupKey;
+use scantix::state::{TicketRef, TicketState};
+use scantix::ticket::TicketContent;
+use scantix::tracker::{Tracker, TrackerError};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct CrashAfterCreate<T> {
+    inner: T,
+    armed: AtomicBool,
+}
+
+impl<T: Tracker> CrashAfterCreate<T> {
+    /// Crashes after the first successful create only.
+    pub fn new(inner: T) -> CrashAfterCreate<T> {
+        CrashAfterCreate { inner, armed: AtomicBool::new(true) }
+    }
+}
+
+#[async_trait]
+impl<T: Tracker> Tracker for CrashAfterCreate<T> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
+        self.inner.find_by_group_key(key).await
+    }
+    async fn create(&self, content: &TicketContent) -> Result<(TicketRef, TicketState), TrackerError> {
+        let created = self.inner.create(content).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            return Err(TrackerError::Retryable(format!("process died after {} was created", created.0.key)));
+        }
+        Ok(created)
+    }
+    async fn update(&self, ticket: &TicketRef, content: &TicketContent) -> Result<(), TrackerError> {
+        self.inner.update(ticket, content).await
+    }
+    async fn comment(&self, ticket: &TicketRef, id: &str, text: &str) -> Result<(), TrackerError> {
+        self.inner.comment(ticket, id, text).await
+    }
+    async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
+        self.inner.transition(ticket, to).await
+    }
+}
