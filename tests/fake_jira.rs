@@ -50,8 +50,13 @@ async fn create(jira: &FakeJira, summary: &str, group_key: &str) -> String {
         Flavor::Cloud => adf("Three alerts."),
         Flavor::DataCenter => json!("h2. Three alerts."),
     };
-    let (status, created) =
-        call(jira, Method::POST, "/issue", Some(new_issue(summary, group_key, description))).await;
+    let (status, created) = call(
+        jira,
+        Method::POST,
+        "/issue",
+        Some(new_issue(summary, group_key, description)),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     created["key"].as_str().expect("a key").to_owned()
 }
@@ -77,29 +82,47 @@ async fn an_issue_lives_through_create_get_comment_transition_and_search() {
         &jira,
         Method::POST,
         "/issue",
-        Some(new_issue("CWE-79: Reflected XSS", "repo:1/rule:js/xss", adf("Three alerts."))),
+        Some(new_issue(
+            "CWE-79: Reflected XSS",
+            "repo:1/rule:js/xss",
+            adf("Three alerts."),
+        )),
     )
     .await;
     assert_eq!(status, 201);
     assert_eq!(created["key"], "SEC-1");
-    assert_eq!(created["self"], format!("{}/rest/api/3/issue/10001", jira.base_url()));
+    assert_eq!(
+        created["self"],
+        format!("{}/rest/api/3/issue/10001", jira.base_url())
+    );
 
     let (status, issue) = call(&jira, Method::GET, "/issue/SEC-1?properties=scantix", None).await;
     assert_eq!(status, 200);
     assert_eq!(issue["fields"]["summary"], "CWE-79: Reflected XSS");
     assert_eq!(issue["fields"]["status"]["statusCategory"]["key"], "new");
     assert_eq!(issue["fields"]["priority"]["name"], "High");
-    assert_eq!(issue["properties"]["scantix"]["groupKey"], "repo:1/rule:js/xss");
+    assert_eq!(
+        issue["properties"]["scantix"]["groupKey"],
+        "repo:1/rule:js/xss"
+    );
 
     let comment = json!({"body": adf("Alert 12 was fixed."),
                          "properties": [{"key": "scantix", "value": {"commentId": "g1/op7"}}]});
     let (status, added) = call(&jira, Method::POST, "/issue/SEC-1/comment", Some(comment)).await;
     assert_eq!(status, 201);
     assert_eq!(added["body"], adf("Alert 12 was fixed."));
-    let (_, comments) =
-        call(&jira, Method::GET, "/issue/SEC-1/comment?expand=properties", None).await;
+    let (_, comments) = call(
+        &jira,
+        Method::GET,
+        "/issue/SEC-1/comment?expand=properties",
+        None,
+    )
+    .await;
     assert_eq!(comments["total"], 1);
-    assert_eq!(comments["comments"][0]["properties"][0]["value"]["commentId"], "g1/op7");
+    assert_eq!(
+        comments["comments"][0]["properties"][0]["value"]["commentId"],
+        "g1/op7"
+    );
 
     // The real shape: transitions named, each to a status with its category.
     let (status, transitions) = call(&jira, Method::GET, "/issue/SEC-1/transitions", None).await;
@@ -127,13 +150,15 @@ async fn an_issue_lives_through_create_get_comment_transition_and_search() {
     let (status, _) = call(&jira, Method::POST, "/issue/SEC-1/transitions", Some(body)).await;
     assert_eq!(status, 204);
     let snapshot = jira.snapshot("SEC-1").expect("the issue");
-    assert_eq!((snapshot.status.as_str(), snapshot.category), ("Done", Category::Done));
+    assert_eq!(
+        (snapshot.status.as_str(), snapshot.category),
+        ("Done", Category::Done)
+    );
     assert_eq!(snapshot.resolution.as_deref(), Some("Won't Do"));
 
     create(&jira, "Another group", "repo:1/rule:js/sqli").await;
-    let jql = jql_query(
-        "project = SEC AND issue.property[scantix].groupKey = \"repo:1/rule:js/xss\"",
-    );
+    let jql =
+        jql_query("project = SEC AND issue.property[scantix].groupKey = \"repo:1/rule:js/xss\"");
     let (status, found) = call(
         &jira,
         Method::GET,
@@ -146,17 +171,23 @@ async fn an_issue_lives_through_create_get_comment_transition_and_search() {
     assert_eq!(found["issues"].as_array().map(Vec::len), Some(1));
     assert_eq!(found["issues"][0]["key"], "SEC-1");
     assert_eq!(found["issues"][0]["fields"]["status"]["name"], "Done");
-    assert_eq!(found["issues"][0]["properties"]["scantix"]["groupKey"], "repo:1/rule:js/xss");
+    assert_eq!(
+        found["issues"][0]["properties"]["scantix"]["groupKey"],
+        "repo:1/rule:js/xss"
+    );
 
     assert_eq!(jira.count("POST", "/issue"), 2);
     assert_eq!(jira.count("*", "/issue/*/comment"), 2);
-    assert_eq!(jira.count("*", "/rest/api/3/issue/**"), 6);
+    assert_eq!(jira.count("*", "/rest/api/3/issue/**"), 7);
     jira.assert_no_violations();
 }
 
 #[tokio::test]
 async fn search_jql_pages_with_next_page_token_and_returns_ids_by_default() {
-    let config = FakeJiraConfig { max_results: 2, ..FakeJiraConfig::default() };
+    let config = FakeJiraConfig {
+        max_results: 2,
+        ..FakeJiraConfig::default()
+    };
     let jira = FakeJira::start_with(Flavor::Cloud, config).await;
     for i in 0..5 {
         create(&jira, &format!("Group {i}"), &format!("g{i}")).await;
@@ -186,7 +217,13 @@ async fn search_jql_pages_with_next_page_token_and_returns_ids_by_default() {
     assert_eq!(jira.count("POST", "/search/jql"), 3);
 
     // Without `fields`, /search/jql returns ids only: a client that needs keys must ask.
-    let (_, bare) = call(&jira, Method::GET, &format!("/search/jql?{}", jql_query("project = SEC")), None).await;
+    let (_, bare) = call(
+        &jira,
+        Method::GET,
+        &format!("/search/jql?{}", jql_query("project = SEC")),
+        None,
+    )
+    .await;
     assert_eq!(bare["issues"][0], json!({"id": "10005"}));
     jira.assert_no_violations();
 }
@@ -194,11 +231,27 @@ async fn search_jql_pages_with_next_page_token_and_returns_ids_by_default() {
 #[tokio::test]
 async fn the_old_cloud_search_is_gone() {
     let jira = FakeJira::start(Flavor::Cloud).await;
-    let (status, body) =
-        call(&jira, Method::GET, &format!("/search?{}", jql_query("project = SEC")), None).await;
+    let (status, body) = call(
+        &jira,
+        Method::GET,
+        &format!("/search?{}", jql_query("project = SEC")),
+        None,
+    )
+    .await;
     assert_eq!(status, 410);
-    assert!(body["errorMessages"][0].as_str().expect("message").contains("/rest/api/3/search/jql"));
-    let (status, _) = call(&jira, Method::POST, "/search", Some(json!({"jql": "project = SEC"}))).await;
+    assert!(
+        body["errorMessages"][0]
+            .as_str()
+            .expect("message")
+            .contains("/rest/api/3/search/jql")
+    );
+    let (status, _) = call(
+        &jira,
+        Method::POST,
+        "/search",
+        Some(json!({"jql": "project = SEC"})),
+    )
+    .await;
     assert_eq!(status, 410);
     assert_eq!(jira.violations().len(), 2);
 }
@@ -208,14 +261,30 @@ async fn jql_outside_the_understood_subset_is_refused_and_recorded() {
     let jira = FakeJira::start(Flavor::Cloud).await;
     let search = |jql: &str| format!("/search/jql?{}", jql_query(jql));
 
-    let (status, body) = call(&jira, Method::GET, &search("project = SEC OR labels = x"), None).await;
+    let (status, body) = call(
+        &jira,
+        Method::GET,
+        &search("project = SEC OR labels = x"),
+        None,
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(body["errorMessages"][0].as_str().expect("message").contains("Error in the JQL Query"));
+    assert!(
+        body["errorMessages"][0]
+            .as_str()
+            .expect("message")
+            .contains("Error in the JQL Query")
+    );
 
     // A bare value with a reserved character must be quoted, as in Jira.
     let (status, body) = call(&jira, Method::GET, &search("labels = scantix/xss"), None).await;
     assert_eq!(status, 400);
-    assert!(body["errorMessages"][0].as_str().expect("message").contains("reserved JQL character"));
+    assert!(
+        body["errorMessages"][0]
+            .as_str()
+            .expect("message")
+            .contains("reserved JQL character")
+    );
 
     // Cloud refuses unbounded queries.
     let (status, _) = call(&jira, Method::GET, &search("ORDER BY created DESC"), None).await;
@@ -225,21 +294,39 @@ async fn jql_outside_the_understood_subset_is_refused_and_recorded() {
     // An unknown project is Jira's answer, not a malformed request.
     let (status, body) = call(&jira, Method::GET, &search("project = NOPE"), None).await;
     assert_eq!(status, 400);
-    assert_eq!(body["errorMessages"][0], "The value 'NOPE' does not exist for the field 'project'.");
+    assert_eq!(
+        body["errorMessages"][0],
+        "The value 'NOPE' does not exist for the field 'project'."
+    );
     assert_eq!(jira.violations().len(), 3);
 }
 
 #[tokio::test]
 async fn unindexed_properties_are_searchable_in_syntax_only() {
-    let config = FakeJiraConfig { indexed_properties: vec![], ..FakeJiraConfig::default() };
+    let config = FakeJiraConfig {
+        indexed_properties: vec![],
+        ..FakeJiraConfig::default()
+    };
     let jira = FakeJira::start_with(Flavor::Cloud, config).await;
     create(&jira, "XSS", "g1").await;
     let jql = jql_query("project = SEC AND issue.property[scantix].groupKey = \"g1\"");
-    let (status, found) = call(&jira, Method::GET, &format!("/search/jql?{jql}&fields=key"), None).await;
+    let (status, found) = call(
+        &jira,
+        Method::GET,
+        &format!("/search/jql?{jql}&fields=key"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(found["issues"], json!([]));
     let labels = jql_query("project = SEC AND labels = \"scantix\"");
-    let (_, found) = call(&jira, Method::GET, &format!("/search/jql?{labels}&fields=key"), None).await;
+    let (_, found) = call(
+        &jira,
+        Method::GET,
+        &format!("/search/jql?{labels}&fields=key"),
+        None,
+    )
+    .await;
     assert_eq!(found["issues"][0]["key"], "SEC-1");
 }
 
@@ -268,7 +355,10 @@ async fn an_unknown_project_is_refused_but_not_a_violation() {
     body["fields"]["project"] = json!({"key": "OPS"});
     let (status, answer) = call(&jira, Method::POST, "/issue", Some(body)).await;
     assert_eq!(status, 400);
-    assert_eq!(answer, json!({"errorMessages": [], "errors": {"project": "valid project is required"}}));
+    assert_eq!(
+        answer,
+        json!({"errorMessages": [], "errors": {"project": "valid project is required"}})
+    );
     jira.assert_no_violations();
 }
 
@@ -278,8 +368,13 @@ async fn requests_outside_the_description_are_answered_400_and_recorded() {
     let key = create(&jira, "XSS", "g1").await;
     // A transition id must be a string; its name is read-only.
     let body = json!({"transition": {"id": 31, "name": "Done"}});
-    let (status, answer) =
-        call(&jira, Method::POST, &format!("/issue/{key}/transitions"), Some(body)).await;
+    let (status, answer) = call(
+        &jira,
+        Method::POST,
+        &format!("/issue/{key}/transitions"),
+        Some(body),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(answer["errorMessages"].as_array().map(Vec::len), Some(2));
     assert_eq!(
@@ -295,13 +390,28 @@ async fn requests_outside_the_description_are_answered_400_and_recorded() {
 #[tokio::test]
 async fn cloud_wants_adf_and_refuses_plain_text_descriptions() {
     let jira = FakeJira::start(Flavor::Cloud).await;
-    let (status, answer) =
-        call(&jira, Method::POST, "/issue", Some(new_issue("XSS", "g1", json!("plain text")))).await;
+    let (status, answer) = call(
+        &jira,
+        Method::POST,
+        "/issue",
+        Some(new_issue("XSS", "g1", json!("plain text"))),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert!(answer["errors"]["description"].as_str().expect("error").contains("Atlassian Document"));
+    assert!(
+        answer["errors"]["description"]
+            .as_str()
+            .expect("error")
+            .contains("Atlassian Document")
+    );
     // Empty text nodes are refused by Jira too.
-    let (status, _) =
-        call(&jira, Method::POST, "/issue", Some(new_issue("XSS", "g1", adf("")))).await;
+    let (status, _) = call(
+        &jira,
+        Method::POST,
+        "/issue",
+        Some(new_issue("XSS", "g1", adf(""))),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(jira.violations().len(), 2);
 }
@@ -325,8 +435,13 @@ async fn edits_set_fields_and_apply_label_operations() {
     let bad = json!({"update": {"labels": [{"add": "has space"}]}});
     let (status, answer) = call(&jira, Method::PUT, &format!("/issue/{key}"), Some(bad)).await;
     assert_eq!(status, 400);
-    assert_eq!(answer["errors"]["labels"], "The label 'has space' contains spaces which is invalid.");
-    jira.violations().iter().for_each(|v| assert!(v.contains("labels"), "{v}"));
+    assert_eq!(
+        answer["errors"]["labels"],
+        "The label 'has space' contains spaces which is invalid."
+    );
+    jira.violations()
+        .iter()
+        .for_each(|v| assert!(v.contains("labels"), "{v}"));
 }
 
 #[tokio::test]
@@ -336,7 +451,10 @@ async fn unknown_issues_are_404_like_jira() {
     assert_eq!(status, 404);
     assert_eq!(
         body,
-        json!({"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {}})
+        json!({
+            "errorMessages": ["Issue does not exist or you do not have permission to see it."],
+            "errors": {}
+        })
     );
     jira.assert_no_violations();
 }
@@ -348,12 +466,31 @@ async fn cloud_needs_basic_auth_with_the_api_token() {
     let client = reqwest::Client::new();
     let none = client.get(&url).send().await.expect("answer");
     assert_eq!(none.status(), 401);
-    let wrong = client.get(&url).basic_auth(CLOUD_EMAIL, Some("wrong")).send().await.expect("answer");
+    let wrong = client
+        .get(&url)
+        .basic_auth(CLOUD_EMAIL, Some("wrong"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(wrong.status(), 401);
-    let bearer = client.get(&url).bearer_auth(CLOUD_API_TOKEN).send().await.expect("answer");
+    let bearer = client
+        .get(&url)
+        .bearer_auth(CLOUD_API_TOKEN)
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(bearer.status(), 401);
-    let right = client.get(&url).basic_auth(CLOUD_EMAIL, Some(CLOUD_API_TOKEN)).send().await.expect("answer");
-    assert_eq!(right.status(), 404, "authenticated, and there is no such issue");
+    let right = client
+        .get(&url)
+        .basic_auth(CLOUD_EMAIL, Some(CLOUD_API_TOKEN))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        right.status(),
+        404,
+        "authenticated, and there is no such issue"
+    );
 }
 
 #[tokio::test]
@@ -373,13 +510,22 @@ async fn data_center_speaks_v2_with_a_bearer_token_and_wiki_markup() {
 
     let key = create(&jira, "XSS", "g1").await;
     assert_eq!(key, "SEC-1");
-    let (status, _) =
-        call(&jira, Method::POST, &format!("/issue/{key}/comment"), Some(json!({"body": "Fixed in *main*."})))
-            .await;
+    let (status, _) = call(
+        &jira,
+        Method::POST,
+        &format!("/issue/{key}/comment"),
+        Some(json!({"body": "Fixed in *main*."})),
+    )
+    .await;
     assert_eq!(status, 201);
     // ADF is Cloud's; REST v2 takes wiki markup.
-    let (status, _) =
-        call(&jira, Method::POST, &format!("/issue/{key}/comment"), Some(json!({"body": adf("x")}))).await;
+    let (status, _) = call(
+        &jira,
+        Method::POST,
+        &format!("/issue/{key}/comment"),
+        Some(json!({"body": adf("x")})),
+    )
+    .await;
     assert_eq!(status, 400);
 
     // Data Center pages with startAt/maxResults on /rest/api/2/search.
@@ -387,13 +533,18 @@ async fn data_center_speaks_v2_with_a_bearer_token_and_wiki_markup() {
         &jira,
         Method::POST,
         "/search",
-        Some(json!({"jql": "issue.property[scantix].groupKey = g1", "startAt": 0, "maxResults": 10})),
+        Some(
+            json!({"jql": "issue.property[scantix].groupKey = g1", "startAt": 0, "maxResults": 10}),
+        ),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(found["total"], 1);
     assert_eq!(found["issues"][0]["key"], "SEC-1");
-    assert_eq!(found["issues"][0]["fields"]["description"], "h2. Three alerts.");
+    assert_eq!(
+        found["issues"][0]["fields"]["description"],
+        "h2. Three alerts."
+    );
 
     // v3 paths do not exist on Data Center.
     let v3 = client
@@ -409,7 +560,14 @@ async fn data_center_speaks_v2_with_a_bearer_token_and_wiki_markup() {
 #[tokio::test]
 async fn rate_limits_are_injected_with_retry_after_on_matching_requests_only() {
     let jira = FakeJira::start(Flavor::Cloud).await;
-    jira.inject_on("POST", "/issue", Fault::RateLimited { retry_after_secs: 7 }, 2);
+    jira.inject_on(
+        "POST",
+        "/issue",
+        Fault::RateLimited {
+            retry_after_secs: 7,
+        },
+        2,
+    );
     let client = reqwest::Client::new();
     let post = || {
         client
@@ -429,8 +587,20 @@ async fn rate_limits_are_injected_with_retry_after_on_matching_requests_only() {
     assert_eq!(post().await.expect("answer").status(), 429);
     assert_eq!(post().await.expect("answer").status(), 201);
     assert_eq!(jira.issue_keys(), ["SEC-1"]);
+
+    // The path may also be given in full.
+    jira.inject_on(
+        "GET",
+        "/rest/api/3/issue/*",
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+    let (status, _) = call(&jira, Method::GET, "/issue/SEC-1", None).await;
+    assert_eq!(status, 429);
     let statuses: Vec<u16> = jira.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [429, 404, 429, 201]);
+    assert_eq!(statuses, [429, 404, 429, 201, 429]);
     jira.assert_no_violations();
 }
 
@@ -442,9 +612,15 @@ async fn server_errors_and_timeouts_are_injected() {
     let (status, _) = call(&jira, Method::GET, "/issue/SEC-1", None).await;
     assert_eq!(status, 503);
     let (status, body) = call(&jira, Method::GET, "/issue/SEC-1", None).await;
-    assert_eq!((status, &body["errorMessages"][0]), (500, &json!("Internal server error")));
+    assert_eq!(
+        (status, &body["errorMessages"][0]),
+        (500, &json!("Internal server error"))
+    );
 
-    let client = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .expect("client");
     let create = || {
         client
             .post(format!("{}/rest/api/3/issue", jira.base_url()))
@@ -472,33 +648,78 @@ async fn a_custom_workflow_keeps_its_names_and_categories() {
     .transition("5", "Start fixing", &["Triage"], "Fixing")
     .transition("7", "Ship it", &["Fixing"], "Shipped")
     .transition("9", "Reopen", &["Shipped"], "Triage");
-    let config = FakeJiraConfig { workflow, ..FakeJiraConfig::default() };
+    let config = FakeJiraConfig {
+        workflow,
+        ..FakeJiraConfig::default()
+    };
     let jira = FakeJira::start_with(Flavor::Cloud, config).await;
     let key = create(&jira, "XSS", "g1").await;
 
-    let (_, transitions) = call(&jira, Method::GET, &format!("/issue/{key}/transitions"), None).await;
+    let (_, transitions) = call(
+        &jira,
+        Method::GET,
+        &format!("/issue/{key}/transitions"),
+        None,
+    )
+    .await;
     assert_eq!(transitions["transitions"].as_array().map(Vec::len), Some(1));
     assert_eq!(transitions["transitions"][0]["name"], "Start fixing");
-    assert_eq!(transitions["transitions"][0]["to"]["statusCategory"]["key"], "indeterminate");
+    assert_eq!(
+        transitions["transitions"][0]["to"]["statusCategory"]["key"],
+        "indeterminate"
+    );
 
     // "Ship it" is not available from Triage.
     let ship = json!({"transition": {"id": "7"}});
-    let (status, answer) =
-        call(&jira, Method::POST, &format!("/issue/{key}/transitions"), Some(ship.clone())).await;
+    let (status, answer) = call(
+        &jira,
+        Method::POST,
+        &format!("/issue/{key}/transitions"),
+        Some(ship.clone()),
+    )
+    .await;
     assert_eq!(status, 400);
-    assert_eq!(answer["errorMessages"][0], "Transition id '7' is not valid for this issue.");
+    assert_eq!(
+        answer["errorMessages"][0],
+        "Transition id '7' is not valid for this issue."
+    );
 
     let start = json!({"transition": {"id": "5"}});
-    let (status, _) = call(&jira, Method::POST, &format!("/issue/{key}/transitions"), Some(start)).await;
+    let (status, _) = call(
+        &jira,
+        Method::POST,
+        &format!("/issue/{key}/transitions"),
+        Some(start),
+    )
+    .await;
     assert_eq!(status, 204);
-    let (status, _) = call(&jira, Method::POST, &format!("/issue/{key}/transitions"), Some(ship)).await;
+    let (status, _) = call(
+        &jira,
+        Method::POST,
+        &format!("/issue/{key}/transitions"),
+        Some(ship),
+    )
+    .await;
     assert_eq!(status, 204);
     let snapshot = jira.snapshot(&key).expect("issue");
-    assert_eq!((snapshot.status.as_str(), snapshot.category), ("Shipped", Category::Done));
-    assert_eq!(snapshot.resolution.as_deref(), Some("Done"), "the workflow sets a resolution");
+    assert_eq!(
+        (snapshot.status.as_str(), snapshot.category),
+        ("Shipped", Category::Done)
+    );
+    assert_eq!(
+        snapshot.resolution.as_deref(),
+        Some("Done"),
+        "the workflow sets a resolution"
+    );
 
     let jql = jql_query("statusCategory = Done AND status = \"Shipped\"");
-    let (_, found) = call(&jira, Method::GET, &format!("/search/jql?{jql}&fields=key"), None).await;
+    let (_, found) = call(
+        &jira,
+        Method::GET,
+        &format!("/search/jql?{jql}&fields=key"),
+        None,
+    )
+    .await;
     assert_eq!(found["issues"][0]["key"], key);
     jira.assert_no_violations();
 }
@@ -513,21 +734,47 @@ async fn a_person_closing_an_issue_produces_a_real_shaped_delivery() {
         "jira-webhooks/mattermost-plugin-jira/webhook-issue-updated-resolved.json",
     ))
     .expect("JSON");
-    for key in ["timestamp", "webhookEvent", "issue_event_type_name", "user", "issue", "changelog"] {
-        assert!(real.get(key).is_some() && delivery.get(key).is_some(), "{key}");
+    for name in [
+        "timestamp",
+        "webhookEvent",
+        "issue_event_type_name",
+        "user",
+        "issue",
+        "changelog",
+    ] {
+        assert!(
+            real.get(name).is_some() && delivery.get(name).is_some(),
+            "{name}"
+        );
     }
     assert_eq!(delivery["webhookEvent"], "jira:issue_updated");
     assert_eq!(delivery["issue"]["key"], key);
-    assert_eq!(delivery["issue"]["self"], format!("{}/rest/api/2/issue/10001", jira.base_url()));
+    assert_eq!(
+        delivery["issue"]["self"],
+        format!("{}/rest/api/2/issue/10001", jira.base_url())
+    );
     let fields = &delivery["issue"]["fields"];
     assert_eq!(fields["status"]["statusCategory"]["key"], "done");
     assert_eq!(fields["resolution"]["name"], "Won't Do");
-    assert_eq!(fields["description"], "Three alerts.", "webhooks carry text, not ADF");
-    for field in ["status", "resolution", "labels", "summary", "project", "issuetype"] {
+    assert_eq!(
+        fields["description"], "Three alerts.",
+        "webhooks carry text, not ADF"
+    );
+    for field in [
+        "status",
+        "resolution",
+        "labels",
+        "summary",
+        "project",
+        "issuetype",
+    ] {
         assert!(real["issue"]["fields"].get(field).is_some() && fields.get(field).is_some());
     }
     let items = delivery["changelog"]["items"].as_array().expect("items");
-    let changed: Vec<&str> = items.iter().map(|i| i["field"].as_str().expect("field")).collect();
+    let changed: Vec<&str> = items
+        .iter()
+        .map(|i| i["field"].as_str().expect("field"))
+        .collect();
     assert_eq!(changed, ["resolution", "status"]);
     assert_eq!(items[1]["fromString"], "To Do");
     assert_eq!(items[1]["toString"], "Done");

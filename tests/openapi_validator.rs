@@ -64,7 +64,10 @@ mod accepts_real_requests {
     #[test]
     fn jira_create_issue_with_fields_and_properties() {
         let body = create_issue_body();
-        assert_eq!(jira().check_request("POST", "/rest/api/3/issue", "", Some(&body)), Ok(()));
+        assert_eq!(
+            jira().check_request("POST", "/rest/api/3/issue", "", Some(&body)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -73,9 +76,12 @@ mod accepts_real_requests {
             "jira-openapi/jira-openapi-subset.json",
         ))
         .expect("JSON");
-        let example = &doc["paths"]["/rest/api/3/issue"]["post"]["requestBody"]["content"]
-            ["application/json"]["example"];
-        assert_eq!(jira().check_request("POST", "/rest/api/3/issue", "", Some(example)), Ok(()));
+        let media = &doc["paths"]["/rest/api/3/issue"]["post"]["requestBody"]["content"];
+        let example = &media["application/json"]["example"];
+        assert_eq!(
+            jira().check_request("POST", "/rest/api/3/issue", "", Some(example)),
+            Ok(())
+        );
     }
 
     #[test]
@@ -84,15 +90,22 @@ mod accepts_real_requests {
             "fields": {"summary": "CWE-79: Reflected XSS in src/app.js (4 alerts)"},
             "update": {"labels": [{"add": "scantix-stale"}, {"remove": "scantix-new"}]}
         });
-        let result =
-            jira().check_request("PUT", "/rest/api/3/issue/SEC-1", "notifyUsers=false", Some(&body));
+        let result = jira().check_request(
+            "PUT",
+            "/rest/api/3/issue/SEC-1",
+            "notifyUsers=false",
+            Some(&body),
+        );
         assert_eq!(result, Ok(()));
     }
 
     #[test]
     fn jira_get_issue_with_array_query_parameters() {
         let query = "fields=summary,status,labels&properties=scantix&fieldsByKeys=true";
-        assert_eq!(jira().check_request("GET", "/rest/api/3/issue/SEC-12", query, None), Ok(()));
+        assert_eq!(
+            jira().check_request("GET", "/rest/api/3/issue/SEC-12", query, None),
+            Ok(())
+        );
     }
 
     #[test]
@@ -102,8 +115,12 @@ mod accepts_real_requests {
             "fields": {"resolution": {"name": "Won't Do"}},
             "update": {"comment": [{"add": {"body": adf("Dismissed in GitHub.")}}]}
         });
-        let result =
-            jira().check_request("POST", "/rest/api/3/issue/SEC-1/transitions", "", Some(&body));
+        let result = jira().check_request(
+            "POST",
+            "/rest/api/3/issue/SEC-1/transitions",
+            "",
+            Some(&body),
+        );
         assert_eq!(result, Ok(()));
     }
 
@@ -122,7 +139,10 @@ mod accepts_real_requests {
     fn jira_search_jql_get_and_post() {
         let query = "jql=project%20%3D%20SEC%20AND%20labels%20%3D%20%22scantix-3f2a9c%22\
                      &fields=key,status&properties=scantix&maxResults=10";
-        assert_eq!(jira().check_request("GET", "/rest/api/3/search/jql", query, None), Ok(()));
+        assert_eq!(
+            jira().check_request("GET", "/rest/api/3/search/jql", query, None),
+            Ok(())
+        );
         let body = json!({
             "jql": "project = SEC AND issue.property[scantix].groupKey = \"g1\"",
             "fields": ["key", "status"],
@@ -150,8 +170,12 @@ mod accepts_real_requests {
     fn github_reopen_with_a_null_reason() {
         // `dismissed_reason` is nullable: clearing it is allowed.
         let body = json!({"state": "open", "dismissed_reason": null});
-        let result =
-            github().check_request("PATCH", "/repos/o/r/code-scanning/alerts/1", "", Some(&body));
+        let result = github().check_request(
+            "PATCH",
+            "/repos/o/r/code-scanning/alerts/1",
+            "",
+            Some(&body),
+        );
         assert_eq!(result, Ok(()));
     }
 
@@ -177,7 +201,11 @@ mod accepts_real_requests {
 
     #[test]
     fn github_create_issue_with_labels_as_strings_and_objects() {
-        let body = json!({"title": "Reflected XSS", "body": "…", "labels": ["security", {"name": "scantix"}]});
+        let body = json!({
+            "title": "Reflected XSS",
+            "body": "…",
+            "labels": ["security", {"name": "scantix"}]
+        });
         let result = github().check_request("POST", "/repos/o/r/issues", "", Some(&body));
         assert_eq!(result, Ok(()));
     }
@@ -202,7 +230,10 @@ mod refuses {
         let body = json!({"fields": {"summary": "x"}});
         let violations =
             refused(jira().check_request("PATCH", "/rest/api/3/issue/SEC-1", "", Some(&body)));
-        assert_mentions(&violations, "PATCH /rest/api/3/issue/{issueIdOrKey}: method not allowed");
+        assert_mentions(
+            &violations,
+            "PATCH /rest/api/3/issue/{issueIdOrKey}: method not allowed",
+        );
         assert_mentions(&violations, "GET, PUT");
     }
 
@@ -268,7 +299,10 @@ mod refuses {
             "",
             Some(&body),
         ));
-        assert_eq!(violations, vec!["body.transition.id: expected string, got number".to_owned()]);
+        assert_eq!(
+            violations,
+            vec!["body.transition.id: expected string, got number".to_owned()]
+        );
     }
 
     #[test]
@@ -276,7 +310,10 @@ mod refuses {
         let body = json!({"jql": "project = SEC", "maxResults": 2.5});
         let violations =
             refused(jira().check_request("POST", "/rest/api/3/search/jql", "", Some(&body)));
-        assert_mentions(&violations, "body.maxResults: expected integer, got number 2.5");
+        assert_mentions(
+            &violations,
+            "body.maxResults: expected integer, got number 2.5",
+        );
     }
 
     #[test]
@@ -288,7 +325,10 @@ mod refuses {
             "",
             Some(&body),
         ));
-        assert_mentions(&violations, "body.dismissed_reason: \"wont_fix\" is not one of");
+        assert_mentions(
+            &violations,
+            "body.dismissed_reason: \"wont_fix\" is not one of",
+        );
     }
 
     #[test]
@@ -301,7 +341,10 @@ mod refuses {
             "",
             Some(&body),
         ));
-        assert_eq!(violations, vec!["body.transition.name: is read-only and must not be sent"]);
+        assert_eq!(
+            violations,
+            vec!["body.transition.name: is read-only and must not be sent"]
+        );
     }
 
     #[test]
@@ -309,7 +352,10 @@ mod refuses {
         let body = json!({"jql": "project = SEC", "startAt": 50});
         let violations =
             refused(jira().check_request("POST", "/rest/api/3/search/jql", "", Some(&body)));
-        assert_mentions(&violations, "body.startAt: unknown property (additionalProperties is false");
+        assert_mentions(
+            &violations,
+            "body.startAt: unknown property (additionalProperties is false",
+        );
     }
 
     #[test]
@@ -317,7 +363,10 @@ mod refuses {
         let body = json!({"update": {"labels": [{"append": "x"}]}});
         let violations =
             refused(jira().check_request("PUT", "/rest/api/3/issue/SEC-1", "", Some(&body)));
-        assert_mentions(&violations, "body.update.labels[0].append: unknown property");
+        assert_mentions(
+            &violations,
+            "body.update.labels[0].append: unknown property",
+        );
     }
 
     #[test]
@@ -328,13 +377,20 @@ mod refuses {
             "jql=project%3DSEC&maxResults=ten",
             None,
         ));
-        assert_eq!(violations, vec!["query.maxResults: expected integer, got string \"ten\""]);
+        assert_eq!(
+            violations,
+            vec!["query.maxResults: expected integer, got string \"ten\""]
+        );
     }
 
     #[test]
     fn a_boolean_query_parameter_that_is_not_one() {
-        let violations =
-            refused(jira().check_request("GET", "/rest/api/3/issue/SEC-1", "fieldsByKeys=yes", None));
+        let violations = refused(jira().check_request(
+            "GET",
+            "/rest/api/3/issue/SEC-1",
+            "fieldsByKeys=yes",
+            None,
+        ));
         assert_mentions(&violations, "query.fieldsByKeys: expected boolean");
     }
 
@@ -357,7 +413,10 @@ mod refuses {
             "maxResults=500",
             None,
         ));
-        assert_eq!(violations, vec!["query.maxResults: 500 is above the maximum 200"]);
+        assert_eq!(
+            violations,
+            vec!["query.maxResults: 500 is above the maximum 200"]
+        );
     }
 
     #[test]
@@ -369,18 +428,20 @@ mod refuses {
             "jql=project%3DSEC&startAt=50",
             None,
         ));
-        assert_mentions(&violations, "query.startAt: not a parameter of this operation");
+        assert_mentions(
+            &violations,
+            "query.startAt: not a parameter of this operation",
+        );
     }
 
     #[test]
     fn a_missing_required_query_parameter() {
-        let violations = refused(jira().check_request(
-            "DELETE",
-            "/rest/api/3/issue/SEC-1/remotelink",
-            "",
-            None,
-        ));
-        assert_mentions(&violations, "query.globalId: required query parameter missing");
+        let violations =
+            refused(jira().check_request("DELETE", "/rest/api/3/issue/SEC-1/remotelink", "", None));
+        assert_mentions(
+            &violations,
+            "query.globalId: required query parameter missing",
+        );
     }
 
     #[test]
@@ -405,14 +466,21 @@ mod refuses {
             "",
             Some(&body),
         ));
-        assert_mentions(&violations, "body.dismissed_comment: 281 characters, at most 280 allowed");
+        assert_mentions(
+            &violations,
+            "body.dismissed_comment: 281 characters, at most 280 allowed",
+        );
     }
 
     #[test]
     fn a_value_matching_no_one_of_alternative() {
         let body = json!({"title": true});
-        let violations = refused(github().check_request("POST", "/repos/o/r/issues", "", Some(&body)));
-        assert_mentions(&violations, "body.title: matches none of the oneOf alternatives");
+        let violations =
+            refused(github().check_request("POST", "/repos/o/r/issues", "", Some(&body)));
+        assert_mentions(
+            &violations,
+            "body.title: matches none of the oneOf alternatives",
+        );
     }
 
     #[test]
@@ -436,7 +504,12 @@ mod path_matching {
         // `/search/jql` is its own operation (GET and POST), `/issue/createmeta/...` too, even
         // though `/issue/{issueIdOrKey}` could also take `createmeta` as a key.
         assert_eq!(
-            jira().check_request("GET", "/rest/api/3/issue/createmeta/SEC/issuetypes", "", None),
+            jira().check_request(
+                "GET",
+                "/rest/api/3/issue/createmeta/SEC/issuetypes",
+                "",
+                None
+            ),
             Ok(())
         );
         let violations = refused(jira().check_request(
@@ -493,7 +566,11 @@ mod official_examples {
                 }
             }
         }
-        assert!(failures.is_empty(), "official examples refused:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "official examples refused:\n{}",
+            failures.join("\n")
+        );
         checked
     }
 

@@ -17,6 +17,7 @@ use scantix::tracker::Tracker;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The webhook secret every bench delivery is signed with.
 pub const SECRET: &str = "bench-webhook-secret";
@@ -124,16 +125,19 @@ impl Template {
 pub struct Deliveries {
     template: Template,
     tag: String,
-    next_alert: u64,
     next_group: u64,
 }
+
+/// The next alert number, shared by every `Deliveries` of the process: a finding is its repository
+/// and alert number, and keeps the group it was first put in, so an alert number met twice in one
+/// store would join the earlier alert's group whatever its rule. Starts above the fixtures' numbers.
+static NEXT_ALERT: AtomicU64 = AtomicU64::new(1_000);
 
 impl Deliveries {
     pub fn new(tag: &str) -> Result<Deliveries> {
         Ok(Deliveries {
             template: Template::load(CODE_SCANNING, "created.payload.json")?,
             tag: tag.into(),
-            next_alert: 1,
             next_group: 1,
         })
     }
@@ -146,8 +150,7 @@ impl Deliveries {
 
     /// A new alert in `group`.
     pub fn open(&mut self, group: u64) -> Result<Delivery> {
-        let number = self.next_alert;
-        self.next_alert += 1;
+        let number = NEXT_ALERT.fetch_add(1, Ordering::Relaxed);
         let rule = format!("bench/{}/{group}", self.tag);
         self.template.deliver(number, &rule)
     }

@@ -1,6 +1,7 @@
-//! `CountingStore`: a `Store` decorator that counts calls by method and forwards them. Against
-//! `DynamoStore` every call is one round trip (`commit` one TransactWriteItems, as long as it holds
-//! at most 100 items: an event's commit holds a handful), so the counts are DynamoDB round trips.
+//! `CountingStore`: a `Store` decorator that counts calls by method, and the time they take, and
+//! forwards them. Against `DynamoStore` every call is one round trip (`commit` one
+//! TransactWriteItems, as long as it holds at most 100 items: an event's commit holds a handful),
+//! so the counts are DynamoDB round trips and the times their latencies.
 
 use async_trait::async_trait;
 use scantix::identity::{Fingerprint, GroupKey};
@@ -10,6 +11,7 @@ use scantix::tracker::draft::DraftTicket;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 /// The `Store` methods, in the order an event's path calls them.
 #[derive(Debug, Clone, Copy)]
@@ -46,35 +48,53 @@ const NAMES: [&str; METHODS] = [
     "audit_log",
 ];
 
-/// Calls made, by method (indexed by `Method`).
+/// Calls made and nanoseconds spent in them, by method (indexed by `Method`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StoreCalls([u64; METHODS]);
+pub struct StoreCalls {
+    counts: [u64; METHODS],
+    nanos: [u64; METHODS],
+}
 
 impl StoreCalls {
     pub fn total(&self) -> u64 {
-        self.0.iter().sum()
+        self.counts.iter().sum()
     }
 
     /// The calls made since `earlier`.
     pub fn since(&self, earlier: StoreCalls) -> StoreCalls {
-        StoreCalls(std::array::from_fn(|i| self.0[i] - earlier.0[i]))
+        StoreCalls {
+            counts: std::array::from_fn(|i| self.counts[i] - earlier.counts[i]),
+            nanos: std::array::from_fn(|i| self.nanos[i] - earlier.nanos[i]),
+        }
+    }
+
+    /// `get_delivery=1.1 commit=9.5`: mean milliseconds per call of each method called.
+    pub fn mean_millis(&self) -> String {
+        listing(|i| {
+            let count = self.counts[i];
+            (count > 0).then(|| format!("{:.1}", self.nanos[i] as f64 / count as f64 / 1e6))
+        })
     }
 }
 
-/// `get_delivery=1 commit=1`: the methods called, in `Method`'s order; `none` if nothing was.
+/// `get_delivery=1 commit=1`: the methods called, in `Method`'s order.
 impl fmt::Display for StoreCalls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let called: Vec<String> = NAMES
-            .iter()
-            .zip(self.0)
-            .filter(|(_, n)| *n > 0)
-            .map(|(name, n)| format!("{name}={n}"))
-            .collect();
-        if called.is_empty() {
-            f.write_str("none")
-        } else {
-            f.write_str(&called.join(" "))
-        }
+        f.write_str(&listing(|i| {
+            (self.counts[i] > 0).then(|| self.counts[i].to_string())
+        }))
+    }
+}
+
+/// `name=value` for each method that has a value, in `Method`'s order; `none` if none has.
+fn listing(value: impl Fn(usize) -> Option<String>) -> String {
+    let listed: Vec<String> = (0..METHODS)
+        .filter_map(|i| value(i).map(|v| format!("{}={v}", NAMES[i])))
+        .collect();
+    if listed.is_empty() {
+        "none".into()
+    } else {
+        listed.join(" ")
     }
 }
 
@@ -82,6 +102,7 @@ impl fmt::Display for StoreCalls {
 pub struct CountingStore {
     inner: Arc<dyn Store>,
     counts: [AtomicU64; METHODS],
+    nanos: [AtomicU64; METHODS],
 }
 
 impl CountingStore {
@@ -89,19 +110,31 @@ impl CountingStore {
         CountingStore {
             inner,
             counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            nanos: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
     /// The calls made so far.
     pub fn calls(&self) -> StoreCalls {
-        StoreCalls(std::array::from_fn(|i| {
-            self.counts[i].load(Ordering::Relaxed)
-        }))
+        StoreCalls {
+            counts: load(&self.counts),
+            nanos: load(&self.nanos),
+        }
     }
 
-    fn count(&self, method: Method) {
+    /// Awaits `call`, counting it and its time against `method`.
+    async fn counted<T>(&self, method: Method, call: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let output = call.await;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.counts[method as usize].fetch_add(1, Ordering::Relaxed);
+        self.nanos[method as usize].fetch_add(nanos, Ordering::Relaxed);
+        output
     }
+}
+
+fn load(counters: &[AtomicU64; METHODS]) -> [u64; METHODS] {
+    std::array::from_fn(|i| counters[i].load(Ordering::Relaxed))
 }
 
 #[async_trait]
@@ -110,41 +143,41 @@ impl Store for CountingStore {
         &self,
         fingerprint: &Fingerprint,
     ) -> Result<Option<Versioned<FindingRecord>>, StoreError> {
-        self.count(Method::GetFinding);
-        self.inner.get_finding(fingerprint).await
+        self.counted(Method::GetFinding, self.inner.get_finding(fingerprint))
+            .await
     }
 
     async fn get_group(
         &self,
         key: &GroupKey,
     ) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
-        self.count(Method::GetGroup);
-        self.inner.get_group(key).await
+        self.counted(Method::GetGroup, self.inner.get_group(key))
+            .await
     }
 
     async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.count(Method::GetDelivery);
-        self.inner.get_delivery(id).await
+        self.counted(Method::GetDelivery, self.inner.get_delivery(id))
+            .await
     }
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
-        self.count(Method::Commit);
-        self.inner.commit(commit).await
+        self.counted(Method::Commit, self.inner.commit(commit))
+            .await
     }
 
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {
-        self.count(Method::PutGroup);
-        self.inner.put_group(group).await
+        self.counted(Method::PutGroup, self.inner.put_group(group))
+            .await
     }
 
     async fn list_groups(&self) -> Result<Vec<Versioned<GroupRecord>>, StoreError> {
-        self.count(Method::ListGroups);
-        self.inner.list_groups().await
+        self.counted(Method::ListGroups, self.inner.list_groups())
+            .await
     }
 
     async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError> {
-        self.count(Method::AuditLog);
-        self.inner.audit_log(key).await
+        self.counted(Method::AuditLog, self.inner.audit_log(key))
+            .await
     }
 
     async fn group_for_ticket(
@@ -152,8 +185,11 @@ impl Store for CountingStore {
         tracker: &str,
         ticket_key: &str,
     ) -> Result<Option<GroupKey>, StoreError> {
-        self.count(Method::GroupForTicket);
-        self.inner.group_for_ticket(tracker, ticket_key).await
+        self.counted(
+            Method::GroupForTicket,
+            self.inner.group_for_ticket(tracker, ticket_key),
+        )
+        .await
     }
 
     async fn link_ticket(
@@ -162,22 +198,25 @@ impl Store for CountingStore {
         ticket_key: &str,
         group: &GroupKey,
     ) -> Result<(), StoreError> {
-        self.count(Method::LinkTicket);
-        self.inner.link_ticket(tracker, ticket_key, group).await
+        self.counted(
+            Method::LinkTicket,
+            self.inner.link_ticket(tracker, ticket_key, group),
+        )
+        .await
     }
 
     async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError> {
-        self.count(Method::CreateDraft);
-        self.inner.create_draft(ticket).await
+        self.counted(Method::CreateDraft, self.inner.create_draft(ticket))
+            .await
     }
 
     async fn put_draft(&self, ticket: &DraftTicket) -> Result<(), StoreError> {
-        self.count(Method::PutDraft);
-        self.inner.put_draft(ticket).await
+        self.counted(Method::PutDraft, self.inner.put_draft(ticket))
+            .await
     }
 
     async fn get_draft(&self, key: &str) -> Result<Option<DraftTicket>, StoreError> {
-        self.count(Method::GetDraft);
-        self.inner.get_draft(key).await
+        self.counted(Method::GetDraft, self.inner.get_draft(key))
+            .await
     }
 }

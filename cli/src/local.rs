@@ -55,7 +55,9 @@ impl StoreArgs {
 /// A store file, or none at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
+    /// A JSON file, loaded at start and saved after deliveries.
     File(PathBuf),
+    /// Nothing on disk: the store lives and dies with the process.
     Memory,
 }
 
@@ -79,7 +81,7 @@ pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<MemoryStore>> 
 }
 
 /// The webhook secret, and whether it is the local default.
-pub fn webhook_secret() -> anyhow::Result<(Secret, bool)> {
+fn webhook_secret() -> anyhow::Result<(Secret, bool)> {
     match std::env::var(SECRET_ENV) {
         Ok(value) if !value.is_empty() => Ok((Secret::new(value), false)),
         Ok(_) | Err(std::env::VarError::NotPresent) => Ok((Secret::new(DEFAULT_SECRET), true)),

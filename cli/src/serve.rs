@@ -58,11 +58,9 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
 /// One webhook delivery: the ingest's answer, once the store is saved.
 async fn webhook(State(app): State<Arc<LocalApp>>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = app.ingest.handle(&headers, &body).await;
-    // A 4xx is a refusal before anything was read or written; anything else may have changed
-    // the store.
-    if !(400..500).contains(&answer.status)
-        && let Err(e) = save(app).await
-    {
+    // Saved whatever the answer: a refusal changes nothing, so saving it costs a rewrite of the
+    // same bytes, and the server need not know which answers may follow a write.
+    if let Err(e) = save(app).await {
         // Not saved means lost at the next start: ask GitHub to redeliver. The redelivery is a
         // duplicate in memory, so it only retries the save.
         tracing::error!(error = format!("{e:#}"), "store not saved");

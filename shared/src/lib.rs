@@ -17,6 +17,10 @@
 //! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
 //! - [`tracker`]: the `Tracker` port, with the `draft` adapter.
 //! - [`wiring`]: the ports built from a deployment's environment.
+//! - [`policy`]: triage as a Rego policy (bundled or an org's/repo's own) → ticket, record, ignore.
+//! - [`owners`]: CODEOWNERS parsing and matching, and owner → assignee.
+//! - [`sla`]: due dates from severity and first-seen time.
+//! - [`repo_config`]: `.github/scantix.yml` (repo, org, defaults) → the engine's settings.
 //! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
 //!   function and the local server.
 
@@ -36,3 +40,7 @@ pub mod testing;
 pub mod ticket;
 pub mod tracker;
 pub mod wiring;
+pub mod policy;
+pub mod owners;
+pub mod sla;
+pub mod repo_config;

@@ -71,7 +71,10 @@ impl Flavor {
     pub fn authorization(self) -> String {
         match self {
             Flavor::Cloud => {
-                format!("Basic {}", base64(format!("{CLOUD_EMAIL}:{CLOUD_API_TOKEN}").as_bytes()))
+                format!(
+                    "Basic {}",
+                    base64(format!("{CLOUD_EMAIL}:{CLOUD_API_TOKEN}").as_bytes())
+                )
             }
             Flavor::DataCenter => format!("Bearer {DC_PERSONAL_ACCESS_TOKEN}"),
         }
@@ -159,7 +162,10 @@ impl Workflow {
                 category: *category,
             })
             .collect();
-        Self { statuses, transitions: Vec::new() }
+        Self {
+            statuses,
+            transitions: Vec::new(),
+        }
     }
 
     /// Like Jira's simplified workflow: a global transition into each status, named after it,
@@ -184,7 +190,9 @@ impl Workflow {
     }
 
     fn status_index(&self, name: &str) -> Option<usize> {
-        self.statuses.iter().position(|s| s.name.eq_ignore_ascii_case(name) || s.id == name)
+        self.statuses
+            .iter()
+            .position(|s| s.name.eq_ignore_ascii_case(name) || s.id == name)
     }
 }
 
@@ -379,7 +387,9 @@ impl FakeJira {
             base_url: format!("http://{address}"),
             state: Mutex::new(JiraState::default()),
         });
-        let app = Router::new().fallback(serve).with_state(Arc::clone(&shared));
+        let app = Router::new()
+            .fallback(serve)
+            .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -457,7 +467,12 @@ impl FakeJira {
 
     /// The keys of all issues, in creation order.
     pub fn issue_keys(&self) -> Vec<String> {
-        self.shared.lock().issues.iter().map(|i| i.key.clone()).collect()
+        self.shared
+            .lock()
+            .issues
+            .iter()
+            .map(|i| i.key.clone())
+            .collect()
     }
 
     /// An issue as the tests inspect it, `None` if there is no such issue.
@@ -467,7 +482,10 @@ impl FakeJira {
         let status = &self.shared.config.workflow.statuses[issue.status];
         Some(IssueSnapshot {
             key: issue.key.clone(),
-            summary: issue.fields["summary"].as_str().unwrap_or_default().to_owned(),
+            summary: issue.fields["summary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             labels: labels_of(issue),
             status: status.name.clone(),
             category: status.category,
@@ -479,8 +497,8 @@ impl FakeJira {
     }
 
     /// Creates an issue as if someone (or an earlier run) had, without recording a request.
-    /// `body` is a create request body (`{"fields": …, "properties": […]}`); panics if Jira would
-    /// refuse it. Returns the key.
+    /// `body` is a create request body (`{"fields": …, "properties": […]}`); panics if Jira
+    /// would refuse it. Returns the key.
     pub fn seed_issue(&self, body: Value) -> String {
         let mut state = self.shared.lock();
         let reply = self.shared.create_issue(&mut state, &body);
@@ -496,8 +514,12 @@ impl FakeJira {
     /// plain-text description, `fields.status.statusCategory.key`). Panics if there is no issue.
     pub fn issue_json(&self, key: &str) -> Value {
         let state = self.shared.lock();
-        let issue = self.shared.find_issue(&state, key).expect("issue_json: no such issue");
-        self.shared.issue_view(issue, Api::Webhook, &FieldChoice::All, &[])
+        let issue = self
+            .shared
+            .find_issue(&state, key)
+            .expect("issue_json: no such issue");
+        self.shared
+            .issue_view(issue, Api::Webhook, &FieldChoice::All, &[])
     }
 
     /// Moves an issue to `status` as a person would in Jira's UI (whatever the transitions), with
@@ -520,7 +542,9 @@ impl FakeJira {
         }
         state.changelogs += 1;
         let changelog_id = (10000 + state.changelogs).to_string();
-        let index = shared.issue_index(&state, key).expect("set_status: no such issue");
+        let index = shared
+            .issue_index(&state, key)
+            .expect("set_status: no such issue");
         let issue = &mut state.issues[index];
         let (old_status, old_resolution) = (issue.status, issue.resolution.clone());
         let new_resolution = match resolution {
@@ -565,7 +589,10 @@ impl FakeJira {
     /// Deletes an issue as a person would; returns the `jira:issue_deleted` delivery.
     pub fn delete_issue(&self, key: &str) -> Value {
         let mut state = self.shared.lock();
-        let index = self.shared.issue_index(&state, key).expect("delete_issue: no such issue");
+        let index = self
+            .shared
+            .issue_index(&state, key)
+            .expect("delete_issue: no such issue");
         let issue = state.issues.remove(index);
         json!({
             "timestamp": Utc::now().timestamp_millis(),
@@ -586,7 +613,12 @@ impl Drop for FakeJira {
 async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let header = |name: &str| {
-        parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
     };
     let incoming = Incoming {
         method: parts.method.as_str().to_owned(),
@@ -594,7 +626,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
         query: parts.uri.query().unwrap_or_default().to_owned(),
         authorization: header("authorization"),
         content_type: header("content-type"),
-        body: axum::body::to_bytes(body, 16 << 20).await.unwrap_or_default().to_vec(),
+        body: axum::body::to_bytes(body, 16 << 20)
+            .await
+            .unwrap_or_default()
+            .to_vec(),
     };
     let reply = shared.respond(&incoming);
     if let Some(delay) = reply.delay {
@@ -623,13 +658,18 @@ struct Call {
 
 impl Call {
     fn param(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A list parameter: comma-separated and/or repeated.
     fn list_param(&self, name: &str) -> Vec<String> {
         let values = self.query.iter().filter(|(n, _)| n == name);
-        values.flat_map(|(_, v)| v.split(',').map(str::to_owned)).collect()
+        values
+            .flat_map(|(_, v)| v.split(',').map(str::to_owned))
+            .collect()
     }
 }
 
@@ -651,11 +691,20 @@ struct Reply {
 
 impl Reply {
     fn json(status: u16, body: Value) -> Self {
-        Self { status, body: ReplyBody::Json(body), retry_after: None, delay: None, violations: vec![] }
+        Self {
+            status,
+            body: ReplyBody::Json(body),
+            retry_after: None,
+            delay: None,
+            violations: vec![],
+        }
     }
 
     fn empty(status: u16) -> Self {
-        Self { body: ReplyBody::Empty, ..Self::json(status, Value::Null) }
+        Self {
+            body: ReplyBody::Empty,
+            ..Self::json(status, Value::Null)
+        }
     }
 
     /// Jira's error shape, for a refusal a correct client must handle.
@@ -671,7 +720,11 @@ impl Reply {
     }
 
     fn not_found() -> Self {
-        Self::error(404, &["Issue does not exist or you do not have permission to see it."], json!({}))
+        Self::error(
+            404,
+            &["Issue does not exist or you do not have permission to see it."],
+            json!({}),
+        )
     }
 
     fn into_response(self) -> Response {
@@ -684,9 +737,9 @@ impl Reply {
             ReplyBody::Json(value) => builder
                 .header("content-type", "application/json;charset=UTF-8")
                 .body(Body::from(value.to_string())),
-            ReplyBody::Html(html) => {
-                builder.header("content-type", "text/html").body(Body::from(html))
-            }
+            ReplyBody::Html(html) => builder
+                .header("content-type", "text/html")
+                .body(Body::from(html)),
         };
         built.unwrap_or_else(|_| Response::new(Body::empty()))
     }
@@ -708,13 +761,16 @@ impl FieldErrors {
     }
 
     fn refused(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.insert(field.to_owned(), Value::String(message.into()));
+        self.errors
+            .insert(field.to_owned(), Value::String(message.into()));
     }
 
     fn not_on_screen(&mut self, field: &str) {
         self.malformed(
             field,
-            format!("Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."),
+            format!(
+                "Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."
+            ),
         );
     }
 
@@ -779,20 +835,25 @@ impl Shared {
     fn respond(&self, incoming: &Incoming) -> Reply {
         let mut state = self.lock();
         let text = String::from_utf8_lossy(&incoming.body).into_owned();
-        let json_body = (!incoming.body.is_empty())
-            .then(|| serde_json::from_slice::<Value>(&incoming.body).map_err(|e| (e, text.clone())));
+        let json_body = (!incoming.body.is_empty()).then(|| {
+            serde_json::from_slice::<Value>(&incoming.body).map_err(|e| (e, text.clone()))
+        });
         state.requests.push(RecordedRequest {
             method: incoming.method.clone(),
             path: incoming.path.clone(),
             query: incoming.query.clone(),
-            body: json_body.as_ref().map(|b| b.as_ref().map_or_else(|(_, t)| json!(t), Value::clone)),
+            body: json_body
+                .as_ref()
+                .map(|b| b.as_ref().map_or_else(|(_, t)| json!(t), Value::clone)),
             status: 0,
         });
         let recorded = state.requests.len() - 1;
         let reply = self.decide(&mut state, incoming, json_body);
         state.requests[recorded].status = reply.status;
         let at = format!("{} {}", incoming.method, incoming.path);
-        state.violations.extend(reply.violations.iter().map(|v| format!("{at}: {v}")));
+        state
+            .violations
+            .extend(reply.violations.iter().map(|v| format!("{at}: {v}")));
         reply
     }
 
@@ -803,14 +864,22 @@ impl Shared {
         body: Option<Result<Value, (serde_json::Error, String)>>,
     ) -> Reply {
         if incoming.authorization != self.flavor.authorization() {
-            let message = "You are not authenticated. Authentication required to perform this operation.";
+            let message =
+                "You are not authenticated. Authentication required to perform this operation.";
             return Reply::error(401, &[message], json!({}));
         }
         let base = self.flavor.rest_base();
-        let Some(api_path) = incoming.path.strip_prefix(base).filter(|p| p.starts_with('/')) else {
+        let Some(api_path) = incoming
+            .path
+            .strip_prefix(base)
+            .filter(|p| p.starts_with('/'))
+        else {
             return Reply::violation(
                 404,
-                vec![format!("not a REST path of Jira {:?}, which serves {base}", self.flavor)],
+                vec![format!(
+                    "not a REST path of Jira {:?}, which serves {base}",
+                    self.flavor
+                )],
             );
         };
         let body = match body {
@@ -831,10 +900,11 @@ impl Shared {
         // Data Center's v2 paths are checked at the same v3 path: see the module docs.
         let described = format!("/rest/api/3{api_path}");
         let contract =
-            self.api.check_request(&incoming.method, &described, &incoming.query, body.as_ref());
+            self.api
+                .check_request(&incoming.method, &described, &incoming.query, body.as_ref());
 
         let mut delay = None;
-        if let Some(fault) = take_fault(state, &incoming.method, api_path) {
+        if let Some(fault) = take_fault(state, &incoming.method, &incoming.path, base) {
             match fault {
                 Fault::RateLimited { retry_after_secs } => {
                     let mut reply = Reply::error(429, &["Rate limit exceeded."], json!({}));
@@ -880,14 +950,18 @@ impl Shared {
             ("GET" | "POST", ["search"]) => Reply::violation(
                 410,
                 vec![
-                    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. \
-                     A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+                    "The requested API has been removed. Please migrate to the \
+                     /rest/api/3/search/jql API. A full migration guideline is available at \
+                     https://developer.atlassian.com/changelog/#CHANGE-2046"
                         .to_owned(),
                 ],
             ),
             ("GET" | "POST", ["search", "jql"]) => Reply::violation(
                 404,
-                vec!["Jira Data Center has no /search/jql; search with /rest/api/2/search".to_owned()],
+                vec![
+                    "Jira Data Center has no /search/jql; search with /rest/api/2/search"
+                        .to_owned(),
+                ],
             ),
             _ => Reply::violation(
                 501,
@@ -966,21 +1040,30 @@ impl Shared {
         for body in comments {
             add_comment_to(state, &mut issue, body);
         }
-        let created = json!({"id": issue.id, "key": issue.key, "self": self.issue_url(&issue, Api::Rest)});
+        let created =
+            json!({"id": issue.id, "key": issue.key, "self": self.issue_url(&issue, Api::Rest)});
         state.issues.push(issue);
         Reply::json(201, created)
     }
 
     fn get_issue(&self, state: &JiraState, key: &str, call: &Call) -> Reply {
-        let Some(issue) = self.find_issue(state, key) else { return Reply::not_found() };
+        let Some(issue) = self.find_issue(state, key) else {
+            return Reply::not_found();
+        };
         let fields = FieldChoice::parse(call.list_param("fields"), FieldChoice::All);
-        let fields = if matches!(fields, FieldChoice::IdOnly) { FieldChoice::All } else { fields };
+        let fields = if matches!(fields, FieldChoice::IdOnly) {
+            FieldChoice::All
+        } else {
+            fields
+        };
         let properties = call.list_param("properties");
         Reply::json(200, self.issue_view(issue, Api::Rest, &fields, &properties))
     }
 
     fn edit_issue(&self, state: &mut JiraState, key: &str, call: &Call) -> Reply {
-        let Some(index) = self.issue_index(state, key) else { return Reply::not_found() };
+        let Some(index) = self.issue_index(state, key) else {
+            return Reply::not_found();
+        };
         let body = &call.body;
         let mut errors = FieldErrors::default();
         let mut stored = state.issues[index].fields.clone();
@@ -991,7 +1074,12 @@ impl Shared {
             if !editable(name) {
                 errors.not_on_screen(name);
             } else if name == "issuetype" {
-                match self.config.issue_types.iter().position(|t| value["name"] == t.as_str()) {
+                match self
+                    .config
+                    .issue_types
+                    .iter()
+                    .position(|t| value["name"] == t.as_str())
+                {
                     Some(found) => issue_type = found,
                     None => errors.refused("issuetype", "The issue type selected is invalid."),
                 }
@@ -1017,13 +1105,22 @@ impl Shared {
         state.issues.insert(index, issue);
         if call.param("returnIssue") == Some("true") {
             let issue = &state.issues[index];
-            return Reply::json(200, self.issue_view(issue, Api::Rest, &FieldChoice::All, &[]));
+            return Reply::json(
+                200,
+                self.issue_view(issue, Api::Rest, &FieldChoice::All, &[]),
+            );
         }
         Reply::empty(204)
     }
 
     /// Validates one field value and stores it (normalised), or records why not.
-    fn set_field(&self, stored: &mut Map<String, Value>, name: &str, value: &Value, errors: &mut FieldErrors) {
+    fn set_field(
+        &self,
+        stored: &mut Map<String, Value>,
+        name: &str,
+        value: &Value,
+        errors: &mut FieldErrors,
+    ) {
         match self.check_field(name, value) {
             Ok(FieldValue::Store(v)) => {
                 stored.insert(name.to_owned(), v);
@@ -1042,7 +1139,9 @@ impl Shared {
         match name {
             "summary" => match value.as_str() {
                 None => malformed("Operation value must be a string"),
-                Some(s) if s.trim().is_empty() => malformed("You must specify a summary of the issue."),
+                Some(s) if s.trim().is_empty() => {
+                    malformed("You must specify a summary of the issue.")
+                }
                 Some(s) if s.chars().count() > 255 => {
                     malformed("Summary must be less than 255 characters.")
                 }
@@ -1072,7 +1171,11 @@ impl Shared {
                 match found {
                     Some(i) => Ok(FieldValue::Store(json!({
                         "self": format!("{}/priority/{}", self.rest_url(Api::Rest), i + 1),
-                        "iconUrl": format!("{}/images/icons/priorities/{}.svg", self.base_url, priorities[i].to_lowercase()),
+                        "iconUrl": format!(
+                            "{}/images/icons/priorities/{}.svg",
+                            self.base_url,
+                            priorities[i].to_lowercase()
+                        ),
                         "name": priorities[i],
                         "id": (i + 1).to_string(),
                     }))),
@@ -1084,7 +1187,10 @@ impl Shared {
                 }
             }
             "duedate" if value.is_null() => Ok(FieldValue::Clear),
-            "duedate" => match value.as_str().map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d")) {
+            "duedate" => match value
+                .as_str()
+                .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+            {
                 Some(Ok(_)) => Ok(FieldValue::Store(value.clone())),
                 _ => malformed(&format!("Error parsing date string: {value}")),
             },
@@ -1128,7 +1234,8 @@ impl Shared {
                 continue;
             }
             for operation in operations.as_array().into_iter().flatten() {
-                let Some((verb, value)) = operation.as_object().and_then(|o| o.iter().next()) else {
+                let Some((verb, value)) = operation.as_object().and_then(|o| o.iter().next())
+                else {
                     continue;
                 };
                 let multi = field == "labels" || field == "components";
@@ -1141,7 +1248,11 @@ impl Shared {
                             errors.malformed(field, message);
                             continue;
                         }
-                        let mut items = stored.get(field).and_then(Value::as_array).cloned().unwrap_or_default();
+                        let mut items = stored
+                            .get(field)
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default();
                         items.retain(|item| item != value);
                         if verb == "add" {
                             items.push(value.clone());
@@ -1158,7 +1269,9 @@ impl Shared {
     }
 
     fn is_our_project(&self, project: &Value) -> bool {
-        project["key"].as_str().is_some_and(|k| k.eq_ignore_ascii_case(&self.config.project_key))
+        project["key"]
+            .as_str()
+            .is_some_and(|k| k.eq_ignore_ascii_case(&self.config.project_key))
             || project["id"].as_str() == Some(PROJECT_ID)
     }
 
@@ -1181,9 +1294,17 @@ impl Shared {
     }
 
     fn list_comments(&self, state: &JiraState, key: &str, call: &Call) -> Reply {
-        let Some(issue) = self.find_issue(state, key) else { return Reply::not_found() };
-        let start = call.param("startAt").and_then(|s| s.parse().ok()).unwrap_or(0usize);
-        let max = call.param("maxResults").and_then(|s| s.parse().ok()).unwrap_or(100usize);
+        let Some(issue) = self.find_issue(state, key) else {
+            return Reply::not_found();
+        };
+        let start = call
+            .param("startAt")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0usize);
+        let max = call
+            .param("maxResults")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100usize);
         let with_properties = call.list_param("expand").iter().any(|e| e == "properties");
         let mut comments: Vec<&Comment> = issue.comments.iter().collect();
         if call.param("orderBy") == Some("-created") {
@@ -1202,7 +1323,9 @@ impl Shared {
     }
 
     fn add_comment(&self, state: &mut JiraState, key: &str, body: &Value) -> Reply {
-        let Some(index) = self.issue_index(state, key) else { return Reply::not_found() };
+        let Some(index) = self.issue_index(state, key) else {
+            return Reply::not_found();
+        };
         if let Err(message) = self.check_comment_body(&body["body"]) {
             let mut reply = Reply::error(400, &[], json!({"comment": message}));
             reply.violations = vec![format!("comment: {message}")];
@@ -1251,7 +1374,9 @@ impl Shared {
     }
 
     fn list_transitions(&self, state: &JiraState, key: &str) -> Reply {
-        let Some(issue) = self.find_issue(state, key) else { return Reply::not_found() };
+        let Some(issue) = self.find_issue(state, key) else {
+            return Reply::not_found();
+        };
         let workflow = &self.config.workflow;
         let transitions: Vec<Value> = self
             .available_transitions(issue)
@@ -1271,17 +1396,25 @@ impl Shared {
                 }))
             })
             .collect();
-        Reply::json(200, json!({"expand": "transitions", "transitions": transitions}))
+        Reply::json(
+            200,
+            json!({"expand": "transitions", "transitions": transitions}),
+        )
     }
 
     fn transition(&self, state: &mut JiraState, key: &str, body: &Value) -> Reply {
-        let Some(index) = self.issue_index(state, key) else { return Reply::not_found() };
+        let Some(index) = self.issue_index(state, key) else {
+            return Reply::not_found();
+        };
         let workflow = &self.config.workflow;
         let Some(id) = body["transition"]["id"].as_str() else {
             return Reply::violation(400, vec!["Missing 'transition' identifier".to_owned()]);
         };
         let issue = &state.issues[index];
-        let chosen = self.available_transitions(issue).into_iter().find(|t| t.id == id);
+        let chosen = self
+            .available_transitions(issue)
+            .into_iter()
+            .find(|t| t.id == id);
         let Some(target) = chosen.and_then(|t| workflow.status_index(&t.to)) else {
             let message = format!("Transition id '{id}' is not valid for this issue.");
             return Reply::error(400, &[message.as_str()], json!({}));
@@ -1297,10 +1430,15 @@ impl Shared {
                 continue;
             }
             let wanted = value["name"].as_str().or(value["id"].as_str());
-            let found = self.config.resolutions.iter().enumerate().find(|(i, name)| {
-                value["name"].as_str() == Some(name.as_str())
-                    || value["id"].as_str() == Some(&(10000 + i).to_string())
-            });
+            let found = self
+                .config
+                .resolutions
+                .iter()
+                .enumerate()
+                .find(|(i, name)| {
+                    value["name"].as_str() == Some(name.as_str())
+                        || value["id"].as_str() == Some(&(10000 + i).to_string())
+                });
             match (wanted, found) {
                 (_, Some((_, name))) => resolution = Some(name.clone()),
                 (None, None) => errors.malformed(
@@ -1309,7 +1447,10 @@ impl Shared {
                 ),
                 (Some(wanted), None) => errors.refused(
                     "resolution",
-                    format!("Resolution '{wanted}' does not exist (this Jira has {:?})", self.config.resolutions),
+                    format!(
+                        "Resolution '{wanted}' does not exist (this Jira has {:?})",
+                        self.config.resolutions
+                    ),
                 ),
             }
         }
@@ -1326,7 +1467,10 @@ impl Shared {
             (true, Some(name)) => Some(name),
             // The default workflows' post-functions: set a resolution on the way to done, clear
             // it on the way out.
-            (true, None) => issue.resolution.clone().or_else(|| self.config.resolutions.first().cloned()),
+            (true, None) => issue
+                .resolution
+                .clone()
+                .or_else(|| self.config.resolutions.first().cloned()),
             (false, _) => None,
         };
         self.move_issue(&mut issue, target, resolution);
@@ -1355,7 +1499,11 @@ impl Shared {
         let cloud = self.flavor == Flavor::Cloud;
         let from_body = call.method == "POST";
         let text = |name: &str| -> Option<String> {
-            if from_body { call.body[name].as_str().map(str::to_owned) } else { call.param(name).map(str::to_owned) }
+            if from_body {
+                call.body[name].as_str().map(str::to_owned)
+            } else {
+                call.param(name).map(str::to_owned)
+            }
         };
         let number = |name: &str| -> Option<usize> {
             if from_body {
@@ -1367,7 +1515,11 @@ impl Shared {
         let list = |name: &str| -> Vec<String> {
             if from_body {
                 let items = call.body[name].as_array().into_iter().flatten();
-                items.filter_map(Value::as_str).flat_map(|s| s.split(',')).map(str::to_owned).collect()
+                items
+                    .filter_map(Value::as_str)
+                    .flat_map(|s| s.split(','))
+                    .map(str::to_owned)
+                    .collect()
             } else {
                 call.list_param(name)
             }
@@ -1379,22 +1531,28 @@ impl Shared {
             Err(message) => return Reply::violation(400, vec![message]),
         };
         if cloud && query.clauses.is_empty() {
-            let message = "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.";
+            let message = "Unbounded JQL queries are not allowed here. \
+                           Please add a search restriction to your query.";
             return Reply::violation(400, vec![message.to_owned()]);
         }
         for clause in &query.clauses {
             if clause.field == JqlField::Project {
                 for value in &clause.values {
-                    if !value.eq_ignore_ascii_case(&self.config.project_key) && value != PROJECT_ID {
-                        let message = format!("The value '{value}' does not exist for the field 'project'.");
+                    if !value.eq_ignore_ascii_case(&self.config.project_key) && value != PROJECT_ID
+                    {
+                        let message =
+                            format!("The value '{value}' does not exist for the field 'project'.");
                         return Reply::error(400, &[message.as_str()], json!({}));
                     }
                 }
             }
         }
 
-        let mut found: Vec<&Issue> =
-            state.issues.iter().filter(|i| query.clauses.iter().all(|c| self.clause_matches(i, c))).collect();
+        let mut found: Vec<&Issue> = state
+            .issues
+            .iter()
+            .filter(|i| query.clauses.iter().all(|c| self.clause_matches(i, c)))
+            .collect();
         for (field, descending) in query.order.iter().rev() {
             found.sort_by(|a, b| {
                 let ordering = match field.as_str() {
@@ -1404,23 +1562,41 @@ impl Shared {
                 };
                 // Ties (same millisecond) fall back to creation order, as issue ids are.
                 let ordering = ordering.then(issue_number(a).cmp(&issue_number(b)));
-                if *descending { ordering.reverse() } else { ordering }
+                if *descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                }
             });
         }
 
         let start = if cloud {
             match text("nextPageToken") {
                 None => 0,
-                Some(token) => match token.strip_prefix("fake-page-").and_then(|n| n.parse().ok()) {
+                Some(token) => match token
+                    .strip_prefix("fake-page-")
+                    .and_then(|n| n.parse().ok())
+                {
                     Some(start) => start,
-                    None => return Reply::violation(400, vec![format!("Invalid nextPageToken: {token:?}")]),
+                    None => {
+                        return Reply::violation(
+                            400,
+                            vec![format!("Invalid nextPageToken: {token:?}")],
+                        );
+                    }
                 },
             }
         } else {
             number("startAt").unwrap_or(0)
         };
-        let max = number("maxResults").unwrap_or(50).min(self.config.max_results);
-        let default = if cloud { FieldChoice::IdOnly } else { FieldChoice::All };
+        let max = number("maxResults")
+            .unwrap_or(50)
+            .min(self.config.max_results);
+        let default = if cloud {
+            FieldChoice::IdOnly
+        } else {
+            FieldChoice::All
+        };
         let fields = FieldChoice::parse(list("fields"), default);
         let properties = list("properties");
         let page: Vec<Value> = found
@@ -1439,7 +1615,13 @@ impl Shared {
         } else {
             Reply::json(
                 200,
-                json!({"expand": "names,schema", "startAt": start, "maxResults": max, "total": found.len(), "issues": page}),
+                json!({
+                    "expand": "names,schema",
+                    "startAt": start,
+                    "maxResults": max,
+                    "total": found.len(),
+                    "issues": page,
+                }),
             )
         }
     }
@@ -1474,9 +1656,16 @@ impl Shared {
         if actual.is_empty() {
             return false;
         }
-        let case_insensitive = !matches!(clause.field, JqlField::Labels | JqlField::Property { .. });
+        let case_insensitive =
+            !matches!(clause.field, JqlField::Labels | JqlField::Property { .. });
         let hit = clause.values.iter().any(|wanted| {
-            actual.iter().any(|a| if case_insensitive { a.eq_ignore_ascii_case(wanted) } else { a == wanted })
+            actual.iter().any(|a| {
+                if case_insensitive {
+                    a.eq_ignore_ascii_case(wanted)
+                } else {
+                    a == wanted
+                }
+            })
         });
         hit != clause.negated
     }
@@ -1489,7 +1678,10 @@ impl Shared {
 
     /// Issues are found by key (any case, as Jira does) or by id.
     fn issue_index(&self, state: &JiraState, key: &str) -> Option<usize> {
-        state.issues.iter().position(|i| i.key.eq_ignore_ascii_case(key) || i.id == key)
+        state
+            .issues
+            .iter()
+            .position(|i| i.key.eq_ignore_ascii_case(key) || i.id == key)
     }
 
     fn rest_url(&self, api: Api) -> String {
@@ -1504,7 +1696,12 @@ impl Shared {
     }
 
     fn resolution_id(&self, name: &str) -> String {
-        let index = self.config.resolutions.iter().position(|r| r == name).unwrap_or_default();
+        let index = self
+            .config
+            .resolutions
+            .iter()
+            .position(|r| r == name)
+            .unwrap_or_default();
         (10000 + index).to_string()
     }
 
@@ -1527,7 +1724,13 @@ impl Shared {
     }
 
     /// An issue as the REST API (this flavor's version) or a webhook delivery shows it.
-    fn issue_view(&self, issue: &Issue, api: Api, fields: &FieldChoice, properties: &[String]) -> Value {
+    fn issue_view(
+        &self,
+        issue: &Issue,
+        api: Api,
+        fields: &FieldChoice,
+        properties: &[String],
+    ) -> Value {
         let mut view = json!({"id": issue.id});
         if matches!(fields, FieldChoice::IdOnly) && properties.is_empty() {
             return view;
@@ -1535,11 +1738,16 @@ impl Shared {
         view["self"] = json!(self.issue_url(issue, api));
         view["key"] = json!(issue.key);
         if api == Api::Rest {
-            view["expand"] = json!("renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations");
+            view["expand"] = json!(
+                "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+            );
         }
         if !matches!(fields, FieldChoice::IdOnly) {
             let all = self.all_fields(issue, api);
-            let chosen: Map<String, Value> = all.into_iter().filter(|(name, _)| fields.wants(name)).collect();
+            let chosen: Map<String, Value> = all
+                .into_iter()
+                .filter(|(name, _)| fields.wants(name))
+                .collect();
             view["fields"] = Value::Object(chosen);
         }
         if !properties.is_empty() {
@@ -1548,7 +1756,9 @@ impl Shared {
                 .properties
                 .iter()
                 .filter(|(key, _)| {
-                    let excluded = properties.iter().any(|p| p.strip_prefix('-') == Some(key.as_str()));
+                    let excluded = properties
+                        .iter()
+                        .any(|p| p.strip_prefix('-') == Some(key.as_str()));
                     !excluded && (all || properties.contains(key))
                 })
                 .map(|(key, value)| (key.clone(), value.clone()))
@@ -1563,11 +1773,24 @@ impl Shared {
         let workflow = &self.config.workflow;
         let type_name = &self.config.issue_types[issue.issue_type];
         let mut fields = Map::new();
-        for name in ["summary", "description", "priority", "assignee", "duedate", "environment"] {
-            fields.insert(name.to_owned(), issue.fields.get(name).cloned().unwrap_or(Value::Null));
+        for name in [
+            "summary",
+            "description",
+            "priority",
+            "assignee",
+            "duedate",
+            "environment",
+        ] {
+            fields.insert(
+                name.to_owned(),
+                issue.fields.get(name).cloned().unwrap_or(Value::Null),
+            );
         }
         fields.insert("labels".to_owned(), json!(labels_of(issue)));
-        fields.insert("components".to_owned(), issue.fields.get("components").cloned().unwrap_or(json!([])));
+        fields.insert(
+            "components".to_owned(),
+            issue.fields.get("components").cloned().unwrap_or(json!([])),
+        );
         if api == Api::Webhook
             && let Some(description) = issue.fields.get("description").filter(|d| d.is_object())
         {
@@ -1605,7 +1828,11 @@ impl Shared {
             "creator": self.api_user(),
             "reporter": self.api_user(),
             "comment": {
-                "comments": issue.comments.iter().map(|c| self.comment_json(issue, c, false)).collect::<Vec<_>>(),
+                "comments": issue
+                    .comments
+                    .iter()
+                    .map(|c| self.comment_json(issue, c, false))
+                    .collect::<Vec<_>>(),
                 "maxResults": issue.comments.len(),
                 "total": issue.comments.len(),
                 "startAt": 0,
@@ -1621,8 +1848,8 @@ impl Shared {
     fn api_user(&self) -> Value {
         match self.flavor {
             Flavor::Cloud => json!({
-                "self": format!("{}/user?accountId=5f0c2b7e9a1d3b0014c0ffee", self.rest_url(Api::Rest)),
-                "accountId": "5f0c2b7e9a1d3b0014c0ffee",
+                "self": format!("{}/user?accountId={BOT_ACCOUNT_ID}", self.rest_url(Api::Rest)),
+                "accountId": BOT_ACCOUNT_ID,
                 "emailAddress": CLOUD_EMAIL,
                 "displayName": "scantix",
                 "active": true,
@@ -1675,6 +1902,8 @@ enum Refusal {
 }
 
 const PROJECT_ID: &str = "10000";
+/// The Cloud account id of the API user.
+const BOT_ACCOUNT_ID: &str = "5f0c2b7e9a1d3b0014c0ffee";
 
 fn add_comment_to(state: &mut JiraState, issue: &mut Issue, body: Value) {
     state.comments_created += 1;
@@ -1698,19 +1927,24 @@ fn comment_of(issue: &Issue) -> &Comment {
 
 fn labels_of(issue: &Issue) -> Vec<String> {
     let labels = issue.fields.get("labels").and_then(Value::as_array);
-    labels.into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect()
+    labels
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Jira's label rules: a string, no spaces, at most 255 characters.
 fn check_label(label: &Value) -> Result<(), String> {
     match label.as_str() {
         None => Err(format!("Labels must be strings, got {label}")),
-        Some(text) if text.contains(char::is_whitespace) => {
-            Err(format!("The label '{text}' contains spaces which is invalid."))
-        }
-        Some(text) if text.is_empty() || text.chars().count() > 255 => {
-            Err(format!("The label '{text}' must be between 1 and 255 characters."))
-        }
+        Some(text) if text.contains(char::is_whitespace) => Err(format!(
+            "The label '{text}' contains spaces which is invalid."
+        )),
+        Some(text) if text.is_empty() || text.chars().count() > 255 => Err(format!(
+            "The label '{text}' must be between 1 and 255 characters."
+        )),
         Some(_) => Ok(()),
     }
 }
@@ -1725,9 +1959,15 @@ fn check_properties(properties: &Value, errors: &mut FieldErrors) -> BTreeMap<St
             continue;
         };
         if key.is_empty() || key.chars().count() > 255 {
-            errors.malformed("properties", format!("The property key '{key}' must be 1 to 255 characters."));
+            errors.malformed(
+                "properties",
+                format!("The property key '{key}' must be 1 to 255 characters."),
+            );
         } else if value.to_string().len() > 32768 {
-            errors.malformed("properties", format!("The value of property '{key}' exceeds 32768 bytes."));
+            errors.malformed(
+                "properties",
+                format!("The value of property '{key}' exceeds 32768 bytes."),
+            );
         } else {
             checked.insert(key.to_owned(), value.clone());
         }
@@ -1738,7 +1978,8 @@ fn check_properties(properties: &Value, errors: &mut FieldErrors) -> BTreeMap<St
 /// The outline of an Atlassian Document: a `doc` of version 1 whose nodes all have a `type`,
 /// whose `content` are arrays of nodes and whose text nodes are not empty (Jira refuses those).
 fn check_adf(value: &Value) -> Result<(), String> {
-    const NOT_ADF: &str = "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
+    const NOT_ADF: &str =
+        "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
     if value["type"] != "doc" || value["version"] != 1 || !value["content"].is_array() {
         return Err(NOT_ADF.to_owned());
     }
@@ -1770,7 +2011,10 @@ fn adf_text(doc: &Value) -> String {
         for child in node["content"].as_array().into_iter().flatten() {
             collect(child, out);
         }
-        if matches!(node["type"].as_str(), Some("paragraph" | "heading" | "listItem" | "codeBlock")) {
+        if matches!(
+            node["type"].as_str(),
+            Some("paragraph" | "heading" | "listItem" | "codeBlock")
+        ) {
             out.push('\n');
         }
     }
@@ -1780,7 +2024,9 @@ fn adf_text(doc: &Value) -> String {
 }
 
 fn plain_text(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_owned)
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 /// Jira's timestamp format: `2019-02-15T19:15:40.470+0000`.
@@ -1792,7 +2038,9 @@ fn fault_reply(status: u16) -> Reply {
     match status {
         // Atlassian's edge answers these with an HTML page, not Jira's JSON.
         502..=504 => Reply {
-            body: ReplyBody::Html(format!("<html><body><h1>{status}</h1>The server is temporarily unavailable.</body></html>")),
+            body: ReplyBody::Html(format!(
+                "<html><body><h1>{status}</h1>The server is temporarily unavailable.</body></html>"
+            )),
             ..Reply::empty(status)
         },
         _ => Reply::error(status, &["Internal server error"], json!({})),
@@ -1800,18 +2048,28 @@ fn fault_reply(status: u16) -> Reply {
 }
 
 /// The first injected fault that applies to this request, used up by one.
-fn take_fault(state: &mut JiraState, method: &str, api_path: &str) -> Option<Fault> {
+fn take_fault(state: &mut JiraState, method: &str, path: &str, base: &str) -> Option<Fault> {
     let injection = state
         .faults
         .iter_mut()
-        .find(|f| f.remaining > 0 && pattern_matches(&f.method, &f.path, method, api_path))?;
+        .find(|f| f.remaining > 0 && request_matches(&f.method, &f.path, method, path, base))?;
     injection.remaining -= 1;
     Some(injection.fault.clone())
 }
 
-fn request_matches(method: &str, pattern: &str, actual_method: &str, path: &str, base: &str) -> bool {
+fn request_matches(
+    method: &str,
+    pattern: &str,
+    actual_method: &str,
+    path: &str,
+    base: &str,
+) -> bool {
     let below_base = path.strip_prefix(base).unwrap_or(path);
-    let path = if pattern.starts_with("/rest/") { path } else { below_base };
+    let path = if pattern.starts_with("/rest/") {
+        path
+    } else {
+        below_base
+    };
     pattern_matches(method, pattern, actual_method, path)
 }
 
@@ -1884,8 +2142,9 @@ enum Token {
     Symbol(&'static str),
 }
 
-const JQL_SUBSET: &str = "the fake Jira understands clauses joined by AND (=, !=, in, not in) on project, key, \
-    labels, status, statusCategory, issuetype and issue.property[key].path, then ORDER BY key, created or updated";
+const JQL_SUBSET: &str = "the fake Jira understands clauses joined by AND (=, !=, in, not in) \
+    on project, key, labels, status, statusCategory, issuetype and issue.property[key].path, \
+    then ORDER BY key, created or updated";
 
 fn jql_error(message: impl std::fmt::Display, jql: &str) -> String {
     format!("Error in the JQL Query: {message} (JQL: {jql:?})")
@@ -1928,7 +2187,8 @@ fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
             i += symbol.len();
         } else {
             let start = i;
-            while i < chars.len() && !chars[i].is_whitespace() && !"=!~<>(),\"'".contains(chars[i]) {
+            while i < chars.len() && !chars[i].is_whitespace() && !"=!~<>(),\"'".contains(chars[i])
+            {
                 i += 1;
             }
             tokens.push(Token::Word(chars[start..i].iter().collect()));
@@ -1940,13 +2200,20 @@ fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
 fn parse_jql(jql: &str) -> Result<JqlQuery, String> {
     let tokens = tokenize(jql)?;
     let mut at = 0;
-    let word_is = |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(x)) if x.eq_ignore_ascii_case(w));
-    let unsupported = |what: &str| jql_error(format!("{what} is not supported: {JQL_SUBSET}."), jql);
+    let word_is =
+        |t: Option<&Token>, w: &str| matches!(t, Some(Token::Word(x)) if x.eq_ignore_ascii_case(w));
+    let unsupported =
+        |what: &str| jql_error(format!("{what} is not supported: {JQL_SUBSET}."), jql);
     let mut clauses = Vec::new();
     while at < tokens.len() && !word_is(tokens.get(at), "order") {
         let field = match &tokens[at] {
             Token::Word(name) => jql_field(name).map_err(|m| jql_error(m, jql))?,
-            other => return Err(jql_error(format!("Expecting a field name but got {other:?}."), jql)),
+            other => {
+                return Err(jql_error(
+                    format!("Expecting a field name but got {other:?}."),
+                    jql,
+                ));
+            }
         };
         at += 1;
         let (negated, list) = match tokens.get(at) {
@@ -1958,7 +2225,12 @@ fn parse_jql(jql: &str) -> Result<JqlQuery, String> {
                 (true, true)
             }
             Some(other) => return Err(unsupported(&format!("The operator {other:?}"))),
-            None => return Err(jql_error("Expecting an operator at the end of the query.", jql)),
+            None => {
+                return Err(jql_error(
+                    "Expecting an operator at the end of the query.",
+                    jql,
+                ));
+            }
         };
         at += 1;
         let mut values = Vec::new();
@@ -1983,7 +2255,11 @@ fn parse_jql(jql: &str) -> Result<JqlQuery, String> {
             values.push(jql_value(tokens.get(at), jql)?);
             at += 1;
         }
-        clauses.push(Clause { field, negated, values });
+        clauses.push(Clause {
+            field,
+            negated,
+            values,
+        });
         match tokens.get(at) {
             None => {}
             _ if word_is(tokens.get(at), "and") => at += 1,
@@ -2000,7 +2276,10 @@ fn parse_jql(jql: &str) -> Result<JqlQuery, String> {
         at += 2;
         loop {
             let field = match tokens.get(at) {
-                Some(Token::Word(f)) if ["key", "issuekey", "created", "updated"].contains(&f.to_lowercase().as_str()) => {
+                Some(Token::Word(f))
+                    if ["key", "issuekey", "created", "updated"]
+                        .contains(&f.to_lowercase().as_str()) =>
+                {
                     f.to_lowercase()
                 }
                 other => return Err(unsupported(&format!("Ordering by {other:?}"))),
@@ -2014,7 +2293,12 @@ fn parse_jql(jql: &str) -> Result<JqlQuery, String> {
             match tokens.get(at) {
                 Some(Token::Symbol(",")) => at += 1,
                 None => break,
-                Some(other) => return Err(jql_error(format!("Unexpected {other:?} after ORDER BY."), jql)),
+                Some(other) => {
+                    return Err(jql_error(
+                        format!("Unexpected {other:?} after ORDER BY."),
+                        jql,
+                    ));
+                }
             }
         }
     }
@@ -2026,15 +2310,23 @@ fn parse_jql(jql: &str) -> Result<JqlQuery, String> {
 
 fn jql_field(name: &str) -> Result<JqlField, String> {
     const PROPERTY: &str = "issue.property[";
-    if name.get(..PROPERTY.len()).is_some_and(|p| p.eq_ignore_ascii_case(PROPERTY)) {
+    if name
+        .get(..PROPERTY.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PROPERTY))
+    {
         let rest = &name[PROPERTY.len()..];
-        let close = rest.find(']').ok_or("Expecting ']' after the property key.")?;
+        let close = rest
+            .find(']')
+            .ok_or("Expecting ']' after the property key.")?;
         let key = rest[..close].to_owned();
         let path = rest[close + 1..].trim_start_matches('.');
         if key.is_empty() || path.is_empty() {
             return Err(format!("Expecting issue.property[key].path, got '{name}'."));
         }
-        return Ok(JqlField::Property { key, path: path.split('.').map(str::to_owned).collect() });
+        return Ok(JqlField::Property {
+            key,
+            path: path.split('.').map(str::to_owned).collect(),
+        });
     }
     match name.to_lowercase().as_str() {
         "project" => Ok(JqlField::Project),
@@ -2044,7 +2336,8 @@ fn jql_field(name: &str) -> Result<JqlField, String> {
         "statuscategory" => Ok(JqlField::StatusCategory),
         "issuetype" | "type" => Ok(JqlField::IssueType),
         _ => Err(format!(
-            "Field '{name}' does not exist or you do not have permission to view it (or the fake Jira does not support it: {JQL_SUBSET})."
+            "Field '{name}' does not exist or you do not have permission to view it \
+             (or the fake Jira does not support it: {JQL_SUBSET})."
         )),
     }
 }
@@ -2055,18 +2348,25 @@ fn jql_value(token: Option<&Token>, jql: &str) -> Result<String, String> {
     match token {
         Some(Token::Text(text)) => Ok(text.clone()),
         Some(Token::Word(word)) if ["empty", "null"].contains(&word.to_lowercase().as_str()) => {
-            Err(jql_error(format!("{word} is not supported: {JQL_SUBSET}."), jql))
+            Err(jql_error(
+                format!("{word} is not supported: {JQL_SUBSET}."),
+                jql,
+            ))
         }
         Some(Token::Word(word)) => match word.chars().find(|c| RESERVED.contains(*c)) {
             Some(c) => Err(jql_error(
                 format!(
-                    "The character '{c}' is a reserved JQL character. You must enclose it in a string or use the escape '\\u{:04x}' instead.",
+                    "The character '{c}' is a reserved JQL character. You must enclose it \
+                     in a string or use the escape '\\u{:04x}' instead.",
                     u32::from(c)
                 ),
                 jql,
             )),
             None => Ok(word.clone()),
         },
-        other => Err(jql_error(format!("Expecting a value but got {other:?}."), jql)),
+        other => Err(jql_error(
+            format!("Expecting a value but got {other:?}."),
+            jql,
+        )),
     }
 }

@@ -21,9 +21,10 @@
 //!   `minItems`/`maxItems`, `minLength`/`maxLength` (in characters), `minimum`/`maximum`, `allOf`
 //!   (all must hold), `anyOf` (at least one), `oneOf` (exactly one), and `readOnly` on properties
 //!   (a value for a read-only property is a violation: requests must not send it; a required
-//!   read-only property is required in responses only; parameters may reuse read-only schemas). As in JSON Schema, keywords
-//!   that constrain one kind of value (`properties`, `items`, `minLength`, …) apply only to values
-//!   of that kind, which is what lets `anyOf: [{required: [state]}, …]` work.
+//!   read-only property is required in responses only; parameters may reuse read-only schemas).
+//!   As in JSON Schema, keywords that constrain one kind of value (`properties`, `items`,
+//!   `minLength`, …) apply only to values of that kind, which is what lets
+//!   `anyOf: [{required: [state]}, …]` work.
 //! - **Ignored**: every other keyword (`format`, `pattern`, `uniqueItems`, `discriminator`, `not`,
 //!   `default`, `writeOnly`, `x-*`), `security`, responses, and content types other than JSON.
 //!
@@ -39,9 +40,11 @@ pub struct OpenApi {
     doc: Value,
 }
 
-/// Where an operation was found: its path template and the path parameters taken from the URL.
+/// Where an operation was found: its path template, whether each of its segments is a literal
+/// (to prefer the most literal match), and the path parameters taken from the URL.
 struct Matched<'a> {
     template: &'a str,
+    literals: Vec<bool>,
     params: Vec<(String, String)>,
 }
 
@@ -94,24 +97,28 @@ impl OpenApi {
         self.check_path_params(&parameters, &matched.params, &mut errors);
         self.check_query(&parameters, query, &mut errors);
         self.check_body(operation, body, &mut errors);
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// The path template a concrete path belongs to, and the values of its parameters.
     fn match_path(&self, path: &str) -> Option<Matched<'_>> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let paths = self.doc["paths"].as_object()?;
-        let mut best: Option<(Vec<bool>, Matched<'_>)> = None;
+        let mut best: Option<Matched<'_>> = None;
         for (template, item) in paths {
-            let Some((literals, params)) = match_template(template, item, &segments, self) else {
+            let Some(matched) = match_template(template, item, &segments, self) else {
                 continue;
             };
             // Literal segments win over templates, the earliest difference deciding.
-            if best.as_ref().is_none_or(|(best_literals, _)| literals > *best_literals) {
-                best = Some((literals, Matched { template, params }));
+            if best.as_ref().is_none_or(|b| matched.literals > b.literals) {
+                best = Some(matched);
             }
         }
-        best.map(|(_, matched)| matched)
+        best
     }
 
     /// The operation's parameters: the path item's, overridden by the operation's of the same name
@@ -150,8 +157,11 @@ impl OpenApi {
         let pairs = query_pairs(query);
         for parameter in parameters.iter().filter(|p| p["in"] == "query") {
             let name = parameter["name"].as_str().unwrap_or_default();
-            let values: Vec<String> =
-                pairs.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).collect();
+            let values: Vec<String> = pairs
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .collect();
             if values.is_empty() {
                 if parameter["required"] == true {
                     errors.push(format!("query.{name}: required query parameter missing"));
@@ -161,7 +171,9 @@ impl OpenApi {
             self.check_param_value(parameter, &values, &format!("query.{name}"), errors);
         }
         for (name, _) in &pairs {
-            let declared = parameters.iter().any(|p| p["in"] == "query" && p["name"] == **name);
+            let declared = parameters
+                .iter()
+                .any(|p| p["in"] == "query" && p["name"] == **name);
             if !declared {
                 errors.push(format!(
                     "query.{name}: not a parameter of this operation (the server would ignore it)"
@@ -189,7 +201,10 @@ impl OpenApi {
             )
         } else {
             if raw.len() > 1 {
-                errors.push(format!("{at}: given {} times, but takes one value", raw.len()));
+                errors.push(format!(
+                    "{at}: given {} times, but takes one value",
+                    raw.len()
+                ));
             }
             scalar_from_text(schema, &raw[0])
         };
@@ -203,7 +218,9 @@ impl OpenApi {
                 errors.push("body: a request body is required".to_owned());
             }
             (None, _) => {}
-            (Some(_), false) => errors.push("body: this operation takes no request body".to_owned()),
+            (Some(_), false) => {
+                errors.push("body: this operation takes no request body".to_owned())
+            }
             (Some(body), true) => match request_body["content"].get("application/json") {
                 Some(media) => self.validate(&media["schema"], body, "body", errors),
                 None => {
@@ -229,14 +246,20 @@ impl OpenApi {
         if let Some(expected) = schema["type"].as_str()
             && !has_type(value, expected)
         {
-            errors.push(format!("{path}: expected {expected}, got {}", describe(value)));
+            errors.push(format!(
+                "{path}: expected {expected}, got {}",
+                describe(value)
+            ));
             return;
         }
         if let Some(allowed) = schema["enum"].as_array()
             && !allowed.contains(value)
         {
             let allowed: Vec<String> = allowed.iter().map(Value::to_string).collect();
-            errors.push(format!("{path}: {value} is not one of {}", allowed.join(", ")));
+            errors.push(format!(
+                "{path}: {value} is not one of {}",
+                allowed.join(", ")
+            ));
         }
 
         match value {
@@ -246,12 +269,18 @@ impl OpenApi {
                 if let Some(min) = schema["minItems"].as_u64()
                     && (items.len() as u64) < min
                 {
-                    errors.push(format!("{path}: has {} items, at least {min} needed", items.len()));
+                    errors.push(format!(
+                        "{path}: has {} items, at least {min} needed",
+                        items.len()
+                    ));
                 }
                 if let Some(max) = schema["maxItems"].as_u64()
                     && (items.len() as u64) > max
                 {
-                    errors.push(format!("{path}: has {} items, at most {max} allowed", items.len()));
+                    errors.push(format!(
+                        "{path}: has {} items, at most {max} allowed",
+                        items.len()
+                    ));
                 }
                 if let Some(item_schema) = schema.get("items") {
                     for (i, item) in items.iter().enumerate() {
@@ -277,8 +306,10 @@ impl OpenApi {
         }
         if let Some(branches) = schema["oneOf"].as_array() {
             let outcomes = self.try_branches(branches, value, path);
-            let matching: Vec<usize> =
-                (0..outcomes.len()).filter(|i| outcomes[*i].is_empty()).map(|i| i + 1).collect();
+            let matching: Vec<usize> = (0..outcomes.len())
+                .filter(|i| outcomes[*i].is_empty())
+                .map(|i| i + 1)
+                .collect();
             match matching.len() {
                 1 => {}
                 0 => errors.push(format!(
@@ -301,9 +332,13 @@ impl OpenApi {
     ) {
         let properties = schema["properties"].as_object();
         for required in schema["required"].as_array().into_iter().flatten() {
-            let Some(name) = required.as_str() else { continue };
+            let Some(name) = required.as_str() else {
+                continue;
+            };
             // A required read-only property is required in responses only.
-            let read_only = properties.and_then(|p| p.get(name)).is_some_and(|p| self.is_read_only(p));
+            let read_only = properties
+                .and_then(|p| p.get(name))
+                .is_some_and(|p| self.is_read_only(p));
             if !object.contains_key(name) && !read_only {
                 errors.push(format!("{path}.{name}: required property missing"));
             }
@@ -323,7 +358,11 @@ impl OpenApi {
                             properties.map(|p| p.keys().collect()).unwrap_or_default();
                         errors.push(format!(
                             "{at}: unknown property (additionalProperties is false; known: {})",
-                            known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                            known
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ));
                     }
                     extra @ Value::Object(_) => self.validate(extra, property, &at, errors),
@@ -354,7 +393,9 @@ impl OpenApi {
     /// checked to resolve, and a broken description is not the request's fault.
     fn resolve<'a>(&'a self, mut node: &'a Value) -> &'a Value {
         for _ in 0..32 {
-            let Some(reference) = node["$ref"].as_str() else { return node };
+            let Some(reference) = node["$ref"].as_str() else {
+                return node;
+            };
             let pointer = reference.strip_prefix('#').unwrap_or(reference);
             node = self.doc.pointer(pointer).unwrap_or(&Value::Null);
         }
@@ -364,14 +405,13 @@ impl OpenApi {
 
 const HTTP_METHODS: [&str; 7] = ["get", "put", "post", "delete", "patch", "head", "options"];
 
-/// Matches a concrete path (split into segments) against one template: for each template segment,
-/// whether it was a literal, and the parameter values; `None` if it does not match.
-fn match_template(
-    template: &str,
+/// Matches a concrete path (split into segments) against one template; `None` if it does not.
+fn match_template<'a>(
+    template: &'a str,
     item: &Value,
     segments: &[&str],
     api: &OpenApi,
-) -> Option<(Vec<bool>, Vec<(String, String)>)> {
+) -> Option<Matched<'a>> {
     let parts: Vec<&str> = template.trim_start_matches('/').split('/').collect();
     let mut literals = Vec::new();
     let mut params = Vec::new();
@@ -384,7 +424,11 @@ fn match_template(
                 }
                 params.push((name.to_owned(), segments[i..].join("/")));
                 literals.push(false);
-                return Some((literals, params));
+                return Some(Matched {
+                    template,
+                    literals,
+                    params,
+                });
             }
             Some(name) => {
                 let segment = segments.get(i).filter(|s| !s.is_empty())?;
@@ -399,16 +443,23 @@ fn match_template(
             }
         }
     }
-    (segments.len() == parts.len()).then_some((literals, params))
+    (segments.len() == parts.len()).then_some(Matched {
+        template,
+        literals,
+        params,
+    })
 }
 
 /// Whether any operation of the path item marks the path parameter `name` as `x-multi-segment`.
 fn is_multi_segment(api: &OpenApi, item: &Value, name: &str) -> bool {
-    HTTP_METHODS.iter().filter_map(|m| item.get(*m)).any(|operation| {
-        api.parameters(item, operation)
-            .iter()
-            .any(|p| p["name"] == name && p["in"] == "path" && p["x-multi-segment"] == true)
-    })
+    HTTP_METHODS
+        .iter()
+        .filter_map(|m| item.get(*m))
+        .any(|operation| {
+            api.parameters(item, operation)
+                .iter()
+                .any(|p| p["name"] == name && p["in"] == "path" && p["x-multi-segment"] == true)
+        })
 }
 
 fn has_type(value: &Value, expected: &str) -> bool {
@@ -439,12 +490,16 @@ fn check_length(schema: &Value, length: usize, path: &str, errors: &mut Vec<Stri
     if let Some(min) = schema["minLength"].as_u64()
         && (length as u64) < min
     {
-        errors.push(format!("{path}: {length} characters, at least {min} needed"));
+        errors.push(format!(
+            "{path}: {length} characters, at least {min} needed"
+        ));
     }
     if let Some(max) = schema["maxLength"].as_u64()
         && (length as u64) > max
     {
-        errors.push(format!("{path}: {length} characters, at most {max} allowed"));
+        errors.push(format!(
+            "{path}: {length} characters, at most {max} allowed"
+        ));
     }
 }
 
@@ -496,7 +551,10 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(&name.replace('+', " ")), percent_decode(&value.replace('+', " ")))
+            (
+                percent_decode(&name.replace('+', " ")),
+                percent_decode(&value.replace('+', " ")),
+            )
         })
         .collect()
 }

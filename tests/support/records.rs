@@ -13,8 +13,10 @@ use scantix::tracker::draft::{DraftTicket, draft_key};
 
 /// A fixed instant plus `seconds`: tests name times relative to one another, never the clock.
 pub fn at(seconds: i64) -> DateTime<Utc> {
-    let base = DateTime::parse_from_rfc3339("2025-03-01T12:00:00Z").map(|t| t.with_timezone(&Utc));
-    base.unwrap_or_default() + Duration::seconds(seconds)
+    let base: DateTime<Utc> = "2025-03-01T12:00:00Z"
+        .parse()
+        .expect("a valid RFC 3339 literal");
+    base + Duration::seconds(seconds)
 }
 
 /// An open CodeQL alert `number` (js/sql-injection, with a source → sink flow and an advisory

@@ -36,7 +36,7 @@ pub struct TicketInputs<'a> {
 pub enum TicketDecision {
     /// Ask GitHub for the current state of these alerts, then decide again with the answer.
     NeedsVerification(Vec<Fingerprint>),
-    Decided(Decision),
+    Decided(Box<Decision>),
 }
 
 /// Whether `state` already reflects a ticket standing in `category`. Stale tickets stay in an open
@@ -72,7 +72,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
     };
     let ignore = |reason: &str, mut out: Decision| {
         out.actions.push(Action::Ignored { reason: reason.into() });
-        TicketDecision::Decided(out)
+        TicketDecision::Decided(Box::new(out))
     };
 
     let is_echo = event.actor_id.as_ref().is_some_and(|id| config.service_accounts.contains(id));
@@ -91,7 +91,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
             }
             audit("ticket.commented", format!("{author}: {excerpt}"), None, &mut out);
             out.actions.push(Action::TicketAudited { group: key.clone(), ticket, what: "comment".into() });
-            return TicketDecision::Decided(out);
+            return TicketDecision::Decided(Box::new(out));
         }
         TicketChange::Deleted => {
             let deleted = group.ticket.take();
@@ -121,7 +121,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                 if out.audit.is_empty() {
                     return ignore("the ticket is already in this state", out);
                 }
-                return TicketDecision::Decided(out);
+                return TicketDecision::Decided(Box::new(out));
             }
             let from = group.ticket_state;
             match status {
@@ -203,7 +203,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
     }
     group.updated_at = now;
     out.group = Some(group);
-    TicketDecision::Decided(out)
+    TicketDecision::Decided(Box::new(out))
 }
 
 #[cfg(test)]

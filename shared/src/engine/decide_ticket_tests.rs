@@ -53,7 +53,7 @@ fn run(event: &TicketEvent, group: &GroupRecord, verification: Option<&Verificat
 
 fn decided(d: TicketDecision) -> Decision {
     match d {
-        TicketDecision::Decided(d) => d,
+        TicketDecision::Decided(d) => *d,
         other => panic!("expected a decision, got {other:?}"),
     }
 }

@@ -248,7 +248,7 @@ impl Executor {
                 delivery: Some(delivery),
             };
             let decision = match decide_ticket(inputs) {
-                TicketDecision::Decided(decision) => decision,
+                TicketDecision::Decided(decision) => *decision,
                 TicketDecision::NeedsVerification(fingerprints) => {
                     verification = Some(self.verify(&group.value, &fingerprints).await?);
                     continue;

@@ -91,6 +91,33 @@ pub fn parse_delivery(event_name: &str, body: &[u8]) -> Result<ParsedDelivery, P
     Ok(ParsedDelivery::Alert(event))
 }
 
+/// One alert object of GitHub's REST API (`GET .../alerts`, `GET .../alerts/{n}`) as a
+/// [`Finding`] of `repository`. REST alerts have the webhook `alert`'s shape, so this is the same
+/// mapping, read as for an action that changes nothing: the alert's own `state` (and, for
+/// secrets, `resolution`) decides the finding's state, and no state reads as open.
+pub(crate) fn finding_from_alert(
+    kind: AlertKind,
+    alert: Value,
+    repository: &Repository,
+) -> Result<Finding, PayloadError> {
+    let payload = serde_json::json!({
+        "alert": alert,
+        "repository": {
+            "id": repository.id,
+            "full_name": repository.full_name,
+            "default_branch": repository.default_branch,
+            "html_url": repository.html_url,
+        },
+    });
+    require_object(&payload, "alert")?;
+    let event = match kind {
+        AlertKind::CodeScanning => code_scanning_event("updated_assignment", read(&payload)?)?,
+        AlertKind::Dependabot => dependabot_event("assignees_changed", read(&payload)?)?,
+        AlertKind::SecretScanning => secret_scanning_event("validated", read(&payload)?)?,
+    };
+    Ok(event.finding)
+}
+
 fn ignored(reason: String) -> ParsedDelivery {
     ParsedDelivery::Ignored { reason }
 }

@@ -1,12 +1,15 @@
-//! The `GitHub` port: what scantix asks of GitHub's REST API (an alert's current state, dismissing
-//! an alert), with `MemoryGitHub` as its in-memory twin. The octocrab adapter sits behind the same
+//! The `GitHub` port: what scantix asks of GitHub's REST API (an alert's current state, listing a
+//! repository's alerts, dismissing and reopening an alert, reading a file), with `MemoryGitHub`
+//! as its in-memory twin. The octocrab adapter (`super::rest::RestGitHub`) sits behind the same
 //! trait.
 
-use crate::finding::{AlertKind, AlertState, Repository};
+use crate::finding::{AlertKind, AlertState, Finding, Repository};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// Why a person closes an alert without a fix, in scantix's words. Each alert kind spells it its
 /// own way in GitHub's API; `spelling` gives that.
@@ -40,6 +43,10 @@ impl DismissReason {
 pub enum GitHubError {
     #[error("GitHub temporarily unavailable: {0}")]
     Retryable(String),
+    /// GitHub's primary or secondary rate limit. Retrying before `retry_after` has passed only
+    /// makes a secondary limit last longer.
+    #[error("GitHub rate limit reached; retry in {} s", retry_after.as_secs())]
+    RateLimited { retry_after: Duration },
     #[error("GitHub refused: {0}")]
     Refused(String),
     #[error("alert not found: {0}")]
@@ -48,15 +55,124 @@ pub enum GitHubError {
 
 impl GitHubError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, GitHubError::Retryable(_))
+        matches!(
+            self,
+            GitHubError::Retryable(_) | GitHubError::RateLimited { .. }
+        )
     }
+
+    /// How long to wait before retrying, when GitHub said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GitHubError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+/// Which alerts a listing wants, by the state scantix reads them in (see [`AlertState`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStateFilter {
+    Open,
+    Fixed,
+    Dismissed,
+}
+
+impl AlertStateFilter {
+    pub fn matches(self, state: AlertState) -> bool {
+        matches!(
+            (self, state),
+            (AlertStateFilter::Open, AlertState::Open)
+                | (AlertStateFilter::Fixed, AlertState::Fixed)
+                | (AlertStateFilter::Dismissed, AlertState::Dismissed)
+        )
+    }
+}
+
+/// One page's worth of a listing: what to list and where to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// Only alerts in this state; all of them when `None`.
+    pub state: Option<AlertStateFilter>,
+    /// Only alerts updated at or after this instant. Alerts that carry no `updated_at` are kept:
+    /// nothing says they are older.
+    pub since: Option<DateTime<Utc>>,
+    /// Where to go on: the `next` of the page before, as it was returned (it may have been
+    /// stored in between). `None` starts at the most recently updated alert.
+    pub cursor: Option<String>,
+    /// Alerts per page, 1 to 100 (GitHub's maximum; more is read as 100).
+    pub per_page: u8,
+}
+
+impl Default for AlertQuery {
+    fn default() -> Self {
+        AlertQuery {
+            state: None,
+            since: None,
+            cursor: None,
+            per_page: 100,
+        }
+    }
+}
+
+impl AlertQuery {
+    /// Open alerts, 100 a page.
+    pub fn open() -> AlertQuery {
+        AlertQuery {
+            state: Some(AlertStateFilter::Open),
+            ..AlertQuery::default()
+        }
+    }
+
+    /// The same query, resumed at `cursor`.
+    pub fn at(&self, cursor: Option<String>) -> AlertQuery {
+        AlertQuery {
+            cursor,
+            ..self.clone()
+        }
+    }
+
+    /// `per_page` within GitHub's 1..=100.
+    pub fn page_size(&self) -> u8 {
+        self.per_page.clamp(1, 100)
+    }
+
+    /// Whether a finding passes the state and `since` filters.
+    pub fn admits(&self, finding: &Finding) -> bool {
+        self.state.is_none_or(|s| s.matches(finding.state))
+            && self.is_recent(finding.updated_at)
+    }
+
+    /// Whether `updated_at` is at or after `since` (unknown counts as recent).
+    pub fn is_recent(&self, updated_at: Option<DateTime<Utc>>) -> bool {
+        match (self.since, updated_at) {
+            (Some(since), Some(updated)) => updated >= since,
+            _ => true,
+        }
+    }
+}
+
+/// One page of a listing, most recently updated first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPage {
+    pub findings: Vec<Finding>,
+    /// Where the next page starts (an opaque cursor: keep it as it is and pass it back in
+    /// [`AlertQuery::cursor`] with the same query); `None` when this was the last page, or when
+    /// the alerts left are all older than `since`.
+    pub next: Option<String>,
 }
 
 /// The GitHub REST port.
 #[async_trait]
 pub trait GitHub: Send + Sync {
     /// The alert's state as GitHub reports it now.
-    async fn alert_state(&self, repo: &Repository, kind: AlertKind, number: u64) -> Result<AlertState, GitHubError>;
+    async fn alert_state(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<AlertState, GitHubError>;
 
     /// Dismisses (code scanning, Dependabot) or resolves (secret scanning) an alert. Dismissing an
     /// alert that is already closed is a no-op.
@@ -68,6 +184,52 @@ pub trait GitHub: Send + Sync {
         reason: DismissReason,
         comment: &str,
     ) -> Result<(), GitHubError>;
+
+    /// Reopens a dismissed (or resolved) alert. Reopening an open alert is a no-op.
+    async fn reopen_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<(), GitHubError>;
+
+    /// One page of the repository's alerts of `kind`, most recently updated first.
+    async fn list_alerts(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        query: &AlertQuery,
+    ) -> Result<AlertPage, GitHubError>;
+
+    /// A text file of the repository at `git_ref` (the default branch when `None`); `None` when
+    /// there is no such file.
+    async fn read_file(
+        &self,
+        repo: &Repository,
+        path: &str,
+        git_ref: Option<&str>,
+    ) -> Result<Option<String>, GitHubError>;
+
+    /// Every alert the query admits, page after page from its cursor. A caller that must survive
+    /// a failure halfway (a rate limit, a Lambda timeout) pages with `list_alerts` itself and
+    /// keeps each `next`.
+    async fn list_all_alerts(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        query: &AlertQuery,
+    ) -> Result<Vec<Finding>, GitHubError> {
+        let mut findings = Vec::new();
+        let mut query = query.clone();
+        loop {
+            let page = self.list_alerts(repo, kind, &query).await?;
+            findings.extend(page.findings);
+            match page.next {
+                Some(next) => query.cursor = Some(next),
+                None => return Ok(findings),
+            }
+        }
+    }
 }
 
 /// A dismissal `MemoryGitHub` was asked for.
@@ -80,12 +242,26 @@ pub struct Dismissed {
     pub comment: String,
 }
 
-/// In-memory GitHub: alert states set by the test (or the local run), dismissals recorded.
-/// Alerts it was never told about are reported open: the cautious answer for verification.
+/// An alert: (repository id, kind, number).
+type AlertKey = (u64, AlertKind, u64);
+
+/// In-memory GitHub: alert states and findings set by the test (or the local run), files put
+/// there, dismissals and reopenings recorded, listings counted. Alerts it was never told about are
+/// reported open: the cautious answer for verification.
 #[derive(Debug, Default)]
 pub struct MemoryGitHub {
-    states: Mutex<BTreeMap<(u64, AlertKind, u64), AlertState>>,
-    dismissed: Mutex<Vec<Dismissed>>,
+    inner: Mutex<Memory>,
+}
+
+#[derive(Debug, Default)]
+struct Memory {
+    states: BTreeMap<AlertKey, AlertState>,
+    findings: BTreeMap<AlertKey, Finding>,
+    /// (repository id, path, ref; `None` for the default branch) → content.
+    files: BTreeMap<(u64, String, Option<String>), String>,
+    dismissed: Vec<Dismissed>,
+    reopened: Vec<AlertKey>,
+    list_calls: usize,
 }
 
 impl MemoryGitHub {
@@ -94,22 +270,58 @@ impl MemoryGitHub {
     }
 
     pub fn set_state(&self, repository: u64, kind: AlertKind, number: u64, state: AlertState) {
-        self.lock_states().insert((repository, kind, number), state);
+        self.lock().states.insert((repository, kind, number), state);
+    }
+
+    /// Adds (or replaces) an alert that listings return; its state is the finding's.
+    pub fn add_finding(&self, finding: Finding) {
+        let key = (finding.repository.id, finding.kind, finding.number);
+        let mut memory = self.lock();
+        memory.states.insert(key, finding.state);
+        memory.findings.insert(key, finding);
+    }
+
+    /// Puts a file at `path` on `git_ref` (`None`: the default branch).
+    pub fn put_file(&self, repository: u64, path: &str, git_ref: Option<&str>, content: &str) {
+        self.lock().files.insert(
+            (repository, path.to_owned(), git_ref.map(str::to_owned)),
+            content.to_owned(),
+        );
     }
 
     pub fn dismissed(&self) -> Vec<Dismissed> {
-        self.dismissed.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.lock().dismissed.clone()
     }
 
-    fn lock_states(&self) -> std::sync::MutexGuard<'_, BTreeMap<(u64, AlertKind, u64), AlertState>> {
-        self.states.lock().unwrap_or_else(|p| p.into_inner())
+    /// The alerts reopened, as (repository id, kind, number), oldest first.
+    pub fn reopened(&self) -> Vec<(u64, AlertKind, u64)> {
+        self.lock().reopened.clone()
+    }
+
+    /// How many `list_alerts` calls were made: what one page costs against the real API.
+    pub fn list_calls(&self) -> usize {
+        self.lock().list_calls
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 #[async_trait]
 impl GitHub for MemoryGitHub {
-    async fn alert_state(&self, repo: &Repository, kind: AlertKind, number: u64) -> Result<AlertState, GitHubError> {
-        Ok(self.lock_states().get(&(repo.id, kind, number)).copied().unwrap_or(AlertState::Open))
+    async fn alert_state(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<AlertState, GitHubError> {
+        Ok(self
+            .lock()
+            .states
+            .get(&(repo.id, kind, number))
+            .copied()
+            .unwrap_or(AlertState::Open))
     }
 
     async fn dismiss_alert(
@@ -121,11 +333,12 @@ impl GitHub for MemoryGitHub {
         comment: &str,
     ) -> Result<(), GitHubError> {
         let key = (repo.id, kind, number);
-        if self.lock_states().get(&key).is_some_and(|s| *s != AlertState::Open) {
+        let mut memory = self.lock();
+        if memory.states.get(&key).is_some_and(|s| *s != AlertState::Open) {
             return Ok(());
         }
-        self.lock_states().insert(key, AlertState::Dismissed);
-        self.dismissed.lock().unwrap_or_else(|p| p.into_inner()).push(Dismissed {
+        memory.states.insert(key, AlertState::Dismissed);
+        memory.dismissed.push(Dismissed {
             repository: repo.id,
             kind,
             number,
@@ -133,5 +346,175 @@ impl GitHub for MemoryGitHub {
             comment: comment.to_owned(),
         });
         Ok(())
+    }
+
+    async fn reopen_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<(), GitHubError> {
+        let key = (repo.id, kind, number);
+        let mut memory = self.lock();
+        if memory.states.get(&key).is_none_or(|s| *s == AlertState::Open) {
+            return Ok(());
+        }
+        memory.states.insert(key, AlertState::Open);
+        memory.reopened.push(key);
+        Ok(())
+    }
+
+    async fn list_alerts(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        query: &AlertQuery,
+    ) -> Result<AlertPage, GitHubError> {
+        let mut memory = self.lock();
+        memory.list_calls += 1;
+        // The cursor is the page number, as GitHub's page-numbered listings have it.
+        let page: usize = match &query.cursor {
+            None => 1,
+            Some(cursor) => cursor
+                .parse()
+                .ok()
+                .filter(|page| *page >= 1)
+                .ok_or_else(|| GitHubError::Refused(format!("not a cursor: {cursor:?}")))?,
+        };
+        let mut matching: Vec<Finding> = memory
+            .findings
+            .range((repo.id, kind, 0)..=(repo.id, kind, u64::MAX))
+            .map(|(key, finding)| Finding {
+                state: memory.states.get(key).copied().unwrap_or(finding.state),
+                ..finding.clone()
+            })
+            .filter(|finding| query.admits(finding))
+            .collect();
+        // Most recently updated first; unknown times last, then newest numbers first.
+        matching.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then(b.number.cmp(&a.number))
+        });
+        let size = usize::from(query.page_size());
+        let start = (page - 1).saturating_mul(size);
+        let findings: Vec<Finding> = matching.iter().skip(start).take(size).cloned().collect();
+        let next = (start.saturating_add(size) < matching.len()).then(|| (page + 1).to_string());
+        Ok(AlertPage { findings, next })
+    }
+
+    async fn read_file(
+        &self,
+        repo: &Repository,
+        path: &str,
+        git_ref: Option<&str>,
+    ) -> Result<Option<String>, GitHubError> {
+        let key = (repo.id, path.to_owned(), git_ref.map(str::to_owned));
+        Ok(self.lock().files.get(&key).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::code_alert;
+    use chrono::TimeZone;
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + chrono::Duration::minutes(minute.into())
+    }
+
+    /// `count` open code scanning alerts of acme/shop, alert n updated n minutes after noon.
+    fn seeded(count: u64) -> (MemoryGitHub, Repository) {
+        let github = MemoryGitHub::new();
+        let mut repository = None;
+        for number in 1..=count {
+            let mut finding = code_alert(number, "js/xss", "src/app.js");
+            finding.updated_at = Some(at(number as u32));
+            repository = Some(finding.repository.clone());
+            github.add_finding(finding);
+        }
+        (github, repository.expect("at least one alert"))
+    }
+
+    #[tokio::test]
+    async fn a_thousand_alerts_list_in_ten_pages_newest_first() {
+        let (github, repo) = seeded(1000);
+        let all = github
+            .list_all_alerts(&repo, AlertKind::CodeScanning, &AlertQuery::open())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1000);
+        assert_eq!(github.list_calls(), 10);
+        assert_eq!(all.first().map(|f| f.number), Some(1000));
+        assert_eq!(all.last().map(|f| f.number), Some(1));
+    }
+
+    #[tokio::test]
+    async fn state_and_since_filter_and_a_stored_cursor_resumes() {
+        let (github, repo) = seeded(30);
+        github.set_state(repo.id, AlertKind::CodeScanning, 30, AlertState::Fixed);
+        let query = AlertQuery {
+            state: Some(AlertStateFilter::Open),
+            since: Some(at(11)),
+            per_page: 8,
+            ..AlertQuery::default()
+        };
+        let first = github
+            .list_alerts(&repo, AlertKind::CodeScanning, &query)
+            .await
+            .unwrap();
+        let numbers: Vec<u64> = first.findings.iter().map(|f| f.number).collect();
+        assert_eq!(numbers, [29, 28, 27, 26, 25, 24, 23, 22]);
+        let stored = first.next.clone().expect("more pages");
+        let rest = github
+            .list_all_alerts(&repo, AlertKind::CodeScanning, &query.at(Some(stored)))
+            .await
+            .unwrap();
+        let numbers: Vec<u64> = rest.iter().map(|f| f.number).collect();
+        assert_eq!(numbers, [21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11]);
+        let bad = query.at(Some("after=xyz".into()));
+        assert!(matches!(
+            github.list_alerts(&repo, AlertKind::CodeScanning, &bad).await,
+            Err(GitHubError::Refused(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn dismissing_and_reopening_show_in_listings() {
+        let (github, repo) = seeded(3);
+        let kind = AlertKind::CodeScanning;
+        github
+            .dismiss_alert(&repo, kind, 2, DismissReason::WontFix, "accepted")
+            .await
+            .unwrap();
+        let open = github.list_all_alerts(&repo, kind, &AlertQuery::open()).await.unwrap();
+        assert_eq!(open.iter().map(|f| f.number).collect::<Vec<_>>(), [3, 1]);
+        github.reopen_alert(&repo, kind, 2).await.unwrap();
+        github.reopen_alert(&repo, kind, 3).await.unwrap();
+        assert_eq!(github.reopened(), [(repo.id, kind, 2)], "reopening an open alert is a no-op");
+        assert_eq!(github.alert_state(&repo, kind, 2).await.unwrap(), AlertState::Open);
+    }
+
+    #[tokio::test]
+    async fn files_are_read_per_ref() {
+        let (github, repo) = seeded(1);
+        github.put_file(repo.id, ".github/scantix.yml", None, "jira: {}\n");
+        github.put_file(repo.id, ".github/scantix.yml", Some("feature"), "jira: {project: X}\n");
+        let read = |r: Option<&'static str>| github.read_file(&repo, ".github/scantix.yml", r);
+        assert_eq!(read(None).await.unwrap().as_deref(), Some("jira: {}\n"));
+        assert_eq!(read(Some("feature")).await.unwrap().as_deref(), Some("jira: {project: X}\n"));
+        assert_eq!(read(Some("other")).await.unwrap(), None);
+    }
+
+    #[test]
+    fn rate_limits_are_retryable_and_say_when() {
+        let limited = GitHubError::RateLimited {
+            retry_after: Duration::from_secs(42),
+        };
+        assert!(limited.is_retryable());
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(42)));
+        assert_eq!(limited.to_string(), "GitHub rate limit reached; retry in 42 s");
+        assert!(!GitHubError::Refused("no".into()).is_retryable());
     }
 }

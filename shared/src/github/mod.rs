@@ -1,6 +1,8 @@
 //! GitHub's side of the product: webhook signatures and alert payloads coming in, and the `GitHub`
-//! port for calls going out.
+//! port for calls going out, with its REST adapter and the App authentication it uses.
 
 pub mod alert_webhook;
 pub mod api;
+pub mod app_auth;
+pub mod rest;
 pub mod signature;

@@ -22,6 +22,15 @@
 //! construction) and two commits that log at the same instant with the same delivery cannot
 //! collide and cancel each other forever.
 //!
+//! Entries are ordered by `at`, then delivery id, then place in the commit. `MemoryStore` orders by
+//! `at` then arrival; the two differ only for entries of different deliveries stamped with the
+//! same nanosecond.
+//!
+//! # Expiry
+//! Deliveries carry `ttl = expires_at` (epoch seconds). AWS deletes expired items lazily (usually
+//! within two days), so a redelivery is refused for at least as long as `expires_at` promises;
+//! DynamoDB Local deletes them within seconds. Until deleted, an expired delivery still counts.
+//!
 //! # Versions
 //! Findings and groups carry a `version`. `Guarded { expected_version: None }` writes only if the
 //! item is absent (`attribute_not_exists(pk)`) and stores version 1; `Some(v)` writes only if
@@ -55,13 +64,16 @@ use std::time::Duration;
 
 /// One DynamoDB item as the SDK hands it over.
 type Item = HashMap<String, AttributeValue>;
+/// Expression placeholders: `#name` → attribute name, `:value` → value.
+type Names = HashMap<String, String>;
+type Values = HashMap<String, AttributeValue>;
 
 const PK: &str = "pk";
 const SK: &str = "sk";
 const KIND: &str = "kind";
 const DOC: &str = "doc";
 const VERSION: &str = "version";
-/// The attribute the table's TTL setting names (TTL is a reserved word: always use `#ttl`).
+/// The attribute the table's TTL setting names (a reserved word: in an expression it must be `#ttl`).
 const TTL: &str = "ttl";
 const TICKET_GROUP: &str = "group_key";
 
@@ -159,9 +171,7 @@ impl DynamoStore {
         if !active {
             self.wait_until_active().await?;
         }
-        // UpdateTimeToLive is refused while the table is CREATING, hence after the wait. Expired
-        // deliveries are deleted lazily (typically within two days), which only lengthens the
-        // dedup window.
+        // UpdateTimeToLive is refused while the table is CREATING, hence after the wait.
         let ttl = TimeToLiveSpecification::builder()
             .attribute_name(TTL)
             .enabled(true)
@@ -528,8 +538,8 @@ impl Key {
 /// `ttl` and many other short words are DynamoDB reserved words.
 struct Condition {
     expression: &'static str,
-    names: HashMap<String, String>,
-    values: Option<HashMap<String, AttributeValue>>,
+    names: Names,
+    values: Option<Values>,
 }
 
 impl Condition {
@@ -552,14 +562,7 @@ impl Condition {
     }
 
     /// The pieces as the SDK's `set_*` methods take them.
-    #[allow(clippy::type_complexity)]
-    fn into_parts(
-        self,
-    ) -> (
-        Option<HashMap<String, String>>,
-        Option<HashMap<String, AttributeValue>>,
-        Option<String>,
-    ) {
+    fn into_parts(self) -> (Option<Names>, Option<Values>, Option<String>) {
         (
             Some(self.names),
             self.values,

@@ -33,10 +33,14 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
         .collect();
 
     let what = match group.kind {
-        AlertKind::Dependabot => match advisories.iter().next() {
-            Some(id) if advisories.len() == 1 => format!("{id}: {}", group.rule.name),
-            _ => format!("Vulnerable dependency: {}", group.rule.name),
-        },
+        // A Dependabot rule id is its advisory (GHSA); a group by package can hold several.
+        AlertKind::Dependabot => {
+            let ghsa: BTreeSet<&str> = members.iter().map(|m| m.rule_id.as_str()).collect();
+            match ghsa.iter().next() {
+                Some(id) if ghsa.len() == 1 => format!("{id}: {}", group.rule.name),
+                _ => format!("{} advisories in a vulnerable dependency", ghsa.len()),
+            }
+        }
         AlertKind::SecretScanning => format!("Leaked secret: {}", group.rule.name),
         AlertKind::CodeScanning => match cwes.iter().next() {
             Some(cwe) => format!("{cwe}: {}", group.rule.name),

@@ -42,9 +42,7 @@ impl Caps {
 
 /// The ticket description, at most `FIELD_LIMIT` characters once serialised.
 pub fn document(t: &TicketContent) -> Value {
-    fit(|caps, shown| build(t, caps, shown), t.findings.len(), |doc| {
-        size(doc)
-    })
+    fit(|caps, shown| build(t, caps, shown), t.findings.len(), size)
 }
 
 /// Finds the largest document under the limit: all findings if they fit, otherwise as many as
@@ -212,13 +210,16 @@ pub fn has_marker(body: &Value, marker: &str) -> bool {
         Value::Object(node) => {
             let is_marker = node.get("type").and_then(Value::as_str) == Some("text")
                 && node.get("text").and_then(Value::as_str) == Some(marker)
-                && node.get("marks").and_then(Value::as_array).is_some_and(|marks| {
-                    marks.iter().any(|m| {
-                        m.get("type").and_then(Value::as_str) == Some("textColor")
-                            && m.pointer("/attrs/color").and_then(Value::as_str)
-                                == Some(MARKER_COLOUR)
-                    })
-                });
+                && node
+                    .get("marks")
+                    .and_then(Value::as_array)
+                    .is_some_and(|marks| {
+                        marks.iter().any(|m| {
+                            m.get("type").and_then(Value::as_str) == Some("textColor")
+                                && m.pointer("/attrs/color").and_then(Value::as_str)
+                                    == Some(MARKER_COLOUR)
+                        })
+                    });
             is_marker
                 || node
                     .get("content")
@@ -277,8 +278,8 @@ fn link_or_plain(label: &str, url: Option<&str>) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::test_content::hostile_content;
+    use super::*;
 
     fn texts(v: &Value, out: &mut Vec<String>) {
         match v {
@@ -312,7 +313,10 @@ mod tests {
         let mut all = Vec::new();
         texts(&doc, &mut all);
         assert!(all.iter().all(|t| !t.is_empty()));
-        assert!(all.iter().all(|t| !t.chars().any(|c| c.is_control() && c != '\n')));
+        assert!(
+            all.iter()
+                .all(|t| !t.chars().any(|c| c.is_control() && c != '\n'))
+        );
         assert!(!all.iter().any(|t| t.contains('\u{202E}')));
         // The hostile wiki/markdown survives only as literal text.
         assert!(all.iter().any(|t| t.contains("[~admin]")));
@@ -322,7 +326,12 @@ mod tests {
         assert!(hrefs.iter().all(|h| h.starts_with("https://")), "{hrefs:?}");
         // Nothing in the document is a node type alert text could have asked for.
         let s = doc.to_string();
-        for forbidden in ["\"mention\"", "\"inlineCard\"", "\"media\"", "\"extension\""] {
+        for forbidden in [
+            "\"mention\"",
+            "\"inlineCard\"",
+            "\"media\"",
+            "\"extension\"",
+        ] {
             assert!(!s.contains(forbidden), "{forbidden}");
         }
     }
@@ -356,10 +365,12 @@ mod tests {
             ]
         );
         // Guidance keeps its lines inside the code block.
-        assert!(doc["content"][7]["content"][0]["text"]
-            .as_str()
-            .unwrap()
-            .contains('\n'));
+        assert!(
+            doc["content"][7]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains('\n')
+        );
     }
 
     #[test]
@@ -368,9 +379,18 @@ mod tests {
         assert!(size(&doc) <= FIELD_LIMIT, "{}", size(&doc));
         let mut all = Vec::new();
         texts(&doc, &mut all);
-        let more = all.iter().find(|t| t.starts_with("…and ")).expect("a more line");
+        let more = all
+            .iter()
+            .find(|t| t.starts_with("…and "))
+            .expect("a more line");
         let shown = doc["content"][3]["content"].as_array().unwrap().len();
-        assert_eq!(more, &format!("…and {} more (the full list is in GitHub's security tab)", 2_000 - shown));
+        assert_eq!(
+            more,
+            &format!(
+                "…and {} more (the full list is in GitHub's security tab)",
+                2_000 - shown
+            )
+        );
         assert!(shown > 10);
     }
 
@@ -386,7 +406,10 @@ mod tests {
     #[test]
     fn comments_carry_a_marker_that_text_cannot_forge() {
         let forged = "scantix ref g-1";
-        let c = comment(&format!("line one\n{forged}\n\u{1b}[2Jline three"), "scantix ref g-2");
+        let c = comment(
+            &format!("line one\n{forged}\n\u{1b}[2Jline three"),
+            "scantix ref g-2",
+        );
         assert!(has_marker(&c, "scantix ref g-2"));
         assert!(!has_marker(&c, "scantix ref g-1"));
         assert!(!has_marker(&c, "scantix ref g-"));

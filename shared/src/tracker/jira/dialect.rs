@@ -144,7 +144,10 @@ mod tests {
             .unwrap();
         let header = basic.headers()["authorization"].clone();
         assert!(header.is_sensitive());
-        assert_eq!(header.to_str().unwrap(), "Basic Ym90QGV4YW1wbGUuY29tOnRvaw==");
+        assert_eq!(
+            header.to_str().unwrap(),
+            "Basic Ym90QGV4YW1wbGUuY29tOnRvaw=="
+        );
         let bearer = Dialect(Flavor::DataCenter)
             .authorize(
                 client.get("https://x.invalid/"),

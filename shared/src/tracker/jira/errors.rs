@@ -86,7 +86,9 @@ pub fn rejection(status: StatusCode, body: &[u8], issue: Option<&str>) -> Failur
     let error = match status {
         StatusCode::UNAUTHORIZED => misconfigured(
             "jira.auth",
-            format!("{said} (the credentials were refused: check the token and that it has not expired)"),
+            format!(
+                "{said} (the credentials were refused: check the token and that it has not expired)"
+            ),
         ),
         StatusCode::FORBIDDEN => misconfigured(
             "jira.auth",
@@ -143,16 +145,31 @@ mod tests {
     #[test]
     fn field_errors_name_the_setting_to_fix() {
         let cases = [
-            (r#"{"errors":{"project":"valid project is required"}}"#, "jira.project"),
-            (r#"{"errors":{"issuetype":"The issue type selected is invalid."}}"#, "jira.issue-type"),
-            (r#"{"errors":{"priority":"Specify the Priority (name) in the string format"}}"#, "jira.priorities"),
-            (r#"{"errors":{"components":"Component name 'X' is not valid"}}"#, "jira.components"),
+            (
+                r#"{"errors":{"project":"valid project is required"}}"#,
+                "jira.project",
+            ),
+            (
+                r#"{"errors":{"issuetype":"The issue type selected is invalid."}}"#,
+                "jira.issue-type",
+            ),
+            (
+                r#"{"errors":{"priority":"Specify the Priority (name) in the string format"}}"#,
+                "jira.priorities",
+            ),
+            (
+                r#"{"errors":{"components":"Component name 'X' is not valid"}}"#,
+                "jira.components",
+            ),
             (
                 r#"{"errors":{"duedate":"Field 'duedate' cannot be set. It is not on the appropriate screen, or unknown."}}"#,
                 "jira.fields.duedate",
             ),
             // An unknown project makes other fields fail too: the project is the cause.
-            (r#"{"errors":{"components":"x","project":"y","summary":"z"}}"#, "jira.project"),
+            (
+                r#"{"errors":{"components":"x","project":"y","summary":"z"}}"#,
+                "jira.project",
+            ),
         ];
         for (body, expected) in cases {
             let f = rejection(StatusCode::BAD_REQUEST, body.as_bytes(), None);
@@ -164,7 +181,11 @@ mod tests {
             br#"{"errors":{"customfield_10010":"Field 'customfield_10010' cannot be set. It is not on the appropriate screen, or unknown."}}"#,
             None,
         );
-        assert!(f.error.to_string().contains("not on the appropriate screen"));
+        assert!(
+            f.error
+                .to_string()
+                .contains("not on the appropriate screen")
+        );
     }
 
     #[test]
@@ -188,7 +209,9 @@ mod tests {
             br#"{"errorMessages":["Error in the JQL Query"],"errors":{}}"#,
             None,
         );
-        assert!(matches!(f.error, TrackerError::Failed(ref m) if m.contains("Error in the JQL Query")));
+        assert!(
+            matches!(f.error, TrackerError::Failed(ref m) if m.contains("Error in the JQL Query"))
+        );
         let f = rejection(
             StatusCode::BAD_REQUEST,
             br#"{"errorMessages":["The value 'NOPE' does not exist for the field 'project'."],"errors":{}}"#,

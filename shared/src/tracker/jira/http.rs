@@ -149,7 +149,7 @@ impl Http {
                                 call.path,
                                 without_url(&e)
                             );
-                            if call.replay == Replay::Unsafe || status.is_success() {
+                            if call.replay == Replay::Unsafe {
                                 return Err(Failure::ambiguous(problem));
                             }
                             (problem, None)
@@ -157,7 +157,8 @@ impl Http {
                     }
                 }
                 Err(e) => {
-                    let problem = format!("calling Jira at {} failed: {}", call.path, without_url(&e));
+                    let problem =
+                        format!("calling Jira at {} failed: {}", call.path, without_url(&e));
                     tracing::debug!(
                         method = %call.method, path = %call.path, attempt,
                         timeout = e.is_timeout(), connect = e.is_connect(), "jira call failed"
@@ -259,7 +260,10 @@ mod tests {
             HeaderValue::from_str(&soon.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).unwrap(),
         );
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(17) && d <= Duration::from_secs(20), "{d:?}");
+        assert!(
+            d > Duration::from_secs(17) && d <= Duration::from_secs(20),
+            "{d:?}"
+        );
         h.insert(
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),

@@ -84,7 +84,10 @@ mod tests {
         let key = GroupKey::from_stored("1/dependabot/package:npm:lodash:package.json");
         assert_eq!(
             by_group_label("SEC", &key),
-            format!("project = \"SEC\" AND labels = \"{}\" ORDER BY created ASC", key.label())
+            format!(
+                "project = \"SEC\" AND labels = \"{}\" ORDER BY created ASC",
+                key.label()
+            )
         );
     }
 }

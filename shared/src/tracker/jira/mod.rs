@@ -14,6 +14,7 @@
 //! - `dialect`: Cloud vs Data Center.
 //! - [`adf`], [`wiki`]: ticket content as ADF (Cloud) or wiki markup (Data Center), alert text inert.
 //! - `text`: cleaning and capping alert text before either renderer.
+//! - `issue_fields`: the create and edit bodies (fields, labels, the group-key property).
 //! - [`jql`]: the searches, with escaped literals.
 //! - [`workflow`]: choosing a transition by status category.
 //! - `http`: the single `send` (auth, retries, backoff); `errors`: Jira's errors → `TrackerError`.
@@ -22,6 +23,7 @@ pub mod adf;
 mod dialect;
 mod errors;
 mod http;
+mod issue_fields;
 pub mod jql;
 pub mod settings;
 #[cfg(test)]
@@ -33,7 +35,6 @@ pub mod workflow;
 pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
 
 use super::{Tracker, TrackerError};
-use crate::finding::Severity;
 use crate::identity::GroupKey;
 use crate::state::{TicketRef, TicketState};
 use crate::ticket::TicketContent;
@@ -41,6 +42,7 @@ use async_trait::async_trait;
 use dialect::{Dialect, SearchPage};
 use errors::Failure;
 use http::{Call, Http, Replay};
+use issue_fields::IssueFields;
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -51,11 +53,6 @@ use workflow::{Category, Status, Transition, Transitions};
 /// The label that marks a ticket whose findings are all gone (`TicketState::Stale`): a state that
 /// asks a person to look, which no workflow has a status for.
 pub const STALE_LABEL: &str = "scantix-stale";
-
-/// Jira's limit on `summary`.
-const SUMMARY_LIMIT: usize = 255;
-/// Jira's limit on one label.
-const LABEL_LIMIT: usize = 255;
 
 /// Tickets in Jira.
 pub struct JiraTracker {
@@ -93,10 +90,16 @@ impl JiraTracker {
         let base_url = parse_base_url(&settings.base_url)
             .map_err(|message| misconfigured("jira.base-url", message))?;
         if settings.project.trim().is_empty() {
-            return Err(misconfigured("jira.project", "the project key is empty".into()));
+            return Err(misconfigured(
+                "jira.project",
+                "the project key is empty".into(),
+            ));
         }
         if settings.issue_type.trim().is_empty() {
-            return Err(misconfigured("jira.issue-type", "the issue type is empty".into()));
+            return Err(misconfigured(
+                "jira.issue-type",
+                "the issue type is empty".into(),
+            ));
         }
         if settings.max_attempts == 0 {
             return Err(misconfigured(
@@ -151,6 +154,13 @@ impl JiraTracker {
         format!("{}{rest}", self.dialect().api())
     }
 
+    fn fields(&self) -> IssueFields<'_> {
+        IssueFields {
+            settings: &self.settings,
+            dialect: self.dialect(),
+        }
+    }
+
     fn reference(&self, key: String) -> TicketRef {
         TicketRef {
             tracker: "jira".into(),
@@ -172,7 +182,10 @@ impl JiraTracker {
             match flow(attempt).await {
                 Ok(value) => return Ok(value),
                 Err(f) if f.ambiguous && attempt < self.http.max_attempts => {
-                    tracing::info!(attempt, "jira call outcome unknown; checking, then repeating");
+                    tracing::info!(
+                        attempt,
+                        "jira call outcome unknown; checking, then repeating"
+                    );
                     tokio::time::sleep(http::backoff(self.http.backoff_base, attempt)).await;
                     attempt += 1;
                 }
@@ -218,100 +231,14 @@ impl JiraTracker {
         Ok(keys.into_iter().next().map(|k| self.reference(k)))
     }
 
-    /// The labels a ticket carries: scantix's own, the content's, the configured ones — made
-    /// valid for Jira (no spaces, at most 255 characters), without repeats.
-    fn labels(&self, content: &TicketContent) -> Vec<String> {
-        let own = [
-            "scantix".to_string(),
-            format!("severity:{}", content.severity),
-            content.group_key.label(),
-        ];
-        let mut labels: Vec<String> = Vec::new();
-        for raw in own
-            .iter()
-            .chain(&content.labels)
-            .chain(&self.settings.labels)
-        {
-            let label = label(raw);
-            if !label.is_empty() && !labels.contains(&label) {
-                labels.push(label);
-            }
-        }
-        labels
-    }
-
-    fn priority(&self, severity: Severity) -> Option<Value> {
-        let name = self.settings.priorities.for_severity(severity).trim();
-        // An empty name sends no priority (for projects without the field on their screens).
-        (!name.is_empty()).then(|| json!({ "name": name }))
-    }
-
-    fn create_body(&self, content: &TicketContent) -> Value {
-        let mut fields = json!({
-            "project": { "key": self.settings.project },
-            "issuetype": { "name": self.settings.issue_type },
-            "summary": summary(&content.title),
-            "description": self.dialect().description(content),
-            "labels": self.labels(content),
-        });
-        if let Some(priority) = self.priority(content.severity) {
-            fields["priority"] = priority;
-        }
-        if !self.settings.components.is_empty() {
-            fields["components"] = self
-                .settings
-                .components
-                .iter()
-                .map(|name| json!({ "name": name }))
-                .collect();
-        }
-        if let Some(due) = content.due {
-            fields["duedate"] = json!(due.format("%Y-%m-%d").to_string());
-        }
-        if let Some(assignee) = &content.assignee {
-            fields["assignee"] = self.dialect().assignee(assignee);
-        }
-        json!({
-            "fields": fields,
-            "properties": [
-                { "key": jql::PROPERTY_KEY, "value": { "groupKey": content.group_key.as_str() } }
-            ],
-        })
-    }
-
-    fn update_body(&self, content: &TicketContent) -> Value {
-        let mut fields = json!({
-            "summary": summary(&content.title),
-            "description": self.dialect().description(content),
-        });
-        if let Some(priority) = self.priority(content.severity) {
-            fields["priority"] = priority;
-        }
-        if let Some(due) = content.due {
-            fields["duedate"] = json!(due.format("%Y-%m-%d").to_string());
-        }
-        // Labels by operation, not by replacement: people's labels and `scantix-stale` stay, and
-        // a severity label that no longer applies goes.
-        let mut ops: Vec<Value> = self
-            .labels(content)
-            .into_iter()
-            .map(|l| json!({ "add": l }))
-            .collect();
-        let current = format!("severity:{}", content.severity);
-        ops.extend(
-            ALL_SEVERITIES
-                .iter()
-                .map(|s| format!("severity:{s}"))
-                .filter(|l| *l != current)
-                .map(|l| json!({ "remove": l })),
-        );
-        json!({ "fields": fields, "update": { "labels": ops } })
-    }
-
     async fn edit_labels(&self, key: &str, op: &str, label: &str) -> Result<(), Failure> {
-        let call = Call::new(Method::PUT, self.api(&format!("/issue/{key}")), Replay::Safe)
-            .about(key)
-            .body(json!({ "update": { "labels": [{ op: label }] } }));
+        let call = Call::new(
+            Method::PUT,
+            self.api(&format!("/issue/{key}")),
+            Replay::Safe,
+        )
+        .about(key)
+        .body(json!({ "update": { "labels": [{ op: label }] } }));
         self.http.send(&call).await.map(|_| ())
     }
 
@@ -348,9 +275,13 @@ impl JiraTracker {
     }
 
     async fn transition_once(&self, key: &str, target: Category) -> Result<(), Failure> {
-        let read = Call::new(Method::GET, self.api(&format!("/issue/{key}")), Replay::Safe)
-            .about(key)
-            .query("fields", "status,labels");
+        let read = Call::new(
+            Method::GET,
+            self.api(&format!("/issue/{key}")),
+            Replay::Safe,
+        )
+        .about(key)
+        .query("fields", "status,labels");
         let issue: IssueStatus = self.http.send(&read).await?.json("the issue")?;
         let current = &issue.fields.status;
         // Already in a status of that category: nothing to do. (Asking for the transitions alone
@@ -386,15 +317,6 @@ impl JiraTracker {
         Ok(())
     }
 }
-
-const ALL_SEVERITIES: [Severity; 6] = [
-    Severity::Unknown,
-    Severity::Note,
-    Severity::Low,
-    Severity::Medium,
-    Severity::High,
-    Severity::Critical,
-];
 
 #[derive(Debug, Deserialize)]
 struct CreatedIssue {
@@ -441,21 +363,6 @@ fn no_transition(current: &Status, target: Category, offered: &[Transition]) -> 
 /// The marker line of a comment (`scantix ref <comment_id>`).
 fn marker(comment_id: &str) -> String {
     format!("scantix ref {}", text::line(comment_id))
-}
-
-/// A title as a Jira summary: one line, at most 255 characters.
-fn summary(title: &str) -> String {
-    text::cap(text::line(title).trim(), SUMMARY_LIMIT)
-}
-
-/// A label as Jira accepts it: no whitespace (Jira splits labels on it), at most 255 characters.
-fn label(raw: &str) -> String {
-    let joined: String = text::line(raw)
-        .trim()
-        .chars()
-        .map(|c| if c.is_whitespace() { '-' } else { c })
-        .collect();
-    joined.chars().take(LABEL_LIMIT).collect()
 }
 
 /// An issue key as it may appear in a URL path (`SEC-12`; Data Center allows `_` and digits in
@@ -516,7 +423,7 @@ impl Tracker for JiraTracker {
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError> {
-        let body = self.create_body(content);
+        let body = self.fields().create_body(content);
         let call = &Call::new(Method::POST, self.api("/issue"), Replay::Unsafe).body(body);
         let ticket = self
             .repeat(|attempt| async move {
@@ -540,9 +447,13 @@ impl Tracker for JiraTracker {
         content: &TicketContent,
     ) -> Result<(), TrackerError> {
         let key = checked_key(ticket)?;
-        let call = Call::new(Method::PUT, self.api(&format!("/issue/{key}")), Replay::Safe)
-            .about(key)
-            .body(self.update_body(content));
+        let call = Call::new(
+            Method::PUT,
+            self.api(&format!("/issue/{key}")),
+            Replay::Safe,
+        )
+        .about(key)
+        .body(self.fields().update_body(content));
         self.http.send(&call).await?;
         Ok(())
     }
@@ -569,94 +480,25 @@ impl Tracker for JiraTracker {
 
 #[cfg(test)]
 mod tests {
-    use super::test_content::hostile_content;
     use super::*;
     use crate::secret::Secret;
 
-    fn tracker(flavor: Flavor) -> JiraTracker {
-        let mut settings = JiraSettings::new("https://example.atlassian.net/", flavor, "SEC");
-        settings.labels = vec!["team appsec".into(), "scantix".into()];
-        settings.components = vec!["Backend".into()];
-        let auth = match flavor {
-            Flavor::Cloud => JiraAuth::Cloud {
-                email: "bot@example.com".into(),
-                api_token: Secret::new("t"),
+    #[test]
+    fn the_tracker_never_shows_its_credentials() {
+        let tracker = JiraTracker::new(
+            JiraSettings::new("https://jira.example.com", Flavor::DataCenter, "SEC"),
+            JiraAuth::DataCenter {
+                token: Secret::new("pat-very-secret"),
             },
-            Flavor::DataCenter => JiraAuth::DataCenter {
-                token: Secret::new("t"),
-            },
-        };
-        JiraTracker::new(settings, auth).unwrap()
+        )
+        .unwrap();
+        assert_eq!(tracker.name(), "jira");
+        assert!(!format!("{tracker:?}").contains("very-secret"));
     }
 
     #[test]
-    fn a_create_carries_every_field_and_the_group_property() {
-        let t = tracker(Flavor::Cloud);
-        let content = hostile_content(2);
-        let body = t.create_body(&content);
-        let f = &body["fields"];
-        assert_eq!(f["project"], json!({ "key": "SEC" }));
-        assert_eq!(f["issuetype"], json!({ "name": "Bug" }));
-        assert_eq!(f["priority"], json!({ "name": "High" }));
-        assert_eq!(f["components"], json!([{ "name": "Backend" }]));
-        assert_eq!(f["duedate"], "2030-01-31");
-        assert_eq!(f["assignee"], json!({ "accountId": "5b10a2844c20165700ede21g" }));
-        assert_eq!(f["description"]["type"], "doc");
-        let summary = f["summary"].as_str().unwrap();
-        assert!(summary.chars().count() <= 255 && !summary.contains('\n'));
-        let labels: Vec<&str> = f["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l.as_str().unwrap())
-            .collect();
-        assert_eq!(
-            labels,
-            [
-                "scantix",
-                "severity:high",
-                content.group_key.label().as_str(),
-                "code-scanning",
-                "with-space",
-                "team-appsec"
-            ]
-        );
-        assert_eq!(
-            body["properties"],
-            json!([{ "key": "scantix", "value": { "groupKey": content.group_key.as_str() } }])
-        );
-    }
-
-    #[test]
-    fn data_center_gets_wiki_markup_and_usernames() {
-        let t = tracker(Flavor::DataCenter);
-        let body = t.create_body(&hostile_content(1));
-        assert!(body["fields"]["description"].is_string());
-        assert_eq!(
-            body["fields"]["assignee"],
-            json!({ "name": "5b10a2844c20165700ede21g" })
-        );
-    }
-
-    #[test]
-    fn an_update_edits_labels_without_dropping_others() {
-        let t = tracker(Flavor::Cloud);
-        let body = t.update_body(&hostile_content(1));
-        let ops = body["update"]["labels"].as_array().unwrap();
-        assert!(ops.contains(&json!({ "add": "severity:high" })));
-        assert!(ops.contains(&json!({ "remove": "severity:critical" })));
-        assert!(!ops.contains(&json!({ "remove": "severity:high" })));
-        assert!(!ops.iter().any(|o| o.to_string().contains(STALE_LABEL)));
-        assert!(body["fields"].get("labels").is_none());
-        assert!(body["fields"].get("assignee").is_none());
-        assert_eq!(body["fields"]["duedate"], "2030-01-31");
-    }
-
-    #[test]
-    fn an_empty_priority_name_sends_no_priority() {
-        let mut t = tracker(Flavor::Cloud);
-        t.settings.priorities.high = String::new();
-        assert!(t.create_body(&hostile_content(1))["fields"].get("priority").is_none());
+    fn markers_are_one_line() {
+        assert_eq!(marker("g-1\n2"), "scantix ref g-1 2");
     }
 
     #[test]
@@ -670,10 +512,22 @@ mod tests {
             other => panic!("{other:?}"),
         };
         let dc = JiraSettings::new("https://jira.example.com", Flavor::DataCenter, "SEC");
-        assert_eq!(setting_of(JiraTracker::new(dc, cloud_auth.clone())), "jira.auth");
-        for bad in ["http://jira.example.com", "not a url", "https://x/?a=b", "ftp://x"] {
+        assert_eq!(
+            setting_of(JiraTracker::new(dc, cloud_auth.clone())),
+            "jira.auth"
+        );
+        for bad in [
+            "http://jira.example.com",
+            "not a url",
+            "https://x/?a=b",
+            "ftp://x",
+        ] {
             let s = JiraSettings::new(bad, Flavor::Cloud, "SEC");
-            assert_eq!(setting_of(JiraTracker::new(s, cloud_auth.clone())), "jira.base-url", "{bad}");
+            assert_eq!(
+                setting_of(JiraTracker::new(s, cloud_auth.clone())),
+                "jira.base-url",
+                "{bad}"
+            );
         }
         let mut s = JiraSettings::new("http://127.0.0.1:8080/jira/", Flavor::Cloud, "SEC");
         let ok = JiraTracker::new(s.clone(), cloud_auth.clone()).unwrap();
@@ -683,15 +537,10 @@ mod tests {
             Some("http://127.0.0.1:8080/jira/browse/SEC-1")
         );
         s.max_attempts = 0;
-        assert_eq!(setting_of(JiraTracker::new(s, cloud_auth)), "jira.max-attempts");
-    }
-
-    #[test]
-    fn labels_and_summaries_fit_jira() {
-        assert_eq!(label(" a b\tc\n"), "a-b-c");
-        assert_eq!(label(&"x".repeat(300)).len(), 255);
-        assert_eq!(summary(&format!("a\nb{}", "é".repeat(300))).chars().count(), 255);
-        assert_eq!(marker("g-1\n2"), "scantix ref g-1 2");
+        assert_eq!(
+            setting_of(JiraTracker::new(s, cloud_auth)),
+            "jira.max-attempts"
+        );
     }
 
     #[test]

@@ -40,15 +40,22 @@ pub fn hostile_content(findings: usize) -> TicketContent {
                 rule: format!("Reflected XSS {HOSTILE}"),
                 place: format!("src/{HOSTILE}.js:{i}"),
                 url: Some(if i % 2 == 0 {
-                    format!("https://github.com/octo/repo/security/code-scanning/{}", i + 1)
+                    format!(
+                        "https://github.com/octo/repo/security/code-scanning/{}",
+                        i + 1
+                    )
                 } else {
                     "javascript:alert(1)".into()
                 }),
                 flow: Some(format!("req.query → {HOSTILE}")),
             })
             .collect(),
-        description: Some(format!("Description\n{{noformat}}\n{HOSTILE}\n{{NoFormat}}")),
-        guidance: Some(format!("## Fix\n```\n{HOSTILE}\n```\n{{noformat}}{{code}}x")),
+        description: Some(format!(
+            "Description\n{{noformat}}\n{HOSTILE}\n{{NoFormat}}"
+        )),
+        guidance: Some(format!(
+            "## Fix\n```\n{HOSTILE}\n```\n{{noformat}}{{code}}x"
+        )),
         references: vec![
             "https://cwe.mitre.org/data/definitions/79.html".into(),
             "javascript:alert(1)".into(),

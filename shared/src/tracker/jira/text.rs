@@ -50,9 +50,12 @@ pub fn cap(text: &str, limit: usize) -> String {
 pub fn safe_url(url: &str) -> Option<&str> {
     let ok = url.starts_with("https://")
         && url.len() <= 2000
-        && !url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || is_bidi_control(c) || "<>\"'`{}|\\^[]".contains(c));
+        && !url.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || is_bidi_control(c)
+                || "<>\"'`{}|\\^[]".contains(c)
+        });
     ok.then_some(url)
 }
 

@@ -38,7 +38,15 @@ impl Category {
         match self {
             Category::Done => (
                 &["resolve", "done", "fixed", "complete", "close"],
-                &["won't", "wont", "duplicate", "cancel", "reject", "declin", "invalid"],
+                &[
+                    "won't",
+                    "wont",
+                    "duplicate",
+                    "cancel",
+                    "reject",
+                    "declin",
+                    "invalid",
+                ],
             ),
             Category::New => (&["reopen", "to do", "todo", "open", "backlog"], &[]),
             Category::InProgress => (&["progress", "start"], &[]),
@@ -149,7 +157,9 @@ mod tests {
     ));
 
     fn parse(json: &str) -> Vec<Transition> {
-        serde_json::from_str::<Transitions>(json).unwrap().transitions
+        serde_json::from_str::<Transitions>(json)
+            .unwrap()
+            .transitions
     }
 
     fn transition(id: &str, name: &str, to: &str, category: &str) -> Transition {
@@ -228,7 +238,10 @@ mod tests {
     #[test]
     fn ticket_states_map_to_categories() {
         assert_eq!(Category::of(TicketState::Reopened), Some(Category::New));
-        assert_eq!(Category::of(TicketState::InProgress), Some(Category::InProgress));
+        assert_eq!(
+            Category::of(TicketState::InProgress),
+            Some(Category::InProgress)
+        );
         assert_eq!(Category::of(TicketState::Resolved), Some(Category::Done));
         assert_eq!(Category::of(TicketState::Stale), None);
     }

@@ -1,0 +1,832 @@
+//! `RestGitHub`: the [`GitHub`] port over GitHub's REST API, through octocrab, against any base URL
+//! (github.com, GitHub Enterprise Server, a test fake).
+//!
+//! Paths, query parameters and bodies are the ones GitHub's OpenAPI description gives for each
+//! operation (checked in tests against `github-openapi-subset.json`). Where the description says
+//! more than octocrab's typed API exposes, octocrab's raw calls are used and the answer is read
+//! here: rate-limit headers, `Link` headers, and GitHub's `message` on refusals.
+//!
+//! Octocrab's own retries are switched off: they retry 5xx and 429 at once, which prolongs a
+//! secondary rate limit. Errors go back to the caller instead, saying whether (and when) a retry
+//! can help; the queue that delivered the event retries it.
+
+use super::alert_webhook::finding_from_alert;
+use super::api::{
+    AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError,
+};
+use super::app_auth::InstallationTokens;
+use crate::engine::execute::Clock;
+use crate::finding::{AlertKind, AlertState, Finding, Repository};
+use crate::secret::Secret;
+use async_trait::async_trait;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use http::{Method, StatusCode};
+use octocrab::Octocrab;
+use octocrab::service::middleware::retry::RetryConfig;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The client crate, so callers name its types at the version scantix uses (its `jsonwebtoken`
+/// is the one that verifies App JWTs in tests).
+pub use octocrab;
+
+/// Longest `dismissed_comment` code scanning and Dependabot accept (`maxLength` in the
+/// description); longer comments are cut to it.
+const MAX_DISMISSAL_COMMENT: usize = 280;
+
+/// How long to wait on a rate limit that names no time: GitHub says "at least one minute".
+const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a GitHub client could not be set up: configuration, never worth a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("GitHub API base URL {url:?}: {reason}")]
+    InvalidBaseUrl { url: String, reason: String },
+    #[error("GitHub App private key: {0}")]
+    InvalidKey(String),
+}
+
+/// How `RestGitHub` authenticates.
+#[derive(Clone)]
+pub enum RestAuth {
+    /// As an App installation, with tokens minted and cached by `tokens`.
+    Installation {
+        tokens: Arc<InstallationTokens>,
+        installation_id: u64,
+    },
+    /// A token sent as it is (a personal access token, an installation token from elsewhere):
+    /// the CLI's way, against any base URL.
+    Token(Secret),
+}
+
+/// The `GitHub` port over GitHub's REST API.
+pub struct RestGitHub {
+    client: Client,
+    auth: RestAuth,
+    clock: Clock,
+}
+
+impl fmt::Debug for RestGitHub {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.auth {
+            RestAuth::Installation {
+                installation_id, ..
+            } => format!("installation {installation_id}"),
+            RestAuth::Token(_) => "token".to_owned(),
+        };
+        f.debug_struct("RestGitHub")
+            .field("base_url", &self.client.base_url())
+            .field("auth", &auth)
+            .finish()
+    }
+}
+
+impl RestGitHub {
+    /// A client of the GitHub at `base_url` (`https://api.github.com`, `https://HOST/api/v3`).
+    /// Call it inside the Tokio runtime: octocrab starts its connection worker there.
+    pub fn new(base_url: &str, auth: RestAuth) -> Result<RestGitHub, SetupError> {
+        let client = match &auth {
+            // Share the token minter's connection pool (and its base URL).
+            RestAuth::Installation { tokens, .. } if tokens.client().base_url() == base_url => {
+                tokens.client().clone()
+            }
+            _ => Client::new(base_url)?,
+        };
+        Ok(RestGitHub {
+            client,
+            auth,
+            clock: Arc::new(Utc::now),
+        })
+    }
+
+    /// A client acting as `installation_id`, on the GitHub (and connections) of `tokens`: cheap,
+    /// so one can be made per delivery.
+    pub fn for_installation(tokens: Arc<InstallationTokens>, installation_id: u64) -> RestGitHub {
+        RestGitHub {
+            client: tokens.client().clone(),
+            auth: RestAuth::Installation {
+                tokens,
+                installation_id,
+            },
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// Replaces the clock that turns `x-ratelimit-reset` into a wait (tests pin it).
+    pub fn with_clock(mut self, clock: Clock) -> RestGitHub {
+        self.clock = clock;
+        self
+    }
+
+    /// One authenticated call. An installation token GitHub answers 401 to is dropped and the
+    /// call made once more with a new one (a token revoked, or expired early by clock skew).
+    async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, GitHubError> {
+        match &self.auth {
+            RestAuth::Token(token) => {
+                let now = (self.clock)();
+                self.client.call(method, path_and_query, token, body, now).await
+            }
+            RestAuth::Installation {
+                tokens,
+                installation_id,
+            } => {
+                let token = tokens.token(*installation_id).await?;
+                let now = (self.clock)();
+                let first = self
+                    .client
+                    .call(method.clone(), path_and_query, &token, body, now)
+                    .await;
+                match first {
+                    Err(GitHubError::Refused(message)) if message.starts_with("401") => {
+                        tokens.forget(*installation_id, &token).await;
+                        let token = tokens.token(*installation_id).await?;
+                        self.client.call(method, path_and_query, &token, body, now).await
+                    }
+                    other => other,
+                }
+            }
+        }
+    }
+
+    /// The alert as GitHub has it now.
+    async fn alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<Finding, GitHubError> {
+        let mut path = alert_path(repo, kind, number)?;
+        if kind == AlertKind::SecretScanning {
+            // scantix never needs the secret itself: it should not even be in memory.
+            path.push_str("?hide_secret=true");
+        }
+        let answer = self.call(Method::GET, &path, None).await?;
+        let alert: Value = answer.json()?;
+        finding_from_alert(kind, alert, repo)
+            .map_err(|err| GitHubError::Refused(format!("unreadable {kind} alert {number}: {err}")))
+    }
+
+    async fn update_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+        body: &Value,
+    ) -> Result<(), GitHubError> {
+        let path = alert_path(repo, kind, number)?;
+        self.call(Method::PATCH, &path, Some(body)).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GitHub for RestGitHub {
+    async fn alert_state(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<AlertState, GitHubError> {
+        Ok(self.alert(repo, kind, number).await?.state)
+    }
+
+    /// Reads the alert first: PATCHing a closed alert would overwrite the reason a person gave
+    /// (or be refused, for a fixed one), and the port promises a no-op.
+    async fn dismiss_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+        reason: DismissReason,
+        comment: &str,
+    ) -> Result<(), GitHubError> {
+        if self.alert_state(repo, kind, number).await? != AlertState::Open {
+            return Ok(());
+        }
+        self.update_alert(repo, kind, number, &dismissal_body(kind, reason, comment))
+            .await
+    }
+
+    async fn reopen_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<(), GitHubError> {
+        if self.alert_state(repo, kind, number).await? == AlertState::Open {
+            return Ok(());
+        }
+        // `open` is the reopening state of all three kinds.
+        self.update_alert(repo, kind, number, &json!({"state": "open"}))
+            .await
+    }
+
+    async fn list_alerts(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        query: &AlertQuery,
+    ) -> Result<AlertPage, GitHubError> {
+        let path = list_path(repo, kind, query)?;
+        let answer = self.call(Method::GET, &path, None).await?;
+        let next = answer
+            .link("next")
+            .and_then(|url| Cursor::from_link(&url))
+            .map(|cursor| cursor.to_string());
+        let alerts: Vec<Value> = answer.json()?;
+        let listed = alerts.len();
+        let mut findings = Vec::with_capacity(listed);
+        let mut older_reached = false;
+        for alert in alerts {
+            let finding = match finding_from_alert(kind, alert, repo) {
+                Ok(finding) => finding,
+                Err(err) => {
+                    tracing::warn!(%kind, repo = %repo.full_name, %err, "skipping an unreadable alert");
+                    continue;
+                }
+            };
+            // Sorted by `updated` descending: the first alert older than `since` ends the listing.
+            if !query.is_recent(finding.updated_at) {
+                older_reached = true;
+                break;
+            }
+            if query.admits(&finding) {
+                findings.push(finding);
+            }
+        }
+        tracing::debug!(%kind, repo = %repo.full_name, listed, kept = findings.len(), "listed alerts");
+        Ok(AlertPage {
+            findings,
+            next: if older_reached { None } else { next },
+        })
+    }
+
+    async fn read_file(
+        &self,
+        repo: &Repository,
+        path: &str,
+        git_ref: Option<&str>,
+    ) -> Result<Option<String>, GitHubError> {
+        let mut url = format!("{}/contents/{}", repo_path(repo)?, encode_path(path)?);
+        if let Some(git_ref) = git_ref {
+            url.push_str(&format!("?ref={}", encode(git_ref)));
+        }
+        let answer = match self.call(Method::GET, &url, None).await {
+            Ok(answer) => answer,
+            Err(GitHubError::NotFound(_)) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        decode_file(path, &answer.json()?).map(Some)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------
+
+/// `/repos/{owner}/{repo}`, each part percent-encoded.
+fn repo_path(repo: &Repository) -> Result<String, GitHubError> {
+    match repo.full_name.split_once('/') {
+        Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Ok(format!("/repos/{}/{}", encode(owner), encode(name)))
+        }
+        _ => Err(GitHubError::Refused(format!(
+            "repository name {:?} is not `owner/name`",
+            repo.full_name
+        ))),
+    }
+}
+
+/// `/repos/{owner}/{repo}/{code-scanning|dependabot|secret-scanning}/alerts/{number}`.
+fn alert_path(repo: &Repository, kind: AlertKind, number: u64) -> Result<String, GitHubError> {
+    Ok(format!("{}/{}/alerts/{number}", repo_path(repo)?, kind.as_str()))
+}
+
+/// The list endpoint with the parameters its description accepts: all three sort by `updated`,
+/// `desc` (so `since` can stop early), take `per_page` up to 100 and a `state` of their own words;
+/// code scanning pages by `page`, Dependabot by the `after` cursor, secret scanning by either.
+fn list_path(repo: &Repository, kind: AlertKind, query: &AlertQuery) -> Result<String, GitHubError> {
+    let mut params: Vec<(&str, String)> = vec![
+        ("sort", "updated".to_owned()),
+        ("direction", "desc".to_owned()),
+        ("per_page", query.page_size().to_string()),
+    ];
+    if let Some(state) = query.state {
+        params.push(("state", state_param(kind, state).to_owned()));
+    }
+    if kind == AlertKind::SecretScanning {
+        params.push(("hide_secret", "true".to_owned()));
+    }
+    if let Some(cursor) = &query.cursor {
+        let cursor = Cursor::parse(cursor)?;
+        match (kind, &cursor) {
+            (AlertKind::CodeScanning, Cursor::After(_)) | (AlertKind::Dependabot, Cursor::Page(_)) => {
+                return Err(GitHubError::Refused(format!(
+                    "cursor {cursor} does not page {kind} alerts"
+                )));
+            }
+            (_, Cursor::Page(page)) => params.push(("page", page.to_string())),
+            (_, Cursor::After(after)) => params.push(("after", after.clone())),
+        }
+    }
+    let query: Vec<String> = params
+        .iter()
+        .map(|(name, value)| format!("{name}={}", encode(value)))
+        .collect();
+    Ok(format!("{}/{}/alerts?{}", repo_path(repo)?, kind.as_str(), query.join("&")))
+}
+
+/// The `state` filter as each kind's list endpoint spells it. The listing filters again on the
+/// state scantix reads (a resolved secret is fixed when revoked, dismissed otherwise).
+fn state_param(kind: AlertKind, state: AlertStateFilter) -> &'static str {
+    match (kind, state) {
+        (_, AlertStateFilter::Open) => "open",
+        (AlertKind::CodeScanning | AlertKind::Dependabot, AlertStateFilter::Fixed) => "fixed",
+        (AlertKind::CodeScanning, AlertStateFilter::Dismissed) => "dismissed",
+        (AlertKind::Dependabot, AlertStateFilter::Dismissed) => "dismissed,auto_dismissed",
+        (AlertKind::SecretScanning, _) => "resolved",
+    }
+}
+
+/// The PATCH body that closes an alert without a fix, as each kind's description requires.
+fn dismissal_body(kind: AlertKind, reason: DismissReason, comment: &str) -> Value {
+    let reason = reason.spelling(kind);
+    let comment = comment.trim();
+    let mut body = match kind {
+        AlertKind::CodeScanning | AlertKind::Dependabot => {
+            json!({"state": "dismissed", "dismissed_reason": reason})
+        }
+        AlertKind::SecretScanning => json!({"state": "resolved", "resolution": reason}),
+    };
+    if !comment.is_empty() {
+        let (field, text) = match kind {
+            AlertKind::CodeScanning => ("dismissed_comment", shortened(comment)),
+            AlertKind::Dependabot => ("dismissed_comment", shortened(comment)),
+            // The description sets no length limit on a resolution comment.
+            AlertKind::SecretScanning => ("resolution_comment", comment.to_owned()),
+        };
+        body[field] = Value::String(text);
+    }
+    body
+}
+
+/// `comment` cut to `MAX_DISMISSAL_COMMENT` characters, ending in `…` when cut.
+fn shortened(comment: &str) -> String {
+    if comment.chars().count() <= MAX_DISMISSAL_COMMENT {
+        return comment.to_owned();
+    }
+    let mut cut: String = comment.chars().take(MAX_DISMISSAL_COMMENT - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// Where a listing goes on: a page number (code scanning, secret scanning) or an `after` cursor
+/// (Dependabot), as GitHub's `Link: <…>; rel="next"` gives it. Spelled `page=N` / `after=X`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Cursor {
+    Page(u32),
+    After(String),
+}
+
+impl Cursor {
+    fn parse(text: &str) -> Result<Cursor, GitHubError> {
+        let invalid = || GitHubError::Refused(format!("not a listing cursor: {text:?}"));
+        match text.split_once('=') {
+            Some(("page", page)) => page
+                .parse()
+                .ok()
+                .filter(|p| *p >= 1)
+                .map(Cursor::Page)
+                .ok_or_else(invalid),
+            Some(("after", after)) if !after.is_empty() => Ok(Cursor::After(after.to_owned())),
+            _ => Err(invalid()),
+        }
+    }
+
+    /// The cursor of a `rel="next"` URL: its `after`, else its `page`.
+    fn from_link(url: &str) -> Option<Cursor> {
+        let query = url.split_once('?')?.1;
+        let param = |name: &str| {
+            query.split('&').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                (key == name).then(|| percent_decode(value))
+            })
+        };
+        match param("after") {
+            Some(after) if !after.is_empty() => Some(Cursor::After(after)),
+            _ => param("page")?.parse().ok().map(Cursor::Page),
+        }
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cursor::Page(page) => write!(f, "page={page}"),
+            Cursor::After(after) => write!(f, "after={after}"),
+        }
+    }
+}
+
+/// A file's text from a contents API answer.
+fn decode_file(path: &str, contents: &Value) -> Result<String, GitHubError> {
+    let refused = |why: &str| Err(GitHubError::Refused(format!("{path}: {why}")));
+    if contents.is_array() {
+        return refused("is a directory");
+    }
+    if contents["type"] != "file" {
+        return refused(&format!("is a {}, not a file", contents["type"]));
+    }
+    // Files over 1 MB come with `"encoding": "none"` and no content.
+    if contents["encoding"] != "base64" {
+        return refused("is too large for the contents API");
+    }
+    let encoded: String = contents["content"]
+        .as_str()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+        return refused("content is not base64");
+    };
+    String::from_utf8(bytes).or_else(|_| refused("is not UTF-8 text"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// Octocrab against one base URL, making raw calls: each request carries the bearer it is given
+/// (an App JWT, an installation token, a plain token) and every answer is read here.
+#[derive(Clone)]
+pub(crate) struct Client {
+    octocrab: Octocrab,
+    base_url: String,
+}
+
+impl Client {
+    pub(crate) fn new(base_url: &str) -> Result<Client, SetupError> {
+        let invalid = |reason: &str| SetupError::InvalidBaseUrl {
+            url: base_url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let uri: http::Uri = base_url.parse().map_err(|_| invalid("not a URL"))?;
+        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.authority().is_none() {
+            return Err(invalid("needs http(s)://host"));
+        }
+        if uri.query().is_some() {
+            return Err(invalid("must not have a query"));
+        }
+        let octocrab = Octocrab::builder()
+            .base_uri(base_url)
+            .map_err(|err| invalid(&err.to_string()))?
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(READ_TIMEOUT))
+            .build()
+            .map_err(|err| invalid(&err.to_string()))?;
+        Ok(Client {
+            octocrab,
+            base_url: base_url.to_owned(),
+        })
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends one request (`path_and_query` below the base URL) and reads the whole answer;
+    /// anything but a 2xx becomes the error it means. `now` dates `x-ratelimit-reset`.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        bearer: &Secret,
+        body: Option<&Value>,
+        now: DateTime<Utc>,
+    ) -> Result<Answer, GitHubError> {
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", bearer.expose()))
+            .map_err(|_| GitHubError::Refused("the token is not a valid header value".into()))?;
+        authorization.set_sensitive(true);
+        let builder = http::Request::builder()
+            .method(method.clone())
+            .uri(path_and_query)
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, "application/vnd.github+json");
+        let request = self
+            .octocrab
+            .build_request(builder, body)
+            .map_err(|err| GitHubError::Refused(format!("{method} {path_and_query}: {err}")))?;
+        let response = self.octocrab.execute(request).await.map_err(|err| {
+            GitHubError::Retryable(format!("{method} {path_and_query}: {err}"))
+        })?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self.octocrab.body_to_string(response).await.map_err(|err| {
+            GitHubError::Retryable(format!("{method} {path_and_query}: reading the answer: {err}"))
+        })?;
+        let answer = Answer {
+            status,
+            headers,
+            body,
+        };
+        if status.is_success() {
+            Ok(answer)
+        } else {
+            Err(answer.error(&format!("{method} {path_and_query}"), now))
+        }
+    }
+}
+
+/// A whole HTTP answer.
+pub(crate) struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    /// The body, read as `T`.
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
+        serde_json::from_str(&self.body).map_err(|err| {
+            GitHubError::Refused(format!("unexpected answer from GitHub ({}): {err}", self.status))
+        })
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The URL of the `Link` header's entry with this `rel`.
+    fn link(&self, rel: &str) -> Option<String> {
+        link_target(self.header("link")?, rel)
+    }
+
+    /// GitHub's `message`, else the start of the body.
+    fn message(&self) -> String {
+        let parsed: Option<Value> = serde_json::from_str(&self.body).ok();
+        match parsed.as_ref().and_then(|v| v["message"].as_str()) {
+            Some(message) => message.to_owned(),
+            None => self.body.chars().take(200).collect(),
+        }
+    }
+
+    /// What a non-2xx answer means. `what` names the request.
+    fn error(&self, what: &str, now: DateTime<Utc>) -> GitHubError {
+        let status = self.status.as_u16();
+        let message = self.message();
+        if let Some(retry_after) = self.rate_limit_wait(now, &message) {
+            return GitHubError::RateLimited { retry_after };
+        }
+        match status {
+            404 => GitHubError::NotFound(format!("{what}: {message}")),
+            500..=599 => GitHubError::Retryable(format!("{status} {what}: {message}")),
+            // The status leads, so a 401 can be told apart (see `RestGitHub::call`).
+            _ => GitHubError::Refused(format!("{status} {what}: {message}")),
+        }
+    }
+
+    /// The wait a 403 or 429 asks for, if it is a rate limit: `retry-after` (secondary limits),
+    /// else `x-ratelimit-reset` when `x-ratelimit-remaining` is 0 (the primary limit), else a
+    /// minute for a 429 or a 403 whose message says it is a rate limit.
+    fn rate_limit_wait(&self, now: DateTime<Utc>, message: &str) -> Option<Duration> {
+        if !matches!(self.status.as_u16(), 403 | 429) {
+            return None;
+        }
+        if let Some(seconds) = self.header("retry-after").and_then(|v| v.trim().parse().ok()) {
+            return Some(Duration::from_secs(seconds));
+        }
+        if self.header("x-ratelimit-remaining").map(str::trim) == Some("0")
+            && let Some(reset) = self
+                .header("x-ratelimit-reset")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            let seconds = u64::try_from(reset - now.timestamp()).unwrap_or(0);
+            // A reset already past: the clocks differ by a little; wait a moment, not zero.
+            return Some(Duration::from_secs(seconds.max(1)));
+        }
+        let said_so = message.to_ascii_lowercase().contains("rate limit");
+        (self.status == StatusCode::TOO_MANY_REQUESTS || said_so).then_some(DEFAULT_RATE_LIMIT_WAIT)
+    }
+}
+
+/// The target of the `Link` header entry with `rel` (`<url>; rel="next", <url>; rel="last"`).
+/// Split on `<` rather than `,`: GitHub's URLs may hold commas (`state=dismissed,fixed`).
+fn link_target(header: &str, rel: &str) -> Option<String> {
+    header.split('<').skip(1).find_map(|entry| {
+        let (url, params) = entry.split_once('>')?;
+        let matches = params.split(';').any(|param| {
+            let param = param.trim().trim_end_matches(',').trim();
+            param
+                .strip_prefix("rel=")
+                .is_some_and(|v| v.trim_matches('"').split_whitespace().any(|r| r == rel))
+        });
+        matches.then(|| url.trim().to_owned())
+    })
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A repository path, each segment encoded; empty segments (`a//b`, a trailing `/`) refused.
+fn encode_path(path: &str) -> Result<String, GitHubError> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+        return Err(GitHubError::Refused(format!("not a file path: {path:?}")));
+    }
+    Ok(segments.into_iter().map(encode).collect::<Vec<_>>().join("/"))
+}
+
+/// Decodes `%XX` escapes (and `+` as a space, as in query strings); malformed ones stay as they are.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repository {
+        Repository {
+            id: 1,
+            full_name: "octo-org/hello world".into(),
+            default_branch: Some("main".into()),
+            html_url: None,
+        }
+    }
+
+    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: body.to_owned(),
+        }
+    }
+
+    fn noon() -> DateTime<Utc> {
+        "2026-03-01T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn list_paths_use_only_parameters_each_endpoint_takes() {
+        let query = AlertQuery {
+            state: Some(AlertStateFilter::Dismissed),
+            per_page: 250,
+            ..AlertQuery::default()
+        };
+        assert_eq!(
+            list_path(&repo(), AlertKind::Dependabot, &query.at(Some("after=Y3Vy+c29y".into())))
+                .unwrap(),
+            "/repos/octo-org/hello%20world/dependabot/alerts?sort=updated&direction=desc\
+             &per_page=100&state=dismissed%2Cauto_dismissed&after=Y3Vy%2Bc29y"
+        );
+        assert_eq!(
+            list_path(&repo(), AlertKind::CodeScanning, &query.at(Some("page=3".into()))).unwrap(),
+            "/repos/octo-org/hello%20world/code-scanning/alerts?sort=updated&direction=desc\
+             &per_page=100&state=dismissed&page=3"
+        );
+        assert_eq!(
+            list_path(&repo(), AlertKind::SecretScanning, &AlertQuery::open()).unwrap(),
+            "/repos/octo-org/hello%20world/secret-scanning/alerts?sort=updated&direction=desc\
+             &per_page=100&state=open&hide_secret=true"
+        );
+        for (kind, cursor) in [
+            (AlertKind::CodeScanning, "after=x"),
+            (AlertKind::Dependabot, "page=2"),
+            (AlertKind::SecretScanning, "page=0"),
+            (AlertKind::SecretScanning, "https://api.github.com/x?page=2"),
+        ] {
+            let result = list_path(&repo(), kind, &query.at(Some(cursor.into())));
+            assert!(matches!(result, Err(GitHubError::Refused(_))), "{kind} {cursor}");
+        }
+    }
+
+    #[test]
+    fn next_links_give_page_numbers_or_cursors() {
+        let pages = r#"<https://api.github.com/repositories/1/code-scanning/alerts?per_page=100&state=dismissed,fixed&page=2>; rel="next", <https://api.github.com/repositories/1/code-scanning/alerts?per_page=100&page=10>; rel="last""#;
+        let next = link_target(pages, "next").unwrap();
+        assert_eq!(Cursor::from_link(&next), Some(Cursor::Page(2)));
+        assert_eq!(link_target(pages, "prev"), None);
+        let cursors = r#"<https://ghe.example.com/api/v3/repos/o/r/dependabot/alerts?per_page=100&after=Y3Vyc29yOnYyOpK0%3D>; rel="next""#;
+        let next = Cursor::from_link(&link_target(cursors, "next").unwrap()).unwrap();
+        assert_eq!(next, Cursor::After("Y3Vyc29yOnYyOpK0=".into()));
+        assert_eq!(Cursor::parse(&next.to_string()).unwrap(), next);
+    }
+
+    #[test]
+    fn rate_limits_are_read_from_either_header_style() {
+        let secondary = answer(403, &[("retry-after", "17")], r#"{"message":"You have exceeded a secondary rate limit."}"#);
+        assert!(matches!(
+            secondary.error("GET /x", noon()),
+            GitHubError::RateLimited { retry_after } if retry_after == Duration::from_secs(17)
+        ));
+        let reset = (noon().timestamp() + 120).to_string();
+        let primary = answer(
+            403,
+            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)],
+            r#"{"message":"API rate limit exceeded for installation ID 1."}"#,
+        );
+        assert_eq!(primary.error("GET /x", noon()).retry_after(), Some(Duration::from_secs(120)));
+        let bare = answer(429, &[], "");
+        assert_eq!(bare.error("GET /x", noon()).retry_after(), Some(DEFAULT_RATE_LIMIT_WAIT));
+        let forbidden = answer(403, &[("x-ratelimit-remaining", "4999")], r#"{"message":"Resource not accessible by integration"}"#);
+        let err = forbidden.error("PATCH /x", noon());
+        assert!(matches!(&err, GitHubError::Refused(m) if m.contains("Resource not accessible")), "{err}");
+    }
+
+    #[test]
+    fn other_statuses_map_onto_what_a_retry_can_do() {
+        assert!(matches!(answer(404, &[], r#"{"message":"Not Found"}"#).error("GET /x", noon()), GitHubError::NotFound(_)));
+        assert!(answer(502, &[], "<html>bad gateway</html>").error("GET /x", noon()).is_retryable());
+        let err = answer(422, &[], r#"{"message":"Validation Failed"}"#).error("PATCH /x", noon());
+        assert_eq!(err.to_string(), "GitHub refused: 422 PATCH /x: Validation Failed");
+    }
+
+    #[test]
+    fn dismissal_bodies_spell_each_kind_its_way() {
+        let long = "x".repeat(400);
+        let code = dismissal_body(AlertKind::CodeScanning, DismissReason::WontFix, &long);
+        assert_eq!(code["state"], "dismissed");
+        assert_eq!(code["dismissed_reason"], "won't fix");
+        let comment = code["dismissed_comment"].as_str().unwrap();
+        assert_eq!(comment.chars().count(), 280);
+        assert!(comment.ends_with('…'));
+        assert_eq!(
+            dismissal_body(AlertKind::Dependabot, DismissReason::WontFix, "accepted"),
+            json!({"state": "dismissed", "dismissed_reason": "tolerable_risk", "dismissed_comment": "accepted"})
+        );
+        assert_eq!(
+            dismissal_body(AlertKind::SecretScanning, DismissReason::WontFix, " "),
+            json!({"state": "resolved", "resolution": "wont_fix"})
+        );
+    }
+
+    #[test]
+    fn files_decode_from_the_contents_answer() {
+        let file = json!({"type": "file", "encoding": "base64", "content": "amlyYTog\ne30K\n"});
+        assert_eq!(decode_file("a.yml", &file).unwrap(), "jira: {}\n");
+        assert!(decode_file("src", &json!([])).is_err());
+        assert!(decode_file("big", &json!({"type": "file", "encoding": "none", "content": ""})).is_err());
+        assert_eq!(encode_path("/.github/scantix config.yml").unwrap(), ".github/scantix%20config.yml");
+        assert!(encode_path("a/../b").is_err());
+    }
+
+    #[tokio::test]
+    async fn base_urls_must_be_http_urls() {
+        for url in ["api.github.com", "ftp://x", "https://x/api?y=1", "not a url"] {
+            assert!(Client::new(url).is_err(), "{url}");
+        }
+        assert!(Client::new("https://ghe.example.com/api/v3").is_ok());
+    }
+}

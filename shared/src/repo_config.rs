@@ -1,0 +1,735 @@
+//! Configuration as code: `.github/scantix.yml`.
+//!
+//! scantix reads the file from the alert's repository and from the organisation's `.github`
+//! repository (Probot's convention), and [`resolve`]s them: a section in the repository's file
+//! replaces the organisation's section as a whole, and a section in neither takes scantix's
+//! default. [`parse`] is strict (kebab-case keys, unknown keys refused) and its [`ConfigError`]
+//! says where in the file the problem is and how to fix it. [`RepoConfig::engine_config`] turns
+//! the result into the decision engine's [`Config`]; the other accessors give the tracker, SLA,
+//! priority, owner and policy settings.
+//!
+//! # The file format
+//!
+//! Every section, annotated (this is `repo_config.example.yml`, which a test parses):
+//!
+//! ```yaml
+#![doc = include_str!("repo_config.example.yml")]
+//! ```
+
+use crate::config::{Config, Grouping, WhenAllFixed};
+use crate::github::api::DismissReason;
+use crate::policy::Policy;
+use crate::sla::SlaPolicy;
+use crate::tracker::jira::{JiraSettings, Priorities};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Where scantix reads the file, in the repository and in the org's `.github` repository.
+pub const CONFIG_PATH: &str = ".github/scantix.yml";
+
+/// One `.github/scantix.yml`, or several resolved into one. `None` means "not set here": the
+/// next layer (org, then default) decides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RepoConfig {
+    pub tracker: Option<TrackerSection>,
+    pub grouping: Option<Grouping>,
+    /// Severity → tracker priority.
+    #[serde(alias = "severity-to-priority")]
+    pub priorities: Option<Priorities>,
+    pub sla: Option<SlaPolicy>,
+    pub when_all_fixed: Option<WhenAllFixed>,
+    pub verify_closure: Option<bool>,
+    /// Tracker resolution → dismissal reason; replaces the default list when given.
+    pub resolutions: Option<BTreeMap<String, DismissReason>>,
+    pub recreate_deleted_tickets: Option<bool>,
+    /// CODEOWNERS owner (`@org/team`, `@user`, email) → tracker user id.
+    pub owners: Option<BTreeMap<String, String>>,
+    pub default_assignee: Option<String>,
+    /// The triage policy's Rego source.
+    pub policy: Option<String>,
+    /// A path to the triage policy's Rego source in the same repository as this file.
+    pub policy_file: Option<String>,
+    /// Set by `resolve` when the policy came from the org's file, so that `policy-file` is read
+    /// from the org's `.github` repository.
+    #[serde(skip)]
+    policy_from_org: bool,
+}
+
+/// The `tracker` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TrackerSection {
+    pub kind: TrackerKind,
+    /// Required when `kind` is `jira`.
+    pub jira: Option<JiraSettings>,
+}
+
+/// Which tracker holds the tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackerKind {
+    /// Kept by scantix itself, in its store.
+    #[default]
+    Draft,
+    Jira,
+    GithubIssues,
+}
+
+/// Where the triage policy comes from, once resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicySource<'a> {
+    /// Nobody configured one: `Policy::default_policy()`.
+    Bundled,
+    /// Rego written in the file: `Policy::from_rego(source)`.
+    Inline(&'a str),
+    /// Rego in a file to fetch first, then `Policy::from_rego`.
+    File {
+        path: &'a str,
+        /// The repository to read it from.
+        from: PolicyRepository,
+    },
+}
+
+/// Which repository a `policy-file` is read from: the one whose config file named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyRepository {
+    /// The alert's own repository.
+    ThisRepository,
+    /// The organisation's `.github` repository.
+    OrgDotGithub,
+}
+
+/// Why a `.github/scantix.yml` was refused: where (1-based line and column, when known), what,
+/// and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+    pub fix: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{CONFIG_PATH}: ")?;
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => write!(f, "line {line}, column {column}: ")?,
+            (Some(line), None) => write!(f, "line {line}: ")?,
+            _ => {}
+        }
+        write!(f, "{} — {}", self.message, self.fix)
+    }
+}
+
+/// Top-level keys, in the order the file format documents them (for suggestions).
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "tracker",
+    "grouping",
+    "priorities",
+    "severity-to-priority",
+    "sla",
+    "when-all-fixed",
+    "verify-closure",
+    "resolutions",
+    "recreate-deleted-tickets",
+    "owners",
+    "default-assignee",
+    "policy",
+    "policy-file",
+];
+
+/// Reads one `.github/scantix.yml`. An empty file (or one of only comments) is an empty config.
+/// Besides the format, checks what the format cannot say: `policy` and `policy-file` are not both
+/// given, a `jira` tracker has its `jira` section, an inline policy compiles.
+pub fn parse(yaml: &str) -> Result<RepoConfig, ConfigError> {
+    let config = match serde_norway::from_str::<Option<RepoConfig>>(yaml) {
+        Ok(config) => config.unwrap_or_default(),
+        Err(e) => return Err(format_error(&e)),
+    };
+    validate(&config, yaml)?;
+    Ok(config)
+}
+
+/// The configuration in force for a repository: `repo` (its own file) over `org` (the org's
+/// `.github` repository's) section by section; sections set in neither stay `None` and take the
+/// built-in defaults in the accessors.
+pub fn resolve(repo: Option<RepoConfig>, org: Option<RepoConfig>) -> RepoConfig {
+    let repo = repo.unwrap_or_default();
+    let org = org.unwrap_or_default();
+    // `policy` and `policy-file` are one section: a repository's policy file replaces the org's
+    // inline policy, not merely sits beside it.
+    let repo_has_policy = repo.policy.is_some() || repo.policy_file.is_some();
+    let (policy, policy_file, policy_from_org) = if repo_has_policy {
+        (repo.policy, repo.policy_file, repo.policy_from_org)
+    } else {
+        let from_org = org.policy.is_some() || org.policy_file.is_some();
+        (org.policy, org.policy_file, from_org)
+    };
+    RepoConfig {
+        tracker: repo.tracker.or(org.tracker),
+        grouping: repo.grouping.or(org.grouping),
+        priorities: repo.priorities.or(org.priorities),
+        sla: repo.sla.or(org.sla),
+        when_all_fixed: repo.when_all_fixed.or(org.when_all_fixed),
+        verify_closure: repo.verify_closure.or(org.verify_closure),
+        resolutions: repo.resolutions.or(org.resolutions),
+        recreate_deleted_tickets: repo.recreate_deleted_tickets.or(org.recreate_deleted_tickets),
+        owners: repo.owners.or(org.owners),
+        default_assignee: repo.default_assignee.or(org.default_assignee),
+        policy,
+        policy_file,
+        policy_from_org,
+    }
+}
+
+impl RepoConfig {
+    /// The decision engine's settings: what this config sets, the engine's defaults elsewhere.
+    /// (`service-accounts` is a deployment setting, not a repository's, and keeps its default.)
+    pub fn engine_config(&self) -> Config {
+        let mut config = Config::default();
+        if let Some(grouping) = self.grouping {
+            config.grouping = grouping;
+        }
+        if let Some(when_all_fixed) = self.when_all_fixed {
+            config.when_all_fixed = when_all_fixed;
+        }
+        if let Some(verify_closure) = self.verify_closure {
+            config.verify_closure = verify_closure;
+        }
+        if let Some(resolutions) = &self.resolutions {
+            config.resolutions = resolutions.clone();
+        }
+        if let Some(recreate) = self.recreate_deleted_tickets {
+            config.recreate_deleted_tickets = recreate;
+        }
+        config
+    }
+
+    /// The tracker tickets go to (`draft` when none is configured).
+    pub fn tracker_kind(&self) -> TrackerKind {
+        self.tracker.as_ref().map(|t| t.kind).unwrap_or_default()
+    }
+
+    /// The Jira settings, when the tracker is Jira. The top-level `priorities` section applies
+    /// when the `jira` section leaves its own at the defaults.
+    pub fn jira_settings(&self) -> Option<JiraSettings> {
+        let tracker = self.tracker.as_ref()?;
+        if tracker.kind != TrackerKind::Jira {
+            return None;
+        }
+        let mut jira = tracker.jira.clone()?;
+        if let Some(priorities) = &self.priorities
+            && jira.priorities == Priorities::default()
+        {
+            jira.priorities = priorities.clone();
+        }
+        Some(jira)
+    }
+
+    /// Severity → tracker priority.
+    pub fn priorities(&self) -> Priorities {
+        self.priorities.clone().unwrap_or_default()
+    }
+
+    /// Days to fix per severity.
+    pub fn sla(&self) -> SlaPolicy {
+        self.sla.unwrap_or_default()
+    }
+
+    /// CODEOWNERS owner → tracker user (empty when not configured); see `owners::assignee_for`.
+    pub fn owners(&self) -> &BTreeMap<String, String> {
+        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+        self.owners.as_ref().unwrap_or(&EMPTY)
+    }
+
+    /// The assignee when no owner is mapped.
+    pub fn default_assignee(&self) -> Option<&str> {
+        self.default_assignee.as_deref()
+    }
+
+    /// Where the triage policy comes from.
+    pub fn policy_source(&self) -> PolicySource<'_> {
+        if let Some(source) = &self.policy {
+            return PolicySource::Inline(source);
+        }
+        match &self.policy_file {
+            Some(path) => PolicySource::File {
+                path,
+                from: if self.policy_from_org {
+                    PolicyRepository::OrgDotGithub
+                } else {
+                    PolicyRepository::ThisRepository
+                },
+            },
+            None => PolicySource::Bundled,
+        }
+    }
+}
+
+/// The checks serde cannot express, located by the line of the top-level key concerned.
+fn validate(config: &RepoConfig, yaml: &str) -> Result<(), ConfigError> {
+    let at_key = |key: &str, message: String, fix: &str| ConfigError {
+        line: top_level_key_line(yaml, key),
+        column: top_level_key_line(yaml, key).map(|_| 1),
+        message,
+        fix: fix.to_owned(),
+    };
+    if config.policy.is_some() && config.policy_file.is_some() {
+        return Err(at_key(
+            "policy-file",
+            "both `policy` and `policy-file` are given".into(),
+            "keep one: the policy inline, or the path of a .rego file",
+        ));
+    }
+    if let Some(path) = &config.policy_file
+        && (path.trim().is_empty()
+            || path.contains("://")
+            || path.split('/').any(|segment| segment == ".."))
+    {
+        return Err(at_key(
+            "policy-file",
+            format!("`{path}` is not a path inside this repository"),
+            "give a repository path such as `.github/scantix.rego`",
+        ));
+    }
+    if let Some(tracker) = &config.tracker
+        && tracker.kind == TrackerKind::Jira
+        && tracker.jira.is_none()
+    {
+        return Err(at_key(
+            "tracker",
+            "`tracker.kind` is `jira` but there is no `tracker.jira` section".into(),
+            "add `jira:` under `tracker:` with at least `base-url`, `flavor` and `project`",
+        ));
+    }
+    if let Some(source) = &config.policy
+        && let Err(e) = Policy::from_rego(source)
+    {
+        return Err(policy_error(yaml, &e));
+    }
+    Ok(())
+}
+
+/// An inline policy's error, located in the YAML file: its line inside the policy plus the line
+/// the policy starts on (the one after `policy: |` for a block, the same one for a plain value).
+fn policy_error(yaml: &str, error: &crate::policy::PolicyError) -> ConfigError {
+    let key_line = top_level_key_line(yaml, "policy");
+    let first_rego_line = key_line.map(|line| {
+        let value = yaml
+            .lines()
+            .nth(line - 1)
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, value)| value.trim())
+            .unwrap_or_default();
+        if value.starts_with('|') || value.starts_with('>') {
+            line + 1
+        } else {
+            line
+        }
+    });
+    let (line, column) = match (error, first_rego_line) {
+        (crate::policy::PolicyError::Syntax { line, column, .. }, Some(first)) if *line > 0 => (
+            Some(first + *line as usize - 1),
+            // Block scalars are indented; the column is the policy's own plus that indent.
+            Some(*column as usize + block_indent(yaml, first)),
+        ),
+        _ => (key_line, key_line.map(|_| 1)),
+    };
+    ConfigError {
+        line,
+        column,
+        message: format!("the inline `policy` does not compile: {error}"),
+        fix: "fix the Rego (package scantix, Rego v1, defining `decision`); default.rego in \
+              scantix's source is a working example"
+            .into(),
+    }
+}
+
+fn block_indent(yaml: &str, line: usize) -> usize {
+    yaml.lines()
+        .nth(line - 1)
+        .map(|l| l.len() - l.trim_start().len())
+        .unwrap_or(0)
+}
+
+/// The 1-based line on which `key:` starts at column 1, if any.
+fn top_level_key_line(yaml: &str, key: &str) -> Option<usize> {
+    yaml.lines().position(|line| {
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    })
+    .map(|index| index + 1)
+}
+
+/// A YAML or format error → where, what, and how to fix it.
+fn format_error(error: &serde_norway::Error) -> ConfigError {
+    let location = error.location();
+    let message = strip_locations(&error.to_string());
+    let fix = fix_for(&message);
+    ConfigError {
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message,
+        fix,
+    }
+}
+
+/// How to fix the errors serde and libyaml report, recognised by their standard wording.
+fn fix_for(message: &str) -> String {
+    let quoted = backticked(message);
+    if message.contains("unknown field") || message.contains("unknown variant") {
+        let what = if message.contains("unknown field") {
+            "key"
+        } else {
+            "value"
+        };
+        let given = quoted.first().map(String::as_str).unwrap_or_default();
+        let mut expected: Vec<&str> = quoted.iter().skip(1).map(String::as_str).collect();
+        if message.contains("unknown field") && expected.is_empty() {
+            expected = TOP_LEVEL_KEYS.to_vec();
+        }
+        return match closest(given, &expected) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("check the spelling: the {what} must be one of those listed"),
+        };
+    }
+    if let Some(field) = message
+        .contains("missing field")
+        .then(|| quoted.first())
+        .flatten()
+    {
+        return format!("add `{field}:` to this section");
+    }
+    if message.contains("invalid type") || message.contains("invalid value") {
+        return "give this setting a value of the expected type (text, a number without quotes, \
+                true/false, a list, or a map of `key: value` lines)"
+            .into();
+    }
+    if message.contains("duplicate") {
+        return "remove one of the two entries".into();
+    }
+    "check the YAML: indent nested keys by two spaces, put a space after each `:`, and quote \
+     values that start with `@`, `*`, `&`, `!` or `%`"
+        .into()
+}
+
+/// The backticked words of a serde message, in order (`unknown field `x`, expected `a`, `b``).
+fn backticked(message: &str) -> Vec<String> {
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The candidate closest to `given` by edit distance, if close enough to be a typo.
+fn closest<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(given, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// Drops the " at line N column M" that serde_norway appends, since `ConfigError` carries them.
+fn strip_locations(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(" at line ") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + " at line ".len()..];
+        let skipped = after
+            .split_once(" column ")
+            .filter(|(line, _)| line.chars().all(|c| c.is_ascii_digit()))
+            .map(|(_, column)| column.trim_start_matches(|c: char| c.is_ascii_digit()));
+        match skipped {
+            Some(remaining) => rest = remaining,
+            None => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Severity;
+    use crate::identity::GroupingMode;
+    use crate::policy::PolicyInput;
+    use crate::state::Triage;
+    use crate::testing::code_alert;
+    use crate::tracker::jira::Flavor;
+
+    const EXAMPLE: &str = include_str!("repo_config.example.yml");
+
+    #[test]
+    fn the_documented_example_parses_and_sets_every_section() {
+        let config = parse(EXAMPLE).unwrap();
+        assert_eq!(config.tracker_kind(), TrackerKind::Jira);
+        let jira = config.jira_settings().unwrap();
+        assert_eq!(jira.flavor, Flavor::Cloud);
+        assert_eq!(jira.project, "SEC");
+        assert_eq!(jira.labels, ["security"]);
+        assert_eq!(config.grouping, Some(Grouping::default()));
+        assert_eq!(config.priorities, Some(Priorities::default()));
+        assert_eq!(config.sla(), SlaPolicy::default());
+        assert_eq!(config.when_all_fixed, Some(WhenAllFixed::MarkStale));
+        assert_eq!(config.verify_closure, Some(true));
+        assert_eq!(config.recreate_deleted_tickets, Some(false));
+        // The example shows the defaults, so the engine config is the default one.
+        assert_eq!(config.engine_config(), Config::default());
+        assert_eq!(
+            config.owners().get("@acme/payments").map(String::as_str),
+            Some("5b10ac8d82e05b22cc7d4ef5")
+        );
+        assert_eq!(config.default_assignee(), Some("5b10a2844c20165700ede21g"));
+    }
+
+    #[test]
+    fn the_examples_inline_policy_compiles_and_decides() {
+        let config = parse(EXAMPLE).unwrap();
+        let PolicySource::Inline(source) = config.policy_source() else {
+            panic!("expected an inline policy");
+        };
+        let policy = Policy::from_rego(source).unwrap();
+        let payments = code_alert(1, "js/sql-injection", "services/payments/api.js");
+        let decision = policy.evaluate(&PolicyInput::new(&payments)).unwrap();
+        assert_eq!(decision.triage, Triage::Ticket);
+        assert_eq!(decision.sla_days, Some(3));
+        assert_eq!(decision.group_by, Some(GroupingMode::Alert));
+        let test = code_alert(2, "js/xss", "web/tests/x.js");
+        let decision = policy.evaluate(&PolicyInput::new(&test)).unwrap();
+        assert_eq!(decision.triage, Triage::Record);
+    }
+
+    #[test]
+    fn an_empty_or_comment_only_file_is_all_defaults() {
+        for yaml in ["", "\n\n", "# nothing configured yet\n", "---\n"] {
+            let config = parse(yaml).unwrap();
+            assert_eq!(config, RepoConfig::default(), "{yaml:?}");
+            assert_eq!(config.engine_config(), Config::default());
+            assert_eq!(config.tracker_kind(), TrackerKind::Draft);
+            assert_eq!(config.policy_source(), PolicySource::Bundled);
+            assert_eq!(config.sla(), SlaPolicy::default());
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_names_its_line_and_column_and_suggests_the_spelling() {
+        let yaml = "tracker:\n  kind: draft\n\ngroupping:\n  dependabot: advisory\n";
+        let error = parse(yaml).unwrap_err();
+        assert_eq!((error.line, error.column), (Some(4), Some(1)));
+        assert!(error.message.contains("unknown field `groupping`"), "{error}");
+        assert!(error.message.contains("`grouping`"), "{error}");
+        assert_eq!(error.fix, "did you mean `grouping`?");
+        assert!(
+            error.to_string().starts_with(
+                ".github/scantix.yml: line 4, column 1: unknown field `groupping`, expected one of"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_nested_key_or_value_is_located_too() {
+        let yaml = "grouping:\n  code-scanning: rule\n  dependabott: package\n";
+        let error = parse(yaml).unwrap_err();
+        assert_eq!((error.line, error.column), (Some(3), Some(3)));
+        assert_eq!(error.fix, "did you mean `dependabot`?");
+
+        let yaml = "grouping:\n  dependabot: packages\n";
+        let error = parse(yaml).unwrap_err();
+        assert_eq!(error.line, Some(2));
+        assert!(error.message.contains("unknown variant `packages`"), "{error}");
+        assert_eq!(error.fix, "did you mean `package`?");
+
+        let error = parse("frobnicate: true\n").unwrap_err();
+        assert!(error.fix.starts_with("check the spelling"), "{error}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_line() {
+        let yaml = "sla:\n  critical: 7\n  high: thirty\n";
+        let error = parse(yaml).unwrap_err();
+        assert_eq!(error.line, Some(3));
+        assert!(error.message.contains("invalid type"), "{error}");
+        assert!(error.message.contains("sla.high"), "{error}");
+        assert!(error.fix.contains("expected type"), "{error}");
+
+        let error = parse("verify-closure: sometimes\n").unwrap_err();
+        assert_eq!(error.line, Some(1));
+    }
+
+    #[test]
+    fn broken_yaml_names_its_line() {
+        let error = parse("tracker:\n  kind: draft\n   jira: [\n").unwrap_err();
+        assert!(error.line.is_some(), "{error}");
+        assert!(error.fix.starts_with("check the YAML"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_required_key_says_which() {
+        let yaml = "tracker:\n  kind: jira\n  jira:\n    flavor: cloud\n    project: SEC\n";
+        let error = parse(yaml).unwrap_err();
+        assert!(error.message.contains("missing field `base-url`"), "{error}");
+        assert_eq!(error.fix, "add `base-url:` to this section");
+        assert!(error.line.is_some());
+    }
+
+    #[test]
+    fn a_jira_tracker_needs_its_section() {
+        let error = parse("# Jira please\ntracker:\n  kind: jira\n").unwrap_err();
+        assert_eq!(error.line, Some(2));
+        assert!(error.fix.contains("base-url"), "{error}");
+    }
+
+    #[test]
+    fn policy_and_policy_file_exclude_each_other() {
+        let yaml = "policy: |\n  package scantix\n  default decision := {}\npolicy-file: x.rego\n";
+        let error = parse(yaml).unwrap_err();
+        assert_eq!(error.line, Some(4));
+        let error = parse("policy-file: ../../etc/passwd\n").unwrap_err();
+        assert!(error.message.contains("not a path inside"), "{error}");
+    }
+
+    #[test]
+    fn an_inline_policy_that_does_not_compile_is_located_in_the_file() {
+        let yaml = "sla:\n  critical: 3\npolicy: |\n  package scantix\n  import rego.v1\n  \
+                    decision := {\"triage\": \"ticket\", \"reason\": \"x\"} if {\n    input.x ==\n  }\n";
+        let error = parse(yaml).unwrap_err();
+        assert!(error.message.contains("does not compile"), "{error}");
+        // Rego line 5 (`}`, where the expression ends) is file line 8.
+        assert_eq!(error.line, Some(8), "{error}");
+    }
+
+    #[test]
+    fn severity_to_priority_is_another_name_for_priorities() {
+        let config = parse("severity-to-priority:\n  critical: P1\n").unwrap();
+        let priorities = config.priorities();
+        assert_eq!(priorities.for_severity(Severity::Critical), "P1");
+        assert_eq!(priorities.for_severity(Severity::High), "High");
+    }
+
+    #[test]
+    fn top_level_priorities_apply_to_jira_unless_it_sets_its_own() {
+        let base = "tracker:\n  kind: jira\n  jira:\n    base-url: https://x.atlassian.net\n    \
+                    flavor: cloud\n    project: SEC\n";
+        let config = parse(&format!("{base}priorities:\n  critical: P1\n")).unwrap();
+        let jira = config.jira_settings().unwrap();
+        assert_eq!(jira.priorities.for_severity(Severity::Critical), "P1");
+        let own = format!("{base}    priorities:\n      critical: Blocker\npriorities:\n  critical: P1\n");
+        let jira = parse(&own).unwrap().jira_settings().unwrap();
+        assert_eq!(jira.priorities.for_severity(Severity::Critical), "Blocker");
+    }
+
+    #[test]
+    fn the_repository_overrides_the_org_section_by_section_and_the_org_overrides_defaults() {
+        let org = parse(
+            "grouping:\n  code-scanning: file\nsla:\n  critical: 3\nwhen-all-fixed: close\n\
+             owners:\n  \"@acme/web\": u-web\ndefault-assignee: u-sec\npolicy-file: policies/scantix.rego\n",
+        )
+        .unwrap();
+        let repo = parse(
+            "grouping:\n  dependabot: advisory\nverify-closure: false\nowners:\n  \"@acme/api\": u-api\n",
+        )
+        .unwrap();
+        let config = resolve(Some(repo), Some(org.clone()));
+        // The repository's grouping section replaces the org's whole: code scanning is back to
+        // the default, not the org's `file`.
+        assert_eq!(
+            config.grouping,
+            Some(Grouping {
+                dependabot: GroupingMode::Advisory,
+                ..Grouping::default()
+            })
+        );
+        assert_eq!(config.owners().len(), 1);
+        assert_eq!(config.owners()["@acme/api"], "u-api");
+        assert_eq!(config.verify_closure, Some(false));
+        // What the repository leaves out comes from the org.
+        assert_eq!(config.sla().critical, 3);
+        assert_eq!(config.sla().high, 30);
+        assert_eq!(config.default_assignee(), Some("u-sec"));
+        assert_eq!(
+            config.policy_source(),
+            PolicySource::File {
+                path: "policies/scantix.rego",
+                from: PolicyRepository::OrgDotGithub
+            }
+        );
+        let engine = config.engine_config();
+        assert_eq!(engine.when_all_fixed, WhenAllFixed::Close);
+        assert!(!engine.verify_closure);
+        assert_eq!(engine.grouping.dependabot, GroupingMode::Advisory);
+        assert_eq!(engine.resolutions, Config::default().resolutions);
+
+        // The org alone; then nothing at all.
+        assert_eq!(resolve(None, Some(org)).engine_config().grouping.code_scanning, GroupingMode::File);
+        assert_eq!(resolve(None, None), RepoConfig::default());
+        assert_eq!(resolve(None, None).engine_config(), Config::default());
+    }
+
+    #[test]
+    fn a_repository_policy_replaces_the_orgs_whichever_form_each_takes() {
+        let org = parse("policy-file: org.rego\n").unwrap();
+        let repo = parse(
+            "policy: |\n  package scantix\n  default decision := {\"triage\": \"ticket\", \"reason\": \"r\"}\n",
+        )
+        .unwrap();
+        let config = resolve(Some(repo), Some(org));
+        assert!(matches!(config.policy_source(), PolicySource::Inline(_)));
+        assert_eq!(config.policy_file, None);
+
+        let repo = parse("policy-file: .github/scantix.rego\n").unwrap();
+        assert_eq!(
+            resolve(Some(repo), None).policy_source(),
+            PolicySource::File {
+                path: ".github/scantix.rego",
+                from: PolicyRepository::ThisRepository
+            }
+        );
+    }
+
+    #[test]
+    fn resolutions_replace_the_default_list() {
+        let config = parse("resolutions:\n  Risk Accepted: wont-fix\n").unwrap();
+        let engine = config.engine_config();
+        assert_eq!(engine.resolutions.len(), 1);
+        assert_eq!(engine.dismissal_for("risk accepted"), Some(DismissReason::WontFix));
+        assert_eq!(engine.dismissal_for("Won't Fix"), None);
+    }
+
+    #[test]
+    fn edit_distance_and_suggestions() {
+        assert_eq!(edit_distance("groupping", "grouping"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(closest("trakcer", TOP_LEVEL_KEYS), Some("tracker"));
+        assert_eq!(closest("zzz", TOP_LEVEL_KEYS), None);
+        assert_eq!(
+            strip_locations("a: b at line 3 column 7, while parsing at line 1 column 1"),
+            "a: b, while parsing"
+        );
+    }
+}

@@ -1,0 +1,654 @@
+//! The Jira adapter against a fake Jira that checks every request against Atlassian's OpenAPI
+//! description, on both flavors: what each tracker call does to the issue, how many Jira calls it
+//! takes, and what the adapter makes of Jira's refusals and faults.
+
+use chrono::NaiveDate;
+use scantix::identity::GroupKey;
+use scantix::secret::Secret;
+use scantix::state::{TicketRef, TicketState};
+use scantix::ticket::TicketContent;
+use scantix::ticket::anatomy::ticket_content;
+use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix::tracker::{Tracker, TrackerError};
+use scantix_tests::fake_jira::{
+    CLOUD_API_TOKEN, CLOUD_EMAIL, Category, DC_PERSONAL_ACCESS_TOKEN, FakeJira, FakeJiraConfig,
+    Fault, Flavor, Workflow,
+};
+use scantix_tests::records::{at, group_record, sample_finding};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The adapter for `fake`, as a Lambda would build it at cold start (fast backoff for tests).
+fn adapter_with(fake: &FakeJira, edit: impl FnOnce(&mut JiraSettings)) -> JiraTracker {
+    let (flavor, auth) = match fake.flavor() {
+        Flavor::Cloud => (
+            jira::Flavor::Cloud,
+            JiraAuth::Cloud {
+                email: CLOUD_EMAIL.into(),
+                api_token: Secret::new(CLOUD_API_TOKEN),
+            },
+        ),
+        Flavor::DataCenter => (
+            jira::Flavor::DataCenter,
+            JiraAuth::DataCenter {
+                token: Secret::new(DC_PERSONAL_ACCESS_TOKEN),
+            },
+        ),
+    };
+    let mut settings = JiraSettings::new(fake.base_url(), flavor, "SEC");
+    settings.labels = vec!["appsec team".into()];
+    settings.components = vec!["Backend".into()];
+    settings.request_timeout_secs = 2;
+    edit(&mut settings);
+    JiraTracker::new(settings, auth)
+        .expect("valid settings")
+        .with_backoff_base(Duration::from_millis(5))
+}
+
+fn adapter(fake: &FakeJira) -> JiraTracker {
+    adapter_with(fake, |_| {})
+}
+
+/// The ticket content of a real-shaped group (a CodeQL SQL injection alert `number`), due on
+/// 2025-04-01 and assigned to someone this flavor can name.
+fn content(flavor: Flavor, number: u64) -> TicketContent {
+    let mut c = ticket_content(&group_record(&sample_finding(4242, number), at(0)));
+    c.due = NaiveDate::from_ymd_opt(2025, 4, 1);
+    c.assignee = Some(match flavor {
+        Flavor::Cloud => "5b10ac8d82e05b22cc7d4ef5".into(),
+        Flavor::DataCenter => "ada".into(),
+    });
+    c
+}
+
+fn setting_of(e: &TrackerError) -> &str {
+    match e {
+        TrackerError::Misconfigured { setting, .. } => setting,
+        other => panic!("expected Misconfigured, got {other:?}"),
+    }
+}
+
+/// Every call since the last `clear_requests`, as `METHOD path`, for the call-count report.
+fn calls(fake: &FakeJira) -> Vec<String> {
+    let requests = fake.requests();
+    fake.clear_requests();
+    requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// Runs a scenario on both flavors.
+macro_rules! on_both_flavors {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[tokio::test]
+            async fn cloud() {
+                super::$scenario(super::Flavor::Cloud).await
+            }
+            #[tokio::test]
+            async fn data_center() {
+                super::$scenario(super::Flavor::DataCenter).await
+            }
+        }
+    };
+}
+
+on_both_flavors!(create_sets_fields_property_and_labels);
+async fn create_sets_fields_property_and_labels(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    let content = content(flavor, 7);
+
+    let (ticket, state) = jira.create(&content).await.unwrap();
+
+    assert_eq!(calls(&fake), [format!("POST {}/issue", flavor.rest_base())]);
+    assert_eq!(state, TicketState::Open);
+    assert_eq!(ticket.tracker, "jira");
+    assert_eq!(ticket.key, "SEC-1");
+    assert_eq!(
+        ticket.url.as_deref(),
+        Some(format!("{}/browse/SEC-1", fake.base_url()).as_str())
+    );
+    let issue = fake.snapshot("SEC-1").unwrap();
+    assert_eq!(issue.summary, content.title);
+    assert_eq!(
+        issue.labels,
+        [
+            "scantix",
+            "severity:high",
+            content.group_key.label().as_str(),
+            "code-scanning",
+            "appsec-team"
+        ]
+    );
+    assert_eq!(issue.fields["priority"]["name"], "High");
+    assert_eq!(issue.fields["duedate"], "2025-04-01");
+    assert_eq!(issue.fields["components"], json!([{ "name": "Backend" }]));
+    match flavor {
+        Flavor::Cloud => {
+            assert_eq!(issue.fields["description"]["type"], "doc");
+            assert_eq!(
+                issue.fields["assignee"],
+                json!({ "accountId": "5b10ac8d82e05b22cc7d4ef5" })
+            );
+        }
+        Flavor::DataCenter => {
+            let wiki = issue.fields["description"].as_str().unwrap();
+            assert!(wiki.contains("h3. Findings (1)"), "{wiki}");
+            assert_eq!(issue.fields["assignee"], json!({ "name": "ada" }));
+        }
+    }
+    assert_eq!(
+        issue.properties["scantix"],
+        json!({ "groupKey": content.group_key.as_str() })
+    );
+    assert_eq!(issue.category, Category::New);
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(update_rewrites_the_ticket_and_keeps_other_labels);
+async fn update_rewrites_the_ticket_and_keeps_other_labels(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    let mut content = content(flavor, 7);
+    let (ticket, _) = jira.create(&content).await.unwrap();
+    jira.transition(&ticket, TicketState::Stale).await.unwrap();
+    calls(&fake);
+
+    content.title = "CWE-89: SQL injection everywhere (2 alerts)".into();
+    content.severity = scantix::finding::Severity::Critical;
+    content.labels[1] = "severity:critical".into();
+    content.due = NaiveDate::from_ymd_opt(2025, 3, 15);
+    jira.update(&ticket, &content).await.unwrap();
+
+    assert_eq!(
+        calls(&fake),
+        [format!("PUT {}/issue/SEC-1", flavor.rest_base())]
+    );
+    let issue = fake.snapshot("SEC-1").unwrap();
+    assert_eq!(issue.summary, "CWE-89: SQL injection everywhere (2 alerts)");
+    assert_eq!(issue.fields["priority"]["name"], "Highest");
+    assert_eq!(issue.fields["duedate"], "2025-03-15");
+    assert!(issue.labels.contains(&"severity:critical".to_owned()));
+    assert!(
+        !issue.labels.contains(&"severity:high".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(
+        issue.labels.contains(&jira::STALE_LABEL.to_owned()),
+        "stale stays until a move"
+    );
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(comments_are_posted_once_per_id);
+async fn comments_are_posted_once_per_id(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+    calls(&fake);
+    let hostile =
+        "Reopened: GitHub still reports 2 alerts open. [~admin] {color:red}x{color} \\{code}";
+
+    jira.comment(&ticket, "scantix-0a1b2c3d4e5f-4", hostile)
+        .await
+        .unwrap();
+    let first = calls(&fake);
+    jira.comment(&ticket, "scantix-0a1b2c3d4e5f-4", hostile)
+        .await
+        .unwrap();
+    let repeat = calls(&fake);
+    jira.comment(&ticket, "scantix-0a1b2c3d4e5f-5", "Fixed.")
+        .await
+        .unwrap();
+
+    let base = flavor.rest_base();
+    assert_eq!(
+        first,
+        [
+            format!("GET {base}/issue/SEC-1/comment"),
+            format!("POST {base}/issue/SEC-1/comment")
+        ]
+    );
+    assert_eq!(repeat, [format!("GET {base}/issue/SEC-1/comment")]);
+    let comments = fake.snapshot("SEC-1").unwrap().comments;
+    assert_eq!(comments.len(), 2);
+    match &comments[0] {
+        Value::String(wiki) => {
+            assert!(
+                wiki.contains("\\[\\~admin\\]") && !wiki.contains("[~admin]"),
+                "{wiki}"
+            );
+            assert!(wiki.ends_with("{color:#97a0af}scantix ref scantix\\-0a1b2c3d4e5f\\-4{color}"));
+        }
+        adf => {
+            assert_eq!(adf["type"], "doc");
+            let s = adf.to_string();
+            assert!(s.contains("[~admin]") && !s.contains("\"mention\""), "{s}");
+            assert!(s.contains("scantix ref scantix-0a1b2c3d4e5f-4"));
+        }
+    }
+    // The id also travels as a comment property.
+    let posted = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.method == "POST")
+        .and_then(|r| r.body)
+        .unwrap();
+    assert_eq!(
+        posted["properties"],
+        json!([{ "key": "scantix", "value": { "commentId": "scantix-0a1b2c3d4e5f-5" } }])
+    );
+    fake.assert_no_violations();
+}
+
+/// A security team's own workflow: no status is called "To Do" or "Done".
+fn custom_workflow() -> FakeJiraConfig {
+    let workflow = Workflow::new(&[
+        ("Triage", Category::New),
+        ("Fixing", Category::Indeterminate),
+        ("Verified", Category::Done),
+        ("Won't Fix", Category::Done),
+        ("Reopened", Category::New),
+    ])
+    .transition("11", "Start fixing", &["Triage", "Reopened"], "Fixing")
+    .transition("21", "Won't fix", &[], "Won't Fix")
+    .transition("31", "Verify the fix", &["Fixing"], "Verified")
+    .transition("41", "Reopen", &["Verified", "Won't Fix"], "Reopened");
+    FakeJiraConfig {
+        workflow,
+        ..FakeJiraConfig::default()
+    }
+}
+
+on_both_flavors!(transitions_follow_a_custom_workflow_by_category);
+async fn transitions_follow_a_custom_workflow_by_category(flavor: Flavor) {
+    let fake = FakeJira::start_with(flavor, custom_workflow()).await;
+    let jira = adapter(&fake);
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+    assert_eq!(fake.snapshot("SEC-1").unwrap().status, "Triage");
+    calls(&fake);
+    let base = flavor.rest_base();
+    let status = || fake.snapshot("SEC-1").unwrap().status;
+
+    jira.transition(&ticket, TicketState::InProgress)
+        .await
+        .unwrap();
+    assert_eq!(status(), "Fixing");
+    assert_eq!(
+        calls(&fake),
+        [
+            format!("GET {base}/issue/SEC-1"),
+            format!("GET {base}/issue/SEC-1/transitions"),
+            format!("POST {base}/issue/SEC-1/transitions")
+        ]
+    );
+
+    // Two ways into `done`: the one that sounds like a fix wins over "Won't fix".
+    jira.transition(&ticket, TicketState::Resolved)
+        .await
+        .unwrap();
+    assert_eq!(status(), "Verified");
+    calls(&fake);
+
+    // Already done: a no-op, one read.
+    jira.transition(&ticket, TicketState::Resolved)
+        .await
+        .unwrap();
+    assert_eq!(status(), "Verified");
+    assert_eq!(calls(&fake), [format!("GET {base}/issue/SEC-1")]);
+
+    jira.transition(&ticket, TicketState::Reopened)
+        .await
+        .unwrap();
+    assert_eq!(status(), "Reopened");
+    jira.transition(&ticket, TicketState::Open).await.unwrap();
+    assert_eq!(status(), "Reopened", "Reopened is already in `new`");
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(a_workflow_without_the_way_is_a_misconfiguration);
+async fn a_workflow_without_the_way_is_a_misconfiguration(flavor: Flavor) {
+    let config = FakeJiraConfig {
+        workflow: Workflow::new(&[("Triage", Category::New), ("Closed", Category::Done)])
+            .transition("21", "Close", &["Triage"], "Closed"),
+        ..FakeJiraConfig::default()
+    };
+    let fake = FakeJira::start_with(flavor, config).await;
+    let jira = adapter(&fake);
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+
+    let err = jira
+        .transition(&ticket, TicketState::InProgress)
+        .await
+        .unwrap_err();
+
+    assert_eq!(setting_of(&err), "jira.workflow");
+    assert!(
+        err.to_string().contains(
+            "no transition from Triage to a status in category indeterminate; available: Close → Closed (done)"
+        ),
+        "{err}"
+    );
+    assert_eq!(fake.snapshot("SEC-1").unwrap().status, "Triage");
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(stale_is_a_label_and_leaving_it_removes_the_label);
+async fn stale_is_a_label_and_leaving_it_removes_the_label(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+    jira.transition(&ticket, TicketState::Resolved)
+        .await
+        .unwrap();
+    calls(&fake);
+    let base = flavor.rest_base();
+
+    jira.transition(&ticket, TicketState::Stale).await.unwrap();
+    assert_eq!(calls(&fake), [format!("PUT {base}/issue/SEC-1")]);
+    let issue = fake.snapshot("SEC-1").unwrap();
+    assert!(issue.labels.contains(&jira::STALE_LABEL.to_owned()));
+    assert_eq!(issue.status, "Done", "the status is left alone");
+
+    // Reopened from stale: moved, and the label goes.
+    jira.transition(&ticket, TicketState::Reopened)
+        .await
+        .unwrap();
+    assert_eq!(
+        calls(&fake),
+        [
+            format!("GET {base}/issue/SEC-1"),
+            format!("GET {base}/issue/SEC-1/transitions"),
+            format!("POST {base}/issue/SEC-1/transitions"),
+            format!("PUT {base}/issue/SEC-1")
+        ]
+    );
+    let issue = fake.snapshot("SEC-1").unwrap();
+    assert_eq!(issue.category, Category::New);
+    assert!(!issue.labels.contains(&jira::STALE_LABEL.to_owned()));
+    assert!(issue.labels.contains(&"scantix".to_owned()));
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(a_fresh_adapter_finds_the_ticket_by_group_key);
+async fn a_fresh_adapter_finds_the_ticket_by_group_key(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let content = content(flavor, 7);
+    // Jira created it, then the process died before the store recorded it.
+    let (created, _) = adapter(&fake).create(&content).await.unwrap();
+    calls(&fake);
+
+    let after_restart = adapter(&fake);
+    let found = after_restart
+        .find_by_group_key(&content.group_key)
+        .await
+        .unwrap();
+
+    assert_eq!(found, Some(created));
+    let search = match flavor {
+        Flavor::Cloud => "POST /rest/api/3/search/jql",
+        Flavor::DataCenter => "POST /rest/api/2/search",
+    };
+    assert_eq!(
+        calls(&fake),
+        [search],
+        "found by the property in one search"
+    );
+    let other = GroupKey::from_stored("4242/code-scanning/rule:CodeQL:js/other");
+    assert_eq!(after_restart.find_by_group_key(&other).await.unwrap(), None);
+    assert_eq!(calls(&fake), [search, search], "a miss also asks by label");
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(without_an_indexed_property_the_label_finds_it);
+async fn without_an_indexed_property_the_label_finds_it(flavor: Flavor) {
+    // A plain API-token integration: Jira accepts the property JQL and finds nothing.
+    let config = FakeJiraConfig {
+        indexed_properties: vec![],
+        ..FakeJiraConfig::default()
+    };
+    let fake = FakeJira::start_with(flavor, config).await;
+    let content = content(flavor, 7);
+    let (created, _) = adapter(&fake).create(&content).await.unwrap();
+    calls(&fake);
+
+    let found = adapter(&fake)
+        .find_by_group_key(&content.group_key)
+        .await
+        .unwrap();
+
+    assert_eq!(found, Some(created));
+    let jqls = searched_jql(&fake);
+    assert_eq!(jqls.len(), 2, "{jqls:?}");
+    assert!(
+        jqls[0].contains("issue.property[scantix].groupKey = "),
+        "{jqls:?}"
+    );
+    assert_eq!(
+        jqls[1],
+        format!(
+            "project = \"SEC\" AND labels = \"{}\" ORDER BY created ASC",
+            content.group_key.label()
+        )
+    );
+    fake.assert_no_violations();
+}
+
+/// The JQL of every search so far.
+fn searched_jql(fake: &FakeJira) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter_map(|r| r.body?["jql"].as_str().map(str::to_owned))
+        .collect()
+}
+
+on_both_flavors!(a_lost_create_response_yields_one_issue);
+async fn a_lost_create_response_yields_one_issue(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter_with(&fake, |s| s.request_timeout_secs = 1);
+    // Jira creates the issue, but its answer never arrives (the client times out).
+    fake.inject_on(
+        "POST",
+        "/issue",
+        Fault::LostResponse(Duration::from_secs(3)),
+        1,
+    );
+
+    let (ticket, state) = jira.create(&content(flavor, 7)).await.unwrap();
+
+    assert_eq!(fake.issue_keys(), ["SEC-1"], "no second issue");
+    assert_eq!(ticket.key, "SEC-1");
+    assert_eq!(state, TicketState::Open);
+    // The lost POST, then one search by property that finds it.
+    assert_eq!(calls(&fake).len(), 2);
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(rate_limits_are_waited_out);
+async fn rate_limits_are_waited_out(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    fake.inject(
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+
+    let started = Instant::now();
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!(ticket.key, "SEC-1");
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [429, 201],
+        "a 429 is repeated as is: Jira did nothing"
+    );
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(an_outage_ends_in_a_retryable_error);
+async fn an_outage_ends_in_a_retryable_error(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+    calls(&fake);
+    fake.inject(Fault::Status(503), 100);
+
+    let update = jira.update(&ticket, &content(flavor, 7)).await.unwrap_err();
+    let update_calls = calls(&fake).len();
+    let create = jira.create(&content(flavor, 8)).await.unwrap_err();
+    let create_calls = calls(&fake);
+
+    assert!(update.is_retryable(), "{update}");
+    assert!(update.to_string().contains("after 4 attempts"), "{update}");
+    assert_eq!(update_calls, 4, "max-attempts");
+    assert!(create.is_retryable(), "{create}");
+    // A create is never blindly repeated: POST, then a search to see whether it happened (itself
+    // retried up to four times).
+    let base = flavor.rest_base();
+    assert_eq!(create_calls[0], format!("POST {base}/issue"));
+    assert_eq!(create_calls.len(), 5, "{create_calls:?}");
+    assert_eq!(fake.issue_keys(), ["SEC-1"]);
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(an_unknown_project_names_jira_project);
+async fn an_unknown_project_names_jira_project(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter_with(&fake, |s| s.project = "NOPE".into());
+    let content = content(flavor, 7);
+
+    let find = jira
+        .find_by_group_key(&content.group_key)
+        .await
+        .unwrap_err();
+    let create = jira.create(&content).await.unwrap_err();
+
+    assert_eq!(setting_of(&find), "jira.project", "{find}");
+    assert_eq!(setting_of(&create), "jira.project", "{create}");
+    assert!(!create.is_retryable());
+    assert!(fake.issue_keys().is_empty());
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(a_field_not_on_the_screen_is_named);
+async fn a_field_not_on_the_screen_is_named(flavor: Flavor) {
+    let mut config = FakeJiraConfig::default();
+    config.fields_on_screen.retain(|f| f != "duedate");
+    let fake = FakeJira::start_with(flavor, config).await;
+    let jira = adapter(&fake);
+
+    let err = jira.create(&content(flavor, 7)).await.unwrap_err();
+
+    assert_eq!(setting_of(&err), "jira.fields.duedate", "{err}");
+    assert!(
+        err.to_string().contains("not on the appropriate screen"),
+        "{err}"
+    );
+    assert_eq!(calls(&fake).len(), 1, "not retried");
+    // The fake counts a field off the screen as a request wrong on that Jira: the one provoked.
+    let violations = fake.violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("duedate"), "{violations:?}");
+}
+
+on_both_flavors!(bad_credentials_and_missing_issues_are_told_apart);
+async fn bad_credentials_and_missing_issues_are_told_apart(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let gone = TicketRef {
+        tracker: "jira".into(),
+        key: "SEC-404".into(),
+        url: None,
+    };
+    let err = adapter(&fake)
+        .update(&gone, &content(flavor, 7))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TrackerError::NotFound(ref k) if k == "SEC-404"),
+        "{err}"
+    );
+
+    let wrong = match flavor {
+        Flavor::Cloud => JiraAuth::Cloud {
+            email: CLOUD_EMAIL.into(),
+            api_token: Secret::new("revoked"),
+        },
+        Flavor::DataCenter => JiraAuth::DataCenter {
+            token: Secret::new("revoked"),
+        },
+    };
+    let settings = adapter(&fake).settings().clone();
+    let jira = JiraTracker::new(settings, wrong).unwrap();
+    let err = jira.create(&content(flavor, 7)).await.unwrap_err();
+    assert_eq!(setting_of(&err), "jira.auth");
+    assert!(!err.to_string().contains("revoked"));
+    assert_eq!(fake.requests().len(), 2, "neither is retried");
+    fake.assert_no_violations();
+}
+
+/// The Jira calls each tracker operation costs, printed for the record (`--nocapture`).
+#[tokio::test]
+async fn calls_per_operation() {
+    for flavor in [Flavor::Cloud, Flavor::DataCenter] {
+        let fake = FakeJira::start(flavor).await;
+        let jira = adapter(&fake);
+        let content = content(flavor, 7);
+        let mut report = Vec::new();
+        let mut measure = |name: &str, fake: &FakeJira| {
+            report.push(format!("{name}={}", calls(fake).len()));
+        };
+        jira.find_by_group_key(&content.group_key).await.unwrap();
+        measure("find(miss)", &fake);
+        let (ticket, _) = jira.create(&content).await.unwrap();
+        measure("create", &fake);
+        jira.find_by_group_key(&content.group_key).await.unwrap();
+        measure("find(hit)", &fake);
+        jira.update(&ticket, &content).await.unwrap();
+        measure("update", &fake);
+        jira.comment(&ticket, "c-1", "text").await.unwrap();
+        measure("comment", &fake);
+        jira.comment(&ticket, "c-1", "text").await.unwrap();
+        measure("comment(repeat)", &fake);
+        jira.transition(&ticket, TicketState::InProgress)
+            .await
+            .unwrap();
+        measure("transition", &fake);
+        jira.transition(&ticket, TicketState::InProgress)
+            .await
+            .unwrap();
+        measure("transition(no-op)", &fake);
+        jira.transition(&ticket, TicketState::Stale).await.unwrap();
+        measure("transition(stale)", &fake);
+        jira.transition(&ticket, TicketState::Resolved)
+            .await
+            .unwrap();
+        measure("transition(leaving stale)", &fake);
+        println!("jira {flavor:?} calls: {}", report.join(", "));
+        assert_eq!(
+            report,
+            [
+                "find(miss)=2",
+                "create=1",
+                "find(hit)=1",
+                "update=1",
+                "comment=2",
+                "comment(repeat)=1",
+                "transition=3",
+                "transition(no-op)=1",
+                "transition(stale)=1",
+                "transition(leaving stale)=4"
+            ]
+        );
+        fake.assert_no_violations();
+    }
+}
