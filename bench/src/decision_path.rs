@@ -4,7 +4,8 @@
 //!
 //! - `stage_*`: each stage alone, its inputs made once: HMAC verify, parse (and its JSON tokenising
 //!   alone), the memory store's reads, `decide` (also against a group of 100), and rendering a
-//!   ticket (what the executor does for every ticket create or refresh).
+//!   ticket (what the executor does for every ticket create or refresh). Also the size of a group
+//!   record as JSON, which every group write carries whole.
 //! - `decision_path_*`: verify + parse + plan (the reads and `decide` that `Executor::apply_alert`
 //!   does before it commits). Nothing is written, so each case's stored state stays as set up.
 //! - `ingest_*`: the whole `GithubIngest::handle` over MemoryStore + DraftTracker: commit, outbox
@@ -150,10 +151,15 @@ async fn engine_stages(deliveries: &mut Deliveries, opening: &AlertEvent) -> Res
         nanos(&format!("stage_decide_ns_per_event_{case}"), &tally);
     }
 
-    // What the executor renders for each create or refresh of a ticket.
+    // What the executor renders for each create or refresh of a ticket; and the size of the group
+    // record it writes whole (three times per event: lease, op done, release).
     for (case, event) in [("1", &joining_small), ("100", &joining_big)] {
         let (_, group) = read_state(&*store, &config, event).await?;
         let group = group.context("the group was stored above")?;
+        figure(
+            &format!("group_record_json_bytes_group_of_{case}"),
+            serde_json::to_vec(&group)?.len(),
+        );
         let render = measure::run(async |_| {
             black_box(markdown::render(&ticket_content(black_box(&group))));
             Ok(())

@@ -5,7 +5,9 @@
 
 use async_trait::async_trait;
 use scantix::identity::{Fingerprint, GroupKey};
-use scantix::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Versioned};
+use scantix::state::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+};
 use scantix::store::{Commit, Guarded, Store, StoreError};
 use scantix::tracker::draft::DraftTicket;
 use std::fmt;
@@ -28,9 +30,12 @@ enum Method {
     GroupForTicket,
     ListGroups,
     AuditLog,
+    GetInstallation,
+    PutInstallation,
+    ListInstallations,
 }
 
-const METHODS: usize = 12;
+const METHODS: usize = 15;
 
 /// `Method`'s names, by discriminant.
 const NAMES: [&str; METHODS] = [
@@ -46,6 +51,9 @@ const NAMES: [&str; METHODS] = [
     "group_for_ticket",
     "list_groups",
     "audit_log",
+    "get_installation",
+    "put_installation",
+    "list_installations",
 ];
 
 /// Calls made and nanoseconds spent in them, by method (indexed by `Method`).
@@ -203,6 +211,27 @@ impl Store for CountingStore {
             self.inner.link_ticket(tracker, ticket_key, group),
         )
         .await
+    }
+
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
+        self.counted(Method::GetInstallation, self.inner.get_installation(id))
+            .await
+    }
+
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError> {
+        self.counted(Method::PutInstallation, self.inner.put_installation(record))
+            .await
+    }
+
+    async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
+        self.counted(Method::ListInstallations, self.inner.list_installations())
+            .await
     }
 
     async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError> {

@@ -15,7 +15,7 @@
 //! - [`secret`]: values that never reach a log.
 //! - [`ticket`]: what a ticket says, and its Markdown rendering.
 //! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
-//! - [`tracker`]: the `Tracker` port, with the `draft` adapter.
+//! - [`tracker`]: the `Tracker` port, with the `draft` and `jira` (Cloud and Data Center) adapters.
 //! - [`wiring`]: the ports built from a deployment's environment.
 //! - [`policy`]: triage as a Rego policy (bundled or an org's/repo's own) → ticket, record, ignore.
 //! - [`owners`]: CODEOWNERS parsing and matching, and owner → assignee.

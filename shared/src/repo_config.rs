@@ -18,7 +18,7 @@
 
 use crate::config::{Config, Grouping, WhenAllFixed};
 use crate::github::api::DismissReason;
-use crate::policy::Policy;
+use crate::policy::{Policy, PolicyError};
 use crate::sla::SlaPolicy;
 use crate::tracker::jira::{JiraSettings, Priorities};
 use serde::{Deserialize, Serialize};
@@ -314,7 +314,7 @@ fn validate(config: &RepoConfig, yaml: &str) -> Result<(), ConfigError> {
 
 /// An inline policy's error, located in the YAML file: its line inside the policy plus the line
 /// the policy starts on (the one after `policy: |` for a block, the same one for a plain value).
-fn policy_error(yaml: &str, error: &crate::policy::PolicyError) -> ConfigError {
+fn policy_error(yaml: &str, error: &PolicyError) -> ConfigError {
     let key_line = top_level_key_line(yaml, "policy");
     let first_rego_line = key_line.map(|line| {
         let value = yaml
@@ -330,11 +330,14 @@ fn policy_error(yaml: &str, error: &crate::policy::PolicyError) -> ConfigError {
         }
     });
     let (line, column) = match (error, first_rego_line) {
-        (crate::policy::PolicyError::Syntax { line, column, .. }, Some(first)) if *line > 0 => (
+        (PolicyError::Syntax { line, column, .. }, Some(first)) if *line > 0 => (
             Some(first + *line as usize - 1),
             // Block scalars are indented; the column is the policy's own plus that indent.
             Some(*column as usize + block_indent(yaml, first)),
         ),
+        (PolicyError::Evaluation { line: Some(line), .. }, Some(first)) if *line > 0 => {
+            (Some(first + *line as usize - 1), None)
+        }
         _ => (key_line, key_line.map(|_| 1)),
     };
     ConfigError {

@@ -277,6 +277,50 @@ impl GroupRecord {
     }
 }
 
+/// How far scantix has read one repository's alerts of one kind from GitHub's REST API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SyncProgress {
+    /// Where an unfinished listing stops (GitHub's next-page link): a backfill or sweep that was
+    /// interrupted resumes here instead of starting over.
+    pub cursor: Option<String>,
+    /// When the listing currently being read started (becomes `complete_since` when it finishes).
+    pub started_at: Option<DateTime<Utc>>,
+    /// Every alert updated before this instant has been applied; the next sweep asks only for
+    /// alerts updated since. `None`: never fully read (a backfill is due).
+    pub complete_since: Option<DateTime<Utc>>,
+}
+
+/// A repository an installation covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoveredRepository {
+    pub id: u64,
+    pub full_name: String,
+    /// False once removed from the installation: its alerts are no longer acted on, its history
+    /// stays.
+    pub active: bool,
+    #[serde(default)]
+    pub sync: BTreeMap<AlertKind, SyncProgress>,
+}
+
+/// One installation of the GitHub App: which repositories it covers and how far each is synced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallationRecord {
+    pub id: u64,
+    /// The organisation or user it is installed on.
+    pub account: String,
+    /// False once uninstalled (or suspended): no more work, the audit log stays.
+    pub active: bool,
+    pub repositories: BTreeMap<u64, CoveredRepository>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl InstallationRecord {
+    /// Whether alerts of repository `repo_id` are to be acted on.
+    pub fn covers(&self, repo_id: u64) -> bool {
+        self.active && self.repositories.get(&repo_id).is_some_and(|r| r.active)
+    }
+}
+
 /// A webhook delivery already accepted: the dedup record, kept for a while then expired by TTL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {

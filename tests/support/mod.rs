@@ -6,3 +6,4 @@ pub mod webhooks;
 pub mod openapi;
 pub mod fake_jira;
 pub mod crash;
+pub mod fake_github;

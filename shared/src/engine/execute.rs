@@ -16,10 +16,13 @@
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use crate::config::Config;
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
+use super::installations::apply_installation;
 use crate::event::{AlertEvent, TicketEvent};
+use crate::github::installation_webhook::InstallationEvent;
 use crate::github::api::{GitHub, GitHubError};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
+    AuditEntry, InstallationRecord,
     DeliveryRecord, GroupRecord, Lease, PendingOp, OutboxOp, TicketRef, TicketState, Triage,
     Versioned,
 };
@@ -277,6 +280,53 @@ impl Executor {
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
         })
+    }
+
+    /// Applies an installation event: which repositories the App covers. Idempotent (the record
+    /// after an event does not depend on how often it was applied), audited under
+    /// `installation/<id>`.
+    pub async fn apply_installation(
+        &self,
+        delivery: &str,
+        event: &InstallationEvent,
+        actor: Option<&str>,
+    ) -> Result<InstallationRecord, ExecuteError> {
+        let mut conflicts = 0;
+        let record = loop {
+            let now = (self.clock)();
+            let stored = self.store.get_installation(event.installation_id).await?;
+            let next = apply_installation(stored.as_ref().map(|s| &s.value), event, now);
+            let guarded = Guarded { value: next.clone(), expected_version: stored.map(|s| s.version) };
+            match self.store.put_installation(guarded).await {
+                Ok(_) => break next,
+                Err(StoreError::Conflict) if conflicts < self.settings.max_conflicts => {
+                    conflicts += 1;
+                    backoff(conflicts).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let now = (self.clock)();
+        let entry = AuditEntry {
+            at: now,
+            group_key: GroupKey::from_stored(format!("installation/{}", event.installation_id)),
+            fingerprint: None,
+            actor: actor.unwrap_or("github").to_owned(),
+            action: "installation.changed".into(),
+            reason: format!("{:?} on {}", event.change, event.account),
+            delivery: Some(delivery.to_owned()),
+            ticket: None,
+        };
+        let delivery = DeliveryRecord {
+            id: delivery.into(),
+            group_key: None,
+            received_at: now,
+            expires_at: now + self.settings.dedup_for,
+        };
+        match self.store.commit(Commit { delivery: Some(delivery), audit: vec![entry], ..Commit::default() }).await {
+            Ok(()) | Err(StoreError::DuplicateDelivery(_)) => Ok(record),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Asks GitHub for the current state of `fingerprints` (members of `group`).

@@ -5,6 +5,7 @@
 pub mod decide;
 pub mod decide_ticket;
 pub mod execute;
+pub mod installations;
 pub mod triage;
 
 pub use decide::{Action, Decision, Inputs, decide};

@@ -6,3 +6,4 @@ pub mod api;
 pub mod app_auth;
 pub mod rest;
 pub mod signature;
+pub mod installation_webhook;

@@ -99,7 +99,10 @@ on_default_branch if ref_unknown
 
 on_default_branch if input.default_branch == null
 
-on_default_branch if finding.git_ref == concat("", ["refs/heads/", input.default_branch])
+on_default_branch if {
+	input.default_branch != null
+	finding.git_ref == concat("", ["refs/heads/", input.default_branch])
+}
 
 # The branch named in reasons: the alert's own, else the default branch's name.
 branch := trim_prefix(finding.git_ref, "refs/heads/") if not ref_unknown

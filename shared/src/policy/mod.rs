@@ -38,8 +38,9 @@ pub enum PolicyError {
     /// The policy parses but is not a scantix policy (wrong package, no `decision` rule).
     #[error("policy is not a scantix policy: {0}")]
     NotAScantixPolicy(String),
-    /// Evaluating the policy failed (a builtin error, two rules giving `decision` different
-    /// values). `line` is given when the engine said where.
+    /// Evaluating the policy failed (an unsafe variable, an unknown function, two rules giving
+    /// `decision` different values). `line` is given when the engine said where. `from_rego`
+    /// evaluates a sample finding, so most of these are reported when the policy is loaded.
     #[error("policy evaluation failed{}: {message}", at_line(*line))]
     Evaluation { line: Option<u32>, message: String },
     /// No rule gave `decision` a value for this finding, and the policy has no `default decision`.
@@ -288,7 +289,7 @@ impl Policy {
             )));
         }
         let declares_decision = engine
-            .has_declared_rule_rooted_at(origin, ENTRY_POINT)
+            .has_declared_rule_rooted_at(origin, "decision")
             .map_err(|e| PolicyError::NotAScantixPolicy(format!("{e:#}")))?;
         if !declares_decision {
             return Err(PolicyError::NotAScantixPolicy(
@@ -296,10 +297,23 @@ impl Policy {
                     .into(),
             ));
         }
+        // OPA's semantics: a builtin given the wrong type (`startswith(null, "x")` for an alert
+        // without a path) makes its expression undefined instead of failing the evaluation, so a
+        // policy behaves here as under `opa eval`.
+        engine.set_strict_builtin_errors(false);
         let compiled = engine
             .compile_with_entrypoint(&ENTRY_POINT.into())
             .map_err(syntax_error)?;
-        Ok(Policy { compiled, origin })
+        let policy = Policy { compiled, origin };
+        // regorus finds unsafe variables, unknown functions and conflicting rules only when it
+        // evaluates them: one evaluation now reports them when the policy is loaded (with the
+        // config file that holds it) rather than at the first alert. Only such errors count; a
+        // decision undefined for this one sample is for `evaluate` to report.
+        let sample = crate::testing::code_alert(1, "scantix/load-check", "src/main.rs");
+        match policy.evaluate(&PolicyInput::new(&sample)) {
+            Err(e @ PolicyError::Evaluation { .. }) => Err(e),
+            _ => Ok(policy),
+        }
     }
 
     /// Decides one finding.
@@ -685,21 +699,34 @@ decision := {
     }
 
     #[test]
-    fn conflicting_rules_are_an_evaluation_error_with_a_line() {
-        let source = "package scantix\nimport rego.v1\n\
-                      decision := {\"triage\": \"ticket\", \"reason\": \"a\"}\n\
-                      decision := {\"triage\": \"record\", \"reason\": \"b\"}\n";
-        let result = Policy::from_rego(source).and_then(|policy| {
-            policy.evaluate(&PolicyInput::new(&code_alert(1, "js/xss", "a.js")))
-        });
-        let error = result.unwrap_err();
-        assert!(
-            matches!(
-                error,
-                PolicyError::Evaluation { line: Some(_), .. } | PolicyError::Syntax { .. }
+    fn errors_found_only_by_evaluating_are_reported_when_the_policy_is_loaded() {
+        let head = "package scantix\nimport rego.v1\n";
+        let cases = [
+            (
+                "decision := {\"triage\": \"ticket\", \"reason\": \"a\"}\n\
+                 decision := {\"triage\": \"record\", \"reason\": \"b\"}\n",
+                4,
+                "conflicts",
             ),
-            "{error:?}"
-        );
+            ("decision := {\"triage\": \"ticket\", \"reason\": x}\n", 3, "unsafe"),
+            ("decision := {\"triage\": \"ticket\", \"reason\": f(1)}\n", 3, "function"),
+        ];
+        for (body, want_line, mentions) in cases {
+            let error = Policy::from_rego(&format!("{head}{body}")).unwrap_err();
+            assert!(
+                matches!(&error, PolicyError::Evaluation { line: Some(l), message }
+                    if *l == want_line && message.contains(mentions)),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_builtin_given_the_wrong_type_is_undefined_as_in_opa() {
+        let policy = Policy::from_rego(PAYMENTS_POLICY).unwrap();
+        let no_path = secret(1, None);
+        let decision = policy.evaluate(&PolicyInput::new(&no_path)).unwrap();
+        assert_eq!(decision.reason, "ticketed: everything else");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | delivery | `D#<delivery id>` | `D` | `kind=delivery`, `ttl` (N, epoch seconds), `doc` |
 //! | ticket link | `T#<tracker>#<ticket key>` | `T` | `kind=ticket`, `group_key` (S) |
 //! | draft ticket | `R#<draft key>` | `R` | `kind=draft`, `doc` |
+//! | installation | `I#<installation id>` | `I` | `kind=installation`, `version` (N), `doc` |
 //!
 //! Audit entries live in their group's partition, so one Query reads a group's log in order: `at`
 //! is written RFC 3339 with nine fraction digits (fixed width, so text order is time order), `n`
@@ -43,7 +44,9 @@
 
 use super::{Commit, Guarded, Store, StoreError};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Versioned};
+use crate::state::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+};
 use crate::tracker::draft::DraftTicket;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -84,6 +87,7 @@ const KIND_AUDIT: &str = "audit";
 const KIND_DELIVERY: &str = "delivery";
 const KIND_TICKET: &str = "ticket";
 const KIND_DRAFT: &str = "draft";
+const KIND_INSTALLATION: &str = "installation";
 
 /// Sort-key prefix of audit entries within a group's partition.
 const AUDIT_PREFIX: &str = "A#";
@@ -245,6 +249,33 @@ impl DynamoStore {
             .map(|_| ())
     }
 
+    /// Every versioned item of one kind. A Scan reads every item and filters afterwards (each page
+    /// is 1 MB before the filter): fine for listings and the sweeper, never for the event path.
+    /// Consistent, like the gets, so an item written just before is listed.
+    async fn scan_kind<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+    ) -> Result<Vec<Versioned<T>>, StoreError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#kind = :kind")
+            .expression_attribute_names("#kind", KIND)
+            .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut records = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("Scan", e))?;
+            for item in page.items() {
+                records.push(decode_versioned(item)?);
+            }
+        }
+        Ok(records)
+    }
+
     /// Writes a finding or group if its guard holds; returns the version it now has.
     async fn put_versioned<T: Serialize>(
         &self,
@@ -353,27 +384,7 @@ impl Store for DynamoStore {
     }
 
     async fn list_groups(&self) -> Result<Vec<Versioned<GroupRecord>>, StoreError> {
-        // A Scan reads every item and filters afterwards (each page is 1 MB before the filter):
-        // fine for listings and the sweeper, never for the event path. Consistent, like the gets,
-        // so a group written just before is listed.
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .filter_expression("#kind = :group")
-            .expression_attribute_names("#kind", KIND)
-            .expression_attribute_values(":group", AttributeValue::S(KIND_GROUP.into()))
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        let mut groups = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| store_error("Scan", e))?;
-            for item in page.items() {
-                groups.push(decode_versioned(item)?);
-            }
-        }
-        Ok(groups)
+        self.scan_kind(KIND_GROUP).await
     }
 
     async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError> {
@@ -467,6 +478,26 @@ impl Store for DynamoStore {
         .map_err(|e| store_error("PutItem", e))
     }
 
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
+        let item = self.get_item(Key::installation(id)).await?;
+        item.map(|item| decode_versioned(&item)).transpose()
+    }
+
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError> {
+        self.put_versioned(Key::installation(record.value.id), KIND_INSTALLATION, &record)
+            .await
+    }
+
+    async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
+        self.scan_kind(KIND_INSTALLATION).await
+    }
+
     async fn get_draft(&self, key: &str) -> Result<Option<DraftTicket>, StoreError> {
         let item = self.get_item(Key::draft(key)).await?;
         item.map(|item| decode_doc(&item)).transpose()
@@ -516,6 +547,13 @@ impl Key {
         Key {
             pk: format!("T#{tracker}#{ticket_key}"),
             sk: "T".into(),
+        }
+    }
+
+    fn installation(id: u64) -> Key {
+        Key {
+            pk: format!("I#{id}"),
+            sk: "I".into(),
         }
     }
 
@@ -726,17 +764,21 @@ enum Failure {
     Raced,
     /// Throttling, a server error, or anything else: retrying later may help.
     Unavailable,
+    /// A request no retry fixes.
+    Rejected,
 }
 
 fn failure_of(code: &str) -> Failure {
     match code {
         "ConditionalCheckFailedException" | "ConditionalCheckFailed" => Failure::ConditionFailed,
         "TransactionConflictException" | "TransactionConflict" => Failure::Raced,
+        // Errors no retry fixes: an item over 400 KB, a missing table, denied access.
+        "ValidationException" | "ResourceNotFoundException" | "AccessDeniedException" => {
+            Failure::Rejected
+        }
         // Throttling (ThrottlingException/ThrottlingError, ProvisionedThroughputExceeded[Exception],
         // RequestLimitExceeded), server errors (InternalServerError, ServiceUnavailable), a
-        // TransactionInProgressException, and also errors no retry fixes (ValidationException for an
-        // item over 400 KB, ResourceNotFoundException, AccessDeniedException): `StoreError` has no
-        // "rejected" variant, so those surface as `Unavailable` with the code in the message.
+        // TransactionInProgressException.
         _ => Failure::Unavailable,
     }
 }
@@ -749,6 +791,12 @@ where
     if let SdkError::ServiceError(service) = &err {
         match failure_of(service.err().code().unwrap_or_default()) {
             Failure::ConditionFailed | Failure::Raced => return StoreError::Conflict,
+            Failure::Rejected => {
+                return StoreError::Rejected(format!(
+                    "DynamoDB {operation}: {}",
+                    DisplayErrorContext(&err)
+                ));
+            }
             Failure::Unavailable => {}
         }
     }

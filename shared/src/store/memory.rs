@@ -4,7 +4,9 @@
 
 use super::{Commit, Guarded, Store, StoreError};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Versioned};
+use crate::state::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+};
 use crate::tracker::draft::DraftTicket;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,8 @@ struct Tables {
     audit: BTreeMap<GroupKey, Vec<AuditEntry>>,
     ticket_links: BTreeMap<String, GroupKey>,
     drafts: BTreeMap<String, DraftTicket>,
+    #[serde(default)]
+    installations: BTreeMap<u64, (InstallationRecord, u64)>,
 }
 
 /// The in-memory store. Cheap to create; one mutex, held only for map operations.
@@ -195,6 +199,23 @@ impl Store for MemoryStore {
             .ticket_links
             .insert(format!("{tracker}#{ticket_key}"), group.clone());
         Ok(())
+    }
+
+    async fn get_installation(&self, id: u64) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
+        let t = self.tables();
+        Ok(t.installations.get(&id).map(|(value, version)| Versioned { value: value.clone(), version: *version }))
+    }
+
+    async fn put_installation(&self, record: Guarded<InstallationRecord>) -> Result<u64, StoreError> {
+        let mut t = self.tables();
+        let version = check(t.installations.get(&record.value.id), record.expected_version)?;
+        t.installations.insert(record.value.id, (record.value, version));
+        Ok(version)
+    }
+
+    async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
+        let t = self.tables();
+        Ok(t.installations.values().map(|(value, version)| Versioned { value: value.clone(), version: *version }).collect())
     }
 
     async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError> {

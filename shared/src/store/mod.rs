@@ -6,7 +6,9 @@ pub mod dynamodb;
 pub mod memory;
 
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Versioned};
+use crate::state::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+};
 use crate::tracker::draft::DraftTicket;
 use async_trait::async_trait;
 
@@ -26,6 +28,10 @@ pub enum StoreError {
     /// A record could not be read back (corrupt or from an incompatible version).
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    /// The backend refused the request for a reason no retry fixes (an item over 400 KB, a missing
+    /// table, denied access): the deployment or the data needs fixing.
+    #[error("store rejected the request: {0}")]
+    Rejected(String),
 }
 
 impl StoreError {
@@ -92,6 +98,15 @@ pub trait Store: Send + Sync {
         ticket_key: &str,
         group: &GroupKey,
     ) -> Result<(), StoreError>;
+
+    /// What scantix knows of one installation of the GitHub App.
+    async fn get_installation(&self, id: u64) -> Result<Option<Versioned<InstallationRecord>>, StoreError>;
+
+    /// Writes an installation record if it is still at `expected_version`; returns the new version.
+    async fn put_installation(&self, record: Guarded<InstallationRecord>) -> Result<u64, StoreError>;
+
+    /// Every installation (the sweeper walks them).
+    async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError>;
 
     // The draft tracker keeps its tickets here, so the embedded default needs no other service.
 

@@ -38,7 +38,7 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
             let ghsa: BTreeSet<&str> = members.iter().map(|m| m.rule_id.as_str()).collect();
             match ghsa.iter().next() {
                 Some(id) if ghsa.len() == 1 => format!("{id}: {}", group.rule.name),
-                _ => format!("{} advisories in a vulnerable dependency", ghsa.len()),
+                _ => format!("Vulnerable dependency: {} advisories", ghsa.len()),
             }
         }
         AlertKind::SecretScanning => format!("Leaked secret: {}", group.rule.name),

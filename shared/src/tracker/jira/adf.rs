@@ -4,7 +4,7 @@
 //! module (links only to plain https URLs). What is left to do is keep the text clean (no control
 //! characters) and the document under Jira's size limit.
 
-use super::text::{self, FIELD_LIMIT};
+use super::text::{self, Caps, FIELD_LIMIT, fit};
 use crate::finding::AlertState;
 use crate::ticket::{FindingLine, TicketContent};
 use serde_json::{Value, json};
@@ -12,72 +12,9 @@ use serde_json::{Value, json};
 /// Colour of the small line that marks a scantix comment (Atlassian's subtle text grey).
 const MARKER_COLOUR: &str = "#97a0af";
 
-/// How long each kind of text may be, halved while the document is still too long.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Caps {
-    pub line: usize,
-    pub block: usize,
-}
-
-impl Caps {
-    pub const START: Caps = Caps {
-        line: 1_000,
-        block: 8_000,
-    };
-    const FLOOR: Caps = Caps {
-        line: 80,
-        block: 250,
-    };
-
-    pub fn shrink(self) -> Option<Caps> {
-        if self.line <= Caps::FLOOR.line && self.block <= Caps::FLOOR.block {
-            return None;
-        }
-        Some(Caps {
-            line: (self.line / 2).max(Caps::FLOOR.line),
-            block: (self.block / 2).max(Caps::FLOOR.block),
-        })
-    }
-}
-
 /// The ticket description, at most `FIELD_LIMIT` characters once serialised.
 pub fn document(t: &TicketContent) -> Value {
     fit(|caps, shown| build(t, caps, shown), t.findings.len(), size)
-}
-
-/// Finds the largest document under the limit: all findings if they fit, otherwise as many as
-/// fit with a "…and N more" line; text caps shrink only when not even one finding fits. Shared
-/// with the wiki renderer (which measures a string instead).
-pub(super) fn fit<T>(
-    build: impl Fn(Caps, usize) -> T,
-    findings: usize,
-    measure: impl Fn(&T) -> usize,
-) -> T {
-    let mut caps = Caps::START;
-    loop {
-        let all = build(caps, findings);
-        if measure(&all) <= FIELD_LIMIT {
-            return all;
-        }
-        // Binary search on how many findings are shown: `lo` always fits (or is 0).
-        let (mut lo, mut hi) = (0, findings);
-        while lo + 1 < hi {
-            let mid = (lo + hi) / 2;
-            if measure(&build(caps, mid)) <= FIELD_LIMIT {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        let best = build(caps, lo);
-        if measure(&best) <= FIELD_LIMIT {
-            return best;
-        }
-        match caps.shrink() {
-            Some(smaller) => caps = smaller,
-            None => return best,
-        }
-    }
 }
 
 fn size(doc: &Value) -> usize {

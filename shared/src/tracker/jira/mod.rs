@@ -13,7 +13,7 @@
 //! - [`settings`]: `JiraSettings` (config file section), `JiraAuth` (credentials, never serialised).
 //! - `dialect`: Cloud vs Data Center.
 //! - [`adf`], [`wiki`]: ticket content as ADF (Cloud) or wiki markup (Data Center), alert text inert.
-//! - `text`: cleaning and capping alert text before either renderer.
+//! - `text`: cleaning and capping alert text before either renderer; fitting under Jira's limit.
 //! - `issue_fields`: the create and edit bodies (fields, labels, the group-key property).
 //! - [`jql`]: the searches, with escaped literals.
 //! - [`workflow`]: choosing a transition by status category.

@@ -1,5 +1,6 @@
 //! Alert text made safe to place anywhere in a Jira field, before either renderer marks it up:
-//! control characters and bidirectional overrides removed, lengths capped.
+//! control characters and bidirectional overrides removed, lengths capped; and the size budget
+//! both renderers fit a whole description into.
 
 /// Jira's limit on a text field (description, comment), in characters: longer is a 400.
 pub const FIELD_LIMIT: usize = 32_767;
@@ -8,6 +9,69 @@ pub const FIELD_LIMIT: usize = 32_767;
 /// a command read differently from what it is.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+}
+
+/// How long each kind of text may be, halved while the document is still too long.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub line: usize,
+    pub block: usize,
+}
+
+impl Caps {
+    pub const START: Caps = Caps {
+        line: 1_000,
+        block: 8_000,
+    };
+    const FLOOR: Caps = Caps {
+        line: 80,
+        block: 250,
+    };
+
+    pub fn shrink(self) -> Option<Caps> {
+        if self.line <= Caps::FLOOR.line && self.block <= Caps::FLOOR.block {
+            return None;
+        }
+        Some(Caps {
+            line: (self.line / 2).max(Caps::FLOOR.line),
+            block: (self.block / 2).max(Caps::FLOOR.block),
+        })
+    }
+}
+
+/// Finds the largest document under the limit: all findings if they fit, otherwise as many as
+/// fit with a "…and N more" line; text caps shrink only when not even one finding fits. Both
+/// renderers use it, each measuring its own output.
+pub fn fit<T>(
+    build: impl Fn(Caps, usize) -> T,
+    findings: usize,
+    measure: impl Fn(&T) -> usize,
+) -> T {
+    let mut caps = Caps::START;
+    loop {
+        let all = build(caps, findings);
+        if measure(&all) <= FIELD_LIMIT {
+            return all;
+        }
+        // Binary search on how many findings are shown: `lo` always fits (or is 0).
+        let (mut lo, mut hi) = (0, findings);
+        while lo + 1 < hi {
+            let mid = (lo + hi) / 2;
+            if measure(&build(caps, mid)) <= FIELD_LIMIT {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let best = build(caps, lo);
+        if measure(&best) <= FIELD_LIMIT {
+            return best;
+        }
+        match caps.shrink() {
+            Some(smaller) => caps = smaller,
+            None => return best,
+        }
+    }
 }
 
 /// One line: control characters dropped, line breaks and tabs turned into spaces.

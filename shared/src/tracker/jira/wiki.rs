@@ -7,8 +7,7 @@
 //! a backslash in alert text is written as the entity `&#92;` — a plain `\` before our `\{` would
 //! turn the escape back into a live `{`.
 
-use super::adf::{Caps, fit};
-use super::text::{self, FIELD_LIMIT};
+use super::text::{self, Caps, FIELD_LIMIT, fit};
 use crate::finding::AlertState;
 use crate::ticket::{FindingLine, TicketContent};
 use std::fmt::Write;
