@@ -56,7 +56,12 @@ fn with_token(fake: &FakeGitHub) -> RestGitHub {
 fn seed_real_alerts(fake: &FakeGitHub) {
     let multiple = octocrab_response("codescanning_alerts_multiple.json");
     fake.add_alert(OWNER, REPO, CODE, multiple[0].clone());
-    fake.add_alert(OWNER, REPO, CODE, octocrab_response("codescanning_alert_single.json"));
+    fake.add_alert(
+        OWNER,
+        REPO,
+        CODE,
+        octocrab_response("codescanning_alert_single.json"),
+    );
     fake.add_alert(OWNER, REPO, CODE, open_variant(CODE, 7, noon()));
     for alert in as_list(octocrab_response("check_dependabot_alerts.json")) {
         fake.add_alert(OWNER, REPO, DEPENDABOT, alert);
@@ -126,11 +131,17 @@ async fn alert_states_read_from_real_responses_of_each_kind() {
         (SECRETS, 1, AlertState::Open),
         (SECRETS, 2, AlertState::Dismissed),
     ] {
-        let state = github.alert_state(&repo, kind, number).await.expect("a state");
+        let state = github
+            .alert_state(&repo, kind, number)
+            .await
+            .expect("a state");
         assert_eq!(state, expected, "{kind} {number}");
     }
     let missing = github.alert_state(&repo, DEPENDABOT, 999).await;
-    assert!(matches!(missing, Err(GitHubError::NotFound(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(GitHubError::NotFound(_))),
+        "{missing:?}"
+    );
 
     // scantix never asks for the secret itself.
     let secret_reads: Vec<_> = fake
@@ -138,7 +149,10 @@ async fn alert_states_read_from_real_responses_of_each_kind() {
         .into_iter()
         .filter(|r| r.path.contains("/secret-scanning/"))
         .collect();
-    assert!(secret_reads.iter().all(|r| r.query == "hide_secret=true"), "{secret_reads:?}");
+    assert!(
+        secret_reads.iter().all(|r| r.query == "hide_secret=true"),
+        "{secret_reads:?}"
+    );
     fake.assert_no_violations();
 }
 
@@ -172,11 +186,23 @@ async fn dismissals_use_each_kinds_spelling_and_leave_closed_alerts_alone() {
         ]
     );
     let stored = fake.alert(OWNER, REPO, CODE, 7).expect("alert 7");
-    assert_eq!((stored["state"].as_str(), stored["dismissed_reason"].as_str()), (Some("dismissed"), Some("won't fix")));
+    assert_eq!(
+        (
+            stored["state"].as_str(),
+            stored["dismissed_reason"].as_str()
+        ),
+        (Some("dismissed"), Some("won't fix"))
+    );
     let stored = fake.alert(OWNER, REPO, SECRETS, 1).expect("secret 1");
-    assert_eq!((stored["state"].as_str(), stored["resolution"].as_str()), (Some("resolved"), Some("wont_fix")));
+    assert_eq!(
+        (stored["state"].as_str(), stored["resolution"].as_str()),
+        (Some("resolved"), Some("wont_fix"))
+    );
     for (kind, number) in [(CODE, 7), (DEPENDABOT, 3), (SECRETS, 1)] {
-        assert_eq!(github.alert_state(&repo, kind, number).await.unwrap(), AlertState::Dismissed);
+        assert_eq!(
+            github.alert_state(&repo, kind, number).await.unwrap(),
+            AlertState::Dismissed
+        );
     }
 
     // Already closed (by a person, with their own reason): no PATCH overwrites it.
@@ -191,12 +217,21 @@ async fn dismissals_use_each_kinds_spelling_and_leave_closed_alerts_alone() {
 
     // Reopening: `state=open` for each kind; an open alert is left alone.
     for (kind, number) in [(CODE, 7), (DEPENDABOT, 3), (SECRETS, 1), (DEPENDABOT, 4)] {
-        github.reopen_alert(&repo, kind, number).await.expect("reopened");
+        github
+            .reopen_alert(&repo, kind, number)
+            .await
+            .expect("reopened");
     }
     assert_eq!(fake.count("PATCH", "/repos/**"), 3);
     for (kind, number) in [(CODE, 7), (DEPENDABOT, 3), (SECRETS, 1)] {
-        assert_eq!(github.alert_state(&repo, kind, number).await.unwrap(), AlertState::Open);
-        assert_eq!(fake.alert(OWNER, REPO, kind, number).unwrap()["state"], "open");
+        assert_eq!(
+            github.alert_state(&repo, kind, number).await.unwrap(),
+            AlertState::Open
+        );
+        assert_eq!(
+            fake.alert(OWNER, REPO, kind, number).unwrap()["state"],
+            "open"
+        );
     }
     fake.assert_no_violations();
 }
@@ -208,27 +243,50 @@ async fn the_fake_refuses_a_reason_spelt_for_another_kind() {
     let client = reqwest::Client::new();
     let patch = |kind: &str, number: u64, body: Value| {
         client
-            .patch(format!("{}/repos/{OWNER}/{REPO}/{kind}/alerts/{number}", fake.base_url()))
+            .patch(format!(
+                "{}/repos/{OWNER}/{REPO}/{kind}/alerts/{number}",
+                fake.base_url()
+            ))
             .bearer_auth(PLAIN_TOKEN)
             .json(&body)
             .send()
     };
 
     // Secret scanning's spelling sent to code scanning, and code scanning's to Dependabot.
-    let answer = patch("code-scanning", 7, json!({"state": "dismissed", "dismissed_reason": "wont_fix"}))
-        .await
-        .expect("an answer");
+    let answer = patch(
+        "code-scanning",
+        7,
+        json!({"state": "dismissed", "dismissed_reason": "wont_fix"}),
+    )
+    .await
+    .expect("an answer");
     assert_eq!(answer.status(), 400);
-    let answer = patch("dependabot", 3, json!({"state": "dismissed", "dismissed_reason": "won't fix"}))
-        .await
-        .expect("an answer");
+    let answer = patch(
+        "dependabot",
+        3,
+        json!({"state": "dismissed", "dismissed_reason": "won't fix"}),
+    )
+    .await
+    .expect("an answer");
     assert_eq!(answer.status(), 400);
 
     let violations = fake.take_violations();
     assert_eq!(violations.len(), 2, "{violations:#?}");
-    assert!(violations[0].contains("body.dismissed_reason") && violations[0].contains("\"wont_fix\""), "{}", violations[0]);
-    assert!(violations[1].contains("body.dismissed_reason") && violations[1].contains("\"won't fix\""), "{}", violations[1]);
-    assert_eq!(fake.alert(OWNER, REPO, CODE, 7).unwrap()["state"], "open", "nothing changed");
+    assert!(
+        violations[0].contains("body.dismissed_reason") && violations[0].contains("\"wont_fix\""),
+        "{}",
+        violations[0]
+    );
+    assert!(
+        violations[1].contains("body.dismissed_reason") && violations[1].contains("\"won't fix\""),
+        "{}",
+        violations[1]
+    );
+    assert_eq!(
+        fake.alert(OWNER, REPO, CODE, 7).unwrap()["state"],
+        "open",
+        "nothing changed"
+    );
     fake.assert_no_violations();
 }
 
@@ -249,14 +307,25 @@ async fn a_thousand_alerts_of_each_kind_list_in_ten_calls() {
         assert_eq!(findings.len(), 1000, "{kind}");
         let numbers: BTreeSet<u64> = findings.iter().map(|f| f.number).collect();
         assert_eq!(numbers.len(), 1000, "{kind}: no alert twice");
-        assert_eq!(findings[0].number, 1000, "{kind}: most recently updated first");
-        assert!(findings.iter().all(|f| f.kind == kind && f.repository == repo && f.state == AlertState::Open));
+        assert_eq!(
+            findings[0].number, 1000,
+            "{kind}: most recently updated first"
+        );
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.kind == kind && f.repository == repo && f.state == AlertState::Open)
+        );
         let first_page = fake
             .requests()
             .into_iter()
             .find(|r| r.path.ends_with(&format!("/{}/alerts", kind.as_str())))
             .expect("a list call");
-        assert!(first_page.query.contains("per_page=100"), "{}", first_page.query);
+        assert!(
+            first_page.query.contains("per_page=100"),
+            "{}",
+            first_page.query
+        );
     }
     fake.assert_no_violations();
 }
@@ -272,10 +341,17 @@ async fn since_stops_the_listing_at_the_first_older_alert() {
             since: Some(noon() + Minutes::minutes(851)),
             ..AlertQuery::default()
         };
-        let findings = github.list_all_alerts(&repo, kind, &query).await.expect("listed");
+        let findings = github
+            .list_all_alerts(&repo, kind, &query)
+            .await
+            .expect("listed");
         let numbers: Vec<u64> = findings.iter().map(|f| f.number).collect();
         assert_eq!(numbers, (851..=1000).rev().collect::<Vec<_>>(), "{kind}");
-        assert_eq!(list_calls(&fake, kind), 2, "{kind}: stops on the second page");
+        assert_eq!(
+            list_calls(&fake, kind),
+            2,
+            "{kind}: stops on the second page"
+        );
     }
     fake.assert_no_violations();
 }
@@ -296,7 +372,11 @@ async fn a_stored_cursor_resumes_the_listing_in_a_later_invocation() {
             .await
             .expect("page 1");
         let stored: String = first.next.clone().expect("more to come");
-        let expected_style = if kind == DEPENDABOT { "after=" } else { "page=" };
+        let expected_style = if kind == DEPENDABOT {
+            "after="
+        } else {
+            "page="
+        };
         assert!(stored.starts_with(expected_style), "{kind}: {stored}");
 
         // A new cold start: new client, new token, the cursor from storage.
@@ -319,11 +399,21 @@ async fn rate_limits_surface_with_the_wait_github_asks_for() {
     let repo = repository();
 
     fake.inject_rate_limit(1, 17);
-    let err = github.alert_state(&repo, DEPENDABOT, 1).await.expect_err("rate limited");
+    let err = github
+        .alert_state(&repo, DEPENDABOT, 1)
+        .await
+        .expect_err("rate limited");
     assert!(err.is_retryable());
     assert_eq!(err.retry_after(), Some(Duration::from_secs(17)), "{err}");
-    assert_eq!(fake.count("GET", "/repos/**"), 1, "no retry of its own: it would prolong the limit");
-    assert_eq!(github.alert_state(&repo, DEPENDABOT, 1).await.unwrap(), AlertState::Open);
+    assert_eq!(
+        fake.count("GET", "/repos/**"),
+        1,
+        "no retry of its own: it would prolong the limit"
+    );
+    assert_eq!(
+        github.alert_state(&repo, DEPENDABOT, 1).await.unwrap(),
+        AlertState::Open
+    );
 
     fake.inject(Fault::PrimaryRateLimit { reset_in_secs: 120 }, 1);
     let err = github
@@ -334,14 +424,20 @@ async fn rate_limits_surface_with_the_wait_github_asks_for() {
     assert!((118..=121).contains(&wait), "{err}");
 
     fake.inject(Fault::Status(502), 1);
-    let err = github.read_file(&repo, "README.md", None).await.expect_err("502");
+    let err = github
+        .read_file(&repo, "README.md", None)
+        .await
+        .expect_err("502");
     assert!(matches!(err, GitHubError::Retryable(_)), "{err}");
     fake.inject(Fault::Status(422), 1);
     let err = github
         .dismiss_alert(&repo, DEPENDABOT, 2, DismissReason::WontFix, "")
         .await
         .expect_err("422");
-    assert!(matches!(&err, GitHubError::Refused(m) if m.contains("Injected failure")), "{err}");
+    assert!(
+        matches!(&err, GitHubError::Refused(m) if m.contains("Injected failure")),
+        "{err}"
+    );
     fake.assert_no_violations();
 }
 
@@ -351,17 +447,35 @@ async fn files_are_read_on_the_default_branch_or_a_ref() {
     seed_real_alerts(&fake);
     let config = "jira:\n  project: SEC\n# déjà vu: ünïcode survives base64\n";
     fake.add_file(OWNER, REPO, ".github/scantix.yml", None, config);
-    fake.add_file(OWNER, REPO, ".github/scantix.yml", Some("release/2.x"), "jira: {}\n");
+    fake.add_file(
+        OWNER,
+        REPO,
+        ".github/scantix.yml",
+        Some("release/2.x"),
+        "jira: {}\n",
+    );
     let github = as_installation(&fake);
     let repo = repository();
 
     let read = |git_ref| github.read_file(&repo, ".github/scantix.yml", git_ref);
     assert_eq!(read(None).await.unwrap().as_deref(), Some(config));
-    assert_eq!(read(Some("release/2.x")).await.unwrap().as_deref(), Some("jira: {}\n"));
+    assert_eq!(
+        read(Some("release/2.x")).await.unwrap().as_deref(),
+        Some("jira: {}\n")
+    );
     assert_eq!(read(Some("main-old")).await.unwrap(), None);
-    assert_eq!(github.read_file(&repo, "no/such/file.yml", None).await.unwrap(), None);
+    assert_eq!(
+        github
+            .read_file(&repo, "no/such/file.yml", None)
+            .await
+            .unwrap(),
+        None
+    );
     let directory = github.read_file(&repo, ".github", None).await;
-    assert!(matches!(directory, Err(GitHubError::Refused(_))), "{directory:?}");
+    assert!(
+        matches!(directory, Err(GitHubError::Refused(_))),
+        "{directory:?}"
+    );
     fake.assert_no_violations();
 }
 
@@ -376,7 +490,10 @@ async fn an_installation_token_is_minted_once_and_reused_across_invocations() {
     for _invocation in 0..2 {
         let github = RestGitHub::for_installation(Arc::clone(&tokens), INSTALLATION_ID);
         github.alert_state(&repo, CODE, 42).await.expect("a state");
-        github.list_alerts(&repo, DEPENDABOT, &AlertQuery::default()).await.expect("a page");
+        github
+            .list_alerts(&repo, DEPENDABOT, &AlertQuery::default())
+            .await
+            .expect("a page");
     }
     assert_eq!(fake.tokens_issued(), 1);
     assert_eq!(fake.count("POST", "/app/installations/*/access_tokens"), 1);
@@ -410,14 +527,20 @@ async fn tokens_are_replaced_near_expiry_and_when_github_refuses_them() {
 
     // Revoked behind our back: the 401 drops it, and the call goes through with a new one.
     fake.revoke_tokens();
-    assert_eq!(github.alert_state(&repo, CODE, 7).await.unwrap(), AlertState::Open);
+    assert_eq!(
+        github.alert_state(&repo, CODE, 7).await.unwrap(),
+        AlertState::Open
+    );
     assert_eq!(fake.tokens_issued(), 4);
 
     // A JWT of another App is not accepted: the exchange fails, and says so.
     let stranger = AppCredentials::new(APP_ID + 1, Secret::new(app_private_key_pkcs1()));
     let stranger = InstallationTokens::new(&fake.base_url(), &stranger).expect("a valid key");
     let err = stranger.token(INSTALLATION_ID).await.expect_err("refused");
-    assert!(matches!(&err, GitHubError::Refused(m) if m.starts_with("401")), "{err}");
+    assert!(
+        matches!(&err, GitHubError::Refused(m) if m.starts_with("401")),
+        "{err}"
+    );
     assert_eq!(fake.tokens_issued(), 4);
     fake.assert_no_violations();
 }

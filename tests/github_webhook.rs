@@ -75,7 +75,8 @@ async fn every_real_delivery_is_answered_2xx() {
     for (i, (event, name, body)) in deliveries.iter().enumerate() {
         let (status, answer) = send(&ingest, event, &format!("fixture-{i}"), body, None).await;
         let expected = match event.as_str() {
-            "code_scanning_alert" | "dependabot_alert" | "secret_scanning_alert" | "ping" => 200,
+            "code_scanning_alert" | "dependabot_alert" | "secret_scanning_alert" | "ping" | "installation"
+            | "installation_repositories" => 200,
             _ => 202,
         };
         assert_eq!(status, expected, "{event} {name}: {answer}");
@@ -201,4 +202,34 @@ async fn the_real_lifecycle_stale_then_reopened_then_dismissed() {
     let draft = store.get_draft(&ticket).await.unwrap().unwrap();
     assert_eq!(draft.state, TicketState::Stale, "dismissing the last open alert retires the ticket");
     assert!(draft.comments.iter().any(|c| c.text.contains("dismissed in GitHub by Codertocat as \"false positive\"")), "{:?}", draft.comments);
+}
+
+#[tokio::test]
+async fn alerts_of_repositories_removed_from_the_installation_are_ignored_and_history_kept() {
+    let (store, ingest) = ingest();
+    let alert = octokit("code_scanning_alert/created.payload.json");
+    let payload: Value = serde_json::from_slice(&alert).unwrap();
+    let installation = payload["installation"]["id"].clone();
+    let repo = json!({ "id": payload["repository"]["id"], "full_name": payload["repository"]["full_name"] });
+    let installed = varied(&octokit("installation/created.payload.json"), &[("installation.id", installation.clone()), ("repositories", json!([repo]))]);
+    let (status, answer) = send(&ingest, "installation", "i-1", &installed, None).await;
+    assert_eq!((status, answer["repositories_covered"].as_u64()), (200, Some(1)), "{answer}");
+
+    let (status, answer) = send(&ingest, "code_scanning_alert", "a-1", &alert, None).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("applied")), "{answer}");
+
+    let removed = varied(
+        &octokit("installation_repositories/removed.payload.json"),
+        &[("installation.id", installation.clone()), ("repositories_removed", json!([repo]))],
+    );
+    let (status, _) = send(&ingest, "installation_repositories", "i-2", &removed, None).await;
+    assert_eq!(status, 200);
+    let fixed = varied(&octokit("code_scanning_alert/fixed.payload.json"), &[("installation", payload["installation"].clone()), ("repository", payload["repository"].clone())]);
+    let (status, answer) = send(&ingest, "code_scanning_alert", "a-2", &fixed, None).await;
+    assert_eq!((status, answer["status"].as_str()), (202, Some("ignored")), "{answer}");
+
+    let groups = store.list_groups().await.unwrap();
+    assert_eq!(groups.len(), 1, "the history stays");
+    let audit = store.audit_log(&scantix::identity::GroupKey::from_stored(format!("installation/{installation}"))).await.unwrap();
+    assert_eq!(audit.len(), 2, "both installation changes are audited");
 }

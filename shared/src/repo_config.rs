@@ -369,7 +369,7 @@ fn top_level_key_line(yaml: &str, key: &str) -> Option<usize> {
 /// A YAML or format error → where, what, and how to fix it.
 fn format_error(error: &serde_norway::Error) -> ConfigError {
     let location = error.location();
-    let message = strip_locations(&error.to_string());
+    let message = plain_types(&strip_locations(&error.to_string()));
     let fix = fix_for(&message);
     ConfigError {
         line: location.as_ref().map(|l| l.line()),
@@ -450,6 +450,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
         previous = current;
     }
     previous[b.len()]
+}
+
+/// serde's names for the expected types, in the file's terms.
+fn plain_types(message: &str) -> String {
+    let mut out = message
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u64", "expected a whole number");
+    if let Some(start) = out.find("expected struct ") {
+        let end = out[start..]
+            .find(|c: char| c == ',' || c == ' ' && false)
+            .map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "expected a map of `key: value` settings");
+    }
+    out
 }
 
 /// Drops the " at line N column M" that serde_norway appends, since `ConfigError` carries them.
@@ -587,8 +601,8 @@ mod tests {
 
     #[test]
     fn broken_yaml_names_its_line() {
-        let error = parse("tracker:\n  kind: draft\n   jira: [\n").unwrap_err();
-        assert!(error.line.is_some(), "{error}");
+        let error = parse("sla:\n  critical: 7\n high: 30\n").unwrap_err();
+        assert_eq!((error.line, error.column), (Some(3), Some(2)), "{error}");
         assert!(error.fix.starts_with("check the YAML"), "{error}");
     }
 

@@ -33,9 +33,7 @@ use axum::extract::{Request, State as AxumState};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use scantix::finding::AlertKind;
-use scantix::github::rest::octocrab::jsonwebtoken::{
-    Algorithm, DecodingKey, Validation, decode,
-};
+use scantix::github::rest::octocrab::jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -162,10 +160,8 @@ struct IssuedToken {
 fn github_description() -> &'static OpenApi {
     static GITHUB: OnceLock<OpenApi> = OnceLock::new();
     GITHUB.get_or_init(|| {
-        OpenApi::load(fixture_path(
-            "github-openapi/github-openapi-subset.json",
-        ))
-        .expect("the GitHub OpenAPI subset in ../shared/fixtures loads")
+        OpenApi::load(fixture_path("github-openapi/github-openapi-subset.json"))
+            .expect("the GitHub OpenAPI subset in ../shared/fixtures loads")
     })
 }
 
@@ -212,9 +208,14 @@ impl FakeGitHub {
 
     /// Seeds (or replaces, by number) an alert of `owner/repo`; the repository exists from then on.
     pub fn add_alert(&self, owner: &str, repo: &str, kind: AlertKind, alert: Value) {
-        let number = alert["number"].as_u64().expect("a seeded alert has a number");
+        let number = alert["number"]
+            .as_u64()
+            .expect("a seeded alert has a number");
         let mut state = self.shared.lock();
-        let alerts = state.alerts.entry((repo_key(owner, repo), kind)).or_default();
+        let alerts = state
+            .alerts
+            .entry((repo_key(owner, repo), kind))
+            .or_default();
         alerts.retain(|a| a["number"].as_u64() != Some(number));
         alerts.push(alert);
     }
@@ -484,10 +485,12 @@ impl Shared {
                 return Reply::violation(400, vec![format!("the body is not JSON: {text:?}")]);
             }
         };
-        if let Err(violations) =
-            self.api
-                .check_request(&incoming.method, &incoming.path, &incoming.query, body.as_ref())
-        {
+        if let Err(violations) = self.api.check_request(
+            &incoming.method,
+            &incoming.path,
+            &incoming.query,
+            body.as_ref(),
+        ) {
             return Reply::violation(400, violations);
         }
         let call = Call {
@@ -598,13 +601,7 @@ impl Shared {
 
     // ----- alerts -----
 
-    fn list_alerts(
-        &self,
-        state: &GitHubState,
-        repo: &str,
-        kind: AlertKind,
-        call: &Call,
-    ) -> Reply {
+    fn list_alerts(&self, state: &GitHubState, repo: &str, kind: AlertKind, call: &Call) -> Reply {
         let Some(alerts) = state.alerts.get(&(repo.to_owned(), kind)) else {
             return Reply::not_found();
         };
@@ -651,7 +648,12 @@ impl Shared {
                     }
                 },
             };
-            let page: Vec<Value> = listed.iter().skip(start).take(per_page).map(shown).collect();
+            let page: Vec<Value> = listed
+                .iter()
+                .skip(start)
+                .take(per_page)
+                .map(shown)
+                .collect();
             let mut reply = Reply::json(200, Value::Array(page));
             if start + per_page < listed.len() {
                 let last = listed[start + per_page - 1];
@@ -781,7 +783,10 @@ fn get_alert(
     call: &Call,
 ) -> Reply {
     match find_alert(state, repo, kind, number) {
-        Ok(alert) => Reply::json(200, shown_alert(alert, call.param("hide_secret") == Some("true"))),
+        Ok(alert) => Reply::json(
+            200,
+            shown_alert(alert, call.param("hide_secret") == Some("true")),
+        ),
         Err(reply) => reply,
     }
 }
@@ -801,7 +806,10 @@ fn update_alert(
     let now = json!(github_time(Utc::now()));
     let bot = json!({"login": "scantix[bot]", "id": 1, "type": "Bot"});
     let Some(new_state) = body["state"].as_str() else {
-        return Reply::violation(501, vec!["the fake GitHub models state changes only".into()]);
+        return Reply::violation(
+            501,
+            vec!["the fake GitHub models state changes only".into()],
+        );
     };
     let (closing, reason, comment, by, at) = match kind {
         AlertKind::SecretScanning => (
@@ -823,7 +831,9 @@ fn update_alert(
         if body[reason].is_null() {
             return Reply::violation(
                 422,
-                vec![format!("`{reason}` is required when the state is `{closing}`")],
+                vec![format!(
+                    "`{reason}` is required when the state is `{closing}`"
+                )],
             );
         }
         alert[reason] = body[reason].clone();
@@ -916,12 +926,15 @@ fn check_app_jwt(jwt: &str) -> Result<(), String> {
             .or_else(|| claims[name].as_str()?.parse().ok())
     };
     if number("iss") != Some(APP_ID as i64) {
-        return Err(format!("'Issuer' claim ('iss') must be the App id, got {}", claims["iss"]));
+        return Err(format!(
+            "'Issuer' claim ('iss') must be the App id, got {}",
+            claims["iss"]
+        ));
     }
     match (number("iat"), number("exp")) {
-        (Some(iat), _) if iat > now => {
-            Err("'Issued at' claim ('iat') must be an Integer representing a time in the past".into())
-        }
+        (Some(iat), _) if iat > now => Err(
+            "'Issued at' claim ('iat') must be an Integer representing a time in the past".into(),
+        ),
         (_, Some(exp)) if exp > now + 600 => {
             Err("'Expiration time' claim ('exp') is too far in the future".into())
         }

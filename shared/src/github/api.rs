@@ -140,8 +140,7 @@ impl AlertQuery {
 
     /// Whether a finding passes the state and `since` filters.
     pub fn admits(&self, finding: &Finding) -> bool {
-        self.state.is_none_or(|s| s.matches(finding.state))
-            && self.is_recent(finding.updated_at)
+        self.state.is_none_or(|s| s.matches(finding.state)) && self.is_recent(finding.updated_at)
     }
 
     /// Whether `updated_at` is at or after `since` (unknown counts as recent).
@@ -334,7 +333,11 @@ impl GitHub for MemoryGitHub {
     ) -> Result<(), GitHubError> {
         let key = (repo.id, kind, number);
         let mut memory = self.lock();
-        if memory.states.get(&key).is_some_and(|s| *s != AlertState::Open) {
+        if memory
+            .states
+            .get(&key)
+            .is_some_and(|s| *s != AlertState::Open)
+        {
             return Ok(());
         }
         memory.states.insert(key, AlertState::Dismissed);
@@ -356,7 +359,11 @@ impl GitHub for MemoryGitHub {
     ) -> Result<(), GitHubError> {
         let key = (repo.id, kind, number);
         let mut memory = self.lock();
-        if memory.states.get(&key).is_none_or(|s| *s == AlertState::Open) {
+        if memory
+            .states
+            .get(&key)
+            .is_none_or(|s| *s == AlertState::Open)
+        {
             return Ok(());
         }
         memory.states.insert(key, AlertState::Open);
@@ -421,7 +428,8 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(minute: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + chrono::Duration::minutes(minute.into())
+        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+            + chrono::Duration::minutes(minute.into())
     }
 
     /// `count` open code scanning alerts of acme/shop, alert n updated n minutes after noon.
@@ -475,7 +483,9 @@ mod tests {
         assert_eq!(numbers, [21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11]);
         let bad = query.at(Some("after=xyz".into()));
         assert!(matches!(
-            github.list_alerts(&repo, AlertKind::CodeScanning, &bad).await,
+            github
+                .list_alerts(&repo, AlertKind::CodeScanning, &bad)
+                .await,
             Err(GitHubError::Refused(_))
         ));
     }
@@ -488,22 +498,40 @@ mod tests {
             .dismiss_alert(&repo, kind, 2, DismissReason::WontFix, "accepted")
             .await
             .unwrap();
-        let open = github.list_all_alerts(&repo, kind, &AlertQuery::open()).await.unwrap();
+        let open = github
+            .list_all_alerts(&repo, kind, &AlertQuery::open())
+            .await
+            .unwrap();
         assert_eq!(open.iter().map(|f| f.number).collect::<Vec<_>>(), [3, 1]);
         github.reopen_alert(&repo, kind, 2).await.unwrap();
         github.reopen_alert(&repo, kind, 3).await.unwrap();
-        assert_eq!(github.reopened(), [(repo.id, kind, 2)], "reopening an open alert is a no-op");
-        assert_eq!(github.alert_state(&repo, kind, 2).await.unwrap(), AlertState::Open);
+        assert_eq!(
+            github.reopened(),
+            [(repo.id, kind, 2)],
+            "reopening an open alert is a no-op"
+        );
+        assert_eq!(
+            github.alert_state(&repo, kind, 2).await.unwrap(),
+            AlertState::Open
+        );
     }
 
     #[tokio::test]
     async fn files_are_read_per_ref() {
         let (github, repo) = seeded(1);
         github.put_file(repo.id, ".github/scantix.yml", None, "jira: {}\n");
-        github.put_file(repo.id, ".github/scantix.yml", Some("feature"), "jira: {project: X}\n");
+        github.put_file(
+            repo.id,
+            ".github/scantix.yml",
+            Some("feature"),
+            "jira: {project: X}\n",
+        );
         let read = |r: Option<&'static str>| github.read_file(&repo, ".github/scantix.yml", r);
         assert_eq!(read(None).await.unwrap().as_deref(), Some("jira: {}\n"));
-        assert_eq!(read(Some("feature")).await.unwrap().as_deref(), Some("jira: {project: X}\n"));
+        assert_eq!(
+            read(Some("feature")).await.unwrap().as_deref(),
+            Some("jira: {project: X}\n")
+        );
         assert_eq!(read(Some("other")).await.unwrap(), None);
     }
 
@@ -514,7 +542,10 @@ mod tests {
         };
         assert!(limited.is_retryable());
         assert_eq!(limited.retry_after(), Some(Duration::from_secs(42)));
-        assert_eq!(limited.to_string(), "GitHub rate limit reached; retry in 42 s");
+        assert_eq!(
+            limited.to_string(),
+            "GitHub rate limit reached; retry in 42 s"
+        );
         assert!(!GitHubError::Refused("no".into()).is_retryable());
     }
 }

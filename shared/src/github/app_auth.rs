@@ -179,7 +179,11 @@ impl InstallationTokens {
             .call(Method::POST, &path, &jwt, None, now)
             .await?;
         let minted: Minted = answer.json()?;
-        let expires_at = match minted.expires_at.as_deref().map(str::parse::<DateTime<Utc>>) {
+        let expires_at = match minted
+            .expires_at
+            .as_deref()
+            .map(str::parse::<DateTime<Utc>>)
+        {
             Some(Ok(at)) => at,
             other => {
                 tracing::warn!(
@@ -198,7 +202,10 @@ impl InstallationTokens {
     }
 }
 
-fn sign_jwt(app_id: u64, key: &EncodingKey) -> Result<String, octocrab::jsonwebtoken::errors::Error> {
+fn sign_jwt(
+    app_id: u64,
+    key: &EncodingKey,
+) -> Result<String, octocrab::jsonwebtoken::errors::Error> {
     octocrab::auth::create_jwt(octocrab::models::AppId(app_id), key)
 }
 
@@ -321,7 +328,10 @@ mod tests {
             let now = Utc::now().timestamp();
             assert_eq!(claims.iss, APP_ID);
             assert!((now - 62..=now - 58).contains(&claims.iat), "iat 60 s ago");
-            assert!(claims.exp > now && claims.exp - claims.iat <= 600, "exp within 10 min");
+            assert!(
+                claims.exp > now && claims.exp - claims.iat <= 600,
+                "exp within 10 min"
+            );
         }
     }
 

@@ -11,9 +11,7 @@
 //! can help; the queue that delivered the event retries it.
 
 use super::alert_webhook::finding_from_alert;
-use super::api::{
-    AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError,
-};
+use super::api::{AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError};
 use super::app_auth::InstallationTokens;
 use crate::engine::execute::Clock;
 use crate::finding::{AlertKind, AlertState, Finding, Repository};
@@ -137,7 +135,9 @@ impl RestGitHub {
         match &self.auth {
             RestAuth::Token(token) => {
                 let now = (self.clock)();
-                self.client.call(method, path_and_query, token, body, now).await
+                self.client
+                    .call(method, path_and_query, token, body, now)
+                    .await
             }
             RestAuth::Installation {
                 tokens,
@@ -153,7 +153,9 @@ impl RestGitHub {
                     Err(GitHubError::Refused(message)) if message.starts_with("401") => {
                         tokens.forget(*installation_id, &token).await;
                         let token = tokens.token(*installation_id).await?;
-                        self.client.call(method, path_and_query, &token, body, now).await
+                        self.client
+                            .call(method, path_and_query, &token, body, now)
+                            .await
                     }
                     other => other,
                 }
@@ -312,13 +314,21 @@ fn repo_path(repo: &Repository) -> Result<String, GitHubError> {
 
 /// `/repos/{owner}/{repo}/{code-scanning|dependabot|secret-scanning}/alerts/{number}`.
 fn alert_path(repo: &Repository, kind: AlertKind, number: u64) -> Result<String, GitHubError> {
-    Ok(format!("{}/{}/alerts/{number}", repo_path(repo)?, kind.as_str()))
+    Ok(format!(
+        "{}/{}/alerts/{number}",
+        repo_path(repo)?,
+        kind.as_str()
+    ))
 }
 
 /// The list endpoint with the parameters its description accepts: all three sort by `updated`,
 /// `desc` (so `since` can stop early), take `per_page` up to 100 and a `state` of their own words;
 /// code scanning pages by `page`, Dependabot by the `after` cursor, secret scanning by either.
-fn list_path(repo: &Repository, kind: AlertKind, query: &AlertQuery) -> Result<String, GitHubError> {
+fn list_path(
+    repo: &Repository,
+    kind: AlertKind,
+    query: &AlertQuery,
+) -> Result<String, GitHubError> {
     let mut params: Vec<(&str, String)> = vec![
         ("sort", "updated".to_owned()),
         ("direction", "desc".to_owned()),
@@ -333,7 +343,8 @@ fn list_path(repo: &Repository, kind: AlertKind, query: &AlertQuery) -> Result<S
     if let Some(cursor) = &query.cursor {
         let cursor = Cursor::parse(cursor)?;
         match (kind, &cursor) {
-            (AlertKind::CodeScanning, Cursor::After(_)) | (AlertKind::Dependabot, Cursor::Page(_)) => {
+            (AlertKind::CodeScanning, Cursor::After(_))
+            | (AlertKind::Dependabot, Cursor::Page(_)) => {
                 return Err(GitHubError::Refused(format!(
                     "cursor {cursor} does not page {kind} alerts"
                 )));
@@ -346,7 +357,12 @@ fn list_path(repo: &Repository, kind: AlertKind, query: &AlertQuery) -> Result<S
         .iter()
         .map(|(name, value)| format!("{name}={}", encode(value)))
         .collect();
-    Ok(format!("{}/{}/alerts?{}", repo_path(repo)?, kind.as_str(), query.join("&")))
+    Ok(format!(
+        "{}/{}/alerts?{}",
+        repo_path(repo)?,
+        kind.as_str(),
+        query.join("&")
+    ))
 }
 
 /// The `state` filter as each kind's list endpoint spells it. The listing filters again on the
@@ -531,14 +547,21 @@ impl Client {
             .octocrab
             .build_request(builder, body)
             .map_err(|err| GitHubError::Refused(format!("{method} {path_and_query}: {err}")))?;
-        let response = self.octocrab.execute(request).await.map_err(|err| {
-            GitHubError::Retryable(format!("{method} {path_and_query}: {err}"))
-        })?;
+        let response =
+            self.octocrab.execute(request).await.map_err(|err| {
+                GitHubError::Retryable(format!("{method} {path_and_query}: {err}"))
+            })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = self.octocrab.body_to_string(response).await.map_err(|err| {
-            GitHubError::Retryable(format!("{method} {path_and_query}: reading the answer: {err}"))
-        })?;
+        let body = self
+            .octocrab
+            .body_to_string(response)
+            .await
+            .map_err(|err| {
+                GitHubError::Retryable(format!(
+                    "{method} {path_and_query}: reading the answer: {err}"
+                ))
+            })?;
         let answer = Answer {
             status,
             headers,
@@ -563,7 +586,10 @@ impl Answer {
     /// The body, read as `T`.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
         serde_json::from_str(&self.body).map_err(|err| {
-            GitHubError::Refused(format!("unexpected answer from GitHub ({}): {err}", self.status))
+            GitHubError::Refused(format!(
+                "unexpected answer from GitHub ({}): {err}",
+                self.status
+            ))
         })
     }
 
@@ -607,7 +633,10 @@ impl Answer {
         if !matches!(self.status.as_u16(), 403 | 429) {
             return None;
         }
-        if let Some(seconds) = self.header("retry-after").and_then(|v| v.trim().parse().ok()) {
+        if let Some(seconds) = self
+            .header("retry-after")
+            .and_then(|v| v.trim().parse().ok())
+        {
             return Some(Duration::from_secs(seconds));
         }
         if self.header("x-ratelimit-remaining").map(str::trim) == Some("0")
@@ -655,10 +684,17 @@ fn encode(text: &str) -> String {
 /// A repository path, each segment encoded; empty segments (`a//b`, a trailing `/`) refused.
 fn encode_path(path: &str) -> Result<String, GitHubError> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    if segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+    if segments
+        .iter()
+        .any(|s| s.is_empty() || *s == "." || *s == "..")
+    {
         return Err(GitHubError::Refused(format!("not a file path: {path:?}")));
     }
-    Ok(segments.into_iter().map(encode).collect::<Vec<_>>().join("/"))
+    Ok(segments
+        .into_iter()
+        .map(encode)
+        .collect::<Vec<_>>()
+        .join("/"))
 }
 
 /// Decodes `%XX` escapes (and `+` as a space, as in query strings); malformed ones stay as they are.
@@ -726,13 +762,22 @@ mod tests {
             ..AlertQuery::default()
         };
         assert_eq!(
-            list_path(&repo(), AlertKind::Dependabot, &query.at(Some("after=Y3Vy+c29y".into())))
-                .unwrap(),
+            list_path(
+                &repo(),
+                AlertKind::Dependabot,
+                &query.at(Some("after=Y3Vy+c29y".into()))
+            )
+            .unwrap(),
             "/repos/octo-org/hello%20world/dependabot/alerts?sort=updated&direction=desc\
              &per_page=100&state=dismissed%2Cauto_dismissed&after=Y3Vy%2Bc29y"
         );
         assert_eq!(
-            list_path(&repo(), AlertKind::CodeScanning, &query.at(Some("page=3".into()))).unwrap(),
+            list_path(
+                &repo(),
+                AlertKind::CodeScanning,
+                &query.at(Some("page=3".into()))
+            )
+            .unwrap(),
             "/repos/octo-org/hello%20world/code-scanning/alerts?sort=updated&direction=desc\
              &per_page=100&state=dismissed&page=3"
         );
@@ -748,7 +793,10 @@ mod tests {
             (AlertKind::SecretScanning, "https://api.github.com/x?page=2"),
         ] {
             let result = list_path(&repo(), kind, &query.at(Some(cursor.into())));
-            assert!(matches!(result, Err(GitHubError::Refused(_))), "{kind} {cursor}");
+            assert!(
+                matches!(result, Err(GitHubError::Refused(_))),
+                "{kind} {cursor}"
+            );
         }
     }
 
@@ -766,7 +814,11 @@ mod tests {
 
     #[test]
     fn rate_limits_are_read_from_either_header_style() {
-        let secondary = answer(403, &[("retry-after", "17")], r#"{"message":"You have exceeded a secondary rate limit."}"#);
+        let secondary = answer(
+            403,
+            &[("retry-after", "17")],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#,
+        );
         assert!(matches!(
             secondary.error("GET /x", noon()),
             GitHubError::RateLimited { retry_after } if retry_after == Duration::from_secs(17)
@@ -774,23 +826,49 @@ mod tests {
         let reset = (noon().timestamp() + 120).to_string();
         let primary = answer(
             403,
-            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)],
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset),
+            ],
             r#"{"message":"API rate limit exceeded for installation ID 1."}"#,
         );
-        assert_eq!(primary.error("GET /x", noon()).retry_after(), Some(Duration::from_secs(120)));
+        assert_eq!(
+            primary.error("GET /x", noon()).retry_after(),
+            Some(Duration::from_secs(120))
+        );
         let bare = answer(429, &[], "");
-        assert_eq!(bare.error("GET /x", noon()).retry_after(), Some(DEFAULT_RATE_LIMIT_WAIT));
-        let forbidden = answer(403, &[("x-ratelimit-remaining", "4999")], r#"{"message":"Resource not accessible by integration"}"#);
+        assert_eq!(
+            bare.error("GET /x", noon()).retry_after(),
+            Some(DEFAULT_RATE_LIMIT_WAIT)
+        );
+        let forbidden = answer(
+            403,
+            &[("x-ratelimit-remaining", "4999")],
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
         let err = forbidden.error("PATCH /x", noon());
-        assert!(matches!(&err, GitHubError::Refused(m) if m.contains("Resource not accessible")), "{err}");
+        assert!(
+            matches!(&err, GitHubError::Refused(m) if m.contains("Resource not accessible")),
+            "{err}"
+        );
     }
 
     #[test]
     fn other_statuses_map_onto_what_a_retry_can_do() {
-        assert!(matches!(answer(404, &[], r#"{"message":"Not Found"}"#).error("GET /x", noon()), GitHubError::NotFound(_)));
-        assert!(answer(502, &[], "<html>bad gateway</html>").error("GET /x", noon()).is_retryable());
+        assert!(matches!(
+            answer(404, &[], r#"{"message":"Not Found"}"#).error("GET /x", noon()),
+            GitHubError::NotFound(_)
+        ));
+        assert!(
+            answer(502, &[], "<html>bad gateway</html>")
+                .error("GET /x", noon())
+                .is_retryable()
+        );
         let err = answer(422, &[], r#"{"message":"Validation Failed"}"#).error("PATCH /x", noon());
-        assert_eq!(err.to_string(), "GitHub refused: 422 PATCH /x: Validation Failed");
+        assert_eq!(
+            err.to_string(),
+            "GitHub refused: 422 PATCH /x: Validation Failed"
+        );
     }
 
     #[test]
@@ -817,14 +895,28 @@ mod tests {
         let file = json!({"type": "file", "encoding": "base64", "content": "amlyYTog\ne30K\n"});
         assert_eq!(decode_file("a.yml", &file).unwrap(), "jira: {}\n");
         assert!(decode_file("src", &json!([])).is_err());
-        assert!(decode_file("big", &json!({"type": "file", "encoding": "none", "content": ""})).is_err());
-        assert_eq!(encode_path("/.github/scantix config.yml").unwrap(), ".github/scantix%20config.yml");
+        assert!(
+            decode_file(
+                "big",
+                &json!({"type": "file", "encoding": "none", "content": ""})
+            )
+            .is_err()
+        );
+        assert_eq!(
+            encode_path("/.github/scantix config.yml").unwrap(),
+            ".github/scantix%20config.yml"
+        );
         assert!(encode_path("a/../b").is_err());
     }
 
     #[tokio::test]
     async fn base_urls_must_be_http_urls() {
-        for url in ["api.github.com", "ftp://x", "https://x/api?y=1", "not a url"] {
+        for url in [
+            "api.github.com",
+            "ftp://x",
+            "https://x/api?y=1",
+            "not a url",
+        ] {
             assert!(Client::new(url).is_err(), "{url}");
         }
         assert!(Client::new("https://ghe.example.com/api/v3").is_ok());

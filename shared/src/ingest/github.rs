@@ -7,12 +7,14 @@
 use crate::engine::triage::default_triage;
 use crate::engine::Executor;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
+use crate::github::installation_webhook::parse_installation;
 use crate::github::signature::verify_signature;
 use crate::secret::Secret;
 use super::{Answer, DEFAULT_MAX_BODY};
 use http::HeaderMap;
 use serde_json::json;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Receives GitHub webhooks.
 pub struct GithubIngest {
@@ -70,8 +72,30 @@ impl GithubIngest {
             return Answer::refused(400, "missing_header", "X-GitHub-Delivery is required");
         };
         let span = tracing::info_span!("delivery", delivery, event);
-        let _entered = span.enter();
+        self.route(event, delivery, body).instrument(span).await
+    }
 
+    /// Acts on an authenticated delivery.
+    async fn route(&self, event: &str, delivery: &str, body: &[u8]) -> Answer {
+        let delivery_id = format!("github:{delivery}");
+        if matches!(event, "installation" | "installation_repositories") {
+            return match parse_installation(event, body) {
+                Ok(Some(change)) => match self.executor.apply_installation(&delivery_id, &change, None).await {
+                    Ok(record) => {
+                        let covered = record.repositories.values().filter(|r| record.covers(r.id)).count();
+                        tracing::info!(installation = record.id, covered, outcome = "applied", "installation recorded");
+                        Answer::new(200, json!({ "status": "applied", "installation": record.id, "active": record.active, "repositories_covered": covered }))
+                    }
+                    Err(e) => super::answer_for(Err(e), delivery),
+                },
+                Ok(None) => Answer::new(202, json!({ "status": "ignored", "reason": format!("`{event}` action not acted on") })),
+                Err((path, message)) => {
+                    let mut answer = Answer::refused(400, "malformed_payload", format!("{path}: {message}"));
+                    answer.body["path"] = json!(path);
+                    answer
+                }
+            };
+        }
         let parsed = match parse_delivery(event, body) {
             Ok(parsed) => parsed,
             Err(e) => return malformed(&e),
@@ -84,12 +108,21 @@ impl GithubIngest {
             }
             ParsedDelivery::Alert(alert) => alert,
         };
+        // An uninstalled App, or a repository taken out of it, gets no more work; deliveries of
+        // installations scantix never heard of (installed before it was deployed) are served.
+        if let Some(installation) = alert.installation_id {
+            match self.executor.store().get_installation(installation).await {
+                Ok(Some(record)) if !record.value.covers(alert.finding.repository.id) => {
+                    let reason = format!("repository {} is not covered by installation {installation}", alert.finding.repository.full_name);
+                    tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
+                    return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
+                }
+                Ok(_) => {}
+                Err(e) => return super::answer_for(Err(e.into()), delivery),
+            }
+        }
         let triage = default_triage(&alert.finding);
-        let result = self
-            .executor
-            .apply_alert(&format!("github:{delivery}"), &alert, triage)
-            .await;
-        drop(_entered);
+        let result = self.executor.apply_alert(&delivery_id, &alert, triage).await;
         super::answer_for(result, delivery)
     }
 }

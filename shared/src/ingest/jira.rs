@@ -14,6 +14,7 @@ use http::HeaderMap;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// How Jira deliveries prove they are Jira's.
 #[derive(Debug, Clone)]
@@ -60,7 +61,11 @@ impl JiraIngest {
             None => format!("jira:sha256:{}", hex::encode(Sha256::digest(body))),
         };
         let span = tracing::info_span!("delivery", delivery = %delivery, source = "jira");
-        let _entered = span.enter();
+        self.route(&delivery, body).instrument(span).await
+    }
+
+    /// Acts on an authenticated delivery.
+    async fn route(&self, delivery: &str, body: &[u8]) -> Answer {
         let event = match parse_jira_delivery(body) {
             Ok(ParsedJiraDelivery::Ticket(event)) => event,
             Ok(ParsedJiraDelivery::Ignored { reason }) => {
@@ -74,9 +79,8 @@ impl JiraIngest {
                 return answer;
             }
         };
-        let result = self.executor.apply_ticket(&delivery, &event).await;
-        drop(_entered);
-        super::answer_for(result, &delivery)
+        let result = self.executor.apply_ticket(delivery, &event).await;
+        super::answer_for(result, delivery)
     }
 }
 
