@@ -14,6 +14,7 @@
 //!   `execute` (applies a decision through the ports, race-free and safe to repeat).
 //! - [`secret`]: values that never reach a log.
 //! - [`ticket`]: what a ticket says, and its Markdown rendering.
+//! - [`sync`]: backfill and reconciliation: GitHub's alert listings through the same engine.
 //! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
 //! - [`tracker`]: the `Tracker` port, with the `draft` and `jira` (Cloud and Data Center) adapters.
 //! - [`wiring`]: the ports built from a deployment's environment.
@@ -35,6 +36,7 @@ pub mod ingest;
 pub mod secret;
 pub mod state;
 pub mod store;
+pub mod sync;
 #[doc(hidden)]
 pub mod testing;
 pub mod ticket;

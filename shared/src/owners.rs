@@ -191,9 +191,7 @@ fn is_owner(owner: &str) -> bool {
         };
     }
     match owner.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.contains('@')
-        }
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@'),
         None => false,
     }
 }
@@ -387,9 +385,15 @@ apps/ @octocat
         );
         assert_eq!(owners(&file, "src/app.js"), strings(&["@js-owner"]));
         assert_eq!(owners(&file, "cmd/main.go"), strings(&["docs@example.com"]));
-        assert_eq!(owners(&file, "notes/a.txt"), strings(&["@octo-org/octocats"]));
+        assert_eq!(
+            owners(&file, "notes/a.txt"),
+            strings(&["@octo-org/octocats"])
+        );
         // `/docs/` comes after `docs/*` and `*.js`: it wins for everything under docs/.
-        assert_eq!(owners(&file, "docs/getting-started.md"), strings(&["@doctocat"]));
+        assert_eq!(
+            owners(&file, "docs/getting-started.md"),
+            strings(&["@doctocat"])
+        );
         assert_eq!(owners(&file, "docs/site/app.js"), strings(&["@doctocat"]));
     }
 
@@ -448,7 +452,10 @@ apps/ @octocat
     #[test]
     fn docs_star_matches_only_files_directly_in_docs() {
         let file = CodeOwners::parse("docs/*  docs@example.com");
-        assert_eq!(owners(&file, "docs/getting-started.md"), strings(&["docs@example.com"]));
+        assert_eq!(
+            owners(&file, "docs/getting-started.md"),
+            strings(&["docs@example.com"])
+        );
         assert!(owners(&file, "docs/build-app/troubleshooting.md").is_empty());
         assert!(owners(&file, "docs").is_empty());
         assert!(owners(&file, "src/docs/a.md").is_empty());
@@ -475,7 +482,12 @@ apps/ @octocat
 
     #[test]
     fn a_leading_double_star_matches_a_directory_at_any_depth() {
-        for path in ["build/logs/a", "scripts/logs/b", "deeply/nested/logs/c", "logs/d"] {
+        for path in [
+            "build/logs/a",
+            "scripts/logs/b",
+            "deeply/nested/logs/c",
+            "logs/d",
+        ] {
             assert!(matches("**/logs", path), "{path}");
         }
         assert!(!matches("**/logs", "logsmith/a"));
@@ -487,7 +499,10 @@ apps/ @octocat
         assert_eq!(owners(&file, "apps/web/index.ts"), strings(&["@octocat"]));
         assert!(owners(&file, "apps/github/index.ts").is_empty());
         let file = CodeOwners::parse("/apps/ @octocat\n/apps/github @doctocat\n");
-        assert_eq!(owners(&file, "apps/github/index.ts"), strings(&["@doctocat"]));
+        assert_eq!(
+            owners(&file, "apps/github/index.ts"),
+            strings(&["@doctocat"])
+        );
     }
 
     #[test]
@@ -514,7 +529,11 @@ apps/ @octocat
         let lines: Vec<usize> = file.warnings.iter().map(|w| w.line).collect();
         assert_eq!(lines, [2, 3, 4]);
         assert!(file.warnings[0].message.contains("negation"));
-        assert!(file.warnings[1].to_string().starts_with("CODEOWNERS line 3: `not-an-owner`"));
+        assert!(
+            file.warnings[1]
+                .to_string()
+                .starts_with("CODEOWNERS line 3: `not-an-owner`")
+        );
         // Skipped lines do not take part: *.go falls back to the first line.
         assert_eq!(owners(&file, "main.go"), strings(&["@all"]));
         assert_eq!(owners(&file, "x.py"), strings(&["@py-team"]));

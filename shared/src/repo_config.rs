@@ -175,7 +175,9 @@ pub fn resolve(repo: Option<RepoConfig>, org: Option<RepoConfig>) -> RepoConfig 
         when_all_fixed: repo.when_all_fixed.or(org.when_all_fixed),
         verify_closure: repo.verify_closure.or(org.verify_closure),
         resolutions: repo.resolutions.or(org.resolutions),
-        recreate_deleted_tickets: repo.recreate_deleted_tickets.or(org.recreate_deleted_tickets),
+        recreate_deleted_tickets: repo
+            .recreate_deleted_tickets
+            .or(org.recreate_deleted_tickets),
         owners: repo.owners.or(org.owners),
         default_assignee: repo.default_assignee.or(org.default_assignee),
         policy,
@@ -335,9 +337,12 @@ fn policy_error(yaml: &str, error: &PolicyError) -> ConfigError {
             // Block scalars are indented; the column is the policy's own plus that indent.
             Some(*column as usize + block_indent(yaml, first)),
         ),
-        (PolicyError::Evaluation { line: Some(line), .. }, Some(first)) if *line > 0 => {
-            (Some(first + *line as usize - 1), None)
-        }
+        (
+            PolicyError::Evaluation {
+                line: Some(line), ..
+            },
+            Some(first),
+        ) if *line > 0 => (Some(first + *line as usize - 1), None),
         _ => (key_line, key_line.map(|_| 1)),
     };
     ConfigError {
@@ -359,11 +364,12 @@ fn block_indent(yaml: &str, line: usize) -> usize {
 
 /// The 1-based line on which `key:` starts at column 1, if any.
 fn top_level_key_line(yaml: &str, key: &str) -> Option<usize> {
-    yaml.lines().position(|line| {
-        line.strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with(':'))
-    })
-    .map(|index| index + 1)
+    yaml.lines()
+        .position(|line| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|index| index + 1)
 }
 
 /// A YAML or format error → where, what, and how to fix it.
@@ -457,11 +463,16 @@ fn plain_types(message: &str) -> String {
     let mut out = message
         .replace("expected u32", "expected a whole number")
         .replace("expected u64", "expected a whole number");
-    if let Some(start) = out.find("expected struct ") {
-        let end = out[start..]
-            .find(|c: char| c == ',' || c == ' ' && false)
-            .map_or(out.len(), |i| start + i);
-        out.replace_range(start..end, "expected a map of `key: value` settings");
+    const STRUCT: &str = "expected struct ";
+    if let Some(start) = out.find(STRUCT) {
+        let name_start = start + STRUCT.len();
+        let name_len = out[name_start..]
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(out.len() - name_start);
+        out.replace_range(
+            start..name_start + name_len,
+            "expected a map of `key: value` settings",
+        );
     }
     out
 }
@@ -558,7 +569,10 @@ mod tests {
         let yaml = "tracker:\n  kind: draft\n\ngroupping:\n  dependabot: advisory\n";
         let error = parse(yaml).unwrap_err();
         assert_eq!((error.line, error.column), (Some(4), Some(1)));
-        assert!(error.message.contains("unknown field `groupping`"), "{error}");
+        assert!(
+            error.message.contains("unknown field `groupping`"),
+            "{error}"
+        );
         assert!(error.message.contains("`grouping`"), "{error}");
         assert_eq!(error.fix, "did you mean `grouping`?");
         assert!(
@@ -579,7 +593,10 @@ mod tests {
         let yaml = "grouping:\n  dependabot: packages\n";
         let error = parse(yaml).unwrap_err();
         assert_eq!(error.line, Some(2));
-        assert!(error.message.contains("unknown variant `packages`"), "{error}");
+        assert!(
+            error.message.contains("unknown variant `packages`"),
+            "{error}"
+        );
         assert_eq!(error.fix, "did you mean `package`?");
 
         let error = parse("frobnicate: true\n").unwrap_err();
@@ -610,7 +627,10 @@ mod tests {
     fn a_missing_required_key_says_which() {
         let yaml = "tracker:\n  kind: jira\n  jira:\n    flavor: cloud\n    project: SEC\n";
         let error = parse(yaml).unwrap_err();
-        assert!(error.message.contains("missing field `base-url`"), "{error}");
+        assert!(
+            error.message.contains("missing field `base-url`"),
+            "{error}"
+        );
         assert_eq!(error.fix, "add `base-url:` to this section");
         assert!(error.line.is_some());
     }
@@ -656,7 +676,9 @@ mod tests {
         let config = parse(&format!("{base}priorities:\n  critical: P1\n")).unwrap();
         let jira = config.jira_settings().unwrap();
         assert_eq!(jira.priorities.for_severity(Severity::Critical), "P1");
-        let own = format!("{base}    priorities:\n      critical: Blocker\npriorities:\n  critical: P1\n");
+        let own = format!(
+            "{base}    priorities:\n      critical: Blocker\npriorities:\n  critical: P1\n"
+        );
         let jira = parse(&own).unwrap().jira_settings().unwrap();
         assert_eq!(jira.priorities.for_severity(Severity::Critical), "Blocker");
     }
@@ -703,7 +725,13 @@ mod tests {
         assert_eq!(engine.resolutions, Config::default().resolutions);
 
         // The org alone; then nothing at all.
-        assert_eq!(resolve(None, Some(org)).engine_config().grouping.code_scanning, GroupingMode::File);
+        assert_eq!(
+            resolve(None, Some(org))
+                .engine_config()
+                .grouping
+                .code_scanning,
+            GroupingMode::File
+        );
         assert_eq!(resolve(None, None), RepoConfig::default());
         assert_eq!(resolve(None, None).engine_config(), Config::default());
     }
@@ -734,7 +762,10 @@ mod tests {
         let config = parse("resolutions:\n  Risk Accepted: wont-fix\n").unwrap();
         let engine = config.engine_config();
         assert_eq!(engine.resolutions.len(), 1);
-        assert_eq!(engine.dismissal_for("risk accepted"), Some(DismissReason::WontFix));
+        assert_eq!(
+            engine.dismissal_for("risk accepted"),
+            Some(DismissReason::WontFix)
+        );
         assert_eq!(engine.dismissal_for("Won't Fix"), None);
     }
 
@@ -747,6 +778,14 @@ mod tests {
         assert_eq!(
             strip_locations("a: b at line 3 column 7, while parsing at line 1 column 1"),
             "a: b, while parsing"
+        );
+        assert_eq!(
+            plain_types("sla: invalid type: integer `7`, expected struct SlaPolicy"),
+            "sla: invalid type: integer `7`, expected a map of `key: value` settings"
+        );
+        assert_eq!(
+            plain_types("sla.high: invalid type: string \"x\", expected u32"),
+            "sla.high: invalid type: string \"x\", expected a whole number"
         );
     }
 }

@@ -84,10 +84,22 @@ mod tests {
     fn each_severity_gets_its_days_from_the_day_it_was_first_seen() {
         let sla = SlaPolicy::default();
         let seen = at(2024, 1, 31, 23);
-        assert_eq!(sla.due_date(Severity::Critical, seen, None), Some(day(2024, 2, 7)));
-        assert_eq!(sla.due_date(Severity::High, seen, None), Some(day(2024, 3, 1)));
-        assert_eq!(sla.due_date(Severity::Medium, seen, None), Some(day(2024, 4, 30)));
-        assert_eq!(sla.due_date(Severity::Low, seen, None), Some(day(2024, 7, 29)));
+        assert_eq!(
+            sla.due_date(Severity::Critical, seen, None),
+            Some(day(2024, 2, 7))
+        );
+        assert_eq!(
+            sla.due_date(Severity::High, seen, None),
+            Some(day(2024, 3, 1))
+        );
+        assert_eq!(
+            sla.due_date(Severity::Medium, seen, None),
+            Some(day(2024, 4, 30))
+        );
+        assert_eq!(
+            sla.due_date(Severity::Low, seen, None),
+            Some(day(2024, 7, 29))
+        );
     }
 
     #[test]
@@ -96,15 +108,24 @@ mod tests {
         let seen = at(2024, 5, 1, 8);
         assert_eq!(sla.due_date(Severity::Note, seen, None), None);
         assert_eq!(sla.due_date(Severity::Unknown, seen, None), None);
-        assert_eq!(sla.due_date(Severity::Note, seen, Some(10)), Some(day(2024, 5, 11)));
+        assert_eq!(
+            sla.due_date(Severity::Note, seen, Some(10)),
+            Some(day(2024, 5, 11))
+        );
     }
 
     #[test]
     fn a_policy_override_replaces_the_table() {
         let sla = SlaPolicy::default();
         let seen = at(2024, 5, 1, 8);
-        assert_eq!(sla.due_date(Severity::Critical, seen, Some(1)), Some(day(2024, 5, 2)));
-        assert_eq!(sla.due_date(Severity::Low, seen, Some(0)), Some(day(2024, 5, 1)));
+        assert_eq!(
+            sla.due_date(Severity::Critical, seen, Some(1)),
+            Some(day(2024, 5, 2))
+        );
+        assert_eq!(
+            sla.due_date(Severity::Low, seen, Some(0)),
+            Some(day(2024, 5, 1))
+        );
     }
 
     #[test]
@@ -138,7 +159,13 @@ mod tests {
     #[test]
     fn a_partial_sla_section_keeps_the_other_defaults_and_rejects_typos() {
         let sla: SlaPolicy = serde_json::from_value(serde_json::json!({ "critical": 3 })).unwrap();
-        assert_eq!(sla, SlaPolicy { critical: 3, ..SlaPolicy::default() });
+        assert_eq!(
+            sla,
+            SlaPolicy {
+                critical: 3,
+                ..SlaPolicy::default()
+            }
+        );
         assert!(serde_json::from_value::<SlaPolicy>(serde_json::json!({ "crtical": 3 })).is_err());
     }
 }

@@ -74,6 +74,15 @@ pub struct Outcome {
     pub ticket_state: Option<TicketState>,
 }
 
+/// The result of phase 1 (`commit_alert`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Committed {
+    /// Decided and written.
+    Applied(Box<Decision>),
+    /// Seen before; nothing written. The group it touched, when known.
+    Duplicate(Option<GroupKey>),
+}
+
 /// A source of "now"; tests pin it.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -142,6 +151,11 @@ impl Executor {
         self
     }
 
+    /// The configuration events are applied under unless a repository brings its own.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -150,29 +164,69 @@ impl Executor {
         &self.tracker
     }
 
-    /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`).
+    /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`), under the
+    /// executor's configuration.
     pub async fn apply_alert(
         &self,
         delivery: &str,
         event: &AlertEvent,
         triage: Triage,
     ) -> Result<Outcome, ExecuteError> {
+        self.apply_alert_with(delivery, event, triage, &self.config).await
+    }
+
+    /// Applies one alert event under `config` (the repository's own configuration).
+    pub async fn apply_alert_with(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        triage: Triage,
+        config: &Config,
+    ) -> Result<Outcome, ExecuteError> {
+        let (group, actions, duplicate) = match self.commit_alert(delivery, event, triage, config).await? {
+            Committed::Applied(decision) => (Some(decision.group_key), decision.actions, false),
+            Committed::Duplicate(group) => (group, vec![], true),
+        };
+        let synced = match &group {
+            Some(key) => self.sync_group(key).await?,
+            None => None,
+        };
+        Ok(Outcome {
+            delivery: delivery.into(),
+            duplicate,
+            group,
+            actions,
+            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+            ticket_state: synced.as_ref().map(|g| g.ticket_state),
+        })
+    }
+
+    /// Phase 1 only: decides and commits an alert event, leaving the tracker calls it queued in
+    /// the group's outbox for `sync_group`. A backfill commits many events this way and then syncs
+    /// each touched group once.
+    pub async fn commit_alert(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        triage: Triage,
+        config: &Config,
+    ) -> Result<Committed, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
-            return self.duplicate(delivery, seen.group_key).await;
+            return Ok(Committed::Duplicate(seen.group_key));
         }
         let fingerprint = Fingerprint::of(&event.finding);
         let mut conflicts = 0;
-        let decision = loop {
+        loop {
             let now = (self.clock)();
             let finding = self.store.get_finding(&fingerprint).await?;
-            let key = group_key_for(event, finding.as_ref().map(|f| &f.value), &self.config);
+            let key = group_key_for(event, finding.as_ref().map(|f| &f.value), config);
             let group = self.store.get_group(&key).await?;
             let decision = decide(Inputs {
                 event,
                 finding: finding.as_ref().map(|f| &f.value),
                 group: group.as_ref().map(|g| &g.value),
                 triage,
-                config: &self.config,
+                config,
                 now,
                 delivery: Some(delivery),
             });
@@ -184,7 +238,7 @@ impl Executor {
                 now,
             );
             match self.store.commit(commit).await {
-                Ok(()) => break decision,
+                Ok(()) => return Ok(Committed::Applied(Box::new(decision))),
                 Err(StoreError::Conflict) => {
                     conflicts += 1;
                     if conflicts >= self.settings.max_conflicts {
@@ -192,22 +246,11 @@ impl Executor {
                     }
                     backoff(conflicts).await;
                 }
-                Err(StoreError::DuplicateDelivery(_)) => {
-                    // A concurrent copy of this delivery won the commit.
-                    return self.duplicate(delivery, Some(key)).await;
-                }
+                // A concurrent copy of this delivery won the commit.
+                Err(StoreError::DuplicateDelivery(_)) => return Ok(Committed::Duplicate(Some(key))),
                 Err(e) => return Err(e.into()),
             }
-        };
-        let synced = self.sync_group(&decision.group_key).await?;
-        Ok(Outcome {
-            delivery: delivery.into(),
-            duplicate: false,
-            group: Some(decision.group_key),
-            actions: decision.actions,
-            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
-            ticket_state: synced.as_ref().map(|g| g.ticket_state),
-        })
+        }
     }
 
     /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`

@@ -9,4 +9,4 @@ pub mod installations;
 pub mod triage;
 
 pub use decide::{Action, Decision, Inputs, decide};
-pub use execute::{ExecuteError, Executor, ExecutorSettings, Outcome};
+pub use execute::{Committed, ExecuteError, Executor, ExecutorSettings, Outcome};

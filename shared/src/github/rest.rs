@@ -92,11 +92,21 @@ impl RestGitHub {
     /// Call it inside the Tokio runtime: octocrab starts its connection worker there.
     pub fn new(base_url: &str, auth: RestAuth) -> Result<RestGitHub, SetupError> {
         let client = match &auth {
-            // Share the token minter's connection pool (and its base URL).
+            // An installation's tokens work only on the GitHub that minted them; share that
+            // client's connections.
             RestAuth::Installation { tokens, .. } if tokens.client().base_url() == base_url => {
                 tokens.client().clone()
             }
-            _ => Client::new(base_url)?,
+            RestAuth::Installation { tokens, .. } => {
+                return Err(SetupError::InvalidBaseUrl {
+                    url: base_url.to_owned(),
+                    reason: format!(
+                        "the installation tokens are minted by {}",
+                        tokens.client().base_url()
+                    ),
+                });
+            }
+            RestAuth::Token(_) => Client::new(base_url)?,
         };
         Ok(RestGitHub {
             client,
@@ -132,35 +142,33 @@ impl RestGitHub {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<Answer, GitHubError> {
-        match &self.auth {
+        let answer = match &self.auth {
             RestAuth::Token(token) => {
-                let now = (self.clock)();
                 self.client
-                    .call(method, path_and_query, token, body, now)
-                    .await
+                    .send(&method, path_and_query, token, body)
+                    .await?
             }
             RestAuth::Installation {
                 tokens,
                 installation_id,
             } => {
                 let token = tokens.token(*installation_id).await?;
-                let now = (self.clock)();
-                let first = self
+                let answer = self
                     .client
-                    .call(method.clone(), path_and_query, &token, body, now)
-                    .await;
-                match first {
-                    Err(GitHubError::Refused(message)) if message.starts_with("401") => {
-                        tokens.forget(*installation_id, &token).await;
-                        let token = tokens.token(*installation_id).await?;
-                        self.client
-                            .call(method, path_and_query, &token, body, now)
-                            .await
-                    }
-                    other => other,
+                    .send(&method, path_and_query, &token, body)
+                    .await?;
+                if answer.status == StatusCode::UNAUTHORIZED {
+                    tokens.forget(*installation_id, &token).await;
+                    let token = tokens.token(*installation_id).await?;
+                    self.client
+                        .send(&method, path_and_query, &token, body)
+                        .await?
+                } else {
+                    answer
                 }
             }
-        }
+        };
+        answer.checked(&format!("{method} {path_and_query}"), (self.clock)())
     }
 
     /// The alert as GitHub has it now.
@@ -244,10 +252,13 @@ impl GitHub for RestGitHub {
     ) -> Result<AlertPage, GitHubError> {
         let path = list_path(repo, kind, query)?;
         let answer = self.call(Method::GET, &path, None).await?;
-        let next = answer
-            .link("next")
-            .and_then(|url| Cursor::from_link(&url))
-            .map(|cursor| cursor.to_string());
+        let next = answer.link("next").and_then(|url| {
+            let cursor = Cursor::from_link(&url);
+            if cursor.is_none() {
+                tracing::warn!(%url, "a next page without `page` or `after`; listing stops here");
+            }
+            cursor.map(|cursor| cursor.to_string())
+        });
         let alerts: Vec<Value> = answer.json()?;
         let listed = alerts.len();
         let mut findings = Vec::with_capacity(listed);
@@ -261,6 +272,8 @@ impl GitHub for RestGitHub {
                 }
             };
             // Sorted by `updated` descending: the first alert older than `since` ends the listing.
+            // (Dependabot's `updated` sort is by the last *state* change, so an alert updated
+            // otherwise since may lie beyond the cut; its webhooks carry such changes anyway.)
             if !query.is_recent(finding.updated_at) {
                 older_reached = true;
                 break;
@@ -535,6 +548,20 @@ impl Client {
         body: Option<&Value>,
         now: DateTime<Utc>,
     ) -> Result<Answer, GitHubError> {
+        self.send(&method, path_and_query, bearer, body)
+            .await?
+            .checked(&format!("{method} {path_and_query}"), now)
+    }
+
+    /// Sends one request and reads the whole answer, whatever its status: only a request that
+    /// got no answer is an error here.
+    async fn send(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        bearer: &Secret,
+        body: Option<&Value>,
+    ) -> Result<Answer, GitHubError> {
         let mut authorization = HeaderValue::from_str(&format!("Bearer {}", bearer.expose()))
             .map_err(|_| GitHubError::Refused("the token is not a valid header value".into()))?;
         authorization.set_sensitive(true);
@@ -562,16 +589,11 @@ impl Client {
                     "{method} {path_and_query}: reading the answer: {err}"
                 ))
             })?;
-        let answer = Answer {
+        Ok(Answer {
             status,
             headers,
             body,
-        };
-        if status.is_success() {
-            Ok(answer)
-        } else {
-            Err(answer.error(&format!("{method} {path_and_query}"), now))
-        }
+        })
     }
 }
 
@@ -583,6 +605,16 @@ pub(crate) struct Answer {
 }
 
 impl Answer {
+    /// The answer if it is a 2xx, else the error it means. `what` names the request; `now`
+    /// dates `x-ratelimit-reset`.
+    fn checked(self, what: &str, now: DateTime<Utc>) -> Result<Answer, GitHubError> {
+        if self.status.is_success() {
+            Ok(self)
+        } else {
+            Err(self.error(what, now))
+        }
+    }
+
     /// The body, read as `T`.
     pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
         serde_json::from_str(&self.body).map_err(|err| {
@@ -621,7 +653,6 @@ impl Answer {
         match status {
             404 => GitHubError::NotFound(format!("{what}: {message}")),
             500..=599 => GitHubError::Retryable(format!("{status} {what}: {message}")),
-            // The status leads, so a 401 can be told apart (see `RestGitHub::call`).
             _ => GitHubError::Refused(format!("{status} {what}: {message}")),
         }
     }

@@ -16,6 +16,7 @@ use crate::state::Triage;
 use regorus::{CompiledPolicy, Engine, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::OnceLock;
 
 /// The bundled policy, as a security engineer reads it.
 pub const DEFAULT_POLICY: &str = include_str!("default.rego");
@@ -186,8 +187,8 @@ impl PathFacts {
                 .any(|dir| names.iter().any(|n| dir.eq_ignore_ascii_case(n)))
         };
         let is_test = dir_in(TEST_DIRS) || is_test_file(file);
-        let is_vendor = dir_in(VENDOR_DIRS)
-            || segments.iter().any(|dir| VENDOR_DIRS_EXACT.contains(dir));
+        let is_vendor =
+            dir_in(VENDOR_DIRS) || segments.iter().any(|dir| VENDOR_DIRS_EXACT.contains(dir));
         let is_generated =
             dir_in(GENERATED_DIRS) || GENERATED_SUFFIXES.iter().any(|s| file.ends_with(s));
         PathFacts {
@@ -262,13 +263,17 @@ impl fmt::Debug for Policy {
 }
 
 impl Policy {
-    /// The bundled default policy (`default.rego`).
+    /// The bundled default policy (`default.rego`), compiled on first use; later calls return a
+    /// cheap clone (the compiled policy is shared behind an `Arc`).
     pub fn default_policy() -> Policy {
-        match Policy::compile("default.rego", DEFAULT_POLICY) {
-            Ok(policy) => policy,
-            // `default.rego` is compiled by every test run; failing here is a build defect.
-            Err(e) => unreachable!("the bundled default.rego does not compile: {e}"),
-        }
+        static DEFAULT: OnceLock<Policy> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| match Policy::compile("default.rego", DEFAULT_POLICY) {
+                Ok(policy) => policy,
+                // Every test run compiles `default.rego`: failing here is a build defect.
+                Err(e) => unreachable!("the bundled default.rego does not compile: {e}"),
+            })
+            .clone()
     }
 
     /// An org's or repo's own policy. It must be `package scantix` in Rego v1 syntax and define
@@ -443,7 +448,10 @@ mod tests {
 
     #[test]
     fn secrets_are_always_ticketed_even_on_a_pull_request_in_test_code() {
-        let leaked = on_ref(secret(3, Some("tests/fixtures/.env")), Some("refs/pull/7/merge"));
+        let leaked = on_ref(
+            secret(3, Some("tests/fixtures/.env")),
+            Some("refs/pull/7/merge"),
+        );
         let decision = decide(&leaked);
         assert_eq!(decision.triage, Triage::Ticket);
         assert_eq!(
@@ -498,7 +506,12 @@ mod tests {
 
     #[test]
     fn dependabot_alerts_have_no_ref_and_are_ticketed() {
-        let decision = decide(&dependabot_alert(5, "GHSA-xxxx", "lodash", "package-lock.json"));
+        let decision = decide(&dependabot_alert(
+            5,
+            "GHSA-xxxx",
+            "lodash",
+            "package-lock.json",
+        ));
         assert_eq!(decision.triage, Triage::Ticket);
         assert_eq!(decision.reason, "ticketed: high severity on main");
     }
@@ -518,7 +531,10 @@ mod tests {
         }
         let mut low = code_alert(1, "js/xss", "src/a.js");
         low.severity = Severity::Low;
-        assert_eq!(decide(&low).reason, "recorded: low severity is below medium");
+        assert_eq!(
+            decide(&low).reason,
+            "recorded: low severity is below medium"
+        );
     }
 
     #[test]
@@ -526,16 +542,46 @@ mod tests {
         let cases = [
             ("test/unit/a.js", "recorded: test code (test/unit/a.js)"),
             ("pkg/tests/b.py", "recorded: test code (pkg/tests/b.py)"),
-            ("web/src/__tests__/c.tsx", "recorded: test code (web/src/__tests__/c.tsx)"),
-            ("spec/models/user_spec.rb", "recorded: test code (spec/models/user_spec.rb)"),
-            ("internal/auth/token_test.go", "recorded: test code (internal/auth/token_test.go)"),
-            ("web/src/login.test.js", "recorded: test code (web/src/login.test.js)"),
-            ("vendor/github.com/x/y.go", "recorded: vendored code (vendor/github.com/x/y.go)"),
-            ("web/node_modules/lodash/a.js", "recorded: vendored code (web/node_modules/lodash/a.js)"),
-            ("third_party/zlib/inflate.c", "recorded: vendored code (third_party/zlib/inflate.c)"),
-            ("static/jquery.min.js", "recorded: generated code (static/jquery.min.js)"),
-            ("api/generated/client.ts", "recorded: generated code (api/generated/client.ts)"),
-            ("proto/user.pb.go", "recorded: generated code (proto/user.pb.go)"),
+            (
+                "web/src/__tests__/c.tsx",
+                "recorded: test code (web/src/__tests__/c.tsx)",
+            ),
+            (
+                "spec/models/user_spec.rb",
+                "recorded: test code (spec/models/user_spec.rb)",
+            ),
+            (
+                "internal/auth/token_test.go",
+                "recorded: test code (internal/auth/token_test.go)",
+            ),
+            (
+                "web/src/login.test.js",
+                "recorded: test code (web/src/login.test.js)",
+            ),
+            (
+                "vendor/github.com/x/y.go",
+                "recorded: vendored code (vendor/github.com/x/y.go)",
+            ),
+            (
+                "web/node_modules/lodash/a.js",
+                "recorded: vendored code (web/node_modules/lodash/a.js)",
+            ),
+            (
+                "third_party/zlib/inflate.c",
+                "recorded: vendored code (third_party/zlib/inflate.c)",
+            ),
+            (
+                "static/jquery.min.js",
+                "recorded: generated code (static/jquery.min.js)",
+            ),
+            (
+                "api/generated/client.ts",
+                "recorded: generated code (api/generated/client.ts)",
+            ),
+            (
+                "proto/user.pb.go",
+                "recorded: generated code (proto/user.pb.go)",
+            ),
         ];
         for (path, reason) in cases {
             let decision = decide(&code_alert(1, "js/xss", path));
@@ -553,7 +599,10 @@ mod tests {
         assert!(facts.is_test && !facts.is_vendor && !facts.is_generated);
         assert!(PathFacts::classify("app/UserServiceTest.java").is_test);
         assert!(PathFacts::classify("tests.py").path.is_some());
-        assert!(!PathFacts::classify("tests.py").is_test, "a file named tests.py is not a dir");
+        assert!(
+            !PathFacts::classify("tests.py").is_test,
+            "a file named tests.py is not a dir"
+        );
         assert!(!PathFacts::classify("src/contest.java").is_test);
         assert!(!PathFacts::classify("src/latest/app.js").is_test);
         assert!(PathFacts::classify("tools/test_login.py").is_test);
@@ -567,7 +616,10 @@ mod tests {
     fn every_bundled_reason_starts_with_its_triage() {
         let findings = [
             code_alert(1, "js/xss", "src/a.js"),
-            on_ref(code_alert(1, "js/xss", "src/a.js"), Some("refs/pull/1/merge")),
+            on_ref(
+                code_alert(1, "js/xss", "src/a.js"),
+                Some("refs/pull/1/merge"),
+            ),
             code_alert(1, "js/xss", "test/a.js"),
             secret(1, None),
         ];
@@ -630,20 +682,27 @@ decision := {
         let source = "package scantix\n\nimport rego.v1\n\ndecision := {\"triage\": \"ticket\" if {\n\ttrue\n}\n";
         let error = Policy::from_rego(source).unwrap_err();
         match &error {
-            PolicyError::Syntax { line, column, message } => {
+            PolicyError::Syntax {
+                line,
+                column,
+                message,
+            } => {
                 assert_eq!(*line, 5, "{error}");
                 assert!(*column > 0);
                 assert!(!message.is_empty() && !message.contains("-->"), "{message}");
             }
             other => panic!("expected a syntax error, got {other:?}"),
         }
-        assert!(error.to_string().starts_with("policy line 5, column "), "{error}");
+        assert!(
+            error.to_string().starts_with("policy line 5, column "),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_policy_without_a_decision_is_refused_when_loaded() {
-        let error = Policy::from_rego("package scantix\n\nimport rego.v1\n\nallow := true\n")
-            .unwrap_err();
+        let error =
+            Policy::from_rego("package scantix\n\nimport rego.v1\n\nallow := true\n").unwrap_err();
         assert!(
             matches!(&error, PolicyError::NotAScantixPolicy(m) if m.contains("`decision`")),
             "{error:?}"
@@ -678,9 +737,18 @@ decision := {
     fn a_malformed_decision_says_which_field_is_wrong() {
         let cases = [
             (r#"{"triage": "file", "reason": "r"}"#, "triage"),
-            (r#"{"triage": "ticket", "reason": "r", "sla-days": 3}"#, "sla-days"),
-            (r#"{"triage": "ticket", "reason": "r", "sla_days": -1}"#, "sla_days"),
-            (r#"{"triage": "ticket", "reason": "r", "group_by": "team"}"#, "group_by"),
+            (
+                r#"{"triage": "ticket", "reason": "r", "sla-days": 3}"#,
+                "sla-days",
+            ),
+            (
+                r#"{"triage": "ticket", "reason": "r", "sla_days": -1}"#,
+                "sla_days",
+            ),
+            (
+                r#"{"triage": "ticket", "reason": "r", "group_by": "team"}"#,
+                "group_by",
+            ),
             (r#"{"triage": "ticket"}"#, "reason"),
             (r#"{"triage": "ticket", "reason": " "}"#, "reason"),
             (r#""ticket""#, "expected"),
@@ -708,8 +776,16 @@ decision := {
                 4,
                 "conflicts",
             ),
-            ("decision := {\"triage\": \"ticket\", \"reason\": x}\n", 3, "unsafe"),
-            ("decision := {\"triage\": \"ticket\", \"reason\": f(1)}\n", 3, "function"),
+            (
+                "decision := {\"triage\": \"ticket\", \"reason\": x}\n",
+                3,
+                "unsafe",
+            ),
+            (
+                "decision := {\"triage\": \"ticket\", \"reason\": f(1)}\n",
+                3,
+                "function",
+            ),
         ];
         for (body, want_line, mentions) in cases {
             let error = Policy::from_rego(&format!("{head}{body}")).unwrap_err();
@@ -740,7 +816,9 @@ decision := {
                 std::thread::spawn(move || {
                     let path = if i % 2 == 0 { "src/a.js" } else { "test/a.js" };
                     let finding = code_alert(i, "js/xss", path);
-                    policy.evaluate(&PolicyInput::new(&finding)).map(|d| d.triage)
+                    policy
+                        .evaluate(&PolicyInput::new(&finding))
+                        .map(|d| d.triage)
                 })
             })
             .collect();
@@ -750,13 +828,21 @@ decision := {
             .collect();
         assert_eq!(
             triages,
-            [Triage::Ticket, Triage::Record, Triage::Ticket, Triage::Record]
+            [
+                Triage::Ticket,
+                Triage::Record,
+                Triage::Ticket,
+                Triage::Record
+            ]
         );
     }
 
     #[test]
     fn the_input_carries_the_finding_branch_pull_request_and_path_facts() {
-        let finding = on_ref(code_alert(9, "js/xss", "test/a.js"), Some("refs/pull/12/head"));
+        let finding = on_ref(
+            code_alert(9, "js/xss", "test/a.js"),
+            Some("refs/pull/12/head"),
+        );
         let json = serde_json::to_value(PolicyInput::new(&finding)).unwrap();
         assert_eq!(json["default_branch"], "main");
         assert_eq!(json["pull_request"], 12);

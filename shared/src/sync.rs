@@ -1,0 +1,206 @@
+//! Reading alerts from GitHub's REST API into the same engine webhooks feed: the **backfill** of a
+//! newly covered repository (its existing open alerts become grouped tickets, not one each) and
+//! the sweeper's **reconciliation** (GitHub never retries a failed delivery, so alerts updated
+//! since the last complete read are listed and any change the store missed is applied).
+//!
+//! Cost follows what changed: a reconciliation lists only alerts updated since the last complete
+//! read, newest first, and stops at the first older one; an alert whose stored state already
+//! matches is skipped without a write. Progress (the next-page cursor) is saved after every page,
+//! so an interrupted run (a rate limit, a Lambda timeout) resumes where it stopped. Tracker calls
+//! are made once per touched group at the end, not once per alert.
+
+use crate::config::Config;
+use crate::engine::{Committed, ExecuteError, Executor};
+use crate::event::{AlertChange, AlertEvent};
+use crate::finding::{AlertKind, AlertState, Finding, Repository};
+use crate::github::api::{AlertQuery, AlertStateFilter, GitHub, GitHubError};
+use crate::identity::{Fingerprint, GroupKey};
+use crate::state::{InstallationRecord, SyncProgress, Triage};
+use crate::store::{Guarded, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What one sync of one repository did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    pub list_calls: u32,
+    pub alerts_seen: u32,
+    /// Alerts whose change was applied through the engine.
+    pub applied: u32,
+    /// Alerts already known in the state GitHub reports.
+    pub unchanged: u32,
+    pub groups_synced: u32,
+    /// False when the run stopped early (rate limit); the next run resumes from the saved cursor.
+    pub complete: bool,
+}
+
+/// Why a sync stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("installation {0} is not recorded")]
+    UnknownInstallation(u64),
+}
+
+/// The triage applied to listed alerts (the same as for webhooks).
+pub type TriageFn = Arc<dyn Fn(&Finding) -> Triage + Send + Sync>;
+
+/// Syncs repositories through an executor.
+pub struct Syncer {
+    executor: Arc<Executor>,
+    triage: TriageFn,
+    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+/// The event that brings the store from `stored` to what GitHub reports, if any.
+fn change_between(stored: Option<AlertState>, reported: AlertState) -> Option<AlertChange> {
+    match (stored, reported) {
+        (Some(s), r) if s == r => None,
+        (None, AlertState::Open) => Some(AlertChange::Opened),
+        (Some(_), AlertState::Open) => Some(AlertChange::Reappeared),
+        (_, AlertState::Fixed) => Some(AlertChange::Fixed),
+        (_, AlertState::Dismissed) => Some(AlertChange::Dismissed),
+    }
+}
+
+impl Syncer {
+    pub fn new(executor: Arc<Executor>, triage: TriageFn) -> Syncer {
+        Syncer { executor, triage, clock: Arc::new(Utc::now) }
+    }
+
+    /// Syncs every alert kind of `repo` (covered by `installation`) from where the last run left
+    /// off. A repository never read completely is backfilled (its open alerts); otherwise alerts
+    /// updated since the last complete read are reconciled.
+    pub async fn sync_repository(
+        &self,
+        github: &dyn GitHub,
+        installation: u64,
+        repo: &Repository,
+        config: &Config,
+    ) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport { complete: true, ..SyncReport::default() };
+        let mut touched: BTreeSet<GroupKey> = BTreeSet::new();
+        for kind in [AlertKind::CodeScanning, AlertKind::Dependabot, AlertKind::SecretScanning] {
+            let outcome = self.sync_kind(github, installation, repo, kind, config, &mut report, &mut touched).await;
+            match outcome {
+                Ok(()) => {}
+                Err(SyncError::GitHub(GitHubError::RateLimited { .. })) => {
+                    // Progress is saved page by page: stop here, the next run resumes.
+                    report.complete = false;
+                    break;
+                }
+                // A repository without that feature enabled answers 403/404: nothing to read.
+                Err(SyncError::GitHub(GitHubError::NotFound(_) | GitHubError::Refused(_))) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        for key in &touched {
+            self.executor.sync_group(key).await?;
+            report.groups_synced += 1;
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_kind(
+        &self,
+        github: &dyn GitHub,
+        installation: u64,
+        repo: &Repository,
+        kind: AlertKind,
+        config: &Config,
+        report: &mut SyncReport,
+        touched: &mut BTreeSet<GroupKey>,
+    ) -> Result<(), SyncError> {
+        let store = self.executor.store();
+        let record = store.get_installation(installation).await?.ok_or(SyncError::UnknownInstallation(installation))?;
+        let progress = progress_of(&record.value, repo.id, kind);
+        // A backfill imports what is open now; a reconciliation reads every state, since a fix or
+        // dismissal is exactly what a lost delivery would have told.
+        let query = match progress.complete_since {
+            None => AlertQuery { state: Some(AlertStateFilter::Open), ..AlertQuery::default() },
+            Some(since) => AlertQuery { since: Some(since), ..AlertQuery::default() },
+        };
+        let started_at = progress.started_at.unwrap_or_else(|| (self.clock)());
+        let mut cursor = progress.cursor.clone();
+        loop {
+            let page = github.list_alerts(repo, kind, &query.at(cursor.clone())).await?;
+            report.list_calls += 1;
+            for finding in page.findings {
+                report.alerts_seen += 1;
+                match self.apply_listed(finding, installation, config).await? {
+                    Some(key) => {
+                        report.applied += 1;
+                        touched.insert(key);
+                    }
+                    None => report.unchanged += 1,
+                }
+            }
+            cursor = page.next;
+            let next = match &cursor {
+                Some(_) => SyncProgress { cursor: cursor.clone(), started_at: Some(started_at), complete_since: progress.complete_since },
+                None => SyncProgress { cursor: None, started_at: None, complete_since: Some(started_at) },
+            };
+            self.save_progress(installation, repo.id, kind, next).await?;
+            if cursor.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Applies one listed alert if the store does not already know it in that state; returns the
+    /// group it touched.
+    async fn apply_listed(&self, finding: Finding, installation: u64, config: &Config) -> Result<Option<GroupKey>, SyncError> {
+        let fingerprint = Fingerprint::of(&finding);
+        let stored = self.executor.store().get_finding(&fingerprint).await?;
+        let Some(change) = change_between(stored.as_ref().map(|s| s.value.finding.state), finding.state) else {
+            return Ok(None);
+        };
+        // The delivery id names the state reached, so a resumed run does not apply it twice.
+        let when = finding.updated_at.map(|t| t.timestamp()).unwrap_or_default();
+        let delivery = format!("sync:{fingerprint}:{}:{when}", finding.state.as_str());
+        let triage = (self.triage)(&finding);
+        let event = AlertEvent {
+            change,
+            action: "sync".into(),
+            finding,
+            actor: Some("scantix-sync".into()),
+            installation_id: Some(installation),
+        };
+        Ok(match self.executor.commit_alert(&delivery, &event, triage, config).await? {
+            Committed::Applied(decision) => Some(decision.group_key),
+            Committed::Duplicate(group) => group,
+        })
+    }
+
+    async fn save_progress(&self, installation: u64, repo: u64, kind: AlertKind, progress: SyncProgress) -> Result<(), SyncError> {
+        let store = self.executor.store();
+        loop {
+            let current = store.get_installation(installation).await?.ok_or(SyncError::UnknownInstallation(installation))?;
+            let mut record = current.value;
+            if let Some(entry) = record.repositories.get_mut(&repo) {
+                entry.sync.insert(kind, progress.clone());
+            }
+            match store.put_installation(Guarded { value: record, expected_version: Some(current.version) }).await {
+                Ok(_) => return Ok(()),
+                // An installation event landed in between: re-read and write this kind's progress again.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+fn progress_of(record: &InstallationRecord, repo: u64, kind: AlertKind) -> SyncProgress {
+    record.repositories.get(&repo).and_then(|r| r.sync.get(&kind)).cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "sync_tests.rs"]
+mod tests;
