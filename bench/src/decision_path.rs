@@ -251,12 +251,17 @@ async fn handle_all(ingest: &GithubIngest, deliveries: &[Delivery], status: &str
 }
 
 /// What `Executor::apply_alert` works out before it writes anything, preceded by what
-/// `GithubIngest::handle` does first: verify, parse, the dedup check, the finding and group reads,
-/// `decide`. Mirrors the two step for step; keep it in line with them. `None`: the delivery was
+/// `GithubIngest::handle` does first: verify, parse, the installation read, the dedup check, the
+/// finding and group reads, `decide`. Mirrors the two step for step; keep it in line with them. `None`: the delivery was
 /// applied before, so nothing is decided.
 async fn plan(store: &dyn Store, config: &Config, delivery: &Delivery) -> Result<Option<Decision>> {
     verify_signature(SECRET.as_bytes(), &delivery.body, Some(&delivery.signature))?;
     let event = alert_of(delivery)?;
+    // The ingest reads the installation to refuse repositories the App no longer covers; the
+    // bench's installation is unknown to the store, which the ingest serves.
+    if let Some(installation) = event.installation_id {
+        store.get_installation(installation).await?;
+    }
     let id = format!("github:{}", delivery.id);
     if store.get_delivery(&id).await?.is_some() {
         return Ok(None);

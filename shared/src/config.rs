@@ -61,6 +61,8 @@ pub struct Config {
     pub resolutions: BTreeMap<String, DismissReason>,
     /// Create a new ticket when a person deletes one whose findings are still open.
     pub recreate_deleted_tickets: bool,
+    /// Days to fix a finding, by severity: the ticket's due date.
+    pub sla: crate::sla::SlaPolicy,
     /// Tracker users that are scantix itself (Jira accountIds or user names): their events are
     /// echoes of scantix's own writes and are not acted on.
     pub service_accounts: Vec<String>,
@@ -82,6 +84,7 @@ impl Default for Config {
             verify_closure: true,
             resolutions: resolutions.into_iter().map(|(name, reason)| (name.to_owned(), reason)).collect(),
             recreate_deleted_tickets: false,
+            sla: crate::sla::SlaPolicy::default(),
             service_accounts: Vec::new(),
         }
     }

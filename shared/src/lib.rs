@@ -14,6 +14,7 @@
 //!   `execute` (applies a decision through the ports, race-free and safe to repeat).
 //! - [`secret`]: values that never reach a log.
 //! - [`ticket`]: what a ticket says, and its Markdown rendering.
+//! - [`sweep`]: the scheduled pass: sync every covered repository, drain queued work, flag overdue tickets.
 //! - [`sync`]: backfill and reconciliation: GitHub's alert listings through the same engine.
 //! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
 //! - [`tracker`]: the `Tracker` port, with the `draft` and `jira` (Cloud and Data Center) adapters.
@@ -36,6 +37,7 @@ pub mod ingest;
 pub mod secret;
 pub mod state;
 pub mod store;
+pub mod sweep;
 pub mod sync;
 #[doc(hidden)]
 pub mod testing;

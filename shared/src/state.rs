@@ -116,6 +116,9 @@ pub struct Member {
     pub commit_sha: Option<String>,
     /// Ticketed members count towards the ticket; recorded-only ones are kept for the audit.
     pub ticketed: bool,
+    /// The last day to fix it within its SLA (from its severity and when it was first seen).
+    #[serde(default)]
+    pub due: Option<chrono::NaiveDate>,
 }
 
 impl Member {
@@ -145,6 +148,7 @@ impl Member {
             git_ref: finding.git_ref.clone(),
             commit_sha: finding.commit_sha.clone(),
             ticketed,
+            due: None,
         }
     }
 
@@ -202,6 +206,13 @@ pub struct GroupRecord {
     pub members: BTreeMap<Fingerprint, Member>,
     pub ticket: Option<TicketRef>,
     pub ticket_state: TicketState,
+    /// The GitHub App installation covering the repository, from the events that built the group:
+    /// whose token verifies and dismisses its alerts.
+    #[serde(default)]
+    pub installation_id: Option<u64>,
+    /// Whether the ticket was flagged overdue (a label and one comment, once).
+    #[serde(default)]
+    pub overdue_flagged: bool,
     /// The ticket a person deleted in the tracker: kept so that the group does not silently get a
     /// new one (unless configured to), and for the audit.
     #[serde(default)]
@@ -223,6 +234,8 @@ impl GroupRecord {
             members: BTreeMap::new(),
             ticket: None,
             ticket_state: TicketState::Draft,
+            installation_id: None,
+            overdue_flagged: false,
             deleted_ticket: None,
             outbox: Vec::new(),
             next_op_id: 1,
@@ -250,6 +263,11 @@ impl GroupRecord {
             .max();
         open.or_else(|| self.ticketed().map(|(_, m)| m.severity).max())
             .unwrap_or_default()
+    }
+
+    /// When the ticket is due: the earliest due date of its open ticketed members.
+    pub fn due(&self) -> Option<chrono::NaiveDate> {
+        crate::sla::group_due(self.ticketed().filter(|(_, m)| m.is_open()).map(|(_, m)| m.due))
     }
 
     /// Whether a ticket exists, is on its way, or was deleted by a person (who then decides).

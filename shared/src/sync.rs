@@ -17,7 +17,6 @@ use crate::github::api::{AlertQuery, AlertStateFilter, GitHub, GitHubError};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{InstallationRecord, SyncProgress, Triage};
 use crate::store::{Guarded, StoreError};
-use chrono::{DateTime, Utc};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -55,7 +54,6 @@ pub type TriageFn = Arc<dyn Fn(&Finding) -> Triage + Send + Sync>;
 pub struct Syncer {
     executor: Arc<Executor>,
     triage: TriageFn,
-    clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
 }
 
 /// The event that brings the store from `stored` to what GitHub reports, if any.
@@ -71,7 +69,7 @@ fn change_between(stored: Option<AlertState>, reported: AlertState) -> Option<Al
 
 impl Syncer {
     pub fn new(executor: Arc<Executor>, triage: TriageFn) -> Syncer {
-        Syncer { executor, triage, clock: Arc::new(Utc::now) }
+        Syncer { executor, triage }
     }
 
     /// Syncs every alert kind of `repo` (covered by `installation`) from where the last run left
@@ -127,7 +125,7 @@ impl Syncer {
             None => AlertQuery { state: Some(AlertStateFilter::Open), ..AlertQuery::default() },
             Some(since) => AlertQuery { since: Some(since), ..AlertQuery::default() },
         };
-        let started_at = progress.started_at.unwrap_or_else(|| (self.clock)());
+        let started_at = progress.started_at.unwrap_or_else(|| self.executor.now());
         let mut cursor = progress.cursor.clone();
         loop {
             let page = github.list_alerts(repo, kind, &query.at(cursor.clone())).await?;

@@ -12,7 +12,7 @@ use crate::testing::code_alert;
 use crate::tracker::counted::{CallCounts, Counted};
 use crate::tracker::draft::DraftTracker;
 use async_trait::async_trait;
-use chrono::{Duration, TimeZone};
+use chrono::{Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const INSTALLATION: u64 = 5;

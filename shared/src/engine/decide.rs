@@ -214,7 +214,11 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     let mut group = stored_group
         .cloned()
         .unwrap_or_else(|| GroupRecord::new(key.clone(), &finding, now));
-    let member = Member::of(&finding, ticketed);
+    if event.installation_id.is_some() {
+        group.installation_id = event.installation_id;
+    }
+    let first_seen = stored.map_or(now, |r| r.first_seen);
+    let member = Member { due: config.sla.due_date(finding.severity, first_seen, None), ..Member::of(&finding, ticketed) };
     let was_open = previous.as_ref().is_some_and(Member::is_open);
     let member_changed = previous.as_ref() != Some(&member);
     group.members.insert(fingerprint.clone(), member);
@@ -415,3 +419,35 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;
+
+/// Flags `group`'s ticket overdue if it is past its due date and not flagged yet: a label (through
+/// the refreshed ticket) and one comment, once. `None`: nothing to do.
+pub fn decide_overdue(group: &GroupRecord, now: DateTime<Utc>) -> Option<(GroupRecord, AuditEntry)> {
+    let due = group.due()?;
+    let ticket = group.ticket.as_ref()?;
+    if group.overdue_flagged || group.ticket_state.is_closed() || !crate::sla::is_overdue(due, now) {
+        return None;
+    }
+    let mut next = group.clone();
+    next.overdue_flagged = true;
+    let days = (now.date_naive() - due).num_days();
+    let text = format!(
+        "Overdue: this {} ticket was due on {due} ({days} days ago) and {} of its alerts are still open.",
+        group.severity(),
+        group.open_ticketed()
+    );
+    next.push_op(OutboxOp::Refresh);
+    next.push_op(OutboxOp::Comment { text: text.clone() });
+    next.updated_at = now;
+    let entry = AuditEntry {
+        at: now,
+        group_key: group.key.clone(),
+        fingerprint: None,
+        actor: "scantix".into(),
+        action: "ticket.overdue".into(),
+        reason: text,
+        delivery: None,
+        ticket: Some(ticket.key.clone()),
+    };
+    Some((next, entry))
+}

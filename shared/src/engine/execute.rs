@@ -20,6 +20,7 @@ use super::installations::apply_installation;
 use crate::event::{AlertEvent, TicketEvent};
 use crate::github::installation_webhook::InstallationEvent;
 use crate::github::api::{GitHub, GitHubError};
+use crate::github::clients::{GitHubClients, OneClient};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
     AuditEntry, InstallationRecord,
@@ -118,7 +119,7 @@ pub struct Executor {
     tracker: Arc<dyn Tracker>,
     /// Without it (the local mode), closures are verified against the alert states GitHub last
     /// reported by webhook, and dismissals are not sent.
-    github: Option<Arc<dyn GitHub>>,
+    github: Option<Arc<dyn GitHubClients>>,
     config: Config,
     clock: Clock,
     settings: ExecutorSettings,
@@ -136,8 +137,14 @@ impl Executor {
         }
     }
 
-    pub fn with_github(mut self, github: Arc<dyn GitHub>) -> Executor {
-        self.github = Some(github);
+    /// One GitHub client for every installation (a token, or the in-memory twin).
+    pub fn with_github(self, github: Arc<dyn GitHub>) -> Executor {
+        self.with_github_clients(Arc::new(OneClient(github)))
+    }
+
+    /// The GitHub App's clients, one per installation.
+    pub fn with_github_clients(mut self, clients: Arc<dyn GitHubClients>) -> Executor {
+        self.github = Some(clients);
         self
     }
 
@@ -149,6 +156,11 @@ impl Executor {
     pub fn with_settings(mut self, settings: ExecutorSettings) -> Executor {
         self.settings = settings;
         self
+    }
+
+    /// Now, by the executor's clock (pinned in tests).
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 
     /// The configuration events are applied under unless a repository brings its own.
@@ -372,13 +384,41 @@ impl Executor {
         }
     }
 
+    /// Flags every ticket past its due date (once each) and syncs those groups; returns how many
+    /// were flagged. A full scan of groups: the sweeper's job, not the event path's.
+    pub async fn flag_overdue(&self, now: DateTime<Utc>) -> Result<u32, ExecuteError> {
+        let mut flagged = 0;
+        for stored in self.store.list_groups().await? {
+            let Some((group, entry)) = super::decide::decide_overdue(&stored.value, now) else { continue };
+            let key = group.key.clone();
+            let commit = Commit {
+                group: Some(Guarded { value: group, expected_version: Some(stored.version) }),
+                audit: vec![entry],
+                ..Commit::default()
+            };
+            match self.store.commit(commit).await {
+                Ok(()) => {
+                    flagged += 1;
+                    self.sync_group(&key).await?;
+                }
+                // An event changed the group meanwhile; the next sweep looks again.
+                Err(StoreError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(flagged)
+    }
+
     /// Asks GitHub for the current state of `fingerprints` (members of `group`).
     async fn verify(&self, group: &GroupRecord, fingerprints: &[Fingerprint]) -> Result<Verification, ExecuteError> {
         let mut states = Verification::new();
         for fp in fingerprints {
             let Some(member) = group.members.get(fp) else { continue };
             let state = match &self.github {
-                Some(github) => github.alert_state(&group.repository, group.kind, member.number).await?,
+                Some(clients) => {
+                    let github = clients.for_installation(group.installation_id)?;
+                    github.alert_state(&group.repository, group.kind, member.number).await?
+                }
                 None => member.state,
             };
             states.insert(fp.clone(), state);
@@ -567,6 +607,7 @@ impl Executor {
                 tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
                 return Ok(None);
             };
+            let github = github.for_installation(group.installation_id)?;
             github.dismiss_alert(&group.repository, group.kind, *number, *reason, comment).await?;
             return Ok(None);
         }

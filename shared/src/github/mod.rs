@@ -3,6 +3,7 @@
 
 pub mod alert_webhook;
 pub mod api;
+pub mod clients;
 pub mod app_auth;
 pub mod rest;
 pub mod signature;

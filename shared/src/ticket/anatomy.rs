@@ -115,6 +115,9 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
         group.kind.as_str().to_string(),
         group.key.label(),
     ];
+    if group.overdue_flagged {
+        labels.push("scantix-overdue".to_string());
+    }
     labels.dedup();
 
     TicketContent {
@@ -129,7 +132,7 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
         guidance: group.rule.help.clone(),
         references: group.rule.help_uri.iter().cloned().collect(),
         verification,
-        due: None,
+        due: group.due(),
         assignee: None,
     }
 }

@@ -1,0 +1,170 @@
+//! The sweeper's pass: for every active installation, sync each covered repository (backfill what
+//! was never read, reconcile what changed since the last complete read), then finish tracker work
+//! left queued by events whose worker died, and flag tickets past their due date.
+//!
+//! One failing repository or installation does not stop the pass: it is reported and retried on
+//! the next one, from the progress it saved.
+
+use crate::engine::Executor;
+use crate::finding::Repository;
+use crate::github::clients::GitHubClients;
+use crate::store::StoreError;
+use crate::sync::{SyncReport, Syncer};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SweepReport {
+    pub installations: u32,
+    pub repositories: u32,
+    /// Totals over every repository synced.
+    pub sync: SyncReport,
+    /// Groups whose queued tracker calls were finished.
+    pub groups_drained: u32,
+    /// Tickets newly flagged overdue.
+    pub overdue_flagged: u32,
+    /// One line per repository or group that failed; retried next time.
+    pub failures: Vec<String>,
+}
+
+/// Runs sweeps.
+pub struct Sweeper {
+    executor: Arc<Executor>,
+    syncer: Syncer,
+    clients: Arc<dyn GitHubClients>,
+}
+
+impl Sweeper {
+    pub fn new(executor: Arc<Executor>, syncer: Syncer, clients: Arc<dyn GitHubClients>) -> Sweeper {
+        Sweeper { executor, syncer, clients }
+    }
+
+    /// One pass over every installation and group.
+    pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
+        let store = self.executor.store();
+        let mut report = SweepReport { sync: SyncReport { complete: true, ..SyncReport::default() }, ..SweepReport::default() };
+        for installation in store.list_installations().await? {
+            let installation = installation.value;
+            if !installation.active {
+                continue;
+            }
+            report.installations += 1;
+            let github = match self.clients.for_installation(Some(installation.id)) {
+                Ok(github) => github,
+                Err(e) => {
+                    report.failures.push(format!("installation {}: {e}", installation.id));
+                    continue;
+                }
+            };
+            for covered in installation.repositories.values().filter(|r| r.active) {
+                report.repositories += 1;
+                let repo = Repository { id: covered.id, full_name: covered.full_name.clone(), default_branch: None, html_url: None };
+                match self.syncer.sync_repository(github.as_ref(), installation.id, &repo, self.executor.config()).await {
+                    Ok(sync) => add(&mut report.sync, &sync),
+                    Err(e) => report.failures.push(format!("{}: {e}", covered.full_name)),
+                }
+            }
+        }
+        for group in store.list_groups().await? {
+            let group = group.value;
+            let idle = group.lease.as_ref().is_none_or(|l| l.until <= now);
+            if !group.outbox.is_empty() && idle {
+                match self.executor.sync_group(&group.key).await {
+                    Ok(_) => report.groups_drained += 1,
+                    Err(e) => report.failures.push(format!("{}: {e}", group.key)),
+                }
+            }
+        }
+        report.overdue_flagged = self.executor.flag_overdue(now).await.unwrap_or_else(|e| {
+            report.failures.push(format!("overdue: {e}"));
+            0
+        });
+        Ok(report)
+    }
+}
+
+fn add(total: &mut SyncReport, one: &SyncReport) {
+    total.list_calls += one.list_calls;
+    total.alerts_seen += one.alerts_seen;
+    total.applied += one.applied;
+    total.unchanged += one.unchanged;
+    total.groups_synced += one.groups_synced;
+    total.complete = total.complete && one.complete;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::triage::default_triage;
+    use crate::event::{AlertChange, AlertEvent};
+    use crate::finding::{AlertState, Finding};
+    use crate::github::api::MemoryGitHub;
+    use crate::github::clients::OneClient;
+    use crate::github::installation_webhook::{InstallationChange, InstallationEvent, NamedRepository};
+    use crate::state::{TicketState, Triage};
+    use crate::store::Store;
+    use crate::store::memory::MemoryStore;
+    use crate::testing::code_alert;
+    use crate::tracker::draft::DraftTracker;
+    use chrono::{Duration, TimeZone};
+
+    #[tokio::test]
+    async fn a_sweep_repairs_a_missed_fix_and_flags_overdue_tickets_once() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let clock_now = Arc::new(std::sync::Mutex::new(start));
+        let clock = {
+            let now = clock_now.clone();
+            Arc::new(move || *now.lock().unwrap()) as crate::engine::execute::Clock
+        };
+        let store = Arc::new(MemoryStore::new());
+        let github = Arc::new(MemoryGitHub::new());
+        let executor = Arc::new(
+            Executor::new(store.clone(), Arc::new(DraftTracker::new(store.clone())), Config::default())
+                .with_github(github.clone())
+                .with_clock(clock),
+        );
+        let alert = |n| Finding { updated_at: Some(start), ..code_alert(n, "js/xss", "src/app.js") };
+        let repo = alert(1).repository;
+        let install = InstallationEvent {
+            installation_id: 9,
+            account: "acme".into(),
+            change: InstallationChange::Created(vec![NamedRepository { id: repo.id, full_name: repo.full_name.clone() }]),
+        };
+        executor.apply_installation("github:i", &install, None).await.unwrap();
+        for n in [1, 2] {
+            github.add_finding(alert(n));
+            let event = AlertEvent { change: AlertChange::Opened, action: "created".into(), finding: alert(n), actor: None, installation_id: Some(9) };
+            executor.apply_alert(&format!("github:{n}"), &event, Triage::Ticket).await.unwrap();
+        }
+        let clients = Arc::new(OneClient(github.clone()));
+        let sweeper = Sweeper::new(executor.clone(), Syncer::new(executor.clone(), Arc::new(default_triage)), clients);
+        let first = sweeper.sweep(start).await.unwrap();
+        assert_eq!((first.sync.applied, first.overdue_flagged), (0, 0), "{first:?}");
+
+        // Both alerts are fixed on GitHub; the deliveries were lost.
+        *clock_now.lock().unwrap() = start + Duration::days(1);
+        for n in [1, 2] {
+            github.add_finding(Finding { state: AlertState::Fixed, updated_at: Some(start + Duration::days(1)), ..alert(n) });
+        }
+        // A third alert stays open past its SLA (high: 30 days).
+        github.add_finding(Finding { updated_at: Some(start + Duration::days(1)), ..code_alert(3, "js/sqli", "src/db.js") });
+        let second = sweeper.sweep(start + Duration::days(1)).await.unwrap();
+        assert_eq!(second.sync.applied, 3, "{second:?}");
+        let groups = store.list_groups().await.unwrap();
+        let xss = groups.iter().find(|g| g.value.rule.id == "js/xss").unwrap();
+        assert_eq!(xss.value.ticket_state, TicketState::Stale, "the missed fix is repaired");
+
+        let late = start + Duration::days(40);
+        *clock_now.lock().unwrap() = late;
+        let third = sweeper.sweep(late).await.unwrap();
+        assert_eq!(third.overdue_flagged, 1, "{third:?}");
+        let again = sweeper.sweep(late + Duration::days(1)).await.unwrap();
+        assert_eq!(again.overdue_flagged, 0, "flagged once");
+        let sqli = store.list_groups().await.unwrap().into_iter().find(|g| g.value.rule.id == "js/sqli").unwrap().value;
+        let draft = store.get_draft(&sqli.ticket.unwrap().key).await.unwrap().unwrap();
+        assert!(draft.labels.contains(&"scantix-overdue".to_string()), "{:?}", draft.labels);
+        assert_eq!(draft.comments.iter().filter(|c| c.text.starts_with("Overdue")).count(), 1);
+    }
+}
