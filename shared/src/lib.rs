@@ -48,3 +48,6 @@ pub mod policy;
 pub mod owners;
 pub mod sla;
 pub mod repo_config;
+
+/// Re-exported so that the functions and tools name the same chrono as the library.
+pub use chrono;

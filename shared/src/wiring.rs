@@ -8,7 +8,11 @@
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
 //! | `JIRA_SETTINGS` | optional JSON of the full `jira` settings (issue type, priorities, labels, …) |
+//! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
+//! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
 
+use crate::github::app_auth::{AppCredentials, InstallationTokens};
+use crate::github::clients::{AppClients, GitHubClients};
 use crate::store::Store;
 use crate::store::dynamodb::DynamoStore;
 use crate::secret::Secret;
@@ -73,4 +77,16 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
         Flavor::DataCenter => JiraAuth::DataCenter { token: Secret::new(var("JIRA_TOKEN")?) },
     };
     Ok((settings, auth))
+}
+
+/// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set. Call it inside the
+/// Tokio runtime (octocrab starts a worker there).
+pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, WiringError> {
+    let Some(app_id) = optional("GITHUB_APP_ID") else { return Ok(None) };
+    let app_id = app_id.parse().map_err(|_| WiringError::Invalid { var: "GITHUB_APP_ID", why: "not a number".into() })?;
+    let key = Secret::new(var("GITHUB_APP_PRIVATE_KEY")?);
+    let base = optional("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
+    let tokens = InstallationTokens::new(&base, &AppCredentials::new(app_id, key))
+        .map_err(|e| WiringError::Invalid { var: "GITHUB_APP_PRIVATE_KEY", why: e.to_string() })?;
+    Ok(Some(Arc::new(AppClients::new(Arc::new(tokens)))))
 }

@@ -30,6 +30,9 @@ pub async fn ingest_from_env() -> anyhow::Result<GithubIngest> {
     let secret = std::env::var("GITHUB_WEBHOOK_SECRET").context("reading GITHUB_WEBHOOK_SECRET")?;
     let store = wiring::store_from_env().await.context("building the store")?;
     let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
-    let executor = Executor::new(store, tracker, Config::default());
+    let mut executor = Executor::new(store, tracker, Config::default());
+    if let Some(clients) = wiring::github_clients_from_env().context("building the GitHub App clients")? {
+        executor = executor.with_github_clients(clients);
+    }
     Ok(GithubIngest::new(Secret::new(secret), Arc::new(executor)))
 }

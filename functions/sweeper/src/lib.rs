@@ -1,0 +1,50 @@
+//! Lambda function, run on a schedule: one sweep (see `scantix::sweep`). The handler is a plain
+//! function; `main.rs` only wires it to the runtime.
+
+use anyhow::Context;
+use lambda_runtime::{Error, LambdaEvent};
+use scantix::config::Config;
+use scantix::engine::Executor;
+use scantix::engine::triage::default_triage;
+use scantix::sweep::{SweepReport, Sweeper};
+use scantix::sync::Syncer;
+use scantix::wiring;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Runs one sweep; the scheduled event's payload is not used.
+pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<SweepReport, Error> {
+    let report = sweeper.sweep(chrono_now()).await?;
+    tracing::info!(
+        installations = report.installations,
+        repositories = report.repositories,
+        applied = report.sync.applied,
+        list_calls = report.sync.list_calls,
+        drained = report.groups_drained,
+        overdue = report.overdue_flagged,
+        failures = report.failures.len(),
+        outcome = if report.failures.is_empty() { "swept" } else { "swept_with_failures" },
+        "sweep done"
+    );
+    for failure in &report.failures {
+        tracing::warn!(failure = %failure, "sweep failure; retried next sweep");
+    }
+    Ok(report)
+}
+
+fn chrono_now() -> scantix::chrono::DateTime<scantix::chrono::Utc> {
+    scantix::chrono::Utc::now()
+}
+
+/// Builds the sweeper from the function's environment (see `scantix::wiring`); the GitHub App
+/// (`GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`) is required here: sweeping is reading GitHub.
+pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
+    let store = wiring::store_from_env().await.context("building the store")?;
+    let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
+    let clients = wiring::github_clients_from_env()
+        .context("building the GitHub App clients")?
+        .context("GITHUB_APP_ID is required by the sweeper")?;
+    let executor = Arc::new(Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()));
+    let syncer = Syncer::new(executor.clone(), Arc::new(default_triage));
+    Ok(Sweeper::new(executor, syncer, clients))
+}
