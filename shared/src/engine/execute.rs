@@ -591,8 +591,16 @@ impl Executor {
                     {
                         g.push_op(OutboxOp::Refresh);
                     }
+                    // The last op done: release in the same write (one round trip fewer). If a
+                    // racing event appended ops, the re-read record has them and the lease stays.
+                    if g.outbox.is_empty() {
+                        g.lease = None;
+                    }
                 })
                 .await?;
+            if group.value.lease.is_none() {
+                return Ok(group.value);
+            }
         }
     }
 
