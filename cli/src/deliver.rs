@@ -1,10 +1,11 @@
-//! `scantix deliver`: payload files delivered as GitHub would deliver them (signed raw bytes, the
-//! event and delivery headers) to the same `GithubIngest` the Lambda function uses, in-process.
-//! Prints one JSON line per decided action, so a reader (or `jq`) sees what each delivery did.
+//! `scantix deliver`: payload files delivered as GitHub (or Jira) would deliver them (signed raw
+//! bytes, the event and delivery headers) to the same `GithubIngest` (or `JiraIngest`) the Lambda
+//! functions use, in-process. Prints one JSON line per decided action, so a reader (or `jq`) sees
+//! what each delivery did.
 
 use crate::local::LocalApp;
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use http::{HeaderMap, HeaderValue};
 use scantix::github::signature::sign;
 use scantix::ingest::Answer;
@@ -29,28 +30,50 @@ The delivery id (X-GitHub-Delivery) is derived from a hash of the event name and
 delivering the same file twice is a redelivery, and scantix answers it as a duplicate without
 deciding anything again. Use --delivery-id to send a file under another id.
 
+With --source jira, each file is the body of a Jira webhook delivery (its event is its
+`webhookEvent`), signed as a Jira Cloud admin webhook signs (X-Hub-Signature: sha256=..., with
+SCANTIX_JIRA_WEBHOOK_SECRET), under an X-Atlassian-Webhook-Identifier derived from the file's bytes.
+Deliveries about issues scantix did not create are answered, and ignored: \"... is not a scantix
+ticket\". With the draft tracker, a Jira delivery may name a draft (DRAFT-...) in `issue.key`: the
+draft stands in for the Jira issue (see events/jira/README.md).
+
 Output: one JSON line per action on stdout, {\"file\", \"event\", \"delivery\", \"http\", \"status\",
 \"action\", \"ticket\", \"ticket_state\"}; a delivery without actions (ignored, duplicate, ping) prints
 one line with its status and reason; a refused delivery prints one line with the answer's error,
 detail and, for a payload missing a field scantix needs, its JSON path. Every file is delivered;
 the command then exits non-zero if any answer was not 2xx. The store is saved at the end.")]
 pub struct DeliverArgs {
+    /// Who sends the files.
+    #[arg(long, value_enum, default_value_t = Source::Github)]
+    source: Source,
+
     /// The X-GitHub-Event header for every file (default: inferred from each file's name).
     #[arg(long, value_name = "EVENT")]
     event: Option<String>,
 
-    /// The X-GitHub-Delivery header, instead of the id derived from the file (one file only).
+    /// The delivery id header (X-GitHub-Delivery, X-Atlassian-Webhook-Identifier), instead of the
+    /// id derived from the file (one file only).
     #[arg(long, value_name = "ID")]
     delivery_id: Option<String>,
 
-    /// Payload files (JSON bodies of GitHub webhook deliveries), delivered in the order given.
+    /// Payload files (JSON bodies of webhook deliveries), delivered in the order given.
     #[arg(required = true, value_name = "PAYLOAD.json")]
     files: Vec<PathBuf>,
+}
+
+/// The sender of the deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    /// GitHub alert, ping and installation webhooks.
+    Github,
+    /// Jira issue and comment webhooks (Cloud or Data Center bodies).
+    Jira,
 }
 
 /// One file, read, named and signed, ready to deliver.
 struct Delivery {
     file: PathBuf,
+    source: Source,
     event: String,
     id: String,
     headers: HeaderMap,
@@ -66,18 +89,22 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             args.files.len()
         );
     }
+    if args.source == Source::Jira && args.event.is_some() {
+        bail!(
+            "--event is GitHub's header; a Jira delivery names its event in its body (webhookEvent)"
+        );
+    }
     // Read, name and sign every file before delivering any, so a typo in the last name does not
     // leave half a scenario delivered.
     let deliveries = args
         .files
         .iter()
         .map(|file| {
-            prepare(
-                app,
-                file,
-                args.event.as_deref(),
-                args.delivery_id.as_deref(),
-            )
+            let id = args.delivery_id.as_deref();
+            match args.source {
+                Source::Github => prepare(app, file, args.event.as_deref(), id),
+                Source::Jira => prepare_jira(app, file, id),
+            }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
@@ -89,7 +116,15 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
     let mut printing = true;
     let mut write_error = None;
     for delivery in &deliveries {
-        let answer = app.ingest.handle(&delivery.headers, &delivery.body).await;
+        let answer = match delivery.source {
+            Source::Github => app.ingest.handle(&delivery.headers, &delivery.body).await,
+            // No query string: deliveries are signed, so no `?token=` is needed.
+            Source::Jira => {
+                app.jira
+                    .handle(&delivery.headers, None, &delivery.body)
+                    .await
+            }
+        };
         if !(200..300).contains(&answer.status) {
             failed += 1;
         }
@@ -143,6 +178,7 @@ fn prepare(
     let headers = headers(&event, &id, app, &body)?;
     Ok(Delivery {
         file: file.to_owned(),
+        source: Source::Github,
         event,
         id,
         headers,
@@ -150,18 +186,61 @@ fn prepare(
     })
 }
 
-/// The headers GitHub sends with a delivery (those scantix reads).
-fn headers(event: &str, id: &str, app: &LocalApp, body: &[u8]) -> anyhow::Result<HeaderMap> {
-    let value = |v: &str, name: &str| {
-        HeaderValue::from_str(v)
-            .with_context(|| format!("{name} {v:?} is not a valid header value"))
-    };
+fn prepare_jira(app: &LocalApp, file: &Path, id: Option<&str>) -> anyhow::Result<Delivery> {
+    let body =
+        std::fs::read(file).with_context(|| format!("reading payload file {}", file.display()))?;
+    let id = id.map_or_else(|| delivery_id(JIRA_DELIVERY, &body), str::to_owned);
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
-    headers.insert("x-github-event", value(event, "the event")?);
-    headers.insert("x-github-delivery", value(id, "the delivery id")?);
+    headers.insert(
+        "x-atlassian-webhook-identifier",
+        header_value(&id, "the delivery id")?,
+    );
+    let signature = sign(app.jira_secret.expose().as_bytes(), &body);
+    headers.insert(
+        "x-hub-signature",
+        header_value(&signature, "the signature")?,
+    );
+    Ok(Delivery {
+        file: file.to_owned(),
+        source: Source::Jira,
+        event: jira_event(&body),
+        id,
+        headers,
+        body,
+    })
+}
+
+/// What the delivery ids of Jira files are derived under (Jira sends no event header to mix in).
+const JIRA_DELIVERY: &str = "jira";
+
+/// The `webhookEvent` a Jira body names, for the output lines only: the ingest reads the body
+/// itself (and refuses it, with a reason, if it is unreadable).
+fn jira_event(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(rename = "webhookEvent")]
+        webhook_event: String,
+    }
+    serde_json::from_slice::<Named>(body)
+        .map_or_else(|_| "jira".to_owned(), |named| named.webhook_event)
+}
+
+fn header_value(v: &str, name: &str) -> anyhow::Result<HeaderValue> {
+    HeaderValue::from_str(v).with_context(|| format!("{name} {v:?} is not a valid header value"))
+}
+
+/// The headers GitHub sends with a delivery (those scantix reads).
+fn headers(event: &str, id: &str, app: &LocalApp, body: &[u8]) -> anyhow::Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("x-github-event", header_value(event, "the event")?);
+    headers.insert("x-github-delivery", header_value(id, "the delivery id")?);
     let signature = sign(app.secret.expose().as_bytes(), body);
-    headers.insert("x-hub-signature-256", value(&signature, "the signature")?);
+    headers.insert(
+        "x-hub-signature-256",
+        header_value(&signature, "the signature")?,
+    );
     Ok(headers)
 }
 

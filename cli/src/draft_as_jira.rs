@@ -10,7 +10,9 @@
 
 use async_trait::async_trait;
 use scantix::identity::{Fingerprint, GroupKey};
-use scantix::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned};
+use scantix::state::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+};
 use scantix::store::{Commit, Guarded, Store, StoreError};
 use scantix::tracker::draft::DraftTicket;
 use std::sync::Arc;
@@ -33,7 +35,11 @@ impl DraftAsJira {
 
 #[async_trait]
 impl Store for DraftAsJira {
-    async fn group_for_ticket(&self, tracker: &str, ticket_key: &str) -> Result<Option<GroupKey>, StoreError> {
+    async fn group_for_ticket(
+        &self,
+        tracker: &str,
+        ticket_key: &str,
+    ) -> Result<Option<GroupKey>, StoreError> {
         let linked = self.store.group_for_ticket(tracker, ticket_key).await?;
         if linked.is_some() || tracker != JIRA {
             return Ok(linked);
@@ -41,11 +47,17 @@ impl Store for DraftAsJira {
         self.store.group_for_ticket(DRAFT, ticket_key).await
     }
 
-    async fn get_finding(&self, fingerprint: &Fingerprint) -> Result<Option<Versioned<FindingRecord>>, StoreError> {
+    async fn get_finding(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Versioned<FindingRecord>>, StoreError> {
         self.store.get_finding(fingerprint).await
     }
 
-    async fn get_group(&self, key: &GroupKey) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
+    async fn get_group(
+        &self,
+        key: &GroupKey,
+    ) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
         self.store.get_group(key).await
     }
 
@@ -69,15 +81,26 @@ impl Store for DraftAsJira {
         self.store.audit_log(key).await
     }
 
-    async fn link_ticket(&self, tracker: &str, ticket_key: &str, group: &GroupKey) -> Result<(), StoreError> {
+    async fn link_ticket(
+        &self,
+        tracker: &str,
+        ticket_key: &str,
+        group: &GroupKey,
+    ) -> Result<(), StoreError> {
         self.store.link_ticket(tracker, ticket_key, group).await
     }
 
-    async fn get_installation(&self, id: u64) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
         self.store.get_installation(id).await
     }
 
-    async fn put_installation(&self, record: Guarded<InstallationRecord>) -> Result<u64, StoreError> {
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError> {
         self.store.put_installation(record).await
     }
 
@@ -108,15 +131,29 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let drafted = GroupKey::from_stored("drafted".to_owned());
         let in_jira = GroupKey::from_stored("in-jira".to_owned());
-        store.link_ticket(DRAFT, "DRAFT-1A2B3C4D", &drafted).await.unwrap();
+        store
+            .link_ticket(DRAFT, "DRAFT-1A2B3C4D", &drafted)
+            .await
+            .unwrap();
         store.link_ticket(DRAFT, "SEC-1", &drafted).await.unwrap();
         store.link_ticket(JIRA, "SEC-1", &in_jira).await.unwrap();
         let view = DraftAsJira::new(store);
 
-        assert_eq!(view.group_for_ticket(JIRA, "DRAFT-1A2B3C4D").await.unwrap(), Some(drafted));
-        assert_eq!(view.group_for_ticket(JIRA, "SEC-1").await.unwrap(), Some(in_jira));
+        assert_eq!(
+            view.group_for_ticket(JIRA, "DRAFT-1A2B3C4D").await.unwrap(),
+            Some(drafted)
+        );
+        assert_eq!(
+            view.group_for_ticket(JIRA, "SEC-1").await.unwrap(),
+            Some(in_jira)
+        );
         assert_eq!(view.group_for_ticket(JIRA, "SEC-2").await.unwrap(), None);
         // Only Jira's name falls back: another tracker's deliveries find their own links only.
-        assert_eq!(view.group_for_ticket("github", "DRAFT-1A2B3C4D").await.unwrap(), None);
+        assert_eq!(
+            view.group_for_ticket("github", "DRAFT-1A2B3C4D")
+                .await
+                .unwrap(),
+            None
+        );
     }
 }

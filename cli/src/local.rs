@@ -1,27 +1,39 @@
 //! The local app: the embedded store (a `MemoryStore` kept in a JSON file, or a throwaway one), the
-//! draft tracker over that same store, the executor with the default config, and the GitHub ingest
-//! in front of them: the product as the Lambda function runs it, minus the cloud.
+//! tracker the environment names (the draft tracker over that same store unless `SCANTIX_TRACKER`
+//! says `jira`), the executor with the default config, and the GitHub and Jira ingests in front of
+//! them: the product as the Lambda functions run it, minus the cloud.
 //!
 //! One process per store file at a time: each process holds the whole store in memory and writes
 //! it back whole, so two processes on one file would overwrite each other's work.
 
+use crate::draft_as_jira::DraftAsJira;
 use anyhow::Context;
 use clap::Args;
 use scantix::config::Config;
 use scantix::engine::Executor;
-use scantix::ingest::GithubIngest;
+use scantix::github::api::GitHub;
+use scantix::ingest::jira::JiraAuthenticity;
+use scantix::ingest::{GithubIngest, JiraIngest};
 use scantix::secret::Secret;
+use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
-use scantix::tracker::draft::DraftTracker;
+use scantix::wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Environment variable holding the webhook secret deliveries are signed and checked with.
+/// Environment variable holding the secret GitHub deliveries are signed and checked with.
 pub const SECRET_ENV: &str = "SCANTIX_WEBHOOK_SECRET";
 
 /// The secret used when `SCANTIX_WEBHOOK_SECRET` is unset: fine on one machine (`deliver` signs with
 /// it too), never for a server others can reach.
 pub const DEFAULT_SECRET: &str = "scantix-local-secret";
+
+/// Environment variable holding the secret Jira deliveries are signed (`X-Hub-Signature`) and
+/// checked with: the secret of a Jira Cloud admin webhook.
+pub const JIRA_SECRET_ENV: &str = "SCANTIX_JIRA_WEBHOOK_SECRET";
+
+/// The secret used when `SCANTIX_JIRA_WEBHOOK_SECRET` is unset; one machine only, as above.
+pub const DEFAULT_JIRA_SECRET: &str = "scantix-local-jira-secret";
 
 /// Where the store lives, as chosen on the command line (shared by every subcommand).
 #[derive(Debug, Args)]
@@ -80,23 +92,30 @@ pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<MemoryStore>> 
     Ok(Arc::new(store))
 }
 
-/// The webhook secret, and whether it is the local default.
-fn webhook_secret() -> anyhow::Result<(Secret, bool)> {
-    match std::env::var(SECRET_ENV) {
+/// A webhook secret from `var`, and whether it is the local `default` (unset or empty).
+fn webhook_secret(var: &str, default: &str) -> anyhow::Result<(Secret, bool)> {
+    match std::env::var(var) {
         Ok(value) if !value.is_empty() => Ok((Secret::new(value), false)),
-        Ok(_) | Err(std::env::VarError::NotPresent) => Ok((Secret::new(DEFAULT_SECRET), true)),
-        Err(e) => Err(e).with_context(|| format!("reading {SECRET_ENV}")),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok((Secret::new(default), true)),
+        Err(e) => Err(e).with_context(|| format!("reading {var}")),
     }
 }
 
 /// The product wired for one machine.
 pub struct LocalApp {
-    /// Receives deliveries exactly as the Lambda function does.
+    /// Receives GitHub deliveries exactly as the GitHub webhook function does.
     pub ingest: GithubIngest,
+    /// Receives Jira deliveries exactly as the Jira webhook function does (signature mode).
+    pub jira: JiraIngest,
     /// The secret `ingest` checks signatures with, for `deliver` to sign with.
     pub secret: Secret,
     /// Whether `secret` is [`DEFAULT_SECRET`].
     pub default_secret: bool,
+    /// The secret `jira` checks signatures with.
+    pub jira_secret: Secret,
+    /// Whether `jira_secret` is [`DEFAULT_JIRA_SECRET`].
+    pub default_jira_secret: bool,
+    executor: Arc<Executor>,
     store: Arc<MemoryStore>,
     location: StoreLocation,
     /// `MemoryStore::save` writes through one temporary file per store path: concurrent saves
@@ -105,20 +124,62 @@ pub struct LocalApp {
 }
 
 impl LocalApp {
-    /// Loads the store and builds the draft tracker, executor and ingest over it.
+    /// Loads the store and builds the tracker, executor and ingests over it, with no GitHub
+    /// connection: closures are verified against the alert states the store last heard of, and
+    /// dismissals are not sent.
     pub fn open(location: StoreLocation) -> anyhow::Result<LocalApp> {
+        LocalApp::build(location, None)
+    }
+
+    /// The same, connected to `github`: closures are verified against GitHub, dismissals are
+    /// sent, and repositories can be synced.
+    pub fn connected(location: StoreLocation, github: Arc<dyn GitHub>) -> anyhow::Result<LocalApp> {
+        LocalApp::build(location, Some(github))
+    }
+
+    fn build(location: StoreLocation, github: Option<Arc<dyn GitHub>>) -> anyhow::Result<LocalApp> {
         let store = open_store(&location)?;
-        let (secret, default_secret) = webhook_secret()?;
-        let tracker = Arc::new(DraftTracker::new(store.clone()));
-        let executor = Executor::new(store.clone(), tracker, Config::default());
+        let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
+        let (jira_secret, default_jira_secret) =
+            webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
+        let tracker = tracker_from_env(store.clone()).context(
+            "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
+        )?;
+        // Jira deliveries say `jira`; with drafts standing in for Jira they must find drafts.
+        let engine_store: Arc<dyn Store> = match tracker.name() {
+            "draft" => Arc::new(DraftAsJira::new(store.clone())),
+            _ => store.clone(),
+        };
+        let mut executor = Executor::new(engine_store, tracker, Config::default());
+        if let Some(github) = github {
+            executor = executor.with_github(github);
+        }
+        let executor = Arc::new(executor);
         Ok(LocalApp {
-            ingest: GithubIngest::new(secret.clone(), Arc::new(executor)),
+            ingest: GithubIngest::new(secret.clone(), executor.clone()),
+            jira: JiraIngest::new(
+                JiraAuthenticity::Signature(jira_secret.clone()),
+                executor.clone(),
+            ),
             secret,
             default_secret,
+            jira_secret,
+            default_jira_secret,
+            executor,
             store,
             location,
             saving: Mutex::new(()),
         })
+    }
+
+    /// The executor both ingests apply events through.
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.executor
+    }
+
+    /// The name of the tracker tickets go to (`draft`, `jira`).
+    pub fn tracker(&self) -> &str {
+        self.executor.tracker().name()
     }
 
     /// Where the store lives.

@@ -1,16 +1,18 @@
-//! `scantix serve`: a local HTTP endpoint GitHub (through a tunnel) or `curl` can deliver webhooks
-//! to. Each request goes to `GithubIngest::handle` with its headers and raw body, exactly as the
-//! Lambda function does, and the store file is saved before the answer goes back.
+//! `scantix serve`: a local HTTP endpoint GitHub or Jira (through a tunnel) or `curl` can deliver
+//! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`) with its
+//! headers and raw body, exactly as the Lambda functions do, and the store file is saved before the
+//! answer goes back.
 
-use crate::local::{LocalApp, SECRET_ENV};
+use crate::local::{JIRA_SECRET_ENV, LocalApp, SECRET_ENV};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
 use http::{HeaderMap, StatusCode, header};
+use scantix::ingest::Answer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,22 +30,30 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    if app.default_secret && !addr.ip().is_loopback() {
-        tracing::warn!(
-            %addr,
-            "listening beyond this machine with the local default webhook secret: anyone who \
-             reads scantix's source can sign deliveries; set {SECRET_ENV}"
-        );
+    for (default, var) in [
+        (app.default_secret, SECRET_ENV),
+        (app.default_jira_secret, JIRA_SECRET_ENV),
+    ] {
+        if default && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "listening beyond this machine with a local default webhook secret: anyone who \
+                 reads scantix's source can sign deliveries; set {var}"
+            );
+        }
     }
     // On stdout, so a script (or a test) that asked for port 0 learns the port.
     println!(
-        "scantix listening on http://{addr} (POST /webhooks/github, GET /healthz); store: {}",
-        app.location()
+        "scantix listening on http://{addr} (POST /webhooks/github, POST /webhooks/jira, GET \
+         /healthz); store: {}; tracker: {}",
+        app.location(),
+        app.tracker()
     );
 
     let app = Arc::new(app);
     let router = Router::new()
         .route("/webhooks/github", post(webhook))
+        .route("/webhooks/jira", post(jira_webhook))
         .route("/healthz", get(healthz))
         .with_state(app.clone());
     axum::serve(listener, router)
@@ -55,13 +65,30 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One webhook delivery: the ingest's answer, once the store is saved.
+/// One GitHub delivery: the ingest's answer, once the store is saved.
 async fn webhook(State(app): State<Arc<LocalApp>>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = app.ingest.handle(&headers, &body).await;
+    saved(app, answer).await
+}
+
+/// One Jira delivery. The query string goes along as it came: the local ingest checks signatures,
+/// so it ignores a Data Center `?token=`.
+async fn jira_webhook(
+    State(app): State<Arc<LocalApp>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let answer = app.jira.handle(&headers, query.as_deref(), &body).await;
+    saved(app, answer).await
+}
+
+/// The answer as the response, once the store is saved.
+async fn saved(app: Arc<LocalApp>, answer: Answer) -> Response {
     // Saved whatever the answer: a refusal changes nothing, so saving it costs a rewrite of the
     // same bytes, and the server need not know which answers may follow a write.
     if let Err(e) = save(app).await {
-        // Not saved means lost at the next start: ask GitHub to redeliver. The redelivery is a
+        // Not saved means lost at the next start: ask the sender to redeliver. The redelivery is a
         // duplicate in memory, so it only retries the save.
         tracing::error!(error = format!("{e:#}"), "store not saved");
         return json_response(

@@ -116,9 +116,14 @@ fn listing(groups: Vec<GroupRecord>, drafts: &BTreeMap<String, DraftTicket>) -> 
         tickets.push(TicketView {
             key: ticket.key.clone(),
             tracker: ticket.tracker.clone(),
-            // The draft is the ticket as the tracker holds it; the group's state is scantix's
-            // view of it, which is the same once the outbox is drained.
-            state: draft.map_or(group.ticket_state, |d| d.state).to_string(),
+            // While calls are queued, the draft is the ticket as the tracker holds it. Once the
+            // outbox is drained, the group's state is: it also follows moves made in the tracker,
+            // which reach the group without a call to the draft (a Jira delivery naming a draft).
+            state: match draft {
+                Some(d) if !group.outbox.is_empty() => d.state,
+                _ => group.ticket_state,
+            }
+            .to_string(),
             severity: group.severity(),
             open: group.open_ticketed(),
             total: group.ticketed().count(),
@@ -226,7 +231,11 @@ fn table(listing: &Listing, location: &StoreLocation) -> String {
         let _ = writeln!(out, "    {} · {}", ticket.repository, ticket.group);
         write_findings(&mut out, &ticket.findings, true);
         for comment in &ticket.comments {
-            let _ = writeln!(out, "    › {comment}");
+            // Continuation lines (a list of alerts) stay under their comment.
+            for (i, line) in comment.lines().enumerate() {
+                let mark = if i == 0 { "›" } else { " " };
+                let _ = writeln!(out, "    {mark} {line}");
+            }
         }
         let _ = writeln!(out);
     }

@@ -1,5 +1,6 @@
 //! The `scantix` command as a user runs it: the real binary, a store file in a fresh temporary
-//! folder, and the bundled scenario of real GitHub deliveries in `events/github/scenario`.
+//! folder, the bundled scenario of real GitHub deliveries in `events/github/scenario`, real Jira
+//! deliveries (`../shared/fixtures/jira-webhooks`) and the Jira scenario in `events/jira`.
 
 use scantix::github::signature::sign;
 use serde_json::Value;
@@ -67,12 +68,23 @@ impl Drop for Scratch {
 
 fn command(store: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
-    command
-        .arg("--store")
-        .arg(store)
-        .env_remove("SCANTIX_STORE")
-        .env_remove("SCANTIX_WEBHOOK_SECRET")
-        .env("RUST_LOG", "error");
+    command.arg("--store").arg(store).env("RUST_LOG", "error");
+    // The caller's settings must not change what these tests see (a real Jira site above all).
+    for var in [
+        "SCANTIX_STORE",
+        "SCANTIX_WEBHOOK_SECRET",
+        "SCANTIX_JIRA_WEBHOOK_SECRET",
+        "SCANTIX_TRACKER",
+        "JIRA_SETTINGS",
+        "JIRA_URL",
+        "JIRA_PROJECT",
+        "JIRA_FLAVOR",
+        "JIRA_EMAIL",
+        "JIRA_API_TOKEN",
+        "JIRA_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
     command
 }
 
@@ -102,6 +114,33 @@ fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/fixtures/github-webhooks")
         .join(path)
+}
+
+/// The real Jira deliveries (Cloud and Server) of mattermost-plugin-jira's test data.
+fn jira_fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures/jira-webhooks/mattermost-plugin-jira");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a fixture entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 23, "the fixture folder has 23 deliveries");
+    files
+}
+
+/// `events/jira/issue-done.template.json` with `__TICKET__` replaced, as the README's `sed` does.
+fn jira_done_for(scratch: &Scratch, ticket: &str) -> PathBuf {
+    let template =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/jira/issue-done.template.json");
+    let text = std::fs::read_to_string(&template).expect("the Jira template");
+    assert_eq!(
+        text.matches("__TICKET__").count(),
+        3,
+        "the key and two URLs"
+    );
+    scratch.file("issue-done.json", &text.replace("__TICKET__", ticket))
 }
 
 fn assert_success(output: &Output) {
@@ -471,6 +510,113 @@ fn memory_leaves_no_file_and_reset_deletes_the_store() {
     assert!(String::from_utf8_lossy(&empty.stdout).starts_with("No tickets yet"));
 }
 
+#[test]
+fn every_real_jira_delivery_about_an_untracked_issue_is_answered_and_ignored() {
+    let scratch = Scratch::new("jira-untracked");
+    let files = jira_fixtures();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["deliver", "--source", "jira"];
+    args.extend(names.iter().map(String::as_str));
+    let output = scratch.scantix(&args);
+    assert_success(&output);
+    let lines = lines(&output);
+    assert_eq!(lines.len(), files.len(), "one line per delivery");
+    for line in &lines {
+        // Either not an event scantix acts on (202), or about an issue it did not create.
+        let ignored = line["status"] == "ignored"
+            || (line["action"]["action"] == "ignored"
+                && line["action"]["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with("is not a scantix ticket")));
+        assert!(ignored, "{line}");
+        assert_eq!(line["ticket"], Value::Null, "{line}");
+    }
+    let resolved = lines_of(&lines, "webhook-issue-updated-resolved.json")[0];
+    assert_eq!(resolved["event"], "jira:issue_updated");
+    assert_eq!(resolved["http"], 200);
+    assert_eq!(
+        resolved["action"]["reason"],
+        "TES-41 is not a scantix ticket"
+    );
+    // Deleted and Data Center comment deliveries: answered 202 with the reason.
+    let no_issue = lines_of(&lines, "webhook-server-comment-created.json")[0];
+    assert_eq!(
+        (no_issue["http"].as_u64(), no_issue["status"].as_str()),
+        (Some(202), Some("ignored"))
+    );
+    assert!(
+        scratch.tickets()["tickets"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+
+    // Jira names its event in the body; GitHub's header option makes no sense here.
+    let refused = scratch.scantix(&[
+        "deliver",
+        "--source",
+        "jira",
+        "--event",
+        "x",
+        &files[0].to_string_lossy(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("webhookEvent"));
+}
+
+#[test]
+fn closing_a_draft_in_jira_while_its_alert_is_open_reopens_it() {
+    let scratch = Scratch::new("jira-draft");
+    let created = scratch.deliver([scenario_file("02")]);
+    assert_success(&created);
+    let key = lines(&created)[0]["ticket"]
+        .as_str()
+        .expect("a draft key")
+        .to_owned();
+    assert!(key.starts_with("DRAFT-"), "{key}");
+
+    let done = jira_done_for(&scratch, &key);
+    let output = scratch.scantix(&["deliver", "--source", "jira", &done.to_string_lossy()]);
+    assert_success(&output);
+    let lines = lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["event"], "jira:issue_updated");
+    assert_eq!(line["action"]["action"], "closure_rejected", "{line}");
+    assert_eq!(line["action"]["still_open"], serde_json::json!([10]));
+    assert_eq!(
+        (line["ticket"].as_str(), line["ticket_state"].as_str()),
+        (Some(&*key), Some("reopened"))
+    );
+
+    let listing = scratch.tickets();
+    let ticket = ticket_of(&listing, "Codertocat/Hello-World", "java/sql-injection");
+    assert_eq!(ticket["state"], "reopened");
+    let said = comments(ticket);
+    assert!(
+        said.last().is_some_and(|c| c.starts_with(&format!(
+            "{key} was closed, but GitHub still reports 1 of its alerts open, so scantix reopened it"
+        ))),
+        "{said:?}"
+    );
+
+    // Jira retries with the same identifier: a duplicate, nothing said twice.
+    let again = scratch.scantix(&["deliver", "--source", "jira", &done.to_string_lossy()]);
+    assert_success(&again);
+    assert_eq!(self::lines(&again)[0]["status"], "duplicate");
+    assert_eq!(
+        comments(ticket_of(
+            &scratch.tickets(),
+            "Codertocat/Hello-World",
+            "java/sql-injection"
+        ))
+        .len(),
+        said.len()
+    );
+}
+
 /// One HTTP/1.1 request over a fresh connection; returns the status and the body.
 fn http(addr: &str, request_head: &str, body: &[u8]) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to scantix serve");
@@ -506,28 +652,49 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// `scantix serve` on a free port, with these secrets; returns it and its address.
+    fn start(scratch: &Scratch, github_secret: &str, jira_secret: &str) -> (Server, String) {
+        let mut server = Server(
+            command(&scratch.store())
+                .env("SCANTIX_WEBHOOK_SECRET", github_secret)
+                .env("SCANTIX_JIRA_WEBHOOK_SECRET", jira_secret)
+                .args(["serve", "--addr", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start scantix serve"),
+        );
+        let mut first_line = String::new();
+        BufReader::new(server.0.stdout.take().expect("stdout"))
+            .read_line(&mut first_line)
+            .expect("the listening line");
+        assert!(first_line.contains("POST /webhooks/jira"), "{first_line}");
+        let addr = first_line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {first_line:?}"))
+            .to_owned();
+        (server, addr)
+    }
+
+    /// Ctrl-C, then a clean exit.
+    fn interrupt(mut self) {
+        let interrupted = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status()
+            .expect("send SIGINT");
+        assert!(interrupted.success());
+        let exit = self.0.wait().expect("scantix serve exits");
+        assert!(exit.success(), "{exit}");
+    }
+}
+
 #[test]
 fn serve_answers_webhooks_saves_the_store_and_stops_on_ctrl_c() {
     let scratch = Scratch::new("serve");
-    let mut server = Server(
-        command(&scratch.store())
-            .env("SCANTIX_WEBHOOK_SECRET", "a secret of this test")
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scantix serve"),
-    );
-    let mut first_line = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout"))
-        .read_line(&mut first_line)
-        .expect("the listening line");
-    let addr = first_line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
-        .to_owned();
+    let (server, addr) = Server::start(&scratch, "a secret of this test", "a jira secret");
 
     let (status, body) = http(&addr, "GET /healthz HTTP/1.1\r\n", b"");
     assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
@@ -553,11 +720,69 @@ fn serve_answers_webhooks_saves_the_store_and_stops_on_ctrl_c() {
     let (status, body) = http(&addr, &head(&sign(b"another secret", &payload)), &payload);
     assert_eq!(status, 401, "{body}");
 
-    let interrupted = Command::new("kill")
-        .args(["-INT", &server.0.id().to_string()])
-        .status()
-        .expect("send SIGINT");
-    assert!(interrupted.success());
-    let exit = server.0.wait().expect("scantix serve exits");
-    assert!(exit.success(), "{exit}");
+    server.interrupt();
+}
+
+#[test]
+fn serve_answers_jira_webhooks_signed_with_the_jira_secret() {
+    let scratch = Scratch::new("serve-jira");
+    // A draft to close, delivered before the server holds the store.
+    let created = scratch.deliver([scenario_file("02")]);
+    assert_success(&created);
+    let key = lines(&created)[0]["ticket"]
+        .as_str()
+        .expect("a draft key")
+        .to_owned();
+    let (server, addr) = Server::start(&scratch, "a github secret", "a jira secret");
+
+    let head = |signature: &str, query: &str, id: &str| {
+        format!(
+            "POST /webhooks/jira{query} HTTP/1.1\r\nContent-Type: application/json\r\n\
+             X-Atlassian-Webhook-Identifier: {id}\r\nX-Hub-Signature: {signature}\r\n"
+        )
+    };
+    let untracked = std::fs::read(
+        jira_fixtures()
+            .into_iter()
+            .find(|f| f.ends_with("webhook-issue-updated-resolved.json"))
+            .expect("the resolved fixture"),
+    )
+    .expect("fixture");
+    let signed = sign(b"a jira secret", &untracked);
+    let (status, body) = http(&addr, &head(&signed, "", "serve-jira-1"), &untracked);
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(
+        answer["outcome"]["actions"][0]["reason"],
+        "TES-41 is not a scantix ticket"
+    );
+
+    // Signed with the GitHub secret, or carrying a Data Center token instead: refused, since
+    // the local ingest checks signatures.
+    let github_signed = sign(b"a github secret", &untracked);
+    let (status, body) = http(&addr, &head(&github_signed, "", "serve-jira-2"), &untracked);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = http(
+        &addr,
+        &head("", "?token=a%20jira%20secret", "serve-jira-3"),
+        &untracked,
+    );
+    assert_eq!(status, 401, "{body}");
+
+    // The Jira template for the draft: the closure is rejected and the draft reopened, saved.
+    let done = std::fs::read(jira_done_for(&scratch, &key)).expect("the filled template");
+    let (status, body) = http(
+        &addr,
+        &head(&sign(b"a jira secret", &done), "", "serve-jira-4"),
+        &done,
+    );
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(
+        answer["outcome"]["actions"][0]["action"],
+        "closure_rejected"
+    );
+    assert_eq!(scratch.tickets()["tickets"][0]["state"], "reopened");
+
+    server.interrupt();
 }

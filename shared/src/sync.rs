@@ -125,7 +125,9 @@ impl Syncer {
             None => AlertQuery { state: Some(AlertStateFilter::Open), ..AlertQuery::default() },
             Some(since) => AlertQuery { since: Some(since), ..AlertQuery::default() },
         };
-        let started_at = progress.started_at.unwrap_or_else(|| self.executor.now());
+        // GitHub's `updated_at` has whole seconds: a watermark with a fraction would skip an alert
+        // changed earlier in the same second.
+        let started_at = progress.started_at.unwrap_or_else(|| whole_second(self.executor.now()));
         let mut cursor = progress.cursor.clone();
         loop {
             let page = github.list_alerts(repo, kind, &query.at(cursor.clone())).await?;
@@ -193,6 +195,10 @@ impl Syncer {
             }
         }
     }
+}
+
+fn whole_second(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
 fn progress_of(record: &InstallationRecord, repo: u64, kind: AlertKind) -> SyncProgress {

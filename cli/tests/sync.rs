@@ -1,0 +1,284 @@
+//! `scantix sync` as a user runs it: the real binary against the fake GitHub (which checks every
+//! request against GitHub's OpenAPI description), with the token in an environment variable.
+//! Given 250 open code scanning alerts of three rules plus one Dependabot and one secret scanning
+//! alert, the first run backfills them into one ticket per rule (and per other alert) in 3 + 1 + 1
+//! list calls; the second run reads one page per kind and applies nothing.
+
+use chrono::{DateTime, Duration, Utc};
+use scantix::finding::AlertKind;
+use scantix_tests::fake_github::{FakeGitHub, PLAIN_TOKEN, numbered, octocrab_response};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const OWNER: &str = "octocat";
+const REPO: &str = "hello-world";
+const REPO_ID: &str = "1296269";
+/// Not `GITHUB_TOKEN`: the token travels in a variable the test names with `--token-env`.
+const TOKEN_VAR: &str = "SCANTIX_TEST_SYNC_TOKEN";
+const RULES: [&str; 3] = ["js/zipslip", "js/sql-injection", "js/xss"];
+
+/// A fresh folder for one test's store, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("scantix-cli-sync-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        Scratch(dir)
+    }
+
+    /// `scantix --store <store> <args>`, with the token in `TOKEN_VAR` and nothing else of the
+    /// caller's environment that scantix reads.
+    fn scantix(&self, token: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
+        command
+            .arg("--store")
+            .arg(self.0.join("store.json"))
+            .args(args)
+            .env("RUST_LOG", "error");
+        for var in [
+            "SCANTIX_STORE",
+            "SCANTIX_TRACKER",
+            "GITHUB_TOKEN",
+            "GITHUB_API_URL",
+            TOKEN_VAR,
+        ] {
+            command.env_remove(var);
+        }
+        if let Some(token) = token {
+            command.env(TOKEN_VAR, token);
+        }
+        command.output().expect("run scantix")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sync(scratch: &Scratch, fake: &FakeGitHub, token: Option<&str>) -> Output {
+    let api = fake.base_url();
+    scratch.scantix(
+        token,
+        &[
+            "sync",
+            "--repo",
+            &format!("{OWNER}/{REPO}"),
+            "--repo-id",
+            REPO_ID,
+            "--api-url",
+            &api,
+            "--token-env",
+            TOKEN_VAR,
+        ],
+    )
+}
+
+fn report(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "scantix sync failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the report is JSON")
+}
+
+/// A real alert of `kind` (octocrab's recorded responses), open, renumbered, updated at `at`.
+fn open_alert(kind: AlertKind, number: u64, at: DateTime<Utc>) -> Value {
+    let base = match kind {
+        AlertKind::CodeScanning => octocrab_response("codescanning_alert_single.json"),
+        AlertKind::Dependabot => octocrab_response("check_dependabot_alerts.json")[0].clone(),
+        AlertKind::SecretScanning => octocrab_response("check_secrets_alerts.json")[1].clone(),
+    };
+    let mut alert = numbered(&base, number, at);
+    alert["state"] = json!("open");
+    for field in [
+        "dismissed_by",
+        "dismissed_at",
+        "dismissed_reason",
+        "dismissed_comment",
+        "resolution",
+        "resolved_at",
+        "resolved_by",
+        "resolution_comment",
+    ] {
+        if alert.get(field).is_some() {
+            alert[field] = Value::Null;
+        }
+    }
+    alert
+}
+
+/// 250 code scanning alerts, rule by number modulo 3, last updated a month ago (before any
+/// run's start, so a reconciliation finds none of them changed); one alert of each other kind.
+fn seed(fake: &FakeGitHub) {
+    let month_ago = Utc::now() - Duration::days(30);
+    for number in 1..=250u64 {
+        let mut alert = open_alert(
+            AlertKind::CodeScanning,
+            number,
+            month_ago + Duration::minutes(number as i64),
+        );
+        let rule = RULES[(number % 3) as usize];
+        alert["rule"]["id"] = json!(rule);
+        alert["rule"]["name"] = json!(rule);
+        fake.add_alert(OWNER, REPO, AlertKind::CodeScanning, alert);
+    }
+    fake.add_alert(
+        OWNER,
+        REPO,
+        AlertKind::Dependabot,
+        open_alert(AlertKind::Dependabot, 1, month_ago),
+    );
+    fake.add_alert(
+        OWNER,
+        REPO,
+        AlertKind::SecretScanning,
+        open_alert(AlertKind::SecretScanning, 1, month_ago),
+    );
+}
+
+fn list_calls(fake: &FakeGitHub, kind: AlertKind) -> usize {
+    fake.count("GET", &format!("/repos/*/*/{}/alerts", kind.as_str()))
+}
+
+fn tickets(scratch: &Scratch) -> Value {
+    let output = scratch.scantix(None, &["tickets", "--json"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("tickets --json prints JSON")
+}
+
+// A multi-threaded runtime: the fake serves on its workers while the test waits for the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_groups_250_alerts_per_rule_and_a_second_run_applies_nothing() {
+    let fake = FakeGitHub::start().await;
+    seed(&fake);
+    let scratch = Scratch::new("backfill");
+
+    let first = report(&sync(&scratch, &fake, Some(PLAIN_TOKEN)));
+    let calls = [
+        AlertKind::CodeScanning,
+        AlertKind::Dependabot,
+        AlertKind::SecretScanning,
+    ]
+    .map(|k| list_calls(&fake, k));
+    println!("first run: {first}; list calls per kind (code, dependabot, secret): {calls:?}");
+    assert_eq!(calls, [3, 1, 1], "100 alerts a page");
+    assert_eq!(
+        first,
+        json!({"list_calls": 5, "alerts_seen": 252, "applied": 252, "unchanged": 0, "groups_synced": 5, "complete": true})
+    );
+    fake.assert_no_violations();
+    assert!(
+        fake.requests()
+            .iter()
+            .all(|r| r.bearer.as_deref() == Some(PLAIN_TOKEN))
+    );
+
+    let listing = tickets(&scratch);
+    let all = listing["tickets"].as_array().expect("tickets");
+    assert_eq!(
+        all.len(),
+        5,
+        "one per rule, one Dependabot, one secret: {listing:#}"
+    );
+    let per_rule: BTreeMap<&str, u64> = all
+        .iter()
+        .filter(|t| {
+            t["group"]
+                .as_str()
+                .is_some_and(|g| g.contains("/code-scanning/"))
+        })
+        .map(|t| {
+            let group = t["group"].as_str().unwrap_or_default();
+            let rule = RULES
+                .into_iter()
+                .find(|r| group.ends_with(r))
+                .unwrap_or_else(|| panic!("{group}"));
+            (rule, t["total"].as_u64().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        per_rule,
+        BTreeMap::from([("js/sql-injection", 84), ("js/xss", 83), ("js/zipslip", 83)])
+    );
+    assert!(
+        all.iter()
+            .all(|t| t["state"] == "draft" && t["repository"] == format!("{OWNER}/{REPO}"))
+    );
+
+    // Nothing changed on GitHub: one page per kind, and the first alert is already older than
+    // the last complete read, so nothing is applied and the tickets stay as they were.
+    fake.clear_requests();
+    let second = report(&sync(&scratch, &fake, Some(PLAIN_TOKEN)));
+    println!("second run: {second}");
+    assert_eq!(
+        second,
+        json!({"list_calls": 3, "alerts_seen": 0, "applied": 0, "unchanged": 0, "groups_synced": 0, "complete": true})
+    );
+    assert_eq!(tickets(&scratch), listing);
+
+    // One alert fixed since: the reconciliation applies exactly that change. GitHub stamps
+    // changes in whole seconds, and the last complete read started within this second.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mut fixed = open_alert(AlertKind::CodeScanning, 7, Utc::now());
+    fixed["rule"]["id"] = json!(RULES[1]);
+    fixed["rule"]["name"] = json!(RULES[1]);
+    fixed["state"] = json!("fixed");
+    fixed["fixed_at"] = json!(scantix_tests::fake_github::github_time(Utc::now()));
+    fake.add_alert(OWNER, REPO, AlertKind::CodeScanning, fixed);
+    let third = report(&sync(&scratch, &fake, Some(PLAIN_TOKEN)));
+    assert_eq!(
+        (third["applied"].as_u64(), third["groups_synced"].as_u64()),
+        (Some(1), Some(1)),
+        "{third}"
+    );
+    fake.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_refused_token_fails_the_command_and_says_where_it_was_read() {
+    let fake = FakeGitHub::start().await;
+    seed(&fake);
+    let scratch = Scratch::new("token");
+
+    let missing = sync(&scratch, &fake, None);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains(TOKEN_VAR), "{stderr}");
+    assert!(fake.requests().is_empty(), "nothing sent without a token");
+
+    // GitHub answers 401 to every listing; the sync skips refused kinds, so the command must
+    // not pass that off as a repository with nothing to read.
+    let refused = sync(&scratch, &fake, Some("ghp_not_a_token_the_fake_knows"));
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("listed no alerts") && stderr.contains(TOKEN_VAR),
+        "{stderr}"
+    );
+    assert!(
+        tickets(&scratch)["tickets"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+
+    let bad_name = scratch.scantix(
+        Some(PLAIN_TOKEN),
+        &["sync", "--repo", "hello-world", "--repo-id", REPO_ID],
+    );
+    assert!(!bad_name.status.success());
+    assert!(String::from_utf8_lossy(&bad_name.stderr).contains("OWNER/NAME"));
+}
