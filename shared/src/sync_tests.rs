@@ -137,8 +137,10 @@ async fn reconciliation_repairs_a_missed_delivery_and_reads_only_what_changed() 
     assert_eq!(group.ticket_state, crate::state::TicketState::Stale, "its group had only that alert open");
     assert!(github.list_calls() - calls_after_backfill <= 3);
 
-    // Nothing changed since: nothing applied, no write.
+    // Nothing changed since: nothing applied. (The fix landed within the watermark's second, so
+    // it may be read once more — the watermark is whole seconds, like GitHub's timestamps.)
     let quiet = syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
-    assert_eq!((quiet.applied, quiet.alerts_seen), (0, 0));
+    assert_eq!(quiet.applied, 0);
+    assert!(quiet.alerts_seen <= 1, "{quiet:?}");
     drop(executor);
 }
