@@ -24,8 +24,16 @@ fn code_alert(number: u64, rule: &str) -> Vec<u8> {
         &[
             ("alert.number", json!(number)),
             ("alert.rule.id", json!(rule)),
-            ("alert.instances.0.location.path", json!(format!("src/{number}.java"))),
-            ("alert.html_url", json!(format!("https://github.com/Codertocat/Hello-World/security/code-scanning/{number}"))),
+            (
+                "alert.instances.0.location.path",
+                json!(format!("src/{number}.java")),
+            ),
+            (
+                "alert.html_url",
+                json!(format!(
+                    "https://github.com/Codertocat/Hello-World/security/code-scanning/{number}"
+                )),
+            ),
         ],
     )
 }
@@ -34,7 +42,10 @@ fn code_alert(number: u64, rule: &str) -> Vec<u8> {
 fn dependabot_alert(number: u64, package: &str) -> Vec<u8> {
     varied(
         &octokit("dependabot_alert/created.payload.json"),
-        &[("alert.number", json!(number)), ("alert.dependency.package.name", json!(package))],
+        &[
+            ("alert.number", json!(number)),
+            ("alert.dependency.package.name", json!(package)),
+        ],
     )
 }
 
@@ -53,10 +64,18 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
         let number = 100 + i;
         let (event, body, group) = if i % 4 == 3 {
             let package = packages[(i as usize / 4) % 2];
-            ("dependabot_alert", dependabot_alert(number, package), format!("dep:{package}"))
+            (
+                "dependabot_alert",
+                dependabot_alert(number, package),
+                format!("dep:{package}"),
+            )
         } else {
             let rule = rules[(i % 3) as usize];
-            ("code_scanning_alert", code_alert(number, rule), format!("code:{rule}"))
+            (
+                "code_scanning_alert",
+                code_alert(number, rule),
+                format!("code:{rule}"),
+            )
         };
         *expected_members.entry(group).or_default() += 1;
         // Every fifth delivery arrives twice at once, as a GitHub redelivery or an SQS duplicate.
@@ -72,7 +91,9 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
         .map(|(event, id, body)| {
             let ingest = ingest.clone();
             tokio::spawn(async move {
-                let response = handle(&ingest, delivery_request(event, &id, &body, None)).await.unwrap();
+                let response = handle(&ingest, delivery_request(event, &id, &body, None))
+                    .await
+                    .unwrap();
                 let status = response.status().as_u16();
                 let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
                 (id, status, text)
@@ -101,19 +122,48 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
     assert_eq!(sizes, expected, "every finding joined its group");
     for g in &groups {
         let group = &g.value;
-        assert!(group.outbox.is_empty() && group.lease.is_none(), "{} left work behind", group.key);
+        assert!(
+            group.outbox.is_empty() && group.lease.is_none(),
+            "{} left work behind",
+            group.key
+        );
         let ticket = group.ticket.as_ref().expect("ticket linked");
-        let draft = store.get_draft(&ticket.key).await.unwrap().expect("draft stored");
+        let draft = store
+            .get_draft(&ticket.key)
+            .await
+            .unwrap()
+            .expect("draft stored");
         let count = group.members.len();
-        assert!(draft.title.ends_with(&format!("({count} alerts)")), "ticket shows every finding: {}", draft.title);
+        assert!(
+            draft.title.ends_with(&format!("({count} alerts)")),
+            "ticket shows every finding: {}",
+            draft.title
+        );
         let audit = store.audit_log(&group.key).await.unwrap();
-        assert_eq!(audit.iter().filter(|a| a.action == "ticket.requested").count(), 1);
-        assert_eq!(audit.len(), count, "one audit entry per finding: {audit:#?}");
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|a| a.action == "ticket.requested")
+                .count(),
+            1
+        );
+        assert_eq!(
+            audit.len(),
+            count,
+            "one audit entry per finding: {audit:#?}"
+        );
     }
     for i in 0..60u64 {
-        let kind = if i % 4 == 3 { scantix::finding::AlertKind::Dependabot } else { scantix::finding::AlertKind::CodeScanning };
+        let kind = if i % 4 == 3 {
+            scantix::finding::AlertKind::Dependabot
+        } else {
+            scantix::finding::AlertKind::CodeScanning
+        };
         let repo = if i % 4 == 3 { 512875663 } else { 337911632 };
         let fingerprint = Fingerprint::new(repo, kind, 100 + i);
-        assert!(store.get_finding(&fingerprint).await.unwrap().is_some(), "{fingerprint} recorded");
+        assert!(
+            store.get_finding(&fingerprint).await.unwrap().is_some(),
+            "{fingerprint} recorded"
+        );
     }
 }

@@ -19,11 +19,22 @@ fn ingest() -> (Arc<MemoryStore>, GithubIngest) {
     let store = Arc::new(MemoryStore::new());
     let tracker = Arc::new(DraftTracker::new(store.clone()));
     let executor = Executor::new(store.clone(), tracker, Config::default());
-    (store, GithubIngest::new(Secret::new(SECRET), Arc::new(executor)))
+    (
+        store,
+        GithubIngest::new(Secret::new(SECRET), Arc::new(executor)),
+    )
 }
 
-async fn send(ingest: &GithubIngest, event: &str, delivery: &str, body: &[u8], signature: Option<&str>) -> (u16, Value) {
-    let response = handle(ingest, delivery_request(event, delivery, body, signature)).await.expect("handler never errors");
+async fn send(
+    ingest: &GithubIngest,
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> (u16, Value) {
+    let response = handle(ingest, delivery_request(event, delivery, body, signature))
+        .await
+        .expect("handler never errors");
     let status = response.status().as_u16();
     let body = match response.body() {
         Body::Text(text) => serde_json::from_str(text).expect("JSON answer"),
@@ -50,13 +61,30 @@ fn every_fixture_delivery() -> Vec<(String, String, Vec<u8>)> {
             if !name.ends_with(".json") {
                 continue;
             }
-            let parent = path.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
+            let parent = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             let event = if path.to_string_lossy().contains("payload-examples") {
                 parent
             } else if name.ends_with("_webhook_event.json") {
                 // octocrab: `pull_request_closed_webhook_event.json` → `pull_request`.
-                let events = ["installation_repositories", "installation", "issue_comment", "issues", "ping", "pull_request"];
-                events.iter().find(|e| name.starts_with(*e)).expect("a known octocrab event").to_string()
+                let events = [
+                    "installation_repositories",
+                    "installation",
+                    "issue_comment",
+                    "issues",
+                    "ping",
+                    "pull_request",
+                ];
+                events
+                    .iter()
+                    .find(|e| name.starts_with(*e))
+                    .expect("a known octocrab event")
+                    .to_string()
             } else {
                 name.split('.').next().unwrap().to_string()
             };
@@ -71,11 +99,19 @@ fn every_fixture_delivery() -> Vec<(String, String, Vec<u8>)> {
 async fn every_real_delivery_is_answered_2xx() {
     let (_, ingest) = ingest();
     let deliveries = every_fixture_delivery();
-    assert!(deliveries.len() >= 45, "found only {} fixtures", deliveries.len());
+    assert!(
+        deliveries.len() >= 45,
+        "found only {} fixtures",
+        deliveries.len()
+    );
     for (i, (event, name, body)) in deliveries.iter().enumerate() {
         let (status, answer) = send(&ingest, event, &format!("fixture-{i}"), body, None).await;
         let expected = match event.as_str() {
-            "code_scanning_alert" | "dependabot_alert" | "secret_scanning_alert" | "ping" | "installation"
+            "code_scanning_alert"
+            | "dependabot_alert"
+            | "secret_scanning_alert"
+            | "ping"
+            | "installation"
             | "installation_repositories" => 200,
             _ => 202,
         };
@@ -86,14 +122,24 @@ async fn every_real_delivery_is_answered_2xx() {
 #[tokio::test]
 async fn a_created_alert_becomes_a_draft_ticket_with_the_ticket_anatomy() {
     let (store, ingest) = ingest();
-    let (status, answer) = send(&ingest, "code_scanning_alert", "d-1", &octokit("code_scanning_alert/created.payload.json"), None).await;
+    let (status, answer) = send(
+        &ingest,
+        "code_scanning_alert",
+        "d-1",
+        &octokit("code_scanning_alert/created.payload.json"),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "applied");
     assert_eq!(answer["outcome"]["actions"][0]["action"], "create_ticket");
     let key = answer["outcome"]["ticket"]["key"].as_str().unwrap();
     let draft = store.get_draft(key).await.unwrap().unwrap();
     assert_eq!(draft.state, TicketState::Draft);
-    assert_eq!(draft.title, "Query built from user-controlled sources in `src/main/java/com/github/demo/service/BookService.java` (1 alert)");
+    assert_eq!(
+        draft.title,
+        "Query built from user-controlled sources in `src/main/java/com/github/demo/service/BookService.java` (1 alert)"
+    );
     for expected in [
         "Codertocat/Hello\\-World",
         "code\\-feature",
@@ -102,7 +148,11 @@ async fn a_created_alert_becomes_a_draft_ticket_with_the_ticket_anatomy() {
         "(<https://github.com/Codertocat/Hello-World/security/code-scanning/10>)",
         "How the fix will be verified",
     ] {
-        assert!(draft.body.contains(expected), "body lacks {expected}:\n{}", draft.body);
+        assert!(
+            draft.body.contains(expected),
+            "body lacks {expected}:\n{}",
+            draft.body
+        );
     }
 }
 
@@ -113,7 +163,10 @@ async fn a_redelivery_is_answered_as_a_duplicate_and_changes_nothing() {
     send(&ingest, "dependabot_alert", "same", &body, None).await;
     let before = store.list_groups().await.unwrap();
     let (status, answer) = send(&ingest, "dependabot_alert", "same", &body, None).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate"))
+    );
     assert_eq!(store.list_groups().await.unwrap(), before);
 }
 
@@ -123,22 +176,36 @@ async fn a_wrong_or_missing_signature_is_401_and_nothing_is_stored() {
     let body = octokit("code_scanning_alert/created.payload.json");
     let forged = scantix::github::signature::sign(b"not-the-secret", &body);
     for signature in [forged.as_str(), "", "sha256=zz", "sha1=abc"] {
-        let (status, answer) = send(&ingest, "code_scanning_alert", "d", &body, Some(signature)).await;
+        let (status, answer) =
+            send(&ingest, "code_scanning_alert", "d", &body, Some(signature)).await;
         assert_eq!(status, 401, "{signature}: {answer}");
         assert_eq!(answer["error"], "bad_signature");
     }
     assert!(store.list_groups().await.unwrap().is_empty());
-    assert!(store.get_delivery("github:d").await.unwrap().is_none(), "a refused delivery can be sent again");
+    assert!(
+        store.get_delivery("github:d").await.unwrap().is_none(),
+        "a refused delivery can be sent again"
+    );
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_with_the_json_path() {
     let (_, ingest) = ingest();
-    let (status, answer) = send(&ingest, "code_scanning_alert", "d", b"{\"action\": \"created\",", None).await;
+    let (status, answer) = send(
+        &ingest,
+        "code_scanning_alert",
+        "d",
+        b"{\"action\": \"created\",",
+        None,
+    )
+    .await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"], "malformed_payload");
 
-    let wrong_type = varied(&octokit("code_scanning_alert/created.payload.json"), &[("alert.number", json!("ten"))]);
+    let wrong_type = varied(
+        &octokit("code_scanning_alert/created.payload.json"),
+        &[("alert.number", json!("ten"))],
+    );
     let (status, answer) = send(&ingest, "code_scanning_alert", "d2", &wrong_type, None).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["path"], "alert.number");
@@ -150,7 +217,14 @@ async fn an_oversized_body_is_413_before_anything_else() {
     let ingest = ingest.with_max_body(1024);
     let body = octokit("code_scanning_alert/created.payload.json");
     assert!(body.len() > 1024);
-    let (status, answer) = send(&ingest, "code_scanning_alert", "d", &body, Some("sha256=bogus")).await;
+    let (status, answer) = send(
+        &ingest,
+        "code_scanning_alert",
+        "d",
+        &body,
+        Some("sha256=bogus"),
+    )
+    .await;
     assert_eq!(status, 413, "{answer}");
 }
 
@@ -159,7 +233,10 @@ async fn unknown_events_and_actions_are_202_ignored() {
     let (_, ingest) = ingest();
     let (status, answer) = send(&ingest, "star", "d1", b"{\"action\":\"created\"}", None).await;
     assert_eq!((status, answer["status"].as_str()), (202, Some("ignored")));
-    let future = varied(&octokit("code_scanning_alert/created.payload.json"), &[("action", json!("teleported"))]);
+    let future = varied(
+        &octokit("code_scanning_alert/created.payload.json"),
+        &[("action", json!("teleported"))],
+    );
     let (status, answer) = send(&ingest, "code_scanning_alert", "d2", &future, None).await;
     assert_eq!((status, answer["status"].as_str()), (202, Some("ignored")));
 }
@@ -185,23 +262,52 @@ async fn the_real_lifecycle_stale_then_reopened_then_dismissed() {
     ];
     // The real `reopened` example is from another repository: move it into the one the other
     // three share, so that all four are one alert's life.
-    let created: Value = serde_json::from_slice(&octokit("code_scanning_alert/created.payload.json")).unwrap();
+    let created: Value =
+        serde_json::from_slice(&octokit("code_scanning_alert/created.payload.json")).unwrap();
     let mut ticket = String::new();
     for (i, (file, expected)) in steps.iter().enumerate() {
-        let body = varied(&octokit(&format!("code_scanning_alert/{file}")), &[("repository", created["repository"].clone())]);
-        let (status, answer) = send(&ingest, "code_scanning_alert", &format!("life-{i}"), &body, None).await;
+        let body = varied(
+            &octokit(&format!("code_scanning_alert/{file}")),
+            &[("repository", created["repository"].clone())],
+        );
+        let (status, answer) = send(
+            &ingest,
+            "code_scanning_alert",
+            &format!("life-{i}"),
+            &body,
+            None,
+        )
+        .await;
         assert_eq!(status, 200, "{file}: {answer}");
-        let actions: Vec<_> = answer["outcome"]["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap().to_owned()).collect();
+        let actions: Vec<_> = answer["outcome"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["action"].as_str().unwrap().to_owned())
+            .collect();
         assert!(actions.iter().any(|a| a == expected), "{file}: {actions:?}");
-        let key = answer["outcome"]["ticket"]["key"].as_str().unwrap().to_owned();
+        let key = answer["outcome"]["ticket"]["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         if i > 0 {
             assert_eq!(key, ticket, "one ticket all along");
         }
         ticket = key;
     }
     let draft = store.get_draft(&ticket).await.unwrap().unwrap();
-    assert_eq!(draft.state, TicketState::Stale, "dismissing the last open alert retires the ticket");
-    assert!(draft.comments.iter().any(|c| c.text.contains("dismissed in GitHub by Codertocat as \"false positive\"")), "{:?}", draft.comments);
+    assert_eq!(
+        draft.state,
+        TicketState::Stale,
+        "dismissing the last open alert retires the ticket"
+    );
+    assert!(
+        draft.comments.iter().any(|c| c
+            .text
+            .contains("dismissed in GitHub by Codertocat as \"false positive\"")),
+        "{:?}",
+        draft.comments
+    );
 }
 
 #[tokio::test]
@@ -211,25 +317,57 @@ async fn alerts_of_repositories_removed_from_the_installation_are_ignored_and_hi
     let payload: Value = serde_json::from_slice(&alert).unwrap();
     let installation = payload["installation"]["id"].clone();
     let repo = json!({ "id": payload["repository"]["id"], "full_name": payload["repository"]["full_name"] });
-    let installed = varied(&octokit("installation/created.payload.json"), &[("installation.id", installation.clone()), ("repositories", json!([repo]))]);
+    let installed = varied(
+        &octokit("installation/created.payload.json"),
+        &[
+            ("installation.id", installation.clone()),
+            ("repositories", json!([repo])),
+        ],
+    );
     let (status, answer) = send(&ingest, "installation", "i-1", &installed, None).await;
-    assert_eq!((status, answer["repositories_covered"].as_u64()), (200, Some(1)), "{answer}");
+    assert_eq!(
+        (status, answer["repositories_covered"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
 
     let (status, answer) = send(&ingest, "code_scanning_alert", "a-1", &alert, None).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("applied")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("applied")),
+        "{answer}"
+    );
 
     let removed = varied(
         &octokit("installation_repositories/removed.payload.json"),
-        &[("installation.id", installation.clone()), ("repositories_removed", json!([repo]))],
+        &[
+            ("installation.id", installation.clone()),
+            ("repositories_removed", json!([repo])),
+        ],
     );
     let (status, _) = send(&ingest, "installation_repositories", "i-2", &removed, None).await;
     assert_eq!(status, 200);
-    let fixed = varied(&octokit("code_scanning_alert/fixed.payload.json"), &[("installation", payload["installation"].clone()), ("repository", payload["repository"].clone())]);
+    let fixed = varied(
+        &octokit("code_scanning_alert/fixed.payload.json"),
+        &[
+            ("installation", payload["installation"].clone()),
+            ("repository", payload["repository"].clone()),
+        ],
+    );
     let (status, answer) = send(&ingest, "code_scanning_alert", "a-2", &fixed, None).await;
-    assert_eq!((status, answer["status"].as_str()), (202, Some("ignored")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("ignored")),
+        "{answer}"
+    );
 
     let groups = store.list_groups().await.unwrap();
     assert_eq!(groups.len(), 1, "the history stays");
-    let audit = store.audit_log(&scantix::identity::GroupKey::from_stored(format!("installation/{installation}"))).await.unwrap();
+    let audit = store
+        .audit_log(&scantix::identity::GroupKey::from_stored(format!(
+            "installation/{installation}"
+        )))
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 2, "both installation changes are audited");
 }

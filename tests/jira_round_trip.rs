@@ -17,7 +17,9 @@ use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
 use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::crash::CrashAfterCreate;
-use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, DC_PERSONAL_ACCESS_TOKEN, FakeJira};
+use scantix_tests::fake_jira::{
+    self, CLOUD_API_TOKEN, CLOUD_EMAIL, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
+};
 use scantix_tests::webhooks::{delivery_request, octokit, varied};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -44,35 +46,54 @@ async fn world_with(flavor: fake_jira::Flavor, crash: bool) -> World {
     let (settings, auth) = match flavor {
         fake_jira::Flavor::Cloud => (
             JiraSettings::new(jira.base_url(), jira::Flavor::Cloud, "SEC"),
-            JiraAuth::Cloud { email: CLOUD_EMAIL.into(), api_token: Secret::new(CLOUD_API_TOKEN) },
+            JiraAuth::Cloud {
+                email: CLOUD_EMAIL.into(),
+                api_token: Secret::new(CLOUD_API_TOKEN),
+            },
         ),
         fake_jira::Flavor::DataCenter => (
             JiraSettings::new(jira.base_url(), jira::Flavor::DataCenter, "SEC"),
-            JiraAuth::DataCenter { token: Secret::new(DC_PERSONAL_ACCESS_TOKEN) },
+            JiraAuth::DataCenter {
+                token: Secret::new(DC_PERSONAL_ACCESS_TOKEN),
+            },
         ),
     };
-    let settings = JiraSettings { request_timeout_secs: 2, ..settings };
-    let tracker = JiraTracker::new(settings, auth).unwrap().with_backoff_base(Duration::from_millis(5));
+    let settings = JiraSettings {
+        request_timeout_secs: 2,
+        ..settings
+    };
+    let tracker = JiraTracker::new(settings, auth)
+        .unwrap()
+        .with_backoff_base(Duration::from_millis(5));
     let store = Arc::new(MemoryStore::new());
     let github = Arc::new(MemoryGitHub::new());
     let tracker: Arc<dyn scantix::tracker::Tracker> = match crash {
         true => Arc::new(CrashAfterCreate::new(tracker)),
         false => Arc::new(tracker),
     };
-    let executor = Arc::new(Executor::new(store.clone(), tracker, Config::default()).with_github(github.clone()));
+    let executor = Arc::new(
+        Executor::new(store.clone(), tracker, Config::default()).with_github(github.clone()),
+    );
     World {
         jira,
         github,
         store,
-        github_ingest: GithubIngest::new(Secret::new(scantix_tests::webhooks::SECRET), executor.clone()),
-        jira_ingest: JiraIngest::new(JiraAuthenticity::Signature(Secret::new(JIRA_SECRET)), executor),
+        github_ingest: GithubIngest::new(
+            Secret::new(scantix_tests::webhooks::SECRET),
+            executor.clone(),
+        ),
+        jira_ingest: JiraIngest::new(
+            JiraAuthenticity::Signature(Secret::new(JIRA_SECRET)),
+            executor,
+        ),
     }
 }
 
 /// A real code scanning delivery for alert `number`: the octokit example for that action, moved to
 /// the repository, rule and location of the CodeQL `created` example so all describe one alert.
 fn alert(action_file: &str, number: u64) -> Vec<u8> {
-    let created: Value = serde_json::from_slice(&octokit("code_scanning_alert/created.payload.json")).unwrap();
+    let created: Value =
+        serde_json::from_slice(&octokit("code_scanning_alert/created.payload.json")).unwrap();
     varied(
         &octokit(&format!("code_scanning_alert/{action_file}")),
         &[
@@ -87,13 +108,21 @@ fn alert(action_file: &str, number: u64) -> Vec<u8> {
 
 fn answer_of(response: lambda_http::Response<lambda_http::Body>) -> (u16, Value) {
     let status = response.status().as_u16();
-    (status, serde_json::from_slice(response.body().as_ref()).unwrap())
+    (
+        status,
+        serde_json::from_slice(response.body().as_ref()).unwrap(),
+    )
 }
 
 impl World {
     async fn github(&self, file: &str, number: u64, delivery: &str) -> Value {
         let body = alert(file, number);
-        let response = handle_github(&self.github_ingest, delivery_request("code_scanning_alert", delivery, &body, None)).await.unwrap();
+        let response = handle_github(
+            &self.github_ingest,
+            delivery_request("code_scanning_alert", delivery, &body, None),
+        )
+        .await
+        .unwrap();
         let (status, answer) = answer_of(response);
         assert_eq!(status, 200, "{file}: {answer}");
         answer
@@ -115,7 +144,11 @@ impl World {
     }
 
     fn action_names(answer: &Value) -> Vec<String> {
-        answer["outcome"]["actions"].as_array().map_or(vec![], |a| a.iter().map(|x| x["action"].as_str().unwrap().to_owned()).collect())
+        answer["outcome"]["actions"].as_array().map_or(vec![], |a| {
+            a.iter()
+                .map(|x| x["action"].as_str().unwrap().to_owned())
+                .collect()
+        })
     }
 
     fn calls(&self) -> usize {
@@ -141,8 +174,15 @@ async fn the_round_trip(flavor: fake_jira::Flavor) -> (usize, usize, usize) {
     let key = keys[0].clone();
     let per_create = w.calls();
     let issue = w.jira.snapshot(&key).unwrap();
-    assert!(issue.labels.contains(&"scantix".to_owned()), "{:?}", issue.labels);
-    assert!(issue.properties.contains_key("scantix"), "the group key travels with the issue");
+    assert!(
+        issue.labels.contains(&"scantix".to_owned()),
+        "{:?}",
+        issue.labels
+    );
+    assert!(
+        issue.properties.contains_key("scantix"),
+        "the group key travels with the issue"
+    );
 
     // A second alert of the same rule joins it; a redelivery changes nothing.
     w.jira.clear_requests();
@@ -150,41 +190,87 @@ async fn the_round_trip(flavor: fake_jira::Flavor) -> (usize, usize, usize) {
     let per_join = w.calls();
     let duplicate = w.github("created.payload.json", 11, "gh-2").await;
     assert_eq!(duplicate["status"], "duplicate");
-    assert_eq!(w.calls(), per_join, "a duplicate delivery makes no Jira call");
+    assert_eq!(
+        w.calls(),
+        per_join,
+        "a duplicate delivery makes no Jira call"
+    );
     assert_eq!(w.jira.issue_keys().len(), 1);
 
     // Someone closes it in Jira, but GitHub still reports both alerts open: reopened, with a comment.
     let done = w.jira.set_status(&key, "Done", Some("Done"));
     let rejected = w.jira_delivery(&done, "jira-1").await;
-    assert_eq!(World::action_names(&rejected), ["closure_rejected"], "{rejected}");
+    assert_eq!(
+        World::action_names(&rejected),
+        ["closure_rejected"],
+        "{rejected}"
+    );
     let issue = w.jira.snapshot(&key).unwrap();
-    assert_ne!(issue.category, fake_jira::Category::Done, "reopened in Jira");
+    assert_ne!(
+        issue.category,
+        fake_jira::Category::Done,
+        "reopened in Jira"
+    );
     let last = comment_text(issue.comments.last().unwrap());
-    assert!(last.contains("still reports 2 of its alerts open"), "{last}");
+    assert!(
+        last.contains("still reports 2 of its alerts open"),
+        "{last}"
+    );
     // Jira retries the same delivery: nothing happens twice.
     let again = w.jira_delivery(&done, "jira-1").await;
     assert_eq!(again["status"], "duplicate");
-    assert_eq!(w.jira.snapshot(&key).unwrap().comments.len(), issue.comments.len());
+    assert_eq!(
+        w.jira.snapshot(&key).unwrap().comments.len(),
+        issue.comments.len()
+    );
 
     // Both alerts get fixed: the issue is marked stale.
     w.github("fixed.payload.json", 10, "gh-3").await;
     let stale = w.github("fixed.payload.json", 11, "gh-4").await;
-    assert!(World::action_names(&stale).contains(&"mark_ticket_stale".to_owned()), "{stale}");
+    assert!(
+        World::action_names(&stale).contains(&"mark_ticket_stale".to_owned()),
+        "{stale}"
+    );
     let issue = w.jira.snapshot(&key).unwrap();
-    assert!(issue.labels.contains(&jira::STALE_LABEL.to_owned()), "{:?}", issue.labels);
+    assert!(
+        issue.labels.contains(&jira::STALE_LABEL.to_owned()),
+        "{:?}",
+        issue.labels
+    );
 
     // Now a person closes it, and GitHub agrees.
-    w.github.set_state(REPO, AlertKind::CodeScanning, 10, AlertState::Fixed);
-    w.github.set_state(REPO, AlertKind::CodeScanning, 11, AlertState::Fixed);
+    w.github
+        .set_state(REPO, AlertKind::CodeScanning, 10, AlertState::Fixed);
+    w.github
+        .set_state(REPO, AlertKind::CodeScanning, 11, AlertState::Fixed);
     let closed = w.jira.set_status(&key, "Done", Some("Done"));
     let resolved = w.jira_delivery(&closed, "jira-2").await;
-    assert_eq!(resolved["outcome"]["ticket_state"], "resolved", "{resolved}");
-    assert_eq!(w.jira.snapshot(&key).unwrap().category, fake_jira::Category::Done);
+    assert_eq!(
+        resolved["outcome"]["ticket_state"], "resolved",
+        "{resolved}"
+    );
+    assert_eq!(
+        w.jira.snapshot(&key).unwrap().category,
+        fake_jira::Category::Done
+    );
 
     w.jira.assert_no_violations();
-    let audit = w.store.audit_log(&w.store.group_for_ticket("jira", &key).await.unwrap().unwrap()).await.unwrap();
+    let audit = w
+        .store
+        .audit_log(
+            &w.store
+                .group_for_ticket("jira", &key)
+                .await
+                .unwrap()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     let verbs: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
-    assert!(verbs.contains(&"ticket.closure_rejected") && verbs.contains(&"ticket.resolved"), "{verbs:?}");
+    assert!(
+        verbs.contains(&"ticket.closure_rejected") && verbs.contains(&"ticket.resolved"),
+        "{verbs:?}"
+    );
     (per_create, per_join, w.jira.requests().len())
 }
 
@@ -209,7 +295,10 @@ async fn wont_do_in_jira_dismisses_the_alert_in_github_and_the_echo_is_quiet() {
     assert_eq!(World::action_names(&answer), ["dismiss_alerts"], "{answer}");
     let dismissed = w.github.dismissed();
     assert_eq!(dismissed.len(), 1);
-    assert_eq!((dismissed[0].number, dismissed[0].reason), (10, "won't fix"));
+    assert_eq!(
+        (dismissed[0].number, dismissed[0].reason),
+        (10, "won't fix")
+    );
     assert!(dismissed[0].comment.contains(&key));
 
     // GitHub then tells scantix the alert was dismissed: no comment goes back to Jira.
@@ -224,7 +313,12 @@ async fn wont_do_in_jira_dismisses_the_alert_in_github_and_the_echo_is_quiet() {
 async fn a_crash_after_jira_created_the_issue_is_retried_without_a_second_issue() {
     let w = world_with(fake_jira::Flavor::Cloud, true).await;
     let body = alert("created.payload.json", 10);
-    let response = handle_github(&w.github_ingest, delivery_request("code_scanning_alert", "gh-1", &body, None)).await.unwrap();
+    let response = handle_github(
+        &w.github_ingest,
+        delivery_request("code_scanning_alert", "gh-1", &body, None),
+    )
+    .await
+    .unwrap();
     let (status, answer) = answer_of(response);
     assert_eq!(status, 503, "a retryable failure: {answer}");
     assert_eq!(w.jira.issue_keys().len(), 1, "Jira did create it");
@@ -232,7 +326,10 @@ async fn a_crash_after_jira_created_the_issue_is_retried_without_a_second_issue(
     // The retry (SQS or a redelivery brings the same delivery) finds the issue by its group key.
     let retried = w.github("created.payload.json", 10, "gh-1").await;
     assert_eq!(w.jira.issue_keys().len(), 1, "no second issue");
-    assert_eq!(retried["outcome"]["ticket"]["key"], w.jira.issue_keys()[0].as_str());
+    assert_eq!(
+        retried["outcome"]["ticket"]["key"],
+        w.jira.issue_keys()[0].as_str()
+    );
     assert_eq!(retried["outcome"]["ticket_state"], "open");
     w.jira.assert_no_violations();
 }
@@ -241,9 +338,19 @@ async fn a_crash_after_jira_created_the_issue_is_retried_without_a_second_issue(
 async fn a_lost_response_to_the_create_call_still_yields_one_issue() {
     let w = world(fake_jira::Flavor::Cloud).await;
     // Jira creates the issue but its answer never arrives (the client times out).
-    w.jira.inject_on("POST", "/rest/api/3/issue", fake_jira::Fault::LostResponse(Duration::from_secs(4)), 1);
+    w.jira.inject_on(
+        "POST",
+        "/rest/api/3/issue",
+        fake_jira::Fault::LostResponse(Duration::from_secs(4)),
+        1,
+    );
     let body = alert("created.payload.json", 10);
-    let response = handle_github(&w.github_ingest, delivery_request("code_scanning_alert", "gh-1", &body, None)).await.unwrap();
+    let response = handle_github(
+        &w.github_ingest,
+        delivery_request("code_scanning_alert", "gh-1", &body, None),
+    )
+    .await
+    .unwrap();
     if answer_of(response).0 != 200 {
         w.github("created.payload.json", 10, "gh-1").await;
     }
@@ -257,7 +364,12 @@ async fn a_jira_outage_leaves_the_work_queued_and_the_retry_completes_it() {
     // Every attempt the adapter makes on the first call fails (it tries 4 times).
     w.jira.inject(fake_jira::Fault::Status(503), 4);
     let body = alert("created.payload.json", 10);
-    let response = handle_github(&w.github_ingest, delivery_request("code_scanning_alert", "gh-1", &body, None)).await.unwrap();
+    let response = handle_github(
+        &w.github_ingest,
+        delivery_request("code_scanning_alert", "gh-1", &body, None),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer_of(response).0, 503);
     assert!(w.jira.issue_keys().is_empty());
     w.github("created.payload.json", 10, "gh-1").await;
@@ -275,10 +387,17 @@ async fn real_jira_deliveries_for_untracked_issues_are_answered_and_ignored() {
         }
         let body: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let answer = w.jira_delivery(&body, &path.display().to_string()).await;
-        let reason = answer["reason"].as_str().or(answer["outcome"]["actions"][0]["reason"].as_str()).unwrap_or_default().to_owned();
+        let reason = answer["reason"]
+            .as_str()
+            .or(answer["outcome"]["actions"][0]["reason"].as_str())
+            .unwrap_or_default()
+            .to_owned();
         assert!(!reason.is_empty(), "{}: {answer}", path.display());
     }
-    assert!(w.jira.requests().is_empty(), "no Jira call for issues scantix does not track");
+    assert!(
+        w.jira.requests().is_empty(),
+        "no Jira call for issues scantix does not track"
+    );
 }
 
 #[tokio::test]

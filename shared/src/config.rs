@@ -82,7 +82,10 @@ impl Default for Config {
             grouping: Grouping::default(),
             when_all_fixed: WhenAllFixed::default(),
             verify_closure: true,
-            resolutions: resolutions.into_iter().map(|(name, reason)| (name.to_owned(), reason)).collect(),
+            resolutions: resolutions
+                .into_iter()
+                .map(|(name, reason)| (name.to_owned(), reason))
+                .collect(),
             recreate_deleted_tickets: false,
             sla: crate::sla::SlaPolicy::default(),
             service_accounts: Vec::new(),
@@ -94,6 +97,9 @@ impl Config {
     /// The dismissal a tracker resolution stands for, if any.
     pub fn dismissal_for(&self, resolution: &str) -> Option<DismissReason> {
         let wanted = resolution.trim().to_lowercase();
-        self.resolutions.iter().find(|(name, _)| name.to_lowercase() == wanted).map(|(_, reason)| *reason)
+        self.resolutions
+            .iter()
+            .find(|(name, _)| name.to_lowercase() == wanted)
+            .map(|(_, reason)| *reason)
     }
 }

@@ -32,9 +32,13 @@ pub mod event;
 pub mod finding;
 pub mod github;
 pub mod identity;
-pub mod jira;
 pub mod ingest;
+pub mod jira;
+pub mod owners;
+pub mod policy;
+pub mod repo_config;
 pub mod secret;
+pub mod sla;
 pub mod state;
 pub mod store;
 pub mod sweep;
@@ -44,10 +48,6 @@ pub mod testing;
 pub mod ticket;
 pub mod tracker;
 pub mod wiring;
-pub mod policy;
-pub mod owners;
-pub mod sla;
-pub mod repo_config;
 
 /// Re-exported so that the functions and tools name the same chrono as the library.
 pub use chrono;

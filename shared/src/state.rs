@@ -267,7 +267,11 @@ impl GroupRecord {
 
     /// When the ticket is due: the earliest due date of its open ticketed members.
     pub fn due(&self) -> Option<chrono::NaiveDate> {
-        crate::sla::group_due(self.ticketed().filter(|(_, m)| m.is_open()).map(|(_, m)| m.due))
+        crate::sla::group_due(
+            self.ticketed()
+                .filter(|(_, m)| m.is_open())
+                .map(|(_, m)| m.due),
+        )
     }
 
     /// Whether a ticket exists, is on its way, or was deleted by a person (who then decides).

@@ -36,14 +36,28 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    pub fn new(executor: Arc<Executor>, syncer: Syncer, clients: Arc<dyn GitHubClients>) -> Sweeper {
-        Sweeper { executor, syncer, clients }
+    pub fn new(
+        executor: Arc<Executor>,
+        syncer: Syncer,
+        clients: Arc<dyn GitHubClients>,
+    ) -> Sweeper {
+        Sweeper {
+            executor,
+            syncer,
+            clients,
+        }
     }
 
     /// One pass over every installation and group.
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<SweepReport, StoreError> {
         let store = self.executor.store();
-        let mut report = SweepReport { sync: SyncReport { complete: true, ..SyncReport::default() }, ..SweepReport::default() };
+        let mut report = SweepReport {
+            sync: SyncReport {
+                complete: true,
+                ..SyncReport::default()
+            },
+            ..SweepReport::default()
+        };
         for installation in store.list_installations().await? {
             let installation = installation.value;
             if !installation.active {
@@ -53,14 +67,30 @@ impl Sweeper {
             let github = match self.clients.for_installation(Some(installation.id)) {
                 Ok(github) => github,
                 Err(e) => {
-                    report.failures.push(format!("installation {}: {e}", installation.id));
+                    report
+                        .failures
+                        .push(format!("installation {}: {e}", installation.id));
                     continue;
                 }
             };
             for covered in installation.repositories.values().filter(|r| r.active) {
                 report.repositories += 1;
-                let repo = Repository { id: covered.id, full_name: covered.full_name.clone(), default_branch: None, html_url: None };
-                match self.syncer.sync_repository(github.as_ref(), installation.id, &repo, self.executor.config()).await {
+                let repo = Repository {
+                    id: covered.id,
+                    full_name: covered.full_name.clone(),
+                    default_branch: None,
+                    html_url: None,
+                };
+                match self
+                    .syncer
+                    .sync_repository(
+                        github.as_ref(),
+                        installation.id,
+                        &repo,
+                        self.executor.config(),
+                    )
+                    .await
+                {
                     Ok(sync) => add(&mut report.sync, &sync),
                     Err(e) => report.failures.push(format!("{}: {e}", covered.full_name)),
                 }
@@ -102,7 +132,9 @@ mod tests {
     use crate::finding::{AlertState, Finding};
     use crate::github::api::MemoryGitHub;
     use crate::github::clients::OneClient;
-    use crate::github::installation_webhook::{InstallationChange, InstallationEvent, NamedRepository};
+    use crate::github::installation_webhook::{
+        InstallationChange, InstallationEvent, NamedRepository,
+    };
     use crate::state::{TicketState, Triage};
     use crate::store::Store;
     use crate::store::memory::MemoryStore;
@@ -121,40 +153,81 @@ mod tests {
         let store = Arc::new(MemoryStore::new());
         let github = Arc::new(MemoryGitHub::new());
         let executor = Arc::new(
-            Executor::new(store.clone(), Arc::new(DraftTracker::new(store.clone())), Config::default())
-                .with_github(github.clone())
-                .with_clock(clock),
+            Executor::new(
+                store.clone(),
+                Arc::new(DraftTracker::new(store.clone())),
+                Config::default(),
+            )
+            .with_github(github.clone())
+            .with_clock(clock),
         );
-        let alert = |n| Finding { updated_at: Some(start), ..code_alert(n, "js/xss", "src/app.js") };
+        let alert = |n| Finding {
+            updated_at: Some(start),
+            ..code_alert(n, "js/xss", "src/app.js")
+        };
         let repo = alert(1).repository;
         let install = InstallationEvent {
             installation_id: 9,
             account: "acme".into(),
-            change: InstallationChange::Created(vec![NamedRepository { id: repo.id, full_name: repo.full_name.clone() }]),
+            change: InstallationChange::Created(vec![NamedRepository {
+                id: repo.id,
+                full_name: repo.full_name.clone(),
+            }]),
         };
-        executor.apply_installation("github:i", &install, None).await.unwrap();
+        executor
+            .apply_installation("github:i", &install, None)
+            .await
+            .unwrap();
         for n in [1, 2] {
             github.add_finding(alert(n));
-            let event = AlertEvent { change: AlertChange::Opened, action: "created".into(), finding: alert(n), actor: None, installation_id: Some(9) };
-            executor.apply_alert(&format!("github:{n}"), &event, Triage::Ticket).await.unwrap();
+            let event = AlertEvent {
+                change: AlertChange::Opened,
+                action: "created".into(),
+                finding: alert(n),
+                actor: None,
+                installation_id: Some(9),
+            };
+            executor
+                .apply_alert(&format!("github:{n}"), &event, Triage::Ticket)
+                .await
+                .unwrap();
         }
         let clients = Arc::new(OneClient(github.clone()));
-        let sweeper = Sweeper::new(executor.clone(), Syncer::new(executor.clone(), Arc::new(default_triage)), clients);
+        let sweeper = Sweeper::new(
+            executor.clone(),
+            Syncer::new(executor.clone(), Arc::new(default_triage)),
+            clients,
+        );
         let first = sweeper.sweep(start).await.unwrap();
-        assert_eq!((first.sync.applied, first.overdue_flagged), (0, 0), "{first:?}");
+        assert_eq!(
+            (first.sync.applied, first.overdue_flagged),
+            (0, 0),
+            "{first:?}"
+        );
 
         // Both alerts are fixed on GitHub; the deliveries were lost.
         *clock_now.lock().unwrap() = start + Duration::days(1);
         for n in [1, 2] {
-            github.add_finding(Finding { state: AlertState::Fixed, updated_at: Some(start + Duration::days(1)), ..alert(n) });
+            github.add_finding(Finding {
+                state: AlertState::Fixed,
+                updated_at: Some(start + Duration::days(1)),
+                ..alert(n)
+            });
         }
         // A third alert stays open past its SLA (high: 30 days).
-        github.add_finding(Finding { updated_at: Some(start + Duration::days(1)), ..code_alert(3, "js/sqli", "src/db.js") });
+        github.add_finding(Finding {
+            updated_at: Some(start + Duration::days(1)),
+            ..code_alert(3, "js/sqli", "src/db.js")
+        });
         let second = sweeper.sweep(start + Duration::days(1)).await.unwrap();
         assert_eq!(second.sync.applied, 3, "{second:?}");
         let groups = store.list_groups().await.unwrap();
         let xss = groups.iter().find(|g| g.value.rule.id == "js/xss").unwrap();
-        assert_eq!(xss.value.ticket_state, TicketState::Stale, "the missed fix is repaired");
+        assert_eq!(
+            xss.value.ticket_state,
+            TicketState::Stale,
+            "the missed fix is repaired"
+        );
 
         let late = start + Duration::days(40);
         *clock_now.lock().unwrap() = late;
@@ -162,9 +235,31 @@ mod tests {
         assert_eq!(third.overdue_flagged, 1, "{third:?}");
         let again = sweeper.sweep(late + Duration::days(1)).await.unwrap();
         assert_eq!(again.overdue_flagged, 0, "flagged once");
-        let sqli = store.list_groups().await.unwrap().into_iter().find(|g| g.value.rule.id == "js/sqli").unwrap().value;
-        let draft = store.get_draft(&sqli.ticket.unwrap().key).await.unwrap().unwrap();
-        assert!(draft.labels.contains(&"scantix-overdue".to_string()), "{:?}", draft.labels);
-        assert_eq!(draft.comments.iter().filter(|c| c.text.starts_with("Overdue")).count(), 1);
+        let sqli = store
+            .list_groups()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|g| g.value.rule.id == "js/sqli")
+            .unwrap()
+            .value;
+        let draft = store
+            .get_draft(&sqli.ticket.unwrap().key)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            draft.labels.contains(&"scantix-overdue".to_string()),
+            "{:?}",
+            draft.labels
+        );
+        assert_eq!(
+            draft
+                .comments
+                .iter()
+                .filter(|c| c.text.starts_with("Overdue"))
+                .count(),
+            1
+        );
     }
 }

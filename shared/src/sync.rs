@@ -82,10 +82,27 @@ impl Syncer {
         repo: &Repository,
         config: &Config,
     ) -> Result<SyncReport, SyncError> {
-        let mut report = SyncReport { complete: true, ..SyncReport::default() };
+        let mut report = SyncReport {
+            complete: true,
+            ..SyncReport::default()
+        };
         let mut touched: BTreeSet<GroupKey> = BTreeSet::new();
-        for kind in [AlertKind::CodeScanning, AlertKind::Dependabot, AlertKind::SecretScanning] {
-            let outcome = self.sync_kind(github, installation, repo, kind, config, &mut report, &mut touched).await;
+        for kind in [
+            AlertKind::CodeScanning,
+            AlertKind::Dependabot,
+            AlertKind::SecretScanning,
+        ] {
+            let outcome = self
+                .sync_kind(
+                    github,
+                    installation,
+                    repo,
+                    kind,
+                    config,
+                    &mut report,
+                    &mut touched,
+                )
+                .await;
             match outcome {
                 Ok(()) => {}
                 Err(SyncError::GitHub(GitHubError::RateLimited { .. })) => {
@@ -94,7 +111,9 @@ impl Syncer {
                     break;
                 }
                 // A repository without that feature enabled answers 403/404: nothing to read.
-                Err(SyncError::GitHub(GitHubError::NotFound(_) | GitHubError::Refused(_))) => continue,
+                Err(SyncError::GitHub(GitHubError::NotFound(_) | GitHubError::Refused(_))) => {
+                    continue;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -117,20 +136,33 @@ impl Syncer {
         touched: &mut BTreeSet<GroupKey>,
     ) -> Result<(), SyncError> {
         let store = self.executor.store();
-        let record = store.get_installation(installation).await?.ok_or(SyncError::UnknownInstallation(installation))?;
+        let record = store
+            .get_installation(installation)
+            .await?
+            .ok_or(SyncError::UnknownInstallation(installation))?;
         let progress = progress_of(&record.value, repo.id, kind);
         // A backfill imports what is open now; a reconciliation reads every state, since a fix or
         // dismissal is exactly what a lost delivery would have told.
         let query = match progress.complete_since {
-            None => AlertQuery { state: Some(AlertStateFilter::Open), ..AlertQuery::default() },
-            Some(since) => AlertQuery { since: Some(since), ..AlertQuery::default() },
+            None => AlertQuery {
+                state: Some(AlertStateFilter::Open),
+                ..AlertQuery::default()
+            },
+            Some(since) => AlertQuery {
+                since: Some(since),
+                ..AlertQuery::default()
+            },
         };
         // GitHub's `updated_at` has whole seconds: a watermark with a fraction would skip an alert
         // changed earlier in the same second.
-        let started_at = progress.started_at.unwrap_or_else(|| whole_second(self.executor.now()));
+        let started_at = progress
+            .started_at
+            .unwrap_or_else(|| whole_second(self.executor.now()));
         let mut cursor = progress.cursor.clone();
         loop {
-            let page = github.list_alerts(repo, kind, &query.at(cursor.clone())).await?;
+            let page = github
+                .list_alerts(repo, kind, &query.at(cursor.clone()))
+                .await?;
             report.list_calls += 1;
             for finding in page.findings {
                 report.alerts_seen += 1;
@@ -144,10 +176,19 @@ impl Syncer {
             }
             cursor = page.next;
             let next = match &cursor {
-                Some(_) => SyncProgress { cursor: cursor.clone(), started_at: Some(started_at), complete_since: progress.complete_since },
-                None => SyncProgress { cursor: None, started_at: None, complete_since: Some(started_at) },
+                Some(_) => SyncProgress {
+                    cursor: cursor.clone(),
+                    started_at: Some(started_at),
+                    complete_since: progress.complete_since,
+                },
+                None => SyncProgress {
+                    cursor: None,
+                    started_at: None,
+                    complete_since: Some(started_at),
+                },
             };
-            self.save_progress(installation, repo.id, kind, next).await?;
+            self.save_progress(installation, repo.id, kind, next)
+                .await?;
             if cursor.is_none() {
                 return Ok(());
             }
@@ -156,14 +197,25 @@ impl Syncer {
 
     /// Applies one listed alert if the store does not already know it in that state; returns the
     /// group it touched.
-    async fn apply_listed(&self, finding: Finding, installation: u64, config: &Config) -> Result<Option<GroupKey>, SyncError> {
+    async fn apply_listed(
+        &self,
+        finding: Finding,
+        installation: u64,
+        config: &Config,
+    ) -> Result<Option<GroupKey>, SyncError> {
         let fingerprint = Fingerprint::of(&finding);
         let stored = self.executor.store().get_finding(&fingerprint).await?;
-        let Some(change) = change_between(stored.as_ref().map(|s| s.value.finding.state), finding.state) else {
+        let Some(change) = change_between(
+            stored.as_ref().map(|s| s.value.finding.state),
+            finding.state,
+        ) else {
             return Ok(None);
         };
         // The delivery id names the state reached, so a resumed run does not apply it twice.
-        let when = finding.updated_at.map(|t| t.timestamp()).unwrap_or_default();
+        let when = finding
+            .updated_at
+            .map(|t| t.timestamp())
+            .unwrap_or_default();
         let delivery = format!("sync:{fingerprint}:{}:{when}", finding.state.as_str());
         let triage = (self.triage)(&finding);
         let event = AlertEvent {
@@ -173,21 +225,42 @@ impl Syncer {
             actor: Some("scantix-sync".into()),
             installation_id: Some(installation),
         };
-        Ok(match self.executor.commit_alert(&delivery, &event, triage, config).await? {
-            Committed::Applied(decision) => Some(decision.group_key),
-            Committed::Duplicate(group) => group,
-        })
+        Ok(
+            match self
+                .executor
+                .commit_alert(&delivery, &event, triage, config)
+                .await?
+            {
+                Committed::Applied(decision) => Some(decision.group_key),
+                Committed::Duplicate(group) => group,
+            },
+        )
     }
 
-    async fn save_progress(&self, installation: u64, repo: u64, kind: AlertKind, progress: SyncProgress) -> Result<(), SyncError> {
+    async fn save_progress(
+        &self,
+        installation: u64,
+        repo: u64,
+        kind: AlertKind,
+        progress: SyncProgress,
+    ) -> Result<(), SyncError> {
         let store = self.executor.store();
         loop {
-            let current = store.get_installation(installation).await?.ok_or(SyncError::UnknownInstallation(installation))?;
+            let current = store
+                .get_installation(installation)
+                .await?
+                .ok_or(SyncError::UnknownInstallation(installation))?;
             let mut record = current.value;
             if let Some(entry) = record.repositories.get_mut(&repo) {
                 entry.sync.insert(kind, progress.clone());
             }
-            match store.put_installation(Guarded { value: record, expected_version: Some(current.version) }).await {
+            match store
+                .put_installation(Guarded {
+                    value: record,
+                    expected_version: Some(current.version),
+                })
+                .await
+            {
                 Ok(_) => return Ok(()),
                 // An installation event landed in between: re-read and write this kind's progress again.
                 Err(StoreError::Conflict) => continue,
@@ -202,7 +275,12 @@ fn whole_second(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Ut
 }
 
 fn progress_of(record: &InstallationRecord, repo: u64, kind: AlertKind) -> SyncProgress {
-    record.repositories.get(&repo).and_then(|r| r.sync.get(&kind)).cloned().unwrap_or_default()
+    record
+        .repositories
+        .get(&repo)
+        .and_then(|r| r.sync.get(&kind))
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -24,7 +24,9 @@ fn repo() -> Repository {
 /// Alert `n` of one of ten rules, updated at minute `n`.
 fn alert(n: u64) -> Finding {
     Finding {
-        updated_at: Some(Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap() + Duration::minutes(n as i64)),
+        updated_at: Some(
+            Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap() + Duration::minutes(n as i64),
+        ),
         ..code_alert(n, &format!("js/rule-{}", n % 10), &format!("src/{n}.js"))
     }
 }
@@ -32,14 +34,24 @@ fn alert(n: u64) -> Finding {
 async fn setup() -> (Arc<MemoryStore>, Arc<Executor>, Arc<CallCounts>, Syncer) {
     let store = Arc::new(MemoryStore::new());
     let (tracker, calls) = Counted::new(DraftTracker::new(store.clone()));
-    let executor = Arc::new(Executor::new(store.clone(), Arc::new(tracker), Config::default()));
+    let executor = Arc::new(Executor::new(
+        store.clone(),
+        Arc::new(tracker),
+        Config::default(),
+    ));
     let r = repo();
     let installed = InstallationEvent {
         installation_id: INSTALLATION,
         account: "acme".into(),
-        change: InstallationChange::Created(vec![NamedRepository { id: r.id, full_name: r.full_name }]),
+        change: InstallationChange::Created(vec![NamedRepository {
+            id: r.id,
+            full_name: r.full_name,
+        }]),
     };
-    executor.apply_installation("github:install", &installed, None).await.unwrap();
+    executor
+        .apply_installation("github:install", &installed, None)
+        .await
+        .unwrap();
     let syncer = Syncer::new(executor.clone(), Arc::new(default_triage));
     (store, executor, calls, syncer)
 }
@@ -51,7 +63,10 @@ async fn a_backfill_of_a_thousand_alerts_makes_eleven_list_calls_and_one_ticket_
     for n in 1..=1000 {
         github.add_finding(alert(n));
     }
-    let report = syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
+    let report = syncer
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
     assert!(report.complete);
     assert_eq!((report.alerts_seen, report.applied), (1000, 1000));
     // 10 pages of 100 for the code scanning alerts, and one (empty) page each for the other kinds.
@@ -59,10 +74,17 @@ async fn a_backfill_of_a_thousand_alerts_makes_eleven_list_calls_and_one_ticket_
     assert_eq!(github.list_calls() as u32, report.list_calls);
     let tracker = calls.snapshot();
     assert_eq!(tracker.create, 10, "ten groups, ten tickets: {tracker:?}");
-    assert_eq!(tracker.update, 0, "joining findings fold into the pending create");
+    assert_eq!(
+        tracker.update, 0,
+        "joining findings fold into the pending create"
+    );
     let groups = store.list_groups().await.unwrap();
     assert_eq!(groups.len(), 10);
-    assert!(groups.iter().all(|g| g.value.members.len() == 100 && g.value.outbox.is_empty()));
+    assert!(
+        groups
+            .iter()
+            .all(|g| g.value.members.len() == 100 && g.value.outbox.is_empty())
+    );
 }
 
 /// Answers `RateLimited` on list call number `fail_on` (counting from 1), once.
@@ -74,22 +96,51 @@ struct RateLimitedOnce {
 
 #[async_trait]
 impl GitHub for RateLimitedOnce {
-    async fn alert_state(&self, repo: &Repository, kind: AlertKind, number: u64) -> Result<AlertState, GitHubError> {
+    async fn alert_state(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<AlertState, GitHubError> {
         self.inner.alert_state(repo, kind, number).await
     }
-    async fn dismiss_alert(&self, repo: &Repository, kind: AlertKind, n: u64, r: DismissReason, c: &str) -> Result<(), GitHubError> {
+    async fn dismiss_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        n: u64,
+        r: DismissReason,
+        c: &str,
+    ) -> Result<(), GitHubError> {
         self.inner.dismiss_alert(repo, kind, n, r, c).await
     }
-    async fn reopen_alert(&self, repo: &Repository, kind: AlertKind, number: u64) -> Result<(), GitHubError> {
+    async fn reopen_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+    ) -> Result<(), GitHubError> {
         self.inner.reopen_alert(repo, kind, number).await
     }
-    async fn list_alerts(&self, repo: &Repository, kind: AlertKind, query: &AlertQuery) -> Result<AlertPage, GitHubError> {
+    async fn list_alerts(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        query: &AlertQuery,
+    ) -> Result<AlertPage, GitHubError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
-            return Err(GitHubError::RateLimited { retry_after: std::time::Duration::from_secs(60) });
+            return Err(GitHubError::RateLimited {
+                retry_after: std::time::Duration::from_secs(60),
+            });
         }
         self.inner.list_alerts(repo, kind, query).await
     }
-    async fn read_file(&self, repo: &Repository, path: &str, git_ref: Option<&str>) -> Result<Option<String>, GitHubError> {
+    async fn read_file(
+        &self,
+        repo: &Repository,
+        path: &str,
+        git_ref: Option<&str>,
+    ) -> Result<Option<String>, GitHubError> {
         self.inner.read_file(repo, path, git_ref).await
     }
 }
@@ -97,21 +148,48 @@ impl GitHub for RateLimitedOnce {
 #[tokio::test]
 async fn an_interrupted_backfill_resumes_from_its_cursor() {
     let (store, _, calls, syncer) = setup().await;
-    let github = RateLimitedOnce { inner: MemoryGitHub::new(), calls: AtomicU32::new(0), fail_on: 4 };
+    let github = RateLimitedOnce {
+        inner: MemoryGitHub::new(),
+        calls: AtomicU32::new(0),
+        fail_on: 4,
+    };
     for n in 1..=1000 {
         github.inner.add_finding(alert(n));
     }
-    let first = syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
+    let first = syncer
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
     assert!(!first.complete);
     assert_eq!(first.applied, 300, "three pages before the rate limit");
-    let cursor = store.get_installation(INSTALLATION).await.unwrap().unwrap().value.repositories[&repo().id].sync[&AlertKind::CodeScanning].clone();
+    let cursor = store
+        .get_installation(INSTALLATION)
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .repositories[&repo().id]
+        .sync[&AlertKind::CodeScanning]
+        .clone();
     assert!(cursor.cursor.is_some() && cursor.complete_since.is_none());
 
-    let second = syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
+    let second = syncer
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
     assert!(second.complete);
     assert_eq!(second.applied, 700, "resumed, not restarted: {second:?}");
     assert_eq!(calls.snapshot().create, 10);
-    assert_eq!(store.list_groups().await.unwrap().iter().map(|g| g.value.members.len()).sum::<usize>(), 1000);
+    assert_eq!(
+        store
+            .list_groups()
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.value.members.len())
+            .sum::<usize>(),
+        1000
+    );
 }
 
 #[tokio::test]
@@ -122,24 +200,53 @@ async fn reconciliation_repairs_a_missed_delivery_and_reads_only_what_changed() 
     for n in 1..=10 {
         github.add_finding(alert(n));
     }
-    syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
+    syncer
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
     let calls_after_backfill = github.list_calls();
 
     // Alert 3 is fixed on GitHub, but the delivery never reached scantix.
-    let fixed = Finding { state: AlertState::Fixed, updated_at: Some(Utc::now()), ..alert(3) };
+    let fixed = Finding {
+        state: AlertState::Fixed,
+        updated_at: Some(Utc::now()),
+        ..alert(3)
+    };
     github.add_finding(fixed);
-    let report = syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
+    let report = syncer
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
     assert_eq!(report.applied, 1, "{report:?}");
-    assert_eq!(report.alerts_seen, 1, "only alerts updated since the last complete read are read");
-    let stored = store.get_finding(&Fingerprint::of(&alert(3))).await.unwrap().unwrap();
+    assert_eq!(
+        report.alerts_seen, 1,
+        "only alerts updated since the last complete read are read"
+    );
+    let stored = store
+        .get_finding(&Fingerprint::of(&alert(3)))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.value.finding.state, AlertState::Fixed);
-    let group = store.get_group(&stored.value.group_key).await.unwrap().unwrap().value;
-    assert_eq!(group.ticket_state, crate::state::TicketState::Stale, "its group had only that alert open");
+    let group = store
+        .get_group(&stored.value.group_key)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(
+        group.ticket_state,
+        crate::state::TicketState::Stale,
+        "its group had only that alert open"
+    );
     assert!(github.list_calls() - calls_after_backfill <= 3);
 
     // Nothing changed since: nothing applied. (The fix landed within the watermark's second, so
     // it may be read once more — the watermark is whole seconds, like GitHub's timestamps.)
-    let quiet = syncer.sync_repository(&github, INSTALLATION, &repo(), &Config::default()).await.unwrap();
+    let quiet = syncer
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
     assert_eq!(quiet.applied, 0);
     assert!(quiet.alerts_seen <= 1, "{quiet:?}");
     drop(executor);

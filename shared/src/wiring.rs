@@ -13,9 +13,9 @@
 
 use crate::github::app_auth::{AppCredentials, InstallationTokens};
 use crate::github::clients::{AppClients, GitHubClients};
+use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::dynamodb::DynamoStore;
-use crate::secret::Secret;
 use crate::tracker::draft::DraftTracker;
 use crate::tracker::jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
 use crate::tracker::{Tracker, TrackerError};
@@ -44,7 +44,10 @@ fn optional(name: &'static str) -> Option<String> {
 pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
     let table = var("SCANTIX_TABLE")?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table)))
+    Ok(Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        table,
+    )))
 }
 
 /// The tracker named by `SCANTIX_TRACKER`.
@@ -55,26 +58,42 @@ pub fn tracker_from_env(store: Arc<dyn Store>) -> Result<Arc<dyn Tracker>, Wirin
             let (settings, auth) = jira_from_env()?;
             Ok(Arc::new(JiraTracker::new(settings, auth)?))
         }
-        other => Err(WiringError::Invalid { var: "SCANTIX_TRACKER", why: format!("`{other}`: expected draft or jira") }),
+        other => Err(WiringError::Invalid {
+            var: "SCANTIX_TRACKER",
+            why: format!("`{other}`: expected draft or jira"),
+        }),
     }
 }
 
 /// Jira settings and credentials from the environment.
 pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
     let settings = match optional("JIRA_SETTINGS") {
-        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid { var: "JIRA_SETTINGS", why: e.to_string() })?,
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "JIRA_SETTINGS",
+            why: e.to_string(),
+        })?,
         None => {
             let flavor = match optional("JIRA_FLAVOR").as_deref().unwrap_or("cloud") {
                 "cloud" => Flavor::Cloud,
                 "data-center" => Flavor::DataCenter,
-                other => return Err(WiringError::Invalid { var: "JIRA_FLAVOR", why: format!("`{other}`: expected cloud or data-center") }),
+                other => {
+                    return Err(WiringError::Invalid {
+                        var: "JIRA_FLAVOR",
+                        why: format!("`{other}`: expected cloud or data-center"),
+                    });
+                }
             };
             JiraSettings::new(var("JIRA_URL")?, flavor, var("JIRA_PROJECT")?)
         }
     };
     let auth = match settings.flavor {
-        Flavor::Cloud => JiraAuth::Cloud { email: var("JIRA_EMAIL")?, api_token: Secret::new(var("JIRA_API_TOKEN")?) },
-        Flavor::DataCenter => JiraAuth::DataCenter { token: Secret::new(var("JIRA_TOKEN")?) },
+        Flavor::Cloud => JiraAuth::Cloud {
+            email: var("JIRA_EMAIL")?,
+            api_token: Secret::new(var("JIRA_API_TOKEN")?),
+        },
+        Flavor::DataCenter => JiraAuth::DataCenter {
+            token: Secret::new(var("JIRA_TOKEN")?),
+        },
     };
     Ok((settings, auth))
 }
@@ -82,11 +101,21 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
 /// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set. Call it inside the
 /// Tokio runtime (octocrab starts a worker there).
 pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, WiringError> {
-    let Some(app_id) = optional("GITHUB_APP_ID") else { return Ok(None) };
-    let app_id = app_id.parse().map_err(|_| WiringError::Invalid { var: "GITHUB_APP_ID", why: "not a number".into() })?;
+    let Some(app_id) = optional("GITHUB_APP_ID") else {
+        return Ok(None);
+    };
+    let app_id = app_id.parse().map_err(|_| WiringError::Invalid {
+        var: "GITHUB_APP_ID",
+        why: "not a number".into(),
+    })?;
     let key = Secret::new(var("GITHUB_APP_PRIVATE_KEY")?);
     let base = optional("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
-    let tokens = InstallationTokens::new(&base, &AppCredentials::new(app_id, key))
-        .map_err(|e| WiringError::Invalid { var: "GITHUB_APP_PRIVATE_KEY", why: e.to_string() })?;
+    let tokens =
+        InstallationTokens::new(&base, &AppCredentials::new(app_id, key)).map_err(|e| {
+            WiringError::Invalid {
+                var: "GITHUB_APP_PRIVATE_KEY",
+                why: e.to_string(),
+            }
+        })?;
     Ok(Some(Arc::new(AppClients::new(Arc::new(tokens)))))
 }

@@ -17,7 +17,10 @@ pub struct CrashAfterCreate<T> {
 impl<T: Tracker> CrashAfterCreate<T> {
     /// Crashes after the first successful create only.
     pub fn new(inner: T) -> CrashAfterCreate<T> {
-        CrashAfterCreate { inner, armed: AtomicBool::new(true) }
+        CrashAfterCreate {
+            inner,
+            armed: AtomicBool::new(true),
+        }
     }
 }
 
@@ -29,14 +32,24 @@ impl<T: Tracker> Tracker for CrashAfterCreate<T> {
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         self.inner.find_by_group_key(key).await
     }
-    async fn create(&self, content: &TicketContent) -> Result<(TicketRef, TicketState), TrackerError> {
+    async fn create(
+        &self,
+        content: &TicketContent,
+    ) -> Result<(TicketRef, TicketState), TrackerError> {
         let created = self.inner.create(content).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
-            return Err(TrackerError::Retryable(format!("process died after {} was created", created.0.key)));
+            return Err(TrackerError::Retryable(format!(
+                "process died after {} was created",
+                created.0.key
+            )));
         }
         Ok(created)
     }
-    async fn update(&self, ticket: &TicketRef, content: &TicketContent) -> Result<(), TrackerError> {
+    async fn update(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+    ) -> Result<(), TrackerError> {
         self.inner.update(ticket, content).await
     }
     async fn comment(&self, ticket: &TicketRef, id: &str, text: &str) -> Result<(), TrackerError> {

@@ -1,9 +1,9 @@
 //! Helpers shared by the integration tests.
 
+pub mod crash;
 pub mod dynamodb;
+pub mod fake_github;
+pub mod fake_jira;
+pub mod openapi;
 pub mod records;
 pub mod webhooks;
-pub mod openapi;
-pub mod fake_jira;
-pub mod crash;
-pub mod fake_github;

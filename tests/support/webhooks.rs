@@ -11,7 +11,9 @@ pub const SECRET: &str = "test-webhook-secret";
 
 /// Absolute path of a file under the shared fixtures folder.
 pub fn fixture_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(relative)
 }
 
 /// The raw bytes of a fixture, exactly as upstream wrote them.
@@ -22,7 +24,9 @@ pub fn fixture(relative: &str) -> Vec<u8> {
 
 /// An octokit payload example: `octokit("code_scanning_alert/created.payload.json")`.
 pub fn octokit(relative: &str) -> Vec<u8> {
-    fixture(&format!("github-webhooks/octokit-webhooks/payload-examples/api.github.com/{relative}"))
+    fixture(&format!(
+        "github-webhooks/octokit-webhooks/payload-examples/api.github.com/{relative}"
+    ))
 }
 
 /// A real payload with some fields replaced (`("alert.number", 11)`), to make more alerts of the
@@ -43,7 +47,12 @@ pub fn varied(payload: &[u8], edits: &[(&str, Value)]) -> Vec<u8> {
 }
 
 /// A GitHub delivery as a Lambda HTTP event: signed with `SECRET` unless `signature` overrides it.
-pub fn delivery_request(event: &str, delivery: &str, body: &[u8], signature: Option<&str>) -> Request {
+pub fn delivery_request(
+    event: &str,
+    delivery: &str,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Request {
     let signature = signature.map_or_else(|| sign(SECRET.as_bytes(), body), str::to_owned);
     let text = String::from_utf8(body.to_vec()).expect("payloads are UTF-8");
     let lambda_event = json!({

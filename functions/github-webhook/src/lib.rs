@@ -12,7 +12,10 @@ use scantix::wiring;
 use std::sync::Arc;
 
 /// Answers one webhook request.
-pub async fn handle(ingest: &GithubIngest, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(
+    ingest: &GithubIngest,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let (parts, body) = request.into_parts();
     // `Body` holds the bytes exactly as sent (API Gateway's base64 already undone), which is what
     // the signature covers.
@@ -28,10 +31,14 @@ pub async fn handle(ingest: &GithubIngest, request: Request) -> Result<Response<
 /// as `scantix::wiring` reads them, and `GITHUB_WEBHOOK_SECRET`.
 pub async fn ingest_from_env() -> anyhow::Result<GithubIngest> {
     let secret = std::env::var("GITHUB_WEBHOOK_SECRET").context("reading GITHUB_WEBHOOK_SECRET")?;
-    let store = wiring::store_from_env().await.context("building the store")?;
+    let store = wiring::store_from_env()
+        .await
+        .context("building the store")?;
     let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
     let mut executor = Executor::new(store, tracker, Config::default());
-    if let Some(clients) = wiring::github_clients_from_env().context("building the GitHub App clients")? {
+    if let Some(clients) =
+        wiring::github_clients_from_env().context("building the GitHub App clients")?
+    {
         executor = executor.with_github_clients(clients);
     }
     Ok(GithubIngest::new(Secret::new(secret), Arc::new(executor)))

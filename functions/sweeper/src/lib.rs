@@ -23,7 +23,11 @@ pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<Swe
         drained = report.groups_drained,
         overdue = report.overdue_flagged,
         failures = report.failures.len(),
-        outcome = if report.failures.is_empty() { "swept" } else { "swept_with_failures" },
+        outcome = if report.failures.is_empty() {
+            "swept"
+        } else {
+            "swept_with_failures"
+        },
         "sweep done"
     );
     for failure in &report.failures {
@@ -39,12 +43,16 @@ fn chrono_now() -> scantix::chrono::DateTime<scantix::chrono::Utc> {
 /// Builds the sweeper from the function's environment (see `scantix::wiring`); the GitHub App
 /// (`GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`) is required here: sweeping is reading GitHub.
 pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
-    let store = wiring::store_from_env().await.context("building the store")?;
+    let store = wiring::store_from_env()
+        .await
+        .context("building the store")?;
     let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
     let clients = wiring::github_clients_from_env()
         .context("building the GitHub App clients")?
         .context("GITHUB_APP_ID is required by the sweeper")?;
-    let executor = Arc::new(Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()));
+    let executor = Arc::new(
+        Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
+    );
     let syncer = Syncer::new(executor.clone(), Arc::new(default_triage));
     Ok(Sweeper::new(executor, syncer, clients))
 }

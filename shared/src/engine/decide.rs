@@ -77,14 +77,36 @@ pub enum Action {
     /// A tracker event that changes nothing (an echo, a redelivery, an untracked ticket).
     Ignored { reason: String },
     /// A person moved the ticket in the tracker; scantix recorded the new state.
-    TicketMoved { group: GroupKey, ticket: String, from: TicketState, to: TicketState },
+    TicketMoved {
+        group: GroupKey,
+        ticket: String,
+        from: TicketState,
+        to: TicketState,
+    },
     /// The ticket was closed but GitHub still reports these alerts open: reopened with the list.
-    ClosureRejected { group: GroupKey, ticket: String, still_open: Vec<u64> },
+    ClosureRejected {
+        group: GroupKey,
+        ticket: String,
+        still_open: Vec<u64>,
+    },
     /// Closed as "won't fix" (or alike): these alerts are dismissed in GitHub.
-    DismissAlerts { group: GroupKey, ticket: String, numbers: Vec<u64>, reason: crate::github::api::DismissReason },
-    TicketDeleted { group: GroupKey, ticket: String, recreate: bool },
+    DismissAlerts {
+        group: GroupKey,
+        ticket: String,
+        numbers: Vec<u64>,
+        reason: crate::github::api::DismissReason,
+    },
+    TicketDeleted {
+        group: GroupKey,
+        ticket: String,
+        recreate: bool,
+    },
     /// Recorded in the audit log only (a comment, an assignment).
-    TicketAudited { group: GroupKey, ticket: String, what: String },
+    TicketAudited {
+        group: GroupKey,
+        ticket: String,
+        what: String,
+    },
 }
 
 /// The outcome of `decide`: records to write (`None`: unchanged) and what was decided.
@@ -218,7 +240,10 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         group.installation_id = event.installation_id;
     }
     let first_seen = stored.map_or(now, |r| r.first_seen);
-    let member = Member { due: config.sla.due_date(finding.severity, first_seen, None), ..Member::of(&finding, ticketed) };
+    let member = Member {
+        due: config.sla.due_date(finding.severity, first_seen, None),
+        ..Member::of(&finding, ticketed)
+    };
     let was_open = previous.as_ref().is_some_and(Member::is_open);
     let member_changed = previous.as_ref() != Some(&member);
     group.members.insert(fingerprint.clone(), member);
@@ -422,10 +447,14 @@ mod tests;
 
 /// Flags `group`'s ticket overdue if it is past its due date and not flagged yet: a label (through
 /// the refreshed ticket) and one comment, once. `None`: nothing to do.
-pub fn decide_overdue(group: &GroupRecord, now: DateTime<Utc>) -> Option<(GroupRecord, AuditEntry)> {
+pub fn decide_overdue(
+    group: &GroupRecord,
+    now: DateTime<Utc>,
+) -> Option<(GroupRecord, AuditEntry)> {
     let due = group.due()?;
     let ticket = group.ticket.as_ref()?;
-    if group.overdue_flagged || group.ticket_state.is_closed() || !crate::sla::is_overdue(due, now) {
+    if group.overdue_flagged || group.ticket_state.is_closed() || !crate::sla::is_overdue(due, now)
+    {
         return None;
     }
     let mut next = group.clone();

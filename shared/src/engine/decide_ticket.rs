@@ -46,36 +46,62 @@ fn already_in(state: TicketState, category: StatusCategory) -> bool {
         StatusCategory::Done => state == TicketState::Resolved,
         StatusCategory::InProgress => matches!(state, TicketState::InProgress | TicketState::Stale),
         StatusCategory::New => {
-            matches!(state, TicketState::Draft | TicketState::Open | TicketState::Reopened | TicketState::Stale)
+            matches!(
+                state,
+                TicketState::Draft | TicketState::Open | TicketState::Reopened | TicketState::Stale
+            )
         }
     }
 }
 
 /// Decides what a tracker event means for the ticket's group.
 pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
-    let TicketInputs { event, group: stored, verification, config, now, delivery } = inputs;
+    let TicketInputs {
+        event,
+        group: stored,
+        verification,
+        config,
+        now,
+        delivery,
+    } = inputs;
     let key = stored.key.clone();
     let ticket = event.ticket_key.clone();
-    let mut out = Decision { group_key: key.clone(), finding: None, group: None, audit: vec![], actions: vec![] };
-    let actor = event.actor.clone().or(event.actor_id.clone()).unwrap_or_else(|| event.tracker.clone());
-    let audit = |action: &str, reason: String, fingerprint: Option<Fingerprint>, out: &mut Decision| {
-        out.audit.push(AuditEntry {
-            at: now,
-            group_key: key.clone(),
-            fingerprint,
-            actor: actor.clone(),
-            action: action.into(),
-            reason,
-            delivery: delivery.map(str::to_owned),
-            ticket: Some(ticket.clone()),
-        });
+    let mut out = Decision {
+        group_key: key.clone(),
+        finding: None,
+        group: None,
+        audit: vec![],
+        actions: vec![],
     };
+    let actor = event
+        .actor
+        .clone()
+        .or(event.actor_id.clone())
+        .unwrap_or_else(|| event.tracker.clone());
+    let audit =
+        |action: &str, reason: String, fingerprint: Option<Fingerprint>, out: &mut Decision| {
+            out.audit.push(AuditEntry {
+                at: now,
+                group_key: key.clone(),
+                fingerprint,
+                actor: actor.clone(),
+                action: action.into(),
+                reason,
+                delivery: delivery.map(str::to_owned),
+                ticket: Some(ticket.clone()),
+            });
+        };
     let ignore = |reason: &str, mut out: Decision| {
-        out.actions.push(Action::Ignored { reason: reason.into() });
+        out.actions.push(Action::Ignored {
+            reason: reason.into(),
+        });
         TicketDecision::Decided(Box::new(out))
     };
 
-    let is_echo = event.actor_id.as_ref().is_some_and(|id| config.service_accounts.contains(id));
+    let is_echo = event
+        .actor_id
+        .as_ref()
+        .is_some_and(|id| config.service_accounts.contains(id));
     if is_echo {
         return ignore("an echo of scantix's own write", out);
     }
@@ -89,15 +115,26 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
             if excerpt.contains("scantix ref ") {
                 return ignore("scantix's own comment", out);
             }
-            audit("ticket.commented", format!("{author}: {excerpt}"), None, &mut out);
-            out.actions.push(Action::TicketAudited { group: key.clone(), ticket, what: "comment".into() });
+            audit(
+                "ticket.commented",
+                format!("{author}: {excerpt}"),
+                None,
+                &mut out,
+            );
+            out.actions.push(Action::TicketAudited {
+                group: key.clone(),
+                ticket,
+                what: "comment".into(),
+            });
             return TicketDecision::Decided(Box::new(out));
         }
         TicketChange::Deleted => {
             let deleted = group.ticket.take();
             group.deleted_ticket = deleted;
             // Only GitHub calls survive: there is no ticket left to comment on or move.
-            group.outbox.retain(|p| matches!(p.op, OutboxOp::DismissAlert { .. }));
+            group
+                .outbox
+                .retain(|p| matches!(p.op, OutboxOp::DismissAlert { .. }));
             let recreate = config.recreate_deleted_tickets && group.open_ticketed() > 0;
             if recreate {
                 group.deleted_ticket = None;
@@ -105,17 +142,39 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                 group.push_op(OutboxOp::Create);
             }
             let reason = match recreate {
-                true => format!("{ticket} deleted in the tracker; a new ticket is requested (open findings remain)"),
-                false => format!("{ticket} deleted in the tracker; findings stay tracked without a ticket"),
+                true => format!(
+                    "{ticket} deleted in the tracker; a new ticket is requested (open findings remain)"
+                ),
+                false => format!(
+                    "{ticket} deleted in the tracker; findings stay tracked without a ticket"
+                ),
             };
             audit("ticket.deleted", reason, None, &mut out);
-            out.actions.push(Action::TicketDeleted { group: key.clone(), ticket, recreate });
+            out.actions.push(Action::TicketDeleted {
+                group: key.clone(),
+                ticket,
+                recreate,
+            });
         }
-        TicketChange::Updated { status, status_name, resolution, assignee_changed } => {
+        TicketChange::Updated {
+            status,
+            status_name,
+            resolution,
+            assignee_changed,
+        } => {
             if let Some(assignee) = assignee_changed {
                 let who = assignee.clone().unwrap_or_else(|| "nobody".into());
-                audit("ticket.assigned", format!("assigned to {who}"), None, &mut out);
-                out.actions.push(Action::TicketAudited { group: key.clone(), ticket: ticket.clone(), what: format!("assigned to {who}") });
+                audit(
+                    "ticket.assigned",
+                    format!("assigned to {who}"),
+                    None,
+                    &mut out,
+                );
+                out.actions.push(Action::TicketAudited {
+                    group: key.clone(),
+                    ticket: ticket.clone(),
+                    what: format!("assigned to {who}"),
+                });
             }
             if already_in(group.ticket_state, *status) {
                 if out.audit.is_empty() {
@@ -132,16 +191,31 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                         _ => TicketState::Open,
                     };
                     group.ticket_state = to;
-                    audit("ticket.moved", format!("{ticket} moved to {status_name} in the tracker"), None, &mut out);
-                    out.actions.push(Action::TicketMoved { group: key.clone(), ticket, from, to });
+                    audit(
+                        "ticket.moved",
+                        format!("{ticket} moved to {status_name} in the tracker"),
+                        None,
+                        &mut out,
+                    );
+                    out.actions.push(Action::TicketMoved {
+                        group: key.clone(),
+                        ticket,
+                        from,
+                        to,
+                    });
                 }
                 StatusCategory::Done => {
-                    let open: Vec<Fingerprint> =
-                        group.ticketed().filter(|(_, m)| m.is_open()).map(|(fp, _)| fp.clone()).collect();
+                    let open: Vec<Fingerprint> = group
+                        .ticketed()
+                        .filter(|(_, m)| m.is_open())
+                        .map(|(fp, _)| fp.clone())
+                        .collect();
                     let dismissal = resolution.as_deref().and_then(|r| config.dismissal_for(r));
                     if let Some(reason) = dismissal {
                         let resolution = resolution.clone().unwrap_or_default();
-                        let comment = format!("Closed as \"{resolution}\" in {ticket} by {actor} (via scantix).");
+                        let comment = format!(
+                            "Closed as \"{resolution}\" in {ticket} by {actor} (via scantix)."
+                        );
                         let mut numbers = Vec::new();
                         for fp in &open {
                             if let Some(member) = group.members.get_mut(fp) {
@@ -149,53 +223,123 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                                 numbers.push(member.number);
                                 group.outbox.push(crate::state::PendingOp {
                                     id: group.next_op_id,
-                                    op: OutboxOp::DismissAlert { number: member.number, reason, comment: comment.clone() },
+                                    op: OutboxOp::DismissAlert {
+                                        number: member.number,
+                                        reason,
+                                        comment: comment.clone(),
+                                    },
                                 });
                                 group.next_op_id += 1;
                             }
-                            audit("finding.dismissed", comment.clone(), Some(fp.clone()), &mut out);
+                            audit(
+                                "finding.dismissed",
+                                comment.clone(),
+                                Some(fp.clone()),
+                                &mut out,
+                            );
                         }
                         group.ticket_state = TicketState::Resolved;
-                        audit("ticket.resolved", format!("{ticket} closed as \"{resolution}\": dismissing {} alerts in GitHub", numbers.len()), None, &mut out);
-                        out.actions.push(Action::DismissAlerts { group: key.clone(), ticket, numbers, reason });
+                        audit(
+                            "ticket.resolved",
+                            format!(
+                                "{ticket} closed as \"{resolution}\": dismissing {} alerts in GitHub",
+                                numbers.len()
+                            ),
+                            None,
+                            &mut out,
+                        );
+                        out.actions.push(Action::DismissAlerts {
+                            group: key.clone(),
+                            ticket,
+                            numbers,
+                            reason,
+                        });
                     } else if config.verify_closure && !open.is_empty() {
                         let Some(verified) = verification else {
                             return TicketDecision::NeedsVerification(open);
                         };
-                        let still_open: Vec<&Fingerprint> =
-                            open.iter().filter(|fp| verified.get(*fp).is_none_or(|s| *s == AlertState::Open)).collect();
+                        let still_open: Vec<&Fingerprint> = open
+                            .iter()
+                            .filter(|fp| verified.get(*fp).is_none_or(|s| *s == AlertState::Open))
+                            .collect();
                         if still_open.is_empty() {
                             for fp in &open {
-                                if let (Some(member), Some(state)) = (group.members.get_mut(fp), verified.get(fp)) {
+                                if let (Some(member), Some(state)) =
+                                    (group.members.get_mut(fp), verified.get(fp))
+                                {
                                     member.state = *state;
                                 }
                             }
                             group.ticket_state = TicketState::Resolved;
-                            audit("ticket.resolved", format!("{ticket} closed; GitHub confirms all {} open alerts are gone", open.len()), None, &mut out);
-                            out.actions.push(Action::TicketMoved { group: key.clone(), ticket, from, to: TicketState::Resolved });
+                            audit(
+                                "ticket.resolved",
+                                format!(
+                                    "{ticket} closed; GitHub confirms all {} open alerts are gone",
+                                    open.len()
+                                ),
+                                None,
+                                &mut out,
+                            );
+                            out.actions.push(Action::TicketMoved {
+                                group: key.clone(),
+                                ticket,
+                                from,
+                                to: TicketState::Resolved,
+                            });
                         } else {
                             let lines: Vec<String> = still_open
                                 .iter()
                                 .filter_map(|fp| group.members.get(*fp))
-                                .map(|m| format!("- alert {} ({}) {}", m.number, m.place, m.html_url.as_deref().unwrap_or("")))
+                                .map(|m| {
+                                    format!(
+                                        "- alert {} ({}) {}",
+                                        m.number,
+                                        m.place,
+                                        m.html_url.as_deref().unwrap_or("")
+                                    )
+                                })
                                 .collect();
-                            let numbers = still_open.iter().filter_map(|fp| group.members.get(*fp)).map(|m| m.number).collect();
+                            let numbers = still_open
+                                .iter()
+                                .filter_map(|fp| group.members.get(*fp))
+                                .map(|m| m.number)
+                                .collect();
                             let text = format!(
                                 "{ticket} was closed, but GitHub still reports {} of its alerts open, so scantix reopened it:\n{}",
                                 lines.len(),
                                 lines.join("\n")
                             );
                             group.ticket_state = TicketState::Reopened;
-                            group.push_op(OutboxOp::Transition { to: TicketState::Reopened });
+                            group.push_op(OutboxOp::Transition {
+                                to: TicketState::Reopened,
+                            });
                             group.push_op(OutboxOp::Comment { text: text.clone() });
                             audit("ticket.closure_rejected", text, None, &mut out);
-                            out.actions.push(Action::ClosureRejected { group: key.clone(), ticket, still_open: numbers });
+                            out.actions.push(Action::ClosureRejected {
+                                group: key.clone(),
+                                ticket,
+                                still_open: numbers,
+                            });
                         }
                     } else {
                         group.ticket_state = TicketState::Resolved;
-                        let why = if open.is_empty() { "no alert was open" } else { "verification is off" };
-                        audit("ticket.resolved", format!("{ticket} closed in the tracker ({why})"), None, &mut out);
-                        out.actions.push(Action::TicketMoved { group: key.clone(), ticket, from, to: TicketState::Resolved });
+                        let why = if open.is_empty() {
+                            "no alert was open"
+                        } else {
+                            "verification is off"
+                        };
+                        audit(
+                            "ticket.resolved",
+                            format!("{ticket} closed in the tracker ({why})"),
+                            None,
+                            &mut out,
+                        );
+                        out.actions.push(Action::TicketMoved {
+                            group: key.clone(),
+                            ticket,
+                            from,
+                            to: TicketState::Resolved,
+                        });
                     }
                 }
             }

@@ -18,12 +18,20 @@ fn now() -> DateTime<Utc> {
 /// A group of open alerts `numbers` whose ticket is SEC-1, in `state`.
 fn group(numbers: &[u64], state: TicketState) -> GroupRecord {
     let first = code_alert(numbers[0], "js/xss", "src/app.js");
-    let mut g = GroupRecord::new(GroupKey::for_finding(&first, GroupingMode::Rule), &first, now());
+    let mut g = GroupRecord::new(
+        GroupKey::for_finding(&first, GroupingMode::Rule),
+        &first,
+        now(),
+    );
     for &n in numbers {
         let f = code_alert(n, "js/xss", "src/app.js");
         g.members.insert(Fingerprint::of(&f), Member::of(&f, true));
     }
-    g.ticket = Some(TicketRef { tracker: "jira".into(), key: "SEC-1".into(), url: None });
+    g.ticket = Some(TicketRef {
+        tracker: "jira".into(),
+        key: "SEC-1".into(),
+        url: None,
+    });
     g.ticket_state = state;
     g
 }
@@ -47,8 +55,20 @@ fn moved(status: StatusCategory, resolution: Option<&str>) -> TicketEvent {
     }
 }
 
-fn run(event: &TicketEvent, group: &GroupRecord, verification: Option<&Verification>, config: &Config) -> TicketDecision {
-    decide_ticket(TicketInputs { event, group, verification, config, now: now(), delivery: Some("j1") })
+fn run(
+    event: &TicketEvent,
+    group: &GroupRecord,
+    verification: Option<&Verification>,
+    config: &Config,
+) -> TicketDecision {
+    decide_ticket(TicketInputs {
+        event,
+        group,
+        verification,
+        config,
+        now: now(),
+        delivery: Some("j1"),
+    })
 }
 
 fn decided(d: TicketDecision) -> Decision {
@@ -59,13 +79,21 @@ fn decided(d: TicketDecision) -> Decision {
 }
 
 fn ops(d: &Decision) -> Vec<OutboxOp> {
-    d.group.as_ref().map(|g| g.outbox.iter().map(|p| p.op.clone()).collect()).unwrap_or_default()
+    d.group
+        .as_ref()
+        .map(|g| g.outbox.iter().map(|p| p.op.clone()).collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn closing_a_ticket_with_open_alerts_first_asks_github() {
     let g = group(&[1, 2], TicketState::Open);
-    let d = run(&moved(StatusCategory::Done, Some("Done")), &g, None, &Config::default());
+    let d = run(
+        &moved(StatusCategory::Done, Some("Done")),
+        &g,
+        None,
+        &Config::default(),
+    );
     assert_eq!(d, TicketDecision::NeedsVerification(vec![fp(1), fp(2)]));
 }
 
@@ -73,7 +101,12 @@ fn closing_a_ticket_with_open_alerts_first_asks_github() {
 fn a_closure_github_confirms_resolves_the_findings() {
     let g = group(&[1, 2], TicketState::Open);
     let verified = Verification::from([(fp(1), AlertState::Fixed), (fp(2), AlertState::Dismissed)]);
-    let d = decided(run(&moved(StatusCategory::Done, Some("Done")), &g, Some(&verified), &Config::default()));
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("Done")),
+        &g,
+        Some(&verified),
+        &Config::default(),
+    ));
     let after = d.group.as_ref().unwrap();
     assert_eq!(after.ticket_state, TicketState::Resolved);
     assert_eq!(after.members[&fp(1)].state, AlertState::Fixed);
@@ -87,41 +120,90 @@ fn a_closure_github_confirms_resolves_the_findings() {
 fn a_closure_while_github_still_reports_an_alert_open_reopens_the_ticket_with_the_list() {
     let g = group(&[1, 2], TicketState::InProgress);
     let verified = Verification::from([(fp(1), AlertState::Fixed), (fp(2), AlertState::Open)]);
-    let d = decided(run(&moved(StatusCategory::Done, Some("Done")), &g, Some(&verified), &Config::default()));
-    assert_eq!(d.group.as_ref().unwrap().ticket_state, TicketState::Reopened);
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("Done")),
+        &g,
+        Some(&verified),
+        &Config::default(),
+    ));
+    assert_eq!(
+        d.group.as_ref().unwrap().ticket_state,
+        TicketState::Reopened
+    );
     let ops = ops(&d);
-    assert_eq!(ops[0], OutboxOp::Transition { to: TicketState::Reopened });
-    assert!(matches!(&ops[1], OutboxOp::Comment { text } if text.contains("still reports 1 of its alerts open") && text.contains("alert 2 (src/app.js:2)")));
-    assert_eq!(d.group.unwrap().members[&fp(1)].state, AlertState::Open, "nothing resolved on a rejected closure");
-    assert!(matches!(&d.actions[0], Action::ClosureRejected { still_open, .. } if still_open == &vec![2]));
+    assert_eq!(
+        ops[0],
+        OutboxOp::Transition {
+            to: TicketState::Reopened
+        }
+    );
+    assert!(
+        matches!(&ops[1], OutboxOp::Comment { text } if text.contains("still reports 1 of its alerts open") && text.contains("alert 2 (src/app.js:2)"))
+    );
+    assert_eq!(
+        d.group.unwrap().members[&fp(1)].state,
+        AlertState::Open,
+        "nothing resolved on a rejected closure"
+    );
+    assert!(
+        matches!(&d.actions[0], Action::ClosureRejected { still_open, .. } if still_open == &vec![2])
+    );
 }
 
 #[test]
 fn a_wont_fix_resolution_dismisses_the_open_alerts_in_github() {
     let mut g = group(&[1, 2], TicketState::Open);
     g.members.get_mut(&fp(2)).unwrap().state = AlertState::Fixed;
-    let d = decided(run(&moved(StatusCategory::Done, Some("won't do")), &g, None, &Config::default()));
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("won't do")),
+        &g,
+        None,
+        &Config::default(),
+    ));
     let after = d.group.as_ref().unwrap();
     assert_eq!(after.ticket_state, TicketState::Resolved);
     assert_eq!(after.members[&fp(1)].state, AlertState::Dismissed);
     assert_eq!(
         ops(&d),
-        [OutboxOp::DismissAlert { number: 1, reason: DismissReason::WontFix, comment: "Closed as \"won't do\" in SEC-1 by Bob (via scantix).".into() }]
+        [OutboxOp::DismissAlert {
+            number: 1,
+            reason: DismissReason::WontFix,
+            comment: "Closed as \"won't do\" in SEC-1 by Bob (via scantix).".into()
+        }]
     );
 }
 
 #[test]
 fn a_false_positive_resolution_maps_to_its_reason() {
     let g = group(&[1], TicketState::Open);
-    let d = decided(run(&moved(StatusCategory::Done, Some("False Positive")), &g, None, &Config::default()));
-    assert!(matches!(&ops(&d)[0], OutboxOp::DismissAlert { reason: DismissReason::FalsePositive, .. }));
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("False Positive")),
+        &g,
+        None,
+        &Config::default(),
+    ));
+    assert!(matches!(
+        &ops(&d)[0],
+        OutboxOp::DismissAlert {
+            reason: DismissReason::FalsePositive,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn with_verification_off_a_closure_is_taken_at_its_word() {
     let g = group(&[1], TicketState::Open);
-    let config = Config { verify_closure: false, ..Config::default() };
-    let d = decided(run(&moved(StatusCategory::Done, Some("Done")), &g, None, &config));
+    let config = Config {
+        verify_closure: false,
+        ..Config::default()
+    };
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("Done")),
+        &g,
+        None,
+        &config,
+    ));
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Resolved);
 }
 
@@ -129,7 +211,12 @@ fn with_verification_off_a_closure_is_taken_at_its_word() {
 fn closing_a_stale_ticket_needs_no_verification() {
     let mut g = group(&[1], TicketState::Stale);
     g.members.get_mut(&fp(1)).unwrap().state = AlertState::Fixed;
-    let d = decided(run(&moved(StatusCategory::Done, Some("Done")), &g, None, &Config::default()));
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("Done")),
+        &g,
+        None,
+        &Config::default(),
+    ));
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Resolved);
 }
 
@@ -142,39 +229,80 @@ fn an_event_matching_the_recorded_state_is_an_echo_and_decides_nothing() {
         (TicketState::InProgress, StatusCategory::InProgress),
         (TicketState::Resolved, StatusCategory::Done),
     ] {
-        let d = decided(run(&moved(category, None), &group(&[1], state), None, &Config::default()));
-        assert!(d.group.is_none() && d.audit.is_empty(), "{state:?} {category:?}");
+        let d = decided(run(
+            &moved(category, None),
+            &group(&[1], state),
+            None,
+            &Config::default(),
+        ));
+        assert!(
+            d.group.is_none() && d.audit.is_empty(),
+            "{state:?} {category:?}"
+        );
         assert!(matches!(d.actions[0], Action::Ignored { .. }));
     }
 }
 
 #[test]
 fn events_by_scantix_itself_are_ignored() {
-    let config = Config { service_accounts: vec!["acc-bob".into()], ..Config::default() };
-    let d = decided(run(&moved(StatusCategory::Done, Some("Done")), &group(&[1], TicketState::Open), None, &config));
+    let config = Config {
+        service_accounts: vec!["acc-bob".into()],
+        ..Config::default()
+    };
+    let d = decided(run(
+        &moved(StatusCategory::Done, Some("Done")),
+        &group(&[1], TicketState::Open),
+        None,
+        &config,
+    ));
     assert!(d.group.is_none());
 }
 
 #[test]
 fn starting_work_records_in_progress() {
-    let d = decided(run(&moved(StatusCategory::InProgress, None), &group(&[1], TicketState::Open), None, &Config::default()));
+    let d = decided(run(
+        &moved(StatusCategory::InProgress, None),
+        &group(&[1], TicketState::Open),
+        None,
+        &Config::default(),
+    ));
     assert_eq!(d.group.unwrap().ticket_state, TicketState::InProgress);
-    assert!(matches!(d.actions[0], Action::TicketMoved { from: TicketState::Open, to: TicketState::InProgress, .. }));
+    assert!(matches!(
+        d.actions[0],
+        Action::TicketMoved {
+            from: TicketState::Open,
+            to: TicketState::InProgress,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn a_person_reopening_a_resolved_ticket_records_reopened() {
-    let d = decided(run(&moved(StatusCategory::New, None), &group(&[1], TicketState::Resolved), None, &Config::default()));
+    let d = decided(run(
+        &moved(StatusCategory::New, None),
+        &group(&[1], TicketState::Resolved),
+        None,
+        &Config::default(),
+    ));
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Reopened);
 }
 
 #[test]
 fn an_assignment_is_audited() {
     let mut event = moved(StatusCategory::New, None);
-    if let TicketChange::Updated { assignee_changed, .. } = &mut event.change {
+    if let TicketChange::Updated {
+        assignee_changed, ..
+    } = &mut event.change
+    {
         *assignee_changed = Some(Some("acc-carol".into()));
     }
-    let d = decided(run(&event, &group(&[1], TicketState::Open), None, &Config::default()));
+    let d = decided(run(
+        &event,
+        &group(&[1], TicketState::Open),
+        None,
+        &Config::default(),
+    ));
     assert_eq!(d.audit[0].action, "ticket.assigned");
     assert_eq!(d.audit[0].reason, "assigned to acc-carol");
     assert!(d.group.is_none(), "no state change");
@@ -184,18 +312,30 @@ fn an_assignment_is_audited() {
 fn a_deleted_ticket_leaves_the_findings_tracked_without_a_new_ticket() {
     let mut g = group(&[1], TicketState::Open);
     g.push_op(OutboxOp::Refresh);
-    let event = TicketEvent { change: TicketChange::Deleted, ..moved(StatusCategory::New, None) };
+    let event = TicketEvent {
+        change: TicketChange::Deleted,
+        ..moved(StatusCategory::New, None)
+    };
     let d = decided(run(&event, &g, None, &Config::default()));
     let after = d.group.unwrap();
     assert!(after.ticket.is_none() && after.deleted_ticket.is_some() && after.outbox.is_empty());
-    assert!(after.has_or_awaits_ticket(), "a new alert in the group does not create a ticket");
+    assert!(
+        after.has_or_awaits_ticket(),
+        "a new alert in the group does not create a ticket"
+    );
     assert_eq!(after.members.len(), 1);
 }
 
 #[test]
 fn a_deleted_ticket_is_recreated_when_configured_and_findings_are_open() {
-    let event = TicketEvent { change: TicketChange::Deleted, ..moved(StatusCategory::New, None) };
-    let config = Config { recreate_deleted_tickets: true, ..Config::default() };
+    let event = TicketEvent {
+        change: TicketChange::Deleted,
+        ..moved(StatusCategory::New, None)
+    };
+    let config = Config {
+        recreate_deleted_tickets: true,
+        ..Config::default()
+    };
     let d = decided(run(&event, &group(&[1], TicketState::Open), None, &config));
     let after = d.group.unwrap();
     assert_eq!(after.outbox[0].op, OutboxOp::Create);
@@ -205,12 +345,28 @@ fn a_deleted_ticket_is_recreated_when_configured_and_findings_are_open() {
 #[test]
 fn comments_are_audited_and_scantix_own_comments_skipped() {
     let comment = |excerpt: &str| TicketEvent {
-        change: TicketChange::Commented { author: "Dana".into(), excerpt: excerpt.into() },
+        change: TicketChange::Commented {
+            author: "Dana".into(),
+            excerpt: excerpt.into(),
+        },
         ..moved(StatusCategory::New, None)
     };
-    let d = decided(run(&comment("fixed in #42"), &group(&[1], TicketState::Open), None, &Config::default()));
-    assert_eq!((d.audit[0].action.as_str(), d.audit[0].reason.as_str()), ("ticket.commented", "Dana: fixed in #42"));
-    let own = decided(run(&comment("Alert 1 reopened\nscantix ref scantix-ab12-3"), &group(&[1], TicketState::Open), None, &Config::default()));
+    let d = decided(run(
+        &comment("fixed in #42"),
+        &group(&[1], TicketState::Open),
+        None,
+        &Config::default(),
+    ));
+    assert_eq!(
+        (d.audit[0].action.as_str(), d.audit[0].reason.as_str()),
+        ("ticket.commented", "Dana: fixed in #42")
+    );
+    let own = decided(run(
+        &comment("Alert 1 reopened\nscantix ref scantix-ab12-3"),
+        &group(&[1], TicketState::Open),
+        None,
+        &Config::default(),
+    ));
     assert!(own.audit.is_empty());
 }
 
@@ -218,6 +374,11 @@ fn comments_are_audited_and_scantix_own_comments_skipped() {
 fn an_event_for_a_ticket_the_group_no_longer_has_is_ignored() {
     let mut event = moved(StatusCategory::Done, Some("Done"));
     event.ticket_key = "SEC-99".into();
-    let d = decided(run(&event, &group(&[1], TicketState::Open), None, &Config::default()));
+    let d = decided(run(
+        &event,
+        &group(&[1], TicketState::Open),
+        None,
+        &Config::default(),
+    ));
     assert!(d.group.is_none());
 }

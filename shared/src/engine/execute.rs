@@ -14,18 +14,17 @@
 //!    returns Ok the group's ticket reflects the event.
 
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
-use crate::config::Config;
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
 use super::installations::apply_installation;
+use crate::config::Config;
 use crate::event::{AlertEvent, TicketEvent};
-use crate::github::installation_webhook::InstallationEvent;
 use crate::github::api::{GitHub, GitHubError};
 use crate::github::clients::{GitHubClients, OneClient};
+use crate::github::installation_webhook::InstallationEvent;
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
-    AuditEntry, InstallationRecord,
-    DeliveryRecord, GroupRecord, Lease, PendingOp, OutboxOp, TicketRef, TicketState, Triage,
-    Versioned,
+    AuditEntry, DeliveryRecord, GroupRecord, InstallationRecord, Lease, OutboxOp, PendingOp,
+    TicketRef, TicketState, Triage, Versioned,
 };
 use crate::store::{Commit, Guarded, Store, StoreError};
 use crate::ticket::anatomy::ticket_content;
@@ -184,7 +183,8 @@ impl Executor {
         event: &AlertEvent,
         triage: Triage,
     ) -> Result<Outcome, ExecuteError> {
-        self.apply_alert_with(delivery, event, triage, &self.config).await
+        self.apply_alert_with(delivery, event, triage, &self.config)
+            .await
     }
 
     /// Applies one alert event under `config` (the repository's own configuration).
@@ -195,10 +195,11 @@ impl Executor {
         triage: Triage,
         config: &Config,
     ) -> Result<Outcome, ExecuteError> {
-        let (group, actions, duplicate) = match self.commit_alert(delivery, event, triage, config).await? {
-            Committed::Applied(decision) => (Some(decision.group_key), decision.actions, false),
-            Committed::Duplicate(group) => (group, vec![], true),
-        };
+        let (group, actions, duplicate) =
+            match self.commit_alert(delivery, event, triage, config).await? {
+                Committed::Applied(decision) => (Some(decision.group_key), decision.actions, false),
+                Committed::Duplicate(group) => (group, vec![], true),
+            };
         let synced = match &group {
             Some(key) => self.sync_group(key).await?,
             None => None,
@@ -259,7 +260,9 @@ impl Executor {
                     backoff(conflicts).await;
                 }
                 // A concurrent copy of this delivery won the commit.
-                Err(StoreError::DuplicateDelivery(_)) => return Ok(Committed::Duplicate(Some(key))),
+                Err(StoreError::DuplicateDelivery(_)) => {
+                    return Ok(Committed::Duplicate(Some(key)));
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -268,11 +271,19 @@ impl Executor {
     /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`
     /// (`jira:<X-Atlassian-Webhook-Identifier>`). Events about tickets scantix does not track are
     /// recorded as seen and otherwise ignored.
-    pub async fn apply_ticket(&self, delivery: &str, event: &TicketEvent) -> Result<Outcome, ExecuteError> {
+    pub async fn apply_ticket(
+        &self,
+        delivery: &str,
+        event: &TicketEvent,
+    ) -> Result<Outcome, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
             return self.duplicate(delivery, seen.group_key).await;
         }
-        let Some(key) = self.store.group_for_ticket(&event.tracker, &event.ticket_key).await? else {
+        let Some(key) = self
+            .store
+            .group_for_ticket(&event.tracker, &event.ticket_key)
+            .await?
+        else {
             let now = (self.clock)();
             let record = DeliveryRecord {
                 id: delivery.into(),
@@ -280,12 +291,21 @@ impl Executor {
                 received_at: now,
                 expires_at: now + self.settings.dedup_for,
             };
-            return match self.store.commit(Commit { delivery: Some(record), ..Commit::default() }).await {
+            return match self
+                .store
+                .commit(Commit {
+                    delivery: Some(record),
+                    ..Commit::default()
+                })
+                .await
+            {
                 Ok(()) | Err(StoreError::DuplicateDelivery(_)) => Ok(Outcome {
                     delivery: delivery.into(),
                     duplicate: false,
                     group: None,
-                    actions: vec![Action::Ignored { reason: format!("{} is not a scantix ticket", event.ticket_key) }],
+                    actions: vec![Action::Ignored {
+                        reason: format!("{} is not a scantix ticket", event.ticket_key),
+                    }],
                     ticket: None,
                     ticket_state: None,
                 }),
@@ -296,7 +316,14 @@ impl Executor {
         let mut verification: Option<Verification> = None;
         let decision = loop {
             let now = (self.clock)();
-            let group = self.store.get_group(&key).await?.ok_or(StoreError::Corrupt(format!("ticket {} links to missing group {key}", event.ticket_key)))?;
+            let group = self
+                .store
+                .get_group(&key)
+                .await?
+                .ok_or(StoreError::Corrupt(format!(
+                    "ticket {} links to missing group {key}",
+                    event.ticket_key
+                )))?;
             let inputs = TicketInputs {
                 event,
                 group: &group.value,
@@ -322,7 +349,9 @@ impl Executor {
                     }
                     backoff(conflicts).await;
                 }
-                Err(StoreError::DuplicateDelivery(_)) => return self.duplicate(delivery, Some(key)).await,
+                Err(StoreError::DuplicateDelivery(_)) => {
+                    return self.duplicate(delivery, Some(key)).await;
+                }
                 Err(e) => return Err(e.into()),
             }
         };
@@ -351,7 +380,10 @@ impl Executor {
             let now = (self.clock)();
             let stored = self.store.get_installation(event.installation_id).await?;
             let next = apply_installation(stored.as_ref().map(|s| &s.value), event, now);
-            let guarded = Guarded { value: next.clone(), expected_version: stored.map(|s| s.version) };
+            let guarded = Guarded {
+                value: next.clone(),
+                expected_version: stored.map(|s| s.version),
+            };
             match self.store.put_installation(guarded).await {
                 Ok(_) => break next,
                 Err(StoreError::Conflict) if conflicts < self.settings.max_conflicts => {
@@ -378,7 +410,15 @@ impl Executor {
             received_at: now,
             expires_at: now + self.settings.dedup_for,
         };
-        match self.store.commit(Commit { delivery: Some(delivery), audit: vec![entry], ..Commit::default() }).await {
+        match self
+            .store
+            .commit(Commit {
+                delivery: Some(delivery),
+                audit: vec![entry],
+                ..Commit::default()
+            })
+            .await
+        {
             Ok(()) | Err(StoreError::DuplicateDelivery(_)) => Ok(record),
             Err(e) => Err(e.into()),
         }
@@ -389,10 +429,15 @@ impl Executor {
     pub async fn flag_overdue(&self, now: DateTime<Utc>) -> Result<u32, ExecuteError> {
         let mut flagged = 0;
         for stored in self.store.list_groups().await? {
-            let Some((group, entry)) = super::decide::decide_overdue(&stored.value, now) else { continue };
+            let Some((group, entry)) = super::decide::decide_overdue(&stored.value, now) else {
+                continue;
+            };
             let key = group.key.clone();
             let commit = Commit {
-                group: Some(Guarded { value: group, expected_version: Some(stored.version) }),
+                group: Some(Guarded {
+                    value: group,
+                    expected_version: Some(stored.version),
+                }),
                 audit: vec![entry],
                 ..Commit::default()
             };
@@ -410,14 +455,22 @@ impl Executor {
     }
 
     /// Asks GitHub for the current state of `fingerprints` (members of `group`).
-    async fn verify(&self, group: &GroupRecord, fingerprints: &[Fingerprint]) -> Result<Verification, ExecuteError> {
+    async fn verify(
+        &self,
+        group: &GroupRecord,
+        fingerprints: &[Fingerprint],
+    ) -> Result<Verification, ExecuteError> {
         let mut states = Verification::new();
         for fp in fingerprints {
-            let Some(member) = group.members.get(fp) else { continue };
+            let Some(member) = group.members.get(fp) else {
+                continue;
+            };
             let state = match &self.github {
                 Some(clients) => {
                     let github = clients.for_installation(group.installation_id)?;
-                    github.alert_state(&group.repository, group.kind, member.number).await?
+                    github
+                        .alert_state(&group.repository, group.kind, member.number)
+                        .await?
                 }
                 None => member.state,
             };
@@ -610,13 +663,20 @@ impl Executor {
         group: &GroupRecord,
         pending: &PendingOp,
     ) -> Result<Option<(TicketRef, TicketState)>, ExecuteError> {
-        if let OutboxOp::DismissAlert { number, reason, comment } = &pending.op {
+        if let OutboxOp::DismissAlert {
+            number,
+            reason,
+            comment,
+        } = &pending.op
+        {
             let Some(github) = &self.github else {
                 tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
                 return Ok(None);
             };
             let github = github.for_installation(group.installation_id)?;
-            github.dismiss_alert(&group.repository, group.kind, *number, *reason, comment).await?;
+            github
+                .dismiss_alert(&group.repository, group.kind, *number, *reason, comment)
+                .await?;
             return Ok(None);
         }
         let ticket = match (&pending.op, &group.ticket) {

@@ -20,12 +20,15 @@ pub fn apply_installation(
     });
     let cover = |record: &mut InstallationRecord, repos: &[NamedRepository]| {
         for repo in repos {
-            let entry = record.repositories.entry(repo.id).or_insert_with(|| CoveredRepository {
-                id: repo.id,
-                full_name: repo.full_name.clone(),
-                active: true,
-                sync: Default::default(),
-            });
+            let entry = record
+                .repositories
+                .entry(repo.id)
+                .or_insert_with(|| CoveredRepository {
+                    id: repo.id,
+                    full_name: repo.full_name.clone(),
+                    active: true,
+                    sync: Default::default(),
+                });
             entry.active = true;
             entry.full_name = repo.full_name.clone();
         }
@@ -58,22 +61,47 @@ mod tests {
     use super::*;
 
     fn repo(id: u64) -> NamedRepository {
-        NamedRepository { id, full_name: format!("acme/r{id}") }
+        NamedRepository {
+            id,
+            full_name: format!("acme/r{id}"),
+        }
     }
 
     fn event(change: InstallationChange) -> InstallationEvent {
-        InstallationEvent { installation_id: 7, account: "acme".into(), change }
+        InstallationEvent {
+            installation_id: 7,
+            account: "acme".into(),
+            change,
+        }
     }
 
     #[test]
     fn installing_covers_repositories_and_uninstalling_stops_work_but_keeps_them() {
         let now = Utc::now();
-        let installed = apply_installation(None, &event(InstallationChange::Created(vec![repo(1), repo(2)])), now);
+        let installed = apply_installation(
+            None,
+            &event(InstallationChange::Created(vec![repo(1), repo(2)])),
+            now,
+        );
         assert!(installed.covers(1) && installed.covers(2) && !installed.covers(3));
-        assert!(installed.repositories[&1].sync.is_empty(), "a backfill is due");
-        let removed = apply_installation(Some(&installed), &event(InstallationChange::RepositoriesRemoved(vec![repo(2)])), now);
+        assert!(
+            installed.repositories[&1].sync.is_empty(),
+            "a backfill is due"
+        );
+        let removed = apply_installation(
+            Some(&installed),
+            &event(InstallationChange::RepositoriesRemoved(vec![repo(2)])),
+            now,
+        );
         assert!(removed.covers(1) && !removed.covers(2));
-        let added = apply_installation(Some(&removed), &event(InstallationChange::RepositoriesAdded(vec![repo(2), repo(3)])), now);
+        let added = apply_installation(
+            Some(&removed),
+            &event(InstallationChange::RepositoriesAdded(vec![
+                repo(2),
+                repo(3),
+            ])),
+            now,
+        );
         assert!(added.covers(2) && added.covers(3));
         let deleted = apply_installation(Some(&added), &event(InstallationChange::Deleted), now);
         assert!(!deleted.covers(1) && deleted.repositories.len() == 3);

@@ -35,8 +35,13 @@ impl AppClients {
 impl GitHubClients for AppClients {
     fn for_installation(&self, installation: Option<u64>) -> Result<Arc<dyn GitHub>, GitHubError> {
         let id = installation.ok_or_else(|| {
-            GitHubError::Refused("the event names no installation, so no installation token can act for it".into())
+            GitHubError::Refused(
+                "the event names no installation, so no installation token can act for it".into(),
+            )
         })?;
-        Ok(Arc::new(RestGitHub::for_installation(self.tokens.clone(), id)))
+        Ok(Arc::new(RestGitHub::for_installation(
+            self.tokens.clone(),
+            id,
+        )))
     }
 }

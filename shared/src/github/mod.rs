@@ -3,8 +3,8 @@
 
 pub mod alert_webhook;
 pub mod api;
-pub mod clients;
 pub mod app_auth;
+pub mod clients;
+pub mod installation_webhook;
 pub mod rest;
 pub mod signature;
-pub mod installation_webhook;

@@ -4,13 +4,13 @@
 //! input never reaches the JSON parser), then dedup and routing. Every refusal says why; the
 //! caller's mistakes are 4xx, ours are 5xx.
 
-use crate::engine::triage::default_triage;
+use super::{Answer, DEFAULT_MAX_BODY};
 use crate::engine::Executor;
+use crate::engine::triage::default_triage;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
 use crate::github::installation_webhook::parse_installation;
 use crate::github::signature::verify_signature;
 use crate::secret::Secret;
-use super::{Answer, DEFAULT_MAX_BODY};
 use http::HeaderMap;
 use serde_json::json;
 use std::sync::Arc;
@@ -80,17 +80,37 @@ impl GithubIngest {
         let delivery_id = format!("github:{delivery}");
         if matches!(event, "installation" | "installation_repositories") {
             return match parse_installation(event, body) {
-                Ok(Some(change)) => match self.executor.apply_installation(&delivery_id, &change, None).await {
+                Ok(Some(change)) => match self
+                    .executor
+                    .apply_installation(&delivery_id, &change, None)
+                    .await
+                {
                     Ok(record) => {
-                        let covered = record.repositories.values().filter(|r| record.covers(r.id)).count();
-                        tracing::info!(installation = record.id, covered, outcome = "applied", "installation recorded");
-                        Answer::new(200, json!({ "status": "applied", "installation": record.id, "active": record.active, "repositories_covered": covered }))
+                        let covered = record
+                            .repositories
+                            .values()
+                            .filter(|r| record.covers(r.id))
+                            .count();
+                        tracing::info!(
+                            installation = record.id,
+                            covered,
+                            outcome = "applied",
+                            "installation recorded"
+                        );
+                        Answer::new(
+                            200,
+                            json!({ "status": "applied", "installation": record.id, "active": record.active, "repositories_covered": covered }),
+                        )
                     }
                     Err(e) => super::answer_for(Err(e), delivery),
                 },
-                Ok(None) => Answer::new(202, json!({ "status": "ignored", "reason": format!("`{event}` action not acted on") })),
+                Ok(None) => Answer::new(
+                    202,
+                    json!({ "status": "ignored", "reason": format!("`{event}` action not acted on") }),
+                ),
                 Err((path, message)) => {
-                    let mut answer = Answer::refused(400, "malformed_payload", format!("{path}: {message}"));
+                    let mut answer =
+                        Answer::refused(400, "malformed_payload", format!("{path}: {message}"));
                     answer.body["path"] = json!(path);
                     answer
                 }
@@ -113,7 +133,10 @@ impl GithubIngest {
         if let Some(installation) = alert.installation_id {
             match self.executor.store().get_installation(installation).await {
                 Ok(Some(record)) if !record.value.covers(alert.finding.repository.id) => {
-                    let reason = format!("repository {} is not covered by installation {installation}", alert.finding.repository.full_name);
+                    let reason = format!(
+                        "repository {} is not covered by installation {installation}",
+                        alert.finding.repository.full_name
+                    );
                     tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
                     return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
                 }
@@ -122,7 +145,10 @@ impl GithubIngest {
             }
         }
         let triage = default_triage(&alert.finding);
-        let result = self.executor.apply_alert(&delivery_id, &alert, triage).await;
+        let result = self
+            .executor
+            .apply_alert(&delivery_id, &alert, triage)
+            .await;
         super::answer_for(result, delivery)
     }
 }
@@ -135,4 +161,3 @@ fn malformed(e: &PayloadError) -> Answer {
     }
     answer
 }
-

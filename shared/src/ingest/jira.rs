@@ -34,20 +34,36 @@ pub struct JiraIngest {
 
 impl JiraIngest {
     pub fn new(authenticity: JiraAuthenticity, executor: Arc<Executor>) -> JiraIngest {
-        JiraIngest { authenticity, executor, max_body: DEFAULT_MAX_BODY }
+        JiraIngest {
+            authenticity,
+            executor,
+            max_body: DEFAULT_MAX_BODY,
+        }
     }
 
     /// Handles one delivery; `query` is the request URL's raw query string.
     pub async fn handle(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         if body.len() > self.max_body {
-            return Answer::refused(413, "payload_too_large", format!("body is {} bytes; the limit is {}", body.len(), self.max_body));
+            return Answer::refused(
+                413,
+                "payload_too_large",
+                format!(
+                    "body is {} bytes; the limit is {}",
+                    body.len(),
+                    self.max_body
+                ),
+            );
         }
         let authentic = match &self.authenticity {
-            JiraAuthenticity::Signature(secret) => verify_signature(secret.expose().as_bytes(), body, header("x-hub-signature"))
-                .map_err(|e| e.to_string()),
+            JiraAuthenticity::Signature(secret) => {
+                verify_signature(secret.expose().as_bytes(), body, header("x-hub-signature"))
+                    .map_err(|e| e.to_string())
+            }
             JiraAuthenticity::UrlToken(token) => match query_param(query.unwrap_or(""), "token") {
-                Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => Ok(()),
+                Some(given) if constant_time_eq(given.as_bytes(), token.expose().as_bytes()) => {
+                    Ok(())
+                }
                 Some(_) => Err("the webhook token does not match".into()),
                 None => Err("the webhook URL carries no token".into()),
             },
@@ -56,7 +72,9 @@ impl JiraIngest {
             tracing::warn!(error = %why, "jira webhook refused");
             return Answer::refused(401, "bad_signature", why);
         }
-        let delivery = match header("x-atlassian-webhook-identifier").filter(|d| !d.is_empty() && d.len() <= 128) {
+        let delivery = match header("x-atlassian-webhook-identifier")
+            .filter(|d| !d.is_empty() && d.len() <= 128)
+        {
             Some(id) => format!("jira:{id}"),
             None => format!("jira:sha256:{}", hex::encode(Sha256::digest(body))),
         };
@@ -85,7 +103,11 @@ impl JiraIngest {
 }
 
 fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
-    query.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// Compares without an early exit, so timing does not tell how much of a guess was right.

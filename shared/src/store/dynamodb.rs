@@ -490,8 +490,12 @@ impl Store for DynamoStore {
         &self,
         record: Guarded<InstallationRecord>,
     ) -> Result<u64, StoreError> {
-        self.put_versioned(Key::installation(record.value.id), KIND_INSTALLATION, &record)
-            .await
+        self.put_versioned(
+            Key::installation(record.value.id),
+            KIND_INSTALLATION,
+            &record,
+        )
+        .await
     }
 
     async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {

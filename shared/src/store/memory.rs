@@ -201,21 +201,40 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get_installation(&self, id: u64) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
         let t = self.tables();
-        Ok(t.installations.get(&id).map(|(value, version)| Versioned { value: value.clone(), version: *version }))
+        Ok(t.installations.get(&id).map(|(value, version)| Versioned {
+            value: value.clone(),
+            version: *version,
+        }))
     }
 
-    async fn put_installation(&self, record: Guarded<InstallationRecord>) -> Result<u64, StoreError> {
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError> {
         let mut t = self.tables();
-        let version = check(t.installations.get(&record.value.id), record.expected_version)?;
-        t.installations.insert(record.value.id, (record.value, version));
+        let version = check(
+            t.installations.get(&record.value.id),
+            record.expected_version,
+        )?;
+        t.installations
+            .insert(record.value.id, (record.value, version));
         Ok(version)
     }
 
     async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
         let t = self.tables();
-        Ok(t.installations.values().map(|(value, version)| Versioned { value: value.clone(), version: *version }).collect())
+        Ok(t.installations
+            .values()
+            .map(|(value, version)| Versioned {
+                value: value.clone(),
+                version: *version,
+            })
+            .collect())
     }
 
     async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError> {

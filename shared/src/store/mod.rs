@@ -100,10 +100,16 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// What scantix knows of one installation of the GitHub App.
-    async fn get_installation(&self, id: u64) -> Result<Option<Versioned<InstallationRecord>>, StoreError>;
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError>;
 
     /// Writes an installation record if it is still at `expected_version`; returns the new version.
-    async fn put_installation(&self, record: Guarded<InstallationRecord>) -> Result<u64, StoreError>;
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError>;
 
     /// Every installation (the sweeper walks them).
     async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError>;
