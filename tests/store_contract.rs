@@ -812,16 +812,17 @@ mod dynamodb_only {
     }
 
     #[tokio::test]
-    async fn a_missing_table_or_server_is_unavailable_not_a_conflict() -> Result<()> {
-        // No table: DynamoDB answers ResourceNotFoundException.
+    async fn a_missing_table_is_rejected_and_a_missing_server_unavailable() -> Result<()> {
+        // No table: DynamoDB answers ResourceNotFoundException, which no retry fixes.
         let store = DynamoStore::connect_local(&local_endpoint(), &unique_table_name()).await;
         let result = store
             .get_group(&GroupKey::from_stored("7/code-scanning/x"))
             .await;
         assert!(
-            matches!(&result, Err(StoreError::Unavailable(m)) if m.contains("ResourceNotFound")),
+            matches!(&result, Err(StoreError::Rejected(m)) if m.contains("ResourceNotFound")),
             "{result:?}"
         );
+        assert!(!result.unwrap_err().is_retryable());
         let result = store
             .commit(Commit {
                 audit: vec![audit_entry(&GroupKey::from_stored("x"), "a", at(0), None)],
@@ -829,7 +830,7 @@ mod dynamodb_only {
             })
             .await;
         assert!(
-            matches!(&result, Err(e) if e.is_retryable() && !matches!(e, StoreError::Conflict)),
+            matches!(&result, Err(StoreError::Rejected(_))),
             "{result:?}"
         );
 

@@ -13,10 +13,13 @@
 use crate::finding::{Finding, Severity};
 use crate::identity::GroupingMode;
 use crate::state::Triage;
-use regorus::{CompiledPolicy, Engine, Value};
+use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::{Engine, LimitError, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::OnceLock;
+use std::num::NonZeroU32;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 /// The bundled policy, as a security engineer reads it.
 pub const DEFAULT_POLICY: &str = include_str!("default.rego");
@@ -44,6 +47,12 @@ pub enum PolicyError {
     /// evaluates a sample finding, so most of these are reported when the policy is loaded.
     #[error("policy evaluation failed{}: {message}", at_line(*line))]
     Evaluation { line: Option<u32>, message: String },
+    /// One evaluation ran past [`EVALUATION_TIME_LIMIT`] and was stopped.
+    #[error(
+        "policy took longer than {0:?} on one finding and was stopped: simplify it (no \
+         comprehensions over large ranges or inputs)"
+    )]
+    TimeLimit(Duration),
     /// No rule gave `decision` a value for this finding, and the policy has no `default decision`.
     #[error(
         "policy gave no decision for this finding: add `default decision := {{...}}` or a final \
@@ -241,17 +250,36 @@ impl<'a> PolicyInput<'a> {
     }
 }
 
-/// A compiled triage policy, ready to evaluate from any thread.
+/// How long one evaluation may take before it is stopped. The bundled policy takes tens of
+/// microseconds; the limit only stops a runaway org or repo policy (a comprehension over a huge
+/// range) from holding a Lambda until its own timeout, and is loose enough never to trip on a
+/// slow or throttled machine.
+pub const EVALUATION_TIME_LIMIT: Duration = Duration::from_secs(1);
+
+/// A compiled triage policy, ready to evaluate from any thread (`Send + Sync`).
 ///
-/// Holds regorus's `CompiledPolicy`: the parsed, prepared modules behind an `Arc`. Each
-/// evaluation builds a lightweight interpreter over it (`eval_with_input(&self)`), so there is
-/// no lock and no `&mut`; measured as fast as reusing one `Engine` behind a `Mutex`, and about
-/// 8× faster than a fresh `Engine` per evaluation, which re-parses the policy.
-#[derive(Clone)]
+/// regorus's `Engine` evaluates through `&mut self`. The policy keeps one prepared engine behind
+/// a `Mutex` and reuses it; when that engine is busy (another thread is evaluating) the call
+/// clones a prepared prototype instead of waiting. The clone shares the parsed policy (`Arc`) and
+/// costs little, so concurrent callers never queue. Measured (release, one thread, bundled policy,
+/// input prebuilt): the reused engine ~31–39k evaluations/s, a clone per call ~28–37k/s, a fresh
+/// engine that re-parses the policy per call ~4k/s.
 pub struct Policy {
-    compiled: CompiledPolicy,
+    reusable: Mutex<Engine>,
+    /// Prepared (parsed, compiled, limits set) and never evaluated with: the source of clones.
+    prototype: Engine,
     /// Where the policy came from, for `Debug` and logs.
     origin: &'static str,
+}
+
+impl Clone for Policy {
+    fn clone(&self) -> Self {
+        Policy {
+            reusable: Mutex::new(self.prototype.clone()),
+            prototype: self.prototype.clone(),
+            origin: self.origin,
+        }
+    }
 }
 
 impl fmt::Debug for Policy {
@@ -264,7 +292,7 @@ impl fmt::Debug for Policy {
 
 impl Policy {
     /// The bundled default policy (`default.rego`), compiled on first use; later calls return a
-    /// cheap clone (the compiled policy is shared behind an `Arc`).
+    /// clone, which shares the compiled policy.
     pub fn default_policy() -> Policy {
         static DEFAULT: OnceLock<Policy> = OnceLock::new();
         DEFAULT
@@ -306,10 +334,22 @@ impl Policy {
         // without a path) makes its expression undefined instead of failing the evaluation, so a
         // policy behaves here as under `opa eval`.
         engine.set_strict_builtin_errors(false);
-        let compiled = engine
+        engine.set_execution_timer_config(ExecutionTimerConfig {
+            limit: EVALUATION_TIME_LIMIT,
+            // Work units between clock reads: frequent enough to stop within the limit, rare
+            // enough to cost nothing measurable.
+            check_interval: NonZeroU32::MIN.saturating_add(63),
+        });
+        // Compiling prepares the engine once, so that neither the reused engine nor any clone
+        // of the prototype prepares it again per evaluation.
+        engine
             .compile_with_entrypoint(&ENTRY_POINT.into())
             .map_err(syntax_error)?;
-        let policy = Policy { compiled, origin };
+        let policy = Policy {
+            reusable: Mutex::new(engine.clone()),
+            prototype: engine,
+            origin,
+        };
         // regorus finds unsafe variables, unknown functions and conflicting rules only when it
         // evaluates them: one evaluation now reports them when the policy is loaded (with the
         // config file that holds it) rather than at the first alert. Only such errors count; a
@@ -324,21 +364,31 @@ impl Policy {
     /// Decides one finding.
     pub fn evaluate(&self, input: &PolicyInput<'_>) -> Result<PolicyDecision, PolicyError> {
         let json = serde_json::to_value(input).map_err(|e| PolicyError::Input(e.to_string()))?;
-        let value = self
-            .compiled
-            .eval_with_input(Value::from(json))
-            .map_err(|e| {
-                let message = format!("{e:#}");
-                PolicyError::Evaluation {
-                    line: location(&message).map(|(line, _)| line),
-                    message: last_message(&message),
-                }
-            })?;
+        let input = Value::from(json);
+        let value = match self.reusable.try_lock() {
+            Ok(mut engine) => decide_with(&mut engine, input),
+            // Busy, or poisoned by a panic mid-evaluation: a clone of the prototype is as good.
+            Err(_) => decide_with(&mut self.prototype.clone(), input),
+        }?;
         if value == Value::Undefined {
             return Err(PolicyError::Undefined);
         }
         decision_from(value)
     }
+}
+
+fn decide_with(engine: &mut Engine, input: Value) -> Result<Value, PolicyError> {
+    engine.set_input(input);
+    engine.eval_rule(ENTRY_POINT.to_owned()).map_err(|e| {
+        if let Some(LimitError::TimeLimitExceeded { limit, .. }) = e.downcast_ref::<LimitError>() {
+            return PolicyError::TimeLimit(*limit);
+        }
+        let message = format!("{e:#}");
+        PolicyError::Evaluation {
+            line: location(&message).map(|(line, _)| line),
+            message: last_message(&message),
+        }
+    })
 }
 
 fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
@@ -803,6 +853,34 @@ decision := {
         let no_path = secret(1, None);
         let decision = policy.evaluate(&PolicyInput::new(&no_path)).unwrap();
         assert_eq!(decision.reason, "ticketed: everything else");
+    }
+
+    #[test]
+    fn a_runaway_policy_is_stopped_at_the_time_limit() {
+        // Loads (the sample finding is a pull-request-free one, so the slow rule is skipped)…
+        let source = "package scantix\nimport rego.v1\n\
+                      decision := {\"triage\": \"ticket\", \"reason\": sprintf(\"%d\", [n])} if {\n\
+                      \tinput.pull_request != null\n\
+                      \tn := count([x | some x in numbers.range(1, 5000); some y in numbers.range(1, 5000); x == y])\n\
+                      }\n\
+                      else := {\"triage\": \"ticket\", \"reason\": \"ticketed\"}\n";
+        let policy = Policy::from_rego(source).unwrap();
+        // …and is stopped on the first finding that reaches the slow rule.
+        let finding = on_ref(code_alert(1, "js/xss", "a.js"), Some("refs/pull/3/merge"));
+        let started = std::time::Instant::now();
+        let error = policy.evaluate(&PolicyInput::new(&finding)).unwrap_err();
+        assert!(matches!(error, PolicyError::TimeLimit(_)), "{error:?}");
+        assert!(started.elapsed() < EVALUATION_TIME_LIMIT * 3);
+    }
+
+    #[test]
+    fn a_busy_engine_is_not_waited_for() {
+        let policy = Policy::default_policy();
+        let _busy = policy.reusable.lock().unwrap();
+        let decision = policy
+            .evaluate(&PolicyInput::new(&code_alert(1, "js/xss", "src/a.js")))
+            .unwrap();
+        assert_eq!(decision.triage, Triage::Ticket);
     }
 
     #[test]
