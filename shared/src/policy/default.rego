@@ -23,14 +23,15 @@
 #      (the code location, or the manifest for a dependency) before this policy runs:
 #        test:      directories test/ tests/ __tests__/ __mocks__/ spec/ specs/ testdata/
 #                   and files *_test.go *.test.js *.spec.ts (and the other JS/TS extensions)
-#                   test_*.py *_test.py conftest.py *_spec.rb *_test.rb *Test.java *Tests.java
-#                   *Test.kt *Tests.cs
-#        vendored:  directories vendor/ node_modules/ third_party/ third-party/ bower_components/
-#                   Pods/ Carthage/
+#                   test_*.py *_test.py conftest.py *_spec.rb *_test.rb
+#                   *Test.java *Tests.java (and .kt, .cs)
+#        vendored:  directories vendor/ node_modules/ third_party/ third-party/ thirdparty/
+#                   bower_components/ Pods/ Carthage/
 #        generated: directories generated/ __generated__/ and files *.pb.go *.pb.gw.go *_pb2.py
 #                   *_pb2_grpc.py *.pb.cc *.pb.h *.g.dart *.gen.go *_generated.go *.min.js
 #                   *.min.css
-#      A directory name matches at any depth (`src/app/__tests__/x.js` is test code).
+#      A directory name matches at any depth and in any case (`src/app/__tests__/x.js`,
+#      `Tests/x.cs`), except Pods/ and Carthage/, which must be spelt so.
 #   6. Everything else is ticketed.
 #
 # Every decision carries a one-line reason, e.g. "recorded: alert only on pull request #7" or
@@ -70,21 +71,29 @@ finding := input.finding
 
 severity := finding.severity
 
+# The rules, in order: the first whose body holds gives the decision.
 decision := ticket(sprintf("exposed secret (%s)", [secret_type])) if {
+	# 1. Secrets, always.
 	finding.kind == "secret_scanning"
 } else := record(sprintf("alert only on pull request #%d", [input.pull_request])) if {
+	# 2. Seen only on a pull request.
 	input.pull_request != null
 } else := record(sprintf("alert on branch %s, not the default branch %s", [branch, input.default_branch])) if {
+	# 3. On another branch.
 	not on_default_branch
 } else := record(sprintf("%s severity is below medium", [severity])) if {
+	# 4. Low and note severities.
 	severity in {"low", "note"}
 } else := record(sprintf("test code (%s)", [input.paths.path])) if {
+	# 5. Test, vendored and generated code.
 	input.paths.is_test
 } else := record(sprintf("vendored code (%s)", [input.paths.path])) if {
 	input.paths.is_vendor
 } else := record(sprintf("generated code (%s)", [input.paths.path])) if {
 	input.paths.is_generated
 } else := ticket(sprintf("%s severity on %s", [severity, branch]))
+
+# 6. Everything else: the final `else` above.
 
 ticket(why) := {"triage": "ticket", "reason": concat("", ["ticketed: ", why])}
 
