@@ -149,8 +149,8 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
         );
         assert_eq!(
             audit.len(),
-            count,
-            "one audit entry per finding: {audit:#?}"
+            2 * count,
+            "per finding, its triage and what it did to the ticket: {audit:#?}"
         );
     }
     for i in 0..60u64 {

@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 use scantix::config::Config;
 use scantix::engine::decide::group_key_for;
-use scantix::engine::triage::default_triage;
+use scantix::engine::triage::builtin;
 use scantix::engine::{Action, Decision, Inputs, decide};
 use scantix::event::AlertEvent;
 use scantix::github::alert_webhook::{ParsedDelivery, parse_delivery};
@@ -140,7 +140,7 @@ async fn engine_stages(deliveries: &mut Deliveries, opening: &AlertEvent) -> Res
                 event: black_box(event),
                 finding: finding.as_ref(),
                 group: group.as_ref(),
-                triage: default_triage(&event.finding),
+                verdict: &builtin(&event.finding),
                 config: &config,
                 now,
                 delivery: Some("github:bench"),
@@ -271,7 +271,7 @@ async fn plan(store: &dyn Store, config: &Config, delivery: &Delivery) -> Result
         event: &event,
         finding: finding.as_ref(),
         group: group.as_ref(),
-        triage: default_triage(&event.finding),
+        verdict: &builtin(&event.finding),
         config,
         now: Utc::now(),
         delivery: Some(&id),
@@ -302,7 +302,7 @@ async fn read_state(
         .get_finding(&Fingerprint::of(&event.finding))
         .await?
         .map(|f| f.value);
-    let key = group_key_for(event, finding.as_ref(), config);
+    let key = group_key_for(event, finding.as_ref(), config, None);
     let group = store.get_group(&key).await?.map(|g| g.value);
     Ok((finding, group))
 }

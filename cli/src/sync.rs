@@ -6,7 +6,7 @@
 use crate::local::{LocalApp, StoreLocation};
 use anyhow::{Context, bail};
 use clap::Args;
-use scantix::engine::triage::default_triage;
+use scantix::engine::triage::builtin;
 use scantix::finding::Repository;
 use scantix::github::installation_webhook::{
     InstallationChange, InstallationEvent, NamedRepository,
@@ -120,7 +120,7 @@ pub async fn run(location: StoreLocation, args: SyncArgs) -> anyhow::Result<()> 
         .await
         .context("recording the repository as covered")?;
 
-    let syncer = Syncer::new(executor.clone(), Arc::new(default_triage));
+    let syncer = Syncer::new(executor.clone(), Arc::new(builtin));
     let synced = syncer
         .sync_repository(
             github.as_ref(),

@@ -127,7 +127,6 @@ fn add(total: &mut SyncReport, one: &SyncReport) {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::engine::triage::default_triage;
     use crate::event::{AlertChange, AlertEvent};
     use crate::finding::{AlertState, Finding};
     use crate::github::api::MemoryGitHub;
@@ -195,7 +194,7 @@ mod tests {
         let clients = Arc::new(OneClient(github.clone()));
         let sweeper = Sweeper::new(
             executor.clone(),
-            Syncer::new(executor.clone(), Arc::new(default_triage)),
+            Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin)),
             clients,
         );
         let first = sweeper.sweep(start).await.unwrap();

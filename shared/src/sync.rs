@@ -10,12 +10,13 @@
 //! are made once per touched group at the end, not once per alert.
 
 use crate::config::Config;
+use crate::engine::triage::Verdict;
 use crate::engine::{Committed, ExecuteError, Executor};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertKind, AlertState, Finding, Repository};
 use crate::github::api::{AlertQuery, AlertStateFilter, GitHub, GitHubError};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{InstallationRecord, SyncProgress, Triage};
+use crate::state::{InstallationRecord, SyncProgress};
 use crate::store::{Guarded, StoreError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub enum SyncError {
 }
 
 /// The triage applied to listed alerts (the same as for webhooks).
-pub type TriageFn = Arc<dyn Fn(&Finding) -> Triage + Send + Sync>;
+pub type TriageFn = Arc<dyn Fn(&Finding) -> Verdict + Send + Sync>;
 
 /// Syncs repositories through an executor.
 pub struct Syncer {
@@ -217,7 +218,7 @@ impl Syncer {
             .map(|t| t.timestamp())
             .unwrap_or_default();
         let delivery = format!("sync:{fingerprint}:{}:{when}", finding.state.as_str());
-        let triage = (self.triage)(&finding);
+        let verdict = (self.triage)(&finding);
         let event = AlertEvent {
             change,
             action: "sync".into(),
@@ -228,7 +229,7 @@ impl Syncer {
         Ok(
             match self
                 .executor
-                .commit_alert(&delivery, &event, triage, config)
+                .commit_alert(&delivery, &event, &verdict, config)
                 .await?
             {
                 Committed::Applied(decision) => Some(decision.group_key),

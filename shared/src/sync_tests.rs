@@ -2,7 +2,6 @@
 //! resumption after a rate limit, and repair of a missed delivery.
 
 use super::*;
-use crate::engine::triage::default_triage;
 use crate::finding::Finding;
 use crate::github::api::{AlertPage, DismissReason, MemoryGitHub};
 use crate::github::installation_webhook::{InstallationChange, InstallationEvent, NamedRepository};
@@ -52,7 +51,7 @@ async fn setup() -> (Arc<MemoryStore>, Arc<Executor>, Arc<CallCounts>, Syncer) {
         .apply_installation("github:install", &installed, None)
         .await
         .unwrap();
-    let syncer = Syncer::new(executor.clone(), Arc::new(default_triage));
+    let syncer = Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin));
     (store, executor, calls, syncer)
 }
 

@@ -5,7 +5,6 @@ use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
 use scantix::config::Config;
 use scantix::engine::Executor;
-use scantix::engine::triage::default_triage;
 use scantix::sweep::{SweepReport, Sweeper};
 use scantix::sync::Syncer;
 use scantix::wiring;
@@ -53,6 +52,6 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let executor = Arc::new(
         Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
     );
-    let syncer = Syncer::new(executor.clone(), Arc::new(default_triage));
+    let syncer = Syncer::new(executor.clone(), Arc::new(scantix::engine::triage::builtin));
     Ok(Sweeper::new(executor, syncer, clients))
 }

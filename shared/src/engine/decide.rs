@@ -6,10 +6,11 @@
 //! Re-deciding an event whose effects are already stored decides nothing new; that is what makes
 //! redelivery and retry-after-crash safe.
 
+use super::triage::Verdict;
 use crate::config::{Config, WhenAllFixed};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertState, Finding};
-use crate::identity::{Fingerprint, GroupKey};
+use crate::identity::{Fingerprint, GroupKey, GroupingMode};
 use crate::state::{AuditEntry, FindingRecord, GroupRecord, Member, OutboxOp, TicketState, Triage};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -20,7 +21,8 @@ pub struct Inputs<'a> {
     pub event: &'a AlertEvent,
     pub finding: Option<&'a FindingRecord>,
     pub group: Option<&'a GroupRecord>,
-    pub triage: Triage,
+    /// What triage said: ticket or record, why, and the overrides to honour.
+    pub verdict: &'a Verdict,
     pub config: &'a Config,
     pub now: DateTime<Utc>,
     /// The delivery that brought the event, for the audit log.
@@ -124,10 +126,14 @@ pub fn group_key_for(
     event: &AlertEvent,
     stored: Option<&FindingRecord>,
     config: &Config,
+    group_by: Option<GroupingMode>,
 ) -> GroupKey {
     match stored {
         Some(record) => record.group_key.clone(),
-        None => GroupKey::for_finding(&event.finding, config.grouping.mode_for(event.finding.kind)),
+        None => {
+            let mode = group_by.unwrap_or_else(|| config.grouping.mode_for(event.finding.kind));
+            GroupKey::for_finding(&event.finding, mode)
+        }
     }
 }
 
@@ -148,13 +154,14 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         event,
         finding: stored,
         group: stored_group,
-        triage,
+        verdict,
         config,
         now,
         delivery,
     } = inputs;
+    let triage = verdict.triage;
     let fingerprint = Fingerprint::of(&event.finding);
-    let key = group_key_for(event, stored, config);
+    let key = group_key_for(event, stored, config, verdict.group_by);
     let mut out = Decision {
         group_key: key.clone(),
         finding: None,
@@ -240,10 +247,16 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         group.installation_id = event.installation_id;
     }
     let first_seen = stored.map_or(now, |r| r.first_seen);
+    // The policy may file it at another priority, and give it another deadline.
+    let severity = verdict.priority.unwrap_or(finding.severity);
     let member = Member {
-        due: config.sla.due_date(finding.severity, first_seen, None),
+        severity,
+        due: config.sla.due_date(severity, first_seen, verdict.sla_days),
         ..Member::of(&finding, ticketed)
     };
+    if stored.is_none() {
+        audit("finding.triaged", verdict.reason.clone(), &mut out);
+    }
     let was_open = previous.as_ref().is_some_and(Member::is_open);
     let member_changed = previous.as_ref() != Some(&member);
     group.members.insert(fingerprint.clone(), member);

@@ -34,15 +34,24 @@ struct World {
 
 impl World {
     fn decide(&self, event: &AlertEvent, triage: Triage, now: DateTime<Utc>) -> Decision {
+        self.decide_verdict(event, &crate::engine::triage::plain(triage, "test"), now)
+    }
+
+    fn decide_verdict(
+        &self,
+        event: &AlertEvent,
+        verdict: &crate::engine::triage::Verdict,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let fp = Fingerprint::of(&event.finding);
         let finding = self.findings.iter().find(|f| f.fingerprint == fp);
-        let key = group_key_for(event, finding, &self.config);
+        let key = group_key_for(event, finding, &self.config, verdict.group_by);
         let group = self.groups.iter().find(|g| g.key == key);
         decide(Inputs {
             event,
             finding,
             group,
-            triage,
+            verdict,
             config: &self.config,
             now,
             delivery: Some("d"),
@@ -153,7 +162,7 @@ fn first_actionable_finding_of_a_group_requests_its_ticket() {
             .iter()
             .map(|a| a.action.as_str())
             .collect::<Vec<_>>(),
-        ["ticket.requested"]
+        ["finding.triaged", "ticket.requested"]
     );
     assert_eq!(d.audit[0].actor, "octocat");
     assert_eq!(d.audit[0].delivery.as_deref(), Some("d"));
@@ -667,4 +676,37 @@ fn a_finding_keeps_its_group_when_the_grouping_configuration_changes() {
     );
     assert_eq!(new.group_key.as_str(), "42/code-scanning/file:src/app.js");
     assert_eq!(w.group(&d.group_key).members.len(), 1);
+}
+
+#[test]
+fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
+    let w = World::default();
+    let verdict = crate::engine::triage::Verdict {
+        triage: Triage::Ticket,
+        reason: "ticketed: payments code".into(),
+        priority: Some(Severity::Critical),
+        sla_days: Some(3),
+        group_by: Some(GroupingMode::File),
+    };
+    let d = w.decide_verdict(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "src/pay.js"),
+        ),
+        &verdict,
+        t(0),
+    );
+    assert_eq!(d.group_key.as_str(), "42/code-scanning/file:src/pay.js");
+    assert!(
+        d.audit
+            .iter()
+            .any(|a| a.action == "finding.triaged" && a.reason == "ticketed: payments code")
+    );
+    let member = d.group.unwrap().members.into_values().next().unwrap();
+    assert_eq!(member.severity, Severity::Critical);
+    assert_eq!(
+        member.due,
+        Some((t(0) + chrono::Duration::days(3)).date_naive())
+    );
 }

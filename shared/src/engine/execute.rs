@@ -16,6 +16,7 @@
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
 use super::installations::apply_installation;
+use super::triage::{Verdict, plain};
 use crate::config::Config;
 use crate::event::{AlertEvent, TicketEvent};
 use crate::github::api::{GitHub, GitHubError};
@@ -187,7 +188,7 @@ impl Executor {
             .await
     }
 
-    /// Applies one alert event under `config` (the repository's own configuration).
+    /// Applies one alert event with a bare triage (no reason, no overrides) under `config`.
     pub async fn apply_alert_with(
         &self,
         delivery: &str,
@@ -195,8 +196,21 @@ impl Executor {
         triage: Triage,
         config: &Config,
     ) -> Result<Outcome, ExecuteError> {
+        let verdict = plain(triage, format!("{triage:?}").to_lowercase());
+        self.apply_verdict(delivery, event, &verdict, config).await
+    }
+
+    /// Applies one alert event as triage judged it (`verdict`), under `config` (the repository's
+    /// own configuration).
+    pub async fn apply_verdict(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        verdict: &Verdict,
+        config: &Config,
+    ) -> Result<Outcome, ExecuteError> {
         let (group, actions, duplicate) =
-            match self.commit_alert(delivery, event, triage, config).await? {
+            match self.commit_alert(delivery, event, verdict, config).await? {
                 Committed::Applied(decision) => (Some(decision.group_key), decision.actions, false),
                 Committed::Duplicate(group) => (group, vec![], true),
             };
@@ -221,7 +235,7 @@ impl Executor {
         &self,
         delivery: &str,
         event: &AlertEvent,
-        triage: Triage,
+        verdict: &Verdict,
         config: &Config,
     ) -> Result<Committed, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
@@ -232,13 +246,18 @@ impl Executor {
         loop {
             let now = (self.clock)();
             let finding = self.store.get_finding(&fingerprint).await?;
-            let key = group_key_for(event, finding.as_ref().map(|f| &f.value), config);
+            let key = group_key_for(
+                event,
+                finding.as_ref().map(|f| &f.value),
+                config,
+                verdict.group_by,
+            );
             let group = self.store.get_group(&key).await?;
             let decision = decide(Inputs {
                 event,
                 finding: finding.as_ref().map(|f| &f.value),
                 group: group.as_ref().map(|g| &g.value),
-                triage,
+                verdict,
                 config,
                 now,
                 delivery: Some(delivery),

@@ -143,6 +143,7 @@ async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
     assert_eq!(
         verbs,
         [
+            "finding.triaged",
             "ticket.requested",
             "ticket.updated",
             "ticket.stale",

@@ -6,7 +6,7 @@
 
 use super::{Answer, DEFAULT_MAX_BODY};
 use crate::engine::Executor;
-use crate::engine::triage::default_triage;
+use crate::engine::triage::builtin;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
 use crate::github::installation_webhook::parse_installation;
 use crate::github::signature::verify_signature;
@@ -144,10 +144,12 @@ impl GithubIngest {
                 Err(e) => return super::answer_for(Err(e.into()), delivery),
             }
         }
-        let triage = default_triage(&alert.finding);
+        // Built-in triage for now; the Rego policy (`triage_with`) takes over once per-repository
+        // configuration is loaded on this path.
+        let verdict = builtin(&alert.finding);
         let result = self
             .executor
-            .apply_alert(&delivery_id, &alert, triage)
+            .apply_verdict(&delivery_id, &alert, &verdict, self.executor.config())
             .await;
         super::answer_for(result, delivery)
     }
