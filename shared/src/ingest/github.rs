@@ -44,16 +44,8 @@ impl GithubIngest {
     /// Handles one delivery. Never panics, never answers 5xx for the caller's mistakes.
     pub async fn handle(&self, headers: &HeaderMap, body: &[u8]) -> Answer {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if body.len() > self.max_body {
-            return Answer::refused(
-                413,
-                "payload_too_large",
-                format!(
-                    "body is {} bytes; the limit is {}",
-                    body.len(),
-                    self.max_body
-                ),
-            );
+        if let Some(refusal) = Answer::too_large(body, self.max_body) {
+            return refusal;
         }
         if let Err(e) = verify_signature(
             self.secret.expose().as_bytes(),

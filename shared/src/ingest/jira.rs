@@ -44,16 +44,8 @@ impl JiraIngest {
     /// Handles one delivery; `query` is the request URL's raw query string.
     pub async fn handle(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        if body.len() > self.max_body {
-            return Answer::refused(
-                413,
-                "payload_too_large",
-                format!(
-                    "body is {} bytes; the limit is {}",
-                    body.len(),
-                    self.max_body
-                ),
-            );
+        if let Some(refusal) = Answer::too_large(body, self.max_body) {
+            return refusal;
         }
         let authentic = match &self.authenticity {
             JiraAuthenticity::Signature(secret) => {

@@ -30,6 +30,17 @@ impl Answer {
         Answer { status, body }
     }
 
+    /// 413 for a body over `max` bytes, checked before anything else reads it.
+    pub(crate) fn too_large(body: &[u8], max: usize) -> Option<Answer> {
+        (body.len() > max).then(|| {
+            Answer::refused(
+                413,
+                "payload_too_large",
+                format!("body is {} bytes; the limit is {max}", body.len()),
+            )
+        })
+    }
+
     pub(crate) fn refused(status: u16, error: &str, detail: impl Into<String>) -> Answer {
         Answer::new(status, json!({ "error": error, "detail": detail.into() }))
     }
