@@ -1,7 +1,8 @@
 //! The REST adapter (`RestGitHub`) and the App authentication (`InstallationTokens`) against the
 //! fake GitHub, which checks every request against GitHub's OpenAPI description: alert states,
 //! dismissals in each kind's spelling, listings of 1,000 alerts, `since`, resumable cursors, rate
-//! limits, file contents, and installation tokens minted once and reused.
+//! limits, file contents, problem issues opened once per topic, and installation tokens minted
+//! once and reused.
 
 use chrono::{DateTime, Duration as Minutes, Utc};
 use scantix::finding::{AlertKind, AlertState, Repository};
@@ -476,6 +477,72 @@ async fn files_are_read_on_the_default_branch_or_a_ref() {
         matches!(directory, Err(GitHubError::Refused(_))),
         "{directory:?}"
     );
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_problem_issue_is_opened_once_per_topic_and_updated_in_place() {
+    let fake = FakeGitHub::start().await;
+    // A closed issue of the topic (a person fixed the file once) and an open one of someone else.
+    let closed = fake.add_issue(
+        OWNER,
+        REPO,
+        "old config problem",
+        &["scantix-config"],
+        "closed",
+    );
+    fake.add_issue(OWNER, REPO, "Crash on start", &["bug"], "open");
+    let github = as_installation(&fake);
+    let repo = repository();
+    let title = "scantix cannot read .github/scantix.yml";
+    let first_body = "```\nline 3: unknown field `jira-projet`, expected `jira` <b>ü</b>\n```";
+    let second_body = "```\nline 7: invalid type: string \"high\", expected a number\n```";
+
+    let opened = github
+        .upsert_problem_issue(&repo, "config", title, first_body)
+        .await
+        .unwrap();
+    let updated = github
+        .upsert_problem_issue(&repo, "config", title, second_body)
+        .await
+        .unwrap();
+    let other = github
+        .upsert_problem_issue(&repo, "jira-access", "scantix cannot reach Jira", "401")
+        .await
+        .unwrap();
+
+    assert_eq!(opened, 3, "the closed issue of the topic is left alone");
+    assert_eq!(updated, opened, "the second upsert updates the first issue");
+    assert_eq!(other, 4);
+    let issues = fake.issues(OWNER, REPO);
+    let mine: Vec<_> = issues
+        .iter()
+        .filter(|i| i.labels.iter().any(|l| l.starts_with("scantix-")))
+        .map(|i| (i.number, i.labels.clone(), i.state.as_str(), i.updates))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            (closed, vec!["scantix-config".to_owned()], "closed", 0),
+            (3, vec!["scantix-config".to_owned()], "open", 1),
+            (4, vec!["scantix-jira-access".to_owned()], "open", 0),
+        ]
+    );
+    assert_eq!(issues[2].title, title);
+    assert_eq!(
+        issues[2].body.as_deref(),
+        Some(second_body),
+        "the body is kept as given"
+    );
+    assert_eq!(fake.count("GET", "/repos/*/*/issues"), 3);
+    assert_eq!(fake.count("POST", "/repos/*/*/issues"), 2);
+    assert_eq!(fake.count("PATCH", "/repos/*/*/issues/*"), 1);
+    let listing = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET")
+        .expect("a listing");
+    assert_eq!(listing.query, "labels=scantix-config&state=open&per_page=1");
     fake.assert_no_violations();
 }
 

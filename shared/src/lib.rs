@@ -12,6 +12,7 @@
 //!   deliveries, audit entries).
 //! - [`engine`]: `decide` (pure: event + state + config + now → new state and tracker ops) and
 //!   `execute` (applies a decision through the ports, race-free and safe to repeat).
+//! - [`repo_settings`]: a repository's effective settings (config file, org defaults, policy, CODEOWNERS), cached.
 //! - [`secret`]: values that never reach a log.
 //! - [`ticket`]: what a ticket says, and its Markdown rendering.
 //! - [`sweep`]: the scheduled pass: sync every covered repository, drain queued work, flag overdue tickets.
@@ -37,6 +38,7 @@ pub mod jira;
 pub mod owners;
 pub mod policy;
 pub mod repo_config;
+pub mod repo_settings;
 pub mod secret;
 pub mod sla;
 pub mod state;

@@ -119,6 +119,9 @@ pub struct Member {
     /// The last day to fix it within its SLA (from its severity and when it was first seen).
     #[serde(default)]
     pub due: Option<chrono::NaiveDate>,
+    /// Who should fix it, as the tracker knows them (from CODEOWNERS and the owners map).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl Member {
@@ -149,6 +152,7 @@ impl Member {
             commit_sha: finding.commit_sha.clone(),
             ticketed,
             due: None,
+            owner: None,
         }
     }
 

@@ -8,8 +8,9 @@
 use crate::engine::Executor;
 use crate::finding::Repository;
 use crate::github::clients::GitHubClients;
+use crate::repo_settings::SettingsCache;
 use crate::store::StoreError;
-use crate::sync::{SyncReport, Syncer};
+use crate::sync::{Rules, SyncReport, Syncer};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -33,6 +34,8 @@ pub struct Sweeper {
     executor: Arc<Executor>,
     syncer: Syncer,
     clients: Arc<dyn GitHubClients>,
+    /// Each repository's own settings, as the webhook path reads them; `None`: the syncer's.
+    settings: Option<SettingsCache>,
 }
 
 impl Sweeper {
@@ -45,7 +48,15 @@ impl Sweeper {
             executor,
             syncer,
             clients,
+            settings: None,
         }
+    }
+
+    /// Judges listed alerts by each repository's settings (config file, org defaults, policy,
+    /// CODEOWNERS), like the webhook path.
+    pub fn with_settings(mut self, cache: SettingsCache) -> Sweeper {
+        self.settings = Some(cache);
+        self
     }
 
     /// One pass over every installation and group.
@@ -81,16 +92,30 @@ impl Sweeper {
                     default_branch: None,
                     html_url: None,
                 };
-                match self
-                    .syncer
-                    .sync_repository(
-                        github.as_ref(),
-                        installation.id,
-                        &repo,
-                        self.executor.config(),
-                    )
-                    .await
-                {
+                let synced = match &self.settings {
+                    Some(cache) => {
+                        let (settings, _) = cache.for_repo(github.as_ref(), &repo).await;
+                        let triage = |finding: &crate::finding::Finding| settings.verdict(finding);
+                        let rules = Rules {
+                            config: &settings.engine,
+                            triage: &triage,
+                        };
+                        self.syncer
+                            .sync_repository_with(github.as_ref(), installation.id, &repo, rules)
+                            .await
+                    }
+                    None => {
+                        self.syncer
+                            .sync_repository(
+                                github.as_ref(),
+                                installation.id,
+                                &repo,
+                                self.executor.config(),
+                            )
+                            .await
+                    }
+                };
+                match synced {
                     Ok(sync) => add(&mut report.sync, &sync),
                     Err(e) => report.failures.push(format!("{}: {e}", covered.full_name)),
                 }

@@ -51,6 +51,13 @@ pub enum SyncError {
 /// The triage applied to listed alerts (the same as for webhooks).
 pub type TriageFn = Arc<dyn Fn(&Finding) -> Verdict + Send + Sync>;
 
+/// The settings listed alerts are judged by.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    pub config: &'a Config,
+    pub triage: &'a (dyn Fn(&Finding) -> Verdict + Send + Sync),
+}
+
 /// Syncs repositories through an executor.
 pub struct Syncer {
     executor: Arc<Executor>,
@@ -83,6 +90,23 @@ impl Syncer {
         repo: &Repository,
         config: &Config,
     ) -> Result<SyncReport, SyncError> {
+        let rules = Rules {
+            config,
+            triage: &*self.triage,
+        };
+        self.sync_repository_with(github, installation, repo, rules)
+            .await
+    }
+
+    /// `sync_repository` under the repository's own settings (its config and triage policy), so
+    /// that listed alerts are judged exactly as their webhooks would be.
+    pub async fn sync_repository_with(
+        &self,
+        github: &dyn GitHub,
+        installation: u64,
+        repo: &Repository,
+        rules: Rules<'_>,
+    ) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport {
             complete: true,
             ..SyncReport::default()
@@ -99,7 +123,7 @@ impl Syncer {
                     installation,
                     repo,
                     kind,
-                    config,
+                    rules,
                     &mut report,
                     &mut touched,
                 )
@@ -132,7 +156,7 @@ impl Syncer {
         installation: u64,
         repo: &Repository,
         kind: AlertKind,
-        config: &Config,
+        rules: Rules<'_>,
         report: &mut SyncReport,
         touched: &mut BTreeSet<GroupKey>,
     ) -> Result<(), SyncError> {
@@ -167,7 +191,7 @@ impl Syncer {
             report.list_calls += 1;
             for finding in page.findings {
                 report.alerts_seen += 1;
-                match self.apply_listed(finding, installation, config).await? {
+                match self.apply_listed(finding, installation, rules).await? {
                     Some(key) => {
                         report.applied += 1;
                         touched.insert(key);
@@ -202,7 +226,7 @@ impl Syncer {
         &self,
         finding: Finding,
         installation: u64,
-        config: &Config,
+        rules: Rules<'_>,
     ) -> Result<Option<GroupKey>, SyncError> {
         let fingerprint = Fingerprint::of(&finding);
         let stored = self.executor.store().get_finding(&fingerprint).await?;
@@ -218,7 +242,7 @@ impl Syncer {
             .map(|t| t.timestamp())
             .unwrap_or_default();
         let delivery = format!("sync:{fingerprint}:{}:{when}", finding.state.as_str());
-        let verdict = (self.triage)(&finding);
+        let verdict = (rules.triage)(&finding);
         let event = AlertEvent {
             change,
             action: "sync".into(),
@@ -229,7 +253,7 @@ impl Syncer {
         Ok(
             match self
                 .executor
-                .commit_alert(&delivery, &event, &verdict, config)
+                .commit_alert(&delivery, &event, &verdict, rules.config)
                 .await?
             {
                 Committed::Applied(decision) => Some(decision.group_key),

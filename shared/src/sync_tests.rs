@@ -142,6 +142,17 @@ impl GitHub for RateLimitedOnce {
     ) -> Result<Option<String>, GitHubError> {
         self.inner.read_file(repo, path, git_ref).await
     }
+    async fn upsert_problem_issue(
+        &self,
+        repo: &Repository,
+        topic: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        self.inner
+            .upsert_problem_issue(repo, topic, title, body)
+            .await
+    }
 }
 
 #[tokio::test]

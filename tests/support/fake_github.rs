@@ -17,12 +17,15 @@
 //! `direction`, `per_page`, paged with `Link` headers as GitHub pages each kind (page numbers for
 //! code scanning and secret scanning, `after` cursors for Dependabot); get; PATCH to dismiss,
 //! resolve or reopen (with GitHub's rule that a closing state needs its reason). File contents,
-//! base64 as GitHub sends them. Injected faults: rate limits in both of GitHub's styles, and any
+//! base64 as GitHub sends them. Issues per repository (any repository has them): list filtered by
+//! `labels` (all of them) and `state`, newest first, `per_page` and `page`; create; PATCH of
+//! title, body, state and labels. Injected faults: rate limits in both of GitHub's styles, and any
 //! status.
 //!
 //! # Not modelled
 //! `before` cursors, the other list filters (`tool_name`, `severity`, `ecosystem`, …), assignees,
-//! alert instances and locations, issues and check runs (501, recorded), permissions of tokens,
+//! alert instances and locations, check runs (501, recorded), the issue listing's other filters,
+//! its sorts and `Link` headers, pull requests among issues, permissions of tokens,
 //! GitHub's refusal to reopen a fixed alert, the rate limit counters of healthy answers.
 
 use crate::openapi::{OpenApi, query_pairs};
@@ -145,11 +148,48 @@ struct GitHubState {
     alerts: BTreeMap<(String, AlertKind), Vec<Value>>,
     /// ("owner/repo" lowercased, path, ref) → file content.
     files: BTreeMap<(String, String, Option<String>), String>,
+    /// "owner/repo" lowercased → its issues, oldest first (numbered from 1).
+    issues: BTreeMap<String, Vec<FakeIssue>>,
     tokens: Vec<IssuedToken>,
     token_lifetime: chrono::Duration,
     requests: Vec<RecordedRequest>,
     violations: Vec<String>,
     faults: Vec<(Fault, usize)>,
+}
+
+/// An issue as the fake keeps it: what the issue endpoints read and write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeIssue {
+    pub number: u64,
+    pub title: String,
+    pub body: Option<String>,
+    pub labels: Vec<String>,
+    /// `open` or `closed`.
+    pub state: String,
+    /// How many PATCHes it took.
+    pub updates: u32,
+}
+
+impl FakeIssue {
+    /// As the API shows an issue (the fields scantix and octocrab read).
+    fn to_json(&self, base_url: &str, repo: &str) -> Value {
+        let labels: Vec<Value> = self
+            .labels
+            .iter()
+            .map(|name| json!({"name": name, "color": "ededed", "default": false}))
+            .collect();
+        json!({
+            "id": self.number + 1_000_000,
+            "number": self.number,
+            "url": format!("{base_url}/repos/{repo}/issues/{}", self.number),
+            "html_url": format!("https://github.com/{repo}/issues/{}", self.number),
+            "title": self.title,
+            "body": self.body,
+            "state": self.state,
+            "labels": labels,
+            "user": {"login": "scantix[bot]", "id": 1, "type": "Bot"},
+        })
+    }
 }
 
 struct IssuedToken {
@@ -185,6 +225,7 @@ impl FakeGitHub {
             state: Mutex::new(GitHubState {
                 alerts: BTreeMap::new(),
                 files: BTreeMap::new(),
+                issues: BTreeMap::new(),
                 tokens: Vec::new(),
                 token_lifetime: chrono::Duration::hours(1),
                 requests: Vec::new(),
@@ -240,6 +281,39 @@ impl FakeGitHub {
             ),
             text.to_owned(),
         );
+    }
+
+    /// Seeds an issue of `owner/repo` (`state` `open` or `closed`); returns its number.
+    pub fn add_issue(
+        &self,
+        owner: &str,
+        repo: &str,
+        title: &str,
+        labels: &[&str],
+        state: &str,
+    ) -> u64 {
+        let mut shared = self.shared.lock();
+        let issues = shared.issues.entry(repo_key(owner, repo)).or_default();
+        let number = issues.len() as u64 + 1;
+        issues.push(FakeIssue {
+            number,
+            title: title.to_owned(),
+            body: None,
+            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+            state: state.to_owned(),
+            updates: 0,
+        });
+        number
+    }
+
+    /// The issues of `owner/repo` as GitHub now has them, oldest first.
+    pub fn issues(&self, owner: &str, repo: &str) -> Vec<FakeIssue> {
+        let shared = self.shared.lock();
+        shared
+            .issues
+            .get(&repo_key(owner, repo))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How long the installation tokens issued from now on live (an hour, as on GitHub).
@@ -551,6 +625,16 @@ impl Shared {
             ("GET", ["repos", owner, repo, "contents", path @ ..]) => {
                 get_contents(state, &repo_key(owner, repo), &path.join("/"), call)
             }
+            ("GET", ["repos", owner, repo, "issues"]) => {
+                self.list_issues(state, &repo_key(owner, repo), call)
+            }
+            ("POST", ["repos", owner, repo, "issues"]) => {
+                self.create_issue(state, &repo_key(owner, repo), &call.body)
+            }
+            ("PATCH", ["repos", owner, repo, "issues", number]) => match number.parse::<u64>() {
+                Ok(number) => self.update_issue(state, &repo_key(owner, repo), number, &call.body),
+                Err(_) => Reply::not_found(),
+            },
             _ => Reply::violation(
                 501,
                 vec![format!(
@@ -698,6 +782,93 @@ impl Shared {
         reply
     }
 
+    // ----- issues -----
+
+    /// `GET /repos/{owner}/{repo}/issues`: issues carrying every label of `labels`, in `state`
+    /// (`open` unless told), newest first as GitHub's default `created`/`desc` sort has it.
+    fn list_issues(&self, state: &GitHubState, repo: &str, call: &Call) -> Reply {
+        let wanted_labels: Vec<&str> = call
+            .param("labels")
+            .map(|l| l.split(',').filter(|l| !l.is_empty()).collect())
+            .unwrap_or_default();
+        let wanted_state = call.param("state").unwrap_or("open");
+        let per_page = call
+            .param("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = call
+            .param("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let listed: Vec<Value> = state
+            .issues
+            .get(repo)
+            .into_iter()
+            .flatten()
+            .rev()
+            .filter(|issue| wanted_state == "all" || issue.state == wanted_state)
+            .filter(|issue| {
+                // GitHub matches label names case-insensitively.
+                wanted_labels
+                    .iter()
+                    .all(|w| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(w)))
+            })
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|issue| issue.to_json(&self.base_url, repo))
+            .collect();
+        Reply::json(200, Value::Array(listed))
+    }
+
+    /// `POST /repos/{owner}/{repo}/issues`: a new open issue, its labels kept by name.
+    fn create_issue(&self, state: &mut GitHubState, repo: &str, body: &Value) -> Reply {
+        let issues = state.issues.entry(repo.to_owned()).or_default();
+        let issue = FakeIssue {
+            number: issues.len() as u64 + 1,
+            title: text_of(&body["title"]),
+            body: body["body"].as_str().map(str::to_owned),
+            labels: label_names(&body["labels"]),
+            state: "open".to_owned(),
+            updates: 0,
+        };
+        let shown = issue.to_json(&self.base_url, repo);
+        issues.push(issue);
+        Reply::json(201, shown)
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}`: the fields sent, replaced.
+    fn update_issue(
+        &self,
+        state: &mut GitHubState,
+        repo: &str,
+        number: u64,
+        body: &Value,
+    ) -> Reply {
+        let Some(issue) = state
+            .issues
+            .get_mut(repo)
+            .and_then(|issues| issues.iter_mut().find(|i| i.number == number))
+        else {
+            return Reply::not_found();
+        };
+        if let Some(title) = body.get("title").filter(|t| !t.is_null()) {
+            issue.title = text_of(title);
+        }
+        if let Some(text) = body.get("body") {
+            issue.body = text.as_str().map(str::to_owned);
+        }
+        if let Some(new_state) = body["state"].as_str() {
+            issue.state = new_state.to_owned();
+        }
+        if body.get("labels").is_some() {
+            issue.labels = label_names(&body["labels"]);
+        }
+        issue.updates += 1;
+        Reply::json(200, issue.to_json(&self.base_url, repo))
+    }
+
     /// This request's URL with `name` set to `value`, every other parameter kept as sent.
     fn page_url(&self, call: &Call, name: &str, value: &str) -> String {
         let mut pairs: Vec<String> = call
@@ -710,6 +881,25 @@ impl Shared {
         pairs.push(format!("{name}={}", url_encode(value)));
         format!("{}{}?{}", self.base_url, call.path, pairs.join("&"))
     }
+}
+
+/// A title as sent: the description allows a string or an integer.
+fn text_of(value: &Value) -> String {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| value.to_string())
+}
+
+/// Label names from a `labels` array of names or `{"name": …}` objects.
+fn label_names(labels: &Value) -> Vec<String> {
+    labels
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l.as_str().or_else(|| l["name"].as_str()))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn alert_kind(segment: &str) -> Option<AlertKind> {

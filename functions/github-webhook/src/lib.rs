@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use scantix::config::Config;
 use scantix::engine::Executor;
 use scantix::ingest::GithubIngest;
+use scantix::repo_settings::{SettingsCache, SettingsSource};
 use scantix::secret::Secret;
 use scantix::wiring;
 use std::sync::Arc;
@@ -35,11 +36,17 @@ pub async fn ingest_from_env() -> anyhow::Result<GithubIngest> {
         .await
         .context("building the store")?;
     let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
+    let clients = wiring::github_clients_from_env().context("building the GitHub App clients")?;
     let mut executor = Executor::new(store, tracker, Config::default());
-    if let Some(clients) =
-        wiring::github_clients_from_env().context("building the GitHub App clients")?
-    {
-        executor = executor.with_github_clients(clients);
+    if let Some(clients) = &clients {
+        executor = executor.with_github_clients(clients.clone());
     }
-    Ok(GithubIngest::new(Secret::new(secret), Arc::new(executor)))
+    let mut ingest = GithubIngest::new(Secret::new(secret), Arc::new(executor));
+    // With the App configured, each repository's own settings apply (read through GitHub,
+    // cached five minutes per warm instance).
+    if let Some(clients) = clients {
+        let cache = SettingsCache::new(std::time::Duration::from_secs(300));
+        ingest = ingest.with_settings(SettingsSource { clients, cache });
+    }
+    Ok(ingest)
 }

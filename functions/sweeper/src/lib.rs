@@ -5,6 +5,7 @@ use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
 use scantix::config::Config;
 use scantix::engine::Executor;
+use scantix::repo_settings::SettingsCache;
 use scantix::sweep::{SweepReport, Sweeper};
 use scantix::sync::Syncer;
 use scantix::wiring;
@@ -53,5 +54,6 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
     );
     let syncer = Syncer::new(executor.clone(), Arc::new(scantix::engine::triage::builtin));
-    Ok(Sweeper::new(executor, syncer, clients))
+    let settings = SettingsCache::new(std::time::Duration::from_secs(300));
+    Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }

@@ -252,6 +252,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     let member = Member {
         severity,
         due: config.sla.due_date(severity, first_seen, verdict.sla_days),
+        owner: verdict.assignee.clone(),
         ..Member::of(&finding, ticketed)
     };
     if stored.is_none() {

@@ -687,6 +687,7 @@ fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
         priority: Some(Severity::Critical),
         sla_days: Some(3),
         group_by: Some(GroupingMode::File),
+        assignee: Some("acc-payments".into()),
     };
     let d = w.decide_verdict(
         &event(

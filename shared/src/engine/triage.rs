@@ -18,6 +18,7 @@ pub fn plain(triage: Triage, reason: impl Into<String>) -> Verdict {
         priority: None,
         sla_days: None,
         group_by: None,
+        assignee: None,
     }
 }
 

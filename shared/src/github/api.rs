@@ -1,5 +1,6 @@
 //! The `GitHub` port: what scantix asks of GitHub's REST API (an alert's current state, listing a
-//! repository's alerts, dismissing and reopening an alert, reading a file), with `MemoryGitHub`
+//! repository's alerts, dismissing and reopening an alert, reading a file, keeping one issue per
+//! problem topic up to date), with `MemoryGitHub`
 //! as its in-memory twin. The octocrab adapter (`super::rest::RestGitHub`) sits behind the same
 //! trait.
 
@@ -209,6 +210,20 @@ pub trait GitHub: Send + Sync {
         git_ref: Option<&str>,
     ) -> Result<Option<String>, GitHubError>;
 
+    /// Opens, or updates in place, the one issue scantix keeps in `repo` about `topic` (e.g.
+    /// "config"): found by its label `scantix-<topic>` among open issues; created if none; its
+    /// body replaced otherwise. Never a second issue for the same topic. Returns the issue number.
+    ///
+    /// `body` is sent as given: a caller quoting user input (a YAML error) escapes it. A topic
+    /// that [`problem_label`] refuses is `Refused`.
+    async fn upsert_problem_issue(
+        &self,
+        repo: &Repository,
+        topic: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError>;
+
     /// Every alert the query admits, page after page from its cursor. A caller that must survive
     /// a failure halfway (a rate limit, a Lambda timeout) pages with `list_alerts` itself and
     /// keeps each `next`.
@@ -231,6 +246,27 @@ pub trait GitHub: Send + Sync {
     }
 }
 
+/// Longest problem topic: GitHub's label names stop at 50 characters, `scantix-` takes 8.
+const MAX_TOPIC_LEN: usize = 42;
+
+/// The label that marks the issue about `topic`: `scantix-<topic>`. Topics are lowercase ASCII
+/// letters, digits and `-`, at most 42 of them, so the label fits GitHub's 50 characters and
+/// passes whole through the listing's comma-separated `labels` filter.
+pub fn problem_label(topic: &str) -> Result<String, GitHubError> {
+    let valid = !topic.is_empty()
+        && topic.len() <= MAX_TOPIC_LEN
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(format!("scantix-{topic}"))
+    } else {
+        Err(GitHubError::Refused(format!(
+            "problem topic {topic:?}: use 1 to {MAX_TOPIC_LEN} of a-z, 0-9 and -"
+        )))
+    }
+}
+
 /// A dismissal `MemoryGitHub` was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dismissed {
@@ -245,7 +281,7 @@ pub struct Dismissed {
 type AlertKey = (u64, AlertKind, u64);
 
 /// In-memory GitHub: alert states and findings set by the test (or the local run), files put
-/// there, dismissals and reopenings recorded, listings counted. Alerts it was never told about are
+/// there, dismissals, reopenings and problem issues recorded, listings counted. Alerts it was never told about are
 /// reported open: the cautious answer for verification.
 #[derive(Debug, Default)]
 pub struct MemoryGitHub {
@@ -261,6 +297,19 @@ struct Memory {
     dismissed: Vec<Dismissed>,
     reopened: Vec<AlertKey>,
     list_calls: usize,
+    /// (repository id, topic) → the issue kept about it. Nothing here closes issues, so each
+    /// one stays the open issue of its topic.
+    problem_issues: BTreeMap<(u64, String), ProblemIssue>,
+    /// Repository id → the last issue number given there.
+    last_issue: BTreeMap<u64, u64>,
+}
+
+#[derive(Debug, Clone)]
+struct ProblemIssue {
+    number: u64,
+    title: String,
+    body: String,
+    times_updated: u32,
 }
 
 impl MemoryGitHub {
@@ -295,6 +344,27 @@ impl MemoryGitHub {
     /// The alerts reopened, as (repository id, kind, number), oldest first.
     pub fn reopened(&self) -> Vec<(u64, AlertKind, u64)> {
         self.lock().reopened.clone()
+    }
+
+    /// The problem issues opened, as (repository id, number, title, body, times updated since
+    /// opened), by repository and number.
+    pub fn problem_issues(&self) -> Vec<(u64, u64, String, String, u32)> {
+        let mut issues: Vec<_> = self
+            .lock()
+            .problem_issues
+            .iter()
+            .map(|((repository, _), issue)| {
+                (
+                    *repository,
+                    issue.number,
+                    issue.title.clone(),
+                    issue.body.clone(),
+                    issue.times_updated,
+                )
+            })
+            .collect();
+        issues.sort_by_key(|(repository, number, ..)| (*repository, *number));
+        issues
     }
 
     /// How many `list_alerts` calls were made: what one page costs against the real API.
@@ -419,6 +489,36 @@ impl GitHub for MemoryGitHub {
         let key = (repo.id, path.to_owned(), git_ref.map(str::to_owned));
         Ok(self.lock().files.get(&key).cloned())
     }
+
+    async fn upsert_problem_issue(
+        &self,
+        repo: &Repository,
+        topic: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        problem_label(topic)?;
+        let mut memory = self.lock();
+        if let Some(issue) = memory.problem_issues.get_mut(&(repo.id, topic.to_owned())) {
+            issue.title = title.to_owned();
+            issue.body = body.to_owned();
+            issue.times_updated += 1;
+            return Ok(issue.number);
+        }
+        let last = memory.last_issue.entry(repo.id).or_default();
+        *last += 1;
+        let number = *last;
+        memory.problem_issues.insert(
+            (repo.id, topic.to_owned()),
+            ProblemIssue {
+                number,
+                title: title.to_owned(),
+                body: body.to_owned(),
+                times_updated: 0,
+            },
+        );
+        Ok(number)
+    }
 }
 
 #[cfg(test)]
@@ -533,6 +633,48 @@ mod tests {
             Some("jira: {project: X}\n")
         );
         assert_eq!(read(Some("other")).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_problem_issue_is_opened_once_per_topic_and_updated_in_place() {
+        let (github, repo) = seeded(1);
+        let first = github
+            .upsert_problem_issue(&repo, "config", "scantix: config", "line 3: `jira` <b>")
+            .await
+            .unwrap();
+        let again = github
+            .upsert_problem_issue(&repo, "config", "scantix: config", "line 4: unknown key")
+            .await
+            .unwrap();
+        let other = github
+            .upsert_problem_issue(&repo, "jira-access", "scantix: Jira", "401")
+            .await
+            .unwrap();
+        assert_eq!((first, again, other), (1, 1, 2));
+        assert_eq!(
+            github.problem_issues(),
+            [
+                (
+                    repo.id,
+                    1,
+                    "scantix: config".into(),
+                    "line 4: unknown key".into(),
+                    1
+                ),
+                (repo.id, 2, "scantix: Jira".into(), "401".into(), 0),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn problem_topics_must_make_a_single_label() {
+        let (github, repo) = seeded(1);
+        for topic in ["", "a,b", "Config", "x".repeat(43).as_str()] {
+            let result = github.upsert_problem_issue(&repo, topic, "t", "b").await;
+            assert!(matches!(result, Err(GitHubError::Refused(_))), "{topic:?}");
+        }
+        assert_eq!(problem_label(&"x".repeat(42)).unwrap().len(), 50);
+        assert!(github.problem_issues().is_empty());
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! can help; the queue that delivered the event retries it.
 
 use super::alert_webhook::finding_from_alert;
-use super::api::{AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError};
+use super::api::{
+    AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError, problem_label,
+};
 use super::app_auth::InstallationTokens;
 use crate::engine::execute::Clock;
 use crate::finding::{AlertKind, AlertState, Finding, Repository};
@@ -306,6 +308,63 @@ impl GitHub for RestGitHub {
         };
         decode_file(path, &answer.json()?).map(Some)
     }
+
+    /// Lists the newest open issue carrying the topic's label, then PATCHes it or POSTs a new
+    /// one. Two deliveries racing here can both find none and open two: GitHub has no
+    /// conditional create, and the window is one listing long.
+    async fn upsert_problem_issue(
+        &self,
+        repo: &Repository,
+        topic: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let label = problem_label(topic)?;
+        let issues = format!("{}/issues", repo_path(repo)?);
+        let listing = format!("{issues}?labels={}&state=open&per_page=1", encode(&label));
+        let found: Vec<Value> = self.call(Method::GET, &listing, None).await?.json()?;
+        // The issues listing returns pull requests too (they carry `pull_request`); a labelled
+        // one is not ours to rewrite. The issue opened instead is newer, so it is found next time.
+        let existing = found
+            .first()
+            .filter(|issue| issue.get("pull_request").is_none())
+            .map(|issue| issue_number(issue, &listing))
+            .transpose()?;
+        if let Some(number) = existing {
+            let path = format!("{issues}/{number}");
+            self.call(
+                Method::PATCH,
+                &path,
+                Some(&json!({"title": title, "body": body})),
+            )
+            .await?;
+            return Ok(number);
+        }
+        let request = json!({"title": title, "body": body, "labels": [label]});
+        let created: Value = self
+            .call(Method::POST, &issues, Some(&request))
+            .await?
+            .json()?;
+        let number = issue_number(&created, &issues)?;
+        // GitHub drops the labels of a caller without push access silently; without the label
+        // the next call cannot find this issue and would open another.
+        let labelled = created["labels"].as_array().is_some_and(|labels| {
+            labels
+                .iter()
+                .any(|l| l.as_str().or_else(|| l["name"].as_str()) == Some(label.as_str()))
+        });
+        if !labelled {
+            tracing::warn!(repo = %repo.full_name, number, %label, "GitHub dropped the label of a new problem issue; the next one will be a duplicate");
+        }
+        Ok(number)
+    }
+}
+
+/// The `number` of an issue in an answer to `what`.
+fn issue_number(issue: &Value, what: &str) -> Result<u64, GitHubError> {
+    issue["number"]
+        .as_u64()
+        .ok_or_else(|| GitHubError::Refused(format!("{what}: an issue without a number")))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ use crate::engine::triage::builtin;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
 use crate::github::installation_webhook::parse_installation;
 use crate::github::signature::verify_signature;
+use crate::repo_settings::SettingsSource;
 use crate::secret::Secret;
 use http::HeaderMap;
 use serde_json::json;
@@ -20,6 +21,8 @@ use tracing::Instrument;
 pub struct GithubIngest {
     secret: Secret,
     executor: Arc<Executor>,
+    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise.
+    settings: Option<SettingsSource>,
     max_body: usize,
 }
 
@@ -28,8 +31,15 @@ impl GithubIngest {
         GithubIngest {
             secret,
             executor,
+            settings: None,
             max_body: DEFAULT_MAX_BODY,
         }
+    }
+
+    /// Reads each repository's settings through GitHub (see `repo_settings`).
+    pub fn with_settings(mut self, source: SettingsSource) -> GithubIngest {
+        self.settings = Some(source);
+        self
     }
 
     pub fn with_max_body(mut self, bytes: usize) -> GithubIngest {
@@ -136,13 +146,25 @@ impl GithubIngest {
                 Err(e) => return super::answer_for(Err(e.into()), delivery),
             }
         }
-        // Built-in triage for now; the Rego policy (`triage_with`) takes over once per-repository
-        // configuration is loaded on this path.
-        let verdict = builtin(&alert.finding);
-        let result = self
-            .executor
-            .apply_verdict(&delivery_id, &alert, &verdict, self.executor.config())
-            .await;
+        // With a GitHub connection, the repository's own settings decide (config file, org
+        // defaults, Rego policy, CODEOWNERS); without one (local runs, tests), built-in triage.
+        let result = match &self.settings {
+            Some(source) => {
+                let settings = source
+                    .settings_for(alert.installation_id, &alert.finding.repository)
+                    .await;
+                let verdict = settings.verdict(&alert.finding);
+                self.executor
+                    .apply_verdict(&delivery_id, &alert, &verdict, &settings.engine)
+                    .await
+            }
+            None => {
+                let verdict = builtin(&alert.finding);
+                self.executor
+                    .apply_verdict(&delivery_id, &alert, &verdict, self.executor.config())
+                    .await
+            }
+        };
         super::answer_for(result, delivery)
     }
 }

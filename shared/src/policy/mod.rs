@@ -83,6 +83,9 @@ pub struct PolicyDecision {
     pub sla_days: Option<u32>,
     /// Grouping for this finding instead of the configured mode for its kind.
     pub group_by: Option<GroupingMode>,
+    /// Who should fix it (a tracker user), from CODEOWNERS and the owners map; not the policy's
+    /// to set.
+    pub assignee: Option<String>,
 }
 
 /// `decision` as the policy writes it. Unknown keys are refused so that a typo (`sla-days`) is an
@@ -418,6 +421,7 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
         priority: written.priority,
         sla_days: written.sla_days,
         group_by: written.group_by,
+        assignee: None,
     })
 }
 
@@ -493,6 +497,7 @@ mod tests {
                 priority: None,
                 sla_days: None,
                 group_by: None,
+                assignee: None,
             }
         );
     }
@@ -716,6 +721,7 @@ decision := {
                 priority: Some(Severity::Critical),
                 sla_days: Some(3),
                 group_by: Some(GroupingMode::Alert),
+                assignee: None,
             }
         );
         let docs = code_alert(2, "js/xss", "docs/site.js");

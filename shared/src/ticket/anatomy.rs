@@ -133,7 +133,11 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
         references: group.rule.help_uri.iter().cloned().collect(),
         verification,
         due: group.due(),
-        assignee: None,
+        // The owner of the first open finding (members are in fingerprint order: stable).
+        assignee: members
+            .iter()
+            .filter(|m| m.is_open())
+            .find_map(|m| m.owner.clone()),
     }
 }
 

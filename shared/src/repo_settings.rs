@@ -1,0 +1,256 @@
+//! A repository's settings as scantix applies them: its `.github/scantix.yml`, over its org's
+//! `.github` repository's, over the defaults (Probot's convention); the triage policy they name;
+//! its CODEOWNERS. Read through the `GitHub` port and cached for a while (deliveries come in
+//! bursts). Never fatal: a broken file means the defaults for that layer and a `problem` that says
+//! where and how to fix it.
+
+use crate::config::Config;
+use crate::engine::triage::{Verdict, triage_with};
+use crate::finding::{Finding, Repository};
+use crate::github::api::GitHub;
+use crate::owners::{CodeOwners, assignee_for};
+use crate::policy::Policy;
+use crate::repo_config::{self, CONFIG_PATH, PolicyRepository, PolicySource, RepoConfig};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Where GitHub looks for CODEOWNERS, in its order.
+const CODEOWNERS_PATHS: [&str; 3] = [".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS"];
+
+/// One repository's effective settings.
+#[derive(Debug, Clone)]
+pub struct RepoSettings {
+    pub config: RepoConfig,
+    /// The engine's settings derived from `config`.
+    pub engine: Config,
+    pub policy: Policy,
+    pub owners: Option<CodeOwners>,
+    /// What was wrong with the files read (each names the file, the line and the fix).
+    pub problems: Vec<String>,
+}
+
+impl RepoSettings {
+    /// The built-in defaults: bundled policy, no owners.
+    pub fn defaults() -> RepoSettings {
+        RepoSettings {
+            config: RepoConfig::default(),
+            engine: Config::default(),
+            policy: Policy::default_policy(),
+            owners: None,
+            problems: Vec::new(),
+        }
+    }
+
+    /// What triage says about `finding` here, with its assignee from CODEOWNERS and the owners map.
+    pub fn verdict(&self, finding: &Finding) -> Verdict {
+        let mut verdict = triage_with(&self.policy, finding);
+        verdict.assignee = self.assignee_for(finding);
+        verdict
+    }
+
+    /// The tracker user who owns `finding`'s file (or manifest): the last matching CODEOWNERS
+    /// rule's first owner found in the owners map, else the default assignee.
+    pub fn assignee_for(&self, finding: &Finding) -> Option<String> {
+        let path = finding
+            .location
+            .as_ref()
+            .map(|l| l.path.as_str())
+            .or(finding.package.as_ref().map(|p| p.manifest_path.as_str()));
+        let owners = match (&self.owners, path) {
+            (Some(codeowners), Some(path)) => codeowners.owners_of(path),
+            _ => &[],
+        };
+        assignee_for(owners, self.config.owners(), self.config.default_assignee())
+    }
+}
+
+/// Reads `path` of `repo`; a read failure is a problem, reported, and the file counts as absent.
+async fn read(
+    github: &dyn GitHub,
+    repo: &Repository,
+    path: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    match github.read_file(repo, path, None).await {
+        Ok(text) => text,
+        Err(e) => {
+            tracing::warn!(repo = %repo.full_name, path, error = %e, "could not read a settings file");
+            problems.push(format!("{}: could not read `{path}`: {e}", repo.full_name));
+            None
+        }
+    }
+}
+
+/// The org's `.github` repository, where org-wide settings live.
+fn org_repository(repo: &Repository) -> Option<Repository> {
+    let (owner, _) = repo.full_name.split_once('/')?;
+    Some(Repository {
+        id: 0,
+        full_name: format!("{owner}/.github"),
+        default_branch: None,
+        html_url: None,
+    })
+}
+
+/// Loads `repo`'s settings through `github`.
+pub async fn load(github: &dyn GitHub, repo: &Repository) -> RepoSettings {
+    let mut problems = Vec::new();
+    let org = org_repository(repo);
+    let parse = |text: Option<String>, from: &str, problems: &mut Vec<String>| {
+        text.and_then(|yaml| match repo_config::parse(&yaml) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                problems.push(format!("{from}: {e}"));
+                None
+            }
+        })
+    };
+    let own_text = read(github, repo, CONFIG_PATH, &mut problems).await;
+    let own = parse(own_text, &repo.full_name, &mut problems);
+    let org_config = match &org {
+        Some(org) => {
+            let text = read(github, org, CONFIG_PATH, &mut problems).await;
+            parse(text, &org.full_name, &mut problems)
+        }
+        None => None,
+    };
+    let config = repo_config::resolve(own, org_config);
+
+    let policy = match config.policy_source() {
+        PolicySource::Bundled => Policy::default_policy(),
+        PolicySource::Inline(source) => Policy::from_rego(source).unwrap_or_else(|e| {
+            problems.push(format!("{}: policy: {e}", repo.full_name));
+            Policy::default_policy()
+        }),
+        PolicySource::File { path, from } => {
+            let source_repo = match from {
+                PolicyRepository::ThisRepository => Some(repo.clone()),
+                PolicyRepository::OrgDotGithub => org.clone(),
+            };
+            let text = match &source_repo {
+                Some(r) => read(github, r, path, &mut problems).await,
+                None => None,
+            };
+            match text.map(|t| Policy::from_rego(&t)) {
+                Some(Ok(policy)) => policy,
+                Some(Err(e)) => {
+                    problems.push(format!("{path}: {e}"));
+                    Policy::default_policy()
+                }
+                None => {
+                    problems.push(format!(
+                        "{}: policy-file `{path}` not found",
+                        repo.full_name
+                    ));
+                    Policy::default_policy()
+                }
+            }
+        }
+    };
+
+    let mut owners = None;
+    for path in CODEOWNERS_PATHS {
+        if let Some(text) = read(github, repo, path, &mut problems).await {
+            owners = Some(CodeOwners::parse(&text));
+            break;
+        }
+    }
+    RepoSettings {
+        engine: config.engine_config(),
+        config,
+        policy,
+        owners,
+        problems,
+    }
+}
+
+/// Settings per repository, kept for `ttl` (a changed file takes effect within it).
+pub struct SettingsCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<u64, (Instant, Arc<RepoSettings>)>>,
+}
+
+impl SettingsCache {
+    pub fn new(ttl: Duration) -> SettingsCache {
+        SettingsCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `repo`'s settings, and whether they were just loaded (so that problems are reported once
+    /// per load, not once per delivery).
+    pub async fn for_repo(
+        &self,
+        github: &dyn GitHub,
+        repo: &Repository,
+    ) -> (Arc<RepoSettings>, bool) {
+        let cached = {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            entries
+                .get(&repo.id)
+                .filter(|(at, _)| at.elapsed() < self.ttl)
+                .map(|(_, s)| s.clone())
+        };
+        if let Some(settings) = cached {
+            return (settings, false);
+        }
+        let settings = Arc::new(load(github, repo).await);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.insert(repo.id, (Instant::now(), settings.clone()));
+        (settings, true)
+    }
+}
+
+/// Where the webhook path gets a repository's settings: the GitHub App's clients and a cache.
+pub struct SettingsSource {
+    pub clients: Arc<dyn crate::github::clients::GitHubClients>,
+    pub cache: SettingsCache,
+}
+
+impl SettingsSource {
+    /// The settings of the repository `finding` is in, read as `installation`. Problems found
+    /// when (re)loading are reported once per load, as one issue in the repository that is
+    /// updated rather than repeated. GitHub being unreachable is not a reason to stop: the
+    /// defaults apply.
+    pub async fn settings_for(
+        &self,
+        installation: Option<u64>,
+        repo: &Repository,
+    ) -> Arc<RepoSettings> {
+        let github = match self.clients.for_installation(installation) {
+            Ok(github) => github,
+            Err(e) => {
+                tracing::warn!(error = %e, "no GitHub client for the installation; default settings");
+                return Arc::new(RepoSettings::defaults());
+            }
+        };
+        let (settings, fresh) = self.cache.for_repo(github.as_ref(), repo).await;
+        if fresh && !settings.problems.is_empty() {
+            let body = problem_report(&settings.problems);
+            let title = "scantix: fix the configuration (defaults apply meanwhile)";
+            if let Err(e) = github
+                .upsert_problem_issue(repo, "config", title, &body)
+                .await
+            {
+                tracing::warn!(repo = %repo.full_name, error = %e, "could not report configuration problems");
+            }
+        }
+        settings
+    }
+}
+
+/// The body of the configuration problem issue: each problem as inert text.
+fn problem_report(problems: &[String]) -> String {
+    let mut body = String::from(
+        "scantix could not use part of its configuration for this repository, so the built-in \
+         defaults apply to that part until it is fixed. Alert processing goes on.\n\n",
+    );
+    for problem in problems {
+        body.push_str(&crate::ticket::markdown::block(problem));
+        body.push('\n');
+    }
+    body.push_str("\nThis issue is updated in place when scantix reads the files again.\n");
+    body
+}
