@@ -287,3 +287,86 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::github::api::MemoryGitHub;
+    use crate::github::clients::OneClient;
+    use crate::github::installation_webhook::{
+        InstallationChange, InstallationEvent, NamedRepository,
+    };
+    use crate::repo_settings::SettingsCache;
+    use crate::store::Store;
+    use crate::store::memory::MemoryStore;
+    use crate::testing::code_alert;
+    use crate::tracker::draft::DraftTracker;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_sweep_judges_listed_alerts_by_the_repository_settings() {
+        let store = Arc::new(MemoryStore::new());
+        let github = Arc::new(MemoryGitHub::new());
+        let executor = Arc::new(
+            Executor::new(
+                store.clone(),
+                Arc::new(DraftTracker::new(store.clone())),
+                Config::default(),
+            )
+            .with_github(github.clone()),
+        );
+        let app = code_alert(1, "js/xss", "src/app.js");
+        let in_tests = code_alert(2, "js/xss", "tests/app.test.js");
+        let repo = app.repository.clone();
+        github.add_finding(app);
+        github.add_finding(in_tests);
+        github.put_file(
+            repo.id,
+            ".github/scantix.yml",
+            None,
+            "grouping:\n  code-scanning: alert\n",
+        );
+        let install = InstallationEvent {
+            installation_id: 3,
+            account: "acme".into(),
+            change: InstallationChange::Created(vec![NamedRepository {
+                id: repo.id,
+                full_name: repo.full_name.clone(),
+            }]),
+        };
+        executor
+            .apply_installation("github:i", &install, None)
+            .await
+            .unwrap();
+        let syncer = Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin));
+        let sweeper = Sweeper::new(
+            executor.clone(),
+            syncer,
+            Arc::new(OneClient(github.clone())),
+        )
+        .with_settings(SettingsCache::new(Duration::from_secs(60)));
+
+        let report = sweeper.sweep(executor.now()).await.unwrap();
+        assert_eq!(report.sync.applied, 2, "{report:?}");
+        let groups = store.list_groups().await.unwrap();
+        let app_group = groups
+            .iter()
+            .find(|g| g.value.members.values().any(|m| m.number == 1))
+            .unwrap();
+        assert!(
+            app_group.value.key.as_str().ends_with("/alert:1"),
+            "the repository's grouping: {}",
+            app_group.value.key
+        );
+        assert!(app_group.value.ticket.is_some());
+        let test_group = groups
+            .iter()
+            .find(|g| g.value.members.values().any(|m| m.number == 2))
+            .unwrap();
+        assert!(
+            test_group.value.ticket.is_none(),
+            "the bundled policy records test-path alerts"
+        );
+    }
+}
