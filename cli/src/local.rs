@@ -6,7 +6,6 @@
 //! One process per store file at a time: each process holds the whole store in memory and writes
 //! it back whole, so two processes on one file would overwrite each other's work.
 
-use crate::draft_as_jira::DraftAsJira;
 use anyhow::Context;
 use clap::Args;
 use scantix::config::Config;
@@ -15,7 +14,6 @@ use scantix::github::api::GitHub;
 use scantix::ingest::jira::JiraAuthenticity;
 use scantix::ingest::{GithubIngest, JiraIngest};
 use scantix::secret::Secret;
-use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
 use scantix::wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
@@ -145,12 +143,7 @@ impl LocalApp {
         let tracker = tracker_from_env(store.clone()).context(
             "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
         )?;
-        // Jira deliveries say `jira`; with drafts standing in for Jira they must find drafts.
-        let engine_store: Arc<dyn Store> = match tracker.name() {
-            "draft" => Arc::new(DraftAsJira::new(store.clone())),
-            _ => store.clone(),
-        };
-        let mut executor = Executor::new(engine_store, tracker, Config::default());
+        let mut executor = Executor::new(store.clone(), tracker, Config::default());
         if let Some(github) = github {
             executor = executor.with_github(github);
         }

@@ -4,14 +4,12 @@
 //!
 //! # Layout
 //! - `local`: the store file, the tracker, the executor and the ingests, wired for one machine.
-//! - `draft_as_jira`: the store view that lets Jira deliveries name draft tickets.
 //! - `deliver`: payload files delivered as GitHub or Jira would.
 //! - `serve`: the same ingests over HTTP.
 //! - `sync`: one repository's alerts read from GitHub's REST API (backfill, reconciliation).
 //! - `tickets`: the store as a person reads it.
 
 mod deliver;
-mod draft_as_jira;
 mod local;
 mod serve;
 mod sync;

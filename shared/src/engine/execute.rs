@@ -176,28 +176,17 @@ impl Executor {
         &self.tracker
     }
 
-    /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`), under the
-    /// executor's configuration.
+    /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`), with a bare
+    /// triage (no reason, no overrides) under the executor's configuration.
     pub async fn apply_alert(
         &self,
         delivery: &str,
         event: &AlertEvent,
         triage: Triage,
     ) -> Result<Outcome, ExecuteError> {
-        self.apply_alert_with(delivery, event, triage, &self.config)
-            .await
-    }
-
-    /// Applies one alert event with a bare triage (no reason, no overrides) under `config`.
-    pub async fn apply_alert_with(
-        &self,
-        delivery: &str,
-        event: &AlertEvent,
-        triage: Triage,
-        config: &Config,
-    ) -> Result<Outcome, ExecuteError> {
         let verdict = plain(triage, format!("{triage:?}").to_lowercase());
-        self.apply_verdict(delivery, event, &verdict, config).await
+        self.apply_verdict(delivery, event, &verdict, &self.config)
+            .await
     }
 
     /// Applies one alert event as triage judged it (`verdict`), under `config` (the repository's
@@ -298,11 +287,19 @@ impl Executor {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
             return self.duplicate(delivery, seen.group_key).await;
         }
-        let Some(key) = self
+        let mut key = self
             .store
             .group_for_ticket(&event.tracker, &event.ticket_key)
-            .await?
-        else {
+            .await?;
+        if key.is_none() && event.tracker != self.tracker.name() {
+            // The ticket may be this executor's own under another tracker's name: locally, the
+            // draft tracker stands in for Jira, and Jira deliveries name draft tickets.
+            key = self
+                .store
+                .group_for_ticket(self.tracker.name(), &event.ticket_key)
+                .await?;
+        }
+        let Some(key) = key else {
             let now = (self.clock)();
             let record = DeliveryRecord {
                 id: delivery.into(),
