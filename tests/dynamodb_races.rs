@@ -91,7 +91,7 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
         .map(|(event, id, body)| {
             let ingest = ingest.clone();
             tokio::spawn(async move {
-                let response = handle(&ingest, delivery_request(event, &id, &body, None))
+                let response = handle(ingest.as_ref(), delivery_request(event, &id, &body, None))
                     .await
                     .unwrap();
                 let status = response.status().as_u16();

@@ -605,7 +605,8 @@ async fn tokens_are_replaced_near_expiry_and_when_github_refuses_them() {
     let stranger = InstallationTokens::new(&fake.base_url(), &stranger).expect("a valid key");
     let err = stranger.token(INSTALLATION_ID).await.expect_err("refused");
     assert!(
-        matches!(&err, GitHubError::Refused(m) if m.starts_with("401")),
+        matches!(&err, GitHubError::Unauthorized { credential, detail }
+            if credential.contains("JWT") && detail.starts_with("401")),
         "{err}"
     );
     assert_eq!(fake.tokens_issued(), 4);

@@ -56,6 +56,8 @@ contract! {
     ticket_links_lead_back_to_their_group,
     a_draft_is_created_once_then_only_overwritten_on_purpose,
     of_many_writers_at_one_version_exactly_one_wins,
+    inbox_items_are_stored_once_and_leave_the_pending_set_when_done,
+    pull_request_records_are_created_once_then_written_only_at_the_version_read,
 }
 
 fn guarded<T>(value: T, expected_version: Option<u64>) -> Guarded<T> {
@@ -843,4 +845,167 @@ mod dynamodb_only {
         );
         Ok(())
     }
+}
+
+/// The inbox: one conditional put per delivery (a redelivery writes nothing), the body kept byte
+/// for byte (DynamoDB compresses it), failures counted, `Done` takes an item out of the pending
+/// set, oldest first.
+async fn inbox_items_are_stored_once_and_leave_the_pending_set_when_done(
+    store: Arc<dyn Store>,
+) -> Result<()> {
+    use scantix::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
+    // Received now: DynamoDB Local deletes items whose `ttl` has passed within seconds, so these
+    // times must lie in the future of their expiry.
+    let now = chrono::Utc::now();
+    let at = |seconds: i64| now + Duration::seconds(seconds);
+    // A real delivery, large enough that compression matters.
+    let body = scantix_tests::webhooks::octokit("code_scanning_alert/created.payload.json");
+    let first = InboxItem::received(
+        InboxSource::Github,
+        "github:d-1".into(),
+        "code_scanning_alert",
+        &body,
+        at(10),
+    );
+    let second = InboxItem::received(InboxSource::Jira, "jira:d-2".into(), "jira", b"{}", at(20));
+    ensure!(store.put_inbox(&second).await?, "a new item is written");
+    ensure!(store.put_inbox(&first).await?, "a new item is written");
+    let mut changed = first.clone();
+    changed.body = b"something else".to_vec();
+    ensure!(
+        !store.put_inbox(&changed).await?,
+        "a redelivery writes nothing"
+    );
+    let stored = store.get_inbox("github:d-1").await?;
+    assert_eq!(stored.as_ref().map(|i| &i.body), Some(&body));
+    assert_eq!(stored.map(|i| i.status), Some(InboxStatus::Pending));
+
+    let pending: Vec<String> = store
+        .pending_inbox(10)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(
+        pending,
+        vec!["github:d-1".to_string(), "jira:d-2".to_string()]
+    );
+    assert_eq!(store.pending_inbox(1).await?.len(), 1);
+
+    let failed = Applied::Failed {
+        error: "tracker unavailable: 503".into(),
+    };
+    store.settle_inbox("github:d-1", &failed, at(11)).await?;
+    store.settle_inbox("github:d-1", &failed, at(12)).await?;
+    let retried = store.get_inbox("github:d-1").await?.expect("still there");
+    assert_eq!(retried.attempts, 2);
+    assert_eq!(
+        retried.last_error.as_deref(),
+        Some("tracker unavailable: 503")
+    );
+    assert_eq!(retried.status, InboxStatus::Pending);
+
+    let done = Applied::Done {
+        outcome: "applied".into(),
+    };
+    store.settle_inbox("github:d-1", &done, at(13)).await?;
+    store.settle_inbox("github:d-1", &done, at(14)).await?;
+    assert_eq!(
+        store.get_inbox("github:d-1").await?.map(|i| i.status),
+        Some(InboxStatus::Done)
+    );
+    let pending: Vec<String> = store
+        .pending_inbox(10)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(pending, vec!["jira:d-2".to_string()]);
+    // Settling an item that is not there (expired meanwhile) creates nothing.
+    store.settle_inbox("github:gone", &done, at(15)).await?;
+    ensure!(store.get_inbox("github:gone").await?.is_none(), "no husk");
+    Ok(())
+}
+
+// ----- Pull request records -----
+
+async fn pull_request_records_are_created_once_then_written_only_at_the_version_read(
+    store: Arc<dyn Store>,
+) -> Result<()> {
+    use scantix::state::{
+        FixedTicket, PullRequestRecord, PullRequestState, SummaryAlert, TicketRef,
+    };
+    let finding = sample_finding(7, 1);
+    let repository = finding.repository.clone();
+    assert_eq!(store.get_pull_request(repository.id, 12).await?, None);
+
+    let mut first = PullRequestRecord::new(repository.clone(), 12, at(0));
+    first.title = "Use prepared statements <b>".into();
+    first.summary.analyzed = true;
+    first.summary.introduced = vec![SummaryAlert::of(&finding)];
+    first.summary.fixes = vec![FixedTicket {
+        group_key: group_key_of(&finding),
+        ticket: Some(TicketRef {
+            tracker: "jira".into(),
+            key: "SEC-1".into(),
+            url: None,
+        }),
+        alerts: vec![SummaryAlert::of(&finding)],
+        more_alerts: 3,
+    }];
+    assert_eq!(
+        store.put_pull_request(guarded(first.clone(), None)).await?,
+        1
+    );
+    // A second "create" lost the race to the first: exactly one record, so one comment.
+    expect_conflict(store.put_pull_request(guarded(first.clone(), None)).await)?;
+    assert_eq!(
+        store.get_pull_request(repository.id, 12).await?,
+        Some(Versioned {
+            value: first.clone(),
+            version: 1
+        })
+    );
+
+    let mut commented = first.clone();
+    commented.comment_id = Some(4_100_000_001);
+    commented.comment_body = Some("<!-- scantix:pr-summary -->\nsummary".into());
+    commented.state = PullRequestState::Merged;
+    assert_eq!(
+        store
+            .put_pull_request(guarded(commented.clone(), Some(1)))
+            .await?,
+        2
+    );
+    expect_conflict(
+        store
+            .put_pull_request(guarded(first.clone(), Some(1)))
+            .await,
+    )?;
+    assert_eq!(
+        store.get_pull_request(repository.id, 12).await?,
+        Some(Versioned {
+            value: commented,
+            version: 2
+        })
+    );
+
+    // Keyed by repository and number: another pull request, or the same number elsewhere, is
+    // another record; and none of them is a group.
+    assert_eq!(store.get_pull_request(repository.id, 13).await?, None);
+    assert_eq!(store.get_pull_request(repository.id + 1, 12).await?, None);
+    let elsewhere = PullRequestRecord::new(sample_finding(8, 1).repository, 12, at(5));
+    store.put_pull_request(guarded(elsewhere, None)).await?;
+    assert_eq!(
+        store
+            .get_pull_request(repository.id, 12)
+            .await?
+            .map(|r| r.version),
+        Some(2)
+    );
+    ensure!(
+        store.list_groups().await?.is_empty(),
+        "a pull request is not a group"
+    );
+    Ok(())
 }

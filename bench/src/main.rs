@@ -11,6 +11,7 @@
 
 mod decision_path;
 mod dynamodb;
+mod functions;
 mod measure;
 mod payloads;
 mod store_calls;
@@ -43,7 +44,10 @@ fn main() -> Result<()> {
     decision_path::run()?;
     tracker_calls::run()?;
     match endpoint {
-        Some(endpoint) => dynamodb::run(&endpoint)?,
+        Some(endpoint) => {
+            dynamodb::run(&endpoint)?;
+            functions::run(&endpoint)?;
+        }
         None => figure(
             "dynamodb",
             format!("skipped (set {ENDPOINT_VARIABLE} or run through scripts/dynamodb-local.sh)"),

@@ -25,12 +25,21 @@ pub const SECRET: &str = "bench-webhook-secret";
 /// The GitHub event every throughput run sends: a new code scanning alert.
 const CODE_SCANNING: &str = "code_scanning_alert";
 
-/// octokit's example payloads. This crate is `<repo>/bench` and the fixtures sit beside the repo,
-/// in `<repo>/../shared/fixtures`.
+/// The read-only fixtures. This crate is `<repo>/bench` and they sit beside the repo, in
+/// `<repo>/../shared/fixtures`.
+pub fn fixtures_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+}
+
+/// octokit's example payloads.
 fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
-        "../../shared/fixtures/github-webhooks/octokit-webhooks/payload-examples/api.github.com",
-    )
+    fixtures_root().join("github-webhooks/octokit-webhooks/payload-examples/api.github.com")
+}
+
+/// One of octokit's example payloads, `<event>/<file>`, as bytes.
+pub fn fixture(relative: &str) -> Vec<u8> {
+    let path = examples_dir().join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// A webhook as the ingest receives it: headers and the raw, signed body.

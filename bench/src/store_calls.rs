@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use scantix::identity::{Fingerprint, GroupKey};
+use scantix::inbox::{Applied, InboxItem};
 use scantix::state::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
 };
@@ -33,9 +34,15 @@ enum Method {
     GetInstallation,
     PutInstallation,
     ListInstallations,
+    PutInbox,
+    GetInbox,
+    SettleInbox,
+    PendingInbox,
+    GetPullRequest,
+    PutPullRequest,
 }
 
-const METHODS: usize = 15;
+const METHODS: usize = 21;
 
 /// `Method`'s names, by discriminant.
 const NAMES: [&str; METHODS] = [
@@ -54,6 +61,12 @@ const NAMES: [&str; METHODS] = [
     "get_installation",
     "put_installation",
     "list_installations",
+    "put_inbox",
+    "get_inbox",
+    "settle_inbox",
+    "pending_inbox",
+    "get_pull_request",
+    "put_pull_request",
 ];
 
 /// Calls made and nanoseconds spent in them, by method (indexed by `Method`).
@@ -231,6 +244,54 @@ impl Store for CountingStore {
 
     async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
         self.counted(Method::ListInstallations, self.inner.list_installations())
+            .await
+    }
+
+    async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
+        self.counted(Method::PutInbox, self.inner.put_inbox(item))
+            .await
+    }
+
+    async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
+        self.counted(Method::GetInbox, self.inner.get_inbox(id))
+            .await
+    }
+
+    async fn settle_inbox(
+        &self,
+        id: &str,
+        applied: &Applied,
+        at: scantix::chrono::DateTime<scantix::chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.counted(
+            Method::SettleInbox,
+            self.inner.settle_inbox(id, applied, at),
+        )
+        .await
+    }
+
+    async fn pending_inbox(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        self.counted(Method::PendingInbox, self.inner.pending_inbox(limit))
+            .await
+    }
+
+    async fn get_pull_request(
+        &self,
+        repository_id: u64,
+        number: u64,
+    ) -> Result<Option<Versioned<scantix::state::PullRequestRecord>>, StoreError> {
+        self.counted(
+            Method::GetPullRequest,
+            self.inner.get_pull_request(repository_id, number),
+        )
+        .await
+    }
+
+    async fn put_pull_request(
+        &self,
+        record: Guarded<scantix::state::PullRequestRecord>,
+    ) -> Result<u64, StoreError> {
+        self.counted(Method::PutPullRequest, self.inner.put_pull_request(record))
             .await
     }
 

@@ -41,7 +41,9 @@ Output: one JSON line per action on stdout, {\"file\", \"event\", \"delivery\", 
 \"action\", \"ticket\", \"ticket_state\"}; a delivery without actions (ignored, duplicate, ping) prints
 one line with its status and reason; a refused delivery prints one line with the answer's error,
 detail and, for a payload missing a field scantix needs, its JSON path. Every file is delivered;
-the command then exits non-zero if any answer was not 2xx. The store is saved at the end.")]
+the command then exits non-zero if any answer was not 2xx. The store is saved at the end.
+A pull request's summary comment (pull_request deliveries, alerts on refs/pull/N/...) has no
+GitHub to go to locally: it is shown on stderr as GitHub would show it.")]
 pub struct DeliverArgs {
     /// Who sends the files.
     #[arg(long, value_enum, default_value_t = Source::Github)]
@@ -142,6 +144,7 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
                 }
             }
         }
+        show_pull_request_summaries(&answer);
     }
     app.save()?;
     if let Some(e) = write_error {
@@ -293,6 +296,26 @@ pub fn delivery_id(event: &str, body: &[u8]) -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+
+/// Locally there is no GitHub to post a pull request's summary comment to: it is shown on stderr
+/// as GitHub would show it (stdout stays one JSON line per action).
+fn show_pull_request_summaries(answer: &Answer) {
+    let actions = answer.body["outcome"]["actions"].as_array();
+    for action in actions.into_iter().flatten() {
+        if action["action"] != "pull_request_summary" || action["comment"] != "rendered" {
+            continue;
+        }
+        let pull_request = format!(
+            "{}#{}",
+            action["repository"].as_str().unwrap_or("?"),
+            action["pull_request"]
+        );
+        eprintln!(
+            "--- summary comment on pull request {pull_request} (not posted: no GitHub) ---\n{}---",
+            action["body"].as_str().unwrap_or_default()
+        );
+    }
 }
 
 /// One line of output. Fields in this order, so that a person reading the lines sees the file

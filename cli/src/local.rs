@@ -9,7 +9,7 @@
 use anyhow::Context;
 use clap::Args;
 use scantix::config::Config;
-use scantix::engine::Executor;
+use scantix::engine::{Executor, ExecutorSettings};
 use scantix::github::api::GitHub;
 use scantix::ingest::jira::JiraAuthenticity;
 use scantix::ingest::{GithubIngest, JiraIngest};
@@ -144,8 +144,15 @@ impl LocalApp {
             "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
         )?;
         let mut executor = Executor::new(store.clone(), tracker, Config::default());
-        if let Some(github) = github {
-            executor = executor.with_github(github);
+        match github {
+            Some(github) => executor = executor.with_github(github),
+            // Pull request summaries from what deliveries told the embedded store (see `deliver`).
+            None => {
+                executor = executor.with_settings(ExecutorSettings {
+                    pull_requests_from_store: true,
+                    ..ExecutorSettings::default()
+                })
+            }
         }
         let executor = Arc::new(executor);
         Ok(LocalApp {

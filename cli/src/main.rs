@@ -6,7 +6,8 @@
 //! - `local`: the store file, the tracker, the executor and the ingests, wired for one machine.
 //! - `deliver`: payload files delivered as GitHub or Jira would.
 //! - `serve`: the same ingests over HTTP.
-//! - `sync`: one repository's alerts read from GitHub's REST API (backfill, reconciliation).
+//! - `sync`: a repository's (or an organisation's) alerts read from GitHub's REST API (backfill,
+//!   reconciliation).
 //! - `tickets`: the store as a person reads it.
 
 mod deliver;
@@ -15,6 +16,7 @@ mod serve;
 mod sync;
 mod tickets;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -61,8 +63,13 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Deliver webhook payload files as GitHub (or Jira) would, in-process; one JSON line per action.
     Deliver(deliver::DeliverArgs),
-    /// Read one repository's alerts from GitHub's API: backfill, then reconcile on each run.
+    /// Read a repository's (--repo) or an organisation's (--org) alerts from GitHub's API:
+    /// backfill, then reconcile on each run.
     Sync(sync::SyncArgs),
+    /// Apply the deliveries still pending in a deployment's inbox (the dead letters of the worker),
+    /// with the worker's settings (SCANTIX_TABLE, SCANTIX_TRACKER, JIRA_*, GITHUB_APP_*; secrets
+    /// as <NAME>, <NAME>_FILE or <NAME>_ARN). Prints one JSON report.
+    Replay(ReplayArgs),
     /// List the tickets in the store, with their findings and comments.
     Tickets(tickets::TicketsArgs),
     /// Delete the store file.
@@ -96,6 +103,33 @@ async fn main() -> ExitCode {
     }
 }
 
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The deployment's DynamoDB table (the stack's `TableName` output).
+    #[arg(long, env = "SCANTIX_TABLE")]
+    table: String,
+    /// At most this many deliveries, oldest first.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+}
+
+/// `scantix replay`: exits non-zero while any delivery still fails, so a script can retry it.
+async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let worker = worker::worker_for_table(args.table)
+        .await
+        .context("building the worker from the environment")?;
+    let report = worker
+        .replay(args.limit)
+        .await
+        .context("reading the pending deliveries")?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(if report.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let location = cli.store.location();
     match cli.command {
@@ -108,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tickets::run(&*local::open_store(&location)?, &location, args).await?
         }
         Command::Reset => local::reset(&location)?,
+        Command::Replay(args) => return replay(args).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -213,13 +213,29 @@ fn the_scenario_ends_with_a_reopened_a_stale_and_a_new_ticket_and_two_untracked_
     assert_eq!(actions(&lines_of(&lines, "03")), ["create_ticket"]);
     assert_eq!(actions(&lines_of(&lines, "04")), ["update_ticket"]);
     assert_eq!(actions(&lines_of(&lines, "05")), ["update_ticket"]);
-    assert_eq!(actions(&lines_of(&lines, "06")), ["record"]);
+    // Alerts on a pull request's ref also refresh that pull request's summary comment (rendered
+    // locally: there is no GitHub to post it to).
+    assert_eq!(
+        actions(&lines_of(&lines, "06")),
+        ["record", "pull_request_summary"]
+    );
     assert_eq!(lines_of(&lines, "06")[0]["ticket"], Value::Null);
-    assert_eq!(actions(&lines_of(&lines, "07")), ["update_ticket"]);
-    assert_eq!(actions(&lines_of(&lines, "08")), ["update_ticket"]);
+    assert_eq!(
+        actions(&lines_of(&lines, "07")),
+        ["update_ticket", "pull_request_summary"]
+    );
+    assert_eq!(
+        actions(&lines_of(&lines, "08")),
+        ["update_ticket", "pull_request_summary"]
+    );
     assert_eq!(
         actions(&lines_of(&lines, "09")),
-        ["update_ticket", "mark_ticket_stale", "comment"]
+        [
+            "update_ticket",
+            "mark_ticket_stale",
+            "comment",
+            "pull_request_summary"
+        ]
     );
     assert_eq!(
         actions(&lines_of(&lines, "10")),
@@ -785,4 +801,62 @@ fn serve_answers_jira_webhooks_signed_with_the_jira_secret() {
     assert_eq!(scratch.tickets()["tickets"][0]["state"], "reopened");
 
     server.interrupt();
+}
+
+// ----- a pull request (events/github/pull-request) -----
+
+#[test]
+fn a_pull_request_gets_one_summary_and_its_merge_names_it_on_the_ticket_it_fixes() {
+    let scratch = Scratch::new("pull-request");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/pull-request");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("the pull request folder")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 7, "the pull request has 7 deliveries");
+    let output = scratch.deliver(&files);
+    assert_success(&output);
+    let lines = lines(&output);
+    assert_eq!(actions(&lines_of(&lines, "01")), ["create_ticket"]);
+    assert_eq!(actions(&lines_of(&lines, "02")), ["pull_request_noted"]);
+    for prefix in ["03", "04"] {
+        assert_eq!(
+            actions(&lines_of(&lines, prefix)),
+            ["record", "pull_request_summary"],
+            "{prefix}"
+        );
+    }
+    assert_eq!(actions(&lines_of(&lines, "06")), ["pull_request_noted"]);
+    assert_eq!(
+        actions(&lines_of(&lines, "07")),
+        ["pull_request_summary", "pull_request_fixes"]
+    );
+    // Locally the summary has nowhere to go: it is shown, as GitHub would show it, on stderr.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let shown = stderr
+        .matches("--- summary comment on pull request Codertocat/Hello-World#2")
+        .count();
+    assert_eq!(shown, 4, "{stderr}");
+    assert!(
+        stderr.contains("**2 new alerts** this pull request would introduce"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("**Merged.**"), "{stderr}");
+
+    let listing = scratch.tickets();
+    assert_eq!(
+        listing["tickets"].as_array().map(Vec::len),
+        Some(1),
+        "{listing:#}"
+    );
+    let sql = ticket_of(&listing, "Codertocat/Hello-World", "java/sql-injection");
+    let said = comments(sql);
+    assert!(
+        said.iter().any(|c| c.starts_with(
+            "Pull request #2 (Update the README with new information.) merged; it fixes alert 10"
+        )),
+        "{said:?}"
+    );
 }

@@ -2,11 +2,14 @@
 //! request against GitHub's OpenAPI description), with the token in an environment variable.
 //! Given 250 open code scanning alerts of three rules plus one Dependabot and one secret scanning
 //! alert, the first run backfills them into one ticket per rule (and per other alert) in 3 + 1 + 1
-//! list calls; the second run reads one page per kind and applies nothing.
+//! list calls; the second run reads one page per kind and applies nothing. A token GitHub refuses
+//! (401) fails the command naming its variable. `--org` walks an organisation's repositories: those
+//! GitHub lists (`GET /orgs/{org}/repos`, checked against GitHub's description of it), resuming
+//! after a rate limit, or those its recorded installation covers, without a listing.
 
 use chrono::{DateTime, Duration, Utc};
 use scantix::finding::AlertKind;
-use scantix_tests::fake_github::{FakeGitHub, PLAIN_TOKEN, numbered, octocrab_response};
+use scantix_tests::fake_github::{FakeGitHub, Fault, PLAIN_TOKEN, numbered, octocrab_response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -178,7 +181,7 @@ async fn a_backfill_groups_250_alerts_per_rule_and_a_second_run_applies_nothing(
     assert_eq!(calls, [3, 1, 1], "100 alerts a page");
     assert_eq!(
         first,
-        json!({"list_calls": 5, "alerts_seen": 252, "applied": 252, "unchanged": 0, "groups_synced": 5, "complete": true})
+        json!({"list_calls": 5, "alerts_seen": 252, "applied": 252, "unchanged": 0, "groups_synced": 5, "kinds_skipped": 0, "complete": true})
     );
     fake.assert_no_violations();
     assert!(
@@ -226,7 +229,7 @@ async fn a_backfill_groups_250_alerts_per_rule_and_a_second_run_applies_nothing(
     println!("second run: {second}");
     assert_eq!(
         second,
-        json!({"list_calls": 3, "alerts_seen": 0, "applied": 0, "unchanged": 0, "groups_synced": 0, "complete": true})
+        json!({"list_calls": 3, "alerts_seen": 0, "applied": 0, "unchanged": 0, "groups_synced": 0, "kinds_skipped": 0, "complete": true})
     );
     assert_eq!(tickets(&scratch), listing);
 
@@ -260,14 +263,24 @@ async fn a_missing_or_refused_token_fails_the_command_and_says_where_it_was_read
     assert!(stderr.contains(TOKEN_VAR), "{stderr}");
     assert!(fake.requests().is_empty(), "nothing sent without a token");
 
-    // GitHub answers 401 to every listing; the sync skips refused kinds, so the command must
-    // not pass that off as a repository with nothing to read.
+    // GitHub answers 401: a refused token, not a repository with nothing enabled. The command
+    // fails at the first listing and says which variable the token came from.
     let refused = sync(&scratch, &fake, Some("ghp_not_a_token_the_fake_knows"));
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("listed no alerts") && stderr.contains(TOKEN_VAR),
+        stderr.contains("GitHub refused the token in") && stderr.contains(TOKEN_VAR),
         "{stderr}"
+    );
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(
+        !stderr.contains("ghp_not_a_token"),
+        "never the token itself: {stderr}"
+    );
+    assert_eq!(
+        fake.count("GET", "/repos/*/*/*/alerts"),
+        1,
+        "stopped at the first 401, not tried on every kind"
     );
     assert!(
         tickets(&scratch)["tickets"]
@@ -281,4 +294,200 @@ async fn a_missing_or_refused_token_fails_the_command_and_says_where_it_was_read
     );
     assert!(!bad_name.status.success());
     assert!(String::from_utf8_lossy(&bad_name.stderr).contains("OWNER/NAME"));
+}
+
+const ORG: &str = "octo-org";
+
+fn sync_org(scratch: &Scratch, fake: &FakeGitHub, token: Option<&str>, org: &str) -> Output {
+    let api = fake.base_url();
+    scratch.scantix(
+        token,
+        &[
+            "sync",
+            "--org",
+            org,
+            "--api-url",
+            &api,
+            "--token-env",
+            TOKEN_VAR,
+        ],
+    )
+}
+
+/// `count` open code scanning alerts of `owner/repo`, of the three rules in turn, a month old.
+fn seed_repo(fake: &FakeGitHub, owner: &str, repo: &str, count: u64) {
+    let month_ago = Utc::now() - Duration::days(30);
+    for number in 1..=count {
+        let mut alert = open_alert(
+            AlertKind::CodeScanning,
+            number,
+            month_ago + Duration::minutes(number as i64),
+        );
+        let rule = RULES[(number % 3) as usize];
+        alert["rule"]["id"] = json!(rule);
+        alert["rule"]["name"] = json!(rule);
+        fake.add_alert(owner, repo, AlertKind::CodeScanning, alert);
+    }
+}
+
+/// Tickets per repository, and their findings in all.
+fn tickets_by_repository(scratch: &Scratch) -> (BTreeMap<String, usize>, u64) {
+    let listing = tickets(scratch);
+    let all = listing["tickets"].as_array().cloned().unwrap_or_default();
+    let mut per_repo = BTreeMap::new();
+    let mut findings = 0;
+    for ticket in &all {
+        let repo = ticket["repository"].as_str().unwrap_or_default().to_owned();
+        *per_repo.entry(repo).or_insert(0) += 1;
+        findings += ticket["total"].as_u64().unwrap_or_default();
+    }
+    (per_repo, findings)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_is_walked_through_its_listing_and_a_rate_limit_stops_the_walk_until_the_next_run() {
+    let fake = FakeGitHub::start().await;
+    // Listed newest first: docs (no security features: every kind answers 404), web, api.
+    fake.add_repository(ORG, "api", 101);
+    fake.add_repository(ORG, "web", 102);
+    fake.add_repository(ORG, "docs", 103);
+    seed_repo(&fake, ORG, "api", 150);
+    seed_repo(&fake, ORG, "web", 20);
+    fake.inject_on(
+        "GET",
+        &format!("/repos/{ORG}/api/code-scanning/alerts"),
+        Some("page=2"),
+        Fault::SecondaryRateLimit {
+            retry_after_secs: 60,
+        },
+        1,
+    );
+    let scratch = Scratch::new("org");
+
+    let first = sync_org(&scratch, &fake, Some(PLAIN_TOKEN), ORG);
+    let stderr = String::from_utf8_lossy(&first.stderr).into_owned();
+    let first = report(&first);
+    println!("first run: {first}");
+    assert_eq!(first["source"], "listing");
+    let walked: Vec<&str> = first["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .map(|r| r["repository"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(walked, ["octo-org/docs", "octo-org/web", "octo-org/api"]);
+    assert_eq!(first["repositories"][0]["report"]["kinds_skipped"], 3);
+    assert_eq!(
+        (
+            &first["total"]["applied"],
+            &first["total"]["complete"],
+            &first["repositories"][2]["report"]["complete"]
+        ),
+        (&json!(120), &json!(false), &json!(false)),
+        "web whole, api's first page, then the rate limit"
+    );
+    assert!(
+        stderr.contains("rate limit stopped the sync at octo-org/api"),
+        "{stderr}"
+    );
+    assert_eq!(fake.count("GET", &format!("/orgs/{ORG}/repos")), 1);
+
+    // The next run resumes: api from its second page; web only reconciled.
+    fake.clear_requests();
+    let second = report(&sync_org(&scratch, &fake, Some(PLAIN_TOKEN), ORG));
+    println!("second run: {second}");
+    assert_eq!(second["total"]["applied"], 50, "{second}");
+    assert_eq!(second["total"]["complete"], true);
+    assert_eq!(
+        fake.count("GET", &format!("/repos/{ORG}/api/code-scanning/alerts")),
+        1,
+        "resumed at page 2, not restarted"
+    );
+    let (per_repo, findings) = tickets_by_repository(&scratch);
+    assert_eq!(
+        per_repo,
+        BTreeMap::from([
+            ("octo-org/api".to_owned(), 3),
+            ("octo-org/web".to_owned(), 3)
+        ])
+    );
+    assert_eq!(findings, 170);
+    fake.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_with_a_recorded_installation_is_walked_through_its_record_without_a_listing() {
+    let fake = FakeGitHub::start().await;
+    // The repository octokit's `installation` created example covers.
+    seed_repo(&fake, "Codertocat", "Hello-World", 30);
+    let scratch = Scratch::new("org-installation");
+    let installation = scantix_tests::webhooks::fixture_path(
+        "github-webhooks/octokit-webhooks/payload-examples/api.github.com/installation/created.payload.json",
+    );
+    let delivered = scratch.scantix(None, &["deliver", &installation.to_string_lossy()]);
+    assert!(
+        delivered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&delivered.stderr)
+    );
+
+    let synced = report(&sync_org(&scratch, &fake, Some(PLAIN_TOKEN), "codertocat"));
+    assert_eq!(synced["source"], "installation", "{synced}");
+    assert_eq!(
+        synced["repositories"][0]["repository"],
+        "Codertocat/Hello-World"
+    );
+    assert_eq!(synced["total"]["applied"], 30);
+    assert_eq!(
+        fake.count("GET", "/orgs/**"),
+        0,
+        "the record says what to read"
+    );
+    let (per_repo, _) = tickets_by_repository(&scratch);
+    assert_eq!(
+        per_repo,
+        BTreeMap::from([("Codertocat/Hello-World".to_owned(), 3)])
+    );
+    fake.assert_no_violations();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_org_listing_refused_or_empty_fails_and_says_what_to_check() {
+    let fake = FakeGitHub::start().await;
+    fake.add_repository(ORG, "api", 101);
+    let scratch = Scratch::new("org-refused");
+
+    let refused = sync_org(&scratch, &fake, Some("ghp_not_a_token_the_fake_knows"), ORG);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("GitHub refused the token in") && stderr.contains(TOKEN_VAR),
+        "{stderr}"
+    );
+
+    let unknown = sync_org(&scratch, &fake, Some(PLAIN_TOKEN), "no-such-org");
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        stderr.contains("no-such-org") && stderr.contains("--org"),
+        "{stderr}"
+    );
+
+    let invalid = sync_org(&scratch, &fake, Some(PLAIN_TOKEN), "octo/org");
+    assert!(!invalid.status.success());
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("organisation name"));
+    let both = scratch.scantix(
+        Some(PLAIN_TOKEN),
+        &[
+            "sync",
+            "--org",
+            ORG,
+            "--repo",
+            "octo/hello",
+            "--repo-id",
+            "1",
+        ],
+    );
+    assert!(!both.status.success(), "--org or --repo, not both");
+    fake.assert_no_violations();
 }

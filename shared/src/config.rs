@@ -66,6 +66,9 @@ pub struct Config {
     /// Tracker users that are scantix itself (Jira accountIds or user names): their events are
     /// echoes of scantix's own writes and are not acted on.
     pub service_accounts: Vec<String>,
+    /// Where a repository's new tickets go within the deployment's tracker (its project, issue
+    /// type, priorities, labels, components); the default is the tracker's own settings.
+    pub destination: crate::ticket::TicketDestination,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             recreate_deleted_tickets: false,
             sla: crate::sla::SlaPolicy::default(),
             service_accounts: Vec::new(),
+            destination: crate::ticket::TicketDestination::default(),
         }
     }
 }

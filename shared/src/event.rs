@@ -78,3 +78,34 @@ pub struct TicketEvent {
     /// recognises echoes of its own writes.
     pub actor_id: Option<String>,
 }
+
+/// What happened to a pull request, reduced to what its code scanning summary cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullRequestChange {
+    Opened,
+    Reopened,
+    /// New commits were pushed to its head branch.
+    Synchronized,
+    /// Closed without merging.
+    Closed,
+    Merged,
+}
+
+/// One pull request event, normalised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestEvent {
+    pub change: PullRequestChange,
+    /// GitHub's own action word (`synchronize`, `closed`, …), for the audit log.
+    pub action: String,
+    pub repository: crate::finding::Repository,
+    pub number: u64,
+    /// As its author wrote it: attacker-controlled, rendered inert wherever it is shown.
+    pub title: String,
+    pub html_url: Option<String>,
+    /// The head commit after the event.
+    pub head_sha: Option<String>,
+    /// Who caused it (the webhook's `sender`), when known.
+    pub actor: Option<String>,
+    pub installation_id: Option<u64>,
+}

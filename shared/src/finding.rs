@@ -225,11 +225,7 @@ pub struct Finding {
 impl Finding {
     /// The pull request number when the alert was seen only on a PR's merge or head ref.
     pub fn pull_request(&self) -> Option<u64> {
-        let rest = self.git_ref.as_deref()?.strip_prefix("refs/pull/")?;
-        let (number, tail) = rest.split_once('/')?;
-        matches!(tail, "merge" | "head")
-            .then(|| number.parse().ok())
-            .flatten()
+        pull_request_of_ref(self.git_ref.as_deref()?)
     }
 
     /// A short "path:line" for lists, or the manifest for dependencies.
@@ -242,6 +238,15 @@ impl Finding {
             None => String::new(),
         }
     }
+}
+
+/// The pull request number of a pull request's merge or head ref (`refs/pull/7/merge`).
+pub fn pull_request_of_ref(git_ref: &str) -> Option<u64> {
+    let rest = git_ref.strip_prefix("refs/pull/")?;
+    let (number, tail) = rest.split_once('/')?;
+    matches!(tail, "merge" | "head")
+        .then(|| number.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]

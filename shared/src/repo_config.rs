@@ -5,8 +5,9 @@
 //! replaces the organisation's section as a whole, and a section in neither takes scantix's
 //! default. [`parse`] is strict (kebab-case keys, unknown keys refused) and its [`ConfigError`]
 //! says where in the file the problem is and how to fix it. [`RepoConfig::engine_config`] turns
-//! the result into the decision engine's [`Config`]; the other accessors give the tracker, SLA,
-//! priority, owner and policy settings.
+//! the result into the decision engine's [`Config`]; [`RepoConfig::ticket_destination`] says where
+//! the repository's tickets go within the deployment's tracker (or why its `tracker` section cannot
+//! apply); the other accessors give the tracker, SLA, priority, owner and policy settings.
 //!
 //! # The file format
 //!
@@ -20,7 +21,9 @@ use crate::config::{Config, Grouping, WhenAllFixed};
 use crate::github::api::DismissReason;
 use crate::policy::{Policy, PolicyError};
 use crate::sla::SlaPolicy;
-use crate::tracker::jira::{JiraSettings, Priorities};
+use crate::ticket::TicketDestination;
+use crate::tracker::TrackerSite;
+use crate::tracker::jira::{JiraSettings, Priorities, same_site};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -75,6 +78,17 @@ pub enum TrackerKind {
     Draft,
     Jira,
     GithubIssues,
+}
+
+impl TrackerKind {
+    /// As the config file spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrackerKind::Draft => "draft",
+            TrackerKind::Jira => "jira",
+            TrackerKind::GithubIssues => "github-issues",
+        }
+    }
 }
 
 /// Where the triage policy comes from, once resolved.
@@ -206,7 +220,80 @@ impl RepoConfig {
         if let Some(recreate) = self.recreate_deleted_tickets {
             config.recreate_deleted_tickets = recreate;
         }
+        if let Some(sla) = self.sla {
+            config.sla = sla;
+        }
         config
+    }
+
+    /// Where this repository's tickets go within `deployment`'s tracker: the top-level
+    /// `priorities` wherever tickets go, and what a `tracker` section naming that same tracker
+    /// chooses (for Jira: the project, and the issue type, priorities, labels and components it
+    /// sets; a field left at its default keeps the deployment's). A `tracker` section naming
+    /// another tracker (another kind, or a Jira at another address) cannot be honoured — the
+    /// credentials are the deployment's — so it is set aside, with the problem to report.
+    pub fn ticket_destination(
+        &self,
+        deployment: &TrackerSite,
+    ) -> (TicketDestination, Option<ConfigError>) {
+        let mut destination = TicketDestination {
+            priorities: self.priorities.clone(),
+            ..TicketDestination::default()
+        };
+        let Some(tracker) = &self.tracker else {
+            return (destination, None);
+        };
+        let set_aside = |message: String, fix: &str| ConfigError {
+            line: None,
+            column: None,
+            message,
+            fix: fix.to_owned(),
+        };
+        if tracker.kind != deployment.kind {
+            let problem = set_aside(
+                format!(
+                    "`tracker.kind` is `{}`, but this scantix deployment files tickets in `{}`, \
+                     so its own settings apply",
+                    tracker.kind.as_str(),
+                    deployment.kind.as_str()
+                ),
+                "a repository chooses where tickets go within the deployment's tracker (project, \
+                 issue type, priorities, labels, components), not the tracker itself: remove \
+                 the `tracker` section, or give the kind the deployment uses",
+            );
+            return (destination, Some(problem));
+        }
+        let Some(jira) = tracker
+            .jira
+            .as_ref()
+            .filter(|_| tracker.kind == TrackerKind::Jira)
+        else {
+            return (destination, None);
+        };
+        // The deployment's own address is not repeated in the report: the issue may be public.
+        if let Some(site) = &deployment.base_url
+            && !same_site(&jira.base_url, site)
+        {
+            let problem = set_aside(
+                "`tracker.jira.base-url` is not the Jira this scantix deployment files tickets \
+                 in, so the deployment's project and settings apply"
+                    .into(),
+                "set `base-url` to the deployment's Jira address, or remove the `tracker` section",
+            );
+            return (destination, Some(problem));
+        }
+        let defaults = JiraSettings::new(String::new(), jira.flavor, String::new());
+        destination.project = Some(jira.project.clone());
+        if jira.issue_type != defaults.issue_type {
+            destination.issue_type = Some(jira.issue_type.clone());
+        }
+        // The section's own map wins over the top-level one, as in `jira_settings`.
+        if jira.priorities != defaults.priorities {
+            destination.priorities = Some(jira.priorities.clone());
+        }
+        destination.labels = jira.labels.clone();
+        destination.components = jira.components.clone();
+        (destination, None)
     }
 
     /// The tracker tickets go to (`draft` when none is configured).
@@ -755,6 +842,84 @@ mod tests {
                 from: PolicyRepository::ThisRepository
             }
         );
+    }
+
+    fn jira_at(base_url: &str) -> TrackerSite {
+        TrackerSite {
+            kind: TrackerKind::Jira,
+            base_url: Some(base_url.into()),
+        }
+    }
+
+    const APPSEC: &str = "tracker:\n  kind: jira\n  jira:\n    base-url: https://acme.atlassian.net/\n    \
+                          flavor: cloud\n    project: APPSEC\n    labels: [team-appsec]\n    \
+                          components: [Payments]\npriorities:\n  critical: P1\n  high: P2\n";
+
+    #[test]
+    fn a_jira_section_naming_the_deployments_jira_chooses_project_priorities_labels_components() {
+        let config = parse(APPSEC).unwrap();
+        let (destination, problem) =
+            config.ticket_destination(&jira_at("https://ACME.atlassian.net"));
+        assert_eq!(problem, None);
+        assert_eq!(destination.project.as_deref(), Some("APPSEC"));
+        // Left at its default, the issue type stays the deployment's.
+        assert_eq!(destination.issue_type, None);
+        let priorities = destination.priorities.expect("the top-level map");
+        assert_eq!(priorities.for_severity(Severity::Critical), "P1");
+        assert_eq!(priorities.for_severity(Severity::Medium), "Medium");
+        assert_eq!(destination.labels, ["team-appsec"]);
+        assert_eq!(destination.components, ["Payments"]);
+    }
+
+    #[test]
+    fn another_tracker_or_another_jira_is_set_aside_with_a_problem_but_priorities_still_apply() {
+        let config = parse(APPSEC).unwrap();
+        let draft = TrackerSite::named("draft");
+        let (destination, problem) = config.ticket_destination(&draft);
+        let problem = problem.expect("a problem to report").to_string();
+        assert!(
+            problem.contains("`tracker.kind` is `jira`") && problem.contains("`draft`"),
+            "{problem}"
+        );
+        assert_eq!(destination.project, None);
+        assert!(destination.labels.is_empty() && destination.components.is_empty());
+        assert_eq!(
+            destination.priorities.map(|p| p.critical),
+            Some("P1".to_owned())
+        );
+
+        let (destination, problem) =
+            config.ticket_destination(&jira_at("https://jira.internal.example"));
+        let problem = problem.expect("another Jira").to_string();
+        assert!(problem.contains("base-url"), "{problem}");
+        assert!(
+            !problem.contains("jira.internal.example"),
+            "the deployment's address stays out of a possibly public issue: {problem}"
+        );
+        assert_eq!(destination.project, None);
+    }
+
+    #[test]
+    fn without_a_tracker_section_only_priorities_travel_and_nothing_is_a_problem() {
+        let config = parse("severity-to-priority:\n  high: P2\n").unwrap();
+        for site in [
+            TrackerSite::named("draft"),
+            jira_at("https://x.atlassian.net"),
+        ] {
+            let (destination, problem) = config.ticket_destination(&site);
+            assert_eq!(problem, None);
+            assert_eq!(destination.project, None);
+            assert_eq!(destination.priorities.map(|p| p.high), Some("P2".into()));
+        }
+        let (nothing, _) = RepoConfig::default().ticket_destination(&TrackerSite::named("jira"));
+        assert!(nothing.is_deployment_default());
+    }
+
+    #[test]
+    fn the_sla_section_reaches_the_engine() {
+        let config = parse("sla:\n  critical: 2\n").unwrap();
+        assert_eq!(config.engine_config().sla.critical, 2);
+        assert_eq!(config.engine_config().sla.high, SlaPolicy::default().high);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! A repository's settings as scantix applies them: its `.github/scantix.yml`, over its org's
 //! `.github` repository's, over the defaults (Probot's convention); the triage policy they name;
-//! its CODEOWNERS. Read through the `GitHub` port and cached for a while (deliveries come in
-//! bursts). Never fatal: a broken file means the defaults for that layer and a `problem` that says
-//! where and how to fix it.
+//! its CODEOWNERS; where its tickets go within the deployment's tracker. Read through the `GitHub`
+//! port and cached for a while (deliveries come in bursts). Never fatal: a broken file, or a
+//! `tracker` section naming another tracker, means the defaults for that part and a `problem` that
+//! says where and how to fix it.
 
 use crate::config::Config;
 use crate::engine::triage::{Verdict, triage_with};
@@ -11,6 +12,8 @@ use crate::github::api::GitHub;
 use crate::owners::{CodeOwners, assignee_for};
 use crate::policy::Policy;
 use crate::repo_config::{self, CONFIG_PATH, PolicyRepository, PolicySource, RepoConfig};
+use crate::ticket::TicketDestination;
+use crate::tracker::TrackerSite;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +34,35 @@ pub struct RepoSettings {
 }
 
 impl RepoSettings {
+    /// Fixes where this repository's tickets go within the deployment's tracker (`site`; `None`
+    /// when the caller does not know it): the destination lands in the engine config, and a
+    /// `tracker` section naming another tracker becomes a problem to report, the deployment's
+    /// settings applying meanwhile. Without a site, only the tracker-neutral `priorities` apply.
+    pub fn routed_to(mut self, site: Option<&TrackerSite>) -> RepoSettings {
+        let destination = match site {
+            Some(site) => {
+                let (destination, problem) = self.config.ticket_destination(site);
+                if let Some(problem) = problem {
+                    self.problems.push(problem.to_string());
+                }
+                destination
+            }
+            None => {
+                if self.config.tracker.is_some() {
+                    tracing::warn!(
+                        "the deployment's tracker is unknown here; a repository's `tracker` section is not applied"
+                    );
+                }
+                TicketDestination {
+                    priorities: self.config.priorities.clone(),
+                    ..TicketDestination::default()
+                }
+            }
+        };
+        self.engine.destination = destination;
+        self
+    }
+
     /// The built-in defaults: bundled policy, no owners.
     pub fn defaults() -> RepoSettings {
         RepoSettings {
@@ -169,6 +201,8 @@ pub async fn load(github: &dyn GitHub, repo: &Repository) -> RepoSettings {
 pub struct SettingsCache {
     ttl: Duration,
     entries: Mutex<HashMap<u64, (Instant, Arc<RepoSettings>)>>,
+    /// The deployment's tracker, which a repository's `tracker` section must name to apply.
+    site: Option<TrackerSite>,
 }
 
 impl SettingsCache {
@@ -176,7 +210,20 @@ impl SettingsCache {
         SettingsCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
+            site: None,
         }
+    }
+
+    /// Routes each repository's tickets within `site`, the deployment's tracker (see
+    /// [`RepoSettings::routed_to`]); without it a repository's `tracker` section is not applied.
+    pub fn for_tracker(mut self, site: TrackerSite) -> SettingsCache {
+        self.site = Some(site);
+        self
+    }
+
+    /// The deployment's tracker, when set.
+    pub fn tracker_site(&self) -> Option<&TrackerSite> {
+        self.site.as_ref()
     }
 
     /// `repo`'s settings, and whether they were just loaded (so that problems are reported once
@@ -196,7 +243,7 @@ impl SettingsCache {
         if let Some(settings) = cached {
             return (settings, false);
         }
-        let settings = Arc::new(load(github, repo).await);
+        let settings = Arc::new(load(github, repo).await.routed_to(self.site.as_ref()));
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.insert(repo.id, (Instant::now(), settings.clone()));
         (settings, true)
@@ -210,6 +257,16 @@ pub struct SettingsSource {
 }
 
 impl SettingsSource {
+    /// Routes repositories' tickets within `site` (the tracker the settings are used with), unless
+    /// the cache was already told its tracker.
+    pub fn within(self, site: TrackerSite) -> SettingsSource {
+        let cache = match self.cache.tracker_site() {
+            Some(_) => self.cache,
+            None => self.cache.for_tracker(site),
+        };
+        SettingsSource { cache, ..self }
+    }
+
     /// The settings of the repository `finding` is in, read as `installation`. Problems found
     /// when (re)loading are reported once per load, as one issue in the repository that is
     /// updated rather than repeated. GitHub being unreachable is not a reason to stop: the

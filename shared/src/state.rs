@@ -3,6 +3,7 @@
 
 use crate::finding::{AlertKind, AlertState, Finding, Repository, Rule, Severity};
 use crate::identity::{Fingerprint, GroupKey};
+use crate::ticket::TicketDestination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -221,6 +222,13 @@ pub struct GroupRecord {
     /// new one (unless configured to), and for the audit.
     #[serde(default)]
     pub deleted_ticket: Option<TicketRef>,
+    /// Where the repository's settings file the ticket within the tracker, fixed when the ticket
+    /// is requested: stable for the group's life, and durable with the `Create` it goes with.
+    #[serde(
+        default,
+        skip_serializing_if = "TicketDestination::is_deployment_default"
+    )]
+    pub destination: TicketDestination,
     pub outbox: Vec<PendingOp>,
     pub next_op_id: u64,
     pub lease: Option<Lease>,
@@ -241,6 +249,7 @@ impl GroupRecord {
             installation_id: None,
             overdue_flagged: false,
             deleted_ticket: None,
+            destination: TicketDestination::default(),
             outbox: Vec::new(),
             next_op_id: 1,
             lease: None,
@@ -350,7 +359,9 @@ impl InstallationRecord {
 /// A webhook delivery already accepted: the dedup record, kept for a while then expired by TTL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
-    /// `github:<X-GitHub-Delivery>` or `jira:<X-Atlassian-Webhook-Identifier>`.
+    /// `github:<X-GitHub-Delivery>` or `jira:<X-Atlassian-Webhook-Identifier>`; also
+    /// `github-pr-merge:<repository id>#<number>:<group key>`, the note a merged pull request
+    /// queues on a ticket it fixes (once).
     pub id: String,
     pub group_key: Option<GroupKey>,
     pub received_at: DateTime<Utc>,
@@ -370,4 +381,161 @@ pub struct AuditEntry {
     pub reason: String,
     pub delivery: Option<String>,
     pub ticket: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pull requests: the one summary comment scantix keeps on each (see `engine::decide_pull_request`)
+// ---------------------------------------------------------------------------------------------
+
+/// Where a pull request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PullRequestState {
+    #[default]
+    Open,
+    /// Closed without merging.
+    Closed,
+    Merged,
+}
+
+/// One code scanning alert as a pull request summary lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryAlert {
+    pub number: u64,
+    pub severity: Severity,
+    pub rule_id: String,
+    pub rule_name: String,
+    /// `path:line`.
+    pub place: String,
+    pub html_url: Option<String>,
+}
+
+impl SummaryAlert {
+    pub fn of(finding: &Finding) -> SummaryAlert {
+        SummaryAlert {
+            number: finding.number,
+            severity: finding.severity,
+            rule_id: finding.rule.id.clone(),
+            rule_name: finding.rule.name.clone(),
+            place: finding.place(),
+            html_url: finding.html_url.clone(),
+        }
+    }
+}
+
+/// An existing ticket a pull request would resolve: alerts of its group that are open on the base
+/// branch and gone on the pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedTicket {
+    pub group_key: GroupKey,
+    /// `None` while the ticket is still being created.
+    pub ticket: Option<TicketRef>,
+    pub alerts: Vec<SummaryAlert>,
+    /// Alerts fixed beyond those listed in `alerts` (kept short so the record stays small).
+    #[serde(default)]
+    pub more_alerts: u32,
+}
+
+/// What the last look at a pull request's code scanning alerts found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PullRequestSummary {
+    /// Whether GitHub listed any code scanning result for the pull request. Without one nothing
+    /// can be said about what it fixes: its analysis may not have run yet.
+    pub analyzed: bool,
+    /// Alerts open on the pull request and not on the base branch (the first ones).
+    pub introduced: Vec<SummaryAlert>,
+    /// Introduced alerts beyond those in `introduced`.
+    #[serde(default)]
+    pub more_introduced: u32,
+    /// Tickets whose alerts the pull request removes.
+    pub fixes: Vec<FixedTicket>,
+    /// Alerts open on the base branch that stay open with the pull request.
+    pub still_open: u32,
+}
+
+impl PullRequestSummary {
+    /// Whether there is anything worth a new comment.
+    pub fn has_news(&self) -> bool {
+        !self.introduced.is_empty() || !self.fixes.is_empty()
+    }
+}
+
+/// A pull request scantix comments on: its summary comment, and what that comment last said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequestRecord {
+    pub repository: Repository,
+    pub number: u64,
+    /// As its author wrote it (empty until a `pull_request` delivery tells it).
+    pub title: String,
+    pub html_url: Option<String>,
+    pub head_sha: Option<String>,
+    pub state: PullRequestState,
+    pub installation_id: Option<u64>,
+    /// The summary comment's id on GitHub, once posted.
+    pub comment_id: Option<u64>,
+    /// The summary as last posted (without a GitHub connection: as last rendered). An unchanged
+    /// summary is not sent again.
+    pub comment_body: Option<String>,
+    pub summary: PullRequestSummary,
+    /// Only the holder posts or edits the comment, so racing deliveries make one comment.
+    pub lease: Option<Lease>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl PullRequestRecord {
+    pub fn new(repository: Repository, number: u64, now: DateTime<Utc>) -> PullRequestRecord {
+        PullRequestRecord {
+            repository,
+            number,
+            title: String::new(),
+            html_url: None,
+            head_sha: None,
+            state: PullRequestState::Open,
+            installation_id: None,
+            comment_id: None,
+            comment_body: None,
+            summary: PullRequestSummary::default(),
+            lease: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The key its audit entries are kept under: `<repository id>/pull/<number>`.
+    pub fn audit_key(&self) -> GroupKey {
+        GroupKey::from_stored(format!("{}/pull/{}", self.repository.id, self.number))
+    }
+}
+
+#[cfg(test)]
+mod destination_tests {
+    use super::*;
+    use crate::testing::code_alert;
+
+    #[test]
+    fn a_groups_destination_is_stored_only_when_chosen_and_older_records_still_read() {
+        let finding = code_alert(1, "js/xss", "a.js");
+        let key = GroupKey::for_finding(&finding, crate::identity::GroupingMode::Rule);
+        let mut group = GroupRecord::new(key, &finding, chrono::Utc::now());
+        let plain = serde_json::to_value(&group).unwrap();
+        assert!(
+            plain.get("destination").is_none(),
+            "records without a choice look as before: {plain}"
+        );
+        let read: GroupRecord = serde_json::from_value(plain).unwrap();
+        assert!(read.destination.is_deployment_default());
+
+        group.destination = TicketDestination {
+            project: Some("APPSEC".into()),
+            ..TicketDestination::default()
+        };
+        let stored = serde_json::to_value(&group).unwrap();
+        assert_eq!(
+            stored["destination"],
+            serde_json::json!({ "project": "APPSEC" })
+        );
+        let read: GroupRecord = serde_json::from_value(stored).unwrap();
+        assert_eq!(read, group);
+    }
 }

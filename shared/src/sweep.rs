@@ -55,6 +55,11 @@ impl Sweeper {
     /// Judges listed alerts by each repository's settings (config file, org defaults, policy,
     /// CODEOWNERS), like the webhook path.
     pub fn with_settings(mut self, cache: SettingsCache) -> Sweeper {
+        // A repository's `tracker` section applies only within the tracker the executor files in.
+        let cache = match cache.tracker_site() {
+            Some(_) => cache,
+            None => cache.for_tracker(self.executor.tracker().site()),
+        };
         self.settings = Some(cache);
         self
     }
@@ -116,7 +121,7 @@ impl Sweeper {
                     }
                 };
                 match synced {
-                    Ok(sync) => add(&mut report.sync, &sync),
+                    Ok(sync) => report.sync.absorb(&sync),
                     Err(e) => report.failures.push(format!("{}: {e}", covered.full_name)),
                 }
             }
@@ -137,15 +142,6 @@ impl Sweeper {
         });
         Ok(report)
     }
-}
-
-fn add(total: &mut SyncReport, one: &SyncReport) {
-    total.list_calls += one.list_calls;
-    total.alerts_seen += one.alerts_seen;
-    total.applied += one.applied;
-    total.unchanged += one.unchanged;
-    total.groups_synced += one.groups_synced;
-    total.complete = total.complete && one.complete;
 }
 
 #[cfg(test)]

@@ -6,8 +6,12 @@
 //! Cost follows what changed: a reconciliation lists only alerts updated since the last complete
 //! read, newest first, and stops at the first older one; an alert whose stored state already
 //! matches is skipped without a write. Progress (the next-page cursor) is saved after every page,
-//! so an interrupted run (a rate limit, a Lambda timeout) resumes where it stopped. Tracker calls
-//! are made once per touched group at the end, not once per alert.
+//! so an interrupted run (a rate limit, a deadline such as a Lambda's time limit) resumes where it
+//! stopped. Tracker calls are made once per touched group at the end, not once per alert.
+//!
+//! What GitHub's refusals mean here: a 403 or 404 on one kind's listing is that kind not enabled
+//! on the repository (or not readable with this credential): the kind is skipped, with a log line.
+//! A 401 is the credential itself refused: the sync fails, naming it, since every call would.
 
 use crate::config::Config;
 use crate::engine::triage::Verdict;
@@ -20,6 +24,7 @@ use crate::state::{InstallationRecord, SyncProgress};
 use crate::store::{Guarded, StoreError};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// What one sync of one repository did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -31,8 +36,25 @@ pub struct SyncReport {
     /// Alerts already known in the state GitHub reports.
     pub unchanged: u32,
     pub groups_synced: u32,
-    /// False when the run stopped early (rate limit); the next run resumes from the saved cursor.
+    /// Alert kinds GitHub answered 403 or 404 for (not enabled on the repository, or not readable
+    /// with this credential): skipped, each with a log line.
+    pub kinds_skipped: u32,
+    /// False when the run stopped early (a rate limit, the deadline): the next run resumes from
+    /// the saved cursor, and tracker calls not made yet stay queued for the sweeper.
     pub complete: bool,
+}
+
+impl SyncReport {
+    /// Adds `other`'s counts to these (a run over several repositories); complete if both are.
+    pub fn absorb(&mut self, other: &SyncReport) {
+        self.list_calls += other.list_calls;
+        self.alerts_seen += other.alerts_seen;
+        self.applied += other.applied;
+        self.unchanged += other.unchanged;
+        self.groups_synced += other.groups_synced;
+        self.kinds_skipped += other.kinds_skipped;
+        self.complete = self.complete && other.complete;
+    }
 }
 
 /// Why a sync stopped.
@@ -62,6 +84,16 @@ pub struct Rules<'a> {
 pub struct Syncer {
     executor: Arc<Executor>,
     triage: TriageFn,
+    /// When to stop (between pages, and before each group's tracker calls); never, if `None`.
+    deadline: Option<Instant>,
+}
+
+/// How far one kind's listing got.
+enum Listed {
+    /// To its last page.
+    Finished,
+    /// Stopped between pages by the deadline; its cursor is saved.
+    OutOfTime,
 }
 
 /// The event that brings the store from `stored` to what GitHub reports, if any.
@@ -77,7 +109,23 @@ fn change_between(stored: Option<AlertState>, reported: AlertState) -> Option<Al
 
 impl Syncer {
     pub fn new(executor: Arc<Executor>, triage: TriageFn) -> Syncer {
-        Syncer { executor, triage }
+        Syncer {
+            executor,
+            triage,
+            deadline: None,
+        }
+    }
+
+    /// Stops at `deadline`: between two pages (the cursor saved, so the next run resumes there)
+    /// and before a group's tracker calls (left queued in its outbox for the sweeper). How a
+    /// caller with a time limit of its own (a Lambda) keeps inside it.
+    pub fn until(mut self, deadline: Instant) -> Syncer {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     /// Syncs every alert kind of `repo` (covered by `installation`) from where the last run left
@@ -129,20 +177,40 @@ impl Syncer {
                 )
                 .await;
             match outcome {
-                Ok(()) => {}
+                Ok(Listed::Finished) => {}
+                Ok(Listed::OutOfTime) => {
+                    report.complete = false;
+                    break;
+                }
                 Err(SyncError::GitHub(GitHubError::RateLimited { .. })) => {
                     // Progress is saved page by page: stop here, the next run resumes.
                     report.complete = false;
                     break;
                 }
-                // A repository without that feature enabled answers 403/404: nothing to read.
-                Err(SyncError::GitHub(GitHubError::NotFound(_) | GitHubError::Refused(_))) => {
+                // A repository without that feature enabled (or a credential without access to
+                // it) answers 403/404: nothing to read of this kind, the others still are.
+                Err(SyncError::GitHub(
+                    GitHubError::NotFound(why) | GitHubError::Forbidden(why),
+                )) => {
+                    tracing::info!(
+                        repo = %repo.full_name, %kind, reason = %why,
+                        outcome = "kind_skipped",
+                        "alert kind skipped: not enabled on the repository, or not readable"
+                    );
+                    report.kinds_skipped += 1;
                     continue;
                 }
+                // Anything else, a refused credential (401) first of all, fails the sync: every
+                // kind and repository would fail the same way, and skipping would hide it.
                 Err(e) => return Err(e),
             }
         }
         for key in &touched {
+            if self.out_of_time() {
+                // Their ops are durable in their outboxes: the sweeper drains them.
+                report.complete = false;
+                break;
+            }
             self.executor.sync_group(key).await?;
             report.groups_synced += 1;
         }
@@ -159,7 +227,7 @@ impl Syncer {
         rules: Rules<'_>,
         report: &mut SyncReport,
         touched: &mut BTreeSet<GroupKey>,
-    ) -> Result<(), SyncError> {
+    ) -> Result<Listed, SyncError> {
         let store = self.executor.store();
         let record = store
             .get_installation(installation)
@@ -185,6 +253,9 @@ impl Syncer {
             .unwrap_or_else(|| whole_second(self.executor.now()));
         let mut cursor = progress.cursor.clone();
         loop {
+            if self.out_of_time() {
+                return Ok(Listed::OutOfTime);
+            }
             let page = github
                 .list_alerts(repo, kind, &query.at(cursor.clone()))
                 .await?;
@@ -215,7 +286,7 @@ impl Syncer {
             self.save_progress(installation, repo.id, kind, next)
                 .await?;
             if cursor.is_none() {
-                return Ok(());
+                return Ok(Listed::Finished);
             }
         }
     }

@@ -86,11 +86,13 @@ async fn a_backfill_of_a_thousand_alerts_makes_eleven_list_calls_and_one_ticket_
     );
 }
 
-/// Answers `RateLimited` on list call number `fail_on` (counting from 1), once.
+/// Interrupts list call number `fail_on` (counting from 1), once: with a rate limit, or by taking
+/// until `outlast` has passed (a slow page that runs the caller out of time) and then answering.
 struct RateLimitedOnce {
     inner: MemoryGitHub,
     calls: AtomicU32,
     fail_on: u32,
+    outlast: Option<std::time::Instant>,
 }
 
 #[async_trait]
@@ -128,9 +130,16 @@ impl GitHub for RateLimitedOnce {
         query: &AlertQuery,
     ) -> Result<AlertPage, GitHubError> {
         if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_on {
-            return Err(GitHubError::RateLimited {
-                retry_after: std::time::Duration::from_secs(60),
-            });
+            match self.outlast {
+                Some(deadline) => {
+                    tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
+                }
+                None => {
+                    return Err(GitHubError::RateLimited {
+                        retry_after: std::time::Duration::from_secs(60),
+                    });
+                }
+            }
         }
         self.inner.list_alerts(repo, kind, query).await
     }
@@ -153,6 +162,31 @@ impl GitHub for RateLimitedOnce {
             .upsert_problem_issue(repo, topic, title, body)
             .await
     }
+    async fn list_issue_comments(
+        &self,
+        repo: &Repository,
+        number: u64,
+    ) -> Result<Vec<crate::github::api::IssueComment>, GitHubError> {
+        self.inner.list_issue_comments(repo, number).await
+    }
+    async fn create_issue_comment(
+        &self,
+        repo: &Repository,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        self.inner.create_issue_comment(repo, number, body).await
+    }
+    async fn update_issue_comment(
+        &self,
+        repo: &Repository,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        self.inner
+            .update_issue_comment(repo, comment_id, body)
+            .await
+    }
 }
 
 #[tokio::test]
@@ -162,6 +196,7 @@ async fn an_interrupted_backfill_resumes_from_its_cursor() {
         inner: MemoryGitHub::new(),
         calls: AtomicU32::new(0),
         fail_on: 4,
+        outlast: None,
     };
     for n in 1..=1000 {
         github.inner.add_finding(alert(n));
@@ -260,4 +295,69 @@ async fn reconciliation_repairs_a_missed_delivery_and_reads_only_what_changed() 
     assert_eq!(quiet.applied, 0);
     assert!(quiet.alerts_seen <= 1, "{quiet:?}");
     drop(executor);
+}
+
+#[tokio::test]
+async fn a_deadline_stops_between_pages_and_the_next_run_resumes_without_a_second_ticket() {
+    let (store, executor, calls, _) = setup().await;
+    // Generous for two pages; the third page itself outlasts it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    let github = RateLimitedOnce {
+        inner: MemoryGitHub::new(),
+        calls: AtomicU32::new(0),
+        fail_on: 3,
+        outlast: Some(deadline),
+    };
+    for n in 1..=1000 {
+        github.inner.add_finding(alert(n));
+    }
+    let bounded =
+        Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin)).until(deadline);
+    let first = bounded
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
+    assert!(!first.complete, "{first:?}");
+    assert_eq!(
+        (first.list_calls, first.applied),
+        (3, 300),
+        "the page in hand is applied and saved, no further page is asked for"
+    );
+    assert_eq!(
+        (first.groups_synced, calls.snapshot().create),
+        (0, 0),
+        "out of time: tracker calls stay queued"
+    );
+    let queued = store
+        .list_groups()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|g| !g.value.outbox.is_empty())
+        .count();
+    assert_eq!(queued, 10);
+
+    // The next run (the sweeper's, without a deadline) resumes at page 4 and files each ticket once.
+    let unbounded = Syncer::new(executor, Arc::new(crate::engine::triage::builtin));
+    let second = unbounded
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
+    assert!(second.complete);
+    assert_eq!(second.applied, 700, "resumed, not restarted: {second:?}");
+    assert_eq!(calls.snapshot().create, 10);
+}
+
+#[tokio::test]
+async fn a_deadline_already_passed_reads_nothing() {
+    let (_, executor, _, _) = setup().await;
+    let github = MemoryGitHub::new();
+    github.add_finding(alert(1));
+    let report = Syncer::new(executor, Arc::new(crate::engine::triage::builtin))
+        .until(std::time::Instant::now())
+        .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
+    assert!(!report.complete);
+    assert_eq!((report.list_calls, github.list_calls()), (0, 0));
 }

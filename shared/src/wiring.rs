@@ -4,12 +4,20 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
-//! | `SCANTIX_TRACKER` | `draft` (default) or `jira` |
+//! | `SCANTIX_TRACKER` | `draft` (default), `jira` or `github` (GitHub Issues, as the GitHub App) |
+//! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
 //! | `JIRA_SETTINGS` | optional JSON of the full `jira` settings (issue type, priorities, labels, …) |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
+//!
+//! # Secrets
+//! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
+//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`) can be given three ways, first found wins:
+//! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
+//! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
+//! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
 
 use crate::github::app_auth::{AppCredentials, InstallationTokens};
 use crate::github::clients::{AppClients, GitHubClients};
@@ -17,8 +25,12 @@ use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::dynamodb::DynamoStore;
 use crate::tracker::draft::DraftTracker;
+use crate::tracker::github_issues::{
+    GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName,
+};
 use crate::tracker::jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
 use crate::tracker::{Tracker, TrackerError};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A deployment setting that is missing or unusable.
@@ -28,8 +40,108 @@ pub enum WiringError {
     Missing(&'static str),
     #[error("environment variable {var} is invalid: {why}")]
     Invalid { var: &'static str, why: String },
+    #[error("secret {name}: {why}")]
+    Secret { name: String, why: String },
     #[error(transparent)]
     Tracker(#[from] TrackerError),
+}
+
+/// The secrets this process fetched from Secrets Manager at cold start (see [`load_secrets`]).
+static FETCHED_SECRETS: std::sync::OnceLock<HashMap<String, Secret>> = std::sync::OnceLock::new();
+
+/// The secrets a deployment may name.
+pub const SECRET_NAMES: &[&str] = &[
+    "GITHUB_WEBHOOK_SECRET",
+    "GITHUB_APP_PRIVATE_KEY",
+    "JIRA_API_TOKEN",
+    "JIRA_TOKEN",
+    "JIRA_WEBHOOK_SECRET",
+    "JIRA_WEBHOOK_TOKEN",
+];
+
+/// Fetches every secret named by a `<NAME>_ARN` variable from Secrets Manager, once per cold start,
+/// so that the (synchronous) builders below find them. Without any `_ARN` variable it makes no
+/// call. The Secrets Manager endpoint follows the SDK's usual settings
+/// (`AWS_ENDPOINT_URL_SECRETS_MANAGER` included).
+pub async fn load_secrets() -> Result<(), WiringError> {
+    let wanted: Vec<(String, String)> = SECRET_NAMES
+        .iter()
+        .filter_map(|name| optional_dyn(&format!("{name}_ARN")).map(|arn| ((*name).into(), arn)))
+        .collect();
+    if wanted.is_empty() || FETCHED_SECRETS.get().is_some() {
+        return Ok(());
+    }
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let fetched = fetch_secrets(&client, &wanted).await?;
+    // A second caller racing this one fetched the same values; either copy will do.
+    let _ = FETCHED_SECRETS.set(fetched);
+    Ok(())
+}
+
+/// Reads each `(name, arn)` from Secrets Manager. The error names the variable and the secret's
+/// ARN, never a value.
+pub async fn fetch_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    wanted: &[(String, String)],
+) -> Result<HashMap<String, Secret>, WiringError> {
+    let mut fetched = HashMap::new();
+    for (name, arn) in wanted {
+        let answer = client
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| WiringError::Secret {
+                name: name.clone(),
+                why: format!(
+                    "reading {arn} from Secrets Manager: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                ),
+            })?;
+        let value = answer.secret_string().ok_or_else(|| WiringError::Secret {
+            name: name.clone(),
+            why: format!("{arn} has no SecretString (binary secrets are not supported)"),
+        })?;
+        fetched.insert(name.clone(), Secret::new(value.to_owned()));
+    }
+    Ok(fetched)
+}
+
+/// A secret by name: fetched from Secrets Manager (`<NAME>_ARN`), read from `<NAME>_FILE`, or
+/// `<NAME>` itself; `None` when none is set.
+pub fn secret(name: &'static str) -> Result<Option<Secret>, WiringError> {
+    if let Some(fetched) = FETCHED_SECRETS.get().and_then(|all| all.get(name)) {
+        return Ok(Some(fetched.clone()));
+    }
+    if optional_dyn(&format!("{name}_ARN")).is_some() {
+        return Err(WiringError::Secret {
+            name: name.into(),
+            why: format!(
+                "{name}_ARN is set but the secret was not loaded (call load_secrets first)"
+            ),
+        });
+    }
+    if let Some(path) = optional_dyn(&format!("{name}_FILE")) {
+        let text = std::fs::read_to_string(&path).map_err(|e| WiringError::Secret {
+            name: name.into(),
+            why: format!("reading {path}: {e}"),
+        })?;
+        // Files written by editors and `echo` end with a newline that is not part of the secret.
+        return Ok(Some(Secret::new(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        )));
+    }
+    Ok(optional(name).map(Secret::new))
+}
+
+/// A secret that must be there.
+pub fn required_secret(name: &'static str) -> Result<Secret, WiringError> {
+    secret(name)?.ok_or(WiringError::Missing(name))
+}
+
+fn optional_dyn(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn var(name: &'static str) -> Result<String, WiringError> {
@@ -42,12 +154,14 @@ fn optional(name: &'static str) -> Option<String> {
 
 /// The DynamoDB store named by `SCANTIX_TABLE`, with the AWS SDK's default credentials chain.
 pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
-    let table = var("SCANTIX_TABLE")?;
+    Ok(store_for_table(var("SCANTIX_TABLE")?).await)
+}
+
+/// The DynamoDB store over `table`, with the AWS SDK's default credentials chain and endpoint
+/// settings (`AWS_ENDPOINT_URL_DYNAMODB` included).
+pub async fn store_for_table(table: String) -> Arc<dyn Store> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(Arc::new(DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        table,
-    )))
+    Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table))
 }
 
 /// The tracker named by `SCANTIX_TRACKER`.
@@ -58,9 +172,10 @@ pub fn tracker_from_env(store: Arc<dyn Store>) -> Result<Arc<dyn Tracker>, Wirin
             let (settings, auth) = jira_from_env()?;
             Ok(Arc::new(JiraTracker::new(settings, auth)?))
         }
+        "github" => Ok(Arc::new(github_issues_from_env()?)),
         other => Err(WiringError::Invalid {
             var: "SCANTIX_TRACKER",
-            why: format!("`{other}`: expected draft or jira"),
+            why: format!("`{other}`: expected draft, jira or github"),
         }),
     }
 }
@@ -89,10 +204,14 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
     let auth = match settings.flavor {
         Flavor::Cloud => JiraAuth::Cloud {
             email: var("JIRA_EMAIL")?,
-            api_token: Secret::new(var("JIRA_API_TOKEN")?),
+            api_token: required_secret("JIRA_API_TOKEN")?,
         },
         Flavor::DataCenter => JiraAuth::DataCenter {
-            token: Secret::new(var("JIRA_TOKEN")?),
+            // The SAM template's one Jira token parameter is JIRA_API_TOKEN for either flavour.
+            token: match secret("JIRA_TOKEN")? {
+                Some(token) => token,
+                None => required_secret("JIRA_API_TOKEN")?,
+            },
         },
     };
     Ok((settings, auth))
@@ -101,6 +220,32 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
 /// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set. Call it inside the
 /// Tokio runtime (octocrab starts a worker there).
 pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, WiringError> {
+    Ok(github_app_tokens_from_env()?
+        .map(|tokens| Arc::new(AppClients::new(tokens)) as Arc<dyn GitHubClients>))
+}
+
+/// GitHub Issues as the tracker, acting as the GitHub App: in `SCANTIX_GITHUB_ISSUES_REPO` if
+/// set, else in each alert's repository. Call it inside the Tokio runtime. (Its installation
+/// tokens are cached apart from `github_clients_from_env`'s: one more token per installation and
+/// hour, and the two stay independent of each other.)
+pub fn github_issues_from_env() -> Result<GithubIssuesTracker, WiringError> {
+    let tokens = github_app_tokens_from_env()?.ok_or(WiringError::Missing("GITHUB_APP_ID"))?;
+    let repository = optional("SCANTIX_GITHUB_ISSUES_REPO");
+    if let Some(repository) = &repository {
+        RepoName::parse(repository).map_err(|why| WiringError::Invalid {
+            var: "SCANTIX_GITHUB_ISSUES_REPO",
+            why,
+        })?;
+    }
+    let settings = GithubIssuesSettings {
+        repository,
+        ..GithubIssuesSettings::default()
+    };
+    Ok(GithubIssuesTracker::new(settings, IssuesAuth::App(tokens))?)
+}
+
+/// The GitHub App's installation tokens, when `GITHUB_APP_ID` is set.
+fn github_app_tokens_from_env() -> Result<Option<Arc<InstallationTokens>>, WiringError> {
     let Some(app_id) = optional("GITHUB_APP_ID") else {
         return Ok(None);
     };
@@ -108,7 +253,7 @@ pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, Wirin
         var: "GITHUB_APP_ID",
         why: "not a number".into(),
     })?;
-    let key = Secret::new(var("GITHUB_APP_PRIVATE_KEY")?);
+    let key = required_secret("GITHUB_APP_PRIVATE_KEY")?;
     let base = optional("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
     let tokens =
         InstallationTokens::new(&base, &AppCredentials::new(app_id, key)).map_err(|e| {
@@ -117,5 +262,5 @@ pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, Wirin
                 why: e.to_string(),
             }
         })?;
-    Ok(Some(Arc::new(AppClients::new(Arc::new(tokens)))))
+    Ok(Some(Arc::new(tokens)))
 }

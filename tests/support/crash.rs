@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use scantix::identity::GroupKey;
 use scantix::state::{TicketRef, TicketState};
 use scantix::ticket::TicketContent;
-use scantix::tracker::{Tracker, TrackerError};
+use scantix::tracker::{Tracker, TrackerError, TrackerSite};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct CrashAfterCreate<T> {
@@ -29,8 +29,14 @@ impl<T: Tracker> Tracker for CrashAfterCreate<T> {
     fn name(&self) -> &str {
         self.inner.name()
     }
+    fn site(&self) -> TrackerSite {
+        self.inner.site()
+    }
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         self.inner.find_by_group_key(key).await
+    }
+    async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
+        self.inner.find_for(content).await
     }
     async fn create(
         &self,

@@ -3,7 +3,8 @@
 //!
 //! # What it checks
 //! Every request is checked against GitHub's official REST description
-//! (`../shared/fixtures/github-openapi/github-openapi-subset.json`, through [`crate::openapi`])
+//! (`../shared/fixtures/github-openapi/github-openapi-subset.json`, through [`crate::openapi`],
+//! plus `GET /orgs/{org}/repos`, which the subset leaves out, transcribed in [`org_repos_item`])
 //! before anything else; a request it does not satisfy is answered 400 and recorded as a
 //! violation. Then credentials: `POST /app/installations/{id}/access_tokens` wants an App JWT
 //! (RS256, signed with the test App's key, `iss` the App id, `iat` in the past, `exp` at most 10
@@ -15,17 +16,31 @@
 //! Alerts of the three kinds per repository, seeded by the test (real responses from
 //! `github-rest-responses/octocrab`, and numbered variants of them): list with `state`, `sort`,
 //! `direction`, `per_page`, paged with `Link` headers as GitHub pages each kind (page numbers for
-//! code scanning and secret scanning, `after` cursors for Dependabot); get; PATCH to dismiss,
-//! resolve or reopen (with GitHub's rule that a closing state needs its reason). File contents,
-//! base64 as GitHub sends them. Issues per repository (any repository has them): list filtered by
-//! `labels` (all of them) and `state`, newest first, `per_page` and `page`; create; PATCH of
-//! title, body, state and labels. Injected faults: rate limits in both of GitHub's styles, and any
-//! status.
+//! code scanning and secret scanning, `after` cursors for Dependabot), and code scanning also per
+//! `ref` (a pull request's analysis, seeded with [`FakeGitHub::set_ref_alerts`]); get; PATCH to
+//! dismiss, resolve or reopen (with GitHub's rule that a closing state needs its reason). File
+//! contents, base64 as GitHub sends them. Issues per repository (any repository has them), pull
+//! requests among them as the issues API shows them ([`FakeGitHub::add_pull_request`]): list
+//! filtered by `labels` (all of them) and `state`, sorted by `created` or `updated` either way
+//! (newest first unless told), `per_page` and `page` with `Link` headers; create (with assignees:
+//! any login but those [`FakeGitHub::refuse_assignee`] names, refused 422 as GitHub does); get;
+//! PATCH of title, body, state with `state_reason`, labels and assignees; deleted issues answer
+//! 410. Issue and pull request comments (the conversation of any number: the fake does not model
+//! pull requests themselves): list (oldest first, `since`, `per_page`, `page`, `Link` headers),
+//! create, get, PATCH and DELETE by comment id; written by `scantix[bot]` whatever the token, or
+//! seeded as a person's ([`FakeGitHub::add_comment`]). Which installation covers a repository
+//! (`GET /repos/{o}/{r}/installation`, with the App's JWT): [`INSTALLATION_ID`], unless
+//! [`FakeGitHub::uninstall_repository`] took it out. An organisation's repositories (`GET /orgs/{org}/repos`, seeded
+//! with [`FakeGitHub::add_repository`]), paged by `page` with `Link` headers. Injected faults:
+//! rate limits in both of GitHub's styles, and any status, on any request or on chosen ones; and
+//! an answer lost after the request took effect ([`Fault::AnswerLost`]).
 //!
 //! # Not modelled
-//! `before` cursors, the other list filters (`tool_name`, `severity`, `ecosystem`, …), assignees,
-//! alert instances and locations, check runs (501, recorded), the issue listing's other filters,
-//! its sorts and `Link` headers, pull requests among issues, permissions of tokens,
+//! `before` cursors, the other list filters (`tool_name`, `severity`, `ecosystem`, …), alert
+//! assignees, alert instances and locations, check runs (501, recorded), the issue listing's other
+//! filters (`assignee`, `creator`, `since`, …) and its `comments` sort, locked conversations,
+//! reactions, permissions of tokens, the org
+//! repository listing's `type` filter and other sorts (every repository is listed, by creation),
 //! GitHub's refusal to reopen a fixed alert, the rate limit counters of healthy answers.
 
 use crate::openapi::{OpenApi, query_pairs};
@@ -91,6 +106,34 @@ pub fn numbered(alert: &Value, number: u64, updated_at: DateTime<Utc>) -> Value 
     alert
 }
 
+/// A real alert of `kind` (octocrab's recorded responses: the single code scanning alert, the
+/// first Dependabot alert, the second secret scanning alert), renumbered `number`, updated at
+/// `updated_at`, and open (its dismissal or resolution cleared).
+pub fn open_alert(kind: AlertKind, number: u64, updated_at: DateTime<Utc>) -> Value {
+    let base = match kind {
+        AlertKind::CodeScanning => octocrab_response("codescanning_alert_single.json"),
+        AlertKind::Dependabot => octocrab_response("check_dependabot_alerts.json")[0].clone(),
+        AlertKind::SecretScanning => octocrab_response("check_secrets_alerts.json")[1].clone(),
+    };
+    let mut alert = numbered(&base, number, updated_at);
+    alert["state"] = json!("open");
+    for field in [
+        "dismissed_by",
+        "dismissed_at",
+        "dismissed_reason",
+        "dismissed_comment",
+        "resolution",
+        "resolved_at",
+        "resolved_by",
+        "resolution_comment",
+    ] {
+        if alert.get(field).is_some() {
+            alert[field] = Value::Null;
+        }
+    }
+    alert
+}
+
 /// `…/alerts/42/locations` → `…/alerts/7/locations`; `…/code-scanning/42` → `…/code-scanning/7`.
 fn renumber_url(url: &str, number: u64) -> String {
     let mut segments: Vec<String> = url.split('/').map(str::to_owned).collect();
@@ -129,6 +172,9 @@ pub enum Fault {
     SecondaryRateLimit { retry_after_secs: u64 },
     /// This status, with GitHub's error shape.
     Status(u16),
+    /// The request takes effect, but its answer is lost: the client gets this status instead (a
+    /// proxy's 502 after GitHub acted, a gateway timeout). What makes a create ambiguous.
+    AnswerLost(u16),
 }
 
 /// A fake GitHub serving on `127.0.0.1:<free port>` until dropped.
@@ -150,11 +196,34 @@ struct GitHubState {
     files: BTreeMap<(String, String, Option<String>), String>,
     /// "owner/repo" lowercased → its issues, oldest first (numbered from 1).
     issues: BTreeMap<String, Vec<FakeIssue>>,
+    /// Every repository's issue and pull request comments, oldest first (ids from 1).
+    comments: Vec<FakeComment>,
+    /// Logins GitHub will not assign (not collaborators): an issue naming one is refused.
+    unassignable: Vec<String>,
+    /// "owner/repo" lowercased of repositories the test App is not installed on.
+    not_installed: Vec<String>,
     tokens: Vec<IssuedToken>,
     token_lifetime: chrono::Duration,
     requests: Vec<RecordedRequest>,
     violations: Vec<String>,
     faults: Vec<(Fault, usize)>,
+    /// Faults for chosen requests only, checked before `faults`.
+    targeted: Vec<Targeted>,
+    /// Repository id → (owner, name), as seeded: what an organisation's listing shows.
+    repositories: BTreeMap<u64, (String, String)>,
+    /// Pull requests: ("owner/repo" lowercased, ref) → the code scanning alerts of that ref's last
+    /// analysis, each with the `most_recent_instance` of that ref (see `set_ref_alerts`).
+    ref_alerts: BTreeMap<(String, String), Vec<Value>>,
+}
+
+/// A fault for the requests matching `method`, `path` (see [`FakeGitHub::count`]) and, if set,
+/// carrying `query` in their query string.
+struct Targeted {
+    method: String,
+    path: String,
+    query: Option<String>,
+    fault: Fault,
+    remaining: usize,
 }
 
 /// An issue as the fake keeps it: what the issue endpoints read and write.
@@ -166,28 +235,114 @@ pub struct FakeIssue {
     pub labels: Vec<String>,
     /// `open` or `closed`.
     pub state: String,
+    /// `completed`, `not_planned`, `duplicate` (closed) or `reopened`; `None` for a new issue.
+    pub state_reason: Option<String>,
+    pub assignees: Vec<String>,
+    /// Who opened it: `scantix[bot]` for issues created through the API.
+    pub author: String,
+    /// A pull request, as the issues API shows one.
+    pub pull_request: bool,
+    /// Deleted by a person: gone from listings, answered 410.
+    pub deleted: bool,
     /// How many PATCHes it took.
     pub updates: u32,
 }
 
 impl FakeIssue {
-    /// As the API shows an issue (the fields scantix and octocrab read).
+    fn new(number: u64, title: &str, author: &str) -> Self {
+        Self {
+            number,
+            title: title.to_owned(),
+            body: None,
+            labels: Vec::new(),
+            state: "open".to_owned(),
+            state_reason: None,
+            assignees: Vec::new(),
+            author: author.to_owned(),
+            pull_request: false,
+            deleted: false,
+            updates: 0,
+        }
+    }
+
+    /// As the API (and an `issues` webhook's `issue`) shows an issue.
     fn to_json(&self, base_url: &str, repo: &str) -> Value {
         let labels: Vec<Value> = self
             .labels
             .iter()
             .map(|name| json!({"name": name, "color": "ededed", "default": false}))
             .collect();
-        json!({
+        let assignees: Vec<Value> = self.assignees.iter().map(|login| user(login)).collect();
+        let kind = if self.pull_request { "pull" } else { "issues" };
+        let mut shown = json!({
             "id": self.number + 1_000_000,
+            "node_id": format!("I_fake{}", self.number),
             "number": self.number,
             "url": format!("{base_url}/repos/{repo}/issues/{}", self.number),
-            "html_url": format!("https://github.com/{repo}/issues/{}", self.number),
+            "repository_url": format!("{base_url}/repos/{repo}"),
+            "comments_url": format!("{base_url}/repos/{repo}/issues/{}/comments", self.number),
+            "html_url": format!("https://github.com/{repo}/{kind}/{}", self.number),
             "title": self.title,
             "body": self.body,
             "state": self.state,
+            "state_reason": self.state_reason,
+            "locked": false,
             "labels": labels,
-            "user": {"login": "scantix[bot]", "id": 1, "type": "Bot"},
+            "assignee": assignees.first(),
+            "assignees": assignees,
+            "user": user(&self.author),
+            "author_association": "NONE",
+        });
+        if self.pull_request {
+            shown["pull_request"] = json!({
+                "url": format!("{base_url}/repos/{repo}/pulls/{}", self.number),
+                "html_url": format!("https://github.com/{repo}/pull/{}", self.number),
+            });
+        }
+        shown
+    }
+}
+
+/// A user as the API shows one: an App's bot account (`…[bot]`) is a `Bot`.
+fn user(login: &str) -> Value {
+    let kind = if login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
+    json!({"login": login, "id": login.len(), "type": kind})
+}
+
+/// An issue or pull request comment as the fake keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FakeComment {
+    pub id: u64,
+    /// "owner/repo" lowercased.
+    pub repo: String,
+    /// The issue or pull request it is on.
+    pub number: u64,
+    pub body: String,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// How many PATCHes it took.
+    pub updates: u32,
+}
+
+impl FakeComment {
+    fn to_json(&self, base_url: &str) -> Value {
+        let repo = &self.repo;
+        json!({
+            "id": self.id,
+            "node_id": format!("IC_fake{}", self.id),
+            "url": format!("{base_url}/repos/{repo}/issues/comments/{}", self.id),
+            "html_url": format!("https://github.com/{repo}/issues/{}#issuecomment-{}", self.number, self.id),
+            "issue_url": format!("{base_url}/repos/{repo}/issues/{}", self.number),
+            "body": self.body,
+            "user": user(&self.author),
+            "author_association": "NONE",
+            "created_at": github_time(self.created_at),
+            "updated_at": github_time(self.updated_at),
         })
     }
 }
@@ -202,6 +357,63 @@ fn github_description() -> &'static OpenApi {
     GITHUB.get_or_init(|| {
         OpenApi::load(fixture_path("github-openapi/github-openapi-subset.json"))
             .expect("the GitHub OpenAPI subset in ../shared/fixtures loads")
+            .with_path("/orgs/{org}/repos", org_repos_item())
+    })
+}
+
+/// `GET /orgs/{org}/repos` ("List organization repositories", operationId `repos/list-for-org`)
+/// as GitHub's official REST description (`api.github.com.json` of github/rest-api-description,
+/// MIT; see `../shared/fixtures/github-openapi/LICENSE.github-rest-api-description.md`) gives it,
+/// transcribed because the subset leaves it out: `org` inlined from `components/parameters/org`,
+/// `per_page` and `page` by reference to the subset's own components, the response not (responses
+/// are not checked). Its parameters match docs.github.com/rest/repos/repos#list-organization-repositories.
+pub fn org_repos_item() -> Value {
+    json!({
+        "get": {
+            "summary": "List organization repositories",
+            "operationId": "repos/list-for-org",
+            "parameters": [
+                {
+                    "name": "org",
+                    "description": "The organization name. The name is not case sensitive.",
+                    "in": "path",
+                    "required": true,
+                    "schema": { "type": "string" }
+                },
+                {
+                    "name": "type",
+                    "description": "Specifies the types of repositories you want returned.",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                        "type": "string",
+                        "enum": ["all", "public", "private", "forks", "sources", "member"],
+                        "default": "all"
+                    }
+                },
+                {
+                    "name": "sort",
+                    "description": "The property to sort the results by.",
+                    "in": "query",
+                    "required": false,
+                    "schema": {
+                        "type": "string",
+                        "enum": ["created", "updated", "pushed", "full_name"],
+                        "default": "created"
+                    }
+                },
+                {
+                    "name": "direction",
+                    "description": "The order to sort by. Default: `asc` when using `full_name`, otherwise `desc`.",
+                    "in": "query",
+                    "required": false,
+                    "schema": { "type": "string", "enum": ["asc", "desc"] }
+                },
+                { "$ref": "#/components/parameters/per-page" },
+                { "$ref": "#/components/parameters/page" }
+            ],
+            "responses": { "200": { "description": "Response" } }
+        }
     })
 }
 
@@ -226,11 +438,17 @@ impl FakeGitHub {
                 alerts: BTreeMap::new(),
                 files: BTreeMap::new(),
                 issues: BTreeMap::new(),
+                comments: Vec::new(),
+                unassignable: Vec::new(),
+                not_installed: Vec::new(),
                 tokens: Vec::new(),
                 token_lifetime: chrono::Duration::hours(1),
                 requests: Vec::new(),
                 violations: Vec::new(),
                 faults: Vec::new(),
+                targeted: Vec::new(),
+                repositories: BTreeMap::new(),
+                ref_alerts: BTreeMap::new(),
             }),
         });
         let app = Router::new()
@@ -259,6 +477,14 @@ impl FakeGitHub {
             .or_default();
         alerts.retain(|a| a["number"].as_u64() != Some(number));
         alerts.push(alert);
+    }
+
+    /// Seeds a repository of `owner` with this id: listed by `GET /orgs/{owner}/repos`.
+    pub fn add_repository(&self, owner: &str, name: &str, id: u64) {
+        self.shared
+            .lock()
+            .repositories
+            .insert(id, (owner.to_owned(), name.to_owned()));
     }
 
     /// The alert as GitHub now has it.
@@ -295,15 +521,112 @@ impl FakeGitHub {
         let mut shared = self.shared.lock();
         let issues = shared.issues.entry(repo_key(owner, repo)).or_default();
         let number = issues.len() as u64 + 1;
-        issues.push(FakeIssue {
-            number,
-            title: title.to_owned(),
-            body: None,
-            labels: labels.iter().map(|l| (*l).to_owned()).collect(),
-            state: state.to_owned(),
-            updates: 0,
-        });
+        let mut issue = FakeIssue::new(number, title, "octocat");
+        issue.labels = labels.iter().map(|l| (*l).to_owned()).collect();
+        issue.state = state.to_owned();
+        issues.push(issue);
         number
+    }
+
+    /// Seeds a pull request of `owner/repo`, numbered among its issues as GitHub numbers them;
+    /// returns its number. Its conversation takes comments like an issue's.
+    pub fn add_pull_request(&self, owner: &str, repo: &str, title: &str) -> u64 {
+        let mut shared = self.shared.lock();
+        let issues = shared.issues.entry(repo_key(owner, repo)).or_default();
+        let number = issues.len() as u64 + 1;
+        let mut pull = FakeIssue::new(number, title, "octocat");
+        pull.pull_request = true;
+        issues.push(pull);
+        number
+    }
+
+    /// Issue `number` of `owner/repo` as GitHub now has it.
+    pub fn issue(&self, owner: &str, repo: &str, number: u64) -> Option<FakeIssue> {
+        self.issues(owner, repo)
+            .into_iter()
+            .find(|i| i.number == number)
+    }
+
+    /// Issue `number` as the API (and an `issues` webhook's `issue`) shows it.
+    pub fn issue_json(&self, owner: &str, repo: &str, number: u64) -> Option<Value> {
+        let key = repo_key(owner, repo);
+        let issue = self.issue(owner, repo, number)?;
+        Some(issue.to_json(&self.shared.base_url, &key))
+    }
+
+    /// A person closes (`state_reason` `completed`, `not_planned`, `duplicate`) or reopens
+    /// (`None`) issue `number` in GitHub's page, as the `issues` webhook then reports.
+    pub fn set_issue_state(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        state_reason: Option<&str>,
+    ) {
+        let mut shared = self.shared.lock();
+        if let Some(issue) = shared
+            .issues
+            .get_mut(&repo_key(owner, repo))
+            .and_then(|issues| issues.iter_mut().find(|i| i.number == number))
+        {
+            match state_reason {
+                Some(reason) => {
+                    issue.state = "closed".to_owned();
+                    issue.state_reason = Some(reason.to_owned());
+                }
+                None => {
+                    issue.state = "open".to_owned();
+                    issue.state_reason = Some("reopened".to_owned());
+                }
+            }
+        }
+    }
+
+    /// A person deletes issue `number`: it answers 410 from now on.
+    pub fn delete_issue(&self, owner: &str, repo: &str, number: u64) {
+        let mut shared = self.shared.lock();
+        if let Some(issue) = shared
+            .issues
+            .get_mut(&repo_key(owner, repo))
+            .and_then(|issues| issues.iter_mut().find(|i| i.number == number))
+        {
+            issue.deleted = true;
+        }
+    }
+
+    /// Seeds a comment by `author` on issue or pull request `number`; returns its id.
+    pub fn add_comment(
+        &self,
+        owner: &str,
+        repo: &str,
+        number: u64,
+        body: &str,
+        author: &str,
+    ) -> u64 {
+        let mut shared = self.shared.lock();
+        push_comment(&mut shared, &repo_key(owner, repo), number, body, author)
+    }
+
+    /// The comments on issue or pull request `number`, oldest first.
+    pub fn comments(&self, owner: &str, repo: &str, number: u64) -> Vec<FakeComment> {
+        let key = repo_key(owner, repo);
+        self.shared
+            .lock()
+            .comments
+            .iter()
+            .filter(|c| c.repo == key && c.number == number)
+            .cloned()
+            .collect()
+    }
+
+    /// GitHub will not assign `login` (not a collaborator): an issue naming it is refused 422.
+    pub fn refuse_assignee(&self, login: &str) {
+        self.shared.lock().unassignable.push(login.to_owned());
+    }
+
+    /// Takes `owner/repo` out of the test App's installation: its installation lookup answers 404.
+    pub fn uninstall_repository(&self, owner: &str, repo: &str) {
+        self.shared.lock().not_installed.push(repo_key(owner, repo));
     }
 
     /// The issues of `owner/repo` as GitHub now has them, oldest first.
@@ -342,6 +665,26 @@ impl FakeGitHub {
     /// Answers the next `count` `/repos/...` requests with `fault`.
     pub fn inject(&self, fault: Fault, count: usize) {
         self.shared.lock().faults.push((fault, count));
+    }
+
+    /// Answers the next `count` requests matching `method` and `path` (as in [`Self::count`])
+    /// whose query string contains `query` (any, if `None`) with `fault`: a rate limit on page 4
+    /// of one listing, say (`query: Some("page=4")`).
+    pub fn inject_on(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        fault: Fault,
+        count: usize,
+    ) {
+        self.shared.lock().targeted.push(Targeted {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            fault,
+            remaining: count,
+        });
     }
 
     /// Every request received, oldest first.
@@ -435,6 +778,8 @@ struct Reply {
     body: Value,
     headers: Vec<(&'static str, String)>,
     violations: Vec<String>,
+    /// A fault's answer given after the request took effect ([`Fault::AnswerLost`]).
+    takes_effect: bool,
 }
 
 impl Reply {
@@ -444,6 +789,7 @@ impl Reply {
             body,
             headers: Vec::new(),
             violations: Vec::new(),
+            takes_effect: false,
         }
     }
 
@@ -579,10 +925,16 @@ impl Shared {
         if let ["app", "installations", id, "access_tokens"] = segments.as_slice() {
             return self.issue_token(state, id, &call);
         }
+        if let ["repos", owner, repo, "installation"] = segments.as_slice() {
+            return repository_installation(state, &repo_key(owner, repo), &call);
+        }
         if !self.authenticated(state, &call) {
             return Reply::error(401, "Bad credentials");
         }
-        if let Some(reply) = take_fault(state) {
+        if let Some(reply) = take_targeted_fault(state, &call).or_else(|| take_fault(state)) {
+            if reply.takes_effect {
+                let _ = self.route(state, &call, &segments);
+            }
             return reply;
         }
         self.route(state, &call, &segments)
@@ -631,10 +983,31 @@ impl Shared {
             ("POST", ["repos", owner, repo, "issues"]) => {
                 self.create_issue(state, &repo_key(owner, repo), &call.body)
             }
+            ("GET", ["orgs", org, "repos"]) => self.list_org_repositories(state, org, call),
             ("PATCH", ["repos", owner, repo, "issues", number]) => match number.parse::<u64>() {
                 Ok(number) => self.update_issue(state, &repo_key(owner, repo), number, &call.body),
                 Err(_) => Reply::not_found(),
             },
+            ("GET", ["repos", owner, repo, "issues", number]) => match number.parse::<u64>() {
+                Ok(number) => self.get_issue(state, &repo_key(owner, repo), number),
+                Err(_) => Reply::not_found(),
+            },
+            (method, ["repos", owner, repo, "issues", "comments", id]) => match id.parse::<u64>() {
+                Ok(id) => self.comment_by_id(state, method, &repo_key(owner, repo), id, call),
+                Err(_) => Reply::not_found(),
+            },
+            ("GET", ["repos", owner, repo, "issues", number, "comments"]) => {
+                match number.parse::<u64>() {
+                    Ok(number) => self.list_comments(state, &repo_key(owner, repo), number, call),
+                    Err(_) => Reply::not_found(),
+                }
+            }
+            ("POST", ["repos", owner, repo, "issues", number, "comments"]) => {
+                match number.parse::<u64>() {
+                    Ok(number) => self.create_comment(state, &repo_key(owner, repo), number, call),
+                    Err(_) => Reply::not_found(),
+                }
+            }
             _ => Reply::violation(
                 501,
                 vec![format!(
@@ -686,8 +1059,14 @@ impl Shared {
     // ----- alerts -----
 
     fn list_alerts(&self, state: &GitHubState, repo: &str, kind: AlertKind, call: &Call) -> Reply {
-        let Some(alerts) = state.alerts.get(&(repo.to_owned(), kind)) else {
-            return Reply::not_found();
+        let alerts = match (
+            state.alerts.get(&(repo.to_owned(), kind)),
+            call.param("ref"),
+        ) {
+            (None, _) => return Reply::not_found(),
+            // Pull requests: a ref lists its own analysis (none yet: no alerts).
+            (Some(_), Some(git_ref)) => ref_alerts(state, repo, git_ref),
+            (Some(alerts), None) => alerts,
         };
         if call.param("before").is_some() {
             return Reply::violation(501, vec!["the fake GitHub does not model `before`".into()]);
@@ -704,7 +1083,12 @@ impl Shared {
         let mut listed: Vec<&Value> = alerts
             .iter()
             .filter(|alert| {
-                let state = alert["state"].as_str().unwrap_or("open");
+                // Under a ref, an alert is in the state of that ref's instance.
+                let state = call
+                    .param("ref")
+                    .and_then(|_| alert["most_recent_instance"]["state"].as_str())
+                    .or(alert["state"].as_str())
+                    .unwrap_or("open");
                 states.as_ref().is_none_or(|wanted| wanted.contains(&state))
             })
             .collect();
@@ -782,10 +1166,74 @@ impl Shared {
         reply
     }
 
+    // ----- organisations -----
+
+    /// `GET /orgs/{org}/repos`: the org's repositories, newest (highest id) first as the default
+    /// `created` sort has it, oldest first with `direction=asc`; `per_page` (30 unless told, at
+    /// most 100) and `page`, with `Link` headers as GitHub pages this listing. An
+    /// org without repositories here does not exist: 404, as GitHub answers.
+    fn list_org_repositories(&self, state: &GitHubState, org: &str, call: &Call) -> Reply {
+        let mut owned: Vec<Value> = state
+            .repositories
+            .iter()
+            .rev()
+            .filter(|(_, (owner, _))| owner.eq_ignore_ascii_case(org))
+            .map(|(id, (owner, name))| {
+                let full_name = format!("{owner}/{name}");
+                json!({
+                    "id": id,
+                    "node_id": format!("R_fake{id}"),
+                    "name": name,
+                    "full_name": full_name,
+                    "private": false,
+                    "owner": {"login": owner, "id": 1, "type": "Organization"},
+                    "html_url": format!("https://github.com/{full_name}"),
+                    "url": format!("{}/repos/{full_name}", self.base_url),
+                    "default_branch": "main",
+                    "archived": false,
+                    "fork": false,
+                })
+            })
+            .collect();
+        if owned.is_empty() {
+            return Reply::not_found();
+        }
+        if call.param("direction") == Some("asc") {
+            owned.reverse();
+        }
+        let per_page = call
+            .param("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = call
+            .param("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let last_page = owned.len().div_ceil(per_page).max(1);
+        let shown: Vec<Value> = owned
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        let mut reply = Reply::json(200, Value::Array(shown));
+        if page < last_page {
+            let next = self.page_url(call, "page", &(page + 1).to_string());
+            let last = self.page_url(call, "page", &last_page.to_string());
+            reply = reply.header(
+                "link",
+                format!("<{next}>; rel=\"next\", <{last}>; rel=\"last\""),
+            );
+        }
+        reply
+    }
+
     // ----- issues -----
 
-    /// `GET /repos/{owner}/{repo}/issues`: issues carrying every label of `labels`, in `state`
-    /// (`open` unless told), newest first as GitHub's default `created`/`desc` sort has it.
+    /// `GET /repos/{owner}/{repo}/issues`: issues and pull requests carrying every label of
+    /// `labels`, in `state` (`open` unless told), by `sort` (`created` or `updated`) in
+    /// `direction` (`desc` unless told), `per_page` and `page` with `Link` headers.
     fn list_issues(&self, state: &GitHubState, repo: &str, call: &Call) -> Reply {
         let wanted_labels: Vec<&str> = call
             .param("labels")
@@ -802,12 +1250,12 @@ impl Shared {
             .and_then(|p| p.parse::<usize>().ok())
             .unwrap_or(1)
             .max(1);
-        let listed: Vec<Value> = state
+        let mut listed: Vec<&FakeIssue> = state
             .issues
             .get(repo)
             .into_iter()
             .flatten()
-            .rev()
+            .filter(|issue| !issue.deleted)
             .filter(|issue| wanted_state == "all" || issue.state == wanted_state)
             .filter(|issue| {
                 // GitHub matches label names case-insensitively.
@@ -815,30 +1263,90 @@ impl Shared {
                     .iter()
                     .all(|w| issue.labels.iter().any(|l| l.eq_ignore_ascii_case(w)))
             })
+            .collect();
+        // Numbers follow creation; an update bumps an issue's PATCH count, its only clock here.
+        match call.param("sort") {
+            Some("updated") => listed.sort_by_key(|i| (i.updates, i.number)),
+            _ => listed.sort_by_key(|i| i.number),
+        }
+        if call.param("direction") != Some("asc") {
+            listed.reverse();
+        }
+        let total = listed.len();
+        let shown: Vec<Value> = listed
+            .into_iter()
             .skip((page - 1) * per_page)
             .take(per_page)
             .map(|issue| issue.to_json(&self.base_url, repo))
             .collect();
-        Reply::json(200, Value::Array(listed))
+        self.paged(call, Value::Array(shown), page, total.div_ceil(per_page))
     }
 
-    /// `POST /repos/{owner}/{repo}/issues`: a new open issue, its labels kept by name.
+    /// The answer for page `page` of `last_page` (at least 1), with GitHub's `Link` header.
+    fn paged(&self, call: &Call, items: Value, page: usize, last_page: usize) -> Reply {
+        let last_page = last_page.max(1);
+        let mut links = Vec::new();
+        if page > 1 {
+            links.push(format!(
+                "<{}>; rel=\"prev\"",
+                self.page_url(call, "page", &(page - 1).to_string())
+            ));
+        }
+        if page < last_page {
+            links.push(format!(
+                "<{}>; rel=\"next\"",
+                self.page_url(call, "page", &(page + 1).to_string())
+            ));
+            links.push(format!(
+                "<{}>; rel=\"last\"",
+                self.page_url(call, "page", &last_page.to_string())
+            ));
+        }
+        if page > 1 {
+            links.push(format!(
+                "<{}>; rel=\"first\"",
+                self.page_url(call, "page", "1")
+            ));
+        }
+        let reply = Reply::json(200, items);
+        if links.is_empty() {
+            reply
+        } else {
+            reply.header("link", links.join(", "))
+        }
+    }
+
+    /// `POST /repos/{owner}/{repo}/issues`: a new open issue by `scantix[bot]`, its labels kept by
+    /// name; refused 422 (and not created) if it names an assignee GitHub cannot assign.
     fn create_issue(&self, state: &mut GitHubState, repo: &str, body: &Value) -> Reply {
+        let assignees = label_names(&body["assignees"]);
+        if let Some(refused) = refused_assignee(state, &assignees) {
+            return refused;
+        }
         let issues = state.issues.entry(repo.to_owned()).or_default();
-        let issue = FakeIssue {
-            number: issues.len() as u64 + 1,
-            title: text_of(&body["title"]),
-            body: body["body"].as_str().map(str::to_owned),
-            labels: label_names(&body["labels"]),
-            state: "open".to_owned(),
-            updates: 0,
-        };
+        let mut issue = FakeIssue::new(
+            issues.len() as u64 + 1,
+            &text_of(&body["title"]),
+            "scantix[bot]",
+        );
+        issue.body = body["body"].as_str().map(str::to_owned);
+        issue.labels = label_names(&body["labels"]);
+        issue.assignees = assignees;
         let shown = issue.to_json(&self.base_url, repo);
         issues.push(issue);
         Reply::json(201, shown)
     }
 
-    /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}`: the fields sent, replaced.
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}`.
+    fn get_issue(&self, state: &GitHubState, repo: &str, number: u64) -> Reply {
+        match find_issue(state, repo, number) {
+            Ok(issue) => Reply::json(200, issue.to_json(&self.base_url, repo)),
+            Err(reply) => reply,
+        }
+    }
+
+    /// `PATCH /repos/{owner}/{repo}/issues/{issue_number}`: the fields sent, replaced. A state
+    /// change takes its `state_reason` (closing: `completed` unless told; reopening: `reopened`).
     fn update_issue(
         &self,
         state: &mut GitHubState,
@@ -846,12 +1354,14 @@ impl Shared {
         number: u64,
         body: &Value,
     ) -> Reply {
-        let Some(issue) = state
-            .issues
-            .get_mut(repo)
-            .and_then(|issues| issues.iter_mut().find(|i| i.number == number))
-        else {
-            return Reply::not_found();
+        if body.get("assignees").is_some()
+            && let Some(refused) = refused_assignee(state, &label_names(&body["assignees"]))
+        {
+            return refused;
+        }
+        let issue = match find_issue_mut(state, repo, number) {
+            Ok(issue) => issue,
+            Err(reply) => return reply,
         };
         if let Some(title) = body.get("title").filter(|t| !t.is_null()) {
             issue.title = text_of(title);
@@ -859,14 +1369,127 @@ impl Shared {
         if let Some(text) = body.get("body") {
             issue.body = text.as_str().map(str::to_owned);
         }
-        if let Some(new_state) = body["state"].as_str() {
+        if let Some(new_state) = body["state"].as_str()
+            && new_state != issue.state
+        {
+            issue.state_reason = match (new_state, body["state_reason"].as_str()) {
+                ("open", _) => Some("reopened".to_owned()),
+                (_, Some(reason)) if reason != "reopened" => Some(reason.to_owned()),
+                _ => Some("completed".to_owned()),
+            };
             issue.state = new_state.to_owned();
         }
         if body.get("labels").is_some() {
             issue.labels = label_names(&body["labels"]);
         }
+        if body.get("assignees").is_some() {
+            issue.assignees = label_names(&body["assignees"]);
+        }
         issue.updates += 1;
         Reply::json(200, issue.to_json(&self.base_url, repo))
+    }
+
+    // ----- issue and pull request comments -----
+
+    /// `GET /repos/{owner}/{repo}/issues/{issue_number}/comments`: oldest first, updated at or
+    /// after `since`, `per_page` (30 unless told, at most 100) and `page` with `Link` headers.
+    fn list_comments(&self, state: &GitHubState, repo: &str, number: u64, call: &Call) -> Reply {
+        if let Some(gone) = deleted_issue(state, repo, number) {
+            return gone;
+        }
+        let since = call
+            .param("since")
+            .and_then(|s| s.parse::<DateTime<Utc>>().ok());
+        let per_page = call
+            .param("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = call
+            .param("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let listed: Vec<&FakeComment> = state
+            .comments
+            .iter()
+            .filter(|c| c.repo == repo && c.number == number)
+            .filter(|c| since.is_none_or(|since| c.updated_at >= since))
+            .collect();
+        let total = listed.len();
+        let shown: Vec<Value> = listed
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|c| c.to_json(&self.base_url))
+            .collect();
+        self.paged(call, Value::Array(shown), page, total.div_ceil(per_page))
+    }
+
+    /// `POST /repos/{owner}/{repo}/issues/{issue_number}/comments`, by `scantix[bot]`.
+    fn create_comment(
+        &self,
+        state: &mut GitHubState,
+        repo: &str,
+        number: u64,
+        call: &Call,
+    ) -> Reply {
+        if let Some(gone) = deleted_issue(state, repo, number) {
+            return gone;
+        }
+        let Some(text) = call.body["body"].as_str() else {
+            return Reply::violation(422, vec!["`body` must be a string".into()]);
+        };
+        let id = push_comment(state, repo, number, text, "scantix[bot]");
+        let shown = state
+            .comments
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.to_json(&self.base_url))
+            .unwrap_or(Value::Null);
+        Reply::json(201, shown)
+    }
+
+    /// `GET`, `PATCH` (the body replaced) and `DELETE` of
+    /// `/repos/{owner}/{repo}/issues/comments/{comment_id}`.
+    fn comment_by_id(
+        &self,
+        state: &mut GitHubState,
+        method: &str,
+        repo: &str,
+        id: u64,
+        call: &Call,
+    ) -> Reply {
+        let Some(index) = state
+            .comments
+            .iter()
+            .position(|c| c.id == id && c.repo == repo)
+        else {
+            return Reply::not_found();
+        };
+        match method {
+            "GET" => Reply::json(200, state.comments[index].to_json(&self.base_url)),
+            "PATCH" => {
+                let Some(text) = call.body["body"].as_str() else {
+                    return Reply::violation(422, vec!["`body` must be a string".into()]);
+                };
+                let comment = &mut state.comments[index];
+                comment.body = text.to_owned();
+                comment.updated_at = Utc::now();
+                comment.updates += 1;
+                Reply::json(200, comment.to_json(&self.base_url))
+            }
+            "DELETE" => {
+                state.comments.remove(index);
+                Reply::json(204, Value::Null)
+            }
+            other => Reply::violation(
+                501,
+                vec![format!(
+                    "the fake GitHub does not model {other} of a comment"
+                )],
+            ),
+        }
     }
 
     /// This request's URL with `name` set to `value`, every other parameter kept as sent.
@@ -889,6 +1512,97 @@ fn text_of(value: &Value) -> String {
         .as_str()
         .map(str::to_owned)
         .unwrap_or_else(|| value.to_string())
+}
+
+/// The issue `number` of `repo`, or GitHub's answer for it: 404 unknown, 410 deleted.
+fn find_issue<'a>(state: &'a GitHubState, repo: &str, number: u64) -> Result<&'a FakeIssue, Reply> {
+    let issue = state
+        .issues
+        .get(repo)
+        .and_then(|issues| issues.iter().find(|i| i.number == number))
+        .ok_or_else(Reply::not_found)?;
+    if issue.deleted {
+        return Err(Reply::error(410, "This issue was deleted"));
+    }
+    Ok(issue)
+}
+
+fn find_issue_mut<'a>(
+    state: &'a mut GitHubState,
+    repo: &str,
+    number: u64,
+) -> Result<&'a mut FakeIssue, Reply> {
+    find_issue(state, repo, number)?;
+    state
+        .issues
+        .get_mut(repo)
+        .and_then(|issues| issues.iter_mut().find(|i| i.number == number))
+        .ok_or_else(Reply::not_found)
+}
+
+/// 410 for the conversation of a deleted issue. Any other number has one: the fake keeps no
+/// pull requests of its own, and their conversations are issue comments.
+fn deleted_issue(state: &GitHubState, repo: &str, number: u64) -> Option<Reply> {
+    match find_issue(state, repo, number) {
+        Err(reply) if reply.status == 410 => Some(reply),
+        _ => None,
+    }
+}
+
+fn push_comment(state: &mut GitHubState, repo: &str, number: u64, body: &str, author: &str) -> u64 {
+    let id = state.comments.iter().map(|c| c.id).max().unwrap_or(0) + 1;
+    let now = Utc::now();
+    state.comments.push(FakeComment {
+        id,
+        repo: repo.to_owned(),
+        number,
+        body: body.to_owned(),
+        author: author.to_owned(),
+        created_at: now,
+        updated_at: now,
+        updates: 0,
+    });
+    id
+}
+
+/// GitHub's 422 for an assignee it cannot assign, if `assignees` names one.
+fn refused_assignee(state: &GitHubState, assignees: &[String]) -> Option<Reply> {
+    let refused = assignees
+        .iter()
+        .find(|a| state.unassignable.iter().any(|u| u.eq_ignore_ascii_case(a)))?;
+    let mut reply = Reply::error(422, "Validation Failed");
+    reply.body["errors"] =
+        json!([{"value": refused, "resource": "Issue", "field": "assignees", "code": "invalid"}]);
+    Some(reply)
+}
+
+/// `GET /repos/{owner}/{repo}/installation`, with the App's JWT: the test App's installation.
+fn repository_installation(state: &GitHubState, repo: &str, call: &Call) -> Reply {
+    let Some(jwt) = call.bearer.as_deref() else {
+        return Reply::error(
+            401,
+            "A JSON web token could not be decoded (no Authorization header)",
+        );
+    };
+    if let Err(why) = check_app_jwt(jwt) {
+        return Reply::error(401, &why);
+    }
+    if state.not_installed.iter().any(|r| r == repo) {
+        return Reply::not_found();
+    }
+    let owner = repo.split('/').next().unwrap_or_default();
+    Reply::json(
+        200,
+        json!({
+            "id": INSTALLATION_ID,
+            "app_id": APP_ID,
+            "account": {"login": owner, "id": 1, "type": "Organization"},
+            "repository_selection": "all",
+            "target_type": "Organization",
+            "permissions": {"issues": "write", "security_events": "write", "contents": "read"},
+            "events": ["issues", "code_scanning_alert"],
+        }),
+    )
 }
 
 /// Label names from a `labels` array of names or `{"name": …}` objects.
@@ -1040,6 +1754,34 @@ fn update_alert(
     Reply::json(200, alert.clone())
 }
 
+// ----- pull requests: alerts per ref -----
+
+/// The alerts of `git_ref`'s last analysis in `repo` (none if it was never analysed).
+fn ref_alerts<'a>(state: &'a GitHubState, repo: &str, git_ref: &str) -> &'a Vec<Value> {
+    static NONE: Vec<Value> = Vec::new();
+    state
+        .ref_alerts
+        .get(&(repo.to_owned(), git_ref.to_owned()))
+        .unwrap_or(&NONE)
+}
+
+impl FakeGitHub {
+    /// A new code scanning analysis of `git_ref` (`refs/pull/7/merge`): listing the alerts with
+    /// `ref=<git_ref>` answers exactly `alerts` from now on. Each alert's `most_recent_instance`
+    /// must be its instance on that ref: its `state` there (an alert open on the default branch
+    /// that the pull request removes is `fixed` there) is what the `state` filter reads. The
+    /// repository's code scanning exists from then on.
+    pub fn set_ref_alerts(&self, owner: &str, repo: &str, git_ref: &str, alerts: Vec<Value>) {
+        let mut state = self.shared.lock();
+        let key = repo_key(owner, repo);
+        state
+            .alerts
+            .entry((key.clone(), AlertKind::CodeScanning))
+            .or_default();
+        state.ref_alerts.insert((key, git_ref.to_owned()), alerts);
+    }
+}
+
 // ----- contents -----
 
 fn get_contents(state: &GitHubState, repo: &str, path: &str, call: &Call) -> Reply {
@@ -1077,10 +1819,26 @@ fn get_contents(state: &GitHubState, repo: &str, path: &str, call: &Call) -> Rep
 
 // ----- faults -----
 
+fn take_targeted_fault(state: &mut GitHubState, call: &Call) -> Option<Reply> {
+    let targeted = state.targeted.iter_mut().find(|t| {
+        t.remaining > 0
+            && pattern_matches(&t.method, &t.path, &call.method, &call.path)
+            && t.query
+                .as_deref()
+                .is_none_or(|q| call.raw_query.split('&').any(|pair| pair == q))
+    })?;
+    targeted.remaining -= 1;
+    Some(fault_reply(targeted.fault.clone()))
+}
+
 fn take_fault(state: &mut GitHubState) -> Option<Reply> {
     let (fault, remaining) = state.faults.iter_mut().find(|(_, n)| *n > 0)?;
     *remaining -= 1;
-    Some(match fault.clone() {
+    Some(fault_reply(fault.clone()))
+}
+
+fn fault_reply(fault: Fault) -> Reply {
+    match fault {
         Fault::PrimaryRateLimit { reset_in_secs } => {
             let reset = Utc::now().timestamp() + reset_in_secs;
             Reply::error(403, "API rate limit exceeded for installation.")
@@ -1096,7 +1854,11 @@ fn take_fault(state: &mut GitHubState) -> Option<Reply> {
         )
         .header("retry-after", retry_after_secs.to_string()),
         Fault::Status(status) => Reply::error(status, "Injected failure"),
-    })
+        Fault::AnswerLost(status) => Reply {
+            takes_effect: true,
+            ..Reply::error(status, "Injected failure after the request took effect")
+        },
+    }
 }
 
 /// Checks an App JWT as GitHub does: RS256 with the App's key, `iss` the App id, `iat` in the

@@ -210,8 +210,11 @@ impl Default for Workflow {
 /// How this Jira is set up.
 #[derive(Clone, Debug)]
 pub struct FakeJiraConfig {
-    /// The one project that exists (`SEC`).
+    /// The project every default points at (`SEC`, id 10000).
     pub project_key: String,
+    /// Further projects (none by default), with the same issue types, screens, priorities and
+    /// workflow; ids 10100, 10101, … in order. Where a repository files its own tickets.
+    pub other_projects: Vec<String>,
     /// Issue types of the project (ids 10001, 10002, … in order).
     pub issue_types: Vec<String>,
     /// Fields on the create and edit screens; any other field is refused as Jira refuses it.
@@ -234,6 +237,7 @@ impl Default for FakeJiraConfig {
         let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
         Self {
             project_key: "SEC".to_owned(),
+            other_projects: Vec::new(),
             issue_types: strings(&["Bug", "Task", "Story"]),
             fields_on_screen: strings(&[
                 "summary",
@@ -287,6 +291,8 @@ pub struct RecordedRequest {
 #[derive(Clone, Debug, PartialEq)]
 pub struct IssueSnapshot {
     pub key: String,
+    /// Its project's key.
+    pub project: String,
     pub summary: String,
     pub labels: Vec<String>,
     pub status: String,
@@ -334,6 +340,8 @@ struct JiraState {
 struct Issue {
     id: String,
     key: String,
+    /// Its project: (key, id).
+    project: (String, String),
     issue_type: usize,
     /// User-set fields as stored: summary, description, labels, priority, …
     fields: Map<String, Value>,
@@ -465,6 +473,11 @@ impl FakeJira {
         });
     }
 
+    /// Drops every fault not yet used up: the outage is over.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// The keys of all issues, in creation order.
     pub fn issue_keys(&self) -> Vec<String> {
         self.shared
@@ -482,6 +495,7 @@ impl FakeJira {
         let status = &self.shared.config.workflow.statuses[issue.status];
         Some(IssueSnapshot {
             key: issue.key.clone(),
+            project: issue.project.0.clone(),
             summary: issue.fields["summary"]
                 .as_str()
                 .unwrap_or_default()
@@ -981,9 +995,9 @@ impl Shared {
         let mut errors = FieldErrors::default();
         let config = &self.config;
 
-        match fields.get("project") {
-            Some(project) if self.is_our_project(project) => {}
-            _ => errors.refused("project", "valid project is required"),
+        let project = fields.get("project").and_then(|p| self.project_of(p));
+        if project.is_none() {
+            errors.refused("project", "valid project is required");
         }
         let issue_type = match fields.get("issuetype") {
             None => {
@@ -1026,7 +1040,11 @@ impl Shared {
         let now = Utc::now();
         let mut issue = Issue {
             id: (10000 + number).to_string(),
-            key: format!("{}-{number}", config.project_key),
+            key: format!(
+                "{}-{number}",
+                project.as_ref().map_or("", |(key, _)| key.as_str())
+            ),
+            project: project.unwrap_or_default(),
             issue_type: issue_type.unwrap_or_default(),
             fields: stored,
             status: 0,
@@ -1268,11 +1286,23 @@ impl Shared {
         }
     }
 
-    fn is_our_project(&self, project: &Value) -> bool {
-        project["key"]
-            .as_str()
-            .is_some_and(|k| k.eq_ignore_ascii_case(&self.config.project_key))
-            || project["id"].as_str() == Some(PROJECT_ID)
+    /// Every project: (key, id), the default one first.
+    fn projects(&self) -> Vec<(String, String)> {
+        let mut projects = vec![(self.config.project_key.clone(), PROJECT_ID.to_owned())];
+        for (i, key) in self.config.other_projects.iter().enumerate() {
+            projects.push((key.clone(), (10100 + i).to_string()));
+        }
+        projects
+    }
+
+    /// The project a `{"key"}` or `{"id"}` names, if it exists.
+    fn project_of(&self, project: &Value) -> Option<(String, String)> {
+        self.projects().into_iter().find(|(key, id)| {
+            project["key"]
+                .as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case(key))
+                || project["id"].as_str() == Some(id.as_str())
+        })
     }
 
     fn on_screen(&self, field: &str) -> bool {
@@ -1538,8 +1568,11 @@ impl Shared {
         for clause in &query.clauses {
             if clause.field == JqlField::Project {
                 for value in &clause.values {
-                    if !value.eq_ignore_ascii_case(&self.config.project_key) && value != PROJECT_ID
-                    {
+                    let known = self
+                        .projects()
+                        .iter()
+                        .any(|(key, id)| value.eq_ignore_ascii_case(key) || value == id);
+                    if !known {
                         let message =
                             format!("The value '{value}' does not exist for the field 'project'.");
                         return Reply::error(400, &[message.as_str()], json!({}));
@@ -1630,7 +1663,7 @@ impl Shared {
         let workflow = &self.config.workflow;
         let status = &workflow.statuses[issue.status];
         let actual: Vec<String> = match &clause.field {
-            JqlField::Project => vec![self.config.project_key.clone(), PROJECT_ID.to_owned()],
+            JqlField::Project => vec![issue.project.0.clone(), issue.project.1.clone()],
             JqlField::Key => vec![issue.key.clone(), issue.id.clone()],
             JqlField::Labels => labels_of(issue),
             JqlField::Status => vec![status.name.clone(), status.id.clone()],
@@ -1802,9 +1835,9 @@ impl Shared {
         }
         let extra = json!({
             "project": {
-                "self": format!("{rest}/project/{PROJECT_ID}"),
-                "id": PROJECT_ID,
-                "key": self.config.project_key,
+                "self": format!("{rest}/project/{}", issue.project.1),
+                "id": issue.project.1,
+                "key": issue.project.0,
                 "name": "Security",
                 "projectTypeKey": "software",
             },

@@ -4,6 +4,8 @@ pub mod crash;
 pub mod dynamodb;
 pub mod fake_github;
 pub mod fake_jira;
+pub mod lambda_emulator;
 pub mod openapi;
 pub mod records;
+pub mod streams;
 pub mod webhooks;

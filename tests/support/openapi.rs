@@ -64,6 +64,16 @@ impl OpenApi {
         Ok(Self { doc })
     }
 
+    /// The description with one more path item (`template` → `item`, replacing any there): for
+    /// an operation of the same official description that a subset left out, transcribed. Its
+    /// `$ref`s resolve against this description's components.
+    pub fn with_path(mut self, template: &str, item: Value) -> Self {
+        if let Some(paths) = self.doc["paths"].as_object_mut() {
+            paths.insert(template.to_owned(), item);
+        }
+        self
+    }
+
     /// Checks one request. `path` has no query string; `query` is the raw query string (with or
     /// without its `?`); `body` is the parsed JSON body, `None` when the request has none.
     pub fn check_request(

@@ -1,26 +1,27 @@
-//! Lambda function: receives GitHub App webhooks (Function URL or API Gateway) and answers each
-//! with what `scantix::ingest` decided. The handler is a plain function so tests call it directly
-//! with real payloads; `main.rs` only wires it to the runtime.
+//! Lambda function: receives GitHub App webhooks (Function URL) and makes each durable in the
+//! table's inbox (see `scantix::ingest::receive`); the worker applies it. The handler is a plain
+//! function over any `Endpoint`, so tests call it directly with real payloads, against the
+//! receiver or against the synchronous ingest; `main.rs` only wires it to the runtime.
 
 use anyhow::Context;
 use lambda_http::{Body, Request, Response};
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::ingest::GithubIngest;
-use scantix::repo_settings::{SettingsCache, SettingsSource};
-use scantix::secret::Secret;
+use scantix::ingest::Endpoint;
+use scantix::ingest::GithubReceiver;
+use scantix::ingest::github::GithubGate;
 use scantix::wiring;
-use std::sync::Arc;
 
 /// Answers one webhook request.
 pub async fn handle(
-    ingest: &GithubIngest,
+    endpoint: &dyn Endpoint,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    let query = request.uri().query().map(str::to_owned);
     let (parts, body) = request.into_parts();
-    // `Body` holds the bytes exactly as sent (API Gateway's base64 already undone), which is what
-    // the signature covers.
-    let answer = ingest.handle(&parts.headers, body.as_ref()).await;
+    // `Body` holds the bytes exactly as sent (a Function URL's base64 already undone), which is
+    // what the signature covers.
+    let answer = endpoint
+        .answer(&parts.headers, query.as_deref(), body.as_ref())
+        .await;
     let response = Response::builder()
         .status(answer.status)
         .header("content-type", "application/json")
@@ -28,25 +29,16 @@ pub async fn handle(
     Ok(response)
 }
 
-/// Builds the ingest from the function's environment, once per cold start: the store and tracker
-/// as `scantix::wiring` reads them, and `GITHUB_WEBHOOK_SECRET`.
-pub async fn ingest_from_env() -> anyhow::Result<GithubIngest> {
-    let secret = std::env::var("GITHUB_WEBHOOK_SECRET").context("reading GITHUB_WEBHOOK_SECRET")?;
+/// Builds the receiver once per cold start: the webhook secret (`GITHUB_WEBHOOK_SECRET`, or
+/// `…_ARN` / `…_FILE`, see `scantix::wiring`) and the table (`SCANTIX_TABLE`). Nothing else: this
+/// function verifies and stores, it never calls GitHub or a tracker.
+pub async fn receiver_from_env() -> anyhow::Result<GithubReceiver> {
+    wiring::load_secrets()
+        .await
+        .context("loading secrets from Secrets Manager")?;
+    let secret = wiring::required_secret("GITHUB_WEBHOOK_SECRET")?;
     let store = wiring::store_from_env()
         .await
         .context("building the store")?;
-    let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
-    let clients = wiring::github_clients_from_env().context("building the GitHub App clients")?;
-    let mut executor = Executor::new(store, tracker, Config::default());
-    if let Some(clients) = &clients {
-        executor = executor.with_github_clients(clients.clone());
-    }
-    let mut ingest = GithubIngest::new(Secret::new(secret), Arc::new(executor));
-    // With the App configured, each repository's own settings apply (read through GitHub,
-    // cached five minutes per warm instance).
-    if let Some(clients) = clients {
-        let cache = SettingsCache::new(std::time::Duration::from_secs(300));
-        ingest = ingest.with_settings(SettingsSource { clients, cache });
-    }
-    Ok(ingest)
+    Ok(GithubReceiver::new(GithubGate::new(secret), store))
 }

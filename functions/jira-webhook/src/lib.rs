@@ -1,26 +1,23 @@
-//! Lambda function: receives Jira webhooks (a ticket moved, deleted or commented on) and answers
-//! each with what `scantix::ingest::jira` decided. The handler is a plain function so tests call it
-//! directly with real deliveries; `main.rs` only wires it to the runtime.
+//! Lambda function: receives Jira webhooks (a ticket moved, deleted or commented on) and makes
+//! each durable in the table's inbox (see `scantix::ingest::receive`); the worker applies it. The
+//! handler is a plain function over any `Endpoint`, so tests call it directly with real
+//! deliveries; `main.rs` only wires it to the runtime.
 
 use anyhow::Context;
 use lambda_http::{Body, Request, Response};
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::ingest::JiraIngest;
-use scantix::ingest::jira::JiraAuthenticity;
-use scantix::secret::Secret;
+use scantix::ingest::jira::{JiraAuthenticity, JiraGate};
+use scantix::ingest::{Endpoint, JiraReceiver};
 use scantix::wiring;
-use std::sync::Arc;
 
 /// Answers one webhook request.
 pub async fn handle(
-    ingest: &JiraIngest,
+    endpoint: &dyn Endpoint,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let query = request.uri().query().map(str::to_owned);
     let (parts, body) = request.into_parts();
-    let answer = ingest
-        .handle(&parts.headers, query.as_deref(), body.as_ref())
+    let answer = endpoint
+        .answer(&parts.headers, query.as_deref(), body.as_ref())
         .await;
     let response = Response::builder()
         .status(answer.status)
@@ -29,29 +26,31 @@ pub async fn handle(
     Ok(response)
 }
 
-/// Builds the ingest from the function's environment (see `scantix::wiring`), plus
-/// `JIRA_WEBHOOK_SECRET` (Cloud, signed deliveries) or `JIRA_WEBHOOK_TOKEN` (Data Center, a token in
-/// the webhook URL).
-pub async fn ingest_from_env() -> anyhow::Result<JiraIngest> {
-    let authenticity = match (
-        std::env::var("JIRA_WEBHOOK_SECRET"),
-        std::env::var("JIRA_WEBHOOK_TOKEN"),
-    ) {
-        (Ok(secret), _) => JiraAuthenticity::Signature(Secret::new(secret)),
-        (_, Ok(token)) => JiraAuthenticity::UrlToken(Secret::new(token)),
-        _ => anyhow::bail!(
-            "set JIRA_WEBHOOK_SECRET (Jira Cloud) or JIRA_WEBHOOK_TOKEN (Data Center)"
+/// How this deployment's Jira proves its deliveries: `JIRA_WEBHOOK_SECRET` (Cloud: the body is
+/// signed) or `JIRA_WEBHOOK_TOKEN` (Data Center: a token in the webhook URL). The SAM template
+/// passes one secret, `JIRA_WEBHOOK_SECRET_ARN`, and `JIRA_FLAVOR` says which it is.
+pub fn authenticity_from_env() -> anyhow::Result<JiraAuthenticity> {
+    let data_center = std::env::var("JIRA_FLAVOR").is_ok_and(|f| f == "data-center");
+    if let Some(token) = wiring::secret("JIRA_WEBHOOK_TOKEN")? {
+        return Ok(JiraAuthenticity::UrlToken(token));
+    }
+    match wiring::secret("JIRA_WEBHOOK_SECRET")? {
+        Some(secret) if data_center => Ok(JiraAuthenticity::UrlToken(secret)),
+        Some(secret) => Ok(JiraAuthenticity::Signature(secret)),
+        None => anyhow::bail!(
+            "set JIRA_WEBHOOK_SECRET (Jira Cloud) or JIRA_WEBHOOK_TOKEN (Data Center), or their _ARN / _FILE forms"
         ),
-    };
+    }
+}
+
+/// Builds the receiver once per cold start: the webhook secret and the table (`SCANTIX_TABLE`).
+pub async fn receiver_from_env() -> anyhow::Result<JiraReceiver> {
+    wiring::load_secrets()
+        .await
+        .context("loading secrets from Secrets Manager")?;
+    let authenticity = authenticity_from_env()?;
     let store = wiring::store_from_env()
         .await
         .context("building the store")?;
-    let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
-    let mut executor = Executor::new(store, tracker, Config::default());
-    if let Some(clients) =
-        wiring::github_clients_from_env().context("building the GitHub App clients")?
-    {
-        executor = executor.with_github_clients(clients);
-    }
-    Ok(JiraIngest::new(authenticity, Arc::new(executor)))
+    Ok(JiraReceiver::new(JiraGate::new(authenticity), store))
 }

@@ -1,15 +1,14 @@
-//! Entry point of the Jira webhook Lambda function: logging, clients built once per cold start,
-//! then the runtime loop.
+//! Entry point of the Jira webhook Lambda function: logging, the receiver built once per cold
+//! start, then the runtime loop.
 
 use lambda_http::{run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .init();
-    let ingest = jira_webhook::ingest_from_env().await?;
-    run(service_fn(|request| jira_webhook::handle(&ingest, request))).await
+    scantix::logging::init();
+    let receiver = jira_webhook::receiver_from_env().await?;
+    run(service_fn(|request| {
+        jira_webhook::handle(&receiver, request)
+    }))
+    .await
 }

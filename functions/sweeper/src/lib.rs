@@ -43,6 +43,9 @@ fn chrono_now() -> scantix::chrono::DateTime<scantix::chrono::Utc> {
 /// Builds the sweeper from the function's environment (see `scantix::wiring`); the GitHub App
 /// (`GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`) is required here: sweeping is reading GitHub.
 pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
+    wiring::load_secrets()
+        .await
+        .context("loading secrets from Secrets Manager")?;
     let store = wiring::store_from_env()
         .await
         .context("building the store")?;

@@ -5,11 +5,7 @@ use lambda_runtime::{run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .init();
+    scantix::logging::init();
     let sweeper = sweeper::sweeper_from_env().await?;
     run(service_fn(|event| sweeper::handle(&sweeper, event))).await
 }

@@ -109,6 +109,24 @@ pub enum Action {
         ticket: String,
         what: String,
     },
+    // ----- Pull requests (see `decide_pull_request`) -----
+    /// A pull request's summary comment was posted or edited (or, locally, rendered).
+    PullRequestSummary {
+        repository: String,
+        pull_request: u64,
+        comment: super::decide_pull_request::SummaryWrite,
+        comment_id: Option<u64>,
+        body: String,
+    },
+    /// A merged pull request fixes alerts of this group: its ticket gets a comment naming it.
+    PullRequestFixes {
+        pull_request: u64,
+        group: GroupKey,
+        ticket: Option<String>,
+        text: String,
+    },
+    /// A pull request event that leaves the comment as it is.
+    PullRequestNoted { pull_request: u64, reason: String },
 }
 
 /// The outcome of `decide`: records to write (`None`: unchanged) and what was decided.
@@ -159,7 +177,19 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         now,
         delivery,
     } = inputs;
-    let triage = verdict.triage;
+    // Alerts seen only on a pull request never become tickets, whatever a policy says: the pull
+    // request's summary comment is where they are talked about (see `decide_pull_request`). A
+    // delivery without a ref (`closed_by_user`) is on the ref last seen.
+    let seen_on = (event.finding.git_ref.as_deref())
+        .or_else(|| stored.and_then(|r| r.finding.git_ref.as_deref()));
+    let pr_only = seen_on
+        .and_then(crate::finding::pull_request_of_ref)
+        .filter(|_| verdict.triage == Triage::Ticket);
+    let triage = if pr_only.is_some() {
+        Triage::Record
+    } else {
+        verdict.triage
+    };
     let fingerprint = Fingerprint::of(&event.finding);
     let key = group_key_for(event, stored, config, verdict.group_by);
     let mut out = Decision {
@@ -256,7 +286,14 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         ..Member::of(&finding, ticketed)
     };
     if stored.is_none() {
-        audit("finding.triaged", verdict.reason.clone(), &mut out);
+        let reason = match pr_only {
+            Some(pr) => format!(
+                "recorded: alert only on pull request #{pr} (triage said \"{}\")",
+                verdict.reason
+            ),
+            None => verdict.reason.clone(),
+        };
+        audit("finding.triaged", reason, &mut out);
     }
     let was_open = previous.as_ref().is_some_and(Member::is_open);
     let member_changed = previous.as_ref() != Some(&member);
@@ -307,6 +344,8 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
 
     if !group.has_or_awaits_ticket() {
         if is_open {
+            // Where the ticket goes is decided with the request and kept with it.
+            group.destination = config.destination.clone();
             group.push_op(OutboxOp::Create);
             audit(
                 "ticket.requested",

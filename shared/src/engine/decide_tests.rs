@@ -711,3 +711,92 @@ fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
         Some((t(0) + chrono::Duration::days(3)).date_naive())
     );
 }
+
+#[test]
+fn a_ticket_is_filed_where_the_config_said_when_it_was_requested_and_stays_there() {
+    let appsec = crate::ticket::TicketDestination {
+        project: Some("APPSEC".into()),
+        labels: vec!["team-appsec".into()],
+        ..Default::default()
+    };
+    let mut world = World {
+        config: Config {
+            destination: appsec.clone(),
+            ..Config::default()
+        },
+        ..World::default()
+    };
+    let first = world.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "a.js"),
+        ),
+        t(0),
+    );
+    assert_eq!(ops(&first), [OutboxOp::Create]);
+    assert_eq!(world.group(&first.group_key).destination, appsec);
+    world.sync();
+
+    // The file changes; the group's ticket stays where it was filed.
+    world.config.destination = crate::ticket::TicketDestination::default();
+    let second = world.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(2, "js/xss", "b.js"),
+        ),
+        t(1),
+    );
+    assert_eq!(second.group_key, first.group_key);
+    assert_eq!(world.group(&second.group_key).destination, appsec);
+}
+
+// ----- pull requests -----
+
+#[test]
+fn a_pull_request_only_alert_is_never_ticketed_whatever_triage_says_nor_when_a_person_reopens_it() {
+    let mut world = World::default();
+    let on_pr = Finding {
+        git_ref: Some("refs/pull/3/merge".into()),
+        ..code_alert(7, "js/xss", "src/app.js")
+    };
+    // `apply` judges every event `Ticket`, as a policy ticketing everything would.
+    let created = world.apply(&event(AlertChange::Opened, "created", on_pr.clone()), t(0));
+    assert_eq!(kinds(&created), ["record"]);
+    assert!(ops(&created).is_empty());
+    assert_eq!(created.finding.as_ref().unwrap().triage, Triage::Record);
+    assert!(
+        created.audit[0]
+            .reason
+            .starts_with("recorded: alert only on pull request #3"),
+        "{:?}",
+        created.audit
+    );
+    // The `*_by_user` actions carry no ref: the alert is still the pull request's.
+    let refless = Finding {
+        git_ref: None,
+        ..on_pr.clone()
+    };
+    world.apply(
+        &event(AlertChange::Dismissed, "closed_by_user", refless.clone()),
+        t(1),
+    );
+    let reopened = world.apply(
+        &event(AlertChange::Reappeared, "reopened_by_user", refless),
+        t(2),
+    );
+    assert_eq!(kinds(&reopened), ["record"]);
+    assert!(!world.group(&reopened.group_key).has_or_awaits_ticket());
+
+    // Merged into a branch (`appeared_in_branch`): no longer the pull request's alone, ticketed.
+    let on_main = Finding {
+        git_ref: Some("refs/heads/main".into()),
+        ..on_pr
+    };
+    let landed = world.apply(
+        &event(AlertChange::Reappeared, "appeared_in_branch", on_main),
+        t(3),
+    );
+    assert_eq!(kinds(&landed), ["create"]);
+}

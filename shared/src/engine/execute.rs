@@ -9,7 +9,7 @@
 //! 2. **Sync.** Drain the group's outbox. Only the holder of the group's lease calls the tracker,
 //!    so ops run once, in order, and `Create` runs once however many events raced to request it.
 //!    Each op is removed from the outbox right after it succeeds; a crash in between repeats just
-//!    that op, which the tracker port makes harmless (`find_by_group_key` before create, comment
+//!    that op, which the tracker port makes harmless (`find_for` before create, comment
 //!    ids). A caller that finds the lease taken waits for the holder to finish, so when `apply_*`
 //!    returns Ok the group's ticket reflects the event.
 
@@ -49,6 +49,10 @@ pub enum ExecuteError {
     /// committed and its tracker calls are queued; a retry (or the sweeper) completes them.
     #[error("group {0} is being synced by another worker; its queued tracker calls are safe")]
     SyncPending(GroupKey),
+    /// Another worker holds the pull request's lease and did not finish in time (or took over
+    /// from this one): its summary comment is being written; retry.
+    #[error("pull request {repository}#{number} is being updated by another worker; retry")]
+    PullRequestBusy { repository: String, number: u64 },
 }
 
 impl ExecuteError {
@@ -57,7 +61,9 @@ impl ExecuteError {
             ExecuteError::Store(e) => e.is_retryable(),
             ExecuteError::Tracker(e) => e.is_retryable(),
             ExecuteError::GitHub(e) => e.is_retryable(),
-            ExecuteError::Contention(_) | ExecuteError::SyncPending(_) => true,
+            ExecuteError::Contention(_)
+            | ExecuteError::SyncPending(_)
+            | ExecuteError::PullRequestBusy { .. } => true,
         }
     }
 }
@@ -100,6 +106,15 @@ pub struct ExecutorSettings {
     /// How long delivery ids are remembered (GitHub and Jira redeliver within hours, SQS within
     /// its retention): a week.
     pub dedup_for: Duration,
+    /// How long applying an installation event may spend backfilling the repositories it just
+    /// covered (see `crate::backfill`) before leaving the rest, saved page by page, to the
+    /// sweeper: well inside the worker's time limit (60 s), with room for its other items.
+    pub backfill_budget: std::time::Duration,
+    /// Without a GitHub connection, whether pull request summaries are still rendered, from what
+    /// deliveries told the store: a full scan of the groups per pull request event, so for the
+    /// local mode's embedded store only (a deployment without the App does nothing for pull
+    /// requests).
+    pub pull_requests_from_store: bool,
 }
 
 impl Default for ExecutorSettings {
@@ -109,6 +124,8 @@ impl Default for ExecutorSettings {
             wait_for_lease: std::time::Duration::from_secs(20),
             max_conflicts: 50,
             dedup_for: Duration::days(7),
+            backfill_budget: std::time::Duration::from_secs(20),
+            pull_requests_from_store: false,
         }
     }
 }
@@ -176,6 +193,16 @@ impl Executor {
         &self.tracker
     }
 
+    /// The GitHub App's clients, when connected to GitHub.
+    pub fn github_clients(&self) -> Option<&Arc<dyn GitHubClients>> {
+        self.github.as_ref()
+    }
+
+    /// The protocol's knobs.
+    pub fn settings(&self) -> &ExecutorSettings {
+        &self.settings
+    }
+
     /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`), with a bare
     /// triage (no reason, no overrides) under the executor's configuration.
     pub async fn apply_alert(
@@ -198,7 +225,7 @@ impl Executor {
         verdict: &Verdict,
         config: &Config,
     ) -> Result<Outcome, ExecuteError> {
-        let (group, actions, duplicate) =
+        let (group, mut actions, duplicate) =
             match self.commit_alert(delivery, event, verdict, config).await? {
                 Committed::Applied(decision) => (Some(decision.group_key), decision.actions, false),
                 Committed::Duplicate(group) => (group, vec![], true),
@@ -207,6 +234,9 @@ impl Executor {
             Some(key) => self.sync_group(key).await?,
             None => None,
         };
+        // An alert seen only on a pull request changes what the pull request's summary says
+        // (also on a redelivery: the first attempt may have failed to post it).
+        actions.extend(self.refresh_pull_request_of(event).await?);
         Ok(Outcome {
             delivery: delivery.into(),
             duplicate,
@@ -698,12 +728,14 @@ impl Executor {
         let ticket = match (&pending.op, &group.ticket) {
             (OutboxOp::Create, Some(_)) => return Ok(None),
             (OutboxOp::Create, None) => {
-                let existing = self.tracker.find_by_group_key(&group.key).await?;
+                let content = ticket_content(group);
+                // Looked for where the group files it (a repository's own project, say).
+                let existing = self.tracker.find_for(&content).await?;
                 let ticket = match existing {
                     // Found after a crash: it was created open (or as a draft, by the draft tracker).
                     Some(ticket) if self.tracker.name() == "draft" => (ticket, TicketState::Draft),
                     Some(ticket) => (ticket, TicketState::Open),
-                    None => self.tracker.create(&ticket_content(group)).await?,
+                    None => self.tracker.create(&content).await?,
                 };
                 tracing::info!(group = %group.key, ticket = %ticket.0, "ticket created");
                 return Ok(Some(ticket));
@@ -777,6 +809,11 @@ async fn backoff(attempt: u32) {
     let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % base.max(1);
     tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
 }
+
+// The pull request side (`apply_pull_request`), in its own file; a child module, so it shares the
+// executor's fields and backoff.
+#[path = "execute_pull_request.rs"]
+mod pull_request;
 
 #[cfg(test)]
 #[path = "execute_tests.rs"]

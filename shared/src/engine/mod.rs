@@ -1,8 +1,9 @@
-//! The decision engine: `decide` (alert events) and `decide_ticket` (tracker events) are the pure
-//! core, `execute` applies their decisions through the ports, `triage` says which findings deserve
-//! tickets.
+//! The decision engine: `decide` (alert events), `decide_ticket` (tracker events) and
+//! `decide_pull_request` (a pull request's summary comment) are the pure core, `execute` applies
+//! their decisions through the ports, `triage` says which findings deserve tickets.
 
 pub mod decide;
+pub mod decide_pull_request;
 pub mod decide_ticket;
 pub mod execute;
 pub mod installations;

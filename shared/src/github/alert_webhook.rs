@@ -165,7 +165,7 @@ fn change_for(kind: AlertKind, action: &str, resolution: Option<&str>) -> Option
 
 /// Parses the body once into a tree: syntax errors get a line and column here, and the action can
 /// be looked at before the alert is read.
-fn parse_json_object(body: &[u8]) -> Result<Value, PayloadError> {
+pub(crate) fn parse_json_object(body: &[u8]) -> Result<Value, PayloadError> {
     let payload: Value = serde_json::from_slice(body).map_err(|err| {
         let (line, column) = (err.line(), err.column());
         let message = err.to_string();

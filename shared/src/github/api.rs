@@ -50,6 +50,22 @@ pub enum GitHubError {
     RateLimited { retry_after: Duration },
     #[error("GitHub refused: {0}")]
     Refused(String),
+    /// 403 (other than a rate limit): the credential is good, but may not do this here — a
+    /// feature not enabled on the repository (code scanning, Dependabot alerts, secret scanning),
+    /// or a permission the token or App lacks.
+    #[error("GitHub forbade it (403): {0}")]
+    Forbidden(String),
+    /// The credential itself was refused (401: bad, expired or revoked), or no installation token
+    /// could be had for it. Every call with it will fail the same way until someone fixes it.
+    #[error(
+        "GitHub did not accept {credential}: {detail} — fix the credential; retrying will not help"
+    )]
+    Unauthorized {
+        /// Which credential, in words an operator can act on ("the GitHub token",
+        /// "installation 42's access token", "the GitHub App's JWT (App id 7)").
+        credential: String,
+        detail: String,
+    },
     #[error("alert not found: {0}")]
     NotFound(String),
 }
@@ -60,6 +76,18 @@ impl GitHubError {
             self,
             GitHubError::Retryable(_) | GitHubError::RateLimited { .. }
         )
+    }
+
+    /// The same error, an `Unauthorized` one naming `credential` (others unchanged): the call
+    /// that saw the 401 knows the request, the client that sent it knows the credential.
+    pub fn naming_credential(self, credential: impl Into<String>) -> GitHubError {
+        match self {
+            GitHubError::Unauthorized { detail, .. } => GitHubError::Unauthorized {
+                credential: credential.into(),
+                detail,
+            },
+            other => other,
+        }
     }
 
     /// How long to wait before retrying, when GitHub said.
@@ -104,6 +132,10 @@ pub struct AlertQuery {
     pub cursor: Option<String>,
     /// Alerts per page, 1 to 100 (GitHub's maximum; more is read as 100).
     pub per_page: u8,
+    /// Code scanning only: the alerts of this Git ref (`refs/pull/7/merge`, `refs/heads/dev`)
+    /// instead of the default branch's, each in the state it has *on that ref* (an alert open on
+    /// the default branch that a pull request removes is listed as fixed on the PR's ref).
+    pub git_ref: Option<String>,
 }
 
 impl Default for AlertQuery {
@@ -113,6 +145,7 @@ impl Default for AlertQuery {
             since: None,
             cursor: None,
             per_page: 100,
+            git_ref: None,
         }
     }
 }
@@ -122,6 +155,15 @@ impl AlertQuery {
     pub fn open() -> AlertQuery {
         AlertQuery {
             state: Some(AlertStateFilter::Open),
+            ..AlertQuery::default()
+        }
+    }
+
+    /// Every code scanning alert of pull request `number`, in its state on the PR's merge ref
+    /// (the ref GitHub's description names for pull requests), 100 a page.
+    pub fn pull_request(number: u64) -> AlertQuery {
+        AlertQuery {
+            git_ref: Some(format!("refs/pull/{number}/merge")),
             ..AlertQuery::default()
         }
     }
@@ -224,6 +266,78 @@ pub trait GitHub: Send + Sync {
         body: &str,
     ) -> Result<u64, GitHubError>;
 
+    /// Every comment of the conversation of issue or pull request `number` (GitHub keeps a pull
+    /// request's conversation as issue comments), oldest first.
+    async fn list_issue_comments(
+        &self,
+        repo: &Repository,
+        number: u64,
+    ) -> Result<Vec<IssueComment>, GitHubError>;
+
+    /// Posts a comment on issue or pull request `number`; returns the new comment's id.
+    async fn create_issue_comment(
+        &self,
+        repo: &Repository,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError>;
+
+    /// Replaces the body of comment `comment_id`; `NotFound` when the comment is gone (a person
+    /// deleted it).
+    async fn update_issue_comment(
+        &self,
+        repo: &Repository,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError>;
+
+    /// Keeps one comment on issue or pull request `number`: the one carrying `marker` (a hidden
+    /// HTML comment `body` must contain). `known` is its id if the caller remembers one: edited
+    /// directly (one call). Otherwise, or when that comment was deleted, the conversation is
+    /// searched for a comment by a bot carrying the marker (written by an earlier attempt that
+    /// crashed before remembering it) and that one is edited; only when there is none is a new
+    /// comment posted.
+    ///
+    /// The search does not stop two callers from both posting: callers serialise per issue
+    /// (scantix holds a lease on its pull request record while it calls this).
+    async fn upsert_marked_comment(
+        &self,
+        repo: &Repository,
+        number: u64,
+        marker: &str,
+        body: &str,
+        known: Option<u64>,
+    ) -> Result<CommentWrite, GitHubError> {
+        if marker.is_empty() || !body.contains(marker) {
+            return Err(GitHubError::Refused(format!(
+                "a marked comment must carry its marker {marker:?}"
+            )));
+        }
+        if let Some(id) = known {
+            match self.update_issue_comment(repo, id, body).await {
+                Ok(()) => return Ok(CommentWrite::Edited(id)),
+                // Deleted by a person: look for another copy, else post a new one.
+                Err(GitHubError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let comments = self.list_issue_comments(repo, number).await?;
+        // Only a bot's comment can be scantix's: a person quoting the marker must not have their
+        // comment overwritten.
+        let found = comments
+            .iter()
+            .find(|c| c.by_bot && Some(c.id) != known && c.body.contains(marker));
+        match found {
+            Some(comment) => {
+                self.update_issue_comment(repo, comment.id, body).await?;
+                Ok(CommentWrite::Edited(comment.id))
+            }
+            None => Ok(CommentWrite::Created(
+                self.create_issue_comment(repo, number, body).await?,
+            )),
+        }
+    }
+
     /// Every alert the query admits, page after page from its cursor. A caller that must survive
     /// a failure halfway (a rate limit, a Lambda timeout) pages with `list_alerts` itself and
     /// keeps each `next`.
@@ -242,6 +356,41 @@ pub trait GitHub: Send + Sync {
                 Some(next) => query.cursor = Some(next),
                 None => return Ok(findings),
             }
+        }
+    }
+
+    /// Every repository of organisation `org` the credential can see (`GET /orgs/{org}/repos`):
+    /// how a token-only caller (the CLI) finds what to sync when no installation record lists
+    /// them. The App's path never needs it: installation events name their repositories. A client
+    /// that cannot list them answers `Refused`.
+    async fn list_org_repositories(&self, org: &str) -> Result<Vec<Repository>, GitHubError> {
+        Err(GitHubError::Refused(format!(
+            "this GitHub client cannot list the repositories of {org}"
+        )))
+    }
+}
+
+/// A comment in the conversation of an issue or pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: u64,
+    pub body: String,
+    /// Written by a bot account (a GitHub App, as scantix is).
+    pub by_bot: bool,
+}
+
+/// What [`GitHub::upsert_marked_comment`] did, with the comment's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "write", content = "comment_id")]
+pub enum CommentWrite {
+    Created(u64),
+    Edited(u64),
+}
+
+impl CommentWrite {
+    pub fn comment_id(self) -> u64 {
+        match self {
+            CommentWrite::Created(id) | CommentWrite::Edited(id) => id,
         }
     }
 }
@@ -302,6 +451,30 @@ struct Memory {
     problem_issues: BTreeMap<(u64, String), ProblemIssue>,
     /// Repository id → the last issue number given there.
     last_issue: BTreeMap<u64, u64>,
+    /// (repository id, ref) → the code scanning alerts of that ref by number, each in its state
+    /// on the ref: what the last analysis of the ref found.
+    ref_findings: BTreeMap<(u64, String), BTreeMap<u64, Finding>>,
+    /// (repository id, issue or pull request number) → its conversation, oldest first.
+    comments: BTreeMap<(u64, u64), Vec<StoredComment>>,
+    /// The last comment id given (ids are unique across repositories, as GitHub's are).
+    last_comment: u64,
+    comment_calls: CommentCalls,
+}
+
+#[derive(Debug, Clone)]
+struct StoredComment {
+    id: u64,
+    body: String,
+    by_bot: bool,
+    edits: u32,
+}
+
+/// How many calls of each comment endpoint `MemoryGitHub` answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommentCalls {
+    pub listed: usize,
+    pub created: usize,
+    pub updated: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -372,6 +545,61 @@ impl MemoryGitHub {
         self.lock().list_calls
     }
 
+    /// A new analysis of `git_ref` (`refs/pull/7/merge`): its code scanning alerts are now exactly
+    /// `findings`, each in its state on that ref.
+    pub fn set_ref_findings(&self, repository: u64, git_ref: &str, findings: Vec<Finding>) {
+        let by_number = findings.into_iter().map(|f| (f.number, f)).collect();
+        self.lock()
+            .ref_findings
+            .insert((repository, git_ref.to_owned()), by_number);
+    }
+
+    /// Adds a comment to the conversation of issue or pull request `number` (a person's, unless
+    /// `by_bot`); returns its id.
+    pub fn add_comment(&self, repository: u64, number: u64, body: &str, by_bot: bool) -> u64 {
+        let mut memory = self.lock();
+        memory.last_comment += 1;
+        let id = memory.last_comment;
+        memory
+            .comments
+            .entry((repository, number))
+            .or_default()
+            .push(StoredComment {
+                id,
+                body: body.to_owned(),
+                by_bot,
+                edits: 0,
+            });
+        id
+    }
+
+    /// Deletes a comment, as a person may.
+    pub fn delete_comment(&self, repository: u64, comment_id: u64) {
+        let mut memory = self.lock();
+        for ((repo, _), comments) in memory.comments.iter_mut() {
+            if *repo == repository {
+                comments.retain(|c| c.id != comment_id);
+            }
+        }
+    }
+
+    /// The conversation of issue or pull request `number`, oldest first, as (comment id, body,
+    /// times edited).
+    pub fn comments(&self, repository: u64, number: u64) -> Vec<(u64, String, u32)> {
+        self.lock()
+            .comments
+            .get(&(repository, number))
+            .into_iter()
+            .flatten()
+            .map(|c| (c.id, c.body.clone(), c.edits))
+            .collect()
+    }
+
+    /// How many comment calls were made, by endpoint.
+    pub fn comment_calls(&self) -> CommentCalls {
+        self.lock().comment_calls
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -379,6 +607,21 @@ impl MemoryGitHub {
 
 #[async_trait]
 impl GitHub for MemoryGitHub {
+    /// The repositories of `org` among those with alerts here, by id.
+    async fn list_org_repositories(&self, org: &str) -> Result<Vec<Repository>, GitHubError> {
+        let memory = self.lock();
+        let mut found: BTreeMap<u64, Repository> = BTreeMap::new();
+        for finding in memory.findings.values() {
+            let owner = finding.repository.full_name.split_once('/').map(|(o, _)| o);
+            if owner.is_some_and(|owner| owner.eq_ignore_ascii_case(org)) {
+                found
+                    .entry(finding.repository.id)
+                    .or_insert_with(|| finding.repository.clone());
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
     async fn alert_state(
         &self,
         repo: &Repository,
@@ -458,15 +701,31 @@ impl GitHub for MemoryGitHub {
                 .filter(|page| *page >= 1)
                 .ok_or_else(|| GitHubError::Refused(format!("not a cursor: {cursor:?}")))?,
         };
-        let mut matching: Vec<Finding> = memory
-            .findings
-            .range((repo.id, kind, 0)..=(repo.id, kind, u64::MAX))
-            .map(|(key, finding)| Finding {
-                state: memory.states.get(key).copied().unwrap_or(finding.state),
-                ..finding.clone()
-            })
-            .filter(|finding| query.admits(finding))
-            .collect();
+        let mut matching: Vec<Finding> = match &query.git_ref {
+            // As on GitHub, only code scanning lists per ref.
+            Some(_) if kind != AlertKind::CodeScanning => {
+                return Err(GitHubError::Refused(format!(
+                    "{kind} alerts are not listed per ref"
+                )));
+            }
+            Some(git_ref) => memory
+                .ref_findings
+                .get(&(repo.id, git_ref.clone()))
+                .into_iter()
+                .flat_map(|by_number| by_number.values())
+                .filter(|finding| query.admits(finding))
+                .cloned()
+                .collect(),
+            None => memory
+                .findings
+                .range((repo.id, kind, 0)..=(repo.id, kind, u64::MAX))
+                .map(|(key, finding)| Finding {
+                    state: memory.states.get(key).copied().unwrap_or(finding.state),
+                    ..finding.clone()
+                })
+                .filter(|finding| query.admits(finding))
+                .collect(),
+        };
         // Most recently updated first; unknown times last, then newest numbers first.
         matching.sort_by(|a, b| {
             b.updated_at
@@ -518,6 +777,57 @@ impl GitHub for MemoryGitHub {
             },
         );
         Ok(number)
+    }
+
+    async fn list_issue_comments(
+        &self,
+        repo: &Repository,
+        number: u64,
+    ) -> Result<Vec<IssueComment>, GitHubError> {
+        let mut memory = self.lock();
+        memory.comment_calls.listed += 1;
+        Ok(memory
+            .comments
+            .get(&(repo.id, number))
+            .into_iter()
+            .flatten()
+            .map(|c| IssueComment {
+                id: c.id,
+                body: c.body.clone(),
+                by_bot: c.by_bot,
+            })
+            .collect())
+    }
+
+    async fn create_issue_comment(
+        &self,
+        repo: &Repository,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        self.lock().comment_calls.created += 1;
+        // scantix comments as its App: a bot.
+        Ok(self.add_comment(repo.id, number, body, true))
+    }
+
+    async fn update_issue_comment(
+        &self,
+        repo: &Repository,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let mut memory = self.lock();
+        memory.comment_calls.updated += 1;
+        let comment = memory
+            .comments
+            .iter_mut()
+            .filter(|((repository, _), _)| *repository == repo.id)
+            .flat_map(|(_, comments)| comments.iter_mut())
+            .find(|c| c.id == comment_id)
+            .ok_or_else(|| GitHubError::NotFound(format!("comment {comment_id}")))?;
+        comment.body = body.to_owned();
+        comment.edits += 1;
+        Ok(())
     }
 }
 
@@ -675,6 +985,90 @@ mod tests {
         }
         assert_eq!(problem_label(&"x".repeat(42)).unwrap().len(), 50);
         assert!(github.problem_issues().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_marked_comment_is_posted_once_then_edited_in_place() {
+        let (github, repo) = seeded(1);
+        let marker = "<!-- scantix:test -->";
+        // A person quoting the marker: their comment is never taken for scantix's.
+        let quoted = github.add_comment(repo.id, 7, &format!("why is {marker} here?"), false);
+        let first = github
+            .upsert_marked_comment(&repo, 7, marker, &format!("{marker}\none"), None)
+            .await
+            .unwrap();
+        let CommentWrite::Created(id) = first else {
+            panic!("expected a new comment, got {first:?}");
+        };
+        // Remembered: edited directly, without listing the conversation.
+        let listed_before = github.comment_calls().listed;
+        let known = github
+            .upsert_marked_comment(&repo, 7, marker, &format!("{marker}\ntwo"), Some(id))
+            .await
+            .unwrap();
+        assert_eq!(known, CommentWrite::Edited(id));
+        assert_eq!(github.comment_calls().listed, listed_before);
+        // Forgotten (a crash before the id was stored): found by its marker.
+        let found = github
+            .upsert_marked_comment(&repo, 7, marker, &format!("{marker}\nthree"), None)
+            .await
+            .unwrap();
+        assert_eq!(found, CommentWrite::Edited(id));
+        assert_eq!(
+            github.comments(repo.id, 7),
+            [
+                (quoted, format!("why is {marker} here?"), 0),
+                (id, format!("{marker}\nthree"), 2)
+            ]
+        );
+        assert_eq!(github.comment_calls().created, 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_marked_comment_is_posted_again_and_a_body_needs_its_marker() {
+        let (github, repo) = seeded(1);
+        let marker = "<!-- scantix:test -->";
+        let body = format!("{marker}\nsummary");
+        let first = github
+            .upsert_marked_comment(&repo, 3, marker, &body, None)
+            .await
+            .unwrap();
+        github.delete_comment(repo.id, first.comment_id());
+        let again = github
+            .upsert_marked_comment(&repo, 3, marker, &body, Some(first.comment_id()))
+            .await
+            .unwrap();
+        assert!(matches!(again, CommentWrite::Created(id) if id != first.comment_id()));
+        assert_eq!(github.comments(repo.id, 3).len(), 1);
+        let unmarked = github
+            .upsert_marked_comment(&repo, 3, marker, "no marker", None)
+            .await;
+        assert!(matches!(unmarked, Err(GitHubError::Refused(_))));
+    }
+
+    #[tokio::test]
+    async fn a_ref_lists_its_own_analysis_in_its_own_states() {
+        let (github, repo) = seeded(2);
+        let mut fixed_here = code_alert(1, "js/xss", "src/app.js");
+        fixed_here.state = AlertState::Fixed;
+        let new_here = code_alert(9, "js/sql-injection", "src/db.js");
+        github.set_ref_findings(repo.id, "refs/pull/4/merge", vec![fixed_here, new_here]);
+        let listed = github
+            .list_all_alerts(&repo, AlertKind::CodeScanning, &AlertQuery::pull_request(4))
+            .await
+            .unwrap();
+        let states: Vec<(u64, AlertState)> = listed.iter().map(|f| (f.number, f.state)).collect();
+        assert_eq!(states, [(9, AlertState::Open), (1, AlertState::Fixed)]);
+        // The default branch is unchanged by it.
+        let open = github
+            .list_all_alerts(&repo, AlertKind::CodeScanning, &AlertQuery::open())
+            .await
+            .unwrap();
+        assert_eq!(open.len(), 2);
+        let dependabot = github
+            .list_alerts(&repo, AlertKind::Dependabot, &AlertQuery::pull_request(4))
+            .await;
+        assert!(matches!(dependabot, Err(GitHubError::Refused(_))));
     }
 
     #[test]

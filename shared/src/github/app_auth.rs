@@ -160,6 +160,16 @@ impl InstallationTokens {
         &self.client
     }
 
+    /// A failed token exchange, its 401 naming the App's own credential (its id or key). A 403 or
+    /// 404 (an installation suspended, uninstalled, or another App's) stays as GitHub said it, for
+    /// the caller to tell apart.
+    fn mint_error(&self, error: GitHubError) -> GitHubError {
+        error.naming_credential(format!(
+            "the GitHub App's JWT (App id {}; check the App id and private key)",
+            self.app_id
+        ))
+    }
+
     fn slot(&self, installation_id: u64) -> Arc<tokio::sync::Mutex<Option<CachedToken>>> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         Arc::clone(slots.entry(installation_id).or_default())
@@ -177,7 +187,8 @@ impl InstallationTokens {
         let answer = self
             .client
             .call(Method::POST, &path, &jwt, None, now)
-            .await?;
+            .await
+            .map_err(|e| self.mint_error(e))?;
         let minted: Minted = answer.json()?;
         let expires_at = match minted
             .expires_at

@@ -12,7 +12,8 @@
 
 use super::alert_webhook::finding_from_alert;
 use super::api::{
-    AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError, problem_label,
+    AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError, IssueComment,
+    problem_label,
 };
 use super::app_auth::InstallationTokens;
 use crate::engine::execute::Clock;
@@ -154,14 +155,14 @@ impl RestGitHub {
                 tokens,
                 installation_id,
             } => {
-                let token = tokens.token(*installation_id).await?;
+                let token = installation_token(tokens, *installation_id).await?;
                 let answer = self
                     .client
                     .send(&method, path_and_query, &token, body)
                     .await?;
                 if answer.status == StatusCode::UNAUTHORIZED {
                     tokens.forget(*installation_id, &token).await;
-                    let token = tokens.token(*installation_id).await?;
+                    let token = installation_token(tokens, *installation_id).await?;
                     self.client
                         .send(&method, path_and_query, &token, body)
                         .await?
@@ -170,7 +171,19 @@ impl RestGitHub {
                 }
             }
         };
-        answer.checked(&format!("{method} {path_and_query}"), (self.clock)())
+        answer
+            .checked(&format!("{method} {path_and_query}"), (self.clock)())
+            .map_err(|e| e.naming_credential(self.credential()))
+    }
+
+    /// The credential this client sends, in words an operator can act on (never its value).
+    fn credential(&self) -> String {
+        match &self.auth {
+            RestAuth::Token(_) => "the GitHub token".to_owned(),
+            RestAuth::Installation {
+                installation_id, ..
+            } => format!("installation {installation_id}'s access token (minted just now)"),
+        }
     }
 
     /// The alert as GitHub has it now.
@@ -266,8 +279,19 @@ impl GitHub for RestGitHub {
         let mut findings = Vec::with_capacity(listed);
         let mut older_reached = false;
         for alert in alerts {
+            // Listed for a ref, the alert's own `state` is its default-branch state (`null` for an
+            // alert found only off it); its state on the ref is its `most_recent_instance`'s,
+            // "the most recent instance of this alert for the specified Git reference".
+            let state_on_ref = query
+                .git_ref
+                .as_ref()
+                .and_then(|_| alert["most_recent_instance"]["state"].as_str())
+                .and_then(state_on_ref);
             let finding = match finding_from_alert(kind, alert, repo) {
-                Ok(finding) => finding,
+                Ok(finding) => Finding {
+                    state: state_on_ref.unwrap_or(finding.state),
+                    ..finding
+                },
                 Err(err) => {
                     tracing::warn!(%kind, repo = %repo.full_name, %err, "skipping an unreadable alert");
                     continue;
@@ -358,6 +382,141 @@ impl GitHub for RestGitHub {
         }
         Ok(number)
     }
+
+    /// Pages through `GET /repos/{o}/{r}/issues/{n}/comments` (oldest first, 100 a page) by its
+    /// `Link` header.
+    async fn list_issue_comments(
+        &self,
+        repo: &Repository,
+        number: u64,
+    ) -> Result<Vec<IssueComment>, GitHubError> {
+        let base = format!("{}/issues/{number}/comments?per_page=100", repo_path(repo)?);
+        let mut comments = Vec::new();
+        let mut path = base.clone();
+        loop {
+            let answer = self.call(Method::GET, &path, None).await?;
+            let page: Vec<Value> = answer.json()?;
+            for comment in &page {
+                comments.push(issue_comment(comment, &path)?);
+            }
+            match answer.link("next").as_deref().and_then(Cursor::from_link) {
+                Some(Cursor::Page(next)) => path = format!("{base}&page={next}"),
+                _ => return Ok(comments),
+            }
+        }
+    }
+
+    async fn create_issue_comment(
+        &self,
+        repo: &Repository,
+        number: u64,
+        body: &str,
+    ) -> Result<u64, GitHubError> {
+        let path = format!("{}/issues/{number}/comments", repo_path(repo)?);
+        let created: Value = self
+            .call(Method::POST, &path, Some(&json!({ "body": body })))
+            .await?
+            .json()?;
+        Ok(issue_comment(&created, &path)?.id)
+    }
+
+    async fn update_issue_comment(
+        &self,
+        repo: &Repository,
+        comment_id: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let path = format!("{}/issues/comments/{comment_id}", repo_path(repo)?);
+        self.call(Method::PATCH, &path, Some(&json!({ "body": body })))
+            .await?;
+        Ok(())
+    }
+
+    /// Pages through `GET /orgs/{org}/repos` (`type=all`, 100 a page) by its `Link` header.
+    async fn list_org_repositories(&self, org: &str) -> Result<Vec<Repository>, GitHubError> {
+        if org.is_empty() || org.contains('/') {
+            return Err(GitHubError::Refused(format!(
+                "{org:?} is not an organisation name"
+            )));
+        }
+        let base = format!("/orgs/{}/repos?type=all&per_page=100", encode(org));
+        let mut repositories = Vec::new();
+        let mut path = base.clone();
+        loop {
+            let answer = self.call(Method::GET, &path, None).await?;
+            let page: Vec<Value> = answer.json()?;
+            for listed in &page {
+                let (Some(id), Some(full_name)) =
+                    (listed["id"].as_u64(), listed["full_name"].as_str())
+                else {
+                    return Err(GitHubError::Refused(format!(
+                        "{path}: a repository without an id or full_name"
+                    )));
+                };
+                repositories.push(Repository {
+                    id,
+                    full_name: full_name.to_owned(),
+                    default_branch: listed["default_branch"].as_str().map(str::to_owned),
+                    html_url: listed["html_url"].as_str().map(str::to_owned),
+                });
+            }
+            match answer.link("next").as_deref().and_then(Cursor::from_link) {
+                Some(Cursor::Page(next)) => path = format!("{base}&page={next}"),
+                _ => return Ok(repositories),
+            }
+        }
+    }
+}
+
+/// An instance's `state` word (`open`, `fixed`, `dismissed`) as an alert state.
+fn state_on_ref(word: &str) -> Option<AlertState> {
+    match word {
+        "open" => Some(AlertState::Open),
+        "fixed" => Some(AlertState::Fixed),
+        "dismissed" => Some(AlertState::Dismissed),
+        _ => None,
+    }
+}
+
+/// A comment of the issue comments API: its id, body, and whether a bot wrote it (`user.type`
+/// `Bot`, or posted through an App).
+fn issue_comment(comment: &Value, what: &str) -> Result<IssueComment, GitHubError> {
+    let id = comment["id"]
+        .as_u64()
+        .ok_or_else(|| GitHubError::Refused(format!("{what}: a comment without an id")))?;
+    Ok(IssueComment {
+        id,
+        body: comment["body"].as_str().unwrap_or_default().to_owned(),
+        by_bot: comment["user"]["type"] == "Bot" || comment["performed_via_github_app"].is_object(),
+    })
+}
+
+/// A token for `installation_id`. GitHub refusing one (403, 404: the installation suspended,
+/// uninstalled, or another App's) means no call can be made for the installation until someone
+/// acts: `Unauthorized`, naming it, and not the 403/404 a call would read as "this repository has
+/// no such feature".
+async fn installation_token(
+    tokens: &InstallationTokens,
+    installation_id: u64,
+) -> Result<Secret, GitHubError> {
+    tokens
+        .token(installation_id)
+        .await
+        .map_err(|error| match error {
+            GitHubError::Forbidden(detail) | GitHubError::NotFound(detail) => {
+                GitHubError::Unauthorized {
+                    credential: format!(
+                        "installation {installation_id} of GitHub App {}",
+                        tokens.app_id()
+                    ),
+                    detail: format!(
+                        "no access token for it (suspended, uninstalled, or another App's): \
+                         {detail}"
+                    ),
+                }
+            }
+            other => other,
+        })
 }
 
 /// The `number` of an issue in an answer to `what`.
@@ -406,8 +565,20 @@ fn list_path(
         ("direction", "desc".to_owned()),
         ("per_page", query.page_size().to_string()),
     ];
-    if let Some(state) = query.state {
-        params.push(("state", state_param(kind, state).to_owned()));
+    match (&query.git_ref, kind) {
+        // No `state` with a ref: GitHub filters on the alert's own state, which for an alert
+        // found only on that ref is `null`; the states on the ref are filtered after reading.
+        (Some(git_ref), AlertKind::CodeScanning) => params.push(("ref", git_ref.clone())),
+        (Some(_), _) => {
+            return Err(GitHubError::Refused(format!(
+                "{kind} alerts are not listed per ref"
+            )));
+        }
+        (None, _) => {
+            if let Some(state) = query.state {
+                params.push(("state", state_param(kind, state).to_owned()));
+            }
+        }
     }
     if kind == AlertKind::SecretScanning {
         params.push(("hide_secret", "true".to_owned()));
@@ -710,6 +881,12 @@ impl Answer {
             return GitHubError::RateLimited { retry_after };
         }
         match status {
+            // Which credential it was is for the client that sent it to say.
+            401 => GitHubError::Unauthorized {
+                credential: "the credential sent".to_owned(),
+                detail: format!("401 {what}: {message}"),
+            },
+            403 => GitHubError::Forbidden(format!("{what}: {message}")),
             404 => GitHubError::NotFound(format!("{what}: {message}")),
             500..=599 => GitHubError::Retryable(format!("{status} {what}: {message}")),
             _ => GitHubError::Refused(format!("{status} {what}: {message}")),
@@ -891,6 +1068,23 @@ mod tests {
     }
 
     #[test]
+    fn a_pull_requests_listing_names_its_ref_and_no_state() {
+        let query = AlertQuery {
+            state: Some(AlertStateFilter::Open),
+            ..AlertQuery::pull_request(7)
+        };
+        assert_eq!(
+            list_path(&repo(), AlertKind::CodeScanning, &query).unwrap(),
+            "/repos/octo-org/hello%20world/code-scanning/alerts?sort=updated&direction=desc\
+             &per_page=100&ref=refs%2Fpull%2F7%2Fmerge"
+        );
+        assert!(matches!(
+            list_path(&repo(), AlertKind::Dependabot, &query),
+            Err(GitHubError::Refused(_))
+        ));
+    }
+
+    #[test]
     fn next_links_give_page_numbers_or_cursors() {
         let pages = r#"<https://api.github.com/repositories/1/code-scanning/alerts?per_page=100&state=dismissed,fixed&page=2>; rel="next", <https://api.github.com/repositories/1/code-scanning/alerts?per_page=100&page=10>; rel="last""#;
         let next = link_target(pages, "next").unwrap();
@@ -938,7 +1132,7 @@ mod tests {
         );
         let err = forbidden.error("PATCH /x", noon());
         assert!(
-            matches!(&err, GitHubError::Refused(m) if m.contains("Resource not accessible")),
+            matches!(&err, GitHubError::Forbidden(m) if m.contains("Resource not accessible")),
             "{err}"
         );
     }
@@ -958,6 +1152,15 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "GitHub refused: 422 PATCH /x: Validation Failed"
+        );
+        let err = answer(401, &[], r#"{"message":"Bad credentials"}"#)
+            .error("GET /x", noon())
+            .naming_credential("the GitHub token");
+        assert!(!err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "GitHub did not accept the GitHub token: 401 GET /x: Bad credentials — fix the \
+             credential; retrying will not help"
         );
     }
 

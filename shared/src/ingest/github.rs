@@ -7,8 +7,9 @@
 use super::{Answer, DEFAULT_MAX_BODY};
 use crate::engine::Executor;
 use crate::engine::triage::builtin;
+use crate::event::AlertEvent;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
-use crate::github::installation_webhook::parse_installation;
+use crate::github::installation_webhook::{InstallationEvent, parse_installation};
 use crate::github::signature::verify_signature;
 use crate::repo_settings::SettingsSource;
 use crate::secret::Secret;
@@ -17,45 +18,41 @@ use serde_json::json;
 use std::sync::Arc;
 use tracing::Instrument;
 
-/// Receives GitHub webhooks.
-pub struct GithubIngest {
+/// Checks GitHub webhook requests before anything reads them: size, signature over the raw bytes,
+/// the event and delivery headers. The synchronous ingest and the durable receiver share it.
+#[derive(Debug, Clone)]
+pub struct GithubGate {
     secret: Secret,
-    executor: Arc<Executor>,
-    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise.
-    settings: Option<SettingsSource>,
     max_body: usize,
 }
 
-impl GithubIngest {
-    pub fn new(secret: Secret, executor: Arc<Executor>) -> GithubIngest {
-        GithubIngest {
+/// A request that passed the gate.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted<'a> {
+    /// `X-GitHub-Event`.
+    pub event: &'a str,
+    /// `X-GitHub-Delivery`, as GitHub wrote it.
+    pub delivery: &'a str,
+}
+
+impl GithubGate {
+    pub fn new(secret: Secret) -> GithubGate {
+        GithubGate {
             secret,
-            executor,
-            settings: None,
             max_body: DEFAULT_MAX_BODY,
         }
     }
 
-    /// Reads each repository's settings through GitHub (see `repo_settings`).
-    pub fn with_settings(mut self, source: SettingsSource) -> GithubIngest {
-        self.settings = Some(source);
-        self
-    }
-
-    pub fn with_max_body(mut self, bytes: usize) -> GithubIngest {
+    pub fn with_max_body(mut self, bytes: usize) -> GithubGate {
         self.max_body = bytes;
         self
     }
 
-    pub fn executor(&self) -> &Arc<Executor> {
-        &self.executor
-    }
-
-    /// Handles one delivery. Never panics, never answers 5xx for the caller's mistakes.
-    pub async fn handle(&self, headers: &HeaderMap, body: &[u8]) -> Answer {
+    /// The request's event and delivery id, or the refusal it gets (413, 401, 400).
+    pub fn admit<'a>(&self, headers: &'a HeaderMap, body: &[u8]) -> Result<Admitted<'a>, Answer> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         if let Some(refusal) = Answer::too_large(body, self.max_body) {
-            return refusal;
+            return Err(refusal);
         }
         if let Err(e) = verify_signature(
             self.secret.expose().as_bytes(),
@@ -63,31 +60,117 @@ impl GithubIngest {
             header("x-hub-signature-256"),
         ) {
             tracing::warn!(error = %e, "webhook signature rejected");
-            return Answer::refused(401, "bad_signature", e.to_string());
+            return Err(Answer::refused(401, "bad_signature", e.to_string()));
         }
         let Some(event) = header("x-github-event").filter(|e| !e.is_empty()) else {
-            return Answer::refused(400, "missing_header", "X-GitHub-Event is required");
+            return Err(Answer::refused(
+                400,
+                "missing_header",
+                "X-GitHub-Event is required",
+            ));
         };
         let Some(delivery) =
             header("x-github-delivery").filter(|d| !d.is_empty() && d.len() <= 128)
         else {
-            return Answer::refused(400, "missing_header", "X-GitHub-Delivery is required");
+            return Err(Answer::refused(
+                400,
+                "missing_header",
+                "X-GitHub-Delivery is required",
+            ));
+        };
+        Ok(Admitted { event, delivery })
+    }
+}
+
+/// Applies GitHub webhooks: synchronously in the local server and tests (`handle`), or item by
+/// item in the worker (`route`).
+pub struct GithubIngest {
+    /// `None` in the worker, which applies deliveries the webhook function already checked.
+    gate: Option<GithubGate>,
+    executor: Arc<Executor>,
+    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise.
+    settings: Option<SettingsSource>,
+}
+
+impl GithubIngest {
+    pub fn new(secret: Secret, executor: Arc<Executor>) -> GithubIngest {
+        GithubIngest {
+            gate: Some(GithubGate::new(secret)),
+            executor,
+            settings: None,
+        }
+    }
+
+    /// An ingest that only applies deliveries already checked and stored by the webhook function
+    /// (the worker's): it holds no webhook secret, and `handle` refuses every request.
+    pub fn for_worker(executor: Arc<Executor>) -> GithubIngest {
+        GithubIngest {
+            gate: None,
+            executor,
+            settings: None,
+        }
+    }
+
+    /// Reads each repository's settings through GitHub (see `repo_settings`).
+    pub fn with_settings(mut self, source: SettingsSource) -> GithubIngest {
+        self.settings = Some(source.within(self.executor.tracker().site()));
+        self
+    }
+
+    pub fn with_max_body(mut self, bytes: usize) -> GithubIngest {
+        self.gate = self.gate.map(|gate| gate.with_max_body(bytes));
+        self
+    }
+
+    pub fn executor(&self) -> &Arc<Executor> {
+        &self.executor
+    }
+
+    /// Handles one delivery start to end. Never panics, never answers 5xx for the caller's
+    /// mistakes.
+    pub async fn handle(&self, headers: &HeaderMap, body: &[u8]) -> Answer {
+        let Some(gate) = &self.gate else {
+            return Answer::refused(
+                500,
+                "not_configured",
+                "this ingest takes no webhook requests",
+            );
+        };
+        let Admitted { event, delivery } = match gate.admit(headers, body) {
+            Ok(admitted) => admitted,
+            Err(refusal) => return refusal,
         };
         let span = tracing::info_span!("delivery", delivery, event);
         self.route(event, delivery, body).instrument(span).await
     }
 
-    /// Acts on an authenticated delivery.
-    async fn route(&self, event: &str, delivery: &str, body: &[u8]) -> Answer {
+    /// Acts on an authenticated delivery: read it, then apply it.
+    pub async fn route(&self, event: &str, delivery: &str, body: &[u8]) -> Answer {
+        match read_delivery(event, body) {
+            Ok(work) => self.apply(delivery, work).await,
+            Err(answer) => answer,
+        }
+    }
+
+    /// Applies one read delivery: the work the worker does.
+    pub async fn apply(&self, delivery: &str, work: Work) -> Answer {
         let delivery_id = format!("github:{delivery}");
-        if matches!(event, "installation" | "installation_repositories") {
-            return match parse_installation(event, body) {
-                Ok(Some(change)) => match self
+        match work {
+            Work::Installation(change) => {
+                match self
                     .executor
                     .apply_installation(&delivery_id, &change, None)
                     .await
                 {
                     Ok(record) => {
+                        // Newly covered repositories' existing alerts, now (bounded; see `backfill`).
+                        crate::backfill::after_installation(
+                            &self.executor,
+                            self.settings.as_ref(),
+                            &record,
+                            &change,
+                        )
+                        .await;
                         let covered = record
                             .repositories
                             .values()
@@ -105,31 +188,43 @@ impl GithubIngest {
                         )
                     }
                     Err(e) => super::answer_for(Err(e), delivery),
-                },
-                Ok(None) => Answer::new(
-                    202,
-                    json!({ "status": "ignored", "reason": format!("`{event}` action not acted on") }),
-                ),
-                Err((path, message)) => {
-                    let mut answer =
-                        Answer::refused(400, "malformed_payload", format!("{path}: {message}"));
-                    answer.body["path"] = json!(path);
-                    answer
                 }
-            };
-        }
-        let parsed = match parse_delivery(event, body) {
-            Ok(parsed) => parsed,
-            Err(e) => return malformed(&e),
-        };
-        let alert = match parsed {
-            ParsedDelivery::Ping => return Answer::new(200, json!({ "status": "pong" })),
-            ParsedDelivery::Ignored { reason } => {
-                tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-                return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
             }
-            ParsedDelivery::Alert(alert) => alert,
-        };
+            Work::Alert(alert) => self.apply_alert(delivery, &delivery_id, &alert).await,
+            // The pull request's summary comment, and on a merge the tickets it fixes.
+            Work::PullRequest(change) => super::answer_for(
+                self.executor
+                    .apply_pull_request(&delivery_id, &change)
+                    .await,
+                delivery,
+            ),
+            // The same round trip as Jira's: closure verified against GitHub, won't-fix dismisses.
+            Work::Ticket(event) => super::answer_for(
+                self.executor.apply_ticket(&delivery_id, &event).await,
+                delivery,
+            ),
+        }
+    }
+
+    async fn apply_alert(&self, delivery: &str, delivery_id: &str, alert: &AlertEvent) -> Answer {
+        let span = tracing::info_span!(
+            "alert",
+            repository = %alert.finding.repository.full_name,
+            kind = ?alert.finding.kind,
+            alert = alert.finding.number,
+            action = %alert.action
+        );
+        self.apply_alert_in_span(delivery, delivery_id, alert)
+            .instrument(span)
+            .await
+    }
+
+    async fn apply_alert_in_span(
+        &self,
+        delivery: &str,
+        delivery_id: &str,
+        alert: &AlertEvent,
+    ) -> Answer {
         // An uninstalled App, or a repository taken out of it, gets no more work; deliveries of
         // installations scantix never heard of (installed before it was deployed) are served.
         if let Some(installation) = alert.installation_id {
@@ -155,18 +250,79 @@ impl GithubIngest {
                     .await;
                 let verdict = settings.verdict(&alert.finding);
                 self.executor
-                    .apply_verdict(&delivery_id, &alert, &verdict, &settings.engine)
+                    .apply_verdict(delivery_id, alert, &verdict, &settings.engine)
                     .await
             }
             None => {
                 let verdict = builtin(&alert.finding);
                 self.executor
-                    .apply_verdict(&delivery_id, &alert, &verdict, self.executor.config())
+                    .apply_verdict(delivery_id, alert, &verdict, self.executor.config())
                     .await
             }
         };
         super::answer_for(result, delivery)
     }
+}
+
+/// An authenticated delivery, read: what there is to apply.
+#[derive(Debug)]
+pub enum Work {
+    Installation(InstallationEvent),
+    /// Boxed: an alert event is several hundred bytes, the other variants a fraction of it.
+    Alert(Box<AlertEvent>),
+    PullRequest(crate::event::PullRequestEvent),
+    /// A person closed, reopened or deleted a ticket kept in GitHub Issues.
+    Ticket(crate::event::TicketEvent),
+}
+
+/// Reads a delivery without acting on it (pure): the work it asks for, or the answer it gets
+/// without any (`ping`, events and actions scantix does not act on, malformed bodies). The webhook
+/// function calls this before making a delivery durable, so what the worker later reads is known to
+/// be readable and nothing is stored for deliveries that need no work.
+pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
+    if event == "issues" {
+        return read_issues(body);
+    }
+    if event == "pull_request" {
+        return match crate::github::pull_request_webhook::parse_pull_request(body) {
+            Ok(Some(change)) => Ok(Work::PullRequest(change)),
+            Ok(None) => Err(ignored("`pull_request` action not acted on".to_owned())),
+            Err(e) => Err(malformed(&e)),
+        };
+    }
+    if matches!(event, "installation" | "installation_repositories") {
+        return match parse_installation(event, body) {
+            Ok(Some(change)) => Ok(Work::Installation(change)),
+            Ok(None) => Err(ignored(format!("`{event}` action not acted on"))),
+            Err((path, message)) => {
+                let mut answer =
+                    Answer::refused(400, "malformed_payload", format!("{path}: {message}"));
+                answer.body["path"] = json!(path);
+                Err(answer)
+            }
+        };
+    }
+    match parse_delivery(event, body) {
+        Ok(ParsedDelivery::Alert(alert)) => Ok(Work::Alert(Box::new(alert))),
+        Ok(ParsedDelivery::Ping) => Err(Answer::new(200, json!({ "status": "pong" }))),
+        Ok(ParsedDelivery::Ignored { reason }) => Err(ignored(reason)),
+        Err(e) => Err(malformed(&e)),
+    }
+}
+
+/// An `issues` delivery: a ticket event if it is about a scantix ticket in GitHub Issues.
+fn read_issues(body: &[u8]) -> Result<Work, Answer> {
+    use crate::github::issues_webhook::{ParsedIssuesDelivery, parse_issues_delivery};
+    match parse_issues_delivery(body) {
+        Ok(ParsedIssuesDelivery::Ticket(event)) => Ok(Work::Ticket(event)),
+        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(ignored(reason)),
+        Err(e) => Err(malformed(&e)),
+    }
+}
+
+fn ignored(reason: String) -> Answer {
+    tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
+    Answer::new(202, json!({ "status": "ignored", "reason": reason }))
 }
 
 fn malformed(e: &PayloadError) -> Answer {

@@ -7,6 +7,7 @@
 
 use super::{Answer, DEFAULT_MAX_BODY};
 use crate::engine::Executor;
+use crate::event::TicketEvent;
 use crate::github::signature::verify_signature;
 use crate::jira::webhook::{ParsedJiraDelivery, parse_jira_delivery};
 use crate::secret::Secret;
@@ -25,27 +26,33 @@ pub enum JiraAuthenticity {
     UrlToken(Secret),
 }
 
-/// Receives Jira webhooks.
-pub struct JiraIngest {
+/// Checks Jira webhook requests before anything reads them: size, then authenticity.
+#[derive(Debug, Clone)]
+pub struct JiraGate {
     authenticity: JiraAuthenticity,
-    executor: Arc<Executor>,
     max_body: usize,
 }
 
-impl JiraIngest {
-    pub fn new(authenticity: JiraAuthenticity, executor: Arc<Executor>) -> JiraIngest {
-        JiraIngest {
+impl JiraGate {
+    pub fn new(authenticity: JiraAuthenticity) -> JiraGate {
+        JiraGate {
             authenticity,
-            executor,
             max_body: DEFAULT_MAX_BODY,
         }
     }
 
-    /// Handles one delivery; `query` is the request URL's raw query string.
-    pub async fn handle(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
+    /// The delivery's dedup id (`jira:<identifier>`, or `jira:sha256:<digest of the body>` where
+    /// Data Center sends none), or the refusal the request gets (413, 401). `query` is the request
+    /// URL's raw query string.
+    pub fn admit(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<String, Answer> {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         if let Some(refusal) = Answer::too_large(body, self.max_body) {
-            return refusal;
+            return Err(refusal);
         }
         let authentic = match &self.authenticity {
             JiraAuthenticity::Signature(secret) => {
@@ -62,35 +69,91 @@ impl JiraIngest {
         };
         if let Err(why) = authentic {
             tracing::warn!(error = %why, "jira webhook refused");
-            return Answer::refused(401, "bad_signature", why);
+            return Err(Answer::refused(401, "bad_signature", why));
         }
-        let delivery = match header("x-atlassian-webhook-identifier")
-            .filter(|d| !d.is_empty() && d.len() <= 128)
-        {
-            Some(id) => format!("jira:{id}"),
-            None => format!("jira:sha256:{}", hex::encode(Sha256::digest(body))),
+        Ok(
+            match header("x-atlassian-webhook-identifier")
+                .filter(|d| !d.is_empty() && d.len() <= 128)
+            {
+                Some(id) => format!("jira:{id}"),
+                None => format!("jira:sha256:{}", hex::encode(Sha256::digest(body))),
+            },
+        )
+    }
+}
+
+/// Applies Jira webhooks: synchronously in the local server and tests (`handle`), or item by item
+/// in the worker (`route`).
+pub struct JiraIngest {
+    /// `None` in the worker, which applies deliveries the webhook function already checked.
+    gate: Option<JiraGate>,
+    executor: Arc<Executor>,
+}
+
+impl JiraIngest {
+    pub fn new(authenticity: JiraAuthenticity, executor: Arc<Executor>) -> JiraIngest {
+        JiraIngest {
+            gate: Some(JiraGate::new(authenticity)),
+            executor,
+        }
+    }
+
+    /// An ingest that only applies deliveries already checked and stored by the webhook function
+    /// (the worker's): it holds no webhook secret, and `handle` refuses every request.
+    pub fn for_worker(executor: Arc<Executor>) -> JiraIngest {
+        JiraIngest {
+            gate: None,
+            executor,
+        }
+    }
+
+    /// Handles one delivery start to end; `query` is the request URL's raw query string.
+    pub async fn handle(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
+        let Some(gate) = &self.gate else {
+            return Answer::refused(
+                500,
+                "not_configured",
+                "this ingest takes no webhook requests",
+            );
+        };
+        let delivery = match gate.admit(headers, query, body) {
+            Ok(delivery) => delivery,
+            Err(refusal) => return refusal,
         };
         let span = tracing::info_span!("delivery", delivery = %delivery, source = "jira");
         self.route(&delivery, body).instrument(span).await
     }
 
-    /// Acts on an authenticated delivery.
-    async fn route(&self, delivery: &str, body: &[u8]) -> Answer {
-        let event = match parse_jira_delivery(body) {
-            Ok(ParsedJiraDelivery::Ticket(event)) => event,
-            Ok(ParsedJiraDelivery::Ignored { reason }) => {
-                tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-                return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
+    /// Acts on an authenticated delivery (`delivery` is its dedup id, `jira:…`).
+    pub async fn route(&self, delivery: &str, body: &[u8]) -> Answer {
+        match read_jira_delivery(body) {
+            Ok(event) => {
+                let result = self.executor.apply_ticket(delivery, &event).await;
+                super::answer_for(result, delivery)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "malformed jira payload");
-                let mut answer = Answer::refused(400, "malformed_payload", e.to_string());
-                answer.body["path"] = json!(e.path);
-                return answer;
-            }
-        };
-        let result = self.executor.apply_ticket(delivery, &event).await;
-        super::answer_for(result, delivery)
+            Err(answer) => answer,
+        }
+    }
+}
+
+/// Reads a delivery without acting on it (pure): the ticket event, or the answer it gets without
+/// any work (ignored events, malformed bodies).
+pub fn read_jira_delivery(body: &[u8]) -> Result<TicketEvent, Answer> {
+    match parse_jira_delivery(body) {
+        Ok(ParsedJiraDelivery::Ticket(event)) => Ok(event),
+        Ok(ParsedJiraDelivery::Ignored { reason }) => {
+            tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
+            Err(Answer::new(
+                202,
+                json!({ "status": "ignored", "reason": reason }),
+            ))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed jira payload");
+            let mut answer = Answer::refused(400, "malformed_payload", e.to_string());
+            answer.body["path"] = json!(e.path);
+            Err(answer)
+        }
     }
 }
 

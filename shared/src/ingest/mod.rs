@@ -7,16 +7,55 @@
 
 pub mod github;
 pub mod jira;
+pub mod receive;
 
 pub use github::GithubIngest;
 pub use jira::JiraIngest;
+pub use receive::{GithubReceiver, JiraReceiver};
 
 use crate::engine::{ExecuteError, Outcome};
+use async_trait::async_trait;
+use http::HeaderMap;
 use serde_json::{Value, json};
 
 /// GitHub caps webhook payloads at 25 MB; alert payloads are a few KB. 1 MiB leaves room for the
 /// largest real alert (long rule help texts) while refusing abuse early.
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// Something that answers webhook requests: the synchronous ingests (local server, tests) and the
+/// durable receivers (the Lambda functions). `query` is the URL's raw query string.
+#[async_trait]
+pub trait Endpoint: Send + Sync {
+    async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer;
+}
+
+#[async_trait]
+impl Endpoint for GithubIngest {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for GithubReceiver {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for JiraIngest {
+    async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, query, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for JiraReceiver {
+    async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, query, body).await
+    }
+}
 
 /// An HTTP answer: status and JSON body.
 #[derive(Debug, Clone, PartialEq)]

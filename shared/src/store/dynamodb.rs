@@ -14,6 +14,16 @@
 //! | ticket link | `T#<tracker>#<ticket key>` | `T` | `kind=ticket`, `group_key` (S) |
 //! | draft ticket | `R#<draft key>` | `R` | `kind=draft`, `doc` |
 //! | installation | `I#<installation id>` | `I` | `kind=installation`, `version` (N), `doc` |
+//! | inbox item | `IN#<delivery id>` | `IN` | `kind=inbox`, `doc`, `body` (B, gzip), `status`, `attempts` (N), `last_error`, `ttl`; while pending also `pending` and `received_at` |
+//! | pull request | `P#<repository id>#<number>` | `P` | `kind=pull_request`, `version` (N), `doc` |
+//!
+//! Pending inbox items are also in the sparse global secondary index `pending-inbox` (hash
+//! `pending`, always `"pending"`; range `received_at`): settling an item removes its `pending`
+//! attribute, so the index holds only what is still to be applied and `scantix replay` reads just
+//! that. One hash value puts all pending items in one index partition; they are few (the worker
+//! settles each within seconds), so it is never hot. Inbox items are written by the webhook
+//! functions with one conditional `PutItem` and afterwards only changed with `UpdateItem`, which
+//! the table's stream reports as `MODIFY`: the worker's stream filter passes `INSERT`s only.
 //!
 //! Audit entries live in their group's partition, so one Query reads a group's log in order: `at`
 //! is written RFC 3339 with nine fraction digits (fixed width, so text order is time order), `n`
@@ -44,6 +54,7 @@
 
 use super::{Commit, Guarded, Store, StoreError};
 use crate::identity::{Fingerprint, GroupKey};
+use crate::inbox::{Applied, InboxItem, InboxStatus};
 use crate::state::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
 };
@@ -55,8 +66,9 @@ use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetad
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, KeySchemaElement,
-    KeyType, Put, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
 };
 use chrono::SecondsFormat;
 use serde::Serialize;
@@ -88,6 +100,18 @@ const KIND_DELIVERY: &str = "delivery";
 const KIND_TICKET: &str = "ticket";
 const KIND_DRAFT: &str = "draft";
 const KIND_INSTALLATION: &str = "installation";
+const KIND_INBOX: &str = "inbox";
+/// The sparse index of pending inbox items, and its keys.
+pub const PENDING_INDEX: &str = "pending-inbox";
+const PENDING: &str = "pending";
+const RECEIVED_AT: &str = "received_at";
+const BODY: &str = "body";
+const STATUS: &str = "status";
+const ATTEMPTS: &str = "attempts";
+const LAST_ERROR: &str = "last_error";
+/// An item is at most 400 KB with its attribute names; the rest of an inbox item is well under
+/// 10 KB, so a compressed body up to this size always fits.
+const MAX_STORED_BODY: usize = 380 * 1024;
 
 /// Sort-key prefix of audit entries within a group's partition.
 const AUDIT_PREFIX: &str = "A#";
@@ -156,8 +180,19 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .attribute_definitions(string_attribute(PK)?)
             .attribute_definitions(string_attribute(SK)?)
+            .attribute_definitions(string_attribute(PENDING)?)
+            .attribute_definitions(string_attribute(RECEIVED_AT)?)
             .key_schema(key_element(PK, KeyType::Hash)?)
             .key_schema(key_element(SK, KeyType::Range)?)
+            .global_secondary_indexes(pending_index()?)
+            // As in the SAM template: the worker reads new inbox items from the stream.
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .map_err(build_error)?,
+            )
             .send()
             .await;
         let created = match created {
@@ -506,6 +541,133 @@ impl Store for DynamoStore {
         let item = self.get_item(Key::draft(key)).await?;
         item.map(|item| decode_doc(&item)).transpose()
     }
+
+    async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
+        let write = Write {
+            item: inbox_item(item)?,
+            condition: Some(Condition::absent()),
+        };
+        match self.put(write).await {
+            Ok(()) => Ok(true),
+            Err(e) => match store_error("PutItem", e) {
+                StoreError::Conflict => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
+        let item = self.get_item(Key::inbox(id)).await?;
+        item.map(|item| decode_inbox(&item)).transpose()
+    }
+
+    async fn settle_inbox(
+        &self,
+        id: &str,
+        applied: &Applied,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        // UpdateItem, never a put: the stream reports it as MODIFY, which the worker's filter
+        // drops, so settling never runs the delivery again. The condition keeps a late settle of
+        // an item that expired meanwhile from creating a husk.
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Key::inbox(id).into_item()))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        let update = match applied {
+            Applied::Done { outcome } => update
+                .update_expression(
+                    "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending",
+                )
+                .expression_attribute_names("#status", STATUS)
+                .expression_attribute_names("#outcome", "outcome")
+                .expression_attribute_names("#settled", "settled_at")
+                .expression_attribute_names("#pending", PENDING)
+                .expression_attribute_values(":done", AttributeValue::S("done".into()))
+                .expression_attribute_values(":outcome", AttributeValue::S(outcome.clone()))
+                .expression_attribute_values(":at", AttributeValue::S(timestamp(at))),
+            Applied::Failed { error } => update
+                .update_expression("SET #error = :error, #failed = :at ADD #attempts :one")
+                .expression_attribute_names("#error", LAST_ERROR)
+                .expression_attribute_names("#failed", "failed_at")
+                .expression_attribute_names("#attempts", ATTEMPTS)
+                .expression_attribute_values(":error", AttributeValue::S(error.clone()))
+                .expression_attribute_values(":at", AttributeValue::S(timestamp(at)))
+                .expression_attribute_values(":one", number(1)),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match store_error("UpdateItem", e) {
+                StoreError::Conflict => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn pending_inbox(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        // Index reads are eventually consistent: an item settled a moment ago may still be listed
+        // (applying it again is a recognised duplicate), one put a moment ago may be missed (the
+        // stream has it).
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PENDING_INDEX)
+            .key_condition_expression("#pending = :pending")
+            .expression_attribute_names("#pending", PENDING)
+            .expression_attribute_values(":pending", AttributeValue::S(PENDING.into()))
+            .into_paginator()
+            .send();
+        let mut items = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("Query", e))?;
+            for item in page.items() {
+                items.push(decode_inbox(item)?);
+                if items.len() >= limit {
+                    return Ok(items);
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    // ----- Pull requests -----
+
+    async fn get_pull_request(
+        &self,
+        repository_id: u64,
+        number: u64,
+    ) -> Result<Option<Versioned<crate::state::PullRequestRecord>>, StoreError> {
+        let item = self
+            .get_item(Key::pull_request(repository_id, number))
+            .await?;
+        item.map(|item| decode_versioned(&item)).transpose()
+    }
+
+    async fn put_pull_request(
+        &self,
+        record: Guarded<crate::state::PullRequestRecord>,
+    ) -> Result<u64, StoreError> {
+        let key = Key::pull_request(record.value.repository.id, record.value.number);
+        self.put_versioned(key, KIND_PULL_REQUEST, &record).await
+    }
+}
+
+// ----- Pull requests: item `P#<repository id>#<number>` / `P`, `kind=pull_request`, `version`,
+// `doc` (one per pull request scantix comments on; read and written by key only) -----
+
+const KIND_PULL_REQUEST: &str = "pull_request";
+
+impl Key {
+    fn pull_request(repository_id: u64, number: u64) -> Key {
+        Key {
+            pk: format!("P#{repository_id}#{number}"),
+            sk: "P".into(),
+        }
+    }
 }
 
 /// The primary key of one item.
@@ -558,6 +720,13 @@ impl Key {
         Key {
             pk: format!("I#{id}"),
             sk: "I".into(),
+        }
+    }
+
+    fn inbox(id: &str) -> Key {
+        Key {
+            pk: format!("IN#{id}"),
+            sk: "IN".into(),
         }
     }
 
@@ -691,6 +860,150 @@ fn document_item<T: Serialize>(key: Key, kind: &str, record: &T) -> Result<Item,
     item.insert(KIND.into(), AttributeValue::S(kind.into()));
     item.insert(DOC.into(), AttributeValue::S(encode(record)?));
     Ok(item)
+}
+
+/// An inbox item as written by a webhook function: metadata in `doc`, the body gzip-compressed
+/// (alert JSON shrinks 5–10×, which keeps a 1 MiB delivery inside DynamoDB's 400 KB item limit).
+fn inbox_item(item: &InboxItem) -> Result<Item, StoreError> {
+    let body = gzip(&item.body)?;
+    if body.len() > MAX_STORED_BODY {
+        return Err(StoreError::TooLarge(format!(
+            "delivery {} is {} bytes, {} compressed; an inbox item holds at most {MAX_STORED_BODY}",
+            item.id,
+            item.body.len(),
+            body.len()
+        )));
+    }
+    let meta = InboxItem {
+        body: Vec::new(),
+        ..item.clone()
+    };
+    let mut record = document_item(Key::inbox(&item.id), KIND_INBOX, &meta)?;
+    record.insert(BODY.into(), AttributeValue::B(body.into()));
+    record.insert(STATUS.into(), AttributeValue::S("pending".into()));
+    record.insert(ATTEMPTS.into(), number(0));
+    record.insert(PENDING.into(), AttributeValue::S(PENDING.into()));
+    record.insert(
+        RECEIVED_AT.into(),
+        AttributeValue::S(timestamp(item.received_at)),
+    );
+    record.insert(
+        TTL.into(),
+        AttributeValue::N(item.expires_at.timestamp().to_string()),
+    );
+    Ok(record)
+}
+
+/// Reads an inbox item back: `doc`, the body, and what `settle_inbox` changed since.
+fn decode_inbox(item: &Item) -> Result<InboxItem, StoreError> {
+    let mut inbox: InboxItem = decode_doc(item)?;
+    inbox.body = match item.get(BODY) {
+        Some(AttributeValue::B(blob)) => gunzip(blob.as_ref())
+            .map_err(|e| StoreError::Corrupt(format!("{}: body: {e}", describe(item))))?,
+        _ => {
+            return Err(StoreError::Corrupt(format!(
+                "{}: no binary `{BODY}`",
+                describe(item)
+            )));
+        }
+    };
+    inbox.status = match item.get(STATUS) {
+        Some(AttributeValue::S(status)) if status == "done" => InboxStatus::Done,
+        _ => InboxStatus::Pending,
+    };
+    if let Some(AttributeValue::N(n)) = item.get(ATTEMPTS) {
+        inbox.attempts = n.parse().unwrap_or(inbox.attempts);
+    }
+    if let Some(AttributeValue::S(error)) = item.get(LAST_ERROR) {
+        inbox.last_error = Some(error.clone());
+    }
+    Ok(inbox)
+}
+
+/// The inbox item in a DynamoDB stream record's `NewImage`, as Lambda delivers it (attribute
+/// values in DynamoDB JSON: `{"S": "…"}`, `{"N": "…"}`, `{"B": "<base64>"}`).
+pub fn inbox_item_from_stream_image(image: &serde_json::Value) -> Result<InboxItem, StoreError> {
+    use base64::Engine;
+    let corrupt = |what: String| StoreError::Corrupt(format!("stream image: {what}"));
+    let fields = image
+        .as_object()
+        .ok_or_else(|| corrupt("not an object".into()))?;
+    let mut item = Item::new();
+    for (name, value) in fields {
+        let (tag, inner) = value
+            .as_object()
+            .and_then(|typed| typed.iter().next())
+            .ok_or_else(|| corrupt(format!("`{name}` is not a typed value")))?;
+        let text = inner.as_str();
+        let value = match (tag.as_str(), text) {
+            ("S", Some(text)) => AttributeValue::S(text.into()),
+            ("N", Some(text)) => AttributeValue::N(text.into()),
+            ("B", Some(text)) => AttributeValue::B(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| corrupt(format!("`{name}`: {e}")))?
+                    .into(),
+            ),
+            // Other types (maps, lists, booleans) are not part of an inbox item.
+            _ => continue,
+        };
+        item.insert(name.clone(), value);
+    }
+    decode_inbox(&item)
+}
+
+/// Fixed-width RFC 3339 (nanoseconds, `Z`): text order is time order, for index range keys.
+fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// What the table's stream carries for a new inbox item (`NewImage`, in DynamoDB JSON as Lambda
+/// delivers it): for sample events and tests of the worker without a stream at hand.
+pub fn inbox_stream_image(item: &InboxItem) -> Result<serde_json::Value, StoreError> {
+    use base64::Engine;
+    let mut image = serde_json::Map::new();
+    for (name, value) in inbox_item(item)? {
+        let typed = match value {
+            AttributeValue::S(text) => serde_json::json!({ "S": text }),
+            AttributeValue::N(number) => serde_json::json!({ "N": number }),
+            AttributeValue::B(blob) => serde_json::json!({
+                "B": base64::engine::general_purpose::STANDARD.encode(blob.as_ref())
+            }),
+            _ => continue,
+        };
+        image.insert(name, typed);
+    }
+    Ok(serde_json::Value::Object(image))
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| StoreError::Corrupt(format!("compressing a body: {e}")))
+}
+
+fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut body = Vec::new();
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut body)?;
+    Ok(body)
+}
+
+fn pending_index() -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(PENDING_INDEX)
+        .key_schema(key_element(PENDING, KeyType::Hash)?)
+        .key_schema(key_element(RECEIVED_AT, KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(build_error)
 }
 
 fn encode<T: Serialize>(record: &T) -> Result<String, StoreError> {

@@ -4,6 +4,7 @@
 
 use super::{Commit, Guarded, Store, StoreError};
 use crate::identity::{Fingerprint, GroupKey};
+use crate::inbox::{Applied, InboxItem, InboxStatus};
 use crate::state::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
 };
@@ -24,6 +25,33 @@ struct Tables {
     drafts: BTreeMap<String, DraftTicket>,
     #[serde(default)]
     installations: BTreeMap<u64, (InstallationRecord, u64)>,
+    #[serde(default)]
+    inbox: BTreeMap<String, InboxItem>,
+    /// (repository id, pull request number) → its record.
+    #[serde(default, with = "pull_request_entries")]
+    pull_requests: BTreeMap<(u64, u64), (crate::state::PullRequestRecord, u64)>,
+}
+
+/// Pull request records as a JSON list: JSON object keys must be strings, these are pairs.
+mod pull_request_entries {
+    use crate::state::PullRequestRecord;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    type Entries = BTreeMap<(u64, u64), (PullRequestRecord, u64)>;
+
+    pub fn serialize<S: Serializer>(entries: &Entries, serializer: S) -> Result<S::Ok, S::Error> {
+        let list: Vec<&(PullRequestRecord, u64)> = entries.values().collect();
+        list.serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Entries, D::Error> {
+        let list = Vec::<(PullRequestRecord, u64)>::deserialize(deserializer)?;
+        Ok(list
+            .into_iter()
+            .map(|(record, version)| ((record.repository.id, record.number), (record, version)))
+            .collect())
+    }
 }
 
 /// The in-memory store. Cheap to create; one mutex, held only for map operations.
@@ -237,6 +265,53 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
+        let mut t = self.tables();
+        if t.inbox.contains_key(&item.id) {
+            return Ok(false);
+        }
+        t.inbox.insert(item.id.clone(), item.clone());
+        Ok(true)
+    }
+
+    async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
+        Ok(self.tables().inbox.get(id).cloned())
+    }
+
+    async fn settle_inbox(
+        &self,
+        id: &str,
+        applied: &Applied,
+        _at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        // Like DynamoDB's conditional update: settling an item that is not there writes nothing.
+        let Some(item) = t.inbox.get_mut(id) else {
+            return Ok(());
+        };
+        match applied {
+            Applied::Done { .. } => item.status = InboxStatus::Done,
+            Applied::Failed { error } => {
+                item.attempts += 1;
+                item.last_error = Some(error.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn pending_inbox(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError> {
+        let t = self.tables();
+        let mut pending: Vec<InboxItem> = t
+            .inbox
+            .values()
+            .filter(|item| item.status == InboxStatus::Pending)
+            .cloned()
+            .collect();
+        pending.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
     async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError> {
         let mut t = self.tables();
         if t.drafts.contains_key(&ticket.key) {
@@ -255,5 +330,32 @@ impl Store for MemoryStore {
 
     async fn get_draft(&self, key: &str) -> Result<Option<DraftTicket>, StoreError> {
         Ok(self.tables().drafts.get(key).cloned())
+    }
+
+    // ----- Pull requests -----
+
+    async fn get_pull_request(
+        &self,
+        repository_id: u64,
+        number: u64,
+    ) -> Result<Option<Versioned<crate::state::PullRequestRecord>>, StoreError> {
+        let t = self.tables();
+        Ok(t.pull_requests
+            .get(&(repository_id, number))
+            .map(|(value, version)| Versioned {
+                value: value.clone(),
+                version: *version,
+            }))
+    }
+
+    async fn put_pull_request(
+        &self,
+        record: Guarded<crate::state::PullRequestRecord>,
+    ) -> Result<u64, StoreError> {
+        let mut t = self.tables();
+        let key = (record.value.repository.id, record.value.number);
+        let version = check(t.pull_requests.get(&key), record.expected_version)?;
+        t.pull_requests.insert(key, (record.value, version));
+        Ok(version)
     }
 }

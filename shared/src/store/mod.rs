@@ -6,6 +6,7 @@ pub mod dynamodb;
 pub mod memory;
 
 use crate::identity::{Fingerprint, GroupKey};
+use crate::inbox::{Applied, InboxItem};
 use crate::state::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
 };
@@ -32,6 +33,9 @@ pub enum StoreError {
     /// table, denied access): the deployment or the data needs fixing.
     #[error("store rejected the request: {0}")]
     Rejected(String),
+    /// The record is larger than the store can hold (a DynamoDB item is at most 400 KB).
+    #[error("too large to store: {0}")]
+    TooLarge(String),
 }
 
 impl StoreError {
@@ -114,10 +118,46 @@ pub trait Store: Send + Sync {
     /// Every installation (the sweeper walks them).
     async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError>;
 
+    // The inbox (see `crate::inbox`): deliveries the webhook functions made durable.
+
+    /// Writes a delivery to the inbox if no item has its id; false when one had (a redelivery:
+    /// nothing is written). This is the only write a webhook function makes.
+    async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError>;
+
+    async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError>;
+
+    /// Records what the worker did with an item: `Done` takes it out of the pending set,
+    /// `Failed` counts the attempt and keeps the error. Repeating it is harmless.
+    async fn settle_inbox(
+        &self,
+        id: &str,
+        applied: &Applied,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` items still pending, oldest first (what `scantix replay` applies).
+    async fn pending_inbox(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+
     // The draft tracker keeps its tickets here, so the embedded default needs no other service.
 
     /// Writes a draft ticket if none has its key yet; returns false if one had.
     async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError>;
     async fn put_draft(&self, ticket: &DraftTicket) -> Result<(), StoreError>;
     async fn get_draft(&self, key: &str) -> Result<Option<DraftTicket>, StoreError>;
+
+    // ----- Pull requests: the record behind each pull request's summary comment -----
+
+    /// The record of pull request `number` of repository `repository_id`.
+    async fn get_pull_request(
+        &self,
+        repository_id: u64,
+        number: u64,
+    ) -> Result<Option<Versioned<crate::state::PullRequestRecord>>, StoreError>;
+
+    /// Writes a pull request record if it is still at `expected_version` (`None`: only if absent);
+    /// returns the new version.
+    async fn put_pull_request(
+        &self,
+        record: Guarded<crate::state::PullRequestRecord>,
+    ) -> Result<u64, StoreError>;
 }

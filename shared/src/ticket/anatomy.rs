@@ -118,6 +118,12 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
     if group.overdue_flagged {
         labels.push("scantix-overdue".to_string());
     }
+    // The repository's own labels, for every tracker (labels mean the same everywhere).
+    for label in &group.destination.labels {
+        if !labels.contains(label) {
+            labels.push(label.clone());
+        }
+    }
     labels.dedup();
 
     TicketContent {
@@ -138,6 +144,8 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
             .iter()
             .filter(|m| m.is_open())
             .find_map(|m| m.owner.clone()),
+        destination: group.destination.clone(),
+        repository: group.repository.full_name.clone(),
     }
 }
 

@@ -3,12 +3,13 @@
 //! (or whoever wrote the flagged code) slipped in, and no way out of a code span or block.
 
 use super::TicketContent;
+use crate::identity::GroupKey;
 use std::fmt::Write;
 
 /// Escapes text for use inline in Markdown.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
+    for c in text.chars().filter(|c| !is_bidi_control(*c)) {
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -16,8 +17,9 @@ pub fn escape(text: &str) -> String {
             // A zero-width space after @ and # stops GitHub linking mentions and issue references.
             '@' => out.push_str("@\u{200B}"),
             '#' => out.push_str("\\#\u{200B}"),
+            // `$` opens GitHub's math mode, which renders (and colours) whatever follows.
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '|' | '~' | '{' | '}' | '+'
-            | '-' | '.' | '"' | '\'' | ':' | '=' => {
+            | '-' | '.' | '"' | '\'' | ':' | '=' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -29,10 +31,17 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Escapes multi-line plain text (a comment scantix writes, quoting alert text), keeping its line
+/// breaks: each line as [`escape`] makes it, so no line can start a list, a quote or a heading.
+pub fn text(text: &str) -> String {
+    text.lines().map(escape).collect::<Vec<_>>().join("\n")
+}
+
 /// Wraps text in a code span that nothing inside can close, on one line.
 pub fn code(text: &str) -> String {
     let flat: String = text
         .chars()
+        .filter(|c| !is_bidi_control(*c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     let fence = "`".repeat(longest_backtick_run(&flat) + 1);
@@ -43,7 +52,7 @@ pub fn code(text: &str) -> String {
 pub fn block(text: &str) -> String {
     let clean: String = text
         .chars()
-        .filter(|c| !c.is_control() || *c == '\n')
+        .filter(|c| (!c.is_control() || *c == '\n') && !is_bidi_control(*c))
         .collect();
     let fence = "`".repeat((longest_backtick_run(&clean) + 1).max(3));
     format!("{fence}text\n{}\n{fence}", clean.trim_end())
@@ -65,15 +74,106 @@ fn longest_backtick_run(text: &str) -> usize {
     text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
+/// Unicode's bidirectional overrides and isolates: they make text display in another order than
+/// it reads (`txt.exe` shown for `exe.txt`), so alert text loses them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The hidden marker naming the group a ticket body belongs to: `<!-- scantix:group=… -->`. How
+/// a tracker that keeps only the body (GitHub Issues) confirms a ticket is the group's.
+pub fn group_marker(key: &GroupKey) -> String {
+    format!("<!-- scantix:group={} -->", marker_value(key.as_str()))
+}
+
+/// The hidden marker a comment carries, naming the `comment_id` it was posted for, so a repeat
+/// can be recognised: `<!-- scantix:comment=… -->`.
+pub fn comment_marker(comment_id: &str) -> String {
+    format!("<!-- scantix:comment={} -->", marker_value(comment_id))
+}
+
+/// A value made safe inside an HTML comment, and kept one-to-one (so comparing markers compares
+/// values): letters, digits and `/:._` as they are, every other byte as `%XX`. So no `-` (a
+/// comment ends at `-->`, and a group key holds rule ids anyone can name), no `>`, no space.
+fn marker_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/:._".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// The whole ticket body.
 pub fn render(t: &TicketContent) -> String {
+    render_showing(t, 0)
+}
+
+/// The whole ticket body in at most `limit` characters (GitHub refuses an issue body over 65,536):
+/// as it is when it fits; else with the scanner's texts shortened and only as many findings as
+/// fit, saying how many more there are. The group marker stays in whatever is cut.
+pub fn render_within(t: &TicketContent, limit: usize) -> String {
+    let full = render(t);
+    if full.chars().count() <= limit {
+        return full;
+    }
+    let mut shown = t.clone();
+    // A rule's help can run to many kilobytes; a quarter of the room each is plenty to act on.
+    let share = limit / 4;
+    shown.description = t.description.as_deref().map(|d| shortened(d, share));
+    shown.guidance = t.guidance.as_deref().map(|g| shortened(g, share));
+    let total = t.findings.len();
+    let render_first = |shown: &mut TicketContent, keep: usize| {
+        shown.findings = t.findings[..keep].to_vec();
+        render_showing(shown, total - keep)
+    };
+    // The most findings that fit: `fits` holds for `low`, not for `high`.
+    let (mut low, mut high) = (0, total + 1);
+    let mut best = render_first(&mut shown, 0);
+    while low + 1 < high {
+        let middle = (low + high) / 2;
+        let candidate = render_first(&mut shown, middle);
+        if candidate.chars().count() <= limit {
+            low = middle;
+            best = candidate;
+        } else {
+            high = middle;
+        }
+    }
+    if best.chars().count() <= limit {
+        return best;
+    }
+    // Even the frame is too long (facts by the hundred): cut it, and keep the marker.
+    let marker = format!("\n{}\n", group_marker(&t.group_key));
+    let room = limit.saturating_sub(marker.chars().count() + 2);
+    let mut cut: String = best.chars().take(room).collect();
+    cut.push_str("\n…");
+    cut.push_str(&marker);
+    cut
+}
+
+/// `text` cut to `limit` characters, ending in `…` when cut.
+fn shortened(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The body with `t.findings` listed and `hidden` more findings only counted.
+fn render_showing(t: &TicketContent, hidden: usize) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{}\n", escape(&t.summary));
     md.push_str("| | |\n|---|---|\n");
     for (name, value) in &t.facts {
         let _ = writeln!(md, "| {} | {} |", escape(name), escape(value));
     }
-    let _ = writeln!(md, "\n### Findings ({})\n", t.findings.len());
+    let _ = writeln!(md, "\n### Findings ({})\n", t.findings.len() + hidden);
     for f in &t.findings {
         let place = if f.place.is_empty() {
             String::new()
@@ -100,6 +200,12 @@ pub fn render(t: &TicketContent) -> String {
             escape(&f.rule),
         );
     }
+    if hidden > 0 {
+        let _ = writeln!(
+            md,
+            "- … and {hidden} more, not shown: too many for one ticket"
+        );
+    }
     if let Some(description) = &t.description {
         let _ = writeln!(md, "\n### What is wrong\n\n{}", block(description));
     }
@@ -117,11 +223,7 @@ pub fn render(t: &TicketContent) -> String {
         "\n### How the fix will be verified\n\n{}",
         escape(&t.verification)
     );
-    let _ = write!(
-        md,
-        "\n<!-- scantix:group={} -->\n",
-        t.group_key.as_str().replace("--", "- -")
-    );
+    let _ = write!(md, "\n{}\n", group_marker(&t.group_key));
     md
 }
 
@@ -146,6 +248,92 @@ mod tests {
         assert!(span.starts_with("```` ") && span.ends_with(" ````"));
         let fenced = block("x\n````\n</details>");
         assert!(fenced.starts_with("`````text\n") && fenced.ends_with("\n`````"));
+    }
+
+    /// The ticket content of `findings` alerts of `rule`, each in its own file.
+    fn content(findings: u64, rule: &str) -> TicketContent {
+        use crate::identity::{Fingerprint, GroupingMode};
+        use crate::state::{GroupRecord, Member};
+        let first = crate::testing::code_alert(1, rule, "src/1.js");
+        let key = GroupKey::for_finding(&first, GroupingMode::Rule);
+        let mut group = GroupRecord::new(key, &first, chrono::DateTime::UNIX_EPOCH);
+        for number in 1..=findings {
+            let finding = crate::testing::code_alert(number, rule, &format!("src/{number}.js"));
+            group
+                .members
+                .insert(Fingerprint::of(&finding), Member::of(&finding, true));
+        }
+        crate::ticket::anatomy::ticket_content(&group)
+    }
+
+    #[test]
+    fn math_and_reordering_characters_are_inert() {
+        let out = escape("$\\color{red}{x}$ \u{202E}exe.txt");
+        assert!(out.starts_with("\\$\\\\color"), "{out}");
+        assert!(!out.contains('\u{202E}'));
+        assert!(!code("a\u{2066}b").contains('\u{2066}'));
+        assert!(!block("a\u{202D}b").contains('\u{202D}'));
+    }
+
+    #[test]
+    fn multi_line_text_keeps_its_lines_and_nothing_else() {
+        let out = text("Reopened:\n- alert 1 (@admin) <b>x</b>\n> quoted");
+        assert_eq!(
+            out,
+            "Reopened\\:\n\\- alert 1 \\(@\u{200B}admin\\) &lt;b&gt;x&lt;/b&gt;\n&gt; quoted"
+        );
+    }
+
+    #[test]
+    fn a_rule_id_cannot_close_the_group_marker() {
+        // Rule ids come from whoever uploads the SARIF: this one tries to end the HTML comment.
+        let hostile = content(1, "x--->y<img src=x>@admin -- ->");
+        let body = render(&hostile);
+        let marker = group_marker(&hostile.group_key);
+        assert!(body.ends_with(&format!("\n{marker}\n")), "{body}");
+        let inside = marker["<!--".len()..marker.len() - "-->".len()].trim();
+        assert!(
+            !inside.contains("--") && !inside.contains('>') && !inside.contains(' '),
+            "{marker}"
+        );
+        assert_eq!(body.matches("-->").count(), 1, "{body}");
+        // One-to-one: a different key never yields the same marker.
+        let other = content(1, "x---%3Ey");
+        assert_ne!(group_marker(&other.group_key), marker);
+        assert_eq!(
+            comment_marker("scantix-0a1b-4"),
+            "<!-- scantix:comment=scantix%2D0a1b%2D4 -->"
+        );
+    }
+
+    #[test]
+    fn a_body_too_long_shows_what_fits_and_keeps_its_marker() {
+        let mut many = content(600, "js/xss");
+        many.guidance = Some("g".repeat(50_000));
+        let full = render(&many);
+        assert!(full.chars().count() > 65_536);
+
+        let body = render_within(&many, 65_536);
+
+        assert!(body.chars().count() <= 65_536);
+        assert!(
+            body.contains("### Findings (600)"),
+            "the count is the whole group's"
+        );
+        let shown = body.matches("- [ ] ").count();
+        assert!(shown > 100 && shown < 600, "{shown}");
+        assert!(body.contains(&format!("and {} more, not shown", 600 - shown)));
+        assert!(body.ends_with(&format!("{}\n", group_marker(&many.group_key))));
+        let small = content(2, "js/xss");
+        assert_eq!(
+            render_within(&small, 65_536),
+            render(&small),
+            "what fits is left alone"
+        );
+        // A frame too long for any list of findings is cut, marker kept.
+        let tiny = render_within(&small, 300);
+        assert!(tiny.chars().count() <= 300, "{}", tiny.chars().count());
+        assert!(tiny.ends_with(&format!("{}\n", group_marker(&small.group_key))));
     }
 
     #[test]

@@ -7,7 +7,41 @@ pub mod markdown;
 
 use crate::finding::{AlertState, Severity};
 use crate::identity::GroupKey;
+use crate::tracker::jira::Priorities;
 use serde::{Deserialize, Serialize};
+
+/// Where and how a repository's tickets are filed *within* the deployment's tracker, as its
+/// `.github/scantix.yml` chose: the tracker and its credentials are the deployment's, the project,
+/// issue type, priority map, extra labels and components may be the repository's. Empty fields
+/// keep the tracker's deployment settings. Fixed on the group when its ticket is requested, so a
+/// ticket stays where it was filed (and is found there again after a crash) whatever the file
+/// says later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TicketDestination {
+    /// The tracker's project (a Jira project key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The issue type, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_type: Option<String>,
+    /// Severity → priority name, replacing the deployment's map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priorities: Option<Priorities>,
+    /// Labels added to the ticket, besides scantix's own and the deployment's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Components (by name), replacing the deployment's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+impl TicketDestination {
+    /// Nothing chosen: the deployment's settings apply throughout.
+    pub fn is_deployment_default(&self) -> bool {
+        *self == TicketDestination::default()
+    }
+}
 
 /// One finding as a line of the ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,4 +80,11 @@ pub struct TicketContent {
     pub due: Option<chrono::NaiveDate>,
     /// Who should do it, as the tracker knows them (a Jira accountId, a GitHub login).
     pub assignee: Option<String>,
+    /// Where the repository chose to file it within the tracker (the group's, fixed at creation).
+    #[serde(default)]
+    pub destination: TicketDestination,
+    /// The repository the alerts are in (`owner/name`): where a GitHub issue is filed unless the
+    /// deployment names a central repository.
+    #[serde(default)]
+    pub repository: String,
 }

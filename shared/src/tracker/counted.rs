@@ -1,7 +1,7 @@
 //! A `Tracker` decorator that counts calls by kind: the figures behind "tracker calls per event"
 //! in the benchmark, and what tests assert side effects with.
 
-use super::{Tracker, TrackerError};
+use super::{Tracker, TrackerError, TrackerSite};
 use crate::identity::GroupKey;
 use crate::state::{TicketRef, TicketState};
 use crate::ticket::TicketContent;
@@ -73,9 +73,18 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.inner.name()
     }
 
+    fn site(&self) -> TrackerSite {
+        self.inner.site()
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         self.counts.find.fetch_add(1, Ordering::SeqCst);
         self.inner.find_by_group_key(key).await
+    }
+
+    async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
+        self.counts.find.fetch_add(1, Ordering::SeqCst);
+        self.inner.find_for(content).await
     }
 
     async fn create(

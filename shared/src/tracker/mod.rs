@@ -3,9 +3,11 @@
 
 pub mod counted;
 pub mod draft;
+pub mod github_issues;
 pub mod jira;
 
 use crate::identity::GroupKey;
+use crate::repo_config::TrackerKind;
 use crate::state::{TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
@@ -34,17 +36,55 @@ impl TrackerError {
     }
 }
 
-/// The ticketing port. Every call must be safe to repeat: `create` is preceded by
-/// `find_by_group_key`, and `comment` takes an id that makes a repeated comment a no-op where the
-/// tracker allows it.
+/// Which tracker a deployment files tickets in, in the terms of a repository's `tracker` section:
+/// what that section must name for the repository's choice of destination to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerSite {
+    pub kind: TrackerKind,
+    /// Where the tracker lives, for those with a site of their own (Jira's base URL).
+    pub base_url: Option<String>,
+}
+
+impl TrackerSite {
+    /// The site of the tracker recorded as `name` in `TicketRef::tracker` (`draft`, `jira`,
+    /// `github`), without a base URL.
+    pub fn named(name: &str) -> TrackerSite {
+        let kind = match name {
+            "jira" => TrackerKind::Jira,
+            "github" | "github-issues" => TrackerKind::GithubIssues,
+            _ => TrackerKind::Draft,
+        };
+        TrackerSite {
+            kind,
+            base_url: None,
+        }
+    }
+}
+
+/// The ticketing port. Every call must be safe to repeat: `create` is preceded by `find_for`
+/// (by default `find_by_group_key`), and `comment` takes an id that makes a repeated comment a
+/// no-op where the tracker allows it.
 #[async_trait]
 pub trait Tracker: Send + Sync {
     /// Short name recorded in `TicketRef::tracker` (`draft`, `jira`, `github`).
     fn name(&self) -> &str;
 
+    /// Which tracker this is, as a repository's config file names one. The default reads the kind
+    /// from `name`; an adapter with a site of its own (Jira) adds it, and a wrapper forwards it.
+    fn site(&self) -> TrackerSite {
+        TrackerSite::named(self.name())
+    }
+
     /// The ticket already made for this group, if any: how a retry after a crash between "tracker
     /// created it" and "store recorded it" finds it instead of creating a second one.
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError>;
+
+    /// The ticket already made for the group `content` renders, looked for where
+    /// `content.destination` files it (a repository's own Jira project, say). The default looks
+    /// by group key alone, for trackers whose tickets are found the same way wherever they are.
+    async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
+        self.find_by_group_key(&content.group_key).await
+    }
 
     /// Creates the ticket; returns it and the state it starts in.
     async fn create(

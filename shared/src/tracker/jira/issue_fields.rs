@@ -2,10 +2,10 @@
 //! ticket content and the settings. Pure: no I/O, tested on plain values.
 
 use super::dialect::Dialect;
-use super::settings::JiraSettings;
+use super::settings::{JiraSettings, Priorities};
 use super::{jql, text};
 use crate::finding::Severity;
-use crate::ticket::TicketContent;
+use crate::ticket::{TicketContent, TicketDestination};
 use serde_json::{Value, json};
 
 /// Jira's limit on `summary`.
@@ -22,6 +22,46 @@ const ALL_SEVERITIES: [Severity; 6] = [
     Severity::Critical,
 ];
 
+/// Where and how one ticket is filed: the deployment's settings, with the repository's choices
+/// (`TicketDestination`) over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filing<'a> {
+    pub project: &'a str,
+    pub issue_type: &'a str,
+    pub priorities: &'a Priorities,
+    pub components: &'a [String],
+}
+
+impl<'a> Filing<'a> {
+    /// A blank choice counts as none. Components belong to a project: in a project other than the
+    /// deployment's, its components would be refused, so only the repository's own apply there.
+    pub fn of(settings: &'a JiraSettings, destination: &'a TicketDestination) -> Filing<'a> {
+        let chosen = |value: &'a Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+        };
+        let project = chosen(&destination.project).unwrap_or(&settings.project);
+        let components: &[String] = if !destination.components.is_empty() {
+            &destination.components
+        } else if project.eq_ignore_ascii_case(settings.project.trim()) {
+            &settings.components
+        } else {
+            &[]
+        };
+        Filing {
+            project,
+            issue_type: chosen(&destination.issue_type).unwrap_or(&settings.issue_type),
+            priorities: destination
+                .priorities
+                .as_ref()
+                .unwrap_or(&settings.priorities),
+            components,
+        }
+    }
+}
+
 /// Builds issue bodies for one Jira.
 #[derive(Debug, Clone, Copy)]
 pub struct IssueFields<'a> {
@@ -33,19 +73,19 @@ impl IssueFields<'_> {
     /// `POST /issue`: every field, and the group key as the `scantix` issue property (set in the
     /// same request, so an issue never exists without it).
     pub fn create_body(&self, content: &TicketContent) -> Value {
+        let filing = Filing::of(self.settings, &content.destination);
         let mut fields = json!({
-            "project": { "key": self.settings.project },
-            "issuetype": { "name": self.settings.issue_type },
+            "project": { "key": filing.project },
+            "issuetype": { "name": filing.issue_type },
             "summary": summary(&content.title),
             "description": self.dialect.description(content),
             "labels": self.labels(content),
         });
-        if let Some(priority) = self.priority(content.severity) {
+        if let Some(priority) = priority(filing.priorities, content.severity) {
             fields["priority"] = priority;
         }
-        if !self.settings.components.is_empty() {
-            fields["components"] = self
-                .settings
+        if !filing.components.is_empty() {
+            fields["components"] = filing
                 .components
                 .iter()
                 .map(|name| json!({ "name": name }))
@@ -72,7 +112,8 @@ impl IssueFields<'_> {
             "summary": summary(&content.title),
             "description": self.dialect.description(content),
         });
-        if let Some(priority) = self.priority(content.severity) {
+        let filing = Filing::of(self.settings, &content.destination);
+        if let Some(priority) = priority(filing.priorities, content.severity) {
             fields["priority"] = priority;
         }
         if let Some(due) = content.due {
@@ -117,12 +158,13 @@ impl IssueFields<'_> {
         }
         labels
     }
+}
 
-    fn priority(&self, severity: Severity) -> Option<Value> {
-        let name = self.settings.priorities.for_severity(severity).trim();
-        // An empty name sends no priority (for projects without the field on their screens).
-        (!name.is_empty()).then(|| json!({ "name": name }))
-    }
+/// The `priority` field for `severity` under `priorities`. An empty name sends no priority (for
+/// projects without the field on their screens).
+fn priority(priorities: &Priorities, severity: Severity) -> Option<Value> {
+    let name = priorities.for_severity(severity).trim();
+    (!name.is_empty()).then(|| json!({ "name": name }))
 }
 
 /// A title as a Jira summary: one line, at most 255 characters.
@@ -225,6 +267,56 @@ mod tests {
         assert!(body["fields"].get("labels").is_none());
         assert!(body["fields"].get("assignee").is_none());
         assert_eq!(body["fields"]["duedate"], "2030-01-31");
+    }
+
+    #[test]
+    fn a_repositorys_destination_wins_over_the_deployments_settings() {
+        let settings = settings(Flavor::Cloud);
+        let mut content = hostile_content(1);
+        content.destination = TicketDestination {
+            project: Some("APPSEC".into()),
+            issue_type: Some("Vulnerability".into()),
+            priorities: Some(Priorities {
+                high: "P2".into(),
+                ..Priorities::default()
+            }),
+            labels: vec!["team-appsec".into()],
+            components: Vec::new(),
+        };
+        let body = fields(&settings).create_body(&content);
+        let f = &body["fields"];
+        assert_eq!(f["project"], json!({ "key": "APPSEC" }));
+        assert_eq!(f["issuetype"], json!({ "name": "Vulnerability" }));
+        assert_eq!(f["priority"], json!({ "name": "P2" }));
+        // The deployment's components belong to its own project: not sent to another one.
+        assert!(f.get("components").is_none(), "{f}");
+        let update = fields(&settings).update_body(&content);
+        assert_eq!(update["fields"]["priority"], json!({ "name": "P2" }));
+
+        content.destination.components = vec!["Payments".into()];
+        let body = fields(&settings).create_body(&content);
+        assert_eq!(
+            body["fields"]["components"],
+            json!([{ "name": "Payments" }])
+        );
+    }
+
+    #[test]
+    fn a_blank_or_same_project_choice_keeps_the_deployments_components() {
+        let settings = settings(Flavor::Cloud);
+        for project in ["  ", "sec"] {
+            let destination = TicketDestination {
+                project: Some(project.into()),
+                ..TicketDestination::default()
+            };
+            let filing = Filing::of(&settings, &destination);
+            assert_eq!(filing.components, ["Backend"], "{project:?}");
+            assert_eq!(filing.issue_type, "Bug");
+        }
+        let nothing_chosen = TicketDestination::default();
+        let filing = Filing::of(&settings, &nothing_chosen);
+        assert_eq!(filing.project, "SEC");
+        assert_eq!(filing.priorities, &settings.priorities);
     }
 
     #[test]

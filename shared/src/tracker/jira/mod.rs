@@ -34,15 +34,16 @@ pub mod workflow;
 
 pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
 
-use super::{Tracker, TrackerError};
+use super::{Tracker, TrackerError, TrackerSite};
 use crate::identity::GroupKey;
+use crate::repo_config::TrackerKind;
 use crate::state::{TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
 use dialect::{Dialect, SearchPage};
 use errors::Failure;
 use http::{Call, Http, Replay};
-use issue_fields::IssueFields;
+use issue_fields::{Filing, IssueFields};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -206,8 +207,8 @@ impl JiraTracker {
         Ok(page.issues.into_iter().map(|i| i.key).collect())
     }
 
-    async fn find(&self, group: &GroupKey) -> Result<Option<TicketRef>, Failure> {
-        let project = &self.settings.project;
+    /// The ticket of `group` in `project`.
+    async fn find(&self, project: &str, group: &GroupKey) -> Result<Option<TicketRef>, Failure> {
         // The property is the real key, but Jira searches an entity property only where an app
         // has it indexed; elsewhere the query is accepted and finds nothing. So an empty answer
         // (or a Jira that refuses the clause) falls back to the group's label. (One query with
@@ -384,6 +385,18 @@ fn checked_key(ticket: &TicketRef) -> Result<&str, TrackerError> {
     }
 }
 
+/// Whether two base URLs name the same Jira (scheme and host case, a trailing slash and
+/// surrounding spaces aside): how a repository's `tracker.jira.base-url` is matched against the
+/// deployment's.
+pub fn same_site(a: &str, b: &str) -> bool {
+    let normal = |raw: &str| {
+        reqwest::Url::parse(raw.trim())
+            .ok()
+            .map(|url| url.as_str().trim_end_matches('/').to_owned())
+    };
+    matches!((normal(a), normal(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// The base URL without a trailing slash. Credentials travel with every request, so plain http
 /// is only accepted for a Jira on this machine (tests, a local proxy).
 fn parse_base_url(raw: &str) -> Result<String, String> {
@@ -415,8 +428,21 @@ impl Tracker for JiraTracker {
         "jira"
     }
 
+    fn site(&self) -> TrackerSite {
+        TrackerSite {
+            kind: TrackerKind::Jira,
+            base_url: Some(self.http.base_url.clone()),
+        }
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
-        Ok(self.find(key).await?)
+        Ok(self.find(&self.settings.project, key).await?)
+    }
+
+    /// Looks in the project the ticket was filed in: the repository's own, if it chose one.
+    async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
+        let project = Filing::of(&self.settings, &content.destination).project;
+        Ok(self.find(project, &content.group_key).await?)
     }
 
     async fn create(
@@ -425,11 +451,12 @@ impl Tracker for JiraTracker {
     ) -> Result<(TicketRef, TicketState), TrackerError> {
         let body = self.fields().create_body(content);
         let call = &Call::new(Method::POST, self.api("/issue"), Replay::Unsafe).body(body);
+        let project = Filing::of(&self.settings, &content.destination).project;
         let ticket = self
             .repeat(|attempt| async move {
                 // After an unclear failure, Jira may have created it: look before creating.
                 if attempt > 1
-                    && let Some(found) = self.find(&content.group_key).await?
+                    && let Some(found) = self.find(project, &content.group_key).await?
                 {
                     return Ok(found);
                 }
@@ -541,6 +568,27 @@ mod tests {
             setting_of(JiraTracker::new(s, cloud_auth)),
             "jira.max-attempts"
         );
+    }
+
+    #[test]
+    fn a_site_is_the_same_whatever_the_case_of_its_host_or_a_trailing_slash() {
+        assert!(same_site(
+            "https://ACME.atlassian.net/",
+            " https://acme.atlassian.net"
+        ));
+        assert!(same_site(
+            "https://jira.example.com/jira",
+            "https://jira.example.com/jira/"
+        ));
+        assert!(!same_site(
+            "https://jira.example.com/jira",
+            "https://jira.example.com"
+        ));
+        assert!(!same_site(
+            "https://a.atlassian.net",
+            "https://b.atlassian.net"
+        ));
+        assert!(!same_site("not a url", "not a url"));
     }
 
     #[test]

@@ -64,5 +64,7 @@ pub fn hostile_content(findings: usize) -> TicketContent {
         verification: format!("Verified when fixed. {HOSTILE}"),
         due: Some(chrono::NaiveDate::from_ymd_opt(2030, 1, 31).unwrap_or_default()),
         assignee: Some("5b10a2844c20165700ede21g".into()),
+        destination: Default::default(),
+        repository: "octo/repo".into(),
     }
 }

@@ -1,0 +1,11 @@
+//! Entry point of the worker Lambda function: logging, clients built once per cold start, then
+//! the runtime loop.
+
+use lambda_runtime::{run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    scantix::logging::init();
+    let worker = worker::worker_from_env().await?;
+    run(service_fn(|event| worker::handle(&worker, event))).await
+}
