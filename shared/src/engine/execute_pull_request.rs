@@ -126,7 +126,7 @@ impl Executor {
                 None,
             )
             .await;
-        let (actions, audit) = match driven {
+        let (mut actions, audit) = match driven {
             Ok(done) => done,
             // The alert itself is applied: a summary that cannot be refreshed for good (no
             // installation to act as, say) must not fail its delivery forever.
@@ -147,6 +147,8 @@ impl Executor {
                 })
                 .await?;
         }
+        // An alert's outcome reports a summary written, not every look that changed nothing.
+        actions.retain(|a| !matches!(a, Action::PullRequestNoted { .. }));
         Ok(actions)
     }
 
