@@ -7,9 +7,9 @@
 //! GitHub lists (`GET /orgs/{org}/repos`, checked against GitHub's description of it), resuming
 //! after a rate limit, or those its recorded installation covers, without a listing.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use scantix::finding::AlertKind;
-use scantix_tests::fake_github::{FakeGitHub, Fault, PLAIN_TOKEN, numbered, octocrab_response};
+use scantix_tests::fake_github::{FakeGitHub, Fault, PLAIN_TOKEN, open_alert};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -92,32 +92,6 @@ fn report(output: &Output) -> Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("the report is JSON")
-}
-
-/// A real alert of `kind` (octocrab's recorded responses), open, renumbered, updated at `at`.
-fn open_alert(kind: AlertKind, number: u64, at: DateTime<Utc>) -> Value {
-    let base = match kind {
-        AlertKind::CodeScanning => octocrab_response("codescanning_alert_single.json"),
-        AlertKind::Dependabot => octocrab_response("check_dependabot_alerts.json")[0].clone(),
-        AlertKind::SecretScanning => octocrab_response("check_secrets_alerts.json")[1].clone(),
-    };
-    let mut alert = numbered(&base, number, at);
-    alert["state"] = json!("open");
-    for field in [
-        "dismissed_by",
-        "dismissed_at",
-        "dismissed_reason",
-        "dismissed_comment",
-        "resolution",
-        "resolved_at",
-        "resolved_by",
-        "resolution_comment",
-    ] {
-        if alert.get(field).is_some() {
-            alert[field] = Value::Null;
-        }
-    }
-    alert
 }
 
 /// 250 code scanning alerts, rule by number modulo 3, last updated a month ago (before any

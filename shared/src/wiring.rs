@@ -66,7 +66,7 @@ pub const SECRET_NAMES: &[&str] = &[
 pub async fn load_secrets() -> Result<(), WiringError> {
     let wanted: Vec<(String, String)> = SECRET_NAMES
         .iter()
-        .filter_map(|name| optional_dyn(&format!("{name}_ARN")).map(|arn| ((*name).into(), arn)))
+        .filter_map(|name| optional(&format!("{name}_ARN")).map(|arn| ((*name).into(), arn)))
         .collect();
     if wanted.is_empty() || FETCHED_SECRETS.get().is_some() {
         return Ok(());
@@ -114,7 +114,7 @@ pub fn secret(name: &'static str) -> Result<Option<Secret>, WiringError> {
     if let Some(fetched) = FETCHED_SECRETS.get().and_then(|all| all.get(name)) {
         return Ok(Some(fetched.clone()));
     }
-    if optional_dyn(&format!("{name}_ARN")).is_some() {
+    if optional(&format!("{name}_ARN")).is_some() {
         return Err(WiringError::Secret {
             name: name.into(),
             why: format!(
@@ -122,7 +122,7 @@ pub fn secret(name: &'static str) -> Result<Option<Secret>, WiringError> {
             ),
         });
     }
-    if let Some(path) = optional_dyn(&format!("{name}_FILE")) {
+    if let Some(path) = optional(&format!("{name}_FILE")) {
         let text = std::fs::read_to_string(&path).map_err(|e| WiringError::Secret {
             name: name.into(),
             why: format!("reading {path}: {e}"),
@@ -140,15 +140,11 @@ pub fn required_secret(name: &'static str) -> Result<Secret, WiringError> {
     secret(name)?.ok_or(WiringError::Missing(name))
 }
 
-fn optional_dyn(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
 fn var(name: &'static str) -> Result<String, WiringError> {
     std::env::var(name).map_err(|_| WiringError::Missing(name))
 }
 
-fn optional(name: &'static str) -> Option<String> {
+fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 

@@ -43,6 +43,7 @@
 //! repository listing's `type` filter and other sorts (every repository is listed, by creation),
 //! GitHub's refusal to reopen a fixed alert, the rate limit counters of healthy answers.
 
+use crate::fake_jira::pattern_matches;
 use crate::openapi::{OpenApi, query_pairs};
 use crate::webhooks::fixture_path;
 use axum::Router;
@@ -1893,24 +1894,6 @@ fn check_app_jwt(jwt: &str) -> Result<(), String> {
         (Some(_), Some(_)) => Ok(()),
         _ => Err("'iat' and 'exp' claims are required".into()),
     }
-}
-
-/// `*` matches any method or one path segment; a final `**` any remaining segments.
-fn pattern_matches(method: &str, pattern: &str, actual_method: &str, path: &str) -> bool {
-    if method != "*" && !method.eq_ignore_ascii_case(actual_method) {
-        return false;
-    }
-    let wanted: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-    let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    for (i, part) in wanted.iter().enumerate() {
-        match *part {
-            "**" if i + 1 == wanted.len() => return true,
-            "*" if i < actual.len() => {}
-            _ if actual.get(i) == Some(part) => {}
-            _ => return false,
-        }
-    }
-    wanted.len() == actual.len()
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.

@@ -2106,8 +2106,14 @@ fn request_matches(
     pattern_matches(method, pattern, actual_method, path)
 }
 
-/// `*` matches any method or one path segment; a final `**` any remaining segments.
-fn pattern_matches(method: &str, pattern: &str, actual_method: &str, path: &str) -> bool {
+/// `*` matches any method or one path segment; a final `**` any remaining segments. The fake
+/// GitHub matches its recorded requests and faults the same way.
+pub(crate) fn pattern_matches(
+    method: &str,
+    pattern: &str,
+    actual_method: &str,
+    path: &str,
+) -> bool {
     if method != "*" && !method.eq_ignore_ascii_case(actual_method) {
         return false;
     }
