@@ -40,25 +40,27 @@ step 05-code_scanning_alert.created.json \
 step 06-code_scanning_alert.created.json \
     "Trivy reports a CVE seen only on a pull request's merge ref: recorded, not ticketed"
 step 07-code_scanning_alert.fixed.json \
-    "Pull request 11 fixes alert 10: the ticket is updated, two alerts still open"
+    "Pull request 11 fixes alert 10 on its merge ref: the branch still has it, the ticket waits"
 step 08-code_scanning_alert.fixed.json \
-    "Alert 11 fixed: one left"
+    "Pull request 11 merged: alert 10 fixed on the branch, the ticket is updated, two still open"
 step 09-code_scanning_alert.fixed.json \
+    "Alert 11 fixed: one left"
+step 10-code_scanning_alert.fixed.json \
     "Alert 12 fixed, the last one: the ticket is marked stale, with a comment saying why"
-step 10-code_scanning_alert.reopened.json \
+step 11-code_scanning_alert.reopened.json \
     "Alert 10 reappears on refs/heads/code-feature: the same ticket is reopened, with a comment"
-step 11-code_scanning_alert.closed_by_user.json \
+step 12-code_scanning_alert.closed_by_user.json \
     "Codertocat dismisses an Anchore alert nobody was tracking yet: recorded, no ticket"
-step 12-secret_scanning_alert.reopened.json \
+step 13-secret_scanning_alert.reopened.json \
     "Secret scanning: an Adafruit IO key, open again and new to scantix: a ticket"
-step 13-secret_scanning_alert.resolved.json \
+step 14-secret_scanning_alert.resolved.json \
     "Codertocat resolves it as a false positive: a comment says who and why; the ticket goes stale"
-step 14-check_run.created.json \
+step 15-check_run.created.json \
     "A CI check run: not a security alert, ignored"
 
 echo
-echo "==> GitHub redelivers step 09 (a retry after a timeout): a duplicate, nothing decided again"
-"$scantix" deliver "$scenario/09-code_scanning_alert.fixed.json"
+echo "==> GitHub redelivers step 10 (a retry after a timeout): a duplicate, nothing decided again"
+"$scantix" deliver "$scenario/10-code_scanning_alert.fixed.json"
 
 echo
 echo "==> scantix tickets"

@@ -83,6 +83,9 @@ fn alert(action_file: &str, number: u64) -> Value {
             ("alert.rule", created["alert"]["rule"].clone()),
             ("alert.tool", created["alert"]["tool"].clone()),
             ("alert.instances", created["alert"]["instances"].clone()),
+            // On the branch the alert was found on (octokit's `fixed` example is on a pull
+            // request's merge ref, which leaves a ticket as it is until the merge).
+            ("ref", created["ref"].clone()),
         ],
     );
     serde_json::from_slice(&body).unwrap()

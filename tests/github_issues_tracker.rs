@@ -464,6 +464,38 @@ async fn moves_close_as_completed_reopen_and_mark_stale() {
 }
 
 #[tokio::test]
+async fn every_alert_dismissed_closes_the_issue_as_not_planned() {
+    let fake = FakeGitHub::start().await;
+    let github = warmed(&fake, None).await;
+    let (ticket, _) = github.create(&content(7)).await.unwrap();
+    github
+        .transition(&ticket, TicketState::Stale)
+        .await
+        .unwrap();
+    calls(&fake);
+
+    github.close_not_planned(&ticket).await.unwrap();
+    let issue = fake.issue(OWNER, REPO, 1).unwrap();
+    assert_eq!(
+        (issue.state.as_str(), issue.state_reason.as_deref()),
+        ("closed", Some("not_planned"))
+    );
+    assert!(
+        !issue.labels.iter().any(|l| l == "scantix-stale"),
+        "{:?}",
+        issue.labels
+    );
+    assert_eq!(
+        calls(&fake),
+        [format!("GET {ISSUES}/1"), format!("PATCH {ISSUES}/1")]
+    );
+    // A repeat (an outbox retry) reads, finds it closed, and writes nothing.
+    github.close_not_planned(&ticket).await.unwrap();
+    assert_eq!(calls(&fake), [format!("GET {ISSUES}/1")]);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
 async fn a_closure_as_not_planned_is_left_as_the_person_chose_it() {
     let fake = FakeGitHub::start().await;
     let github = warmed(&fake, None).await;

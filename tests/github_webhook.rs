@@ -267,10 +267,14 @@ async fn the_real_lifecycle_stale_then_reopened_then_dismissed() {
         serde_json::from_slice(&octokit("code_scanning_alert/created.payload.json")).unwrap();
     let mut ticket = String::new();
     for (i, (file, expected)) in steps.iter().enumerate() {
-        let body = varied(
-            &octokit(&format!("code_scanning_alert/{file}")),
-            &[("repository", created["repository"].clone())],
-        );
+        let mut edits = vec![("repository", created["repository"].clone())];
+        if *file == "fixed.payload.json" {
+            // Fixed on the branch the alert was found on, not only on a pull request's merge
+            // ref (which leaves the ticket as it is until the merge).
+            edits.push(("ref", created["ref"].clone()));
+            edits.push(("alert.most_recent_instance.ref", created["ref"].clone()));
+        }
+        let body = varied(&octokit(&format!("code_scanning_alert/{file}")), &edits);
         let (status, answer) = send(
             &ingest,
             "code_scanning_alert",

@@ -102,6 +102,9 @@ fn alert(action_file: &str, number: u64) -> Vec<u8> {
             ("alert.rule", created["alert"]["rule"].clone()),
             ("alert.tool", created["alert"]["tool"].clone()),
             ("alert.instances", created["alert"]["instances"].clone()),
+            // On the branch the alert was found on (octokit's `fixed` example is on a pull
+            // request's merge ref, which leaves a ticket as it is until the merge).
+            ("ref", created["ref"].clone()),
         ],
     )
 }

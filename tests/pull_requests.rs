@@ -214,6 +214,7 @@ fn actions(answer: &Value) -> Vec<String> {
 async fn a_pull_request_gets_one_summary_edited_in_place_and_its_merge_names_it_on_the_ticket() {
     let world = world(Config::default()).await;
     let ticket = seed_base_ticket(&world).await;
+    let before_pr = world.store.get_draft(&ticket).await.unwrap().unwrap();
     // A reviewer quotes the marker: their comment must never be taken for scantix's.
     let quoted = format!("Why does the bot write {MARKER}?");
     world
@@ -271,6 +272,22 @@ async fn a_pull_request_gets_one_summary_edited_in_place_and_its_merge_names_it_
         (1, 0),
         "one comment, posted once"
     );
+    // Alert 10 fixed on the pull request's ref: the default branch still has it, so its ticket
+    // stays as it is until the merge; the summary already says the pull request resolves it.
+    let fixed_on_pr = world
+        .send(
+            "code_scanning_alert",
+            "pr-10-fixed",
+            &alert_delivery("fixed", 10, 84, PR_REF),
+        )
+        .await;
+    assert_eq!(actions(&fixed_on_pr), ["nothing"], "{fixed_on_pr}");
+    let draft = world.store.get_draft(&ticket).await.unwrap().unwrap();
+    assert_eq!(
+        (draft.state, draft.comments.len()),
+        (before_pr.state, before_pr.comments.len())
+    );
+    assert_eq!(world.edits(), 0, "nothing new to say");
     let summary = world.summary();
     assert!(summary.starts_with(MARKER), "{summary}");
     for expected in [
@@ -760,5 +777,64 @@ async fn a_lost_race_waits_for_the_lease_holder_then_edits_its_comment() {
     );
     assert_eq!(world.posts(), 1);
     assert_eq!(world.edits(), 0, "the same summary is not sent twice");
+    world.fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_pull_request_into_another_branch_is_measured_against_that_branch() {
+    const RELEASE: &str = "refs/heads/release/2.x";
+    let world = world(Config::default()).await;
+    // Alert 10 is open on the release branch (ticketed there); the default branch has none.
+    world
+        .fake
+        .set_ref_alerts(OWNER, NAME, RELEASE, vec![listed(10, 84, RELEASE, "open")]);
+    let seeded = world
+        .send(
+            "code_scanning_alert",
+            "release-10",
+            &alert_delivery("created", 10, 84, RELEASE),
+        )
+        .await;
+    assert_eq!(actions(&seeded), ["create_ticket"], "{seeded}");
+    let ticket = seeded["outcome"]["ticket"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world.fake.set_ref_alerts(
+        OWNER,
+        NAME,
+        PR_REF,
+        vec![
+            listed(10, 84, PR_REF, "fixed"),
+            listed(31, 120, PR_REF, "open"),
+        ],
+    );
+    let into_release = varied(
+        &pull_request("opened.payload.json", "opened", false),
+        &[("pull_request.base.ref", json!("release/2.x"))],
+    );
+    world.fake.clear_requests();
+    let opened = world.send("pull_request", "pr-opened", &into_release).await;
+    assert_eq!(actions(&opened), ["pull_request_summary"], "{opened}");
+    let base_listing = world
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/code-scanning/alerts"))
+        .map(|r| r.query.clone())
+        .collect::<Vec<_>>();
+    assert!(
+        base_listing
+            .iter()
+            .any(|q| q.contains("ref=refs%2Fheads%2Frelease%2F2.x")
+                || q.contains("ref=refs/heads/release/2.x")),
+        "{base_listing:?}"
+    );
+    let summary = world.summary();
+    assert!(
+        summary.contains("**Would resolve 1 existing ticket**")
+            && summary.contains(&ticket.replace('-', "\\-")),
+        "{summary}"
+    );
     world.fake.assert_no_violations();
 }

@@ -50,6 +50,12 @@ def move(line, instances, path=None):
     return edits
 
 
+def on_branch():
+    """Replacements moving a `fixed` delivery from pull request 11's merge ref to the branch the
+    alerts were found on (file 02's `refs/heads/code-feature`): the analysis after the merge."""
+    return [("refs/pull/11/merge", "refs/heads/code-feature", 3)]
+
+
 def sender_as_resolver(text):
     """The payload's own `sender` object, indented to sit at `alert.resolved_by`."""
     start = text.index('  "sender": {') + len('  "sender": ')
@@ -73,28 +79,32 @@ def steps():
         ("06-code_scanning_alert.created.json",
          FIXTURES / "octokit-webhooks.net" / "code_scanning_alert.created.with-instances-url.payload.json", None, []),
         ("07-code_scanning_alert.fixed.json", FIXED, None, []),
-        ("08-code_scanning_alert.fixed.json", FIXED, renumber(10, 11, 2) + move(97, 2),
+        ("08-code_scanning_alert.fixed.json", FIXED, on_branch(),
+         ["ref", "alert.most_recent_instance.ref", "alert.instances.0.ref"]),
+        ("09-code_scanning_alert.fixed.json", FIXED, renumber(10, 11, 2) + move(97, 2) + on_branch(),
          ["alert.number", "alert.url", "alert.html_url", "alert.instances_url",
           "alert.most_recent_instance.location.start_line", "alert.most_recent_instance.location.end_line",
-          "alert.instances.0.location.start_line", "alert.instances.0.location.end_line"]),
-        ("09-code_scanning_alert.fixed.json", FIXED, renumber(10, 12, 2) + move(54, 2, BOOK_DATABASE),
+          "alert.instances.0.location.start_line", "alert.instances.0.location.end_line",
+          "ref", "alert.most_recent_instance.ref", "alert.instances.0.ref"]),
+        ("10-code_scanning_alert.fixed.json", FIXED, renumber(10, 12, 2) + move(54, 2, BOOK_DATABASE) + on_branch(),
          ["alert.number", "alert.url", "alert.html_url", "alert.instances_url",
           "alert.most_recent_instance.location.path",
           "alert.most_recent_instance.location.start_line", "alert.most_recent_instance.location.end_line",
           "alert.instances.0.location.path",
-          "alert.instances.0.location.start_line", "alert.instances.0.location.end_line"]),
-        ("10-code_scanning_alert.reopened.json", CREATED,
+          "alert.instances.0.location.start_line", "alert.instances.0.location.end_line",
+          "ref", "alert.most_recent_instance.ref", "alert.instances.0.ref"]),
+        ("11-code_scanning_alert.reopened.json", CREATED,
          [('"action": "created",', '"action": "reopened",', 1)], ["action"]),
-        ("11-code_scanning_alert.closed_by_user.json", CLOSED, renumber(10, 13, 1),
+        ("12-code_scanning_alert.closed_by_user.json", CLOSED, renumber(10, 13, 1),
          ["alert.number", "alert.url", "alert.html_url"]),
-        ("12-secret_scanning_alert.reopened.json", SECRET, None, []),
-        ("13-secret_scanning_alert.resolved.json", SECRET, [
+        ("13-secret_scanning_alert.reopened.json", SECRET, None, []),
+        ("14-secret_scanning_alert.resolved.json", SECRET, [
             ('"action": "reopened",', '"action": "resolved",', 1),
             ('"resolution": null,', '"resolution": "false_positive",', 1),
             ('"resolved_by": null,', f'"resolved_by": {sender_as_resolver(secret_text)},', 1),
             ('"resolved_at": null', '"resolved_at": "2020-11-24T02:00:00Z"', 1),
         ], ["action", "alert.resolution", "alert.resolved_by", "alert.resolved_at"]),
-        ("14-check_run.created.json", OCTOKIT / "check_run" / "created.payload.json", None, []),
+        ("15-check_run.created.json", OCTOKIT / "check_run" / "created.payload.json", None, []),
     ]
 
 

@@ -105,6 +105,9 @@ pub struct PullRequestEvent {
     pub html_url: Option<String>,
     /// The head commit after the event.
     pub head_sha: Option<String>,
+    /// The branch it merges into, when that is not the repository's default branch (`None`: the
+    /// default branch, or not told).
+    pub base_ref: Option<String>,
     /// Who caused it (the webhook's `sender`), when known.
     pub actor: Option<String>,
     pub installation_id: Option<u64>,

@@ -6,7 +6,7 @@ use crate::identity::{Fingerprint, GroupKey};
 use crate::ticket::TicketDestination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A record together with the version it was read at, for optimistic concurrency: a write names
@@ -184,6 +184,10 @@ pub enum OutboxOp {
     Transition {
         to: TicketState,
     },
+    /// Close the ticket as "not planned": every alert on it was dismissed, none fixed. Trackers
+    /// that record why a ticket closed (GitHub Issues' `state_reason`) say so; the others close
+    /// it as `Transition { to: Resolved }` does.
+    CloseNotPlanned,
     /// Dismiss alert `number` of the group in GitHub (a "won't fix" closure in the tracker).
     DismissAlert {
         number: u64,
@@ -469,6 +473,9 @@ pub struct PullRequestRecord {
     pub title: String,
     pub html_url: Option<String>,
     pub head_sha: Option<String>,
+    /// The branch it merges into when not the default branch: "would resolve" compares with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_ref: Option<String>,
     pub state: PullRequestState,
     pub installation_id: Option<u64>,
     /// The summary comment's id on GitHub, once posted.
@@ -477,6 +484,11 @@ pub struct PullRequestRecord {
     /// summary is not sent again.
     pub comment_body: Option<String>,
     pub summary: PullRequestSummary,
+    /// The local mode's memory (no GitHub to list the pull request's ref): alerts known off the
+    /// pull request that its deliveries showed fixed on its ref. Deployed, GitHub's listing of
+    /// the ref says this, and the set stays empty.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub fixed_on_ref: BTreeSet<Fingerprint>,
     /// Only the holder posts or edits the comment, so racing deliveries make one comment.
     pub lease: Option<Lease>,
     pub created_at: DateTime<Utc>,
@@ -491,11 +503,13 @@ impl PullRequestRecord {
             title: String::new(),
             html_url: None,
             head_sha: None,
+            base_ref: None,
             state: PullRequestState::Open,
             installation_id: None,
             comment_id: None,
             comment_body: None,
             summary: PullRequestSummary::default(),
+            fixed_on_ref: BTreeSet::new(),
             lease: None,
             created_at: now,
             updated_at: now,

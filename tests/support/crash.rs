@@ -64,4 +64,7 @@ impl<T: Tracker> Tracker for CrashAfterCreate<T> {
     async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
         self.inner.transition(ticket, to).await
     }
+    async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
+        self.inner.close_not_planned(ticket).await
+    }
 }

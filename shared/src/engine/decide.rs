@@ -229,6 +229,33 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         });
         return out;
     }
+    // A pull request's analysis speaks for its branch only. An alert known off pull requests
+    // keeps its state and its ticket until a change reaches that branch (after a merge, the
+    // `fixed` on the default branch); what the pull request would fix or bring back is its
+    // summary comment's business. A dismissal is the alert's on every branch, so it goes through.
+    let on_pull_request = event
+        .finding
+        .git_ref
+        .as_deref()
+        .and_then(crate::finding::pull_request_of_ref);
+    if let (Some(pr), Some(record)) = (on_pull_request, stored)
+        && event.change != AlertChange::Dismissed
+        && (record.finding.git_ref.as_deref())
+            .and_then(crate::finding::pull_request_of_ref)
+            .is_none()
+    {
+        let known_on = record.finding.git_ref.as_deref().unwrap_or("its branch");
+        let reason = format!(
+            "`{}` on pull request #{pr} only; the alert stays {} on {known_on} until the change reaches it",
+            event.action,
+            record.finding.state.as_str()
+        );
+        out.actions.push(Action::Nothing {
+            fingerprint,
+            reason,
+        });
+        return out;
+    }
     if stored.is_none() && triage == Triage::Ignore {
         out.actions.push(Action::Nothing {
             fingerprint,
@@ -479,11 +506,19 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             ),
         };
         group.ticket_state = to;
-        group.push_op(OutboxOp::Transition { to });
+        // Nothing was fixed, people dismissed it all: a tracker that says why a ticket closed
+        // must not say "completed".
+        let not_planned = to == TicketState::Resolved && fixed == 0;
+        group.push_op(if not_planned {
+            OutboxOp::CloseNotPlanned
+        } else {
+            OutboxOp::Transition { to }
+        });
         audit(verb, summary.clone(), &mut out);
         out.actions.push(action);
         let text = match to {
             TicketState::Stale => format!("{summary} Marked stale: confirm and close it."),
+            _ if not_planned => format!("{summary} Closed as not planned."),
             _ => format!("{summary} Closed."),
         };
         comment(&mut group, &mut out, text);

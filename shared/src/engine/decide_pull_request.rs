@@ -303,6 +303,7 @@ pub fn decide_pull_request(inputs: PullRequestInputs<'_>) -> PullRequestDecision
         }
         next.html_url = event.html_url.clone().or(next.html_url);
         next.head_sha = event.head_sha.clone().or(next.head_sha);
+        next.base_ref = event.base_ref.clone();
         next.installation_id = event.installation_id.or(next.installation_id);
         next.repository = event.repository.clone();
         next.state = match event.change {

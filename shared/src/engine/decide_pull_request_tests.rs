@@ -27,6 +27,7 @@ fn event(change: PullRequestChange, action: &str) -> PullRequestEvent {
         title: "Use prepared statements".into(),
         html_url: Some("https://github.com/acme/shop/pull/7".into()),
         head_sha: Some("0123456789abcdef".into()),
+        base_ref: None,
         actor: Some("octocat".into()),
         installation_id: Some(5),
     }

@@ -800,3 +800,91 @@ fn a_pull_request_only_alert_is_never_ticketed_whatever_triage_says_nor_when_a_p
     );
     assert_eq!(kinds(&landed), ["create"]);
 }
+
+#[test]
+fn a_pull_request_fixing_or_bringing_back_a_ticketed_alert_changes_its_ticket_only_once_merged() {
+    let mut world = ticketed_world(&[1, 2]);
+    let on_pr = |number| Finding {
+        git_ref: Some("refs/pull/9/merge".into()),
+        ..code_alert(number, "js/xss", "src/app.js")
+    };
+    // Its analysis shows alert 1 fixed on the pull request: the default branch still has it.
+    let fixed_on_pr = world.apply(&event(AlertChange::Fixed, "fixed", on_pr(1)), t(1));
+    assert_eq!(kinds(&fixed_on_pr), ["nothing"]);
+    assert!(fixed_on_pr.finding.is_none() && fixed_on_pr.group.is_none());
+    assert!(fixed_on_pr.audit.is_empty());
+    let Action::Nothing { reason, .. } = &fixed_on_pr.actions[0] else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("pull request #9 only") && reason.contains("open on refs/heads/main"),
+        "{reason}"
+    );
+    // A person's dismissal is the alert's on every branch, whatever ref it names.
+    let dismissed = world.apply(
+        &event(AlertChange::Dismissed, "closed_by_user", on_pr(2)),
+        t(2),
+    );
+    assert_ne!(kinds(&dismissed), ["nothing"]);
+
+    // Merged: the fix reaches the default branch, and the ticket hears of it.
+    let merged = world.apply(
+        &event(
+            AlertChange::Fixed,
+            "fixed",
+            code_alert(1, "js/xss", "src/app.js"),
+        ),
+        t(3),
+    );
+    assert!(kinds(&merged).contains(&"stale"), "{:?}", kinds(&merged));
+
+    // A pull request bringing the fixed alert back does not reopen the ticket either.
+    let back_on_pr = world.apply(&event(AlertChange::Reappeared, "reopened", on_pr(1)), t(4));
+    assert_eq!(kinds(&back_on_pr), ["nothing"]);
+    assert_eq!(
+        world
+            .findings
+            .iter()
+            .find(|f| f.finding.number == 1)
+            .unwrap()
+            .finding
+            .state,
+        AlertState::Fixed
+    );
+}
+
+#[test]
+fn a_ticket_whose_alerts_were_all_dismissed_closes_as_not_planned_and_one_fixed_makes_it_completed()
+{
+    for (second, expected) in [
+        (AlertChange::Dismissed, OutboxOp::CloseNotPlanned),
+        (
+            AlertChange::Fixed,
+            OutboxOp::Transition {
+                to: TicketState::Resolved,
+            },
+        ),
+    ] {
+        let mut w = ticketed_world(&[1, 2]);
+        w.config.when_all_fixed = WhenAllFixed::Close;
+        let dismissed = Finding {
+            state: AlertState::Dismissed,
+            ..code_alert(1, "js/xss", "src/app.js")
+        };
+        w.apply(
+            &event(AlertChange::Dismissed, "closed_by_user", dismissed),
+            t(1),
+        );
+        let last = w.apply(
+            &event(second, "last", code_alert(2, "js/xss", "src/app.js")),
+            t(2),
+        );
+        assert!(kinds(&last).contains(&"close"), "{:?}", kinds(&last));
+        let ops = ops(&last);
+        assert!(ops.contains(&expected), "{ops:?}");
+        let said = ops.iter().any(|op| {
+            matches!(op, OutboxOp::Comment { text } if text.ends_with("Closed as not planned."))
+        });
+        assert_eq!(said, expected == OutboxOp::CloseNotPlanned, "{ops:?}");
+    }
+}

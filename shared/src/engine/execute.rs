@@ -756,6 +756,7 @@ impl Executor {
                 self.tracker.comment(ticket, &id, text).await?
             }
             OutboxOp::Transition { to } => self.tracker.transition(ticket, *to).await?,
+            OutboxOp::CloseNotPlanned => self.tracker.close_not_planned(ticket).await?,
         }
         Ok(None)
     }

@@ -35,7 +35,7 @@ use crate::engine::decide_pull_request::{
     KnownTicket, ListedAlert, Listing, MergeNote, PullRequestInputs, PullRequestTrigger,
     SUMMARY_MARKER, SummaryWrite, decide_pull_request, fix_candidates, wants_listing,
 };
-use crate::event::{AlertEvent, PullRequestChange, PullRequestEvent};
+use crate::event::{AlertChange, AlertEvent, PullRequestChange, PullRequestEvent};
 use crate::finding::{AlertKind, AlertState, Finding, Repository, pull_request_of_ref};
 use crate::github::api::{AlertQuery, CommentWrite, GitHubError};
 use crate::identity::{Fingerprint, GroupKey};
@@ -82,6 +82,7 @@ impl Executor {
                 event.installation_id,
                 PullRequestTrigger::Event(event),
                 Some(delivery),
+                None,
             )
             .await?;
         if event.change == PullRequestChange::Merged {
@@ -124,6 +125,7 @@ impl Executor {
                 event.installation_id,
                 PullRequestTrigger::AlertChanged,
                 None,
+                Some(event),
             )
             .await;
         let (mut actions, audit) = match driven {
@@ -171,7 +173,8 @@ impl Executor {
     }
 
     /// Under the pull request's lease: list, decide, queue the merge notes, post the comment, keep
-    /// the record. Returns the actions and the pull request's own audit entries.
+    /// the record. Returns the actions and the pull request's own audit entries. `observed` is
+    /// the alert delivery that prompted the look, if one did.
     async fn drive_pull_request(
         &self,
         repository: &Repository,
@@ -179,12 +182,19 @@ impl Executor {
         installation_id: Option<u64>,
         trigger: PullRequestTrigger<'_>,
         delivery: Option<&str>,
+        observed: Option<&AlertEvent>,
     ) -> Result<(Vec<Action>, Vec<AuditEntry>), ExecuteError> {
         let token = uuid::Uuid::new_v4().to_string();
         let held = self
             .lease_pull_request(repository, number, installation_id, &token)
             .await?;
-        match self.decide_and_act(&held.value, trigger, delivery).await {
+        let mut record = held.value.clone();
+        if self.github.is_none()
+            && let Some(event) = observed
+        {
+            remember_locally(&mut record, event);
+        }
+        match self.decide_and_act(&record, trigger, delivery).await {
             Ok((mut next, actions, audit)) => {
                 next.lease = None;
                 match self
@@ -284,7 +294,12 @@ impl Executor {
         delivery: Option<&str>,
     ) -> Result<(PullRequestRecord, Vec<Action>, Vec<AuditEntry>), ExecuteError> {
         let listing = if wants_listing(trigger, record) {
-            self.list_pull_request(record).await?
+            // A `pull_request` delivery says which branch it targets now.
+            let base_ref = match trigger {
+                PullRequestTrigger::Event(event) => event.base_ref.as_deref(),
+                PullRequestTrigger::AlertChanged => record.base_ref.as_deref(),
+            };
+            self.list_pull_request(record, base_ref).await?
         } else {
             None
         };
@@ -365,6 +380,7 @@ impl Executor {
     async fn list_pull_request(
         &self,
         record: &PullRequestRecord,
+        base_ref: Option<&str>,
     ) -> Result<Option<Listing>, ExecuteError> {
         let Some(clients) = &self.github else {
             return self.listing_from_store(record).await.map(Some);
@@ -384,7 +400,11 @@ impl Executor {
                 ..Listing::default()
             }));
         }
-        let open = AlertQuery::open();
+        // The base branch's open alerts: the default branch's unless it targets another one.
+        let open = AlertQuery {
+            git_ref: base_ref.map(|base| format!("refs/heads/{base}")),
+            ..AlertQuery::open()
+        };
         let base = readable(github.list_all_alerts(repository, kind, &open).await)?;
         let open_on_base: Vec<ListedAlert> = base
             .unwrap_or_default()
@@ -460,11 +480,13 @@ impl Executor {
                         .on_pull_request
                         .push(ListedAlert::of_member(fingerprint, member));
                 }
-                // A fix seen on the pull request's ref is recorded as the alert's fix; on GitHub
-                // the base branch keeps the alert open until the merge.
-                let open_on_base =
-                    member.is_open() || (on_this_pr && member.state == AlertState::Fixed);
-                if member.ticketed && open_on_base {
+                if record.fixed_on_ref.contains(fingerprint) && member.is_open() {
+                    listing.on_pull_request.push(ListedAlert {
+                        state: AlertState::Fixed,
+                        ..ListedAlert::of_member(fingerprint, member)
+                    });
+                }
+                if member.ticketed && member.is_open() {
                     listing.open_on_base.push(ListedAlert {
                         state: AlertState::Open,
                         ..ListedAlert::of_member(fingerprint, member)
@@ -620,5 +642,21 @@ fn pull_request_outcome(delivery: &str, duplicate: bool, actions: Vec<Action>) -
         actions,
         ticket: None,
         ticket_state: None,
+    }
+}
+
+/// The local mode's stand-in for GitHub's listing of the pull request's ref: a delivery showing
+/// an alert fixed there (or back there) is remembered on the pull request's record, since
+/// `decide` leaves the alert's own record, which speaks for its branch, as it was.
+fn remember_locally(record: &mut PullRequestRecord, event: &AlertEvent) {
+    let fingerprint = Fingerprint::of(&event.finding);
+    match event.change {
+        AlertChange::Fixed => {
+            record.fixed_on_ref.insert(fingerprint);
+        }
+        AlertChange::Opened | AlertChange::Reappeared => {
+            record.fixed_on_ref.remove(&fingerprint);
+        }
+        AlertChange::Dismissed | AlertChange::Updated => {}
     }
 }

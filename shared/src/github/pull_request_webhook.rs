@@ -21,6 +21,8 @@ pub fn parse_pull_request(body: &[u8]) -> Result<Option<PullRequestEvent>, Paylo
         "opened" => PullRequestChange::Opened,
         "reopened" => PullRequestChange::Reopened,
         "synchronize" => PullRequestChange::Synchronized,
+        // Retargeted at another base branch: what it would resolve is measured against that one.
+        "edited" if payload["changes"]["base"].is_object() => PullRequestChange::Synchronized,
         // `merged` is the one field that tells a merge from a plain close.
         "closed" if pull_request["merged"].as_bool() == Some(true) => PullRequestChange::Merged,
         "closed" => PullRequestChange::Closed,
@@ -44,6 +46,8 @@ pub fn parse_pull_request(body: &[u8]) -> Result<Option<PullRequestEvent>, Paylo
         default_branch: text(&repository["default_branch"]),
         html_url: text(&repository["html_url"]),
     };
+    let base_ref = text(&pull_request["base"]["ref"])
+        .filter(|base| repository.default_branch.as_deref() != Some(base.as_str()));
     Ok(Some(PullRequestEvent {
         change,
         action: action.to_owned(),
@@ -52,6 +56,7 @@ pub fn parse_pull_request(body: &[u8]) -> Result<Option<PullRequestEvent>, Paylo
         title: text(&pull_request["title"]).unwrap_or_default(),
         html_url: text(&pull_request["html_url"]),
         head_sha: text(&pull_request["head"]["sha"]),
+        base_ref,
         actor: text(&payload["sender"]["login"]),
         installation_id: payload["installation"]["id"].as_u64(),
     }))
@@ -191,6 +196,23 @@ mod tests {
             parse_pull_request(b"{\"action\":"),
             Err(PayloadError::NotJson { .. })
         ));
+    }
+
+    #[test]
+    fn a_base_other_than_the_default_branch_is_kept_and_a_retarget_is_acted_on() {
+        let mut payload = fixture("octocrab/webhooks/pull_request_opened_webhook_event.json");
+        let default = payload["repository"]["default_branch"].clone();
+        payload["pull_request"]["base"]["ref"] = default;
+        assert_eq!(parse(&payload).unwrap().unwrap().base_ref, None);
+        payload["pull_request"]["base"]["ref"] = json!("release/2.x");
+        let on_release = parse(&payload).unwrap().unwrap();
+        assert_eq!(on_release.base_ref.as_deref(), Some("release/2.x"));
+
+        payload["action"] = json!("edited");
+        payload["changes"] = json!({ "base": { "ref": { "from": "main" } } });
+        let retargeted = parse(&payload).unwrap().expect("a retarget is acted on");
+        assert_eq!(retargeted.change, PullRequestChange::Synchronized);
+        assert_eq!(retargeted.base_ref.as_deref(), Some("release/2.x"));
     }
 
     #[test]

@@ -113,4 +113,9 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.counts.transition.fetch_add(1, Ordering::SeqCst);
         self.inner.transition(ticket, to).await
     }
+
+    async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
+        self.counts.transition.fetch_add(1, Ordering::SeqCst);
+        self.inner.close_not_planned(ticket).await
+    }
 }

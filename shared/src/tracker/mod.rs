@@ -106,4 +106,10 @@ pub trait Tracker: Send + Sync {
 
     /// Moves the ticket to `to` (by the tracker's own workflow).
     async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError>;
+
+    /// Closes the ticket as "not planned" where the tracker records why a ticket closed; where it
+    /// does not, this is `transition(ticket, Resolved)`. Wrappers must forward it.
+    async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
+        self.transition(ticket, TicketState::Resolved).await
+    }
 }

@@ -222,8 +222,9 @@ pub fn edit_body(issue: &Issue, content: &TicketContent) -> Option<Value> {
 /// - `Open`, `Reopened`, `InProgress`, `Draft`: open (GitHub has no "in progress"), reopened
 ///   with `state_reason: reopened` if closed.
 ///
-/// Leaving `Stale` by any move takes the label off. No ticket state means "not planned": that
-/// reason comes *from* GitHub (a person's won't-fix, see `github::issues_webhook`), never goes to it.
+/// Leaving `Stale` by any move takes the label off. "Not planned" is no ticket state: scantix
+/// closes that way only when every alert was dismissed (`close_not_planned_body`), and reads it
+/// *from* GitHub as a person's won't-fix (see `github::issues_webhook`).
 pub fn move_body(issue: &Issue, to: TicketState) -> Option<Value> {
     let mut changes = Map::new();
     let stale = issue.has_label(STALE_LABEL);
@@ -261,6 +262,21 @@ pub fn move_body(issue: &Issue, to: TicketState) -> Option<Value> {
         changes.insert("labels".into(), json!(labels));
     }
     (!changes.is_empty()).then_some(Value::Object(changes))
+}
+
+/// The body of the `PATCH` that closes `issue` as `not_planned` (every alert on it dismissed,
+/// none fixed), or `None` when it is closed already: as for `Resolved`, a person's own closing
+/// reason stands. The stale label comes off.
+pub fn close_not_planned_body(issue: &Issue) -> Option<Value> {
+    if !issue.is_open() {
+        return None;
+    }
+    let labels: Vec<String> = issue
+        .label_names()
+        .into_iter()
+        .filter(|l| !l.eq_ignore_ascii_case(STALE_LABEL))
+        .collect();
+    Some(json!({ "state": "closed", "state_reason": "not_planned", "labels": labels }))
 }
 
 /// A comment's body: the text as inert Markdown (it quotes alert text), within GitHub's limit,
@@ -406,6 +422,17 @@ mod tests {
             None,
             "nothing left to change"
         );
+    }
+
+    #[test]
+    fn closing_as_not_planned_says_so_and_leaves_a_closed_issue_alone() {
+        let stale = issue("open", &["scantix", STALE_LABEL], None);
+        assert_eq!(
+            close_not_planned_body(&stale),
+            Some(json!({"state": "closed", "state_reason": "not_planned", "labels": ["scantix"]}))
+        );
+        let closed = issue("closed", &["scantix"], None);
+        assert_eq!(close_not_planned_body(&closed), None);
     }
 
     #[test]

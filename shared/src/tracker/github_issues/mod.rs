@@ -389,6 +389,18 @@ impl Tracker for GithubIssuesTracker {
             None => Ok(()),
         }
     }
+
+    async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
+        let key = IssueKey::parse(&ticket.key)?;
+        let current = self.read(&key).await?;
+        match issue::close_not_planned_body(&current) {
+            Some(changes) => {
+                tracing::info!(issue = %key, "github issue closed as not planned");
+                Ok(self.edit(&key, changes).await?)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
