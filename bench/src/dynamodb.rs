@@ -14,7 +14,9 @@
 //! Local runs on this machine: the JVM and the bench share its cores.
 
 use crate::measure::{self, Tally, figure, rate};
-use crate::payloads::{Deliveries, Delivery, Joining, Step, expect_status, ingest_for, lifecycle};
+use crate::payloads::{
+    Deliveries, Delivery, Joining, expect_status, expect_step, ingest_for, lifecycle,
+};
 use crate::store_calls::CountingStore;
 use anyhow::{Context, Result};
 use scantix::ingest::GithubIngest;
@@ -44,9 +46,12 @@ pub fn run(endpoint: &str) -> Result<()> {
     runtime.block_on(async {
         let table = format!("scantix-bench-{}", uuid::Uuid::new_v4().simple());
         let dynamo = DynamoStore::connect_local(endpoint, &table).await;
-        dynamo.create_table().await.with_context(|| {
-            format!("while creating table {table} on DynamoDB Local at {endpoint}")
-        })?;
+        dynamo
+            .create_table_with_stream(false)
+            .await
+            .with_context(|| {
+                format!("while creating table {table} on DynamoDB Local at {endpoint}")
+            })?;
         figure("dynamodb_endpoint", endpoint);
         let counting = Arc::new(CountingStore::new(Arc::new(dynamo)));
         let store: Arc<dyn Store> = counting.clone();
@@ -63,16 +68,12 @@ pub fn run(endpoint: &str) -> Result<()> {
 }
 
 async fn round_trips(ingest: &GithubIngest, counting: &CountingStore) -> Result<()> {
-    for Step {
-        case,
-        delivery,
-        answer,
-    } in lifecycle()?
-    {
+    for step in lifecycle()? {
+        let (case, delivery) = (step.case, &step.delivery);
         let before = counting.calls();
-        expect_status(
+        expect_step(
             &ingest.handle(&delivery.headers, &delivery.body).await,
-            answer,
+            &step,
         )?;
         let calls = counting.calls().since(before);
         figure(&format!("dynamodb_round_trips_{case}"), calls.total());

@@ -6,8 +6,8 @@
 //!   conditional PutItem): what GitHub waits for, without the Lambda runtime around it.
 //! - `worker_deliveries_per_sec_in_process`: `Worker::apply_batch` over DynamoStore and the draft
 //!   tracker, batches of 10 new deliveries over 20 groups (as the stream mapping delivers them).
-//! - Per function binary (release, under `cargo lambda watch`'s runtime emulator, as in Lambda):
-//!   `<f>_cold_start_ms` (process spawned → first invocation answered: runtime init, cold-start
+//! - Per function binary, the sweeper included (release, under `cargo lambda watch`'s runtime
+//!   emulator, as in Lambda): `<f>_cold_start_ms` (process spawned → first invocation answered: runtime init, cold-start
 //!   wiring, first event), `<f>_warm_ms_p50/p99` (invocations through the emulator's HTTP API) and
 //!   `<f>_peak_rss_mb` (the process's VmHWM after all of them).
 
@@ -184,6 +184,8 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
             "jira-webhook",
             "-p",
             "worker",
+            "-p",
+            "sweeper",
         ])
         .current_dir(&root)
         .status()?;
@@ -227,7 +229,26 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
     let jira_body = std::fs::read(crate::payloads::fixtures_root().join(
         "jira-webhooks/mattermost-plugin-jira/webhook-cloud-issue-updated-custom-field.json",
     ))?;
-    for function in ["github-webhook", "jira-webhook", "worker"] {
+    // The sweeper reads GitHub as the App: a test key (never accepted by any GitHub), and a table
+    // of its own with no installations recorded, so a sweep is its fixed cost (the SLA scan over
+    // an empty table, no GitHub call).
+    let sweeper_table = format!("{table}-sweeper");
+    DynamoStore::connect_local(endpoint, &sweeper_table)
+        .await
+        .create_table()
+        .await
+        .context("creating the sweeper's table")?;
+    let app_key =
+        std::fs::read_to_string(root.join("shared/src/github/testdata/app-key.pkcs8.pem"))
+            .context("reading the test App key")?;
+    let sweeper_env = [
+        ("SCANTIX_TABLE", sweeper_table),
+        ("GITHUB_APP_ID", "1".to_owned()),
+        ("GITHUB_APP_PRIVATE_KEY", app_key),
+        ("GITHUB_API_URL", "http://127.0.0.1:9".to_owned()),
+    ];
+    let scheduled = std::fs::read(root.join("events/lambda/sweeper.json"))?;
+    for function in ["github-webhook", "jira-webhook", "worker", "sweeper"] {
         let binary: PathBuf = binaries.join(function);
         let mut n = 0u64;
         let mut invoke = || {
@@ -246,6 +267,12 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
                     .header("x-hub-signature", sign(SECRET.as_bytes(), &jira_body))
                     .header("x-atlassian-webhook-identifier", format!("proc-{n}"))
                     .body(jira_body.clone()),
+                "sweeper" => http
+                    .post(format!(
+                        "http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
+                    ))
+                    .header("content-type", "application/json")
+                    .body(scheduled.clone()),
                 _ => {
                     let records: Vec<Value> = (0..10u64)
                         .filter_map(|i| stream_record(4_000_000 + n * 10 + i, 20).ok())
@@ -270,6 +297,12 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
                 .envs(aws.iter().map(|(k, v)| (*k, v.as_str())))
+                .envs(
+                    sweeper_env
+                        .iter()
+                        .filter(|_| function == "sweeper")
+                        .map(|(k, v)| (*k, v.as_str())),
+                )
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -284,10 +317,10 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
             &format!("{function}_cold_start_ms"),
             format!("{:.1}", cold.as_secs_f64() * 1e3),
         );
-        let invocations = if function == "worker" {
-            20
-        } else {
-            WARM_INVOCATIONS
+        let invocations = match function {
+            "worker" => 20,
+            "sweeper" => 50,
+            _ => WARM_INVOCATIONS,
         };
         let mut millis = Vec::new();
         for _ in 0..invocations {

@@ -4,7 +4,7 @@
 //! reappearance (reopen).
 
 use crate::measure::figure;
-use crate::payloads::{Step, expect_status, ingest_for, lifecycle};
+use crate::payloads::{expect_step, ingest_for, lifecycle};
 use anyhow::Result;
 use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
@@ -20,15 +20,11 @@ pub fn run() -> Result<()> {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let (tracker, counts) = Counted::new(DraftTracker::new(store.clone()));
         let ingest = ingest_for(store, Arc::new(tracker));
-        for Step {
-            case,
-            delivery,
-            answer,
-        } in lifecycle()?
-        {
+        for step in lifecycle()? {
+            let (case, delivery) = (step.case, &step.delivery);
             let before = counts.snapshot();
             let answered = ingest.handle(&delivery.headers, &delivery.body).await;
-            expect_status(&answered, answer)?;
+            expect_step(&answered, &step)?;
             let calls = since(counts.snapshot(), before);
             figure(&format!("tracker_calls_{case}"), calls.total());
             figure(&format!("tracker_calls_{case}_by_kind"), by_kind(&calls));

@@ -44,13 +44,17 @@ Environment:
                                [default: scantix-local-secret, fit for one machine only]
   SCANTIX_JIRA_WEBHOOK_SECRET  the secret Jira deliveries are signed and checked with
                                (X-Hub-Signature) [default: scantix-local-jira-secret, likewise]
-  SCANTIX_TRACKER              where tickets go: draft (default: drafts kept in the store) or jira
+  SCANTIX_TRACKER              where tickets go: draft (default: drafts kept in the store), jira,
+                               or github (GitHub Issues, acting with GITHUB_TOKEN)
+  SCANTIX_GITHUB_ISSUES_REPO   with SCANTIX_TRACKER=github: one owner/name for every ticket
+                               [default: each ticket in its alerts' repository]
   JIRA_URL, JIRA_PROJECT       with SCANTIX_TRACKER=jira: the Jira site and the project key (SEC)
   JIRA_FLAVOR                  cloud (default) or data-center
   JIRA_EMAIL, JIRA_API_TOKEN   Jira Cloud credentials (an Atlassian API token)
   JIRA_TOKEN                   Jira Data Center credentials (a personal access token)
   JIRA_SETTINGS                optional JSON of the full Jira settings (issue type, priorities, ...)
-  GITHUB_TOKEN                 the token `sync` reads GitHub with (see --token-env)
+  GITHUB_TOKEN                 the token `sync` reads GitHub with (see --token-env), and the
+                               GitHub Issues tracker writes with
   GITHUB_API_URL               the API `sync` reads [default: https://api.github.com]
   RUST_LOG                     log filter for stderr (default: info for serve, warn otherwise)
 

@@ -10,6 +10,7 @@
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
 //! | `JIRA_SETTINGS` | optional JSON of the full `jira` settings (issue type, priorities, labels, …) |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
+//! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
 //!
 //! # Secrets
@@ -220,12 +221,23 @@ pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, Wirin
         .map(|tokens| Arc::new(AppClients::new(tokens)) as Arc<dyn GitHubClients>))
 }
 
-/// GitHub Issues as the tracker, acting as the GitHub App: in `SCANTIX_GITHUB_ISSUES_REPO` if
-/// set, else in each alert's repository. Call it inside the Tokio runtime. (Its installation
-/// tokens are cached apart from `github_clients_from_env`'s: one more token per installation and
-/// hour, and the two stay independent of each other.)
+/// GitHub Issues as the tracker, acting as the GitHub App (or, for a local run without one, with
+/// the token in `GITHUB_TOKEN`): in `SCANTIX_GITHUB_ISSUES_REPO` if set, else in each alert's
+/// repository. Call it inside the Tokio runtime. (Its installation tokens are cached apart from
+/// `github_clients_from_env`'s: one more token per installation and hour, and the two stay
+/// independent of each other.)
 pub fn github_issues_from_env() -> Result<GithubIssuesTracker, WiringError> {
-    let tokens = github_app_tokens_from_env()?.ok_or(WiringError::Missing("GITHUB_APP_ID"))?;
+    let auth = match github_app_tokens_from_env()? {
+        Some(tokens) => IssuesAuth::App(tokens),
+        None => match secret("GITHUB_TOKEN")? {
+            Some(token) => IssuesAuth::Token {
+                base_url: optional("GITHUB_API_URL")
+                    .unwrap_or_else(|| "https://api.github.com".into()),
+                token,
+            },
+            None => return Err(WiringError::Missing("GITHUB_APP_ID (or GITHUB_TOKEN)")),
+        },
+    };
     let repository = optional("SCANTIX_GITHUB_ISSUES_REPO");
     if let Some(repository) = &repository {
         RepoName::parse(repository).map_err(|why| WiringError::Invalid {
@@ -237,7 +249,7 @@ pub fn github_issues_from_env() -> Result<GithubIssuesTracker, WiringError> {
         repository,
         ..GithubIssuesSettings::default()
     };
-    Ok(GithubIssuesTracker::new(settings, IssuesAuth::App(tokens))?)
+    Ok(GithubIssuesTracker::new(settings, auth)?)
 }
 
 /// The GitHub App's installation tokens, when `GITHUB_APP_ID` is set.
