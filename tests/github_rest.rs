@@ -12,7 +12,7 @@ use scantix::github::rest::{RestAuth, RestGitHub};
 use scantix::secret::Secret;
 use scantix_tests::fake_github::{
     APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
-    app_private_key_pkcs8, numbered, octocrab_response,
+    app_private_key_pkcs8, octocrab_response, open_alert,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -63,7 +63,7 @@ fn seed_real_alerts(fake: &FakeGitHub) {
         CODE,
         octocrab_response("codescanning_alert_single.json"),
     );
-    fake.add_alert(OWNER, REPO, CODE, open_variant(CODE, 7, noon()));
+    fake.add_alert(OWNER, REPO, CODE, open_alert(CODE, 7, noon()));
     for alert in as_list(octocrab_response("check_dependabot_alerts.json")) {
         fake.add_alert(OWNER, REPO, DEPENDABOT, alert);
     }
@@ -76,32 +76,6 @@ fn as_list(value: Value) -> Vec<Value> {
     value.as_array().cloned().expect("a list response")
 }
 
-/// A real alert of `kind`, open, renumbered and updated at `updated_at`.
-fn open_variant(kind: AlertKind, number: u64, updated_at: DateTime<Utc>) -> Value {
-    let base = match kind {
-        CODE => octocrab_response("codescanning_alert_single.json"),
-        DEPENDABOT => as_list(octocrab_response("check_dependabot_alerts.json"))[0].clone(),
-        SECRETS => as_list(octocrab_response("check_secrets_alerts.json"))[1].clone(),
-    };
-    let mut alert = numbered(&base, number, updated_at);
-    alert["state"] = json!("open");
-    for field in [
-        "dismissed_by",
-        "dismissed_at",
-        "dismissed_reason",
-        "dismissed_comment",
-        "resolution",
-        "resolved_at",
-        "resolved_by",
-        "resolution_comment",
-    ] {
-        if alert.get(field).is_some() {
-            alert[field] = Value::Null;
-        }
-    }
-    alert
-}
-
 fn noon() -> DateTime<Utc> {
     "2026-03-01T12:00:00Z".parse().expect("a timestamp")
 }
@@ -110,7 +84,7 @@ fn noon() -> DateTime<Utc> {
 fn seed_many(fake: &FakeGitHub, kind: AlertKind, count: u64) {
     for number in 1..=count {
         let updated = noon() + Minutes::minutes(number as i64);
-        fake.add_alert(OWNER, REPO, kind, open_variant(kind, number, updated));
+        fake.add_alert(OWNER, REPO, kind, open_alert(kind, number, updated));
     }
 }
 

@@ -736,7 +736,9 @@ async fn a_pull_request_only_alert_never_becomes_a_ticket_whatever_the_path_or_p
         "{:?}",
         world.store.drafts()
     );
-    for group in world.store.list_groups().await.unwrap() {
+    let groups = world.store.list_groups().await.unwrap();
+    assert!(!groups.is_empty(), "the pull request's alerts are recorded");
+    for group in groups {
         assert!(
             group.value.members.values().all(|m| !m.ticketed),
             "{:?}",

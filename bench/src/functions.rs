@@ -21,7 +21,7 @@ use scantix::secret::Secret;
 use scantix::store::Store;
 use scantix::store::dynamodb::{DynamoStore, inbox_stream_image};
 use scantix::tracker::draft::DraftTracker;
-use scantix::worker::{StreamBatch, Worker};
+use scantix::worker::{BatchResponse, StreamBatch, Worker};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -119,14 +119,19 @@ async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
         scantix::config::Config::default(),
     ));
     let worker = Worker::new(store.clone(), GithubIngest::for_worker(executor), None);
+    // Built before the clock starts: the figure is the worker's, not the payload factory's.
+    let batches: Vec<StreamBatch> = (0..WORKER_BATCHES as u64)
+        .map(|batch| {
+            let records: Vec<Value> = (0..10u64)
+                .map(|i| stream_record(2_000_000 + batch * 10 + i, 20))
+                .collect::<Result<_>>()?;
+            Ok(serde_json::from_value(json!({ "Records": records }))?)
+        })
+        .collect::<Result<_>>()?;
     let mut applied = 0;
     let started = Instant::now();
-    for batch in 0..WORKER_BATCHES as u64 {
-        let records: Vec<Value> = (0..10u64)
-            .map(|i| stream_record(2_000_000 + batch * 10 + i, 20))
-            .collect::<Result<_>>()?;
-        let batch: StreamBatch = serde_json::from_value(json!({ "Records": records }))?;
-        let response = worker.apply_batch(&batch).await;
+    for batch in &batches {
+        let response = worker.apply_batch(batch).await;
         if !response.batch_item_failures.is_empty() {
             bail!("worker batch failed: {response:?}");
         }
@@ -251,7 +256,8 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
     for function in ["github-webhook", "jira-webhook", "worker", "sweeper"] {
         let binary: PathBuf = binaries.join(function);
         let mut n = 0u64;
-        let mut invoke = || {
+        // Each request is built before its clock starts (signing, stream records).
+        let mut request_for = || -> Result<reqwest::RequestBuilder> {
             n += 1;
             let request = match function {
                 "github-webhook" => {
@@ -275,16 +281,30 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
                     .body(scheduled.clone()),
                 _ => {
                     let records: Vec<Value> = (0..10u64)
-                        .filter_map(|i| stream_record(4_000_000 + n * 10 + i, 20).ok())
-                        .collect();
+                        .map(|i| stream_record(4_000_000 + n * 10 + i, 20))
+                        .collect::<Result<_>>()?;
                     http.post(format!(
                         "http://127.0.0.1:{port}/2015-03-31/functions/{function}/invocations"
                     ))
                     .json(&json!({ "Records": records }))
                 }
             };
-            request.send()
+            Ok(request)
         };
+        // A worker answer of 200 may still name failed records: those deliveries were not done.
+        let answered = |function: &str, status: reqwest::StatusCode, body: &[u8]| -> Result<()> {
+            if !status.is_success() {
+                bail!("{function}: invocation answered {status}");
+            }
+            if function == "worker" {
+                let response: BatchResponse = serde_json::from_slice(body)?;
+                if !response.batch_item_failures.is_empty() {
+                    bail!("worker: records failed: {response:?}");
+                }
+            }
+            Ok(())
+        };
+        let first_request = request_for()?;
         let started = Instant::now();
         let process = Process(
             Command::new(&binary)
@@ -308,11 +328,10 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
                 .spawn()
                 .with_context(|| format!("starting {}", binary.display()))?,
         );
-        let first = invoke().await?;
+        let first = first_request.send().await?;
         let cold = started.elapsed();
-        if !first.status().is_success() {
-            bail!("{function}: first invocation answered {}", first.status());
-        }
+        let status = first.status();
+        answered(function, status, &first.bytes().await?)?;
         figure(
             &format!("{function}_cold_start_ms"),
             format!("{:.1}", cold.as_secs_f64() * 1e3),
@@ -324,13 +343,13 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
         };
         let mut millis = Vec::new();
         for _ in 0..invocations {
+            let request = request_for()?;
             let started = Instant::now();
-            let response = invoke().await?;
-            if !response.status().is_success() {
-                bail!("{function}: invocation answered {}", response.status());
-            }
-            let _ = response.bytes().await?;
+            let response = request.send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
             millis.push(started.elapsed().as_secs_f64() * 1e3);
+            answered(function, status, &body)?;
         }
         if function == "worker" {
             let total: f64 = millis.iter().sum::<f64>() / 1e3;

@@ -312,17 +312,7 @@ async fn recorded_repositories(
         if !record.active || !record.account.eq_ignore_ascii_case(org) {
             continue;
         }
-        for covered in record.repositories.values() {
-            if record.covers(covered.id) {
-                let repo = Repository {
-                    id: covered.id,
-                    full_name: covered.full_name.clone(),
-                    default_branch: None,
-                    html_url: None,
-                };
-                repositories.push((record.id, repo));
-            }
-        }
+        repositories.extend(record.covered().map(|c| (record.id, c.repository())));
     }
     Ok(repositories)
 }

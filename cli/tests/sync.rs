@@ -97,18 +97,8 @@ fn report(output: &Output) -> Value {
 /// 250 code scanning alerts, rule by number modulo 3, last updated a month ago (before any
 /// run's start, so a reconciliation finds none of them changed); one alert of each other kind.
 fn seed(fake: &FakeGitHub) {
+    seed_repo(fake, OWNER, REPO, 250);
     let month_ago = Utc::now() - Duration::days(30);
-    for number in 1..=250u64 {
-        let mut alert = open_alert(
-            AlertKind::CodeScanning,
-            number,
-            month_ago + Duration::minutes(number as i64),
-        );
-        let rule = RULES[(number % 3) as usize];
-        alert["rule"]["id"] = json!(rule);
-        alert["rule"]["name"] = json!(rule);
-        fake.add_alert(OWNER, REPO, AlertKind::CodeScanning, alert);
-    }
     fake.add_alert(
         OWNER,
         REPO,

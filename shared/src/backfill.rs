@@ -11,7 +11,7 @@
 
 use crate::engine::Executor;
 use crate::engine::triage::builtin;
-use crate::finding::{AlertKind, Finding, Repository};
+use crate::finding::{AlertKind, Finding};
 use crate::github::api::GitHubError;
 use crate::github::clients::GitHubClients;
 use crate::github::installation_webhook::{InstallationChange, InstallationEvent};
@@ -128,12 +128,7 @@ pub async fn backfill(
             report.complete = false;
             break;
         }
-        let repo = Repository {
-            id: covered.id,
-            full_name: covered.full_name.clone(),
-            default_branch: None,
-            html_url: None,
-        };
+        let repo = covered.repository();
         let synced = match settings {
             Some(source) => {
                 // As on the webhook path: the repository's config, policy and CODEOWNERS, and its

@@ -107,9 +107,18 @@ impl GroupKey {
     /// cannot hold the key itself (spaces, length limits).
     pub fn label(&self) -> String {
         let digest = Sha256::digest(self.0.as_bytes());
-        format!("scantix-{}", hex::encode(&digest[..6]))
+        format!("{LABEL_PREFIX}{}", hex::encode(&digest[..6]))
+    }
+
+    /// Whether `name` has the shape of some group's `label` (its group unknown: a digest).
+    pub fn is_label(name: &str) -> bool {
+        name.strip_prefix(LABEL_PREFIX).is_some_and(|digest| {
+            digest.len() == 12 && digest.bytes().all(|b| b.is_ascii_hexdigit())
+        })
     }
 }
+
+const LABEL_PREFIX: &str = "scantix-";
 
 impl fmt::Display for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -358,6 +358,26 @@ impl InstallationRecord {
     pub fn covers(&self, repo_id: u64) -> bool {
         self.active && self.repositories.get(&repo_id).is_some_and(|r| r.active)
     }
+
+    /// The repositories whose alerts are to be acted on (none once uninstalled).
+    pub fn covered(&self) -> impl Iterator<Item = &CoveredRepository> {
+        self.repositories
+            .values()
+            .filter(|r| self.active && r.active)
+    }
+}
+
+impl CoveredRepository {
+    /// The repository, as far as the record knows it: its default branch and page are not
+    /// recorded (the sync reads alerts without them).
+    pub fn repository(&self) -> Repository {
+        Repository {
+            id: self.id,
+            full_name: self.full_name.clone(),
+            default_branch: None,
+            html_url: None,
+        }
+    }
 }
 
 /// A webhook delivery already accepted: the dedup record, kept for a while then expired by TTL.

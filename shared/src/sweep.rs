@@ -6,7 +6,6 @@
 //! the next one, from the progress it saved.
 
 use crate::engine::Executor;
-use crate::finding::Repository;
 use crate::github::clients::GitHubClients;
 use crate::repo_settings::SettingsCache;
 use crate::store::StoreError;
@@ -89,14 +88,9 @@ impl Sweeper {
                     continue;
                 }
             };
-            for covered in installation.repositories.values().filter(|r| r.active) {
+            for covered in installation.covered() {
                 report.repositories += 1;
-                let repo = Repository {
-                    id: covered.id,
-                    full_name: covered.full_name.clone(),
-                    default_branch: None,
-                    html_url: None,
-                };
+                let repo = covered.repository();
                 let synced = match &self.settings {
                     Some(cache) => {
                         let (settings, _) = cache.for_repo(github.as_ref(), &repo).await;

@@ -72,8 +72,7 @@ pub async fn load_secrets() -> Result<(), WiringError> {
     if wanted.is_empty() || FETCHED_SECRETS.get().is_some() {
         return Ok(());
     }
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let client = aws_sdk_secretsmanager::Client::new(aws_config().await);
     let fetched = fetch_secrets(&client, &wanted).await?;
     // A second caller racing this one fetched the same values; either copy will do.
     let _ = FETCHED_SECRETS.set(fetched);
@@ -157,8 +156,18 @@ pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
 /// The DynamoDB store over `table`, with the AWS SDK's default credentials chain and endpoint
 /// settings (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn store_for_table(table: String) -> Arc<dyn Store> {
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), table))
+    let client = aws_sdk_dynamodb::Client::new(aws_config().await);
+    Arc::new(DynamoStore::new(client, table))
+}
+
+/// The AWS SDK's settings, resolved once per process: secrets and store share them, so a cold
+/// start resolves region and credentials once.
+async fn aws_config() -> &'static aws_config::SdkConfig {
+    static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
+        tokio::sync::OnceCell::const_new();
+    CONFIG
+        .get_or_init(|| aws_config::load_defaults(aws_config::BehaviorVersion::latest()))
+        .await
 }
 
 /// The tracker named by `SCANTIX_TRACKER`.
@@ -177,6 +186,19 @@ pub fn tracker_from_env(store: Arc<dyn Store>) -> Result<Arc<dyn Tracker>, Wirin
     }
 }
 
+/// `JIRA_FLAVOR`: `cloud` (default) or `data-center`; anything else is refused rather than read
+/// as Cloud, which would check every Data Center delivery the wrong way.
+pub fn jira_flavor() -> Result<Flavor, WiringError> {
+    match optional("JIRA_FLAVOR").as_deref().unwrap_or("cloud") {
+        "cloud" => Ok(Flavor::Cloud),
+        "data-center" => Ok(Flavor::DataCenter),
+        other => Err(WiringError::Invalid {
+            var: "JIRA_FLAVOR",
+            why: format!("`{other}`: expected cloud or data-center"),
+        }),
+    }
+}
+
 /// Jira settings and credentials from the environment.
 pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
     let settings = match optional("JIRA_SETTINGS") {
@@ -184,19 +206,7 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
             var: "JIRA_SETTINGS",
             why: e.to_string(),
         })?,
-        None => {
-            let flavor = match optional("JIRA_FLAVOR").as_deref().unwrap_or("cloud") {
-                "cloud" => Flavor::Cloud,
-                "data-center" => Flavor::DataCenter,
-                other => {
-                    return Err(WiringError::Invalid {
-                        var: "JIRA_FLAVOR",
-                        why: format!("`{other}`: expected cloud or data-center"),
-                    });
-                }
-            };
-            JiraSettings::new(var("JIRA_URL")?, flavor, var("JIRA_PROJECT")?)
-        }
+        None => JiraSettings::new(var("JIRA_URL")?, jira_flavor()?, var("JIRA_PROJECT")?),
     };
     let auth = match settings.flavor {
         Flavor::Cloud => JiraAuth::Cloud {

@@ -83,10 +83,6 @@ impl Worker {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// Applies one item and records the result on it. An item already done is left alone.
     pub async fn apply(&self, item: &InboxItem) -> Applied {
         let span = tracing::info_span!(

@@ -7,6 +7,7 @@ use anyhow::Context;
 use lambda_http::{Body, Request, Response};
 use scantix::ingest::jira::{JiraAuthenticity, JiraGate};
 use scantix::ingest::{Endpoint, JiraReceiver};
+use scantix::tracker::jira::Flavor;
 use scantix::wiring;
 
 /// Answers one webhook request.
@@ -30,7 +31,7 @@ pub async fn handle(
 /// signed) or `JIRA_WEBHOOK_TOKEN` (Data Center: a token in the webhook URL). The SAM template
 /// passes one secret, `JIRA_WEBHOOK_SECRET_ARN`, and `JIRA_FLAVOR` says which it is.
 pub fn authenticity_from_env() -> anyhow::Result<JiraAuthenticity> {
-    let data_center = std::env::var("JIRA_FLAVOR").is_ok_and(|f| f == "data-center");
+    let data_center = wiring::jira_flavor()? == Flavor::DataCenter;
     if let Some(token) = wiring::secret("JIRA_WEBHOOK_TOKEN")? {
         return Ok(JiraAuthenticity::UrlToken(token));
     }

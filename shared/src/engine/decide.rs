@@ -233,16 +233,9 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     // keeps its state and its ticket until a change reaches that branch (after a merge, the
     // `fixed` on the default branch); what the pull request would fix or bring back is its
     // summary comment's business. A dismissal is the alert's on every branch, so it goes through.
-    let on_pull_request = event
-        .finding
-        .git_ref
-        .as_deref()
-        .and_then(crate::finding::pull_request_of_ref);
-    if let (Some(pr), Some(record)) = (on_pull_request, stored)
+    if let (Some(pr), Some(record)) = (event.finding.pull_request(), stored)
         && event.change != AlertChange::Dismissed
-        && (record.finding.git_ref.as_deref())
-            .and_then(crate::finding::pull_request_of_ref)
-            .is_none()
+        && record.finding.pull_request().is_none()
     {
         let known_on = record.finding.git_ref.as_deref().unwrap_or("its branch");
         let reason = format!(

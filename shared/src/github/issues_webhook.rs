@@ -18,6 +18,7 @@
 
 use super::alert_webhook::PayloadError;
 use crate::event::{StatusCategory, TicketChange, TicketEvent};
+use crate::identity::GroupKey;
 use crate::tracker::github_issues::{IssueKey, RepoName, TRACKER_NAME};
 use serde::Deserialize;
 use serde_json::Value;
@@ -103,11 +104,11 @@ pub fn parse_issues_delivery(body: &[u8]) -> Result<ParsedIssuesDelivery, Payloa
     if issue.pull_request.is_some() {
         return ignored("a pull request, not a ticket".into());
     }
-    let is_scantix_ticket = issue.labels.iter().any(|l| is_group_label(l.name()))
+    let is_scantix_ticket = issue.labels.iter().any(|l| GroupKey::is_label(l.name()))
         || issue
             .body
             .as_deref()
-            .is_some_and(|b| b.contains("<!-- scantix:group="));
+            .is_some_and(|b| b.contains(crate::ticket::markdown::GROUP_MARKER_PREFIX));
     if !is_scantix_ticket {
         return ignored(format!(
             "issue #{} is not a scantix ticket (no group label or marker)",
@@ -167,12 +168,6 @@ fn resolution(state_reason: Option<&str>) -> &'static str {
         Some("duplicate") => "Duplicate",
         _ => "Completed",
     }
-}
-
-/// A group's digest label (`scantix-` and twelve hex digits; see `GroupKey::label`).
-fn is_group_label(name: &str) -> bool {
-    name.strip_prefix("scantix-")
-        .is_some_and(|digest| digest.len() == 12 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

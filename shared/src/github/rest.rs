@@ -176,6 +176,28 @@ impl RestGitHub {
             .map_err(|e| e.naming_credential(self.credential()))
     }
 
+    /// Every item of the list at `base` (a path whose query ends with `per_page=…`), page after
+    /// page by the `Link` header, each read by `read(item, page path)`.
+    async fn get_all_pages<T>(
+        &self,
+        base: &str,
+        read: impl Fn(&Value, &str) -> Result<T, GitHubError>,
+    ) -> Result<Vec<T>, GitHubError> {
+        let mut items = Vec::new();
+        let mut path = base.to_owned();
+        loop {
+            let answer = self.call(Method::GET, &path, None).await?;
+            let page: Vec<Value> = answer.json()?;
+            for item in &page {
+                items.push(read(item, &path)?);
+            }
+            match answer.link("next").as_deref().and_then(Cursor::from_link) {
+                Some(Cursor::Page(next)) => path = format!("{base}&page={next}"),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     /// The credential this client sends, in words an operator can act on (never its value).
     fn credential(&self) -> String {
         match &self.auth {
@@ -391,19 +413,7 @@ impl GitHub for RestGitHub {
         number: u64,
     ) -> Result<Vec<IssueComment>, GitHubError> {
         let base = format!("{}/issues/{number}/comments?per_page=100", repo_path(repo)?);
-        let mut comments = Vec::new();
-        let mut path = base.clone();
-        loop {
-            let answer = self.call(Method::GET, &path, None).await?;
-            let page: Vec<Value> = answer.json()?;
-            for comment in &page {
-                comments.push(issue_comment(comment, &path)?);
-            }
-            match answer.link("next").as_deref().and_then(Cursor::from_link) {
-                Some(Cursor::Page(next)) => path = format!("{base}&page={next}"),
-                _ => return Ok(comments),
-            }
-        }
+        self.get_all_pages(&base, issue_comment).await
     }
 
     async fn create_issue_comment(
@@ -440,31 +450,21 @@ impl GitHub for RestGitHub {
             )));
         }
         let base = format!("/orgs/{}/repos?type=all&per_page=100", encode(org));
-        let mut repositories = Vec::new();
-        let mut path = base.clone();
-        loop {
-            let answer = self.call(Method::GET, &path, None).await?;
-            let page: Vec<Value> = answer.json()?;
-            for listed in &page {
-                let (Some(id), Some(full_name)) =
-                    (listed["id"].as_u64(), listed["full_name"].as_str())
-                else {
-                    return Err(GitHubError::Refused(format!(
-                        "{path}: a repository without an id or full_name"
-                    )));
-                };
-                repositories.push(Repository {
-                    id,
-                    full_name: full_name.to_owned(),
-                    default_branch: listed["default_branch"].as_str().map(str::to_owned),
-                    html_url: listed["html_url"].as_str().map(str::to_owned),
-                });
-            }
-            match answer.link("next").as_deref().and_then(Cursor::from_link) {
-                Some(Cursor::Page(next)) => path = format!("{base}&page={next}"),
-                _ => return Ok(repositories),
-            }
-        }
+        self.get_all_pages(&base, |listed, path| {
+            let (Some(id), Some(full_name)) = (listed["id"].as_u64(), listed["full_name"].as_str())
+            else {
+                return Err(GitHubError::Refused(format!(
+                    "{path}: a repository without an id or full_name"
+                )));
+            };
+            Ok(Repository {
+                id,
+                full_name: full_name.to_owned(),
+                default_branch: listed["default_branch"].as_str().map(str::to_owned),
+                html_url: listed["html_url"].as_str().map(str::to_owned),
+            })
+        })
+        .await
     }
 }
 

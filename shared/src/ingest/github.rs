@@ -295,10 +295,7 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
             Ok(Some(change)) => Ok(Work::Installation(change)),
             Ok(None) => Err(ignored(format!("`{event}` action not acted on"))),
             Err((path, message)) => {
-                let mut answer =
-                    Answer::refused(400, "malformed_payload", format!("{path}: {message}"));
-                answer.body["path"] = json!(path);
-                Err(answer)
+                Err(Answer::malformed(format!("{path}: {message}"), Some(&path)))
             }
         };
     }
@@ -327,9 +324,9 @@ fn ignored(reason: String) -> Answer {
 
 fn malformed(e: &PayloadError) -> Answer {
     tracing::warn!(error = %e, "malformed payload");
-    let mut answer = Answer::refused(400, "malformed_payload", e.to_string());
-    if let PayloadError::Invalid { path, .. } = e {
-        answer.body["path"] = json!(path);
-    }
-    answer
+    let path = match e {
+        PayloadError::Invalid { path, .. } => Some(path.as_str()),
+        _ => None,
+    };
+    Answer::malformed(e.to_string(), path)
 }

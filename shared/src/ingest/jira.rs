@@ -150,9 +150,7 @@ pub fn read_jira_delivery(body: &[u8]) -> Result<TicketEvent, Answer> {
         }
         Err(e) => {
             tracing::warn!(error = %e, "malformed jira payload");
-            let mut answer = Answer::refused(400, "malformed_payload", e.to_string());
-            answer.body["path"] = json!(e.path);
-            Err(answer)
+            Err(Answer::malformed(e.to_string(), Some(&e.path)))
         }
     }
 }

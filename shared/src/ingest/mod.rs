@@ -83,6 +83,15 @@ impl Answer {
     pub(crate) fn refused(status: u16, error: &str, detail: impl Into<String>) -> Answer {
         Answer::new(status, json!({ "error": error, "detail": detail.into() }))
     }
+
+    /// 400 for a body scantix cannot read, naming the JSON `path` of what is wrong when known.
+    pub(crate) fn malformed(detail: impl Into<String>, path: Option<&str>) -> Answer {
+        let mut answer = Answer::refused(400, "malformed_payload", detail);
+        if let Some(path) = path {
+            answer.body["path"] = json!(path);
+        }
+        answer
+    }
 }
 
 pub(crate) fn answer_for(result: Result<Outcome, ExecuteError>, delivery: &str) -> Answer {

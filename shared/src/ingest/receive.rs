@@ -8,7 +8,6 @@
 use super::Answer;
 use super::github::{Admitted, GithubGate, read_delivery};
 use super::jira::{JiraGate, read_jira_delivery};
-use crate::engine::execute::Clock;
 use crate::inbox::{InboxItem, InboxSource};
 use crate::store::{Store, StoreError};
 use http::HeaderMap;
@@ -20,21 +19,11 @@ use tracing::Instrument;
 pub struct GithubReceiver {
     gate: GithubGate,
     store: Arc<dyn Store>,
-    clock: Clock,
 }
 
 impl GithubReceiver {
     pub fn new(gate: GithubGate, store: Arc<dyn Store>) -> GithubReceiver {
-        GithubReceiver {
-            gate,
-            store,
-            clock: Arc::new(chrono::Utc::now),
-        }
-    }
-
-    pub fn with_clock(mut self, clock: Clock) -> GithubReceiver {
-        self.clock = clock;
-        self
+        GithubReceiver { gate, store }
     }
 
     /// Answers one request: 202 once the delivery is durable, 200 for a redelivery, the gate's or
@@ -49,7 +38,7 @@ impl GithubReceiver {
             return answer;
         }
         let id = format!("github:{delivery}");
-        let item = InboxItem::received(InboxSource::Github, id, event, body, (self.clock)());
+        let item = InboxItem::received(InboxSource::Github, id, event, body, chrono::Utc::now());
         enqueue(self.store.as_ref(), item).instrument(span).await
     }
 }
@@ -58,16 +47,11 @@ impl GithubReceiver {
 pub struct JiraReceiver {
     gate: JiraGate,
     store: Arc<dyn Store>,
-    clock: Clock,
 }
 
 impl JiraReceiver {
     pub fn new(gate: JiraGate, store: Arc<dyn Store>) -> JiraReceiver {
-        JiraReceiver {
-            gate,
-            store,
-            clock: Arc::new(chrono::Utc::now),
-        }
+        JiraReceiver { gate, store }
     }
 
     /// Answers one request (`query` is the URL's raw query string) like `GithubReceiver::handle`.
@@ -80,7 +64,13 @@ impl JiraReceiver {
         if let Err(answer) = span.in_scope(|| read_jira_delivery(body)) {
             return answer;
         }
-        let item = InboxItem::received(InboxSource::Jira, delivery, "jira", body, (self.clock)());
+        let item = InboxItem::received(
+            InboxSource::Jira,
+            delivery,
+            "jira",
+            body,
+            chrono::Utc::now(),
+        );
         enqueue(self.store.as_ref(), item).instrument(span).await
     }
 }

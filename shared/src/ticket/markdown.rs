@@ -74,16 +74,19 @@ fn longest_backtick_run(text: &str) -> usize {
     text.split(|c| c != '`').map(str::len).max().unwrap_or(0)
 }
 
-/// Unicode's bidirectional overrides and isolates: they make text display in another order than
-/// it reads (`txt.exe` shown for `exe.txt`), so alert text loses them.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Unicode's bidirectional overrides, isolates and marks: they make text display in another order
+/// than it reads (`txt.exe` shown for `exe.txt`), so alert text loses them, in every tracker.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
+
+/// How every group marker starts: a body holding it is a scantix ticket's.
+pub const GROUP_MARKER_PREFIX: &str = "<!-- scantix:group=";
 
 /// The hidden marker naming the group a ticket body belongs to: `<!-- scantix:group=… -->`. How
 /// a tracker that keeps only the body (GitHub Issues) confirms a ticket is the group's.
 pub fn group_marker(key: &GroupKey) -> String {
-    format!("<!-- scantix:group={} -->", marker_value(key.as_str()))
+    format!("{GROUP_MARKER_PREFIX}{} -->", marker_value(key.as_str()))
 }
 
 /// The hidden marker a comment carries, naming the `comment_id` it was posted for, so a repeat
@@ -297,9 +300,13 @@ mod tests {
             "{marker}"
         );
         assert_eq!(body.matches("-->").count(), 1, "{body}");
-        // One-to-one: a different key never yields the same marker.
-        let other = content(1, "x---%3Ey");
-        assert_ne!(group_marker(&other.group_key), marker);
+        // One-to-one: `%` is escaped too, so a rule spelling out another's escape differs.
+        let plain = content(1, "a-b");
+        let spelled = content(1, "a%2Db");
+        assert_ne!(
+            group_marker(&plain.group_key),
+            group_marker(&spelled.group_key)
+        );
         assert_eq!(
             comment_marker("scantix-0a1b-4"),
             "<!-- scantix:comment=scantix%2D0a1b%2D4 -->"

@@ -107,10 +107,6 @@ impl GithubIssuesTracker {
         self
     }
 
-    pub fn settings(&self) -> &GithubIssuesSettings {
-        &self.settings
-    }
-
     /// The repository `content`'s ticket is filed in.
     fn target(&self, content: &TicketContent) -> Result<RepoName, TrackerError> {
         match &self.central {

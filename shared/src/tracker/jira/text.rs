@@ -2,14 +2,10 @@
 //! control characters and bidirectional overrides removed, lengths capped; and the size budget
 //! both renderers fit a whole description into.
 
+use crate::ticket::markdown::is_bidi_control;
+
 /// Jira's limit on a text field (description, comment), in characters: longer is a 400.
 pub const FIELD_LIMIT: usize = 32_767;
-
-/// Characters that reorder text on screen ("Trojan Source"): shown as-is they could make a path or
-/// a command read differently from what it is.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
-}
 
 /// How long each kind of text may be, halved while the document is still too long.
 #[derive(Debug, Clone, Copy)]
