@@ -570,7 +570,7 @@ impl Executor {
 
     /// Why events of `repository` are not acted on, if they are not: the App was uninstalled or
     /// the repository taken out of it. Installations scantix never heard of are served.
-    async fn not_covered(
+    pub(crate) async fn not_covered(
         &self,
         installation_id: Option<u64>,
         repository: &Repository,
