@@ -33,6 +33,8 @@
 //! - [`owners`]: CODEOWNERS parsing and matching, and owner → assignee.
 //! - [`sla`]: due dates from severity and first-seen time.
 //! - [`repo_config`]: `.github/scantix.yml` (repo, org, defaults) → the engine's settings.
+//! - [`legacy`]: records in the format written before findings were records of their own, and
+//!   their upgrade.
 //! - [`inbox`]: deliveries made durable by the webhook functions, applied by the worker.
 //! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
 //!   function and the local server.
@@ -47,6 +49,7 @@ pub mod identity;
 pub mod inbox;
 pub mod ingest;
 pub mod jira;
+pub mod legacy;
 pub mod logging;
 pub mod owners;
 pub mod policy;

@@ -32,18 +32,137 @@ pub enum Triage {
 
 /// One alert as last seen, and the group it was put in when first seen. The group never changes
 /// afterwards, even if the grouping configuration does: that is what keeps a finding on one ticket.
+///
+/// A finding is its own record, not part of its group's: a group of 10,000 findings is 10,000
+/// small records and one small group record, so an event reads and writes one of each whatever the
+/// group's size. What the group needs of its members (how many are open, how severe, when due) it
+/// keeps as counts (`Tally`), updated from the old and new record of the one finding that changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingRecord {
     pub fingerprint: Fingerprint,
     pub group_key: GroupKey,
+    /// The alert as last reported, without its rule's texts (description and help live once, in
+    /// the group's `GroupContent`), and with a data flow cut to its source and sink.
     pub finding: Finding,
     pub triage: Triage,
+    /// Severity as ticketed: the alert's, or the one a triage policy filed it at.
+    #[serde(default)]
+    pub severity: Severity,
+    /// The last day to fix it within its SLA (from its severity and when it was first seen).
+    #[serde(default)]
+    pub due: Option<chrono::NaiveDate>,
+    /// Who should fix it, as the tracker knows them (from CODEOWNERS and the owners map).
+    #[serde(default)]
+    pub owner: Option<String>,
     pub first_seen: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When it first counted towards a ticket (metrics: time to ticket).
+    #[serde(default)]
+    pub ticketed_at: Option<DateTime<Utc>>,
+    /// When it last closed (fixed or dismissed); cleared when it comes back.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// How often it came back after closing (metrics: reopen rate).
+    #[serde(default)]
+    pub reopens: u32,
+    /// A dismissal scantix owes GitHub for it (see `OutboxOp::DismissPending`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_dismissal: Option<PendingDismissal>,
 }
 
+impl FindingRecord {
+    /// Ticketed findings count towards the ticket; recorded-only ones are kept for the audit.
+    pub fn is_ticketed(&self) -> bool {
+        self.triage == Triage::Ticket
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.finding.state == AlertState::Open
+    }
+
+    pub fn number(&self) -> u64 {
+        self.finding.number
+    }
+
+    /// "source → sink" when the scanner reported a flow.
+    pub fn flow(&self) -> Option<String> {
+        let flow = &self.finding.flow;
+        match (flow.first(), flow.last()) {
+            (Some(source), Some(sink)) if flow.len() > 1 => {
+                Some(format!("{} → {}", source.location, sink.location))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `other` shows the same on a ticket and counts the same in its group: state,
+    /// severity, place, links, flow, branch, commit, triage, due date and owner. (The alert's
+    /// `updated_at`, say, changes with every delivery and matters to neither.)
+    pub fn shows_the_same(&self, other: &FindingRecord) -> bool {
+        let view = |r: &FindingRecord| {
+            (
+                r.finding.state,
+                r.severity,
+                r.finding.place(),
+                r.finding.html_url.clone(),
+                r.finding.cwes.clone(),
+                r.flow(),
+                r.finding.git_ref.clone(),
+                r.finding.commit_sha.clone(),
+                (r.triage, r.due, r.owner.clone()),
+                (r.finding.rule.id.clone(), r.finding.rule.name.clone()),
+                r.advisories(),
+            )
+        };
+        view(self) == view(other)
+    }
+
+    /// GHSA / CVE ids.
+    pub fn advisories(&self) -> Vec<String> {
+        self.finding
+            .advisory
+            .iter()
+            .flat_map(|a| a.ghsa_id.iter().chain(a.cve_id.iter()).cloned())
+            .collect()
+    }
+
+    /// The finding as it is stored: the rule's long texts dropped (the group keeps them once) and
+    /// a data flow reduced to its source and sink (all a ticket shows), so that a record stays
+    /// around a kilobyte whatever the scanner wrote.
+    pub fn slim(mut finding: Finding) -> Finding {
+        finding.rule.description = None;
+        finding.rule.help = None;
+        if finding.flow.len() > 2 {
+            let sink = finding.flow.pop();
+            finding.flow.truncate(1);
+            finding.flow.extend(sink);
+        }
+        finding
+    }
+
+    /// Where this finding sorts among its group's: ticketed and open first, then ticketed and
+    /// closed, then recorded-only; within each, most severe first, then newest first. Stored as a string (DynamoDB sorts an index by it) that orders as the tuple does.
+    pub fn rank(&self) -> String {
+        // 0: ticketed and open, 1: ticketed and closed, 2: recorded only.
+        let closed = match (self.is_ticketed(), self.is_open()) {
+            (true, true) => 0u8,
+            (true, false) => 1,
+            (false, _) => 2,
+        };
+        let severity = 9 - self.severity as u8;
+        // Newest first: seconds until a far-future instant, zero-padded.
+        let age = (FAR_FUTURE - self.first_seen.timestamp()).max(0);
+        format!("{closed}#{severity}#{age:012}#{}", self.fingerprint)
+    }
+}
+
+/// An instant past any first-seen time (year 2286), for newest-first ranks.
+const FAR_FUTURE: i64 = 9_999_999_999;
+
 /// The lifecycle of a ticket as scantix sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketState {
     /// Kept by the draft tracker only, not yet in a real tracker.
@@ -91,74 +210,30 @@ pub struct TicketRef {
     pub url: Option<String>,
 }
 
-impl fmt::Display for TicketRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.key)
-    }
-}
-
-/// What a group remembers of each of its findings: enough to render the ticket without reading
-/// every finding record (a group item stays well under DynamoDB's 400 KB for hundreds of members).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Member {
-    pub number: u64,
-    pub state: AlertState,
-    pub severity: Severity,
-    pub rule_id: String,
-    pub rule_name: String,
-    pub place: String,
-    pub html_url: Option<String>,
-    pub cwes: Vec<String>,
-    /// GHSA / CVE ids.
-    pub advisories: Vec<String>,
-    /// "source → sink" when the scanner reported a flow.
-    pub flow: Option<String>,
-    pub git_ref: Option<String>,
-    pub commit_sha: Option<String>,
-    /// Ticketed members count towards the ticket; recorded-only ones are kept for the audit.
-    pub ticketed: bool,
-    /// The last day to fix it within its SLA (from its severity and when it was first seen).
-    #[serde(default)]
-    pub due: Option<chrono::NaiveDate>,
-    /// Who should fix it, as the tracker knows them (from CODEOWNERS and the owners map).
-    #[serde(default)]
-    pub owner: Option<String>,
-}
-
-impl Member {
-    pub fn of(finding: &Finding, ticketed: bool) -> Member {
-        let flow = match (finding.flow.first(), finding.flow.last()) {
-            (Some(source), Some(sink)) if finding.flow.len() > 1 => {
-                Some(format!("{} → {}", source.location, sink.location))
-            }
-            _ => None,
-        };
-        let advisories = finding
-            .advisory
-            .iter()
-            .flat_map(|a| a.ghsa_id.iter().chain(a.cve_id.iter()).cloned())
-            .collect();
-        Member {
-            number: finding.number,
-            state: finding.state,
-            severity: finding.severity,
-            rule_id: finding.rule.id.clone(),
-            rule_name: finding.rule.name.clone(),
-            place: finding.place(),
-            html_url: finding.html_url.clone(),
-            cwes: finding.cwes.clone(),
-            advisories,
-            flow,
-            git_ref: finding.git_ref.clone(),
-            commit_sha: finding.commit_sha.clone(),
-            ticketed,
-            due: None,
-            owner: None,
+impl TicketRef {
+    /// The draft ticket of `group`: prepared by scantix and kept with the group, in no tracker.
+    /// Its key derives from the group key, so preparing it twice makes the same draft.
+    pub fn draft(group: &GroupKey) -> TicketRef {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(group.as_str().as_bytes());
+        TicketRef {
+            tracker: DRAFT_TRACKER.into(),
+            key: format!("DRAFT-{}", hex::encode(&digest[..4]).to_uppercase()),
+            url: None,
         }
     }
 
-    pub fn is_open(&self) -> bool {
-        self.state == AlertState::Open
+    pub fn is_draft(&self) -> bool {
+        self.tracker == DRAFT_TRACKER
+    }
+}
+
+/// The `tracker` of draft tickets.
+pub const DRAFT_TRACKER: &str = "draft";
+
+impl fmt::Display for TicketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
     }
 }
 
@@ -189,11 +264,30 @@ pub enum OutboxOp {
     /// it as `Transition { to: Resolved }` does.
     CloseNotPlanned,
     /// Dismiss alert `number` of the group in GitHub (a "won't fix" closure in the tracker).
+    /// Queued by records written before findings were records of their own; new closures queue
+    /// `DismissPending`.
     DismissAlert {
         number: u64,
         reason: crate::github::api::DismissReason,
         comment: String,
     },
+    /// Dismiss in GitHub every finding of the group that carries a `pending_dismissal` (a "won't
+    /// fix" closure in the tracker): one op however many findings, done page by page.
+    DismissPending,
+}
+
+impl OutboxOp {
+    /// Calls made to GitHub, not to the tracker: they survive the ticket's deletion.
+    pub fn is_github_call(&self) -> bool {
+        matches!(self, OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending)
+    }
+}
+
+/// A dismissal decided by scantix (a ticket closed as "won't fix") and not yet sent to GitHub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDismissal {
+    pub reason: crate::github::api::DismissReason,
+    pub comment: String,
 }
 
 /// Exclusive right to drive one group's tracker calls for a short time. Only the holder calls the
@@ -204,15 +298,260 @@ pub struct Lease {
     pub until: DateTime<Utc>,
 }
 
-/// A unit of work and its ticket.
+/// How a group's findings stand, as counts: everything a decision and a ticket need to know of
+/// the members without reading them. Kept exact by `Tally::replace`, which takes out what the old
+/// record of the one changed finding contributed and adds what its new record contributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    /// Ticketed findings, by state.
+    pub open: u32,
+    pub fixed: u32,
+    pub dismissed: u32,
+    /// Findings kept for the record only (not ticketed), any state.
+    pub recorded: u32,
+    /// Open ticketed findings by severity.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub open_by_severity: BTreeMap<Severity, u32>,
+    /// Ticketed findings by severity, any state (the severity of a ticket whose findings all
+    /// closed).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_severity: BTreeMap<Severity, u32>,
+    /// Open ticketed findings by due date: the first key is the group's due date. As many entries
+    /// as distinct due days among open findings (a burst shares one).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub open_due: BTreeMap<chrono::NaiveDate, u32>,
+}
+
+impl Tally {
+    /// Ticketed findings, any state.
+    pub fn ticketed(&self) -> u32 {
+        self.open + self.fixed + self.dismissed
+    }
+
+    /// Every finding of the group.
+    pub fn total(&self) -> u32 {
+        self.ticketed() + self.recorded
+    }
+
+    /// The highest severity among open ticketed findings (among all ticketed ones once every one
+    /// is closed).
+    pub fn severity(&self) -> Severity {
+        let highest = |counts: &BTreeMap<Severity, u32>| {
+            counts
+                .iter()
+                .rev()
+                .find(|(_, n)| **n > 0)
+                .map(|(s, _)| *s)
+        };
+        highest(&self.open_by_severity)
+            .or_else(|| highest(&self.by_severity))
+            .unwrap_or_default()
+    }
+
+    /// The earliest due date of the open ticketed findings.
+    pub fn due(&self) -> Option<chrono::NaiveDate> {
+        self.open_due
+            .iter()
+            .find(|(_, n)| **n > 0)
+            .map(|(d, _)| *d)
+    }
+
+    /// Takes out what `old` contributed (if it was stored) and adds what `new` contributes.
+    pub fn replace(&mut self, old: Option<&FindingRecord>, new: &FindingRecord) {
+        if let Some(old) = old {
+            self.count(old, false);
+        }
+        self.count(new, true);
+    }
+
+    fn count(&mut self, record: &FindingRecord, add: bool) {
+        fn step(n: &mut u32, add: bool) {
+            *n = if add { n.saturating_add(1) } else { n.saturating_sub(1) };
+        }
+        fn step_key<K: Ord>(map: &mut BTreeMap<K, u32>, key: K, add: bool) {
+            let n = map.entry(key).or_default();
+            step(n, add);
+            if *n == 0 {
+                map.retain(|_, n| *n > 0);
+            }
+        }
+        if !record.is_ticketed() {
+            step(&mut self.recorded, add);
+            return;
+        }
+        step_key(&mut self.by_severity, record.severity, add);
+        match record.finding.state {
+            AlertState::Open => {
+                step(&mut self.open, add);
+                step_key(&mut self.open_by_severity, record.severity, add);
+                if let Some(due) = record.due {
+                    step_key(&mut self.open_due, due, add);
+                }
+            }
+            AlertState::Fixed => step(&mut self.fixed, add),
+            AlertState::Dismissed => step(&mut self.dismissed, add),
+        }
+    }
+}
+
+/// A few distinct values seen among a group's ticketed findings (files, CWEs, advisories,
+/// branches), for the ticket's title and facts: the first `FACET_LIMIT` kept, the rest counted.
+/// Insert-only, like the ticket's list of findings, which never loses a member either.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Facet {
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub values: BTreeSet<String>,
+    /// Distinct values seen beyond `values` (an estimate: they are not kept, so one seen twice
+    /// counts twice).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// How many distinct values a facet keeps. Ten files or CWEs is what a title or a facts table can
+/// show; beyond that "in 14 files" is all a reader needs.
+pub const FACET_LIMIT: usize = 10;
+
+impl Facet {
+    pub fn insert(&mut self, value: &str) {
+        if value.is_empty() || self.values.contains(value) {
+            return;
+        }
+        if self.values.len() < FACET_LIMIT {
+            self.values.insert(value.to_owned());
+        } else {
+            self.more = self.more.saturating_add(1);
+        }
+    }
+
+    /// How many distinct values (at least).
+    pub fn len(&self) -> usize {
+        self.values.len() + self.more as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value, when there is exactly one.
+    pub fn single(&self) -> Option<&str> {
+        match (self.values.len(), self.more) {
+            (1, 0) => self.values.iter().next().map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// The distinct values a ticket shows, gathered from its ticketed findings as they join.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Facets {
+    /// Files (or manifests) the findings are in.
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub paths: Facet,
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub cwes: Facet,
+    /// GHSA / CVE ids.
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub advisories: Facet,
+    /// Rule ids (a group by package or file spans several).
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub rules: Facet,
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub refs: Facet,
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub commits: Facet,
+    /// `owner/name` of each repository (an organisation-wide group spans several).
+    #[serde(skip_serializing_if = "Facet::is_empty")]
+    pub repositories: Facet,
+}
+
+impl Facets {
+    /// Adds what `record` shows.
+    pub fn add(&mut self, record: &FindingRecord) {
+        let f = &record.finding;
+        let path = match (&f.location, &f.package) {
+            (Some(loc), _) => loc.path.as_str(),
+            (None, Some(p)) => p.manifest_path.as_str(),
+            (None, None) => "",
+        };
+        self.paths.insert(path);
+        for cwe in &f.cwes {
+            self.cwes.insert(cwe);
+        }
+        for advisory in record.advisories() {
+            self.advisories.insert(&advisory);
+        }
+        self.rules.insert(&f.rule.id);
+        if let Some(r) = &f.git_ref {
+            self.refs.insert(r);
+        }
+        if let Some(c) = &f.commit_sha {
+            self.commits.insert(c);
+        }
+        self.repositories.insert(&f.repository.full_name);
+    }
+}
+
+/// Whether a group gathers findings of one repository or of a whole organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupScope {
+    #[default]
+    Repository,
+    /// One ticket for findings across an organisation's repositories (one advisory everywhere).
+    Organization,
+}
+
+/// A group's long texts, written once with the group and read only to render its ticket: kept
+/// apart so that the group record an event rewrites stays small.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupContent {
+    pub key: GroupKey,
+    /// Longer explanation, as the scanner wrote it (attacker-influenced: render inert).
+    pub description: Option<String>,
+    /// Remediation guidance, Markdown as the scanner wrote it.
+    pub help: Option<String>,
+    pub help_uri: Option<String>,
+}
+
+impl GroupContent {
+    /// The texts of `finding`'s rule, for the group it founds.
+    pub fn of(key: &GroupKey, finding: &Finding) -> GroupContent {
+        GroupContent {
+            key: key.clone(),
+            description: finding.rule.description.clone(),
+            help: finding.rule.help.clone(),
+            help_uri: finding.rule.help_uri.clone(),
+        }
+    }
+}
+
+/// A unit of work and its ticket: small and bounded whatever the number of its findings (they are
+/// records of their own; see `FindingRecord`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupRecord {
     pub key: GroupKey,
     pub kind: AlertKind,
+    #[serde(default)]
+    pub scope: GroupScope,
+    /// The repository of its first finding (an organisation-wide group's first of several).
     pub repository: Repository,
-    /// The rule (or advisory) the group is about, from its first finding: title and guidance.
+    /// The rule (or advisory) the group is about, from its first finding: id and name (its long
+    /// texts are in the group's `GroupContent`).
     pub rule: Rule,
-    pub members: BTreeMap<Fingerprint, Member>,
+    #[serde(default)]
+    pub tally: Tally,
+    #[serde(default)]
+    pub facets: Facets,
+    /// Who should do the work: the owner of its first ticketed finding that has one.
+    #[serde(default)]
+    pub assignee: Option<String>,
     pub ticket: Option<TicketRef>,
     pub ticket_state: TicketState,
     /// The GitHub App installation covering the repository, from the events that built the group:
@@ -240,14 +579,28 @@ pub struct GroupRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// How many comments a group's outbox holds before it folds new ones into the last: a burst of
+/// findings (a first scan, a backfill) must not queue a comment per finding.
+pub const OUTBOX_COMMENTS: usize = 3;
+/// How long a folded comment grows before further notes are only counted.
+pub const FOLDED_COMMENT_LIMIT: usize = 4_000;
+
 impl GroupRecord {
     pub fn new(key: GroupKey, finding: &Finding, now: DateTime<Utc>) -> GroupRecord {
         GroupRecord {
             key,
             kind: finding.kind,
+            scope: GroupScope::Repository,
             repository: finding.repository.clone(),
-            rule: finding.rule.clone(),
-            members: BTreeMap::new(),
+            rule: Rule {
+                description: None,
+                help: None,
+                help_uri: None,
+                ..finding.rule.clone()
+            },
+            tally: Tally::default(),
+            facets: Facets::default(),
+            assignee: None,
             ticket: None,
             ticket_state: TicketState::Draft,
             installation_id: None,
@@ -262,33 +615,32 @@ impl GroupRecord {
         }
     }
 
-    /// Members that count towards the ticket.
-    pub fn ticketed(&self) -> impl Iterator<Item = (&Fingerprint, &Member)> {
-        self.members.iter().filter(|(_, m)| m.ticketed)
-    }
-
+    /// Ticketed findings still open.
     pub fn open_ticketed(&self) -> usize {
-        self.ticketed().filter(|(_, m)| m.is_open()).count()
+        self.tally.open as usize
     }
 
-    /// The highest severity among open ticketed members (all ticketed members once all are closed).
+    /// The highest severity among open ticketed findings (all ticketed findings once all are
+    /// closed).
     pub fn severity(&self) -> Severity {
-        let open = self
-            .ticketed()
-            .filter(|(_, m)| m.is_open())
-            .map(|(_, m)| m.severity)
-            .max();
-        open.or_else(|| self.ticketed().map(|(_, m)| m.severity).max())
-            .unwrap_or_default()
+        self.tally.severity()
     }
 
-    /// When the ticket is due: the earliest due date of its open ticketed members.
+    /// When the ticket is due: the earliest due date of its open ticketed findings.
     pub fn due(&self) -> Option<chrono::NaiveDate> {
-        crate::sla::group_due(
-            self.ticketed()
-                .filter(|(_, m)| m.is_open())
-                .map(|(_, m)| m.due),
-        )
+        self.tally.due()
+    }
+
+    /// Counts `new` (replacing what `old`, its stored record, counted) and, when ticketed, shows
+    /// it in the ticket's facets.
+    pub fn absorb(&mut self, old: Option<&FindingRecord>, new: &FindingRecord) {
+        self.tally.replace(old, new);
+        if new.is_ticketed() {
+            self.facets.add(new);
+            if self.assignee.is_none() {
+                self.assignee = new.owner.clone();
+            }
+        }
     }
 
     /// Whether a ticket exists, is on its way, or was deleted by a person (who then decides).
@@ -298,7 +650,12 @@ impl GroupRecord {
             || self.outbox.iter().any(|p| p.op == OutboxOp::Create)
     }
 
-    /// Queues a tracker call.
+    /// Whether the ticket is a draft: prepared by scantix, in no tracker yet.
+    pub fn is_draft(&self) -> bool {
+        self.ticket.as_ref().is_some_and(TicketRef::is_draft)
+    }
+
+    /// Queues a tracker call, folding it into what is queued where one call does for both.
     pub fn push_op(&mut self, op: OutboxOp) {
         // A refresh renders the whole group when it runs, and so does a create: with either
         // already pending, another refresh would only repeat it.
@@ -310,9 +667,48 @@ impl GroupRecord {
         {
             return;
         }
+        if op == OutboxOp::DismissPending && self.outbox.iter().any(|p| p.op == op) {
+            return;
+        }
+        // Comments beyond a few fold into the last queued one: one tracker call, however many
+        // findings a burst brought.
+        if let OutboxOp::Comment { text } = &op {
+            let queued = self
+                .outbox
+                .iter()
+                .filter(|p| matches!(p.op, OutboxOp::Comment { .. }))
+                .count();
+            if queued >= OUTBOX_COMMENTS
+                && let Some(PendingOp {
+                    op: OutboxOp::Comment { text: last },
+                    ..
+                }) = self
+                    .outbox
+                    .iter_mut()
+                    .rev()
+                    .find(|p| matches!(p.op, OutboxOp::Comment { .. }))
+            {
+                fold_comment(last, text);
+                return;
+            }
+        }
         let id = self.next_op_id;
         self.next_op_id += 1;
         self.outbox.push(PendingOp { id, op });
+    }
+}
+
+/// Appends `note` to a queued comment, or counts it once the comment is long enough.
+fn fold_comment(queued: &mut String, note: &str) {
+    const MORE: &str = "\n\n(and more changes, see the ticket's findings)";
+    if queued.ends_with(MORE) {
+        return;
+    }
+    if queued.len() + note.len() + 2 > FOLDED_COMMENT_LIMIT {
+        queued.push_str(MORE);
+    } else {
+        queued.push_str("\n\n");
+        queued.push_str(note);
     }
 }
 

@@ -73,7 +73,7 @@ impl Sweeper {
             },
             ..SweepReport::default()
         };
-        for installation in store.list_installations().await? {
+        for installation in store.installations().await? {
             let installation = installation.value;
             if !installation.active {
                 continue;
@@ -120,10 +120,17 @@ impl Sweeper {
                 }
             }
         }
-        for group in store.list_groups().await? {
+        // The groups with calls still queued, from their list: not a scan of every group.
+        let queued = crate::store::read_all(|after| async move {
+            store
+                .groups_in(&crate::store::List::Queued, after.as_deref(), 200)
+                .await
+        })
+        .await?;
+        for group in queued {
             let group = group.value;
             let idle = group.lease.as_ref().is_none_or(|l| l.until <= now);
-            if !group.outbox.is_empty() && idle {
+            if idle {
                 match self.executor.sync_group(&group.key).await {
                     Ok(_) => report.groups_drained += 1,
                     Err(e) => report.failures.push(format!("{}: {e}", group.key)),

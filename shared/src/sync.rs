@@ -327,8 +327,9 @@ impl Syncer {
                 .commit_alert(&delivery, &event, &verdict, rules.config)
                 .await?
             {
-                Committed::Applied(decision) => Some(decision.group_key),
+                Committed::Applied(applied) => Some(applied.decision.group_key),
                 Committed::Duplicate(group) => group,
+                Committed::Ignored(_) => None,
             },
         )
     }
@@ -346,15 +347,12 @@ impl Syncer {
                 .get_installation(installation)
                 .await?
                 .ok_or(SyncError::UnknownInstallation(installation))?;
-            let mut record = current.value;
+            let mut record = current.value.clone();
             if let Some(entry) = record.repositories.get_mut(&repo) {
                 entry.sync.insert(kind, progress.clone());
             }
             match store
-                .put_installation(Guarded {
-                    value: record,
-                    expected_version: Some(current.version),
-                })
+                .put_installation(Guarded::replacing(record, Some(&current)))
                 .await
             {
                 Ok(_) => return Ok(()),

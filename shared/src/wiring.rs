@@ -171,9 +171,9 @@ async fn aws_config() -> &'static aws_config::SdkConfig {
 }
 
 /// The tracker named by `SCANTIX_TRACKER`.
-pub fn tracker_from_env(store: Arc<dyn Store>) -> Result<Arc<dyn Tracker>, WiringError> {
+pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
     match optional("SCANTIX_TRACKER").as_deref().unwrap_or("draft") {
-        "draft" => Ok(Arc::new(DraftTracker::new(store))),
+        "draft" => Ok(Arc::new(DraftTracker::new())),
         "jira" => {
             let (settings, auth) = jira_from_env()?;
             Ok(Arc::new(JiraTracker::new(settings, auth)?))

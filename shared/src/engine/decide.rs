@@ -11,7 +11,9 @@ use crate::config::{Config, WhenAllFixed};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey, GroupingMode};
-use crate::state::{AuditEntry, FindingRecord, GroupRecord, Member, OutboxOp, TicketState, Triage};
+use crate::state::{
+    AuditEntry, FindingRecord, GroupContent, GroupRecord, OutboxOp, TicketState, Triage,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -134,7 +136,12 @@ pub enum Action {
 pub struct Decision {
     pub group_key: GroupKey,
     pub finding: Option<FindingRecord>,
+    /// Other findings of the group the decision changes (a ticket closed in the tracker changes
+    /// all its open ones); each already counted in `group`.
+    pub findings: Vec<FindingRecord>,
     pub group: Option<GroupRecord>,
+    /// The long texts of a group this decision founds (written once, with it).
+    pub content: Option<GroupContent>,
     pub audit: Vec<AuditEntry>,
     pub actions: Vec<Action>,
 }
@@ -196,6 +203,8 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         group_key: key.clone(),
         finding: None,
         group: None,
+        content: None,
+        findings: vec![],
         audit: vec![],
         actions: vec![],
     };
@@ -267,19 +276,39 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         finding.location = finding.location.or_else(|| known.location.clone());
         finding.html_url = finding.html_url.or_else(|| known.html_url.clone());
     }
-    let previous = stored_group
-        .and_then(|g| g.members.get(&fingerprint))
-        .cloned();
     // Once on a ticket, always on it: triage decides only whether a finding joins the ticket.
-    let ticketed = previous.as_ref().is_some_and(|m| m.ticketed) || triage == Triage::Ticket;
-
+    let ticketed = stored.is_some_and(FindingRecord::is_ticketed) || triage == Triage::Ticket;
+    let first_seen = stored.map_or(now, |r| r.first_seen);
+    // The policy may file it at another priority, and give it another deadline.
+    let severity = verdict.priority.unwrap_or(finding.severity);
+    let was_open = stored.is_some_and(|r| r.is_ticketed() && r.is_open());
+    let is_open_now = finding.state == AlertState::Open;
     let record = FindingRecord {
         fingerprint: fingerprint.clone(),
         group_key: key.clone(),
-        finding: finding.clone(),
+        finding: FindingRecord::slim(finding.clone()),
         triage: if ticketed { Triage::Ticket } else { triage },
-        first_seen: stored.map_or(now, |r| r.first_seen),
+        severity,
+        due: config.sla.due_date(severity, first_seen, verdict.sla_days),
+        owner: verdict.assignee.clone(),
+        first_seen,
         updated_at: now,
+        ticketed_at: stored
+            .and_then(|r| r.ticketed_at)
+            .or(ticketed.then_some(now)),
+        closed_at: match (is_open_now, stored) {
+            (true, _) => None,
+            (false, Some(old)) if !old.is_open() => old.closed_at.or(Some(now)),
+            (false, _) => Some(now),
+        },
+        reopens: stored.map_or(0, |r| r.reopens)
+            + u32::from(is_open_now && stored.is_some_and(|r| !r.is_open())),
+        // GitHub reporting the alert dismissed settles what scantix owed it. (If it reports the
+        // alert open or fixed instead, the debt stays but is only paid while scantix's record says
+        // dismissed: see `OutboxOp::DismissPending`.)
+        pending_dismissal: stored
+            .and_then(|r| r.pending_dismissal.clone())
+            .filter(|_| finding.state != AlertState::Dismissed),
     };
     if stored.is_none_or(|old| {
         FindingRecord {
@@ -287,24 +316,19 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             ..old.clone()
         } != record
     }) {
-        out.finding = Some(record);
+        out.finding = Some(record.clone());
     }
 
-    let mut group = stored_group
-        .cloned()
-        .unwrap_or_else(|| GroupRecord::new(key.clone(), &finding, now));
+    let mut group = match stored_group {
+        Some(group) => group.clone(),
+        None => {
+            out.content = Some(GroupContent::of(&key, &finding));
+            GroupRecord::new(key.clone(), &finding, now)
+        }
+    };
     if event.installation_id.is_some() {
         group.installation_id = event.installation_id;
     }
-    let first_seen = stored.map_or(now, |r| r.first_seen);
-    // The policy may file it at another priority, and give it another deadline.
-    let severity = verdict.priority.unwrap_or(finding.severity);
-    let member = Member {
-        severity,
-        due: config.sla.due_date(severity, first_seen, verdict.sla_days),
-        owner: verdict.assignee.clone(),
-        ..Member::of(&finding, ticketed)
-    };
     if stored.is_none() {
         let reason = match pr_only {
             Some(pr) => format!(
@@ -315,9 +339,11 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         };
         audit("finding.triaged", reason, &mut out);
     }
-    let was_open = previous.as_ref().is_some_and(Member::is_open);
-    let member_changed = previous.as_ref() != Some(&member);
-    group.members.insert(fingerprint.clone(), member);
+    // What a ticket shows of the finding changed (or it is new): the group's counts follow.
+    let member_changed = stored.is_none_or(|old| !old.shows_the_same(&record));
+    if member_changed {
+        group.absorb(stored, &record);
+    }
 
     if !ticketed {
         if member_changed {
@@ -350,6 +376,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         });
         return out;
     }
+    let previous_closed = stored.is_some_and(|r| r.is_ticketed() && !r.is_open());
 
     let is_open = finding.state == AlertState::Open;
     let number = finding.number;
@@ -427,7 +454,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             group: key.clone(),
             state: finding.state,
         });
-        if is_open && previous.as_ref().is_some_and(|m| !m.is_open()) {
+        if is_open && previous_closed {
             comment(
                 &mut group,
                 &mut out,
@@ -476,7 +503,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         && group.open_ticketed() == 0
         && !group.ticket_state.is_closed()
     {
-        let (_, fixed, dismissed) = crate::ticket::anatomy::state_counts(&group);
+        let (fixed, dismissed) = (group.tally.fixed, group.tally.dismissed);
         let summary = format!(
             "Every alert on this ticket is closed in GitHub ({fixed} fixed, {dismissed} dismissed)."
         );

@@ -34,7 +34,7 @@ use crate::event::{PullRequestChange, PullRequestEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
-    AuditEntry, FixedTicket, Member, PullRequestRecord, PullRequestState, PullRequestSummary,
+    AuditEntry, FindingRecord, FixedTicket, PullRequestRecord, PullRequestState, PullRequestSummary,
     SummaryAlert, TicketRef,
 };
 use crate::ticket::markdown::{code, escape, link};
@@ -87,19 +87,15 @@ impl ListedAlert {
         }
     }
 
-    /// A group member as the store last saw it (the local mode, without GitHub).
-    pub fn of_member(fingerprint: &Fingerprint, member: &Member) -> ListedAlert {
+    /// A finding as the store last saw it (the local mode, without GitHub).
+    pub fn of_record(record: &FindingRecord) -> ListedAlert {
         ListedAlert {
-            fingerprint: fingerprint.clone(),
+            fingerprint: record.fingerprint.clone(),
             tool: None,
-            state: member.state,
+            state: record.finding.state,
             alert: SummaryAlert {
-                number: member.number,
-                severity: member.severity,
-                rule_id: member.rule_id.clone(),
-                rule_name: member.rule_name.clone(),
-                place: member.place.clone(),
-                html_url: member.html_url.clone(),
+                severity: record.severity,
+                ..SummaryAlert::of(&record.finding)
             },
         }
     }

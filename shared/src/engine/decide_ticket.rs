@@ -10,11 +10,16 @@
 use super::decide::{Action, Decision};
 use crate::config::Config;
 use crate::event::{StatusCategory, TicketChange, TicketEvent};
-use crate::finding::AlertState;
+use crate::finding::{AlertState, Dismissal};
 use crate::identity::Fingerprint;
-use crate::state::{AuditEntry, GroupRecord, OutboxOp, TicketState};
+use crate::state::{
+    AuditEntry, FindingRecord, GroupRecord, OutboxOp, PendingDismissal, TicketState,
+};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+
+/// How many still-open alerts a rejected closure's comment lists (the ticket lists them all).
+const STILL_OPEN_LISTED: usize = 20;
 
 /// GitHub's current state of the alerts a closure claims are gone.
 pub type Verification = BTreeMap<Fingerprint, AlertState>;
@@ -24,6 +29,9 @@ pub type Verification = BTreeMap<Fingerprint, AlertState>;
 pub struct TicketInputs<'a> {
     pub event: &'a TicketEvent,
     pub group: &'a GroupRecord,
+    /// The group's open ticketed findings; `None` until read (see
+    /// `TicketDecision::NeedsOpenFindings`): only a closure needs them.
+    pub open_findings: Option<&'a [FindingRecord]>,
     /// `None` until GitHub was asked; see `TicketDecision::NeedsVerification`.
     pub verification: Option<&'a Verification>,
     pub config: &'a Config,
@@ -34,6 +42,8 @@ pub struct TicketInputs<'a> {
 /// The outcome of `decide_ticket`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TicketDecision {
+    /// Read the group's open ticketed findings, then decide again with them.
+    NeedsOpenFindings,
     /// Ask GitHub for the current state of these alerts, then decide again with the answer.
     NeedsVerification(Vec<Fingerprint>),
     Decided(Box<Decision>),
@@ -59,6 +69,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
     let TicketInputs {
         event,
         group: stored,
+        open_findings,
         verification,
         config,
         now,
@@ -70,6 +81,8 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
         group_key: key.clone(),
         finding: None,
         group: None,
+        content: None,
+        findings: vec![],
         audit: vec![],
         actions: vec![],
     };
@@ -134,7 +147,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
             // Only GitHub calls survive: there is no ticket left to comment on or move.
             group
                 .outbox
-                .retain(|p| matches!(p.op, OutboxOp::DismissAlert { .. }));
+                .retain(|p| p.op.is_github_call());
             let recreate = config.recreate_deleted_tickets && group.open_ticketed() > 0;
             if recreate {
                 group.deleted_ticket = None;
@@ -205,38 +218,46 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                     });
                 }
                 StatusCategory::Done => {
-                    let open: Vec<Fingerprint> = group
-                        .ticketed()
-                        .filter(|(_, m)| m.is_open())
-                        .map(|(fp, _)| fp.clone())
-                        .collect();
                     let dismissal = resolution.as_deref().and_then(|r| config.dismissal_for(r));
+                    let wanted = group.tally.open > 0 && (dismissal.is_some() || config.verify_closure);
+                    let open: &[FindingRecord] = match open_findings {
+                        Some(open) => open,
+                        None if wanted => return TicketDecision::NeedsOpenFindings,
+                        None => &[],
+                    };
                     if let Some(reason) = dismissal {
                         let resolution = resolution.clone().unwrap_or_default();
                         let comment = format!(
                             "Closed as \"{resolution}\" in {ticket} by {actor} (via scantix)."
                         );
                         let mut numbers = Vec::new();
-                        for fp in &open {
-                            if let Some(member) = group.members.get_mut(fp) {
-                                member.state = AlertState::Dismissed;
-                                numbers.push(member.number);
-                                group.outbox.push(crate::state::PendingOp {
-                                    id: group.next_op_id,
-                                    op: OutboxOp::DismissAlert {
-                                        number: member.number,
-                                        reason,
-                                        comment: comment.clone(),
-                                    },
-                                });
-                                group.next_op_id += 1;
-                            }
+                        for old in open {
+                            let mut new = old.clone();
+                            new.finding.state = AlertState::Dismissed;
+                            new.finding.dismissal = Some(Dismissal {
+                                by: Some(actor.clone()),
+                                reason: Some(reason.spelling(old.finding.kind).to_owned()),
+                                comment: Some(comment.clone()),
+                                at: Some(now),
+                            });
+                            new.pending_dismissal = Some(PendingDismissal {
+                                reason,
+                                comment: comment.clone(),
+                            });
+                            new.closed_at = Some(now);
+                            new.updated_at = now;
+                            group.absorb(Some(old), &new);
+                            numbers.push(old.number());
                             audit(
                                 "finding.dismissed",
                                 comment.clone(),
-                                Some(fp.clone()),
+                                Some(old.fingerprint.clone()),
                                 &mut out,
                             );
+                            out.findings.push(new);
+                        }
+                        if !numbers.is_empty() {
+                            group.push_op(OutboxOp::DismissPending);
                         }
                         group.ticket_state = TicketState::Resolved;
                         audit(
@@ -256,18 +277,27 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                         });
                     } else if config.verify_closure && !open.is_empty() {
                         let Some(verified) = verification else {
-                            return TicketDecision::NeedsVerification(open);
+                            return TicketDecision::NeedsVerification(
+                                open.iter().map(|r| r.fingerprint.clone()).collect(),
+                            );
                         };
-                        let still_open: Vec<&Fingerprint> = open
+                        let still_open: Vec<&FindingRecord> = open
                             .iter()
-                            .filter(|fp| verified.get(*fp).is_none_or(|s| *s == AlertState::Open))
+                            .filter(|r| {
+                                verified
+                                    .get(&r.fingerprint)
+                                    .is_none_or(|s| *s == AlertState::Open)
+                            })
                             .collect();
                         if still_open.is_empty() {
-                            for fp in &open {
-                                if let (Some(member), Some(state)) =
-                                    (group.members.get_mut(fp), verified.get(fp))
-                                {
-                                    member.state = *state;
+                            for old in open {
+                                if let Some(state) = verified.get(&old.fingerprint) {
+                                    let mut new = old.clone();
+                                    new.finding.state = *state;
+                                    new.closed_at = Some(now);
+                                    new.updated_at = now;
+                                    group.absorb(Some(old), &new);
+                                    out.findings.push(new);
                                 }
                             }
                             group.ticket_state = TicketState::Resolved;
@@ -287,26 +317,27 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                                 to: TicketState::Resolved,
                             });
                         } else {
+                            // A ticket's comment lists the first few; the ticket lists the rest.
                             let lines: Vec<String> = still_open
                                 .iter()
-                                .filter_map(|fp| group.members.get(*fp))
-                                .map(|m| {
+                                .take(STILL_OPEN_LISTED)
+                                .map(|r| {
                                     format!(
                                         "- alert {} ({}) {}",
-                                        m.number,
-                                        m.place,
-                                        m.html_url.as_deref().unwrap_or("")
+                                        r.number(),
+                                        r.finding.place(),
+                                        r.finding.html_url.as_deref().unwrap_or("")
                                     )
                                 })
                                 .collect();
-                            let numbers = still_open
-                                .iter()
-                                .filter_map(|fp| group.members.get(*fp))
-                                .map(|m| m.number)
-                                .collect();
+                            let more = match still_open.len().saturating_sub(lines.len()) {
+                                0 => String::new(),
+                                n => format!("\n- … and {n} more (see the ticket's findings)"),
+                            };
+                            let numbers = still_open.iter().map(|r| r.number()).collect();
                             let text = format!(
-                                "{ticket} was closed, but GitHub still reports {} of its alerts open, so scantix reopened it:\n{}",
-                                lines.len(),
+                                "{ticket} was closed, but GitHub still reports {} of its alerts open, so scantix reopened it:\n{}{more}",
+                                still_open.len(),
                                 lines.join("\n")
                             );
                             group.ticket_state = TicketState::Reopened;
@@ -323,7 +354,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                         }
                     } else {
                         group.ticket_state = TicketState::Resolved;
-                        let why = if open.is_empty() {
+                        let why = if group.tally.open == 0 {
                             "no alert was open"
                         } else {
                             "verification is off"

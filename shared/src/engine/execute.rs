@@ -2,35 +2,47 @@
 //! racing events on one group still yield one ticket.
 //!
 //! The protocol, in two phases:
-//! 1. **Commit.** Read the finding and its group, `decide`, and write the new records, the audit
-//!    entries and the delivery's dedup record in one atomic commit guarded by the versions read.
-//!    A lost race re-reads and re-decides. The tracker calls the group now owes are part of the
-//!    group record (its outbox), so they are durable from this moment on.
-//! 2. **Sync.** Drain the group's outbox. Only the holder of the group's lease calls the tracker,
-//!    so ops run once, in order, and `Create` runs once however many events raced to request it.
-//!    Each op is removed from the outbox right after it succeeds; a crash in between repeats just
-//!    that op, which the tracker port makes harmless (`find_for` before create, comment
-//!    ids). A caller that finds the lease taken waits for the holder to finish, so when `apply_*`
-//!    returns Ok the group's ticket reflects the event.
+//! 1. **Commit.** One read (`Store::read_event`: the delivery's dedup record, the finding, its
+//!    group, the installation), `decide`, and one atomic write of the new records, the audit
+//!    entries and the delivery's dedup record, guarded by the versions read. A lost race re-reads
+//!    and re-decides. The tracker calls the group now owes are part of the group record (its
+//!    outbox), so they are durable from this moment on; if nobody holds the group's lease, the
+//!    same write takes it. Draft tickets need no call at all: their calls are settled in that
+//!    write (`drafts::settle_draft_ops`), so an event on a draft group is one read and one write.
+//! 2. **Sync.** The lease holder drains the group's outbox. Only the holder calls the tracker, so
+//!    ops run once, in order, and `Create` runs once however many events raced to request it.
+//!    Events that find the lease taken do not wait: their op is durable, and the holder keeps
+//!    draining until the outbox is empty (its release is a guarded write that fails, and so
+//!    loops, if anything was queued meanwhile). That also coalesces bursts: a hundred findings
+//!    joining while one refresh runs queue one more refresh, not a hundred. Each op is removed
+//!    right after it succeeds; a crash in between repeats just that op, which the tracker port
+//!    makes harmless (`find_for` before create, comment ids), and a crashed holder's lease
+//!    expires for the next event or the sweeper.
 
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
+use super::drafts::settle_draft_ops;
 use super::installations::apply_installation;
 use super::triage::{Verdict, plain};
 use crate::config::Config;
 use crate::event::{AlertEvent, TicketEvent};
+use crate::finding::AlertState;
 use crate::github::api::{GitHub, GitHubError};
 use crate::github::clients::{GitHubClients, OneClient};
 use crate::github::installation_webhook::InstallationEvent;
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
-    AuditEntry, DeliveryRecord, GroupRecord, InstallationRecord, Lease, OutboxOp, PendingOp,
-    TicketRef, TicketState, Triage, Versioned,
+    AuditEntry, DRAFT_TRACKER, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord,
+    Lease, OutboxOp, PendingOp, TicketRef, TicketState, Triage, Versioned,
 };
-use crate::store::{Commit, Guarded, Store, StoreError};
-use crate::ticket::anatomy::ticket_content;
+use crate::store::{
+    Commit, EventKeys, Guarded, List, Members, Store, StoreError, TicketLink, read_all,
+};
+use crate::ticket::TicketContent;
+use crate::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
 use crate::tracker::{Tracker, TrackerError};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Why applying an event failed. Every variant says whether a retry (SQS, Jira) can help.
@@ -85,9 +97,20 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Committed {
     /// Decided and written.
-    Applied(Box<Decision>),
+    Applied(Box<Applied>),
     /// Seen before; nothing written. The group it touched, when known.
     Duplicate(Option<GroupKey>),
+    /// Not acted on (the repository is no longer covered by its installation), and why.
+    Ignored(String),
+}
+
+/// A decision as committed: the group as written, and the lease the commit took (its holder
+/// drains the outbox: `Executor::sync_committed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub decision: Decision,
+    pub group: Option<Versioned<GroupRecord>>,
+    pub lease: Option<String>,
 }
 
 /// A source of "now"; tests pin it.
@@ -225,14 +248,37 @@ impl Executor {
         verdict: &Verdict,
         config: &Config,
     ) -> Result<Outcome, ExecuteError> {
-        let (group, mut actions, duplicate) =
-            match self.commit_alert(delivery, event, verdict, config).await? {
-                Committed::Applied(decision) => (Some(decision.group_key), decision.actions, false),
-                Committed::Duplicate(group) => (group, vec![], true),
-            };
-        let synced = match &group {
-            Some(key) => self.sync_group(key).await?,
-            None => None,
+        let committed = self
+            .commit_alert_leased(delivery, event, verdict, config, true)
+            .await?;
+        let (group, mut actions, duplicate, synced) = match committed {
+            Committed::Applied(applied) => {
+                let synced = self.sync_committed(&applied).await?;
+                (
+                    Some(applied.decision.group_key),
+                    applied.decision.actions,
+                    false,
+                    synced,
+                )
+            }
+            Committed::Duplicate(group) => {
+                // The first attempt may have crashed after committing: finish what it queued.
+                let synced = match &group {
+                    Some(key) => self.sync_group(key).await?,
+                    None => None,
+                };
+                (group, vec![], true, synced)
+            }
+            Committed::Ignored(reason) => {
+                return Ok(Outcome {
+                    delivery: delivery.into(),
+                    duplicate: false,
+                    group: None,
+                    actions: vec![Action::Ignored { reason }],
+                    ticket: None,
+                    ticket_state: None,
+                });
+            }
         };
         // An alert seen only on a pull request changes what the pull request's summary says
         // (also on a redelivery: the first attempt may have failed to post it).
@@ -248,8 +294,8 @@ impl Executor {
     }
 
     /// Phase 1 only: decides and commits an alert event, leaving the tracker calls it queued in
-    /// the group's outbox for `sync_group`. A backfill commits many events this way and then syncs
-    /// each touched group once.
+    /// the group's outbox for `sync_group`. A backfill or a batch of stream records commits many
+    /// events this way and then syncs each touched group once.
     pub async fn commit_alert(
         &self,
         delivery: &str,
@@ -257,22 +303,61 @@ impl Executor {
         verdict: &Verdict,
         config: &Config,
     ) -> Result<Committed, ExecuteError> {
-        if let Some(seen) = self.store.get_delivery(delivery).await? {
-            return Ok(Committed::Duplicate(seen.group_key));
-        }
+        self.commit_alert_leased(delivery, event, verdict, config, false)
+            .await
+    }
+
+    /// `commit_alert`, taking the group's lease in the same write when `take_lease` and calls are
+    /// now owed (then `sync_committed` drains them without another write to take it).
+    async fn commit_alert_leased(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        verdict: &Verdict,
+        config: &Config,
+        take_lease: bool,
+    ) -> Result<Committed, ExecuteError> {
         let fingerprint = Fingerprint::of(&event.finding);
+        // The group a new finding would join; a known finding keeps the group it was put in.
+        let new_key = group_key_for(event, None, config, verdict.group_by);
         let mut conflicts = 0;
         loop {
             let now = (self.clock)();
-            let finding = self.store.get_finding(&fingerprint).await?;
+            let read = self
+                .store
+                .read_event(EventKeys {
+                    delivery,
+                    finding: &fingerprint,
+                    group: &new_key,
+                    installation: event.installation_id,
+                })
+                .await?;
+            if let Some(seen) = read.delivery {
+                return Ok(Committed::Duplicate(seen.group_key));
+            }
+            // An uninstalled App, or a repository taken out of it, gets no more work;
+            // installations scantix never heard of (installed before it was deployed) are served.
+            if let Some(installation) = &read.installation
+                && !installation.value.covers(event.finding.repository.id)
+            {
+                return Ok(Committed::Ignored(format!(
+                    "repository {} is not covered by installation {}",
+                    event.finding.repository.full_name, installation.value.id
+                )));
+            }
+            let finding = read.finding;
             let key = group_key_for(
                 event,
                 finding.as_ref().map(|f| &f.value),
                 config,
                 verdict.group_by,
             );
-            let group = self.store.get_group(&key).await?;
-            let decision = decide(Inputs {
+            // Only after a grouping change does a known finding's group differ from the one read.
+            let group = match (&finding, key == new_key) {
+                (Some(_), false) => self.store.get_group(&key).await?,
+                _ => read.group,
+            };
+            let mut decision = decide(Inputs {
                 event,
                 finding: finding.as_ref().map(|f| &f.value),
                 group: group.as_ref().map(|g| &g.value),
@@ -281,15 +366,35 @@ impl Executor {
                 now,
                 delivery: Some(delivery),
             });
-            let commit = self.commit_for(
-                delivery,
-                &decision,
-                finding.map(|f| f.version),
-                group.map(|g| g.version),
-                now,
-            );
+            let lease = self.prepare_group(&mut decision, now, Some(delivery), take_lease);
+            let commit = Commit {
+                delivery: Some(self.delivery_record(delivery, Some(&decision.group_key), now)),
+                findings: decision
+                    .finding
+                    .clone()
+                    .map(|value| Guarded::replacing(value, finding.as_ref()))
+                    .into_iter()
+                    .collect(),
+                group: decision
+                    .group
+                    .clone()
+                    .map(|value| Guarded::replacing(value, group.as_ref())),
+                content: decision.content.clone(),
+                links: draft_links(&decision, group.as_ref()),
+                audit: decision.audit.clone(),
+            };
             match self.store.commit(commit).await {
-                Ok(()) => return Ok(Committed::Applied(Box::new(decision))),
+                Ok(()) => {
+                    let committed = decision.group.clone().map(|value| Versioned {
+                        value,
+                        version: group.as_ref().map_or(1, |g| g.version + 1),
+                    });
+                    return Ok(Committed::Applied(Box::new(Applied {
+                        decision,
+                        group: committed.or(group),
+                        lease,
+                    })));
+                }
                 Err(StoreError::Conflict) => {
                     conflicts += 1;
                     if conflicts >= self.settings.max_conflicts {
@@ -306,24 +411,95 @@ impl Executor {
         }
     }
 
+    /// Phase 2 for a committed decision: drains the group's outbox if the commit took the lease.
+    /// Returns the group as left (or as committed, when another holder drains it).
+    pub async fn sync_committed(
+        &self,
+        applied: &Applied,
+    ) -> Result<Option<GroupRecord>, ExecuteError> {
+        match (&applied.lease, &applied.group) {
+            (Some(token), Some(group)) => self.drain(group.clone(), token).await.map(Some),
+            (None, group) => Ok(group.as_ref().map(|g| g.value.clone())),
+            (Some(_), None) => Ok(None),
+        }
+    }
+
+    /// Readies a decided group for its commit: a draft group's calls are settled in place (their
+    /// audit entries join the decision's); a group that now owes tracker calls takes the lease if
+    /// nobody holds it. Returns the lease token taken.
+    fn prepare_group(
+        &self,
+        decision: &mut Decision,
+        now: DateTime<Utc>,
+        delivery: Option<&str>,
+        take_lease: bool,
+    ) -> Option<String> {
+        let group = decision.group.as_mut()?;
+        if self.drafts_only() || group.is_draft() {
+            let settled = settle_draft_ops(group, now, delivery);
+            decision.audit.extend(settled);
+        }
+        let free = group.lease.as_ref().is_none_or(|l| l.until <= now);
+        if !take_lease || group.outbox.is_empty() || !free {
+            return None;
+        }
+        let token = uuid::Uuid::new_v4().to_string();
+        group.lease = Some(Lease {
+            token: token.clone(),
+            until: now + self.settings.lease,
+        });
+        Some(token)
+    }
+
+    /// Whether this executor's tracker is the draft tracker: tickets are drafts kept with their
+    /// groups, and no call is ever made for them.
+    fn drafts_only(&self) -> bool {
+        self.tracker.name() == DRAFT_TRACKER
+    }
+
+    fn delivery_record(
+        &self,
+        delivery: &str,
+        group: Option<&GroupKey>,
+        now: DateTime<Utc>,
+    ) -> DeliveryRecord {
+        DeliveryRecord {
+            id: delivery.into(),
+            group_key: group.cloned(),
+            received_at: now,
+            expires_at: now + self.settings.dedup_for,
+        }
+    }
+
     /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`
-    /// (`jira:<X-Atlassian-Webhook-Identifier>`). Events about tickets scantix does not track are
-    /// recorded as seen and otherwise ignored.
+    /// (`jira:<X-Atlassian-Webhook-Identifier>`), under the executor's configuration. Events about
+    /// tickets scantix does not track are recorded as seen and otherwise ignored.
     pub async fn apply_ticket(
         &self,
         delivery: &str,
         event: &TicketEvent,
     ) -> Result<Outcome, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
-            return self.duplicate(delivery, seen.group_key).await;
+            let synced = match &seen.group_key {
+                Some(key) => self.sync_group(key).await?,
+                None => None,
+            };
+            return Ok(Outcome {
+                delivery: delivery.into(),
+                duplicate: true,
+                group: seen.group_key,
+                actions: vec![],
+                ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+                ticket_state: synced.as_ref().map(|g| g.ticket_state),
+            });
         }
         let mut key = self
             .store
             .group_for_ticket(&event.tracker, &event.ticket_key)
             .await?;
         if key.is_none() && event.tracker != self.tracker.name() {
-            // The ticket may be this executor's own under another tracker's name: locally, the
-            // draft tracker stands in for Jira, and Jira deliveries name draft tickets.
+            // The ticket may be this executor's own under another tracker's name: locally,
+            // drafts stand in for Jira, and Jira deliveries name draft tickets.
             key = self
                 .store
                 .group_for_ticket(self.tracker.name(), &event.ticket_key)
@@ -331,16 +507,10 @@ impl Executor {
         }
         let Some(key) = key else {
             let now = (self.clock)();
-            let record = DeliveryRecord {
-                id: delivery.into(),
-                group_key: None,
-                received_at: now,
-                expires_at: now + self.settings.dedup_for,
-            };
             return match self
                 .store
                 .commit(Commit {
-                    delivery: Some(record),
+                    delivery: Some(self.delivery_record(delivery, None, now)),
                     ..Commit::default()
                 })
                 .await
@@ -359,8 +529,9 @@ impl Executor {
             };
         };
         let mut conflicts = 0;
+        let mut open: Option<Vec<Versioned<FindingRecord>>> = None;
         let mut verification: Option<Verification> = None;
-        let decision = loop {
+        let (decision, committed, lease) = loop {
             let now = (self.clock)();
             let group = self
                 .store
@@ -370,46 +541,171 @@ impl Executor {
                     "ticket {} links to missing group {key}",
                     event.ticket_key
                 )))?;
+            let config = &self.config;
+            let open_records: Option<Vec<FindingRecord>> = open
+                .as_ref()
+                .map(|open| open.iter().map(|f| f.value.clone()).collect());
             let inputs = TicketInputs {
                 event,
                 group: &group.value,
+                open_findings: open_records.as_deref(),
                 verification: verification.as_ref(),
-                config: &self.config,
+                config,
                 now,
                 delivery: Some(delivery),
             };
-            let decision = match decide_ticket(inputs) {
+            let mut decision = match decide_ticket(inputs) {
                 TicketDecision::Decided(decision) => *decision,
+                TicketDecision::NeedsOpenFindings => {
+                    open = Some(self.open_findings(&key).await?);
+                    continue;
+                }
                 TicketDecision::NeedsVerification(fingerprints) => {
-                    verification = Some(self.verify(&group.value, &fingerprints).await?);
+                    let records = open.as_deref().unwrap_or_default();
+                    verification = Some(self.verify(&group.value, records, &fingerprints).await?);
                     continue;
                 }
             };
-            let commit = self.commit_for(delivery, &decision, None, Some(group.version), now);
-            match self.store.commit(commit).await {
-                Ok(()) => break decision,
+            let lease = self.prepare_group(&mut decision, now, Some(delivery), true);
+            let versions: BTreeMap<&Fingerprint, &Versioned<FindingRecord>> = open
+                .iter()
+                .flatten()
+                .map(|f| (&f.value.fingerprint, f))
+                .collect();
+            match self
+                .commit_in_chunks(delivery, &decision, &group, &versions, now)
+                .await
+            {
+                Ok(version) => {
+                    let committed = decision.group.clone().map(|value| Versioned { value, version });
+                    break (decision, committed, lease);
+                }
                 Err(StoreError::Conflict) => {
                     conflicts += 1;
                     if conflicts >= self.settings.max_conflicts {
                         return Err(ExecuteError::Contention(conflicts));
                     }
+                    // What changed may be the findings read: read them again.
+                    open = None;
+                    verification = None;
                     backoff(conflicts).await;
                 }
                 Err(StoreError::DuplicateDelivery(_)) => {
-                    return self.duplicate(delivery, Some(key)).await;
+                    let synced = self.sync_group(&key).await?;
+                    return Ok(Outcome {
+                        delivery: delivery.into(),
+                        duplicate: true,
+                        group: Some(key),
+                        actions: vec![],
+                        ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+                        ticket_state: synced.as_ref().map(|g| g.ticket_state),
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }
         };
-        let synced = self.sync_group(&decision.group_key).await?;
+        let applied = Applied {
+            decision,
+            group: committed,
+            lease,
+        };
+        let synced = self.sync_committed(&applied).await?;
         Ok(Outcome {
             delivery: delivery.into(),
             duplicate: false,
-            group: Some(decision.group_key),
-            actions: decision.actions,
+            group: Some(applied.decision.group_key),
+            actions: applied.decision.actions,
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
         })
+    }
+
+    /// Commits a tracker decision that may change many findings (a ticket of thousands closed as
+    /// "won't fix"): in writes of at most `CHUNK_FINDINGS` findings, each with the group's counts
+    /// moved for just those findings, the last with the decided group, the audit and the
+    /// delivery record. Each write is consistent on its own, so a crash between two leaves a
+    /// group whose counts match its findings, and the retried delivery decides the rest. Returns
+    /// the group's version after the last write.
+    async fn commit_in_chunks(
+        &self,
+        delivery: &str,
+        decision: &Decision,
+        group: &Versioned<GroupRecord>,
+        versions: &BTreeMap<&Fingerprint, &Versioned<FindingRecord>>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let guarded = |record: &FindingRecord| {
+            Guarded::replacing(record.clone(), versions.get(&record.fingerprint).copied())
+        };
+        let chunks: Vec<&[FindingRecord]> = decision.findings.chunks(CHUNK_FINDINGS).collect();
+        let mut base = group.clone();
+        for chunk in chunks.iter().take(chunks.len().saturating_sub(1)) {
+            let mut partial = base.value.clone();
+            for record in *chunk {
+                let old = versions.get(&record.fingerprint).map(|v| &v.value);
+                partial.absorb(old, record);
+            }
+            self.store
+                .commit(Commit {
+                    findings: chunk.iter().map(|r| guarded(r)).collect(),
+                    group: Some(Guarded::replacing(partial.clone(), Some(&base))),
+                    ..Commit::default()
+                })
+                .await?;
+            base = Versioned {
+                value: partial,
+                version: base.version + 1,
+            };
+        }
+        let last = chunks.last().copied().unwrap_or_default();
+        let commit = Commit {
+            delivery: Some(self.delivery_record(delivery, Some(&decision.group_key), now)),
+            findings: last.iter().map(|r| guarded(r)).collect(),
+            group: decision
+                .group
+                .clone()
+                .map(|value| Guarded::replacing(value, Some(&base))),
+            content: None,
+            links: draft_links(decision, Some(&base)),
+            audit: decision.audit.clone(),
+        };
+        let changes_group = commit.group.is_some();
+        self.store.commit(commit).await?;
+        Ok(base.version + u64::from(changes_group))
+    }
+
+    /// Every open ticketed finding of group `key`, with the versions they were read at.
+    pub async fn open_findings(
+        &self,
+        key: &GroupKey,
+    ) -> Result<Vec<Versioned<FindingRecord>>, ExecuteError> {
+        let store = self.store.clone();
+        Ok(read_all(|after| {
+            let store = store.clone();
+            let key = key.clone();
+            async move {
+                store
+                    .group_findings(&key, Members::OpenTicketed, after.as_deref(), PAGE)
+                    .await
+            }
+        })
+        .await?)
+    }
+
+    /// What a ticket for `group` says now: its long texts and its first findings read from the
+    /// store, rendered.
+    pub async fn render(&self, group: &GroupRecord) -> Result<TicketContent, ExecuteError> {
+        let content = self.store.get_content(&group.key).await?;
+        let top = self
+            .store
+            .group_findings(&group.key, Members::Ticketed, None, LISTED_FINDINGS)
+            .await?;
+        let top: Vec<FindingRecord> = top.items.into_iter().map(|f| f.value).collect();
+        Ok(ticket_content(TicketSource {
+            group,
+            content: content.as_ref(),
+            top: &top,
+        }))
     }
 
     /// Applies an installation event: which repositories the App covers. Idempotent (the record
@@ -426,10 +722,7 @@ impl Executor {
             let now = (self.clock)();
             let stored = self.store.get_installation(event.installation_id).await?;
             let next = apply_installation(stored.as_ref().map(|s| &s.value), event, now);
-            let guarded = Guarded {
-                value: next.clone(),
-                expected_version: stored.map(|s| s.version),
-            };
+            let guarded = Guarded::replacing(next.clone(), stored.as_ref());
             match self.store.put_installation(guarded).await {
                 Ok(_) => break next,
                 Err(StoreError::Conflict) if conflicts < self.settings.max_conflicts => {
@@ -450,16 +743,10 @@ impl Executor {
             delivery: Some(delivery.to_owned()),
             ticket: None,
         };
-        let delivery = DeliveryRecord {
-            id: delivery.into(),
-            group_key: None,
-            received_at: now,
-            expires_at: now + self.settings.dedup_for,
-        };
         match self
             .store
             .commit(Commit {
-                delivery: Some(delivery),
+                delivery: Some(self.delivery_record(delivery, None, now)),
                 audit: vec![entry],
                 ..Commit::default()
             })
@@ -471,114 +758,109 @@ impl Executor {
     }
 
     /// Flags every ticket past its due date (once each) and syncs those groups; returns how many
-    /// were flagged. A full scan of groups: the sweeper's job, not the event path's.
+    /// were flagged. Reads the list of open tickets by due date up to today, not every group.
     pub async fn flag_overdue(&self, now: DateTime<Utc>) -> Result<u32, ExecuteError> {
         let mut flagged = 0;
-        for stored in self.store.list_groups().await? {
-            let Some((group, entry)) = super::decide::decide_overdue(&stored.value, now) else {
-                continue;
-            };
-            let key = group.key.clone();
-            let commit = Commit {
-                group: Some(Guarded {
-                    value: group,
-                    expected_version: Some(stored.version),
-                }),
-                audit: vec![entry],
-                ..Commit::default()
-            };
-            match self.store.commit(commit).await {
-                Ok(()) => {
-                    flagged += 1;
-                    self.sync_group(&key).await?;
+        let mut after: Option<String> = None;
+        'pages: loop {
+            let page = self
+                .store
+                .groups_in(&List::Due, after.as_deref(), PAGE)
+                .await?;
+            for stored in page.items {
+                // The list is in due-date order: past the first one still in time, none is late.
+                if stored
+                    .value
+                    .due()
+                    .is_none_or(|due| !crate::sla::is_overdue(due, now))
+                {
+                    break 'pages;
                 }
-                // An event changed the group meanwhile; the next sweep looks again.
-                Err(StoreError::Conflict) => {}
-                Err(e) => return Err(e.into()),
+                let Some((mut group, entry)) =
+                    super::decide::decide_overdue(&stored.value, now)
+                else {
+                    continue;
+                };
+                let mut decision = Decision {
+                    group_key: group.key.clone(),
+                    finding: None,
+                    findings: vec![],
+                    group: None,
+                    content: None,
+                    audit: vec![entry],
+                    actions: vec![],
+                };
+                group.lease = stored.value.lease.clone();
+                decision.group = Some(group);
+                let lease = self.prepare_group(&mut decision, now, None, true);
+                let commit = Commit {
+                    group: decision
+                        .group
+                        .clone()
+                        .map(|value| Guarded::replacing(value, Some(&stored))),
+                    audit: decision.audit.clone(),
+                    ..Commit::default()
+                };
+                match self.store.commit(commit).await {
+                    Ok(()) => {
+                        flagged += 1;
+                        let applied = Applied {
+                            group: decision.group.clone().map(|value| Versioned {
+                                value,
+                                version: stored.version + 1,
+                            }),
+                            decision,
+                            lease,
+                        };
+                        self.sync_committed(&applied).await?;
+                    }
+                    // An event changed the group meanwhile; the next sweep looks again.
+                    Err(StoreError::Conflict) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
             }
         }
         Ok(flagged)
     }
 
-    /// Asks GitHub for the current state of `fingerprints` (members of `group`).
+    /// Asks GitHub for the current state of `fingerprints` (among `open`, the group's open
+    /// findings).
     async fn verify(
         &self,
         group: &GroupRecord,
+        open: &[Versioned<FindingRecord>],
         fingerprints: &[Fingerprint],
     ) -> Result<Verification, ExecuteError> {
         let mut states = Verification::new();
+        let by_fingerprint: BTreeMap<&Fingerprint, &FindingRecord> =
+            open.iter().map(|f| (&f.value.fingerprint, &f.value)).collect();
         for fp in fingerprints {
-            let Some(member) = group.members.get(fp) else {
+            let Some(record) = by_fingerprint.get(fp) else {
                 continue;
             };
             let state = match &self.github {
                 Some(clients) => {
                     let github = clients.for_installation(group.installation_id)?;
                     github
-                        .alert_state(&group.repository, group.kind, member.number)
+                        .alert_state(&record.finding.repository, group.kind, record.number())
                         .await?
                 }
-                None => member.state,
+                None => record.finding.state,
             };
             states.insert(fp.clone(), state);
         }
         Ok(states)
     }
 
-    fn commit_for(
-        &self,
-        delivery: &str,
-        decision: &Decision,
-        finding_version: Option<u64>,
-        group_version: Option<u64>,
-        now: DateTime<Utc>,
-    ) -> Commit {
-        Commit {
-            delivery: Some(DeliveryRecord {
-                id: delivery.into(),
-                group_key: Some(decision.group_key.clone()),
-                received_at: now,
-                expires_at: now + self.settings.dedup_for,
-            }),
-            finding: decision.finding.clone().map(|value| Guarded {
-                value,
-                expected_version: finding_version,
-            }),
-            group: decision.group.clone().map(|value| Guarded {
-                value,
-                expected_version: group_version,
-            }),
-            audit: decision.audit.clone(),
-        }
-    }
-
-    /// A delivery seen before: decide nothing, but finish any tracker calls its first attempt may
-    /// have left queued (it may have crashed after committing).
-    async fn duplicate(
-        &self,
-        delivery: &str,
-        group: Option<GroupKey>,
-    ) -> Result<Outcome, ExecuteError> {
-        let synced = match &group {
-            Some(key) => self.sync_group(key).await?,
-            None => None,
-        };
-        Ok(Outcome {
-            delivery: delivery.into(),
-            duplicate: true,
-            group,
-            actions: vec![],
-            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
-            ticket_state: synced.as_ref().map(|g| g.ticket_state),
-        })
-    }
-
-    /// Drains `key`'s outbox through the tracker; returns the group as left. Safe to call any time
-    /// (the sweeper calls it for groups with queued ops).
+    /// Drains `key`'s outbox through the tracker if nobody else is: takes the lease when it is
+    /// free (or expired) and drains; leaves a group whose lease is held to its holder. Returns the
+    /// group as left. Safe to call any time (the sweeper calls it for groups with queued ops).
     pub async fn sync_group(&self, key: &GroupKey) -> Result<Option<GroupRecord>, ExecuteError> {
         let token = uuid::Uuid::new_v4().to_string();
-        let started = std::time::Instant::now();
-        let mut waits = 0;
         loop {
             let Some(current) = self.store.get_group(key).await? else {
                 return Ok(None);
@@ -587,18 +869,9 @@ impl Executor {
                 return Ok(Some(current.value));
             }
             let now = (self.clock)();
-            if current
-                .value
-                .lease
-                .as_ref()
-                .is_some_and(|l| l.token != token && l.until > now)
-            {
-                if started.elapsed() >= self.settings.wait_for_lease {
-                    return Err(ExecuteError::SyncPending(key.clone()));
-                }
-                waits += 1;
-                backoff(waits.min(6)).await;
-                continue;
+            if current.value.lease.as_ref().is_some_and(|l| l.until > now) {
+                // A live holder drains it, this op included.
+                return Ok(Some(current.value));
             }
             let mut leased = current.value.clone();
             leased.lease = Some(Lease {
@@ -607,10 +880,7 @@ impl Executor {
             });
             match self
                 .store
-                .put_group(Guarded {
-                    value: leased.clone(),
-                    expected_version: Some(current.version),
-                })
+                .put_group(Guarded::replacing(leased.clone(), Some(&current)))
                 .await
             {
                 Ok(version) => {
@@ -639,10 +909,10 @@ impl Executor {
     ) -> Result<GroupRecord, ExecuteError> {
         loop {
             let Some(pending) = group.value.outbox.first().cloned() else {
-                // Release; if ops were appended meanwhile, the conditional write fails and the
-                // loop picks them up.
-                let released = self
-                    .modify_group(group, token, |g| {
+                // Release; if ops were appended meanwhile, the guarded write fails and the loop
+                // picks them up.
+                let (released, _) = self
+                    .modify_group(group, token, None, |g| {
                         if g.outbox.is_empty() {
                             g.lease = None;
                         }
@@ -654,25 +924,22 @@ impl Executor {
                 group = released;
                 continue;
             };
-            // What the tracker is about to be shown; if the group changes meanwhile (a racing
-            // event whose refresh was folded into this op), a fresh refresh is queued below.
-            let rendered = matches!(pending.op, OutboxOp::Create | OutboxOp::Refresh)
-                .then(|| ticket_content(&group.value));
             let result = match self.perform(&group.value, &pending).await {
                 Ok(result) => result,
                 Err(e) => {
                     // Leave the op queued and free the lease so a retry can proceed at once.
-                    let _ = self.modify_group(group, token, |g| g.lease = None).await;
+                    let _ = self.modify_group(group, token, None, |g| g.lease = None).await;
                     return Err(e);
                 }
             };
-            if let Some((ticket, _)) = &result {
-                self.store
-                    .link_ticket(&ticket.tracker, &ticket.key, &group.value.key)
-                    .await?;
-            }
-            group = self
-                .modify_group(group, token, |g| {
+            let renders = matches!(pending.op, OutboxOp::Create | OutboxOp::Refresh);
+            let link = result.as_ref().map(|(ticket, _)| TicketLink {
+                tracker: ticket.tracker.clone(),
+                ticket_key: ticket.key.clone(),
+                group: group.value.key.clone(),
+            });
+            let (next, raced) = self
+                .modify_group(group, token, link, |g| {
                     g.outbox.retain(|p| p.id != pending.id);
                     if let Some((ticket, initial)) = &result
                         && g.ticket.is_none()
@@ -684,12 +951,6 @@ impl Executor {
                             g.ticket_state = *initial;
                         }
                     }
-                    if rendered
-                        .as_ref()
-                        .is_some_and(|shown| *shown != ticket_content(g))
-                    {
-                        g.push_op(OutboxOp::Refresh);
-                    }
                     // The last op done: release in the same write (one round trip fewer). If a
                     // racing event appended ops, the re-read record has them and the lease stays.
                     if g.outbox.is_empty() {
@@ -697,6 +958,21 @@ impl Executor {
                     }
                 })
                 .await?;
+            group = next;
+            if renders && raced {
+                // The group changed while the ticket was being rendered and written (a racing
+                // event's refresh was folded into this one): render it once more.
+                group = self
+                    .modify_group(group, token, None, |g| {
+                        g.push_op(OutboxOp::Refresh);
+                        g.lease = g.lease.clone().or(Some(Lease {
+                            token: token.to_owned(),
+                            until: (self.clock)() + self.settings.lease,
+                        }));
+                    })
+                    .await?
+                    .0;
+            }
             if group.value.lease.is_none() {
                 return Ok(group.value);
             }
@@ -709,31 +985,44 @@ impl Executor {
         group: &GroupRecord,
         pending: &PendingOp,
     ) -> Result<Option<(TicketRef, TicketState)>, ExecuteError> {
-        if let OutboxOp::DismissAlert {
-            number,
-            reason,
-            comment,
-        } = &pending.op
-        {
-            let Some(github) = &self.github else {
-                tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
+        match &pending.op {
+            OutboxOp::DismissAlert {
+                number,
+                reason,
+                comment,
+            } => {
+                let Some(github) = &self.github else {
+                    tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
+                    return Ok(None);
+                };
+                let github = github.for_installation(group.installation_id)?;
+                github
+                    .dismiss_alert(&group.repository, group.kind, *number, *reason, comment)
+                    .await?;
                 return Ok(None);
-            };
-            let github = github.for_installation(group.installation_id)?;
-            github
-                .dismiss_alert(&group.repository, group.kind, *number, *reason, comment)
-                .await?;
-            return Ok(None);
+            }
+            OutboxOp::DismissPending => {
+                self.dismiss_pending(group).await?;
+                return Ok(None);
+            }
+            _ => {}
+        }
+        if group.is_draft() || self.drafts_only() {
+            // Drafts are settled in their commits; an op left from before is a no-op, except a
+            // create, which gives the group its draft.
+            return Ok(match (&pending.op, &group.ticket) {
+                (OutboxOp::Create, None) => Some((TicketRef::draft(&group.key), TicketState::Draft)),
+                _ => None,
+            });
         }
         let ticket = match (&pending.op, &group.ticket) {
             (OutboxOp::Create, Some(_)) => return Ok(None),
             (OutboxOp::Create, None) => {
-                let content = ticket_content(group);
+                let content = self.render(group).await?;
                 // Looked for where the group files it (a repository's own project, say).
                 let existing = self.tracker.find_for(&content).await?;
                 let ticket = match existing {
-                    // Found after a crash: it was created open (or as a draft, by the draft tracker).
-                    Some(ticket) if self.tracker.name() == "draft" => (ticket, TicketState::Draft),
+                    // Found after a crash: it was created open.
                     Some(ticket) => (ticket, TicketState::Open),
                     None => self.tracker.create(&content).await?,
                 };
@@ -749,8 +1038,11 @@ impl Executor {
             }
         };
         match &pending.op {
-            OutboxOp::Create | OutboxOp::DismissAlert { .. } => {}
-            OutboxOp::Refresh => self.tracker.update(ticket, &ticket_content(group)).await?,
+            OutboxOp::Create | OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending => {}
+            OutboxOp::Refresh => {
+                let content = self.render(group).await?;
+                self.tracker.update(ticket, &content).await?
+            }
             OutboxOp::Comment { text } => {
                 let id = format!("{}-{}", group.key.label(), pending.id);
                 self.tracker.comment(ticket, &id, text).await?
@@ -761,14 +1053,75 @@ impl Executor {
         Ok(None)
     }
 
+    /// Sends GitHub the dismissals scantix owes for `group`'s findings (a "won't fix" closure),
+    /// page by page, clearing each finding's debt once GitHub took it. A finding that came back
+    /// open meanwhile keeps it unpaid: a person reopened it after the closure.
+    async fn dismiss_pending(&self, group: &GroupRecord) -> Result<(), ExecuteError> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .group_findings(&group.key, Members::Ticketed, after.as_deref(), PAGE)
+                .await?;
+            for stored in page.items {
+                let record = &stored.value;
+                let Some(owed) = &record.pending_dismissal else {
+                    continue;
+                };
+                if record.finding.state != AlertState::Dismissed {
+                    continue;
+                }
+                match &self.github {
+                    Some(clients) => {
+                        let github = clients.for_installation(group.installation_id)?;
+                        github
+                            .dismiss_alert(
+                                &record.finding.repository,
+                                record.finding.kind,
+                                record.number(),
+                                owed.reason,
+                                &owed.comment,
+                            )
+                            .await?;
+                    }
+                    None => {
+                        tracing::warn!(group = %group.key, number = record.number(), "no GitHub connection: dismissal not sent");
+                    }
+                }
+                let mut paid = record.clone();
+                paid.pending_dismissal = None;
+                match self
+                    .store
+                    .commit(Commit {
+                        findings: vec![Guarded::replacing(paid, Some(&stored))],
+                        ..Commit::default()
+                    })
+                    .await
+                {
+                    // A webhook changed the finding meanwhile (GitHub's own `dismissed`, most
+                    // likely, which settles the debt too); the dismissal is idempotent anyway.
+                    Ok(()) | Err(StoreError::Conflict) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Read-modify-write of a leased group, re-reading on conflicts (events keep appending to the
-    /// outbox and changing members while the lease holder works).
+    /// outbox and changing counts while the lease holder works). Returns the group as written and
+    /// whether anybody else had written it since it was read.
     async fn modify_group(
         &self,
         mut group: Versioned<GroupRecord>,
         token: &str,
+        link: Option<TicketLink>,
         change: impl Fn(&mut GroupRecord),
-    ) -> Result<Versioned<GroupRecord>, ExecuteError> {
+    ) -> Result<(Versioned<GroupRecord>, bool), ExecuteError> {
+        let mut raced = false;
         loop {
             if group.value.lease.as_ref().is_none_or(|l| l.token != token) {
                 // Our lease expired and somebody else took over: they own the outbox now.
@@ -776,21 +1129,24 @@ impl Executor {
             }
             let mut next = group.value.clone();
             change(&mut next);
-            match self
-                .store
-                .put_group(Guarded {
-                    value: next.clone(),
-                    expected_version: Some(group.version),
-                })
-                .await
-            {
-                Ok(version) => {
-                    return Ok(Versioned {
-                        value: next,
-                        version,
-                    });
+            let commit = Commit {
+                group: Some(Guarded::replacing(next.clone(), Some(&group))),
+                links: link.iter().cloned().collect(),
+                ..Commit::default()
+            };
+            match self.store.commit(commit).await {
+                Ok(()) => {
+                    let version = group.version + 1;
+                    return Ok((
+                        Versioned {
+                            value: next,
+                            version,
+                        },
+                        raced,
+                    ));
                 }
                 Err(StoreError::Conflict) => {
+                    raced = true;
                     let key = group.value.key.clone();
                     group = self
                         .store
@@ -803,6 +1159,28 @@ impl Executor {
         }
     }
 }
+
+/// Ticket links a decision's commit writes: a draft the decision just gave its group (locally,
+/// tracker deliveries name drafts).
+fn draft_links(decision: &Decision, before: Option<&Versioned<GroupRecord>>) -> Vec<TicketLink> {
+    let Some(group) = &decision.group else {
+        return vec![];
+    };
+    match (&group.ticket, before.and_then(|b| b.value.ticket.as_ref())) {
+        (Some(ticket), None) => vec![TicketLink {
+            tracker: ticket.tracker.clone(),
+            ticket_key: ticket.key.clone(),
+            group: group.key.clone(),
+        }],
+        _ => vec![],
+    }
+}
+
+/// How many findings one write of a tracker decision changes (DynamoDB's transactions hold 100
+/// items; the rest of the room is the group, delivery and audit entries).
+const CHUNK_FINDINGS: usize = 40;
+/// Page size for list reads.
+const PAGE: usize = 200;
 
 /// Exponential backoff with jitter, capped at ~200 ms: conflicts here last milliseconds.
 async fn backoff(attempt: u32) {

@@ -29,8 +29,8 @@
 //! (`ExecutorSettings::pull_requests_from_store`): the pull request's alerts are what deliveries
 //! told the store, and the summary is rendered and stored, not posted.
 
-use super::{ExecuteError, Executor, Outcome, backoff};
-use crate::engine::decide::Action;
+use super::{Applied, ExecuteError, Executor, Outcome, backoff};
+use crate::engine::decide::{Action, Decision};
 use crate::engine::decide_pull_request::{
     KnownTicket, ListedAlert, Listing, MergeNote, PullRequestInputs, PullRequestTrigger,
     SUMMARY_MARKER, SummaryWrite, decide_pull_request, fix_candidates, wants_listing,
@@ -42,7 +42,7 @@ use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
     AuditEntry, DeliveryRecord, GroupRecord, Lease, OutboxOp, PullRequestRecord, Triage, Versioned,
 };
-use crate::store::{Commit, Guarded, StoreError};
+use crate::store::{Commit, Guarded, List, Members, StoreError, read_all};
 use std::collections::BTreeMap;
 
 impl Executor {
@@ -202,6 +202,7 @@ impl Executor {
                     .put_pull_request(Guarded {
                         value: next,
                         expected_version: Some(held.version),
+                        previous: None,
                     })
                     .await
                 {
@@ -221,6 +222,7 @@ impl Executor {
                     .put_pull_request(Guarded {
                         value: released,
                         expected_version: Some(held.version),
+                        previous: None,
                     })
                     .await;
                 Err(e)
@@ -271,6 +273,7 @@ impl Executor {
                 .put_pull_request(Guarded {
                     value: record.clone(),
                     expected_version,
+                    previous: None,
                 })
                 .await
             {
@@ -466,30 +469,45 @@ impl Executor {
         record: &PullRequestRecord,
     ) -> Result<Listing, ExecuteError> {
         let mut listing = Listing::default();
-        for stored in self.store.list_groups().await? {
+        let store = self.store.clone();
+        let home = List::Home(record.repository.id.to_string());
+        let groups = read_all(|after| {
+            let (store, home) = (store.clone(), home.clone());
+            async move { store.groups_in(&home, after.as_deref(), 200).await }
+        })
+        .await?;
+        for stored in groups {
             let group = stored.value;
-            if group.repository.id != record.repository.id || group.kind != AlertKind::CodeScanning
-            {
+            if group.kind != AlertKind::CodeScanning {
                 continue;
             }
-            for (fingerprint, member) in &group.members {
-                let on_this_pr =
-                    member.git_ref.as_deref().and_then(pull_request_of_ref) == Some(record.number);
+            let key = group.key.clone();
+            let members = read_all(|after| {
+                let (store, key) = (store.clone(), key.clone());
+                async move {
+                    store
+                        .group_findings(&key, Members::All, after.as_deref(), 200)
+                        .await
+                }
+            })
+            .await?;
+            for member in members.iter().map(|m| &m.value) {
+                let fingerprint = &member.fingerprint;
+                let on_this_pr = member.finding.git_ref.as_deref().and_then(pull_request_of_ref)
+                    == Some(record.number);
                 if on_this_pr {
-                    listing
-                        .on_pull_request
-                        .push(ListedAlert::of_member(fingerprint, member));
+                    listing.on_pull_request.push(ListedAlert::of_record(member));
                 }
                 if record.fixed_on_ref.contains(fingerprint) && member.is_open() {
                     listing.on_pull_request.push(ListedAlert {
                         state: AlertState::Fixed,
-                        ..ListedAlert::of_member(fingerprint, member)
+                        ..ListedAlert::of_record(member)
                     });
                 }
-                if member.ticketed && member.is_open() {
+                if member.is_ticketed() && member.is_open() {
                     listing.open_on_base.push(ListedAlert {
                         state: AlertState::Open,
-                        ..ListedAlert::of_member(fingerprint, member)
+                        ..ListedAlert::of_record(member)
                     });
                     if group.has_or_awaits_ticket() {
                         listing.tickets.insert(
@@ -522,27 +540,44 @@ impl Executor {
             let Some(group) = self.store.get_group(&note.group_key).await? else {
                 return Ok(());
             };
-            let mut next = group.value;
+            let mut next = group.value.clone();
             next.push_op(OutboxOp::Comment {
                 text: note.text.clone(),
             });
             next.updated_at = now;
-            let commit = Commit {
-                delivery: Some(DeliveryRecord {
-                    id: dedup.clone(),
-                    group_key: Some(note.group_key.clone()),
-                    received_at: now,
-                    expires_at: now + self.settings.dedup_for,
-                }),
+            let mut decision = Decision {
+                group_key: note.group_key.clone(),
                 finding: None,
-                group: Some(Guarded {
-                    value: next,
-                    expected_version: Some(group.version),
-                }),
+                findings: vec![],
+                group: Some(next),
+                content: None,
                 audit: vec![note.audit.clone()],
+                actions: vec![],
+            };
+            let lease = self.prepare_group(&mut decision, now, Some(&dedup), true);
+            let commit = Commit {
+                delivery: Some(self.delivery_record(&dedup, Some(&note.group_key), now)),
+                group: decision
+                    .group
+                    .clone()
+                    .map(|value| Guarded::replacing(value, Some(&group))),
+                audit: decision.audit.clone(),
+                ..Commit::default()
             };
             match self.store.commit(commit).await {
-                Ok(()) | Err(StoreError::DuplicateDelivery(_)) => return Ok(()),
+                Ok(()) => {
+                    let applied = Applied {
+                        group: decision.group.clone().map(|value| Versioned {
+                            value,
+                            version: group.version + 1,
+                        }),
+                        decision,
+                        lease,
+                    };
+                    self.sync_committed(&applied).await?;
+                    return Ok(());
+                }
+                Err(StoreError::DuplicateDelivery(_)) => return Ok(()),
                 Err(StoreError::Conflict) => {
                     conflicts += 1;
                     if conflicts >= self.settings.max_conflicts {

@@ -5,6 +5,7 @@
 pub mod decide;
 pub mod decide_pull_request;
 pub mod decide_ticket;
+pub mod drafts;
 pub mod execute;
 pub mod installations;
 pub mod triage;

@@ -1,57 +1,35 @@
-//! In-memory `Store`: the twin every test uses, and the local mode's embedded store. It honours the
-//! same conditions as DynamoDB (versions, put-if-absent, all-or-nothing commits), so tests that pass
-//! here exercise the same races. `save`/`load` keep it in a JSON file between local runs.
+//! In-memory `Store`: the twin every test uses. It honours the same conditions as DynamoDB
+//! (versions, put-if-absent, all-or-nothing commits) and answers the same lists in the same order
+//! (`super::lists`), so tests that pass here exercise the same races and queries. Lists are
+//! computed by looking at every record: fine for tests, which is all this store is for.
 
-use super::{Commit, Guarded, Store, StoreError};
+use super::lists::{List, Members, group_lists};
+use super::{
+    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
+};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem, InboxStatus};
 use crate::state::{
-    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+    AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
+    PullRequestRecord, Versioned,
 };
-use crate::tracker::draft::DraftTicket;
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Mutex;
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone)]
 struct Tables {
     findings: BTreeMap<Fingerprint, (FindingRecord, u64)>,
     groups: BTreeMap<GroupKey, (GroupRecord, u64)>,
+    contents: BTreeMap<GroupKey, GroupContent>,
     deliveries: BTreeMap<String, DeliveryRecord>,
+    /// Per group, in the order written.
     audit: BTreeMap<GroupKey, Vec<AuditEntry>>,
     ticket_links: BTreeMap<String, GroupKey>,
-    drafts: BTreeMap<String, DraftTicket>,
-    #[serde(default)]
     installations: BTreeMap<u64, (InstallationRecord, u64)>,
-    #[serde(default)]
     inbox: BTreeMap<String, InboxItem>,
     /// (repository id, pull request number) → its record.
-    #[serde(default, with = "pull_request_entries")]
-    pull_requests: BTreeMap<(u64, u64), (crate::state::PullRequestRecord, u64)>,
-}
-
-/// Pull request records as a JSON list: JSON object keys must be strings, these are pairs.
-mod pull_request_entries {
-    use crate::state::PullRequestRecord;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use std::collections::BTreeMap;
-
-    type Entries = BTreeMap<(u64, u64), (PullRequestRecord, u64)>;
-
-    pub fn serialize<S: Serializer>(entries: &Entries, serializer: S) -> Result<S::Ok, S::Error> {
-        let list: Vec<&(PullRequestRecord, u64)> = entries.values().collect();
-        list.serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Entries, D::Error> {
-        let list = Vec::<(PullRequestRecord, u64)>::deserialize(deserializer)?;
-        Ok(list
-            .into_iter()
-            .map(|(record, version)| ((record.repository.id, record.number), (record, version)))
-            .collect())
-    }
+    pull_requests: BTreeMap<(u64, u64), (PullRequestRecord, u64)>,
 }
 
 /// The in-memory store. Cheap to create; one mutex, held only for map operations.
@@ -68,6 +46,32 @@ fn check<T>(current: Option<&(T, u64)>, expected: Option<u64>) -> Result<u64, St
     }
 }
 
+fn versioned<T: Clone>((value, version): &(T, u64)) -> Versioned<T> {
+    Versioned {
+        value: value.clone(),
+        version: *version,
+    }
+}
+
+/// The page of `sorted` (sort key, item) after `after`, at most `limit` long.
+fn page_of<T>(sorted: Vec<(String, T)>, after: Option<&str>, limit: usize) -> Page<T> {
+    let mut rest: Vec<(String, T)> = sorted
+        .into_iter()
+        .filter(|(key, _)| after.is_none_or(|a| key.as_str() > a))
+        .collect();
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next = if more {
+        rest.last().map(|(key, _)| key.clone())
+    } else {
+        None
+    };
+    Page {
+        items: rest.into_iter().map(|(_, item)| item).collect(),
+        next,
+    }
+}
+
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
@@ -80,191 +84,10 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-
-    /// Loads a store saved by `save`; a missing file is an empty store.
-    pub fn load(path: &Path) -> Result<MemoryStore, StoreError> {
-        let tables = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Tables::default(),
-            Err(e) => return Err(StoreError::Unavailable(format!("{}: {e}", path.display()))),
-        };
-        Ok(MemoryStore {
-            tables: Mutex::new(tables),
-        })
-    }
-
-    /// Writes the whole store to `path` (atomically: a temporary file renamed over it).
-    pub fn save(&self, path: &Path) -> Result<(), StoreError> {
-        let json =
-            serde_json::to_vec(&*self.tables()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let tmp = path.with_extension("tmp");
-        let io = |e: std::io::Error| StoreError::Unavailable(format!("{}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    }
-
-    /// Every draft ticket, for listings.
-    pub fn drafts(&self) -> Vec<DraftTicket> {
-        self.tables().drafts.values().cloned().collect()
-    }
 }
 
 #[async_trait]
-impl Store for MemoryStore {
-    async fn get_finding(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> Result<Option<Versioned<FindingRecord>>, StoreError> {
-        let t = self.tables();
-        Ok(t.findings
-            .get(fingerprint)
-            .map(|(value, version)| Versioned {
-                value: value.clone(),
-                version: *version,
-            }))
-    }
-
-    async fn get_group(
-        &self,
-        key: &GroupKey,
-    ) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
-        let t = self.tables();
-        Ok(t.groups.get(key).map(|(value, version)| Versioned {
-            value: value.clone(),
-            version: *version,
-        }))
-    }
-
-    async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
-        Ok(self.tables().deliveries.get(id).cloned())
-    }
-
-    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
-        let mut t = self.tables();
-        // Check every condition before touching anything: all or nothing.
-        if let Some(d) = &commit.delivery
-            && t.deliveries.contains_key(&d.id)
-        {
-            return Err(StoreError::DuplicateDelivery(d.id.clone()));
-        }
-        let finding_version = match &commit.finding {
-            Some(g) => Some(check(
-                t.findings.get(&g.value.fingerprint),
-                g.expected_version,
-            )?),
-            None => None,
-        };
-        let group_version = match &commit.group {
-            Some(g) => Some(check(t.groups.get(&g.value.key), g.expected_version)?),
-            None => None,
-        };
-        if let Some(d) = commit.delivery {
-            t.deliveries.insert(d.id.clone(), d);
-        }
-        if let (Some(g), Some(v)) = (commit.finding, finding_version) {
-            t.findings.insert(g.value.fingerprint.clone(), (g.value, v));
-        }
-        if let (Some(g), Some(v)) = (commit.group, group_version) {
-            t.groups.insert(g.value.key.clone(), (g.value, v));
-        }
-        for entry in commit.audit {
-            t.audit
-                .entry(entry.group_key.clone())
-                .or_default()
-                .push(entry);
-        }
-        Ok(())
-    }
-
-    async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {
-        let mut t = self.tables();
-        let version = check(t.groups.get(&group.value.key), group.expected_version)?;
-        t.groups
-            .insert(group.value.key.clone(), (group.value, version));
-        Ok(version)
-    }
-
-    async fn list_groups(&self) -> Result<Vec<Versioned<GroupRecord>>, StoreError> {
-        let t = self.tables();
-        Ok(t.groups
-            .values()
-            .map(|(value, version)| Versioned {
-                value: value.clone(),
-                version: *version,
-            })
-            .collect())
-    }
-
-    async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut entries = self.tables().audit.get(key).cloned().unwrap_or_default();
-        entries.sort_by_key(|e| e.at);
-        Ok(entries)
-    }
-
-    async fn group_for_ticket(
-        &self,
-        tracker: &str,
-        ticket_key: &str,
-    ) -> Result<Option<GroupKey>, StoreError> {
-        Ok(self
-            .tables()
-            .ticket_links
-            .get(&format!("{tracker}#{ticket_key}"))
-            .cloned())
-    }
-
-    async fn link_ticket(
-        &self,
-        tracker: &str,
-        ticket_key: &str,
-        group: &GroupKey,
-    ) -> Result<(), StoreError> {
-        self.tables()
-            .ticket_links
-            .insert(format!("{tracker}#{ticket_key}"), group.clone());
-        Ok(())
-    }
-
-    async fn get_installation(
-        &self,
-        id: u64,
-    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
-        let t = self.tables();
-        Ok(t.installations.get(&id).map(|(value, version)| Versioned {
-            value: value.clone(),
-            version: *version,
-        }))
-    }
-
-    async fn put_installation(
-        &self,
-        record: Guarded<InstallationRecord>,
-    ) -> Result<u64, StoreError> {
-        let mut t = self.tables();
-        let version = check(
-            t.installations.get(&record.value.id),
-            record.expected_version,
-        )?;
-        t.installations
-            .insert(record.value.id, (record.value, version));
-        Ok(version)
-    }
-
-    async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
-        let t = self.tables();
-        Ok(t.installations
-            .values()
-            .map(|(value, version)| Versioned {
-                value: value.clone(),
-                version: *version,
-            })
-            .collect())
-    }
-
+impl InboxWriter for MemoryStore {
     async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
         let mut t = self.tables();
         if t.inbox.contains_key(&item.id) {
@@ -273,7 +96,10 @@ impl Store for MemoryStore {
         t.inbox.insert(item.id.clone(), item.clone());
         Ok(true)
     }
+}
 
+#[async_trait]
+impl Inbox for MemoryStore {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
         Ok(self.tables().inbox.get(id).cloned())
     }
@@ -311,51 +137,233 @@ impl Store for MemoryStore {
         pending.truncate(limit);
         Ok(pending)
     }
+}
 
-    async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError> {
-        let mut t = self.tables();
-        if t.drafts.contains_key(&ticket.key) {
-            return Ok(false);
-        }
-        t.drafts.insert(ticket.key.clone(), ticket.clone());
-        Ok(true)
+#[async_trait]
+impl Store for MemoryStore {
+    async fn read_event(&self, keys: EventKeys<'_>) -> Result<EventRecords, StoreError> {
+        let t = self.tables();
+        Ok(EventRecords {
+            delivery: t.deliveries.get(keys.delivery).cloned(),
+            finding: t.findings.get(keys.finding).map(versioned),
+            group: t.groups.get(keys.group).map(versioned),
+            installation: keys
+                .installation
+                .and_then(|id| t.installations.get(&id).map(versioned)),
+        })
     }
 
-    async fn put_draft(&self, ticket: &DraftTicket) -> Result<(), StoreError> {
-        self.tables()
-            .drafts
-            .insert(ticket.key.clone(), ticket.clone());
+    async fn get_finding(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Versioned<FindingRecord>>, StoreError> {
+        Ok(self.tables().findings.get(fingerprint).map(versioned))
+    }
+
+    async fn get_group(
+        &self,
+        key: &GroupKey,
+    ) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
+        Ok(self.tables().groups.get(key).map(versioned))
+    }
+
+    async fn get_content(&self, key: &GroupKey) -> Result<Option<GroupContent>, StoreError> {
+        Ok(self.tables().contents.get(key).cloned())
+    }
+
+    async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        Ok(self.tables().deliveries.get(id).cloned())
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
+        let mut t = self.tables();
+        // Check every condition before touching anything: all or nothing.
+        if let Some(d) = &commit.delivery
+            && t.deliveries.contains_key(&d.id)
+        {
+            return Err(StoreError::DuplicateDelivery(d.id.clone()));
+        }
+        let mut finding_versions = Vec::with_capacity(commit.findings.len());
+        for f in &commit.findings {
+            finding_versions.push(check(
+                t.findings.get(&f.value.fingerprint),
+                f.expected_version,
+            )?);
+        }
+        let group_version = match &commit.group {
+            Some(g) => Some(check(t.groups.get(&g.value.key), g.expected_version)?),
+            None => None,
+        };
+        if let Some(d) = commit.delivery {
+            t.deliveries.insert(d.id.clone(), d);
+        }
+        for (f, v) in commit.findings.into_iter().zip(finding_versions) {
+            t.findings.insert(f.value.fingerprint.clone(), (f.value, v));
+        }
+        if let (Some(g), Some(v)) = (commit.group, group_version) {
+            t.groups.insert(g.value.key.clone(), (g.value, v));
+        }
+        if let Some(content) = commit.content {
+            t.contents.entry(content.key.clone()).or_insert(content);
+        }
+        for link in commit.links {
+            t.ticket_links
+                .insert(format!("{}#{}", link.tracker, link.ticket_key), link.group);
+        }
+        for entry in commit.audit {
+            t.audit
+                .entry(entry.group_key.clone())
+                .or_default()
+                .push(entry);
+        }
         Ok(())
     }
 
-    async fn get_draft(&self, key: &str) -> Result<Option<DraftTicket>, StoreError> {
-        Ok(self.tables().drafts.get(key).cloned())
+    async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {
+        let mut t = self.tables();
+        let version = check(t.groups.get(&group.value.key), group.expected_version)?;
+        t.groups
+            .insert(group.value.key.clone(), (group.value, version));
+        Ok(version)
     }
 
-    // ----- Pull requests -----
+    async fn group_findings(
+        &self,
+        group: &GroupKey,
+        which: Members,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Versioned<FindingRecord>>, StoreError> {
+        let t = self.tables();
+        let mut ranked: Vec<(String, Versioned<FindingRecord>)> = t
+            .findings
+            .values()
+            .filter(|(f, _)| &f.group_key == group)
+            .map(|entry| (entry.0.rank(), versioned(entry)))
+            .filter(|(rank, _)| which.admits(rank))
+            .collect();
+        ranked.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page_of(ranked, after, limit))
+    }
+
+    async fn groups_in(
+        &self,
+        list: &List,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Versioned<GroupRecord>>, StoreError> {
+        let t = self.tables();
+        let (stored, below) = list.stored();
+        let mut listed: Vec<(String, Versioned<GroupRecord>)> = t
+            .groups
+            .values()
+            .filter_map(|entry| {
+                group_lists(&entry.0)
+                    .into_iter()
+                    .find(|(l, _)| *l == stored)
+                    .map(|(_, sort)| (sort, versioned(entry)))
+            })
+            .filter(|(sort, _)| below.as_ref().is_none_or(|b| sort < b))
+            .collect();
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page_of(listed, after, limit))
+    }
+
+    async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut entries = self.tables().audit.get(key).cloned().unwrap_or_default();
+        entries.sort_by_key(|e| e.at);
+        Ok(entries)
+    }
+
+    async fn changes_on(
+        &self,
+        day: chrono::NaiveDate,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        let t = self.tables();
+        let mut entries: Vec<(String, AuditEntry)> = t
+            .audit
+            .values()
+            .flat_map(|log| log.iter().enumerate())
+            .filter(|(_, e)| e.at.date_naive() == day)
+            .map(|(n, e)| (format!("{}#{n:012}", super::lists::audit_sort_key(e)), e.clone()))
+            .collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page_of(entries, after, limit))
+    }
+
+    async fn group_for_ticket(
+        &self,
+        tracker: &str,
+        ticket_key: &str,
+    ) -> Result<Option<GroupKey>, StoreError> {
+        Ok(self
+            .tables()
+            .ticket_links
+            .get(&format!("{tracker}#{ticket_key}"))
+            .cloned())
+    }
+
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError> {
+        Ok(self.tables().installations.get(&id).map(versioned))
+    }
+
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError> {
+        let mut t = self.tables();
+        let version = check(
+            t.installations.get(&record.value.id),
+            record.expected_version,
+        )?;
+        t.installations
+            .insert(record.value.id, (record.value, version));
+        Ok(version)
+    }
+
+    async fn installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
+        Ok(self.tables().installations.values().map(versioned).collect())
+    }
 
     async fn get_pull_request(
         &self,
         repository_id: u64,
         number: u64,
-    ) -> Result<Option<Versioned<crate::state::PullRequestRecord>>, StoreError> {
-        let t = self.tables();
-        Ok(t.pull_requests
+    ) -> Result<Option<Versioned<PullRequestRecord>>, StoreError> {
+        Ok(self
+            .tables()
+            .pull_requests
             .get(&(repository_id, number))
-            .map(|(value, version)| Versioned {
-                value: value.clone(),
-                version: *version,
-            }))
+            .map(versioned))
     }
 
     async fn put_pull_request(
         &self,
-        record: Guarded<crate::state::PullRequestRecord>,
+        record: Guarded<PullRequestRecord>,
     ) -> Result<u64, StoreError> {
         let mut t = self.tables();
         let key = (record.value.repository.id, record.value.number);
         let version = check(t.pull_requests.get(&key), record.expected_version)?;
         t.pull_requests.insert(key, (record.value, version));
         Ok(version)
+    }
+
+    async fn all_groups(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Versioned<GroupRecord>>, StoreError> {
+        let t = self.tables();
+        let all = t
+            .groups
+            .iter()
+            .map(|(key, entry)| (key.as_str().to_owned(), versioned(entry)))
+            .collect();
+        Ok(page_of(all, after, limit))
     }
 }

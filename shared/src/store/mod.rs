@@ -1,17 +1,34 @@
-//! The `Store` port: where findings, groups (with their ticket mapping and outbox), delivery ids
-//! and the audit log live. `memory` is the in-process twin (and the local mode's embedded store);
-//! `dynamodb` is production.
+//! The `Store` port: where findings, groups (with their ticket mapping and outbox), delivery ids,
+//! the audit log, installations, pull requests and the inbox live. `memory` is the in-process twin
+//! (tests); `dynamodb` is production; `lists` says which lists each record belongs to, so every
+//! adapter answers the same queries the same way.
+//!
+//! # Access patterns (each a key lookup or one list read, never a scan on a hot path)
+//! | question | how |
+//! |---|---|
+//! | everything one alert event needs | `read_event`: delivery, finding, group, installation in one round trip |
+//! | apply one event | `commit`: one atomic write (finding, group, delivery record, audit, content, links) |
+//! | a group's top findings, or all of them | `group_findings` (rank order: open first, most severe, newest) |
+//! | the group of a ticket (tracker webhooks) | `group_for_ticket` |
+//! | a repository's (or organisation's) groups | `groups_in(List::Home(..))` |
+//! | open tickets by due date (SLA sweep) | `groups_in(List::Due)` |
+//! | groups with queued tracker calls (sweeper) | `groups_in(List::Queued)` |
+//! | groups by ticket state (listings, bulk operations) | `groups_in(List::State(..))` |
+//! | what changed on a day (metrics, export) | `changes_on(day)` |
+//! | every installation (sweeper) | `installations` |
 
 pub mod dynamodb;
+pub mod lists;
 pub mod memory;
 
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem};
 use crate::state::{
-    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, Versioned,
+    AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
+    PullRequestRecord, Versioned,
 };
-use crate::tracker::draft::DraftTicket;
 use async_trait::async_trait;
+pub use lists::{List, Members};
 
 /// Why a store call failed, and whether trying again can help.
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +61,42 @@ impl StoreError {
     }
 }
 
-/// A record to write only if it is still at the version it was read at (`None`: only if absent).
+/// A record to write only if it is still as it was read (`previous: None`: only if absent). The
+/// previous value lets an adapter move the record between lists (`lists`) in the same write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Guarded<T> {
     pub value: T,
     pub expected_version: Option<u64>,
+    /// The record as read at `expected_version` (`None` with it).
+    pub previous: Option<T>,
+}
+
+impl<T: Clone> Guarded<T> {
+    /// `value`, replacing `read` (or created if `read` is `None`).
+    pub fn replacing(value: T, read: Option<&Versioned<T>>) -> Guarded<T> {
+        Guarded {
+            value,
+            expected_version: read.map(|r| r.version),
+            previous: read.map(|r| r.value.clone()),
+        }
+    }
+
+    /// `value`, created only if absent.
+    pub fn new(value: T) -> Guarded<T> {
+        Guarded {
+            value,
+            expected_version: None,
+            previous: None,
+        }
+    }
+}
+
+/// A ticket's link to its group (how a tracker webhook finds the group).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketLink {
+    pub tracker: String,
+    pub ticket_key: String,
+    pub group: GroupKey,
 }
 
 /// Everything one event changes, written atomically: all of it or none of it.
@@ -56,74 +104,77 @@ pub struct Guarded<T> {
 pub struct Commit {
     /// Written only if absent; if present the whole commit fails with `DuplicateDelivery`.
     pub delivery: Option<DeliveryRecord>,
-    pub finding: Option<Guarded<FindingRecord>>,
+    pub findings: Vec<Guarded<FindingRecord>>,
     pub group: Option<Guarded<GroupRecord>>,
+    /// A new group's long texts: written if absent, never replaced.
+    pub content: Option<GroupContent>,
+    /// Ticket → group links (idempotent).
+    pub links: Vec<TicketLink>,
     /// Appended, never overwritten.
     pub audit: Vec<AuditEntry>,
 }
 
-/// The persistence port.
+impl Commit {
+    /// How many records the commit writes (adapters with a per-write limit split by it).
+    pub fn writes(&self) -> usize {
+        usize::from(self.delivery.is_some())
+            + self.findings.len()
+            + usize::from(self.group.is_some())
+            + usize::from(self.content.is_some())
+            + self.links.len()
+            + self.audit.len()
+    }
+}
+
+/// What one alert event needs read: all of it in one round trip.
+#[derive(Debug, Clone, Copy)]
+pub struct EventKeys<'a> {
+    /// The delivery's dedup id.
+    pub delivery: &'a str,
+    pub finding: &'a Fingerprint,
+    /// The group the finding belongs to if it is new (its stored record may name another).
+    pub group: &'a GroupKey,
+    pub installation: Option<u64>,
+}
+
+/// What `read_event` found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventRecords {
+    pub delivery: Option<DeliveryRecord>,
+    pub finding: Option<Versioned<FindingRecord>>,
+    pub group: Option<Versioned<GroupRecord>>,
+    pub installation: Option<Versioned<InstallationRecord>>,
+}
+
+/// One page of a list; `next` continues it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Where the next page starts (`None`: this was the last).
+    pub next: Option<String>,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            items: Vec::new(),
+            next: None,
+        }
+    }
+}
+
+/// The one write a webhook function makes: a delivery into the inbox (the function's IAM grant is
+/// exactly this).
 #[async_trait]
-pub trait Store: Send + Sync {
-    async fn get_finding(
-        &self,
-        fingerprint: &Fingerprint,
-    ) -> Result<Option<Versioned<FindingRecord>>, StoreError>;
-
-    async fn get_group(&self, key: &GroupKey)
-    -> Result<Option<Versioned<GroupRecord>>, StoreError>;
-
-    async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError>;
-
-    /// Applies `commit` atomically. Fails with `Conflict` if a guarded record moved on, or with
-    /// `DuplicateDelivery` if the delivery was already recorded; either way nothing is written.
-    async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
-
-    /// Writes one group record if it is still at `expected_version`; returns the new version.
-    async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError>;
-
-    /// Every group, for listings and the sweeper (a full scan: not for the event path).
-    async fn list_groups(&self) -> Result<Vec<Versioned<GroupRecord>>, StoreError>;
-
-    /// A group's audit log, oldest first.
-    async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError>;
-
-    /// The group a ticket belongs to (tracker webhooks name tickets, not groups).
-    async fn group_for_ticket(
-        &self,
-        tracker: &str,
-        ticket_key: &str,
-    ) -> Result<Option<GroupKey>, StoreError>;
-
-    /// Records which group a ticket belongs to. Idempotent.
-    async fn link_ticket(
-        &self,
-        tracker: &str,
-        ticket_key: &str,
-        group: &GroupKey,
-    ) -> Result<(), StoreError>;
-
-    /// What scantix knows of one installation of the GitHub App.
-    async fn get_installation(
-        &self,
-        id: u64,
-    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError>;
-
-    /// Writes an installation record if it is still at `expected_version`; returns the new version.
-    async fn put_installation(
-        &self,
-        record: Guarded<InstallationRecord>,
-    ) -> Result<u64, StoreError>;
-
-    /// Every installation (the sweeper walks them).
-    async fn list_installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError>;
-
-    // The inbox (see `crate::inbox`): deliveries the webhook functions made durable.
-
+pub trait InboxWriter: Send + Sync {
     /// Writes a delivery to the inbox if no item has its id; false when one had (a redelivery:
-    /// nothing is written). This is the only write a webhook function makes.
+    /// nothing is written).
     async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError>;
+}
 
+/// The inbox as the worker and `scantix replay` use it.
+#[async_trait]
+pub trait Inbox: InboxWriter {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError>;
 
     /// Records what the worker did with an item: `Done` takes it out of the pending set,
@@ -137,27 +188,121 @@ pub trait Store: Send + Sync {
 
     /// Up to `limit` items still pending, oldest first (what `scantix replay` applies).
     async fn pending_inbox(&self, limit: usize) -> Result<Vec<InboxItem>, StoreError>;
+}
 
-    // The draft tracker keeps its tickets here, so the embedded default needs no other service.
+/// The persistence port.
+#[async_trait]
+pub trait Store: Inbox {
+    /// The records one alert event needs, in one round trip.
+    async fn read_event(&self, keys: EventKeys<'_>) -> Result<EventRecords, StoreError>;
 
-    /// Writes a draft ticket if none has its key yet; returns false if one had.
-    async fn create_draft(&self, ticket: &DraftTicket) -> Result<bool, StoreError>;
-    async fn put_draft(&self, ticket: &DraftTicket) -> Result<(), StoreError>;
-    async fn get_draft(&self, key: &str) -> Result<Option<DraftTicket>, StoreError>;
+    async fn get_finding(
+        &self,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<Versioned<FindingRecord>>, StoreError>;
 
-    // ----- Pull requests: the record behind each pull request's summary comment -----
+    async fn get_group(&self, key: &GroupKey)
+    -> Result<Option<Versioned<GroupRecord>>, StoreError>;
+
+    /// A group's long texts (rule description and help), for rendering its ticket.
+    async fn get_content(&self, key: &GroupKey) -> Result<Option<GroupContent>, StoreError>;
+
+    async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// Applies `commit` atomically. Fails with `Conflict` if a guarded record moved on, or with
+    /// `DuplicateDelivery` if the delivery was already recorded; either way nothing is written.
+    async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+
+    /// Writes one group record if it is still as read; returns the new version.
+    async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError>;
+
+    /// A page of `group`'s findings of `which`, in rank order (`FindingRecord::rank`), starting
+    /// after `after` (a page's `next`).
+    async fn group_findings(
+        &self,
+        group: &GroupKey,
+        which: Members,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Versioned<FindingRecord>>, StoreError>;
+
+    /// A page of the groups in `list`, in the list's order.
+    async fn groups_in(
+        &self,
+        list: &List,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Versioned<GroupRecord>>, StoreError>;
+
+    /// A group's audit log, oldest first.
+    async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// A page of the audit entries written on `day` (UTC), in time order.
+    async fn changes_on(
+        &self,
+        day: chrono::NaiveDate,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// The group a ticket belongs to (tracker webhooks name tickets, not groups).
+    async fn group_for_ticket(
+        &self,
+        tracker: &str,
+        ticket_key: &str,
+    ) -> Result<Option<GroupKey>, StoreError>;
+
+    /// What scantix knows of one installation of the GitHub App.
+    async fn get_installation(
+        &self,
+        id: u64,
+    ) -> Result<Option<Versioned<InstallationRecord>>, StoreError>;
+
+    /// Writes an installation record if it is still as read; returns the new version.
+    async fn put_installation(
+        &self,
+        record: Guarded<InstallationRecord>,
+    ) -> Result<u64, StoreError>;
+
+    /// Every installation (the sweeper walks them).
+    async fn installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError>;
 
     /// The record of pull request `number` of repository `repository_id`.
     async fn get_pull_request(
         &self,
         repository_id: u64,
         number: u64,
-    ) -> Result<Option<Versioned<crate::state::PullRequestRecord>>, StoreError>;
+    ) -> Result<Option<Versioned<PullRequestRecord>>, StoreError>;
 
     /// Writes a pull request record if it is still at `expected_version` (`None`: only if absent);
     /// returns the new version.
     async fn put_pull_request(
         &self,
-        record: Guarded<crate::state::PullRequestRecord>,
+        record: Guarded<PullRequestRecord>,
     ) -> Result<u64, StoreError>;
+
+    /// A page of every group, in key order: a scan, for whole-store listings and migrations only.
+    async fn all_groups(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Versioned<GroupRecord>>, StoreError>;
+}
+
+/// Reads every page of a paged list.
+pub async fn read_all<T, F, Fut>(mut page: F) -> Result<Vec<T>, StoreError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, StoreError>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let next = page(after.take()).await?;
+        all.extend(next.items);
+        match next.next {
+            Some(cursor) => after = Some(cursor),
+            None => return Ok(all),
+        }
+    }
 }

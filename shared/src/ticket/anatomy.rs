@@ -1,107 +1,129 @@
 //! Builds a group's ticket content: the anatomy users expect of a security ticket.
 
 use super::{FindingLine, TicketContent};
-use crate::finding::{AlertKind, AlertState};
-use crate::state::GroupRecord;
-use std::collections::BTreeSet;
+use crate::finding::AlertKind;
+use crate::state::{Facet, FindingRecord, GroupContent, GroupRecord, GroupScope};
 
 /// Longest title trackers accept without complaint (Jira's summary limit is 255).
 const TITLE_LIMIT: usize = 200;
 
-/// The ticket content for `group` as it is now.
-pub fn ticket_content(group: &GroupRecord) -> TicketContent {
-    let members: Vec<_> = group.ticketed().map(|(_, m)| m).collect();
-    let count = members.len();
-    let severity = group.severity();
+/// How many findings a ticket lists: the most severe and newest open ones first. The rest are
+/// counted, with a link to the full listing, so a group of 10,000 findings renders in the time
+/// one of 10 takes and fits any tracker's size limit.
+pub const LISTED_FINDINGS: usize = 25;
 
-    let cwes: BTreeSet<&str> = members
-        .iter()
-        .flat_map(|m| m.cwes.iter().map(String::as_str))
-        .collect();
-    let advisories: BTreeSet<&str> = members
-        .iter()
-        .flat_map(|m| m.advisories.iter().map(String::as_str))
-        .collect();
-    let places: BTreeSet<&str> = members.iter().map(|m| path_of(&m.place)).collect();
-    let refs: BTreeSet<&str> = members
-        .iter()
-        .filter_map(|m| m.git_ref.as_deref())
-        .collect();
-    let commits: BTreeSet<&str> = members
-        .iter()
-        .filter_map(|m| m.commit_sha.as_deref())
-        .collect();
+/// What a ticket is rendered from: the group, its long texts, and its first findings in rank
+/// order (`FindingRecord::rank`; the store's `top_findings` reads them).
+#[derive(Debug, Clone, Copy)]
+pub struct TicketSource<'a> {
+    pub group: &'a GroupRecord,
+    pub content: Option<&'a GroupContent>,
+    /// The group's first findings by rank (at most `LISTED_FINDINGS` are shown).
+    pub top: &'a [FindingRecord],
+}
+
+/// The ticket content for `group` as it is now.
+pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
+    let TicketSource {
+        group,
+        content,
+        top,
+    } = source;
+    let count = group.tally.ticketed() as usize;
+    let severity = group.severity();
+    let facets = &group.facets;
 
     let what = match group.kind {
         // A Dependabot rule id is its advisory (GHSA); a group by package can hold several.
-        AlertKind::Dependabot => {
-            let ghsa: BTreeSet<&str> = members.iter().map(|m| m.rule_id.as_str()).collect();
-            match ghsa.iter().next() {
-                Some(id) if ghsa.len() == 1 => format!("{id}: {}", group.rule.name),
-                _ => format!("Vulnerable dependency: {} advisories", ghsa.len()),
-            }
-        }
+        AlertKind::Dependabot => match facets.rules.single() {
+            Some(id) => format!("{id}: {}", group.rule.name),
+            None => format!("Vulnerable dependency: {} advisories", facets.rules.len().max(1)),
+        },
         AlertKind::SecretScanning => format!("Leaked secret: {}", group.rule.name),
-        AlertKind::CodeScanning => match cwes.iter().next() {
+        AlertKind::CodeScanning => match facets.cwes.values.iter().next() {
             Some(cwe) => format!("{cwe}: {}", group.rule.name),
             None => group.rule.name.clone(),
         },
     };
-    let where_ = match places.iter().next() {
-        Some(p) if places.len() == 1 && !p.is_empty() => format!(" in `{p}`"),
-        _ if places.len() > 1 => format!(" in {} files", places.len()),
+    let where_ = match facets.paths.single() {
+        Some(p) => format!(" in `{p}`"),
+        None if facets.paths.len() > 1 => format!(" in {} files", facets.paths.len()),
+        None => String::new(),
+    };
+    let across = match group.scope {
+        GroupScope::Organization if facets.repositories.len() > 1 => {
+            format!(" across {} repositories", facets.repositories.len())
+        }
         _ => String::new(),
     };
     let plural = if count == 1 { "alert" } else { "alerts" };
-    let mut title = format!("{what}{where_} ({count} {plural})");
+    let mut title = format!("{what}{where_}{across} ({count} {plural})");
     if title.chars().count() > TITLE_LIMIT {
         title = title.chars().take(TITLE_LIMIT - 1).collect::<String>() + "…";
     }
 
-    let open = members.iter().filter(|m| m.is_open()).count();
+    let open = group.tally.open;
+    let place = match group.scope {
+        GroupScope::Repository => group.repository.full_name.clone(),
+        GroupScope::Organization => format!("{} repositories", facets.repositories.len()),
+    };
     let summary = format!(
-        "{} found {count} {plural} of `{}` in {} ({open} open).",
+        "{} found {count} {plural} of `{}` in {place} ({open} open).",
         group.kind.label(),
         group.rule.id,
-        group.repository.full_name
     );
 
-    let mut facts = vec![
-        ("Severity".to_string(), severity.to_string()),
-        ("Repository".to_string(), group.repository.full_name.clone()),
-    ];
-    let mut push_set = |name: &str, set: &BTreeSet<&str>| {
-        if !set.is_empty() {
-            facts.push((
-                name.to_string(),
-                set.iter().copied().collect::<Vec<_>>().join(", "),
-            ));
+    let mut facts = vec![("Severity".to_string(), severity.to_string())];
+    let mut push_facet = |name: &str, facet: &Facet, shown: &dyn Fn(&str) -> String| {
+        if facet.is_empty() {
+            return;
         }
-    };
-    push_set(
-        "Branch",
-        &refs
+        let mut value = facet
+            .values
             .iter()
-            .map(|r| r.trim_start_matches("refs/heads/"))
-            .collect(),
-    );
-    push_set("Commit", &commits);
-    push_set("CWE", &cwes);
-    push_set("Advisory", &advisories);
+            .map(|v| shown(v))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if facet.more > 0 {
+            value.push_str(&format!(" and {} more", facet.more));
+        }
+        facts.push((name.to_string(), value));
+    };
+    match group.scope {
+        GroupScope::Repository => {
+            push_facet("Repository", &single_repository(group), &|r| r.to_owned())
+        }
+        GroupScope::Organization => push_facet("Repositories", &facets.repositories, &|r| {
+            r.to_owned()
+        }),
+    }
+    push_facet("Branch", &facets.refs, &|r| {
+        r.trim_start_matches("refs/heads/").to_owned()
+    });
+    push_facet("Commit", &facets.commits, &|c| c.to_owned());
+    push_facet("CWE", &facets.cwes, &|c| c.to_owned());
+    push_facet("Advisory", &facets.advisories, &|a| a.to_owned());
     facts.push(("Rule".to_string(), group.rule.id.clone()));
 
-    let findings = members
+    let findings: Vec<FindingLine> = top
         .iter()
-        .map(|m| FindingLine {
-            number: m.number,
-            state: m.state,
-            severity: m.severity,
-            rule: m.rule_name.clone(),
-            place: m.place.clone(),
-            url: m.html_url.clone(),
-            flow: m.flow.clone(),
+        .filter(|r| r.is_ticketed())
+        .take(LISTED_FINDINGS)
+        .map(|r| FindingLine {
+            number: r.number(),
+            state: r.finding.state,
+            severity: r.severity,
+            rule: r.finding.rule.name.clone(),
+            place: r.finding.place(),
+            url: r.finding.html_url.clone(),
+            flow: r.flow(),
+            repository: match group.scope {
+                GroupScope::Organization => Some(r.finding.repository.full_name.clone()),
+                GroupScope::Repository => None,
+            },
         })
         .collect();
+    let more_findings = (count.saturating_sub(findings.len())) as u32;
 
     let verification = match group.kind {
         AlertKind::SecretScanning => "Revoke and rotate the secret, then resolve the alert as revoked. scantix marks this ticket done when GitHub reports every alert above resolved.".to_string(),
@@ -134,37 +156,70 @@ pub fn ticket_content(group: &GroupRecord) -> TicketContent {
         summary,
         facts,
         findings,
-        description: group.rule.description.clone(),
-        guidance: group.rule.help.clone(),
-        references: group.rule.help_uri.iter().cloned().collect(),
+        more_findings,
+        listing_url: listing_url(group),
+        description: content.and_then(|c| c.description.clone()),
+        guidance: content.and_then(|c| c.help.clone()),
+        references: content
+            .and_then(|c| c.help_uri.clone())
+            .into_iter()
+            .collect(),
         verification,
         due: group.due(),
-        // The owner of the first open finding (members are in fingerprint order: stable).
-        assignee: members
-            .iter()
-            .filter(|m| m.is_open())
-            .find_map(|m| m.owner.clone()),
+        assignee: group.assignee.clone(),
         destination: group.destination.clone(),
         repository: group.repository.full_name.clone(),
     }
 }
 
-fn path_of(place: &str) -> &str {
-    place
-        .rsplit_once(':')
-        .filter(|(_, line)| line.parse::<u64>().is_ok())
-        .map_or(place, |(p, _)| p)
+/// The group's repository as a one-value facet (repository-scoped groups have exactly one).
+fn single_repository(group: &GroupRecord) -> Facet {
+    let mut facet = Facet::default();
+    facet.insert(&group.repository.full_name);
+    facet
 }
 
-/// Counts of a group's ticketed members by state, for comments.
-pub fn state_counts(group: &GroupRecord) -> (usize, usize, usize) {
-    group
-        .ticketed()
-        .fold((0, 0, 0), |(open, fixed, dismissed), (_, m)| {
-            match m.state {
-                AlertState::Open => (open + 1, fixed, dismissed),
-                AlertState::Fixed => (open, fixed + 1, dismissed),
-                AlertState::Dismissed => (open, fixed, dismissed + 1),
-            }
-        })
+/// Where every finding of the group is listed: GitHub's own alert list, filtered to the group's
+/// rule (or package, or secret type), in the group's repository (or, for an organisation-wide
+/// group, the organisation's security overview).
+pub fn listing_url(group: &GroupRecord) -> Option<String> {
+    let repo = group.repository.html_url.clone().or_else(|| {
+        (!group.repository.full_name.is_empty())
+            .then(|| format!("https://github.com/{}", group.repository.full_name))
+    })?;
+    let rule = encode_query_value(&group.rule.id);
+    let url = match (group.scope, group.kind) {
+        (GroupScope::Repository, AlertKind::CodeScanning) => {
+            format!("{repo}/security/code-scanning?query=is%3Aopen+rule%3A{rule}")
+        }
+        (GroupScope::Repository, AlertKind::Dependabot) => {
+            format!("{repo}/security/dependabot?q=is%3Aopen+advisory%3A{rule}")
+        }
+        (GroupScope::Repository, AlertKind::SecretScanning) => {
+            format!("{repo}/security/secret-scanning?query=is%3Aopen+secret-type%3A{rule}")
+        }
+        (GroupScope::Organization, kind) => {
+            let owner = group.repository.full_name.split('/').next()?;
+            let page = match kind {
+                AlertKind::CodeScanning => "code-scanning",
+                AlertKind::Dependabot => "dependabot",
+                AlertKind::SecretScanning => "secret-scanning",
+            };
+            format!("https://github.com/orgs/{owner}/security/alerts/{page}?query=is%3Aopen")
+        }
+    };
+    Some(url)
+}
+
+/// Percent-encodes a query value (a rule id is scanner text: `js/xss`, `py/sql injection`).
+fn encode_query_value(value: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // Unreserved characters (RFC 3986) and `/`, which rule ids use, stay as they are.
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/');
+    utf8_percent_encode(value, KEEP).to_string()
 }

@@ -112,7 +112,7 @@ fn marker_value(value: &str) -> String {
 
 /// The whole ticket body.
 pub fn render(t: &TicketContent) -> String {
-    render_showing(t, 0)
+    render_showing(t, t.more_findings as usize)
 }
 
 /// The whole ticket body in at most `limit` characters (GitHub refuses an issue body over 65,536):
@@ -131,7 +131,7 @@ pub fn render_within(t: &TicketContent, limit: usize) -> String {
     let total = t.findings.len();
     let render_first = |shown: &mut TicketContent, keep: usize| {
         shown.findings = t.findings[..keep].to_vec();
-        render_showing(shown, total - keep)
+        render_showing(shown, total - keep + t.more_findings as usize)
     };
     // The most findings that fit: `fits` holds for `low`, not for `high`.
     let (mut low, mut high) = (0, total + 1);
@@ -188,14 +188,20 @@ fn render_showing(t: &TicketContent, hidden: usize) -> String {
             .as_deref()
             .map(|fl| format!(" (flow: {})", code(fl)))
             .unwrap_or_default();
+        let repository = f
+            .repository
+            .as_deref()
+            .map(|r| format!("{} ", escape(r)))
+            .unwrap_or_default();
         let _ = writeln!(
             md,
-            "- [{}] {} {}{}{} — {}",
+            "- [{}] {}{} {}{}{} — {}",
             if f.state == crate::finding::AlertState::Open {
                 " "
             } else {
                 "x"
             },
+            repository,
             link(&format!("alert {}", f.number), f.url.as_deref()),
             f.severity,
             place,
@@ -206,7 +212,8 @@ fn render_showing(t: &TicketContent, hidden: usize) -> String {
     if hidden > 0 {
         let _ = writeln!(
             md,
-            "- … and {hidden} more, not shown: too many for one ticket"
+            "- … and {hidden} more: {}",
+            link("every finding", t.listing_url.as_deref())
         );
     }
     if let Some(description) = &t.description {

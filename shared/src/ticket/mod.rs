@@ -54,6 +54,9 @@ pub struct FindingLine {
     pub url: Option<String>,
     /// "source → sink", when the scanner reported a flow.
     pub flow: Option<String>,
+    /// `owner/name`, for a group spanning repositories (an organisation-wide one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
 }
 
 /// A ticket's content, independent of any tracker's markup.
@@ -68,7 +71,15 @@ pub struct TicketContent {
     pub summary: String,
     /// Name/value facts shown as a table: severity, repository, branch, commit, tool, CWE, CVE, GHSA.
     pub facts: Vec<(String, String)>,
+    /// The first findings (the most severe and newest open ones): a ticket lists at most
+    /// `anatomy::LISTED_FINDINGS`.
     pub findings: Vec<FindingLine>,
+    /// Ticketed findings beyond those listed.
+    #[serde(default)]
+    pub more_findings: u32,
+    /// Where every finding is listed (GitHub's alert list, filtered to the group's rule).
+    #[serde(default)]
+    pub listing_url: Option<String>,
     /// The scanner's explanation of the problem.
     pub description: Option<String>,
     /// The scanner's remediation guidance (Markdown as the scanner wrote it, shown as text).
