@@ -140,7 +140,7 @@ impl LocalApp {
         let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
         let (jira_secret, default_jira_secret) =
             webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
-        let tracker = tracker_from_env(store.clone()).context(
+        let tracker = tracker_from_env().context(
             "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
         )?;
         let mut executor = Executor::new(store.clone(), tracker, Config::default());

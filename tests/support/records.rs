@@ -6,10 +6,7 @@ use scantix::finding::{
     Advisory, AlertKind, AlertState, Finding, FlowStep, Location, Repository, Rule, Severity,
 };
 use scantix::identity::{Fingerprint, GroupKey, GroupingMode};
-use scantix::state::{
-    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Member, TicketState, Triage,
-};
-use scantix::tracker::draft::{DraftTicket, draft_key};
+use scantix::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Triage};
 
 /// A fixed instant plus `seconds`: tests name times relative to one another, never the clock.
 pub fn at(seconds: i64) -> DateTime<Utc> {
@@ -98,19 +95,24 @@ pub fn finding_record(finding: &Finding, now: DateTime<Utc>) -> FindingRecord {
     FindingRecord {
         fingerprint: Fingerprint::of(finding),
         group_key: group_key_of(finding),
-        finding: finding.clone(),
+        finding: FindingRecord::slim(finding.clone()),
         triage: Triage::Ticket,
+        severity: finding.severity,
+        due: Some(now.date_naive() + chrono::Days::new(30)),
+        owner: Some("@acme/payments".into()),
         first_seen: now,
         updated_at: now,
+        ticketed_at: Some(now),
+        closed_at: None,
+        reopens: 0,
+        pending_dismissal: None,
     }
 }
 
 /// The rule group of `finding`, created at `now` with `finding` as its only (ticketed) member.
 pub fn group_record(finding: &Finding, now: DateTime<Utc>) -> GroupRecord {
     let mut group = GroupRecord::new(group_key_of(finding), finding, now);
-    group
-        .members
-        .insert(Fingerprint::of(finding), Member::of(finding, true));
+    group.absorb(None, &finding_record(finding, now));
     group
 }
 
@@ -144,20 +146,5 @@ pub fn audit_entry(
         reason: format!("{action} (test)"),
         delivery: delivery.map(Into::into),
         ticket: None,
-    }
-}
-
-/// The draft ticket of `group`, titled `title`.
-pub fn draft_ticket(group: &GroupKey, title: &str, now: DateTime<Utc>) -> DraftTicket {
-    DraftTicket {
-        key: draft_key(group),
-        group_key: group.clone(),
-        title: title.into(),
-        body: format!("## {title}\n\nFound by CodeQL."),
-        labels: vec!["security".into(), group.label()],
-        state: TicketState::Draft,
-        comments: Vec::new(),
-        created_at: now,
-        updated_at: now,
     }
 }

@@ -49,7 +49,7 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let store = wiring::store_from_env()
         .await
         .context("building the store")?;
-    let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
+    let tracker = wiring::tracker_from_env().context("building the tracker")?;
     let clients = wiring::github_clients_from_env()
         .context("building the GitHub App clients")?
         .context("GITHUB_APP_ID is required by the sweeper")?;

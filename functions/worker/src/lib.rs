@@ -48,7 +48,7 @@ pub async fn worker_for_table(table: String) -> anyhow::Result<Worker> {
         .await
         .context("loading secrets from Secrets Manager")?;
     let store = wiring::store_for_table(table).await;
-    let tracker = wiring::tracker_from_env(store.clone()).context("building the tracker")?;
+    let tracker = wiring::tracker_from_env().context("building the tracker")?;
     let clients = wiring::github_clients_from_env().context("building the GitHub App clients")?;
     let mut executor = Executor::new(store.clone(), tracker, Config::default());
     if let Some(clients) = &clients {
