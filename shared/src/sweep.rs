@@ -157,10 +157,9 @@ mod tests {
         InstallationChange, InstallationEvent, NamedRepository,
     };
     use crate::state::{TicketState, Triage};
-    use crate::store::Store;
     use crate::store::memory::MemoryStore;
     use crate::testing::code_alert;
-    use crate::tracker::draft::DraftTracker;
+    use crate::tracker::memory::MemoryTracker;
     use chrono::{Duration, TimeZone};
 
     #[tokio::test]
@@ -173,14 +172,11 @@ mod tests {
         };
         let store = Arc::new(MemoryStore::new());
         let github = Arc::new(MemoryGitHub::new());
+        let tracker = Arc::new(MemoryTracker::new());
         let executor = Arc::new(
-            Executor::new(
-                store.clone(),
-                Arc::new(DraftTracker::new(store.clone())),
-                Config::default(),
-            )
-            .with_github(github.clone())
-            .with_clock(clock),
+            Executor::new(store.clone(), Arc::new(tracker.clone()), Config::default())
+                .with_github(github.clone())
+                .with_clock(clock),
         );
         let alert = |n| Finding {
             updated_at: Some(start),
@@ -242,7 +238,7 @@ mod tests {
         });
         let second = sweeper.sweep(start + Duration::days(1)).await.unwrap();
         assert_eq!(second.sync.applied, 3, "{second:?}");
-        let groups = store.list_groups().await.unwrap();
+        let groups = store.groups();
         let xss = groups.iter().find(|g| g.value.rule.id == "js/xss").unwrap();
         assert_eq!(
             xss.value.ticket_state,
@@ -256,19 +252,12 @@ mod tests {
         assert_eq!(third.overdue_flagged, 1, "{third:?}");
         let again = sweeper.sweep(late + Duration::days(1)).await.unwrap();
         assert_eq!(again.overdue_flagged, 0, "flagged once");
-        let sqli = store
-            .list_groups()
-            .await
-            .unwrap()
+        let sqli = store.groups()
             .into_iter()
             .find(|g| g.value.rule.id == "js/sqli")
             .unwrap()
             .value;
-        let draft = store
-            .get_draft(&sqli.ticket.unwrap().key)
-            .await
-            .unwrap()
-            .unwrap();
+        let draft = tracker.ticket(&sqli.ticket.unwrap().key).unwrap();
         assert!(
             draft.labels.contains(&"scantix-overdue".to_string()),
             "{:?}",
@@ -295,7 +284,6 @@ mod settings_tests {
         InstallationChange, InstallationEvent, NamedRepository,
     };
     use crate::repo_settings::SettingsCache;
-    use crate::store::Store;
     use crate::store::memory::MemoryStore;
     use crate::testing::code_alert;
     use crate::tracker::draft::DraftTracker;
@@ -308,7 +296,7 @@ mod settings_tests {
         let executor = Arc::new(
             Executor::new(
                 store.clone(),
-                Arc::new(DraftTracker::new(store.clone())),
+                Arc::new(DraftTracker::new()),
                 Config::default(),
             )
             .with_github(github.clone()),
@@ -346,10 +334,10 @@ mod settings_tests {
 
         let report = sweeper.sweep(executor.now()).await.unwrap();
         assert_eq!(report.sync.applied, 2, "{report:?}");
-        let groups = store.list_groups().await.unwrap();
+        let groups = store.groups();
         let app_group = groups
             .iter()
-            .find(|g| g.value.members.values().any(|m| m.number == 1))
+            .find(|g| store.findings_of(&g.value.key).iter().any(|m| m.number() == 1))
             .unwrap();
         assert!(
             app_group.value.key.as_str().ends_with("/alert:1"),
@@ -359,7 +347,7 @@ mod settings_tests {
         assert!(app_group.value.ticket.is_some());
         let test_group = groups
             .iter()
-            .find(|g| g.value.members.values().any(|m| m.number == 2))
+            .find(|g| store.findings_of(&g.value.key).iter().any(|m| m.number() == 2))
             .unwrap();
         assert!(
             test_group.value.ticket.is_none(),

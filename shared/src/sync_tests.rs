@@ -9,7 +9,7 @@ use crate::store::Store;
 use crate::store::memory::MemoryStore;
 use crate::testing::code_alert;
 use crate::tracker::counted::{CallCounts, Counted};
-use crate::tracker::draft::DraftTracker;
+use crate::tracker::memory::MemoryTracker;
 use async_trait::async_trait;
 use chrono::{Duration, TimeZone, Utc};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,7 +32,7 @@ fn alert(n: u64) -> Finding {
 
 async fn setup() -> (Arc<MemoryStore>, Arc<Executor>, Arc<CallCounts>, Syncer) {
     let store = Arc::new(MemoryStore::new());
-    let (tracker, calls) = Counted::new(DraftTracker::new(store.clone()));
+    let (tracker, calls) = Counted::new(MemoryTracker::new());
     let executor = Arc::new(Executor::new(
         store.clone(),
         Arc::new(tracker),
@@ -77,12 +77,12 @@ async fn a_backfill_of_a_thousand_alerts_makes_eleven_list_calls_and_one_ticket_
         tracker.update, 0,
         "joining findings fold into the pending create"
     );
-    let groups = store.list_groups().await.unwrap();
+    let groups = store.groups();
     assert_eq!(groups.len(), 10);
     assert!(
         groups
             .iter()
-            .all(|g| g.value.members.len() == 100 && g.value.outbox.is_empty())
+            .all(|g| g.value.tally.open == 100 && g.value.outbox.is_empty())
     );
 }
 
@@ -226,13 +226,10 @@ async fn an_interrupted_backfill_resumes_from_its_cursor() {
     assert_eq!(second.applied, 700, "resumed, not restarted: {second:?}");
     assert_eq!(calls.snapshot().create, 10);
     assert_eq!(
-        store
-            .list_groups()
-            .await
-            .unwrap()
+        store.groups()
             .iter()
-            .map(|g| g.value.members.len())
-            .sum::<usize>(),
+            .map(|g| g.value.tally.total())
+            .sum::<u32>(),
         1000
     );
 }
@@ -328,10 +325,7 @@ async fn a_deadline_stops_between_pages_and_the_next_run_resumes_without_a_secon
         (0, 0),
         "out of time: tracker calls stay queued"
     );
-    let queued = store
-        .list_groups()
-        .await
-        .unwrap()
+    let queued = store.groups()
         .iter()
         .filter(|g| !g.value.outbox.is_empty())
         .count();

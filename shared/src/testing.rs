@@ -71,3 +71,53 @@ pub fn dependabot_alert(number: u64, ghsa: &str, package: &str, manifest: &str) 
         ..code_alert(number, ghsa, manifest)
     }
 }
+
+/// `finding` as a ticketed record first seen at `now`, in `group` (severity and no due date or
+/// owner as triage would leave them with no policy).
+pub fn ticketed_record(
+    finding: &Finding,
+    group: &crate::identity::GroupKey,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::state::FindingRecord {
+    crate::state::FindingRecord {
+        fingerprint: crate::identity::Fingerprint::of(finding),
+        group_key: group.clone(),
+        finding: crate::state::FindingRecord::slim(finding.clone()),
+        triage: crate::state::Triage::Ticket,
+        severity: finding.severity,
+        due: None,
+        owner: None,
+        first_seen: now,
+        updated_at: now,
+        ticketed_at: Some(now),
+        closed_at: None,
+        reopens: 0,
+        pending_dismissal: None,
+    }
+}
+
+/// The ticket of a group by rule holding `findings` (all ticketed, the first one founding it), as
+/// the executor renders it: counts from the group, the first findings listed. `None` for none.
+pub fn ticket_of(findings: &[Finding]) -> Option<crate::ticket::TicketContent> {
+    use crate::identity::{GroupKey, GroupingMode};
+    use crate::state::{FindingRecord, GroupContent, GroupRecord};
+    let first = findings.first()?;
+    let now = chrono::DateTime::UNIX_EPOCH;
+    let key = GroupKey::for_finding(first, GroupingMode::Rule);
+    let mut group = GroupRecord::new(key.clone(), first, now);
+    let mut records: Vec<FindingRecord> = Vec::new();
+    for finding in findings {
+        let record = ticketed_record(finding, &key, now);
+        group.absorb(None, &record);
+        records.push(record);
+    }
+    records.sort_by_key(FindingRecord::rank);
+    let content = GroupContent::of(&key, first);
+    Some(crate::ticket::anatomy::ticket_content(
+        crate::ticket::anatomy::TicketSource {
+            group: &group,
+            content: Some(&content),
+            top: &records,
+        },
+    ))
+}

@@ -7,7 +7,7 @@ use crate::event::{StatusCategory, TicketChange, TicketEvent};
 use crate::finding::AlertState;
 use crate::github::api::DismissReason;
 use crate::identity::{GroupKey, GroupingMode};
-use crate::state::{GroupRecord, Member, OutboxOp, TicketRef, TicketState};
+use crate::state::{GroupRecord, OutboxOp, TicketRef, TicketState, Triage};
 use crate::testing::code_alert;
 use chrono::{TimeZone, Utc};
 
@@ -15,17 +15,60 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap()
 }
 
+/// A group and its findings, as stored.
+#[derive(Debug, Clone)]
+struct Stored {
+    group: GroupRecord,
+    findings: Vec<FindingRecord>,
+}
+
+impl Stored {
+    /// Alert `n` is now in `state` (its record and the group's counts).
+    fn set_state(&mut self, n: u64, state: AlertState) {
+        let fingerprint = fp(n);
+        let Some(record) = self.findings.iter_mut().find(|r| r.fingerprint == fingerprint) else {
+            panic!("no alert {n}");
+        };
+        let old = record.clone();
+        record.finding.state = state;
+        self.group.absorb(Some(&old), record);
+    }
+
+    /// The findings `decide_ticket` is given: the open ticketed ones.
+    fn open(&self) -> Vec<FindingRecord> {
+        self.findings
+            .iter()
+            .filter(|r| r.is_ticketed() && r.is_open())
+            .cloned()
+            .collect()
+    }
+}
+
 /// A group of open alerts `numbers` whose ticket is SEC-1, in `state`.
-fn group(numbers: &[u64], state: TicketState) -> GroupRecord {
+fn group(numbers: &[u64], state: TicketState) -> Stored {
     let first = code_alert(numbers[0], "js/xss", "src/app.js");
-    let mut g = GroupRecord::new(
-        GroupKey::for_finding(&first, GroupingMode::Rule),
-        &first,
-        now(),
-    );
+    let key = GroupKey::for_finding(&first, GroupingMode::Rule);
+    let mut g = GroupRecord::new(key.clone(), &first, now());
+    let mut findings = Vec::new();
     for &n in numbers {
         let f = code_alert(n, "js/xss", "src/app.js");
-        g.members.insert(Fingerprint::of(&f), Member::of(&f, true));
+        let record = FindingRecord {
+            fingerprint: Fingerprint::of(&f),
+            group_key: key.clone(),
+            severity: f.severity,
+            finding: f,
+            triage: Triage::Ticket,
+            due: None,
+            owner: None,
+            first_seen: now(),
+            updated_at: now(),
+            ticketed_at: Some(now()),
+            closed_at: None,
+            reopens: 0,
+            pending_dismissal: None,
+        };
+        g.absorb(None, &record);
+        findings.push(record);
     }
     g.ticket = Some(TicketRef {
         tracker: "jira".into(),
@@ -33,7 +76,7 @@ fn group(numbers: &[u64], state: TicketState) -> GroupRecord {
         url: None,
     });
     g.ticket_state = state;
-    g
+    Stored { group: g, findings }
 }
 
 fn fp(n: u64) -> Fingerprint {
@@ -57,13 +100,15 @@ fn moved(status: StatusCategory, resolution: Option<&str>) -> TicketEvent {
 
 fn run(
     event: &TicketEvent,
-    group: &GroupRecord,
+    stored: &Stored,
     verification: Option<&Verification>,
     config: &Config,
 ) -> TicketDecision {
+    let open = stored.open();
     decide_ticket(TicketInputs {
         event,
-        group,
+        group: &stored.group,
+        open_findings: Some(&open),
         verification,
         config,
         now: now(),
@@ -78,11 +123,34 @@ fn decided(d: TicketDecision) -> Decision {
     }
 }
 
+/// The state `decision` leaves alert `n` in (unchanged: `None`).
+fn state_of(d: &Decision, n: u64) -> Option<AlertState> {
+    d.findings
+        .iter()
+        .find(|r| r.fingerprint == fp(n))
+        .map(|r| r.finding.state)
+}
+
 fn ops(d: &Decision) -> Vec<OutboxOp> {
     d.group
         .as_ref()
         .map(|g| g.outbox.iter().map(|p| p.op.clone()).collect())
         .unwrap_or_default()
+}
+
+#[test]
+fn closing_a_ticket_with_open_alerts_first_reads_them() {
+    let g = group(&[1, 2], TicketState::Open);
+    let d = decide_ticket(TicketInputs {
+        event: &moved(StatusCategory::Done, Some("Done")),
+        group: &g.group,
+        open_findings: None,
+        verification: None,
+        config: &Config::default(),
+        now: now(),
+        delivery: Some("j1"),
+    });
+    assert_eq!(d, TicketDecision::NeedsOpenFindings);
 }
 
 #[test]
@@ -109,8 +177,9 @@ fn a_closure_github_confirms_resolves_the_findings() {
     ));
     let after = d.group.as_ref().unwrap();
     assert_eq!(after.ticket_state, TicketState::Resolved);
-    assert_eq!(after.members[&fp(1)].state, AlertState::Fixed);
-    assert_eq!(after.members[&fp(2)].state, AlertState::Dismissed);
+    assert_eq!(state_of(&d, 1), Some(AlertState::Fixed));
+    assert_eq!(state_of(&d, 2), Some(AlertState::Dismissed));
+    assert_eq!((after.tally.open, after.tally.fixed, after.tally.dismissed), (0, 1, 1));
     assert!(ops(&d).is_empty());
     assert_eq!(d.audit[0].action, "ticket.resolved");
     assert_eq!(d.audit[0].actor, "Bob");
@@ -140,11 +209,8 @@ fn a_closure_while_github_still_reports_an_alert_open_reopens_the_ticket_with_th
     assert!(
         matches!(&ops[1], OutboxOp::Comment { text } if text.contains("still reports 1 of its alerts open") && text.contains("alert 2 (src/app.js:2)"))
     );
-    assert_eq!(
-        d.group.unwrap().members[&fp(1)].state,
-        AlertState::Open,
-        "nothing resolved on a rejected closure"
-    );
+    assert!(d.findings.is_empty(), "nothing resolved on a rejected closure");
+    assert_eq!(d.group.as_ref().unwrap().tally.open, 2);
     assert!(
         matches!(&d.actions[0], Action::ClosureRejected { still_open, .. } if still_open == &vec![2])
     );
@@ -153,7 +219,7 @@ fn a_closure_while_github_still_reports_an_alert_open_reopens_the_ticket_with_th
 #[test]
 fn a_wont_fix_resolution_dismisses_the_open_alerts_in_github() {
     let mut g = group(&[1, 2], TicketState::Open);
-    g.members.get_mut(&fp(2)).unwrap().state = AlertState::Fixed;
+    g.set_state(2, AlertState::Fixed);
     let d = decided(run(
         &moved(StatusCategory::Done, Some("won't do")),
         &g,
@@ -162,15 +228,16 @@ fn a_wont_fix_resolution_dismisses_the_open_alerts_in_github() {
     ));
     let after = d.group.as_ref().unwrap();
     assert_eq!(after.ticket_state, TicketState::Resolved);
-    assert_eq!(after.members[&fp(1)].state, AlertState::Dismissed);
+    assert_eq!(state_of(&d, 1), Some(AlertState::Dismissed));
+    assert_eq!(state_of(&d, 2), None, "a fixed alert is not dismissed");
+    assert_eq!(ops(&d), [OutboxOp::DismissPending]);
+    let owed = d.findings[0].pending_dismissal.as_ref().unwrap();
+    assert_eq!(owed.reason, DismissReason::WontFix);
     assert_eq!(
-        ops(&d),
-        [OutboxOp::DismissAlert {
-            number: 1,
-            reason: DismissReason::WontFix,
-            comment: "Closed as \"won't do\" in SEC-1 by Bob (via scantix).".into()
-        }]
+        owed.comment,
+        "Closed as \"won't do\" in SEC-1 by Bob (via scantix)."
     );
+    assert_eq!((after.tally.open, after.tally.fixed, after.tally.dismissed), (0, 1, 1));
 }
 
 #[test]
@@ -182,13 +249,16 @@ fn a_false_positive_resolution_maps_to_its_reason() {
         None,
         &Config::default(),
     ));
-    assert!(matches!(
-        &ops(&d)[0],
-        OutboxOp::DismissAlert {
-            reason: DismissReason::FalsePositive,
-            ..
-        }
-    ));
+    assert_eq!(ops(&d), [OutboxOp::DismissPending]);
+    assert_eq!(
+        d.findings[0].pending_dismissal.as_ref().map(|o| o.reason),
+        Some(DismissReason::FalsePositive)
+    );
+    assert_eq!(
+        d.findings[0].finding.dismissal.as_ref().and_then(|x| x.reason.as_deref()),
+        Some("false positive"),
+        "spelled as code scanning wants it"
+    );
 }
 
 #[test]
@@ -210,7 +280,7 @@ fn with_verification_off_a_closure_is_taken_at_its_word() {
 #[test]
 fn closing_a_stale_ticket_needs_no_verification() {
     let mut g = group(&[1], TicketState::Stale);
-    g.members.get_mut(&fp(1)).unwrap().state = AlertState::Fixed;
+    g.set_state(1, AlertState::Fixed);
     let d = decided(run(
         &moved(StatusCategory::Done, Some("Done")),
         &g,
@@ -311,7 +381,7 @@ fn an_assignment_is_audited() {
 #[test]
 fn a_deleted_ticket_leaves_the_findings_tracked_without_a_new_ticket() {
     let mut g = group(&[1], TicketState::Open);
-    g.push_op(OutboxOp::Refresh);
+    g.group.push_op(OutboxOp::Refresh);
     let event = TicketEvent {
         change: TicketChange::Deleted,
         ..moved(StatusCategory::New, None)
@@ -323,7 +393,7 @@ fn a_deleted_ticket_leaves_the_findings_tracked_without_a_new_ticket() {
         after.has_or_awaits_ticket(),
         "a new alert in the group does not create a ticket"
     );
-    assert_eq!(after.members.len(), 1);
+    assert_eq!(after.tally.open, 1);
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! The executor's promises, on the in-memory store and the draft tracker: races yield one ticket,
-//! redeliveries change nothing, and a crash at any step followed by a retry neither duplicates nor
-//! loses anything.
+//! The executor's promises, on the in-memory store and the in-memory tracker: races yield one
+//! ticket, redeliveries change nothing, and a crash at any step followed by a retry neither
+//! duplicates nor loses anything. Drafts (no tracker) cost no tracker call and no extra write.
 
 use super::*;
 use crate::event::{AlertChange, AlertEvent};
@@ -10,7 +10,8 @@ use crate::store::memory::MemoryStore;
 use crate::testing::code_alert;
 use crate::ticket::TicketContent;
 use crate::tracker::counted::{CallCounts, Counted};
-use crate::tracker::draft::{DraftTracker, draft_key};
+use crate::tracker::draft::DraftTracker;
+use crate::tracker::memory::MemoryTracker;
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -36,19 +37,69 @@ fn executor_over(store: Arc<MemoryStore>, tracker: Arc<dyn Tracker>) -> Executor
     Executor::new(store, tracker, Config::default())
 }
 
-fn draft_setup() -> (Arc<MemoryStore>, Executor, Arc<CallCounts>) {
+struct Setup {
+    store: Arc<MemoryStore>,
+    exec: Executor,
+    counts: Arc<CallCounts>,
+    tracker: Arc<MemoryTracker>,
+}
+
+fn tracker_setup() -> Setup {
     let store = Arc::new(MemoryStore::new());
-    let (tracker, counts) = Counted::new(DraftTracker::new(store.clone()));
-    (
-        store.clone(),
-        executor_over(store, Arc::new(tracker)),
+    let tracker = Arc::new(MemoryTracker::new());
+    let (counted, counts) = Counted::new(tracker.clone());
+    Setup {
+        store: store.clone(),
+        exec: executor_over(store, Arc::new(counted)),
         counts,
-    )
+        tracker,
+    }
 }
 
 #[tokio::test]
-async fn a_new_group_gets_one_draft_ticket_and_a_joining_finding_one_update() {
-    let (store, exec, counts) = draft_setup();
+async fn a_draft_group_gets_its_draft_in_the_same_write_and_comments_in_its_audit() {
+    let store = Arc::new(MemoryStore::new());
+    let exec = executor_over(store.clone(), Arc::new(DraftTracker::new()));
+    let alert = code_alert(1, "js/xss", "a.js");
+    let created = exec
+        .apply_alert("github:1", &opened(alert.clone()), Triage::Ticket)
+        .await
+        .unwrap();
+    let key = created.group.clone().unwrap();
+    let draft = crate::state::TicketRef::draft(&key);
+    assert_eq!(created.ticket, Some(draft.clone()));
+    assert_eq!(created.ticket_state, Some(TicketState::Draft));
+    assert_eq!(
+        store.group_for_ticket("draft", &draft.key).await.unwrap(),
+        Some(key.clone()),
+        "tracker deliveries naming the draft find its group"
+    );
+    let stale = exec
+        .apply_alert("github:2", &fixed(alert), Triage::Ticket)
+        .await
+        .unwrap();
+    assert_eq!(stale.ticket_state, Some(TicketState::Stale));
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert!(group.outbox.is_empty() && group.lease.is_none(), "nothing owed");
+    let comments: Vec<_> = store
+        .audit_log(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action == crate::engine::drafts::DRAFT_COMMENT)
+        .collect();
+    assert_eq!(comments.len(), 1, "the stale note: {comments:?}");
+    assert!(comments[0].reason.contains("Marked stale"));
+}
+
+#[tokio::test]
+async fn a_new_group_gets_one_ticket_and_a_joining_finding_one_update() {
+    let Setup {
+        store,
+        exec,
+        counts,
+        tracker,
+    } = tracker_setup();
     let first = exec
         .apply_alert(
             "github:1",
@@ -59,11 +110,10 @@ async fn a_new_group_gets_one_draft_ticket_and_a_joining_finding_one_update() {
         .unwrap();
     assert_eq!(counts.snapshot().create, 1);
     let ticket = first.ticket.clone().expect("ticket linked");
-    assert_eq!(first.ticket_state, Some(TicketState::Draft));
+    assert_eq!(first.ticket_state, Some(TicketState::Open));
     let key = first.group.clone().unwrap();
-    assert_eq!(ticket.key, draft_key(&key));
     assert_eq!(
-        store.group_for_ticket("draft", &ticket.key).await.unwrap(),
+        store.group_for_ticket("memory", &ticket.key).await.unwrap(),
         Some(key.clone())
     );
 
@@ -78,16 +128,16 @@ async fn a_new_group_gets_one_draft_ticket_and_a_joining_finding_one_update() {
     assert_eq!(second.ticket, Some(ticket.clone()));
     let calls = counts.snapshot();
     assert_eq!((calls.create, calls.update), (1, 1));
-    let draft = store.get_draft(&ticket.key).await.unwrap().unwrap();
-    assert!(draft.title.contains("(2 alerts)"), "{}", draft.title);
-    assert!(draft.body.contains("a.js") && draft.body.contains("b.js"));
+    let held = tracker.ticket(&ticket.key).unwrap();
+    assert!(held.title.contains("(2 alerts)"), "{}", held.title);
+    assert!(held.body.contains("a.js") && held.body.contains("b.js"));
     let group = store.get_group(&key).await.unwrap().unwrap().value;
     assert!(group.outbox.is_empty() && group.lease.is_none());
 }
 
 #[tokio::test]
 async fn a_redelivered_delivery_makes_no_tracker_call() {
-    let (_, exec, counts) = draft_setup();
+    let Setup { exec, counts, .. } = tracker_setup();
     let event = opened(code_alert(1, "js/xss", "a.js"));
     exec.apply_alert("github:1", &event, Triage::Ticket)
         .await
@@ -103,7 +153,12 @@ async fn a_redelivered_delivery_makes_no_tracker_call() {
 
 #[tokio::test]
 async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
-    let (store, exec, _) = draft_setup();
+    let Setup {
+        store,
+        exec,
+        tracker,
+        ..
+    } = tracker_setup();
     let alert = code_alert(1, "js/xss", "a.js");
     let created = exec
         .apply_alert("github:1", &opened(alert.clone()), Triage::Ticket)
@@ -115,10 +170,7 @@ async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
         .unwrap();
     assert_eq!(stale.ticket_state, Some(TicketState::Stale));
     let ticket = created.ticket.unwrap();
-    assert_eq!(
-        store.get_draft(&ticket.key).await.unwrap().unwrap().state,
-        TicketState::Stale
-    );
+    assert_eq!(tracker.ticket(&ticket.key).unwrap().state, TicketState::Stale);
 
     let back = AlertEvent {
         change: AlertChange::Reappeared,
@@ -130,13 +182,13 @@ async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
         .await
         .unwrap();
     assert_eq!(reopened.ticket.as_ref(), Some(&ticket));
-    let draft = store.get_draft(&ticket.key).await.unwrap().unwrap();
-    assert_eq!(draft.state, TicketState::Reopened);
+    let held = tracker.ticket(&ticket.key).unwrap();
+    assert_eq!(held.state, TicketState::Reopened);
     assert_eq!(
-        draft.comments.len(),
+        held.comments.len(),
         2,
         "stale note, then reopen note: {:?}",
-        draft.comments
+        held.comments
     );
     let audit = store.audit_log(&created.group.unwrap()).await.unwrap();
     let verbs: Vec<_> = audit.iter().map(|a| a.action.as_str()).collect();
@@ -154,7 +206,12 @@ async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_deliveries_for_a_few_groups_create_exactly_one_ticket_each() {
-    let (store, exec, counts) = draft_setup();
+    let Setup {
+        store,
+        exec,
+        counts,
+        tracker,
+    } = tracker_setup();
     let exec = Arc::new(exec);
     let mut tasks = Vec::new();
     for i in 0..60u64 {
@@ -174,22 +231,22 @@ async fn concurrent_deliveries_for_a_few_groups_create_exactly_one_ticket_each()
         task.await.unwrap().unwrap();
     }
     assert_eq!(counts.snapshot().create, 3);
-    let groups = store.list_groups().await.unwrap();
+    let groups = store.all_groups(None, 100).await.unwrap().items;
     assert_eq!(groups.len(), 3);
     for g in &groups {
-        assert_eq!(g.value.members.len(), 20, "{}", g.value.key);
+        assert_eq!(g.value.tally.open, 20, "{}", g.value.key);
         assert!(g.value.outbox.is_empty() && g.value.ticket.is_some());
-        let draft = store
-            .get_draft(&g.value.ticket.as_ref().unwrap().key)
-            .await
-            .unwrap()
+        let held = tracker
+            .ticket(&g.value.ticket.as_ref().unwrap().key)
             .unwrap();
         assert!(
-            draft.title.contains("(20 alerts)"),
+            held.title.contains("(20 alerts)"),
             "the ticket shows every finding: {}",
-            draft.title
+            held.title
         );
     }
+    // Racing joins were folded into few updates, not one per finding.
+    assert!(counts.snapshot().update < 60, "{:?}", counts.snapshot());
     for i in 0..60u64 {
         assert!(
             store
@@ -260,20 +317,26 @@ impl Faulty {
     }
 }
 
-fn faulty_setup() -> (Arc<MemoryStore>, Executor, Arc<Faulty>) {
+fn faulty_setup() -> (Arc<MemoryStore>, Executor, Arc<Faulty>, Arc<MemoryTracker>) {
     let store = Arc::new(MemoryStore::new());
+    let tracker = Arc::new(MemoryTracker::new());
     let faulty = Arc::new(Faulty {
-        inner: Arc::new(DraftTracker::new(store.clone())),
+        inner: tracker.clone(),
         fail_after_create: AtomicBool::new(false),
         outage: AtomicBool::new(false),
         creates: AtomicU32::new(0),
     });
-    (store.clone(), executor_over(store, faulty.clone()), faulty)
+    (
+        store.clone(),
+        executor_over(store, faulty.clone()),
+        faulty,
+        tracker,
+    )
 }
 
 #[tokio::test]
 async fn a_crash_after_the_tracker_created_the_ticket_is_retried_without_a_second_ticket() {
-    let (store, exec, faulty) = faulty_setup();
+    let (store, exec, faulty, tracker) = faulty_setup();
     faulty.fail_after_create.store(true, Ordering::SeqCst);
     let event = opened(code_alert(1, "js/xss", "a.js"));
     let err = exec
@@ -298,12 +361,13 @@ async fn a_crash_after_the_tracker_created_the_ticket_is_retried_without_a_secon
         .unwrap();
     assert!(retried.duplicate);
     assert_eq!(faulty.creates.load(Ordering::SeqCst), 1);
-    assert_eq!(retried.ticket.unwrap().key, draft_key(&key));
+    assert_eq!(tracker.all().len(), 1);
+    assert_eq!(retried.ticket.unwrap().key, tracker.all()[0].key);
 }
 
 #[tokio::test]
 async fn a_tracker_outage_loses_nothing_and_the_retry_applies_everything_once() {
-    let (store, exec, faulty) = faulty_setup();
+    let (store, exec, faulty, tracker) = faulty_setup();
     exec.apply_alert(
         "github:1",
         &opened(code_alert(1, "js/xss", "a.js")),
@@ -330,57 +394,44 @@ async fn a_tracker_outage_loses_nothing_and_the_retry_applies_everything_once() 
             .await
             .unwrap();
     }
-    let group = store.list_groups().await.unwrap().remove(0).value;
-    let draft = store
-        .get_draft(&group.ticket.unwrap().key)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(draft.state, TicketState::Stale);
-    let dismissals = draft
+    let group = store.all_groups(None, 10).await.unwrap().items.remove(0).value;
+    let held = tracker.ticket(&group.ticket.unwrap().key).unwrap();
+    assert_eq!(held.state, TicketState::Stale);
+    let dismissals = held
         .comments
         .iter()
         .filter(|c| c.text.contains("dismissed in GitHub by alice"))
         .count();
-    assert_eq!(dismissals, 1, "{:?}", draft.comments);
+    assert_eq!(dismissals, 1, "{:?}", held.comments);
 }
 
 #[tokio::test]
 async fn an_expired_lease_of_a_dead_worker_is_taken_over() {
-    let (store, exec, _) = draft_setup();
+    let Setup { store, exec, .. } = tracker_setup();
     let event = opened(code_alert(1, "js/xss", "a.js"));
     let key =
         crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
     // A worker committed, took the lease and died before calling the tracker.
     let mut group = crate::state::GroupRecord::new(key.clone(), &event.finding, Utc::now());
-    group.members.insert(
-        Fingerprint::of(&event.finding),
-        crate::state::Member::of(&event.finding, true),
-    );
     group.push_op(OutboxOp::Create);
     group.lease = Some(Lease {
         token: "dead".into(),
         until: Utc::now() - Duration::seconds(1),
     });
-    store
-        .put_group(Guarded {
-            value: group,
-            expected_version: None,
-        })
-        .await
-        .unwrap();
+    store.put_group(Guarded::new(group)).await.unwrap();
 
     let synced = exec.sync_group(&key).await.unwrap().unwrap();
     assert!(synced.ticket.is_some() && synced.outbox.is_empty() && synced.lease.is_none());
 }
 
 #[tokio::test]
-async fn a_live_lease_held_elsewhere_makes_the_caller_wait_then_answer_retryable() {
-    let (store, exec, _) = draft_setup();
-    let exec = exec.with_settings(ExecutorSettings {
-        wait_for_lease: std::time::Duration::from_millis(50),
-        ..ExecutorSettings::default()
-    });
+async fn a_live_lease_held_elsewhere_is_left_to_its_holder() {
+    let Setup {
+        store,
+        exec,
+        counts,
+        ..
+    } = tracker_setup();
     let event = opened(code_alert(1, "js/xss", "a.js"));
     let key =
         crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
@@ -390,13 +441,18 @@ async fn a_live_lease_held_elsewhere_makes_the_caller_wait_then_answer_retryable
         token: "busy".into(),
         until: Utc::now() + Duration::seconds(60),
     });
-    store
-        .put_group(Guarded {
-            value: group,
-            expected_version: None,
-        })
+    store.put_group(Guarded::new(group)).await.unwrap();
+    // The holder drains it (this caller's op included); nobody waits for it.
+    let left = exec.sync_group(&key).await.unwrap().unwrap();
+    assert_eq!(left.outbox.len(), 1, "the holder's work is left to the holder");
+    assert_eq!(counts.snapshot().total(), 0);
+    // A delivery joining the group while the lease is held commits its change and returns.
+    let joined = exec
+        .apply_alert("github:9", &event, Triage::Ticket)
         .await
         .unwrap();
-    let err = exec.sync_group(&key).await.unwrap_err();
-    assert!(matches!(err, ExecuteError::SyncPending(_)) && err.is_retryable());
+    assert!(!joined.duplicate && joined.ticket.is_none());
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert_eq!(group.tally.open, 1, "the event is committed");
+    assert_eq!(group.lease.as_ref().unwrap().token, "busy");
 }

@@ -77,6 +77,24 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// Every group, in key order (tests look at the whole store with it).
+    pub fn groups(&self) -> Vec<Versioned<GroupRecord>> {
+        self.tables().groups.values().map(versioned).collect()
+    }
+
+    /// Every finding of `group`, in rank order.
+    pub fn findings_of(&self, group: &GroupKey) -> Vec<FindingRecord> {
+        let mut found: Vec<FindingRecord> = self
+            .tables()
+            .findings
+            .values()
+            .filter(|(f, _)| &f.group_key == group)
+            .map(|(f, _)| f.clone())
+            .collect();
+        found.sort_by_key(FindingRecord::rank);
+        found
+    }
+
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         // A panic while holding the lock cannot leave the maps half-written (every write below
         // checks first, then mutates), so a poisoned lock is still consistent.

@@ -262,18 +262,10 @@ mod tests {
 
     /// The ticket content of `findings` alerts of `rule`, each in its own file.
     fn content(findings: u64, rule: &str) -> TicketContent {
-        use crate::identity::{Fingerprint, GroupingMode};
-        use crate::state::{GroupRecord, Member};
-        let first = crate::testing::code_alert(1, rule, "src/1.js");
-        let key = GroupKey::for_finding(&first, GroupingMode::Rule);
-        let mut group = GroupRecord::new(key, &first, chrono::DateTime::UNIX_EPOCH);
-        for number in 1..=findings {
-            let finding = crate::testing::code_alert(number, rule, &format!("src/{number}.js"));
-            group
-                .members
-                .insert(Fingerprint::of(&finding), Member::of(&finding, true));
-        }
-        crate::ticket::anatomy::ticket_content(&group)
+        let alerts: Vec<_> = (1..=findings)
+            .map(|number| crate::testing::code_alert(number, rule, &format!("src/{number}.js")))
+            .collect();
+        crate::testing::ticket_of(&alerts).unwrap()
     }
 
     #[test]

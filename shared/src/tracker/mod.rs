@@ -1,10 +1,12 @@
-//! The `Tracker` port: where tickets live. `draft` keeps them in the store (the embedded default);
-//! real trackers (Jira, GitHub Issues, …) are adapters behind the same trait.
+//! The `Tracker` port: where tickets live. `draft` is no tracker at all (tickets are drafts kept
+//! with their groups); `memory` is the in-memory twin tests use; real trackers (Jira, GitHub
+//! Issues, …) are adapters behind the same trait.
 
 pub mod counted;
 pub mod draft;
 pub mod github_issues;
 pub mod jira;
+pub mod memory;
 
 use crate::identity::GroupKey;
 use crate::repo_config::TrackerKind;
@@ -111,5 +113,40 @@ pub trait Tracker: Send + Sync {
     /// does not, this is `transition(ticket, Resolved)`. Wrappers must forward it.
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         self.transition(ticket, TicketState::Resolved).await
+    }
+}
+
+/// A shared tracker is a tracker (tests keep a handle on the twin they give the executor).
+#[async_trait]
+impl<T: Tracker + ?Sized> Tracker for std::sync::Arc<T> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn site(&self) -> TrackerSite {
+        (**self).site()
+    }
+    async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
+        (**self).find_by_group_key(key).await
+    }
+    async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
+        (**self).find_for(content).await
+    }
+    async fn create(
+        &self,
+        content: &TicketContent,
+    ) -> Result<(TicketRef, TicketState), TrackerError> {
+        (**self).create(content).await
+    }
+    async fn update(&self, ticket: &TicketRef, content: &TicketContent) -> Result<(), TrackerError> {
+        (**self).update(ticket, content).await
+    }
+    async fn comment(&self, ticket: &TicketRef, id: &str, text: &str) -> Result<(), TrackerError> {
+        (**self).comment(ticket, id, text).await
+    }
+    async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
+        (**self).transition(ticket, to).await
+    }
+    async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
+        (**self).close_not_planned(ticket).await
     }
 }

@@ -303,23 +303,19 @@ pub fn has_comment(comments: &[Comment], comment_id: &str) -> bool {
 mod tests {
     use super::*;
     use crate::finding::Severity;
-    use crate::identity::{Fingerprint, GroupingMode};
-    use crate::state::{GroupRecord, Member};
 
     /// The content of a group of `findings` alerts whose text tries to mention, link and inject.
     fn hostile_content(findings: u64) -> TicketContent {
         let rule = "js/xss";
-        let first = crate::testing::code_alert(1, rule, "src/1.js");
-        let key = GroupKey::for_finding(&first, GroupingMode::Rule);
-        let mut group = GroupRecord::new(key, &first, chrono::DateTime::UNIX_EPOCH);
-        for number in 1..=findings {
-            let mut finding = crate::testing::code_alert(number, rule, &format!("src/{number}.js"));
-            finding.rule.name = "XSS @here <script>x</script> [a](javascript:x)".into();
-            group
-                .members
-                .insert(Fingerprint::of(&finding), Member::of(&finding, true));
-        }
-        let mut content = crate::ticket::anatomy::ticket_content(&group);
+        let alerts: Vec<_> = (1..=findings)
+            .map(|number| {
+                let mut finding =
+                    crate::testing::code_alert(number, rule, &format!("src/{number}.js"));
+                finding.rule.name = "XSS @here <script>x</script> [a](javascript:x)".into();
+                finding
+            })
+            .collect();
+        let mut content = crate::testing::ticket_of(&alerts).unwrap();
         content.title = "XSS @here <script>x</script>\r\nsecond line".into();
         content.labels.push("with space".into());
         content

@@ -48,8 +48,11 @@ pub fn hostile_content(findings: usize) -> TicketContent {
                     "javascript:alert(1)".into()
                 }),
                 flow: Some(format!("req.query → {HOSTILE}")),
+                repository: Some(format!("octo/{HOSTILE}")),
             })
             .collect(),
+        more_findings: 3,
+        listing_url: Some("javascript:alert(1)".into()),
         description: Some(format!(
             "Description\n{{noformat}}\n{HOSTILE}\n{{NoFormat}}"
         )),
