@@ -911,8 +911,8 @@ impl Executor {
             let Some(pending) = group.value.outbox.first().cloned() else {
                 // Release; if ops were appended meanwhile, the guarded write fails and the loop
                 // picks them up.
-                let (released, _) = self
-                    .modify_group(group, token, None, |g| {
+                let released = self
+                    .modify_group(group, token, None, |g, _| {
                         if g.outbox.is_empty() {
                             g.lease = None;
                         }
@@ -928,7 +928,9 @@ impl Executor {
                 Ok(result) => result,
                 Err(e) => {
                     // Leave the op queued and free the lease so a retry can proceed at once.
-                    let _ = self.modify_group(group, token, None, |g| g.lease = None).await;
+                    let _ = self
+                        .modify_group(group, token, None, |g, _| g.lease = None)
+                        .await;
                     return Err(e);
                 }
             };
@@ -938,9 +940,14 @@ impl Executor {
                 ticket_key: ticket.key.clone(),
                 group: group.value.key.clone(),
             });
-            let (next, raced) = self
-                .modify_group(group, token, link, |g| {
+            let next = self
+                .modify_group(group, token, link, |g, raced| {
                     g.outbox.retain(|p| p.id != pending.id);
+                    if renders && raced {
+                        // The group changed while the ticket was being rendered and written (a
+                        // racing event's refresh was folded into this one): render it once more.
+                        g.push_op(OutboxOp::Refresh);
+                    }
                     if let Some((ticket, initial)) = &result
                         && g.ticket.is_none()
                     {
@@ -959,20 +966,6 @@ impl Executor {
                 })
                 .await?;
             group = next;
-            if renders && raced {
-                // The group changed while the ticket was being rendered and written (a racing
-                // event's refresh was folded into this one): render it once more.
-                group = self
-                    .modify_group(group, token, None, |g| {
-                        g.push_op(OutboxOp::Refresh);
-                        g.lease = g.lease.clone().or(Some(Lease {
-                            token: token.to_owned(),
-                            until: (self.clock)() + self.settings.lease,
-                        }));
-                    })
-                    .await?
-                    .0;
-            }
             if group.value.lease.is_none() {
                 return Ok(group.value);
             }
@@ -1112,15 +1105,15 @@ impl Executor {
     }
 
     /// Read-modify-write of a leased group, re-reading on conflicts (events keep appending to the
-    /// outbox and changing counts while the lease holder works). Returns the group as written and
-    /// whether anybody else had written it since it was read.
+    /// outbox and changing counts while the lease holder works). `change` is told whether anybody
+    /// else wrote the group since the holder last read it. Returns the group as written.
     async fn modify_group(
         &self,
         mut group: Versioned<GroupRecord>,
         token: &str,
         link: Option<TicketLink>,
-        change: impl Fn(&mut GroupRecord),
-    ) -> Result<(Versioned<GroupRecord>, bool), ExecuteError> {
+        change: impl Fn(&mut GroupRecord, bool),
+    ) -> Result<Versioned<GroupRecord>, ExecuteError> {
         let mut raced = false;
         loop {
             if group.value.lease.as_ref().is_none_or(|l| l.token != token) {
@@ -1128,7 +1121,7 @@ impl Executor {
                 return Err(ExecuteError::SyncPending(group.value.key.clone()));
             }
             let mut next = group.value.clone();
-            change(&mut next);
+            change(&mut next, raced);
             let commit = Commit {
                 group: Some(Guarded::replacing(next.clone(), Some(&group))),
                 links: link.iter().cloned().collect(),
@@ -1136,14 +1129,10 @@ impl Executor {
             };
             match self.store.commit(commit).await {
                 Ok(()) => {
-                    let version = group.version + 1;
-                    return Ok((
-                        Versioned {
-                            value: next,
-                            version,
-                        },
-                        raced,
-                    ));
+                    return Ok(Versioned {
+                        value: next,
+                        version: group.version + 1,
+                    });
                 }
                 Err(StoreError::Conflict) => {
                     raced = true;

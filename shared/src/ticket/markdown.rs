@@ -315,9 +315,14 @@ mod tests {
     #[test]
     fn a_body_too_long_shows_what_fits_and_keeps_its_marker() {
         let mut many = content(600, "js/xss");
-        many.guidance = Some("g".repeat(50_000));
+        many.guidance = Some("g".repeat(100_000));
         let full = render(&many);
         assert!(full.chars().count() > 65_536);
+        assert_eq!(
+            full.matches("- [ ] ").count(),
+            crate::ticket::anatomy::LISTED_FINDINGS,
+            "a ticket lists the first findings, however many there are"
+        );
 
         let body = render_within(&many, 65_536);
 
@@ -327,8 +332,14 @@ mod tests {
             "the count is the whole group's"
         );
         let shown = body.matches("- [ ] ").count();
-        assert!(shown > 100 && shown < 600, "{shown}");
-        assert!(body.contains(&format!("and {} more, not shown", 600 - shown)));
+        assert_eq!(shown, crate::ticket::anatomy::LISTED_FINDINGS);
+        assert!(body.contains(&format!("and {} more: ", 600 - shown)));
+        // Even with little room, what is cut is the scanner's long text, then findings.
+        let tight = render_within(&many, 2_500);
+        assert!(tight.chars().count() <= 2_500);
+        let fewer = tight.matches("- [ ] ").count();
+        assert!(fewer < shown, "{fewer}");
+        assert!(tight.contains(&format!("and {} more: ", 600 - fewer)));
         assert!(body.ends_with(&format!("{}\n", group_marker(&many.group_key))));
         let small = content(2, "js/xss");
         assert_eq!(
