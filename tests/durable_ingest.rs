@@ -11,7 +11,7 @@ use scantix::inbox::{InboxItem, InboxStatus};
 use scantix::ingest::github::GithubGate;
 use scantix::ingest::{GithubIngest, GithubReceiver, JiraIngest};
 use scantix::secret::Secret;
-use scantix::store::Store;
+use scantix::store::Inbox;
 use scantix::store::dynamodb::inbox_stream_image;
 use scantix::store::memory::MemoryStore;
 use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
@@ -134,7 +134,7 @@ async fn a_delivery_is_stored_once_and_applied_later_by_the_worker() {
     assert_eq!(pending[0].body, body);
     assert_eq!(pending[0].event, "code_scanning_alert");
     assert!(w.jira.requests().is_empty());
-    assert!(w.store.list_groups().await.unwrap().is_empty());
+    assert!(scantix_tests::stored::groups(&*w.store).await.is_empty());
 
     // GitHub's redelivery of the same delivery is recognised at the door.
     let (status, answer) = w.post("code_scanning_alert", "d-1", &body).await;
@@ -279,7 +279,7 @@ async fn a_tracker_outage_leaves_every_event_pending_and_replay_applies_each_onc
     assert_eq!(again.pending, 0);
     w.worker.apply_batch(&batch_of(&items)).await;
     assert_eq!(w.jira.count("POST", "/rest/api/3/issue"), 3);
-    for group in w.store.list_groups().await.unwrap() {
+    for group in scantix_tests::stored::groups(&*w.store).await {
         assert!(group.value.ticket.is_some(), "{:?}", group.value.key);
         assert!(group.value.outbox.is_empty(), "{:?}", group.value.outbox);
     }

@@ -10,7 +10,7 @@ use scantix::ingest::GithubIngest;
 use scantix::secret::Secret;
 use scantix::store::Store;
 use scantix::tracker::counted::Counted;
-use scantix::tracker::draft::DraftTracker;
+use scantix::tracker::memory::MemoryTracker;
 use scantix_tests::dynamodb::local_store;
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
 use serde_json::{Value, json};
@@ -52,7 +52,8 @@ fn dependabot_alert(number: u64, package: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep_every_finding() {
     let store: Arc<dyn Store> = Arc::new(local_store().await);
-    let (tracker, calls) = Counted::new(DraftTracker::new(store.clone()));
+    let tickets = Arc::new(MemoryTracker::new());
+    let (tracker, calls) = Counted::new(tickets.clone());
     let executor = Executor::new(store.clone(), Arc::new(tracker), Config::default());
     let ingest = Arc::new(GithubIngest::new(Secret::new(SECRET), Arc::new(executor)));
 
@@ -113,9 +114,9 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
 
     let calls = calls.snapshot();
     assert_eq!(calls.create, 5, "one ticket per group: {calls:?}");
-    let groups = store.list_groups().await.unwrap();
+    let groups = scantix_tests::stored::groups(&*store).await;
     assert_eq!(groups.len(), 5);
-    let mut sizes: Vec<usize> = groups.iter().map(|g| g.value.members.len()).collect();
+    let mut sizes: Vec<usize> = groups.iter().map(|g| g.value.tally.total() as usize).collect();
     let mut expected: Vec<usize> = expected_members.values().copied().collect();
     sizes.sort();
     expected.sort();
@@ -128,12 +129,8 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
             group.key
         );
         let ticket = group.ticket.as_ref().expect("ticket linked");
-        let draft = store
-            .get_draft(&ticket.key)
-            .await
-            .unwrap()
-            .expect("draft stored");
-        let count = group.members.len();
+        let draft = tickets.ticket(&ticket.key).expect("ticket in the tracker");
+        let count = group.tally.ticketed();
         assert!(
             draft.title.ends_with(&format!("({count} alerts)")),
             "ticket shows every finding: {}",
@@ -149,7 +146,7 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
         );
         assert_eq!(
             audit.len(),
-            2 * count,
+            2 * count as usize,
             "per finding, its triage and what it did to the ticket: {audit:#?}"
         );
     }

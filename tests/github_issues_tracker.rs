@@ -7,7 +7,6 @@ use scantix::github::app_auth::{AppCredentials, InstallationTokens};
 use scantix::identity::GroupKey;
 use scantix::secret::Secret;
 use scantix::state::{TicketRef, TicketState};
-use scantix::ticket::anatomy::ticket_content;
 use scantix::ticket::{TicketContent, markdown};
 use scantix::tracker::github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
 use scantix::tracker::jira::STALE_LABEL;
@@ -15,7 +14,7 @@ use scantix::tracker::{Tracker, TrackerError};
 use scantix_tests::fake_github::{
     APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
 };
-use scantix_tests::records::{at, group_record, sample_finding};
+use scantix_tests::records::sample_finding;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,7 +45,7 @@ fn adapter(fake: &FakeGitHub, central: Option<&str>) -> GithubIssuesTracker {
 fn content(number: u64) -> TicketContent {
     let mut finding = sample_finding(4242, number);
     finding.rule.id = format!("js/rule-{number}");
-    let mut content = ticket_content(&group_record(&finding, at(0)));
+    let mut content = scantix::testing::ticket_of(std::slice::from_ref(&finding)).unwrap();
     content.assignee = Some("octocat".into());
     content
 }

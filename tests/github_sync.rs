@@ -45,7 +45,7 @@ async fn synced_world(installation: u64) -> (Arc<MemoryStore>, Arc<Executor>, Sy
     let store = Arc::new(MemoryStore::new());
     let executor = Arc::new(Executor::new(
         store.clone(),
-        Arc::new(DraftTracker::new(store.clone())),
+        Arc::new(DraftTracker::new()),
         Config::default(),
     ));
     let repo = repository();
@@ -173,12 +173,12 @@ async fn a_token_github_refuses_fails_the_sync_naming_the_token() {
         1,
         "stops at the first 401 instead of trying every kind"
     );
-    assert!(store.list_groups().await.unwrap().is_empty());
+    assert!(scantix_tests::stored::groups(&*store).await.is_empty());
 
     // The sweeper reports it as a failure, naming the credential, rather than a quiet pass.
     let executor = Arc::new(Executor::new(
         store.clone(),
-        Arc::new(DraftTracker::new(store.clone())),
+        Arc::new(DraftTracker::new()),
         Config::default(),
     ));
     let sweeper = Sweeper::new(

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 fn ingest() -> (Arc<MemoryStore>, GithubIngest) {
     let store = Arc::new(MemoryStore::new());
-    let tracker = Arc::new(DraftTracker::new(store.clone()));
+    let tracker = Arc::new(DraftTracker::new());
     let executor = Executor::new(store.clone(), tracker, Config::default());
     (
         store,
@@ -135,7 +135,7 @@ async fn a_created_alert_becomes_a_draft_ticket_with_the_ticket_anatomy() {
     assert_eq!(answer["status"], "applied");
     assert_eq!(answer["outcome"]["actions"][0]["action"], "create_ticket");
     let key = answer["outcome"]["ticket"]["key"].as_str().unwrap();
-    let draft = store.get_draft(key).await.unwrap().unwrap();
+    let draft = scantix_tests::stored::ticket_by_key(&*store, "draft", key).await;
     assert_eq!(draft.state, TicketState::Draft);
     assert_eq!(
         draft.title,
@@ -162,13 +162,13 @@ async fn a_redelivery_is_answered_as_a_duplicate_and_changes_nothing() {
     let (store, ingest) = ingest();
     let body = octokit("dependabot_alert/created.payload.json");
     send(&ingest, "dependabot_alert", "same", &body, None).await;
-    let before = store.list_groups().await.unwrap();
+    let before = scantix_tests::stored::groups(&*store).await;
     let (status, answer) = send(&ingest, "dependabot_alert", "same", &body, None).await;
     assert_eq!(
         (status, answer["status"].as_str()),
         (200, Some("duplicate"))
     );
-    assert_eq!(store.list_groups().await.unwrap(), before);
+    assert_eq!(scantix_tests::stored::groups(&*store).await, before);
 }
 
 #[tokio::test]
@@ -182,7 +182,7 @@ async fn a_wrong_or_missing_signature_is_401_and_nothing_is_stored() {
         assert_eq!(status, 401, "{signature}: {answer}");
         assert_eq!(answer["error"], "bad_signature");
     }
-    assert!(store.list_groups().await.unwrap().is_empty());
+    assert!(scantix_tests::stored::groups(&*store).await.is_empty());
     assert!(
         store.get_delivery("github:d").await.unwrap().is_none(),
         "a refused delivery can be sent again"
@@ -300,16 +300,17 @@ async fn the_real_lifecycle_stale_then_reopened_then_dismissed() {
         }
         ticket = key;
     }
-    let draft = store.get_draft(&ticket).await.unwrap().unwrap();
+    let draft = scantix_tests::stored::ticket_by_key(&*store, "draft", &ticket).await;
     assert_eq!(
         draft.state,
         TicketState::Stale,
         "dismissing the last open alert retires the ticket"
     );
     assert!(
-        draft.comments.iter().any(|c| c
-            .text
-            .contains("dismissed in GitHub by Codertocat as \"false positive\"")),
+        draft
+            .comments
+            .iter()
+            .any(|c| c.contains("dismissed in GitHub by Codertocat as \"false positive\"")),
         "{:?}",
         draft.comments
     );
@@ -366,7 +367,7 @@ async fn alerts_of_repositories_removed_from_the_installation_are_ignored_and_hi
         "{answer}"
     );
 
-    let groups = store.list_groups().await.unwrap();
+    let groups = scantix_tests::stored::groups(&*store).await;
     assert_eq!(groups.len(), 1, "the history stays");
     let audit = store
         .audit_log(&scantix::identity::GroupKey::from_stored(format!(

@@ -51,7 +51,7 @@ async fn world(settings: ExecutorSettings) -> World {
     let tokens = InstallationTokens::new(&fake.base_url(), &credentials).expect("a valid key");
     let clients: Arc<dyn GitHubClients> = Arc::new(AppClients::new(Arc::new(tokens)));
     let store = Arc::new(MemoryStore::new());
-    let (tracker, counts) = Counted::new(DraftTracker::new(store.clone()));
+    let (tracker, counts) = Counted::new(DraftTracker::new());
     let executor = Arc::new(
         Executor::new(store.clone(), Arc::new(tracker), Config::default())
             .with_github_clients(clients.clone())
@@ -110,10 +110,10 @@ fn code_list_calls(fake: &FakeGitHub) -> usize {
 
 /// (groups, members over all groups, groups with a ticket, groups with tracker calls queued).
 async fn groups(world: &World) -> (usize, usize, usize, usize) {
-    let groups = world.store.list_groups().await.unwrap();
+    let groups = scantix_tests::stored::groups(&*world.store).await;
     (
         groups.len(),
-        groups.iter().map(|g| g.value.members.len()).sum(),
+        groups.iter().map(|g| g.value.tally.total() as usize).sum(),
         groups.iter().filter(|g| g.value.ticket.is_some()).count(),
         groups.iter().filter(|g| !g.value.outbox.is_empty()).count(),
     )

@@ -7,14 +7,13 @@ use scantix::identity::GroupKey;
 use scantix::secret::Secret;
 use scantix::state::{TicketRef, TicketState};
 use scantix::ticket::TicketContent;
-use scantix::ticket::anatomy::ticket_content;
 use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix::tracker::{Tracker, TrackerError};
 use scantix_tests::fake_jira::{
     CLOUD_API_TOKEN, CLOUD_EMAIL, Category, DC_PERSONAL_ACCESS_TOKEN, FakeJira, FakeJiraConfig,
     Fault, Flavor, Workflow,
 };
-use scantix_tests::records::{at, group_record, sample_finding};
+use scantix_tests::records::sample_finding;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -52,7 +51,7 @@ fn adapter(fake: &FakeJira) -> JiraTracker {
 /// The ticket content of a real-shaped group (a CodeQL SQL injection alert `number`), due on
 /// 2025-04-01 and assigned to someone this flavor can name.
 fn content(flavor: Flavor, number: u64) -> TicketContent {
-    let mut c = ticket_content(&group_record(&sample_finding(4242, number), at(0)));
+    let mut c = scantix::testing::ticket_of(&[sample_finding(4242, number)]).unwrap();
     c.due = NaiveDate::from_ymd_opt(2025, 4, 1);
     c.assignee = Some(match flavor {
         Flavor::Cloud => "5b10ac8d82e05b22cc7d4ef5".into(),

@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use scantix::github::signature::sign;
 use scantix::inbox::InboxStatus;
-use scantix::store::Store;
+use scantix::store::Inbox;
 use scantix_tests::dynamodb::{local_endpoint, local_store};
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
 use scantix_tests::lambda_emulator::Emulator;
@@ -231,7 +231,7 @@ async fn signed_deliveries_through_the_function_urls_become_tickets() {
         let item = store.get_inbox(id).await.unwrap().expect("stored");
         assert_eq!(item.status, InboxStatus::Done, "{id}");
     }
-    let groups = store.list_groups().await.unwrap();
+    let groups = scantix_tests::stored::groups(&store).await;
     assert_eq!(groups.len(), 2);
     assert!(groups.iter().all(|g| g.value.ticket.is_some()));
 

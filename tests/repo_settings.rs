@@ -21,7 +21,6 @@ use scantix::secret::Secret;
 use scantix::state::TicketState;
 use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
-use scantix::ticket::anatomy::ticket_content;
 use scantix::tracker::Tracker;
 use scantix::tracker::draft::DraftTracker;
 use scantix::tracker::jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
@@ -42,7 +41,7 @@ fn world() -> (Arc<MemoryStore>, Arc<MemoryGitHub>, GithubIngest) {
     let github = Arc::new(MemoryGitHub::new());
     let executor = Executor::new(
         store.clone(),
-        Arc::new(DraftTracker::new(store.clone())),
+        Arc::new(DraftTracker::new()),
         Config::default(),
     );
     let source = SettingsSource {
@@ -117,7 +116,11 @@ async fn org_config_repo_override_policy_and_codeowners_all_apply() {
         .unwrap()
         .value;
     assert_eq!(
-        ticket_content(&group).assignee.as_deref(),
+        scantix::listing::render(store.as_ref(), &group)
+            .await
+            .unwrap()
+            .assignee
+            .as_deref(),
         Some("acc-backend"),
         "CODEOWNERS' last match, mapped"
     );
@@ -343,7 +346,7 @@ async fn severity_of(ingest: &GithubIngest, answer: &Value) -> Severity {
         .unwrap()
         .unwrap()
         .value;
-    ticket_content(&group).severity
+    group.severity()
 }
 
 #[tokio::test]

@@ -4,16 +4,15 @@
 use crate::local::StoreLocation;
 use anyhow::Context;
 use clap::Args;
+use scantix::engine::drafts::DRAFT_COMMENT;
 use scantix::finding::Severity;
-use scantix::state::{GroupRecord, Member};
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::ticket::anatomy::ticket_content;
-use scantix::tracker::draft::DraftTicket;
+use scantix::state::{FindingRecord, GroupRecord, Versioned};
+use scantix::store::{Members, Store, read_all};
+use scantix::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// Arguments of `scantix tickets`.
 #[derive(Debug, Args)]
@@ -38,14 +37,14 @@ struct TicketView {
     state: String,
     severity: Severity,
     /// Open ticketed findings.
-    open: usize,
+    open: u32,
     /// Ticketed findings.
-    total: usize,
+    total: u32,
     title: String,
     repository: String,
     group: String,
     findings: Vec<FindingView>,
-    /// Comments on the ticket, oldest first.
+    /// Comments on the ticket, oldest first (a draft's, as scantix made them).
     comments: Vec<String>,
 }
 
@@ -57,6 +56,12 @@ struct FindingView {
     url: Option<String>,
     /// False for findings kept for the record only (a PR-only alert in a ticketed group).
     ticketed: bool,
+    rule: String,
+    path: Option<String>,
+    line: Option<u64>,
+    /// The scanner, when known (SARIF findings always name theirs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -72,20 +77,17 @@ struct UntrackedView {
 
 /// Prints the listing of the store at `location`.
 pub async fn run(
-    store: &MemoryStore,
+    store: &Arc<dyn Store>,
     location: &StoreLocation,
     args: TicketsArgs,
 ) -> anyhow::Result<()> {
-    let groups = store
-        .list_groups()
-        .await
-        .context("listing the store's groups")?;
-    let drafts: BTreeMap<String, DraftTicket> = store
-        .drafts()
-        .into_iter()
-        .map(|d| (d.key.clone(), d))
-        .collect();
-    let listing = listing(groups.into_iter().map(|g| g.value).collect(), &drafts);
+    let groups = read_all(|after| {
+        let store = store.clone();
+        async move { store.all_groups(after.as_deref(), 200).await }
+    })
+    .await
+    .context("listing the store's groups")?;
+    let listing = listing(store, groups).await?;
     if args.json {
         let json = serde_json::to_string_pretty(&listing).context("writing the listing as JSON")?;
         println!("{json}");
@@ -95,86 +97,124 @@ pub async fn run(
     Ok(())
 }
 
-fn listing(groups: Vec<GroupRecord>, drafts: &BTreeMap<String, DraftTicket>) -> Listing {
+async fn listing(
+    store: &Arc<dyn Store>,
+    groups: Vec<Versioned<GroupRecord>>,
+) -> anyhow::Result<Listing> {
     let mut tickets = Vec::new();
     let mut untracked = Vec::new();
-    for group in groups {
-        let findings = group.members.values().map(finding_view).collect();
+    for group in groups.into_iter().map(|g| g.value) {
+        let key = group.key.clone();
+        let members: Vec<FindingRecord> = read_all(|after| {
+            let (store, key) = (store.clone(), key.clone());
+            async move {
+                store
+                    .group_findings(&key, Members::All, after.as_deref(), 500)
+                    .await
+            }
+        })
+        .await
+        .with_context(|| format!("reading the findings of {key}"))?
+        .into_iter()
+        .map(|f| f.value)
+        .collect();
+        let findings = members.iter().map(finding_view).collect();
         let Some(ticket) = &group.ticket else {
             untracked.push(UntrackedView {
                 group: group.key.to_string(),
                 repository: group.repository.full_name.clone(),
                 kind: group.kind.to_string(),
                 rule: group.rule.id.clone(),
-                severity: members_severity(&group),
-                why: why_untracked(&group),
+                severity: members_severity(&members),
+                why: why_untracked(&group, &members),
                 findings,
             });
             continue;
         };
-        let draft = drafts.get(&ticket.key);
+        let content = store
+            .get_content(&key)
+            .await
+            .with_context(|| format!("reading the texts of {key}"))?;
+        let top: Vec<FindingRecord> = members
+            .iter()
+            .filter(|m| m.is_ticketed())
+            .take(LISTED_FINDINGS)
+            .cloned()
+            .collect();
+        let title = ticket_content(TicketSource {
+            group: &group,
+            content: content.as_ref(),
+            top: &top,
+        })
+        .title;
+        let comments = store
+            .audit_log(&key)
+            .await
+            .with_context(|| format!("reading the audit log of {key}"))?
+            .into_iter()
+            .filter(|a| a.action == DRAFT_COMMENT)
+            .map(|a| a.reason)
+            .collect();
         tickets.push(TicketView {
             key: ticket.key.clone(),
             tracker: ticket.tracker.clone(),
-            // While calls are queued, the draft is the ticket as the tracker holds it. Once the
-            // outbox is drained, the group's state is: it also follows moves made in the tracker,
-            // which reach the group without a call to the draft (a Jira delivery naming a draft).
-            state: match draft {
-                Some(d) if !group.outbox.is_empty() => d.state,
-                _ => group.ticket_state,
-            }
-            .to_string(),
+            state: group.ticket_state.to_string(),
             severity: group.severity(),
-            open: group.open_ticketed(),
-            total: group.ticketed().count(),
-            title: draft.map_or_else(|| ticket_content(&group).title, |d| d.title.clone()),
+            open: group.tally.open,
+            total: group.tally.ticketed(),
+            title,
             repository: group.repository.full_name.clone(),
             group: group.key.to_string(),
             findings,
-            comments: draft
-                .map(|d| d.comments.iter().map(|c| c.text.clone()).collect())
-                .unwrap_or_default(),
+            comments,
         });
     }
     tickets.sort_by(|a, b| (Reverse(a.severity), &a.key).cmp(&(Reverse(b.severity), &b.key)));
     untracked.sort_by(|a, b| (Reverse(a.severity), &a.group).cmp(&(Reverse(b.severity), &b.group)));
-    Listing { tickets, untracked }
+    Ok(Listing { tickets, untracked })
 }
 
-fn finding_view(member: &Member) -> FindingView {
+fn finding_view(record: &FindingRecord) -> FindingView {
+    let f = &record.finding;
     FindingView {
-        number: member.number,
-        state: member.state.as_str().to_owned(),
-        place: member.place.clone(),
-        url: member.html_url.clone(),
-        ticketed: member.ticketed,
+        number: f.number,
+        state: f.state.as_str().to_owned(),
+        place: f.place(),
+        url: f.html_url.clone(),
+        ticketed: record.is_ticketed(),
+        rule: f.rule.id.clone(),
+        path: f
+            .location
+            .as_ref()
+            .map(|l| l.path.clone())
+            .or_else(|| f.package.as_ref().map(|p| p.manifest_path.clone())),
+        line: f.location.as_ref().and_then(|l| l.start_line),
+        tool: f.tool.clone(),
     }
 }
 
-/// `GroupRecord::severity` counts ticketed members only; an untracked group may have none.
-fn members_severity(group: &GroupRecord) -> Severity {
-    group
-        .members
-        .values()
+/// `GroupRecord::severity` counts ticketed findings only; an untracked group may have none.
+fn members_severity(members: &[FindingRecord]) -> Severity {
+    members
+        .iter()
         .map(|m| m.severity)
         .max()
         .unwrap_or_default()
 }
 
-fn why_untracked(group: &GroupRecord) -> String {
+fn why_untracked(group: &GroupRecord, members: &[FindingRecord]) -> String {
     if group.has_or_awaits_ticket() {
         return "ticket queued, not created yet (a delivery to this group will retry)".into();
     }
-    if group.ticketed().next().is_some() {
+    if group.tally.ticketed() > 0 {
         return "closed in GitHub before it needed a ticket".into();
     }
-    let refs: Vec<&str> = group
-        .members
-        .values()
-        .filter_map(|m| m.git_ref.as_deref())
+    let refs: Vec<&str> = members
+        .iter()
+        .filter_map(|m| m.finding.git_ref.as_deref())
         .filter(|r| r.starts_with("refs/pull/"))
         .collect();
-    if !refs.is_empty() && refs.len() == group.members.len() {
+    if !refs.is_empty() && refs.len() == members.len() {
         format!("recorded only: seen only on {}", refs.join(", "))
     } else {
         "recorded only: triage does not ticket these findings".into()

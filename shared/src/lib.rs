@@ -35,6 +35,7 @@
 //! - [`repo_config`]: `.github/scantix.yml` (repo, org, defaults) → the engine's settings.
 //! - [`legacy`]: records in the format written before findings were records of their own, and
 //!   their upgrade.
+//! - [`listing`]: a group's ticket as it reads now (how drafts are read).
 //! - [`inbox`]: deliveries made durable by the webhook functions, applied by the worker.
 //! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
 //!   function and the local server.
@@ -50,6 +51,7 @@ pub mod inbox;
 pub mod ingest;
 pub mod jira;
 pub mod legacy;
+pub mod listing;
 pub mod logging;
 pub mod owners;
 pub mod policy;

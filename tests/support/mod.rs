@@ -7,5 +7,6 @@ pub mod fake_jira;
 pub mod lambda_emulator;
 pub mod openapi;
 pub mod records;
+pub mod stored;
 pub mod streams;
 pub mod webhooks;

@@ -39,7 +39,6 @@ use crate::store::{
     Commit, EventKeys, Guarded, List, Members, Store, StoreError, TicketLink, read_all,
 };
 use crate::ticket::TicketContent;
-use crate::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
 use crate::tracker::{Tracker, TrackerError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -695,17 +694,7 @@ impl Executor {
     /// What a ticket for `group` says now: its long texts and its first findings read from the
     /// store, rendered.
     pub async fn render(&self, group: &GroupRecord) -> Result<TicketContent, ExecuteError> {
-        let content = self.store.get_content(&group.key).await?;
-        let top = self
-            .store
-            .group_findings(&group.key, Members::Ticketed, None, LISTED_FINDINGS)
-            .await?;
-        let top: Vec<FindingRecord> = top.items.into_iter().map(|f| f.value).collect();
-        Ok(ticket_content(TicketSource {
-            group,
-            content: content.as_ref(),
-            top: &top,
-        }))
+        Ok(crate::listing::render(self.store.as_ref(), group).await?)
     }
 
     /// Applies an installation event: which repositories the App covers. Idempotent (the record
