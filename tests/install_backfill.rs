@@ -21,7 +21,7 @@ use scantix::store::memory::MemoryStore;
 use scantix::sweep::Sweeper;
 use scantix::sync::Syncer;
 use scantix::tracker::counted::{CallCounts, Counted};
-use scantix::tracker::draft::DraftTracker;
+use scantix::tracker::memory::MemoryTracker;
 use scantix_tests::fake_github::{
     APP_ID, FakeGitHub, Fault, INSTALLATION_ID, app_private_key_pkcs1, open_alert,
 };
@@ -51,7 +51,7 @@ async fn world(settings: ExecutorSettings) -> World {
     let tokens = InstallationTokens::new(&fake.base_url(), &credentials).expect("a valid key");
     let clients: Arc<dyn GitHubClients> = Arc::new(AppClients::new(Arc::new(tokens)));
     let store = Arc::new(MemoryStore::new());
-    let (tracker, counts) = Counted::new(DraftTracker::new());
+    let (tracker, counts) = Counted::new(MemoryTracker::new());
     let executor = Arc::new(
         Executor::new(store.clone(), Arc::new(tracker), Config::default())
             .with_github_clients(clients.clone())
