@@ -60,7 +60,7 @@ pub fn run() -> Result<()> {
 /// A MemoryStore and an ingest over it that keeps its tickets as drafts in the same store.
 fn memory_ingest() -> (Arc<MemoryStore>, GithubIngest) {
     let store = Arc::new(MemoryStore::new());
-    let ingest = ingest_for(store.clone(), Arc::new(DraftTracker::new(store.clone())));
+    let ingest = ingest_for(store.clone(), Arc::new(DraftTracker::new()));
     (store, ingest)
 }
 
@@ -151,8 +151,7 @@ async fn engine_stages(deliveries: &mut Deliveries, opening: &AlertEvent) -> Res
         nanos(&format!("stage_decide_ns_per_event_{case}"), &tally);
     }
 
-    // What the executor renders for each create or refresh of a ticket; and the size of the group
-    // record it writes whole (three times per event: lease, op done, release).
+    // The size of the group record every event rewrites, at 1 and 100 members.
     for (case, event) in [("1", &joining_small), ("100", &joining_big)] {
         let (_, group) = read_state(&*store, &config, event).await?;
         let group = group.context("the group was stored above")?;
@@ -160,16 +159,57 @@ async fn engine_stages(deliveries: &mut Deliveries, opening: &AlertEvent) -> Res
             &format!("group_record_json_bytes_group_of_{case}"),
             serde_json::to_vec(&group)?.len(),
         );
-        let render = measure::run(async |_| {
-            black_box(markdown::render(&ticket_content(black_box(&group))));
-            Ok(())
-        })
-        .await?;
-        nanos(
-            &format!("stage_render_ticket_ns_per_event_group_of_{case}"),
-            &render,
-        );
     }
+    for size in [10, 10_000] {
+        decide_render(size, &joining_small).await?;
+    }
+    Ok(())
+}
+
+/// `decide` for an alert joining a group of `size` findings, then the ticket rendered as the
+/// executor renders it (its first findings and the group's counts): the per-event cost that must
+/// not grow with the group.
+async fn decide_render(size: u64, event: &AlertEvent) -> Result<()> {
+    use scantix::state::GroupContent;
+    use scantix::ticket::anatomy::{LISTED_FINDINGS, TicketSource};
+    let now = Utc::now();
+    let config = Config::default();
+    let key = group_key_for(event, None, &config, None);
+    let mut group = GroupRecord::new(key.clone(), &event.finding, now);
+    let mut top = Vec::new();
+    for number in 0..size {
+        let mut finding = event.finding.clone();
+        finding.number = 1_000_000 + number;
+        let record = scantix::testing::ticketed_record(&finding, &key, now);
+        group.absorb(None, &record);
+        if top.len() < LISTED_FINDINGS {
+            top.push(record);
+        }
+    }
+    group.push_op(scantix::state::OutboxOp::Create);
+    let content = GroupContent::of(&key, &event.finding);
+    let verdict = builtin(&event.finding);
+    let tally = measure::run(async |_| {
+        let decision = decide(Inputs {
+            event: black_box(event),
+            finding: None,
+            group: Some(black_box(&group)),
+            verdict: &verdict,
+            config: &config,
+            now,
+            delivery: Some("github:bench"),
+        });
+        let group = decision.group.as_ref().unwrap_or(&group);
+        let ticket = ticket_content(TicketSource {
+            group,
+            content: Some(&content),
+            top: &top,
+        });
+        black_box(markdown::render(&ticket));
+        Ok(())
+    })
+    .await?;
+    nanos(&format!("group_of_{size}_decide_render_ns_per_event"), &tally);
     Ok(())
 }
 

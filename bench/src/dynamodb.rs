@@ -1,31 +1,46 @@
-//! Figure family 2: DynamoDB Local, on a fresh table. The store is wrapped in `CountingStore`, and
-//! the draft tracker writes its tickets through the same wrapped store, so every DynamoDB request
-//! an event causes is counted.
+//! Figure family 2: DynamoDB Local, on fresh tables without a stream. The DynamoDB client carries
+//! a `RequestCounter`, so every request an event causes is counted, whichever store call made it.
 //!
+//! - `dynamodb_raw_conditional_puts_per_sec_1_task`: DynamoDB Local's own ceiling on this machine
+//!   (one conditional PutItem per request, one task): the yardstick for events/s.
 //! - `dynamodb_round_trips_<case>`: requests per event along one group's life
-//!   (`payloads::lifecycle`), with the breakdown by store call.
+//!   (`payloads::lifecycle`) with draft tickets (no tracker: the default), with the breakdown by
+//!   operation; `dynamodb_round_trips_tracker_<case>`: the same with a tracker (the in-memory
+//!   twin: its calls cost no DynamoDB request, the lease, render and finalize around them do).
 //! - `dynamodb_events_per_sec_<case>_<n>_task(s)`: end to end (`GithubIngest::handle` over
-//!   DynamoStore and DraftTracker) with 1 task and with 16 concurrent tasks; and the round trips per
-//!   event those runs averaged (above the single-event figures only if concurrent writers conflicted).
-//! - `dynamodb_mean_ms_per_call_<n>_task(s)`: each store call's mean latency over those runs
-//!   (seeding included), as the client saw it.
+//!   DynamoStore) with 1 task and with 16 concurrent tasks, and the requests per event averaged.
+//! - `group_of_10000_*`: one group grown to 10,000 findings, then joined: requests and bytes
+//!   written per join (DynamoDB bills writes by item size).
+//! - `burst_100_findings_one_group_tracker_updates`: 100 findings of one group from 16 concurrent
+//!   senders against a tracker answering in 50 ms: how many ticket updates the outbox makes.
 //!
 //! A multi-thread runtime (one worker per core) lets 16 tasks overlap their round trips. DynamoDB
 //! Local runs on this machine: the JVM and the bench share its cores.
 
+use crate::dynamodb_calls::RequestCounter;
 use crate::measure::{self, Tally, figure, rate};
 use crate::payloads::{
     Deliveries, Delivery, Joining, expect_status, expect_step, ingest_for, lifecycle,
 };
-use crate::store_calls::CountingStore;
 use anyhow::{Context, Result};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use scantix::identity::GroupKey;
 use scantix::ingest::GithubIngest;
+use scantix::state::{TicketRef, TicketState};
 use scantix::store::Store;
 use scantix::store::dynamodb::DynamoStore;
+use scantix::ticket::TicketContent;
+use scantix::tracker::counted::Counted;
 use scantix::tracker::draft::DraftTracker;
+use scantix::tracker::memory::MemoryTracker;
+use scantix::tracker::{Tracker, TrackerError};
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Concurrent tasks handing deliveries to one ingest.
 const TASKS: [usize; 2] = [1, 16];
@@ -39,65 +54,114 @@ const JOINS_PER_GROUP: u64 = 4;
 /// Deliveries replayed in the duplicate runs.
 const DUPLICATE_POOL: usize = 64;
 
+/// The big group's size, and how many joins are measured on it.
+const BIG_GROUP: u64 = 10_000;
+const BIG_GROUP_JOINS: u64 = 50;
+
+/// A DynamoStore on DynamoDB Local whose client counts its requests, over a new table (no stream).
+async fn counted_store(endpoint: &str, label: &str) -> Result<(DynamoStore, RequestCounter)> {
+    let counter = RequestCounter::new();
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
+        .endpoint_url(endpoint)
+        .interceptor(counter.clone())
+        .build();
+    let table = format!("scantix-bench-{label}-{}", uuid::Uuid::new_v4().simple());
+    let store = DynamoStore::new(Client::from_conf(config), &table);
+    store
+        .create_table_with_stream(false)
+        .await
+        .with_context(|| format!("while creating table {table} on DynamoDB Local at {endpoint}"))?;
+    Ok((store, counter))
+}
+
 pub fn run(endpoint: &str) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let table = format!("scantix-bench-{}", uuid::Uuid::new_v4().simple());
-        let dynamo = DynamoStore::connect_local(endpoint, &table).await;
-        dynamo
-            .create_table_with_stream(false)
-            .await
-            .with_context(|| {
-                format!("while creating table {table} on DynamoDB Local at {endpoint}")
-            })?;
         figure("dynamodb_endpoint", endpoint);
-        let counting = Arc::new(CountingStore::new(Arc::new(dynamo)));
-        let store: Arc<dyn Store> = counting.clone();
-        let ingest = Arc::new(ingest_for(
-            store.clone(),
-            Arc::new(DraftTracker::new(store)),
-        ));
-        round_trips(&ingest, &counting).await?;
+        raw_puts(endpoint).await?;
+
+        let (store, counter) = counted_store(endpoint, "drafts").await?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let drafts = Arc::new(ingest_for(store.clone(), Arc::new(DraftTracker::new())));
+        round_trips(&drafts, &counter, "").await?;
+
+        let (store, tracker_counter) = counted_store(endpoint, "tracker").await?;
+        let tracker = ingest_for(Arc::new(store), Arc::new(MemoryTracker::new()));
+        round_trips(&tracker, &tracker_counter, "tracker_").await?;
+
         for tasks in TASKS {
-            throughput(&ingest, &counting, tasks).await?;
+            throughput(&drafts, &counter, tasks).await?;
         }
+        big_group(endpoint).await?;
+        burst(endpoint).await?;
         Ok(())
     })
 }
 
-async fn round_trips(ingest: &GithubIngest, counting: &CountingStore) -> Result<()> {
+/// DynamoDB Local's ceiling: conditional PutItems of fresh small items from one task.
+async fn raw_puts(endpoint: &str) -> Result<()> {
+    let (store, _) = counted_store(endpoint, "raw").await?;
+    let client = store.client().clone();
+    let table = store.table().to_owned();
+    let next = Cell::new(0u64);
+    let tally = measure::run(async |_| {
+        let n = next.get();
+        next.set(n + 1);
+        client
+            .put_item()
+            .table_name(&table)
+            .item("pk", AttributeValue::S(format!("RAW#{n}")))
+            .item("sk", AttributeValue::S("RAW".into()))
+            .item("doc", AttributeValue::S("{\"n\":1}".into()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .context("a raw conditional put")?;
+        Ok(())
+    })
+    .await?;
+    rate("dynamodb_raw_conditional_puts_per_sec_1_task", &tally);
+    Ok(())
+}
+
+async fn round_trips(ingest: &GithubIngest, counter: &RequestCounter, prefix: &str) -> Result<()> {
     for step in lifecycle()? {
         let (case, delivery) = (step.case, &step.delivery);
-        let before = counting.calls();
+        let before = counter.requests();
         expect_step(
             &ingest.handle(&delivery.headers, &delivery.body).await,
             &step,
         )?;
-        let calls = counting.calls().since(before);
-        figure(&format!("dynamodb_round_trips_{case}"), calls.total());
-        figure(&format!("dynamodb_round_trips_{case}_by_call"), calls);
+        let requests = counter.requests().since(&before);
+        figure(
+            &format!("dynamodb_round_trips_{prefix}{case}"),
+            requests.total(),
+        );
+        figure(
+            &format!("dynamodb_round_trips_{prefix}{case}_by_call"),
+            requests,
+        );
     }
     Ok(())
 }
 
 /// New groups, joining alerts and duplicate deliveries, each from `tasks` concurrent tasks.
-async fn throughput(
-    ingest: &Arc<GithubIngest>,
-    counting: &CountingStore,
-    tasks: usize,
-) -> Result<()> {
+async fn throughput(ingest: &Arc<GithubIngest>, counter: &RequestCounter, tasks: usize) -> Result<()> {
     let mut deliveries = Deliveries::new(&format!("dynamodb-{tasks}"))?;
     let batch = BATCH_PER_TASK * tasks as u64;
-    let started = counting.calls();
+    let started = counter.requests();
     // Round trips are summed over timed batches only (warm-up included), not over preparation.
     let trips = RoundTrips::default();
     let apply = async |batch: Vec<Delivery>, status: &str| {
-        let before = counting.calls();
+        let before = counter.requests();
         let events = batch.len() as u64;
         handle_concurrently(ingest, batch, tasks, status).await?;
-        trips.add(events, counting.calls().since(before).total());
+        trips.add(events, counter.requests().since(&before).total());
         anyhow::Ok(())
     };
 
@@ -138,10 +202,103 @@ async fn throughput(
     .await?;
     report("duplicate", tasks, &duplicate, trips.take());
     figure(
-        &format!("dynamodb_mean_ms_per_call_{}", tasks_label(tasks)),
-        counting.calls().since(started).mean_millis(),
+        &format!("dynamodb_mean_ms_per_request_{}", tasks_label(tasks)),
+        counter.requests().since(&started).mean_millis(),
     );
     Ok(())
+}
+
+/// A group grown to `BIG_GROUP` findings (8 senders), then joined `BIG_GROUP_JOINS` times from one
+/// task: requests and bytes written per join.
+async fn big_group(endpoint: &str) -> Result<()> {
+    let (store, counter) = counted_store(endpoint, "big").await?;
+    let dynamo = store.clone();
+    let ingest = Arc::new(ingest_for(Arc::new(store), Arc::new(DraftTracker::new())));
+    let mut deliveries = Deliveries::new("big")?;
+    let group = deliveries.fresh_group();
+    let seeds = (0..BIG_GROUP)
+        .map(|_| deliveries.open(group))
+        .collect::<Result<Vec<_>>>()?;
+    let started = Instant::now();
+    handle_concurrently(&ingest, seeds, 8, "applied").await?;
+    figure(
+        "group_of_10000_seconds_to_build",
+        format!("{:.1}", started.elapsed().as_secs_f64()),
+    );
+    let joins = (0..BIG_GROUP_JOINS)
+        .map(|_| deliveries.open(group))
+        .collect::<Result<Vec<_>>>()?;
+    let (before, bytes_before) = (counter.requests(), dynamo.bytes_written());
+    handle_concurrently(&ingest, joins, 1, "applied").await?;
+    let requests = counter.requests().since(&before);
+    let bytes = dynamo.bytes_written() - bytes_before;
+    figure(
+        "group_of_10000_joining_round_trips",
+        format!("{:.2}", requests.total() as f64 / BIG_GROUP_JOINS as f64),
+    );
+    figure("group_of_10000_joining_round_trips_by_call", requests);
+    figure(
+        "group_of_10000_bytes_written_per_join",
+        bytes / BIG_GROUP_JOINS,
+    );
+    Ok(())
+}
+
+/// 100 findings of one group from 16 senders, against a tracker that answers in 50 ms (Jira's
+/// usual): how many ticket updates reach the tracker.
+async fn burst(endpoint: &str) -> Result<()> {
+    let (store, _) = counted_store(endpoint, "burst").await?;
+    let (tracker, calls) = Counted::new(Slow {
+        inner: MemoryTracker::new(),
+        delay: Duration::from_millis(50),
+    });
+    let ingest = Arc::new(ingest_for(Arc::new(store), Arc::new(tracker)));
+    let mut deliveries = Deliveries::new("burst")?;
+    let group = deliveries.fresh_group();
+    let burst = (0..100)
+        .map(|_| deliveries.open(group))
+        .collect::<Result<Vec<_>>>()?;
+    handle_concurrently(&ingest, burst, 16, "applied").await?;
+    let calls = calls.snapshot();
+    figure("burst_100_findings_one_group_tracker_creates", calls.create);
+    figure("burst_100_findings_one_group_tracker_updates", calls.update);
+    Ok(())
+}
+
+/// A tracker that takes `delay` to answer each call.
+struct Slow {
+    inner: MemoryTracker,
+    delay: Duration,
+}
+
+#[async_trait]
+impl Tracker for Slow {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.find_by_group_key(key).await
+    }
+    async fn create(
+        &self,
+        content: &TicketContent,
+    ) -> Result<(TicketRef, TicketState), TrackerError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.create(content).await
+    }
+    async fn update(&self, t: &TicketRef, c: &TicketContent) -> Result<(), TrackerError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.update(t, c).await
+    }
+    async fn comment(&self, t: &TicketRef, id: &str, text: &str) -> Result<(), TrackerError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.comment(t, id, text).await
+    }
+    async fn transition(&self, t: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.transition(t, to).await
+    }
 }
 
 fn report(case: &str, tasks: usize, tally: &Tally, trips: f64) {

@@ -115,7 +115,7 @@ async fn ack_in_process(store: &Arc<dyn Store>) -> Result<()> {
 async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
     let executor = Arc::new(scantix::engine::Executor::new(
         store.clone(),
-        Arc::new(DraftTracker::new(store.clone())),
+        Arc::new(DraftTracker::new()),
         scantix::config::Config::default(),
     ));
     let worker = Worker::new(store.clone(), GithubIngest::for_worker(executor), None);

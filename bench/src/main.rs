@@ -7,14 +7,14 @@
 //! - [`tracker_calls`]: tracker calls per event along one group's life.
 //! - [`payloads`]: real fixtures turned into distinct signed deliveries.
 //! - [`measure`]: warm-up, run sizing, printing.
-//! - [`store_calls`]: a `Store` decorator counting calls (DynamoDB round trips).
+//! - [`dynamodb_calls`]: an interceptor counting the DynamoDB client's requests (round trips).
 
 mod decision_path;
 mod dynamodb;
+mod dynamodb_calls;
 mod functions;
 mod measure;
 mod payloads;
-mod store_calls;
 mod tracker_calls;
 
 use anyhow::{Context, Result, bail};

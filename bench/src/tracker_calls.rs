@@ -1,5 +1,5 @@
-//! Figure family 3: tracker calls per event, counted by `Counted` around the draft tracker (over
-//! a MemoryStore), along one group's life (`payloads::lifecycle`): a new group, a joining alert,
+//! Figure family 3: tracker calls per event, counted by `Counted` around the in-memory tracker
+//! (over a MemoryStore; drafts make none), along one group's life (`payloads::lifecycle`): a new group, a joining alert,
 //! a duplicate delivery, a fix that leaves the group open, the fix that empties it (stale), and a
 //! reappearance (reopen).
 
@@ -9,7 +9,7 @@ use anyhow::Result;
 use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
 use scantix::tracker::counted::{Calls, Counted};
-use scantix::tracker::draft::DraftTracker;
+use scantix::tracker::memory::MemoryTracker;
 use std::sync::Arc;
 
 pub fn run() -> Result<()> {
@@ -18,7 +18,7 @@ pub fn run() -> Result<()> {
         .build()?;
     runtime.block_on(async {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let (tracker, counts) = Counted::new(DraftTracker::new(store.clone()));
+        let (tracker, counts) = Counted::new(MemoryTracker::new());
         let ingest = ingest_for(store, Arc::new(tracker));
         for step in lifecycle()? {
             let (case, delivery) = (step.case, &step.delivery);
