@@ -4,6 +4,7 @@
 use crate::finding::AlertKind;
 use crate::github::api::DismissReason;
 use crate::identity::GroupingMode;
+use crate::state::GroupScope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -25,6 +26,19 @@ pub struct Grouping {
     pub code_scanning: GroupingMode,
     pub dependabot: GroupingMode,
     pub secret_scanning: GroupingMode,
+    /// Whether each kind's groups are per repository (the default) or span the organisation
+    /// (one ticket for one advisory wherever it is): set it in the organisation's file, so every
+    /// repository agrees.
+    pub scope: Scopes,
+}
+
+/// A grouping scope per alert kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Scopes {
+    pub code_scanning: GroupScope,
+    pub dependabot: GroupScope,
+    pub secret_scanning: GroupScope,
 }
 
 impl Default for Grouping {
@@ -33,11 +47,20 @@ impl Default for Grouping {
             code_scanning: GroupingMode::Rule,
             dependabot: GroupingMode::Package,
             secret_scanning: GroupingMode::Rule,
+            scope: Scopes::default(),
         }
     }
 }
 
 impl Grouping {
+    pub fn scope_for(&self, kind: AlertKind) -> GroupScope {
+        match kind {
+            AlertKind::CodeScanning => self.scope.code_scanning,
+            AlertKind::Dependabot => self.scope.dependabot,
+            AlertKind::SecretScanning => self.scope.secret_scanning,
+        }
+    }
+
     pub fn mode_for(&self, kind: AlertKind) -> GroupingMode {
         match kind {
             AlertKind::CodeScanning => self.code_scanning,

@@ -4,6 +4,7 @@
 //! plain strings so they can be DynamoDB keys and tracker labels, and both are built only here.
 
 use crate::finding::{AlertKind, Finding};
+use crate::state::GroupScope;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -52,7 +53,8 @@ pub enum GroupingMode {
     Alert,
 }
 
-/// Identity of a group, and so of its ticket. Always scoped to one repository.
+/// Identity of a group, and so of its ticket: within one repository, or (organisation-wide
+/// grouping) within one organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct GroupKey(String);
@@ -61,7 +63,27 @@ impl GroupKey {
     /// The key of `finding`'s group under `mode`. A mode that does not apply to the finding's kind
     /// (by package for a code scanning alert) falls back to grouping by rule.
     pub fn for_finding(finding: &Finding, mode: GroupingMode) -> GroupKey {
-        let repo = finding.repository.id;
+        GroupKey::for_finding_in(finding, mode, GroupScope::Repository)
+    }
+
+    /// The key of `finding`'s group under `mode`, within `scope`: its repository (`<repository
+    /// id>/…`), or its organisation (`org:<owner login>/…`, lowercased: logins are
+    /// case-insensitive). An organisation-wide key names the owner by login, not id (alerts carry
+    /// no owner id): a renamed organisation starts new groups.
+    pub fn for_finding_in(finding: &Finding, mode: GroupingMode, scope: GroupScope) -> GroupKey {
+        let repo = match scope {
+            GroupScope::Repository => finding.repository.id.to_string(),
+            GroupScope::Organization => format!(
+                "org:{}",
+                finding
+                    .repository
+                    .full_name
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase()
+            ),
+        };
         let kind = finding.kind;
         let rule = || {
             format!(
@@ -92,6 +114,14 @@ impl GroupKey {
             _ => rule(),
         };
         GroupKey(format!("{repo}/{kind}/{detail}"))
+    }
+
+    /// Whether the key names an organisation-wide group.
+    pub fn scope(&self) -> GroupScope {
+        match self.0.starts_with("org:") {
+            true => GroupScope::Organization,
+            false => GroupScope::Repository,
+        }
     }
 
     /// Rebuilds a key read back from the store or a tracker label.

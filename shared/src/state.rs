@@ -588,9 +588,9 @@ pub const FOLDED_COMMENT_LIMIT: usize = 4_000;
 impl GroupRecord {
     pub fn new(key: GroupKey, finding: &Finding, now: DateTime<Utc>) -> GroupRecord {
         GroupRecord {
+            scope: key.scope(),
             key,
             kind: finding.kind,
-            scope: GroupScope::Repository,
             repository: finding.repository.clone(),
             rule: Rule {
                 description: None,

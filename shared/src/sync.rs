@@ -328,7 +328,7 @@ impl Syncer {
                 .await?
             {
                 Committed::Applied(applied) => Some(applied.decision.group_key),
-                Committed::Duplicate(group) => group,
+                Committed::Duplicate { group, .. } => group,
                 Committed::Ignored(_) => None,
             },
         )

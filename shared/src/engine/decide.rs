@@ -156,8 +156,9 @@ pub fn group_key_for(
     match stored {
         Some(record) => record.group_key.clone(),
         None => {
-            let mode = group_by.unwrap_or_else(|| config.grouping.mode_for(event.finding.kind));
-            GroupKey::for_finding(&event.finding, mode)
+            let kind = event.finding.kind;
+            let mode = group_by.unwrap_or_else(|| config.grouping.mode_for(kind));
+            GroupKey::for_finding_in(&event.finding, mode, config.grouping.scope_for(kind))
         }
     }
 }

@@ -90,6 +90,10 @@ pub struct Outcome {
     /// The group's ticket after the sync, if it has one.
     pub ticket: Option<TicketRef>,
     pub ticket_state: Option<TicketState>,
+    /// Why nothing was done, when the delivery was not acted on (a repository no longer covered
+    /// by its installation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored: Option<String>,
 }
 
 /// The result of phase 1 (`commit_alert`).
@@ -97,8 +101,12 @@ pub struct Outcome {
 pub enum Committed {
     /// Decided and written.
     Applied(Box<Applied>),
-    /// Seen before; nothing written. The group it touched, when known.
-    Duplicate(Option<GroupKey>),
+    /// Seen before; nothing written. The group it touched, when known, and whether that group is
+    /// known to owe nothing (then there is nothing of the first attempt's to finish).
+    Duplicate {
+        group: Option<GroupKey>,
+        settled: bool,
+    },
     /// Not acted on (the repository is no longer covered by its installation), and why.
     Ignored(String),
 }
@@ -260,11 +268,12 @@ impl Executor {
                     synced,
                 )
             }
-            Committed::Duplicate(group) => {
-                // The first attempt may have crashed after committing: finish what it queued.
-                let synced = match &group {
-                    Some(key) => self.sync_group(key).await?,
-                    None => None,
+            Committed::Duplicate { group, settled } => {
+                // The first attempt may have crashed after committing: finish what it queued
+                // (nothing to finish when the group read with the delivery owes nothing).
+                let synced = match (&group, settled) {
+                    (Some(key), false) => self.sync_group(key).await?,
+                    _ => None,
                 };
                 (group, vec![], true, synced)
             }
@@ -273,9 +282,12 @@ impl Executor {
                     delivery: delivery.into(),
                     duplicate: false,
                     group: None,
-                    actions: vec![Action::Ignored { reason }],
+                    actions: vec![Action::Ignored {
+                        reason: reason.clone(),
+                    }],
                     ticket: None,
                     ticket_state: None,
+                    ignored: Some(reason),
                 });
             }
         };
@@ -289,6 +301,7 @@ impl Executor {
             actions,
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
+            ignored: None,
         })
     }
 
@@ -332,7 +345,12 @@ impl Executor {
                 })
                 .await?;
             if let Some(seen) = read.delivery {
-                return Ok(Committed::Duplicate(seen.group_key));
+                let settled = seen.group_key.as_ref() == Some(&new_key)
+                    && read.group.as_ref().is_some_and(|g| g.value.outbox.is_empty());
+                return Ok(Committed::Duplicate {
+                    group: seen.group_key,
+                    settled,
+                });
             }
             // An uninstalled App, or a repository taken out of it, gets no more work;
             // installations scantix never heard of (installed before it was deployed) are served.
@@ -403,7 +421,10 @@ impl Executor {
                 }
                 // A concurrent copy of this delivery won the commit.
                 Err(StoreError::DuplicateDelivery(_)) => {
-                    return Ok(Committed::Duplicate(Some(key)));
+                    return Ok(Committed::Duplicate {
+                        group: Some(key),
+                        settled: false,
+                    });
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -490,6 +511,7 @@ impl Executor {
                 actions: vec![],
                 ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
                 ticket_state: synced.as_ref().map(|g| g.ticket_state),
+                ignored: None,
             });
         }
         let mut key = self
@@ -523,6 +545,7 @@ impl Executor {
                     }],
                     ticket: None,
                     ticket_state: None,
+                    ignored: None,
                 }),
                 Err(e) => Err(e.into()),
             };
@@ -598,6 +621,7 @@ impl Executor {
                         actions: vec![],
                         ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
                         ticket_state: synced.as_ref().map(|g| g.ticket_state),
+                        ignored: None,
                     });
                 }
                 Err(e) => return Err(e.into()),
@@ -616,6 +640,7 @@ impl Executor {
             actions: applied.decision.actions,
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
+            ignored: None,
         })
     }
 

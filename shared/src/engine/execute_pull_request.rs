@@ -677,6 +677,7 @@ fn pull_request_outcome(delivery: &str, duplicate: bool, actions: Vec<Action>) -
         actions,
         ticket: None,
         ticket_state: None,
+        ignored: None,
     }
 }
 

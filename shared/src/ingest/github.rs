@@ -225,19 +225,6 @@ impl GithubIngest {
         delivery_id: &str,
         alert: &AlertEvent,
     ) -> Answer {
-        // An uninstalled App, or a repository taken out of it, gets no more work; deliveries of
-        // installations scantix never heard of (installed before it was deployed) are served.
-        let covered = (self.executor)
-            .not_covered(alert.installation_id, &alert.finding.repository)
-            .await;
-        match covered {
-            Ok(Some(reason)) => {
-                tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-                return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
-            }
-            Ok(None) => {}
-            Err(e) => return super::answer_for(Err(e), delivery),
-        }
         // With a GitHub connection, the repository's own settings decide (config file, org
         // defaults, Rego policy, CODEOWNERS); without one (local runs, tests), built-in triage.
         let result = match &self.settings {

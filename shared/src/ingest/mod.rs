@@ -96,6 +96,11 @@ impl Answer {
 
 pub(crate) fn answer_for(result: Result<Outcome, ExecuteError>, delivery: &str) -> Answer {
     match result {
+        Ok(outcome) if outcome.ignored.is_some() => {
+            let reason = outcome.ignored.unwrap_or_default();
+            tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
+            Answer::new(202, json!({ "status": "ignored", "reason": reason }))
+        }
         Ok(outcome) => {
             tracing::info!(
                 group = outcome.group.as_ref().map(|g| g.as_str()),
