@@ -456,3 +456,105 @@ async fn a_live_lease_held_elsewhere_is_left_to_its_holder() {
     assert_eq!(group.tally.open, 1, "the event is committed");
     assert_eq!(group.lease.as_ref().unwrap().token, "busy");
 }
+
+/// Dependabot alert `number` of one advisory in repository `repo` of the `acme` organisation.
+fn advisory_in(repo: u64, number: u64) -> Finding {
+    let mut finding = crate::testing::dependabot_alert(
+        number,
+        "GHSA-wf5p-g6vw-rhxx",
+        "axios",
+        "package-lock.json",
+    );
+    finding.repository = crate::finding::Repository {
+        id: repo,
+        full_name: format!("acme/service-{repo}"),
+        default_branch: Some("main".into()),
+        html_url: Some(format!("https://github.com/acme/service-{repo}")),
+    };
+    finding
+}
+
+fn organisation_wide() -> Config {
+    let mut config = Config::default();
+    config.grouping.dependabot = crate::identity::GroupingMode::Advisory;
+    config.grouping.scope.dependabot = crate::state::GroupScope::Organization;
+    config
+}
+
+#[tokio::test]
+async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket() {
+    let store = Arc::new(MemoryStore::new());
+    let tracker = Arc::new(MemoryTracker::new());
+    let (counted, counts) = Counted::new(tracker.clone());
+    let github = Arc::new(crate::github::api::MemoryGitHub::new());
+    let exec = Executor::new(store.clone(), Arc::new(counted), organisation_wide())
+        .with_github(github.clone());
+    let mut key = None;
+    for (n, repo) in [(1, 101), (2, 102), (3, 103)] {
+        let outcome = exec
+            .apply_alert(&format!("github:{n}"), &opened(advisory_in(repo, n)), Triage::Ticket)
+            .await
+            .unwrap();
+        key = outcome.group.clone();
+        github.add_finding(advisory_in(repo, n));
+    }
+    let key = key.unwrap();
+    assert_eq!(key.as_str(), "org:acme/dependabot/advisory:GHSA-wf5p-g6vw-rhxx");
+    assert_eq!(counts.snapshot().create, 1, "one ticket for the organisation");
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert_eq!(group.scope, crate::state::GroupScope::Organization);
+    assert_eq!(group.tally.open, 3);
+    let ticket = tracker.ticket(&group.ticket.clone().unwrap().key).unwrap();
+    assert!(
+        ticket.title.contains("across 3 repositories"),
+        "{}",
+        ticket.title
+    );
+    for repo in ["acme/service-101", "acme/service-102", "acme/service-103"] {
+        // Markdown-escaped, as every text from an alert is.
+        let shown = crate::ticket::markdown::escape(repo);
+        assert!(ticket.body.contains(&shown), "{repo} listed: {}", ticket.body);
+    }
+    assert_eq!(
+        store
+            .groups_in(&crate::store::List::Home("org:acme".into()), None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1,
+        "listed under the organisation"
+    );
+
+    // Closed as "won't fix" in the tracker: each alert is dismissed in its own repository.
+    let closed = crate::event::TicketEvent {
+        tracker: "memory".into(),
+        ticket_key: ticket.key.clone(),
+        change: crate::event::TicketChange::Updated {
+            status: crate::event::StatusCategory::Done,
+            status_name: "Done".into(),
+            resolution: Some("Won't Fix".into()),
+            assignee_changed: None,
+        },
+        actor: Some("Bob".into()),
+        actor_id: Some("acc-bob".into()),
+    };
+    exec.apply_ticket("jira:close", &closed).await.unwrap();
+    let mut dismissed: Vec<(u64, u64)> = github
+        .dismissed()
+        .iter()
+        .map(|d| (d.repository, d.number))
+        .collect();
+    dismissed.sort_unstable();
+    assert_eq!(dismissed, [(101, 1), (102, 2), (103, 3)]);
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert_eq!((group.tally.open, group.tally.dismissed), (0, 3));
+    assert!(
+        store
+            .findings_of(&key)
+            .iter()
+            .all(|f| f.pending_dismissal.is_none()),
+        "every debt paid"
+    );
+    assert!(group.outbox.is_empty());
+}
