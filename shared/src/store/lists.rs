@@ -54,6 +54,17 @@ impl Members {
             Members::Ticketed | Members::All => None,
         }
     }
+
+    /// The ranks these findings take, as a range an index reads: from (inclusive) and below
+    /// (exclusive), either end open. Exactly the ranks `admits` admits.
+    pub fn rank_range(self) -> (Option<&'static str>, Option<&'static str>) {
+        match self {
+            Members::OpenTicketed => (Some("0#"), Some("0$")),
+            // Ranks of recorded-only findings start with 2.
+            Members::Ticketed => (None, Some("2")),
+            Members::All => (None, None),
+        }
+    }
 }
 
 /// Where a group is listed, and its sort key within each list.

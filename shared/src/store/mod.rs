@@ -1,6 +1,6 @@
 //! The `Store` port: where findings, groups (with their ticket mapping and outbox), delivery ids,
 //! the audit log, installations, pull requests and the inbox live. `memory` is the in-process twin
-//! (tests); `dynamodb` is production; `lists` says which lists each record belongs to, so every
+//! (tests); `sqlite` is the local mode's embedded database; `dynamodb` is production; `lists` says which lists each record belongs to, so every
 //! adapter answers the same queries the same way.
 //!
 //! # Access patterns (each a key lookup or one list read, never a scan on a hot path)
@@ -20,6 +20,7 @@
 pub mod dynamodb;
 pub mod lists;
 pub mod memory;
+pub mod sqlite;
 
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem};
