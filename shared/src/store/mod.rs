@@ -1,7 +1,7 @@
 //! The `Store` port: where findings, groups (with their ticket mapping and outbox), delivery ids,
 //! the audit log, installations, pull requests and the inbox live. `memory` is the in-process twin
-//! (tests); `sqlite` is the local mode's embedded database; `dynamodb` is production; `lists` says which lists each record belongs to, so every
-//! adapter answers the same queries the same way.
+//! (tests); `sqlite` is the local mode's embedded database; `dynamodb` is production; `lists` says
+//! which lists each record belongs to, so every adapter answers the same queries the same way.
 //!
 //! # Access patterns (each a key lookup or one list read, never a scan on a hot path)
 //! | question | how |
