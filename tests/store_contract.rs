@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use scantix::finding::{AlertState, Severity};
 use scantix::identity::{Fingerprint, GroupKey};
 use scantix::state::{
-    AuditEntry, FindingRecord, GroupContent, GroupRecord, GroupScope, InstallationRecord,
-    OutboxOp, TicketRef, TicketState, Triage, Versioned,
+    AuditEntry, FindingRecord, GroupContent, GroupRecord, GroupScope, InstallationRecord, OutboxOp,
+    TicketRef, TicketState, Triage, Versioned,
 };
 use scantix::store::{
     Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
@@ -734,9 +734,13 @@ async fn ticket_links_lead_back_to_their_group(store: Arc<dyn Store>) -> Result<
         links,
         ..Commit::default()
     };
-    store.commit(links(vec![link("jira", "SEC-1", &first)])).await?;
+    store
+        .commit(links(vec![link("jira", "SEC-1", &first)]))
+        .await?;
     // Linking again is harmless.
-    store.commit(links(vec![link("jira", "SEC-1", &first)])).await?;
+    store
+        .commit(links(vec![link("jira", "SEC-1", &first)]))
+        .await?;
     // GitHub issue keys contain `#`, which is also the key separator in DynamoDB.
     store
         .commit(links(vec![link("github", "acme/shop#7", &second)]))
@@ -1228,7 +1232,9 @@ async fn a_commit_of_many_findings_lands_whole_or_not_at_all(store: Arc<dyn Stor
     };
     expect_conflict(store.commit(commit(writes.clone(), &closed)).await)?;
     assert_eq!(
-        members(&store, &key, Members::OpenTicketed, 100).await?.len(),
+        members(&store, &key, Members::OpenTicketed, 100)
+            .await?
+            .len(),
         40
     );
     assert_eq!(store.get_group(&key).await?, stored);
@@ -1511,7 +1517,12 @@ async fn due_lists_are_earliest_first_and_follow_the_ticket(store: Arc<dyn Store
     }
     // Without a ticket, or with a closed one, a group is in no due list.
     write_group(&store, ticketed_group(200, None, 1), None).await?;
-    write_group(&store, ticketed_group(201, Some(TicketState::Resolved), 1), None).await?;
+    write_group(
+        &store,
+        ticketed_group(201, Some(TicketState::Resolved), 1),
+        None,
+    )
+    .await?;
 
     let by_due = |upto: u64| {
         let mut keys: Vec<(u64, GroupKey)> = due_in
@@ -1563,7 +1574,12 @@ async fn the_queue_lists_groups_with_tracker_calls_oldest_change_first(
         group.push_op(OutboxOp::Refresh);
         stored.push(write_group(&store, group, None).await?);
     }
-    write_group(&store, ticketed_group(399, Some(TicketState::Open), 30), None).await?;
+    write_group(
+        &store,
+        ticketed_group(399, Some(TicketState::Open), 30),
+        None,
+    )
+    .await?;
     let key = |n: usize| stored[n].value.key.clone();
     assert_eq!(
         listed(&store, List::Queued).await?,
@@ -1625,7 +1641,8 @@ async fn changes_on_lists_a_days_audit_in_time_order(store: Arc<dyn Store>) -> R
             .await
         }
     };
-    let actions = |entries: Vec<AuditEntry>| entries.into_iter().map(|e| e.action).collect::<Vec<_>>();
+    let actions =
+        |entries: Vec<AuditEntry>| entries.into_iter().map(|e| e.action).collect::<Vec<_>>();
     // By time; at one instant, by group.
     let (of_a, of_b) = ("a.same-instant-as-b", "b.second");
     let same_instant = match a < b {
@@ -1725,7 +1742,6 @@ fn fingerprints(records: &[FindingRecord]) -> BTreeSet<Fingerprint> {
     records.iter().map(|r| r.fingerprint.clone()).collect()
 }
 
-
 /// What only the SQLite adapter has: a file that outlives processes (crashes, two processes at
 /// once, readers beside a writer), a schema version, and the import of the old local JSON store.
 mod sqlite_only {
@@ -1788,7 +1804,12 @@ mod sqlite_only {
                     group: Some(Guarded::replacing(group, read.as_ref())),
                     audit: (0..AUDIT_PER_COMMIT)
                         .map(|n| {
-                            audit_entry(&key, &format!("crash.{k}.{n}"), at(k as i64), Some(&delivery))
+                            audit_entry(
+                                &key,
+                                &format!("crash.{k}.{n}"),
+                                at(k as i64),
+                                Some(&delivery),
+                            )
                         })
                         .collect(),
                     ..Commit::default()
@@ -1810,18 +1831,31 @@ mod sqlite_only {
         };
         let findings = all_findings(&store, &key).await?;
         let total = u64::from(group.value.tally.total());
-        assert_eq!(findings.len() as u64, total, "the group counts its findings");
-        ensure!(total % BATCH == 0, "a commit landed in part: {total} findings");
+        assert_eq!(
+            findings.len() as u64,
+            total,
+            "the group counts its findings"
+        );
+        ensure!(
+            total % BATCH == 0,
+            "a commit landed in part: {total} findings"
+        );
         let landed = total / BATCH;
         assert_eq!(group.version, landed, "one group write per commit");
         for k in 0..landed {
             ensure!(
-                store.get_delivery(&format!("github:crash-{k}")).await?.is_some(),
+                store
+                    .get_delivery(&format!("github:crash-{k}"))
+                    .await?
+                    .is_some(),
                 "commit {k}'s findings without its delivery"
             );
         }
         ensure!(
-            store.get_delivery(&format!("github:crash-{landed}")).await?.is_none(),
+            store
+                .get_delivery(&format!("github:crash-{landed}"))
+                .await?
+                .is_none(),
             "a delivery without its findings"
         );
         assert_eq!(
@@ -1888,7 +1922,10 @@ mod sqlite_only {
             let store = Arc::clone(&stores[number as usize % 2]);
             let commit = Commit {
                 delivery: Some(delivery_record("github:two-processes", None, at(0))),
-                findings: vec![guarded(finding_record(&sample_finding(7, number), at(0)), None)],
+                findings: vec![guarded(
+                    finding_record(&sample_finding(7, number), at(0)),
+                    None,
+                )],
                 ..Commit::default()
             };
             tokio::spawn(async move { store.commit(commit).await })
@@ -2032,7 +2069,10 @@ mod sqlite_only {
             conn.query_row("SELECT version FROM schema_version", [], |row| row.get(0))?;
         assert_eq!(version, SCHEMA_VERSION);
 
-        conn.execute("UPDATE schema_version SET version = ?1", [SCHEMA_VERSION + 1])?;
+        conn.execute(
+            "UPDATE schema_version SET version = ?1",
+            [SCHEMA_VERSION + 1],
+        )?;
         let result = SqliteStore::open(dir.path());
         assert!(
             matches!(&result, Err(StoreError::Rejected(m)) if m.contains("newer scantix")),
@@ -2077,7 +2117,10 @@ mod sqlite_only {
         with_legacy_file(dir.path())?;
         let fixture: serde_json::Value = serde_json::from_str(legacy_fixture())?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path())?);
-        ensure!(!dir.path().join(LEGACY_FILE).exists(), "the file is renamed");
+        ensure!(
+            !dir.path().join(LEGACY_FILE).exists(),
+            "the file is renamed"
+        );
         ensure!(
             dir.path().join(format!("{LEGACY_FILE}.imported")).exists(),
             "and kept"
@@ -2131,21 +2174,31 @@ mod sqlite_only {
             let content = store.get_content(&key).await?.expect("the rule's texts");
             assert_eq!(content.help.as_deref(), old["rule"]["help"].as_str());
             assert_eq!(
-                listed(&store, List::Home(scantix::store::lists::home_of(&group.value)))
-                    .await?
-                    .contains(&key),
+                listed(
+                    &store,
+                    List::Home(scantix::store::lists::home_of(&group.value))
+                )
+                .await?
+                .contains(&key),
                 true
             );
         }
         let (open_drafts, draft_links) = (
             listed(&store, List::State(TicketState::Open)).await?.len()
                 + listed(&store, List::State(TicketState::Draft)).await?.len()
-                + listed(&store, List::State(TicketState::Reopened)).await?.len()
+                + listed(&store, List::State(TicketState::Reopened))
+                    .await?
+                    .len()
                 + listed(&store, List::State(TicketState::Stale)).await?.len()
-                + listed(&store, List::State(TicketState::Resolved)).await?.len(),
+                + listed(&store, List::State(TicketState::Resolved))
+                    .await?
+                    .len(),
             fixture["ticket_links"].as_object().map_or(0, |l| l.len()),
         );
-        assert_eq!(open_drafts, draft_links, "every ticketed group is in its state list");
+        assert_eq!(
+            open_drafts, draft_links,
+            "every ticketed group is in its state list"
+        );
 
         // Findings, slimmed: the rule's texts live in the group's content now.
         for (fingerprint, entry) in fixture["findings"].as_object().expect("findings") {
@@ -2159,7 +2212,11 @@ mod sqlite_only {
                 entry[0]["finding"]["number"].as_u64().expect("a number")
             );
         }
-        for id in fixture["deliveries"].as_object().expect("deliveries").keys() {
+        for id in fixture["deliveries"]
+            .as_object()
+            .expect("deliveries")
+            .keys()
+        {
             ensure!(store.get_delivery(id).await?.is_some(), "delivery {id}");
         }
         let audit = fixture_audit(&fixture);
@@ -2252,7 +2309,10 @@ mod sqlite_only {
             matches!(&result, Err(StoreError::Rejected(m)) if m.contains("move one of them away")),
             "{result:?}"
         );
-        ensure!(dir.path().join(LEGACY_FILE).exists(), "the file is left alone");
+        ensure!(
+            dir.path().join(LEGACY_FILE).exists(),
+            "the file is left alone"
+        );
         // An unreadable old store says so.
         let empty = TempDir::new();
         std::fs::write(empty.path().join(LEGACY_FILE), "{\"groups\": [")?;
@@ -2349,7 +2409,10 @@ mod dynamodb_only {
         let item = raw_item(&store, &format!("G#{key}"), "C").await?;
         assert_eq!(item.get("kind"), Some(&s("content")));
         let item = raw_item(&store, &format!("M#{key}"), &record.rank()).await?;
-        assert_eq!(item.get("target_pk"), Some(&s(&format!("F#{}", record.fingerprint))));
+        assert_eq!(
+            item.get("target_pk"),
+            Some(&s(&format!("F#{}", record.fingerprint)))
+        );
 
         // DynamoDB TTL only honours a Number of epoch seconds.
         let item = raw_item(&store, "D#github:layout", "D").await?;
@@ -2637,8 +2700,16 @@ mod dynamodb_only {
             let old_version = fixture["findings"][record.fingerprint.as_str()][1]
                 .as_u64()
                 .expect("a version");
-            let read = store.get_finding(&record.fingerprint).await?.expect("there");
-            assert_eq!(read.version, old_version + 1, "{}: written once", record.fingerprint);
+            let read = store
+                .get_finding(&record.fingerprint)
+                .await?
+                .expect("there");
+            assert_eq!(
+                read.version,
+                old_version + 1,
+                "{}: written once",
+                record.fingerprint
+            );
             assert_eq!(
                 record.finding.state,
                 serde_json::from_value(members[record.fingerprint.as_str()]["state"].clone())?,
@@ -2678,7 +2749,10 @@ mod dynamodb_only {
         let item = raw_item(&store, &format!("G#{key}"), "G").await?;
         let doc: serde_json::Value =
             serde_json::from_str(item.get("doc").and_then(|d| d.as_s().ok()).expect("doc"))?;
-        ensure!(doc.get("members").is_none(), "the item is in today's format");
+        ensure!(
+            doc.get("members").is_none(),
+            "the item is in today's format"
+        );
 
         // Another process reads the upgraded record, and upgrades nothing again.
         let second: Arc<dyn Store> =
@@ -2719,7 +2793,10 @@ mod dynamodb_only {
         let mut stored = BTreeMap::new();
         let mut read = BTreeMap::new();
         for fingerprint in legacy.members.keys() {
-            let record = store.get_finding(fingerprint).await?.expect("an old finding");
+            let record = store
+                .get_finding(fingerprint)
+                .await?
+                .expect("an old finding");
             stored.insert(fingerprint.clone(), record.value.clone());
             read.insert(fingerprint.clone(), record);
         }
@@ -2731,7 +2808,11 @@ mod dynamodb_only {
             .collect();
         store.commit(findings_commit(writes)).await?;
         let item = raw_item(&store, &format!("G#{key}"), "G").await?;
-        assert_eq!(item.get("version"), Some(&n(version as i64)), "still the old group");
+        assert_eq!(
+            item.get("version"),
+            Some(&n(version as i64)),
+            "still the old group"
+        );
 
         let store: Arc<dyn Store> = Arc::new(store);
         let group = store.get_group(&key).await?.expect("the group");

@@ -46,6 +46,9 @@ pub fn temp_store() -> (SqliteStore, TempDir) {
     let dir = TempDir::new();
     match SqliteStore::open(dir.path()) {
         Ok(store) => (store, dir),
-        Err(e) => panic!("could not open a SQLite store in {}: {e}", dir.path().display()),
+        Err(e) => panic!(
+            "could not open a SQLite store in {}: {e}",
+            dir.path().display()
+        ),
     }
 }

@@ -80,7 +80,10 @@ pub fn group_lists(group: &GroupRecord) -> Vec<(List, String)> {
     if !group.outbox.is_empty() {
         lists.push((
             List::Queued,
-            format!("{}#{key}", group.updated_at.format("%Y-%m-%dT%H:%M:%S%.9fZ")),
+            format!(
+                "{}#{key}",
+                group.updated_at.format("%Y-%m-%dT%H:%M:%S%.9fZ")
+            ),
         ));
     }
     if group.ticket.is_some() {
@@ -123,7 +126,8 @@ impl List {
         match self {
             List::DueBy(day) => (
                 List::Due,
-                day.succ_opt().map(|next| next.format("%Y-%m-%d").to_string()),
+                day.succ_opt()
+                    .map(|next| next.format("%Y-%m-%d").to_string()),
             ),
             other => (other.clone(), None),
         }

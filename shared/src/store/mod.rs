@@ -277,10 +277,8 @@ pub trait Store: Inbox {
 
     /// Writes a pull request record if it is still at `expected_version` (`None`: only if absent);
     /// returns the new version.
-    async fn put_pull_request(
-        &self,
-        record: Guarded<PullRequestRecord>,
-    ) -> Result<u64, StoreError>;
+    async fn put_pull_request(&self, record: Guarded<PullRequestRecord>)
+    -> Result<u64, StoreError>;
 
     /// A page of every group, in key order: a scan, for whole-store listings and migrations only.
     async fn all_groups(

@@ -97,7 +97,10 @@ pub(super) fn import_legacy(conn: &mut Connection, path: &Path) -> Result<(), St
             )));
         }
         let tables: LegacyTables = serde_json::from_slice(&bytes).map_err(|e| {
-            StoreError::Corrupt(format!("the old store {} is unreadable: {e}", path.display()))
+            StoreError::Corrupt(format!(
+                "the old store {} is unreadable: {e}",
+                path.display()
+            ))
         })?;
         write_tables(&tx, tables)?;
         tx.execute(
@@ -133,7 +136,11 @@ fn write_tables(tx: &rusqlite::Transaction<'_>, tables: LegacyTables) -> Result<
         let stored: BTreeMap<Fingerprint, FindingRecord> = legacy
             .members
             .keys()
-            .filter_map(|fp| findings.get(fp).map(|(record, _)| (fp.clone(), record.clone())))
+            .filter_map(|fp| {
+                findings
+                    .get(fp)
+                    .map(|(record, _)| (fp.clone(), record.clone()))
+            })
             .collect();
         let upgraded = upgrade(&legacy, &stored);
         for record in upgraded.findings {
@@ -183,7 +190,12 @@ fn write_tables(tx: &rusqlite::Transaction<'_>, tables: LegacyTables) -> Result<
     for (record, version) in tables.installations.into_values() {
         let id = sql_id("installation", record.id)?;
         put_installation(tx, &Guarded::new(record))?;
-        set_version(tx, "UPDATE installations SET version = ?1 WHERE id = ?2", &[&id], version)?;
+        set_version(
+            tx,
+            "UPDATE installations SET version = ?1 WHERE id = ?2",
+            &[&id],
+            version,
+        )?;
     }
     for item in tables.inbox.into_values() {
         put_inbox(tx, &item)?;
@@ -194,7 +206,10 @@ fn write_tables(tx: &rusqlite::Transaction<'_>, tables: LegacyTables) -> Result<
         set_version(
             tx,
             "UPDATE pull_requests SET version = ?1 WHERE repository_id = ?2 AND number = ?3",
-            &[&sql_id("repository", repository)?, &sql_id("pull request", number)?],
+            &[
+                &sql_id("repository", repository)?,
+                &sql_id("pull request", number)?,
+            ],
             version,
         )?;
     }

@@ -80,7 +80,9 @@ struct Shared {
 /// Locks `mutex`; a panic while it was held cannot have left a transaction open (a dropped
 /// `Transaction` rolls back), so a poisoned lock still guards a consistent connection.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SqliteStore {
@@ -90,7 +92,10 @@ impl SqliteStore {
     pub fn open(dir: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| {
-            StoreError::Unavailable(format!("creating the store directory {}: {e}", dir.display()))
+            StoreError::Unavailable(format!(
+                "creating the store directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let path = dir.join(DATABASE_FILE);
         let mut writer = schema::connect(&path)?;
@@ -261,7 +266,10 @@ fn get_finding(
     )
 }
 
-fn get_group(conn: &Connection, key: &GroupKey) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
+fn get_group(
+    conn: &Connection,
+    key: &GroupKey,
+) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
     versioned_row(
         conn,
         &format!("group {key}"),
@@ -272,7 +280,9 @@ fn get_group(conn: &Connection, key: &GroupKey) -> Result<Option<Versioned<Group
 
 fn get_delivery(conn: &Connection, id: &str) -> Result<Option<DeliveryRecord>, StoreError> {
     let doc: Option<String> = conn
-        .query_row("SELECT doc FROM deliveries WHERE id = ?1", [id], |row| row.get(0))
+        .query_row("SELECT doc FROM deliveries WHERE id = ?1", [id], |row| {
+            row.get(0)
+        })
         .optional()
         .map_err(sql_error)?;
     doc.map(|doc| decode(&format!("delivery {id}"), &doc))
@@ -371,7 +381,11 @@ fn put_link(tx: &Transaction<'_>, link: &TicketLink) -> Result<(), StoreError> {
 fn put_delivery(tx: &Transaction<'_>, delivery: &DeliveryRecord) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO deliveries (id, expires_at, doc) VALUES (?1, ?2, ?3)",
-        params![delivery.id, timestamp(delivery.expires_at), encode(delivery)?],
+        params![
+            delivery.id,
+            timestamp(delivery.expires_at),
+            encode(delivery)?
+        ],
     )
     .map_err(sql_error)?;
     Ok(())
@@ -392,7 +406,11 @@ fn put_installation(
     record: &Guarded<InstallationRecord>,
 ) -> Result<u64, StoreError> {
     let id = sql_id("installation", record.value.id)?;
-    let current = current_version(tx, "SELECT version FROM installations WHERE id = ?1", &[&id])?;
+    let current = current_version(
+        tx,
+        "SELECT version FROM installations WHERE id = ?1",
+        &[&id],
+    )?;
     let version = next_version(current, record.expected_version)?;
     tx.execute(
         "INSERT INTO installations (id, version, doc) VALUES (?1, ?2, ?3)
@@ -686,7 +704,15 @@ fn inbox_item(conn: &Connection, id: &str) -> Result<Option<InboxItem>, StoreErr
         .query_row(
             "SELECT status, attempts, last_error, doc, body FROM inbox WHERE id = ?1",
             [id],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            },
         )
         .optional()
         .map_err(sql_error)?;
@@ -811,9 +837,11 @@ impl Store for SqliteStore {
         let key = key.clone();
         self.read(move |tx| {
             let doc: Option<String> = tx
-                .query_row("SELECT doc FROM contents WHERE key = ?1", [key.as_str()], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT doc FROM contents WHERE key = ?1",
+                    [key.as_str()],
+                    |row| row.get(0),
+                )
                 .optional()
                 .map_err(sql_error)?;
             doc.map(|doc| decode(&format!("content of group {key}"), &doc))

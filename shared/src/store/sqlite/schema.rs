@@ -173,11 +173,8 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(step).map_err(sql_error)?;
         tx.execute("DELETE FROM schema_version", [])
             .map_err(sql_error)?;
-        tx.execute(
-            "INSERT INTO schema_version (version) VALUES (?1)",
-            [at + 1],
-        )
-        .map_err(sql_error)?;
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [at + 1])
+            .map_err(sql_error)?;
         tx.commit().map_err(sql_error)?;
     }
 }
