@@ -1338,7 +1338,7 @@ async fn group_findings_come_in_rank_order_a_page_at_a_time(store: Arc<dyn Store
 async fn a_findings_rank_moves_with_it_and_leaves_no_stale_entry(
     store: Arc<dyn Store>,
 ) -> Result<()> {
-    let records = vec![
+    let records = [
         ranked(1, Severity::High, AlertState::Open, Triage::Ticket, 10),
         ranked(2, Severity::Medium, AlertState::Open, Triage::Ticket, 10),
     ];
@@ -2173,17 +2173,10 @@ mod sqlite_only {
             assert_eq!(found, expected, "{key}: its findings");
             let content = store.get_content(&key).await?.expect("the rule's texts");
             assert_eq!(content.help.as_deref(), old["rule"]["help"].as_str());
-            assert_eq!(
-                listed(
-                    &store,
-                    List::Home(scantix::store::lists::home_of(&group.value))
-                )
-                .await?
-                .contains(&key),
-                true
-            );
+            let home = List::Home(scantix::store::lists::home_of(&group.value));
+            ensure!(listed(&store, home).await?.contains(&key), "{key} at home");
         }
-        let (open_drafts, draft_links) = (
+        let (in_state_lists, tickets) = (
             listed(&store, List::State(TicketState::Open)).await?.len()
                 + listed(&store, List::State(TicketState::Draft)).await?.len()
                 + listed(&store, List::State(TicketState::Reopened))
@@ -2196,7 +2189,7 @@ mod sqlite_only {
             fixture["ticket_links"].as_object().map_or(0, |l| l.len()),
         );
         assert_eq!(
-            open_drafts, draft_links,
+            in_state_lists, tickets,
             "every ticketed group is in its state list"
         );
 

@@ -159,3 +159,26 @@ pub fn audit_sort_key(entry: &crate::state::AuditEntry) -> String {
         entry.group_key
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rank_range_holds_exactly_the_ranks_its_members_admit() {
+        let ranks = [
+            "0#4#000000000001#1/code-scanning/1",
+            "0#9#999999999999#9/secret-scanning/9",
+            "1#0#000000000001#1/code-scanning/2",
+            "1#9#000000000001#1/code-scanning/3",
+            "2#0#000000000001#1/code-scanning/4",
+        ];
+        for which in [Members::OpenTicketed, Members::Ticketed, Members::All] {
+            let (from, below) = which.rank_range();
+            for rank in ranks {
+                let in_range = from.is_none_or(|f| rank >= f) && below.is_none_or(|b| rank < b);
+                assert_eq!(in_range, which.admits(rank), "{which:?} {rank}");
+            }
+        }
+    }
+}

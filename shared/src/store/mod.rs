@@ -280,7 +280,9 @@ pub trait Store: Inbox {
     async fn put_pull_request(&self, record: Guarded<PullRequestRecord>)
     -> Result<u64, StoreError>;
 
-    /// A page of every group, in key order: a scan, for whole-store listings and migrations only.
+    /// A page of every group: a scan, for whole-store listings and migrations only. Pages hold at
+    /// most `limit` groups and every group comes once; the order is the adapter's (key order in
+    /// memory and SQLite, DynamoDB's scan order).
     async fn all_groups(
         &self,
         after: Option<&str>,

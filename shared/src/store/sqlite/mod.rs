@@ -699,8 +699,11 @@ fn changes_on(
     Ok(page_of(found, limit))
 }
 
+/// An inbox row: status, attempts, last error, the item's JSON without its body, the body.
+type InboxRow = (String, i64, Option<String>, String, Vec<u8>);
+
 fn inbox_item(conn: &Connection, id: &str) -> Result<Option<InboxItem>, StoreError> {
-    let row: Option<(String, i64, Option<String>, String, Vec<u8>)> = conn
+    let row: Option<InboxRow> = conn
         .query_row(
             "SELECT status, attempts, last_error, doc, body FROM inbox WHERE id = ?1",
             [id],
@@ -1020,5 +1023,66 @@ impl Store for SqliteStore {
         let after = after.map(str::to_owned);
         self.read(move |tx| all_groups(tx, after.as_deref(), limit))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guard_holds_only_at_the_version_stored() {
+        assert_eq!(next_version(None, None).ok(), Some(1));
+        assert_eq!(next_version(Some(3), Some(3)).ok(), Some(4));
+        for (current, expected) in [(None, Some(1)), (Some(1), None), (Some(2), Some(3))] {
+            assert!(matches!(
+                next_version(current, expected),
+                Err(StoreError::Conflict)
+            ));
+        }
+    }
+
+    #[test]
+    fn pages_end_where_the_list_ends() {
+        let rows = |n: usize| (0..n).map(|i| (format!("k{i}"), i)).collect::<Vec<_>>();
+        // Fetched one past the limit: a full page with more after it says where to go on.
+        let page = page_of(rows(3), 2);
+        assert_eq!(
+            (page.items, page.next),
+            (vec![0, 1], Some("k1".to_string()))
+        );
+        let page = page_of(rows(2), 2);
+        assert_eq!((page.items, page.next), (vec![0, 1], None));
+        assert_eq!(page_of(rows(0), 2), Page::default());
+    }
+
+    #[tokio::test]
+    async fn a_cursor_of_another_list_is_refused_not_misread() {
+        let dir = std::env::temp_dir().join(format!("scantix-unit-{}", uuid::Uuid::new_v4()));
+        let store = SqliteStore::open(&dir).expect("a store");
+        let day = chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("a day");
+        let result = store.changes_on(day, Some("not-a-cursor"), 10).await;
+        assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
+        drop(store);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_busy_database_is_worth_retrying_and_a_damaged_one_is_not() {
+        let failure = |code| {
+            sql_error(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error {
+                    code,
+                    extended_code: 0,
+                },
+                None,
+            ))
+        };
+        assert!(failure(rusqlite::ErrorCode::DatabaseBusy).is_retryable());
+        assert!(matches!(
+            failure(rusqlite::ErrorCode::DatabaseCorrupt),
+            StoreError::Corrupt(_)
+        ));
+        assert!(!failure(rusqlite::ErrorCode::ReadOnly).is_retryable());
     }
 }

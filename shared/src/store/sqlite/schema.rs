@@ -122,8 +122,10 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 /// - `synchronous=FULL`: the log is synced to disk at every commit. With `NORMAL` (WAL's usual
 ///   setting) a commit survives a crash of the process but not of the machine: the last commits
 ///   can vanish on power loss. A commit here is a delivery scantix has acknowledged (GitHub does
-///   not redeliver), so it must stay; the cost is one sync per commit (measured in the report of
-///   this store's change: about a millisecond on this machine's disk).
+///   not redeliver), so it must stay; the cost is one sync of the log per commit. Measured on
+///   the development machine (debug build, one finding joining a group of up to 1,000 with its
+///   delivery and audit entry, a busy 2-core VM): median commit 1.4 ms with `FULL`, 0.9 ms with
+///   `NORMAL`.
 /// - a busy timeout, for another process writing to the same file.
 pub(super) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
