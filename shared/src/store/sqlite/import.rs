@@ -11,8 +11,8 @@
 
 use super::errors::sql_error;
 use super::{
-    apply_commit, put_finding, put_group, put_inbox, put_installation, put_pull_request, sql_id,
-    timestamp,
+    apply_commit, put_content, put_finding, put_group, put_inbox, put_installation,
+    put_pull_request, sql_id, timestamp,
 };
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::InboxItem;
@@ -124,7 +124,6 @@ pub(super) fn import_legacy(conn: &mut Connection, path: &Path) -> Result<(), St
 
 fn write_tables(tx: &rusqlite::Transaction<'_>, tables: LegacyTables) -> Result<(), StoreError> {
     let mut findings = tables.findings;
-    let mut commit = Commit::default();
     for (key, (doc, version)) in tables.groups {
         let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("old group {key}: {e}"));
         if !is_legacy_group(&doc) {
@@ -152,10 +151,10 @@ fn write_tables(tx: &rusqlite::Transaction<'_>, tables: LegacyTables) -> Result<
             put_versioned_finding(tx, record, version)?;
         }
         put_versioned_group(tx, upgraded.group, version + 1)?;
-        commit.content = Some(upgraded.content);
-        apply_commit(tx, &std::mem::take(&mut commit))?;
+        put_content(tx, &upgraded.content)?;
     }
-    // Findings no group named (none, written by the old code; kept rather than lost).
+    // Findings that no group lists (the old code always put a finding in a group; kept rather
+    // than lost).
     for (_, (record, version)) in findings {
         let record = FindingRecord {
             finding: FindingRecord::slim(record.finding.clone()),
@@ -172,6 +171,7 @@ fn write_tables(tx: &rusqlite::Transaction<'_>, tables: LegacyTables) -> Result<
             },
         )?;
     }
+    let mut commit = Commit::default();
     for (link, group) in tables.ticket_links {
         let Some((tracker, ticket_key)) = link.split_once('#') else {
             return Err(StoreError::Corrupt(format!(
