@@ -7,6 +7,7 @@ pub mod fake_jira;
 pub mod lambda_emulator;
 pub mod openapi;
 pub mod records;
+pub mod sqlite;
 pub mod stored;
 pub mod streams;
 pub mod webhooks;

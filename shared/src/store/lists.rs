@@ -54,6 +54,17 @@ impl Members {
             Members::Ticketed | Members::All => None,
         }
     }
+
+    /// The ranks these findings take, as a range an index reads: from (inclusive) and below
+    /// (exclusive), either end open. Exactly the ranks `admits` admits.
+    pub fn rank_range(self) -> (Option<&'static str>, Option<&'static str>) {
+        match self {
+            Members::OpenTicketed => (Some("0#"), Some("0$")),
+            // Ranks of recorded-only findings start with 2.
+            Members::Ticketed => (None, Some("2")),
+            Members::All => (None, None),
+        }
+    }
 }
 
 /// Where a group is listed, and its sort key within each list.
@@ -69,7 +80,10 @@ pub fn group_lists(group: &GroupRecord) -> Vec<(List, String)> {
     if !group.outbox.is_empty() {
         lists.push((
             List::Queued,
-            format!("{}#{key}", group.updated_at.format("%Y-%m-%dT%H:%M:%S%.9fZ")),
+            format!(
+                "{}#{key}",
+                group.updated_at.format("%Y-%m-%dT%H:%M:%S%.9fZ")
+            ),
         ));
     }
     if group.ticket.is_some() {
@@ -112,7 +126,8 @@ impl List {
         match self {
             List::DueBy(day) => (
                 List::Due,
-                day.succ_opt().map(|next| next.format("%Y-%m-%d").to_string()),
+                day.succ_opt()
+                    .map(|next| next.format("%Y-%m-%d").to_string()),
             ),
             other => (other.clone(), None),
         }
@@ -143,4 +158,27 @@ pub fn audit_sort_key(entry: &crate::state::AuditEntry) -> String {
         entry.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         entry.group_key
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rank_range_holds_exactly_the_ranks_its_members_admit() {
+        let ranks = [
+            "0#4#000000000001#1/code-scanning/1",
+            "0#9#999999999999#9/secret-scanning/9",
+            "1#0#000000000001#1/code-scanning/2",
+            "1#9#000000000001#1/code-scanning/3",
+            "2#0#000000000001#1/code-scanning/4",
+        ];
+        for which in [Members::OpenTicketed, Members::Ticketed, Members::All] {
+            let (from, below) = which.rank_range();
+            for rank in ranks {
+                let in_range = from.is_none_or(|f| rank >= f) && below.is_none_or(|b| rank < b);
+                assert_eq!(in_range, which.admits(rank), "{which:?} {rank}");
+            }
+        }
+    }
 }

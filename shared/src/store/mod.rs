@@ -1,7 +1,7 @@
 //! The `Store` port: where findings, groups (with their ticket mapping and outbox), delivery ids,
 //! the audit log, installations, pull requests and the inbox live. `memory` is the in-process twin
-//! (tests); `dynamodb` is production; `lists` says which lists each record belongs to, so every
-//! adapter answers the same queries the same way.
+//! (tests); `sqlite` is the local mode's embedded database; `dynamodb` is production; `lists` says
+//! which lists each record belongs to, so every adapter answers the same queries the same way.
 //!
 //! # Access patterns (each a key lookup or one list read, never a scan on a hot path)
 //! | question | how |
@@ -20,6 +20,7 @@
 pub mod dynamodb;
 pub mod lists;
 pub mod memory;
+pub mod sqlite;
 
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem};
@@ -276,12 +277,12 @@ pub trait Store: Inbox {
 
     /// Writes a pull request record if it is still at `expected_version` (`None`: only if absent);
     /// returns the new version.
-    async fn put_pull_request(
-        &self,
-        record: Guarded<PullRequestRecord>,
-    ) -> Result<u64, StoreError>;
+    async fn put_pull_request(&self, record: Guarded<PullRequestRecord>)
+    -> Result<u64, StoreError>;
 
-    /// A page of every group, in key order: a scan, for whole-store listings and migrations only.
+    /// A page of every group: a scan, for whole-store listings and migrations only. Pages hold at
+    /// most `limit` groups and every group comes once; the order is the adapter's (key order in
+    /// memory and SQLite, DynamoDB's scan order).
     async fn all_groups(
         &self,
         after: Option<&str>,

@@ -5,7 +5,7 @@ use super::errors::build_error;
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{AuditEntry, DeliveryRecord, Versioned};
 use crate::store::{Guarded, StoreError};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -191,6 +191,11 @@ pub(super) enum Write {
     Delete {
         key: Key,
     },
+    /// Writes `item`'s `doc` (and `kind`) only where the item has none yet: a write that never
+    /// replaces and never fails (an `Update` with `if_not_exists`), for records written once.
+    Keep {
+        item: Item,
+    },
 }
 
 impl Write {
@@ -205,7 +210,7 @@ impl Write {
     /// write capacity; a delete counts its key.
     pub fn size(&self) -> usize {
         match self {
-            Write::Put { item, .. } => item_size(item),
+            Write::Put { item, .. } | Write::Keep { item } => item_size(item),
             Write::Delete { key } => key.pk.len() + key.sk.len() + PK.len() + SK.len(),
         }
     }
@@ -224,6 +229,30 @@ impl Write {
                     .build()
                     .map_err(build_error)?;
                 Ok(TransactWriteItem::builder().put(put).build())
+            }
+            Write::Keep { item } => {
+                let key = Key::of(&item)
+                    .ok_or_else(|| StoreError::Corrupt("an item to keep has no key".into()))?;
+                let (kind, doc) = (item.get(KIND).cloned(), item.get(DOC).cloned());
+                let update = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key.into_item()))
+                    .update_expression("SET #kind = :kind, #doc = if_not_exists(#doc, :doc)")
+                    .expression_attribute_names("#kind", KIND)
+                    .expression_attribute_names("#doc", DOC)
+                    .set_expression_attribute_values(Some(HashMap::from([
+                        (
+                            ":kind".to_string(),
+                            kind.unwrap_or(AttributeValue::Null(true)),
+                        ),
+                        (
+                            ":doc".to_string(),
+                            doc.unwrap_or(AttributeValue::Null(true)),
+                        ),
+                    ])))
+                    .build()
+                    .map_err(build_error)?;
+                Ok(TransactWriteItem::builder().update(update).build())
             }
             Write::Delete { key } => {
                 let delete = Delete::builder()

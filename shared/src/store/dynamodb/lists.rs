@@ -9,8 +9,8 @@
 //! | audit entry of a day | `AD#<yyyy-mm-dd>` | time, group and the entry's own `sk` | `kind=day`, `target_pk`, `target_sk` |
 //!
 //! Lists any group may join (`Due`, `Queued`, `State`) are spread over `SHARDS` partitions by a
-//! digest of the group key, so no single partition takes every change; a read walks the shards
-//! in turn. `Home` lists are one partition per repository.
+//! digest of the group key, so no single partition takes every change; a read takes the next
+//! entries of every shard, merged by sort key. `Home` lists are one partition per repository.
 
 use super::items::{
     GROUP, Item, KIND, KIND_DAY, KIND_LIST, KIND_MEMBER, Key, TARGET_PK, TARGET_SK, Write,
@@ -119,17 +119,4 @@ pub(super) fn member_diff(old: Option<&FindingRecord>, new: &FindingRecord) -> V
 pub(super) fn group_diff(old: Option<&GroupRecord>, new: &GroupRecord) -> Vec<Write> {
     let old = old.map(group_entries).unwrap_or_default();
     diff(&old, &group_entries(new))
-}
-
-/// A page cursor over a sharded list: the shard, and where in it the page ended.
-pub(super) fn cursor(shard: u8, sk: &str) -> String {
-    format!("{shard}|{sk}")
-}
-
-/// The shard and sort key a cursor names (`None`: start of shard 0).
-pub(super) fn parse_cursor(cursor: Option<&str>) -> (u8, Option<String>) {
-    match cursor.and_then(|c| c.split_once('|')) {
-        Some((shard, sk)) => (shard.parse().unwrap_or(0), Some(sk.to_owned())),
-        None => (0, None),
-    }
 }

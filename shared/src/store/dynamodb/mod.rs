@@ -53,14 +53,16 @@ pub mod lists;
 pub use inbox::{PENDING_INDEX, inbox_item_from_stream_image, inbox_stream_image};
 
 use errors::{build_error, store_error, transaction_error};
-use inbox::{ATTEMPTS, LAST_ERROR, PENDING, RECEIVED_AT, STATUS, decode_inbox, inbox_item, timestamp};
+use inbox::{
+    ATTEMPTS, LAST_ERROR, PENDING, RECEIVED_AT, STATUS, decode_inbox, inbox_item, timestamp,
+};
 use items::{
     AUDIT_PREFIX, GROUP, Item, KIND, KIND_CONTENT, KIND_FINDING, KIND_GROUP, KIND_INSTALLATION,
-    KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL, Write,
-    audit_write, decode_doc, decode_versioned, delivery_write, describe, doc_value, document_item,
-    number, text, versioned_write,
+    KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL, Write, audit_write,
+    decode_doc, decode_versioned, delivery_write, describe, doc_value, document_item, number, text,
+    versioned_write,
 };
-use lists::{SHARDS, cursor, day_entry, day_pk, group_diff, list_pk, member_diff, members_pk, parse_cursor};
+use lists::{SHARDS, day_entry, day_pk, group_diff, list_pk, member_diff, members_pk};
 
 use super::{
     Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, List, Members, Page, Store,
@@ -316,6 +318,12 @@ impl DynamoStore {
     /// One page of a Query on partition `pk`: entries with sort keys after `after` (and, when
     /// given, starting with `prefix` or below `below`), at most `limit`. Returns the items and
     /// whether the partition has more.
+    ///
+    /// Pages are exact, as the memory store's: "more" means another entry exists, so a list that
+    /// ends on a full page says so then, not with an empty page after it. (DynamoDB's own
+    /// `LastEvaluatedKey` comes back whenever a Query stops at its `Limit`, and also when it stops
+    /// at 1 MB with fewer items, so the Query asks for one entry past `limit` and goes on while
+    /// DynamoDB stops short.)
     async fn query_page(
         &self,
         pk: &str,
@@ -323,45 +331,50 @@ impl DynamoStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Item>, bool), StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
-            .consistent_read(true)
-            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX));
-        query = match bound {
-            SortBound::None => query.key_condition_expression("#pk = :pk"),
-            SortBound::Prefix(prefix) => query
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :bound)")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":bound", AttributeValue::S(prefix.into())),
-            SortBound::Below(below) => query
-                .key_condition_expression("#pk = :pk AND #sk < :bound")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":bound", AttributeValue::S(below.into())),
-        };
-        if let Some(after) = after {
-            query = query.set_exclusive_start_key(Some(
-                Key {
-                    pk: pk.into(),
-                    sk: after.into(),
-                }
-                .into_item(),
-            ));
+        let wanted = limit.saturating_add(1);
+        let mut items: Vec<Item> = Vec::new();
+        let mut start = after.map(|after| {
+            Key {
+                pk: pk.into(),
+                sk: after.into(),
+            }
+            .into_item()
+        });
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk.into()))
+                .consistent_read(true)
+                .limit(i32::try_from(wanted - items.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            query = match bound {
+                SortBound::None => query.key_condition_expression("#pk = :pk"),
+                SortBound::Prefix(prefix) => query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :bound)")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":bound", AttributeValue::S(prefix.into())),
+                SortBound::Below(below) => query
+                    .key_condition_expression("#pk = :pk AND #sk < :bound")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":bound", AttributeValue::S(below.into())),
+            };
+            let output = query.send().await.map_err(|e| store_error("Query", e))?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(last) if items.len() < wanted => start = Some(last),
+                _ => break,
+            }
         }
-        let output = query.send().await.map_err(|e| store_error("Query", e))?;
-        let more = output.last_evaluated_key.is_some_and(|k| !k.is_empty());
-        Ok((output.items.unwrap_or_default(), more))
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok((items, more))
     }
 
     /// Writes `writes` in one transaction (or one request, for a single put). Counts their bytes.
-    async fn transact(
-        &self,
-        writes: Vec<Write>,
-        delivery: Option<&str>,
-    ) -> Result<(), StoreError> {
+    async fn transact(&self, writes: Vec<Write>, delivery: Option<&str>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
@@ -369,8 +382,9 @@ impl DynamoStore {
         let single = matches!(writes.as_slice(), [Write::Put { .. }]);
         let mut writes = writes;
         if single && let Some(Write::Put { item, condition }) = writes.pop() {
-            let (names, values, expression) =
-                condition.map(items::Condition::into_parts).unwrap_or_default();
+            let (names, values, expression) = condition
+                .map(items::Condition::into_parts)
+                .unwrap_or_default();
             self.client
                 .put_item()
                 .table_name(&self.table)
@@ -462,7 +476,9 @@ impl DynamoStore {
         Ok(keys.iter().filter_map(|key| found.remove(key)).collect())
     }
 
-    /// A page of `list`'s groups.
+    /// A page of `list`'s groups, in the list's order across its shards: each shard's next
+    /// entries, merged by sort key. A sort key names its group (a group is in a list once), so it
+    /// is unique across shards and the page's last one is where every shard resumes.
     async fn list_page(
         &self,
         list: &List,
@@ -471,32 +487,30 @@ impl DynamoStore {
     ) -> Result<Page<Versioned<GroupRecord>>, StoreError> {
         let (stored, below) = list.stored();
         let shards = if stored.is_sharded() { SHARDS } else { 1 };
-        let (mut shard, mut from) = parse_cursor(after);
-        let mut entries: Vec<(u8, Item)> = Vec::new();
-        let mut next = None;
-        while shard < shards {
-            let want = limit - entries.len();
+        let mut entries: Vec<(String, Item)> = Vec::new();
+        let mut more = false;
+        for shard in 0..shards {
             let bound = match &below {
                 Some(below) => SortBound::Below(below),
                 None => SortBound::None,
             };
-            let (items, more) = self
-                .query_page(&list_pk(&stored, shard), bound, from.as_deref(), want)
+            let (items, shard_more) = self
+                .query_page(&list_pk(&stored, shard), bound, after, limit)
                 .await?;
-            entries.extend(items.into_iter().map(|item| (shard, item)));
-            if entries.len() >= limit {
-                let last_sk = entries
-                    .last()
-                    .and_then(|(_, item)| text(item, SK).map(str::to_owned))
-                    .unwrap_or_default();
-                if more || shard + 1 < shards {
-                    next = Some(cursor(shard, &last_sk));
-                }
-                break;
-            }
-            shard += 1;
-            from = None;
+            more |= shard_more;
+            entries.extend(
+                items
+                    .into_iter()
+                    .filter_map(|item| text(&item, SK).map(str::to_owned).map(|sk| (sk, item))),
+            );
         }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        more |= entries.len() > limit;
+        entries.truncate(limit);
+        let next = match more {
+            true => entries.last().map(|(sk, _)| sk.clone()),
+            false => None,
+        };
         let items: Vec<Item> = entries.into_iter().map(|(_, item)| item).collect();
         let groups = self.targets(&items, Target::Group).await?;
         let mut out = Vec::with_capacity(groups.len());
@@ -556,13 +570,11 @@ fn record_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
         writes.extend(group_diff(group.previous.as_ref(), &group.value));
     }
     if let Some(content) = &commit.content {
-        // Unconditional: a commit carries content only when it creates the group, and the
-        // group's own guard (absent) fails the whole commit if another one did first.
-        writes.push(Write::put(document_item(
-            Key::content(&content.key),
-            KIND_CONTENT,
-            content,
-        )?));
+        // Written once, never replaced (the port's promise), and never a reason to fail: texts
+        // offered again by a later commit are left as they are.
+        writes.push(Write::Keep {
+            item: document_item(Key::content(&content.key), KIND_CONTENT, content)?,
+        });
     }
     for link in &commit.links {
         let mut item = Key::ticket(&link.tracker, &link.ticket_key).into_item();
@@ -906,7 +918,10 @@ impl Store for DynamoStore {
         };
         let mut item = entry.into_item();
         item.insert(KIND.into(), AttributeValue::S(items::KIND_LIST.into()));
-        item.insert(TARGET_PK.into(), AttributeValue::S(Key::installation(record.value.id).pk));
+        item.insert(
+            TARGET_PK.into(),
+            AttributeValue::S(Key::installation(record.value.id).pk),
+        );
         item.insert(TARGET_SK.into(), AttributeValue::S("I".into()));
         self.transact(vec![write, Write::put(item)], None).await?;
         Ok(version)
@@ -956,7 +971,9 @@ impl Store for DynamoStore {
         limit: usize,
     ) -> Result<Page<Versioned<GroupRecord>>, StoreError> {
         // A Scan filtered to groups: pages are 1 MB of every kind of item before the filter, so
-        // this walks the table. For whole-store listings and migrations only.
+        // this walks the table. For whole-store listings and migrations only. Groups come in the
+        // scan's order; the page stops at `limit` (one group past it is looked at, so the last
+        // page says it is the last), and the next one resumes after its last group's item.
         let mut start = after.map(|pk| {
             Key {
                 pk: pk.into(),
@@ -964,7 +981,7 @@ impl Store for DynamoStore {
             }
             .into_item()
         });
-        let mut groups = Vec::new();
+        let mut found: Vec<Item> = Vec::new();
         loop {
             let output = self
                 .client
@@ -978,26 +995,26 @@ impl Store for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| store_error("Scan", e))?;
-            for item in output.items.unwrap_or_default() {
-                groups.push(self.group_from(&item).await?);
-            }
+            found.extend(output.items.unwrap_or_default());
             match output.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(last) if groups.len() < limit => start = Some(last),
-                Some(_) => {
-                    let next = groups.last().map(|g| Key::group(&g.value.key).pk);
-                    return Ok(Page {
-                        items: groups,
-                        next,
-                    });
-                }
-                None => {
-                    return Ok(Page {
-                        items: groups,
-                        next: None,
-                    });
-                }
+                Some(last) if found.len() <= limit => start = Some(last),
+                _ => break,
             }
         }
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let mut groups = Vec::with_capacity(found.len());
+        for item in &found {
+            groups.push(self.group_from(item).await?);
+        }
+        let next = match more {
+            true => groups.last().map(|g| Key::group(&g.value.key).pk),
+            false => None,
+        };
+        Ok(Page {
+            items: groups,
+            next,
+        })
     }
 }
 
@@ -1033,4 +1050,3 @@ fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreE
         .build()
         .map_err(build_error)
 }
-
