@@ -671,7 +671,7 @@ impl Executor {
             }
             self.store
                 .commit(Commit {
-                    findings: chunk.iter().map(|r| guarded(r)).collect(),
+                    findings: chunk.iter().map(&guarded).collect(),
                     group: Some(Guarded::replacing(partial.clone(), Some(&base))),
                     ..Commit::default()
                 })
@@ -684,7 +684,7 @@ impl Executor {
         let last = chunks.last().copied().unwrap_or_default();
         let commit = Commit {
             delivery: Some(self.delivery_record(delivery, Some(&decision.group_key), now)),
-            findings: last.iter().map(|r| guarded(r)).collect(),
+            findings: last.iter().map(&guarded).collect(),
             group: decision
                 .group
                 .clone()
@@ -1179,9 +1179,11 @@ fn draft_links(decision: &Decision, before: Option<&Versioned<GroupRecord>>) -> 
     }
 }
 
-/// How many findings one write of a tracker decision changes (DynamoDB's transactions hold 100
-/// items; the rest of the room is the group, delivery and audit entries).
-const CHUNK_FINDINGS: usize = 40;
+/// How many findings one write of a tracker decision changes. DynamoDB's transactions hold 100
+/// actions and a finding whose rank moves takes three (its record, the old member entry deleted,
+/// the new one put); the rest of the room is the group, its list entries and the delivery (audit
+/// entries past the room are appended right after).
+const CHUNK_FINDINGS: usize = 25;
 /// Page size for list reads.
 const PAGE: usize = 200;
 
