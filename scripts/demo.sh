@@ -15,7 +15,7 @@ scantix=target/debug/scantix
 
 # A store of its own, and the local default webhook secret (deliver signs with whatever the
 # ingest checks, so any value works; unset keeps the demo independent of the caller's shell).
-export SCANTIX_STORE=target/demo/store.json
+export SCANTIX_STORE=target/demo
 unset SCANTIX_WEBHOOK_SECRET RUST_LOG
 "$scantix" reset 2>/dev/null
 

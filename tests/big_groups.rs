@@ -23,7 +23,11 @@ const SIZE: u64 = 10_000;
 const SEED_CHUNK: usize = 30;
 
 fn alert(number: u64) -> Finding {
-    code_alert(number, "js/sql-injection", &format!("src/routes/{}.js", number % 500))
+    code_alert(
+        number,
+        "js/sql-injection",
+        &format!("src/routes/{}.js", number % 500),
+    )
 }
 
 fn event(change: AlertChange, action: &str, number: u64) -> AlertEvent {
@@ -105,10 +109,16 @@ async fn lifecycle(store: Arc<dyn Store>) {
     );
 
     let step = async |delivery: &str, e: AlertEvent| {
-        exec.apply_alert(delivery, &e, Triage::Ticket).await.unwrap()
+        exec.apply_alert(delivery, &e, Triage::Ticket)
+            .await
+            .unwrap()
     };
     // Joins: 10,001 findings, two open.
-    let joined = step("github:join", event(AlertChange::Opened, "created", SIZE + 1)).await;
+    let joined = step(
+        "github:join",
+        event(AlertChange::Opened, "created", SIZE + 1),
+    )
+    .await;
     assert_eq!(joined.ticket.as_ref(), Some(&ticket));
     // One of the two fixed: still open work.
     let fixed = step("github:fix", event(AlertChange::Fixed, "fixed", SIZE + 1)).await;
@@ -148,7 +158,10 @@ async fn lifecycle(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(
-        top.items.iter().map(|f| f.value.number()).collect::<Vec<_>>(),
+        top.items
+            .iter()
+            .map(|f| f.value.number())
+            .collect::<Vec<_>>(),
         [4242],
         "the one open finding leads the ticket"
     );

@@ -116,7 +116,10 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
     assert_eq!(calls.create, 5, "one ticket per group: {calls:?}");
     let groups = scantix_tests::stored::groups(&*store).await;
     assert_eq!(groups.len(), 5);
-    let mut sizes: Vec<usize> = groups.iter().map(|g| g.value.tally.total() as usize).collect();
+    let mut sizes: Vec<usize> = groups
+        .iter()
+        .map(|g| g.value.tally.total() as usize)
+        .collect();
     let mut expected: Vec<usize> = expected_members.values().copied().collect();
     sizes.sort();
     expected.sort();

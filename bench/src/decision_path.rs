@@ -209,7 +209,10 @@ async fn decide_render(size: u64, event: &AlertEvent) -> Result<()> {
         Ok(())
     })
     .await?;
-    nanos(&format!("group_of_{size}_decide_render_ns_per_event"), &tally);
+    nanos(
+        &format!("group_of_{size}_decide_render_ns_per_event"),
+        &tally,
+    );
     Ok(())
 }
 

@@ -152,7 +152,11 @@ async fn round_trips(ingest: &GithubIngest, counter: &RequestCounter, prefix: &s
 }
 
 /// New groups, joining alerts and duplicate deliveries, each from `tasks` concurrent tasks.
-async fn throughput(ingest: &Arc<GithubIngest>, counter: &RequestCounter, tasks: usize) -> Result<()> {
+async fn throughput(
+    ingest: &Arc<GithubIngest>,
+    counter: &RequestCounter,
+    tasks: usize,
+) -> Result<()> {
     let mut deliveries = Deliveries::new(&format!("dynamodb-{tasks}"))?;
     let batch = BATCH_PER_TASK * tasks as u64;
     let started = counter.requests();

@@ -41,7 +41,8 @@ Output: one JSON line per action on stdout, {\"file\", \"event\", \"delivery\", 
 \"action\", \"ticket\", \"ticket_state\"}; a delivery without actions (ignored, duplicate, ping) prints
 one line with its status and reason; a refused delivery prints one line with the answer's error,
 detail and, for a payload missing a field scantix needs, its JSON path. Every file is delivered;
-the command then exits non-zero if any answer was not 2xx. The store is saved at the end.
+the command then exits non-zero if any answer was not 2xx. Each event is committed to the store as
+it is applied.
 A pull request's summary comment (pull_request deliveries, alerts on refs/pull/N/...) has no
 GitHub to go to locally: it is shown on stderr as GitHub would show it.")]
 pub struct DeliverArgs {
@@ -82,7 +83,7 @@ struct Delivery {
     body: Vec<u8>,
 }
 
-/// Delivers every file in order, prints the lines, saves the store; fails (exit 1) if any answer
+/// Delivers every file in order and prints the lines; fails (exit 1) if any answer
 /// was not 2xx.
 pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> {
     if args.delivery_id.is_some() && args.files.len() > 1 {
@@ -146,7 +147,6 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
         }
         show_pull_request_summaries(&answer);
     }
-    app.save()?;
     if let Some(e) = write_error {
         return Err(e).context("writing to stdout");
     }

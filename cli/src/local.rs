@@ -1,10 +1,10 @@
-//! The local app: the embedded store (a `MemoryStore` kept in a JSON file, or a throwaway one), the
-//! tracker the environment names (the draft tracker over that same store unless `SCANTIX_TRACKER`
-//! says `jira`), the executor with the default config, and the GitHub and Jira ingests in front of
-//! them: the product as the Lambda functions run it, minus the cloud.
+//! The local app: the embedded store (an SQLite database in a directory, or a throwaway in-memory
+//! one), the tracker the environment names (drafts kept with their groups unless
+//! `SCANTIX_TRACKER` names a tracker), the executor with the default config, and the GitHub and
+//! Jira ingests in front of them: the product as the Lambda functions run it, minus the cloud.
 //!
-//! One process per store file at a time: each process holds the whole store in memory and writes
-//! it back whole, so two processes on one file would overwrite each other's work.
+//! The database takes one transaction per event, so several processes (a `serve` and a `tickets`
+//! beside it) can use one store at once.
 
 use anyhow::Context;
 use clap::Args;
@@ -14,10 +14,12 @@ use scantix::github::api::GitHub;
 use scantix::ingest::jira::JiraAuthenticity;
 use scantix::ingest::{GithubIngest, JiraIngest};
 use scantix::secret::Secret;
+use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
+use scantix::store::sqlite::SqliteStore;
 use scantix::wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Environment variable holding the secret GitHub deliveries are signed and checked with.
 pub const SECRET_ENV: &str = "SCANTIX_WEBHOOK_SECRET";
@@ -36,13 +38,15 @@ pub const DEFAULT_JIRA_SECRET: &str = "scantix-local-jira-secret";
 /// Where the store lives, as chosen on the command line (shared by every subcommand).
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The store file (JSON), created on first save.
+    /// The store's directory (an SQLite database, `store.sqlite3`, created on first use). A path
+    /// to a `.json` file names the store of older versions: its directory is used, and the old
+    /// file is imported once.
     #[arg(
         long,
         global = true,
         env = "SCANTIX_STORE",
-        value_name = "PATH",
-        default_value = ".scantix/store.json"
+        value_name = "DIR",
+        default_value = ".scantix"
     )]
     store: PathBuf,
 
@@ -55,18 +59,21 @@ impl StoreArgs {
     /// The store these arguments name.
     pub fn location(&self) -> StoreLocation {
         if self.memory {
-            StoreLocation::Memory
-        } else {
-            StoreLocation::File(self.store.clone())
+            return StoreLocation::Memory;
+        }
+        let old_file = self.store.extension().is_some_and(|e| e == "json");
+        match (old_file, self.store.parent()) {
+            (true, Some(dir)) => StoreLocation::Dir(dir.to_path_buf()),
+            _ => StoreLocation::Dir(self.store.clone()),
         }
     }
 }
 
-/// A store file, or none at all.
+/// A store directory, or none at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
-    /// A JSON file, loaded at start and saved after deliveries.
-    File(PathBuf),
+    /// A directory holding the SQLite database.
+    Dir(PathBuf),
     /// Nothing on disk: the store lives and dies with the process.
     Memory,
 }
@@ -74,20 +81,21 @@ pub enum StoreLocation {
 impl std::fmt::Display for StoreLocation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreLocation::File(path) => write!(f, "{}", path.display()),
+            StoreLocation::Dir(path) => write!(f, "{}", path.display()),
             StoreLocation::Memory => f.write_str("in memory (--memory)"),
         }
     }
 }
 
-/// Loads the store at `location` (a missing file is an empty store).
-pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<MemoryStore>> {
-    let store = match location {
-        StoreLocation::File(path) => MemoryStore::load(path)
-            .with_context(|| format!("loading the store {}", path.display()))?,
-        StoreLocation::Memory => MemoryStore::new(),
-    };
-    Ok(Arc::new(store))
+/// Opens the store at `location` (created empty on first use).
+pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match location {
+        StoreLocation::Dir(dir) => Arc::new(
+            SqliteStore::open(dir)
+                .with_context(|| format!("opening the store in {}", dir.display()))?,
+        ),
+        StoreLocation::Memory => Arc::new(MemoryStore::new()),
+    })
 }
 
 /// A webhook secret from `var`, and whether it is the local `default` (unset or empty).
@@ -114,11 +122,7 @@ pub struct LocalApp {
     /// Whether `jira_secret` is [`DEFAULT_JIRA_SECRET`].
     pub default_jira_secret: bool,
     executor: Arc<Executor>,
-    store: Arc<MemoryStore>,
     location: StoreLocation,
-    /// `MemoryStore::save` writes through one temporary file per store path: concurrent saves
-    /// from one process (the server handles requests in parallel) must take turns.
-    saving: Mutex<()>,
 }
 
 impl LocalApp {
@@ -166,9 +170,7 @@ impl LocalApp {
             jira_secret,
             default_jira_secret,
             executor,
-            store,
             location,
-            saving: Mutex::new(()),
         })
     }
 
@@ -186,34 +188,26 @@ impl LocalApp {
     pub fn location(&self) -> &StoreLocation {
         &self.location
     }
-
-    /// Writes the store back to its file (atomically); nothing to do for `--memory`.
-    pub fn save(&self) -> anyhow::Result<()> {
-        let StoreLocation::File(path) = &self.location else {
-            return Ok(());
-        };
-        // The guarded data is `()`: a panic in another save cannot leave anything half-done here.
-        let _turn = self.saving.lock().unwrap_or_else(|e| e.into_inner());
-        self.store
-            .save(path)
-            .with_context(|| format!("saving the store {}", path.display()))
-    }
 }
 
-/// Deletes the store file (and a temporary file an interrupted save may have left); says what it
-/// did on stderr.
+/// Deletes the store (its database and the files SQLite keeps beside it); says what it did on
+/// stderr.
 pub fn reset(location: &StoreLocation) -> anyhow::Result<()> {
-    let StoreLocation::File(path) = location else {
+    let StoreLocation::Dir(dir) = location else {
         eprintln!("nothing to reset: the store is in memory");
         return Ok(());
     };
-    let removed = remove_if_present(path)?;
-    // `MemoryStore::save` writes `<store>.tmp` first, then renames it.
-    remove_if_present(&path.with_extension("tmp"))?;
+    let database = dir.join(scantix::store::sqlite::DATABASE_FILE);
+    let mut removed = false;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = database.clone().into_os_string();
+        name.push(suffix);
+        removed |= remove_if_present(Path::new(&name))?;
+    }
     if removed {
-        eprintln!("deleted {}", path.display());
+        eprintln!("deleted the store in {}", dir.display());
     } else {
-        eprintln!("no store at {}: nothing to delete", path.display());
+        eprintln!("no store in {}: nothing to delete", dir.display());
     }
     Ok(())
 }

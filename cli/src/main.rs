@@ -39,7 +39,7 @@ struct Cli {
 
 const AFTER_HELP: &str = "\
 Environment:
-  SCANTIX_STORE                the store file (same as --store)
+  SCANTIX_STORE                the store's directory (same as --store)
   SCANTIX_WEBHOOK_SECRET       the secret GitHub deliveries are signed and checked with
                                [default: scantix-local-secret, fit for one machine only]
   SCANTIX_JIRA_WEBHOOK_SECRET  the secret Jira deliveries are signed and checked with
@@ -58,8 +58,8 @@ Environment:
   GITHUB_API_URL               the API `sync` reads [default: https://api.github.com]
   RUST_LOG                     log filter for stderr (default: info for serve, warn otherwise)
 
-Run one scantix process per store file at a time: each holds the store in memory and saves it
-whole, so two (a `serve` and a `deliver`) would overwrite each other's work.";
+The store is an SQLite database (.scantix/store.sqlite3 by default): several scantix processes
+(a `serve` and a `tickets` beside it) can use it at once.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -143,7 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Sync(args) => sync::run(location, args).await?,
         Command::Tickets(args) => {
-            tickets::run(&*local::open_store(&location)?, &location, args).await?
+            tickets::run(&local::open_store(&location)?, &location, args).await?
         }
         Command::Reset => local::reset(&location)?,
         Command::Replay(args) => return replay(args).await,

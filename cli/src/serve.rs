@@ -1,7 +1,7 @@
 //! `scantix serve`: a local HTTP endpoint GitHub or Jira (through a tunnel) or `curl` can deliver
 //! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`) with its
-//! headers and raw body, exactly as the Lambda functions do, and the store file is saved before the
-//! answer goes back.
+//! headers and raw body, exactly as the Lambda functions do; each event is committed to the store
+//! before its answer goes back.
 
 use crate::local::{JIRA_SECRET_ENV, LocalApp, SECRET_ENV};
 use anyhow::Context;
@@ -24,7 +24,7 @@ pub struct ServeArgs {
     addr: SocketAddr,
 }
 
-/// Serves until Ctrl-C (or SIGTERM), then saves the store once more.
+/// Serves until Ctrl-C (or SIGTERM).
 pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -60,15 +60,13 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown())
         .await
         .context("serving HTTP")?;
-    save(app).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// One GitHub delivery: the ingest's answer, once the store is saved.
+/// One GitHub delivery: the ingest's answer.
 async fn webhook(State(app): State<Arc<LocalApp>>, headers: HeaderMap, body: Bytes) -> Response {
-    let answer = app.ingest.handle(&headers, &body).await;
-    saved(app, answer).await
+    respond(app.ingest.handle(&headers, &body).await)
 }
 
 /// One Jira delivery. The query string goes along as it came: the local ingest checks signatures,
@@ -79,23 +77,11 @@ async fn jira_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer = app.jira.handle(&headers, query.as_deref(), &body).await;
-    saved(app, answer).await
+    respond(app.jira.handle(&headers, query.as_deref(), &body).await)
 }
 
-/// The answer as the response, once the store is saved.
-async fn saved(app: Arc<LocalApp>, answer: Answer) -> Response {
-    // Saved whatever the answer: a refusal changes nothing, so saving it costs a rewrite of the
-    // same bytes, and the server need not know which answers may follow a write.
-    if let Err(e) = save(app).await {
-        // Not saved means lost at the next start: ask the sender to redeliver. The redelivery is a
-        // duplicate in memory, so it only retries the save.
-        tracing::error!(error = format!("{e:#}"), "store not saved");
-        return json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({ "error": "store_not_saved", "detail": format!("{e:#}"), "retryable": true }),
-        );
-    }
+/// The ingest's answer as the response.
+fn respond(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(status, answer.body)
 }
@@ -111,13 +97,6 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
         body.to_string(),
     )
         .into_response()
-}
-
-/// Saves off the async workers: the whole store is serialised and written to disk.
-async fn save(app: Arc<LocalApp>) -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(move || app.save())
-        .await
-        .context("saving the store")?
 }
 
 /// Resolves at Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

@@ -53,7 +53,7 @@ refuses (401) fails the command, naming the variable it was read from.
 Output: the sync report as one JSON document: {\"list_calls\", \"alerts_seen\", \"applied\",
 \"unchanged\", \"groups_synced\", \"kinds_skipped\", \"complete\"}; with --org, {\"org\", \"source\"
 (\"installation\" or \"listing\"), \"repositories\": [{\"repository\", \"report\"}], \"total\"}. The
-store is saved at the end, also after an error.")]
+store keeps every page applied, also after an error.")]
 pub struct SyncArgs {
     /// The repository, as OWNER/NAME.
     #[arg(long, value_name = "OWNER/NAME", value_parser = parse_full_name, requires = "repo_id")]
@@ -107,7 +107,7 @@ fn parse_org(text: &str) -> Result<String, String> {
     }
 }
 
-/// Syncs the repository (or the organisation's), prints the report, saves the store.
+/// Syncs the repository (or the organisation's) and prints the report.
 pub async fn run(location: StoreLocation, args: SyncArgs) -> anyhow::Result<()> {
     let token = match std::env::var(&args.token_env) {
         Ok(token) if !token.trim().is_empty() => Secret::new(token.trim()),
@@ -157,8 +157,6 @@ async fn run_repo(
     let synced = syncer
         .sync_repository(github, LOCAL_INSTALLATION, &repo, executor.config())
         .await;
-    // Progress is saved page by page in the store: keep it even when the sync failed midway.
-    app.save()?;
     let report = synced.map_err(|e| explained(e, &repo.full_name, args))?;
     let json = serde_json::to_string_pretty(&report).context("writing the report as JSON")?;
     println!("{json}");
@@ -269,8 +267,6 @@ async fn run_org(
             }
         }
     }
-    // Progress is saved page by page in the store: keep it even when the walk failed midway.
-    app.save()?;
     let json = serde_json::to_string_pretty(&report).context("writing the report as JSON")?;
     println!("{json}");
     if let Some(failure) = failure {
@@ -303,7 +299,7 @@ async fn recorded_repositories(
 ) -> anyhow::Result<Vec<(u64, Repository)>> {
     let installations = executor
         .store()
-        .list_installations()
+        .installations()
         .await
         .context("reading the installations recorded in the store")?;
     let mut repositories = Vec::new();

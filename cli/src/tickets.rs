@@ -195,11 +195,7 @@ fn finding_view(record: &FindingRecord) -> FindingView {
 
 /// `GroupRecord::severity` counts ticketed findings only; an untracked group may have none.
 fn members_severity(members: &[FindingRecord]) -> Severity {
-    members
-        .iter()
-        .map(|m| m.severity)
-        .max()
-        .unwrap_or_default()
+    members.iter().map(|m| m.severity).max().unwrap_or_default()
 }
 
 fn why_untracked(group: &GroupRecord, members: &[FindingRecord]) -> String {

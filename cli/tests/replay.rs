@@ -3,7 +3,7 @@
 //! Deliveries left pending in the inbox are applied once; a second run finds nothing to do.
 
 use scantix::inbox::{InboxItem, InboxSource, InboxStatus};
-use scantix::store::Store;
+use scantix::store::{Inbox, InboxWriter};
 use scantix_tests::dynamodb::{local_endpoint, local_store};
 use scantix_tests::webhooks::{octokit, varied};
 use serde_json::{Value, json};
@@ -57,7 +57,7 @@ async fn pending_deliveries_are_applied_once() {
     let (ok, report) = replay(store.table());
     assert!(ok, "{report}");
     assert_eq!(report, json!({ "pending": 3, "applied": 3, "failed": 0 }));
-    let groups = store.list_groups().await.unwrap();
+    let groups = scantix_tests::stored::groups(&store).await;
     assert_eq!(groups.len(), 2);
     assert!(groups.iter().all(|g| g.value.ticket.is_some()));
     for n in 1..=3 {

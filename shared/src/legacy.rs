@@ -7,8 +7,8 @@
 use crate::finding::{AlertKind, AlertState, Location, Repository, Rule, Severity};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
-    FindingRecord, GroupContent, GroupRecord, GroupScope, Lease, PendingOp, TicketRef,
-    TicketState, Triage,
+    FindingRecord, GroupContent, GroupRecord, GroupScope, Lease, PendingOp, TicketRef, TicketState,
+    Triage,
 };
 use crate::ticket::TicketDestination;
 use chrono::{DateTime, Utc};
@@ -145,20 +145,22 @@ pub fn upgrade(legacy: &LegacyGroup, stored: &BTreeMap<Fingerprint, FindingRecor
 }
 
 /// A finding record for a member whose own record is missing, from what the group kept.
-fn rebuilt(legacy: &LegacyGroup, fingerprint: &Fingerprint, member: &LegacyMember) -> FindingRecord {
-    let location = (!member.place.is_empty()).then(|| {
-        match member.place.rsplit_once(':') {
-            Some((path, line)) if line.parse::<u64>().is_ok() => Location {
-                path: path.to_owned(),
-                start_line: line.parse().ok(),
-                end_line: None,
-            },
-            _ => Location {
-                path: member.place.clone(),
-                start_line: None,
-                end_line: None,
-            },
-        }
+fn rebuilt(
+    legacy: &LegacyGroup,
+    fingerprint: &Fingerprint,
+    member: &LegacyMember,
+) -> FindingRecord {
+    let location = (!member.place.is_empty()).then(|| match member.place.rsplit_once(':') {
+        Some((path, line)) if line.parse::<u64>().is_ok() => Location {
+            path: path.to_owned(),
+            start_line: line.parse().ok(),
+            end_line: None,
+        },
+        _ => Location {
+            path: member.place.clone(),
+            start_line: None,
+            end_line: None,
+        },
     });
     FindingRecord {
         fingerprint: fingerprint.clone(),

@@ -279,7 +279,10 @@ pub enum OutboxOp {
 impl OutboxOp {
     /// Calls made to GitHub, not to the tracker: they survive the ticket's deletion.
     pub fn is_github_call(&self) -> bool {
-        matches!(self, OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending)
+        matches!(
+            self,
+            OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending
+        )
     }
 }
 
@@ -338,11 +341,7 @@ impl Tally {
     /// is closed).
     pub fn severity(&self) -> Severity {
         let highest = |counts: &BTreeMap<Severity, u32>| {
-            counts
-                .iter()
-                .rev()
-                .find(|(_, n)| **n > 0)
-                .map(|(s, _)| *s)
+            counts.iter().rev().find(|(_, n)| **n > 0).map(|(s, _)| *s)
         };
         highest(&self.open_by_severity)
             .or_else(|| highest(&self.by_severity))
@@ -351,10 +350,7 @@ impl Tally {
 
     /// The earliest due date of the open ticketed findings.
     pub fn due(&self) -> Option<chrono::NaiveDate> {
-        self.open_due
-            .iter()
-            .find(|(_, n)| **n > 0)
-            .map(|(d, _)| *d)
+        self.open_due.iter().find(|(_, n)| **n > 0).map(|(d, _)| *d)
     }
 
     /// Takes out what `old` contributed (if it was stored) and adds what `new` contributes.
@@ -367,7 +363,11 @@ impl Tally {
 
     fn count(&mut self, record: &FindingRecord, add: bool) {
         fn step(n: &mut u32, add: bool) {
-            *n = if add { n.saturating_add(1) } else { n.saturating_sub(1) };
+            *n = if add {
+                n.saturating_add(1)
+            } else {
+                n.saturating_sub(1)
+            };
         }
         fn step_key<K: Ord>(map: &mut BTreeMap<K, u32>, key: K, add: bool) {
             let n = map.entry(key).or_default();

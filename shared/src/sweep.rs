@@ -252,7 +252,8 @@ mod tests {
         assert_eq!(third.overdue_flagged, 1, "{third:?}");
         let again = sweeper.sweep(late + Duration::days(1)).await.unwrap();
         assert_eq!(again.overdue_flagged, 0, "flagged once");
-        let sqli = store.groups()
+        let sqli = store
+            .groups()
             .into_iter()
             .find(|g| g.value.rule.id == "js/sqli")
             .unwrap()
@@ -337,7 +338,12 @@ mod settings_tests {
         let groups = store.groups();
         let app_group = groups
             .iter()
-            .find(|g| store.findings_of(&g.value.key).iter().any(|m| m.number() == 1))
+            .find(|g| {
+                store
+                    .findings_of(&g.value.key)
+                    .iter()
+                    .any(|m| m.number() == 1)
+            })
             .unwrap();
         assert!(
             app_group.value.key.as_str().ends_with("/alert:1"),
@@ -347,7 +353,12 @@ mod settings_tests {
         assert!(app_group.value.ticket.is_some());
         let test_group = groups
             .iter()
-            .find(|g| store.findings_of(&g.value.key).iter().any(|m| m.number() == 2))
+            .find(|g| {
+                store
+                    .findings_of(&g.value.key)
+                    .iter()
+                    .any(|m| m.number() == 2)
+            })
             .unwrap();
         assert!(
             test_group.value.ticket.is_none(),

@@ -226,7 +226,8 @@ async fn an_interrupted_backfill_resumes_from_its_cursor() {
     assert_eq!(second.applied, 700, "resumed, not restarted: {second:?}");
     assert_eq!(calls.snapshot().create, 10);
     assert_eq!(
-        store.groups()
+        store
+            .groups()
             .iter()
             .map(|g| g.value.tally.total())
             .sum::<u32>(),
@@ -325,7 +326,8 @@ async fn a_deadline_stops_between_pages_and_the_next_run_resumes_without_a_secon
         (0, 0),
         "out of time: tracker calls stay queued"
     );
-    let queued = store.groups()
+    let queued = store
+        .groups()
         .iter()
         .filter(|g| !g.value.outbox.is_empty())
         .count();

@@ -29,7 +29,11 @@ pub async fn findings(store: &dyn Store, key: &GroupKey) -> Vec<FindingRecord> {
 
 /// The alert numbers of group `key`'s findings, sorted.
 pub async fn numbers(store: &dyn Store, key: &GroupKey) -> Vec<u64> {
-    let mut numbers: Vec<u64> = findings(store, key).await.iter().map(|f| f.number()).collect();
+    let mut numbers: Vec<u64> = findings(store, key)
+        .await
+        .iter()
+        .map(|f| f.number())
+        .collect();
     numbers.sort_unstable();
     numbers
 }

@@ -34,8 +34,8 @@ use crate::event::{PullRequestChange, PullRequestEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::state::{
-    AuditEntry, FindingRecord, FixedTicket, PullRequestRecord, PullRequestState, PullRequestSummary,
-    SummaryAlert, TicketRef,
+    AuditEntry, FindingRecord, FixedTicket, PullRequestRecord, PullRequestState,
+    PullRequestSummary, SummaryAlert, TicketRef,
 };
 use crate::ticket::markdown::{code, escape, link};
 use chrono::{DateTime, Utc};

@@ -145,9 +145,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
             let deleted = group.ticket.take();
             group.deleted_ticket = deleted;
             // Only GitHub calls survive: there is no ticket left to comment on or move.
-            group
-                .outbox
-                .retain(|p| p.op.is_github_call());
+            group.outbox.retain(|p| p.op.is_github_call());
             let recreate = config.recreate_deleted_tickets && group.open_ticketed() > 0;
             if recreate {
                 group.deleted_ticket = None;
@@ -219,7 +217,8 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                 }
                 StatusCategory::Done => {
                     let dismissal = resolution.as_deref().and_then(|r| config.dismissal_for(r));
-                    let wanted = group.tally.open > 0 && (dismissal.is_some() || config.verify_closure);
+                    let wanted =
+                        group.tally.open > 0 && (dismissal.is_some() || config.verify_closure);
                     let open: &[FindingRecord] = match open_findings {
                         Some(open) => open,
                         None if wanted => return TicketDecision::NeedsOpenFindings,

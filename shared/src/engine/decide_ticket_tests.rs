@@ -26,7 +26,11 @@ impl Stored {
     /// Alert `n` is now in `state` (its record and the group's counts).
     fn set_state(&mut self, n: u64, state: AlertState) {
         let fingerprint = fp(n);
-        let Some(record) = self.findings.iter_mut().find(|r| r.fingerprint == fingerprint) else {
+        let Some(record) = self
+            .findings
+            .iter_mut()
+            .find(|r| r.fingerprint == fingerprint)
+        else {
             panic!("no alert {n}");
         };
         let old = record.clone();
@@ -179,7 +183,10 @@ fn a_closure_github_confirms_resolves_the_findings() {
     assert_eq!(after.ticket_state, TicketState::Resolved);
     assert_eq!(state_of(&d, 1), Some(AlertState::Fixed));
     assert_eq!(state_of(&d, 2), Some(AlertState::Dismissed));
-    assert_eq!((after.tally.open, after.tally.fixed, after.tally.dismissed), (0, 1, 1));
+    assert_eq!(
+        (after.tally.open, after.tally.fixed, after.tally.dismissed),
+        (0, 1, 1)
+    );
     assert!(ops(&d).is_empty());
     assert_eq!(d.audit[0].action, "ticket.resolved");
     assert_eq!(d.audit[0].actor, "Bob");
@@ -209,7 +216,10 @@ fn a_closure_while_github_still_reports_an_alert_open_reopens_the_ticket_with_th
     assert!(
         matches!(&ops[1], OutboxOp::Comment { text } if text.contains("still reports 1 of its alerts open") && text.contains("alert 2 (src/app.js:2)"))
     );
-    assert!(d.findings.is_empty(), "nothing resolved on a rejected closure");
+    assert!(
+        d.findings.is_empty(),
+        "nothing resolved on a rejected closure"
+    );
     assert_eq!(d.group.as_ref().unwrap().tally.open, 2);
     assert!(
         matches!(&d.actions[0], Action::ClosureRejected { still_open, .. } if still_open == &vec![2])
@@ -237,7 +247,10 @@ fn a_wont_fix_resolution_dismisses_the_open_alerts_in_github() {
         owed.comment,
         "Closed as \"won't do\" in SEC-1 by Bob (via scantix)."
     );
-    assert_eq!((after.tally.open, after.tally.fixed, after.tally.dismissed), (0, 1, 1));
+    assert_eq!(
+        (after.tally.open, after.tally.fixed, after.tally.dismissed),
+        (0, 1, 1)
+    );
 }
 
 #[test]
@@ -255,7 +268,11 @@ fn a_false_positive_resolution_maps_to_its_reason() {
         Some(DismissReason::FalsePositive)
     );
     assert_eq!(
-        d.findings[0].finding.dismissal.as_ref().and_then(|x| x.reason.as_deref()),
+        d.findings[0]
+            .finding
+            .dismissal
+            .as_ref()
+            .and_then(|x| x.reason.as_deref()),
         Some("false positive"),
         "spelled as code scanning wants it"
     );

@@ -78,6 +78,9 @@ mod tests {
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].action, DRAFT_COMMENT);
         assert_eq!(audit[0].reason, "hello");
-        assert_eq!(audit[0].ticket.as_deref(), Some(group.ticket.as_ref().unwrap().key.as_str()));
+        assert_eq!(
+            audit[0].ticket.as_deref(),
+            Some(group.ticket.as_ref().unwrap().key.as_str())
+        );
     }
 }

@@ -101,11 +101,12 @@ pub struct Outcome {
 pub enum Committed {
     /// Decided and written.
     Applied(Box<Applied>),
-    /// Seen before; nothing written. The group it touched, when known, and whether that group is
-    /// known to owe nothing (then there is nothing of the first attempt's to finish).
+    /// Seen before; nothing written. The group it touched, when known, and that group as read
+    /// with the delivery when it owes nothing (then there is nothing of the first attempt's to
+    /// finish, and no need to read it again).
     Duplicate {
         group: Option<GroupKey>,
-        settled: bool,
+        settled: Option<Box<GroupRecord>>,
     },
     /// Not acted on (the repository is no longer covered by its installation), and why.
     Ignored(String),
@@ -272,8 +273,9 @@ impl Executor {
                 // The first attempt may have crashed after committing: finish what it queued
                 // (nothing to finish when the group read with the delivery owes nothing).
                 let synced = match (&group, settled) {
-                    (Some(key), false) => self.sync_group(key).await?,
-                    _ => None,
+                    (_, Some(settled)) => Some(*settled),
+                    (Some(key), None) => self.sync_group(key).await?,
+                    (None, None) => None,
                 };
                 (group, vec![], true, synced)
             }
@@ -345,8 +347,12 @@ impl Executor {
                 })
                 .await?;
             if let Some(seen) = read.delivery {
-                let settled = seen.group_key.as_ref() == Some(&new_key)
-                    && read.group.as_ref().is_some_and(|g| g.value.outbox.is_empty());
+                let settled = read
+                    .group
+                    .filter(|g| {
+                        seen.group_key.as_ref() == Some(&new_key) && g.value.outbox.is_empty()
+                    })
+                    .map(|g| Box::new(g.value));
                 return Ok(Committed::Duplicate {
                     group: seen.group_key,
                     settled,
@@ -423,7 +429,7 @@ impl Executor {
                 Err(StoreError::DuplicateDelivery(_)) => {
                     return Ok(Committed::Duplicate {
                         group: Some(key),
-                        settled: false,
+                        settled: None,
                     });
                 }
                 Err(e) => return Err(e.into()),
@@ -599,7 +605,10 @@ impl Executor {
                 .await
             {
                 Ok(version) => {
-                    let committed = decision.group.clone().map(|value| Versioned { value, version });
+                    let committed = decision
+                        .group
+                        .clone()
+                        .map(|value| Versioned { value, version });
                     break (decision, committed, lease);
                 }
                 Err(StoreError::Conflict) => {
@@ -790,8 +799,7 @@ impl Executor {
                 {
                     break 'pages;
                 }
-                let Some((mut group, entry)) =
-                    super::decide::decide_overdue(&stored.value, now)
+                let Some((mut group, entry)) = super::decide::decide_overdue(&stored.value, now)
                 else {
                     continue;
                 };
@@ -850,8 +858,10 @@ impl Executor {
         fingerprints: &[Fingerprint],
     ) -> Result<Verification, ExecuteError> {
         let mut states = Verification::new();
-        let by_fingerprint: BTreeMap<&Fingerprint, &FindingRecord> =
-            open.iter().map(|f| (&f.value.fingerprint, &f.value)).collect();
+        let by_fingerprint: BTreeMap<&Fingerprint, &FindingRecord> = open
+            .iter()
+            .map(|f| (&f.value.fingerprint, &f.value))
+            .collect();
         for fp in fingerprints {
             let Some(record) = by_fingerprint.get(fp) else {
                 continue;
@@ -1018,7 +1028,9 @@ impl Executor {
             // Drafts are settled in their commits; an op left from before is a no-op, except a
             // create, which gives the group its draft.
             return Ok(match (&pending.op, &group.ticket) {
-                (OutboxOp::Create, None) => Some((TicketRef::draft(&group.key), TicketState::Draft)),
+                (OutboxOp::Create, None) => {
+                    Some((TicketRef::draft(&group.key), TicketState::Draft))
+                }
                 _ => None,
             });
         }

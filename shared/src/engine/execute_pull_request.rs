@@ -493,7 +493,11 @@ impl Executor {
             .await?;
             for member in members.iter().map(|m| &m.value) {
                 let fingerprint = &member.fingerprint;
-                let on_this_pr = member.finding.git_ref.as_deref().and_then(pull_request_of_ref)
+                let on_this_pr = member
+                    .finding
+                    .git_ref
+                    .as_deref()
+                    .and_then(pull_request_of_ref)
                     == Some(record.number);
                 if on_this_pr {
                     listing.on_pull_request.push(ListedAlert::of_record(member));

@@ -80,7 +80,10 @@ async fn a_draft_group_gets_its_draft_in_the_same_write_and_comments_in_its_audi
         .unwrap();
     assert_eq!(stale.ticket_state, Some(TicketState::Stale));
     let group = store.get_group(&key).await.unwrap().unwrap().value;
-    assert!(group.outbox.is_empty() && group.lease.is_none(), "nothing owed");
+    assert!(
+        group.outbox.is_empty() && group.lease.is_none(),
+        "nothing owed"
+    );
     let comments: Vec<_> = store
         .audit_log(&key)
         .await
@@ -170,7 +173,10 @@ async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
         .unwrap();
     assert_eq!(stale.ticket_state, Some(TicketState::Stale));
     let ticket = created.ticket.unwrap();
-    assert_eq!(tracker.ticket(&ticket.key).unwrap().state, TicketState::Stale);
+    assert_eq!(
+        tracker.ticket(&ticket.key).unwrap().state,
+        TicketState::Stale
+    );
 
     let back = AlertEvent {
         change: AlertChange::Reappeared,
@@ -394,7 +400,13 @@ async fn a_tracker_outage_loses_nothing_and_the_retry_applies_everything_once() 
             .await
             .unwrap();
     }
-    let group = store.all_groups(None, 10).await.unwrap().items.remove(0).value;
+    let group = store
+        .all_groups(None, 10)
+        .await
+        .unwrap()
+        .items
+        .remove(0)
+        .value;
     let held = tracker.ticket(&group.ticket.unwrap().key).unwrap();
     assert_eq!(held.state, TicketState::Stale);
     let dismissals = held
@@ -444,7 +456,11 @@ async fn a_live_lease_held_elsewhere_is_left_to_its_holder() {
     store.put_group(Guarded::new(group)).await.unwrap();
     // The holder drains it (this caller's op included); nobody waits for it.
     let left = exec.sync_group(&key).await.unwrap().unwrap();
-    assert_eq!(left.outbox.len(), 1, "the holder's work is left to the holder");
+    assert_eq!(
+        left.outbox.len(),
+        1,
+        "the holder's work is left to the holder"
+    );
     assert_eq!(counts.snapshot().total(), 0);
     // A delivery joining the group while the lease is held commits its change and returns.
     let joined = exec
@@ -492,15 +508,26 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     let mut key = None;
     for (n, repo) in [(1, 101), (2, 102), (3, 103)] {
         let outcome = exec
-            .apply_alert(&format!("github:{n}"), &opened(advisory_in(repo, n)), Triage::Ticket)
+            .apply_alert(
+                &format!("github:{n}"),
+                &opened(advisory_in(repo, n)),
+                Triage::Ticket,
+            )
             .await
             .unwrap();
         key = outcome.group.clone();
         github.add_finding(advisory_in(repo, n));
     }
     let key = key.unwrap();
-    assert_eq!(key.as_str(), "org:acme/dependabot/advisory:GHSA-wf5p-g6vw-rhxx");
-    assert_eq!(counts.snapshot().create, 1, "one ticket for the organisation");
+    assert_eq!(
+        key.as_str(),
+        "org:acme/dependabot/advisory:GHSA-wf5p-g6vw-rhxx"
+    );
+    assert_eq!(
+        counts.snapshot().create,
+        1,
+        "one ticket for the organisation"
+    );
     let group = store.get_group(&key).await.unwrap().unwrap().value;
     assert_eq!(group.scope, crate::state::GroupScope::Organization);
     assert_eq!(group.tally.open, 3);
@@ -513,7 +540,11 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     for repo in ["acme/service-101", "acme/service-102", "acme/service-103"] {
         // Markdown-escaped, as every text from an alert is.
         let shown = crate::ticket::markdown::escape(repo);
-        assert!(ticket.body.contains(&shown), "{repo} listed: {}", ticket.body);
+        assert!(
+            ticket.body.contains(&shown),
+            "{repo} listed: {}",
+            ticket.body
+        );
     }
     assert_eq!(
         store

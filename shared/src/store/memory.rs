@@ -305,7 +305,12 @@ impl Store for MemoryStore {
             .values()
             .flat_map(|log| log.iter().enumerate())
             .filter(|(_, e)| e.at.date_naive() == day)
-            .map(|(n, e)| (format!("{}#{n:012}", super::lists::audit_sort_key(e)), e.clone()))
+            .map(|(n, e)| {
+                (
+                    format!("{}#{n:012}", super::lists::audit_sort_key(e)),
+                    e.clone(),
+                )
+            })
             .collect();
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(page_of(entries, after, limit))
@@ -345,7 +350,12 @@ impl Store for MemoryStore {
     }
 
     async fn installations(&self) -> Result<Vec<Versioned<InstallationRecord>>, StoreError> {
-        Ok(self.tables().installations.values().map(versioned).collect())
+        Ok(self
+            .tables()
+            .installations
+            .values()
+            .map(versioned)
+            .collect())
     }
 
     async fn get_pull_request(

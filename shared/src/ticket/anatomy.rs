@@ -37,7 +37,10 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
         // A Dependabot rule id is its advisory (GHSA); a group by package can hold several.
         AlertKind::Dependabot => match facets.rules.single() {
             Some(id) => format!("{id}: {}", group.rule.name),
-            None => format!("Vulnerable dependency: {} advisories", facets.rules.len().max(1)),
+            None => format!(
+                "Vulnerable dependency: {} advisories",
+                facets.rules.len().max(1)
+            ),
         },
         AlertKind::SecretScanning => format!("Leaked secret: {}", group.rule.name),
         AlertKind::CodeScanning => match facets.cwes.values.iter().next() {
@@ -93,9 +96,9 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
         GroupScope::Repository => {
             push_facet("Repository", &single_repository(group), &|r| r.to_owned())
         }
-        GroupScope::Organization => push_facet("Repositories", &facets.repositories, &|r| {
-            r.to_owned()
-        }),
+        GroupScope::Organization => {
+            push_facet("Repositories", &facets.repositories, &|r| r.to_owned())
+        }
     }
     push_facet("Branch", &facets.refs, &|r| {
         r.trim_start_matches("refs/heads/").to_owned()

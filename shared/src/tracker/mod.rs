@@ -137,7 +137,11 @@ impl<T: Tracker + ?Sized> Tracker for std::sync::Arc<T> {
     ) -> Result<(TicketRef, TicketState), TrackerError> {
         (**self).create(content).await
     }
-    async fn update(&self, ticket: &TicketRef, content: &TicketContent) -> Result<(), TrackerError> {
+    async fn update(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+    ) -> Result<(), TrackerError> {
         (**self).update(ticket, content).await
     }
     async fn comment(&self, ticket: &TicketRef, id: &str, text: &str) -> Result<(), TrackerError> {

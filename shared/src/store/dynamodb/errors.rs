@@ -64,7 +64,10 @@ where
 
 /// Maps the failure of a commit's `TransactWriteItems`. `delivery` is the id of the delivery
 /// written as item 0, if the commit had one.
-pub(super) fn transaction_error(err: SdkError<TransactWriteItemsError>, delivery: Option<&str>) -> StoreError {
+pub(super) fn transaction_error(
+    err: SdkError<TransactWriteItemsError>,
+    delivery: Option<&str>,
+) -> StoreError {
     match err.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
             cancellation_error(cancelled.cancellation_reasons(), delivery)
@@ -76,7 +79,10 @@ pub(super) fn transaction_error(err: SdkError<TransactWriteItemsError>, delivery
 /// Why a transaction was cancelled, from its per-item reasons (in request order; `None` for the
 /// items that were fine). A duplicate delivery wins over everything else: it says the event was
 /// already applied, which no re-read can change.
-pub(super) fn cancellation_error(reasons: &[CancellationReason], delivery: Option<&str>) -> StoreError {
+pub(super) fn cancellation_error(
+    reasons: &[CancellationReason],
+    delivery: Option<&str>,
+) -> StoreError {
     let codes: Vec<&str> = reasons.iter().map(|r| r.code().unwrap_or("None")).collect();
     if let Some(id) = delivery
         && codes
@@ -102,7 +108,6 @@ pub(super) fn cancellation_error(reasons: &[CancellationReason], delivery: Optio
 pub(super) fn build_error(err: BuildError) -> StoreError {
     StoreError::Unavailable(format!("DynamoDB request could not be built: {err}"))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -147,5 +152,4 @@ mod tests {
         );
         assert!(error.is_retryable());
     }
-
 }

@@ -148,4 +148,3 @@ fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     flate2::read::GzDecoder::new(bytes).read_to_end(&mut body)?;
     Ok(body)
 }
-

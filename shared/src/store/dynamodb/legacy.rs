@@ -8,12 +8,12 @@
 //! again and writes the same records (the conversion is deterministic), so nothing is lost or
 //! counted twice. Two readers upgrading at once race on the group's guard; the loser re-reads.
 
+use super::DynamoStore;
 use super::items::{
     Item, KIND_CONTENT, KIND_FINDING, KIND_GROUP, Key, Write, decode_doc, decode_versioned,
     document_item, version_of, versioned_write,
 };
 use super::lists::{group_diff, member_diff};
-use super::DynamoStore;
 use crate::legacy::{LegacyGroup, upgrade};
 use crate::state::{FindingRecord, GroupRecord, Versioned};
 use crate::store::{Guarded, StoreError};
@@ -85,7 +85,9 @@ impl DynamoStore {
                     continue;
                 }
                 let guarded = Guarded::replacing(record.clone(), read);
-                writes.push(versioned_write(Key::finding(&record.fingerprint), KIND_FINDING, &guarded)?.0);
+                writes.push(
+                    versioned_write(Key::finding(&record.fingerprint), KIND_FINDING, &guarded)?.0,
+                );
                 writes.extend(member_diff(guarded.previous.as_ref(), record));
             }
             self.transact(writes, None).await?;
