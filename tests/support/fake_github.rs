@@ -12,6 +12,11 @@
 //! has not expired, or [`PLAIN_TOKEN`]. Bad credentials are answered 401 as GitHub does, and are
 //! not violations: a correct client must expect them.
 //!
+//! Every request must also name the REST API version it was written for, [`API_VERSION`], in
+//! `X-GitHub-Api-Version`. GitHub answers 400 to a version it does not support; one that names
+//! none gets GitHub's current default, which changes under a client that did not ask for it, so
+//! here it is a violation too (answered 400).
+//!
 //! # What it serves
 //! Alerts of the three kinds per repository, seeded by the test (real responses from
 //! `github-rest-responses/octocrab`, and numbered variants of them): list with `state`, `sort`,
@@ -64,6 +69,10 @@ pub const APP_ID: u64 = 1_234_567;
 pub const INSTALLATION_ID: u64 = 4_242;
 /// A token accepted as it is (a personal access token), for clients without App credentials.
 pub const PLAIN_TOKEN: &str = "ghp_fake_personal_access_token";
+/// The REST API version this fake serves: the one GitHub's description (the vendored
+/// `@octokit/openapi` 23.0.2) describes, whose only newer version, 2026-03-10, it lists as
+/// `x-github-breaking-changes` patches that the fake does not model.
+pub const API_VERSION: &str = "2022-11-28";
 
 /// The test App's private key in GitHub's download format (`BEGIN RSA PRIVATE KEY`).
 pub fn app_private_key_pkcs1() -> String {
@@ -152,6 +161,8 @@ pub fn github_time(at: DateTime<Utc>) -> String {
 /// One request as the fake received it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedRequest {
+    /// The `X-GitHub-Api-Version` header sent, if any.
+    pub api_version: Option<String>,
     pub method: String,
     pub path: String,
     /// The raw query string, without `?`.
@@ -751,6 +762,20 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
         .unwrap_or_default()
         .to_owned();
     let incoming = Incoming {
+        api_version: {
+            let sent: Vec<String> = parts
+                .headers
+                .get_all("x-github-api-version")
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            match sent.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                // Recorded as sent, and refused as a version the fake does not serve.
+                many => Some(format!("{} ({} times)", many.join(", "), many.len())),
+            }
+        },
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
@@ -767,6 +792,7 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
 }
 
 struct Incoming {
+    api_version: Option<String>,
     method: String,
     path: String,
     query: String,
@@ -871,6 +897,7 @@ impl Shared {
                 .map_err(|_| String::from_utf8_lossy(&incoming.body).into_owned())
         });
         state.requests.push(RecordedRequest {
+            api_version: incoming.api_version.clone(),
             method: incoming.method.clone(),
             path: incoming.path.clone(),
             query: incoming.query.clone(),
@@ -899,6 +926,27 @@ impl Shared {
         incoming: &Incoming,
         body: Option<Result<Value, String>>,
     ) -> Reply {
+        match incoming.api_version.as_deref() {
+            Some(API_VERSION) => {}
+            Some(other) => {
+                return Reply::violation(
+                    400,
+                    vec![format!(
+                        "X-GitHub-Api-Version `{other}` is not the version this fake serves \
+                         ({API_VERSION})"
+                    )],
+                );
+            }
+            None => {
+                return Reply::violation(
+                    400,
+                    vec![format!(
+                        "no X-GitHub-Api-Version header: name the version the client was \
+                         written for ({API_VERSION})"
+                    )],
+                );
+            }
+        }
         let body = match body {
             None => None,
             Some(Ok(value)) => Some(value),

@@ -10,6 +10,7 @@
 
 use super::settings::{IssueKey, IssuesAuth, RepoName};
 use crate::github::api::GitHubError;
+use crate::github::rest::pin_api_version;
 use crate::secret::Secret;
 use crate::tracker::TrackerError;
 use chrono::Utc;
@@ -354,10 +355,12 @@ impl Http {
             .uri(path)
             .header(AUTHORIZATION, authorization)
             .header(ACCEPT, "application/vnd.github+json");
-        let request = self
+        let mut request = self
             .octocrab
             .build_request(builder, body)
             .map_err(|e| format!("{what}: building the request: {e}"))?;
+        // The version the adapter is written for (see `API_VERSION` for why this one).
+        pin_api_version(request.headers_mut());
         let response = self
             .octocrab
             .execute(request)
