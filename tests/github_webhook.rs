@@ -376,3 +376,87 @@ async fn alerts_of_repositories_removed_from_the_installation_are_ignored_and_hi
         .unwrap();
     assert_eq!(audit.len(), 2, "both installation changes are audited");
 }
+
+/// Log lines written while `run` runs, as the functions write them (JSON, one per line).
+async fn logged<F: std::future::Future>(run: F) -> (F::Output, Vec<Value>) {
+    use std::sync::Mutex;
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    // This test's thread only (`#[tokio::test]` runs on one): other tests' lines stay out.
+    let output = {
+        let _scope = tracing::subscriber::set_default(scantix::logging::json_subscriber(
+            move || writer.clone(),
+            "info",
+        ));
+        run.await
+    };
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let parsed = text
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON log line"))
+        .collect();
+    (output, parsed)
+}
+
+#[tokio::test]
+async fn each_deliverys_log_line_says_what_its_answer_says() {
+    let (_, ingest) = ingest();
+    let created = octokit("code_scanning_alert/created.payload.json");
+    let deliveries: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("code_scanning_alert", "log-1", created.clone()),
+        // The same delivery again: a duplicate, which was logged "applied".
+        ("code_scanning_alert", "log-1", created),
+        ("ping", "log-2", octokit("ping/payload.json")),
+        ("star", "log-3", br#"{"action":"created"}"#.to_vec()),
+    ];
+    let (answers, lines) = logged(async {
+        let mut answers = Vec::new();
+        for (event, delivery, body) in &deliveries {
+            answers.push(send(&ingest, event, delivery, body, None).await);
+        }
+        answers
+    })
+    .await;
+    let statuses: Vec<&str> = answers
+        .iter()
+        .map(|(_, answer)| answer["status"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(statuses, ["applied", "duplicate", "pong", "ignored"]);
+    // One line per delivery carries an `outcome`, in order, and it is the answer's status.
+    let outcomes: Vec<(&str, &str)> = lines
+        .iter()
+        .filter_map(|line| {
+            let outcome = line["fields"]["outcome"].as_str()?;
+            let delivery = line["spans"][0]["delivery"].as_str().unwrap_or_default();
+            Some((delivery, outcome))
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("log-1", "applied"),
+            ("log-1", "duplicate"),
+            ("log-2", "pong"),
+            ("log-3", "ignored")
+        ],
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["fields"]["outcome"] != "duplicate"
+                || line["fields"]["message"] == "delivery duplicate"),
+        "{lines:#?}"
+    );
+}

@@ -176,15 +176,16 @@ impl GithubIngest {
                             .values()
                             .filter(|r| record.covers(r.id))
                             .count();
+                        let applied = super::Disposition::Applied.as_str();
                         tracing::info!(
                             installation = record.id,
                             covered,
-                            outcome = "applied",
+                            outcome = applied,
                             "installation recorded"
                         );
                         Answer::new(
                             200,
-                            json!({ "status": "applied", "installation": record.id, "active": record.active, "repositories_covered": covered }),
+                            json!({ "status": applied, "installation": record.id, "active": record.active, "repositories_covered": covered }),
                         )
                     }
                     Err(e) => super::answer_for(Err(e), delivery),
@@ -231,10 +232,7 @@ impl GithubIngest {
             .not_covered(alert.installation_id, &alert.finding.repository)
             .await;
         match covered {
-            Ok(Some(reason)) => {
-                tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-                return Answer::new(202, json!({ "status": "ignored", "reason": reason }));
-            }
+            Ok(Some(reason)) => return Answer::ignored(reason),
             Ok(None) => {}
             Err(e) => return super::answer_for(Err(e), delivery),
         }
@@ -283,14 +281,16 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
     if event == "pull_request" {
         return match crate::github::pull_request_webhook::parse_pull_request(body) {
             Ok(Some(change)) => Ok(Work::PullRequest(change)),
-            Ok(None) => Err(ignored("`pull_request` action not acted on".to_owned())),
+            Ok(None) => Err(Answer::ignored(
+                "`pull_request` action not acted on".to_owned(),
+            )),
             Err(e) => Err(malformed(&e)),
         };
     }
     if matches!(event, "installation" | "installation_repositories") {
         return match parse_installation(event, body) {
             Ok(Some(change)) => Ok(Work::Installation(change)),
-            Ok(None) => Err(ignored(format!("`{event}` action not acted on"))),
+            Ok(None) => Err(Answer::ignored(format!("`{event}` action not acted on"))),
             Err((path, message)) => {
                 Err(Answer::malformed(format!("{path}: {message}"), Some(&path)))
             }
@@ -298,8 +298,8 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
     }
     match parse_delivery(event, body) {
         Ok(ParsedDelivery::Alert(alert)) => Ok(Work::Alert(Box::new(alert))),
-        Ok(ParsedDelivery::Ping) => Err(Answer::new(200, json!({ "status": "pong" }))),
-        Ok(ParsedDelivery::Ignored { reason }) => Err(ignored(reason)),
+        Ok(ParsedDelivery::Ping) => Err(Answer::pong()),
+        Ok(ParsedDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
         Err(e) => Err(malformed(&e)),
     }
 }
@@ -309,14 +309,9 @@ fn read_issues(body: &[u8]) -> Result<Work, Answer> {
     use crate::github::issues_webhook::{ParsedIssuesDelivery, parse_issues_delivery};
     match parse_issues_delivery(body) {
         Ok(ParsedIssuesDelivery::Ticket(event)) => Ok(Work::Ticket(event)),
-        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(ignored(reason)),
+        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
         Err(e) => Err(malformed(&e)),
     }
-}
-
-fn ignored(reason: String) -> Answer {
-    tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-    Answer::new(202, json!({ "status": "ignored", "reason": reason }))
 }
 
 fn malformed(e: &PayloadError) -> Answer {

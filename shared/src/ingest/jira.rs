@@ -12,7 +12,6 @@ use crate::github::signature::verify_signature;
 use crate::jira::webhook::{ParsedJiraDelivery, parse_jira_delivery};
 use crate::secret::Secret;
 use http::HeaderMap;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -141,13 +140,7 @@ impl JiraIngest {
 pub fn read_jira_delivery(body: &[u8]) -> Result<TicketEvent, Answer> {
     match parse_jira_delivery(body) {
         Ok(ParsedJiraDelivery::Ticket(event)) => Ok(event),
-        Ok(ParsedJiraDelivery::Ignored { reason }) => {
-            tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-            Err(Answer::new(
-                202,
-                json!({ "status": "ignored", "reason": reason }),
-            ))
-        }
+        Ok(ParsedJiraDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
         Err(e) => {
             tracing::warn!(error = %e, "malformed jira payload");
             Err(Answer::malformed(e.to_string(), Some(&e.path)))
