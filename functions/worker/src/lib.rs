@@ -56,11 +56,15 @@ pub async fn worker_for_table(table: String) -> anyhow::Result<Worker> {
     }
     let executor = Arc::new(executor);
     let mut github = GithubIngest::for_worker(executor.clone());
+    let mut jira = JiraIngest::for_worker(executor);
     if let Some(clients) = clients {
-        // Read through GitHub, cached five minutes per warm instance.
+        // Read through GitHub, cached five minutes per warm instance; the same settings decide a
+        // repository's alerts and the tracker events on its tickets.
         let cache = SettingsCache::new(std::time::Duration::from_secs(300));
         github = github.with_settings(SettingsSource { clients, cache });
+        if let Some(source) = github.settings() {
+            jira = jira.with_settings(source.clone());
+        }
     }
-    let jira = JiraIngest::for_worker(executor);
     Ok(Worker::new(store, github, Some(jira)))
 }

@@ -23,6 +23,7 @@ use crate::github::api::{GitHub, GitHubError};
 use crate::github::clients::{GitHubClients, OneClient};
 use crate::github::installation_webhook::InstallationEvent;
 use crate::identity::{Fingerprint, GroupKey};
+use crate::repo_settings::SettingsSource;
 use crate::state::{
     AuditEntry, DeliveryRecord, GroupRecord, InstallationRecord, Lease, OutboxOp, PendingOp,
     TicketRef, TicketState, Triage, Versioned,
@@ -307,12 +308,25 @@ impl Executor {
     }
 
     /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`
-    /// (`jira:<X-Atlassian-Webhook-Identifier>`). Events about tickets scantix does not track are
-    /// recorded as seen and otherwise ignored.
+    /// (`jira:<X-Atlassian-Webhook-Identifier>`), under the executor's configuration. Events about
+    /// tickets scantix does not track are recorded as seen and otherwise ignored.
     pub async fn apply_ticket(
         &self,
         delivery: &str,
         event: &TicketEvent,
+    ) -> Result<Outcome, ExecuteError> {
+        self.apply_ticket_with(delivery, event, None).await
+    }
+
+    /// [`Executor::apply_ticket`], deciding under the settings of the ticket's repository as
+    /// `settings` reads them (its `.github/scantix.yml`: `verify-closure`, `resolutions`,
+    /// `recreate-deleted-tickets`, …), the same settings its alerts are judged by; `None` (no
+    /// GitHub connection) decides under the executor's configuration.
+    pub async fn apply_ticket_with(
+        &self,
+        delivery: &str,
+        event: &TicketEvent,
+        settings: Option<&SettingsSource>,
     ) -> Result<Outcome, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
             return self.duplicate(delivery, seen.group_key).await;
@@ -360,6 +374,8 @@ impl Executor {
         };
         let mut conflicts = 0;
         let mut verification: Option<Verification> = None;
+        // Read once, with the group: its repository does not change between attempts.
+        let mut config: Option<Config> = None;
         let decision = loop {
             let now = (self.clock)();
             let group = self
@@ -370,11 +386,15 @@ impl Executor {
                     "ticket {} links to missing group {key}",
                     event.ticket_key
                 )))?;
+            let config: &Config = match &mut config {
+                Some(config) => config,
+                unread => unread.insert(self.ticket_config(&group.value, settings).await),
+            };
             let inputs = TicketInputs {
                 event,
                 group: &group.value,
                 verification: verification.as_ref(),
-                config: &self.config,
+                config,
                 now,
                 delivery: Some(delivery),
             };
@@ -410,6 +430,28 @@ impl Executor {
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
         })
+    }
+
+    /// The configuration a tracker event on `group` is decided under: its repository's settings
+    /// when `settings` can read them (defaults where GitHub cannot be read, as for its alerts),
+    /// else the executor's. Which tracker accounts are scantix's own is the deployment's to say,
+    /// whichever applies: a repository's file cannot make a person's changes count as echoes.
+    async fn ticket_config(
+        &self,
+        group: &GroupRecord,
+        settings: Option<&SettingsSource>,
+    ) -> Config {
+        let mut config = match settings {
+            Some(source) => {
+                let repo = source
+                    .settings_for(group.installation_id, &group.repository)
+                    .await;
+                repo.engine.clone()
+            }
+            None => self.config.clone(),
+        };
+        config.service_accounts = self.config.service_accounts.clone();
+        config
     }
 
     /// Applies an installation event: which repositories the App covers. Idempotent (the record
