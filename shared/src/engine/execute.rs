@@ -16,6 +16,7 @@
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
 use super::installations::apply_installation;
+use super::own_accounts::OwnAccounts;
 use super::triage::{Verdict, plain};
 use crate::config::Config;
 use crate::event::{AlertEvent, TicketEvent};
@@ -116,6 +117,9 @@ pub struct ExecutorSettings {
     /// local mode's embedded store only (a deployment without the App does nothing for pull
     /// requests).
     pub pull_requests_from_store: bool,
+    /// After the tracker could not say which account is scantix's (see `own_accounts`), how long
+    /// before it is asked again: events meanwhile are decided with the configured accounts.
+    pub own_accounts_retry: std::time::Duration,
 }
 
 impl Default for ExecutorSettings {
@@ -127,6 +131,7 @@ impl Default for ExecutorSettings {
             dedup_for: Duration::days(7),
             backfill_budget: std::time::Duration::from_secs(20),
             pull_requests_from_store: false,
+            own_accounts_retry: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -141,6 +146,8 @@ pub struct Executor {
     config: Config,
     clock: Clock,
     settings: ExecutorSettings,
+    /// scantix's accounts in `tracker`, learned from it once per process.
+    own_accounts: OwnAccounts,
 }
 
 impl Executor {
@@ -152,6 +159,7 @@ impl Executor {
             config,
             clock: Arc::new(Utc::now),
             settings: ExecutorSettings::default(),
+            own_accounts: OwnAccounts::new(),
         }
     }
 
@@ -388,7 +396,7 @@ impl Executor {
                 )))?;
             let config: &Config = match &mut config {
                 Some(config) => config,
-                unread => unread.insert(self.ticket_config(&group.value, settings).await),
+                unread => unread.insert(self.ticket_config(&group.value, settings, event).await),
             };
             let inputs = TicketInputs {
                 event,
@@ -440,6 +448,7 @@ impl Executor {
         &self,
         group: &GroupRecord,
         settings: Option<&SettingsSource>,
+        event: &TicketEvent,
     ) -> Config {
         let mut config = match settings {
             Some(source) => {
@@ -450,8 +459,27 @@ impl Executor {
             }
             None => self.config.clone(),
         };
-        config.service_accounts = self.config.service_accounts.clone();
+        config.service_accounts = self.service_accounts(event).await;
         config
+    }
+
+    /// The tracker accounts whose changes are scantix's own: those configured, and the one its
+    /// tracker credential is (asked of the tracker once per process). Asked only for an event
+    /// that names its actor: only such an event can be recognised as an echo.
+    async fn service_accounts(&self, event: &TicketEvent) -> Vec<String> {
+        let mut accounts = self.config.service_accounts.clone();
+        if event.actor_id.is_none() {
+            return accounts;
+        }
+        let retry = self.settings.own_accounts_retry;
+        if let Some(own) = self.own_accounts.get(self.tracker.as_ref(), retry).await {
+            for account in own {
+                if !accounts.contains(account) {
+                    accounts.push(account.clone());
+                }
+            }
+        }
+        accounts
     }
 
     /// Applies an installation event: which repositories the App covers. Idempotent (the record
