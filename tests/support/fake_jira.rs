@@ -3,14 +3,17 @@
 //!
 //! # What it checks
 //! Every request is checked against Atlassian's official Jira Cloud REST v3 description
-//! (`../shared/fixtures/jira-openapi`, through [`crate::openapi`]) before anything else. Data
+//! (`../shared/fixtures/jira-openapi`, through [`crate::openapi`], plus `GET /myself`, which the
+//! subset leaves out, transcribed in [`myself_item`]) before anything else. Data
 //! Center requests (REST v2, under `/rest/api/2`) are checked against the same description at the
 //! corresponding `/rest/api/3` path: it is the closest official description available here, and
 //! the v2 bodies differ only in `description` and comment `body` being wiki-markup strings instead
 //! of ADF documents, which the description leaves untyped. The fake then enforces that difference
 //! itself (ADF on Cloud, strings on Data Center), and behaves like Jira for what the adapter uses:
 //! issue create/get/edit, comments, transitions through a configurable workflow, JQL search with
-//! Cloud's `nextPageToken` or Data Center's `startAt` paging, entity properties, auth, and faults.
+//! Cloud's `nextPageToken` or Data Center's `startAt` paging, entity properties, the credentials'
+//! own user (`GET /myself`: an accountId on Cloud, a name and key on Data Center, whom deliveries
+//! of changes made [`Actor::Scantix`] name), auth, and faults.
 //!
 //! # Violations
 //! [`FakeJira::violations`] lists the requests refused as *wrong on any Jira*: OpenAPI violations,
@@ -373,6 +376,35 @@ fn jira_description() -> &'static OpenApi {
     JIRA.get_or_init(|| {
         OpenApi::load(fixture_path("jira-openapi/jira-openapi-subset.json"))
             .expect("the Jira OpenAPI subset in ../shared/fixtures loads")
+            .with_path("/rest/api/3/myself", myself_item())
+    })
+}
+
+/// `GET /rest/api/3/myself` ("Get current user", operationId `getCurrentUser`, tag `Myself`) as
+/// Atlassian's Jira Cloud platform REST v3 description gives it, transcribed because the subset
+/// leaves it out: one optional query parameter, `expand` (`groups`, `applicationRoles`), no body;
+/// the response (a `User`) is not checked. Data Center's `GET /rest/api/2/myself` takes the same
+/// request, and is checked against it as every Data Center path is (see the module docs).
+pub fn myself_item() -> Value {
+    json!({
+        "get": {
+            "summary": "Get current user",
+            "description": "Returns details for the current user.",
+            "operationId": "getCurrentUser",
+            "tags": ["Myself"],
+            "parameters": [
+                {
+                    "name": "expand",
+                    "in": "query",
+                    "description": "Use expand to include additional information about user in the response. This parameter accepts a comma-separated list. Expand options include:\n\n *  `groups` Returns all groups, including nested groups, the user belongs to.\n *  `applicationRoles` Returns the application roles the user is assigned to.",
+                    "schema": { "type": "string" }
+                }
+            ],
+            "responses": {
+                "200": { "description": "Returned if the request is successful." },
+                "401": { "description": "Returned if the authentication credentials are incorrect or missing." }
+            }
+        }
     })
 }
 
@@ -540,6 +572,17 @@ impl FakeJira {
     /// `resolution` if given (leaving a done status clears it), and returns the
     /// `jira:issue_updated` delivery Jira would send, changelog included.
     pub fn set_status(&self, key: &str, status: &str, resolution: Option<&str>) -> Value {
+        self.set_status_by(Actor::Person, key, status, resolution)
+    }
+
+    /// [`FakeJira::set_status`], done by `actor`: the delivery's `user` is who made the change.
+    pub fn set_status_by(
+        &self,
+        actor: Actor,
+        key: &str,
+        status: &str,
+        resolution: Option<&str>,
+    ) -> Value {
         let shared = &self.shared;
         let mut state = shared.lock();
         let workflow = &shared.config.workflow;
@@ -594,7 +637,7 @@ impl FakeJira {
             "timestamp": Utc::now().timestamp_millis(),
             "webhookEvent": "jira:issue_updated",
             "issue_event_type_name": event_type,
-            "user": shared.person(),
+            "user": shared.user(actor),
             "issue": shared.issue_view(issue, Api::Webhook, &FieldChoice::All, &[]),
             "changelog": {"id": changelog_id, "items": items},
         })
@@ -805,6 +848,15 @@ enum Api {
     Webhook,
 }
 
+/// Who changes an issue in a test's story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, in Jira's UI.
+    Person,
+    /// scantix, through the API with the fake's credentials: the account `GET /myself` names.
+    Scantix,
+}
+
 /// Which fields an issue representation carries.
 enum FieldChoice {
     /// Only `id` (Cloud `/search/jql` without `fields`).
@@ -958,6 +1010,8 @@ impl Shared {
             ("GET", ["issue", key, "comment"]) => self.list_comments(state, key, call),
             ("POST", ["issue", key, "comment"]) => self.add_comment(state, key, &call.body),
             ("GET", ["issue", key, "transitions"]) => self.list_transitions(state, key),
+            // The account the credentials belong to: scantix's own.
+            ("GET", ["myself"]) => Reply::json(200, self.api_user()),
             ("POST", ["issue", key, "transitions"]) => self.transition(state, key, &call.body),
             ("GET" | "POST", ["search", "jql"]) if cloud => self.search(state, call),
             ("GET" | "POST", ["search"]) if !cloud => self.search(state, call),
@@ -1895,6 +1949,23 @@ impl Shared {
                 "displayName": "scantix",
                 "active": true,
             }),
+        }
+    }
+
+    /// Who made a change, as webhook deliveries name them.
+    fn user(&self, actor: Actor) -> Value {
+        match actor {
+            Actor::Person => self.person(),
+            Actor::Scantix => {
+                let mut user = self.api_user();
+                user["self"] = json!(
+                    user["self"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .replace(&self.rest_url(Api::Rest), &self.rest_url(Api::Webhook))
+                );
+                user
+            }
         }
     }
 

@@ -16,6 +16,7 @@
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
 use super::installations::apply_installation;
+use super::own_accounts::OwnAccounts;
 use super::triage::{Verdict, plain};
 use crate::config::Config;
 use crate::event::{AlertEvent, TicketEvent};
@@ -23,6 +24,7 @@ use crate::github::api::{GitHub, GitHubError};
 use crate::github::clients::{GitHubClients, OneClient};
 use crate::github::installation_webhook::InstallationEvent;
 use crate::identity::{Fingerprint, GroupKey};
+use crate::repo_settings::SettingsSource;
 use crate::state::{
     AuditEntry, DeliveryRecord, GroupRecord, InstallationRecord, Lease, OutboxOp, PendingOp,
     TicketRef, TicketState, Triage, Versioned,
@@ -115,6 +117,9 @@ pub struct ExecutorSettings {
     /// local mode's embedded store only (a deployment without the App does nothing for pull
     /// requests).
     pub pull_requests_from_store: bool,
+    /// After the tracker could not say which account is scantix's (see `own_accounts`), how long
+    /// before it is asked again: events meanwhile are decided with the configured accounts.
+    pub own_accounts_retry: std::time::Duration,
 }
 
 impl Default for ExecutorSettings {
@@ -126,6 +131,7 @@ impl Default for ExecutorSettings {
             dedup_for: Duration::days(7),
             backfill_budget: std::time::Duration::from_secs(20),
             pull_requests_from_store: false,
+            own_accounts_retry: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -140,6 +146,8 @@ pub struct Executor {
     config: Config,
     clock: Clock,
     settings: ExecutorSettings,
+    /// scantix's accounts in `tracker`, learned from it once per process.
+    own_accounts: OwnAccounts,
 }
 
 impl Executor {
@@ -151,6 +159,7 @@ impl Executor {
             config,
             clock: Arc::new(Utc::now),
             settings: ExecutorSettings::default(),
+            own_accounts: OwnAccounts::new(),
         }
     }
 
@@ -307,12 +316,25 @@ impl Executor {
     }
 
     /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`
-    /// (`jira:<X-Atlassian-Webhook-Identifier>`). Events about tickets scantix does not track are
-    /// recorded as seen and otherwise ignored.
+    /// (`jira:<X-Atlassian-Webhook-Identifier>`), under the executor's configuration. Events about
+    /// tickets scantix does not track are recorded as seen and otherwise ignored.
     pub async fn apply_ticket(
         &self,
         delivery: &str,
         event: &TicketEvent,
+    ) -> Result<Outcome, ExecuteError> {
+        self.apply_ticket_with(delivery, event, None).await
+    }
+
+    /// [`Executor::apply_ticket`], deciding under the settings of the ticket's repository as
+    /// `settings` reads them (its `.github/scantix.yml`: `verify-closure`, `resolutions`,
+    /// `recreate-deleted-tickets`, …), the same settings its alerts are judged by; `None` (no
+    /// GitHub connection) decides under the executor's configuration.
+    pub async fn apply_ticket_with(
+        &self,
+        delivery: &str,
+        event: &TicketEvent,
+        settings: Option<&SettingsSource>,
     ) -> Result<Outcome, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
             return self.duplicate(delivery, seen.group_key).await;
@@ -360,6 +382,8 @@ impl Executor {
         };
         let mut conflicts = 0;
         let mut verification: Option<Verification> = None;
+        // Read once, with the group: its repository does not change between attempts.
+        let mut config: Option<Config> = None;
         let decision = loop {
             let now = (self.clock)();
             let group = self
@@ -370,11 +394,15 @@ impl Executor {
                     "ticket {} links to missing group {key}",
                     event.ticket_key
                 )))?;
+            let config: &Config = match &mut config {
+                Some(config) => config,
+                unread => unread.insert(self.ticket_config(&group.value, settings, event).await),
+            };
             let inputs = TicketInputs {
                 event,
                 group: &group.value,
                 verification: verification.as_ref(),
-                config: &self.config,
+                config,
                 now,
                 delivery: Some(delivery),
             };
@@ -410,6 +438,48 @@ impl Executor {
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
         })
+    }
+
+    /// The configuration a tracker event on `group` is decided under: its repository's settings
+    /// when `settings` can read them (defaults where GitHub cannot be read, as for its alerts),
+    /// else the executor's. Which tracker accounts are scantix's own is the deployment's to say,
+    /// whichever applies: a repository's file cannot make a person's changes count as echoes.
+    async fn ticket_config(
+        &self,
+        group: &GroupRecord,
+        settings: Option<&SettingsSource>,
+        event: &TicketEvent,
+    ) -> Config {
+        let mut config = match settings {
+            Some(source) => {
+                let repo = source
+                    .settings_for(group.installation_id, &group.repository)
+                    .await;
+                repo.engine.clone()
+            }
+            None => self.config.clone(),
+        };
+        config.service_accounts = self.service_accounts(event).await;
+        config
+    }
+
+    /// The tracker accounts whose changes are scantix's own: those configured, and the one its
+    /// tracker credential is (asked of the tracker once per process). Asked only for an event
+    /// that names its actor: only such an event can be recognised as an echo.
+    async fn service_accounts(&self, event: &TicketEvent) -> Vec<String> {
+        let mut accounts = self.config.service_accounts.clone();
+        if event.actor_id.is_none() {
+            return accounts;
+        }
+        let retry = self.settings.own_accounts_retry;
+        if let Some(own) = self.own_accounts.get(self.tracker.as_ref(), retry).await {
+            for account in own {
+                if !accounts.contains(account) {
+                    accounts.push(account.clone());
+                }
+            }
+        }
+        accounts
     }
 
     /// Applies an installation event: which repositories the App covers. Idempotent (the record

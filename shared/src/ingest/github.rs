@@ -88,8 +88,9 @@ pub struct GithubIngest {
     /// `None` in the worker, which applies deliveries the webhook function already checked.
     gate: Option<GithubGate>,
     executor: Arc<Executor>,
-    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise.
-    settings: Option<SettingsSource>,
+    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise. Shared
+    /// (`Arc`) with the Jira ingest of the same process, so both read through one cache.
+    settings: Option<Arc<SettingsSource>>,
 }
 
 impl GithubIngest {
@@ -111,10 +112,22 @@ impl GithubIngest {
         }
     }
 
-    /// Reads each repository's settings through GitHub (see `repo_settings`).
-    pub fn with_settings(mut self, source: SettingsSource) -> GithubIngest {
-        self.settings = Some(source.within(self.executor.tracker().site()));
+    /// Reads each repository's settings through GitHub (see `repo_settings`): for its alerts and
+    /// for the `issues` events of its tickets.
+    pub fn with_settings(self, source: SettingsSource) -> GithubIngest {
+        let source = source.within(self.executor.tracker().site());
+        self.with_shared_settings(Arc::new(source))
+    }
+
+    /// The same, with a source another ingest of this process uses too (see [`Self::settings`]).
+    pub fn with_shared_settings(mut self, source: Arc<SettingsSource>) -> GithubIngest {
+        self.settings = Some(source);
         self
+    }
+
+    /// Where this ingest reads repositories' settings, for the Jira ingest to share.
+    pub fn settings(&self) -> Option<&Arc<SettingsSource>> {
+        self.settings.as_ref()
     }
 
     pub fn with_max_body(mut self, bytes: usize) -> GithubIngest {
@@ -166,7 +179,7 @@ impl GithubIngest {
                         // Newly covered repositories' existing alerts, now (bounded; see `backfill`).
                         crate::backfill::after_installation(
                             &self.executor,
-                            self.settings.as_ref(),
+                            self.settings.as_deref(),
                             &record,
                             &change,
                         )
@@ -199,9 +212,12 @@ impl GithubIngest {
                     .await,
                 delivery,
             ),
-            // The same round trip as Jira's: closure verified against GitHub, won't-fix dismisses.
+            // The same round trip as Jira's: closure verified against GitHub, won't-fix dismisses,
+            // under the ticket's repository's settings.
             Work::Ticket(event) => super::answer_for(
-                self.executor.apply_ticket(&delivery_id, &event).await,
+                self.executor
+                    .apply_ticket_with(&delivery_id, &event, self.settings.as_deref())
+                    .await,
                 delivery,
             ),
         }

@@ -118,4 +118,9 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.counts.transition.fetch_add(1, Ordering::SeqCst);
         self.inner.close_not_planned(ticket).await
     }
+
+    /// Not counted: it is about the credential, not about tickets.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        self.inner.own_accounts().await
+    }
 }

@@ -112,4 +112,15 @@ pub trait Tracker: Send + Sync {
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         self.transition(ticket, TicketState::Resolved).await
     }
+
+    /// Who scantix is in this tracker: the ids, as `TicketEvent::actor_id` names users, of the
+    /// account its credential acts as (Jira Cloud: the accountId; Data Center: the user name and
+    /// key; GitHub: the App's `<slug>[bot]` or the token's login). The tracker's webhooks name it
+    /// on every change scantix made itself, which is how those echoes are told from people's
+    /// changes. One call to the tracker: the executor asks once per process and remembers
+    /// (`engine::own_accounts`). The default, for trackers without webhooks: nobody. Wrappers
+    /// must forward it.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        Ok(Vec::new())
+    }
 }

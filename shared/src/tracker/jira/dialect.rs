@@ -70,6 +70,20 @@ impl Dialect {
         }
     }
 
+    /// The ids the credential's user goes by in webhook deliveries (`user`, comment `author`):
+    /// Cloud's accountId; Data Center's user name, which deliveries carry, and its key, which
+    /// survives renames. Empty ids are dropped.
+    pub fn own_ids(self, me: Myself) -> Vec<String> {
+        let ids = match self.0 {
+            Flavor::Cloud => vec![me.account_id],
+            Flavor::DataCenter => vec![me.name, me.key],
+        };
+        ids.into_iter()
+            .flatten()
+            .filter(|id| !id.trim().is_empty())
+            .collect()
+    }
+
     /// Adds the credentials. The header is marked sensitive by reqwest, so it never shows in its
     /// debug output either.
     pub fn authorize(
@@ -99,6 +113,17 @@ pub struct FoundIssue {
     pub key: String,
 }
 
+/// `GET /myself`, as far as telling scantix's own changes apart needs it.
+#[derive(Debug, Default, Deserialize)]
+pub struct Myself {
+    #[serde(rename = "accountId", default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +141,28 @@ mod tests {
         assert_eq!(dc.assignee("jdoe"), json!({ "name": "jdoe" }));
         assert!(cloud.comment("hi", "scantix ref 1").is_object());
         assert!(dc.comment("hi", "scantix ref 1").is_string());
+    }
+
+    #[test]
+    fn the_credential_goes_by_the_ids_each_flavor_names_users_by() {
+        let me = || Myself {
+            account_id: Some("5b10ac8d82e05b22cc7d4ef5".into()),
+            name: Some("scantix-bot".into()),
+            key: Some("JIRAUSER10100".into()),
+        };
+        assert_eq!(
+            Dialect(Flavor::Cloud).own_ids(me()),
+            ["5b10ac8d82e05b22cc7d4ef5"]
+        );
+        assert_eq!(
+            Dialect(Flavor::DataCenter).own_ids(me()),
+            ["scantix-bot", "JIRAUSER10100"]
+        );
+        let blank = Myself {
+            account_id: Some(" ".into()),
+            ..Myself::default()
+        };
+        assert!(Dialect(Flavor::Cloud).own_ids(blank).is_empty());
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::repo_config::TrackerKind;
 use crate::state::{TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
-use dialect::{Dialect, SearchPage};
+use dialect::{Dialect, Myself, SearchPage};
 use errors::Failure;
 use http::{Call, Http, Replay};
 use issue_fields::{Filing, IssueFields};
@@ -502,6 +502,19 @@ impl Tracker for JiraTracker {
             None => Ok(self.edit_labels(key, "add", STALE_LABEL).await?),
             Some(target) => self.repeat(|_| self.transition_once(key, target)).await,
         }
+    }
+
+    /// `GET /myself` (Cloud `/rest/api/3`, Data Center `/rest/api/2`): the credential's user.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        let call = Call::new(Method::GET, self.api("/myself"), Replay::Safe);
+        let me: Myself = self.http.send(&call).await?.json("GET /myself")?;
+        let ids = self.dialect().own_ids(me);
+        if ids.is_empty() {
+            return Err(TrackerError::Failed(
+                "Jira's /myself names no user id for the credential".into(),
+            ));
+        }
+        Ok(ids)
     }
 }
 
