@@ -8,15 +8,15 @@ use crate::local::{LocalApp, StoreLocation};
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Args};
 use scantix::engine::Executor;
-use scantix::engine::triage::builtin;
 use scantix::finding::Repository;
 use scantix::github::api::{GitHub, GitHubError};
 use scantix::github::installation_webhook::{
     InstallationChange, InstallationEvent, NamedRepository,
 };
 use scantix::github::rest::{RestAuth, RestGitHub};
+use scantix::repo_settings::RepoSettings;
 use scantix::secret::Secret;
-use scantix::sync::{SyncError, SyncReport, Syncer};
+use scantix::sync::{SyncError, SyncReport, Syncer, TriageFn};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -108,7 +108,11 @@ fn parse_org(text: &str) -> Result<String, String> {
 }
 
 /// Syncs the repository (or the organisation's), prints the report, saves the store.
-pub async fn run(location: StoreLocation, args: SyncArgs) -> anyhow::Result<()> {
+pub async fn run(
+    location: StoreLocation,
+    settings: RepoSettings,
+    args: SyncArgs,
+) -> anyhow::Result<()> {
     let token = match std::env::var(&args.token_env) {
         Ok(token) if !token.trim().is_empty() => Secret::new(token.trim()),
         _ => bail!(
@@ -121,7 +125,7 @@ pub async fn run(location: StoreLocation, args: SyncArgs) -> anyhow::Result<()> 
         RestGitHub::new(&args.api_url, RestAuth::Token(token))
             .context("setting up the GitHub client (--api-url)")?,
     );
-    let app = LocalApp::connected(location, github.clone())?;
+    let app = LocalApp::connected(location, settings, github.clone())?;
     match (&args.org, &args.repo, args.repo_id) {
         (Some(org), _, _) => run_org(&app, github.as_ref(), org, &args).await,
         (None, Some(full_name), Some(id)) => {
@@ -153,9 +157,8 @@ async fn run_repo(
         &format!("cli:cover:{}", repo.id),
     )
     .await?;
-    let syncer = Syncer::new(executor.clone(), Arc::new(builtin));
-    let synced = syncer
-        .sync_repository(github, LOCAL_INSTALLATION, &repo, executor.config())
+    let synced = syncer(app)
+        .sync_repository(github, LOCAL_INSTALLATION, &repo, &app.settings().engine)
         .await;
     // Progress is saved page by page in the store: keep it even when the sync failed midway.
     app.save()?;
@@ -236,7 +239,7 @@ async fn run_org(
         ("installation", recorded)
     };
 
-    let syncer = Syncer::new(executor.clone(), Arc::new(builtin));
+    let syncer = syncer(app);
     let mut report = OrgReport {
         org: org.to_owned(),
         source,
@@ -249,7 +252,7 @@ async fn run_org(
     let mut failure = None;
     for (installation, repo) in &targets {
         match syncer
-            .sync_repository(github, *installation, repo, executor.config())
+            .sync_repository(github, *installation, repo, &app.settings().engine)
             .await
         {
             Ok(synced) => {
@@ -293,6 +296,14 @@ async fn run_org(
         );
     }
     Ok(())
+}
+
+/// A syncer that judges listed alerts as deliveries are judged: by the settings of `--config` (or
+/// the defaults, with the bundled policy), as a deployment judges them by the repository's own.
+fn syncer(app: &LocalApp) -> Syncer {
+    let settings = app.settings().clone();
+    let triage: TriageFn = Arc::new(move |finding| settings.verdict(finding));
+    Syncer::new(app.executor().clone(), triage)
 }
 
 /// The repositories that the store's active installations on `org` cover, each with its

@@ -39,6 +39,8 @@ impl Scratch {
             command.env_remove(var);
         }
         command
+            // The scenario's settings, as the README's examples pass them.
+            .env("SCANTIX_CONFIG", scenario_settings())
             .env("SCANTIX_TRACKER", "jira")
             .env("JIRA_URL", jira.base_url())
             .env("JIRA_PROJECT", "SEC")
@@ -66,6 +68,12 @@ fn lines(output: &Output) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
+}
+
+/// `events/github/scantix.yml`: the scenario's settings (the bundled policy, plus the
+/// rule that tickets the scenario's feature branch).
+fn scenario_settings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scantix.yml")
 }
 
 fn scenario_file(name: &str) -> String {

@@ -45,6 +45,7 @@ impl Scratch {
             .env("RUST_LOG", "error");
         for var in [
             "SCANTIX_STORE",
+            "SCANTIX_CONFIG",
             "SCANTIX_TRACKER",
             "GITHUB_TOKEN",
             "GITHUB_API_URL",
@@ -453,5 +454,86 @@ async fn an_org_listing_refused_or_empty_fails_and_says_what_to_check() {
         ],
     );
     assert!(!both.status.success(), "--org or --repo, not both");
+    fake.assert_no_violations();
+}
+
+/// Two code scanning alerts of two rules: a high one in application code, and one in test code.
+fn seed_app_and_test_alerts(fake: &FakeGitHub) {
+    let month_ago = Utc::now() - Duration::days(30);
+    fake.add_alert(
+        OWNER,
+        REPO,
+        AlertKind::CodeScanning,
+        open_alert(AlertKind::CodeScanning, 1, month_ago),
+    );
+    let mut in_tests = open_alert(AlertKind::CodeScanning, 2, month_ago);
+    in_tests["rule"]["id"] = json!("js/xss");
+    in_tests["rule"]["name"] = json!("js/xss");
+    in_tests["most_recent_instance"]["location"]["path"] = json!("test/fixtures/render.js");
+    fake.add_alert(OWNER, REPO, AlertKind::CodeScanning, in_tests);
+}
+
+/// The groups' rules, ticketed and not.
+fn rules_by_fate(scratch: &Scratch) -> (Vec<String>, Vec<String>) {
+    let listing = tickets(scratch);
+    let rules = |list: &str, field: &str| -> Vec<String> {
+        let mut rules: Vec<String> = listing[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g[field].as_str())
+            .map(|g| g.rsplit(':').next().unwrap_or(g).to_owned())
+            .collect();
+        rules.sort();
+        rules
+    };
+    (rules("tickets", "group"), rules("untracked", "rule"))
+}
+
+// Listed alerts are judged as deliveries are: by the bundled policy without --config (it records
+// alerts in test code), by the settings file's policy with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_alerts_are_judged_by_the_bundled_policy_or_the_configs() {
+    let fake = FakeGitHub::start().await;
+    seed_app_and_test_alerts(&fake);
+
+    let bundled = Scratch::new("bundled-policy");
+    report(&sync(&bundled, &fake, Some(PLAIN_TOKEN)));
+    assert_eq!(
+        rules_by_fate(&bundled),
+        (vec!["js/zipslip".to_owned()], vec!["js/xss".to_owned()]),
+        "the alert in test code is recorded, not ticketed"
+    );
+
+    let configured = Scratch::new("config-policy");
+    let config = configured.0.join("scantix.yml");
+    std::fs::write(
+        &config,
+        "policy: |\n  package scantix\n\n  import rego.v1\n\n  \
+         decision := {\"triage\": \"record\", \"reason\": \"recorded: this team files by hand\"}\n",
+    )
+    .expect("write the settings");
+    let api = fake.base_url();
+    let output = configured.scantix(
+        Some(PLAIN_TOKEN),
+        &[
+            "--config",
+            &config.to_string_lossy(),
+            "sync",
+            "--repo",
+            &format!("{OWNER}/{REPO}"),
+            "--repo-id",
+            REPO_ID,
+            "--api-url",
+            &api,
+            "--token-env",
+            TOKEN_VAR,
+        ],
+    );
+    assert_eq!(report(&output)["applied"], 2);
+    assert_eq!(
+        rules_by_fate(&configured),
+        (vec![], vec!["js/xss".to_owned(), "js/zipslip".to_owned()])
+    );
     fake.assert_no_violations();
 }
