@@ -16,6 +16,7 @@ use scantix::ingest::{GithubIngest, JiraIngest};
 use scantix::repo_settings::RepoSettings;
 use scantix::secret::Secret;
 use scantix::store::memory::MemoryStore;
+use scantix::sweep::{Drain, DrainReport, drain_queued};
 use scantix::wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -214,6 +215,37 @@ impl LocalApp {
     /// Where the store lives.
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    /// Makes the tracker calls that earlier runs left queued in the store (the tracker was
+    /// unreachable, the command was stopped), as a deployment's sweeper does: without this, they
+    /// would wait for the next event on the same group, which may never come. Stops at the first
+    /// group the tracker cannot take for now (the others would wait out the same retries); says on
+    /// stderr what it did and what is left, for the next run.
+    pub async fn finish_queued_work(&self) -> anyhow::Result<DrainReport> {
+        let report = drain_queued(&self.executor, self.executor.now(), Drain::UntilUnavailable)
+            .await
+            .context("reading the store for queued tracker work")?;
+        if report.drained > 0 {
+            eprintln!(
+                "scantix: made the {} tracker calls queued by an earlier run ({} group(s))",
+                self.tracker(),
+                report.drained
+            );
+        }
+        if report.still_queued > 0 {
+            let why = report
+                .failures
+                .first()
+                .map_or_else(String::new, |failure| format!(" ({failure})"));
+            eprintln!(
+                "scantix: {} group(s) still owe {} tracker calls{why}; they stay queued in the \
+                 store and the next run makes them",
+                report.still_queued,
+                self.tracker()
+            );
+        }
+        Ok(report)
     }
 
     /// Writes the store back to its file (atomically); nothing to do for `--memory`.

@@ -53,7 +53,11 @@ refuses (401) fails the command, naming the variable it was read from.
 Output: the sync report as one JSON document: {\"list_calls\", \"alerts_seen\", \"applied\",
 \"unchanged\", \"groups_synced\", \"kinds_skipped\", \"complete\"}; with --org, {\"org\", \"source\"
 (\"installation\" or \"listing\"), \"repositories\": [{\"repository\", \"report\"}], \"total\"}. The
-store is saved at the end, also after an error.")]
+store is saved at the end, also after an error.
+
+Tracker calls an earlier run left queued (the tracker was unreachable then) are made first: a
+reconciliation touches only groups whose alerts changed. A tracker that fails during the sync
+fails the command; what was read stays recorded, and the next run makes the calls.")]
 pub struct SyncArgs {
     /// The repository, as OWNER/NAME.
     #[arg(long, value_name = "OWNER/NAME", value_parser = parse_full_name, requires = "repo_id")]
@@ -126,6 +130,10 @@ pub async fn run(
             .context("setting up the GitHub client (--api-url)")?,
     );
     let app = LocalApp::connected(location, settings, github.clone())?;
+    // Tracker calls an earlier run queued (the tracker was down then): a reconciliation only
+    // touches groups whose alerts changed, so nothing else would make them.
+    app.finish_queued_work().await?;
+    app.save()?;
     match (&args.org, &args.repo, args.repo_id) {
         (Some(org), _, _) => run_org(&app, github.as_ref(), org, &args).await,
         (None, Some(full_name), Some(id)) => {
@@ -358,6 +366,10 @@ async fn cover_locally(
 /// A sync error with what to check; for a refused token, the variable it was read from.
 fn explained(error: SyncError, repository: &str, args: &SyncArgs) -> anyhow::Error {
     let context = match &error {
+        SyncError::Execute(e) if e.is_retryable() => format!(
+            "syncing {repository}: the alerts read are recorded and their tracker calls queued \
+             in the store; run the same command again once the tracker answers"
+        ),
         SyncError::GitHub(GitHubError::Unauthorized { .. }) => format!(
             "syncing {repository} from {}: GitHub refused the token in {} (401: wrong, expired \
              or revoked)",
