@@ -800,3 +800,64 @@ async fn seeded_and_deleted_issues() {
     let (status, _) = call(&jira, Method::GET, &format!("/issue/{key}"), None).await;
     assert_eq!(status, 404);
 }
+
+/// Jira Cloud's search is eventually consistent; `reconcileIssues` reads the issues it names as
+/// they are now (developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). The fake
+/// lags new issues behind its search by `search_lag`, and honours `reconcileIssues`.
+#[tokio::test]
+async fn new_issues_show_in_search_after_the_lag_or_at_once_when_reconciled() {
+    let jira = FakeJira::start_with(
+        Flavor::Cloud,
+        FakeJiraConfig {
+            search_lag: Duration::from_millis(600),
+            ..FakeJiraConfig::default()
+        },
+    )
+    .await;
+    let key = create(&jira, "Lagging", "g-1").await;
+    let (_, issue) = call(&jira, Method::GET, &format!("/issue/{key}"), None).await;
+    let id: u64 = issue["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("an id");
+    let search = |reconcile: Option<Value>| {
+        let mut body = json!({"jql": "project = SEC AND labels = scantix", "fields": ["key"]});
+        if let Some(ids) = reconcile {
+            body["reconcileIssues"] = ids;
+        }
+        call(&jira, Method::POST, "/search/jql", Some(body))
+    };
+    let keys = |page: &Value| -> Vec<String> {
+        page["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    // Read by key at once (a GET is consistent), but not yet found by a search.
+    assert_eq!(issue["key"], key);
+    let (status, page) = search(None).await;
+    assert_eq!((status, keys(&page)), (200, vec![]));
+    let (_, page) = search(Some(json!([id]))).await;
+    assert_eq!(
+        keys(&page),
+        std::slice::from_ref(&key),
+        "reconciled: read as it is now"
+    );
+    // Reconciling an issue does not make it match a query it does not match.
+    let body = json!({"jql": "project = SEC AND labels = other", "reconcileIssues": [id]});
+    let (_, page) = call(&jira, Method::POST, "/search/jql", Some(body)).await;
+    assert!(keys(&page).is_empty());
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, page) = search(None).await;
+    assert_eq!(keys(&page), [key], "indexed once the lag is over");
+
+    // At most 50 ids, as Jira documents.
+    let too_many: Vec<u64> = (1..=51).collect();
+    let (status, _) = search(Some(json!(too_many))).await;
+    assert_eq!(status, 400);
+    assert_eq!(jira.violations().len(), 1, "{:?}", jira.violations());
+}

@@ -652,3 +652,153 @@ async fn calls_per_operation() {
         fake.assert_no_violations();
     }
 }
+
+/// A fake Cloud Jira whose search shows new issues only after `lag`.
+async fn lagging(lag: Duration, edit: impl FnOnce(&mut FakeJiraConfig)) -> FakeJira {
+    let mut config = FakeJiraConfig {
+        search_lag: lag,
+        ..FakeJiraConfig::default()
+    };
+    edit(&mut config);
+    FakeJira::start_with(Flavor::Cloud, config).await
+}
+
+/// Removes `label` from issue `key`, as a person editing it in Jira would.
+async fn remove_label(fake: &FakeJira, key: &str, label: &str) {
+    let url = format!(
+        "{}{}/issue/{key}",
+        fake.base_url(),
+        fake.flavor().rest_base()
+    );
+    let status = reqwest::Client::new()
+        .put(url)
+        .header("authorization", fake.authorization())
+        .json(&json!({ "update": { "labels": [{ "remove": label }] } }))
+        .send()
+        .await
+        .expect("the fake Jira answers")
+        .status();
+    assert_eq!(status.as_u16(), 204);
+}
+
+// The answer of a create is in the group record, but the ticket is not (the store failed after
+// it): the lookup names the issue in `reconcileIssues` and finds it at once, however far behind
+// the search is. Where no search can match it (a property Jira does not index, and the group's
+// label removed by someone), a read by id (consistent) still finds it; a deleted one is gone.
+#[tokio::test]
+async fn an_answered_create_is_found_at_once_through_reconcile_issues() {
+    use scantix::chrono::Utc;
+    use scantix::state::CreateAttempt;
+    for searchable in [true, false] {
+        let fake = lagging(Duration::from_secs(60), |config| {
+            if !searchable {
+                config.indexed_properties.clear();
+            }
+        })
+        .await;
+        let jira = adapter(&fake);
+        let content = content(Flavor::Cloud, 7);
+        let created = jira.create_with_receipt(&content).await.unwrap();
+        if !searchable {
+            remove_label(&fake, &created.ticket.key, &content.group_key.label()).await;
+        }
+        assert!(created.receipt.is_some(), "Jira's issue id");
+        let attempt = CreateAttempt {
+            sent_at: Utc::now(),
+            answered: Some(created.clone()),
+        };
+        fake.clear_requests();
+
+        let started = Instant::now();
+        let found = jira
+            .find_after(&content, &attempt, Utc::now())
+            .await
+            .unwrap();
+
+        assert_eq!(
+            found,
+            Some(created.ticket.clone()),
+            "searchable: {searchable}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "no waiting");
+        let searches: Vec<Value> = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/search/jql"))
+            .filter_map(|r| r.body)
+            .collect();
+        let receipt: u64 = created.receipt.as_deref().unwrap().parse().unwrap();
+        assert!(
+            !searches.is_empty()
+                && searches
+                    .iter()
+                    .all(|b| b["reconcileIssues"] == json!([receipt])),
+            "{searches:?}"
+        );
+        assert_eq!(fake.issue_keys().len(), 1);
+        fake.assert_no_violations();
+
+        if !searchable {
+            fake.delete_issue(&created.ticket.key);
+            let gone = jira
+                .find_after(&content, &attempt, Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(gone, None, "deleted meanwhile: a new one is due");
+        }
+    }
+}
+
+// A create was sent and nothing is known of its answer (the process died): the lookup searches
+// until an issue it made must show (`search-consistency-secs` after the request), and stops as
+// soon as it does; had nothing been created, it would find nothing by then.
+#[tokio::test]
+async fn an_unanswered_create_is_looked_for_until_the_search_must_show_it() {
+    use scantix::chrono::Utc;
+    use scantix::state::CreateAttempt;
+    let fake = lagging(Duration::from_millis(1500), |_| {}).await;
+    let jira = adapter_with(&fake, |s| s.search_consistency_secs = Some(4));
+    let content = content(Flavor::Cloud, 7);
+    let sent_at = Utc::now();
+    let (made, _) = jira.create(&content).await.unwrap();
+    let unanswered = CreateAttempt {
+        sent_at,
+        answered: None,
+    };
+
+    let started = Instant::now();
+    let found = jira
+        .find_after(&content, &unanswered, Utc::now())
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+
+    assert_eq!(found, Some(made));
+    assert!(
+        waited >= Duration::from_millis(1000) && waited < Duration::from_secs(4),
+        "until the index caught up, not the whole window: {waited:?}"
+    );
+
+    // Another group, never created: nothing, once the window is over.
+    let other = self::content(Flavor::Cloud, 8);
+    let mut other = other;
+    other.group_key = GroupKey::from_stored("4242/code-scanning/rule:CodeQL:js/other");
+    let started = Instant::now();
+    let none = jira
+        .find_after(
+            &other,
+            &CreateAttempt {
+                sent_at: Utc::now(),
+                answered: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the whole window"
+    );
+    fake.assert_no_violations();
+}

@@ -25,9 +25,10 @@
 //! Permissions beyond the credentials, users and assignee lookup, custom fields, createmeta,
 //! issue links and remote links (501), watchers, attachments, changelog/history, rendered fields,
 //! `expand`, ADF beyond its outline (a `doc` of typed nodes, no empty text), wiki markup rendering,
-//! the search index's delay (searches see every write at once; real Cloud search is eventually
-//! consistent), the rich JQL language (see [`FakeJira`] for the subset), rate limits other than
-//! injected ones, and outgoing webhook HTTP calls (tests get delivery bodies to post themselves).
+//! the rich JQL language (see [`FakeJira`] for the subset), rate limits other than injected ones,
+//! and outgoing webhook HTTP calls (tests get delivery bodies to post themselves). The search
+//! index's delay is modelled for new issues only ([`FakeJiraConfig::search_lag`]): an edit shows
+//! in search at once.
 
 use crate::openapi::{OpenApi, query_pairs};
 use crate::webhooks::fixture_path;
@@ -230,6 +231,12 @@ pub struct FakeJiraConfig {
     pub indexed_properties: Vec<String>,
     /// The most issues one search page returns, whatever `maxResults` asks for.
     pub max_results: usize,
+    /// How long a new issue stays out of search results (Jira Cloud's search is eventually
+    /// consistent: "the delay might vary from a few seconds to minutes",
+    /// developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). Issues named in a
+    /// Cloud search's `reconcileIssues` (at most 50 ids) are searched as they are now, as Jira
+    /// does. Zero (the default): every write shows at once.
+    pub search_lag: Duration,
 }
 
 impl Default for FakeJiraConfig {
@@ -255,6 +262,7 @@ impl Default for FakeJiraConfig {
             workflow: Workflow::default(),
             indexed_properties: strings(&["scantix"]),
             max_results: 100,
+            search_lag: Duration::ZERO,
         }
     }
 }
@@ -352,6 +360,8 @@ struct Issue {
     created: DateTime<Utc>,
     updated: DateTime<Utc>,
     resolved: Option<DateTime<Utc>>,
+    /// When the search index has it (see `FakeJiraConfig::search_lag`).
+    searchable_from: std::time::Instant,
 }
 
 struct Comment {
@@ -518,6 +528,10 @@ impl FakeJira {
         let reply = self.shared.create_issue(&mut state, &body);
         match &reply.body {
             ReplyBody::Json(created) if reply.status == 201 => {
+                // Made a while ago: the search index has it.
+                if let Some(issue) = state.issues.last_mut() {
+                    issue.searchable_from = std::time::Instant::now();
+                }
                 created["key"].as_str().unwrap_or_default().to_owned()
             }
             other => panic!("seed_issue: the fake Jira refused the issue: {other:?}"),
@@ -1054,6 +1068,7 @@ impl Shared {
             created: now,
             updated: now,
             resolved: None,
+            searchable_from: std::time::Instant::now() + config.search_lag,
         };
         for body in comments {
             add_comment_to(state, &mut issue, body);
@@ -1581,9 +1596,28 @@ impl Shared {
             }
         }
 
+        // Read-after-write: issues named here are searched as they are now, whatever the index.
+        let reconcile: Vec<String> = if from_body {
+            let ids = call.body["reconcileIssues"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            ids.map(|id| id.to_string()).collect()
+        } else {
+            call.list_param("reconcileIssues")
+        };
+        if reconcile.len() > 50 {
+            let message = format!(
+                "reconcileIssues accepts at most 50 issue ids, got {}",
+                reconcile.len()
+            );
+            return Reply::violation(400, vec![message]);
+        }
+        let now = std::time::Instant::now();
         let mut found: Vec<&Issue> = state
             .issues
             .iter()
+            .filter(|i| i.searchable_from <= now || reconcile.contains(&i.id))
             .filter(|i| query.clauses.iter().all(|c| self.clause_matches(i, c)))
             .collect();
         for (field, descending) in query.order.iter().rev() {

@@ -4,7 +4,9 @@
 //! search endpoint, user field) is `dialect`. Every call is safe to repeat:
 //! - a created issue carries the group key in the `scantix` issue property (and the group's label),
 //!   so `find_by_group_key` finds it again after a crash between "Jira created it" and "the store
-//!   recorded it";
+//!   recorded it"; Cloud's search lags its writes, so that lookup (`find_after`) names an answered
+//!   create's issue id in `reconcileIssues`, and after an unanswered one searches until such an
+//!   issue must show (`search-consistency-secs`);
 //! - a comment ends with a marker naming its `comment_id`, checked before posting;
 //! - a transition is chosen by status *category* from those the issue offers, and is a no-op when
 //!   the issue is already there.
@@ -37,9 +39,10 @@ pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
 use super::{Tracker, TrackerError, TrackerSite};
 use crate::identity::GroupKey;
 use crate::repo_config::TrackerKind;
-use crate::state::{TicketRef, TicketState};
+use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use dialect::{Dialect, SearchPage};
 use errors::Failure;
 use http::{Call, Http, Replay};
@@ -48,7 +51,7 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use workflow::{Category, Status, Transition, Transitions};
 
 /// The label that marks a ticket whose findings are all gone (`TicketState::Stale`): a state that
@@ -195,10 +198,10 @@ impl JiraTracker {
         }
     }
 
-    /// Searches with `jql`; returns the keys found (at most two: one is the ticket, a second
-    /// would be a duplicate worth a warning).
-    async fn search(&self, jql: &str) -> Result<Vec<String>, Failure> {
-        let (path, body) = self.dialect().search(jql, 2);
+    /// Searches with `jql`, reading `reconcile` (issue ids) as they are now; returns the keys found
+    /// (at most two: one is the ticket, a second would be a duplicate worth a warning).
+    async fn search(&self, jql: &str, reconcile: &[u64]) -> Result<Vec<String>, Failure> {
+        let (path, body) = self.dialect().search(jql, 2, reconcile);
         let reply = self
             .http
             .send(&Call::new(Method::POST, path, Replay::Safe).body(body))
@@ -207,22 +210,32 @@ impl JiraTracker {
         Ok(page.issues.into_iter().map(|i| i.key).collect())
     }
 
-    /// The ticket of `group` in `project`.
-    async fn find(&self, project: &str, group: &GroupKey) -> Result<Option<TicketRef>, Failure> {
+    /// The ticket of `group` in `project`; `reconcile` names issues (by id) the search must show
+    /// as they are now (see `Dialect::search`).
+    async fn find(
+        &self,
+        project: &str,
+        group: &GroupKey,
+        reconcile: &[u64],
+    ) -> Result<Option<TicketRef>, Failure> {
         // The property is the real key, but Jira searches an entity property only where an app
         // has it indexed; elsewhere the query is accepted and finds nothing. So an empty answer
         // (or a Jira that refuses the clause) falls back to the group's label. (One query with
         // `OR` would save that second call on a miss; the JQL kept to here is `AND`-only, which
         // is what the fake Jira the tests run against understands.)
-        let keys = match self.search(&jql::by_group_property(project, group)).await {
+        let by_label = jql::by_group_label(project, group);
+        let keys = match self
+            .search(&jql::by_group_property(project, group), reconcile)
+            .await
+        {
             Ok(keys) if !keys.is_empty() => keys,
-            Ok(_) => self.search(&jql::by_group_label(project, group)).await?,
+            Ok(_) => self.search(&by_label, reconcile).await?,
             Err(f)
                 if f.status == Some(StatusCode::BAD_REQUEST)
                     && !matches!(f.error, TrackerError::Misconfigured { .. }) =>
             {
                 tracing::info!("jira rejected the property search; searching by label");
-                self.search(&jql::by_group_label(project, group)).await?
+                self.search(&by_label, reconcile).await?
             }
             Err(f) => return Err(f),
         };
@@ -230,6 +243,35 @@ impl JiraTracker {
             tracing::warn!(group = %group, tickets = ?keys, "more than one Jira issue for one group; using the oldest");
         }
         Ok(keys.into_iter().next().map(|k| self.reference(k)))
+    }
+
+    /// `find`, repeated until `deadline` while it finds nothing: the moment by which an issue an
+    /// earlier request may have created shows in search at the latest. Cloud's index mostly
+    /// catches up within seconds, so the search is repeated with growing pauses and stops at the
+    /// first hit; nothing by the deadline means nothing was created. One search when the deadline
+    /// has passed.
+    async fn find_until(
+        &self,
+        project: &str,
+        group: &GroupKey,
+        deadline: Instant,
+    ) -> Result<Option<TicketRef>, Failure> {
+        let mut pause = Duration::from_millis(250);
+        loop {
+            if let Some(found) = self.find(project, group, &[]).await? {
+                return Ok(Some(found));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            tracing::info!(
+                group = %group, left_ms = left.as_millis() as u64,
+                "a create may have landed unseen; searching again until Jira's search must show it"
+            );
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        }
     }
 
     async fn edit_labels(&self, key: &str, op: &str, label: &str) -> Result<(), Failure> {
@@ -321,6 +363,8 @@ impl JiraTracker {
 
 #[derive(Debug, Deserialize)]
 struct CreatedIssue {
+    /// The numeric id, as a string: what `reconcileIssues` takes.
+    id: String,
     key: String,
 }
 
@@ -436,36 +480,134 @@ impl Tracker for JiraTracker {
     }
 
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
-        Ok(self.find(&self.settings.project, key).await?)
+        Ok(self.find(&self.settings.project, key, &[]).await?)
     }
 
     /// Looks in the project the ticket was filed in: the repository's own, if it chose one.
     async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
         let project = Filing::of(&self.settings, &content.destination).project;
-        Ok(self.find(project, &content.group_key).await?)
+        Ok(self.find(project, &content.group_key, &[]).await?)
+    }
+
+    /// Jira Cloud's search is eventually consistent: "after a write operation is performed,
+    /// subsequent search operations using the API without the reconcileIssues parameter may return
+    /// stale or outdated data", "from a few seconds to minutes"; `reconcileIssues` (issue ids, at
+    /// most 50) makes the answer consistent for those issues
+    /// (developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). So: with the answer of
+    /// the earlier create, its issue id goes in `reconcileIssues`, and if the search cannot match
+    /// the issue at all (a property Jira does not index and no label), a read by id (consistent)
+    /// says whether it still exists. Without an answer, nobody knows the id of an issue that may
+    /// have been created: the search waits until such an issue can show (`search_consistency`
+    /// after the request), or, if that is further away than one call may wait, fails retryably
+    /// so that a later retry looks then.
+    async fn find_after(
+        &self,
+        content: &TicketContent,
+        attempt: &CreateAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let project = Filing::of(&self.settings, &content.destination).project;
+        let Some(created) = &attempt.answered else {
+            let visible_at = attempt.sent_at
+                + chrono::Duration::from_std(self.settings.search_consistency())
+                    .unwrap_or_default();
+            let window = (visible_at - now).to_std().unwrap_or_default();
+            if window > http::MAX_WAIT {
+                return Err(TrackerError::Retryable(format!(
+                    "an issue created at {} may not show in Jira's search before {visible_at}; \
+                     looking for it then",
+                    attempt.sent_at
+                )));
+            }
+            let deadline = Instant::now() + window;
+            return Ok(self
+                .find_until(project, &content.group_key, deadline)
+                .await?);
+        };
+        let receipt: Vec<u64> = created
+            .receipt
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .into_iter()
+            .collect();
+        if let Some(found) = self.find(project, &content.group_key, &receipt).await? {
+            return Ok(Some(found));
+        }
+        let key = checked_key(&created.ticket)?;
+        let read = Call::new(
+            Method::GET,
+            self.api(&format!("/issue/{key}")),
+            Replay::Safe,
+        )
+        .about(key)
+        .query("fields", "status");
+        match self.http.send(&read).await {
+            Ok(_) => Ok(Some(created.ticket.clone())),
+            // Deleted meanwhile: a new one is due.
+            Err(Failure {
+                error: TrackerError::NotFound(_),
+                ..
+            }) => Ok(None),
+            Err(f) => Err(f.error),
+        }
     }
 
     async fn create(
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError> {
+        let created = self.create_with_receipt(content).await?;
+        Ok((created.ticket, created.state))
+    }
+
+    /// The receipt is the issue's numeric id, for `reconcileIssues` in `find_after`.
+    async fn create_with_receipt(
+        &self,
+        content: &TicketContent,
+    ) -> Result<CreatedTicket, TrackerError> {
         let body = self.fields().create_body(content);
         let call = &Call::new(Method::POST, self.api("/issue"), Replay::Unsafe).body(body);
         let project = Filing::of(&self.settings, &content.destination).project;
-        let ticket = self
+        let consistency = self.settings.search_consistency();
+        // When the last create went out: an issue it made may show in search from then on plus
+        // `consistency` (Cloud's search lags its writes; see `find_after`).
+        let last_sent: &std::sync::Mutex<Option<Instant>> = &std::sync::Mutex::new(None);
+        let (ticket, receipt) = self
             .repeat(|attempt| async move {
-                // After an unclear failure, Jira may have created it: look before creating.
-                if attempt > 1
-                    && let Some(found) = self.find(project, &content.group_key).await?
-                {
-                    return Ok(found);
+                // After an unclear failure, Jira may have created it: look before creating, once
+                // the search can show it.
+                if attempt > 1 {
+                    let sent = *last_sent.lock().unwrap_or_else(|p| p.into_inner());
+                    let window = sent.map_or(Duration::ZERO, |sent| {
+                        consistency.saturating_sub(sent.elapsed())
+                    });
+                    if window > http::MAX_WAIT {
+                        return Err(TrackerError::Retryable(format!(
+                            "the outcome of a create is unknown, and Jira's search may take {}s \
+                             more to show it; looking for it later",
+                            window.as_secs()
+                        ))
+                        .into());
+                    }
+                    let deadline = Instant::now() + window;
+                    if let Some(found) = self
+                        .find_until(project, &content.group_key, deadline)
+                        .await?
+                    {
+                        return Ok((found, None));
+                    }
                 }
+                *last_sent.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
                 let created: CreatedIssue = self.http.send(call).await?.json("issue creation")?;
-                Ok(self.reference(created.key))
+                Ok((self.reference(created.key), Some(created.id)))
             })
             .await?;
         tracing::info!(issue = %ticket.key, group = %content.group_key, "jira issue created");
-        Ok((ticket, TicketState::Open))
+        Ok(CreatedTicket {
+            ticket,
+            state: TicketState::Open,
+            receipt,
+        })
     }
 
     async fn update(

@@ -44,6 +44,13 @@ pub struct JiraSettings {
     /// Attempts per call before giving up with a retryable error (1 = no retries).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// How long a new issue may take to show in Jira's search, in seconds: after a create whose
+    /// answer was lost, the search for it waits this long from the request. Unset: 30 on Cloud,
+    /// whose search is eventually consistent ("a few seconds to minutes", most changes "within
+    /// seconds": developer.atlassian.com/cloud/jira/platform/search-and-reconcile/), 0 on Data
+    /// Center, whose index is written with the issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_consistency_secs: Option<u64>,
 }
 
 impl JiraSettings {
@@ -59,7 +66,17 @@ impl JiraSettings {
             components: Vec::new(),
             request_timeout_secs: default_request_timeout_secs(),
             max_attempts: default_max_attempts(),
+            search_consistency_secs: None,
         }
+    }
+
+    /// How long a new issue may take to show in search (see `search_consistency_secs`).
+    pub fn search_consistency(&self) -> std::time::Duration {
+        let default = match self.flavor {
+            Flavor::Cloud => 30,
+            Flavor::DataCenter => 0,
+        };
+        std::time::Duration::from_secs(self.search_consistency_secs.unwrap_or(default))
     }
 }
 
