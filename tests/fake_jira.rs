@@ -861,3 +861,129 @@ async fn new_issues_show_in_search_after_the_lag_or_at_once_when_reconciled() {
     assert_eq!(status, 400);
     assert_eq!(jira.violations().len(), 1, "{:?}", jira.violations());
 }
+
+/// The create metadata: each project's screen for an issue type, paged as each flavor pages it
+/// (Cloud: `issueTypes` and `fields`; Data Center since 8.4: `values` with `isLast`), checked
+/// against the description like every other call.
+#[tokio::test]
+async fn create_metadata_lists_each_projects_screen_in_each_flavors_shape() {
+    for flavor in [Flavor::Cloud, Flavor::DataCenter] {
+        let mut config = FakeJiraConfig {
+            other_projects: vec!["APPSEC".into()],
+            required_fields: vec!["customfield_10042".into()],
+            ..FakeJiraConfig::default()
+        };
+        config
+            .custom_fields
+            .push(scantix_tests::fake_jira::CustomField {
+                id: "customfield_10042".into(),
+                name: "Fix by".into(),
+                kind: "date".into(),
+            });
+        config.screens.insert(
+            "APPSEC".into(),
+            vec![
+                "summary".into(),
+                "issuetype".into(),
+                "project".into(),
+                "customfield_10042".into(),
+            ],
+        );
+        let jira = FakeJira::start_with(flavor, config).await;
+        let (items, fields) = match flavor {
+            Flavor::Cloud => ("issueTypes", "fields"),
+            Flavor::DataCenter => ("values", "values"),
+        };
+
+        let (status, types) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/SEC/issuetypes?maxResults=2",
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let names: Vec<&str> = types[items]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Bug", "Task"], "{types}");
+        assert_eq!(types["total"], 3);
+        if flavor == Flavor::DataCenter {
+            assert_eq!(types["isLast"], false);
+        }
+
+        let (_, screen) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/APPSEC/issuetypes/10001",
+            None,
+        )
+        .await;
+        let listed: Vec<(&str, bool, &str)> = screen[fields]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["fieldId"].as_str().unwrap(),
+                    f["required"].as_bool().unwrap(),
+                    f["schema"]["type"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("summary", true, "string"),
+                ("issuetype", true, "issuetype"),
+                ("project", true, "project"),
+                ("customfield_10042", true, "date"),
+            ]
+        );
+        let (_, default_screen) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/SEC/issuetypes/10001",
+            None,
+        )
+        .await;
+        assert!(default_screen[fields].to_string().contains("\"duedate\""));
+
+        // A required field missing from a create is refused as Jira refuses it (not a violation).
+        let (status, refused) = call(
+            &jira,
+            Method::POST,
+            "/issue",
+            Some(json!({"fields": {
+                "project": {"key": "APPSEC"}, "issuetype": {"name": "Bug"}, "summary": "x"
+            }})),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"]["customfield_10042"],
+            "Fix by is required."
+        );
+
+        let (status, _) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/NOPE/issuetypes",
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (status, _) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/SEC/issuetypes?maxResults=500",
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "Jira's documented page limit is 200");
+        assert_eq!(jira.violations().len(), 1, "{:?}", jira.violations());
+    }
+}

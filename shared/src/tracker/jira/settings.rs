@@ -38,6 +38,11 @@ pub struct JiraSettings {
     /// Components (by name) set on every ticket.
     #[serde(default)]
     pub components: Vec<String>,
+    /// The field the SLA due date goes in: Jira's `duedate` (unset), a date or date-time custom
+    /// field by id (`customfield_10042`), or `none` to send no due date. Sent only where the
+    /// project's create screen has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date_field: Option<String>,
     /// Limit on one HTTP request, connection included.
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: u64,
@@ -64,9 +69,19 @@ impl JiraSettings {
             priorities: Priorities::default(),
             labels: Vec::new(),
             components: Vec::new(),
+            due_date_field: None,
             request_timeout_secs: default_request_timeout_secs(),
             max_attempts: default_max_attempts(),
             search_consistency_secs: None,
+        }
+    }
+
+    /// The field the due date goes in (see `due_date_field`); `None` when turned off.
+    pub fn due_date_field(&self) -> Option<&str> {
+        match self.due_date_field.as_deref().map(str::trim) {
+            None => Some(DUE_DATE),
+            Some(off) if off.is_empty() || off.eq_ignore_ascii_case("none") => None,
+            Some(field) => Some(field),
         }
     }
 
@@ -79,6 +94,9 @@ impl JiraSettings {
         std::time::Duration::from_secs(self.search_consistency_secs.unwrap_or(default))
     }
 }
+
+/// Jira's own due date field.
+pub const DUE_DATE: &str = "duedate";
 
 fn default_issue_type() -> String {
     "Bug".into()
@@ -188,6 +206,28 @@ mod tests {
         assert_eq!(s.priorities.for_severity(Severity::Critical), "P1");
         assert_eq!(s.priorities.for_severity(Severity::High), "High");
         assert_eq!(s.max_attempts, 2);
+    }
+
+    #[test]
+    fn the_due_date_goes_to_duedate_a_custom_field_or_nowhere() {
+        let with = |field: Option<&str>| {
+            let mut s = JiraSettings::new("https://x", Flavor::Cloud, "SEC");
+            s.due_date_field = field.map(str::to_owned);
+            s.due_date_field().map(str::to_owned)
+        };
+        assert_eq!(with(None).as_deref(), Some("duedate"));
+        assert_eq!(
+            with(Some("customfield_10042")).as_deref(),
+            Some("customfield_10042")
+        );
+        assert_eq!(with(Some("none")), None);
+        assert_eq!(with(Some("")), None);
+        let s: JiraSettings = serde_json::from_value(serde_json::json!({
+            "base-url": "https://x", "flavor": "cloud", "project": "SEC",
+            "due-date-field": "customfield_10042",
+        }))
+        .unwrap();
+        assert_eq!(s.due_date_field(), Some("customfield_10042"));
     }
 
     #[test]
