@@ -42,6 +42,7 @@ Output: one JSON line per action on stdout, {\"file\", \"event\", \"delivery\", 
 one line with its status and reason; a refused delivery prints one line with the answer's error,
 detail and, for a payload missing a field scantix needs, its JSON path. Every file is delivered;
 the command then exits non-zero if any answer was not 2xx. The store is saved at the end.
+Tracker calls an earlier run left queued (the tracker was unreachable then) are made first.
 A pull request's summary comment (pull_request deliveries, alerts on refs/pull/N/...) has no
 GitHub to go to locally: it is shown on stderr as GitHub would show it.")]
 pub struct DeliverArgs {
@@ -109,6 +110,9 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+
+    // Work an earlier run left queued goes first (as the sweeper would have done it by now).
+    app.finish_queued_work().await?;
 
     let mut out = std::io::stdout().lock();
     let mut failed = 0;

@@ -28,6 +28,10 @@ pub struct ServeArgs {
 
 /// Serves until Ctrl-C (or SIGTERM), then saves the store once more.
 pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
+    // Tracker calls an earlier run left queued, before taking new work (the sweeper's job,
+    // deployed).
+    app.finish_queued_work().await?;
+    app.save()?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;

@@ -66,9 +66,20 @@ impl Drop for Scratch {
     }
 }
 
+/// `events/github/scantix.yml`: the scenario's settings (the bundled policy, plus the
+/// rule that tickets the scenario's feature branch), as the demo and the README pass them.
+fn scenario_settings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scantix.yml")
+}
+
+/// `scantix --store <store>` with the scenario's settings (SCANTIX_CONFIG).
 fn command(store: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
-    command.arg("--store").arg(store).env("RUST_LOG", "error");
+    command
+        .arg("--store")
+        .arg(store)
+        .env("RUST_LOG", "error")
+        .env("SCANTIX_CONFIG", scenario_settings());
     // The caller's settings must not change what these tests see (a real Jira site above all).
     for var in [
         "SCANTIX_STORE",

@@ -9,9 +9,11 @@
 //! 2. **Sync.** Drain the group's outbox. Only the holder of the group's lease calls the tracker,
 //!    so ops run once, in order, and `Create` runs once however many events raced to request it.
 //!    Each op is removed from the outbox right after it succeeds; a crash in between repeats just
-//!    that op, which the tracker port makes harmless (`find_for` before create, comment
-//!    ids). A caller that finds the lease taken waits for the holder to finish, so when `apply_*`
-//!    returns Ok the group's ticket reflects the event.
+//!    that op, which the tracker port makes harmless (a lookup before create, comment ids). A
+//!    create is bracketed in the group record (`CreateAttempt`: sent, then answered), so that the
+//!    lookup after a crash knows a ticket may exist, or which one does, even where the tracker's
+//!    search lags its writes. A caller that finds the lease taken waits for the holder to finish,
+//!    so when `apply_*` returns Ok the group's ticket reflects the event.
 
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
@@ -26,8 +28,8 @@ use crate::github::installation_webhook::InstallationEvent;
 use crate::identity::{Fingerprint, GroupKey};
 use crate::repo_settings::SettingsSource;
 use crate::state::{
-    AuditEntry, DeliveryRecord, GroupRecord, InstallationRecord, Lease, OutboxOp, PendingOp,
-    TicketRef, TicketState, Triage, Versioned,
+    AuditEntry, CreateAttempt, DeliveryRecord, GroupRecord, InstallationRecord, Lease, OutboxOp,
+    PendingOp, TicketRef, TicketState, Triage, Versioned,
 };
 use crate::store::{Commit, Guarded, Store, StoreError};
 use crate::ticket::anatomy::ticket_content;
@@ -728,7 +730,7 @@ impl Executor {
             // event whose refresh was folded into this op), a fresh refresh is queued below.
             let rendered = matches!(pending.op, OutboxOp::Create | OutboxOp::Refresh)
                 .then(|| ticket_content(&group.value));
-            let result = match self.perform(&group.value, &pending).await {
+            let result = match self.perform(&mut group, token, &pending).await {
                 Ok(result) => result,
                 Err(e) => {
                     // Leave the op queued and free the lease so a retry can proceed at once.
@@ -744,6 +746,10 @@ impl Executor {
             group = self
                 .modify_group(group, token, |g| {
                     g.outbox.retain(|p| p.id != pending.id);
+                    if pending.op == OutboxOp::Create {
+                        // The ticket is recorded (or was already): nothing left to look for.
+                        g.create_attempt = None;
+                    }
                     if let Some((ticket, initial)) = &result
                         && g.ticket.is_none()
                     {
@@ -774,11 +780,17 @@ impl Executor {
     }
 
     /// Performs one op; returns the ticket and its state when the op created (or found) it.
+    /// `group` is the leased record, kept current when the op writes to it (a create does).
     async fn perform(
         &self,
-        group: &GroupRecord,
+        leased: &mut Versioned<GroupRecord>,
+        token: &str,
         pending: &PendingOp,
     ) -> Result<Option<(TicketRef, TicketState)>, ExecuteError> {
+        if pending.op == OutboxOp::Create && leased.value.ticket.is_none() {
+            return self.create_ticket(leased, token).await.map(Some);
+        }
+        let group = &leased.value;
         if let OutboxOp::DismissAlert {
             number,
             reason,
@@ -796,20 +808,8 @@ impl Executor {
             return Ok(None);
         }
         let ticket = match (&pending.op, &group.ticket) {
-            (OutboxOp::Create, Some(_)) => return Ok(None),
-            (OutboxOp::Create, None) => {
-                let content = ticket_content(group);
-                // Looked for where the group files it (a repository's own project, say).
-                let existing = self.tracker.find_for(&content).await?;
-                let ticket = match existing {
-                    // Found after a crash: it was created open (or as a draft, by the draft tracker).
-                    Some(ticket) if self.tracker.name() == "draft" => (ticket, TicketState::Draft),
-                    Some(ticket) => (ticket, TicketState::Open),
-                    None => self.tracker.create(&content).await?,
-                };
-                tracing::info!(group = %group.key, ticket = %ticket.0, "ticket created");
-                return Ok(Some(ticket));
-            }
+            // Created by an earlier run of this op (see `create_ticket`).
+            (OutboxOp::Create, _) => return Ok(None),
             (_, Some(ticket)) => ticket,
             (op, None) => {
                 // Unreachable by construction (a create is always queued first); dropping the op
@@ -829,6 +829,68 @@ impl Executor {
             OutboxOp::CloseNotPlanned => self.tracker.close_not_planned(ticket).await?,
         }
         Ok(None)
+    }
+
+    /// The group's ticket: found where an earlier create (or a store that lost track) left one,
+    /// created otherwise. The create is bracketed in the group record: `sent_at` before the request
+    /// goes out, the answer the moment it arrives, both under the lease. A retry after a crash
+    /// anywhere in between then asks the tracker with what it knows (`find_after`): the answered
+    /// ticket, or the time a create may have landed, which a tracker whose search lags its writes
+    /// (Jira Cloud) needs to look consistently. Without an attempt on record, no create was ever
+    /// sent for this group by this protocol; the lookup still runs, for tickets made before the
+    /// store knew of them (a store reset, a crash in an older version).
+    async fn create_ticket(
+        &self,
+        leased: &mut Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<(TicketRef, TicketState), ExecuteError> {
+        let content = ticket_content(&leased.value);
+        // Looked for where the group files it (a repository's own project, say).
+        let existing = match &leased.value.create_attempt {
+            Some(attempt) => {
+                self.tracker
+                    .find_after(&content, attempt, (self.clock)())
+                    .await?
+            }
+            None => self.tracker.find_for(&content).await?,
+        };
+        if let Some(ticket) = existing {
+            let answered = leased
+                .value
+                .create_attempt
+                .as_ref()
+                .and_then(|a| a.answered.as_ref())
+                .filter(|created| created.ticket == ticket);
+            let state = match answered {
+                Some(created) => created.state,
+                // Found after a crash: it was created open (or as a draft, by the draft tracker).
+                None if self.tracker.name() == "draft" => TicketState::Draft,
+                None => TicketState::Open,
+            };
+            tracing::info!(group = %leased.value.key, ticket = %ticket, "ticket found, not created again");
+            return Ok((ticket, state));
+        }
+        let sent_at = (self.clock)();
+        *leased = self
+            .modify_group(leased.clone(), token, |g| {
+                g.create_attempt = Some(CreateAttempt {
+                    sent_at,
+                    answered: None,
+                });
+            })
+            .await?;
+        let created = self.tracker.create_with_receipt(&content).await?;
+        // Durable before anything else can fail (the reverse link, the final write): a retry uses
+        // this answer instead of a search that may not show the ticket yet.
+        *leased = self
+            .modify_group(leased.clone(), token, |g| {
+                if let Some(attempt) = &mut g.create_attempt {
+                    attempt.answered = Some(created.clone());
+                }
+            })
+            .await?;
+        tracing::info!(group = %leased.value.key, ticket = %created.ticket, "ticket created");
+        Ok((created.ticket, created.state))
     }
 
     /// Read-modify-write of a leased group, re-reading on conflicts (events keep appending to the

@@ -11,7 +11,7 @@ use crate::event::AlertEvent;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
 use crate::github::installation_webhook::{InstallationEvent, parse_installation};
 use crate::github::signature::verify_signature;
-use crate::repo_settings::SettingsSource;
+use crate::repo_settings::{RepoSettings, SettingsSource};
 use crate::secret::Secret;
 use http::HeaderMap;
 use serde_json::json;
@@ -91,6 +91,9 @@ pub struct GithubIngest {
     /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise. Shared
     /// (`Arc`) with the Jira ingest of the same process, so both read through one cache.
     settings: Option<Arc<SettingsSource>>,
+    /// One set of settings for every repository (the local run's `--config`, or the defaults with
+    /// the bundled policy): the same policy path as the deployment, without a GitHub to read from.
+    fixed: Option<Arc<RepoSettings>>,
 }
 
 impl GithubIngest {
@@ -99,6 +102,7 @@ impl GithubIngest {
             gate: Some(GithubGate::new(secret)),
             executor,
             settings: None,
+            fixed: None,
         }
     }
 
@@ -109,6 +113,7 @@ impl GithubIngest {
             gate: None,
             executor,
             settings: None,
+            fixed: None,
         }
     }
 
@@ -128,6 +133,14 @@ impl GithubIngest {
     /// Where this ingest reads repositories' settings, for the Jira ingest to share.
     pub fn settings(&self) -> Option<&Arc<SettingsSource>> {
         self.settings.as_ref()
+    }
+
+    /// Judges every repository's alerts by `settings` (config, policy, CODEOWNERS) instead of
+    /// reading each repository's own: how the local run applies the policy a deployment would.
+    /// Settings read through GitHub (`with_settings`) take precedence.
+    pub fn with_fixed_settings(mut self, settings: Arc<RepoSettings>) -> GithubIngest {
+        self.fixed = Some(settings);
+        self
     }
 
     pub fn with_max_body(mut self, bytes: usize) -> GithubIngest {
@@ -253,12 +266,19 @@ impl GithubIngest {
             Err(e) => return super::answer_for(Err(e), delivery),
         }
         // With a GitHub connection, the repository's own settings decide (config file, org
-        // defaults, Rego policy, CODEOWNERS); without one (local runs, tests), built-in triage.
-        let result = match &self.settings {
-            Some(source) => {
-                let settings = source
+        // defaults, Rego policy, CODEOWNERS); in a local run, its one settings file (or the
+        // defaults) through the same policy; without either (tests), built-in triage.
+        let settings = match (&self.settings, &self.fixed) {
+            (Some(source), _) => Some(
+                source
                     .settings_for(alert.installation_id, &alert.finding.repository)
-                    .await;
+                    .await,
+            ),
+            (None, Some(fixed)) => Some(fixed.clone()),
+            (None, None) => None,
+        };
+        let result = match settings {
+            Some(settings) => {
                 let verdict = settings.verdict(&alert.finding);
                 self.executor
                     .apply_verdict(delivery_id, alert, &verdict, &settings.engine)

@@ -8,9 +8,10 @@ pub mod jira;
 
 use crate::identity::GroupKey;
 use crate::repo_config::TrackerKind;
-use crate::state::{TicketRef, TicketState};
+use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// Why a tracker call failed, and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +87,44 @@ pub trait Tracker: Send + Sync {
         self.find_by_group_key(&content.group_key).await
     }
 
+    /// The group's ticket after an earlier create whose ticket the store has not recorded
+    /// (`attempt`, kept in the group record), at `now` by the executor's clock. A tracker whose
+    /// search may not show its own recent writes must make this lookup consistent: with the
+    /// answer's receipt where the answer arrived, by waiting until such a write shows otherwise.
+    /// The default trusts an answered ticket and otherwise looks as `find_for` does: for trackers
+    /// whose lookups see every write at once. Wrappers must forward it.
+    async fn find_after(
+        &self,
+        content: &TicketContent,
+        attempt: &CreateAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let _ = now;
+        match &attempt.answered {
+            Some(created) => Ok(Some(created.ticket.clone())),
+            None => self.find_for(content).await,
+        }
+    }
+
     /// Creates the ticket; returns it and the state it starts in.
     async fn create(
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError>;
+
+    /// `create`, with the receipt `find_after` needs to read the ticket back consistently (see
+    /// [`CreatedTicket::receipt`]). The default has none. Wrappers must forward it.
+    async fn create_with_receipt(
+        &self,
+        content: &TicketContent,
+    ) -> Result<CreatedTicket, TrackerError> {
+        let (ticket, state) = self.create(content).await?;
+        Ok(CreatedTicket {
+            ticket,
+            state,
+            receipt: None,
+        })
+    }
 
     /// Replaces the ticket's title, body and fields with `content`.
     async fn update(&self, ticket: &TicketRef, content: &TicketContent)

@@ -47,13 +47,20 @@ impl Dialect {
     }
 
     /// The search request for `jql`: Cloud's `search/jql` (the old `search` answers 410 there),
-    /// Data Center's `search`. Only the issue key is asked for.
-    pub fn search(self, jql: &str, max_results: u32) -> (String, Value) {
+    /// Data Center's `search`. Only the issue key is asked for. On Cloud, whose search is
+    /// eventually consistent, `reconcile` names issues (by numeric id, at most 50) the answer must
+    /// show as they are now if they match: how a client reads its own writes
+    /// (developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). Data Center's index is
+    /// written with the issue, and its `search` has no such parameter.
+    pub fn search(self, jql: &str, max_results: u32, reconcile: &[u64]) -> (String, Value) {
         match self.0 {
-            Flavor::Cloud => (
-                format!("{}/search/jql", self.api()),
-                json!({ "jql": jql, "fields": ["key"], "maxResults": max_results }),
-            ),
+            Flavor::Cloud => {
+                let mut body = json!({ "jql": jql, "fields": ["key"], "maxResults": max_results });
+                if !reconcile.is_empty() {
+                    body["reconcileIssues"] = json!(&reconcile[..reconcile.len().min(50)]);
+                }
+                (format!("{}/search/jql", self.api()), body)
+            }
             Flavor::DataCenter => (
                 format!("{}/search", self.api()),
                 json!({ "jql": jql, "fields": ["key"], "maxResults": max_results, "startAt": 0 }),
@@ -134,9 +141,20 @@ mod tests {
         let dc = Dialect(Flavor::DataCenter);
         assert_eq!(cloud.api(), "/rest/api/3");
         assert_eq!(dc.api(), "/rest/api/2");
-        assert_eq!(cloud.search("x", 2).0, "/rest/api/3/search/jql");
-        assert_eq!(dc.search("x", 2).0, "/rest/api/2/search");
-        assert!(cloud.search("x", 2).1.get("startAt").is_none());
+        assert_eq!(cloud.search("x", 2, &[]).0, "/rest/api/3/search/jql");
+        assert_eq!(dc.search("x", 2, &[]).0, "/rest/api/2/search");
+        assert!(cloud.search("x", 2, &[]).1.get("startAt").is_none());
+        assert!(cloud.search("x", 2, &[]).1.get("reconcileIssues").is_none());
+        assert_eq!(
+            cloud.search("x", 2, &[10001]).1["reconcileIssues"],
+            json!([10001])
+        );
+        assert!(
+            dc.search("x", 2, &[10001])
+                .1
+                .get("reconcileIssues")
+                .is_none()
+        );
         assert_eq!(cloud.assignee("abc"), json!({ "accountId": "abc" }));
         assert_eq!(dc.assignee("jdoe"), json!({ "name": "jdoe" }));
         assert!(cloud.comment("hi", "scantix ref 1").is_object());
