@@ -19,6 +19,12 @@ export SCANTIX_STORE=target/demo
 unset SCANTIX_WEBHOOK_SECRET RUST_LOG
 "$scantix" reset 2>/dev/null
 
+# Alerts are judged by the Rego policy, as deployed. The scenario follows Hello-World's team on its
+# branch `code-feature`, which the bundled policy would only record (it tickets the default
+# branch): the scenario's settings are the bundled policy plus one rule (see the file).
+export SCANTIX_CONFIG=events/github/scantix.yml
+echo "==> triage: the bundled policy, plus a rule for the team's branch ($SCANTIX_CONFIG)"
+
 scenario=events/github/scenario
 step() {
     local file=$1 caption=$2

@@ -76,7 +76,8 @@ path = sys.argv[1]
 with open(path, encoding="utf-8") as f:
     manifest = json.load(f)  # a syntax error fails here, with line and column
 
-# What scantix asks of GitHub, and nothing more (infra/README-deploy.md says why each).
+# What scantix asks of GitHub, and nothing more (infra/README-deploy.md says why each;
+# tests/app_manifest.rs ties each to the code that needs it).
 expected_permissions = {
     "security_events": "write",
     "vulnerability_alerts": "write",
@@ -84,7 +85,6 @@ expected_permissions = {
     "contents": "read",
     "issues": "write",
     "pull_requests": "write",
-    "checks": "write",
     "metadata": "read",
 }
 expected_events = {"code_scanning_alert", "dependabot_alert", "secret_scanning_alert", "pull_request", "issues"}

@@ -343,3 +343,57 @@ async fn the_sample_lambda_events_work() {
     assert_eq!(w.jira.issue_keys().len(), 1);
     let _: Value = serde_json::from_str(&read("sweeper.json")).unwrap();
 }
+
+#[tokio::test]
+async fn both_webhook_functions_refuse_an_oversized_body_in_json() {
+    use scantix::ingest::DEFAULT_MAX_BODY;
+    use scantix::ingest::JiraReceiver;
+    use scantix::ingest::jira::{JiraAuthenticity, JiraGate};
+    let store = Arc::new(MemoryStore::new());
+    let github = GithubReceiver::new(GithubGate::new(Secret::new(SECRET)), store.clone());
+    let jira = JiraReceiver::new(
+        JiraGate::new(JiraAuthenticity::Signature(Secret::new("a jira secret"))),
+        store.clone(),
+    );
+    // One byte over the limit, a body that is otherwise a well-formed, signed delivery.
+    let mut body = br#"{"action":"created","pad":""#.to_vec();
+    body.resize(DEFAULT_MAX_BODY - 1, b'x');
+    body.extend_from_slice(br#""}"#);
+    assert_eq!(body.len(), DEFAULT_MAX_BODY + 1);
+
+    let github_answer = handle(
+        &github,
+        delivery_request("code_scanning_alert", "big", &body, None),
+    )
+    .await
+    .unwrap();
+    let jira_request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("https://scantix.example/webhooks/jira")
+        .header(
+            "x-hub-signature",
+            scantix::github::signature::sign(b"a jira secret", &body),
+        )
+        .header("x-atlassian-webhook-identifier", "big")
+        .body(lambda_http::Body::Binary(body.clone()))
+        .unwrap();
+    let jira_answer = jira_webhook::handle(&jira, jira_request).await.unwrap();
+    for (function, response) in [
+        ("github-webhook", github_answer),
+        ("jira-webhook", jira_answer),
+    ] {
+        assert_eq!(response.status().as_u16(), 413, "{function}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{function}"
+        );
+        let answer: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(answer["error"], "payload_too_large", "{function}: {answer}");
+        assert!(
+            answer["detail"].as_str().unwrap().contains("1048576"),
+            "{function}: {answer}"
+        );
+    }
+    assert!(store.pending_inbox(10).await.unwrap().is_empty());
+}

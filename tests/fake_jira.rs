@@ -800,3 +800,190 @@ async fn seeded_and_deleted_issues() {
     let (status, _) = call(&jira, Method::GET, &format!("/issue/{key}"), None).await;
     assert_eq!(status, 404);
 }
+
+/// Jira Cloud's search is eventually consistent; `reconcileIssues` reads the issues it names as
+/// they are now (developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). The fake
+/// lags new issues behind its search by `search_lag`, and honours `reconcileIssues`.
+#[tokio::test]
+async fn new_issues_show_in_search_after_the_lag_or_at_once_when_reconciled() {
+    let jira = FakeJira::start_with(
+        Flavor::Cloud,
+        FakeJiraConfig {
+            search_lag: Duration::from_millis(600),
+            ..FakeJiraConfig::default()
+        },
+    )
+    .await;
+    let key = create(&jira, "Lagging", "g-1").await;
+    let (_, issue) = call(&jira, Method::GET, &format!("/issue/{key}"), None).await;
+    let id: u64 = issue["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("an id");
+    let search = |reconcile: Option<Value>| {
+        let mut body = json!({"jql": "project = SEC AND labels = scantix", "fields": ["key"]});
+        if let Some(ids) = reconcile {
+            body["reconcileIssues"] = ids;
+        }
+        call(&jira, Method::POST, "/search/jql", Some(body))
+    };
+    let keys = |page: &Value| -> Vec<String> {
+        page["issues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["key"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    // Read by key at once (a GET is consistent), but not yet found by a search.
+    assert_eq!(issue["key"], key);
+    let (status, page) = search(None).await;
+    assert_eq!((status, keys(&page)), (200, vec![]));
+    let (_, page) = search(Some(json!([id]))).await;
+    assert_eq!(
+        keys(&page),
+        std::slice::from_ref(&key),
+        "reconciled: read as it is now"
+    );
+    // Reconciling an issue does not make it match a query it does not match.
+    let body = json!({"jql": "project = SEC AND labels = other", "reconcileIssues": [id]});
+    let (_, page) = call(&jira, Method::POST, "/search/jql", Some(body)).await;
+    assert!(keys(&page).is_empty());
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (_, page) = search(None).await;
+    assert_eq!(keys(&page), [key], "indexed once the lag is over");
+
+    // At most 50 ids, as Jira documents.
+    let too_many: Vec<u64> = (1..=51).collect();
+    let (status, _) = search(Some(json!(too_many))).await;
+    assert_eq!(status, 400);
+    assert_eq!(jira.violations().len(), 1, "{:?}", jira.violations());
+}
+
+/// The create metadata: each project's screen for an issue type, paged as each flavor pages it
+/// (Cloud: `issueTypes` and `fields`; Data Center since 8.4: `values` with `isLast`), checked
+/// against the description like every other call.
+#[tokio::test]
+async fn create_metadata_lists_each_projects_screen_in_each_flavors_shape() {
+    for flavor in [Flavor::Cloud, Flavor::DataCenter] {
+        let mut config = FakeJiraConfig {
+            other_projects: vec!["APPSEC".into()],
+            required_fields: vec!["customfield_10042".into()],
+            ..FakeJiraConfig::default()
+        };
+        config
+            .custom_fields
+            .push(scantix_tests::fake_jira::CustomField {
+                id: "customfield_10042".into(),
+                name: "Fix by".into(),
+                kind: "date".into(),
+            });
+        config.screens.insert(
+            "APPSEC".into(),
+            vec![
+                "summary".into(),
+                "issuetype".into(),
+                "project".into(),
+                "customfield_10042".into(),
+            ],
+        );
+        let jira = FakeJira::start_with(flavor, config).await;
+        let (items, fields) = match flavor {
+            Flavor::Cloud => ("issueTypes", "fields"),
+            Flavor::DataCenter => ("values", "values"),
+        };
+
+        let (status, types) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/SEC/issuetypes?maxResults=2",
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let names: Vec<&str> = types[items]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Bug", "Task"], "{types}");
+        assert_eq!(types["total"], 3);
+        if flavor == Flavor::DataCenter {
+            assert_eq!(types["isLast"], false);
+        }
+
+        let (_, screen) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/APPSEC/issuetypes/10001",
+            None,
+        )
+        .await;
+        let listed: Vec<(&str, bool, &str)> = screen[fields]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["fieldId"].as_str().unwrap(),
+                    f["required"].as_bool().unwrap(),
+                    f["schema"]["type"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("summary", true, "string"),
+                ("issuetype", true, "issuetype"),
+                ("project", true, "project"),
+                ("customfield_10042", true, "date"),
+            ]
+        );
+        let (_, default_screen) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/SEC/issuetypes/10001",
+            None,
+        )
+        .await;
+        assert!(default_screen[fields].to_string().contains("\"duedate\""));
+
+        // A required field missing from a create is refused as Jira refuses it (not a violation).
+        let (status, refused) = call(
+            &jira,
+            Method::POST,
+            "/issue",
+            Some(json!({"fields": {
+                "project": {"key": "APPSEC"}, "issuetype": {"name": "Bug"}, "summary": "x"
+            }})),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            refused["errors"]["customfield_10042"],
+            "Fix by is required."
+        );
+
+        let (status, _) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/NOPE/issuetypes",
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (status, _) = call(
+            &jira,
+            Method::GET,
+            "/issue/createmeta/SEC/issuetypes?maxResults=500",
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "Jira's documented page limit is 200");
+        assert_eq!(jira.violations().len(), 1, "{:?}", jira.violations());
+    }
+}

@@ -12,7 +12,7 @@ use scantix::tracker::github_issues::{GithubIssuesSettings, GithubIssuesTracker,
 use scantix::tracker::jira::STALE_LABEL;
 use scantix::tracker::{Tracker, TrackerError};
 use scantix_tests::fake_github::{
-    APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
+    API_VERSION, APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
 };
 use scantix_tests::records::sample_finding;
 use std::sync::Arc;
@@ -78,6 +78,38 @@ fn setting_of(e: &TrackerError) -> &str {
 
 fn number_of(ticket: &TicketRef) -> u64 {
     ticket.key.rsplit('#').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_call_names_the_rest_api_version() {
+    let fake = FakeGitHub::start().await;
+    // The installation lookup (App JWT), the token exchange, then the issue calls.
+    let tracker = adapter(&fake, None);
+    let (ticket, _) = tracker.create(&content(1)).await.expect("created");
+    tracker
+        .comment(&ticket, "note-1", "A note.")
+        .await
+        .expect("commented");
+    let requests = fake.requests();
+    assert!(
+        requests.iter().any(|r| r.path.ends_with("/installation"))
+            && requests.iter().any(|r| r.path.ends_with("/access_tokens"))
+            && requests
+                .iter()
+                .any(|r| r.method == "POST" && r.path == ISSUES),
+        "{:?}",
+        calls(&fake)
+    );
+    for request in &requests {
+        assert_eq!(
+            request.api_version.as_deref(),
+            Some(API_VERSION),
+            "{} {}",
+            request.method,
+            request.path
+        );
+    }
+    fake.assert_no_violations();
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! fake GitHub, which checks every request against GitHub's OpenAPI description: alert states,
 //! dismissals in each kind's spelling, listings of 1,000 alerts, `since`, resumable cursors, rate
 //! limits, file contents, problem issues opened once per topic, and installation tokens minted
-//! once and reused.
+//! once and reused; every call, the token exchange included, names the REST API version.
 
 use chrono::{DateTime, Duration as Minutes, Utc};
 use scantix::finding::{AlertKind, AlertState, Repository};
@@ -11,7 +11,7 @@ use scantix::github::app_auth::{AppCredentials, InstallationTokens};
 use scantix::github::rest::{RestAuth, RestGitHub};
 use scantix::secret::Secret;
 use scantix_tests::fake_github::{
-    APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
+    API_VERSION, APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
     app_private_key_pkcs8, octocrab_response, open_alert,
 };
 use serde_json::{Value, json};
@@ -223,6 +223,7 @@ async fn the_fake_refuses_a_reason_spelt_for_another_kind() {
                 fake.base_url()
             ))
             .bearer_auth(PLAIN_TOKEN)
+            .header("x-github-api-version", API_VERSION)
             .json(&body)
             .send()
     };
@@ -584,5 +585,92 @@ async fn tokens_are_replaced_near_expiry_and_when_github_refuses_them() {
         "{err}"
     );
     assert_eq!(fake.tokens_issued(), 4);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn the_fake_refuses_a_request_that_names_no_api_version_or_another_one() {
+    let fake = FakeGitHub::start().await;
+    seed_real_alerts(&fake);
+    let url = format!(
+        "{}/repos/{OWNER}/{REPO}/code-scanning/alerts/7",
+        fake.base_url()
+    );
+    let get = |version: Option<&str>| {
+        let mut request = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(PLAIN_TOKEN)
+            .header("accept", "application/vnd.github+json");
+        if let Some(version) = version {
+            request = request.header("x-github-api-version", version);
+        }
+        request.send()
+    };
+    assert_eq!(get(Some(API_VERSION)).await.unwrap().status(), 200);
+    assert!(fake.violations().is_empty());
+
+    assert_eq!(get(None).await.unwrap().status(), 400);
+    assert_eq!(get(Some("2026-03-10")).await.unwrap().status(), 400);
+    // Twice, even the right one: GitHub would read "2022-11-28, 2022-11-28".
+    let twice = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(PLAIN_TOKEN)
+        .header("x-github-api-version", API_VERSION)
+        .header("x-github-api-version", API_VERSION)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 400);
+    let violations = fake.take_violations();
+    assert_eq!(violations.len(), 3, "{violations:?}");
+    assert!(violations[0].contains("no X-GitHub-Api-Version header"));
+    assert!(violations[1].contains("`2026-03-10`"));
+    assert!(violations[2].contains("2 times"));
+}
+
+#[tokio::test]
+async fn every_call_names_the_api_version_the_client_was_written_for() {
+    let fake = FakeGitHub::start().await;
+    seed_real_alerts(&fake);
+    fake.add_file(
+        OWNER,
+        REPO,
+        ".github/scantix.yml",
+        None,
+        "verify-closure: true\n",
+    );
+    let repo = repository();
+    for github in [as_installation(&fake), with_token(&fake)] {
+        github.alert_state(&repo, CODE, 42).await.expect("a state");
+        github
+            .list_alerts(&repo, DEPENDABOT, &AlertQuery::default())
+            .await
+            .expect("a page");
+        github
+            .read_file(&repo, ".github/scantix.yml", None)
+            .await
+            .expect("the file");
+        github
+            .dismiss_alert(&repo, CODE, 7, DismissReason::WontFix, "not ours")
+            .await
+            .expect("dismissed");
+        github
+            .upsert_problem_issue(&repo, "config", "scantix: fix the configuration", "body")
+            .await
+            .expect("an issue");
+    }
+    let requests = fake.requests();
+    // The token exchange (App JWT) and the calls with the tokens, of both kinds.
+    assert_eq!(fake.count("POST", "/app/installations/*/access_tokens"), 1);
+    assert!(requests.len() >= 11, "{}", requests.len());
+    for request in &requests {
+        assert_eq!(
+            request.api_version.as_deref(),
+            Some(API_VERSION),
+            "{} {}",
+            request.method,
+            request.path
+        );
+    }
     fake.assert_no_violations();
 }

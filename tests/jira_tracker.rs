@@ -10,8 +10,8 @@ use scantix::ticket::TicketContent;
 use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix::tracker::{Tracker, TrackerError};
 use scantix_tests::fake_jira::{
-    CLOUD_API_TOKEN, CLOUD_EMAIL, Category, DC_PERSONAL_ACCESS_TOKEN, FakeJira, FakeJiraConfig,
-    Fault, Flavor, Workflow,
+    CLOUD_API_TOKEN, CLOUD_EMAIL, Category, CustomField, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
+    FakeJiraConfig, Fault, Flavor, Workflow,
 };
 use scantix_tests::records::sample_finding;
 use serde_json::{Value, json};
@@ -77,6 +77,15 @@ fn calls(fake: &FakeJira) -> Vec<String> {
         .collect()
 }
 
+/// The two calls that learn the create screen of Bug in SEC (done once per adapter and TTL).
+fn learning(flavor: Flavor) -> [String; 2] {
+    let base = flavor.rest_base();
+    [
+        format!("GET {base}/issue/createmeta/SEC/issuetypes"),
+        format!("GET {base}/issue/createmeta/SEC/issuetypes/10001"),
+    ]
+}
+
 /// Runs a scenario on both flavors.
 macro_rules! on_both_flavors {
     ($scenario:ident) => {
@@ -101,7 +110,12 @@ async fn create_sets_fields_property_and_labels(flavor: Flavor) {
 
     let (ticket, state) = jira.create(&content).await.unwrap();
 
-    assert_eq!(calls(&fake), [format!("POST {}/issue", flavor.rest_base())]);
+    // The create screen is learnt first: every field is on it here.
+    let [types, fields] = learning(flavor);
+    assert_eq!(
+        calls(&fake),
+        [types, fields, format!("POST {}/issue", flavor.rest_base())]
+    );
     assert_eq!(state, TicketState::Open);
     assert_eq!(ticket.tracker, "jira");
     assert_eq!(ticket.key, "SEC-1");
@@ -461,8 +475,8 @@ async fn a_lost_create_response_yields_one_issue(flavor: Flavor) {
     assert_eq!(fake.issue_keys(), ["SEC-1"], "no second issue");
     assert_eq!(ticket.key, "SEC-1");
     assert_eq!(state, TicketState::Open);
-    // The lost POST, then one search by property that finds it.
-    assert_eq!(calls(&fake).len(), 2);
+    // The create screen learnt, the lost POST, then one search by property that finds it.
+    assert_eq!(calls(&fake).len(), 4);
     fake.assert_no_violations();
 }
 
@@ -488,8 +502,8 @@ async fn rate_limits_are_waited_out(flavor: Flavor) {
     let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
     assert_eq!(
         statuses,
-        [429, 201],
-        "a 429 is repeated as is: Jira did nothing"
+        [429, 200, 200, 201],
+        "a 429 (on the first call, learning the screen) is repeated as is: Jira did nothing"
     );
     fake.assert_no_violations();
 }
@@ -539,25 +553,252 @@ async fn an_unknown_project_names_jira_project(flavor: Flavor) {
     fake.assert_no_violations();
 }
 
-on_both_flavors!(a_field_not_on_the_screen_is_named);
-async fn a_field_not_on_the_screen_is_named(flavor: Flavor) {
+on_both_flavors!(a_field_jira_refuses_names_a_real_setting);
+/// Where Jira gives no create metadata (a Data Center before 8.4), every configured field is sent,
+/// and a refusal names the setting that turns it off or moves it, not a made-up one.
+async fn a_field_jira_refuses_names_a_real_setting(flavor: Flavor) {
     let mut config = FakeJiraConfig::default();
     config.fields_on_screen.retain(|f| f != "duedate");
     let fake = FakeJira::start_with(flavor, config).await;
+    fake.inject_on("GET", "/issue/createmeta/**", Fault::Status(404), 1);
     let jira = adapter(&fake);
 
     let err = jira.create(&content(flavor, 7)).await.unwrap_err();
 
-    assert_eq!(setting_of(&err), "jira.fields.duedate", "{err}");
+    assert_eq!(setting_of(&err), "jira.due-date-field", "{err}");
     assert!(
         err.to_string().contains("not on the appropriate screen"),
         "{err}"
     );
-    assert_eq!(calls(&fake).len(), 1, "not retried");
+    assert_eq!(
+        calls(&fake).len(),
+        2,
+        "the metadata asked for, the create not retried"
+    );
     // The fake counts a field off the screen as a request wrong on that Jira: the one provoked.
     let violations = fake.violations();
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert!(violations[0].contains("duedate"), "{violations:?}");
+}
+
+/// The fields a ticket of `content` sets when the screen has them all.
+const OPTIONAL_FIELDS: [&str; 5] = ["duedate", "priority", "labels", "components", "assignee"];
+
+on_both_flavors!(a_project_without_a_field_gets_tickets_without_it);
+/// Before, scantix sent every field: a project whose create screen lacks one (most often the due
+/// date) answered 400 to every create. Now the screen is learnt and the field left out, for each
+/// field scantix may set; the edit leaves it out too.
+async fn a_project_without_a_field_gets_tickets_without_it(flavor: Flavor) {
+    for missing in OPTIONAL_FIELDS {
+        let mut config = FakeJiraConfig::default();
+        config.fields_on_screen.retain(|f| f != missing);
+        let fake = FakeJira::start_with(flavor, config).await;
+        let jira = adapter(&fake);
+        let content = content(flavor, 7);
+
+        let (ticket, _) = jira
+            .create(&content)
+            .await
+            .unwrap_or_else(|e| panic!("without {missing}: {e}"));
+        jira.update(&ticket, &content)
+            .await
+            .unwrap_or_else(|e| panic!("without {missing}, the edit: {e}"));
+
+        let issue = fake.snapshot(&ticket.key).expect("the issue");
+        for field in OPTIONAL_FIELDS {
+            assert_eq!(
+                issue.fields.contains_key(field),
+                field != missing,
+                "without {missing}: {field} in {:?}",
+                issue.fields.keys().collect::<Vec<_>>()
+            );
+        }
+        fake.assert_no_violations();
+    }
+}
+
+on_both_flavors!(screens_are_learnt_per_project_and_issue_type_and_cached);
+/// One adapter filing into two projects (a repository's own, and the deployment's): each
+/// project's screen is learnt once and applies to its own tickets only.
+async fn screens_are_learnt_per_project_and_issue_type_and_cached(flavor: Flavor) {
+    let mut config = FakeJiraConfig {
+        other_projects: vec!["APPSEC".into()],
+        ..FakeJiraConfig::default()
+    };
+    let mut without_due = config.fields_on_screen.clone();
+    without_due.retain(|f| f != "duedate");
+    config.screens.insert("APPSEC".into(), without_due);
+    let fake = FakeJira::start_with(flavor, config).await;
+    let jira = adapter(&fake);
+    let in_sec = content(flavor, 7);
+    let mut in_appsec = content(flavor, 8);
+    in_appsec.group_key = GroupKey::from_stored("4242/code-scanning/rule:CodeQL:js/appsec");
+    in_appsec.destination.project = Some("APPSEC".into());
+
+    let mut keys = Vec::new();
+    for content in [&in_sec, &in_appsec, &in_sec, &in_appsec] {
+        let mut content = content.clone();
+        content.group_key =
+            GroupKey::from_stored(format!("{}:{}", content.group_key.as_str(), keys.len()));
+        keys.push(jira.create(&content).await.unwrap().0.key);
+    }
+
+    assert_eq!(fake.count("GET", "/issue/createmeta/SEC/issuetypes"), 1);
+    assert_eq!(fake.count("GET", "/issue/createmeta/APPSEC/issuetypes"), 1);
+    assert_eq!(fake.count("GET", "/issue/createmeta/*/issuetypes/*"), 2);
+    let due: Vec<bool> = keys
+        .iter()
+        .map(|k| fake.snapshot(k).unwrap().fields.contains_key("duedate"))
+        .collect();
+    assert_eq!(due, [true, false, true, false]);
+    fake.assert_no_violations();
+
+    // Cached for a while only: with no time to live, every create learns again.
+    let eager = adapter(&fake).with_screen_ttl(Duration::ZERO);
+    fake.clear_requests();
+    for n in 0..2 {
+        let mut content = in_sec.clone();
+        content.group_key = GroupKey::from_stored(format!("4242/code-scanning/rule:x:{n}"));
+        eager.create(&content).await.unwrap();
+    }
+    assert_eq!(fake.count("GET", "/issue/createmeta/SEC/issuetypes/*"), 2);
+}
+
+on_both_flavors!(a_screen_changed_meanwhile_is_learnt_again);
+/// An admin takes the due date off the screen after scantix learnt it: the next create is refused
+/// for that field, the screen is learnt again, and the create goes through without it.
+async fn a_screen_changed_meanwhile_is_learnt_again(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter(&fake);
+    jira.create(&content(flavor, 7)).await.unwrap();
+    let without_due = [
+        "summary",
+        "description",
+        "issuetype",
+        "project",
+        "labels",
+        "priority",
+        "components",
+        "assignee",
+    ];
+    fake.change_screen("SEC", &without_due);
+    fake.clear_requests();
+
+    let mut next = content(flavor, 8);
+    next.group_key = GroupKey::from_stored("4242/code-scanning/rule:CodeQL:js/next");
+    let (ticket, _) = jira.create(&next).await.unwrap();
+
+    let statuses: Vec<(String, u16)> = fake
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("POST".to_owned(), 400),
+            ("GET".to_owned(), 200),
+            ("GET".to_owned(), 200),
+            ("POST".to_owned(), 201)
+        ]
+    );
+    assert!(
+        !fake
+            .snapshot(&ticket.key)
+            .unwrap()
+            .fields
+            .contains_key("duedate")
+    );
+    // The one refused request is the one the change provoked.
+    assert_eq!(fake.violations().len(), 1, "{:?}", fake.violations());
+}
+
+on_both_flavors!(the_due_date_goes_to_a_custom_field_or_nowhere);
+/// `due-date-field` puts the SLA date in a custom date (or date-time) field, or turns it off.
+async fn the_due_date_goes_to_a_custom_field_or_nowhere(flavor: Flavor) {
+    for (kind, expected) in [
+        ("date", json!("2025-04-01")),
+        ("datetime", json!("2025-04-01T00:00:00.000+0000")),
+    ] {
+        let mut config = FakeJiraConfig::default();
+        config.fields_on_screen.retain(|f| f != "duedate");
+        config.fields_on_screen.push("customfield_10042".into());
+        config.custom_fields.push(CustomField {
+            id: "customfield_10042".into(),
+            name: "Fix by".into(),
+            kind: kind.into(),
+        });
+        let fake = FakeJira::start_with(flavor, config).await;
+        let jira = adapter_with(&fake, |s| {
+            s.due_date_field = Some("customfield_10042".into());
+        });
+        let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+        let fields = fake.snapshot(&ticket.key).unwrap().fields;
+        assert_eq!(fields["customfield_10042"], expected, "{kind}");
+        assert!(!fields.contains_key("duedate"));
+        fake.assert_no_violations();
+    }
+
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter_with(&fake, |s| s.due_date_field = Some("none".into()));
+    let (ticket, _) = jira.create(&content(flavor, 7)).await.unwrap();
+    assert!(
+        !fake
+            .snapshot(&ticket.key)
+            .unwrap()
+            .fields
+            .contains_key("duedate")
+    );
+}
+
+on_both_flavors!(a_required_field_scantix_does_not_fill_is_named_before_any_create);
+/// A screen that requires a field scantix does not fill would refuse every create: the adapter
+/// says so without sending one, naming the field and the setting to change.
+async fn a_required_field_scantix_does_not_fill_is_named_before_any_create(flavor: Flavor) {
+    let mut config = FakeJiraConfig::default();
+    config.fields_on_screen.push("customfield_10050".into());
+    config.required_fields.push("customfield_10050".into());
+    config.custom_fields.push(CustomField {
+        id: "customfield_10050".into(),
+        name: "Team".into(),
+        kind: "string".into(),
+    });
+    let fake = FakeJira::start_with(flavor, config).await;
+
+    let err = adapter(&fake)
+        .create(&content(flavor, 7))
+        .await
+        .unwrap_err();
+
+    assert_eq!(setting_of(&err), "jira.issue-type", "{err}");
+    let said = err.to_string();
+    assert!(said.contains("Team (customfield_10050)"), "{said}");
+    assert!(said.contains("default value"), "{said}");
+    assert_eq!(
+        fake.count("POST", "/issue"),
+        0,
+        "nothing sent that Jira would refuse"
+    );
+
+    // A required due date with the due date turned off names that setting.
+    let mut config = FakeJiraConfig::default();
+    config.required_fields.push("duedate".into());
+    let fake = FakeJira::start_with(flavor, config).await;
+    let jira = adapter_with(&fake, |s| s.due_date_field = Some("none".into()));
+    let err = jira.create(&content(flavor, 7)).await.unwrap_err();
+    assert_eq!(setting_of(&err), "jira.due-date-field", "{err}");
+    fake.assert_no_violations();
+}
+
+on_both_flavors!(an_unknown_issue_type_names_jira_issue_type);
+async fn an_unknown_issue_type_names_jira_issue_type(flavor: Flavor) {
+    let fake = FakeJira::start(flavor).await;
+    let jira = adapter_with(&fake, |s| s.issue_type = "Vulnerability".into());
+    let err = jira.create(&content(flavor, 7)).await.unwrap_err();
+    assert_eq!(setting_of(&err), "jira.issue-type", "{err}");
+    assert!(err.to_string().contains("Bug, Task, Story"), "{err}");
+    assert_eq!(fake.count("POST", "/issue"), 0);
+    fake.assert_no_violations();
 }
 
 on_both_flavors!(bad_credentials_and_missing_issues_are_told_apart);
@@ -591,7 +832,12 @@ async fn bad_credentials_and_missing_issues_are_told_apart(flavor: Flavor) {
     let err = jira.create(&content(flavor, 7)).await.unwrap_err();
     assert_eq!(setting_of(&err), "jira.auth");
     assert!(!err.to_string().contains("revoked"));
-    assert_eq!(fake.requests().len(), 2, "neither is retried");
+    let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 404, 401],
+        "the screen learnt, then neither is retried"
+    );
     fake.assert_no_violations();
 }
 
@@ -637,7 +883,8 @@ async fn calls_per_operation() {
             report,
             [
                 "find(miss)=2",
-                "create=1",
+                // The first create learns the project's create screen (two calls, then cached).
+                "create=3",
                 "find(hit)=1",
                 "update=1",
                 "comment=2",
@@ -650,4 +897,154 @@ async fn calls_per_operation() {
         );
         fake.assert_no_violations();
     }
+}
+
+/// A fake Cloud Jira whose search shows new issues only after `lag`.
+async fn lagging(lag: Duration, edit: impl FnOnce(&mut FakeJiraConfig)) -> FakeJira {
+    let mut config = FakeJiraConfig {
+        search_lag: lag,
+        ..FakeJiraConfig::default()
+    };
+    edit(&mut config);
+    FakeJira::start_with(Flavor::Cloud, config).await
+}
+
+/// Removes `label` from issue `key`, as a person editing it in Jira would.
+async fn remove_label(fake: &FakeJira, key: &str, label: &str) {
+    let url = format!(
+        "{}{}/issue/{key}",
+        fake.base_url(),
+        fake.flavor().rest_base()
+    );
+    let status = reqwest::Client::new()
+        .put(url)
+        .header("authorization", fake.authorization())
+        .json(&json!({ "update": { "labels": [{ "remove": label }] } }))
+        .send()
+        .await
+        .expect("the fake Jira answers")
+        .status();
+    assert_eq!(status.as_u16(), 204);
+}
+
+// The answer of a create is in the group record, but the ticket is not (the store failed after
+// it): the lookup names the issue in `reconcileIssues` and finds it at once, however far behind
+// the search is. Where no search can match it (a property Jira does not index, and the group's
+// label removed by someone), a read by id (consistent) still finds it; a deleted one is gone.
+#[tokio::test]
+async fn an_answered_create_is_found_at_once_through_reconcile_issues() {
+    use scantix::chrono::Utc;
+    use scantix::state::CreateAttempt;
+    for searchable in [true, false] {
+        let fake = lagging(Duration::from_secs(60), |config| {
+            if !searchable {
+                config.indexed_properties.clear();
+            }
+        })
+        .await;
+        let jira = adapter(&fake);
+        let content = content(Flavor::Cloud, 7);
+        let created = jira.create_with_receipt(&content).await.unwrap();
+        if !searchable {
+            remove_label(&fake, &created.ticket.key, &content.group_key.label()).await;
+        }
+        assert!(created.receipt.is_some(), "Jira's issue id");
+        let attempt = CreateAttempt {
+            sent_at: Utc::now(),
+            answered: Some(created.clone()),
+        };
+        fake.clear_requests();
+
+        let started = Instant::now();
+        let found = jira
+            .find_after(&content, &attempt, Utc::now())
+            .await
+            .unwrap();
+
+        assert_eq!(
+            found,
+            Some(created.ticket.clone()),
+            "searchable: {searchable}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "no waiting");
+        let searches: Vec<Value> = fake
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("/search/jql"))
+            .filter_map(|r| r.body)
+            .collect();
+        let receipt: u64 = created.receipt.as_deref().unwrap().parse().unwrap();
+        assert!(
+            !searches.is_empty()
+                && searches
+                    .iter()
+                    .all(|b| b["reconcileIssues"] == json!([receipt])),
+            "{searches:?}"
+        );
+        assert_eq!(fake.issue_keys().len(), 1);
+        fake.assert_no_violations();
+
+        if !searchable {
+            fake.delete_issue(&created.ticket.key);
+            let gone = jira
+                .find_after(&content, &attempt, Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(gone, None, "deleted meanwhile: a new one is due");
+        }
+    }
+}
+
+// A create was sent and nothing is known of its answer (the process died): the lookup searches
+// until an issue it made must show (`search-consistency-secs` after the request), and stops as
+// soon as it does; had nothing been created, it would find nothing by then.
+#[tokio::test]
+async fn an_unanswered_create_is_looked_for_until_the_search_must_show_it() {
+    use scantix::chrono::Utc;
+    use scantix::state::CreateAttempt;
+    let fake = lagging(Duration::from_millis(1500), |_| {}).await;
+    let jira = adapter_with(&fake, |s| s.search_consistency_secs = Some(4));
+    let content = content(Flavor::Cloud, 7);
+    let sent_at = Utc::now();
+    let (made, _) = jira.create(&content).await.unwrap();
+    let unanswered = CreateAttempt {
+        sent_at,
+        answered: None,
+    };
+
+    let started = Instant::now();
+    let found = jira
+        .find_after(&content, &unanswered, Utc::now())
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+
+    assert_eq!(found, Some(made));
+    assert!(
+        waited >= Duration::from_millis(1000) && waited < Duration::from_secs(4),
+        "until the index caught up, not the whole window: {waited:?}"
+    );
+
+    // Another group, never created: nothing, once the window is over.
+    let other = self::content(Flavor::Cloud, 8);
+    let mut other = other;
+    other.group_key = GroupKey::from_stored("4242/code-scanning/rule:CodeQL:js/other");
+    let started = Instant::now();
+    let none = jira
+        .find_after(
+            &other,
+            &CreateAttempt {
+                sent_at: Utc::now(),
+                answered: None,
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(none, None);
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the whole window"
+    );
+    fake.assert_no_violations();
 }

@@ -398,3 +398,41 @@ async fn a_jira_section_on_a_draft_deployment_is_reported_and_drafts_go_on() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn a_codeowners_file_over_githubs_limit_is_reported_and_hostile_lines_stay_cheap() {
+    use scantix::finding::Repository;
+    use scantix::repo_settings::load;
+    let github = MemoryGitHub::new();
+    let repo = Repository {
+        id: 7,
+        full_name: "acme/web".into(),
+        default_branch: Some("main".into()),
+        html_url: None,
+    };
+    let line = "/services/payments/ @acme/payments\n";
+    github.put_file(
+        7,
+        ".github/CODEOWNERS",
+        None,
+        &line.repeat(3 * 1024 * 1024 / line.len() + 1),
+    );
+    let settings = load(&github, &repo).await;
+    assert!(
+        settings
+            .problems
+            .iter()
+            .any(|p| p.contains(".github/CODEOWNERS") && p.contains("3 MB")),
+        "{:?}",
+        settings.problems
+    );
+
+    // A file of lines written to backtrack: every finding's assignee is still decided at once.
+    // (The last matching line wins, so lookups try the hostile lines before the first one.)
+    let hostile = "* @acme/everyone\n".to_owned() + &"a*a*a*a*a*a*a*a*b @acme/slow\n".repeat(1_000);
+    github.put_file(7, ".github/CODEOWNERS", None, &hostile);
+    let settings = load(&github, &repo).await.routed_to(None);
+    assert!(settings.problems.is_empty(), "{:?}", settings.problems);
+    let owners = settings.owners.as_ref().unwrap();
+    assert_eq!(owners.owners_of(&"a".repeat(40)), ["@acme/everyone"]);
+}

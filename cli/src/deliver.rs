@@ -43,6 +43,7 @@ one line with its status and reason; a refused delivery prints one line with the
 detail and, for a payload missing a field scantix needs, its JSON path. Every file is delivered;
 the command then exits non-zero if any answer was not 2xx. Each event is committed to the store as
 it is applied.
+Tracker calls an earlier run left queued (the tracker was unreachable then) are made first.
 A pull request's summary comment (pull_request deliveries, alerts on refs/pull/N/...) has no
 GitHub to go to locally: it is shown on stderr as GitHub would show it.")]
 pub struct DeliverArgs {
@@ -110,6 +111,9 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+
+    // Work an earlier run left queued goes first (as the sweeper would have done it by now).
+    app.finish_queued_work().await?;
 
     let mut out = std::io::stdout().lock();
     let mut failed = 0;

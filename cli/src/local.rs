@@ -1,22 +1,25 @@
 //! The local app: the embedded store (an SQLite database in a directory, or a throwaway in-memory
 //! one), the tracker the environment names (drafts kept with their groups unless
-//! `SCANTIX_TRACKER` names a tracker), the executor with the default config, and the GitHub and
-//! Jira ingests in front of them: the product as the Lambda functions run it, minus the cloud.
+//! `SCANTIX_TRACKER` names a tracker), the executor and the GitHub and Jira ingests in front of
+//! them, judging alerts by the settings of `--config` (or the defaults: the bundled Rego policy)
+//! as a deployment judges a repository's: the product as the Lambda functions run it, minus the
+//! cloud.
 //!
 //! The database takes one transaction per event, so several processes (a `serve` and a `tickets`
 //! beside it) can use one store at once.
 
 use anyhow::Context;
 use clap::Args;
-use scantix::config::Config;
 use scantix::engine::{Executor, ExecutorSettings};
 use scantix::github::api::GitHub;
 use scantix::ingest::jira::JiraAuthenticity;
 use scantix::ingest::{GithubIngest, JiraIngest};
+use scantix::repo_settings::RepoSettings;
 use scantix::secret::Secret;
 use scantix::store::Store;
 use scantix::store::memory::MemoryStore;
 use scantix::store::sqlite::SqliteStore;
+use scantix::sweep::{Drain, DrainReport, drain_queued};
 use scantix::wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -122,6 +125,9 @@ pub struct LocalApp {
     /// Whether `jira_secret` is [`DEFAULT_JIRA_SECRET`].
     pub default_jira_secret: bool,
     executor: Arc<Executor>,
+    /// What alerts are judged by: `--config`'s settings (or the defaults), routed within the
+    /// tracker.
+    settings: Arc<RepoSettings>,
     location: StoreLocation,
 }
 
@@ -129,17 +135,25 @@ impl LocalApp {
     /// Loads the store and builds the tracker, executor and ingests over it, with no GitHub
     /// connection: closures are verified against the alert states the store last heard of, and
     /// dismissals are not sent.
-    pub fn open(location: StoreLocation) -> anyhow::Result<LocalApp> {
-        LocalApp::build(location, None)
+    pub fn open(location: StoreLocation, settings: RepoSettings) -> anyhow::Result<LocalApp> {
+        LocalApp::build(location, settings, None)
     }
 
     /// The same, connected to `github`: closures are verified against GitHub, dismissals are
     /// sent, and repositories can be synced.
-    pub fn connected(location: StoreLocation, github: Arc<dyn GitHub>) -> anyhow::Result<LocalApp> {
-        LocalApp::build(location, Some(github))
+    pub fn connected(
+        location: StoreLocation,
+        settings: RepoSettings,
+        github: Arc<dyn GitHub>,
+    ) -> anyhow::Result<LocalApp> {
+        LocalApp::build(location, settings, Some(github))
     }
 
-    fn build(location: StoreLocation, github: Option<Arc<dyn GitHub>>) -> anyhow::Result<LocalApp> {
+    fn build(
+        location: StoreLocation,
+        settings: RepoSettings,
+        github: Option<Arc<dyn GitHub>>,
+    ) -> anyhow::Result<LocalApp> {
         let store = open_store(&location)?;
         let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
         let (jira_secret, default_jira_secret) =
@@ -147,7 +161,17 @@ impl LocalApp {
         let tracker = tracker_from_env().context(
             "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
         )?;
-        let mut executor = Executor::new(store.clone(), tracker, Config::default());
+        // A `tracker` section naming another tracker than the one the environment set up is set
+        // aside, as a deployment sets it aside (the credentials are the environment's); said on
+        // stderr, since there is no repository to open an issue in.
+        let settings = settings.routed_to(Some(&tracker.site()));
+        for problem in &settings.problems {
+            eprintln!("scantix: --config: {problem}; the rest of the file applies");
+        }
+        let settings = Arc::new(settings);
+        // The settings' engine config also decides tracker events (closures, deletions), as the
+        // deployment's config does there.
+        let mut executor = Executor::new(store.clone(), tracker, settings.engine.clone());
         match github {
             Some(github) => executor = executor.with_github(github),
             // Pull request summaries from what deliveries told the embedded store (see `deliver`).
@@ -160,7 +184,8 @@ impl LocalApp {
         }
         let executor = Arc::new(executor);
         Ok(LocalApp {
-            ingest: GithubIngest::new(secret.clone(), executor.clone()),
+            ingest: GithubIngest::new(secret.clone(), executor.clone())
+                .with_fixed_settings(settings.clone()),
             jira: JiraIngest::new(
                 JiraAuthenticity::Signature(jira_secret.clone()),
                 executor.clone(),
@@ -170,6 +195,7 @@ impl LocalApp {
             jira_secret,
             default_jira_secret,
             executor,
+            settings,
             location,
         })
     }
@@ -177,6 +203,11 @@ impl LocalApp {
     /// The executor both ingests apply events through.
     pub fn executor(&self) -> &Arc<Executor> {
         &self.executor
+    }
+
+    /// What alerts are judged by (`--config`, or the defaults), routed within the tracker.
+    pub fn settings(&self) -> &Arc<RepoSettings> {
+        &self.settings
     }
 
     /// The name of the tracker tickets go to (`draft`, `jira`).
@@ -187,6 +218,37 @@ impl LocalApp {
     /// Where the store lives.
     pub fn location(&self) -> &StoreLocation {
         &self.location
+    }
+
+    /// Makes the tracker calls that earlier runs left queued in the store (the tracker was
+    /// unreachable, the command was stopped), as a deployment's sweeper does: without this, they
+    /// would wait for the next event on the same group, which may never come. Stops at the first
+    /// group the tracker cannot take for now (the others would wait out the same retries); says on
+    /// stderr what it did and what is left, for the next run.
+    pub async fn finish_queued_work(&self) -> anyhow::Result<DrainReport> {
+        let report = drain_queued(&self.executor, self.executor.now(), Drain::UntilUnavailable)
+            .await
+            .context("reading the store for queued tracker work")?;
+        if report.drained > 0 {
+            eprintln!(
+                "scantix: made the {} tracker calls queued by an earlier run ({} group(s))",
+                self.tracker(),
+                report.drained
+            );
+        }
+        if report.still_queued > 0 {
+            let why = report
+                .failures
+                .first()
+                .map_or_else(String::new, |failure| format!(" ({failure})"));
+            eprintln!(
+                "scantix: {} group(s) still owe {} tracker calls{why}; they stay queued in the \
+                 store and the next run makes them",
+                report.still_queued,
+                self.tracker()
+            );
+        }
+        Ok(report)
     }
 }
 

@@ -4,12 +4,14 @@
 //!
 //! # Layout
 //! - `local`: the store file, the tracker, the executor and the ingests, wired for one machine.
+//! - `config_file`: the settings of `--config` (`.github/scantix.yml`'s format), or the defaults.
 //! - `deliver`: payload files delivered as GitHub or Jira would.
 //! - `serve`: the same ingests over HTTP.
 //! - `sync`: a repository's (or an organisation's) alerts read from GitHub's REST API (backfill,
 //!   reconciliation).
 //! - `tickets`: the store as a person reads it.
 
+mod config_file;
 mod deliver;
 mod local;
 mod serve;
@@ -19,6 +21,7 @@ mod tickets;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -33,6 +36,13 @@ struct Cli {
     #[command(flatten)]
     store: local::StoreArgs,
 
+    /// Settings in `.github/scantix.yml`'s format (grouping, SLA, priorities, owners, the Rego
+    /// policy inline or as `policy-file`), plus `codeowners: PATH`; paths are relative to the file.
+    /// Without it: the defaults, with the bundled policy, as a deployment applies them to a
+    /// repository without a file.
+    #[arg(long, global = true, env = "SCANTIX_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -40,6 +50,7 @@ struct Cli {
 const AFTER_HELP: &str = "\
 Environment:
   SCANTIX_STORE                the store's directory (same as --store)
+  SCANTIX_CONFIG               the settings file (same as --config)
   SCANTIX_WEBHOOK_SECRET       the secret GitHub deliveries are signed and checked with
                                [default: scantix-local-secret, fit for one machine only]
   SCANTIX_JIRA_WEBHOOK_SECRET  the secret Jira deliveries are signed and checked with
@@ -136,17 +147,30 @@ async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let location = cli.store.location();
+    // Read before anything else happens, so that a file that cannot be used stops the command
+    // before it delivers or syncs anything.
+    let settings = || config_file::load(cli.config.as_deref());
     match cli.command {
-        Command::Serve(args) => serve::run(local::LocalApp::open(location)?, args).await?,
-        Command::Deliver(args) => {
-            return deliver::run(&local::LocalApp::open(location)?, args).await;
+        Command::Serve(args) => {
+            serve::run(local::LocalApp::open(location, settings()?)?, args).await?
         }
-        Command::Sync(args) => sync::run(location, args).await?,
+        Command::Deliver(args) => {
+            return deliver::run(&local::LocalApp::open(location, settings()?)?, args).await;
+        }
+        Command::Sync(args) => sync::run(location, settings()?, args).await?,
         Command::Tickets(args) => {
             tickets::run(&local::open_store(&location)?, &location, args).await?
         }
         Command::Reset => local::reset(&location)?,
-        Command::Replay(args) => return replay(args).await,
+        Command::Replay(args) => {
+            if cli.config.is_some() {
+                anyhow::bail!(
+                    "--config is for local runs; `replay` applies the deployment's deliveries \
+                     with each repository's own settings, as its worker does"
+                );
+            }
+            return replay(args).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

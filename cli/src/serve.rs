@@ -1,18 +1,20 @@
 //! `scantix serve`: a local HTTP endpoint GitHub or Jira (through a tunnel) or `curl` can deliver
 //! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`) with its
 //! headers and raw body, exactly as the Lambda functions do; each event is committed to the store
-//! before its answer goes back.
+//! before its answer goes back. Every answer is JSON, the server's own refusals included (a body
+//! over the limit, an unknown path, a wrong method), as the Lambda functions answer.
 
 use crate::local::{JIRA_SECRET_ENV, LocalApp, SECRET_ENV};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
 use http::{HeaderMap, StatusCode, header};
-use scantix::ingest::Answer;
+use scantix::ingest::{Answer, DEFAULT_MAX_BODY};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -26,6 +28,9 @@ pub struct ServeArgs {
 
 /// Serves until Ctrl-C (or SIGTERM).
 pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
+    // Tracker calls an earlier run left queued, before taking new work (the sweeper's job,
+    // deployed).
+    app.finish_queued_work().await?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
@@ -55,6 +60,11 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
         .route("/webhooks/github", post(webhook))
         .route("/webhooks/jira", post(jira_webhook))
         .route("/healthz", get(healthz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // The ingest's own limit, so that a body is refused once, the same way, whatever its size
+        // (axum's default, 2 MB, would answer bodies above it in plain text).
+        .layer(DefaultBodyLimit::max(DEFAULT_MAX_BODY))
         .with_state(app.clone());
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
@@ -65,7 +75,15 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// One GitHub delivery: the ingest's answer.
-async fn webhook(State(app): State<Arc<LocalApp>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn webhook(
+    State(app): State<Arc<LocalApp>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&rejection),
+    };
     respond(app.ingest.handle(&headers, &body).await)
 }
 
@@ -75,8 +93,12 @@ async fn jira_webhook(
     State(app): State<Arc<LocalApp>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&rejection),
+    };
     respond(app.jira.handle(&headers, query.as_deref(), &body).await)
 }
 
@@ -84,6 +106,41 @@ async fn jira_webhook(
 fn respond(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     json_response(status, answer.body)
+}
+
+/// A body the server would not read: over [`DEFAULT_MAX_BODY`] (413, in the ingest's words), or cut
+/// off on the way (axum's status, 400). Nothing was read, so nothing is saved.
+fn unreadable_body(rejection: &BytesRejection) -> Response {
+    let status = rejection.status();
+    let body = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        serde_json::json!({
+            "error": "payload_too_large",
+            "detail": format!("body is over the limit of {DEFAULT_MAX_BODY} bytes"),
+        })
+    } else {
+        serde_json::json!({ "error": "unreadable_body", "detail": rejection.body_text() })
+    };
+    json_response(status, body)
+}
+
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        serde_json::json!({
+            "error": "not_found",
+            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira and GET /healthz",
+        }),
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        serde_json::json!({
+            "error": "method_not_allowed",
+            "detail": "webhooks are POSTed; /healthz is read with GET",
+        }),
+    )
 }
 
 async fn healthz() -> Response {

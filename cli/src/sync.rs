@@ -8,15 +8,15 @@ use crate::local::{LocalApp, StoreLocation};
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Args};
 use scantix::engine::Executor;
-use scantix::engine::triage::builtin;
 use scantix::finding::Repository;
 use scantix::github::api::{GitHub, GitHubError};
 use scantix::github::installation_webhook::{
     InstallationChange, InstallationEvent, NamedRepository,
 };
 use scantix::github::rest::{RestAuth, RestGitHub};
+use scantix::repo_settings::RepoSettings;
 use scantix::secret::Secret;
-use scantix::sync::{SyncError, SyncReport, Syncer};
+use scantix::sync::{SyncError, SyncReport, Syncer, TriageFn};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -53,7 +53,11 @@ refuses (401) fails the command, naming the variable it was read from.
 Output: the sync report as one JSON document: {\"list_calls\", \"alerts_seen\", \"applied\",
 \"unchanged\", \"groups_synced\", \"kinds_skipped\", \"complete\"}; with --org, {\"org\", \"source\"
 (\"installation\" or \"listing\"), \"repositories\": [{\"repository\", \"report\"}], \"total\"}. The
-store keeps every page applied, also after an error.")]
+store keeps every page applied, also after an error.
+
+Tracker calls an earlier run left queued (the tracker was unreachable then) are made first: a
+reconciliation touches only groups whose alerts changed. A tracker that fails during the sync
+fails the command; what was read stays recorded, and the next run makes the calls.")]
 pub struct SyncArgs {
     /// The repository, as OWNER/NAME.
     #[arg(long, value_name = "OWNER/NAME", value_parser = parse_full_name, requires = "repo_id")]
@@ -108,7 +112,11 @@ fn parse_org(text: &str) -> Result<String, String> {
 }
 
 /// Syncs the repository (or the organisation's) and prints the report.
-pub async fn run(location: StoreLocation, args: SyncArgs) -> anyhow::Result<()> {
+pub async fn run(
+    location: StoreLocation,
+    settings: RepoSettings,
+    args: SyncArgs,
+) -> anyhow::Result<()> {
     let token = match std::env::var(&args.token_env) {
         Ok(token) if !token.trim().is_empty() => Secret::new(token.trim()),
         _ => bail!(
@@ -121,7 +129,10 @@ pub async fn run(location: StoreLocation, args: SyncArgs) -> anyhow::Result<()> 
         RestGitHub::new(&args.api_url, RestAuth::Token(token))
             .context("setting up the GitHub client (--api-url)")?,
     );
-    let app = LocalApp::connected(location, github.clone())?;
+    let app = LocalApp::connected(location, settings, github.clone())?;
+    // Tracker calls an earlier run queued (the tracker was down then): a reconciliation only
+    // touches groups whose alerts changed, so nothing else would make them.
+    app.finish_queued_work().await?;
     match (&args.org, &args.repo, args.repo_id) {
         (Some(org), _, _) => run_org(&app, github.as_ref(), org, &args).await,
         (None, Some(full_name), Some(id)) => {
@@ -153,9 +164,8 @@ async fn run_repo(
         &format!("cli:cover:{}", repo.id),
     )
     .await?;
-    let syncer = Syncer::new(executor.clone(), Arc::new(builtin));
-    let synced = syncer
-        .sync_repository(github, LOCAL_INSTALLATION, &repo, executor.config())
+    let synced = syncer(app)
+        .sync_repository(github, LOCAL_INSTALLATION, &repo, &app.settings().engine)
         .await;
     let report = synced.map_err(|e| explained(e, &repo.full_name, args))?;
     let json = serde_json::to_string_pretty(&report).context("writing the report as JSON")?;
@@ -234,7 +244,7 @@ async fn run_org(
         ("installation", recorded)
     };
 
-    let syncer = Syncer::new(executor.clone(), Arc::new(builtin));
+    let syncer = syncer(app);
     let mut report = OrgReport {
         org: org.to_owned(),
         source,
@@ -247,7 +257,7 @@ async fn run_org(
     let mut failure = None;
     for (installation, repo) in &targets {
         match syncer
-            .sync_repository(github, *installation, repo, executor.config())
+            .sync_repository(github, *installation, repo, &app.settings().engine)
             .await
         {
             Ok(synced) => {
@@ -289,6 +299,14 @@ async fn run_org(
         );
     }
     Ok(())
+}
+
+/// A syncer that judges listed alerts as deliveries are judged: by the settings of `--config` (or
+/// the defaults, with the bundled policy), as a deployment judges them by the repository's own.
+fn syncer(app: &LocalApp) -> Syncer {
+    let settings = app.settings().clone();
+    let triage: TriageFn = Arc::new(move |finding| settings.verdict(finding));
+    Syncer::new(app.executor().clone(), triage)
 }
 
 /// The repositories that the store's active installations on `org` cover, each with its
@@ -343,6 +361,10 @@ async fn cover_locally(
 /// A sync error with what to check; for a refused token, the variable it was read from.
 fn explained(error: SyncError, repository: &str, args: &SyncArgs) -> anyhow::Error {
     let context = match &error {
+        SyncError::Execute(e) if e.is_retryable() => format!(
+            "syncing {repository}: the alerts read are recorded and their tracker calls queued \
+             in the store; run the same command again once the tracker answers"
+        ),
         SyncError::GitHub(GitHubError::Unauthorized { .. }) => format!(
             "syncing {repository} from {}: GitHub refused the token in {} (401: wrong, expired \
              or revoked)",

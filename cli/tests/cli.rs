@@ -95,9 +95,20 @@ impl Drop for Scratch {
     }
 }
 
+/// `events/github/scantix.yml`: the scenario's settings (the bundled policy, plus the
+/// rule that tickets the scenario's feature branch), as the demo and the README pass them.
+fn scenario_settings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scantix.yml")
+}
+
+/// `scantix --store <store>` with the scenario's settings (SCANTIX_CONFIG).
 fn command(store: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
-    command.arg("--store").arg(store).env("RUST_LOG", "error");
+    command
+        .arg("--store")
+        .arg(store)
+        .env("RUST_LOG", "error")
+        .env("SCANTIX_CONFIG", scenario_settings());
     // The caller's settings must not change what these tests see (a real Jira site above all).
     for var in [
         "SCANTIX_STORE",
@@ -835,6 +846,95 @@ fn serve_answers_jira_webhooks_signed_with_the_jira_secret() {
     );
     assert_eq!(scratch.tickets()["tickets"][0]["state"], "reopened");
 
+    server.interrupt();
+}
+
+/// One request whose body the server may refuse before reading it all: the body is written from
+/// another thread (its errors ignored: the server may close first), while this one reads the
+/// answer. Returns the status, the `content-type` and the body.
+fn http_refused_early(addr: &str, request_head: &str, body: Vec<u8>) -> (u16, String, String) {
+    let stream = TcpStream::connect(addr).expect("connect to scantix serve");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("a read timeout");
+    let mut writer = stream.try_clone().expect("a second handle");
+    let head = format!(
+        "{request_head}Host: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let sending = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&body);
+    });
+    let mut response = Vec::new();
+    let mut reader = &stream;
+    let _ = reader.read_to_end(&mut response);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = sending.join();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer in {response:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let content_type = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_owned())
+}
+
+#[test]
+fn serve_answers_every_refusal_in_json_an_oversized_body_too() {
+    let scratch = Scratch::new("serve-refusals");
+    let (server, addr) = Server::start(&scratch, "a github secret", "a jira secret");
+
+    // Over axum's own default (2 MB), where it answered "Failed to buffer the request body" in
+    // plain text, and just over the ingest's limit (1 MiB): the same JSON 413 on both endpoints.
+    for (path, size) in [
+        ("/webhooks/github", 3 * 1024 * 1024),
+        ("/webhooks/github", 1024 * 1024 + 1),
+        ("/webhooks/jira", 3 * 1024 * 1024),
+    ] {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nContent-Type: application/json\r\n\
+             X-GitHub-Event: code_scanning_alert\r\nX-GitHub-Delivery: serve-big\r\n"
+        );
+        let (status, content_type, body) = http_refused_early(&addr, &head, vec![b' '; size]);
+        assert_eq!(status, 413, "{path} {size}: {body}");
+        assert_eq!(content_type, "application/json", "{path} {size}");
+        let answer: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path} {size}: not JSON ({e}): {body:?}"));
+        assert_eq!(answer["error"], "payload_too_large", "{answer}");
+        assert!(
+            answer["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("1048576"),
+            "{answer}"
+        );
+    }
+
+    // The server's other refusals: a wrong method, a path it does not serve.
+    let (status, body) = http(&addr, "GET /webhooks/github HTTP/1.1\r\n", b"");
+    assert_eq!(status, 405, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(answer["error"], "method_not_allowed");
+    let (status, body) = http(&addr, "POST /webhooks/gitlab HTTP/1.1\r\n", b"{}");
+    assert_eq!(status, 404, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("a JSON answer");
+    assert_eq!(answer["error"], "not_found");
+
+    // The server is still there, and nothing was stored.
+    let (status, _) = http(&addr, "GET /healthz HTTP/1.1\r\n", b"");
+    assert_eq!(status, 200);
     server.interrupt();
 }
 

@@ -34,6 +34,11 @@ fn deliver(store: &Path, fake: &FakeGitHub, file: &Path) {
         .arg("deliver")
         .arg(file)
         .env("RUST_LOG", "error")
+        // The scenario's settings, as the README's examples pass them.
+        .env(
+            "SCANTIX_CONFIG",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scantix.yml"),
+        )
         .env("SCANTIX_TRACKER", "github")
         .env("GITHUB_TOKEN", PLAIN_TOKEN)
         .env("GITHUB_API_URL", fake.base_url());

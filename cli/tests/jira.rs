@@ -39,6 +39,8 @@ impl Scratch {
             command.env_remove(var);
         }
         command
+            // The scenario's settings, as the README's examples pass them.
+            .env("SCANTIX_CONFIG", scenario_settings())
             .env("SCANTIX_TRACKER", "jira")
             .env("JIRA_URL", jira.base_url())
             .env("JIRA_PROJECT", "SEC")
@@ -66,6 +68,12 @@ fn lines(output: &Output) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect()
+}
+
+/// `events/github/scantix.yml`: the scenario's settings (the bundled policy, plus the
+/// rule that tickets the scenario's feature branch).
+fn scenario_settings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scantix.yml")
 }
 
 fn scenario_file(name: &str) -> String {
@@ -144,4 +152,45 @@ fn a_jira_tracker_without_its_settings_is_an_error_naming_the_variable() {
         stderr.contains("JIRA_URL") && stderr.contains("SCANTIX_TRACKER"),
         "{stderr}"
     );
+}
+
+// A delivery while Jira is down is recorded and its ticket queued (the answer says so, and the
+// command fails). The next command, with Jira back, makes that ticket before its own deliveries,
+// as the deployed sweeper would: the group gets no other event that would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_queued_during_an_outage_is_made_by_the_next_deliver() {
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    let scratch = Scratch::new("outage");
+    jira.inject(fake_jira::Fault::Status(503), 10_000);
+
+    let during = scratch.scantix(
+        &jira,
+        &[
+            "deliver",
+            &scenario_file("02-code_scanning_alert.created.json"),
+        ],
+    );
+    assert!(!during.status.success());
+    let line: Value = serde_json::from_slice(&during.stdout).expect("one JSON line");
+    assert_eq!(line["status"], "failed", "{line}");
+    assert!(jira.issue_keys().is_empty());
+
+    jira.clear_faults();
+    // Another repository's alert: nothing the SQL injection's group hears of.
+    let after = lines(&scratch.scantix(
+        &jira,
+        &[
+            "deliver",
+            &scenario_file("03-dependabot_alert.created.json"),
+        ],
+    ));
+    assert_eq!(after[0]["action"]["action"], "create_ticket");
+    assert_eq!(jira.issue_keys(), ["SEC-1", "SEC-2"]);
+    let first = jira.snapshot("SEC-1").expect("the queued ticket");
+    assert!(
+        first.summary.contains("user-controlled"),
+        "{}",
+        first.summary
+    );
+    jira.assert_no_violations();
 }

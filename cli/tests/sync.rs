@@ -10,6 +10,7 @@
 use chrono::{Duration, Utc};
 use scantix::finding::AlertKind;
 use scantix_tests::fake_github::{FakeGitHub, Fault, PLAIN_TOKEN, open_alert};
+use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ impl Scratch {
     /// `scantix --store <store> <args>`, with the token in `TOKEN_VAR` and nothing else of the
     /// caller's environment that scantix reads.
     fn scantix(&self, token: Option<&str>, args: &[&str]) -> Output {
+        self.scantix_with(token, args, &[])
+    }
+
+    /// The same, with `env` set besides.
+    fn scantix_with(&self, token: Option<&str>, args: &[&str], env: &[(&str, String)]) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
         command
             .arg("--store")
@@ -45,6 +51,7 @@ impl Scratch {
             .env("RUST_LOG", "error");
         for var in [
             "SCANTIX_STORE",
+            "SCANTIX_CONFIG",
             "SCANTIX_TRACKER",
             "GITHUB_TOKEN",
             "GITHUB_API_URL",
@@ -54,6 +61,9 @@ impl Scratch {
         }
         if let Some(token) = token {
             command.env(TOKEN_VAR, token);
+        }
+        for (var, value) in env {
+            command.env(var, value);
         }
         command.output().expect("run scantix")
     }
@@ -454,4 +464,172 @@ async fn an_org_listing_refused_or_empty_fails_and_says_what_to_check() {
     );
     assert!(!both.status.success(), "--org or --repo, not both");
     fake.assert_no_violations();
+}
+
+/// Two code scanning alerts of two rules: a high one in application code, and one in test code.
+fn seed_app_and_test_alerts(fake: &FakeGitHub) {
+    let month_ago = Utc::now() - Duration::days(30);
+    fake.add_alert(
+        OWNER,
+        REPO,
+        AlertKind::CodeScanning,
+        open_alert(AlertKind::CodeScanning, 1, month_ago),
+    );
+    let mut in_tests = open_alert(AlertKind::CodeScanning, 2, month_ago);
+    in_tests["rule"]["id"] = json!("js/xss");
+    in_tests["rule"]["name"] = json!("js/xss");
+    in_tests["most_recent_instance"]["location"]["path"] = json!("test/fixtures/render.js");
+    fake.add_alert(OWNER, REPO, AlertKind::CodeScanning, in_tests);
+}
+
+/// The groups' rules, ticketed and not.
+fn rules_by_fate(scratch: &Scratch) -> (Vec<String>, Vec<String>) {
+    let listing = tickets(scratch);
+    let rules = |list: &str, field: &str| -> Vec<String> {
+        let mut rules: Vec<String> = listing[list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g[field].as_str())
+            .map(|g| g.rsplit(':').next().unwrap_or(g).to_owned())
+            .collect();
+        rules.sort();
+        rules
+    };
+    (rules("tickets", "group"), rules("untracked", "rule"))
+}
+
+// Listed alerts are judged as deliveries are: by the bundled policy without --config (it records
+// alerts in test code), by the settings file's policy with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_alerts_are_judged_by_the_bundled_policy_or_the_configs() {
+    let fake = FakeGitHub::start().await;
+    seed_app_and_test_alerts(&fake);
+
+    let bundled = Scratch::new("bundled-policy");
+    report(&sync(&bundled, &fake, Some(PLAIN_TOKEN)));
+    assert_eq!(
+        rules_by_fate(&bundled),
+        (vec!["js/zipslip".to_owned()], vec!["js/xss".to_owned()]),
+        "the alert in test code is recorded, not ticketed"
+    );
+
+    let configured = Scratch::new("config-policy");
+    let config = configured.0.join("scantix.yml");
+    std::fs::write(
+        &config,
+        "policy: |\n  package scantix\n\n  import rego.v1\n\n  \
+         decision := {\"triage\": \"record\", \"reason\": \"recorded: this team files by hand\"}\n",
+    )
+    .expect("write the settings");
+    let api = fake.base_url();
+    let output = configured.scantix(
+        Some(PLAIN_TOKEN),
+        &[
+            "--config",
+            &config.to_string_lossy(),
+            "sync",
+            "--repo",
+            &format!("{OWNER}/{REPO}"),
+            "--repo-id",
+            REPO_ID,
+            "--api-url",
+            &api,
+            "--token-env",
+            TOKEN_VAR,
+        ],
+    );
+    assert_eq!(report(&output)["applied"], 2);
+    assert_eq!(
+        rules_by_fate(&configured),
+        (vec![], vec!["js/xss".to_owned(), "js/zipslip".to_owned()])
+    );
+    fake.assert_no_violations();
+}
+
+/// The environment that files tickets in `jira` (Cloud), each call tried once: an outage fails
+/// fast instead of waiting out retries.
+fn jira_env(jira: &FakeJira) -> Vec<(&'static str, String)> {
+    let settings = json!({
+        "base-url": jira.base_url(),
+        "flavor": "cloud",
+        "project": "SEC",
+        "max-attempts": 1,
+        "request-timeout-secs": 5,
+    });
+    vec![
+        ("SCANTIX_TRACKER", "jira".to_owned()),
+        ("JIRA_SETTINGS", settings.to_string()),
+        ("JIRA_EMAIL", CLOUD_EMAIL.to_owned()),
+        ("JIRA_API_TOKEN", CLOUD_API_TOKEN.to_owned()),
+    ]
+}
+
+// A sync while Jira is down records the alerts and advances the sync position; its tickets stay
+// queued. The next run reads nothing new from GitHub (the alerts did not change), yet must make
+// the queued Jira calls, as the deployed sweeper would: before, it reported `complete: true`, made
+// no Jira call, and the tickets stayed queued for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_queued_during_a_jira_outage_are_made_by_the_next_run() {
+    let github = FakeGitHub::start().await;
+    seed_app_and_test_alerts(&github);
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    let env = jira_env(&jira);
+    let scratch = Scratch::new("jira-outage");
+    let api = github.base_url();
+    let args = [
+        "sync",
+        "--repo",
+        &format!("{OWNER}/{REPO}"),
+        "--repo-id",
+        REPO_ID,
+        "--api-url",
+        &api,
+        "--token-env",
+        TOKEN_VAR,
+    ];
+
+    // Jira answers 503 to everything.
+    jira.inject(fake_jira::Fault::Status(503), 10_000);
+    let during = scratch.scantix_with(Some(PLAIN_TOKEN), &args, &env);
+    let stderr = String::from_utf8_lossy(&during.stderr).into_owned();
+    assert!(!during.status.success(), "the outage is reported: {stderr}");
+    assert!(jira.issue_keys().is_empty());
+    let listing = tickets(&scratch);
+    assert_eq!(
+        listing["tickets"].as_array().map(Vec::len),
+        Some(0),
+        "{listing:#}"
+    );
+
+    // Jira is back. GitHub has nothing new: the run reconciles nothing, and makes the calls.
+    jira.clear_faults();
+    jira.clear_requests();
+    let after = report(&scratch.scantix_with(Some(PLAIN_TOKEN), &args, &env));
+    assert_eq!(
+        (after["applied"].as_u64(), after["complete"].as_bool()),
+        (Some(0), Some(true)),
+        "{after}"
+    );
+    assert_eq!(
+        jira.issue_keys(),
+        ["SEC-1"],
+        "the ticket queued during the outage (the test-code alert is only recorded)"
+    );
+    let listing = tickets(&scratch);
+    let ticket = &listing["tickets"][0];
+    assert_eq!(
+        (ticket["key"].as_str(), ticket["tracker"].as_str()),
+        (Some("SEC-1"), Some("jira")),
+        "{listing:#}"
+    );
+
+    // Nothing is left queued: a third run makes no Jira call at all.
+    jira.clear_requests();
+    report(&scratch.scantix_with(Some(PLAIN_TOKEN), &args, &env));
+    assert_eq!(jira.requests().len(), 0, "{:?}", jira.requests());
+    jira.assert_no_violations();
+    github.assert_no_violations();
+    // What the outage run told the user.
+    assert!(stderr.contains("run the same command again"), "{stderr}");
 }

@@ -57,6 +57,8 @@ pub struct LegacyGroup {
     pub outbox: Vec<PendingOp>,
     pub next_op_id: u64,
     pub lease: Option<Lease>,
+    #[serde(default)]
+    pub create_attempt: Option<crate::state::CreateAttempt>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -102,6 +104,7 @@ pub fn upgrade(legacy: &LegacyGroup, stored: &BTreeMap<Fingerprint, FindingRecor
         outbox: legacy.outbox.clone(),
         next_op_id: legacy.next_op_id,
         lease: legacy.lease.clone(),
+        create_attempt: legacy.create_attempt.clone(),
         created_at: legacy.created_at,
         updated_at: legacy.updated_at,
     };

@@ -15,7 +15,8 @@
 //! - [`engine`]: `decide` (pure: event + state + config + now → new state and tracker ops) and
 //!   `execute` (applies a decision through the ports, race-free and safe to repeat);
 //!   `decide_pull_request` / `execute_pull_request`: a pull request's one summary comment, and the
-//!   tickets its merge fixes.
+//!   tickets its merge fixes; `own_accounts`: scantix's account in its tracker, learned once per
+//!   process, so that echoes of its own writes change nothing.
 //! - [`repo_settings`]: a repository's effective settings (config file, org defaults, policy, CODEOWNERS), cached.
 //! - [`secret`]: values that never reach a log.
 //! - [`ticket`]: what a ticket says, and its Markdown rendering.

@@ -6,6 +6,7 @@
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the JSON subscriber for this process (first call wins).
 pub fn init() {
@@ -17,28 +18,37 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let _ = tracing_subscriber::fmt()
+    let _ = json_subscriber(writer, &level()).try_init();
+}
+
+/// The subscriber [`init`] installs, at `level` (`info`, `warn`, …, or a `RUST_LOG` directive),
+/// writing to `writer`: for a test to install for its own scope
+/// (`tracing::subscriber::set_default`) and read the lines back as production writes them.
+pub fn json_subscriber<W>(writer: W, level: &str) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter())
+        .with_env_filter(EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info")))
         .with_target(false)
         // Lambda stamps every line itself; our own timestamp would be a second one.
         .without_time()
         .with_current_span(true)
         .with_span_list(true)
         .with_writer(writer)
-        .try_init();
+        .finish()
 }
 
-fn filter() -> EnvFilter {
+fn level() -> String {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into())
         .to_lowercase();
     // Lambda's level names are TRACE…FATAL; `fatal` has no tracing equivalent.
-    let level = if level == "fatal" {
+    if level == "fatal" {
         "error".into()
     } else {
         level
-    };
-    EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"))
+    }
 }

@@ -16,9 +16,42 @@
 //!   Next.js-style paths such as `app/[locale]/` are common).
 //!
 //! Paths are case-sensitive, as on GitHub.
+//!
+//! # Limits
+//! The file is the repository's to write, and a lookup runs once per finding, so the work is
+//! bounded whatever the file says (each limit is a named constant below):
+//! - a file of [`MAX_FILE_BYTES`] (GitHub's 3 MB) or more is ignored whole, as GitHub ignores it,
+//!   and so is one with more than [`MAX_RULES`] rules (the rest of a file cannot be dropped: the
+//!   last matching line wins, so dropping lines would hand paths to the wrong owners);
+//! - a pattern longer than [`MAX_PATTERN_CHARS`] is skipped, like any unreadable line;
+//! - a path longer than [`MAX_PATH_CHARS`] has no owner;
+//! - matching is a table fill, not a search: one pattern of `P` characters against a path of `T`
+//!   costs at most about `(P + 1) × (T + 1)` steps (the proof is at [`Pattern::matches`]), and a
+//!   lookup stops after [`MAX_LOOKUP_STEPS`] steps, which only a file written to be slow reaches.
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// GitHub does not load a CODEOWNERS file of 3 MB or more ("CODEOWNERS files must be under 3 MB
+/// in size"); neither does scantix.
+pub const MAX_FILE_BYTES: usize = 3 * 1024 * 1024;
+
+/// The most rules scantix reads from one file: a file just under GitHub's size limit holds about
+/// 60,000 lines of a typical 50 characters, and 100,000 of 30. More is a generated file gone
+/// wrong (one line per file rather than per directory).
+pub const MAX_RULES: usize = 100_000;
+
+/// The longest pattern read, in characters: Linux's `PATH_MAX`, so no pattern naming a real path
+/// is ever skipped.
+pub const MAX_PATTERN_CHARS: usize = 4_096;
+
+/// The longest path looked up, in characters (`PATH_MAX` again).
+pub const MAX_PATH_CHARS: usize = 4_096;
+
+/// The most matching steps (table cells filled) one lookup may take. Measured (release build, one
+/// core): a lookup in a 60,000-rule file of ordinary patterns takes ~5 million steps (~20 ms); a
+/// file of lines written to be slow, thousands of characters each, is stopped here after ~60 ms.
+pub const MAX_LOOKUP_STEPS: u64 = 100_000_000;
 
 /// A parsed CODEOWNERS file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +59,20 @@ pub struct CodeOwners {
     rules: Vec<OwnerRule>,
     /// Lines that were skipped, and why; show them to whoever maintains the file.
     pub warnings: Vec<OwnersWarning>,
+    /// Why the whole file was ignored (over a limit of the module's `# Limits`), when it was.
+    pub refused: Option<String>,
+}
+
+/// Why a lookup gave up rather than answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    #[error("the path is {chars} characters long; CODEOWNERS lookups stop at {MAX_PATH_CHARS}")]
+    PathTooLong { chars: usize },
+    #[error(
+        "matching the path against CODEOWNERS took more than {MAX_LOOKUP_STEPS} steps and was \
+         stopped: simplify the patterns (fewer `*` and `**` in a line, shorter lines)"
+    )]
+    TooCostly,
 }
 
 /// A CODEOWNERS line that was skipped.
@@ -76,7 +123,16 @@ enum Token {
 impl CodeOwners {
     /// Parses a CODEOWNERS file. Never fails: unreadable lines are skipped and listed in
     /// `warnings`, as GitHub skips them.
+    ///
+    /// A file over a limit (see the module's `# Limits`) has no rules and says why in `refused`.
     pub fn parse(text: &str) -> CodeOwners {
+        if text.len() >= MAX_FILE_BYTES {
+            return CodeOwners::refusing(format!(
+                "CODEOWNERS is {} bytes; GitHub and scantix ignore a file of 3 MB ({MAX_FILE_BYTES} \
+                 bytes) or more: shorten it (one line per directory rather than per file)",
+                text.len()
+            ));
+        }
         let mut owners = CodeOwners::default();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
@@ -85,23 +141,71 @@ impl CodeOwners {
                 Ok(Some(rule)) => owners.rules.push(rule),
                 Err(message) => owners.warnings.push(OwnersWarning { line, message }),
             }
+            if owners.rules.len() > MAX_RULES {
+                return CodeOwners::refusing(format!(
+                    "CODEOWNERS has more than {MAX_RULES} rules (line {line} is one too many); \
+                     scantix ignores it: give directories, not single files, their owners"
+                ));
+            }
         }
         owners
     }
 
+    fn refusing(why: String) -> CodeOwners {
+        CodeOwners {
+            refused: Some(why),
+            ..CodeOwners::default()
+        }
+    }
+
     /// The owners of `path` (repository-relative, with or without a leading `/`): those of the
     /// last line whose pattern matches it. Empty when no line matches, or the last one that does
-    /// names no owners.
+    /// names no owners, or the lookup gave up ([`CodeOwners::lookup`] says why).
     pub fn owners_of(&self, path: &str) -> &[String] {
-        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        if segments.is_empty() {
-            return &[];
+        self.lookup(path).unwrap_or(&[])
+    }
+
+    /// [`CodeOwners::owners_of`], or why the lookup gave up: a path over [`MAX_PATH_CHARS`], or
+    /// more than [`MAX_LOOKUP_STEPS`] steps of matching.
+    pub fn lookup(&self, path: &str) -> Result<&[String], LookupError> {
+        self.lookup_within(path, MAX_LOOKUP_STEPS)
+    }
+
+    /// [`CodeOwners::lookup`] with `steps` to spend instead of [`MAX_LOOKUP_STEPS`].
+    fn lookup_within(&self, path: &str, steps: u64) -> Result<&[String], LookupError> {
+        let chars = path.chars().count();
+        if chars > MAX_PATH_CHARS {
+            return Err(LookupError::PathTooLong { chars });
         }
-        self.rules
-            .iter()
-            .rev()
-            .find(|rule| rule.pattern.matches(&segments))
-            .map_or(&[], |rule| rule.owners.as_slice())
+        let segments: Vec<Vec<char>> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().collect())
+            .collect();
+        if segments.is_empty() {
+            return Ok(&[]);
+        }
+        let mut budget = Budget { left: steps };
+        for rule in self.rules.iter().rev() {
+            if rule.pattern.matches(&segments, &mut budget)? {
+                return Ok(rule.owners.as_slice());
+            }
+        }
+        Ok(&[])
+    }
+}
+
+/// Matching steps left to one lookup.
+struct Budget {
+    left: u64,
+}
+
+impl Budget {
+    /// Takes `steps` (cells about to be filled), or fails the lookup when they are not left.
+    fn spend(&mut self, steps: usize) -> Result<(), LookupError> {
+        let steps = u64::try_from(steps).unwrap_or(u64::MAX);
+        self.left = self.left.checked_sub(steps).ok_or(LookupError::TooCostly)?;
+        Ok(())
     }
 }
 
@@ -142,6 +246,13 @@ fn parse_line(raw: &str) -> Result<Option<OwnerRule>, String> {
     if let Some(bad) = owners.iter().find(|owner| !is_owner(owner)) {
         return Err(format!(
             "`{bad}` is not an owner: write `@user`, `@org/team` or an email address"
+        ));
+    }
+    let length = pattern_text.chars().count();
+    if length > MAX_PATTERN_CHARS {
+        return Err(format!(
+            "the pattern is {length} characters long; scantix reads patterns of up to \
+             {MAX_PATTERN_CHARS}: name a shorter directory"
         ));
     }
     let pattern = Pattern::compile(pattern_text)?;
@@ -248,8 +359,59 @@ impl Pattern {
         })
     }
 
-    fn matches(&self, path: &[&str]) -> bool {
-        match_segments(&self.segments, path, self.covers_descendants)
+    /// Whether the pattern matches `path` (its segments, none empty).
+    ///
+    /// Both levels are filled as tables, left to right, never by trying splits: `reach[n]` says
+    /// whether the segments seen so far match the first `n` path segments, and each pattern
+    /// segment turns one row into the next — `**` by a running OR (zero or more segments), a glob
+    /// by testing path segment `n` only where `reach[n]` holds. A glob is matched against one path
+    /// segment the same way, one row per token (`*` a running OR, `?` and a character a shift).
+    ///
+    /// Bound: with `K` pattern segments and `N` path segments, the segment table is `(K + 1) ×
+    /// (N + 1)` cells, and each (pattern segment `k`, path segment `n`) pair is matched at most
+    /// once, in `(G_k + 1) × (S_n + 1)` cells for `G_k` tokens and `S_n` characters. Summed,
+    /// `Σ_k (G_k + 1) ≤ P + 1` and `Σ_n (S_n + 1) ≤ T + 1` for a pattern of `P` characters and a
+    /// path of `T`, so one match costs at most `(K + 1)(N + 1) + (P + 1)(T + 1)` steps, each
+    /// charged to the lookup's budget before it is taken. Rows that come out all false end the
+    /// match at once, which is what keeps ordinary patterns to a few steps.
+    fn matches(&self, path: &[Vec<char>], budget: &mut Budget) -> Result<bool, LookupError> {
+        let last = self.segments.len().saturating_sub(1);
+        let mut reach = vec![false; path.len() + 1];
+        reach[0] = true;
+        let mut next = vec![false; path.len() + 1];
+        for (k, segment) in self.segments.iter().enumerate() {
+            budget.spend(reach.len())?;
+            match segment {
+                Segment::AnyDepth => {
+                    // Zero or more segments, or one or more when `**` ends the pattern (it then
+                    // stands for "everything inside").
+                    let at_least_one = k == last;
+                    let mut seen = false;
+                    for n in 0..reach.len() {
+                        if !at_least_one {
+                            seen |= reach[n];
+                        }
+                        next[n] = seen;
+                        if at_least_one {
+                            seen |= reach[n];
+                        }
+                    }
+                }
+                Segment::Glob(tokens) => {
+                    next[0] = false;
+                    for n in 0..path.len() {
+                        next[n + 1] = reach[n] && glob_matches(tokens, &path[n], budget)?;
+                    }
+                }
+            }
+            std::mem::swap(&mut reach, &mut next);
+            if !reach.contains(&true) {
+                return Ok(false);
+            }
+        }
+        // Past the last segment: the whole path, or (for a pattern naming a directory) any part
+        // of it, what is left being inside.
+        Ok(reach[path.len()] || (self.covers_descendants && reach.contains(&true)))
     }
 }
 
@@ -267,30 +429,38 @@ fn tokens_of(glob: &str) -> Vec<Token> {
     tokens
 }
 
-fn match_segments(segments: &[Segment], path: &[&str], covers_descendants: bool) -> bool {
-    match segments.split_first() {
-        None => path.is_empty() || covers_descendants,
-        Some((Segment::AnyDepth, [])) => !path.is_empty(),
-        Some((Segment::AnyDepth, rest)) => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..], covers_descendants))
-        }
-        Some((Segment::Glob(tokens), rest)) => match path.split_first() {
-            Some((first, below)) => {
-                let chars: Vec<char> = first.chars().collect();
-                match_glob(tokens, &chars) && match_segments(rest, below, covers_descendants)
+/// Whether `tokens` match all of `text` (one path segment): `row[j]` says whether the tokens
+/// seen so far match the first `j` characters. See [`Pattern::matches`] for the bound.
+fn glob_matches(tokens: &[Token], text: &[char], budget: &mut Budget) -> Result<bool, LookupError> {
+    let mut row = vec![false; text.len() + 1];
+    row[0] = true;
+    for token in tokens {
+        budget.spend(row.len())?;
+        match token {
+            Token::Star => {
+                let mut seen = false;
+                for cell in row.iter_mut() {
+                    seen |= *cell;
+                    *cell = seen;
+                }
             }
-            None => false,
-        },
+            Token::AnyChar | Token::Char(_) => {
+                // Right to left, so that each cell reads its left neighbour's old value.
+                for j in (0..text.len()).rev() {
+                    let fits = match token {
+                        Token::Char(c) => text[j] == *c,
+                        _ => true,
+                    };
+                    row[j + 1] = row[j] && fits;
+                }
+                row[0] = false;
+            }
+        }
+        if !row.contains(&true) {
+            return Ok(false);
+        }
     }
-}
-
-fn match_glob(tokens: &[Token], text: &[char]) -> bool {
-    match tokens.split_first() {
-        None => text.is_empty(),
-        Some((Token::Star, rest)) => (0..=text.len()).any(|skip| match_glob(rest, &text[skip..])),
-        Some((Token::AnyChar, rest)) => !text.is_empty() && match_glob(rest, &text[1..]),
-        Some((Token::Char(c), rest)) => text.first() == Some(c) && match_glob(rest, &text[1..]),
-    }
+    Ok(row[text.len()])
 }
 
 #[cfg(test)]
@@ -542,6 +712,141 @@ apps/ @octocat
     #[test]
     fn paths_are_case_sensitive() {
         assert!(!matches("/Docs/", "docs/a.md"));
+    }
+
+    /// Lines a hostile (or careless) repository can write: a matcher that tries every split of
+    /// `*` and `**` needs ~10⁸ steps for each of them on the paths of [`hostile_paths`].
+    const HOSTILE: &[&str] = &[
+        "a*a*a*a*a*a*a*a*b",
+        "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*c",
+        "a*a*a*a*a*a*a*a*b/**/c",
+        "**/a*a*a*a*a*a*a*a*b/**/*a*a*a*a*a*a*a*b",
+        "/**/**/**/**/**/**/**/**/**/**/**/**/**/**/**/**/z/**/**/**/**/**/**/**/y",
+    ];
+
+    /// Paths that make the lines above try every split: a 40-character segment, and 60 short ones.
+    fn hostile_paths() -> [String; 2] {
+        ["a".repeat(40), vec!["a"; 60].join("/")]
+    }
+
+    fn hostile_file() -> CodeOwners {
+        let text: String = HOSTILE.iter().map(|p| format!("{p} @hostile\n")).collect();
+        let file = CodeOwners::parse(&text);
+        assert!(file.warnings.is_empty(), "{:?}", file.warnings);
+        assert_eq!(file.rules.len(), HOSTILE.len());
+        file
+    }
+
+    #[test]
+    fn hostile_patterns_are_matched_in_bounded_time() {
+        let file = hostile_file();
+        let paths = hostile_paths();
+        // 10,000 lookups, each against all five hostile lines: hours for a matcher that tries
+        // every split (a single lookup takes it minutes); a second or so for this one in a debug
+        // build. The deadline only turns "hangs" into a failure, far above what the work takes.
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut unowned = 0;
+            for round in 0..10_000 {
+                if file.lookup(&paths[round % paths.len()]) == Ok(&[]) {
+                    unowned += 1;
+                }
+            }
+            let _ = done.send(unowned);
+        });
+        let unowned = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("10,000 hostile CODEOWNERS lookups did not finish within 60 s");
+        // None of the hostile lines matches these paths: every lookup was a full search.
+        assert_eq!(unowned, 10_000);
+    }
+
+    #[test]
+    fn matching_stays_within_its_proven_bound() {
+        // `Pattern::matches`: at most (K + 1)(N + 1) + (P + 1)(T + 1) steps per pattern. K ≤ P + 2
+        // (the implicit leading and trailing `**`), N ≤ T + 1: the bound below is above that, and
+        // a lookup given only these steps must still answer.
+        let long_path = vec!["a".repeat(40); 30].join("/");
+        for pattern in HOSTILE {
+            let file = CodeOwners::parse(&format!("{pattern} @hostile"));
+            for path in hostile_paths().iter().chain([&long_path]) {
+                let (p, t) = (pattern.chars().count() as u64, path.chars().count() as u64);
+                let bound = 2 * (p + 3) * (t + 2);
+                assert_eq!(
+                    file.lookup_within(path, bound),
+                    Ok(&[][..]),
+                    "`{pattern}` against a {t}-character path took more than {bound} steps"
+                );
+            }
+        }
+        // A backtracking matcher far exceeds these bounds: the first line against one
+        // 40-character segment costs it ~10⁸ tries of `*`; the bound there is 1,680 steps.
+    }
+
+    #[test]
+    fn a_lookup_over_its_budget_stops_with_a_reason() {
+        let file = hostile_file();
+        let path = vec!["a".repeat(40); 30].join("/");
+        assert_eq!(
+            file.lookup_within(&path, 1_000),
+            Err(LookupError::TooCostly)
+        );
+        assert!(
+            LookupError::TooCostly
+                .to_string()
+                .contains("simplify the patterns")
+        );
+        // The same lookup with the real budget answers.
+        assert_eq!(file.lookup(&path), Ok(&[][..]));
+    }
+
+    #[test]
+    fn a_file_of_3_mb_or_more_is_ignored_as_github_ignores_it() {
+        let line = "/some/directory/of/the/repository/ @octo-org/owners\n";
+        let text = line.repeat(MAX_FILE_BYTES / line.len() + 1);
+        assert!(text.len() >= MAX_FILE_BYTES);
+        let file = CodeOwners::parse(&text);
+        assert!(file.rules.is_empty());
+        let why = file.refused.unwrap();
+        assert!(why.contains("3 MB") && why.contains("shorten it"), "{why}");
+        // Just under the limit, the file is read (and the rule count is within its cap).
+        let text = line.repeat((MAX_FILE_BYTES - 1) / line.len());
+        let file = CodeOwners::parse(&text);
+        assert_eq!(file.refused, None);
+        assert_eq!(
+            owners(&file, "some/directory/of/the/repository/x.rs"),
+            strings(&["@octo-org/owners"])
+        );
+    }
+
+    #[test]
+    fn a_file_with_too_many_rules_is_ignored_whole() {
+        let text = "*.rs @rustaceans\n".repeat(MAX_RULES + 1);
+        let file = CodeOwners::parse(&text);
+        assert!(file.rules.is_empty());
+        assert!(file.refused.unwrap().contains("more than 100000 rules"));
+        let text = "*.rs @rustaceans\n".repeat(MAX_RULES);
+        let file = CodeOwners::parse(&text);
+        assert_eq!(file.refused, None);
+        assert_eq!(owners(&file, "src/lib.rs"), strings(&["@rustaceans"]));
+    }
+
+    #[test]
+    fn an_overlong_pattern_is_skipped_and_an_overlong_path_has_no_owner() {
+        let long = "d".repeat(MAX_PATTERN_CHARS + 1);
+        let file = CodeOwners::parse(&format!("* @all\n/{long} @long\n"));
+        assert_eq!(file.rules.len(), 1);
+        assert_eq!(file.warnings[0].line, 2);
+        assert!(file.warnings[0].message.contains("up to 4096"));
+        let path = "a/".repeat(MAX_PATH_CHARS / 2) + "b";
+        assert_eq!(
+            file.lookup(&path),
+            Err(LookupError::PathTooLong {
+                chars: MAX_PATH_CHARS + 1
+            })
+        );
+        assert!(file.owners_of(&path).is_empty());
+        assert_eq!(owners(&file, "a/b"), strings(&["@all"]));
     }
 
     #[test]

@@ -24,6 +24,7 @@ use crate::sla::SlaPolicy;
 use crate::ticket::TicketDestination;
 use crate::tracker::TrackerSite;
 use crate::tracker::jira::{JiraSettings, Priorities, same_site};
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -156,14 +157,216 @@ const TOP_LEVEL_KEYS: &[&str] = &[
 
 /// Reads one `.github/scantix.yml`. An empty file (or one of only comments) is an empty config.
 /// Besides the format, checks what the format cannot say: `policy` and `policy-file` are not both
-/// given, a `jira` tracker has its `jira` section, an inline policy compiles.
+/// given, a `jira` tracker has its `jira` section, an inline policy compiles. A file over the
+/// limits of [`check_limits`] is refused before it is parsed.
 pub fn parse(yaml: &str) -> Result<RepoConfig, ConfigError> {
+    check_limits(yaml)?;
     let config = match serde_norway::from_str::<Option<RepoConfig>>(yaml) {
         Ok(config) => config.unwrap_or_default(),
         Err(e) => return Err(format_error(&e)),
     };
     validate(&config, yaml)?;
     Ok(config)
+}
+
+/// The largest `.github/scantix.yml` read, in bytes. A settings file is a few hundred bytes; with
+/// an inline policy, a few kilobytes. (GitHub's contents API serves files of up to 1 MB.)
+pub const MAX_CONFIG_BYTES: usize = 256 * 1024;
+
+/// How deep `[` and `{` may nest. libyaml's work grows with the square of the nesting (measured:
+/// 8,000 levels take a quarter of a second, and a file of its largest size could nest 100,000);
+/// a settings file nests two or three levels.
+pub const MAX_FLOW_NESTING: usize = 64;
+
+/// How many values (texts, numbers, lists, maps) the file may stand for once its anchors and
+/// aliases are expanded: YAML lets `*name` repeat a whole anchored value, so a small file can
+/// stand for gigabytes ("billion laughs"; serde_norway stops only the nested kind of it, and a
+/// 0.8 MB file of one large text repeated by 40,000 aliases asks for 8 GB). An owners map of a
+/// few thousand teams is well within.
+pub const MAX_EXPANDED_VALUES: usize = 100_000;
+
+/// How many bytes of text the file may stand for once its anchors and aliases are expanded.
+pub const MAX_EXPANDED_BYTES: usize = 4 * MAX_CONFIG_BYTES;
+
+/// Refuses a file that would cost more to read than any settings file needs: over
+/// [`MAX_CONFIG_BYTES`], flow collections nested over [`MAX_FLOW_NESTING`] deep, or more than
+/// [`MAX_EXPANDED_VALUES`] values or [`MAX_EXPANDED_BYTES`] bytes of text with aliases expanded.
+/// The expansion is measured by walking the document without keeping any of it, and stopped as
+/// soon as it is over, so that the typed parse that follows never holds more than the limits.
+fn check_limits(yaml: &str) -> Result<(), ConfigError> {
+    let refuse = |line: Option<usize>, message: String, fix: &str| ConfigError {
+        line,
+        column: None,
+        message,
+        fix: fix.to_owned(),
+    };
+    if yaml.len() > MAX_CONFIG_BYTES {
+        return Err(refuse(
+            None,
+            format!(
+                "the file is {} bytes; scantix reads settings files of up to {MAX_CONFIG_BYTES} \
+                 bytes",
+                yaml.len()
+            ),
+            "move a long inline `policy` into a `policy-file`, and keep this file to settings",
+        ));
+    }
+    if let Some(line) = flow_nesting_over(yaml, MAX_FLOW_NESTING) {
+        return Err(refuse(
+            Some(line),
+            format!(
+                "`[` and `{{` nest more than {MAX_FLOW_NESTING} deep here (every bracket in the \
+                 file counts, quoted or not)"
+            ),
+            "write nested lists and maps as indented blocks, or close the brackets",
+        ));
+    }
+    let tally = Tally::default();
+    let walked = Walk(&tally).deserialize(serde_norway::Deserializer::from_str(yaml));
+    if tally.over.get() {
+        let line = walked.err().and_then(|e| e.location()).map(|l| l.line());
+        return Err(refuse(
+            line,
+            format!(
+                "with its anchors and aliases expanded, the file stands for more than \
+                 {MAX_EXPANDED_VALUES} values or {MAX_EXPANDED_BYTES} bytes of text"
+            ),
+            "write the settings out instead of repeating anchors (`&name` … `*name`) so often",
+        ));
+    }
+    // Any other error is the YAML's own: the typed parse reports it, with its fix.
+    Ok(())
+}
+
+/// The 1-based line on which `[`/`{` brackets first nest deeper than `limit`, if they do.
+fn flow_nesting_over(yaml: &str, limit: usize) -> Option<usize> {
+    let (mut depth, mut line) = (0usize, 1usize);
+    for byte in yaml.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(line);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// What [`Walk`] has counted so far.
+#[derive(Default)]
+struct Tally {
+    values: std::cell::Cell<usize>,
+    bytes: std::cell::Cell<usize>,
+    over: std::cell::Cell<bool>,
+}
+
+/// Visits every value of a YAML document as serde_norway hands it over (an alias once more each
+/// time it is used), counting into a [`Tally`] and failing once it is over the limits. Keeps
+/// nothing: texts are only measured.
+#[derive(Clone, Copy)]
+struct Walk<'t>(&'t Tally);
+
+impl Walk<'_> {
+    fn count<E: serde::de::Error>(self, bytes: usize) -> Result<(), E> {
+        let tally = self.0;
+        tally.values.set(tally.values.get().saturating_add(1));
+        tally.bytes.set(tally.bytes.get().saturating_add(bytes));
+        if tally.values.get() > MAX_EXPANDED_VALUES || tally.bytes.get() > MAX_EXPANDED_BYTES {
+            tally.over.set(true);
+            return Err(E::custom("the document expands past scantix's limits"));
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
+        self.count(text.len())
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, bytes: &[u8]) -> Result<(), E> {
+        self.count(bytes.len())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        self.count(0)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, inner: D) -> Result<(), D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, inner)
+    }
+
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, inner: D) -> Result<(), D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, inner)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+        self.count(0)?;
+        while items.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut entries: A) -> Result<(), A::Error> {
+        self.count(0)?;
+        while entries.next_key_seed(self)?.is_some() {
+            entries.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+
+    /// A tagged value (`!tag value`).
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, tagged: A) -> Result<(), A::Error> {
+        use serde::de::VariantAccess;
+        let ((), value) = tagged.variant_seed(self)?;
+        value.newtype_variant_seed(self)
+    }
 }
 
 /// The configuration in force for a repository: `repo` (its own file) over `org` (the org's
@@ -649,6 +852,65 @@ mod tests {
             assert_eq!(config.policy_source(), PolicySource::Bundled);
             assert_eq!(config.sla(), SlaPolicy::default());
         }
+    }
+
+    #[test]
+    fn a_file_over_the_size_limit_is_refused_with_what_to_do() {
+        let policy_line = "  # a long comment in an inline policy, repeated to fill the file\n";
+        let yaml = format!(
+            "policy: |\n{}",
+            policy_line.repeat(MAX_CONFIG_BYTES / policy_line.len() + 1)
+        );
+        let error = parse(&yaml).unwrap_err();
+        assert!(error.message.contains("up to 262144 bytes"), "{error}");
+        assert!(error.fix.contains("policy-file"), "{error}");
+    }
+
+    #[test]
+    fn deeply_nested_brackets_are_refused_before_yaml_reads_them() {
+        // libyaml's work grows with the square of the nesting: 10,000 levels take seconds.
+        let depth = 10_000;
+        let yaml = format!("owners:\n  x: {}{}\n", "[".repeat(depth), "]".repeat(depth));
+        let error = parse(&yaml).unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(error.message.contains("nest more than 64 deep"), "{error}");
+        // Ordinary nesting is untouched.
+        let config =
+            parse("owners: {\"@a\": \"x\"}\nresolutions: {\"Won't Do\": wont-fix}\n").unwrap();
+        assert_eq!(config.owners.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn aliases_expanding_past_the_limits_are_refused() {
+        // One large text, repeated by alias: 100 KB × 2,000 = 200 MB once expanded.
+        let mut yaml = format!(
+            "default-assignee: &big \"{}\"\nowners:\n",
+            "x".repeat(100_000)
+        );
+        for i in 0..2_000 {
+            yaml.push_str(&format!("  \"@team{i}\": *big\n"));
+        }
+        assert!(yaml.len() < MAX_CONFIG_BYTES);
+        let error = parse(&yaml).unwrap_err();
+        assert!(
+            error.message.contains("anchors and aliases expanded"),
+            "{error}"
+        );
+        assert!(error.fix.contains("`*name`"), "{error}");
+        // "Billion laughs": nine levels of nine aliases each.
+        let mut yaml = String::from("l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for level in 1..10 {
+            let aliases = vec![format!("*l{}", level - 1); 9].join(", ");
+            yaml.push_str(&format!("l{level}: &l{level} [{aliases}]\n"));
+        }
+        let error = parse(&yaml).unwrap_err();
+        assert!(
+            error.message.contains("anchors and aliases expanded"),
+            "{error}"
+        );
+        // An anchor used a few times, as people do, is fine.
+        let config = parse("owners:\n  \"@a\": &lead jira-lead\n  \"@b\": *lead\n").unwrap();
+        assert_eq!(config.owners.unwrap()["@b"], "jira-lead");
     }
 
     #[test]

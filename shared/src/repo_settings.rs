@@ -90,7 +90,10 @@ impl RepoSettings {
             .map(|l| l.path.as_str())
             .or(finding.package.as_ref().map(|p| p.manifest_path.as_str()));
         let owners = match (&self.owners, path) {
-            (Some(codeowners), Some(path)) => codeowners.owners_of(path),
+            (Some(codeowners), Some(path)) => codeowners.lookup(path).unwrap_or_else(|e| {
+                tracing::warn!(path, error = %e, "CODEOWNERS lookup gave up; no owner");
+                &[]
+            }),
             _ => &[],
         };
         assignee_for(owners, self.config.owners(), self.config.default_assignee())
@@ -184,7 +187,11 @@ pub async fn load(github: &dyn GitHub, repo: &Repository) -> RepoSettings {
     let mut owners = None;
     for path in CODEOWNERS_PATHS {
         if let Some(text) = read(github, repo, path, &mut problems).await {
-            owners = Some(CodeOwners::parse(&text));
+            let parsed = CodeOwners::parse(&text);
+            if let Some(why) = &parsed.refused {
+                problems.push(format!("{}: {path}: {why}", repo.full_name));
+            }
+            owners = Some(parsed);
             break;
         }
     }

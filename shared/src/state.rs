@@ -575,6 +575,9 @@ pub struct GroupRecord {
     pub outbox: Vec<PendingOp>,
     pub next_op_id: u64,
     pub lease: Option<Lease>,
+    /// A create sent to the tracker whose ticket is not recorded yet (see [`CreateAttempt`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_attempt: Option<CreateAttempt>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -584,6 +587,32 @@ pub struct GroupRecord {
 pub const OUTBOX_COMMENTS: usize = 3;
 /// How long a folded comment grows before further notes are only counted.
 pub const FOLDED_COMMENT_LIMIT: usize = 4_000;
+
+/// What the store knows of a create sent to the tracker before the ticket is recorded on the
+/// group: written (under the group's lease) before the request goes out, and again the moment the
+/// answer arrives. A retry after a crash, a lost answer or a failed write then knows that a ticket
+/// may exist, or which one does, even where the tracker's search does not show it yet (Jira Cloud's
+/// search lags its writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateAttempt {
+    /// When the create was (last) sent.
+    pub sent_at: DateTime<Utc>,
+    /// The tracker's answer, once it arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<CreatedTicket>,
+}
+
+/// A ticket as the tracker's create answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedTicket {
+    pub ticket: TicketRef,
+    /// The state it starts in.
+    pub state: TicketState,
+    /// The tracker's own id of it, where reading it back consistently needs one (Jira's numeric
+    /// issue id, for `reconcileIssues`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+}
 
 impl GroupRecord {
     pub fn new(key: GroupKey, finding: &Finding, now: DateTime<Utc>) -> GroupRecord {
@@ -610,6 +639,7 @@ impl GroupRecord {
             outbox: Vec::new(),
             next_op_id: 1,
             lease: None,
+            create_attempt: None,
             created_at: now,
             updated_at: now,
         }

@@ -120,29 +120,81 @@ impl Sweeper {
                 }
             }
         }
-        // The groups with calls still queued, from their list: not a scan of every group.
-        let queued = crate::store::read_all(|after| async move {
-            store
-                .groups_in(&crate::store::List::Queued, after.as_deref(), 200)
-                .await
-        })
-        .await?;
-        for group in queued {
-            let group = group.value;
-            let idle = group.lease.as_ref().is_none_or(|l| l.until <= now);
-            if idle {
-                match self.executor.sync_group(&group.key).await {
-                    Ok(_) => report.groups_drained += 1,
-                    Err(e) => report.failures.push(format!("{}: {e}", group.key)),
-                }
-            }
-        }
+        let drained = drain_queued(&self.executor, now, Drain::EveryGroup).await?;
+        report.groups_drained = drained.drained;
+        report.failures.extend(drained.failures);
         report.overdue_flagged = self.executor.flag_overdue(now).await.unwrap_or_else(|e| {
             report.failures.push(format!("overdue: {e}"));
             0
         });
         Ok(report)
     }
+}
+
+/// How far a pass over the queued tracker work goes when the tracker fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// Try every group: a failure of one (a refused field, a deleted ticket) says nothing about
+    /// the next. The sweeper's choice: it runs unattended, and has the time.
+    EveryGroup,
+    /// Stop at the first group the tracker could not take for a reason a retry can help (down,
+    /// rate limited): every other group would wait out the same retries. A local command's
+    /// choice: someone is waiting, and the next run picks the rest up.
+    UntilUnavailable,
+}
+
+/// What a pass over the queued tracker work did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DrainReport {
+    /// Groups whose queued tracker calls were all made.
+    pub drained: u32,
+    /// Groups that still owe tracker calls after the pass (failed, skipped, or leased by another
+    /// worker that is busy with them).
+    pub still_queued: u32,
+    /// One line per group that failed.
+    pub failures: Vec<String>,
+}
+
+/// Makes the tracker calls queued in every group's outbox whose lease is free at `now`: work a
+/// worker committed but could not finish (the tracker was down, the process died). The tracker
+/// calls of an event are durable from its commit on, but only an event on the same group, or
+/// this pass, makes them; the sweeper runs it on schedule, the local commands on every run.
+pub async fn drain_queued(
+    executor: &Executor,
+    now: DateTime<Utc>,
+    how: Drain,
+) -> Result<DrainReport, StoreError> {
+    let mut report = DrainReport::default();
+    let mut stopped = false;
+    // The groups with calls still queued, from their list: not a scan of every group.
+    let store = executor.store();
+    let queued = crate::store::read_all(|after| async move {
+        store
+            .groups_in(&crate::store::List::Queued, after.as_deref(), 200)
+            .await
+    })
+    .await?;
+    for group in queued {
+        let group = group.value;
+        if group.outbox.is_empty() {
+            continue;
+        }
+        let idle = group.lease.as_ref().is_none_or(|l| l.until <= now);
+        if !idle || stopped {
+            report.still_queued += 1;
+            continue;
+        }
+        match executor.sync_group(&group.key).await {
+            Ok(Some(left)) if !left.outbox.is_empty() => report.still_queued += 1,
+            Ok(_) => report.drained += 1,
+            Err(e) => {
+                report.still_queued += 1;
+                report.failures.push(format!("{}: {e}", group.key));
+                stopped = how == Drain::UntilUnavailable && e.is_retryable();
+            }
+        }
+    }
+    Ok(report)
 }
 
 #[cfg(test)]

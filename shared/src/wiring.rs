@@ -12,6 +12,7 @@
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
+//! | `SCANTIX_SERVICE_ACCOUNTS` | optional, comma-separated: tracker accounts whose changes are scantix's own besides its credential's, which is asked of the tracker (`GET /myself`, `GET /app`, `GET /user`) |
 //!
 //! # Secrets
 //! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
@@ -20,6 +21,7 @@
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
 
+use crate::config::Config;
 use crate::github::app_auth::{AppCredentials, InstallationTokens};
 use crate::github::clients::{AppClients, GitHubClients};
 use crate::secret::Secret;
@@ -146,6 +148,26 @@ fn var(name: &'static str) -> Result<String, WiringError> {
 
 fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The engine's deployment-wide configuration: the built-in defaults (a repository's
+/// `.github/scantix.yml` overrides them for its own alerts and tickets), with the tracker accounts
+/// named in `SCANTIX_SERVICE_ACCOUNTS` counted as scantix's own. The account scantix's tracker
+/// credential acts as needs no naming: the executor asks the tracker for it.
+pub fn config_from_env() -> Config {
+    let service_accounts = optional("SCANTIX_SERVICE_ACCOUNTS")
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|account| !account.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Config {
+        service_accounts,
+        ..Config::default()
+    }
 }
 
 /// The DynamoDB store named by `SCANTIX_TABLE`, with the AWS SDK's default credentials chain.

@@ -3,8 +3,9 @@
 //! the ticket — what a Lambda timeout or an out-of-memory kill at that moment looks like.
 
 use async_trait::async_trait;
+use scantix::chrono::{DateTime, Utc};
 use scantix::identity::GroupKey;
-use scantix::state::{TicketRef, TicketState};
+use scantix::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use scantix::ticket::TicketContent;
 use scantix::tracker::{Tracker, TrackerError, TrackerSite};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,15 +39,30 @@ impl<T: Tracker> Tracker for CrashAfterCreate<T> {
     async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
         self.inner.find_for(content).await
     }
+    async fn find_after(
+        &self,
+        content: &TicketContent,
+        attempt: &CreateAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        self.inner.find_after(content, attempt, now).await
+    }
     async fn create(
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError> {
-        let created = self.inner.create(content).await?;
+        let created = self.create_with_receipt(content).await?;
+        Ok((created.ticket, created.state))
+    }
+    async fn create_with_receipt(
+        &self,
+        content: &TicketContent,
+    ) -> Result<CreatedTicket, TrackerError> {
+        let created = self.inner.create_with_receipt(content).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
             return Err(TrackerError::Retryable(format!(
                 "process died after {} was created",
-                created.0.key
+                created.ticket.key
             )));
         }
         Ok(created)
@@ -66,5 +82,8 @@ impl<T: Tracker> Tracker for CrashAfterCreate<T> {
     }
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         self.inner.close_not_planned(ticket).await
+    }
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        self.inner.own_accounts().await
     }
 }

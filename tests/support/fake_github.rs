@@ -4,13 +4,19 @@
 //! # What it checks
 //! Every request is checked against GitHub's official REST description
 //! (`../shared/fixtures/github-openapi/github-openapi-subset.json`, through [`crate::openapi`],
-//! plus `GET /orgs/{org}/repos`, which the subset leaves out, transcribed in [`org_repos_item`])
+//! plus `GET /orgs/{org}/repos`, `GET /app` and `GET /user`, which the subset leaves out,
+//! transcribed in [`org_repos_item`], [`authenticated_app_item`] and [`authenticated_user_item`])
 //! before anything else; a request it does not satisfy is answered 400 and recorded as a
 //! violation. Then credentials: `POST /app/installations/{id}/access_tokens` wants an App JWT
 //! (RS256, signed with the test App's key, `iss` the App id, `iat` in the past, `exp` at most 10
 //! minutes ahead); every `/repos/...` call wants an installation token this fake issued and that
 //! has not expired, or [`PLAIN_TOKEN`]. Bad credentials are answered 401 as GitHub does, and are
 //! not violations: a correct client must expect them.
+//!
+//! Every request must also name the REST API version it was written for, [`API_VERSION`], in
+//! `X-GitHub-Api-Version`. GitHub answers 400 to a version it does not support; one that names
+//! none gets GitHub's current default, which changes under a client that did not ask for it, so
+//! here it is a violation too (answered 400).
 //!
 //! # What it serves
 //! Alerts of the three kinds per repository, seeded by the test (real responses from
@@ -31,7 +37,9 @@
 //! seeded as a person's ([`FakeGitHub::add_comment`]). Which installation covers a repository
 //! (`GET /repos/{o}/{r}/installation`, with the App's JWT): [`INSTALLATION_ID`], unless
 //! [`FakeGitHub::uninstall_repository`] took it out. An organisation's repositories (`GET /orgs/{org}/repos`, seeded
-//! with [`FakeGitHub::add_repository`]), paged by `page` with `Link` headers. Injected faults:
+//! with [`FakeGitHub::add_repository`]), paged by `page` with `Link` headers. Who is calling: the
+//! test App (`GET /app` with its JWT; slug [`APP_SLUG`]) and [`PLAIN_TOKEN`]'s user (`GET /user`;
+//! [`PLAIN_TOKEN_LOGIN`]; an installation token is refused 403 there). Injected faults:
 //! rate limits in both of GitHub's styles, and any status, on any request or on chosen ones; and
 //! an answer lost after the request took effect ([`Fault::AnswerLost`]).
 //!
@@ -64,6 +72,14 @@ pub const APP_ID: u64 = 1_234_567;
 pub const INSTALLATION_ID: u64 = 4_242;
 /// A token accepted as it is (a personal access token), for clients without App credentials.
 pub const PLAIN_TOKEN: &str = "ghp_fake_personal_access_token";
+/// The REST API version this fake serves: the one GitHub's description (the vendored
+/// `@octokit/openapi` 23.0.2) describes, whose only newer version, 2026-03-10, it lists as
+/// `x-github-breaking-changes` patches that the fake does not model.
+pub const API_VERSION: &str = "2022-11-28";
+/// The user [`PLAIN_TOKEN`] belongs to (`GET /user`): a machine account scantix runs as locally.
+pub const PLAIN_TOKEN_LOGIN: &str = "scantix-runner";
+/// The test App's slug (`GET /app`): its bot account, which writes as the App, is `scantix[bot]`.
+pub const APP_SLUG: &str = "scantix";
 
 /// The test App's private key in GitHub's download format (`BEGIN RSA PRIVATE KEY`).
 pub fn app_private_key_pkcs1() -> String {
@@ -152,6 +168,8 @@ pub fn github_time(at: DateTime<Utc>) -> String {
 /// One request as the fake received it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedRequest {
+    /// The `X-GitHub-Api-Version` header sent, if any.
+    pub api_version: Option<String>,
     pub method: String,
     pub path: String,
     /// The raw query string, without `?`.
@@ -359,6 +377,49 @@ fn github_description() -> &'static OpenApi {
         OpenApi::load(fixture_path("github-openapi/github-openapi-subset.json"))
             .expect("the GitHub OpenAPI subset in ../shared/fixtures loads")
             .with_path("/orgs/{org}/repos", org_repos_item())
+            .with_path("/app", authenticated_app_item())
+            .with_path("/user", authenticated_user_item())
+    })
+}
+
+/// `GET /app` ("Get the authenticated app", operationId `apps/get-authenticated`) as GitHub's
+/// official REST description (`@octokit/openapi` 23.0.2, `generated/api.github.com.json`, the
+/// subset's source; MIT, see `../shared/fixtures/github-openapi/LICENSE.octokit-openapi`) gives it,
+/// transcribed because the subset leaves it out; the response (an `integration`) is not checked.
+pub fn authenticated_app_item() -> Value {
+    json!({
+        "get": {
+            "summary": "Get the authenticated app",
+            "description": "Returns the GitHub App associated with the authentication credentials used. To see how many app installations are associated with this GitHub App, see the `installations_count` in the response. For more details about your app's installations, see the \"[List installations for the authenticated app](https://docs.github.com/rest/apps/apps#list-installations-for-the-authenticated-app)\" endpoint.\n\nYou must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.",
+            "tags": ["apps"],
+            "operationId": "apps/get-authenticated",
+            "externalDocs": {
+                "description": "API method documentation",
+                "url": "https://docs.github.com/rest/apps/apps#get-the-authenticated-app"
+            },
+            "parameters": [],
+            "responses": { "200": { "description": "Response" } }
+        }
+    })
+}
+
+/// `GET /user` ("Get the authenticated user", operationId `users/get-authenticated`), from the same
+/// description and for the same reason as [`authenticated_app_item`]. GitHub marks it
+/// `enabledForGitHubApps: false`: an installation token is refused (403), a user's token answered.
+pub fn authenticated_user_item() -> Value {
+    json!({
+        "get": {
+            "summary": "Get the authenticated user",
+            "description": "OAuth app tokens and personal access tokens (classic) need the `user` scope in order for the response to include private profile information.",
+            "tags": ["users"],
+            "operationId": "users/get-authenticated",
+            "externalDocs": {
+                "description": "API method documentation",
+                "url": "https://docs.github.com/rest/users/users#get-the-authenticated-user"
+            },
+            "parameters": [],
+            "responses": { "200": { "description": "Response" } }
+        }
     })
 }
 
@@ -751,6 +812,20 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
         .unwrap_or_default()
         .to_owned();
     let incoming = Incoming {
+        api_version: {
+            let sent: Vec<String> = parts
+                .headers
+                .get_all("x-github-api-version")
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect();
+            match sent.as_slice() {
+                [] => None,
+                [one] => Some(one.clone()),
+                // Recorded as sent, and refused as a version the fake does not serve.
+                many => Some(format!("{} ({} times)", many.join(", "), many.len())),
+            }
+        },
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
@@ -767,6 +842,7 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
 }
 
 struct Incoming {
+    api_version: Option<String>,
     method: String,
     path: String,
     query: String,
@@ -871,6 +947,7 @@ impl Shared {
                 .map_err(|_| String::from_utf8_lossy(&incoming.body).into_owned())
         });
         state.requests.push(RecordedRequest {
+            api_version: incoming.api_version.clone(),
             method: incoming.method.clone(),
             path: incoming.path.clone(),
             query: incoming.query.clone(),
@@ -899,6 +976,27 @@ impl Shared {
         incoming: &Incoming,
         body: Option<Result<Value, String>>,
     ) -> Reply {
+        match incoming.api_version.as_deref() {
+            Some(API_VERSION) => {}
+            Some(other) => {
+                return Reply::violation(
+                    400,
+                    vec![format!(
+                        "X-GitHub-Api-Version `{other}` is not the version this fake serves \
+                         ({API_VERSION})"
+                    )],
+                );
+            }
+            None => {
+                return Reply::violation(
+                    400,
+                    vec![format!(
+                        "no X-GitHub-Api-Version header: name the version the client was \
+                         written for ({API_VERSION})"
+                    )],
+                );
+            }
+        }
         let body = match body {
             None => None,
             Some(Ok(value)) => Some(value),
@@ -925,6 +1023,16 @@ impl Shared {
         let segments: Vec<&str> = call.path.trim_start_matches('/').split('/').collect();
         if let ["app", "installations", id, "access_tokens"] = segments.as_slice() {
             return self.issue_token(state, id, &call);
+        }
+        // Who is calling: with the App's JWT or a user's token, not an installation token.
+        if let ("GET", [who @ ("app" | "user")]) = (call.method.as_str(), segments.as_slice()) {
+            if let Some(reply) = take_targeted_fault(state, &call) {
+                return reply;
+            }
+            return match *who {
+                "app" => self.authenticated_app(&call),
+                _ => self.authenticated_user(&call),
+            };
         }
         if let ["repos", owner, repo, "installation"] = segments.as_slice() {
             return repository_installation(state, &repo_key(owner, repo), &call);
@@ -1055,6 +1163,66 @@ impl Shared {
                 "repository_selection": "all",
             }),
         )
+    }
+
+    // ----- who is calling -----
+
+    /// `GET /app`, with the App's JWT: the test App, as GitHub's own example of the answer shows
+    /// an App, with its id and slug.
+    fn authenticated_app(&self, call: &Call) -> Reply {
+        let Some(jwt) = call.bearer.as_deref() else {
+            return Reply::error(
+                401,
+                "A JSON web token could not be decoded (no Authorization header)",
+            );
+        };
+        if let Err(why) = check_app_jwt(jwt) {
+            return Reply::error(401, &why);
+        }
+        let base = &self.base_url;
+        Reply::json(
+            200,
+            json!({
+                "id": APP_ID,
+                "slug": APP_SLUG,
+                "client_id": "Iv1.ab1112223334445c",
+                "node_id": "MDExOkludGVncmF0aW9uMQ==",
+                "owner": user("acme"),
+                "name": APP_SLUG,
+                "description": "",
+                "external_url": "https://example.com",
+                "html_url": format!("https://github.com/apps/{APP_SLUG}"),
+                "created_at": "2017-07-08T16:18:44-04:00",
+                "updated_at": "2017-07-08T16:18:44-04:00",
+                "permissions": {
+                    "issues": "write",
+                    "metadata": "read",
+                    "contents": "read",
+                    "security_events": "write",
+                    "vulnerability_alerts": "write",
+                    "secret_scanning_alerts": "write",
+                },
+                "events": ["code_scanning_alert", "dependabot_alert", "secret_scanning_alert", "issues"],
+                "url": format!("{base}/app"),
+            }),
+        )
+    }
+
+    /// `GET /user`: [`PLAIN_TOKEN`]'s user; an installation token is not a user (403, as GitHub
+    /// answers an App), anything else 401.
+    fn authenticated_user(&self, call: &Call) -> Reply {
+        match call.bearer.as_deref() {
+            Some(PLAIN_TOKEN) => {
+                let mut shown = user(PLAIN_TOKEN_LOGIN);
+                shown["name"] = json!("scantix (local runs)");
+                shown["html_url"] = json!(format!("https://github.com/{PLAIN_TOKEN_LOGIN}"));
+                Reply::json(200, shown)
+            }
+            Some(token) if token.starts_with("ghs_") => {
+                Reply::error(403, "Resource not accessible by integration")
+            }
+            _ => Reply::error(401, "Bad credentials"),
+        }
     }
 
     // ----- alerts -----

@@ -3,14 +3,20 @@
 //!
 //! # What it checks
 //! Every request is checked against Atlassian's official Jira Cloud REST v3 description
-//! (`../shared/fixtures/jira-openapi`, through [`crate::openapi`]) before anything else. Data
+//! (`../shared/fixtures/jira-openapi`, through [`crate::openapi`], plus `GET /myself`, which the
+//! subset leaves out, transcribed in [`myself_item`]) before anything else. Data
 //! Center requests (REST v2, under `/rest/api/2`) are checked against the same description at the
 //! corresponding `/rest/api/3` path: it is the closest official description available here, and
 //! the v2 bodies differ only in `description` and comment `body` being wiki-markup strings instead
 //! of ADF documents, which the description leaves untyped. The fake then enforces that difference
 //! itself (ADF on Cloud, strings on Data Center), and behaves like Jira for what the adapter uses:
 //! issue create/get/edit, comments, transitions through a configurable workflow, JQL search with
-//! Cloud's `nextPageToken` or Data Center's `startAt` paging, entity properties, auth, and faults.
+//! Cloud's `nextPageToken` or Data Center's `startAt` paging, entity properties, the credentials'
+//! own user (`GET /myself`: an accountId on Cloud, a name and key on Data Center, whom deliveries
+//! of changes made [`Actor::Scantix`] name), auth, faults, and the create metadata
+//! (`issue/createmeta/{project}/issuetypes[/{id}]`: Cloud pages them as `issueTypes` and
+//! `fields`, Data Center, since 8.4, as `values` with `isLast`), which lists each project's
+//! screen, its required fields and its custom fields.
 //!
 //! # Violations
 //! [`FakeJira::violations`] lists the requests refused as *wrong on any Jira*: OpenAPI violations,
@@ -22,12 +28,14 @@
 //! answered as Jira answers them and are not violations.
 //!
 //! # Not modelled
-//! Permissions beyond the credentials, users and assignee lookup, custom fields, createmeta,
-//! issue links and remote links (501), watchers, attachments, changelog/history, rendered fields,
+//! Permissions beyond the credentials, users and assignee lookup, custom fields beyond date,
+//! date-time and text ones, screens other than one per project (create and edit alike), issue
+//! links and remote links (501), watchers, attachments, changelog/history, rendered fields,
 //! `expand`, ADF beyond its outline (a `doc` of typed nodes, no empty text), wiki markup rendering,
-//! the search index's delay (searches see every write at once; real Cloud search is eventually
-//! consistent), the rich JQL language (see [`FakeJira`] for the subset), rate limits other than
-//! injected ones, and outgoing webhook HTTP calls (tests get delivery bodies to post themselves).
+//! the rich JQL language (see [`FakeJira`] for the subset), rate limits other than injected ones,
+//! and outgoing webhook HTTP calls (tests get delivery bodies to post themselves). The search
+//! index's delay is modelled for new issues only ([`FakeJiraConfig::search_lag`]): an edit shows
+//! in search at once.
 
 use crate::openapi::{OpenApi, query_pairs};
 use crate::webhooks::fixture_path;
@@ -219,6 +227,13 @@ pub struct FakeJiraConfig {
     pub issue_types: Vec<String>,
     /// Fields on the create and edit screens; any other field is refused as Jira refuses it.
     pub fields_on_screen: Vec<String>,
+    /// A project's own screen (by project key), instead of `fields_on_screen` there.
+    pub screens: BTreeMap<String, Vec<String>>,
+    /// Fields a create must set (Jira answers "<Name> is required."), besides project, issue type
+    /// and summary; listed as required, without a default, in the create metadata.
+    pub required_fields: Vec<String>,
+    /// Custom fields this Jira has (a screen lists them by id, like any other field).
+    pub custom_fields: Vec<CustomField>,
     pub priorities: Vec<String>,
     /// Resolutions; the first is set when an issue enters a done status without one.
     pub resolutions: Vec<String>,
@@ -230,6 +245,12 @@ pub struct FakeJiraConfig {
     pub indexed_properties: Vec<String>,
     /// The most issues one search page returns, whatever `maxResults` asks for.
     pub max_results: usize,
+    /// How long a new issue stays out of search results (Jira Cloud's search is eventually
+    /// consistent: "the delay might vary from a few seconds to minutes",
+    /// developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). Issues named in a
+    /// Cloud search's `reconcileIssues` (at most 50 ids) are searched as they are now, as Jira
+    /// does. Zero (the default): every write shows at once.
+    pub search_lag: Duration,
 }
 
 impl Default for FakeJiraConfig {
@@ -250,13 +271,26 @@ impl Default for FakeJiraConfig {
                 "duedate",
                 "assignee",
             ]),
+            screens: BTreeMap::new(),
+            required_fields: Vec::new(),
+            custom_fields: Vec::new(),
             priorities: strings(&["Highest", "High", "Medium", "Low", "Lowest"]),
             resolutions: strings(&["Done", "Won't Do", "Duplicate", "Cannot Reproduce"]),
             workflow: Workflow::default(),
             indexed_properties: strings(&["scantix"]),
             max_results: 100,
+            search_lag: Duration::ZERO,
         }
     }
+}
+
+/// A custom field: `customfield_<n>`, its name, and the type of its values.
+#[derive(Clone, Debug)]
+pub struct CustomField {
+    pub id: String,
+    pub name: String,
+    /// `date` (`2025-04-01`), `datetime` (`2025-04-01T00:00:00.000+0000`) or `string`.
+    pub kind: String,
 }
 
 /// A fault to answer with instead of (or besides) the real answer.
@@ -335,6 +369,8 @@ struct JiraState {
     requests: Vec<RecordedRequest>,
     violations: Vec<String>,
     faults: Vec<Injection>,
+    /// Screens changed since the start (`FakeJira::change_screen`), by project key.
+    changed_screens: BTreeMap<String, Vec<String>>,
 }
 
 struct Issue {
@@ -352,6 +388,8 @@ struct Issue {
     created: DateTime<Utc>,
     updated: DateTime<Utc>,
     resolved: Option<DateTime<Utc>>,
+    /// When the search index has it (see `FakeJiraConfig::search_lag`).
+    searchable_from: std::time::Instant,
 }
 
 struct Comment {
@@ -373,6 +411,35 @@ fn jira_description() -> &'static OpenApi {
     JIRA.get_or_init(|| {
         OpenApi::load(fixture_path("jira-openapi/jira-openapi-subset.json"))
             .expect("the Jira OpenAPI subset in ../shared/fixtures loads")
+            .with_path("/rest/api/3/myself", myself_item())
+    })
+}
+
+/// `GET /rest/api/3/myself` ("Get current user", operationId `getCurrentUser`, tag `Myself`) as
+/// Atlassian's Jira Cloud platform REST v3 description gives it, transcribed because the subset
+/// leaves it out: one optional query parameter, `expand` (`groups`, `applicationRoles`), no body;
+/// the response (a `User`) is not checked. Data Center's `GET /rest/api/2/myself` takes the same
+/// request, and is checked against it as every Data Center path is (see the module docs).
+pub fn myself_item() -> Value {
+    json!({
+        "get": {
+            "summary": "Get current user",
+            "description": "Returns details for the current user.",
+            "operationId": "getCurrentUser",
+            "tags": ["Myself"],
+            "parameters": [
+                {
+                    "name": "expand",
+                    "in": "query",
+                    "description": "Use expand to include additional information about user in the response. This parameter accepts a comma-separated list. Expand options include:\n\n *  `groups` Returns all groups, including nested groups, the user belongs to.\n *  `applicationRoles` Returns the application roles the user is assigned to.",
+                    "schema": { "type": "string" }
+                }
+            ],
+            "responses": {
+                "200": { "description": "Returned if the request is successful." },
+                "401": { "description": "Returned if the authentication credentials are incorrect or missing." }
+            }
+        }
     })
 }
 
@@ -473,6 +540,14 @@ impl FakeJira {
         });
     }
 
+    /// Changes the create and edit screen of `project`, as a Jira admin would.
+    pub fn change_screen(&self, project: &str, fields: &[&str]) {
+        self.shared.lock().changed_screens.insert(
+            project.to_owned(),
+            fields.iter().map(|f| (*f).to_owned()).collect(),
+        );
+    }
+
     /// Drops every fault not yet used up: the outage is over.
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
@@ -518,6 +593,10 @@ impl FakeJira {
         let reply = self.shared.create_issue(&mut state, &body);
         match &reply.body {
             ReplyBody::Json(created) if reply.status == 201 => {
+                // Made a while ago: the search index has it.
+                if let Some(issue) = state.issues.last_mut() {
+                    issue.searchable_from = std::time::Instant::now();
+                }
                 created["key"].as_str().unwrap_or_default().to_owned()
             }
             other => panic!("seed_issue: the fake Jira refused the issue: {other:?}"),
@@ -540,6 +619,17 @@ impl FakeJira {
     /// `resolution` if given (leaving a done status clears it), and returns the
     /// `jira:issue_updated` delivery Jira would send, changelog included.
     pub fn set_status(&self, key: &str, status: &str, resolution: Option<&str>) -> Value {
+        self.set_status_by(Actor::Person, key, status, resolution)
+    }
+
+    /// [`FakeJira::set_status`], done by `actor`: the delivery's `user` is who made the change.
+    pub fn set_status_by(
+        &self,
+        actor: Actor,
+        key: &str,
+        status: &str,
+        resolution: Option<&str>,
+    ) -> Value {
         let shared = &self.shared;
         let mut state = shared.lock();
         let workflow = &shared.config.workflow;
@@ -594,7 +684,7 @@ impl FakeJira {
             "timestamp": Utc::now().timestamp_millis(),
             "webhookEvent": "jira:issue_updated",
             "issue_event_type_name": event_type,
-            "user": shared.person(),
+            "user": shared.user(actor),
             "issue": shared.issue_view(issue, Api::Webhook, &FieldChoice::All, &[]),
             "changelog": {"id": changelog_id, "items": items},
         })
@@ -805,6 +895,15 @@ enum Api {
     Webhook,
 }
 
+/// Who changes an issue in a test's story.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, in Jira's UI.
+    Person,
+    /// scantix, through the API with the fake's credentials: the account `GET /myself` names.
+    Scantix,
+}
+
 /// Which fields an issue representation carries.
 enum FieldChoice {
     /// Only `id` (Cloud `/search/jql` without `fields`).
@@ -953,11 +1052,19 @@ impl Shared {
         let cloud = self.flavor == Flavor::Cloud;
         match (call.method.as_str(), segments.as_slice()) {
             ("POST", ["issue"]) => self.create_issue(state, &call.body),
+            ("GET", ["issue", "createmeta", project, "issuetypes"]) => {
+                self.createmeta_types(project, call)
+            }
+            ("GET", ["issue", "createmeta", project, "issuetypes", id]) => {
+                self.createmeta_fields(state, project, id, call)
+            }
             ("GET", ["issue", key]) => self.get_issue(state, key, call),
             ("PUT", ["issue", key]) => self.edit_issue(state, key, call),
             ("GET", ["issue", key, "comment"]) => self.list_comments(state, key, call),
             ("POST", ["issue", key, "comment"]) => self.add_comment(state, key, &call.body),
             ("GET", ["issue", key, "transitions"]) => self.list_transitions(state, key),
+            // The account the credentials belong to: scantix's own.
+            ("GET", ["myself"]) => Reply::json(200, self.api_user()),
             ("POST", ["issue", key, "transitions"]) => self.transition(state, key, &call.body),
             ("GET" | "POST", ["search", "jql"]) if cloud => self.search(state, call),
             ("GET" | "POST", ["search"]) if !cloud => self.search(state, call),
@@ -1015,20 +1122,27 @@ impl Shared {
                 found
             }
         };
+        let screen = self.screen(state, project.as_ref().map(|(key, _)| key.as_str()));
+        let on_screen = |field: &str| screen.iter().any(|f| f == field);
         let mut stored = Map::new();
         for (name, value) in &fields {
-            if !self.on_screen(name) {
+            if !on_screen(name) {
                 errors.not_on_screen(name);
             } else if name != "project" && name != "issuetype" {
                 self.set_field(&mut stored, name, value, &mut errors);
             }
         }
         let mut comments = Vec::new();
-        self.apply_update(&mut stored, &update, &mut errors, &mut comments, |name| {
-            self.on_screen(name)
-        });
+        self.apply_update(&mut stored, &update, &mut errors, &mut comments, on_screen);
         if !stored.contains_key("summary") && !errors.errors.contains_key("summary") {
             errors.malformed("summary", "You must specify a summary of the issue.");
+        }
+        // A required field this Jira's setup asks for: a refusal a client must handle.
+        for required in &config.required_fields {
+            if !stored.contains_key(required) && !errors.errors.contains_key(required) {
+                let name = self.field_meta(required).0;
+                errors.refused(required, format!("{name} is required."));
+            }
         }
         let properties = check_properties(&body["properties"], &mut errors);
         if let Some(reply) = errors.into_reply() {
@@ -1054,6 +1168,7 @@ impl Shared {
             created: now,
             updated: now,
             resolved: None,
+            searchable_from: std::time::Instant::now() + config.search_lag,
         };
         for body in comments {
             add_comment_to(state, &mut issue, body);
@@ -1086,7 +1201,8 @@ impl Shared {
         let mut errors = FieldErrors::default();
         let mut stored = state.issues[index].fields.clone();
         // Moving an issue to another project is its own operation; the edit screen has no project.
-        let editable = |name: &str| name != "project" && self.on_screen(name);
+        let screen = self.screen(state, Some(&state.issues[index].project.0));
+        let editable = |name: &str| name != "project" && screen.iter().any(|f| f == name);
         let mut issue_type = state.issues[index].issue_type;
         for (name, value) in body["fields"].as_object().into_iter().flatten() {
             if !editable(name) {
@@ -1204,6 +1320,28 @@ impl Shared {
                     None => malformed("Could not find valid 'id' or 'name' in priority object."),
                 }
             }
+            custom if custom.starts_with("customfield_") && value.is_null() => {
+                Ok(FieldValue::Clear)
+            }
+            custom if self.config.custom_fields.iter().any(|c| c.id == custom) => {
+                let kind = self
+                    .config
+                    .custom_fields
+                    .iter()
+                    .find(|c| c.id == custom)
+                    .map_or("string", |c| c.kind.as_str());
+                let text = value.as_str().unwrap_or_default();
+                let valid = match kind {
+                    "date" => NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+                    "datetime" => DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.3f%z").is_ok(),
+                    _ => value.is_string(),
+                };
+                if valid {
+                    Ok(FieldValue::Store(value.clone()))
+                } else {
+                    malformed(&format!("Invalid {kind} for {custom}: {value}"))
+                }
+            }
             "duedate" if value.is_null() => Ok(FieldValue::Clear),
             "duedate" => match value
                 .as_str()
@@ -1305,8 +1443,173 @@ impl Shared {
         })
     }
 
-    fn on_screen(&self, field: &str) -> bool {
-        self.config.fields_on_screen.iter().any(|f| f == field)
+    /// The screen of `project` (the default one for an unknown project): as changed since the
+    /// start, else as configured.
+    fn screen(&self, state: &JiraState, project: Option<&str>) -> Vec<String> {
+        let find = |screens: &BTreeMap<String, Vec<String>>| {
+            let key = project?;
+            screens
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, fields)| fields.clone())
+        };
+        find(&state.changed_screens)
+            .or_else(|| find(&self.config.screens))
+            .unwrap_or_else(|| self.config.fields_on_screen.clone())
+    }
+
+    /// A field's name and schema, as the create metadata describes it.
+    fn field_meta(&self, field: &str) -> (String, Value) {
+        let system = |name: &str, schema: Value| (name.to_owned(), schema);
+        match field {
+            "summary" => system("Summary", json!({"type": "string", "system": "summary"})),
+            "description" => system(
+                "Description",
+                json!({"type": "string", "system": "description"}),
+            ),
+            "environment" => system(
+                "Environment",
+                json!({"type": "string", "system": "environment"}),
+            ),
+            "issuetype" => system(
+                "Issue Type",
+                json!({"type": "issuetype", "system": "issuetype"}),
+            ),
+            "project" => system("Project", json!({"type": "project", "system": "project"})),
+            "labels" => system(
+                "Labels",
+                json!({"type": "array", "items": "string", "system": "labels"}),
+            ),
+            "priority" => system(
+                "Priority",
+                json!({"type": "priority", "system": "priority"}),
+            ),
+            "components" => system(
+                "Components",
+                json!({"type": "array", "items": "component", "system": "components"}),
+            ),
+            "duedate" => system("Due date", json!({"type": "date", "system": "duedate"})),
+            "assignee" => system("Assignee", json!({"type": "user", "system": "assignee"})),
+            other => match self.config.custom_fields.iter().find(|c| c.id == other) {
+                Some(custom) => {
+                    let plugin = match custom.kind.as_str() {
+                        "date" => "datepicker",
+                        "datetime" => "datetime",
+                        _ => "textfield",
+                    };
+                    let custom_id: u64 = other
+                        .trim_start_matches("customfield_")
+                        .parse()
+                        .unwrap_or_default();
+                    system(
+                        &custom.name,
+                        json!({
+                            "type": custom.kind,
+                            "custom": format!("com.atlassian.jira.plugin.system.customfieldtypes:{plugin}"),
+                            "customId": custom_id,
+                        }),
+                    )
+                }
+                None => system(other, json!({"type": "any"})),
+            },
+        }
+    }
+
+    // ----- create metadata -----
+
+    /// `startAt` and `maxResults` of a createmeta call (Jira's default page is 50).
+    fn meta_page(call: &Call) -> (usize, usize) {
+        let number = |name: &str| call.param(name).and_then(|v| v.parse().ok());
+        (
+            number("startAt").unwrap_or(0),
+            number("maxResults").unwrap_or(50),
+        )
+    }
+
+    /// One page of `items`, shaped as this flavor pages createmeta answers.
+    fn meta_reply(&self, cloud_items: &str, items: Vec<Value>, call: &Call) -> Reply {
+        let (start, max) = Self::meta_page(call);
+        let total = items.len();
+        let page: Vec<Value> = items.into_iter().skip(start).take(max).collect();
+        let shown = page.len();
+        let mut body = json!({"maxResults": max, "startAt": start, "total": total});
+        match self.flavor {
+            Flavor::Cloud => body[cloud_items] = Value::Array(page),
+            Flavor::DataCenter => {
+                body["values"] = Value::Array(page);
+                body["isLast"] = json!(start + shown >= total);
+            }
+        }
+        Reply::json(200, body)
+    }
+
+    fn unknown_project(project: &str) -> Reply {
+        let message = format!("No project could be found with key '{project}'.");
+        Reply::error(404, &[message.as_str()], json!({}))
+    }
+
+    fn createmeta_types(&self, project: &str, call: &Call) -> Reply {
+        if self
+            .project_of(&json!({"key": project, "id": project}))
+            .is_none()
+        {
+            return Self::unknown_project(project);
+        }
+        let types = self
+            .config
+            .issue_types
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let id = (10001 + i).to_string();
+                json!({
+                    "self": format!("{}/issuetype/{id}", self.rest_url(Api::Rest)),
+                    "id": id,
+                    "name": name,
+                    "description": "",
+                    "iconUrl": format!("{}/images/icons/issuetypes/generic.png", self.base_url),
+                    "subtask": false,
+                })
+            })
+            .collect();
+        self.meta_reply("issueTypes", types, call)
+    }
+
+    fn createmeta_fields(
+        &self,
+        state: &JiraState,
+        project: &str,
+        type_id: &str,
+        call: &Call,
+    ) -> Reply {
+        let Some((key, _)) = self.project_of(&json!({"key": project, "id": project})) else {
+            return Self::unknown_project(project);
+        };
+        let known_type =
+            (0..self.config.issue_types.len()).any(|i| (10001 + i).to_string() == type_id);
+        if !known_type {
+            return Reply::error(404, &["Issue type not found."], json!({}));
+        }
+        let always = ["project", "issuetype", "summary"];
+        let fields = self
+            .screen(state, Some(&key))
+            .iter()
+            .map(|id| {
+                let (name, schema) = self.field_meta(id);
+                let required =
+                    always.contains(&id.as_str()) || self.config.required_fields.contains(id);
+                json!({
+                    "fieldId": id,
+                    "key": id,
+                    "name": name,
+                    "required": required,
+                    "hasDefaultValue": false,
+                    "operations": ["set"],
+                    "schema": schema,
+                })
+            })
+            .collect();
+        self.meta_reply("fields", fields, call)
     }
 
     // ----- comments -----
@@ -1581,9 +1884,28 @@ impl Shared {
             }
         }
 
+        // Read-after-write: issues named here are searched as they are now, whatever the index.
+        let reconcile: Vec<String> = if from_body {
+            let ids = call.body["reconcileIssues"]
+                .as_array()
+                .into_iter()
+                .flatten();
+            ids.map(|id| id.to_string()).collect()
+        } else {
+            call.list_param("reconcileIssues")
+        };
+        if reconcile.len() > 50 {
+            let message = format!(
+                "reconcileIssues accepts at most 50 issue ids, got {}",
+                reconcile.len()
+            );
+            return Reply::violation(400, vec![message]);
+        }
+        let now = std::time::Instant::now();
         let mut found: Vec<&Issue> = state
             .issues
             .iter()
+            .filter(|i| i.searchable_from <= now || reconcile.contains(&i.id))
             .filter(|i| query.clauses.iter().all(|c| self.clause_matches(i, c)))
             .collect();
         for (field, descending) in query.order.iter().rev() {
@@ -1895,6 +2217,23 @@ impl Shared {
                 "displayName": "scantix",
                 "active": true,
             }),
+        }
+    }
+
+    /// Who made a change, as webhook deliveries name them.
+    fn user(&self, actor: Actor) -> Value {
+        match actor {
+            Actor::Person => self.person(),
+            Actor::Scantix => {
+                let mut user = self.api_user();
+                user["self"] = json!(
+                    user["self"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .replace(&self.rest_url(Api::Rest), &self.rest_url(Api::Webhook))
+                );
+                user
+            }
         }
     }
 

@@ -5,7 +5,6 @@
 
 use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
-use scantix::config::Config;
 use scantix::engine::Executor;
 use scantix::ingest::{GithubIngest, JiraIngest};
 use scantix::repo_settings::{SettingsCache, SettingsSource};
@@ -50,17 +49,21 @@ pub async fn worker_for_table(table: String) -> anyhow::Result<Worker> {
     let store = wiring::store_for_table(table).await;
     let tracker = wiring::tracker_from_env().context("building the tracker")?;
     let clients = wiring::github_clients_from_env().context("building the GitHub App clients")?;
-    let mut executor = Executor::new(store.clone(), tracker, Config::default());
+    let mut executor = Executor::new(store.clone(), tracker, wiring::config_from_env());
     if let Some(clients) = &clients {
         executor = executor.with_github_clients(clients.clone());
     }
     let executor = Arc::new(executor);
     let mut github = GithubIngest::for_worker(executor.clone());
+    let mut jira = JiraIngest::for_worker(executor);
     if let Some(clients) = clients {
-        // Read through GitHub, cached five minutes per warm instance.
+        // Read through GitHub, cached five minutes per warm instance; the same settings decide a
+        // repository's alerts and the tracker events on its tickets.
         let cache = SettingsCache::new(std::time::Duration::from_secs(300));
         github = github.with_settings(SettingsSource { clients, cache });
+        if let Some(source) = github.settings() {
+            jira = jira.with_settings(source.clone());
+        }
     }
-    let jira = JiraIngest::for_worker(executor);
     Ok(Worker::new(store, github, Some(jira)))
 }

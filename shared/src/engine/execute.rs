@@ -17,12 +17,15 @@
 //!    joining while one refresh runs queue one more refresh, not a hundred. Each op is removed
 //!    right after it succeeds; a crash in between repeats just that op, which the tracker port
 //!    makes harmless (`find_for` before create, comment ids), and a crashed holder's lease
-//!    expires for the next event or the sweeper.
+//!    expires for the next event or the sweeper. A create is bracketed in the group record
+//!    (`CreateAttempt`: sent, then answered), so that the lookup after a crash knows a ticket may
+//!    exist, or which one does, even where the tracker's search lags its writes.
 
 use super::decide::{Action, Decision, Inputs, decide, group_key_for};
 use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
 use super::drafts::settle_draft_ops;
 use super::installations::apply_installation;
+use super::own_accounts::OwnAccounts;
 use super::triage::{Verdict, plain};
 use crate::config::Config;
 use crate::event::{AlertEvent, TicketEvent};
@@ -31,9 +34,10 @@ use crate::github::api::{GitHub, GitHubError};
 use crate::github::clients::{GitHubClients, OneClient};
 use crate::github::installation_webhook::InstallationEvent;
 use crate::identity::{Fingerprint, GroupKey};
+use crate::repo_settings::SettingsSource;
 use crate::state::{
-    AuditEntry, DRAFT_TRACKER, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord,
-    Lease, OutboxOp, PendingOp, TicketRef, TicketState, Triage, Versioned,
+    AuditEntry, CreateAttempt, DRAFT_TRACKER, DeliveryRecord, FindingRecord, GroupRecord,
+    InstallationRecord, Lease, OutboxOp, PendingOp, TicketRef, TicketState, Triage, Versioned,
 };
 use crate::store::{
     Commit, EventKeys, Guarded, List, Members, Store, StoreError, TicketLink, read_all,
@@ -146,6 +150,9 @@ pub struct ExecutorSettings {
     /// local mode's embedded store only (a deployment without the App does nothing for pull
     /// requests).
     pub pull_requests_from_store: bool,
+    /// After the tracker could not say which account is scantix's (see `own_accounts`), how long
+    /// before it is asked again: events meanwhile are decided with the configured accounts.
+    pub own_accounts_retry: std::time::Duration,
 }
 
 impl Default for ExecutorSettings {
@@ -157,6 +164,7 @@ impl Default for ExecutorSettings {
             dedup_for: Duration::days(7),
             backfill_budget: std::time::Duration::from_secs(20),
             pull_requests_from_store: false,
+            own_accounts_retry: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -171,6 +179,8 @@ pub struct Executor {
     config: Config,
     clock: Clock,
     settings: ExecutorSettings,
+    /// scantix's accounts in `tracker`, learned from it once per process.
+    own_accounts: OwnAccounts,
 }
 
 impl Executor {
@@ -182,6 +192,7 @@ impl Executor {
             config,
             clock: Arc::new(Utc::now),
             settings: ExecutorSettings::default(),
+            own_accounts: OwnAccounts::new(),
         }
     }
 
@@ -505,6 +516,19 @@ impl Executor {
         delivery: &str,
         event: &TicketEvent,
     ) -> Result<Outcome, ExecuteError> {
+        self.apply_ticket_with(delivery, event, None).await
+    }
+
+    /// [`Executor::apply_ticket`], deciding under the settings of the ticket's repository as
+    /// `settings` reads them (its `.github/scantix.yml`: `verify-closure`, `resolutions`,
+    /// `recreate-deleted-tickets`, …), the same settings its alerts are judged by; `None` (no
+    /// GitHub connection) decides under the executor's configuration.
+    pub async fn apply_ticket_with(
+        &self,
+        delivery: &str,
+        event: &TicketEvent,
+        settings: Option<&SettingsSource>,
+    ) -> Result<Outcome, ExecuteError> {
         if let Some(seen) = self.store.get_delivery(delivery).await? {
             let synced = match &seen.group_key {
                 Some(key) => self.sync_group(key).await?,
@@ -559,6 +583,8 @@ impl Executor {
         let mut conflicts = 0;
         let mut open: Option<Vec<Versioned<FindingRecord>>> = None;
         let mut verification: Option<Verification> = None;
+        // Read once, with the group: its repository does not change between attempts.
+        let mut config: Option<Config> = None;
         let (decision, committed, lease) = loop {
             let now = (self.clock)();
             let group = self
@@ -569,7 +595,10 @@ impl Executor {
                     "ticket {} links to missing group {key}",
                     event.ticket_key
                 )))?;
-            let config = &self.config;
+            let config: &Config = match &mut config {
+                Some(config) => config,
+                unread => unread.insert(self.ticket_config(&group.value, settings, event).await),
+            };
             let open_records: Option<Vec<FindingRecord>> = open
                 .as_ref()
                 .map(|open| open.iter().map(|f| f.value.clone()).collect());
@@ -729,6 +758,48 @@ impl Executor {
     /// store, rendered.
     pub async fn render(&self, group: &GroupRecord) -> Result<TicketContent, ExecuteError> {
         Ok(crate::listing::render(self.store.as_ref(), group).await?)
+    }
+
+    /// The configuration a tracker event on `group` is decided under: its repository's settings
+    /// when `settings` can read them (defaults where GitHub cannot be read, as for its alerts),
+    /// else the executor's. Which tracker accounts are scantix's own is the deployment's to say,
+    /// whichever applies: a repository's file cannot make a person's changes count as echoes.
+    async fn ticket_config(
+        &self,
+        group: &GroupRecord,
+        settings: Option<&SettingsSource>,
+        event: &TicketEvent,
+    ) -> Config {
+        let mut config = match settings {
+            Some(source) => {
+                let repo = source
+                    .settings_for(group.installation_id, &group.repository)
+                    .await;
+                repo.engine.clone()
+            }
+            None => self.config.clone(),
+        };
+        config.service_accounts = self.service_accounts(event).await;
+        config
+    }
+
+    /// The tracker accounts whose changes are scantix's own: those configured, and the one its
+    /// tracker credential is (asked of the tracker once per process). Asked only for an event
+    /// that names its actor: only such an event can be recognised as an echo.
+    async fn service_accounts(&self, event: &TicketEvent) -> Vec<String> {
+        let mut accounts = self.config.service_accounts.clone();
+        if event.actor_id.is_none() {
+            return accounts;
+        }
+        let retry = self.settings.own_accounts_retry;
+        if let Some(own) = self.own_accounts.get(self.tracker.as_ref(), retry).await {
+            for account in own {
+                if !accounts.contains(account) {
+                    accounts.push(account.clone());
+                }
+            }
+        }
+        accounts
     }
 
     /// Applies an installation event: which repositories the App covers. Idempotent (the record
@@ -948,7 +1019,7 @@ impl Executor {
                 group = released;
                 continue;
             };
-            let result = match self.perform(&group.value, &pending).await {
+            let result = match self.perform(&mut group, token, &pending).await {
                 Ok(result) => result,
                 Err(e) => {
                     // Leave the op queued and free the lease so a retry can proceed at once.
@@ -967,6 +1038,10 @@ impl Executor {
             let next = self
                 .modify_group(group, token, link, |g, raced| {
                     g.outbox.retain(|p| p.id != pending.id);
+                    if pending.op == OutboxOp::Create {
+                        // The ticket is recorded (or was already): nothing left to look for.
+                        g.create_attempt = None;
+                    }
                     if renders && raced {
                         // The group changed while the ticket was being rendered and written (a
                         // racing event's refresh was folded into this one): render it once more.
@@ -997,11 +1072,18 @@ impl Executor {
     }
 
     /// Performs one op; returns the ticket and its state when the op created (or found) it.
+    /// `group` is the leased record, kept current when the op writes to it (a create does).
     async fn perform(
         &self,
-        group: &GroupRecord,
+        leased: &mut Versioned<GroupRecord>,
+        token: &str,
         pending: &PendingOp,
     ) -> Result<Option<(TicketRef, TicketState)>, ExecuteError> {
+        let real_tracker = !self.drafts_only() && !leased.value.is_draft();
+        if pending.op == OutboxOp::Create && leased.value.ticket.is_none() && real_tracker {
+            return self.create_ticket(leased, token).await.map(Some);
+        }
+        let group = &leased.value;
         match &pending.op {
             OutboxOp::DismissAlert {
                 number,
@@ -1035,19 +1117,8 @@ impl Executor {
             });
         }
         let ticket = match (&pending.op, &group.ticket) {
-            (OutboxOp::Create, Some(_)) => return Ok(None),
-            (OutboxOp::Create, None) => {
-                let content = self.render(group).await?;
-                // Looked for where the group files it (a repository's own project, say).
-                let existing = self.tracker.find_for(&content).await?;
-                let ticket = match existing {
-                    // Found after a crash: it was created open.
-                    Some(ticket) => (ticket, TicketState::Open),
-                    None => self.tracker.create(&content).await?,
-                };
-                tracing::info!(group = %group.key, ticket = %ticket.0, "ticket created");
-                return Ok(Some(ticket));
-            }
+            // Created by an earlier run of this op (see `create_ticket`).
+            (OutboxOp::Create, _) => return Ok(None),
             (_, Some(ticket)) => ticket,
             (op, None) => {
                 // Unreachable by construction (a create is always queued first); dropping the op
@@ -1128,6 +1199,67 @@ impl Executor {
                 None => return Ok(()),
             }
         }
+    }
+
+    /// The group's ticket: found where an earlier create (or a store that lost track) left one,
+    /// created otherwise. The create is bracketed in the group record: `sent_at` before the request
+    /// goes out, the answer the moment it arrives, both under the lease. A retry after a crash
+    /// anywhere in between then asks the tracker with what it knows (`find_after`): the answered
+    /// ticket, or the time a create may have landed, which a tracker whose search lags its writes
+    /// (Jira Cloud) needs to look consistently. Without an attempt on record, no create was ever
+    /// sent for this group by this protocol; the lookup still runs, for tickets made before the
+    /// store knew of them (a store reset, a crash in an older version).
+    async fn create_ticket(
+        &self,
+        leased: &mut Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<(TicketRef, TicketState), ExecuteError> {
+        let content = self.render(&leased.value).await?;
+        // Looked for where the group files it (a repository's own project, say).
+        let existing = match &leased.value.create_attempt {
+            Some(attempt) => {
+                self.tracker
+                    .find_after(&content, attempt, (self.clock)())
+                    .await?
+            }
+            None => self.tracker.find_for(&content).await?,
+        };
+        if let Some(ticket) = existing {
+            let answered = leased
+                .value
+                .create_attempt
+                .as_ref()
+                .and_then(|a| a.answered.as_ref())
+                .filter(|created| created.ticket == ticket);
+            let state = match answered {
+                Some(created) => created.state,
+                // Found after a crash: it was created open.
+                None => TicketState::Open,
+            };
+            tracing::info!(group = %leased.value.key, ticket = %ticket, "ticket found, not created again");
+            return Ok((ticket, state));
+        }
+        let sent_at = (self.clock)();
+        *leased = self
+            .modify_group(leased.clone(), token, None, |g, _| {
+                g.create_attempt = Some(CreateAttempt {
+                    sent_at,
+                    answered: None,
+                });
+            })
+            .await?;
+        let created = self.tracker.create_with_receipt(&content).await?;
+        // Durable before anything else can fail (the reverse link, the final write): a retry uses
+        // this answer instead of a search that may not show the ticket yet.
+        *leased = self
+            .modify_group(leased.clone(), token, None, |g, _| {
+                if let Some(attempt) = &mut g.create_attempt {
+                    attempt.answered = Some(created.clone());
+                }
+            })
+            .await?;
+        tracing::info!(group = %leased.value.key, ticket = %created.ticket, "ticket created");
+        Ok((created.ticket, created.state))
     }
 
     /// Read-modify-write of a leased group, re-reading on conflicts (events keep appending to the

@@ -359,6 +359,10 @@ async fn a_crash_after_the_tracker_created_the_ticket_is_retried_without_a_secon
         group.lease.is_none(),
         "the failed holder released its lease"
     );
+    // The create went out, with no answer known: on record for the retry's lookup.
+    let attempt = group.create_attempt.expect("the create is on record");
+    assert_eq!(attempt.answered, None);
+    assert!(attempt.sent_at <= exec.now());
 
     // The retry (same delivery: SQS or Jira redelivers) finds the ticket instead of creating one.
     let retried = exec
@@ -369,6 +373,11 @@ async fn a_crash_after_the_tracker_created_the_ticket_is_retried_without_a_secon
     assert_eq!(faulty.creates.load(Ordering::SeqCst), 1);
     assert_eq!(tracker.all().len(), 1);
     assert_eq!(retried.ticket.unwrap().key, tracker.all()[0].key);
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert_eq!(
+        group.create_attempt, None,
+        "recorded: nothing left to look for"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use crate::event::AlertEvent;
 use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
 use crate::github::installation_webhook::{InstallationEvent, parse_installation};
 use crate::github::signature::verify_signature;
-use crate::repo_settings::SettingsSource;
+use crate::repo_settings::{RepoSettings, SettingsSource};
 use crate::secret::Secret;
 use http::HeaderMap;
 use serde_json::json;
@@ -88,8 +88,12 @@ pub struct GithubIngest {
     /// `None` in the worker, which applies deliveries the webhook function already checked.
     gate: Option<GithubGate>,
     executor: Arc<Executor>,
-    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise.
-    settings: Option<SettingsSource>,
+    /// Per-repository settings, when scantix can read GitHub; built-in triage otherwise. Shared
+    /// (`Arc`) with the Jira ingest of the same process, so both read through one cache.
+    settings: Option<Arc<SettingsSource>>,
+    /// One set of settings for every repository (the local run's `--config`, or the defaults with
+    /// the bundled policy): the same policy path as the deployment, without a GitHub to read from.
+    fixed: Option<Arc<RepoSettings>>,
 }
 
 impl GithubIngest {
@@ -98,6 +102,7 @@ impl GithubIngest {
             gate: Some(GithubGate::new(secret)),
             executor,
             settings: None,
+            fixed: None,
         }
     }
 
@@ -108,12 +113,33 @@ impl GithubIngest {
             gate: None,
             executor,
             settings: None,
+            fixed: None,
         }
     }
 
-    /// Reads each repository's settings through GitHub (see `repo_settings`).
-    pub fn with_settings(mut self, source: SettingsSource) -> GithubIngest {
-        self.settings = Some(source.within(self.executor.tracker().site()));
+    /// Reads each repository's settings through GitHub (see `repo_settings`): for its alerts and
+    /// for the `issues` events of its tickets.
+    pub fn with_settings(self, source: SettingsSource) -> GithubIngest {
+        let source = source.within(self.executor.tracker().site());
+        self.with_shared_settings(Arc::new(source))
+    }
+
+    /// The same, with a source another ingest of this process uses too (see [`Self::settings`]).
+    pub fn with_shared_settings(mut self, source: Arc<SettingsSource>) -> GithubIngest {
+        self.settings = Some(source);
+        self
+    }
+
+    /// Where this ingest reads repositories' settings, for the Jira ingest to share.
+    pub fn settings(&self) -> Option<&Arc<SettingsSource>> {
+        self.settings.as_ref()
+    }
+
+    /// Judges every repository's alerts by `settings` (config, policy, CODEOWNERS) instead of
+    /// reading each repository's own: how the local run applies the policy a deployment would.
+    /// Settings read through GitHub (`with_settings`) take precedence.
+    pub fn with_fixed_settings(mut self, settings: Arc<RepoSettings>) -> GithubIngest {
+        self.fixed = Some(settings);
         self
     }
 
@@ -166,7 +192,7 @@ impl GithubIngest {
                         // Newly covered repositories' existing alerts, now (bounded; see `backfill`).
                         crate::backfill::after_installation(
                             &self.executor,
-                            self.settings.as_ref(),
+                            self.settings.as_deref(),
                             &record,
                             &change,
                         )
@@ -176,15 +202,16 @@ impl GithubIngest {
                             .values()
                             .filter(|r| record.covers(r.id))
                             .count();
+                        let applied = super::Disposition::Applied.as_str();
                         tracing::info!(
                             installation = record.id,
                             covered,
-                            outcome = "applied",
+                            outcome = applied,
                             "installation recorded"
                         );
                         Answer::new(
                             200,
-                            json!({ "status": "applied", "installation": record.id, "active": record.active, "repositories_covered": covered }),
+                            json!({ "status": applied, "installation": record.id, "active": record.active, "repositories_covered": covered }),
                         )
                     }
                     Err(e) => super::answer_for(Err(e), delivery),
@@ -198,9 +225,12 @@ impl GithubIngest {
                     .await,
                 delivery,
             ),
-            // The same round trip as Jira's: closure verified against GitHub, won't-fix dismisses.
+            // The same round trip as Jira's: closure verified against GitHub, won't-fix dismisses,
+            // under the ticket's repository's settings.
             Work::Ticket(event) => super::answer_for(
-                self.executor.apply_ticket(&delivery_id, &event).await,
+                self.executor
+                    .apply_ticket_with(&delivery_id, &event, self.settings.as_deref())
+                    .await,
                 delivery,
             ),
         }
@@ -226,12 +256,19 @@ impl GithubIngest {
         alert: &AlertEvent,
     ) -> Answer {
         // With a GitHub connection, the repository's own settings decide (config file, org
-        // defaults, Rego policy, CODEOWNERS); without one (local runs, tests), built-in triage.
-        let result = match &self.settings {
-            Some(source) => {
-                let settings = source
+        // defaults, Rego policy, CODEOWNERS); in a local run, its one settings file (or the
+        // defaults) through the same policy; without either (tests), built-in triage.
+        let settings = match (&self.settings, &self.fixed) {
+            (Some(source), _) => Some(
+                source
                     .settings_for(alert.installation_id, &alert.finding.repository)
-                    .await;
+                    .await,
+            ),
+            (None, Some(fixed)) => Some(fixed.clone()),
+            (None, None) => None,
+        };
+        let result = match settings {
+            Some(settings) => {
                 let verdict = settings.verdict(&alert.finding);
                 self.executor
                     .apply_verdict(delivery_id, alert, &verdict, &settings.engine)
@@ -270,14 +307,16 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
     if event == "pull_request" {
         return match crate::github::pull_request_webhook::parse_pull_request(body) {
             Ok(Some(change)) => Ok(Work::PullRequest(change)),
-            Ok(None) => Err(ignored("`pull_request` action not acted on".to_owned())),
+            Ok(None) => Err(Answer::ignored(
+                "`pull_request` action not acted on".to_owned(),
+            )),
             Err(e) => Err(malformed(&e)),
         };
     }
     if matches!(event, "installation" | "installation_repositories") {
         return match parse_installation(event, body) {
             Ok(Some(change)) => Ok(Work::Installation(change)),
-            Ok(None) => Err(ignored(format!("`{event}` action not acted on"))),
+            Ok(None) => Err(Answer::ignored(format!("`{event}` action not acted on"))),
             Err((path, message)) => {
                 Err(Answer::malformed(format!("{path}: {message}"), Some(&path)))
             }
@@ -285,8 +324,8 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
     }
     match parse_delivery(event, body) {
         Ok(ParsedDelivery::Alert(alert)) => Ok(Work::Alert(Box::new(alert))),
-        Ok(ParsedDelivery::Ping) => Err(Answer::new(200, json!({ "status": "pong" }))),
-        Ok(ParsedDelivery::Ignored { reason }) => Err(ignored(reason)),
+        Ok(ParsedDelivery::Ping) => Err(Answer::pong()),
+        Ok(ParsedDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
         Err(e) => Err(malformed(&e)),
     }
 }
@@ -296,14 +335,9 @@ fn read_issues(body: &[u8]) -> Result<Work, Answer> {
     use crate::github::issues_webhook::{ParsedIssuesDelivery, parse_issues_delivery};
     match parse_issues_delivery(body) {
         Ok(ParsedIssuesDelivery::Ticket(event)) => Ok(Work::Ticket(event)),
-        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(ignored(reason)),
+        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
         Err(e) => Err(malformed(&e)),
     }
-}
-
-fn ignored(reason: String) -> Answer {
-    tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-    Answer::new(202, json!({ "status": "ignored", "reason": reason }))
 }
 
 fn malformed(e: &PayloadError) -> Answer {

@@ -10,9 +10,9 @@ use crate::engine::Executor;
 use crate::event::TicketEvent;
 use crate::github::signature::verify_signature;
 use crate::jira::webhook::{ParsedJiraDelivery, parse_jira_delivery};
+use crate::repo_settings::SettingsSource;
 use crate::secret::Secret;
 use http::HeaderMap;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tracing::Instrument;
@@ -88,6 +88,9 @@ pub struct JiraIngest {
     /// `None` in the worker, which applies deliveries the webhook function already checked.
     gate: Option<JiraGate>,
     executor: Arc<Executor>,
+    /// Where the settings of a ticket's repository are read (shared with the GitHub ingest);
+    /// without it, events are decided under the executor's configuration.
+    settings: Option<Arc<SettingsSource>>,
 }
 
 impl JiraIngest {
@@ -95,7 +98,15 @@ impl JiraIngest {
         JiraIngest {
             gate: Some(JiraGate::new(authenticity)),
             executor,
+            settings: None,
         }
+    }
+
+    /// Decides each event under the settings of its ticket's repository, read through `source`
+    /// (the GitHub ingest's: see `GithubIngest::settings`), as that repository's alerts are.
+    pub fn with_settings(mut self, source: Arc<SettingsSource>) -> JiraIngest {
+        self.settings = Some(source);
+        self
     }
 
     /// An ingest that only applies deliveries already checked and stored by the webhook function
@@ -104,6 +115,7 @@ impl JiraIngest {
         JiraIngest {
             gate: None,
             executor,
+            settings: None,
         }
     }
 
@@ -128,7 +140,10 @@ impl JiraIngest {
     pub async fn route(&self, delivery: &str, body: &[u8]) -> Answer {
         match read_jira_delivery(body) {
             Ok(event) => {
-                let result = self.executor.apply_ticket(delivery, &event).await;
+                let result = self
+                    .executor
+                    .apply_ticket_with(delivery, &event, self.settings.as_deref())
+                    .await;
                 super::answer_for(result, delivery)
             }
             Err(answer) => answer,
@@ -141,13 +156,7 @@ impl JiraIngest {
 pub fn read_jira_delivery(body: &[u8]) -> Result<TicketEvent, Answer> {
     match parse_jira_delivery(body) {
         Ok(ParsedJiraDelivery::Ticket(event)) => Ok(event),
-        Ok(ParsedJiraDelivery::Ignored { reason }) => {
-            tracing::info!(reason = %reason, outcome = "ignored", "delivery ignored");
-            Err(Answer::new(
-                202,
-                json!({ "status": "ignored", "reason": reason }),
-            ))
-        }
+        Ok(ParsedJiraDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
         Err(e) => {
             tracing::warn!(error = %e, "malformed jira payload");
             Err(Answer::malformed(e.to_string(), Some(&e.path)))

@@ -13,11 +13,11 @@
 use crate::finding::{Finding, Severity};
 use crate::identity::GroupingMode;
 use crate::state::Triage;
-use regorus::utils::limits::ExecutionTimerConfig;
+use regorus::utils::limits::{ExecutionTimerConfig, PolicyLengthConfig};
 use regorus::{Engine, LimitError, Value};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -62,6 +62,13 @@ pub enum PolicyError {
     /// `decision` has a value, but not one scantix understands.
     #[error("policy decision {0}")]
     Malformed(String),
+    /// The policy text is over [`MAX_POLICY_BYTES`] or [`MAX_POLICY_LINES`].
+    #[error(
+        "policy is {bytes} bytes in {lines} lines; scantix reads policies of up to \
+         {MAX_POLICY_BYTES} bytes and {MAX_POLICY_LINES} lines: keep the policy to triage rules, \
+         with lists of ids or paths as short as they can be"
+    )]
+    TooLarge { bytes: usize, lines: usize },
     /// The input could not be handed to the policy.
     #[error("could not build the policy input: {0}")]
     Input(String),
@@ -259,6 +266,13 @@ impl<'a> PolicyInput<'a> {
 /// slow or throttled machine.
 pub const EVALUATION_TIME_LIMIT: Duration = Duration::from_secs(1);
 
+/// The largest policy read, in bytes. A triage policy is a page or two (the bundled one is 6 KB);
+/// regorus's own ceiling is 1 MiB, which its parser and compiler would have to work through.
+pub const MAX_POLICY_BYTES: usize = 128 * 1024;
+
+/// The most lines a policy may have (regorus's own ceiling: 20,000).
+pub const MAX_POLICY_LINES: usize = 4_000;
+
 /// A compiled triage policy, ready to evaluate from any thread (`Send + Sync`).
 ///
 /// regorus's `Engine` evaluates through `&mut self`. The policy keeps one prepared engine behind
@@ -315,7 +329,21 @@ impl Policy {
     }
 
     fn compile(origin: &'static str, source: &str) -> Result<Policy, PolicyError> {
+        let lines = source.lines().count();
+        if source.len() > MAX_POLICY_BYTES || lines > MAX_POLICY_LINES {
+            return Err(PolicyError::TooLarge {
+                bytes: source.len(),
+                lines,
+            });
+        }
         let mut engine = Engine::new();
+        // The same ceilings for regorus, so that the check above is the one that speaks. (regorus
+        // counts the empty line after a final newline as one more.)
+        engine.set_policy_length_config(PolicyLengthConfig {
+            max_file_bytes: NonZeroUsize::MIN.saturating_add(MAX_POLICY_BYTES - 1),
+            max_lines: NonZeroUsize::MIN.saturating_add(MAX_POLICY_LINES),
+            ..PolicyLengthConfig::default()
+        });
         let package = engine
             .add_policy(origin.to_owned(), source.to_owned())
             .map_err(syntax_error)?;
@@ -878,6 +906,44 @@ decision := {
         let error = policy.evaluate(&PolicyInput::new(&finding)).unwrap_err();
         assert!(matches!(error, PolicyError::TimeLimit(_)), "{error:?}");
         assert!(started.elapsed() < EVALUATION_TIME_LIMIT * 3);
+    }
+
+    #[test]
+    fn a_policy_over_the_size_limits_is_refused_before_it_is_parsed() {
+        let head = "package scantix\nimport rego.v1\ndecision := {\"triage\": \"ticket\", \"reason\": \"r\"}\n";
+        let comment = "# a comment line that pads the policy out to its limit, and past it\n";
+        let long = format!(
+            "{head}{}",
+            comment.repeat(MAX_POLICY_BYTES / comment.len() + 1)
+        );
+        let error = Policy::from_rego(&long).unwrap_err();
+        assert!(matches!(error, PolicyError::TooLarge { .. }), "{error:?}");
+        assert!(error.to_string().contains("up to 131072 bytes"), "{error}");
+        let many = format!("{head}{}", "#\n".repeat(MAX_POLICY_LINES));
+        let error = Policy::from_rego(&many).unwrap_err();
+        assert!(
+            matches!(error, PolicyError::TooLarge { lines, .. } if lines == MAX_POLICY_LINES + 3),
+            "{error:?}"
+        );
+        // Within both limits, the same policy loads.
+        let fits = format!("{head}{}", "#\n".repeat(MAX_POLICY_LINES - 3));
+        assert!(Policy::from_rego(&fits).is_ok());
+    }
+
+    #[test]
+    fn a_policy_regex_cannot_backtrack_on_a_hostile_path() {
+        // `regex.match` is the Rust regex crate: linear in the text, so a pattern that would
+        // backtrack forever elsewhere (`^(a|a?)+$` on "aaa…b") answers at once, well within the
+        // time limit, and the policy decides.
+        let source = "package scantix\nimport rego.v1\n\
+                      decision := {\"triage\": \"record\", \"reason\": \"odd path\"} if {\n\
+                      \tregex.match(`^(a|a?)+$`, input.paths.path)\n\
+                      } else := {\"triage\": \"ticket\", \"reason\": \"ticketed\"}\n";
+        let policy = Policy::from_rego(source).unwrap();
+        let path = format!("{}b", "a".repeat(4_000));
+        let finding = code_alert(1, "js/xss", &path);
+        let decision = policy.evaluate(&PolicyInput::new(&finding)).unwrap();
+        assert_eq!(decision.reason, "ticketed");
     }
 
     #[test]

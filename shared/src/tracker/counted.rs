@@ -3,9 +3,10 @@
 
 use super::{Tracker, TrackerError, TrackerSite};
 use crate::identity::GroupKey;
-use crate::state::{TicketRef, TicketState};
+use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -87,12 +88,30 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.inner.find_for(content).await
     }
 
+    async fn find_after(
+        &self,
+        content: &TicketContent,
+        attempt: &CreateAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        self.counts.find.fetch_add(1, Ordering::SeqCst);
+        self.inner.find_after(content, attempt, now).await
+    }
+
     async fn create(
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError> {
         self.counts.create.fetch_add(1, Ordering::SeqCst);
         self.inner.create(content).await
+    }
+
+    async fn create_with_receipt(
+        &self,
+        content: &TicketContent,
+    ) -> Result<CreatedTicket, TrackerError> {
+        self.counts.create.fetch_add(1, Ordering::SeqCst);
+        self.inner.create_with_receipt(content).await
     }
 
     async fn update(
@@ -117,5 +136,10 @@ impl<T: Tracker> Tracker for Counted<T> {
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         self.counts.transition.fetch_add(1, Ordering::SeqCst);
         self.inner.close_not_planned(ticket).await
+    }
+
+    /// Not counted: it is about the credential, not about tickets.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        self.inner.own_accounts().await
     }
 }

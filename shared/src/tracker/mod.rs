@@ -10,9 +10,10 @@ pub mod memory;
 
 use crate::identity::GroupKey;
 use crate::repo_config::TrackerKind;
-use crate::state::{TicketRef, TicketState};
+use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// Why a tracker call failed, and what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -88,11 +89,44 @@ pub trait Tracker: Send + Sync {
         self.find_by_group_key(&content.group_key).await
     }
 
+    /// The group's ticket after an earlier create whose ticket the store has not recorded
+    /// (`attempt`, kept in the group record), at `now` by the executor's clock. A tracker whose
+    /// search may not show its own recent writes must make this lookup consistent: with the
+    /// answer's receipt where the answer arrived, by waiting until such a write shows otherwise.
+    /// The default trusts an answered ticket and otherwise looks as `find_for` does: for trackers
+    /// whose lookups see every write at once. Wrappers must forward it.
+    async fn find_after(
+        &self,
+        content: &TicketContent,
+        attempt: &CreateAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let _ = now;
+        match &attempt.answered {
+            Some(created) => Ok(Some(created.ticket.clone())),
+            None => self.find_for(content).await,
+        }
+    }
+
     /// Creates the ticket; returns it and the state it starts in.
     async fn create(
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError>;
+
+    /// `create`, with the receipt `find_after` needs to read the ticket back consistently (see
+    /// [`CreatedTicket::receipt`]). The default has none. Wrappers must forward it.
+    async fn create_with_receipt(
+        &self,
+        content: &TicketContent,
+    ) -> Result<CreatedTicket, TrackerError> {
+        let (ticket, state) = self.create(content).await?;
+        Ok(CreatedTicket {
+            ticket,
+            state,
+            receipt: None,
+        })
+    }
 
     /// Replaces the ticket's title, body and fields with `content`.
     async fn update(&self, ticket: &TicketRef, content: &TicketContent)
@@ -113,6 +147,17 @@ pub trait Tracker: Send + Sync {
     /// does not, this is `transition(ticket, Resolved)`. Wrappers must forward it.
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         self.transition(ticket, TicketState::Resolved).await
+    }
+
+    /// Who scantix is in this tracker: the ids, as `TicketEvent::actor_id` names users, of the
+    /// account its credential acts as (Jira Cloud: the accountId; Data Center: the user name and
+    /// key; GitHub: the App's `<slug>[bot]` or the token's login). The tracker's webhooks name it
+    /// on every change scantix made itself, which is how those echoes are told from people's
+    /// changes. One call to the tracker: the executor asks once per process and remembers
+    /// (`engine::own_accounts`). The default, for trackers without webhooks: nobody. Wrappers
+    /// must forward it.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        Ok(Vec::new())
     }
 }
 

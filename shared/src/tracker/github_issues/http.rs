@@ -10,6 +10,7 @@
 
 use super::settings::{IssueKey, IssuesAuth, RepoName};
 use crate::github::api::GitHubError;
+use crate::github::rest::pin_api_version;
 use crate::secret::Secret;
 use crate::tracker::TrackerError;
 use chrono::Utc;
@@ -330,6 +331,69 @@ impl Http {
         Err(error.into())
     }
 
+    /// The login scantix's changes appear under: as the App, its bot account `<slug>[bot]` (`GET
+    /// /app` with the App's JWT); with a token, the token's user (`GET /user`). Asked once, not
+    /// repeated here: the caller remembers the answer and asks again later after a failure.
+    pub async fn own_login(&self) -> Result<String, TrackerError> {
+        let (path, bearer, setting) = match &self.auth {
+            IssuesAuth::App(tokens) => {
+                let jwt = tokens
+                    .app_jwt()
+                    .map_err(|e| misconfigured("github-app.credentials", e.to_string()))?;
+                ("/app", jwt, "github-app.credentials")
+            }
+            IssuesAuth::Token { token, .. } => ("/user", token.clone(), "github-issues.token"),
+        };
+        let answer = self
+            .exchange(&Method::GET, path, &bearer, None)
+            .await
+            .map_err(TrackerError::Retryable)?;
+        let status = answer.status;
+        if !status.is_success() {
+            let said = message(&answer.body);
+            return Err(match status.as_u16() {
+                _ if rate_limit_wait(&answer).is_some() => {
+                    TrackerError::Retryable(format!("GitHub rate limit on GET {path}"))
+                }
+                401 => misconfigured(setting, format!("GitHub refused GET {path}: {said}")),
+                500..=599 => {
+                    TrackerError::Retryable(format!("GitHub answered {status} to GET {path}"))
+                }
+                _ => {
+                    TrackerError::Failed(format!("GitHub answered {status} to GET {path}: {said}"))
+                }
+            });
+        }
+        let unexpected = |e: serde_json::Error| {
+            TrackerError::Failed(format!("unexpected answer from GitHub to GET {path}: {e}"))
+        };
+        #[derive(Deserialize)]
+        struct App {
+            slug: String,
+        }
+        #[derive(Deserialize)]
+        struct User {
+            login: String,
+        }
+        let login = match &self.auth {
+            // An App acts as `<slug>[bot]`: the login GitHub gives its bot account.
+            IssuesAuth::App(_) => {
+                let app: App = serde_json::from_str(&answer.body).map_err(unexpected)?;
+                format!("{}[bot]", app.slug)
+            }
+            IssuesAuth::Token { .. } => {
+                let user: User = serde_json::from_str(&answer.body).map_err(unexpected)?;
+                user.login
+            }
+        };
+        if login.is_empty() || login == "[bot]" {
+            return Err(TrackerError::Failed(format!(
+                "GitHub's GET {path} names no login"
+            )));
+        }
+        Ok(login)
+    }
+
     fn lock_installations(&self) -> std::sync::MutexGuard<'_, HashMap<RepoName, u64>> {
         self.installations
             .lock()
@@ -354,10 +418,12 @@ impl Http {
             .uri(path)
             .header(AUTHORIZATION, authorization)
             .header(ACCEPT, "application/vnd.github+json");
-        let request = self
+        let mut request = self
             .octocrab
             .build_request(builder, body)
             .map_err(|e| format!("{what}: building the request: {e}"))?;
+        // The version the adapter is written for (see `API_VERSION` for why this one).
+        pin_api_version(request.headers_mut());
         let response = self
             .octocrab
             .execute(request)

@@ -397,6 +397,11 @@ impl Tracker for GithubIssuesTracker {
             None => Ok(()),
         }
     }
+
+    /// The login `issues` deliveries name as `sender` when scantix made the change.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        Ok(vec![self.http.own_login().await?])
+    }
 }
 
 #[cfg(test)]

@@ -47,13 +47,20 @@ impl Dialect {
     }
 
     /// The search request for `jql`: Cloud's `search/jql` (the old `search` answers 410 there),
-    /// Data Center's `search`. Only the issue key is asked for.
-    pub fn search(self, jql: &str, max_results: u32) -> (String, Value) {
+    /// Data Center's `search`. Only the issue key is asked for. On Cloud, whose search is
+    /// eventually consistent, `reconcile` names issues (by numeric id, at most 50) the answer must
+    /// show as they are now if they match: how a client reads its own writes
+    /// (developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). Data Center's index is
+    /// written with the issue, and its `search` has no such parameter.
+    pub fn search(self, jql: &str, max_results: u32, reconcile: &[u64]) -> (String, Value) {
         match self.0 {
-            Flavor::Cloud => (
-                format!("{}/search/jql", self.api()),
-                json!({ "jql": jql, "fields": ["key"], "maxResults": max_results }),
-            ),
+            Flavor::Cloud => {
+                let mut body = json!({ "jql": jql, "fields": ["key"], "maxResults": max_results });
+                if !reconcile.is_empty() {
+                    body["reconcileIssues"] = json!(&reconcile[..reconcile.len().min(50)]);
+                }
+                (format!("{}/search/jql", self.api()), body)
+            }
             Flavor::DataCenter => (
                 format!("{}/search", self.api()),
                 json!({ "jql": jql, "fields": ["key"], "maxResults": max_results, "startAt": 0 }),
@@ -68,6 +75,20 @@ impl Dialect {
             Flavor::Cloud => json!({ "accountId": who }),
             Flavor::DataCenter => json!({ "name": who }),
         }
+    }
+
+    /// The ids the credential's user goes by in webhook deliveries (`user`, comment `author`):
+    /// Cloud's accountId; Data Center's user name, which deliveries carry, and its key, which
+    /// survives renames. Empty ids are dropped.
+    pub fn own_ids(self, me: Myself) -> Vec<String> {
+        let ids = match self.0 {
+            Flavor::Cloud => vec![me.account_id],
+            Flavor::DataCenter => vec![me.name, me.key],
+        };
+        ids.into_iter()
+            .flatten()
+            .filter(|id| !id.trim().is_empty())
+            .collect()
     }
 
     /// Adds the credentials. The header is marked sensitive by reqwest, so it never shows in its
@@ -99,6 +120,17 @@ pub struct FoundIssue {
     pub key: String,
 }
 
+/// `GET /myself`, as far as telling scantix's own changes apart needs it.
+#[derive(Debug, Default, Deserialize)]
+pub struct Myself {
+    #[serde(rename = "accountId", default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,13 +141,46 @@ mod tests {
         let dc = Dialect(Flavor::DataCenter);
         assert_eq!(cloud.api(), "/rest/api/3");
         assert_eq!(dc.api(), "/rest/api/2");
-        assert_eq!(cloud.search("x", 2).0, "/rest/api/3/search/jql");
-        assert_eq!(dc.search("x", 2).0, "/rest/api/2/search");
-        assert!(cloud.search("x", 2).1.get("startAt").is_none());
+        assert_eq!(cloud.search("x", 2, &[]).0, "/rest/api/3/search/jql");
+        assert_eq!(dc.search("x", 2, &[]).0, "/rest/api/2/search");
+        assert!(cloud.search("x", 2, &[]).1.get("startAt").is_none());
+        assert!(cloud.search("x", 2, &[]).1.get("reconcileIssues").is_none());
+        assert_eq!(
+            cloud.search("x", 2, &[10001]).1["reconcileIssues"],
+            json!([10001])
+        );
+        assert!(
+            dc.search("x", 2, &[10001])
+                .1
+                .get("reconcileIssues")
+                .is_none()
+        );
         assert_eq!(cloud.assignee("abc"), json!({ "accountId": "abc" }));
         assert_eq!(dc.assignee("jdoe"), json!({ "name": "jdoe" }));
         assert!(cloud.comment("hi", "scantix ref 1").is_object());
         assert!(dc.comment("hi", "scantix ref 1").is_string());
+    }
+
+    #[test]
+    fn the_credential_goes_by_the_ids_each_flavor_names_users_by() {
+        let me = || Myself {
+            account_id: Some("5b10ac8d82e05b22cc7d4ef5".into()),
+            name: Some("scantix-bot".into()),
+            key: Some("JIRAUSER10100".into()),
+        };
+        assert_eq!(
+            Dialect(Flavor::Cloud).own_ids(me()),
+            ["5b10ac8d82e05b22cc7d4ef5"]
+        );
+        assert_eq!(
+            Dialect(Flavor::DataCenter).own_ids(me()),
+            ["scantix-bot", "JIRAUSER10100"]
+        );
+        let blank = Myself {
+            account_id: Some(" ".into()),
+            ..Myself::default()
+        };
+        assert!(Dialect(Flavor::Cloud).own_ids(blank).is_empty());
     }
 
     #[test]

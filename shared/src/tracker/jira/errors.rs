@@ -25,6 +25,8 @@ pub struct Failure {
     /// not idempotent): check before repeating it.
     pub ambiguous: bool,
     pub error: TrackerError,
+    /// The field Jira refused, when it named one (the root cause, if several).
+    pub field: Option<String>,
 }
 
 impl Failure {
@@ -33,6 +35,7 @@ impl Failure {
             status: None,
             ambiguous: true,
             error: TrackerError::Retryable(message),
+            field: None,
         }
     }
 }
@@ -43,6 +46,7 @@ impl From<TrackerError> for Failure {
             status: None,
             ambiguous: false,
             error,
+            field: None,
         }
     }
 }
@@ -53,14 +57,21 @@ impl From<Failure> for TrackerError {
     }
 }
 
-/// The setting to fix when Jira rejects `field`.
-pub fn setting_for_field(field: &str) -> String {
+/// The setting to change when Jira refuses `field` (`due_date_field`: where the settings put
+/// the due date). A field scantix does not set itself (a custom field the screen requires) is the
+/// issue type's screen's: `jira.issue-type` (or the screen, in Jira).
+pub fn setting_for_field(field: &str, due_date_field: Option<&str>) -> &'static str {
     match field {
-        "project" | "pid" => "jira.project".into(),
-        "issuetype" => "jira.issue-type".into(),
-        "priority" => "jira.priorities".into(),
-        "components" => "jira.components".into(),
-        other => format!("jira.fields.{other}"),
+        "project" | "pid" => "jira.project",
+        "issuetype" => "jira.issue-type",
+        "priority" => "jira.priorities",
+        "components" => "jira.components",
+        "labels" => "jira.labels",
+        // The accounts come from a repository's `owners` and `default-assignee`.
+        "assignee" => "owners",
+        "duedate" => "jira.due-date-field",
+        other if Some(other) == due_date_field => "jira.due-date-field",
+        _ => "jira.issue-type",
     }
 }
 
@@ -112,7 +123,12 @@ pub fn rejection(status: StatusCode, body: &[u8], issue: Option<&str>) -> Failur
                 .map(|f| f.to_string())
                 .or_else(|| collection.errors.keys().next().cloned())
                 .unwrap_or_default();
-            misconfigured(&setting_for_field(&field), said)
+            return Failure {
+                status: Some(status),
+                ambiguous: false,
+                error: misconfigured(setting_for_field(&field, None), said),
+                field: Some(field),
+            };
         }
         // A search naming a project that does not exist (or that the account cannot see).
         StatusCode::BAD_REQUEST if said.contains("for the field 'project'") => {
@@ -128,6 +144,7 @@ pub fn rejection(status: StatusCode, body: &[u8], issue: Option<&str>) -> Failur
         status: Some(status),
         ambiguous: false,
         error,
+        field: None,
     }
 }
 
@@ -163,7 +180,15 @@ mod tests {
             ),
             (
                 r#"{"errors":{"duedate":"Field 'duedate' cannot be set. It is not on the appropriate screen, or unknown."}}"#,
-                "jira.fields.duedate",
+                "jira.due-date-field",
+            ),
+            (
+                r#"{"errors":{"labels":"Field 'labels' cannot be set. It is not on the appropriate screen, or unknown."}}"#,
+                "jira.labels",
+            ),
+            (
+                r#"{"errors":{"customfield_10050":"Team is required."}}"#,
+                "jira.issue-type",
             ),
             // An unknown project makes other fields fail too: the project is the cause.
             (

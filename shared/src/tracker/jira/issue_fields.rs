@@ -1,12 +1,14 @@
 //! What a scantix issue carries in Jira: the request bodies of create and edit, built from the
-//! ticket content and the settings. Pure: no I/O, tested on plain values.
+//! ticket content, the settings and the project's create screen (a field not on it is not sent:
+//! Jira would refuse the whole request). Pure: no I/O, tested on plain values.
 
+use super::create_screen::Screen;
 use super::dialect::Dialect;
 use super::settings::{JiraSettings, Priorities};
 use super::{jql, text};
 use crate::finding::Severity;
 use crate::ticket::{TicketContent, TicketDestination};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// Jira's limit on `summary`.
 const SUMMARY_LIMIT: usize = 255;
@@ -69,72 +71,151 @@ pub struct IssueFields<'a> {
     pub dialect: Dialect,
 }
 
+/// A request body, and the fields scantix would have set that the screen does not have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub body: Value,
+    /// Field ids left out because the create screen lacks them.
+    pub left_out: Vec<String>,
+}
+
+impl Prepared {
+    /// The field ids the body sets.
+    pub fn sent(&self) -> Vec<&str> {
+        self.body["fields"]
+            .as_object()
+            .map(|fields| fields.keys().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Fields being gathered for one body: those the screen takes go in, the others are noted.
+struct Offered<'s> {
+    screen: &'s Screen,
+    fields: Map<String, Value>,
+    left_out: Vec<String>,
+}
+
+impl Offered<'_> {
+    fn offer(&mut self, field: &str, value: Value) {
+        if self.screen.takes(field) {
+            self.fields.insert(field.to_owned(), value);
+        } else {
+            self.left_out.push(field.to_owned());
+        }
+    }
+}
+
 impl IssueFields<'_> {
-    /// `POST /issue`: every field, and the group key as the `scantix` issue property (set in the
-    /// same request, so an issue never exists without it).
-    pub fn create_body(&self, content: &TicketContent) -> Value {
+    /// `POST /issue`: every field the create `screen` has, and the group key as the `scantix`
+    /// issue property (set in the same request, so an issue never exists without it). Project,
+    /// issue type and summary always go: no create is possible without them.
+    pub fn create_body(&self, content: &TicketContent, screen: &Screen) -> Prepared {
         let filing = Filing::of(self.settings, &content.destination);
-        let mut fields = json!({
-            "project": { "key": filing.project },
-            "issuetype": { "name": filing.issue_type },
-            "summary": summary(&content.title),
-            "description": self.dialect.description(content),
-            "labels": self.labels(content),
-        });
+        let mut fields = Offered {
+            screen,
+            fields: Map::new(),
+            left_out: Vec::new(),
+        };
+        fields
+            .fields
+            .insert("project".into(), json!({ "key": filing.project }));
+        fields
+            .fields
+            .insert("issuetype".into(), json!({ "name": filing.issue_type }));
+        fields
+            .fields
+            .insert("summary".into(), json!(summary(&content.title)));
+        fields.offer("description", self.dialect.description(content));
+        fields.offer("labels", json!(self.labels(content)));
         if let Some(priority) = priority(filing.priorities, content.severity) {
-            fields["priority"] = priority;
+            fields.offer("priority", priority);
         }
         if !filing.components.is_empty() {
-            fields["components"] = filing
+            let components: Vec<Value> = filing
                 .components
                 .iter()
                 .map(|name| json!({ "name": name }))
                 .collect();
+            fields.offer("components", Value::Array(components));
         }
-        if let Some(due) = content.due {
-            fields["duedate"] = json!(due.format("%Y-%m-%d").to_string());
-        }
+        self.offer_due(&mut fields, content);
         if let Some(assignee) = &content.assignee {
-            fields["assignee"] = self.dialect.assignee(assignee);
+            fields.offer("assignee", self.dialect.assignee(assignee));
         }
-        json!({
-            "fields": fields,
-            "properties": [
-                { "key": jql::PROPERTY_KEY, "value": { "groupKey": content.group_key.as_str() } }
-            ],
-        })
+        Prepared {
+            body: json!({
+                "fields": fields.fields,
+                "properties": [
+                    { "key": jql::PROPERTY_KEY, "value": { "groupKey": content.group_key.as_str() } }
+                ],
+            }),
+            left_out: fields.left_out,
+        }
     }
 
-    /// `PUT /issue/{key}`: summary, description, priority and due date set; labels edited. The
-    /// assignee is left alone (people reassign), and so is a due date the content no longer has.
-    pub fn update_body(&self, content: &TicketContent) -> Value {
-        let mut fields = json!({
-            "summary": summary(&content.title),
-            "description": self.dialect.description(content),
-        });
+    /// `PUT /issue/{key}`: summary, description, priority and due date set; labels edited; each
+    /// where the `screen` has it (the create screen stands for the edit screen, which Jira
+    /// describes only per issue). The assignee is left alone (people reassign), and so is a due
+    /// date the content no longer has.
+    pub fn update_body(&self, content: &TicketContent, screen: &Screen) -> Prepared {
+        let mut fields = Offered {
+            screen,
+            fields: Map::new(),
+            left_out: Vec::new(),
+        };
+        fields
+            .fields
+            .insert("summary".into(), json!(summary(&content.title)));
+        fields.offer("description", self.dialect.description(content));
         let filing = Filing::of(self.settings, &content.destination);
         if let Some(priority) = priority(filing.priorities, content.severity) {
-            fields["priority"] = priority;
+            fields.offer("priority", priority);
         }
-        if let Some(due) = content.due {
-            fields["duedate"] = json!(due.format("%Y-%m-%d").to_string());
+        self.offer_due(&mut fields, content);
+        let mut body = json!({ "fields": fields.fields });
+        if screen.takes("labels") {
+            // Labels by operation, not by replacement: people's labels and `scantix-stale` stay,
+            // and a severity label that no longer applies goes.
+            let mut ops: Vec<Value> = self
+                .labels(content)
+                .into_iter()
+                .map(|l| json!({ "add": l }))
+                .collect();
+            let current = format!("severity:{}", content.severity);
+            ops.extend(
+                ALL_SEVERITIES
+                    .iter()
+                    .map(|s| format!("severity:{s}"))
+                    .filter(|l| *l != current)
+                    .map(|l| json!({ "remove": l })),
+            );
+            body["update"] = json!({ "labels": ops });
+        } else {
+            fields.left_out.push("labels".into());
         }
-        // Labels by operation, not by replacement: people's labels and `scantix-stale` stay, and
-        // a severity label that no longer applies goes.
-        let mut ops: Vec<Value> = self
-            .labels(content)
-            .into_iter()
-            .map(|l| json!({ "add": l }))
-            .collect();
-        let current = format!("severity:{}", content.severity);
-        ops.extend(
-            ALL_SEVERITIES
-                .iter()
-                .map(|s| format!("severity:{s}"))
-                .filter(|l| *l != current)
-                .map(|l| json!({ "remove": l })),
-        );
-        json!({ "fields": fields, "update": { "labels": ops } })
+        Prepared {
+            body,
+            left_out: fields.left_out,
+        }
+    }
+
+    /// The SLA date, in the configured field (`due-date-field`), written as its type wants: a
+    /// date, or midnight UTC of that day for a date-time custom field.
+    fn offer_due(&self, fields: &mut Offered<'_>, content: &TicketContent) {
+        let (Some(due), Some(field)) = (content.due, self.settings.due_date_field()) else {
+            return;
+        };
+        let datetime = fields
+            .screen
+            .field(field)
+            .is_some_and(|f| f.kind == "datetime");
+        let value = if datetime {
+            due.format("%Y-%m-%dT00:00:00.000+0000").to_string()
+        } else {
+            due.format("%Y-%m-%d").to_string()
+        };
+        fields.offer(field, json!(value));
     }
 
     /// The labels a ticket carries: scantix's own, the content's, the configured ones — made
@@ -188,6 +269,7 @@ mod tests {
     use super::super::test_content::hostile_content;
     use super::*;
     use crate::tracker::jira::Flavor;
+    use crate::tracker::jira::create_screen::{Screen, ScreenField};
 
     fn settings(flavor: Flavor) -> JiraSettings {
         let mut settings = JiraSettings::new("https://example.atlassian.net/", flavor, "SEC");
@@ -207,7 +289,9 @@ mod tests {
     fn a_create_carries_every_field_and_the_group_property() {
         let settings = settings(Flavor::Cloud);
         let content = hostile_content(2);
-        let body = fields(&settings).create_body(&content);
+        let body = fields(&settings)
+            .create_body(&content, &Screen::Unknown)
+            .body;
         let f = &body["fields"];
         assert_eq!(f["project"], json!({ "key": "SEC" }));
         assert_eq!(f["issuetype"], json!({ "name": "Bug" }));
@@ -247,7 +331,9 @@ mod tests {
     #[test]
     fn data_center_gets_wiki_markup_and_usernames() {
         let settings = settings(Flavor::DataCenter);
-        let body = fields(&settings).create_body(&hostile_content(1));
+        let body = fields(&settings)
+            .create_body(&hostile_content(1), &Screen::Unknown)
+            .body;
         assert!(body["fields"]["description"].is_string());
         assert_eq!(
             body["fields"]["assignee"],
@@ -258,7 +344,9 @@ mod tests {
     #[test]
     fn an_update_edits_labels_without_dropping_others() {
         let settings = settings(Flavor::Cloud);
-        let body = fields(&settings).update_body(&hostile_content(1));
+        let body = fields(&settings)
+            .update_body(&hostile_content(1), &Screen::Unknown)
+            .body;
         let ops = body["update"]["labels"].as_array().unwrap();
         assert!(ops.contains(&json!({ "add": "severity:high" })));
         assert!(ops.contains(&json!({ "remove": "severity:critical" })));
@@ -283,18 +371,24 @@ mod tests {
             labels: vec!["team-appsec".into()],
             components: Vec::new(),
         };
-        let body = fields(&settings).create_body(&content);
+        let body = fields(&settings)
+            .create_body(&content, &Screen::Unknown)
+            .body;
         let f = &body["fields"];
         assert_eq!(f["project"], json!({ "key": "APPSEC" }));
         assert_eq!(f["issuetype"], json!({ "name": "Vulnerability" }));
         assert_eq!(f["priority"], json!({ "name": "P2" }));
         // The deployment's components belong to its own project: not sent to another one.
         assert!(f.get("components").is_none(), "{f}");
-        let update = fields(&settings).update_body(&content);
+        let update = fields(&settings)
+            .update_body(&content, &Screen::Unknown)
+            .body;
         assert_eq!(update["fields"]["priority"], json!({ "name": "P2" }));
 
         content.destination.components = vec!["Payments".into()];
-        let body = fields(&settings).create_body(&content);
+        let body = fields(&settings)
+            .create_body(&content, &Screen::Unknown)
+            .body;
         assert_eq!(
             body["fields"]["components"],
             json!([{ "name": "Payments" }])
@@ -323,7 +417,9 @@ mod tests {
     fn an_empty_priority_name_sends_no_priority() {
         let mut settings = settings(Flavor::Cloud);
         settings.priorities.high = String::new();
-        let body = fields(&settings).create_body(&hostile_content(1));
+        let body = fields(&settings)
+            .create_body(&hostile_content(1), &Screen::Unknown)
+            .body;
         assert!(body["fields"].get("priority").is_none());
     }
 
@@ -334,6 +430,82 @@ mod tests {
         assert_eq!(
             summary(&format!("a\nb{}", "é".repeat(300))).chars().count(),
             255
+        );
+    }
+
+    fn screen(fields: &[(&str, &str)]) -> Screen {
+        Screen::Known(
+            fields
+                .iter()
+                .map(|(id, kind)| {
+                    let field = ScreenField {
+                        name: (*id).to_owned(),
+                        required: false,
+                        has_default: false,
+                        kind: (*kind).to_owned(),
+                    };
+                    ((*id).to_owned(), field)
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn only_fields_on_the_screen_are_sent_and_the_others_are_named() {
+        let settings = settings(Flavor::Cloud);
+        let bare = screen(&[
+            ("summary", "string"),
+            ("issuetype", "issuetype"),
+            ("project", "project"),
+            ("description", "string"),
+        ]);
+        let prepared = fields(&settings).create_body(&hostile_content(1), &bare);
+        let mut sent = prepared.sent();
+        sent.sort();
+        assert_eq!(sent, ["description", "issuetype", "project", "summary"]);
+        assert_eq!(
+            prepared.left_out,
+            ["labels", "priority", "components", "duedate", "assignee"]
+        );
+        let update = fields(&settings).update_body(&hostile_content(1), &bare);
+        assert!(update.body.get("update").is_none(), "no label edits");
+        assert!(update.body["fields"].get("priority").is_none());
+        assert!(update.body["fields"].get("duedate").is_none());
+    }
+
+    #[test]
+    fn the_due_date_goes_to_the_configured_field_in_its_format_or_nowhere() {
+        let mut settings = settings(Flavor::Cloud);
+        settings.due_date_field = Some("customfield_10042".into());
+        let with_date = screen(&[("customfield_10042", "date"), ("duedate", "date")]);
+        let body = fields(&settings)
+            .create_body(&hostile_content(1), &with_date)
+            .body;
+        assert_eq!(body["fields"]["customfield_10042"], "2030-01-31");
+        assert!(body["fields"].get("duedate").is_none());
+        let with_datetime = screen(&[("customfield_10042", "datetime")]);
+        let body = fields(&settings)
+            .create_body(&hostile_content(1), &with_datetime)
+            .body;
+        assert_eq!(
+            body["fields"]["customfield_10042"],
+            "2030-01-31T00:00:00.000+0000"
+        );
+        settings.due_date_field = Some("none".into());
+        let prepared = fields(&settings).create_body(&hostile_content(1), &with_date);
+        assert!(
+            !prepared
+                .sent()
+                .iter()
+                .any(|f| f.contains("due") || f.starts_with("custom"))
+        );
+        assert!(
+            !prepared
+                .left_out
+                .iter()
+                .any(|f| f.contains("due") || f.starts_with("custom")),
+            "turned off, not left out: {:?}",
+            prepared.left_out
         );
     }
 }

@@ -4,7 +4,9 @@
 //! search endpoint, user field) is `dialect`. Every call is safe to repeat:
 //! - a created issue carries the group key in the `scantix` issue property (and the group's label),
 //!   so `find_by_group_key` finds it again after a crash between "Jira created it" and "the store
-//!   recorded it";
+//!   recorded it"; Cloud's search lags its writes, so that lookup (`find_after`) names an answered
+//!   create's issue id in `reconcileIssues`, and after an unanswered one searches until such an
+//!   issue must show (`search-consistency-secs`);
 //! - a comment ends with a marker naming its `comment_id`, checked before posting;
 //! - a transition is chosen by status *category* from those the issue offers, and is a no-op when
 //!   the issue is already there.
@@ -14,12 +16,15 @@
 //! - `dialect`: Cloud vs Data Center.
 //! - [`adf`], [`wiki`]: ticket content as ADF (Cloud) or wiki markup (Data Center), alert text inert.
 //! - `text`: cleaning and capping alert text before either renderer; fitting under Jira's limit.
+//! - `create_screen`: which fields a project's create screen has for an issue type (Jira's create
+//!   metadata), so that only those are sent; learnt per (project, issue type), cached a while.
 //! - `issue_fields`: the create and edit bodies (fields, labels, the group-key property).
 //! - [`jql`]: the searches, with escaped literals.
 //! - [`workflow`]: choosing a transition by status category.
 //! - `http`: the single `send` (auth, retries, backoff); `errors`: Jira's errors → `TrackerError`.
 
 pub mod adf;
+mod create_screen;
 mod dialect;
 mod errors;
 mod http;
@@ -37,28 +42,41 @@ pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
 use super::{Tracker, TrackerError, TrackerSite};
 use crate::identity::GroupKey;
 use crate::repo_config::TrackerKind;
-use crate::state::{TicketRef, TicketState};
+use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
-use dialect::{Dialect, SearchPage};
-use errors::Failure;
+use chrono::{DateTime, Utc};
+use create_screen::{FieldMeta, FieldPage, IssueTypePage, Screen};
+use dialect::{Dialect, Myself, SearchPage};
+use errors::{Failure, setting_for_field};
 use http::{Call, Http, Replay};
-use issue_fields::{Filing, IssueFields};
+use issue_fields::{Filing, IssueFields, Prepared};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use workflow::{Category, Status, Transition, Transitions};
 
 /// The label that marks a ticket whose findings are all gone (`TicketState::Stale`): a state that
 /// asks a person to look, which no workflow has a status for.
 pub const STALE_LABEL: &str = "scantix-stale";
 
+/// How long a learnt create screen is trusted. An admin's change to a screen takes effect within
+/// it, or at once when Jira refuses a field of a screen learnt earlier (it is learnt again).
+const SCREEN_TTL: Duration = Duration::from_secs(600);
+
+/// Learnt create screens, by (project key, issue type name), both in upper case.
+type ScreenCache = HashMap<(String, String), (Instant, Arc<Screen>)>;
+
 /// Tickets in Jira.
 pub struct JiraTracker {
     settings: JiraSettings,
     http: Http,
+    screens: Mutex<ScreenCache>,
+    screen_ttl: Duration,
 }
 
 impl std::fmt::Debug for JiraTracker {
@@ -134,7 +152,15 @@ impl JiraTracker {
                 backoff_base: Duration::from_millis(500),
             },
             settings,
+            screens: Mutex::new(HashMap::new()),
+            screen_ttl: SCREEN_TTL,
         })
+    }
+
+    /// Sets how long a learnt create screen is trusted (10 minutes by default).
+    pub fn with_screen_ttl(mut self, ttl: Duration) -> JiraTracker {
+        self.screen_ttl = ttl;
+        self
     }
 
     /// Sets the first retry delay (doubling from there; 500 ms by default). Tests make it small.
@@ -170,10 +196,257 @@ impl JiraTracker {
         }
     }
 
+    /// The create screen of `issue_type` in `project`, and whether it was just learnt (not
+    /// cached).
+    async fn screen(
+        &self,
+        project: &str,
+        issue_type: &str,
+    ) -> Result<(Arc<Screen>, bool), Failure> {
+        let key = (project.to_uppercase(), issue_type.to_uppercase());
+        let cached = {
+            let screens = self.screens.lock().unwrap_or_else(|p| p.into_inner());
+            screens
+                .get(&key)
+                .filter(|(at, _)| at.elapsed() < self.screen_ttl)
+                .map(|(_, screen)| screen.clone())
+        };
+        if let Some(screen) = cached {
+            return Ok((screen, false));
+        }
+        let screen = Arc::new(self.learn_screen(project, issue_type).await?);
+        let mut screens = self.screens.lock().unwrap_or_else(|p| p.into_inner());
+        screens.insert(key, (Instant::now(), screen.clone()));
+        Ok((screen, true))
+    }
+
+    fn forget_screen(&self, project: &str, issue_type: &str) {
+        let key = (project.to_uppercase(), issue_type.to_uppercase());
+        let mut screens = self.screens.lock().unwrap_or_else(|p| p.into_inner());
+        screens.remove(&key);
+    }
+
+    /// Asks Jira for the create screen (see `create_screen`): the issue type's id by name, then
+    /// its fields. A Jira without these endpoints (404: a Data Center older than 8.4) has an
+    /// unknown screen: everything configured is sent, as before.
+    async fn learn_screen(&self, project: &str, issue_type: &str) -> Result<Screen, Failure> {
+        let project_path = path_segment(project).ok_or_else(|| {
+            Failure::from(TrackerError::Misconfigured {
+                setting: "jira.project".into(),
+                message: format!(
+                    "`{}` is not a project key (letters, digits and `_`)",
+                    text::cap(&text::line(project), 80)
+                ),
+            })
+        })?;
+        let base = format!("/issue/createmeta/{project_path}/issuetypes");
+        let mut types: Vec<(String, String)> = Vec::new();
+        let listed = self
+            .pages(&base, |page: IssueTypePage, start| {
+                let more = page.more_after(start);
+                let got = page.items().len();
+                types.extend(page.items().iter().map(|t| (t.id.clone(), t.name.clone())));
+                (got, more)
+            })
+            .await;
+        match listed {
+            Ok(()) => {}
+            Err(f) if f.status == Some(StatusCode::NOT_FOUND) => {
+                tracing::warn!(
+                    project,
+                    "jira has no create metadata here (Data Center before 8.4?); sending every configured field"
+                );
+                return Ok(Screen::Unknown);
+            }
+            Err(f) => return Err(f),
+        }
+        let Some((id, _)) = types
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(issue_type.trim()))
+        else {
+            let names: Vec<&str> = types.iter().map(|(_, name)| name.as_str()).collect();
+            return Err(TrackerError::Misconfigured {
+                setting: "jira.issue-type".into(),
+                message: format!(
+                    "project {project} has no issue type `{issue_type}` that this account may \
+                     create; it has: {}",
+                    names.join(", ")
+                ),
+            }
+            .into());
+        };
+        let id = path_segment(id).ok_or_else(|| {
+            Failure::from(TrackerError::Failed(format!(
+                "unexpected issue type id from Jira: {}",
+                text::cap(&text::line(id), 40)
+            )))
+        })?;
+        let mut fields: Vec<FieldMeta> = Vec::new();
+        self.pages(&format!("{base}/{id}"), |page: FieldPage, start| {
+            let more = page.more_after(start);
+            let got = page.items().len();
+            fields.extend(page.into_items());
+            (got, more)
+        })
+        .await?;
+        let screen = create_screen::screen_of(fields);
+        tracing::info!(project, issue_type, fields = ?screen_ids(&screen), "jira create screen learnt");
+        Ok(screen)
+    }
+
+    /// Reads every page of a createmeta listing under the API (`startAt`/`maxResults` paging),
+    /// handing each to `take`, which says how many items it had and whether more follow.
+    async fn pages<P: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        mut take: impl FnMut(P, u32) -> (usize, bool),
+    ) -> Result<(), Failure> {
+        let mut start = 0u32;
+        for _ in 0..create_screen::MAX_PAGES {
+            let call = Call::new(Method::GET, self.api(path), Replay::Safe)
+                .query("startAt", start.to_string())
+                .query("maxResults", create_screen::PAGE_SIZE.to_string());
+            let page: P = self.http.send(&call).await?.json("the create metadata")?;
+            let (got, more) = take(page, start);
+            if !more {
+                return Ok(());
+            }
+            start += got as u32;
+        }
+        Ok(())
+    }
+
+    /// Fails before sending a create that the screen would refuse for a required field scantix
+    /// does not fill, naming the field and what to change.
+    fn check_required(
+        &self,
+        prepared: &Prepared,
+        screen: &Screen,
+        filing: &Filing<'_>,
+    ) -> Result<(), TrackerError> {
+        let unfilled = screen.unfilled(&prepared.sent());
+        let Some((first, _)) = unfilled.first() else {
+            return Ok(());
+        };
+        let named: Vec<String> = unfilled
+            .iter()
+            .map(|(id, field)| format!("{} ({id})", field.name))
+            .collect();
+        Err(TrackerError::Misconfigured {
+            setting: setting_for_field(first, self.settings.due_date_field()).into(),
+            message: format!(
+                "the create screen of issue type `{}` in project {} requires {}, which scantix \
+                 does not fill here: give it a default value (or make it optional) in Jira, or \
+                 change this setting",
+                filing.issue_type,
+                filing.project,
+                named.join(", ")
+            ),
+        })
+    }
+
+    /// A refusal, with the setting to change when Jira named a field: the due date's field is
+    /// whatever `due-date-field` says.
+    fn refused(&self, failure: Failure) -> TrackerError {
+        match (failure.error, &failure.field) {
+            (TrackerError::Misconfigured { message, .. }, Some(field)) => {
+                TrackerError::Misconfigured {
+                    setting: setting_for_field(field, self.settings.due_date_field()).into(),
+                    message,
+                }
+            }
+            (error, _) => error,
+        }
+    }
+
+    /// Runs `send` with the create screen of `filing`; if Jira refuses a field although the
+    /// screen had it when learnt (an admin changed the screen meanwhile), learns the screen again
+    /// and runs `send` once more.
+    async fn with_screen<T, F, Fut>(
+        &self,
+        filing: &Filing<'_>,
+        mut send: F,
+    ) -> Result<T, TrackerError>
+    where
+        F: FnMut(Arc<Screen>) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let (screen, fresh) = self
+            .screen(filing.project, filing.issue_type)
+            .await
+            .map_err(|f| self.refused(f))?;
+        match send(screen).await {
+            Err(f) if !fresh && f.field.is_some() && f.status == Some(StatusCode::BAD_REQUEST) => {
+                tracing::info!(field = ?f.field, "jira refused a field of a cached create screen; learning it again");
+                self.forget_screen(filing.project, filing.issue_type);
+                let (screen, _) = self
+                    .screen(filing.project, filing.issue_type)
+                    .await
+                    .map_err(|f| self.refused(f))?;
+                send(screen).await.map_err(|f| self.refused(f))
+            }
+            other => other.map_err(|f| self.refused(f)),
+        }
+    }
+
+    /// One create on `screen`: a body of the fields it has, checked for required fields scantix
+    /// does not fill, sent (and repeated after an unclear failure, once a search can show whether
+    /// it took effect).
+    async fn create_on(
+        &self,
+        content: &TicketContent,
+        filing: &Filing<'_>,
+        screen: Arc<Screen>,
+    ) -> Result<(TicketRef, Option<String>), Failure> {
+        let prepared = self.fields().create_body(content, &screen);
+        self.check_required(&prepared, &screen, filing)?;
+        if !prepared.left_out.is_empty() {
+            tracing::info!(
+                project = filing.project, issue_type = filing.issue_type, left_out = ?prepared.left_out,
+                "fields not on the project's create screen are not sent"
+            );
+        }
+        let call = &Call::new(Method::POST, self.api("/issue"), Replay::Unsafe).body(prepared.body);
+        let project = filing.project;
+        let consistency = self.settings.search_consistency();
+        // When the last create went out: an issue it made may show in search from then on plus
+        // `consistency` (Cloud's search lags its writes; see `find_after`).
+        let last_sent: &std::sync::Mutex<Option<Instant>> = &std::sync::Mutex::new(None);
+        self.repeat(|attempt| async move {
+            // After an unclear failure, Jira may have created it: look before creating, once
+            // the search can show it.
+            if attempt > 1 {
+                let sent = *last_sent.lock().unwrap_or_else(|p| p.into_inner());
+                let window = sent.map_or(Duration::ZERO, |sent| {
+                    consistency.saturating_sub(sent.elapsed())
+                });
+                if window > http::MAX_WAIT {
+                    return Err(TrackerError::Retryable(format!(
+                        "the outcome of a create is unknown, and Jira's search may take {}s \
+                         more to show it; looking for it later",
+                        window.as_secs()
+                    ))
+                    .into());
+                }
+                let deadline = Instant::now() + window;
+                if let Some(found) = self
+                    .find_until(project, &content.group_key, deadline)
+                    .await?
+                {
+                    return Ok((found, None));
+                }
+            }
+            *last_sent.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            let created: CreatedIssue = self.http.send(call).await?.json("issue creation")?;
+            Ok((self.reference(created.key), Some(created.id)))
+        })
+        .await
+    }
+
     /// Runs `flow` again while it fails ambiguously (a create or comment whose outcome is unknown),
     /// with backoff between runs. Each flow starts by checking whether its earlier run took
     /// effect, which is what makes running it again safe.
-    async fn repeat<T, F, Fut>(&self, mut flow: F) -> Result<T, TrackerError>
+    async fn repeat<T, F, Fut>(&self, mut flow: F) -> Result<T, Failure>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
@@ -190,15 +463,15 @@ impl JiraTracker {
                     tokio::time::sleep(http::backoff(self.http.backoff_base, attempt)).await;
                     attempt += 1;
                 }
-                Err(f) => return Err(f.error),
+                Err(f) => return Err(f),
             }
         }
     }
 
-    /// Searches with `jql`; returns the keys found (at most two: one is the ticket, a second
-    /// would be a duplicate worth a warning).
-    async fn search(&self, jql: &str) -> Result<Vec<String>, Failure> {
-        let (path, body) = self.dialect().search(jql, 2);
+    /// Searches with `jql`, reading `reconcile` (issue ids) as they are now; returns the keys found
+    /// (at most two: one is the ticket, a second would be a duplicate worth a warning).
+    async fn search(&self, jql: &str, reconcile: &[u64]) -> Result<Vec<String>, Failure> {
+        let (path, body) = self.dialect().search(jql, 2, reconcile);
         let reply = self
             .http
             .send(&Call::new(Method::POST, path, Replay::Safe).body(body))
@@ -207,22 +480,32 @@ impl JiraTracker {
         Ok(page.issues.into_iter().map(|i| i.key).collect())
     }
 
-    /// The ticket of `group` in `project`.
-    async fn find(&self, project: &str, group: &GroupKey) -> Result<Option<TicketRef>, Failure> {
+    /// The ticket of `group` in `project`; `reconcile` names issues (by id) the search must show
+    /// as they are now (see `Dialect::search`).
+    async fn find(
+        &self,
+        project: &str,
+        group: &GroupKey,
+        reconcile: &[u64],
+    ) -> Result<Option<TicketRef>, Failure> {
         // The property is the real key, but Jira searches an entity property only where an app
         // has it indexed; elsewhere the query is accepted and finds nothing. So an empty answer
         // (or a Jira that refuses the clause) falls back to the group's label. (One query with
         // `OR` would save that second call on a miss; the JQL kept to here is `AND`-only, which
         // is what the fake Jira the tests run against understands.)
-        let keys = match self.search(&jql::by_group_property(project, group)).await {
+        let by_label = jql::by_group_label(project, group);
+        let keys = match self
+            .search(&jql::by_group_property(project, group), reconcile)
+            .await
+        {
             Ok(keys) if !keys.is_empty() => keys,
-            Ok(_) => self.search(&jql::by_group_label(project, group)).await?,
+            Ok(_) => self.search(&by_label, reconcile).await?,
             Err(f)
                 if f.status == Some(StatusCode::BAD_REQUEST)
                     && !matches!(f.error, TrackerError::Misconfigured { .. }) =>
             {
                 tracing::info!("jira rejected the property search; searching by label");
-                self.search(&jql::by_group_label(project, group)).await?
+                self.search(&by_label, reconcile).await?
             }
             Err(f) => return Err(f),
         };
@@ -230,6 +513,35 @@ impl JiraTracker {
             tracing::warn!(group = %group, tickets = ?keys, "more than one Jira issue for one group; using the oldest");
         }
         Ok(keys.into_iter().next().map(|k| self.reference(k)))
+    }
+
+    /// `find`, repeated until `deadline` while it finds nothing: the moment by which an issue an
+    /// earlier request may have created shows in search at the latest. Cloud's index mostly
+    /// catches up within seconds, so the search is repeated with growing pauses and stops at the
+    /// first hit; nothing by the deadline means nothing was created. One search when the deadline
+    /// has passed.
+    async fn find_until(
+        &self,
+        project: &str,
+        group: &GroupKey,
+        deadline: Instant,
+    ) -> Result<Option<TicketRef>, Failure> {
+        let mut pause = Duration::from_millis(250);
+        loop {
+            if let Some(found) = self.find(project, group, &[]).await? {
+                return Ok(Some(found));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            tracing::info!(
+                group = %group, left_ms = left.as_millis() as u64,
+                "a create may have landed unseen; searching again until Jira's search must show it"
+            );
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 2).min(Duration::from_secs(4));
+        }
     }
 
     async fn edit_labels(&self, key: &str, op: &str, label: &str) -> Result<(), Failure> {
@@ -321,6 +633,8 @@ impl JiraTracker {
 
 #[derive(Debug, Deserialize)]
 struct CreatedIssue {
+    /// The numeric id, as a string: what `reconcileIssues` takes.
+    id: String,
     key: String,
 }
 
@@ -385,6 +699,26 @@ fn checked_key(ticket: &TicketRef) -> Result<&str, TrackerError> {
     }
 }
 
+/// `text` if it can be one URL path segment as it is (a project key, an id): letters, digits,
+/// `_` and `-`. Anything else is refused rather than escaped: it is a setting to fix.
+fn path_segment(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let ok = !text.is_empty()
+        && text.len() <= 255
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    ok.then_some(text)
+}
+
+/// The field ids of a known screen, for the log.
+fn screen_ids(screen: &Screen) -> Vec<&str> {
+    match screen {
+        Screen::Known(fields) => fields.keys().map(String::as_str).collect(),
+        Screen::Unknown => Vec::new(),
+    }
+}
+
 /// Whether two base URLs name the same Jira (scheme and host case, a trailing slash and
 /// surrounding spaces aside): how a repository's `tracker.jira.base-url` is matched against the
 /// deployment's.
@@ -436,36 +770,102 @@ impl Tracker for JiraTracker {
     }
 
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
-        Ok(self.find(&self.settings.project, key).await?)
+        Ok(self.find(&self.settings.project, key, &[]).await?)
     }
 
     /// Looks in the project the ticket was filed in: the repository's own, if it chose one.
     async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
         let project = Filing::of(&self.settings, &content.destination).project;
-        Ok(self.find(project, &content.group_key).await?)
+        Ok(self.find(project, &content.group_key, &[]).await?)
+    }
+
+    /// Jira Cloud's search is eventually consistent: "after a write operation is performed,
+    /// subsequent search operations using the API without the reconcileIssues parameter may return
+    /// stale or outdated data", "from a few seconds to minutes"; `reconcileIssues` (issue ids, at
+    /// most 50) makes the answer consistent for those issues
+    /// (developer.atlassian.com/cloud/jira/platform/search-and-reconcile/). So: with the answer of
+    /// the earlier create, its issue id goes in `reconcileIssues`, and if the search cannot match
+    /// the issue at all (a property Jira does not index and no label), a read by id (consistent)
+    /// says whether it still exists. Without an answer, nobody knows the id of an issue that may
+    /// have been created: the search waits until such an issue can show (`search_consistency`
+    /// after the request), or, if that is further away than one call may wait, fails retryably
+    /// so that a later retry looks then.
+    async fn find_after(
+        &self,
+        content: &TicketContent,
+        attempt: &CreateAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let project = Filing::of(&self.settings, &content.destination).project;
+        let Some(created) = &attempt.answered else {
+            let visible_at = attempt.sent_at
+                + chrono::Duration::from_std(self.settings.search_consistency())
+                    .unwrap_or_default();
+            let window = (visible_at - now).to_std().unwrap_or_default();
+            if window > http::MAX_WAIT {
+                return Err(TrackerError::Retryable(format!(
+                    "an issue created at {} may not show in Jira's search before {visible_at}; \
+                     looking for it then",
+                    attempt.sent_at
+                )));
+            }
+            let deadline = Instant::now() + window;
+            return Ok(self
+                .find_until(project, &content.group_key, deadline)
+                .await?);
+        };
+        let receipt: Vec<u64> = created
+            .receipt
+            .as_deref()
+            .and_then(|id| id.parse().ok())
+            .into_iter()
+            .collect();
+        if let Some(found) = self.find(project, &content.group_key, &receipt).await? {
+            return Ok(Some(found));
+        }
+        let key = checked_key(&created.ticket)?;
+        let read = Call::new(
+            Method::GET,
+            self.api(&format!("/issue/{key}")),
+            Replay::Safe,
+        )
+        .about(key)
+        .query("fields", "status");
+        match self.http.send(&read).await {
+            Ok(_) => Ok(Some(created.ticket.clone())),
+            // Deleted meanwhile: a new one is due.
+            Err(Failure {
+                error: TrackerError::NotFound(_),
+                ..
+            }) => Ok(None),
+            Err(f) => Err(f.error),
+        }
     }
 
     async fn create(
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError> {
-        let body = self.fields().create_body(content);
-        let call = &Call::new(Method::POST, self.api("/issue"), Replay::Unsafe).body(body);
-        let project = Filing::of(&self.settings, &content.destination).project;
-        let ticket = self
-            .repeat(|attempt| async move {
-                // After an unclear failure, Jira may have created it: look before creating.
-                if attempt > 1
-                    && let Some(found) = self.find(project, &content.group_key).await?
-                {
-                    return Ok(found);
-                }
-                let created: CreatedIssue = self.http.send(call).await?.json("issue creation")?;
-                Ok(self.reference(created.key))
-            })
+        let created = self.create_with_receipt(content).await?;
+        Ok((created.ticket, created.state))
+    }
+
+    /// The receipt is the issue's numeric id, for `reconcileIssues` in `find_after`. Only the
+    /// fields the project's create screen has are sent (see `create_screen`).
+    async fn create_with_receipt(
+        &self,
+        content: &TicketContent,
+    ) -> Result<CreatedTicket, TrackerError> {
+        let filing = Filing::of(&self.settings, &content.destination);
+        let (ticket, receipt) = self
+            .with_screen(&filing, |screen| self.create_on(content, &filing, screen))
             .await?;
         tracing::info!(issue = %ticket.key, group = %content.group_key, "jira issue created");
-        Ok((ticket, TicketState::Open))
+        Ok(CreatedTicket {
+            ticket,
+            state: TicketState::Open,
+            receipt,
+        })
     }
 
     async fn update(
@@ -474,15 +874,19 @@ impl Tracker for JiraTracker {
         content: &TicketContent,
     ) -> Result<(), TrackerError> {
         let key = checked_key(ticket)?;
-        let call = Call::new(
-            Method::PUT,
-            self.api(&format!("/issue/{key}")),
-            Replay::Safe,
-        )
-        .about(key)
-        .body(self.fields().update_body(content));
-        self.http.send(&call).await?;
-        Ok(())
+        let filing = Filing::of(&self.settings, &content.destination);
+        self.with_screen(&filing, |screen| async move {
+            let prepared = self.fields().update_body(content, &screen);
+            let call = Call::new(
+                Method::PUT,
+                self.api(&format!("/issue/{key}")),
+                Replay::Safe,
+            )
+            .about(key)
+            .body(prepared.body);
+            self.http.send(&call).await.map(|_| ())
+        })
+        .await
     }
 
     async fn comment(
@@ -492,16 +896,30 @@ impl Tracker for JiraTracker {
         text: &str,
     ) -> Result<(), TrackerError> {
         let key = checked_key(ticket)?;
-        self.repeat(|_| self.comment_once(key, comment_id, text))
-            .await
+        Ok(self
+            .repeat(|_| self.comment_once(key, comment_id, text))
+            .await?)
     }
 
     async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
         let key = checked_key(ticket)?;
         match Category::of(to) {
             None => Ok(self.edit_labels(key, "add", STALE_LABEL).await?),
-            Some(target) => self.repeat(|_| self.transition_once(key, target)).await,
+            Some(target) => Ok(self.repeat(|_| self.transition_once(key, target)).await?),
         }
+    }
+
+    /// `GET /myself` (Cloud `/rest/api/3`, Data Center `/rest/api/2`): the credential's user.
+    async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
+        let call = Call::new(Method::GET, self.api("/myself"), Replay::Safe);
+        let me: Myself = self.http.send(&call).await?.json("GET /myself")?;
+        let ids = self.dialect().own_ids(me);
+        if ids.is_empty() {
+            return Err(TrackerError::Failed(
+                "Jira's /myself names no user id for the credential".into(),
+            ));
+        }
+        Ok(ids)
     }
 }
 

@@ -38,12 +38,24 @@ pub struct JiraSettings {
     /// Components (by name) set on every ticket.
     #[serde(default)]
     pub components: Vec<String>,
+    /// The field the SLA due date goes in: Jira's `duedate` (unset), a date or date-time custom
+    /// field by id (`customfield_10042`), or `none` to send no due date. Sent only where the
+    /// project's create screen has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date_field: Option<String>,
     /// Limit on one HTTP request, connection included.
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: u64,
     /// Attempts per call before giving up with a retryable error (1 = no retries).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// How long a new issue may take to show in Jira's search, in seconds: after a create whose
+    /// answer was lost, the search for it waits this long from the request. Unset: 30 on Cloud,
+    /// whose search is eventually consistent ("a few seconds to minutes", most changes "within
+    /// seconds": developer.atlassian.com/cloud/jira/platform/search-and-reconcile/), 0 on Data
+    /// Center, whose index is written with the issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search_consistency_secs: Option<u64>,
 }
 
 impl JiraSettings {
@@ -57,11 +69,34 @@ impl JiraSettings {
             priorities: Priorities::default(),
             labels: Vec::new(),
             components: Vec::new(),
+            due_date_field: None,
             request_timeout_secs: default_request_timeout_secs(),
             max_attempts: default_max_attempts(),
+            search_consistency_secs: None,
         }
     }
+
+    /// The field the due date goes in (see `due_date_field`); `None` when turned off.
+    pub fn due_date_field(&self) -> Option<&str> {
+        match self.due_date_field.as_deref().map(str::trim) {
+            None => Some(DUE_DATE),
+            Some(off) if off.is_empty() || off.eq_ignore_ascii_case("none") => None,
+            Some(field) => Some(field),
+        }
+    }
+
+    /// How long a new issue may take to show in search (see `search_consistency_secs`).
+    pub fn search_consistency(&self) -> std::time::Duration {
+        let default = match self.flavor {
+            Flavor::Cloud => 30,
+            Flavor::DataCenter => 0,
+        };
+        std::time::Duration::from_secs(self.search_consistency_secs.unwrap_or(default))
+    }
 }
+
+/// Jira's own due date field.
+pub const DUE_DATE: &str = "duedate";
 
 fn default_issue_type() -> String {
     "Bug".into()
@@ -171,6 +206,28 @@ mod tests {
         assert_eq!(s.priorities.for_severity(Severity::Critical), "P1");
         assert_eq!(s.priorities.for_severity(Severity::High), "High");
         assert_eq!(s.max_attempts, 2);
+    }
+
+    #[test]
+    fn the_due_date_goes_to_duedate_a_custom_field_or_nowhere() {
+        let with = |field: Option<&str>| {
+            let mut s = JiraSettings::new("https://x", Flavor::Cloud, "SEC");
+            s.due_date_field = field.map(str::to_owned);
+            s.due_date_field().map(str::to_owned)
+        };
+        assert_eq!(with(None).as_deref(), Some("duedate"));
+        assert_eq!(
+            with(Some("customfield_10042")).as_deref(),
+            Some("customfield_10042")
+        );
+        assert_eq!(with(Some("none")), None);
+        assert_eq!(with(Some("")), None);
+        let s: JiraSettings = serde_json::from_value(serde_json::json!({
+            "base-url": "https://x", "flavor": "cloud", "project": "SEC",
+            "due-date-field": "customfield_10042",
+        }))
+        .unwrap();
+        assert_eq!(s.due_date_field(), Some("customfield_10042"));
     }
 
     #[test]
