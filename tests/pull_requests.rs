@@ -356,7 +356,7 @@ async fn a_pull_request_gets_one_summary_edited_in_place_and_its_merge_names_it_
         .comments
         .iter()
         .find(|c| c.contains("Pull request #2"))
-        .map(|c| c.clone())
+        .cloned()
         .expect("a comment naming the pull request");
     assert!(
         note.starts_with(
