@@ -89,7 +89,7 @@ async fn seed(store: &dyn Store) -> GroupKey {
 }
 
 async fn lifecycle(store: Arc<dyn Store>) {
-    let tracker = Arc::new(MemoryTracker::new());
+    let tracker = MemoryTracker::new();
     let key = seed(store.as_ref()).await;
     let (counted, calls) = Counted::new(tracker.clone());
     let exec = Executor::new(store.clone(), Arc::new(counted), Config::default());

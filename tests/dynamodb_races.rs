@@ -52,7 +52,7 @@ fn dependabot_alert(number: u64, package: &str) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep_every_finding() {
     let store: Arc<dyn Store> = Arc::new(local_store().await);
-    let tickets = Arc::new(MemoryTracker::new());
+    let tickets = MemoryTracker::new();
     let (tracker, calls) = Counted::new(tickets.clone());
     let executor = Executor::new(store.clone(), Arc::new(tracker), Config::default());
     let ingest = Arc::new(GithubIngest::new(Secret::new(SECRET), Arc::new(executor)));

@@ -59,10 +59,25 @@ impl Scratch {
         command.output().expect("run scantix")
     }
 
-    /// The store file as saved: what the settings decided, beyond what `tickets` shows.
+    /// The store's records, read from its database: what the settings decided, beyond what
+    /// `tickets` shows. `{"audit": [entries], "findings": [records]}`.
     fn store(&self) -> Value {
-        let text = std::fs::read_to_string(self.path("store.json")).expect("the store was saved");
-        serde_json::from_str(&text).expect("the store is JSON")
+        let db = rusqlite::Connection::open(
+            self.path("store.json")
+                .with_file_name(scantix::store::sqlite::DATABASE_FILE),
+        )
+        .expect("open the store's database");
+        let docs = |table: &str| -> Vec<Value> {
+            let mut query = db
+                .prepare(&format!("SELECT doc FROM {table}"))
+                .expect("a table of the store");
+            query
+                .query_map([], |row| row.get::<_, String>(0))
+                .expect("read the table")
+                .map(|doc| serde_json::from_str(&doc.expect("a row")).expect("JSON"))
+                .collect()
+        };
+        serde_json::json!({ "audit": docs("audit"), "findings": docs("findings") })
     }
 }
 
@@ -128,15 +143,6 @@ fn expected(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
 }
 
 /// The group records of the saved store, by group key.
-fn groups(store: &Value) -> Vec<&Value> {
-    store["groups"]
-        .as_object()
-        .expect("groups")
-        .values()
-        .filter_map(|versions| versions.as_array()?.first())
-        .collect()
-}
-
 #[test]
 fn without_config_the_bundled_policy_decides_as_it_does_deployed() {
     let scratch = Scratch::new("bundled");
@@ -151,10 +157,9 @@ fn without_config_the_bundled_policy_decides_as_it_does_deployed() {
     );
     let store = scratch.store();
     let reasons: Vec<&str> = store["audit"]
-        .as_object()
+        .as_array()
         .expect("audit")
-        .values()
-        .flat_map(|entries| entries.as_array().into_iter().flatten())
+        .iter()
         .filter(|e| e["action"] == "finding.triaged")
         .filter_map(|e| e["reason"].as_str())
         .collect();
@@ -220,10 +225,16 @@ fn a_config_file_applies_its_policy_file_grouping_owners_and_codeowners() {
         ])
     );
     let store = scratch.store();
-    let owners: Vec<(String, Option<&str>)> = groups(&store)
-        .into_iter()
-        .flat_map(|g| g["members"].as_object().into_iter().flatten())
-        .map(|(fingerprint, member)| (fingerprint.clone(), member["owner"].as_str()))
+    let owners: Vec<(String, Option<&str>)> = store["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["fingerprint"].as_str().unwrap_or_default().to_owned(),
+                f["owner"].as_str(),
+            )
+        })
         .collect();
     assert!(
         owners.contains(&(
@@ -294,7 +305,10 @@ fn a_config_that_cannot_be_used_stops_the_command_before_anything_is_delivered()
             assert!(stderr.contains(words), "{words:?} in {stderr}");
         }
         assert!(output.stdout.is_empty(), "nothing delivered");
-        assert!(!scratch.path("store.json").exists(), "nothing saved");
+        assert!(
+            !scratch.path(scantix::store::sqlite::DATABASE_FILE).exists(),
+            "the store is not even opened"
+        );
     }
 }
 

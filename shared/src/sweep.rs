@@ -224,7 +224,7 @@ mod tests {
         };
         let store = Arc::new(MemoryStore::new());
         let github = Arc::new(MemoryGitHub::new());
-        let tracker = Arc::new(MemoryTracker::new());
+        let tracker = MemoryTracker::new();
         let executor = Arc::new(
             Executor::new(store.clone(), Arc::new(tracker.clone()), Config::default())
                 .with_github(github.clone())

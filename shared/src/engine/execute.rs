@@ -346,6 +346,7 @@ impl Executor {
         // The group a new finding would join; a known finding keeps the group it was put in.
         let new_key = group_key_for(event, None, config, verdict.group_by);
         let mut conflicts = 0;
+        let mut unavailable = 0;
         loop {
             let now = (self.clock)();
             let read = self
@@ -435,6 +436,14 @@ impl Executor {
                         return Err(ExecuteError::Contention(conflicts));
                     }
                     backoff(conflicts).await;
+                }
+                // Throttling or a store under load (DynamoDB answers a transaction that waited
+                // too long for an item's lock with a 500): nothing was written, and a moment
+                // later the same commit usually goes through.
+                Err(StoreError::Unavailable(why)) if unavailable < UNAVAILABLE_RETRIES => {
+                    unavailable += 1;
+                    tracing::warn!(attempt = unavailable, why = %why, "store unavailable; retrying the commit");
+                    backoff(unavailable + 2).await;
                 }
                 // A concurrent copy of this delivery won the commit.
                 Err(StoreError::DuplicateDelivery(_)) => {
@@ -1328,6 +1337,8 @@ fn draft_links(decision: &Decision, before: Option<&Versioned<GroupRecord>>) -> 
 /// the new one put); the rest of the room is the group, its list entries and the delivery (audit
 /// entries past the room are appended right after).
 const CHUNK_FINDINGS: usize = 25;
+/// How often one event's commit is tried again when the store answers it is unavailable.
+const UNAVAILABLE_RETRIES: u32 = 4;
 /// Page size for list reads.
 const PAGE: usize = 200;
 

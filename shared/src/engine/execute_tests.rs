@@ -41,12 +41,12 @@ struct Setup {
     store: Arc<MemoryStore>,
     exec: Executor,
     counts: Arc<CallCounts>,
-    tracker: Arc<MemoryTracker>,
+    tracker: MemoryTracker,
 }
 
 fn tracker_setup() -> Setup {
     let store = Arc::new(MemoryStore::new());
-    let tracker = Arc::new(MemoryTracker::new());
+    let tracker = MemoryTracker::new();
     let (counted, counts) = Counted::new(tracker.clone());
     Setup {
         store: store.clone(),
@@ -323,11 +323,11 @@ impl Faulty {
     }
 }
 
-fn faulty_setup() -> (Arc<MemoryStore>, Executor, Arc<Faulty>, Arc<MemoryTracker>) {
+fn faulty_setup() -> (Arc<MemoryStore>, Executor, Arc<Faulty>, MemoryTracker) {
     let store = Arc::new(MemoryStore::new());
-    let tracker = Arc::new(MemoryTracker::new());
+    let tracker = MemoryTracker::new();
     let faulty = Arc::new(Faulty {
-        inner: tracker.clone(),
+        inner: Arc::new(tracker.clone()),
         fail_after_create: AtomicBool::new(false),
         outage: AtomicBool::new(false),
         creates: AtomicU32::new(0),
@@ -509,7 +509,7 @@ fn organisation_wide() -> Config {
 #[tokio::test]
 async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket() {
     let store = Arc::new(MemoryStore::new());
-    let tracker = Arc::new(MemoryTracker::new());
+    let tracker = MemoryTracker::new();
     let (counted, counts) = Counted::new(tracker.clone());
     let github = Arc::new(crate::github::api::MemoryGitHub::new());
     let exec = Executor::new(store.clone(), Arc::new(counted), organisation_wide())

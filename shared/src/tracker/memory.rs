@@ -9,7 +9,7 @@ use crate::state::{TicketRef, TicketState};
 use crate::ticket::{TicketContent, markdown};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A comment as the tracker holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,10 +31,11 @@ pub struct MemoryTicket {
     pub comments: Vec<MemoryComment>,
 }
 
-/// Tickets in memory, `MEM-1`, `MEM-2`, … in creation order.
-#[derive(Debug, Default)]
+/// Tickets in memory, `MEM-1`, `MEM-2`, … in creation order. Clones share the tickets, so a test
+/// keeps one to look at what the executor's copy did.
+#[derive(Debug, Default, Clone)]
 pub struct MemoryTracker {
-    tickets: Mutex<BTreeMap<String, MemoryTicket>>,
+    tickets: Arc<Mutex<BTreeMap<String, MemoryTicket>>>,
 }
 
 impl MemoryTracker {
