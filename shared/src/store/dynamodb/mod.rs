@@ -132,6 +132,15 @@ impl DynamoStore {
                 "scantix-local",
             ))
             .endpoint_url(endpoint)
+            // DynamoDB Local serialises writes to one table behind a lock and answers a retryable
+            // InternalServerError when a request waits too long for it ("this request will succeed
+            // in actual DynamoDB"): under a burst of concurrent commits it needs more attempts than
+            // the service does.
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+                    .with_max_attempts(10)
+                    .with_initial_backoff(std::time::Duration::from_millis(50)),
+            )
             .build();
         DynamoStore::new(Client::from_conf(config), table)
     }
