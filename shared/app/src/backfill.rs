@@ -9,15 +9,15 @@
 //! sync's delivery ids make a re-read alert a duplicate, and a ticket is looked for before it is
 //! created). It never fails the event: what it cannot do now is logged and left to the sweeper.
 
-use crate::engine::Executor;
-use crate::engine::triage::builtin;
-use crate::finding::{AlertKind, Finding};
-use crate::github::api::GitHubError;
-use crate::github::clients::GitHubClients;
-use crate::github::installation_webhook::{InstallationChange, InstallationEvent};
+use crate::execute::Executor;
 use crate::repo_settings::SettingsSource;
-use crate::state::{CoveredRepository, InstallationRecord};
 use crate::sync::{Rules, SyncError, SyncReport, Syncer};
+use scantix_core::decide::triage::builtin;
+use scantix_core::event::{InstallationChange, InstallationEvent};
+use scantix_core::finding::{AlertKind, Finding};
+use scantix_core::ports::github::GitHubError;
+use scantix_core::ports::github_clients::GitHubClients;
+use scantix_core::records::{CoveredRepository, InstallationRecord};
 use std::sync::Arc;
 use std::time::Instant;
 

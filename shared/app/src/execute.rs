@@ -21,30 +21,34 @@
 //!    (`CreateAttempt`: sent, then answered), so that the lookup after a crash knows a ticket may
 //!    exist, or which one does, even where the tracker's search lags its writes.
 
-use super::decide::{Action, Decision, Inputs, decide, group_key_for};
-use super::decide_ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
-use super::drafts::settle_draft_ops;
-use super::installations::apply_installation;
-use super::own_accounts::OwnAccounts;
-use super::triage::{Verdict, plain};
-use crate::config::Config;
-use crate::event::{AlertEvent, TicketEvent};
-use crate::finding::AlertState;
-use crate::github::api::{GitHub, GitHubError};
-use crate::github::clients::{GitHubClients, OneClient};
-use crate::github::installation_webhook::InstallationEvent;
-use crate::identity::{Fingerprint, GroupKey};
+pub mod own_accounts;
+
 use crate::repo_settings::SettingsSource;
-use crate::state::{
+use chrono::{DateTime, Duration, Utc};
+use own_accounts::OwnAccounts;
+use scantix_core::config::Config;
+use scantix_core::decide::alert::{Inputs, decide, group_key_for};
+use scantix_core::decide::drafts::settle_draft_ops;
+use scantix_core::decide::installations::apply_installation;
+use scantix_core::decide::ticket::{TicketDecision, TicketInputs, Verification, decide_ticket};
+use scantix_core::decide::triage::{Verdict, plain};
+use scantix_core::decide::{Action, Decision};
+use scantix_core::event::InstallationEvent;
+use scantix_core::event::{AlertEvent, TicketEvent};
+use scantix_core::finding::AlertState;
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::ports::clock::Clock;
+use scantix_core::ports::github::{GitHub, GitHubError};
+use scantix_core::ports::github_clients::{GitHubClients, OneClient};
+use scantix_core::ports::store::{
+    Commit, EventKeys, Guarded, List, Members, Store, StoreError, TicketLink, read_all,
+};
+use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::{
     AuditEntry, CreateAttempt, DRAFT_TRACKER, DeliveryRecord, FindingRecord, GroupRecord,
     InstallationRecord, Lease, OutboxOp, PendingOp, TicketRef, TicketState, Triage, Versioned,
 };
-use crate::store::{
-    Commit, EventKeys, Guarded, List, Members, Store, StoreError, TicketLink, read_all,
-};
-use crate::ticket::TicketContent;
-use crate::tracker::{Tracker, TrackerError};
-use chrono::{DateTime, Duration, Utc};
+use scantix_core::ticket::TicketContent;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -124,9 +128,6 @@ pub struct Applied {
     pub group: Option<Versioned<GroupRecord>>,
     pub lease: Option<String>,
 }
-
-/// A source of "now"; tests pin it.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// Knobs of the protocol. The defaults suit Lambda (a function lives at most 15 minutes; a lease
 /// outliving its holder only delays the next sync).
@@ -766,7 +767,7 @@ impl Executor {
     /// What a ticket for `group` says now: its long texts and its first findings read from the
     /// store, rendered.
     pub async fn render(&self, group: &GroupRecord) -> Result<TicketContent, ExecuteError> {
-        Ok(crate::listing::render(self.store.as_ref(), group).await?)
+        Ok(scantix_core::ticket::listing::render(self.store.as_ref(), group).await?)
     }
 
     /// The configuration a tracker event on `group` is decided under: its repository's settings
@@ -875,11 +876,12 @@ impl Executor {
                 if stored
                     .value
                     .due()
-                    .is_none_or(|due| !crate::sla::is_overdue(due, now))
+                    .is_none_or(|due| !scantix_core::sla::is_overdue(due, now))
                 {
                     break 'pages;
                 }
-                let Some((mut group, entry)) = super::decide::decide_overdue(&stored.value, now)
+                let Some((mut group, entry)) =
+                    scantix_core::decide::alert::decide_overdue(&stored.value, now)
                 else {
                     continue;
                 };
@@ -1351,9 +1353,7 @@ async fn backoff(attempt: u32) {
 
 // The pull request side (`apply_pull_request`), in its own file; a child module, so it shares the
 // executor's fields and backoff.
-#[path = "execute_pull_request.rs"]
 mod pull_request;
 
 #[cfg(test)]
-#[path = "execute_tests.rs"]
 mod tests;

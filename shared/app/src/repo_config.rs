@@ -17,13 +17,13 @@
 #![doc = include_str!("repo_config.example.yml")]
 //! ```
 
-use crate::config::{Config, Grouping, WhenAllFixed};
-use crate::github::api::DismissReason;
-use crate::policy::{Policy, PolicyError};
-use crate::sla::SlaPolicy;
-use crate::ticket::TicketDestination;
-use crate::tracker::TrackerSite;
-use crate::tracker::jira::{JiraSettings, Priorities, same_site};
+use scantix_core::config::{Config, Grouping, WhenAllFixed};
+use scantix_core::finding::DismissReason;
+use scantix_core::sla::SlaPolicy;
+use scantix_core::ticket::destination::TicketDestination;
+use scantix_core::ticket::destination::TrackerSite;
+use scantix_core::ticket::destination::{JiraSettings, Priorities, TrackerKind};
+use scantix_policy::{Policy, PolicyError};
 use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,28 +68,6 @@ pub struct TrackerSection {
     pub kind: TrackerKind,
     /// Required when `kind` is `jira`.
     pub jira: Option<JiraSettings>,
-}
-
-/// Which tracker holds the tickets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum TrackerKind {
-    /// Kept by scantix itself, in its store.
-    #[default]
-    Draft,
-    Jira,
-    GithubIssues,
-}
-
-impl TrackerKind {
-    /// As the config file spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrackerKind::Draft => "draft",
-            TrackerKind::Jira => "jira",
-            TrackerKind::GithubIssues => "github-issues",
-        }
-    }
 }
 
 /// Where the triage policy comes from, once resolved.
@@ -790,15 +768,27 @@ fn strip_locations(message: &str) -> String {
     out
 }
 
+/// Whether two base URLs name the same Jira (scheme and host case, a trailing slash and
+/// surrounding spaces aside): how a repository's `tracker.jira.base-url` is matched against the
+/// deployment's.
+pub fn same_site(a: &str, b: &str) -> bool {
+    let normal = |raw: &str| {
+        url::Url::parse(raw.trim())
+            .ok()
+            .map(|url| url.as_str().trim_end_matches('/').to_owned())
+    };
+    matches!((normal(a), normal(b)), (Some(a), Some(b)) if a == b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Severity;
-    use crate::identity::GroupingMode;
-    use crate::policy::PolicyInput;
-    use crate::state::Triage;
-    use crate::testing::code_alert;
-    use crate::tracker::jira::Flavor;
+    use scantix_core::finding::Severity;
+    use scantix_core::identity::GroupingMode;
+    use scantix_core::records::Triage;
+    use scantix_core::testing::code_alert;
+    use scantix_core::ticket::destination::Flavor;
+    use scantix_policy::PolicyInput;
 
     const EXAMPLE: &str = include_str!("repo_config.example.yml");
 
@@ -1214,5 +1204,26 @@ mod tests {
             plain_types("sla.high: invalid type: string \"x\", expected u32"),
             "sla.high: invalid type: string \"x\", expected a whole number"
         );
+    }
+
+    #[test]
+    fn a_site_is_the_same_whatever_the_case_of_its_host_or_a_trailing_slash() {
+        assert!(same_site(
+            "https://ACME.atlassian.net/",
+            " https://acme.atlassian.net"
+        ));
+        assert!(same_site(
+            "https://jira.example.com/jira",
+            "https://jira.example.com/jira/"
+        ));
+        assert!(!same_site(
+            "https://jira.example.com/jira",
+            "https://jira.example.com"
+        ));
+        assert!(!same_site(
+            "https://a.atlassian.net",
+            "https://b.atlassian.net"
+        ));
+        assert!(!same_site("not a url", "not a url"));
     }
 }

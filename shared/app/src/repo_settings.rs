@@ -5,15 +5,16 @@
 //! `tracker` section naming another tracker, means the defaults for that part and a `problem` that
 //! says where and how to fix it.
 
-use crate::config::Config;
-use crate::engine::triage::{Verdict, triage_with};
-use crate::finding::{Finding, Repository};
-use crate::github::api::GitHub;
-use crate::owners::{CodeOwners, assignee_for};
-use crate::policy::Policy;
 use crate::repo_config::{self, CONFIG_PATH, PolicyRepository, PolicySource, RepoConfig};
-use crate::ticket::TicketDestination;
-use crate::tracker::TrackerSite;
+use scantix_core::config::Config;
+use scantix_core::decide::triage::Verdict;
+use scantix_core::finding::{Finding, Repository};
+use scantix_core::owners::{CodeOwners, assignee_for};
+use scantix_core::ports::github::GitHub;
+use scantix_core::ticket::destination::TicketDestination;
+use scantix_core::ticket::destination::TrackerSite;
+use scantix_policy::Policy;
+use scantix_policy::triage_with;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -259,7 +260,7 @@ impl SettingsCache {
 
 /// Where the webhook path gets a repository's settings: the GitHub App's clients and a cache.
 pub struct SettingsSource {
-    pub clients: Arc<dyn crate::github::clients::GitHubClients>,
+    pub clients: Arc<dyn scantix_core::ports::github_clients::GitHubClients>,
     pub cache: SettingsCache,
 }
 
@@ -312,7 +313,7 @@ fn problem_report(problems: &[String]) -> String {
          defaults apply to that part until it is fixed. Alert processing goes on.\n\n",
     );
     for problem in problems {
-        body.push_str(&crate::ticket::markdown::block(problem));
+        body.push_str(&scantix_core::ticket::markdown::block(problem));
         body.push('\n');
     }
     body.push_str("\nThis issue is updated in place when scantix reads the files again.\n");

@@ -5,12 +5,12 @@
 //! One failing repository or installation does not stop the pass: it is reported and retried on
 //! the next one, from the progress it saved.
 
-use crate::engine::Executor;
-use crate::github::clients::GitHubClients;
+use crate::execute::Executor;
 use crate::repo_settings::SettingsCache;
-use crate::store::StoreError;
 use crate::sync::{Rules, SyncReport, Syncer};
 use chrono::{DateTime, Utc};
+use scantix_core::ports::github_clients::GitHubClients;
+use scantix_core::ports::store::StoreError;
 use std::sync::Arc;
 
 /// What a sweep did.
@@ -94,7 +94,8 @@ impl Sweeper {
                 let synced = match &self.settings {
                     Some(cache) => {
                         let (settings, _) = cache.for_repo(github.as_ref(), &repo).await;
-                        let triage = |finding: &crate::finding::Finding| settings.verdict(finding);
+                        let triage =
+                            |finding: &scantix_core::finding::Finding| settings.verdict(finding);
                         let rules = Rules {
                             config: &settings.engine,
                             triage: &triage,
@@ -168,9 +169,13 @@ pub async fn drain_queued(
     let mut stopped = false;
     // The groups with calls still queued, from their list: not a scan of every group.
     let store = executor.store();
-    let queued = crate::store::read_all(|after| async move {
+    let queued = scantix_core::ports::store::read_all(|after| async move {
         store
-            .groups_in(&crate::store::List::Queued, after.as_deref(), 200)
+            .groups_in(
+                &scantix_core::ports::store::List::Queued,
+                after.as_deref(),
+                200,
+            )
             .await
     })
     .await?;
@@ -200,19 +205,17 @@ pub async fn drain_queued(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::event::{AlertChange, AlertEvent};
-    use crate::finding::{AlertState, Finding};
-    use crate::github::api::MemoryGitHub;
-    use crate::github::clients::OneClient;
-    use crate::github::installation_webhook::{
-        InstallationChange, InstallationEvent, NamedRepository,
-    };
-    use crate::state::{TicketState, Triage};
-    use crate::store::memory::MemoryStore;
-    use crate::testing::code_alert;
-    use crate::tracker::memory::MemoryTracker;
     use chrono::{Duration, TimeZone};
+    use scantix_core::config::Config;
+    use scantix_core::event::{AlertChange, AlertEvent};
+    use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
+    use scantix_core::finding::{AlertState, Finding};
+    use scantix_core::memory::github::MemoryGitHub;
+    use scantix_core::memory::store::MemoryStore;
+    use scantix_core::memory::tracker::MemoryTracker;
+    use scantix_core::ports::github_clients::OneClient;
+    use scantix_core::records::{TicketState, Triage};
+    use scantix_core::testing::code_alert;
 
     #[tokio::test]
     async fn a_sweep_repairs_a_missed_fix_and_flags_overdue_tickets_once() {
@@ -220,7 +223,7 @@ mod tests {
         let clock_now = Arc::new(std::sync::Mutex::new(start));
         let clock = {
             let now = clock_now.clone();
-            Arc::new(move || *now.lock().unwrap()) as crate::engine::execute::Clock
+            Arc::new(move || *now.lock().unwrap()) as scantix_core::ports::clock::Clock
         };
         let store = Arc::new(MemoryStore::new());
         let github = Arc::new(MemoryGitHub::new());
@@ -264,7 +267,10 @@ mod tests {
         let clients = Arc::new(OneClient(github.clone()));
         let sweeper = Sweeper::new(
             executor.clone(),
-            Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin)),
+            Syncer::new(
+                executor.clone(),
+                Arc::new(scantix_core::decide::triage::builtin),
+            ),
             clients,
         );
         let first = sweeper.sweep(start).await.unwrap();
@@ -330,16 +336,14 @@ mod tests {
 #[cfg(test)]
 mod settings_tests {
     use super::*;
-    use crate::config::Config;
-    use crate::github::api::MemoryGitHub;
-    use crate::github::clients::OneClient;
-    use crate::github::installation_webhook::{
-        InstallationChange, InstallationEvent, NamedRepository,
-    };
     use crate::repo_settings::SettingsCache;
-    use crate::store::memory::MemoryStore;
-    use crate::testing::code_alert;
-    use crate::tracker::draft::DraftTracker;
+    use scantix_core::config::Config;
+    use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
+    use scantix_core::memory::draft_tracker::DraftTracker;
+    use scantix_core::memory::github::MemoryGitHub;
+    use scantix_core::memory::store::MemoryStore;
+    use scantix_core::ports::github_clients::OneClient;
+    use scantix_core::testing::code_alert;
     use std::time::Duration;
 
     #[tokio::test]
@@ -377,7 +381,10 @@ mod settings_tests {
             .apply_installation("github:i", &install, None)
             .await
             .unwrap();
-        let syncer = Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin));
+        let syncer = Syncer::new(
+            executor.clone(),
+            Arc::new(scantix_core::decide::triage::builtin),
+        );
         let sweeper = Sweeper::new(
             executor.clone(),
             syncer,

@@ -13,15 +13,15 @@
 //! on the repository (or not readable with this credential): the kind is skipped, with a log line.
 //! A 401 is the credential itself refused: the sync fails, naming it, since every call would.
 
-use crate::config::Config;
-use crate::engine::triage::Verdict;
-use crate::engine::{Committed, ExecuteError, Executor};
-use crate::event::{AlertChange, AlertEvent};
-use crate::finding::{AlertKind, AlertState, Finding, Repository};
-use crate::github::api::{AlertQuery, AlertStateFilter, GitHub, GitHubError};
-use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{InstallationRecord, SyncProgress};
-use crate::store::{Guarded, StoreError};
+use crate::execute::{Committed, ExecuteError, Executor};
+use scantix_core::config::Config;
+use scantix_core::decide::triage::Verdict;
+use scantix_core::event::{AlertChange, AlertEvent};
+use scantix_core::finding::{AlertKind, AlertState, Finding, Repository};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::ports::github::{AlertQuery, AlertStateFilter, GitHub, GitHubError};
+use scantix_core::ports::store::{Guarded, StoreError};
+use scantix_core::records::{InstallationRecord, SyncProgress};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
@@ -378,5 +378,4 @@ fn progress_of(record: &InstallationRecord, repo: u64, kind: AlertKind) -> SyncP
 }
 
 #[cfg(test)]
-#[path = "sync_tests.rs"]
 mod tests;

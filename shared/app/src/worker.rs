@@ -1,62 +1,17 @@
-//! The worker: applies inbox items (see `crate::inbox`) and records how each went.
+//! The worker: applies inbox items (see `scantix_core::inbox`) and records how each went.
 //!
-//! In AWS it is invoked by the table's stream with batches of new inbox items; `scantix replay`
-//! calls the same `apply` for the items still pending. Applying an item twice is harmless: the
-//! engine's own delivery records make the second a recognised duplicate.
-//!
-//! Failure reporting follows Lambda's contract for stream sources with `ReportBatchItemFailures`:
-//! the response names the first record that failed; Lambda checkpoints everything before it and
-//! retries from it (the records after it included, so the worker stops at the first failure rather
-//! than applying records that will come again anyway). After the mapping's retries run out, Lambda
-//! sends the batch's coordinates to the dead-letter queue; the items stay pending in the table for
-//! `replay`.
+//! In AWS it is invoked by the table's stream with batches of new inbox items (read by
+//! `scantix_dynamodb::stream::apply_batch`, which calls `apply` for each, in order, and stops at
+//! the first failure); `scantix replay` calls the same `apply` for the items still pending.
+//! Applying an item twice is harmless: the engine's own delivery records make the second a
+//! recognised duplicate.
 
-use crate::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
 use crate::ingest::{Answer, GithubIngest, JiraIngest};
-use crate::store::dynamodb::inbox_item_from_stream_image;
-use crate::store::{Store, StoreError};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
+use scantix_core::ports::store::{Store, StoreError};
+use serde::Serialize;
 use std::sync::Arc;
 use tracing::Instrument;
-
-/// A batch from a DynamoDB stream event source mapping, as Lambda delivers it (only the fields
-/// the worker reads).
-#[derive(Debug, Deserialize)]
-pub struct StreamBatch {
-    #[serde(rename = "Records", default)]
-    pub records: Vec<StreamRecord>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamRecord {
-    /// `INSERT`, `MODIFY` or `REMOVE`.
-    #[serde(rename = "eventName", default)]
-    pub event_name: String,
-    pub dynamodb: StreamChange,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamChange {
-    #[serde(rename = "SequenceNumber")]
-    pub sequence_number: String,
-    #[serde(rename = "NewImage", default)]
-    pub new_image: Option<Value>,
-}
-
-/// The answer Lambda reads with `ReportBatchItemFailures`: an empty list means all done.
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct BatchResponse {
-    #[serde(rename = "batchItemFailures")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-#[derive(Debug, PartialEq, Serialize, Deserialize)]
-pub struct ItemFailure {
-    /// The failed record's sequence number.
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
-}
 
 /// What `replay` did.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -124,43 +79,6 @@ impl Worker {
         }
         .instrument(span)
         .await
-    }
-
-    /// Applies a stream batch in order, stopping at the first failure (see the module docs).
-    pub async fn apply_batch(&self, batch: &StreamBatch) -> BatchResponse {
-        for record in &batch.records {
-            if record.event_name != "INSERT" {
-                continue;
-            }
-            let Some(image) = &record.dynamodb.new_image else {
-                continue;
-            };
-            // Only inbox items reach the worker (the mapping's filter); anything else is skipped.
-            if !image["pk"]["S"]
-                .as_str()
-                .is_some_and(|pk| pk.starts_with("IN#"))
-            {
-                continue;
-            }
-            let item = match inbox_item_from_stream_image(image) {
-                Ok(item) => item,
-                Err(e) => {
-                    // No retry can make an unreadable image readable; blocking the shard on it
-                    // would stop every delivery behind it. The item itself stays pending in the
-                    // table, where replay reads it.
-                    tracing::error!(error = %e, sequence = %record.dynamodb.sequence_number, outcome = "skipped", "unreadable stream record");
-                    continue;
-                }
-            };
-            if let Applied::Failed { .. } = self.apply(&item).await {
-                return BatchResponse {
-                    batch_item_failures: vec![ItemFailure {
-                        item_identifier: record.dynamodb.sequence_number.clone(),
-                    }],
-                };
-            }
-        }
-        BatchResponse::default()
     }
 
     /// Applies every item still pending, oldest first, at most `limit` of them.

@@ -2,9 +2,9 @@
 //! would choose on day one; every field can be overridden.
 
 use crate::finding::AlertKind;
-use crate::github::api::DismissReason;
+use crate::finding::DismissReason;
 use crate::identity::GroupingMode;
-use crate::state::GroupScope;
+use crate::records::GroupScope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -91,7 +91,7 @@ pub struct Config {
     pub service_accounts: Vec<String>,
     /// Where a repository's new tickets go within the deployment's tracker (its project, issue
     /// type, priorities, labels, components); the default is the tracker's own settings.
-    pub destination: crate::ticket::TicketDestination,
+    pub destination: crate::ticket::destination::TicketDestination,
 }
 
 impl Default for Config {
@@ -115,7 +115,7 @@ impl Default for Config {
             recreate_deleted_tickets: false,
             sla: crate::sla::SlaPolicy::default(),
             service_accounts: Vec::new(),
-            destination: crate::ticket::TicketDestination::default(),
+            destination: crate::ticket::destination::TicketDestination::default(),
         }
     }
 }

@@ -112,3 +112,31 @@ pub struct PullRequestEvent {
     pub actor: Option<String>,
     pub installation_id: Option<u64>,
 }
+
+/// A repository as installation events name it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NamedRepository {
+    pub id: u64,
+    pub full_name: String,
+}
+
+/// What changed about an installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallationChange {
+    /// Installed on an account, covering these repositories.
+    Created(Vec<NamedRepository>),
+    /// Uninstalled: no more work for it; its history stays.
+    Deleted,
+    Suspended,
+    Unsuspended,
+    RepositoriesAdded(Vec<NamedRepository>),
+    RepositoriesRemoved(Vec<NamedRepository>),
+}
+
+/// One installation event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstallationEvent {
+    pub installation_id: u64,
+    pub account: String,
+    pub change: InstallationChange,
+}

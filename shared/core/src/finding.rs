@@ -188,6 +188,33 @@ impl AlertState {
     }
 }
 
+/// Why a person closes an alert without a fix, in scantix's words. Each alert kind spells it its
+/// own way in GitHub's API; `spelling` gives that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DismissReason {
+    FalsePositive,
+    WontFix,
+    UsedInTests,
+}
+
+impl DismissReason {
+    /// The `dismissed_reason` / `resolution` value GitHub expects for `kind`.
+    pub fn spelling(self, kind: AlertKind) -> &'static str {
+        match (kind, self) {
+            (AlertKind::CodeScanning, DismissReason::FalsePositive) => "false positive",
+            (AlertKind::CodeScanning, DismissReason::WontFix) => "won't fix",
+            (AlertKind::CodeScanning, DismissReason::UsedInTests) => "used in tests",
+            (AlertKind::SecretScanning, DismissReason::FalsePositive) => "false_positive",
+            (AlertKind::SecretScanning, DismissReason::WontFix) => "wont_fix",
+            (AlertKind::SecretScanning, DismissReason::UsedInTests) => "used_in_tests",
+            (AlertKind::Dependabot, DismissReason::FalsePositive) => "inaccurate",
+            (AlertKind::Dependabot, DismissReason::WontFix) => "tolerable_risk",
+            (AlertKind::Dependabot, DismissReason::UsedInTests) => "not_used",
+        }
+    }
+}
+
 /// Why and by whom an alert was dismissed (or resolved without a fix).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dismissal {

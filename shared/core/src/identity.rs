@@ -4,7 +4,7 @@
 //! plain strings so they can be DynamoDB keys and tracker labels, and both are built only here.
 
 use crate::finding::{AlertKind, Finding};
-use crate::state::GroupScope;
+use crate::records::GroupScope;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;

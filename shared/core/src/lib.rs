@@ -1,75 +1,51 @@
-//! scantix turns GitHub security alerts into grouped, deduplicated tickets and keeps both sides in
-//! sync.
+//! The core of scantix: what an alert, a group and a ticket are, what happens to them (the pure
+//! decisions), and the ports through which the rest of scantix acts, each with an in-memory twin.
+//!
+//! This crate does no I/O of its own and knows no vendor: no AWS SDK, no HTTP client, no Rego
+//! engine, no SQLite, no Lambda runtime (`cargo tree -p scantix-core -e normal` shows it, and the
+//! compiler keeps it so: the adapters are crates that depend on this one, never the reverse).
+//! Parsing webhook deliveries is `scantix-webhooks`; applying decisions through the ports is
+//! `scantix-app`; the ports' real implementations are the crates under `shared/adapters/`.
 //!
 //! # Layout
-//! - [`finding`]: the normalised `Finding` every alert becomes.
+//! - [`finding`]: the normalised `Finding` every alert becomes, and why an alert is dismissed.
 //! - [`identity`]: `Fingerprint` (one alert) and `GroupKey` (one unit of work, one ticket).
-//! - [`event`]: alert, ticket and pull request events as the engine sees them.
-//! - [`github`]: GitHub's side: webhook signatures and alert webhook payloads → events; `issues`
-//!   deliveries → ticket events (GitHub Issues as the tracker); `pull_request` deliveries → pull
-//!   request events.
-//! - [`jira`]: Jira webhook deliveries → ticket events.
-//! - [`config`]: the settings the engine follows.
-//! - [`state`]: the records kept between events (findings, groups with their ticket and outbox,
-//!   deliveries, audit entries, pull requests with their summary comment).
-//! - [`engine`]: `decide` (pure: event + state + config + now → new state and tracker ops) and
-//!   `execute` (applies a decision through the ports, race-free and safe to repeat);
-//!   `decide_pull_request` / `execute_pull_request`: a pull request's one summary comment, and the
-//!   tickets its merge fixes; `own_accounts`: scantix's account in its tracker, learned once per
-//!   process, so that echoes of its own writes change nothing.
-//! - [`repo_settings`]: a repository's effective settings (config file, org defaults, policy, CODEOWNERS), cached.
-//! - [`secret`]: values that never reach a log.
-//! - [`ticket`]: what a ticket says, and its Markdown rendering.
-//! - [`sweep`]: the scheduled pass: sync every covered repository, drain queued work, flag overdue tickets.
-//! - [`sync`]: backfill and reconciliation: GitHub's alert listings through the same engine.
-//! - [`backfill`]: backfill on install: what an installation event covered, synced at once within
-//!   a deadline, the rest left to the sweeper.
-//! - [`store`]: the `Store` port, with `memory` and `dynamodb` adapters.
-//! - [`tracker`]: the `Tracker` port, with the `draft`, `jira` (Cloud and Data Center) and
-//!   `github_issues` adapters.
-//! - [`worker`]: applies inbox items (from the table's stream, or `scantix replay`).
-//! - [`wiring`]: the ports built from a deployment's environment.
-//! - [`policy`]: triage as a Rego policy (bundled or an org's/repo's own) → ticket, record, ignore.
-//! - [`logging`]: JSON log lines with the spans' fields (delivery, repository, group, outcome).
-//! - [`owners`]: CODEOWNERS parsing and matching, and owner → assignee.
+//! - [`event`]: alert, ticket, pull request and installation events as the decisions see them.
+//! - [`records`]: what is kept between events (findings, groups with their ticket and outbox,
+//!   deliveries, audit entries, installations, pull requests), and `legacy`: records in the format
+//!   written before findings were records of their own, and their upgrade.
+//! - [`config`]: the settings the decisions follow.
 //! - [`sla`]: due dates from severity and first-seen time.
-//! - [`repo_config`]: `.github/scantix.yml` (repo, org, defaults) → the engine's settings.
-//! - [`legacy`]: records in the format written before findings were records of their own, and
-//!   their upgrade.
-//! - [`listing`]: a group's ticket as it reads now (how drafts are read).
+//! - [`owners`]: CODEOWNERS parsing and matching, and owner → assignee.
+//! - [`secret`]: values that never reach a log.
 //! - [`inbox`]: deliveries made durable by the webhook functions, applied by the worker.
-//! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
-//!   function and the local server.
+//! - [`ticket`]: what a ticket says (`anatomy`) and its Markdown (`markdown`); where it is filed
+//!   (`destination`: tracker kind and site, the Jira section, priorities, a repository's choices);
+//!   how a GitHub issue is named (`github_issue`); how a group's ticket reads now (`listing`).
+//! - [`decide`]: the pure decisions: an alert event (`alert`), a tracker event (`ticket`), a pull
+//!   request's summary (`pull_request`), an installation change (`installations`), draft tickets
+//!   (`drafts`), triage verdicts (`triage`); what they answer is `action`.
+//! - [`ports`]: the traits the application acts through: `store`, `tracker`, `github` and
+//!   `github_clients` (per installation), `clock`.
+//! - [`memory`]: in-memory twins of the ports (store, tracker, GitHub), the draft tracker, and a
+//!   call-counting tracker wrapper.
+//! - [`testing`]: sample findings and records, for tests and benchmarks.
 
-pub mod backfill;
 pub mod config;
-pub mod engine;
+pub mod decide;
 pub mod event;
 pub mod finding;
-pub mod github;
 pub mod identity;
 pub mod inbox;
-pub mod ingest;
-pub mod jira;
-pub mod legacy;
-pub mod listing;
-pub mod logging;
+pub mod memory;
 pub mod owners;
-pub mod policy;
-pub mod repo_config;
-pub mod repo_settings;
+pub mod ports;
+pub mod records;
 pub mod secret;
 pub mod sla;
-pub mod state;
-pub mod store;
-pub mod sweep;
-pub mod sync;
 #[doc(hidden)]
 pub mod testing;
 pub mod ticket;
-pub mod tracker;
-pub mod wiring;
-pub mod worker;
 
 /// Re-exported so that the functions and tools name the same chrono as the library.
 pub use chrono;

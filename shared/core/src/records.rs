@@ -1,9 +1,12 @@
 //! The records scantix keeps between events: what the decision engine reads, and what the store
-//! persists. Plain data, no behaviour beyond small queries.
+//! persists. Plain data, no behaviour beyond small queries. `legacy` reads records in the format
+//! written before findings were records of their own.
+
+pub mod legacy;
 
 use crate::finding::{AlertKind, AlertState, Finding, Repository, Rule, Severity};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::ticket::TicketDestination;
+use crate::ticket::destination::TicketDestination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -268,7 +271,7 @@ pub enum OutboxOp {
     /// `DismissPending`.
     DismissAlert {
         number: u64,
-        reason: crate::github::api::DismissReason,
+        reason: crate::finding::DismissReason,
         comment: String,
     },
     /// Dismiss in GitHub every finding of the group that carries a `pending_dismissal` (a "won't
@@ -289,7 +292,7 @@ impl OutboxOp {
 /// A dismissal decided by scantix (a ticket closed as "won't fix") and not yet sent to GitHub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingDismissal {
-    pub reason: crate::github::api::DismissReason,
+    pub reason: crate::finding::DismissReason,
     pub comment: String,
 }
 

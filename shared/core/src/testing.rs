@@ -78,12 +78,12 @@ pub fn ticketed_record(
     finding: &Finding,
     group: &crate::identity::GroupKey,
     now: chrono::DateTime<chrono::Utc>,
-) -> crate::state::FindingRecord {
-    crate::state::FindingRecord {
+) -> crate::records::FindingRecord {
+    crate::records::FindingRecord {
         fingerprint: crate::identity::Fingerprint::of(finding),
         group_key: group.clone(),
-        finding: crate::state::FindingRecord::slim(finding.clone()),
-        triage: crate::state::Triage::Ticket,
+        finding: crate::records::FindingRecord::slim(finding.clone()),
+        triage: crate::records::Triage::Ticket,
         severity: finding.severity,
         due: None,
         owner: None,
@@ -100,7 +100,7 @@ pub fn ticketed_record(
 /// the executor renders it: counts from the group, the first findings listed. `None` for none.
 pub fn ticket_of(findings: &[Finding]) -> Option<crate::ticket::TicketContent> {
     use crate::identity::{GroupKey, GroupingMode};
-    use crate::state::{FindingRecord, GroupContent, GroupRecord};
+    use crate::records::{FindingRecord, GroupContent, GroupRecord};
     let first = findings.first()?;
     let now = chrono::DateTime::UNIX_EPOCH;
     let key = GroupKey::for_finding(first, GroupingMode::Rule);

@@ -4,7 +4,7 @@
 //! from `fields.status.statusCategory.key`, never from status names, which differ per workflow.
 //! Events scantix does not act on are `Ignored`, never errors.
 
-use crate::event::{StatusCategory, TicketChange, TicketEvent};
+use scantix_core::event::{StatusCategory, TicketChange, TicketEvent};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -235,7 +235,7 @@ mod tests {
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
-            "{}/../../shared/fixtures/jira-webhooks/mattermost-plugin-jira/{name}",
+            "{}/../../../shared/fixtures/jira-webhooks/mattermost-plugin-jira/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn every_real_delivery_parses() {
         let dir = format!(
-            "{}/../../shared/fixtures/jira-webhooks/mattermost-plugin-jira",
+            "{}/../../../shared/fixtures/jira-webhooks/mattermost-plugin-jira",
             env!("CARGO_MANIFEST_DIR")
         );
         let mut count = 0;

@@ -98,7 +98,7 @@ mod tests {
     fn a_delivery_signed_with_our_secret_verifies() {
         let body = std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/fixtures/github-webhooks/octokit-webhooks/payload-examples/",
+            "/../../../shared/fixtures/github-webhooks/octokit-webhooks/payload-examples/",
             "api.github.com/code_scanning_alert/created.payload.json"
         ))
         .expect("fixture is readable");

@@ -21,18 +21,17 @@
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
 
-use crate::config::Config;
-use crate::github::app_auth::{AppCredentials, InstallationTokens};
-use crate::github::clients::{AppClients, GitHubClients};
-use crate::secret::Secret;
-use crate::store::Store;
-use crate::store::dynamodb::DynamoStore;
-use crate::tracker::draft::DraftTracker;
-use crate::tracker::github_issues::{
-    GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName,
-};
-use crate::tracker::jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
-use crate::tracker::{Tracker, TrackerError};
+use scantix_core::config::Config;
+use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::ports::github_clients::GitHubClients;
+use scantix_core::ports::store::Store;
+use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::secret::Secret;
+use scantix_dynamodb::DynamoStore;
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github::clients::AppClients;
+use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
+use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
 

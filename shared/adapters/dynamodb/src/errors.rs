@@ -1,10 +1,10 @@
 //! DynamoDB's answers as `StoreError`s: everything DynamoDB can answer is mapped here, and only
 //! here.
 
-use crate::store::StoreError;
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::CancellationReason;
+use scantix_core::ports::store::StoreError;
 
 // Error mapping: everything DynamoDB can answer is turned into a `StoreError` below, and only here.
 

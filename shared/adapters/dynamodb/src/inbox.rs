@@ -2,10 +2,10 @@
 //! binary attribute), read back by the worker from the table's stream or by `scantix replay`.
 
 use super::items::{Item, KIND_INBOX, Key, TTL, decode_doc, describe, document_item, number};
-use crate::inbox::{InboxItem, InboxStatus};
-use crate::store::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::SecondsFormat;
+use scantix_core::inbox::{InboxItem, InboxStatus};
+use scantix_core::ports::store::StoreError;
 
 /// The sparse index of pending inbox items, and its keys.
 pub const PENDING_INDEX: &str = "pending-inbox";

@@ -2,11 +2,11 @@
 //! a write is made of (one request alone, or one action of a transaction).
 
 use super::errors::build_error;
-use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{AuditEntry, DeliveryRecord, Versioned};
-use crate::store::{Guarded, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use chrono::SecondsFormat;
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::ports::store::{Guarded, StoreError};
+use scantix_core::records::{AuditEntry, DeliveryRecord, Versioned};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};

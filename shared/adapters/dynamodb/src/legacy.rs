@@ -1,6 +1,6 @@
 //! Groups written by the old code, upgraded the first time they are read: their inline members
 //! become finding records (with member entries), the group item becomes today's small record, and
-//! the rule's texts move to the group's content item. See `crate::legacy` for the conversion.
+//! the rule's texts move to the group's content item. See `scantix_core::records::legacy` for the conversion.
 //!
 //! The upgrade writes the findings first, in transactions of `CHUNK` (each finding guarded by the
 //! version it was read at), then the group guarded by its old version. A crash between leaves
@@ -14,9 +14,9 @@ use super::items::{
     document_item, version_of, versioned_write,
 };
 use super::lists::{group_diff, member_diff};
-use crate::legacy::{LegacyGroup, upgrade};
-use crate::state::{FindingRecord, GroupRecord, Versioned};
-use crate::store::{Guarded, StoreError};
+use scantix_core::ports::store::{Guarded, StoreError};
+use scantix_core::records::legacy::{LegacyGroup, upgrade};
+use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
 use std::collections::BTreeMap;
 
 /// Findings per transaction: each is its put and up to two member-entry writes.
@@ -47,7 +47,9 @@ impl DynamoStore {
                             legacy.key
                         )));
                     };
-                    if !crate::legacy::is_legacy_group(&super::items::doc_value(&current)?) {
+                    if !scantix_core::records::legacy::is_legacy_group(&super::items::doc_value(
+                        &current,
+                    )?) {
                         return decode_versioned(&current);
                     }
                     item = current;

@@ -49,6 +49,7 @@ mod inbox;
 mod items;
 mod legacy;
 pub mod lists;
+pub mod stream;
 
 pub use inbox::{PENDING_INDEX, inbox_item_from_stream_image, inbox_stream_image};
 
@@ -64,16 +65,6 @@ use items::{
 };
 use lists::{SHARDS, day_entry, day_pk, group_diff, list_pk, member_diff, members_pk};
 
-use super::{
-    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, List, Members, Page, Store,
-    StoreError,
-};
-use crate::identity::{Fingerprint, GroupKey};
-use crate::inbox::{Applied, InboxItem};
-use crate::state::{
-    AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
-    PullRequestRecord, Versioned,
-};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -81,6 +72,16 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, KeysAndAttributes, Projection, ProjectionType, ScalarAttributeType,
     StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
+};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::inbox::{Applied, InboxItem};
+use scantix_core::ports::store::{
+    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, List, Members, Page, Store,
+    StoreError,
+};
+use scantix_core::records::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
+    PullRequestRecord, Versioned,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -468,7 +469,7 @@ impl DynamoStore {
 
     /// A group item as today's record, upgrading one written by the old code on the way.
     async fn group_from(&self, item: &Item) -> Result<Versioned<GroupRecord>, StoreError> {
-        if crate::legacy::is_legacy_group(&doc_value(item)?) {
+        if scantix_core::records::legacy::is_legacy_group(&doc_value(item)?) {
             return self.upgrade_group(item).await;
         }
         decode_versioned(item)

@@ -15,9 +15,9 @@
 use super::items::{
     GROUP, Item, KIND, KIND_DAY, KIND_LIST, KIND_MEMBER, Key, TARGET_PK, TARGET_SK, Write,
 };
-use crate::state::{AuditEntry, FindingRecord, GroupRecord};
-use crate::store::lists::{List, audit_sort_key, group_lists};
 use aws_sdk_dynamodb::types::AttributeValue;
+use scantix_core::ports::store::lists::{List, audit_sort_key, group_lists};
+use scantix_core::records::{AuditEntry, FindingRecord, GroupRecord};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -73,7 +73,7 @@ fn member_key(finding: &FindingRecord) -> Key {
 }
 
 /// The partition of a group's member entries.
-pub(super) fn members_pk(group: &crate::identity::GroupKey) -> String {
+pub(super) fn members_pk(group: &scantix_core::identity::GroupKey) -> String {
     format!("M#{group}")
 }
 

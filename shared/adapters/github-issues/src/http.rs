@@ -8,16 +8,16 @@
 //! the group's outbox keeps the work. Every other answer becomes the `TrackerError` it means.
 //! Logs carry method, path, status and attempt — never a token or a body.
 
-use super::settings::{IssueKey, IssuesAuth, RepoName};
-use crate::github::api::GitHubError;
-use crate::github::rest::pin_api_version;
-use crate::secret::Secret;
-use crate::tracker::TrackerError;
+use crate::settings::{IssueKey, IssuesAuth, RepoName};
 use chrono::Utc;
 use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
+use scantix_core::ports::github::GitHubError;
+use scantix_core::ports::tracker::TrackerError;
+use scantix_core::secret::Secret;
+use scantix_http::github::pin_api_version;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -142,7 +142,7 @@ impl Http {
     /// connection worker there.
     pub fn new(auth: IssuesAuth, max_attempts: u32) -> Result<Http, TrackerError> {
         let (base_url, setting) = match &auth {
-            IssuesAuth::App(tokens) => (tokens.client().base_url().to_owned(), "GITHUB_API_URL"),
+            IssuesAuth::App(tokens) => (tokens.api_url().to_owned(), "GITHUB_API_URL"),
             IssuesAuth::Token { base_url, .. } => (base_url.clone(), "github-issues.base-url"),
         };
         let misconfigured = |why: String| TrackerError::Misconfigured {

@@ -3,10 +3,11 @@
 //! its id marker, and the parts of GitHub's issue and comment answers that matter. No I/O here, so
 //! every rule is tested with plain values.
 
-use crate::identity::GroupKey;
-use crate::state::TicketState;
-use crate::ticket::{TicketContent, markdown};
-use crate::tracker::jira::STALE_LABEL;
+use scantix_core::identity::GroupKey;
+use scantix_core::records::TicketState;
+use scantix_core::ticket::STALE_LABEL;
+use scantix_core::ticket::github_issue::Label;
+use scantix_core::ticket::{TicketContent, markdown};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -63,22 +64,6 @@ impl Issue {
                 .body
                 .as_deref()
                 .is_some_and(|body| body.contains(&markdown::group_marker(group)))
-    }
-}
-
-/// A label: GitHub answers objects, and the description allows plain names.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Label {
-    Name(String),
-    Object { name: String },
-}
-
-impl Label {
-    pub fn name(&self) -> &str {
-        match self {
-            Label::Name(name) | Label::Object { name } => name,
-        }
     }
 }
 
@@ -302,7 +287,7 @@ pub fn has_comment(comments: &[Comment], comment_id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::Severity;
+    use scantix_core::finding::Severity;
 
     /// The content of a group of `findings` alerts whose text tries to mention, link and inject.
     fn hostile_content(findings: u64) -> TicketContent {
@@ -310,12 +295,12 @@ mod tests {
         let alerts: Vec<_> = (1..=findings)
             .map(|number| {
                 let mut finding =
-                    crate::testing::code_alert(number, rule, &format!("src/{number}.js"));
+                    scantix_core::testing::code_alert(number, rule, &format!("src/{number}.js"));
                 finding.rule.name = "XSS @here <script>x</script> [a](javascript:x)".into();
                 finding
             })
             .collect();
-        let mut content = crate::testing::ticket_of(&alerts).unwrap();
+        let mut content = scantix_core::testing::ticket_of(&alerts).unwrap();
         content.title = "XSS @here <script>x</script>\r\nsecond line".into();
         content.labels.push("with space".into());
         content

@@ -28,20 +28,20 @@ pub mod settings;
 pub use settings::{GithubIssuesSettings, IssueKey, IssuesAuth, RepoName};
 
 use self::http::{Call, Failure, Http, Replay, Scope};
-use super::{Tracker, TrackerError};
-use crate::identity::GroupKey;
-use crate::state::{TicketRef, TicketState};
-use crate::ticket::TicketContent;
 use ::http::Method;
 use async_trait::async_trait;
 use issue::{Comment, Issue};
+use scantix_core::identity::GroupKey;
+use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::{TicketRef, TicketState};
+use scantix_core::ticket::TicketContent;
 use serde_json::json;
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// `TicketRef::tracker` of GitHub issues.
-pub const TRACKER_NAME: &str = "github";
+pub use scantix_core::ticket::github_issue::TRACKER_NAME;
 
 /// Comments per page of a comment listing: GitHub's maximum.
 const COMMENTS_PER_PAGE: usize = 100;
@@ -407,7 +407,7 @@ impl Tracker for GithubIssuesTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use scantix_core::secret::Secret;
 
     fn with(
         repository: Option<&str>,

@@ -6,13 +6,14 @@
 //! warm Lambda serves, so a token minted for one delivery serves the next ones: one RSA signature
 //! and one exchange per installation per hour, not per call.
 
-use super::api::GitHubError;
-use super::rest::{Client, SetupError};
-use crate::engine::execute::Clock;
-use crate::secret::Secret;
+use crate::rest::{Client, SetupError};
 use chrono::{DateTime, Utc};
 use http::Method;
 use octocrab::jsonwebtoken::EncodingKey;
+use scantix_core::ports::clock::Clock;
+use scantix_core::ports::github::GitHubError;
+use scantix_core::secret::Secret;
+use scantix_http::auth::InstallationAuth;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -210,6 +211,26 @@ impl InstallationTokens {
             token: Secret::new(minted.token),
             expires_at,
         })
+    }
+}
+
+/// How the GitHub Issues tracker gets the App's tokens (`scantix-wiring` hands these over).
+#[async_trait::async_trait]
+impl InstallationAuth for InstallationTokens {
+    fn api_url(&self) -> &str {
+        self.client.base_url()
+    }
+
+    fn app_jwt(&self) -> Result<Secret, GitHubError> {
+        InstallationTokens::app_jwt(self)
+    }
+
+    async fn token(&self, installation_id: u64) -> Result<Secret, GitHubError> {
+        InstallationTokens::token(self, installation_id).await
+    }
+
+    async fn forget(&self, installation_id: u64, stale: &Secret) {
+        InstallationTokens::forget(self, installation_id, stale).await
     }
 }
 

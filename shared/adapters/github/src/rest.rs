@@ -10,22 +10,22 @@
 //! secondary rate limit. Errors go back to the caller instead, saying whether (and when) a retry
 //! can help; the queue that delivered the event retries it.
 
-use super::alert_webhook::finding_from_alert;
-use super::api::{
-    AlertPage, AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError, IssueComment,
-    problem_label,
-};
-use super::app_auth::InstallationTokens;
-use crate::engine::execute::Clock;
-use crate::finding::{AlertKind, AlertState, Finding, Repository};
-use crate::secret::Secret;
+use crate::app_auth::InstallationTokens;
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
+use scantix_core::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
+use scantix_core::ports::clock::Clock;
+use scantix_core::ports::github::{
+    AlertPage, AlertQuery, AlertStateFilter, GitHub, GitHubError, IssueComment, problem_label,
+};
+use scantix_core::secret::Secret;
+use scantix_http::github::pin_api_version;
+use scantix_webhooks::github::alert::finding_from_alert;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::fmt;
@@ -729,27 +729,6 @@ fn decode_file(path: &str, contents: &Value) -> Result<String, GitHubError> {
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-/// The REST API version scantix is written for, sent as `X-GitHub-Api-Version` on every call to
-/// GitHub (this client's, the App's token exchange through it, and the GitHub Issues adapter's).
-/// 2022-11-28 is the version the vendored description (`@octokit/openapi` 23.0.2) describes and
-/// the code was checked against. 2026-03-10, GitHub's first version with breaking changes, changes
-/// calls scantix makes (the description lists them as `x-github-breaking-changes`: issue create
-/// and update lose the singular `assignee`, directory listings of the contents API type
-/// submodules anew); moving to it is a change to make on purpose, with the fakes updated to it.
-/// Without the header GitHub answers as its default version, which GitHub may move; octocrab adds
-/// one of its own (from its Cargo metadata), which an upgrade may move, so [`pin_api_version`]
-/// sets ours over it.
-pub(crate) const API_VERSION: &str = "2022-11-28";
-
-/// Sets `X-GitHub-Api-Version` to [`API_VERSION`], replacing whatever was there (one value only:
-/// GitHub would read two as one unsupported version).
-pub(crate) fn pin_api_version(headers: &mut HeaderMap) {
-    headers.insert(
-        HeaderName::from_static("x-github-api-version"),
-        HeaderValue::from_static(API_VERSION),
-    );
-}
-
 /// Octocrab against one base URL, making raw calls: each request carries the bearer it is given
 /// (an App JWT, an installation token, a plain token) and the API version, and every answer is
 /// read here.
@@ -1236,22 +1215,5 @@ mod tests {
             assert!(Client::new(url).is_err(), "{url}");
         }
         assert!(Client::new("https://ghe.example.com/api/v3").is_ok());
-    }
-
-    #[test]
-    fn the_api_version_is_ours_and_sent_once_whatever_octocrab_set() {
-        let mut headers = HeaderMap::new();
-        // What an octocrab release that moved its own default would have put there.
-        headers.append(
-            "x-github-api-version",
-            HeaderValue::from_static("2099-01-01"),
-        );
-        headers.append(
-            "x-github-api-version",
-            HeaderValue::from_static("2022-11-28"),
-        );
-        pin_api_version(&mut headers);
-        let sent: Vec<&HeaderValue> = headers.get_all("x-github-api-version").iter().collect();
-        assert_eq!(sent, [&HeaderValue::from_static("2022-11-28")]);
     }
 }

@@ -5,8 +5,8 @@
 //! characters) and the document under Jira's size limit.
 
 use super::text::{self, Caps, FIELD_LIMIT, fit};
-use crate::finding::AlertState;
-use crate::ticket::{FindingLine, TicketContent};
+use scantix_core::finding::AlertState;
+use scantix_core::ticket::{FindingLine, TicketContent};
 use serde_json::{Value, json};
 
 /// Colour of the small line that marks a scantix comment (Atlassian's subtle text grey).

@@ -4,7 +4,7 @@
 
 use super::settings::{Flavor, JiraAuth};
 use super::{adf, wiki};
-use crate::ticket::TicketContent;
+use scantix_core::ticket::TicketContent;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -202,7 +202,7 @@ mod tests {
                 client.get("https://x.invalid/"),
                 &JiraAuth::Cloud {
                     email: "bot@example.com".into(),
-                    api_token: crate::secret::Secret::new("tok"),
+                    api_token: scantix_core::secret::Secret::new("tok"),
                 },
             )
             .build()
@@ -217,7 +217,7 @@ mod tests {
             .authorize(
                 client.get("https://x.invalid/"),
                 &JiraAuth::DataCenter {
-                    token: crate::secret::Secret::new("pat"),
+                    token: scantix_core::secret::Secret::new("pat"),
                 },
             )
             .build()

@@ -6,9 +6,9 @@
 use super::dialect::Dialect;
 use super::errors::{Failure, rejection};
 use super::settings::JiraAuth;
-use crate::tracker::TrackerError;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
+use scantix_core::ports::tracker::TrackerError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::hash::{BuildHasher, Hasher};

@@ -6,8 +6,9 @@ use super::create_screen::Screen;
 use super::dialect::Dialect;
 use super::settings::{JiraSettings, Priorities};
 use super::{jql, text};
-use crate::finding::Severity;
-use crate::ticket::{TicketContent, TicketDestination};
+use scantix_core::finding::Severity;
+use scantix_core::ticket::TicketContent;
+use scantix_core::ticket::destination::TicketDestination;
 use serde_json::{Map, Value, json};
 
 /// Jira's limit on `summary`.
@@ -268,8 +269,8 @@ mod tests {
     use super::super::STALE_LABEL;
     use super::super::test_content::hostile_content;
     use super::*;
-    use crate::tracker::jira::Flavor;
-    use crate::tracker::jira::create_screen::{Screen, ScreenField};
+    use crate::create_screen::{Screen, ScreenField};
+    use scantix_core::ticket::destination::Flavor;
 
     fn settings(flavor: Flavor) -> JiraSettings {
         let mut settings = JiraSettings::new("https://example.atlassian.net/", flavor, "SEC");

@@ -2,7 +2,7 @@
 //! string literals, escaped, so a group key (which carries scanner-chosen rule ids) cannot change
 //! the query.
 
-use crate::identity::GroupKey;
+use scantix_core::identity::GroupKey;
 use std::fmt::Write;
 
 /// The issue property scantix stores on every ticket it creates, and on every comment.

@@ -39,11 +39,6 @@ pub mod workflow;
 
 pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
 
-use super::{Tracker, TrackerError, TrackerSite};
-use crate::identity::GroupKey;
-use crate::repo_config::TrackerKind;
-use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
-use crate::ticket::TicketContent;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use create_screen::{FieldMeta, FieldPage, IssueTypePage, Screen};
@@ -52,6 +47,12 @@ use errors::{Failure, setting_for_field};
 use http::{Call, Http, Replay};
 use issue_fields::{Filing, IssueFields, Prepared};
 use reqwest::{Method, StatusCode};
+use scantix_core::identity::GroupKey;
+use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
+use scantix_core::ticket::TicketContent;
+use scantix_core::ticket::destination::TrackerKind;
+use scantix_core::ticket::destination::TrackerSite;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -60,9 +61,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use workflow::{Category, Status, Transition, Transitions};
 
-/// The label that marks a ticket whose findings are all gone (`TicketState::Stale`): a state that
-/// asks a person to look, which no workflow has a status for.
-pub const STALE_LABEL: &str = "scantix-stale";
+/// The label that marks a stale ticket: the core's, shared by every tracker with labels.
+pub use scantix_core::ticket::STALE_LABEL;
 
 /// How long a learnt create screen is trusted. An admin's change to a screen takes effect within
 /// it, or at once when Jira refuses a field of a screen learnt earlier (it is learnt again).
@@ -719,18 +719,6 @@ fn screen_ids(screen: &Screen) -> Vec<&str> {
     }
 }
 
-/// Whether two base URLs name the same Jira (scheme and host case, a trailing slash and
-/// surrounding spaces aside): how a repository's `tracker.jira.base-url` is matched against the
-/// deployment's.
-pub fn same_site(a: &str, b: &str) -> bool {
-    let normal = |raw: &str| {
-        reqwest::Url::parse(raw.trim())
-            .ok()
-            .map(|url| url.as_str().trim_end_matches('/').to_owned())
-    };
-    matches!((normal(a), normal(b)), (Some(a), Some(b)) if a == b)
-}
-
 /// The base URL without a trailing slash. Credentials travel with every request, so plain http
 /// is only accepted for a Jira on this machine (tests, a local proxy).
 fn parse_base_url(raw: &str) -> Result<String, String> {
@@ -926,7 +914,7 @@ impl Tracker for JiraTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
+    use scantix_core::secret::Secret;
 
     #[test]
     fn the_tracker_never_shows_its_credentials() {
@@ -986,27 +974,6 @@ mod tests {
             setting_of(JiraTracker::new(s, cloud_auth)),
             "jira.max-attempts"
         );
-    }
-
-    #[test]
-    fn a_site_is_the_same_whatever_the_case_of_its_host_or_a_trailing_slash() {
-        assert!(same_site(
-            "https://ACME.atlassian.net/",
-            " https://acme.atlassian.net"
-        ));
-        assert!(same_site(
-            "https://jira.example.com/jira",
-            "https://jira.example.com/jira/"
-        ));
-        assert!(!same_site(
-            "https://jira.example.com/jira",
-            "https://jira.example.com"
-        ));
-        assert!(!same_site(
-            "https://a.atlassian.net",
-            "https://b.atlassian.net"
-        ));
-        assert!(!same_site("not a url", "not a url"));
     }
 
     #[test]

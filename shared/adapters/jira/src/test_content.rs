@@ -1,9 +1,9 @@
 //! Ticket content written by an attacker, for the renderers' tests: every field that comes from an
 //! alert tries to become markup, a link, a mention, a macro or a second line.
 
-use crate::finding::{AlertState, Severity};
-use crate::identity::GroupKey;
-use crate::ticket::{FindingLine, TicketContent};
+use scantix_core::finding::{AlertState, Severity};
+use scantix_core::identity::GroupKey;
+use scantix_core::ticket::{FindingLine, TicketContent};
 
 pub const HOSTILE: &str = "[~admin] [click|javascript:alert(1)] {color:red}*bold*{color} \
     !https://evil.example/x.png! {noformat} h1. x \\{code} ??cite?? -strike- +u+ ^sup^ ~sub~ \

@@ -2,7 +2,7 @@
 //! control characters and bidirectional overrides removed, lengths capped; and the size budget
 //! both renderers fit a whole description into.
 
-use crate::ticket::markdown::is_bidi_control;
+use scantix_core::ticket::markdown::is_bidi_control;
 
 /// Jira's limit on a text field (description, comment), in characters: longer is a 400.
 pub const FIELD_LIMIT: usize = 32_767;

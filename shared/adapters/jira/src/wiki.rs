@@ -8,8 +8,8 @@
 //! turn the escape back into a live `{`.
 
 use super::text::{self, Caps, FIELD_LIMIT, fit};
-use crate::finding::AlertState;
-use crate::ticket::{FindingLine, TicketContent};
+use scantix_core::finding::AlertState;
+use scantix_core::ticket::{FindingLine, TicketContent};
 use std::fmt::Write;
 
 const ESCAPED: &[char] = &[

@@ -2,7 +2,7 @@
 //! the target is a status *category* (`new`, `indeterminate`, `done` — fixed in every Jira) and the
 //! transition is chosen from those the issue offers now, never by a hard-coded name.
 
-use crate::state::TicketState;
+use scantix_core::records::TicketState;
 use serde::Deserialize;
 
 /// Jira's status categories, by their stable keys.
@@ -153,7 +153,7 @@ mod tests {
     /// go-jira's recorded transitions response (see `shared/fixtures/SOURCES.md`).
     const GO_JIRA_TRANSITIONS: &str = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/jira-rest-responses/go-jira/transitions.json"
+        "/../../../../shared/fixtures/jira-rest-responses/go-jira/transitions.json"
     ));
 
     fn parse(json: &str) -> Vec<Transition> {

@@ -1,5 +1,16 @@
 //! Triage as a Rego policy: which findings are ticketed, which are only recorded, and (optionally)
-//! at what priority, with what SLA and grouped how.
+//! at what priority, with what SLA and grouped how. The answer is the core's
+//! `decide::triage::Verdict`; [`triage_with`] never loses a finding to a failing policy.
+//!
+//! Not here: where a policy comes from (a repository's or organisation's settings file, read by
+//! `scantix_app::repo_settings`), or the built-in rule used without one
+//! (`scantix_core::decide::triage::builtin`). This crate keeps the Rego engine (regorus) out of the
+//! core.
+//!
+//! # Layout
+//! - this file: `Policy` (compiled once, evaluated per finding, within a time limit), `PolicyInput`
+//!   and `PathFacts` (what a policy reads), `PolicyError`, `triage_with`.
+//! - `default.rego`: the bundled policy, annotated for policy authors.
 //!
 //! A [`Policy`] is compiled once (the bundled [`Policy::default_policy`], or an org's or repo's
 //! override with [`Policy::from_rego`]) and then evaluated for every finding, from any thread.
@@ -10,16 +21,20 @@
 //! policy as `input.paths`: one tested implementation that every policy, bundled or not, gets for
 //! free, without copying helper rules or needing regex builtins.
 
-use crate::finding::{Finding, Severity};
-use crate::identity::GroupingMode;
-use crate::state::Triage;
 use regorus::utils::limits::{ExecutionTimerConfig, PolicyLengthConfig};
 use regorus::{Engine, LimitError, Value};
+use scantix_core::decide::triage::plain;
+use scantix_core::finding::{Finding, Severity};
+use scantix_core::identity::GroupingMode;
+use scantix_core::records::Triage;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+/// What a policy decided for one finding: a triage verdict, the core's type, which the decisions read.
+pub use scantix_core::decide::triage::Verdict as PolicyDecision;
 
 /// The bundled policy, as a security engineer reads it.
 pub const DEFAULT_POLICY: &str = include_str!("default.rego");
@@ -76,23 +91,6 @@ pub enum PolicyError {
 
 fn at_line(line: Option<u32>) -> String {
     line.map(|l| format!(" at line {l}")).unwrap_or_default()
-}
-
-/// What a policy decided for one finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicyDecision {
-    pub triage: Triage,
-    /// One line for the audit trail ("recorded: alert only on pull request #7").
-    pub reason: String,
-    /// The severity to file the ticket at instead of the finding's own.
-    pub priority: Option<Severity>,
-    /// Days until the fix is due, instead of the SLA table's.
-    pub sla_days: Option<u32>,
-    /// Grouping for this finding instead of the configured mode for its kind.
-    pub group_by: Option<GroupingMode>,
-    /// Who should fix it (a tracker user), from CODEOWNERS and the owners map; not the policy's
-    /// to set.
-    pub assignee: Option<String>,
 }
 
 /// `decision` as the policy writes it. Unknown keys are refused so that a typo (`sla-days`) is an
@@ -386,7 +384,7 @@ impl Policy {
         // evaluates them: one evaluation now reports them when the policy is loaded (with the
         // config file that holds it) rather than at the first alert. Only such errors count; a
         // decision undefined for this one sample is for `evaluate` to report.
-        let sample = crate::testing::code_alert(1, "scantix/load-check", "src/main.rs");
+        let sample = scantix_core::testing::code_alert(1, "scantix/load-check", "src/main.rs");
         match policy.evaluate(&PolicyInput::new(&sample)) {
             Err(e @ PolicyError::Evaluation { .. }) => Err(e),
             _ => Ok(policy),
@@ -485,11 +483,26 @@ fn last_message(text: &str) -> String {
     }
 }
 
+/// The verdict of `policy` for `finding`. A policy that fails to evaluate (a bug in an org's
+/// override, a time limit) must not lose the finding: it is ticketed, and the reason says why.
+pub fn triage_with(policy: &Policy, finding: &Finding) -> PolicyDecision {
+    match policy.evaluate(&PolicyInput::new(finding)) {
+        Ok(verdict) => verdict,
+        Err(e) => {
+            tracing::warn!(error = %e, "triage policy failed; ticketing to be safe");
+            plain(
+                Triage::Ticket,
+                format!("ticketed: the triage policy failed ({e})"),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{AlertKind, Location};
-    use crate::testing::{code_alert, dependabot_alert};
+    use scantix_core::finding::{AlertKind, Location};
+    use scantix_core::testing::{code_alert, dependabot_alert};
 
     fn decide(finding: &Finding) -> PolicyDecision {
         Policy::default_policy()

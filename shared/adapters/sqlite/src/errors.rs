@@ -1,7 +1,7 @@
 //! SQLite's answers as `StoreError`s: everything SQLite can answer is mapped here, and only here.
 
-use crate::store::StoreError;
 use rusqlite::ErrorCode;
+use scantix_core::ports::store::StoreError;
 
 /// Maps a SQLite error: contention and I/O trouble may pass, a damaged file or a refused
 /// statement will not.

@@ -1,6 +1,6 @@
 //! The old local mode's store, a JSON file (`MemoryStore::save` of the code before findings were
 //! records of their own), imported into the database once: groups upgraded by
-//! `crate::legacy::upgrade` (their inline members become finding records, the rule's texts the
+//! `scantix_core::records::legacy::upgrade` (their inline members become finding records, the rule's texts the
 //! group's content), and findings, deliveries, the audit log, ticket links, installations, the
 //! inbox and pull requests as they were. Draft tickets are dropped: a draft now lives in its group
 //! (its ticket and state were already there), and only their comments are lost.
@@ -14,15 +14,15 @@ use super::{
     apply_commit, put_content, put_finding, put_group, put_inbox, put_installation,
     put_pull_request, sql_id, timestamp,
 };
-use crate::identity::{Fingerprint, GroupKey};
-use crate::inbox::InboxItem;
-use crate::legacy::{LegacyGroup, is_legacy_group, upgrade};
-use crate::state::{
-    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, PullRequestRecord,
-};
-use crate::store::{Commit, Guarded, StoreError, TicketLink};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::inbox::InboxItem;
+use scantix_core::ports::store::{Commit, Guarded, StoreError, TicketLink};
+use scantix_core::records::legacy::{LegacyGroup, is_legacy_group, upgrade};
+use scantix_core::records::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, InstallationRecord, PullRequestRecord,
+};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -26,21 +26,21 @@ mod schema;
 pub use import::LEGACY_FILE;
 pub use schema::SCHEMA_VERSION;
 
-use super::lists::{List, Members, audit_sort_key, group_lists, member_entry};
-use super::{
-    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
-    TicketLink,
-};
-use crate::identity::{Fingerprint, GroupKey};
-use crate::inbox::{Applied, InboxItem, InboxStatus};
-use crate::state::{
-    AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
-    PullRequestRecord, Versioned,
-};
 use async_trait::async_trait;
 use errors::{corrupt, sql_error};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::inbox::{Applied, InboxItem, InboxStatus};
+use scantix_core::ports::store::lists::{List, Members, audit_sort_key, group_lists, member_entry};
+use scantix_core::ports::store::{
+    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
+    TicketLink,
+};
+use scantix_core::records::{
+    AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
+    PullRequestRecord, Versioned,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};

@@ -3,8 +3,8 @@
 //! this code knows, one step at a time, each step in its own transaction.
 
 use super::errors::sql_error;
-use crate::store::StoreError;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use scantix_core::ports::store::StoreError;
 use std::path::Path;
 use std::time::Duration;
 

@@ -8,7 +8,7 @@
 //! with the configured accounts alone (`Config::service_accounts`), the failure is logged, and the
 //! tracker is asked again at an event after `retry_after`.
 
-use crate::tracker::Tracker;
+use scantix_core::ports::tracker::Tracker;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -88,11 +88,11 @@ impl OwnAccounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::GroupKey;
-    use crate::state::{TicketRef, TicketState};
-    use crate::ticket::TicketContent;
-    use crate::tracker::TrackerError;
     use async_trait::async_trait;
+    use scantix_core::identity::GroupKey;
+    use scantix_core::ports::tracker::TrackerError;
+    use scantix_core::records::{TicketRef, TicketState};
+    use scantix_core::ticket::TicketContent;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 

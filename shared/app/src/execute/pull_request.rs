@@ -30,19 +30,19 @@
 //! told the store, and the summary is rendered and stored, not posted.
 
 use super::{Applied, ExecuteError, Executor, Outcome, backoff};
-use crate::engine::decide::{Action, Decision};
-use crate::engine::decide_pull_request::{
+use scantix_core::decide::action::{Action, Decision, SummaryWrite};
+use scantix_core::decide::pull_request::{
     KnownTicket, ListedAlert, Listing, MergeNote, PullRequestInputs, PullRequestTrigger,
-    SUMMARY_MARKER, SummaryWrite, decide_pull_request, fix_candidates, wants_listing,
+    SUMMARY_MARKER, decide_pull_request, fix_candidates, wants_listing,
 };
-use crate::event::{AlertChange, AlertEvent, PullRequestChange, PullRequestEvent};
-use crate::finding::{AlertKind, AlertState, Finding, Repository, pull_request_of_ref};
-use crate::github::api::{AlertQuery, CommentWrite, GitHubError};
-use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{
+use scantix_core::event::{AlertChange, AlertEvent, PullRequestChange, PullRequestEvent};
+use scantix_core::finding::{AlertKind, AlertState, Finding, Repository, pull_request_of_ref};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::ports::github::{AlertQuery, CommentWrite, GitHubError};
+use scantix_core::ports::store::{Commit, Guarded, List, Members, StoreError, read_all};
+use scantix_core::records::{
     AuditEntry, DeliveryRecord, GroupRecord, Lease, OutboxOp, PullRequestRecord, Triage, Versioned,
 };
-use crate::store::{Commit, Guarded, List, Members, StoreError, read_all};
 use std::collections::BTreeMap;
 
 impl Executor {

@@ -3,16 +3,16 @@
 //! duplicates nor loses anything. Drafts (no tracker) cost no tracker call and no extra write.
 
 use super::*;
-use crate::event::{AlertChange, AlertEvent};
-use crate::finding::Finding;
-use crate::state::TicketState;
-use crate::store::memory::MemoryStore;
-use crate::testing::code_alert;
-use crate::ticket::TicketContent;
-use crate::tracker::counted::{CallCounts, Counted};
-use crate::tracker::draft::DraftTracker;
-use crate::tracker::memory::MemoryTracker;
 use async_trait::async_trait;
+use scantix_core::event::{AlertChange, AlertEvent};
+use scantix_core::finding::Finding;
+use scantix_core::memory::counted_tracker::{CallCounts, Counted};
+use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::records::TicketState;
+use scantix_core::testing::code_alert;
+use scantix_core::ticket::TicketContent;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 fn opened(finding: Finding) -> AlertEvent {
@@ -66,7 +66,7 @@ async fn a_draft_group_gets_its_draft_in_the_same_write_and_comments_in_its_audi
         .await
         .unwrap();
     let key = created.group.clone().unwrap();
-    let draft = crate::state::TicketRef::draft(&key);
+    let draft = scantix_core::records::TicketRef::draft(&key);
     assert_eq!(created.ticket, Some(draft.clone()));
     assert_eq!(created.ticket_state, Some(TicketState::Draft));
     assert_eq!(
@@ -89,7 +89,7 @@ async fn a_draft_group_gets_its_draft_in_the_same_write_and_comments_in_its_audi
         .await
         .unwrap()
         .into_iter()
-        .filter(|a| a.action == crate::engine::drafts::DRAFT_COMMENT)
+        .filter(|a| a.action == scantix_core::decide::drafts::DRAFT_COMMENT)
         .collect();
     assert_eq!(comments.len(), 1, "the stale note: {comments:?}");
     assert!(comments[0].reason.contains("Marked stale"));
@@ -256,9 +256,9 @@ async fn concurrent_deliveries_for_a_few_groups_create_exactly_one_ticket_each()
     for i in 0..60u64 {
         assert!(
             store
-                .get_finding(&crate::identity::Fingerprint::new(
+                .get_finding(&scantix_core::identity::Fingerprint::new(
                     42,
-                    crate::finding::AlertKind::CodeScanning,
+                    scantix_core::finding::AlertKind::CodeScanning,
                     i + 1
                 ))
                 .await
@@ -351,8 +351,10 @@ async fn a_crash_after_the_tracker_created_the_ticket_is_retried_without_a_secon
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     // The event's effect is committed and the create is still owed.
-    let key =
-        crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
+    let key = scantix_core::identity::GroupKey::for_finding(
+        &event.finding,
+        scantix_core::identity::GroupingMode::Rule,
+    );
     let group = store.get_group(&key).await.unwrap().unwrap().value;
     assert!(group.ticket.is_none() && group.outbox.iter().any(|p| p.op == OutboxOp::Create));
     assert!(
@@ -430,10 +432,13 @@ async fn a_tracker_outage_loses_nothing_and_the_retry_applies_everything_once() 
 async fn an_expired_lease_of_a_dead_worker_is_taken_over() {
     let Setup { store, exec, .. } = tracker_setup();
     let event = opened(code_alert(1, "js/xss", "a.js"));
-    let key =
-        crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
+    let key = scantix_core::identity::GroupKey::for_finding(
+        &event.finding,
+        scantix_core::identity::GroupingMode::Rule,
+    );
     // A worker committed, took the lease and died before calling the tracker.
-    let mut group = crate::state::GroupRecord::new(key.clone(), &event.finding, Utc::now());
+    let mut group =
+        scantix_core::records::GroupRecord::new(key.clone(), &event.finding, Utc::now());
     group.push_op(OutboxOp::Create);
     group.lease = Some(Lease {
         token: "dead".into(),
@@ -454,9 +459,12 @@ async fn a_live_lease_held_elsewhere_is_left_to_its_holder() {
         ..
     } = tracker_setup();
     let event = opened(code_alert(1, "js/xss", "a.js"));
-    let key =
-        crate::identity::GroupKey::for_finding(&event.finding, crate::identity::GroupingMode::Rule);
-    let mut group = crate::state::GroupRecord::new(key.clone(), &event.finding, Utc::now());
+    let key = scantix_core::identity::GroupKey::for_finding(
+        &event.finding,
+        scantix_core::identity::GroupingMode::Rule,
+    );
+    let mut group =
+        scantix_core::records::GroupRecord::new(key.clone(), &event.finding, Utc::now());
     group.push_op(OutboxOp::Create);
     group.lease = Some(Lease {
         token: "busy".into(),
@@ -484,13 +492,13 @@ async fn a_live_lease_held_elsewhere_is_left_to_its_holder() {
 
 /// Dependabot alert `number` of one advisory in repository `repo` of the `acme` organisation.
 fn advisory_in(repo: u64, number: u64) -> Finding {
-    let mut finding = crate::testing::dependabot_alert(
+    let mut finding = scantix_core::testing::dependabot_alert(
         number,
         "GHSA-wf5p-g6vw-rhxx",
         "axios",
         "package-lock.json",
     );
-    finding.repository = crate::finding::Repository {
+    finding.repository = scantix_core::finding::Repository {
         id: repo,
         full_name: format!("acme/service-{repo}"),
         default_branch: Some("main".into()),
@@ -501,8 +509,8 @@ fn advisory_in(repo: u64, number: u64) -> Finding {
 
 fn organisation_wide() -> Config {
     let mut config = Config::default();
-    config.grouping.dependabot = crate::identity::GroupingMode::Advisory;
-    config.grouping.scope.dependabot = crate::state::GroupScope::Organization;
+    config.grouping.dependabot = scantix_core::identity::GroupingMode::Advisory;
+    config.grouping.scope.dependabot = scantix_core::records::GroupScope::Organization;
     config
 }
 
@@ -511,7 +519,7 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     let store = Arc::new(MemoryStore::new());
     let tracker = MemoryTracker::new();
     let (counted, counts) = Counted::new(tracker.clone());
-    let github = Arc::new(crate::github::api::MemoryGitHub::new());
+    let github = Arc::new(scantix_core::memory::github::MemoryGitHub::new());
     let exec = Executor::new(store.clone(), Arc::new(counted), organisation_wide())
         .with_github(github.clone());
     let mut key = None;
@@ -538,7 +546,7 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
         "one ticket for the organisation"
     );
     let group = store.get_group(&key).await.unwrap().unwrap().value;
-    assert_eq!(group.scope, crate::state::GroupScope::Organization);
+    assert_eq!(group.scope, scantix_core::records::GroupScope::Organization);
     assert_eq!(group.tally.open, 3);
     let ticket = tracker.ticket(&group.ticket.clone().unwrap().key).unwrap();
     assert!(
@@ -548,7 +556,7 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     );
     for repo in ["acme/service-101", "acme/service-102", "acme/service-103"] {
         // Markdown-escaped, as every text from an alert is.
-        let shown = crate::ticket::markdown::escape(repo);
+        let shown = scantix_core::ticket::markdown::escape(repo);
         assert!(
             ticket.body.contains(&shown),
             "{repo} listed: {}",
@@ -557,7 +565,11 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     }
     assert_eq!(
         store
-            .groups_in(&crate::store::List::Home("org:acme".into()), None, 10)
+            .groups_in(
+                &scantix_core::ports::store::List::Home("org:acme".into()),
+                None,
+                10
+            )
             .await
             .unwrap()
             .items
@@ -567,11 +579,11 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     );
 
     // Closed as "won't fix" in the tracker: each alert is dismissed in its own repository.
-    let closed = crate::event::TicketEvent {
+    let closed = scantix_core::event::TicketEvent {
         tracker: "memory".into(),
         ticket_key: ticket.key.clone(),
-        change: crate::event::TicketChange::Updated {
-            status: crate::event::StatusCategory::Done,
+        change: scantix_core::event::TicketChange::Updated {
+            status: scantix_core::event::StatusCategory::Done,
             status_name: "Done".into(),
             resolution: Some("Won't Fix".into()),
             assignee_changed: None,

@@ -5,15 +5,16 @@
 //! caller's mistakes are 4xx, ours are 5xx.
 
 use super::{Answer, DEFAULT_MAX_BODY};
-use crate::engine::Executor;
-use crate::engine::triage::builtin;
-use crate::event::AlertEvent;
-use crate::github::alert_webhook::{ParsedDelivery, PayloadError, parse_delivery};
-use crate::github::installation_webhook::{InstallationEvent, parse_installation};
-use crate::github::signature::verify_signature;
+use crate::execute::Executor;
 use crate::repo_settings::{RepoSettings, SettingsSource};
-use crate::secret::Secret;
 use http::HeaderMap;
+use scantix_core::decide::triage::builtin;
+use scantix_core::event::AlertEvent;
+use scantix_core::event::InstallationEvent;
+use scantix_core::secret::Secret;
+use scantix_webhooks::github::alert::{ParsedDelivery, PayloadError, parse_delivery};
+use scantix_webhooks::github::installation::parse_installation;
+use scantix_webhooks::signature::verify_signature;
 use serde_json::json;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -291,9 +292,9 @@ pub enum Work {
     Installation(InstallationEvent),
     /// Boxed: an alert event is several hundred bytes, the other variants a fraction of it.
     Alert(Box<AlertEvent>),
-    PullRequest(crate::event::PullRequestEvent),
+    PullRequest(scantix_core::event::PullRequestEvent),
     /// A person closed, reopened or deleted a ticket kept in GitHub Issues.
-    Ticket(crate::event::TicketEvent),
+    Ticket(scantix_core::event::TicketEvent),
 }
 
 /// Reads a delivery without acting on it (pure): the work it asks for, or the answer it gets
@@ -305,7 +306,7 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
         return read_issues(body);
     }
     if event == "pull_request" {
-        return match crate::github::pull_request_webhook::parse_pull_request(body) {
+        return match scantix_webhooks::github::pull_request::parse_pull_request(body) {
             Ok(Some(change)) => Ok(Work::PullRequest(change)),
             Ok(None) => Err(Answer::ignored(
                 "`pull_request` action not acted on".to_owned(),
@@ -332,7 +333,7 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
 
 /// An `issues` delivery: a ticket event if it is about a scantix ticket in GitHub Issues.
 fn read_issues(body: &[u8]) -> Result<Work, Answer> {
-    use crate::github::issues_webhook::{ParsedIssuesDelivery, parse_issues_delivery};
+    use scantix_webhooks::github::issues::{ParsedIssuesDelivery, parse_issues_delivery};
     match parse_issues_delivery(body) {
         Ok(ParsedIssuesDelivery::Ticket(event)) => Ok(Work::Ticket(event)),
         Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),

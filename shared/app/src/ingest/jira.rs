@@ -6,13 +6,13 @@
 //! retries with the same id), or on the body's digest where Data Center sends none.
 
 use super::{Answer, DEFAULT_MAX_BODY};
-use crate::engine::Executor;
-use crate::event::TicketEvent;
-use crate::github::signature::verify_signature;
-use crate::jira::webhook::{ParsedJiraDelivery, parse_jira_delivery};
+use crate::execute::Executor;
 use crate::repo_settings::SettingsSource;
-use crate::secret::Secret;
 use http::HeaderMap;
+use scantix_core::event::TicketEvent;
+use scantix_core::secret::Secret;
+use scantix_webhooks::jira::{ParsedJiraDelivery, parse_jira_delivery};
+use scantix_webhooks::signature::verify_signature;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tracing::Instrument;

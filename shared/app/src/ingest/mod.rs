@@ -13,7 +13,7 @@ pub use github::GithubIngest;
 pub use jira::JiraIngest;
 pub use receive::{GithubReceiver, JiraReceiver};
 
-use crate::engine::{ExecuteError, Outcome};
+use crate::execute::{ExecuteError, Outcome};
 use async_trait::async_trait;
 use http::HeaderMap;
 use serde_json::{Value, json};

@@ -1,5 +1,5 @@
 //! The webhook functions' whole job in production: check a request, read it, and make it durable
-//! with one conditional inbox write (see `crate::inbox`); the worker applies it later.
+//! with one conditional inbox write (see `scantix_core::inbox`); the worker applies it later.
 //!
 //! Reading before storing means a malformed body gets its 400 (with the JSON path) and an event
 //! scantix does not act on its 202 "ignored" from the function GitHub or Jira called, and nothing is
@@ -8,9 +8,9 @@
 use super::Answer;
 use super::github::{Admitted, GithubGate, read_delivery};
 use super::jira::{JiraGate, read_jira_delivery};
-use crate::inbox::{InboxItem, InboxSource};
-use crate::store::{Store, StoreError};
 use http::HeaderMap;
+use scantix_core::inbox::{InboxItem, InboxSource};
+use scantix_core::ports::store::{Store, StoreError};
 use serde_json::json;
 use std::sync::Arc;
 use tracing::Instrument;

@@ -2,16 +2,18 @@
 //! resumption after a rate limit, and repair of a missed delivery.
 
 use super::*;
-use crate::finding::Finding;
-use crate::github::api::{AlertPage, DismissReason, MemoryGitHub};
-use crate::github::installation_webhook::{InstallationChange, InstallationEvent, NamedRepository};
-use crate::store::Store;
-use crate::store::memory::MemoryStore;
-use crate::testing::code_alert;
-use crate::tracker::counted::{CallCounts, Counted};
-use crate::tracker::memory::MemoryTracker;
 use async_trait::async_trait;
 use chrono::{Duration, TimeZone, Utc};
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
+use scantix_core::finding::DismissReason;
+use scantix_core::finding::Finding;
+use scantix_core::memory::counted_tracker::{CallCounts, Counted};
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::ports::github::AlertPage;
+use scantix_core::ports::store::Store;
+use scantix_core::testing::code_alert;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 const INSTALLATION: u64 = 5;
@@ -51,7 +53,10 @@ async fn setup() -> (Arc<MemoryStore>, Arc<Executor>, Arc<CallCounts>, Syncer) {
         .apply_installation("github:install", &installed, None)
         .await
         .unwrap();
-    let syncer = Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin));
+    let syncer = Syncer::new(
+        executor.clone(),
+        Arc::new(scantix_core::decide::triage::builtin),
+    );
     (store, executor, calls, syncer)
 }
 
@@ -166,7 +171,7 @@ impl GitHub for RateLimitedOnce {
         &self,
         repo: &Repository,
         number: u64,
-    ) -> Result<Vec<crate::github::api::IssueComment>, GitHubError> {
+    ) -> Result<Vec<scantix_core::ports::github::IssueComment>, GitHubError> {
         self.inner.list_issue_comments(repo, number).await
     }
     async fn create_issue_comment(
@@ -279,7 +284,7 @@ async fn reconciliation_repairs_a_missed_delivery_and_reads_only_what_changed() 
         .value;
     assert_eq!(
         group.ticket_state,
-        crate::state::TicketState::Stale,
+        scantix_core::records::TicketState::Stale,
         "its group had only that alert open"
     );
     assert!(github.list_calls() - calls_after_backfill <= 3);
@@ -309,8 +314,11 @@ async fn a_deadline_stops_between_pages_and_the_next_run_resumes_without_a_secon
     for n in 1..=1000 {
         github.inner.add_finding(alert(n));
     }
-    let bounded =
-        Syncer::new(executor.clone(), Arc::new(crate::engine::triage::builtin)).until(deadline);
+    let bounded = Syncer::new(
+        executor.clone(),
+        Arc::new(scantix_core::decide::triage::builtin),
+    )
+    .until(deadline);
     let first = bounded
         .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
         .await
@@ -334,7 +342,7 @@ async fn a_deadline_stops_between_pages_and_the_next_run_resumes_without_a_secon
     assert_eq!(queued, 10);
 
     // The next run (the sweeper's, without a deadline) resumes at page 4 and files each ticket once.
-    let unbounded = Syncer::new(executor, Arc::new(crate::engine::triage::builtin));
+    let unbounded = Syncer::new(executor, Arc::new(scantix_core::decide::triage::builtin));
     let second = unbounded
         .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
         .await
@@ -349,7 +357,7 @@ async fn a_deadline_already_passed_reads_nothing() {
     let (_, executor, _, _) = setup().await;
     let github = MemoryGitHub::new();
     github.add_finding(alert(1));
-    let report = Syncer::new(executor, Arc::new(crate::engine::triage::builtin))
+    let report = Syncer::new(executor, Arc::new(scantix_core::decide::triage::builtin))
         .until(std::time::Instant::now())
         .sync_repository(&github, INSTALLATION, &repo(), &Config::default())
         .await

@@ -6,16 +6,16 @@
 //! Re-deciding an event whose effects are already stored decides nothing new; that is what makes
 //! redelivery and retry-after-crash safe.
 
+use super::action::{Action, Decision};
 use super::triage::Verdict;
 use crate::config::{Config, WhenAllFixed};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey, GroupingMode};
-use crate::state::{
+use crate::records::{
     AuditEntry, FindingRecord, GroupContent, GroupRecord, OutboxOp, TicketState, Triage,
 };
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 
 /// Everything `decide` looks at.
 #[derive(Debug, Clone, Copy)]
@@ -29,121 +29,6 @@ pub struct Inputs<'a> {
     pub now: DateTime<Utc>,
     /// The delivery that brought the event, for the audit log.
     pub delivery: Option<&'a str>,
-}
-
-/// What was decided, in words a person (and the CLI's JSON lines) can read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "action")]
-pub enum Action {
-    /// Nothing to do; `reason` says why (already known, out of order, ignored by triage).
-    Nothing {
-        fingerprint: Fingerprint,
-        reason: String,
-    },
-    /// Kept and audited, not ticketed.
-    Record {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-        state: AlertState,
-        reason: String,
-    },
-    /// The group's first actionable finding: its ticket is to be created.
-    CreateTicket {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-    },
-    /// A finding joins (or changes on) a group that has its ticket.
-    UpdateTicket {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-        state: AlertState,
-    },
-    /// A finding came back to a group whose ticket was resolved or stale.
-    ReopenTicket {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-    },
-    /// Every finding of the group is gone.
-    MarkTicketStale {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-    },
-    CloseTicket {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-    },
-    /// A comment on the ticket (a dismissal, a reappearance, a leak).
-    Comment {
-        fingerprint: Fingerprint,
-        group: GroupKey,
-        text: String,
-    },
-    /// A tracker event that changes nothing (an echo, a redelivery, an untracked ticket).
-    Ignored { reason: String },
-    /// A person moved the ticket in the tracker; scantix recorded the new state.
-    TicketMoved {
-        group: GroupKey,
-        ticket: String,
-        from: TicketState,
-        to: TicketState,
-    },
-    /// The ticket was closed but GitHub still reports these alerts open: reopened with the list.
-    ClosureRejected {
-        group: GroupKey,
-        ticket: String,
-        still_open: Vec<u64>,
-    },
-    /// Closed as "won't fix" (or alike): these alerts are dismissed in GitHub.
-    DismissAlerts {
-        group: GroupKey,
-        ticket: String,
-        numbers: Vec<u64>,
-        reason: crate::github::api::DismissReason,
-    },
-    TicketDeleted {
-        group: GroupKey,
-        ticket: String,
-        recreate: bool,
-    },
-    /// Recorded in the audit log only (a comment, an assignment).
-    TicketAudited {
-        group: GroupKey,
-        ticket: String,
-        what: String,
-    },
-    // ----- Pull requests (see `decide_pull_request`) -----
-    /// A pull request's summary comment was posted or edited (or, locally, rendered).
-    PullRequestSummary {
-        repository: String,
-        pull_request: u64,
-        comment: super::decide_pull_request::SummaryWrite,
-        comment_id: Option<u64>,
-        body: String,
-    },
-    /// A merged pull request fixes alerts of this group: its ticket gets a comment naming it.
-    PullRequestFixes {
-        pull_request: u64,
-        group: GroupKey,
-        ticket: Option<String>,
-        text: String,
-    },
-    /// A pull request event that leaves the comment as it is.
-    PullRequestNoted { pull_request: u64, reason: String },
-}
-
-/// The outcome of `decide`: records to write (`None`: unchanged) and what was decided.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decision {
-    pub group_key: GroupKey,
-    pub finding: Option<FindingRecord>,
-    /// Other findings of the group the decision changes (a ticket closed in the tracker changes
-    /// all its open ones); each already counted in `group`.
-    pub findings: Vec<FindingRecord>,
-    pub group: Option<GroupRecord>,
-    /// The long texts of a group this decision founds (written once, with it).
-    pub content: Option<GroupContent>,
-    pub audit: Vec<AuditEntry>,
-    pub actions: Vec<Action>,
 }
 
 /// The group a finding belongs to: the one it was first put in, or the configured grouping's.
@@ -551,7 +436,6 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;
 
 /// Flags `group`'s ticket overdue if it is past its due date and not flagged yet: a label (through

@@ -5,7 +5,7 @@
 //! round-trip budget of the event path.
 
 use crate::identity::GroupKey;
-use crate::state::{AuditEntry, GroupRecord, OutboxOp, TicketRef};
+use crate::records::{AuditEntry, GroupRecord, OutboxOp, TicketRef};
 use chrono::{DateTime, Utc};
 
 /// The audit action of a comment made on a draft (what a tracker would have shown as a comment).

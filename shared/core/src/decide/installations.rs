@@ -1,8 +1,8 @@
 //! Installation events applied to the installation record (pure). Newly covered repositories start
 //! with no sync progress, which is what makes the sweeper backfill their existing alerts.
 
-use crate::github::installation_webhook::{InstallationChange, InstallationEvent, NamedRepository};
-use crate::state::{CoveredRepository, InstallationRecord};
+use crate::event::{InstallationChange, InstallationEvent, NamedRepository};
+use crate::records::{CoveredRepository, InstallationRecord};
 use chrono::{DateTime, Utc};
 
 /// The installation record after `event`.

@@ -1,16 +1,22 @@
-//! The decision engine: `decide` (alert events), `decide_ticket` (tracker events) and
-//! `decide_pull_request` (a pull request's summary comment) are the pure core, `execute` applies
-//! their decisions through the ports, `triage` says which findings deserve tickets, `own_accounts`
-//! learns which tracker account is scantix's own (its echoes).
+//! The decisions, pure: each takes an event and what is stored, and answers what to write, which
+//! tracker calls a group now owes, and what was decided (`action`). No I/O and no clock: every input
+//! is an argument. `scantix_app::execute` applies them through the ports.
+//!
+//! - [`alert`]: an alert event → its finding, group and ticket (and `decide_overdue`).
+//! - [`ticket`]: a tracker event (a person moved, closed or deleted a ticket) → the group's findings.
+//! - [`pull_request`]: a pull request's one summary comment, and the tickets its merge fixes.
+//! - [`installations`]: an installation change → which repositories are covered.
+//! - [`drafts`]: tickets kept as drafts (no tracker): their calls settled in the same commit.
+//! - [`triage`]: the verdict type, and the built-in rule used where no policy is wanted.
+//! - [`action`]: `Action` and `Decision`, what every decision answers.
 
-pub mod decide;
-pub mod decide_pull_request;
-pub mod decide_ticket;
+pub mod action;
+pub mod alert;
 pub mod drafts;
-pub mod execute;
 pub mod installations;
-pub mod own_accounts;
+pub mod pull_request;
+pub mod ticket;
 pub mod triage;
 
-pub use decide::{Action, Decision, Inputs, decide};
-pub use execute::{Committed, ExecuteError, Executor, ExecutorSettings, Outcome};
+pub use action::{Action, Decision};
+pub use alert::{Inputs, decide};

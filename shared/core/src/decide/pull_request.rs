@@ -29,17 +29,16 @@
 //! Everything shown comes from alert text and the pull request's author: attacker-controlled, and
 //! rendered inert through `ticket::markdown` (no HTML, no mentions, no breaking out of code spans).
 
-use super::decide::Action;
+use super::action::Action;
 use crate::event::{PullRequestChange, PullRequestEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{
+use crate::records::{
     AuditEntry, FindingRecord, FixedTicket, PullRequestRecord, PullRequestState,
     PullRequestSummary, SummaryAlert, TicketRef,
 };
 use crate::ticket::markdown::{code, escape, link};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -159,16 +158,6 @@ pub struct PullRequestDecision {
     pub actions: Vec<Action>,
     /// The pull request's own log (under [`PullRequestRecord::audit_key`]).
     pub audit: Vec<AuditEntry>,
-}
-
-/// How the summary reached the pull request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SummaryWrite {
-    Created,
-    Edited,
-    /// Without a GitHub connection (the local mode): rendered and stored, not posted.
-    Rendered,
 }
 
 /// Whether the trigger needs the pull request's alerts listed (a closed pull request's comment
@@ -567,5 +556,4 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 #[cfg(test)]
-#[path = "decide_pull_request_tests.rs"]
 mod tests;

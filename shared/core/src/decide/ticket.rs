@@ -7,12 +7,12 @@
 //! alert open is reopened with the list. Events that match what scantix already recorded (echoes of
 //! its own writes, redeliveries) decide nothing.
 
-use super::decide::{Action, Decision};
+use super::action::{Action, Decision};
 use crate::config::Config;
 use crate::event::{StatusCategory, TicketChange, TicketEvent};
 use crate::finding::{AlertState, Dismissal};
 use crate::identity::Fingerprint;
-use crate::state::{
+use crate::records::{
     AuditEntry, FindingRecord, GroupRecord, OutboxOp, PendingDismissal, TicketState,
 };
 use chrono::{DateTime, Utc};
@@ -381,5 +381,4 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
 }
 
 #[cfg(test)]
-#[path = "decide_ticket_tests.rs"]
 mod tests;

@@ -1,14 +1,28 @@
 //! Triage: which findings deserve a ticket, and why. The verdict comes from a Rego policy (see
-//! `crate::policy`; a bundled default, overridable per org or repository); `builtin` is the rule
+//! `scantix_policy`; a bundled default, overridable per org or repository); `builtin` is the rule
 //! that holds where no policy engine is wanted (tests, benchmarks).
 
-use crate::finding::Finding;
-use crate::policy::{Policy, PolicyDecision, PolicyInput};
-use crate::state::Triage;
+use crate::finding::{Finding, Severity};
+use crate::identity::GroupingMode;
+use crate::records::Triage;
 
 /// What triage said about one finding: ticket it or not, why (for the audit log), and what to
-/// override (priority, SLA days, grouping).
-pub type Verdict = PolicyDecision;
+/// override (priority, SLA days, grouping). A policy's decision, or the built-in rule's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub triage: Triage,
+    /// One line for the audit trail ("recorded: alert only on pull request #7").
+    pub reason: String,
+    /// The severity to file the ticket at instead of the finding's own.
+    pub priority: Option<Severity>,
+    /// Days until the fix is due, instead of the SLA table's.
+    pub sla_days: Option<u32>,
+    /// Grouping for this finding instead of the configured mode for its kind.
+    pub group_by: Option<GroupingMode>,
+    /// Who should fix it (a tracker user), from CODEOWNERS and the owners map; not the policy's
+    /// to set.
+    pub assignee: Option<String>,
+}
 
 /// A verdict with no overrides.
 pub fn plain(triage: Triage, reason: impl Into<String>) -> Verdict {
@@ -40,20 +54,5 @@ pub fn builtin(finding: &Finding) -> Verdict {
             format!("recorded: alert only on pull request #{pr}"),
         ),
         None => plain(Triage::Ticket, "ticketed: built-in triage"),
-    }
-}
-
-/// The verdict of `policy` for `finding`. A policy that fails to evaluate (a bug in an org's
-/// override, a time limit) must not lose the finding: it is ticketed, and the reason says why.
-pub fn triage_with(policy: &Policy, finding: &Finding) -> Verdict {
-    match policy.evaluate(&PolicyInput::new(finding)) {
-        Ok(verdict) => verdict,
-        Err(e) => {
-            tracing::warn!(error = %e, "triage policy failed; ticketing to be safe");
-            plain(
-                Triage::Ticket,
-                format!("ticketed: the triage policy failed ({e})"),
-            )
-        }
     }
 }

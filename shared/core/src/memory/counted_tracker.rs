@@ -1,10 +1,11 @@
 //! A `Tracker` decorator that counts calls by kind: the figures behind "tracker calls per event"
 //! in the benchmark, and what tests assert side effects with.
 
-use super::{Tracker, TrackerError, TrackerSite};
 use crate::identity::GroupKey;
-use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
+use crate::ports::tracker::{Tracker, TrackerError};
+use crate::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
+use crate::ticket::destination::TrackerSite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;

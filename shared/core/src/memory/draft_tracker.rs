@@ -4,9 +4,9 @@
 //! them; this adapter exists so that a deployment without a tracker still has a `Tracker`, and its
 //! calls are answered without doing anything.
 
-use super::{Tracker, TrackerError};
 use crate::identity::GroupKey;
-use crate::state::{DRAFT_TRACKER, TicketRef, TicketState};
+use crate::ports::tracker::{Tracker, TrackerError};
+use crate::records::{DRAFT_TRACKER, TicketRef, TicketState};
 use crate::ticket::TicketContent;
 use async_trait::async_trait;
 

@@ -1,15 +1,15 @@
 //! In-memory `Store`: the twin every test uses. It honours the same conditions as DynamoDB
 //! (versions, put-if-absent, all-or-nothing commits) and answers the same lists in the same order
-//! (`super::lists`), so tests that pass here exercise the same races and queries. Lists are
+//! (`crate::ports::store::lists`), so tests that pass here exercise the same races and queries. Lists are
 //! computed by looking at every record: fine for tests, which is all this store is for.
 
-use super::lists::{List, Members, group_lists};
-use super::{
-    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
-};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem, InboxStatus};
-use crate::state::{
+use crate::ports::store::lists::{List, Members, group_lists};
+use crate::ports::store::{
+    Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
+};
+use crate::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
 };
@@ -307,7 +307,7 @@ impl Store for MemoryStore {
             .filter(|(_, e)| e.at.date_naive() == day)
             .map(|(n, e)| {
                 (
-                    format!("{}#{n:012}", super::lists::audit_sort_key(e)),
+                    format!("{}#{n:012}", crate::ports::store::lists::audit_sort_key(e)),
                     e.clone(),
                 )
             })

@@ -3,9 +3,9 @@
 //! and makes repeated comments with one id a no-op, as the real adapters do; every call the
 //! executor makes is visible in its tickets afterwards.
 
-use super::{Tracker, TrackerError};
 use crate::identity::GroupKey;
-use crate::state::{TicketRef, TicketState};
+use crate::ports::tracker::{Tracker, TrackerError};
+use crate::records::{TicketRef, TicketState};
 use crate::ticket::{TicketContent, markdown};
 use async_trait::async_trait;
 use std::collections::BTreeMap;

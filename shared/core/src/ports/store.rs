@@ -1,7 +1,8 @@
 //! The `Store` port: where findings, groups (with their ticket mapping and outbox), delivery ids,
-//! the audit log, installations, pull requests and the inbox live. `memory` is the in-process twin
-//! (tests); `sqlite` is the local mode's embedded database; `dynamodb` is production; `lists` says
-//! which lists each record belongs to, so every adapter answers the same queries the same way.
+//! the audit log, installations, pull requests and the inbox live. `crate::memory::store` is the
+//! in-process twin (tests); `scantix_sqlite` is the local mode's embedded database;
+//! `scantix_dynamodb` is production; `lists` says which lists each record belongs to, so every
+//! adapter answers the same queries the same way.
 //!
 //! # Access patterns (each a key lookup or one list read, never a scan on a hot path)
 //! | question | how |
@@ -17,14 +18,11 @@
 //! | what changed on a day (metrics, export) | `changes_on(day)` |
 //! | every installation (sweeper) | `installations` |
 
-pub mod dynamodb;
 pub mod lists;
-pub mod memory;
-pub mod sqlite;
 
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem};
-use crate::state::{
+use crate::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
 };

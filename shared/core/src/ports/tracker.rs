@@ -1,17 +1,11 @@
-//! The `Tracker` port: where tickets live. `draft` is no tracker at all (tickets are drafts kept
-//! with their groups); `memory` is the in-memory twin tests use; real trackers (Jira, GitHub
-//! Issues, …) are adapters behind the same trait.
-
-pub mod counted;
-pub mod draft;
-pub mod github_issues;
-pub mod jira;
-pub mod memory;
+//! The `Tracker` port: where tickets live. `crate::memory::draft_tracker` is no tracker at all
+//! (tickets are drafts kept with their groups); `crate::memory::tracker` is the in-memory twin tests
+//! use; real trackers (`scantix_jira`, `scantix_github_issues`) are adapters behind the same trait.
 
 use crate::identity::GroupKey;
-use crate::repo_config::TrackerKind;
-use crate::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
+use crate::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
+use crate::ticket::destination::TrackerSite;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -36,31 +30,6 @@ pub enum TrackerError {
 impl TrackerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, TrackerError::Retryable(_))
-    }
-}
-
-/// Which tracker a deployment files tickets in, in the terms of a repository's `tracker` section:
-/// what that section must name for the repository's choice of destination to apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackerSite {
-    pub kind: TrackerKind,
-    /// Where the tracker lives, for those with a site of their own (Jira's base URL).
-    pub base_url: Option<String>,
-}
-
-impl TrackerSite {
-    /// The site of the tracker recorded as `name` in `TicketRef::tracker` (`draft`, `jira`,
-    /// `github`), without a base URL.
-    pub fn named(name: &str) -> TrackerSite {
-        let kind = match name {
-            "jira" => TrackerKind::Jira,
-            "github" | "github-issues" => TrackerKind::GithubIssues,
-            _ => TrackerKind::Draft,
-        };
-        TrackerSite {
-            kind,
-            base_url: None,
-        }
     }
 }
 

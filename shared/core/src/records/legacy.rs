@@ -6,11 +6,11 @@
 
 use crate::finding::{AlertKind, AlertState, Location, Repository, Rule, Severity};
 use crate::identity::{Fingerprint, GroupKey};
-use crate::state::{
+use crate::records::{
     FindingRecord, GroupContent, GroupRecord, GroupScope, Lease, PendingOp, TicketRef, TicketState,
     Triage,
 };
-use crate::ticket::TicketDestination;
+use crate::ticket::destination::TicketDestination;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -58,7 +58,7 @@ pub struct LegacyGroup {
     pub next_op_id: u64,
     pub lease: Option<Lease>,
     #[serde(default)]
-    pub create_attempt: Option<crate::state::CreateAttempt>,
+    pub create_attempt: Option<crate::records::CreateAttempt>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -2,7 +2,7 @@
 
 use super::{FindingLine, TicketContent};
 use crate::finding::AlertKind;
-use crate::state::{Facet, FindingRecord, GroupContent, GroupRecord, GroupScope};
+use crate::records::{Facet, FindingRecord, GroupContent, GroupRecord, GroupScope};
 
 /// Longest title trackers accept without complaint (Jira's summary limit is 255).
 const TITLE_LIMIT: usize = 200;

@@ -1,9 +1,10 @@
-//! What the Jira adapter is told: where Jira is and how tickets should look there (`JiraSettings`,
-//! part of the per-repository config file), and who it acts as (`JiraAuth`, kept apart so it is
-//! never serialised or logged).
+//! Where a ticket is filed: which tracker (`TrackerKind`, `TrackerSite`), the `jira` section of the
+//! settings (`JiraSettings`, `Flavor`, the severity → priority map `Priorities`), and what a
+//! repository chose within the deployment's tracker (`TicketDestination`). A repository's
+//! `.github/scantix.yml` says these, the decisions carry them, and the tracker adapters read them:
+//! so they live here, and the Jira adapter's credentials (`scantix_jira::settings::JiraAuth`) do not.
 
 use crate::finding::Severity;
-use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 
 /// Which Jira the adapter talks to. The two differ in API version, authentication and text
@@ -149,22 +150,83 @@ impl Priorities {
     }
 }
 
-/// Who the adapter acts as. Deliberately neither `Serialize` nor `Deserialize`: credentials come
-/// from the secret store, never from the config file, and `Debug` shows no secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JiraAuth {
-    /// An Atlassian account's email and API token, sent as HTTP Basic.
-    Cloud { email: String, api_token: Secret },
-    /// A Data Center personal access token, sent as a Bearer token.
-    DataCenter { token: Secret },
+/// Which tracker holds the tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackerKind {
+    /// Kept by scantix itself, in its store.
+    #[default]
+    Draft,
+    Jira,
+    GithubIssues,
 }
 
-impl JiraAuth {
-    pub fn flavor(&self) -> Flavor {
+impl TrackerKind {
+    /// As the config file spells it.
+    pub fn as_str(self) -> &'static str {
         match self {
-            JiraAuth::Cloud { .. } => Flavor::Cloud,
-            JiraAuth::DataCenter { .. } => Flavor::DataCenter,
+            TrackerKind::Draft => "draft",
+            TrackerKind::Jira => "jira",
+            TrackerKind::GithubIssues => "github-issues",
         }
+    }
+}
+
+/// Which tracker a deployment files tickets in, in the terms of a repository's `tracker` section:
+/// what that section must name for the repository's choice of destination to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerSite {
+    pub kind: TrackerKind,
+    /// Where the tracker lives, for those with a site of their own (Jira's base URL).
+    pub base_url: Option<String>,
+}
+
+impl TrackerSite {
+    /// The site of the tracker recorded as `name` in `TicketRef::tracker` (`draft`, `jira`,
+    /// `github`), without a base URL.
+    pub fn named(name: &str) -> TrackerSite {
+        let kind = match name {
+            "jira" => TrackerKind::Jira,
+            "github" | "github-issues" => TrackerKind::GithubIssues,
+            _ => TrackerKind::Draft,
+        };
+        TrackerSite {
+            kind,
+            base_url: None,
+        }
+    }
+}
+
+/// Where and how a repository's tickets are filed *within* the deployment's tracker, as its
+/// `.github/scantix.yml` chose: the tracker and its credentials are the deployment's, the project,
+/// issue type, priority map, extra labels and components may be the repository's. Empty fields
+/// keep the tracker's deployment settings. Fixed on the group when its ticket is requested, so a
+/// ticket stays where it was filed (and is found there again after a crash) whatever the file
+/// says later.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TicketDestination {
+    /// The tracker's project (a Jira project key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The issue type, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issue_type: Option<String>,
+    /// Severity → priority name, replacing the deployment's map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priorities: Option<Priorities>,
+    /// Labels added to the ticket, besides scantix's own and the deployment's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Components (by name), replacing the deployment's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+}
+
+impl TicketDestination {
+    /// Nothing chosen: the deployment's settings apply throughout.
+    pub fn is_deployment_default(&self) -> bool {
+        *self == TicketDestination::default()
     }
 }
 
@@ -241,14 +303,5 @@ mod tests {
             "priorities": { "urgent": "P0" },
         });
         assert!(serde_json::from_value::<JiraSettings>(severity).is_err());
-    }
-
-    #[test]
-    fn credentials_never_show_in_debug_output() {
-        let auth = JiraAuth::Cloud {
-            email: "bot@example.com".into(),
-            api_token: Secret::new("ATATT-very-secret"),
-        };
-        assert!(!format!("{auth:?}").contains("very-secret"));
     }
 }

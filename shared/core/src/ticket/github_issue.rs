@@ -1,45 +1,14 @@
-//! What the GitHub Issues adapter is told: where tickets go and how hard to try
-//! (`GithubIssuesSettings`), who it acts as (`IssuesAuth`, never serialised), and the two names it
-//! reads and writes: a repository (`RepoName`) and an issue (`IssueKey`, `owner/repo#12`).
+//! How a ticket in GitHub Issues is named: its repository (`RepoName`), its key (`IssueKey`,
+//! `owner/repo#12`), the tracker's name in `TicketRef::tracker`, and a label as GitHub sends one.
+//! The GitHub Issues adapter (`scantix_github_issues`) writes these names and the `issues` webhook
+//! parser (`scantix_webhooks::github::issues`) reads them back, so both take them from here.
 
-use crate::github::app_auth::InstallationTokens;
-use crate::secret::Secret;
-use crate::tracker::TrackerError;
-use serde::{Deserialize, Serialize};
+use crate::ports::tracker::TrackerError;
+use serde::Deserialize;
 use std::fmt;
-use std::sync::Arc;
 
-/// Where tickets go and how hard each call is tried.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
-pub struct GithubIssuesSettings {
-    /// One repository (`owner/name`) for every ticket, for teams that triage in one place; `None`
-    /// files each ticket in the repository its alerts are in.
-    pub repository: Option<String>,
-    /// Attempts per call on a 5xx or a network failure before giving up retryably (1 = no
-    /// retries). Rate limits are never retried here: retrying early prolongs a secondary limit.
-    pub max_attempts: u32,
-}
-
-impl Default for GithubIssuesSettings {
-    fn default() -> Self {
-        GithubIssuesSettings {
-            repository: None,
-            max_attempts: 3,
-        }
-    }
-}
-
-/// Who the adapter acts as.
-#[derive(Debug, Clone)]
-pub enum IssuesAuth {
-    /// As the GitHub App: in each repository, with the token of the installation covering it
-    /// (looked up once per repository, then cached). The GitHub is the one the tokens come from.
-    App(Arc<InstallationTokens>),
-    /// One token for every repository (a personal access token: the CLI, local runs), against the
-    /// GitHub API at `base_url` (`https://api.github.com`, `https://HOST/api/v3`).
-    Token { base_url: String, token: Secret },
-}
+/// The tracker's name in `TicketRef::tracker`.
+pub const TRACKER_NAME: &str = "github";
 
 /// A repository's `owner/name`, checked to hold only the characters GitHub allows, so that it can
 /// go into a URL path as it is. GitHub's names are case-insensitive; this keeps them lowercase, so
@@ -132,6 +101,22 @@ fn shown(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(80)
         .collect()
+}
+
+/// A label: GitHub answers objects, and the description allows plain names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Label {
+    Name(String),
+    Object { name: String },
+}
+
+impl Label {
+    pub fn name(&self) -> &str {
+        match self {
+            Label::Name(name) | Label::Object { name } => name,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! texts and its first findings. Drafts have no other body (they are kept with their groups), so
 //! this is also how a draft is read.
 
-use crate::engine::drafts::DRAFT_COMMENT;
+use crate::decide::drafts::DRAFT_COMMENT;
 use crate::identity::GroupKey;
-use crate::state::{FindingRecord, GroupRecord, TicketState};
-use crate::store::{Members, Store, StoreError};
+use crate::ports::store::{Members, Store, StoreError};
+use crate::records::{FindingRecord, GroupRecord, TicketState};
 use crate::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
 use crate::ticket::{TicketContent, markdown};
 

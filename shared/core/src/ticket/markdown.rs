@@ -76,7 +76,7 @@ fn longest_backtick_run(text: &str) -> usize {
 
 /// Unicode's bidirectional overrides, isolates and marks: they make text display in another order
 /// than it reads (`txt.exe` shown for `exe.txt`), so alert text loses them, in every tracker.
-pub(crate) fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
 }
 

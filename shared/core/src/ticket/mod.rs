@@ -1,47 +1,23 @@
 //! What a ticket says: `anatomy` builds the tracker-neutral content of a group's ticket, and each
 //! tracker renders it in its own markup (`markdown` here; Jira's ADF and wiki markup beside their
-//! adapters). All alert text is attacker-controlled: renderers make it inert.
+//! adapters). All alert text is attacker-controlled: renderers make it inert. `destination` says
+//! where a ticket is filed, `github_issue` how a ticket in GitHub Issues is named, and `listing`
+//! how a group's ticket reads now (drafts are read so).
 
 pub mod anatomy;
+pub mod destination;
+pub mod github_issue;
+pub mod listing;
 pub mod markdown;
 
 use crate::finding::{AlertState, Severity};
 use crate::identity::GroupKey;
-use crate::tracker::jira::Priorities;
+use destination::TicketDestination;
 use serde::{Deserialize, Serialize};
 
-/// Where and how a repository's tickets are filed *within* the deployment's tracker, as its
-/// `.github/scantix.yml` chose: the tracker and its credentials are the deployment's, the project,
-/// issue type, priority map, extra labels and components may be the repository's. Empty fields
-/// keep the tracker's deployment settings. Fixed on the group when its ticket is requested, so a
-/// ticket stays where it was filed (and is found there again after a crash) whatever the file
-/// says later.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TicketDestination {
-    /// The tracker's project (a Jira project key).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    /// The issue type, by name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issue_type: Option<String>,
-    /// Severity → priority name, replacing the deployment's map.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub priorities: Option<Priorities>,
-    /// Labels added to the ticket, besides scantix's own and the deployment's.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<String>,
-    /// Components (by name), replacing the deployment's.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub components: Vec<String>,
-}
-
-impl TicketDestination {
-    /// Nothing chosen: the deployment's settings apply throughout.
-    pub fn is_deployment_default(&self) -> bool {
-        *self == TicketDestination::default()
-    }
-}
+/// The label that marks a ticket whose findings are all gone (`TicketState::Stale`): a state that
+/// asks a person to look, which no workflow has a status for. Every tracker with labels uses it.
+pub const STALE_LABEL: &str = "scantix-stale";
 
 /// One finding as a line of the ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,12 +10,12 @@
 //! [`Loose`]: absent, `null` or of an unexpected type, it reads as `None`, and the finding loses
 //! that detail rather than the delivery failing (a failed delivery is an alert nobody tracks).
 
-use crate::event::{AlertChange, AlertEvent};
-use crate::finding::{
+use chrono::{DateTime, Utc};
+use scantix_core::event::{AlertChange, AlertEvent};
+use scantix_core::finding::{
     Advisory, AlertKind, AlertState, Dismissal, Finding, Location, Package, Repository, Rule,
     Severity,
 };
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::Value;
@@ -95,7 +95,7 @@ pub fn parse_delivery(event_name: &str, body: &[u8]) -> Result<ParsedDelivery, P
 /// [`Finding`] of `repository`. REST alerts have the webhook `alert`'s shape, so this is the same
 /// mapping, read as for an action that changes nothing: the alert's own `state` (and, for
 /// secrets, `resolution`) decides the finding's state, and no state reads as open.
-pub(crate) fn finding_from_alert(
+pub fn finding_from_alert(
     kind: AlertKind,
     alert: Value,
     repository: &Repository,
@@ -888,7 +888,7 @@ mod tests {
     /// The real third-party deliveries, read where they are (see `shared/fixtures/SOURCES.md`).
     const WEBHOOKS: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/github-webhooks"
+        "/../../../shared/fixtures/github-webhooks"
     );
     const EXAMPLES: &str = "octokit-webhooks/payload-examples/api.github.com";
 

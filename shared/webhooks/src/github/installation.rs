@@ -1,35 +1,8 @@
 //! `installation` and `installation_repositories` deliveries → `InstallationEvent`s: which
 //! repositories the App covers. Lenient like the alert parser: only the ids are required.
 
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
 use serde::Deserialize;
-
-/// A repository as installation events name it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct NamedRepository {
-    pub id: u64,
-    pub full_name: String,
-}
-
-/// What changed about an installation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InstallationChange {
-    /// Installed on an account, covering these repositories.
-    Created(Vec<NamedRepository>),
-    /// Uninstalled: no more work for it; its history stays.
-    Deleted,
-    Suspended,
-    Unsuspended,
-    RepositoriesAdded(Vec<NamedRepository>),
-    RepositoriesRemoved(Vec<NamedRepository>),
-}
-
-/// One installation event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstallationEvent {
-    pub installation_id: u64,
-    pub account: String,
-    pub change: InstallationChange,
-}
 
 #[derive(Deserialize)]
 struct Delivery {

@@ -16,10 +16,10 @@
 //! ticket is scantix's App. (Echoes that slip through are harmless: `decide_ticket` ignores a move
 //! to the state already recorded.)
 
-use super::alert_webhook::PayloadError;
-use crate::event::{StatusCategory, TicketChange, TicketEvent};
-use crate::identity::GroupKey;
-use crate::tracker::github_issues::{IssueKey, RepoName, TRACKER_NAME};
+use super::alert::PayloadError;
+use scantix_core::event::{StatusCategory, TicketChange, TicketEvent};
+use scantix_core::identity::GroupKey;
+use scantix_core::ticket::github_issue::{IssueKey, RepoName, TRACKER_NAME};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -48,7 +48,7 @@ struct Issue {
     #[serde(default)]
     state_reason: Option<String>,
     #[serde(default)]
-    labels: Vec<crate::tracker::github_issues::issue::Label>,
+    labels: Vec<scantix_core::ticket::github_issue::Label>,
     #[serde(default)]
     body: Option<String>,
     #[serde(default)]
@@ -108,7 +108,7 @@ pub fn parse_issues_delivery(body: &[u8]) -> Result<ParsedIssuesDelivery, Payloa
         || issue
             .body
             .as_deref()
-            .is_some_and(|b| b.contains(crate::ticket::markdown::GROUP_MARKER_PREFIX));
+            .is_some_and(|b| b.contains(scantix_core::ticket::markdown::GROUP_MARKER_PREFIX));
     if !is_scantix_ticket {
         return ignored(format!(
             "issue #{} is not a scantix ticket (no group label or marker)",
@@ -173,14 +173,14 @@ fn resolution(state_reason: Option<&str>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::github::api::DismissReason;
+    use scantix_core::config::Config;
+    use scantix_core::finding::DismissReason;
     use serde_json::json;
 
     /// The real `issues` delivery (octocrab's test suite), made a scantix ticket's `action`.
     fn delivery(action: &str, edits: &[(&str, Value)]) -> Vec<u8> {
         let path = format!(
-            "{}/../../shared/fixtures/github-webhooks/octocrab/webhooks/issues_opened_webhook_event.json",
+            "{}/../../../shared/fixtures/github-webhooks/octocrab/webhooks/issues_opened_webhook_event.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let mut payload: Value =
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn the_real_opened_delivery_is_ignored_and_broken_ones_are_errors() {
         let path = format!(
-            "{}/../../shared/fixtures/github-webhooks/octocrab/webhooks/issues_opened_webhook_event.json",
+            "{}/../../../shared/fixtures/github-webhooks/octocrab/webhooks/issues_opened_webhook_event.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let real = std::fs::read(&path).unwrap();

@@ -1,12 +1,8 @@
-//! GitHub's side of the product: webhook signatures, alert and pull request payloads coming in, and
-//! the `GitHub` port for calls going out, with its REST adapter and the App authentication it uses.
+//! GitHub App deliveries → the core's events. A code scanning alert comes in through [`alert`];
+//! [`installation`] says which repositories the App covers; [`issues`] is what people do to
+//! tickets kept in GitHub Issues; [`pull_request`] drives a pull request's summary comment.
 
-pub mod alert_webhook;
-pub mod api;
-pub mod app_auth;
-pub mod clients;
-pub mod installation_webhook;
-pub mod issues_webhook;
-pub mod pull_request_webhook;
-pub mod rest;
-pub mod signature;
+pub mod alert;
+pub mod installation;
+pub mod issues;
+pub mod pull_request;

@@ -3,9 +3,9 @@
 //! Lenient like the alert parser: only the pull request's number and the repository's id and full
 //! name are required; everything else that is missing or mistyped reads as unknown.
 
-use super::alert_webhook::{PayloadError, parse_json_object};
-use crate::event::{PullRequestChange, PullRequestEvent};
-use crate::finding::Repository;
+use super::alert::{PayloadError, parse_json_object};
+use scantix_core::event::{PullRequestChange, PullRequestEvent};
+use scantix_core::finding::Repository;
 use serde_json::Value;
 
 /// Reads a `pull_request` delivery (whose signature was already checked). `Ok(None)`: an action
@@ -82,7 +82,7 @@ mod tests {
 
     fn fixture(relative: &str) -> Value {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures/github-webhooks")
+            .join("../../../shared/fixtures/github-webhooks")
             .join(relative);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));

@@ -6,7 +6,7 @@ use crate::config::{Config, WhenAllFixed};
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertKind, AlertState, Dismissal, Finding, Severity};
 use crate::identity::{GroupKey, GroupingMode};
-use crate::state::{FindingRecord, GroupRecord, OutboxOp, TicketRef, TicketState, Triage};
+use crate::records::{FindingRecord, GroupRecord, OutboxOp, TicketRef, TicketState, Triage};
 use crate::testing::{code_alert, dependabot_alert};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -34,13 +34,13 @@ struct World {
 
 impl World {
     fn decide(&self, event: &AlertEvent, triage: Triage, now: DateTime<Utc>) -> Decision {
-        self.decide_verdict(event, &crate::engine::triage::plain(triage, "test"), now)
+        self.decide_verdict(event, &crate::decide::triage::plain(triage, "test"), now)
     }
 
     fn decide_verdict(
         &self,
         event: &AlertEvent,
-        verdict: &crate::engine::triage::Verdict,
+        verdict: &crate::decide::triage::Verdict,
         now: DateTime<Utc>,
     ) -> Decision {
         let fp = Fingerprint::of(&event.finding);
@@ -476,7 +476,7 @@ fn triage_record_keeps_the_finding_without_a_ticket() {
         ..code_alert(4, "js/xss", "a.js")
     };
     assert_eq!(
-        crate::engine::triage::default_triage(&pr_only),
+        crate::decide::triage::default_triage(&pr_only),
         Triage::Record
     );
     let d = w.decide(
@@ -682,7 +682,7 @@ fn a_finding_keeps_its_group_when_the_grouping_configuration_changes() {
 #[test]
 fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
     let w = World::default();
-    let verdict = crate::engine::triage::Verdict {
+    let verdict = crate::decide::triage::Verdict {
         triage: Triage::Ticket,
         reason: "ticketed: payments code".into(),
         priority: Some(Severity::Critical),
@@ -716,7 +716,7 @@ fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
 
 #[test]
 fn a_ticket_is_filed_where_the_config_said_when_it_was_requested_and_stays_there() {
-    let appsec = crate::ticket::TicketDestination {
+    let appsec = crate::ticket::destination::TicketDestination {
         project: Some("APPSEC".into()),
         labels: vec!["team-appsec".into()],
         ..Default::default()
@@ -741,7 +741,7 @@ fn a_ticket_is_filed_where_the_config_said_when_it_was_requested_and_stays_there
     world.sync();
 
     // The file changes; the group's ticket stays where it was filed.
-    world.config.destination = crate::ticket::TicketDestination::default();
+    world.config.destination = crate::ticket::destination::TicketDestination::default();
     let second = world.apply(
         &event(
             AlertChange::Opened,

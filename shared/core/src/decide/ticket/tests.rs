@@ -5,9 +5,9 @@ use super::*;
 use crate::config::Config;
 use crate::event::{StatusCategory, TicketChange, TicketEvent};
 use crate::finding::AlertState;
-use crate::github::api::DismissReason;
+use crate::finding::DismissReason;
 use crate::identity::{GroupKey, GroupingMode};
-use crate::state::{GroupRecord, OutboxOp, TicketRef, TicketState, Triage};
+use crate::records::{GroupRecord, OutboxOp, TicketRef, TicketState, Triage};
 use crate::testing::code_alert;
 use chrono::{TimeZone, Utc};
 

@@ -6,7 +6,7 @@
 
 use crate::finding::AlertState;
 use crate::identity::GroupKey;
-use crate::state::{FindingRecord, GroupRecord, GroupScope, TicketState};
+use crate::records::{FindingRecord, GroupRecord, GroupScope, TicketState};
 use serde::{Deserialize, Serialize};
 
 /// A list of groups.
@@ -152,7 +152,7 @@ impl List {
 
 /// An audit entry's place among the day's changes: its time (RFC 3339, nine fraction digits, so
 /// text order is time order), then its group.
-pub fn audit_sort_key(entry: &crate::state::AuditEntry) -> String {
+pub fn audit_sort_key(entry: &crate::records::AuditEntry) -> String {
     format!(
         "{}#{}",
         entry.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),

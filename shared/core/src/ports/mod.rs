@@ -1,0 +1,14 @@
+//! The ports: what the application needs from the world, as traits. Each has an in-memory twin in
+//! `crate::memory`; the real implementations are the adapter crates (`shared/adapters/`).
+//!
+//! - [`store`]: findings, groups, deliveries, audit, installations, pull requests, the inbox.
+//! - [`tracker`]: where tickets live.
+//! - [`github`]: what scantix asks of GitHub's REST API; [`github_clients`]: which client acts
+//!   for an installation.
+//! - [`clock`]: "now".
+
+pub mod clock;
+pub mod github;
+pub mod github_clients;
+pub mod store;
+pub mod tracker;

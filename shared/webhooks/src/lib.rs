@@ -1,0 +1,18 @@
+//! Incoming webhook deliveries, read: a GitHub or Jira delivery's body becomes the core's events
+//! (`scantix_core::event`), and its signature is checked. Deliveries are attacker-reachable input:
+//! every parser is lenient where GitHub or Jira may add fields, strict where scantix depends on a
+//! value, and reports what it refused with the JSON path, never by panicking.
+//!
+//! Not here: deciding anything (`scantix_core::decide`), or the HTTP answer a delivery gets
+//! (`scantix_app::ingest`, which calls these parsers).
+//!
+//! # Layout
+//! - [`github`]: GitHub App deliveries: `alert` (code scanning, Dependabot, secret scanning alerts;
+//!   also how a listed alert becomes a `Finding`), `installation` (+ `installation_repositories`),
+//!   `issues` (tickets in GitHub Issues), `pull_request`.
+//! - [`jira`]: Jira Cloud and Data Center deliveries → ticket events.
+//! - [`signature`]: HMAC-SHA256 signatures (`X-Hub-Signature-256`, Jira's `X-Hub-Signature`).
+
+pub mod github;
+pub mod jira;
+pub mod signature;
