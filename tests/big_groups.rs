@@ -7,16 +7,16 @@
 //! in commits of a few dozen findings), so the test spends its time on the lifecycle, not on
 //! 10,000 deliveries.
 
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::event::{AlertChange, AlertEvent};
-use scantix::finding::{AlertState, Finding};
-use scantix::identity::{GroupKey, GroupingMode};
-use scantix::state::{GroupContent, GroupRecord, OutboxOp, TicketState, Triage, Versioned};
-use scantix::store::{Commit, Guarded, Store};
-use scantix::testing::{code_alert, ticketed_record};
-use scantix::tracker::counted::Counted;
-use scantix::tracker::memory::MemoryTracker;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::event::{AlertChange, AlertEvent};
+use scantix_core::finding::{AlertState, Finding};
+use scantix_core::identity::{GroupKey, GroupingMode};
+use scantix_core::records::{GroupContent, GroupRecord, OutboxOp, TicketState, Triage, Versioned};
+use scantix_core::ports::store::{Commit, Guarded, Store};
+use scantix_core::testing::{code_alert, ticketed_record};
+use scantix_core::memory::counted_tracker::Counted;
+use scantix_core::memory::tracker::MemoryTracker;
 use std::sync::Arc;
 
 const SIZE: u64 = 10_000;
@@ -154,7 +154,7 @@ async fn lifecycle(store: Arc<dyn Store>) {
     let calls = calls.snapshot();
     assert_eq!(calls.create, 1, "{calls:?}");
     let top = store
-        .group_findings(&key, scantix::store::Members::OpenTicketed, None, 10)
+        .group_findings(&key, scantix_core::ports::store::Members::OpenTicketed, None, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -169,7 +169,7 @@ async fn lifecycle(store: Arc<dyn Store>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_of_ten_thousand_lives_its_whole_life_in_memory() {
-    lifecycle(Arc::new(scantix::store::memory::MemoryStore::new())).await;
+    lifecycle(Arc::new(scantix_core::memory::store::MemoryStore::new())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,18 +4,18 @@
 //! the fake Jira (every request checked against Atlassian's OpenAPI description).
 
 use github_webhook::handle;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::github::api::MemoryGitHub;
-use scantix::inbox::{InboxItem, InboxStatus};
-use scantix::ingest::github::GithubGate;
-use scantix::ingest::{GithubIngest, GithubReceiver, JiraIngest};
-use scantix::secret::Secret;
-use scantix::store::Inbox;
-use scantix::store::dynamodb::inbox_stream_image;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
-use scantix::worker::{BatchResponse, StreamBatch, Worker};
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_core::inbox::{InboxItem, InboxStatus};
+use scantix_app::ingest::github::GithubGate;
+use scantix_app::ingest::{GithubIngest, GithubReceiver, JiraIngest};
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Inbox;
+use scantix_dynamodb::inbox_stream_image;
+use scantix_core::memory::store::MemoryStore;
+use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_app::worker::{BatchResponse, StreamBatch, Worker};
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira, Fault};
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
 use serde_json::{Value, json};
@@ -336,7 +336,7 @@ async fn the_sample_lambda_events_work() {
     let stored = w.pending().await;
     let batch: StreamBatch = serde_json::from_str(&read("worker.json")).unwrap();
     let image = batch.records[0].dynamodb.new_image.as_ref().unwrap();
-    let sample = scantix::store::dynamodb::inbox_item_from_stream_image(image).unwrap();
+    let sample = scantix_dynamodb::inbox_item_from_stream_image(image).unwrap();
     assert_eq!((&sample.id, &sample.body), (&stored[0].id, &stored[0].body));
 
     assert_eq!(w.worker.apply_batch(&batch).await, BatchResponse::default());
@@ -346,9 +346,9 @@ async fn the_sample_lambda_events_work() {
 
 #[tokio::test]
 async fn both_webhook_functions_refuse_an_oversized_body_in_json() {
-    use scantix::ingest::DEFAULT_MAX_BODY;
-    use scantix::ingest::JiraReceiver;
-    use scantix::ingest::jira::{JiraAuthenticity, JiraGate};
+    use scantix_app::ingest::DEFAULT_MAX_BODY;
+    use scantix_app::ingest::JiraReceiver;
+    use scantix_app::ingest::jira::{JiraAuthenticity, JiraGate};
     let store = Arc::new(MemoryStore::new());
     let github = GithubReceiver::new(GithubGate::new(Secret::new(SECRET)), store.clone());
     let jira = JiraReceiver::new(
@@ -372,7 +372,7 @@ async fn both_webhook_functions_refuse_an_oversized_body_in_json() {
         .uri("https://scantix.example/webhooks/jira")
         .header(
             "x-hub-signature",
-            scantix::github::signature::sign(b"a jira secret", &body),
+            scantix_webhooks::signature::sign(b"a jira secret", &body),
         )
         .header("x-atlassian-webhook-identifier", "big")
         .body(lambda_http::Body::Binary(body.clone()))

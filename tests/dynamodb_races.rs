@@ -3,14 +3,14 @@
 //! once) yield exactly one ticket per group and lose no finding.
 
 use github_webhook::handle;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::identity::Fingerprint;
-use scantix::ingest::GithubIngest;
-use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::tracker::counted::Counted;
-use scantix::tracker::memory::MemoryTracker;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::identity::Fingerprint;
+use scantix_app::ingest::GithubIngest;
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::counted_tracker::Counted;
+use scantix_core::memory::tracker::MemoryTracker;
 use scantix_tests::dynamodb::local_store;
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
 use serde_json::{Value, json};
@@ -155,9 +155,9 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
     }
     for i in 0..60u64 {
         let kind = if i % 4 == 3 {
-            scantix::finding::AlertKind::Dependabot
+            scantix_core::finding::AlertKind::Dependabot
         } else {
-            scantix::finding::AlertKind::CodeScanning
+            scantix_core::finding::AlertKind::CodeScanning
         };
         let repo = if i % 4 == 3 { 512875663 } else { 337911632 };
         let fingerprint = Fingerprint::new(repo, kind, 100 + i);

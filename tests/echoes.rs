@@ -12,24 +12,24 @@
 
 use github_webhook::handle as handle_github;
 use jira_webhook::handle as handle_jira;
-use scantix::config::Config;
-use scantix::engine::{Executor, ExecutorSettings};
-use scantix::finding::AlertKind;
-use scantix::github::api::{GitHub, MemoryGitHub};
-use scantix::github::app_auth::{AppCredentials, InstallationTokens};
-use scantix::github::clients::AppClients;
-use scantix::github::rest::{RestAuth, RestGitHub};
-use scantix::github::signature::sign;
-use scantix::identity::GroupKey;
-use scantix::ingest::jira::JiraAuthenticity;
-use scantix::ingest::{GithubIngest, JiraIngest};
-use scantix::secret::Secret;
-use scantix::state::GroupRecord;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::Tracker;
-use scantix::tracker::github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::config::Config;
+use scantix_app::execute::{Executor, ExecutorSettings};
+use scantix_core::finding::AlertKind;
+use scantix_core::ports::github::{GitHub, MemoryGitHub};
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github::clients::AppClients;
+use scantix_github::rest::{RestAuth, RestGitHub};
+use scantix_webhooks::signature::sign;
+use scantix_core::identity::GroupKey;
+use scantix_app::ingest::jira::JiraAuthenticity;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_core::secret::Secret;
+use scantix_core::records::GroupRecord;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::tracker::Tracker;
+use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
+use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::fake_github::{
     APP_ID, APP_SLUG, FakeGitHub, INSTALLATION_ID, PLAIN_TOKEN, PLAIN_TOKEN_LOGIN,
     app_private_key_pkcs1,

@@ -8,18 +8,18 @@
 //! edited as each step needs, with the issue as the fake GitHub then has it.
 
 use github_webhook::handle;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::finding::AlertKind;
-use scantix::github::app_auth::{AppCredentials, InstallationTokens};
-use scantix::github::clients::AppClients;
-use scantix::ingest::GithubIngest;
-use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::Tracker;
-use scantix::tracker::github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix::tracker::jira::STALE_LABEL;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::finding::AlertKind;
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github::clients::AppClients;
+use scantix_app::ingest::GithubIngest;
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::tracker::Tracker;
+use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
+use scantix_core::ticket::STALE_LABEL;
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, app_private_key_pkcs1};
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture, octokit, varied};

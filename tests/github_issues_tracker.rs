@@ -3,14 +3,14 @@
 //! tracker call does to the issue, how many GitHub calls it takes, that creating and commenting
 //! stay single when answers are lost, and what the adapter makes of GitHub's refusals and faults.
 
-use scantix::github::app_auth::{AppCredentials, InstallationTokens};
-use scantix::identity::GroupKey;
-use scantix::secret::Secret;
-use scantix::state::{TicketRef, TicketState};
-use scantix::ticket::{TicketContent, markdown};
-use scantix::tracker::github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix::tracker::jira::STALE_LABEL;
-use scantix::tracker::{Tracker, TrackerError};
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_core::identity::GroupKey;
+use scantix_core::secret::Secret;
+use scantix_core::records::{TicketRef, TicketState};
+use scantix_core::ticket::{TicketContent, markdown};
+use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
+use scantix_core::ticket::STALE_LABEL;
+use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_tests::fake_github::{
     API_VERSION, APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
 };
@@ -45,7 +45,7 @@ fn adapter(fake: &FakeGitHub, central: Option<&str>) -> GithubIssuesTracker {
 fn content(number: u64) -> TicketContent {
     let mut finding = sample_finding(4242, number);
     finding.rule.id = format!("js/rule-{number}");
-    let mut content = scantix::testing::ticket_of(std::slice::from_ref(&finding)).unwrap();
+    let mut content = scantix_core::testing::ticket_of(std::slice::from_ref(&finding)).unwrap();
     content.assignee = Some("octocat".into());
     content
 }
@@ -293,7 +293,7 @@ async fn an_update_rewrites_the_ticket_keeps_other_labels_and_is_quiet_when_noth
     calls(&fake);
 
     content.title = "CWE-89: SQL injection everywhere (2 alerts)".into();
-    content.severity = scantix::finding::Severity::Critical;
+    content.severity = scantix_core::finding::Severity::Critical;
     content.labels[1] = "severity:critical".into();
     github.update(&ticket, &content).await.unwrap();
 

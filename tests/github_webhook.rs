@@ -3,14 +3,14 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::ingest::GithubIngest;
-use scantix::secret::Secret;
-use scantix::state::TicketState;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::draft::DraftTracker;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_app::ingest::GithubIngest;
+use scantix_core::secret::Secret;
+use scantix_core::records::TicketState;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture_path, octokit, varied};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -175,7 +175,7 @@ async fn a_redelivery_is_answered_as_a_duplicate_and_changes_nothing() {
 async fn a_wrong_or_missing_signature_is_401_and_nothing_is_stored() {
     let (store, ingest) = ingest();
     let body = octokit("code_scanning_alert/created.payload.json");
-    let forged = scantix::github::signature::sign(b"not-the-secret", &body);
+    let forged = scantix_webhooks::signature::sign(b"not-the-secret", &body);
     for signature in [forged.as_str(), "", "sha256=zz", "sha1=abc"] {
         let (status, answer) =
             send(&ingest, "code_scanning_alert", "d", &body, Some(signature)).await;
@@ -370,7 +370,7 @@ async fn alerts_of_repositories_removed_from_the_installation_are_ignored_and_hi
     let groups = scantix_tests::stored::groups(&*store).await;
     assert_eq!(groups.len(), 1, "the history stays");
     let audit = store
-        .audit_log(&scantix::identity::GroupKey::from_stored(format!(
+        .audit_log(&scantix_core::identity::GroupKey::from_stored(format!(
             "installation/{installation}"
         )))
         .await

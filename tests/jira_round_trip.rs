@@ -5,17 +5,17 @@
 
 use github_webhook::handle as handle_github;
 use jira_webhook::handle as handle_jira;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::finding::{AlertKind, AlertState};
-use scantix::github::api::MemoryGitHub;
-use scantix::github::signature::sign;
-use scantix::ingest::jira::JiraAuthenticity;
-use scantix::ingest::{GithubIngest, JiraIngest};
-use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::finding::{AlertKind, AlertState};
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_webhooks::signature::sign;
+use scantix_app::ingest::jira::JiraAuthenticity;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_jira::{
     self, CLOUD_API_TOKEN, CLOUD_EMAIL, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
@@ -67,7 +67,7 @@ async fn world_with(flavor: fake_jira::Flavor, crash: bool) -> World {
         .with_backoff_base(Duration::from_millis(5));
     let store = Arc::new(MemoryStore::new());
     let github = Arc::new(MemoryGitHub::new());
-    let tracker: Arc<dyn scantix::tracker::Tracker> = match crash {
+    let tracker: Arc<dyn scantix_core::ports::tracker::Tracker> = match crash {
         true => Arc::new(CrashAfterCreate::new(tracker)),
         false => Arc::new(tracker),
     };

@@ -3,12 +3,12 @@
 //! takes, and what the adapter makes of Jira's refusals and faults.
 
 use chrono::NaiveDate;
-use scantix::identity::GroupKey;
-use scantix::secret::Secret;
-use scantix::state::{TicketRef, TicketState};
-use scantix::ticket::TicketContent;
-use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
-use scantix::tracker::{Tracker, TrackerError};
+use scantix_core::identity::GroupKey;
+use scantix_core::secret::Secret;
+use scantix_core::records::{TicketRef, TicketState};
+use scantix_core::ticket::TicketContent;
+use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_tests::fake_jira::{
     CLOUD_API_TOKEN, CLOUD_EMAIL, Category, CustomField, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
     FakeJiraConfig, Fault, Flavor, Workflow,
@@ -51,7 +51,7 @@ fn adapter(fake: &FakeJira) -> JiraTracker {
 /// The ticket content of a real-shaped group (a CodeQL SQL injection alert `number`), due on
 /// 2025-04-01 and assigned to someone this flavor can name.
 fn content(flavor: Flavor, number: u64) -> TicketContent {
-    let mut c = scantix::testing::ticket_of(&[sample_finding(4242, number)]).unwrap();
+    let mut c = scantix_core::testing::ticket_of(&[sample_finding(4242, number)]).unwrap();
     c.due = NaiveDate::from_ymd_opt(2025, 4, 1);
     c.assignee = Some(match flavor {
         Flavor::Cloud => "5b10ac8d82e05b22cc7d4ef5".into(),
@@ -170,7 +170,7 @@ async fn update_rewrites_the_ticket_and_keeps_other_labels(flavor: Flavor) {
     calls(&fake);
 
     content.title = "CWE-89: SQL injection everywhere (2 alerts)".into();
-    content.severity = scantix::finding::Severity::Critical;
+    content.severity = scantix_core::finding::Severity::Critical;
     content.labels[1] = "severity:critical".into();
     content.due = NaiveDate::from_ymd_opt(2025, 3, 15);
     jira.update(&ticket, &content).await.unwrap();
@@ -933,8 +933,8 @@ async fn remove_label(fake: &FakeJira, key: &str, label: &str) {
 // label removed by someone), a read by id (consistent) still finds it; a deleted one is gone.
 #[tokio::test]
 async fn an_answered_create_is_found_at_once_through_reconcile_issues() {
-    use scantix::chrono::Utc;
-    use scantix::state::CreateAttempt;
+    use scantix_core::chrono::Utc;
+    use scantix_core::records::CreateAttempt;
     for searchable in [true, false] {
         let fake = lagging(Duration::from_secs(60), |config| {
             if !searchable {
@@ -1000,8 +1000,8 @@ async fn an_answered_create_is_found_at_once_through_reconcile_issues() {
 // soon as it does; had nothing been created, it would find nothing by then.
 #[tokio::test]
 async fn an_unanswered_create_is_looked_for_until_the_search_must_show_it() {
-    use scantix::chrono::Utc;
-    use scantix::state::CreateAttempt;
+    use scantix_core::chrono::Utc;
+    use scantix_core::records::CreateAttempt;
     let fake = lagging(Duration::from_millis(1500), |_| {}).await;
     let jira = adapter_with(&fake, |s| s.search_consistency_secs = Some(4));
     let content = content(Flavor::Cloud, 7);

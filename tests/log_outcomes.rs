@@ -8,12 +8,12 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::ingest::GithubIngest;
-use scantix::secret::Secret;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::draft::DraftTracker;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_app::ingest::GithubIngest;
+use scantix_core::secret::Secret;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -61,7 +61,7 @@ async fn send(ingest: &GithubIngest, event: &str, delivery: &str, body: &[u8]) -
 async fn each_deliverys_log_line_says_what_its_answer_says() {
     let lines = Lines::default();
     let writer = lines.clone();
-    tracing::subscriber::set_global_default(scantix::logging::json_subscriber(
+    tracing::subscriber::set_global_default(scantix_app::logging::json_subscriber(
         move || writer.clone(),
         "info",
     ))

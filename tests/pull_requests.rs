@@ -9,25 +9,23 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix::config::{Config, WhenAllFixed};
-use scantix::engine::triage::plain;
-use scantix::engine::{Executor, ExecutorSettings};
-use scantix::event::{AlertChange, AlertEvent};
-use scantix::finding::{AlertKind, AlertState, Finding, Repository};
-use scantix::github::api::{
+use scantix_core::config::{Config, WhenAllFixed};
+use scantix_core::decide::triage::plain;
+use scantix_app::execute::{Executor, ExecutorSettings};
+use scantix_core::event::{AlertChange, AlertEvent};
+use scantix_core::finding::{AlertKind, AlertState, Finding, Repository};
+use scantix_core::ports::github::{
     AlertPage, AlertQuery, DismissReason, GitHub, GitHubError, IssueComment,
 };
-use scantix::github::installation_webhook::{
-    InstallationChange, InstallationEvent, NamedRepository,
-};
-use scantix::github::rest::{RestAuth, RestGitHub};
-use scantix::ingest::GithubIngest;
-use scantix::secret::Secret;
-use scantix::state::{PullRequestState, TicketState, Triage};
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::sync::Syncer;
-use scantix::tracker::draft::DraftTracker;
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
+use scantix_github::rest::{RestAuth, RestGitHub};
+use scantix_app::ingest::GithubIngest;
+use scantix_core::secret::Secret;
+use scantix_core::records::{PullRequestState, TicketState, Triage};
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_app::sync::Syncer;
+use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_tests::fake_github::{FakeComment, FakeGitHub, PLAIN_TOKEN, RecordedRequest};
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
 use serde_json::{Value, json};
@@ -640,8 +638,8 @@ async fn a_pull_request_only_alert_never_becomes_a_ticket_whatever_the_path_or_p
         let body = scantix_tests::webhooks::fixture(
             "github-webhooks/octokit-webhooks.net/code_scanning_alert.created.with-instances-url.payload.json",
         );
-        match scantix::github::alert_webhook::parse_delivery("code_scanning_alert", &body) {
-            Ok(scantix::github::alert_webhook::ParsedDelivery::Alert(event)) => event,
+        match scantix_webhooks::github::alert::parse_delivery("code_scanning_alert", &body) {
+            Ok(scantix_webhooks::github::alert::ParsedDelivery::Alert(event)) => event,
             other => panic!("{other:?}"),
         }
     };

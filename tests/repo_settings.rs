@@ -10,20 +10,20 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::finding::Severity;
-use scantix::github::api::MemoryGitHub;
-use scantix::github::clients::OneClient;
-use scantix::ingest::GithubIngest;
-use scantix::repo_settings::{SettingsCache, SettingsSource};
-use scantix::secret::Secret;
-use scantix::state::TicketState;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::Tracker;
-use scantix::tracker::draft::DraftTracker;
-use scantix::tracker::jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::finding::Severity;
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_core::ports::github_clients::OneClient;
+use scantix_app::ingest::GithubIngest;
+use scantix_app::repo_settings::{SettingsCache, SettingsSource};
+use scantix_core::secret::Secret;
+use scantix_core::records::TicketState;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::tracker::Tracker;
+use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira, FakeJiraConfig};
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
@@ -110,13 +110,13 @@ async fn org_config_repo_override_policy_and_codeowners_all_apply() {
         "the repository's grouping wins over the org's: {key}"
     );
     let group = store
-        .get_group(&scantix::identity::GroupKey::from_stored(key.clone()))
+        .get_group(&scantix_core::identity::GroupKey::from_stored(key.clone()))
         .await
         .unwrap()
         .unwrap()
         .value;
     assert_eq!(
-        scantix::listing::render(store.as_ref(), &group)
+        scantix_core::ticket::listing::render(store.as_ref(), &group)
             .await
             .unwrap()
             .assignee
@@ -341,7 +341,7 @@ async fn severity_of(ingest: &GithubIngest, answer: &Value) -> Severity {
     let group = ingest
         .executor()
         .store()
-        .get_group(&scantix::identity::GroupKey::from_stored(key))
+        .get_group(&scantix_core::identity::GroupKey::from_stored(key))
         .await
         .unwrap()
         .unwrap()
@@ -401,8 +401,8 @@ async fn a_jira_section_on_a_draft_deployment_is_reported_and_drafts_go_on() {
 
 #[tokio::test]
 async fn a_codeowners_file_over_githubs_limit_is_reported_and_hostile_lines_stay_cheap() {
-    use scantix::finding::Repository;
-    use scantix::repo_settings::load;
+    use scantix_core::finding::Repository;
+    use scantix_app::repo_settings::load;
     let github = MemoryGitHub::new();
     let repo = Repository {
         id: 7,

@@ -10,13 +10,13 @@
 
 use anyhow::{Result, ensure};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use scantix::finding::{AlertState, Severity};
-use scantix::identity::{Fingerprint, GroupKey};
-use scantix::state::{
+use scantix_core::finding::{AlertState, Severity};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::records::{
     AuditEntry, FindingRecord, GroupContent, GroupRecord, GroupScope, InstallationRecord, OutboxOp,
     TicketRef, TicketState, Triage, Versioned,
 };
-use scantix::store::{
+use scantix_core::ports::store::{
     Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
 };
 use scantix_tests::records::{
@@ -34,7 +34,7 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() -> anyhow::Result<()> {
-                    let store = std::sync::Arc::new(scantix::store::memory::MemoryStore::new());
+                    let store = std::sync::Arc::new(scantix_core::memory::store::MemoryStore::new());
                     super::$scenario(store).await
                 }
             )*
@@ -877,7 +877,7 @@ async fn of_many_writers_at_one_version_exactly_one_wins(store: Arc<dyn Store>) 
 async fn inbox_items_are_stored_once_and_leave_the_pending_set_when_done(
     store: Arc<dyn Store>,
 ) -> Result<()> {
-    use scantix::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
+    use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
     // Received now: DynamoDB Local deletes items whose `ttl` has passed within seconds, so these
     // times must lie in the future of their expiry.
     let now = chrono::Utc::now();
@@ -956,7 +956,7 @@ async fn inbox_items_are_stored_once_and_leave_the_pending_set_when_done(
 async fn pull_request_records_are_created_once_then_written_only_at_the_version_read(
     store: Arc<dyn Store>,
 ) -> Result<()> {
-    use scantix::state::{FixedTicket, PullRequestRecord, PullRequestState, SummaryAlert};
+    use scantix_core::records::{FixedTicket, PullRequestRecord, PullRequestState, SummaryAlert};
     let finding = sample_finding(7, 1);
     let repository = finding.repository.clone();
     assert_eq!(store.get_pull_request(repository.id, 12).await?, None);
@@ -1035,7 +1035,7 @@ async fn pull_request_records_are_created_once_then_written_only_at_the_version_
 // ----- The event read -----
 
 fn installation(id: u64, account: &str, now: DateTime<Utc>) -> InstallationRecord {
-    use scantix::state::CoveredRepository;
+    use scantix_core::records::CoveredRepository;
     InstallationRecord {
         id,
         account: account.into(),
@@ -1746,7 +1746,7 @@ fn fingerprints(records: &[FindingRecord]) -> BTreeSet<Fingerprint> {
 /// once, readers beside a writer), a schema version, and the import of the old local JSON store.
 mod sqlite_only {
     use super::*;
-    use scantix::store::sqlite::{DATABASE_FILE, LEGACY_FILE, SCHEMA_VERSION, SqliteStore};
+    use scantix_sqlite::{DATABASE_FILE, LEGACY_FILE, SCHEMA_VERSION, SqliteStore};
     use scantix_tests::sqlite::{TempDir, temp_store};
     use std::io::BufRead;
     use std::path::Path;
@@ -2173,7 +2173,7 @@ mod sqlite_only {
             assert_eq!(found, expected, "{key}: its findings");
             let content = store.get_content(&key).await?.expect("the rule's texts");
             assert_eq!(content.help.as_deref(), old["rule"]["help"].as_str());
-            let home = List::Home(scantix::store::lists::home_of(&group.value));
+            let home = List::Home(scantix_core::ports::store::lists::home_of(&group.value));
             ensure!(listed(&store, home).await?.contains(&key), "{key} at home");
         }
         let (in_state_lists, tickets) = (
@@ -2321,8 +2321,8 @@ mod sqlite_only {
 mod dynamodb_only {
     use super::*;
     use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
-    use scantix::legacy::{LegacyGroup, upgrade};
-    use scantix::store::dynamodb::DynamoStore;
+    use scantix_core::records::legacy::{LegacyGroup, upgrade};
+    use scantix_dynamodb::DynamoStore;
     use scantix_tests::dynamodb::{local_endpoint, local_store, unique_table_name};
     use std::collections::{BTreeMap, HashMap};
 

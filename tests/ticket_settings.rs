@@ -9,19 +9,19 @@
 
 use github_webhook::handle as handle_github;
 use jira_webhook::handle as handle_jira;
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::finding::AlertKind;
-use scantix::github::app_auth::{AppCredentials, InstallationTokens};
-use scantix::github::clients::{AppClients, GitHubClients};
-use scantix::github::signature::sign;
-use scantix::ingest::jira::JiraAuthenticity;
-use scantix::ingest::{GithubIngest, JiraIngest};
-use scantix::repo_settings::{SettingsCache, SettingsSource};
-use scantix::secret::Secret;
-use scantix::tracker::Tracker;
-use scantix::tracker::github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix::tracker::jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_core::finding::AlertKind;
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_core::ports::github_clients::{AppClients, GitHubClients};
+use scantix_webhooks::signature::sign;
+use scantix_app::ingest::jira::JiraAuthenticity;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::repo_settings::{SettingsCache, SettingsSource};
+use scantix_core::secret::Secret;
+use scantix_core::ports::tracker::Tracker;
+use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
+use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, app_private_key_pkcs1};
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture, octokit, varied};
@@ -82,7 +82,7 @@ async fn world(tracked: Tracked, settings: &str) -> World {
         }
     };
     let clients: Arc<dyn GitHubClients> = Arc::new(AppClients::new(tokens));
-    let store = Arc::new(scantix::store::memory::MemoryStore::new());
+    let store = Arc::new(scantix_core::memory::store::MemoryStore::new());
     let executor = Arc::new(
         Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
     );

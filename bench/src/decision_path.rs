@@ -16,21 +16,21 @@ use crate::measure::{self, figure, nanos, rate};
 use crate::payloads::{Deliveries, Delivery, Joining, SECRET, expect_status, ingest_for};
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
-use scantix::config::Config;
-use scantix::engine::decide::group_key_for;
-use scantix::engine::triage::builtin;
-use scantix::engine::{Action, Decision, Inputs, decide};
-use scantix::event::AlertEvent;
-use scantix::github::alert_webhook::{ParsedDelivery, parse_delivery};
-use scantix::github::signature::verify_signature;
-use scantix::identity::Fingerprint;
-use scantix::ingest::GithubIngest;
-use scantix::state::{FindingRecord, GroupRecord};
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::ticket::anatomy::ticket_content;
-use scantix::ticket::markdown;
-use scantix::tracker::draft::DraftTracker;
+use scantix_core::config::Config;
+use scantix_core::decide::alert::group_key_for;
+use scantix_core::decide::triage::builtin;
+use scantix_core::decide::{Action, Decision, Inputs, decide};
+use scantix_core::event::AlertEvent;
+use scantix_webhooks::github::alert::{ParsedDelivery, parse_delivery};
+use scantix_webhooks::signature::verify_signature;
+use scantix_core::identity::Fingerprint;
+use scantix_app::ingest::GithubIngest;
+use scantix_core::records::{FindingRecord, GroupRecord};
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ticket::anatomy::ticket_content;
+use scantix_core::ticket::markdown;
+use scantix_core::memory::draft_tracker::DraftTracker;
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -170,8 +170,8 @@ async fn engine_stages(deliveries: &mut Deliveries, opening: &AlertEvent) -> Res
 /// executor renders it (its first findings and the group's counts): the per-event cost that must
 /// not grow with the group.
 async fn decide_render(size: u64, event: &AlertEvent) -> Result<()> {
-    use scantix::state::GroupContent;
-    use scantix::ticket::anatomy::{LISTED_FINDINGS, TicketSource};
+    use scantix_core::records::GroupContent;
+    use scantix_core::ticket::anatomy::{LISTED_FINDINGS, TicketSource};
     let now = Utc::now();
     let config = Config::default();
     let key = group_key_for(event, None, &config, None);
@@ -180,13 +180,13 @@ async fn decide_render(size: u64, event: &AlertEvent) -> Result<()> {
     for number in 0..size {
         let mut finding = event.finding.clone();
         finding.number = 1_000_000 + number;
-        let record = scantix::testing::ticketed_record(&finding, &key, now);
+        let record = scantix_core::testing::ticketed_record(&finding, &key, now);
         group.absorb(None, &record);
         if top.len() < LISTED_FINDINGS {
             top.push(record);
         }
     }
-    group.push_op(scantix::state::OutboxOp::Create);
+    group.push_op(scantix_core::records::OutboxOp::Create);
     let content = GroupContent::of(&key, &event.finding);
     let verdict = builtin(&event.finding);
     let tally = measure::run(async |_| {

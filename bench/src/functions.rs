@@ -13,15 +13,15 @@
 
 use crate::measure::figure;
 use anyhow::{Context, Result, bail};
-use scantix::github::signature::sign;
-use scantix::inbox::{InboxItem, InboxSource};
-use scantix::ingest::github::GithubGate;
-use scantix::ingest::{GithubIngest, GithubReceiver};
-use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::store::dynamodb::{DynamoStore, inbox_stream_image};
-use scantix::tracker::draft::DraftTracker;
-use scantix::worker::{BatchResponse, StreamBatch, Worker};
+use scantix_webhooks::signature::sign;
+use scantix_core::inbox::{InboxItem, InboxSource};
+use scantix_app::ingest::github::GithubGate;
+use scantix_app::ingest::{GithubIngest, GithubReceiver};
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Store;
+use scantix_dynamodb::{DynamoStore, inbox_stream_image};
+use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_app::worker::{BatchResponse, StreamBatch, Worker};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -113,10 +113,10 @@ async fn ack_in_process(store: &Arc<dyn Store>) -> Result<()> {
 }
 
 async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
-    let executor = Arc::new(scantix::engine::Executor::new(
+    let executor = Arc::new(scantix_app::execute::Executor::new(
         store.clone(),
         Arc::new(DraftTracker::new()),
-        scantix::config::Config::default(),
+        scantix_core::config::Config::default(),
     ));
     let worker = Worker::new(store.clone(), GithubIngest::for_worker(executor), None);
     // Built before the clock starts: the figure is the worker's, not the payload factory's.

@@ -7,13 +7,13 @@
 
 use anyhow::{Context, Result, bail};
 use http::{HeaderMap, HeaderValue};
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::github::signature::sign;
-use scantix::ingest::{Answer, GithubIngest};
-use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::tracker::Tracker;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_webhooks::signature::sign;
+use scantix_app::ingest::{Answer, GithubIngest};
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Store;
+use scantix_core::ports::tracker::Tracker;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,10 +6,10 @@
 use crate::measure::figure;
 use crate::payloads::{expect_step, ingest_for, lifecycle};
 use anyhow::Result;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::tracker::counted::{Calls, Counted};
-use scantix::tracker::memory::MemoryTracker;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::memory::counted_tracker::{Calls, Counted};
+use scantix_core::memory::tracker::MemoryTracker;
 use std::sync::Arc;
 
 pub fn run() -> Result<()> {

@@ -13,10 +13,10 @@
 //! run refuses a file it cannot use: the person who named it is right there to fix it.
 
 use anyhow::{Context, bail};
-use scantix::owners::CodeOwners;
-use scantix::policy::Policy;
-use scantix::repo_config::{self, ConfigError, PolicySource};
-use scantix::repo_settings::RepoSettings;
+use scantix_core::owners::CodeOwners;
+use scantix_policy::Policy;
+use scantix_app::repo_config::{self, ConfigError, PolicySource};
+use scantix_app::repo_settings::RepoSettings;
 use std::path::{Path, PathBuf};
 
 /// The local-only key naming the CODEOWNERS file.

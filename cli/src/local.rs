@@ -10,17 +10,17 @@
 
 use anyhow::Context;
 use clap::Args;
-use scantix::engine::{Executor, ExecutorSettings};
-use scantix::github::api::GitHub;
-use scantix::ingest::jira::JiraAuthenticity;
-use scantix::ingest::{GithubIngest, JiraIngest};
-use scantix::repo_settings::RepoSettings;
-use scantix::secret::Secret;
-use scantix::store::Store;
-use scantix::store::memory::MemoryStore;
-use scantix::store::sqlite::SqliteStore;
-use scantix::sweep::{Drain, DrainReport, drain_queued};
-use scantix::wiring::tracker_from_env;
+use scantix_app::execute::{Executor, ExecutorSettings};
+use scantix_core::ports::github::GitHub;
+use scantix_app::ingest::jira::JiraAuthenticity;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::repo_settings::RepoSettings;
+use scantix_core::secret::Secret;
+use scantix_core::ports::store::Store;
+use scantix_core::memory::store::MemoryStore;
+use scantix_sqlite::SqliteStore;
+use scantix_app::sweep::{Drain, DrainReport, drain_queued};
+use scantix_wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -259,7 +259,7 @@ pub fn reset(location: &StoreLocation) -> anyhow::Result<()> {
         eprintln!("nothing to reset: the store is in memory");
         return Ok(());
     };
-    let database = dir.join(scantix::store::sqlite::DATABASE_FILE);
+    let database = dir.join(scantix_sqlite::DATABASE_FILE);
     let mut removed = false;
     for suffix in ["", "-wal", "-shm"] {
         let mut name = database.clone().into_os_string();

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use clap::Args;
 use http::{HeaderMap, StatusCode, header};
-use scantix::ingest::{Answer, DEFAULT_MAX_BODY};
+use scantix_app::ingest::{Answer, DEFAULT_MAX_BODY};
 use std::net::SocketAddr;
 use std::sync::Arc;
 

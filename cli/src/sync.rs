@@ -7,16 +7,14 @@
 use crate::local::{LocalApp, StoreLocation};
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Args};
-use scantix::engine::Executor;
-use scantix::finding::Repository;
-use scantix::github::api::{GitHub, GitHubError};
-use scantix::github::installation_webhook::{
-    InstallationChange, InstallationEvent, NamedRepository,
-};
-use scantix::github::rest::{RestAuth, RestGitHub};
-use scantix::repo_settings::RepoSettings;
-use scantix::secret::Secret;
-use scantix::sync::{SyncError, SyncReport, Syncer, TriageFn};
+use scantix_app::execute::Executor;
+use scantix_core::finding::Repository;
+use scantix_core::ports::github::{GitHub, GitHubError};
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
+use scantix_github::rest::{RestAuth, RestGitHub};
+use scantix_app::repo_settings::RepoSettings;
+use scantix_core::secret::Secret;
+use scantix_app::sync::{SyncError, SyncReport, Syncer, TriageFn};
 use serde::Serialize;
 use std::sync::Arc;
 

@@ -4,11 +4,11 @@
 use crate::local::StoreLocation;
 use anyhow::Context;
 use clap::Args;
-use scantix::engine::drafts::DRAFT_COMMENT;
-use scantix::finding::Severity;
-use scantix::state::{FindingRecord, GroupRecord, Versioned};
-use scantix::store::{Members, Store, read_all};
-use scantix::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
+use scantix_core::decide::drafts::DRAFT_COMMENT;
+use scantix_core::finding::Severity;
+use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
+use scantix_core::ports::store::{Members, Store, read_all};
+use scantix_core::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
 use serde::Serialize;
 use std::cmp::Reverse;
 use std::fmt::Write as _;

@@ -2,7 +2,7 @@
 //! folder, the bundled scenario of real GitHub deliveries in `events/github/scenario`, real Jira
 //! deliveries (`../shared/fixtures/jira-webhooks`) and the Jira scenario in `events/jira`.
 
-use scantix::github::signature::sign;
+use scantix_webhooks::signature::sign;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -34,7 +34,7 @@ impl Scratch {
 
     /// The store's database file.
     fn database(&self) -> PathBuf {
-        self.store().join(scantix::store::sqlite::DATABASE_FILE)
+        self.store().join(scantix_sqlite::DATABASE_FILE)
     }
 
     /// Every table of the store's database and its row count: what a write would change.

@@ -2,8 +2,8 @@
 //! configured like the worker (table, tracker) through the environment, against DynamoDB Local.
 //! Deliveries left pending in the inbox are applied once; a second run finds nothing to do.
 
-use scantix::inbox::{InboxItem, InboxSource, InboxStatus};
-use scantix::store::{Inbox, InboxWriter};
+use scantix_core::inbox::{InboxItem, InboxSource, InboxStatus};
+use scantix_core::ports::store::{Inbox, InboxWriter};
 use scantix_tests::dynamodb::{local_endpoint, local_store};
 use scantix_tests::webhooks::{octokit, varied};
 use serde_json::{Value, json};

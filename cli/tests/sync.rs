@@ -8,7 +8,7 @@
 //! after a rate limit, or those its recorded installation covers, without a listing.
 
 use chrono::{Duration, Utc};
-use scantix::finding::AlertKind;
+use scantix_core::finding::AlertKind;
 use scantix_tests::fake_github::{FakeGitHub, Fault, PLAIN_TOKEN, open_alert};
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
 use serde_json::{Value, json};

@@ -3,11 +3,11 @@
 //! the ticket — what a Lambda timeout or an out-of-memory kill at that moment looks like.
 
 use async_trait::async_trait;
-use scantix::chrono::{DateTime, Utc};
-use scantix::identity::GroupKey;
-use scantix::state::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
-use scantix::ticket::TicketContent;
-use scantix::tracker::{Tracker, TrackerError, TrackerSite};
+use scantix_core::chrono::{DateTime, Utc};
+use scantix_core::identity::GroupKey;
+use scantix_core::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
+use scantix_core::ticket::TicketContent;
+use scantix_core::ports::tracker::{Tracker, TrackerError, TrackerSite};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct CrashAfterCreate<T> {

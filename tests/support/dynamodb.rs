@@ -1,7 +1,7 @@
 //! DynamoDB Local for tests: a fresh table per store, on the server `scripts/dynamodb-local.sh`
 //! started (it exports the endpoint), so tests run in parallel without seeing each other's items.
 
-use scantix::store::dynamodb::DynamoStore;
+use scantix_dynamodb::DynamoStore;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Where `scripts/dynamodb-local.sh` tells tests DynamoDB Local listens.

@@ -1,12 +1,12 @@
-//! Records for store and engine tests, built from the real `scantix::state` types with every field
+//! Records for store and engine tests, built from the real `scantix_core::records` types with every field
 //! filled in, so a store that drops or mangles a field shows up as an inequality.
 
 use chrono::{DateTime, Duration, Utc};
-use scantix::finding::{
+use scantix_core::finding::{
     Advisory, AlertKind, AlertState, Finding, FlowStep, Location, Repository, Rule, Severity,
 };
-use scantix::identity::{Fingerprint, GroupKey, GroupingMode};
-use scantix::state::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Triage};
+use scantix_core::identity::{Fingerprint, GroupKey, GroupingMode};
+use scantix_core::records::{AuditEntry, DeliveryRecord, FindingRecord, GroupRecord, Triage};
 
 /// A fixed instant plus `seconds`: tests name times relative to one another, never the clock.
 pub fn at(seconds: i64) -> DateTime<Utc> {

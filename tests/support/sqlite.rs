@@ -1,7 +1,7 @@
 //! SQLite stores for tests: each in a directory of its own under the system's temporary
 //! directory, removed when the test is done with it.
 
-use scantix::store::sqlite::SqliteStore;
+use scantix_sqlite::SqliteStore;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,10 +1,10 @@
 //! Reading a store whole, for tests: every group, a group's findings, a group's ticket as it reads
 //! now. (The product reads lists page by page; tests want it all at once.)
 
-use scantix::identity::GroupKey;
-use scantix::listing::TicketView;
-use scantix::state::{FindingRecord, GroupRecord, Versioned};
-use scantix::store::{Members, Store, read_all};
+use scantix_core::identity::GroupKey;
+use scantix_core::ticket::listing::TicketView;
+use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
+use scantix_core::ports::store::{Members, Store, read_all};
 
 /// Every group of `store`.
 pub async fn groups(store: &dyn Store) -> Vec<Versioned<GroupRecord>> {
@@ -40,7 +40,7 @@ pub async fn numbers(store: &dyn Store, key: &GroupKey) -> Vec<u64> {
 
 /// Group `key`'s ticket as it reads now (a draft's title, body, labels and comments).
 pub async fn ticket(store: &dyn Store, key: &GroupKey) -> TicketView {
-    scantix::listing::ticket(store, key)
+    scantix_core::ticket::listing::ticket(store, key)
         .await
         .expect("reading the ticket")
         .expect("the group has a ticket")

@@ -2,7 +2,7 @@
 //! receives them (a Function URL / API Gateway v2 event).
 
 use lambda_http::Request;
-use scantix::github::signature::sign;
+use scantix_webhooks::signature::sign;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 

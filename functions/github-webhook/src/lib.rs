@@ -1,14 +1,14 @@
 //! Lambda function: receives GitHub App webhooks (Function URL) and makes each durable in the
-//! table's inbox (see `scantix::ingest::receive`); the worker applies it. The handler is a plain
+//! table's inbox (see `scantix_app::ingest::receive`); the worker applies it. The handler is a plain
 //! function over any `Endpoint`, so tests call it directly with real payloads, against the
 //! receiver or against the synchronous ingest; `main.rs` only wires it to the runtime.
 
 use anyhow::Context;
 use lambda_http::{Body, Request, Response};
-use scantix::ingest::Endpoint;
-use scantix::ingest::GithubReceiver;
-use scantix::ingest::github::GithubGate;
-use scantix::wiring;
+use scantix_app::ingest::Endpoint;
+use scantix_app::ingest::GithubReceiver;
+use scantix_app::ingest::github::GithubGate;
+use scantix_wiring;
 
 /// Answers one webhook request.
 pub async fn handle(
@@ -30,7 +30,7 @@ pub async fn handle(
 }
 
 /// Builds the receiver once per cold start: the webhook secret (`GITHUB_WEBHOOK_SECRET`, or
-/// `…_ARN` / `…_FILE`, see `scantix::wiring`) and the table (`SCANTIX_TABLE`). Nothing else: this
+/// `…_ARN` / `…_FILE`, see `scantix_wiring`) and the table (`SCANTIX_TABLE`). Nothing else: this
 /// function verifies and stores, it never calls GitHub or a tracker.
 pub async fn receiver_from_env() -> anyhow::Result<GithubReceiver> {
     wiring::load_secrets()

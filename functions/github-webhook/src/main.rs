@@ -5,7 +5,7 @@ use lambda_http::{run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    scantix::logging::init();
+    scantix_app::logging::init();
     let receiver = github_webhook::receiver_from_env().await?;
     run(service_fn(|request| {
         github_webhook::handle(&receiver, request)

@@ -1,14 +1,14 @@
 //! Lambda function: receives Jira webhooks (a ticket moved, deleted or commented on) and makes
-//! each durable in the table's inbox (see `scantix::ingest::receive`); the worker applies it. The
+//! each durable in the table's inbox (see `scantix_app::ingest::receive`); the worker applies it. The
 //! handler is a plain function over any `Endpoint`, so tests call it directly with real
 //! deliveries; `main.rs` only wires it to the runtime.
 
 use anyhow::Context;
 use lambda_http::{Body, Request, Response};
-use scantix::ingest::jira::{JiraAuthenticity, JiraGate};
-use scantix::ingest::{Endpoint, JiraReceiver};
-use scantix::tracker::jira::Flavor;
-use scantix::wiring;
+use scantix_app::ingest::jira::{JiraAuthenticity, JiraGate};
+use scantix_app::ingest::{Endpoint, JiraReceiver};
+use scantix_core::ticket::destination::Flavor;
+use scantix_wiring;
 
 /// Answers one webhook request.
 pub async fn handle(

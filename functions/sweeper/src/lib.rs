@@ -1,14 +1,14 @@
-//! Lambda function, run on a schedule: one sweep (see `scantix::sweep`). The handler is a plain
+//! Lambda function, run on a schedule: one sweep (see `scantix_app::sweep`). The handler is a plain
 //! function; `main.rs` only wires it to the runtime.
 
 use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
-use scantix::config::Config;
-use scantix::engine::Executor;
-use scantix::repo_settings::SettingsCache;
-use scantix::sweep::{SweepReport, Sweeper};
-use scantix::sync::Syncer;
-use scantix::wiring;
+use scantix_core::config::Config;
+use scantix_app::execute::Executor;
+use scantix_app::repo_settings::SettingsCache;
+use scantix_app::sweep::{SweepReport, Sweeper};
+use scantix_app::sync::Syncer;
+use scantix_wiring;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -36,11 +36,11 @@ pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<Swe
     Ok(report)
 }
 
-fn chrono_now() -> scantix::chrono::DateTime<scantix::chrono::Utc> {
-    scantix::chrono::Utc::now()
+fn chrono_now() -> scantix_core::chrono::DateTime<scantix_core::chrono::Utc> {
+    scantix_core::chrono::Utc::now()
 }
 
-/// Builds the sweeper from the function's environment (see `scantix::wiring`); the GitHub App
+/// Builds the sweeper from the function's environment (see `scantix_wiring`); the GitHub App
 /// (`GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`) is required here: sweeping is reading GitHub.
 pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     wiring::load_secrets()
@@ -56,7 +56,7 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let executor = Arc::new(
         Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
     );
-    let syncer = Syncer::new(executor.clone(), Arc::new(scantix::engine::triage::builtin));
+    let syncer = Syncer::new(executor.clone(), Arc::new(scantix_core::decide::triage::builtin));
     let settings = SettingsCache::new(std::time::Duration::from_secs(300));
     Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }

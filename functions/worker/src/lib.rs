@@ -1,15 +1,15 @@
 //! Lambda function: the worker. Invoked by the table's stream with batches of new inbox items, it
-//! applies each (decide, commit, tracker and GitHub calls; see `scantix::worker`) and reports the
+//! applies each (decide, commit, tracker and GitHub calls; see `scantix_app::worker`) and reports the
 //! first failure so Lambda retries from there. The handler is a plain function; `main.rs` only
 //! wires it to the runtime.
 
 use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
-use scantix::engine::Executor;
-use scantix::ingest::{GithubIngest, JiraIngest};
-use scantix::repo_settings::{SettingsCache, SettingsSource};
-use scantix::wiring;
-use scantix::worker::{BatchResponse, StreamBatch, Worker};
+use scantix_app::execute::Executor;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::repo_settings::{SettingsCache, SettingsSource};
+use scantix_wiring;
+use scantix_app::worker::{BatchResponse, StreamBatch, Worker};
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -33,7 +33,7 @@ pub async fn handle(worker: &Worker, event: LambdaEvent<Value>) -> Result<BatchR
     Ok(response)
 }
 
-/// Builds the worker from the function's environment (see `scantix::wiring`): the table
+/// Builds the worker from the function's environment (see `scantix_wiring`): the table
 /// (`SCANTIX_TABLE`), the tracker, and the GitHub App when configured (then each repository's own
 /// settings apply).
 pub async fn worker_from_env() -> anyhow::Result<Worker> {

@@ -5,7 +5,7 @@ use lambda_runtime::{run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    scantix::logging::init();
+    scantix_app::logging::init();
     let worker = worker::worker_from_env().await?;
     run(service_fn(|event| worker::handle(&worker, event))).await
 }
