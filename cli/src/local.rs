@@ -17,10 +17,11 @@ use scantix::ingest::{GithubIngest, JiraIngest};
 use scantix::repo_settings::RepoSettings;
 use scantix::secret::Secret;
 use scantix::store::Store;
+use scantix::store::dynamodb::DynamoStore;
 use scantix::store::memory::MemoryStore;
 use scantix::store::sqlite::SqliteStore;
 use scantix::sweep::{Drain, DrainReport, drain_queued};
-use scantix::wiring::tracker_from_env;
+use scantix::wiring::{dynamodb_table, tracker_from_env};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -56,6 +57,23 @@ pub struct StoreArgs {
     /// Use a throwaway in-memory store instead: nothing is read or saved (overrides --store).
     #[arg(long, global = true)]
     memory: bool,
+
+    /// Use a deployment's DynamoDB table instead of the local store (the stack's `TableName`
+    /// output), with the AWS SDK's credentials and region from the environment: every command
+    /// then reads and writes what the deployment's functions do.
+    #[arg(long, global = true, env = "SCANTIX_TABLE", value_name = "NAME")]
+    table: Option<String>,
+
+    /// With --table: the DynamoDB endpoint to use instead of AWS's, e.g. Amazon DynamoDB Local
+    /// (`http://localhost:8000`; no AWS credentials needed, the table is created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "SCANTIX_DYNAMODB_ENDPOINT",
+        value_name = "URL",
+        requires = "table"
+    )]
+    dynamodb_endpoint: Option<String>,
 }
 
 impl StoreArgs {
@@ -63,6 +81,12 @@ impl StoreArgs {
     pub fn location(&self) -> StoreLocation {
         if self.memory {
             return StoreLocation::Memory;
+        }
+        if let Some(table) = &self.table {
+            return StoreLocation::Table {
+                table: table.clone(),
+                endpoint: self.dynamodb_endpoint.clone(),
+            };
         }
         let old_file = self.store.extension().is_some_and(|e| e == "json");
         match (old_file, self.store.parent()) {
@@ -79,6 +103,11 @@ pub enum StoreLocation {
     Dir(PathBuf),
     /// Nothing on disk: the store lives and dies with the process.
     Memory,
+    /// A DynamoDB table: a deployment's, or one on DynamoDB Local at `endpoint`.
+    Table {
+        table: String,
+        endpoint: Option<String>,
+    },
 }
 
 impl std::fmt::Display for StoreLocation {
@@ -86,18 +115,49 @@ impl std::fmt::Display for StoreLocation {
         match self {
             StoreLocation::Dir(path) => write!(f, "{}", path.display()),
             StoreLocation::Memory => f.write_str("in memory (--memory)"),
+            StoreLocation::Table {
+                table,
+                endpoint: None,
+            } => write!(f, "DynamoDB table {table}"),
+            StoreLocation::Table {
+                table,
+                endpoint: Some(endpoint),
+            } => write!(f, "DynamoDB table {table} at {endpoint}"),
         }
     }
 }
 
-/// Opens the store at `location` (created empty on first use).
-pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store at `location` (created empty on first use, except a deployment's table).
+pub async fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match location {
         StoreLocation::Dir(dir) => Arc::new(
             SqliteStore::open(dir)
                 .with_context(|| format!("opening the store in {}", dir.display()))?,
         ),
         StoreLocation::Memory => Arc::new(MemoryStore::new()),
+        StoreLocation::Table { .. } => Arc::new(open_table(location).await?),
+    })
+}
+
+/// The DynamoDB store `location` names (a `Table`).
+pub async fn open_table(location: &StoreLocation) -> anyhow::Result<DynamoStore> {
+    let StoreLocation::Table { table, endpoint } = location else {
+        anyhow::bail!(
+            "this command works on a DynamoDB table: name it with --table (the stack's \
+             TableName output), not a local store ({location})"
+        );
+    };
+    Ok(match endpoint {
+        None => dynamodb_table(table.clone()).await,
+        Some(endpoint) => {
+            let store = DynamoStore::connect_local(endpoint, table).await;
+            // A local server starts empty; creating the table is harmless when it exists.
+            store
+                .create_table()
+                .await
+                .with_context(|| format!("creating table {table} at {endpoint}"))?;
+            store
+        }
     })
 }
 
@@ -135,26 +195,26 @@ impl LocalApp {
     /// Loads the store and builds the tracker, executor and ingests over it, with no GitHub
     /// connection: closures are verified against the alert states the store last heard of, and
     /// dismissals are not sent.
-    pub fn open(location: StoreLocation, settings: RepoSettings) -> anyhow::Result<LocalApp> {
-        LocalApp::build(location, settings, None)
+    pub async fn open(location: StoreLocation, settings: RepoSettings) -> anyhow::Result<LocalApp> {
+        LocalApp::build(location, settings, None).await
     }
 
     /// The same, connected to `github`: closures are verified against GitHub, dismissals are
     /// sent, and repositories can be synced.
-    pub fn connected(
+    pub async fn connected(
         location: StoreLocation,
         settings: RepoSettings,
         github: Arc<dyn GitHub>,
     ) -> anyhow::Result<LocalApp> {
-        LocalApp::build(location, settings, Some(github))
+        LocalApp::build(location, settings, Some(github)).await
     }
 
-    fn build(
+    async fn build(
         location: StoreLocation,
         settings: RepoSettings,
         github: Option<Arc<dyn GitHub>>,
     ) -> anyhow::Result<LocalApp> {
-        let store = open_store(&location)?;
+        let store = open_store(&location).await?;
         let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
         let (jira_secret, default_jira_secret) =
             webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
@@ -255,9 +315,16 @@ impl LocalApp {
 /// Deletes the store (its database and the files SQLite keeps beside it); says what it did on
 /// stderr.
 pub fn reset(location: &StoreLocation) -> anyhow::Result<()> {
-    let StoreLocation::Dir(dir) = location else {
-        eprintln!("nothing to reset: the store is in memory");
-        return Ok(());
+    let dir = match location {
+        StoreLocation::Dir(dir) => dir,
+        StoreLocation::Memory => {
+            eprintln!("nothing to reset: the store is in memory");
+            return Ok(());
+        }
+        StoreLocation::Table { .. } => anyhow::bail!(
+            "reset deletes a local store only; a deployment's table ({location}) is deleted with \
+             its stack"
+        ),
     };
     let database = dir.join(scantix::store::sqlite::DATABASE_FILE);
     let mut removed = false;

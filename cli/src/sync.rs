@@ -129,7 +129,7 @@ pub async fn run(
         RestGitHub::new(&args.api_url, RestAuth::Token(token))
             .context("setting up the GitHub client (--api-url)")?,
     );
-    let app = LocalApp::connected(location, settings, github.clone())?;
+    let app = LocalApp::connected(location, settings, github.clone()).await?;
     // Tracker calls an earlier run queued (the tracker was down then): a reconciliation only
     // touches groups whose alerts changed, so nothing else would make them.
     app.finish_queued_work().await?;

@@ -178,8 +178,13 @@ pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
 /// The DynamoDB store over `table`, with the AWS SDK's default credentials chain and endpoint
 /// settings (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn store_for_table(table: String) -> Arc<dyn Store> {
+    Arc::new(dynamodb_table(table).await)
+}
+
+/// The same store as its adapter type, for the operations only DynamoDB has (`migrate`).
+pub async fn dynamodb_table(table: String) -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(aws_config().await);
-    Arc::new(DynamoStore::new(client, table))
+    DynamoStore::new(client, table)
 }
 
 /// The AWS SDK's settings, resolved once per process: secrets and store share them, so a cold
