@@ -68,6 +68,62 @@ PY
 # above keeps W1031.
 "$VENV/bin/cfn-lint" --ignore-checks W1031 -- "$expanded"
 
+echo "== the audit trail is append-only for every role (expanded template)"
+# Every IAM role that may write the table must deny UpdateItem, DeleteItem and BatchWriteItem on
+# audit partitions (`A#…`), and none may be granted BatchWriteItem or `dynamodb:*` (whose deletes
+# no key condition could tell from puts). A role added later without the statement fails here.
+"$VENV/bin/python" - "$expanded" <<'PY'
+import json, sys
+
+with open(sys.argv[1], encoding="utf-8") as f:
+    resources = json.load(f)["Resources"]
+
+WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+MUST_DENY = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+def listed(value):
+    return value if isinstance(value, list) else [value]
+
+def statements(role):
+    for policy in role["Properties"].get("Policies", []):
+        document = policy.get("PolicyDocument", {})
+        for statement in listed(document.get("Statement", [])):
+            yield statement
+        # Conditional policies (Fn::If) hold their document one level down.
+    for policy in role["Properties"].get("Policies", []):
+        if "Fn::If" in policy:
+            for branch in policy["Fn::If"][1:]:
+                if isinstance(branch, dict):
+                    for statement in listed(branch.get("PolicyDocument", {}).get("Statement", [])):
+                        yield statement
+
+problems, checked = [], 0
+for name, resource in resources.items():
+    if resource.get("Type") != "AWS::IAM::Role":
+        continue
+    allowed, denies_audit = set(), False
+    for statement in statements(resource):
+        actions = set(listed(statement.get("Action", [])))
+        if statement.get("Effect") == "Allow":
+            allowed |= actions
+        condition = statement.get("Condition", {}).get("ForAnyValue:StringLike", {})
+        if (statement.get("Effect") == "Deny" and MUST_DENY <= actions
+                and condition.get("dynamodb:LeadingKeys") in (["A#*"], "A#*")):
+            denies_audit = True
+    if "dynamodb:*" in allowed or "dynamodb:BatchWriteItem" in allowed:
+        problems.append(f"{name}: grants BatchWriteItem or dynamodb:* (deletes indistinguishable from puts)")
+    writes = allowed & WRITES
+    # Roles that only put inbox items (condition on IN#*) cannot reach audit partitions.
+    if writes - {"dynamodb:PutItem"} and not denies_audit:
+        problems.append(f"{name}: may write the table ({sorted(writes)}) without denying changes to audit entries (A#*)")
+    checked += 1
+if problems:
+    for p in problems:
+        print(f"infra/template.yaml: {p}", file=sys.stderr)
+    sys.exit(1)
+print(f"audit append-only: ok ({checked} roles)")
+PY
+
 echo "== infra/github-app-manifest.json"
 python3 - infra/github-app-manifest.json <<'PY'
 import json, sys

@@ -7,16 +7,16 @@
 //! in commits of a few dozen findings), so the test spends its time on the lifecycle, not on
 //! 10,000 deliveries.
 
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
+use scantix_core::config::Config;
 use scantix_core::event::{AlertChange, AlertEvent};
 use scantix_core::finding::{AlertState, Finding};
 use scantix_core::identity::{GroupKey, GroupingMode};
-use scantix_core::records::{GroupContent, GroupRecord, OutboxOp, TicketState, Triage, Versioned};
-use scantix_core::ports::store::{Commit, Guarded, Store};
-use scantix_core::testing::{code_alert, ticketed_record};
 use scantix_core::memory::counted_tracker::Counted;
 use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::ports::store::{Commit, Guarded, Store};
+use scantix_core::records::{GroupContent, GroupRecord, OutboxOp, TicketState, Triage, Versioned};
+use scantix_core::testing::{code_alert, ticketed_record};
 use std::sync::Arc;
 
 const SIZE: u64 = 10_000;
@@ -154,7 +154,12 @@ async fn lifecycle(store: Arc<dyn Store>) {
     let calls = calls.snapshot();
     assert_eq!(calls.create, 1, "{calls:?}");
     let top = store
-        .group_findings(&key, scantix_core::ports::store::Members::OpenTicketed, None, 10)
+        .group_findings(
+            &key,
+            scantix_core::ports::store::Members::OpenTicketed,
+            None,
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(

@@ -4,20 +4,21 @@
 //! the fake Jira (every request checked against Atlassian's OpenAPI description).
 
 use github_webhook::handle;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
-use scantix_core::memory::github::MemoryGitHub;
-use scantix_core::inbox::{InboxItem, InboxStatus};
 use scantix_app::ingest::github::GithubGate;
 use scantix_app::ingest::{GithubIngest, GithubReceiver, JiraIngest};
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Inbox;
-use scantix_dynamodb::inbox_stream_image;
+use scantix_app::worker::Worker;
+use scantix_core::config::Config;
+use scantix_core::inbox::{InboxItem, InboxStatus};
+use scantix_core::memory::github::MemoryGitHub;
 use scantix_core::memory::store::MemoryStore;
-use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
-use scantix_app::worker::{BatchResponse, StreamBatch, Worker};
+use scantix_core::ports::store::Inbox;
+use scantix_core::secret::Secret;
+use scantix_dynamodb::inbox_stream_image;
+use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira, Fault};
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
+use scantix_wiring::worker::{BatchResponse, StreamBatch, apply_batch};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,7 +145,7 @@ async fn a_delivery_is_stored_once_and_applied_later_by_the_worker() {
     );
     assert_eq!(w.pending().await.len(), 1);
 
-    let response = w.worker.apply_batch(&batch_of(&pending)).await;
+    let response = apply_batch(&w.worker, &batch_of(&pending)).await;
     assert_eq!(response, BatchResponse::default());
     assert_eq!(w.jira.issue_keys().len(), 1);
     assert!(w.pending().await.is_empty());
@@ -154,7 +155,7 @@ async fn a_delivery_is_stored_once_and_applied_later_by_the_worker() {
     // The stream delivers at least once: the same batch again changes nothing.
     let creates = w.jira.count("POST", "/rest/api/3/issue");
     assert_eq!(
-        w.worker.apply_batch(&batch_of(&pending)).await,
+        apply_batch(&w.worker, &batch_of(&pending)).await,
         BatchResponse::default()
     );
     assert_eq!(w.jira.count("POST", "/rest/api/3/issue"), creates);
@@ -232,7 +233,7 @@ async fn a_tracker_outage_leaves_every_event_pending_and_replay_applies_each_onc
     let mut invocations = 0;
     let mut dead_lettered = false;
     while from < items.len() {
-        let response = w.worker.apply_batch(&batch_of(&items[from..])).await;
+        let response = apply_batch(&w.worker, &batch_of(&items[from..])).await;
         invocations += 1;
         let Some(failure) = response.batch_item_failures.first() else {
             break;
@@ -277,7 +278,7 @@ async fn a_tracker_outage_leaves_every_event_pending_and_replay_applies_each_onc
     // Replaying again (or the stream's late retry of a dead-lettered batch) changes nothing.
     let again = w.worker.replay(100).await.unwrap();
     assert_eq!(again.pending, 0);
-    w.worker.apply_batch(&batch_of(&items)).await;
+    apply_batch(&w.worker, &batch_of(&items)).await;
     assert_eq!(w.jira.count("POST", "/rest/api/3/issue"), 3);
     for group in scantix_tests::stored::groups(&*w.store).await {
         assert!(group.value.ticket.is_some(), "{:?}", group.value.key);
@@ -302,11 +303,11 @@ async fn a_batch_stops_at_the_first_failure_and_names_it() {
     let batch = batch_of(&items);
     let first_only = batch_of(&items[..1]);
     assert_eq!(
-        w.worker.apply_batch(&first_only).await,
+        apply_batch(&w.worker, &first_only).await,
         BatchResponse::default()
     );
     w.jira.inject(Fault::Status(503), 100_000);
-    let response = w.worker.apply_batch(&batch).await;
+    let response = apply_batch(&w.worker, &batch).await;
     // The first record is a recognised duplicate now; the second fails and is named; the third
     // is not attempted (Lambda re-sends it with the retry).
     assert_eq!(
@@ -339,7 +340,10 @@ async fn the_sample_lambda_events_work() {
     let sample = scantix_dynamodb::inbox_item_from_stream_image(image).unwrap();
     assert_eq!((&sample.id, &sample.body), (&stored[0].id, &stored[0].body));
 
-    assert_eq!(w.worker.apply_batch(&batch).await, BatchResponse::default());
+    assert_eq!(
+        apply_batch(&w.worker, &batch).await,
+        BatchResponse::default()
+    );
     assert_eq!(w.jira.issue_keys().len(), 1);
     let _: Value = serde_json::from_str(&read("sweeper.json")).unwrap();
 }

@@ -3,14 +3,14 @@
 //! once) yield exactly one ticket per group and lose no finding.
 
 use github_webhook::handle;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
-use scantix_core::identity::Fingerprint;
 use scantix_app::ingest::GithubIngest;
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
+use scantix_core::config::Config;
+use scantix_core::identity::Fingerprint;
 use scantix_core::memory::counted_tracker::Counted;
 use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::ports::store::Store;
+use scantix_core::secret::Secret;
 use scantix_tests::dynamodb::local_store;
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
 use serde_json::{Value, json};

@@ -12,24 +12,24 @@
 
 use github_webhook::handle as handle_github;
 use jira_webhook::handle as handle_jira;
-use scantix_core::config::Config;
 use scantix_app::execute::{Executor, ExecutorSettings};
+use scantix_app::ingest::jira::JiraAuthenticity;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_core::config::Config;
 use scantix_core::finding::AlertKind;
-use scantix_core::ports::github::{GitHub, MemoryGitHub};
+use scantix_core::identity::GroupKey;
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::github::GitHub;
+use scantix_core::ports::store::Store;
+use scantix_core::ports::tracker::Tracker;
+use scantix_core::records::GroupRecord;
+use scantix_core::secret::Secret;
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github::rest::{RestAuth, RestGitHub};
-use scantix_webhooks::signature::sign;
-use scantix_core::identity::GroupKey;
-use scantix_app::ingest::jira::JiraAuthenticity;
-use scantix_app::ingest::{GithubIngest, JiraIngest};
-use scantix_core::secret::Secret;
-use scantix_core::records::GroupRecord;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
-use scantix_core::ports::tracker::Tracker;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::fake_github::{
     APP_ID, APP_SLUG, FakeGitHub, INSTALLATION_ID, PLAIN_TOKEN, PLAIN_TOKEN_LOGIN,
     app_private_key_pkcs1,
@@ -38,6 +38,7 @@ use scantix_tests::fake_jira::{
     self, Actor, CLOUD_API_TOKEN, CLOUD_EMAIL, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
 };
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture, octokit, varied};
+use scantix_webhooks::signature::sign;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,18 +8,18 @@
 //! edited as each step needs, with the issue as the fake GitHub then has it.
 
 use github_webhook::handle;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
+use scantix_app::ingest::GithubIngest;
+use scantix_core::config::Config;
 use scantix_core::finding::AlertKind;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::store::Store;
+use scantix_core::ports::tracker::Tracker;
+use scantix_core::secret::Secret;
+use scantix_core::ticket::STALE_LABEL;
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
-use scantix_app::ingest::GithubIngest;
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
-use scantix_core::ports::tracker::Tracker;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix_core::ticket::STALE_LABEL;
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, app_private_key_pkcs1};
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture, octokit, varied};

@@ -3,14 +3,14 @@
 //! tracker call does to the issue, how many GitHub calls it takes, that creating and commenting
 //! stay single when answers are lost, and what the adapter makes of GitHub's refusals and faults.
 
-use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_core::identity::GroupKey;
-use scantix_core::secret::Secret;
-use scantix_core::records::{TicketRef, TicketState};
-use scantix_core::ticket::{TicketContent, markdown};
-use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
-use scantix_core::ticket::STALE_LABEL;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::{TicketRef, TicketState};
+use scantix_core::secret::Secret;
+use scantix_core::ticket::STALE_LABEL;
+use scantix_core::ticket::{TicketContent, markdown};
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
 use scantix_tests::fake_github::{
     API_VERSION, APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
 };

@@ -5,11 +5,12 @@
 //! once and reused; every call, the token exchange included, names the REST API version.
 
 use chrono::{DateTime, Duration as Minutes, Utc};
+use scantix_core::finding::DismissReason;
 use scantix_core::finding::{AlertKind, AlertState, Repository};
-use scantix_core::ports::github::{AlertQuery, AlertStateFilter, DismissReason, GitHub, GitHubError};
+use scantix_core::ports::github::{AlertQuery, AlertStateFilter, GitHub, GitHubError};
+use scantix_core::secret::Secret;
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::rest::{RestAuth, RestGitHub};
-use scantix_core::secret::Secret;
 use scantix_tests::fake_github::{
     API_VERSION, APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1,
     app_private_key_pkcs8, octocrab_response, open_alert,

@@ -6,21 +6,21 @@
 //! "nothing enabled".
 
 use chrono::{Duration, Utc};
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
-use scantix_core::decide::triage::builtin;
-use scantix_core::finding::{AlertKind, Repository};
-use scantix_core::ports::github::GitHubError;
-use scantix_github::app_auth::{AppCredentials, InstallationTokens};
-use scantix_core::ports::github_clients::OneClient;
-use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
-use scantix_github::rest::{RestAuth, RestGitHub};
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
 use scantix_app::sweep::Sweeper;
 use scantix_app::sync::{SyncError, Syncer};
+use scantix_core::config::Config;
+use scantix_core::decide::triage::builtin;
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
+use scantix_core::finding::{AlertKind, Repository};
 use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::github::GitHubError;
+use scantix_core::ports::github_clients::OneClient;
+use scantix_core::ports::store::Store;
+use scantix_core::secret::Secret;
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github::rest::{RestAuth, RestGitHub};
 use scantix_tests::fake_github::{
     APP_ID, FakeGitHub, Fault, INSTALLATION_ID, PLAIN_TOKEN, app_private_key_pkcs1, open_alert,
 };

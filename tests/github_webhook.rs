@@ -3,14 +3,14 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
 use scantix_app::ingest::GithubIngest;
-use scantix_core::secret::Secret;
-use scantix_core::records::TicketState;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
+use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::store::Store;
+use scantix_core::records::TicketState;
+use scantix_core::secret::Secret;
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture_path, octokit, varied};
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -8,20 +8,21 @@
 
 use chrono::{Duration, Utc};
 use github_webhook::handle;
-use scantix_core::config::Config;
 use scantix_app::execute::{Executor, ExecutorSettings};
-use scantix_core::finding::AlertKind;
-use scantix_github::app_auth::{AppCredentials, InstallationTokens};
-use scantix_core::ports::github_clients::{AppClients, GitHubClients};
 use scantix_app::ingest::GithubIngest;
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
 use scantix_app::sweep::Sweeper;
 use scantix_app::sync::Syncer;
+use scantix_core::config::Config;
+use scantix_core::finding::AlertKind;
 use scantix_core::memory::counted_tracker::{CallCounts, Counted};
+use scantix_core::memory::store::MemoryStore;
 use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::ports::github_clients::GitHubClients;
+use scantix_core::ports::store::Store;
+use scantix_core::secret::Secret;
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github::clients::AppClients;
 use scantix_tests::fake_github::{
     APP_ID, FakeGitHub, Fault, INSTALLATION_ID, app_private_key_pkcs1, open_alert,
 };

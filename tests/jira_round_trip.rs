@@ -5,22 +5,22 @@
 
 use github_webhook::handle as handle_github;
 use jira_webhook::handle as handle_jira;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
-use scantix_core::finding::{AlertKind, AlertState};
-use scantix_core::memory::github::MemoryGitHub;
-use scantix_webhooks::signature::sign;
 use scantix_app::ingest::jira::JiraAuthenticity;
 use scantix_app::ingest::{GithubIngest, JiraIngest};
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
+use scantix_core::config::Config;
+use scantix_core::finding::{AlertKind, AlertState};
+use scantix_core::memory::github::MemoryGitHub;
 use scantix_core::memory::store::MemoryStore;
-use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::ports::store::Store;
+use scantix_core::secret::Secret;
+use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_jira::{
     self, CLOUD_API_TOKEN, CLOUD_EMAIL, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
 };
 use scantix_tests::webhooks::{delivery_request, octokit, varied};
+use scantix_webhooks::signature::sign;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,15 +12,15 @@
 //! - **crash, next event**: the same, then another alert of the group arrives.
 //! - **crash, sweeper**: the same, then the sweeper's pass over queued work syncs the group.
 
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
+use scantix_core::config::Config;
 use scantix_core::event::{AlertChange, AlertEvent};
-use scantix_core::secret::Secret;
-use scantix_core::records::Triage;
-use scantix_core::ports::store::Store;
 use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::Tracker;
-use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
+use scantix_core::records::Triage;
+use scantix_core::secret::Secret;
+use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_jira::{
     CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira, FakeJiraConfig, Fault, Flavor,

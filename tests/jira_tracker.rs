@@ -4,11 +4,11 @@
 
 use chrono::NaiveDate;
 use scantix_core::identity::GroupKey;
-use scantix_core::secret::Secret;
-use scantix_core::records::{TicketRef, TicketState};
-use scantix_core::ticket::TicketContent;
-use scantix_jira::{self, JiraAuth, JiraSettings, JiraTracker};
 use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::{TicketRef, TicketState};
+use scantix_core::secret::Secret;
+use scantix_core::ticket::TicketContent;
+use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::fake_jira::{
     CLOUD_API_TOKEN, CLOUD_EMAIL, Category, CustomField, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
     FakeJiraConfig, Fault, Flavor, Workflow,

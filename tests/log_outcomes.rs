@@ -8,12 +8,12 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
 use scantix_app::ingest::GithubIngest;
-use scantix_core::secret::Secret;
-use scantix_core::memory::store::MemoryStore;
+use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::secret::Secret;
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};

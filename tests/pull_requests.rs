@@ -9,23 +9,21 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
+use scantix_app::execute::{Executor, ExecutorSettings};
+use scantix_app::ingest::GithubIngest;
+use scantix_app::sync::Syncer;
 use scantix_core::config::{Config, WhenAllFixed};
 use scantix_core::decide::triage::plain;
-use scantix_app::execute::{Executor, ExecutorSettings};
 use scantix_core::event::{AlertChange, AlertEvent};
-use scantix_core::finding::{AlertKind, AlertState, Finding, Repository};
-use scantix_core::ports::github::{
-    AlertPage, AlertQuery, DismissReason, GitHub, GitHubError, IssueComment,
-};
 use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
-use scantix_github::rest::{RestAuth, RestGitHub};
-use scantix_app::ingest::GithubIngest;
-use scantix_core::secret::Secret;
-use scantix_core::records::{PullRequestState, TicketState, Triage};
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
-use scantix_app::sync::Syncer;
+use scantix_core::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
 use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::github::{AlertPage, AlertQuery, GitHub, GitHubError, IssueComment};
+use scantix_core::ports::store::Store;
+use scantix_core::records::{PullRequestState, TicketState, Triage};
+use scantix_core::secret::Secret;
+use scantix_github::rest::{RestAuth, RestGitHub};
 use scantix_tests::fake_github::{FakeComment, FakeGitHub, PLAIN_TOKEN, RecordedRequest};
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
 use serde_json::{Value, json};

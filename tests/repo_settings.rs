@@ -10,19 +10,19 @@
 
 use github_webhook::handle;
 use lambda_http::Body;
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
-use scantix_core::finding::Severity;
-use scantix_core::memory::github::MemoryGitHub;
-use scantix_core::ports::github_clients::OneClient;
 use scantix_app::ingest::GithubIngest;
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
-use scantix_core::secret::Secret;
-use scantix_core::records::TicketState;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
-use scantix_core::ports::tracker::Tracker;
+use scantix_core::config::Config;
+use scantix_core::finding::Severity;
 use scantix_core::memory::draft_tracker::DraftTracker;
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::github_clients::OneClient;
+use scantix_core::ports::store::Store;
+use scantix_core::ports::tracker::Tracker;
+use scantix_core::records::TicketState;
+use scantix_core::secret::Secret;
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::crash::CrashAfterCreate;
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira, FakeJiraConfig};
@@ -401,8 +401,8 @@ async fn a_jira_section_on_a_draft_deployment_is_reported_and_drafts_go_on() {
 
 #[tokio::test]
 async fn a_codeowners_file_over_githubs_limit_is_reported_and_hostile_lines_stay_cheap() {
-    use scantix_core::finding::Repository;
     use scantix_app::repo_settings::load;
+    use scantix_core::finding::Repository;
     let github = MemoryGitHub::new();
     let repo = Repository {
         id: 7,

@@ -12,12 +12,12 @@ use anyhow::{Result, ensure};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use scantix_core::finding::{AlertState, Severity};
 use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::ports::store::{
+    Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
+};
 use scantix_core::records::{
     AuditEntry, FindingRecord, GroupContent, GroupRecord, GroupScope, InstallationRecord, OutboxOp,
     TicketRef, TicketState, Triage, Versioned,
-};
-use scantix_core::ports::store::{
-    Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
 };
 use scantix_tests::records::{
     at, audit_entry, delivery_record, finding_record, group_key_of, group_record, sample_finding,
@@ -2322,7 +2322,8 @@ mod dynamodb_only {
     use super::*;
     use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
     use scantix_core::records::legacy::{LegacyGroup, upgrade};
-    use scantix_dynamodb::DynamoStore;
+    use scantix_dynamodb::{DynamoStore, Migration};
+    use scantix_tests::dynamodb::legacy::{self, LEGACY_GROUP};
     use scantix_tests::dynamodb::{local_endpoint, local_store, unique_table_name};
     use std::collections::{BTreeMap, HashMap};
 
@@ -2420,7 +2421,7 @@ mod dynamodb_only {
             .query()
             .table_name(store.table())
             .key_condition_expression("pk = :pk AND begins_with(sk, :a)")
-            .expression_attribute_values(":pk", s(&format!("G#{key}")))
+            .expression_attribute_values(":pk", s(&format!("A#{key}")))
             .expression_attribute_values(":a", s("A#"))
             .send()
             .await?;
@@ -2613,50 +2614,15 @@ mod dynamodb_only {
     /// The old CLI's store file: its groups and findings are the documents the old code wrote
     /// in DynamoDB items too (the same serde types; see tests/fixtures/legacy/README.md).
     fn legacy_fixture() -> Result<serde_json::Value> {
-        Ok(serde_json::from_str(include_str!(
-            "fixtures/legacy/store.json"
-        ))?)
+        Ok(legacy::fixture())
     }
 
-    /// The legacy group of five findings (fixed, reopened, recorded-only among them).
-    const LEGACY_GROUP: &str = "337911632/code-scanning/rule:CodeQL:java/sql-injection";
-
-    /// Writes the fixture's group `key` and its members' findings as the old code did: `G#` and
-    /// `F#` items, `version` and `doc`, no list or member entries. Returns the old group document
-    /// and version.
     async fn write_legacy_group(
         store: &DynamoStore,
         fixture: &serde_json::Value,
         key: &str,
     ) -> Result<(serde_json::Value, u64)> {
-        let entry = &fixture["groups"][key];
-        let (doc, version) = (entry[0].clone(), entry[1].as_u64().expect("a version"));
-        put_raw(
-            store,
-            Item::from([
-                ("pk".into(), s(&format!("G#{key}"))),
-                ("sk".into(), s("G")),
-                ("kind".into(), s("group")),
-                ("version".into(), n(version as i64)),
-                ("doc".into(), s(&serde_json::to_string(&doc)?)),
-            ]),
-        )
-        .await?;
-        for fingerprint in doc["members"].as_object().expect("members").keys() {
-            let finding = &fixture["findings"][fingerprint];
-            put_raw(
-                store,
-                Item::from([
-                    ("pk".into(), s(&format!("F#{fingerprint}"))),
-                    ("sk".into(), s("F")),
-                    ("kind".into(), s("finding")),
-                    ("version".into(), n(finding[1].as_i64().expect("a version"))),
-                    ("doc".into(), s(&serde_json::to_string(&finding[0])?)),
-                ]),
-            )
-            .await?;
-        }
-        Ok((doc, version))
+        Ok(legacy::write_group(store, fixture, key).await)
     }
 
     /// Checks a group upgraded from `old`: counts from its members, every finding once in rank
@@ -2812,6 +2778,76 @@ mod dynamodb_only {
         assert_eq!(group.version, version + 1);
         assert_eq!(group.value, upgraded.group, "the same conversion, finished");
         check_upgraded(&store, &fixture, &old, &group).await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn migrate_brings_a_whole_old_table_to_todays_layout() -> Result<()> {
+        let store = local_store().await;
+        let fixture = legacy_fixture()?;
+        let (old, _) = write_legacy_group(&store, &fixture, LEGACY_GROUP).await?;
+        let key = GroupKey::from_stored(LEGACY_GROUP);
+        let now = at(0);
+        legacy::write_installation(&store, &installation(41, "acme", now)).await;
+        let old_entry = AuditEntry {
+            at: now,
+            group_key: key.clone(),
+            fingerprint: None,
+            actor: "scantix".into(),
+            action: "ticket.created".into(),
+            reason: "written by the old code".into(),
+            delivery: None,
+            ticket: Some("SEC-1".into()),
+        };
+        legacy::write_audit_entry(&store, &old_entry).await;
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
+        assert!(
+            shared.installations().await?.is_empty(),
+            "before: the old installation is in no list"
+        );
+
+        let done = store.migrate().await?;
+        assert_eq!(
+            done,
+            Migration {
+                groups: 1,
+                groups_upgraded: 1,
+                installations_listed: 1
+            }
+        );
+        let item = raw_item(&store, &format!("G#{key}"), "G").await?;
+        let doc: serde_json::Value =
+            serde_json::from_str(item.get("doc").and_then(|d| d.as_s().ok()).expect("doc"))?;
+        ensure!(doc.get("members").is_none(), "upgraded in place");
+        let group = shared.get_group(&key).await?.expect("the group");
+        check_upgraded(&shared, &fixture, &old, &group).await?;
+        let listed: Vec<u64> = shared
+            .installations()
+            .await?
+            .iter()
+            .map(|i| i.value.id)
+            .collect();
+        assert_eq!(listed, vec![41]);
+
+        // New audit entries go to the log's own partition; the old ones stay readable, in order.
+        let new_entry = AuditEntry {
+            at: at(60),
+            reason: "written today".into(),
+            ..old_entry.clone()
+        };
+        shared
+            .commit(Commit {
+                audit: vec![new_entry.clone()],
+                ..Commit::default()
+            })
+            .await?;
+        assert_eq!(shared.audit_log(&key).await?, vec![old_entry, new_entry]);
+
+        // Again: nothing left to upgrade, the same list entries rewritten.
+        let again = store.migrate().await?;
+        assert_eq!(again.groups_upgraded, 0);
+        assert_eq!(again.installations_listed, 1);
+        assert_eq!(shared.get_group(&key).await?, Some(group));
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! - `ack_ms_p50/p99_in_process`: `GithubReceiver::handle` over DynamoStore (verify, read, one
 //!   conditional PutItem): what GitHub waits for, without the Lambda runtime around it.
-//! - `worker_deliveries_per_sec_in_process`: `Worker::apply_batch` over DynamoStore and the draft
+//! - `worker_deliveries_per_sec_in_process`: `Worker::apply` over a stream batch (`scantix_wiring::worker::apply_batch`), over DynamoStore and the draft
 //!   tracker, batches of 10 new deliveries over 20 groups (as the stream mapping delivers them).
 //! - Per function binary, the sweeper included (release, under `cargo lambda watch`'s runtime
 //!   emulator, as in Lambda): `<f>_cold_start_ms` (process spawned → first invocation answered: runtime init, cold-start
@@ -13,15 +13,16 @@
 
 use crate::measure::figure;
 use anyhow::{Context, Result, bail};
-use scantix_webhooks::signature::sign;
-use scantix_core::inbox::{InboxItem, InboxSource};
 use scantix_app::ingest::github::GithubGate;
 use scantix_app::ingest::{GithubIngest, GithubReceiver};
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
-use scantix_dynamodb::{DynamoStore, inbox_stream_image};
+use scantix_app::worker::Worker;
+use scantix_core::inbox::{InboxItem, InboxSource};
 use scantix_core::memory::draft_tracker::DraftTracker;
-use scantix_app::worker::{BatchResponse, StreamBatch, Worker};
+use scantix_core::ports::store::Store;
+use scantix_core::secret::Secret;
+use scantix_dynamodb::{DynamoStore, inbox_stream_image};
+use scantix_webhooks::signature::sign;
+use scantix_wiring::worker::{BatchResponse, StreamBatch, apply_batch};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -131,7 +132,7 @@ async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
     let mut applied = 0;
     let started = Instant::now();
     for batch in &batches {
-        let response = worker.apply_batch(batch).await;
+        let response = apply_batch(&worker, batch).await;
         if !response.batch_item_failures.is_empty() {
             bail!("worker batch failed: {response:?}");
         }

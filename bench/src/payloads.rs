@@ -7,13 +7,13 @@
 
 use anyhow::{Context, Result, bail};
 use http::{HeaderMap, HeaderValue};
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
-use scantix_webhooks::signature::sign;
 use scantix_app::ingest::{Answer, GithubIngest};
-use scantix_core::secret::Secret;
+use scantix_core::config::Config;
 use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::Tracker;
+use scantix_core::secret::Secret;
+use scantix_webhooks::signature::sign;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,10 +6,10 @@
 use crate::measure::figure;
 use crate::payloads::{expect_step, ingest_for, lifecycle};
 use anyhow::Result;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
 use scantix_core::memory::counted_tracker::{Calls, Counted};
+use scantix_core::memory::store::MemoryStore;
 use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::ports::store::Store;
 use std::sync::Arc;
 
 pub fn run() -> Result<()> {

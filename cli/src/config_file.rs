@@ -13,10 +13,9 @@
 //! run refuses a file it cannot use: the person who named it is right there to fix it.
 
 use anyhow::{Context, bail};
-use scantix_core::owners::CodeOwners;
-use scantix_policy::Policy;
 use scantix_app::repo_config::{self, ConfigError, PolicySource};
-use scantix_app::repo_settings::RepoSettings;
+use scantix_app::repo_settings::{Policy, RepoSettings};
+use scantix_core::owners::CodeOwners;
 use std::path::{Path, PathBuf};
 
 /// The local-only key naming the CODEOWNERS file.

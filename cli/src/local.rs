@@ -11,15 +11,15 @@
 use anyhow::Context;
 use clap::Args;
 use scantix_app::execute::{Executor, ExecutorSettings};
-use scantix_core::ports::github::GitHub;
 use scantix_app::ingest::jira::JiraAuthenticity;
 use scantix_app::ingest::{GithubIngest, JiraIngest};
 use scantix_app::repo_settings::RepoSettings;
-use scantix_core::secret::Secret;
-use scantix_core::ports::store::Store;
-use scantix_core::memory::store::MemoryStore;
-use scantix_sqlite::SqliteStore;
 use scantix_app::sweep::{Drain, DrainReport, drain_queued};
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::ports::github::GitHub;
+use scantix_core::ports::store::Store;
+use scantix_core::secret::Secret;
+use scantix_wiring::local::{SQLITE_DATABASE_FILE, sqlite_store, table_store};
 use scantix_wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +56,23 @@ pub struct StoreArgs {
     /// Use a throwaway in-memory store instead: nothing is read or saved (overrides --store).
     #[arg(long, global = true)]
     memory: bool,
+
+    /// Use a deployment's DynamoDB table instead of the local store (the stack's `TableName`
+    /// output), with the AWS SDK's credentials and region from the environment: every command
+    /// then reads and writes what the deployment's functions do.
+    #[arg(long, global = true, env = "SCANTIX_TABLE", value_name = "NAME")]
+    table: Option<String>,
+
+    /// With --table: the DynamoDB endpoint to use instead of AWS's, e.g. Amazon DynamoDB Local
+    /// (`http://localhost:8000`; no AWS credentials needed, the table is created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "SCANTIX_DYNAMODB_ENDPOINT",
+        value_name = "URL",
+        requires = "table"
+    )]
+    dynamodb_endpoint: Option<String>,
 }
 
 impl StoreArgs {
@@ -63,6 +80,12 @@ impl StoreArgs {
     pub fn location(&self) -> StoreLocation {
         if self.memory {
             return StoreLocation::Memory;
+        }
+        if let Some(table) = &self.table {
+            return StoreLocation::Table {
+                table: table.clone(),
+                endpoint: self.dynamodb_endpoint.clone(),
+            };
         }
         let old_file = self.store.extension().is_some_and(|e| e == "json");
         match (old_file, self.store.parent()) {
@@ -79,6 +102,11 @@ pub enum StoreLocation {
     Dir(PathBuf),
     /// Nothing on disk: the store lives and dies with the process.
     Memory,
+    /// A DynamoDB table: a deployment's, or one on DynamoDB Local at `endpoint`.
+    Table {
+        table: String,
+        endpoint: Option<String>,
+    },
 }
 
 impl std::fmt::Display for StoreLocation {
@@ -86,19 +114,42 @@ impl std::fmt::Display for StoreLocation {
         match self {
             StoreLocation::Dir(path) => write!(f, "{}", path.display()),
             StoreLocation::Memory => f.write_str("in memory (--memory)"),
+            StoreLocation::Table {
+                table,
+                endpoint: None,
+            } => write!(f, "DynamoDB table {table}"),
+            StoreLocation::Table {
+                table,
+                endpoint: Some(endpoint),
+            } => write!(f, "DynamoDB table {table} at {endpoint}"),
         }
     }
 }
 
-/// Opens the store at `location` (created empty on first use).
-pub fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store at `location` (created empty on first use, except a deployment's table).
+pub async fn open_store(location: &StoreLocation) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match location {
-        StoreLocation::Dir(dir) => Arc::new(
-            SqliteStore::open(dir)
-                .with_context(|| format!("opening the store in {}", dir.display()))?,
-        ),
+        StoreLocation::Dir(dir) => {
+            sqlite_store(dir).with_context(|| format!("opening the store in {}", dir.display()))?
+        }
         StoreLocation::Memory => Arc::new(MemoryStore::new()),
+        StoreLocation::Table { table, endpoint } => {
+            table_store(table, endpoint.as_deref())
+                .await
+                .with_context(|| format!("opening {location}"))?
+        }
     })
+}
+
+/// The DynamoDB table `location` names (a `Table`): its name and DynamoDB Local's endpoint, if any.
+pub fn table_of(location: &StoreLocation) -> anyhow::Result<(&str, Option<&str>)> {
+    let StoreLocation::Table { table, endpoint } = location else {
+        anyhow::bail!(
+            "this command works on a DynamoDB table: name it with --table (the stack's \
+             TableName output), not a local store ({location})"
+        );
+    };
+    Ok((table, endpoint.as_deref()))
 }
 
 /// A webhook secret from `var`, and whether it is the local `default` (unset or empty).
@@ -135,26 +186,26 @@ impl LocalApp {
     /// Loads the store and builds the tracker, executor and ingests over it, with no GitHub
     /// connection: closures are verified against the alert states the store last heard of, and
     /// dismissals are not sent.
-    pub fn open(location: StoreLocation, settings: RepoSettings) -> anyhow::Result<LocalApp> {
-        LocalApp::build(location, settings, None)
+    pub async fn open(location: StoreLocation, settings: RepoSettings) -> anyhow::Result<LocalApp> {
+        LocalApp::build(location, settings, None).await
     }
 
     /// The same, connected to `github`: closures are verified against GitHub, dismissals are
     /// sent, and repositories can be synced.
-    pub fn connected(
+    pub async fn connected(
         location: StoreLocation,
         settings: RepoSettings,
         github: Arc<dyn GitHub>,
     ) -> anyhow::Result<LocalApp> {
-        LocalApp::build(location, settings, Some(github))
+        LocalApp::build(location, settings, Some(github)).await
     }
 
-    fn build(
+    async fn build(
         location: StoreLocation,
         settings: RepoSettings,
         github: Option<Arc<dyn GitHub>>,
     ) -> anyhow::Result<LocalApp> {
-        let store = open_store(&location)?;
+        let store = open_store(&location).await?;
         let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
         let (jira_secret, default_jira_secret) =
             webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
@@ -255,11 +306,18 @@ impl LocalApp {
 /// Deletes the store (its database and the files SQLite keeps beside it); says what it did on
 /// stderr.
 pub fn reset(location: &StoreLocation) -> anyhow::Result<()> {
-    let StoreLocation::Dir(dir) = location else {
-        eprintln!("nothing to reset: the store is in memory");
-        return Ok(());
+    let dir = match location {
+        StoreLocation::Dir(dir) => dir,
+        StoreLocation::Memory => {
+            eprintln!("nothing to reset: the store is in memory");
+            return Ok(());
+        }
+        StoreLocation::Table { .. } => anyhow::bail!(
+            "reset deletes a local store only; a deployment's table ({location}) is deleted with \
+             its stack"
+        ),
     };
-    let database = dir.join(scantix_sqlite::DATABASE_FILE);
+    let database = dir.join(SQLITE_DATABASE_FILE);
     let mut removed = false;
     for suffix in ["", "-wal", "-shm"] {
         let mut name = database.clone().into_os_string();

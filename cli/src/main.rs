@@ -50,6 +50,8 @@ struct Cli {
 const AFTER_HELP: &str = "\
 Environment:
   SCANTIX_STORE                the store's directory (same as --store)
+  SCANTIX_TABLE                a deployment's DynamoDB table (same as --table)
+  SCANTIX_DYNAMODB_ENDPOINT    a DynamoDB endpoint such as DynamoDB Local (same as --dynamodb-endpoint)
   SCANTIX_CONFIG               the settings file (same as --config)
   SCANTIX_WEBHOOK_SECRET       the secret GitHub deliveries are signed and checked with
                                [default: scantix-local-secret, fit for one machine only]
@@ -82,9 +84,14 @@ enum Command {
     /// backfill, then reconcile on each run.
     Sync(sync::SyncArgs),
     /// Apply the deliveries still pending in a deployment's inbox (the dead letters of the worker),
-    /// with the worker's settings (SCANTIX_TABLE, SCANTIX_TRACKER, JIRA_*, GITHUB_APP_*; secrets
-    /// as <NAME>, <NAME>_FILE or <NAME>_ARN). Prints one JSON report.
+    /// with the worker's settings (--table or SCANTIX_TABLE, SCANTIX_TRACKER, JIRA_*,
+    /// GITHUB_APP_*; secrets as <NAME>, <NAME>_FILE or <NAME>_ARN). Prints one JSON report.
     Replay(ReplayArgs),
+    /// Bring a DynamoDB table (--table) written by an older scantix to today's layout at once:
+    /// groups with inline findings upgraded, installations listed. Safe to repeat and to run
+    /// beside live traffic (records are otherwise upgraded as events touch them). Prints one JSON
+    /// report.
+    Migrate,
     /// List the tickets in the store, with their findings and comments.
     Tickets(tickets::TicketsArgs),
     /// Delete the store file.
@@ -120,17 +127,19 @@ async fn main() -> ExitCode {
 
 #[derive(clap::Args)]
 struct ReplayArgs {
-    /// The deployment's DynamoDB table (the stack's `TableName` output).
-    #[arg(long, env = "SCANTIX_TABLE")]
-    table: String,
     /// At most this many deliveries, oldest first.
     #[arg(long, default_value_t = 1000)]
     limit: usize,
 }
 
 /// `scantix replay`: exits non-zero while any delivery still fails, so a script can retry it.
-async fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let worker = worker::worker_for_table(args.table)
+async fn replay(location: &local::StoreLocation, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let local::StoreLocation::Table { table, .. } = location else {
+        anyhow::bail!(
+            "replay applies a deployment's pending deliveries: name its table with --table"
+        );
+    };
+    let worker = scantix_wiring::worker::worker_for_table(table.clone())
         .await
         .context("building the worker from the environment")?;
     let report = worker
@@ -152,14 +161,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = || config_file::load(cli.config.as_deref());
     match cli.command {
         Command::Serve(args) => {
-            serve::run(local::LocalApp::open(location, settings()?)?, args).await?
+            serve::run(local::LocalApp::open(location, settings()?).await?, args).await?
         }
         Command::Deliver(args) => {
-            return deliver::run(&local::LocalApp::open(location, settings()?)?, args).await;
+            let app = local::LocalApp::open(location, settings()?).await?;
+            return deliver::run(&app, args).await;
         }
         Command::Sync(args) => sync::run(location, settings()?, args).await?,
         Command::Tickets(args) => {
-            tickets::run(&local::open_store(&location)?, &location, args).await?
+            tickets::run(&local::open_store(&location).await?, &location, args).await?
+        }
+        Command::Migrate => {
+            let (table, endpoint) = local::table_of(&location)?;
+            let done = scantix_wiring::local::migrate_table(table, endpoint)
+                .await
+                .with_context(|| format!("migrating {location}"))?;
+            println!("{}", serde_json::to_string(&done)?);
         }
         Command::Reset => local::reset(&location)?,
         Command::Replay(args) => {
@@ -169,7 +186,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                      with each repository's own settings, as its worker does"
                 );
             }
-            return replay(args).await;
+            return replay(&location, args).await;
         }
     }
     Ok(ExitCode::SUCCESS)

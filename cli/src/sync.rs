@@ -8,13 +8,12 @@ use crate::local::{LocalApp, StoreLocation};
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Args};
 use scantix_app::execute::Executor;
+use scantix_app::repo_settings::RepoSettings;
+use scantix_app::sync::{SyncError, SyncReport, Syncer, TriageFn};
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
 use scantix_core::finding::Repository;
 use scantix_core::ports::github::{GitHub, GitHubError};
-use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
-use scantix_github::rest::{RestAuth, RestGitHub};
-use scantix_app::repo_settings::RepoSettings;
 use scantix_core::secret::Secret;
-use scantix_app::sync::{SyncError, SyncReport, Syncer, TriageFn};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -123,11 +122,9 @@ pub async fn run(
             var = args.token_env
         ),
     };
-    let github = Arc::new(
-        RestGitHub::new(&args.api_url, RestAuth::Token(token))
-            .context("setting up the GitHub client (--api-url)")?,
-    );
-    let app = LocalApp::connected(location, settings, github.clone())?;
+    let github = scantix_wiring::local::github_with_token(&args.api_url, token)
+        .context("setting up the GitHub client (--api-url)")?;
+    let app = LocalApp::connected(location, settings, github.clone()).await?;
     // Tracker calls an earlier run queued (the tracker was down then): a reconciliation only
     // touches groups whose alerts changed, so nothing else would make them.
     app.finish_queued_work().await?;

@@ -34,7 +34,8 @@ impl Scratch {
 
     /// The store's database file.
     fn database(&self) -> PathBuf {
-        self.store().join(scantix_sqlite::DATABASE_FILE)
+        self.store()
+            .join(scantix_wiring::local::SQLITE_DATABASE_FILE)
     }
 
     /// Every table of the store's database and its row count: what a write would change.

@@ -64,7 +64,7 @@ impl Scratch {
     fn store(&self) -> Value {
         let db = rusqlite::Connection::open(
             self.path("store.json")
-                .with_file_name(scantix_sqlite::DATABASE_FILE),
+                .with_file_name(scantix_wiring::local::SQLITE_DATABASE_FILE),
         )
         .expect("open the store's database");
         let docs = |table: &str| -> Vec<Value> {
@@ -306,7 +306,9 @@ fn a_config_that_cannot_be_used_stops_the_command_before_anything_is_delivered()
         }
         assert!(output.stdout.is_empty(), "nothing delivered");
         assert!(
-            !scratch.path(scantix_sqlite::DATABASE_FILE).exists(),
+            !scratch
+                .path(scantix_wiring::local::SQLITE_DATABASE_FILE)
+                .exists(),
             "the store is not even opened"
         );
     }

@@ -5,9 +5,10 @@
 use async_trait::async_trait;
 use scantix_core::chrono::{DateTime, Utc};
 use scantix_core::identity::GroupKey;
+use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use scantix_core::ticket::TicketContent;
-use scantix_core::ports::tracker::{Tracker, TrackerError, TrackerSite};
+use scantix_core::ticket::destination::TrackerSite;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct CrashAfterCreate<T> {

@@ -41,3 +41,119 @@ pub async fn local_store() -> DynamoStore {
     }
     store
 }
+
+/// Tables written by older scantix versions, item by item as that code wrote them (see
+/// tests/fixtures/legacy/README.md): for the upgrade-on-read and `scantix migrate` tests.
+pub mod legacy {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use scantix_core::records::{AuditEntry, InstallationRecord};
+    use scantix_dynamodb::DynamoStore;
+    use std::collections::HashMap;
+
+    /// A raw DynamoDB item.
+    pub type Item = HashMap<String, AttributeValue>;
+
+    /// The legacy group of five findings (fixed, reopened, recorded-only among them).
+    pub const LEGACY_GROUP: &str = "337911632/code-scanning/rule:CodeQL:java/sql-injection";
+
+    /// The old CLI's store file: the same serde types the old DynamoDB adapter wrote as `doc`.
+    pub fn fixture() -> serde_json::Value {
+        serde_json::from_str(include_str!("../fixtures/legacy/store.json"))
+            .expect("tests/fixtures/legacy/store.json is JSON")
+    }
+
+    pub fn s(value: &str) -> AttributeValue {
+        AttributeValue::S(value.into())
+    }
+
+    pub fn n(value: i64) -> AttributeValue {
+        AttributeValue::N(value.to_string())
+    }
+
+    /// Writes `item` as is, with no condition.
+    pub async fn put_raw(store: &DynamoStore, item: Item) {
+        store
+            .client()
+            .put_item()
+            .table_name(store.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .expect("DynamoDB Local takes the item");
+    }
+
+    /// Writes the fixture's group `key` and its members' findings as the old code did: `G#` and
+    /// `F#` items, `version` and `doc`, no list or member entries. Returns the old group document
+    /// and version.
+    pub async fn write_group(
+        store: &DynamoStore,
+        fixture: &serde_json::Value,
+        key: &str,
+    ) -> (serde_json::Value, u64) {
+        let entry = &fixture["groups"][key];
+        let (doc, version) = (entry[0].clone(), entry[1].as_u64().expect("a version"));
+        put_raw(
+            store,
+            Item::from([
+                ("pk".into(), s(&format!("G#{key}"))),
+                ("sk".into(), s("G")),
+                ("kind".into(), s("group")),
+                ("version".into(), n(version as i64)),
+                ("doc".into(), s(&doc.to_string())),
+            ]),
+        )
+        .await;
+        for fingerprint in doc["members"].as_object().expect("members").keys() {
+            let finding = &fixture["findings"][fingerprint];
+            put_raw(
+                store,
+                Item::from([
+                    ("pk".into(), s(&format!("F#{fingerprint}"))),
+                    ("sk".into(), s("F")),
+                    ("kind".into(), s("finding")),
+                    ("version".into(), n(finding[1].as_i64().expect("a version"))),
+                    ("doc".into(), s(&finding[0].to_string())),
+                ]),
+            )
+            .await;
+        }
+        (doc, version)
+    }
+
+    /// Writes an installation as the old code did: its item only, before the list of
+    /// installations existed.
+    pub async fn write_installation(store: &DynamoStore, record: &InstallationRecord) {
+        put_raw(
+            store,
+            Item::from([
+                ("pk".into(), s(&format!("I#{}", record.id))),
+                ("sk".into(), s("I")),
+                ("kind".into(), s("installation")),
+                ("version".into(), n(1)),
+                (
+                    "doc".into(),
+                    s(&serde_json::to_string(record).expect("a record serialises")),
+                ),
+            ]),
+        )
+        .await;
+    }
+
+    /// Writes an audit entry where the old code kept them: in its group's partition.
+    pub async fn write_audit_entry(store: &DynamoStore, entry: &AuditEntry) {
+        let at = entry.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        put_raw(
+            store,
+            Item::from([
+                ("pk".into(), s(&format!("G#{}", entry.group_key))),
+                ("sk".into(), s(&format!("A#{at}#-#000000#00000000"))),
+                ("kind".into(), s("audit")),
+                (
+                    "doc".into(),
+                    s(&serde_json::to_string(entry).expect("an entry serialises")),
+                ),
+            ]),
+        )
+        .await;
+    }
+}

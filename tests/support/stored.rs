@@ -2,9 +2,9 @@
 //! now. (The product reads lists page by page; tests want it all at once.)
 
 use scantix_core::identity::GroupKey;
-use scantix_core::ticket::listing::TicketView;
-use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
 use scantix_core::ports::store::{Members, Store, read_all};
+use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
+use scantix_core::ticket::listing::TicketView;
 
 /// Every group of `store`.
 pub async fn groups(store: &dyn Store) -> Vec<Versioned<GroupRecord>> {

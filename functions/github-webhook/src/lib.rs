@@ -8,7 +8,6 @@ use lambda_http::{Body, Request, Response};
 use scantix_app::ingest::Endpoint;
 use scantix_app::ingest::GithubReceiver;
 use scantix_app::ingest::github::GithubGate;
-use scantix_wiring;
 
 /// Answers one webhook request.
 pub async fn handle(
@@ -33,11 +32,11 @@ pub async fn handle(
 /// `…_ARN` / `…_FILE`, see `scantix_wiring`) and the table (`SCANTIX_TABLE`). Nothing else: this
 /// function verifies and stores, it never calls GitHub or a tracker.
 pub async fn receiver_from_env() -> anyhow::Result<GithubReceiver> {
-    wiring::load_secrets()
+    scantix_wiring::load_secrets()
         .await
         .context("loading secrets from Secrets Manager")?;
-    let secret = wiring::required_secret("GITHUB_WEBHOOK_SECRET")?;
-    let store = wiring::store_from_env()
+    let secret = scantix_wiring::required_secret("GITHUB_WEBHOOK_SECRET")?;
+    let store = scantix_wiring::store_from_env()
         .await
         .context("building the store")?;
     Ok(GithubReceiver::new(GithubGate::new(secret), store))

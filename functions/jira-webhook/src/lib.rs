@@ -8,7 +8,6 @@ use lambda_http::{Body, Request, Response};
 use scantix_app::ingest::jira::{JiraAuthenticity, JiraGate};
 use scantix_app::ingest::{Endpoint, JiraReceiver};
 use scantix_core::ticket::destination::Flavor;
-use scantix_wiring;
 
 /// Answers one webhook request.
 pub async fn handle(
@@ -31,11 +30,11 @@ pub async fn handle(
 /// signed) or `JIRA_WEBHOOK_TOKEN` (Data Center: a token in the webhook URL). The SAM template
 /// passes one secret, `JIRA_WEBHOOK_SECRET_ARN`, and `JIRA_FLAVOR` says which it is.
 pub fn authenticity_from_env() -> anyhow::Result<JiraAuthenticity> {
-    let data_center = wiring::jira_flavor()? == Flavor::DataCenter;
-    if let Some(token) = wiring::secret("JIRA_WEBHOOK_TOKEN")? {
+    let data_center = scantix_wiring::jira_flavor()? == Flavor::DataCenter;
+    if let Some(token) = scantix_wiring::secret("JIRA_WEBHOOK_TOKEN")? {
         return Ok(JiraAuthenticity::UrlToken(token));
     }
-    match wiring::secret("JIRA_WEBHOOK_SECRET")? {
+    match scantix_wiring::secret("JIRA_WEBHOOK_SECRET")? {
         Some(secret) if data_center => Ok(JiraAuthenticity::UrlToken(secret)),
         Some(secret) => Ok(JiraAuthenticity::Signature(secret)),
         None => anyhow::bail!(
@@ -46,11 +45,11 @@ pub fn authenticity_from_env() -> anyhow::Result<JiraAuthenticity> {
 
 /// Builds the receiver once per cold start: the webhook secret and the table (`SCANTIX_TABLE`).
 pub async fn receiver_from_env() -> anyhow::Result<JiraReceiver> {
-    wiring::load_secrets()
+    scantix_wiring::load_secrets()
         .await
         .context("loading secrets from Secrets Manager")?;
     let authenticity = authenticity_from_env()?;
-    let store = wiring::store_from_env()
+    let store = scantix_wiring::store_from_env()
         .await
         .context("building the store")?;
     Ok(JiraReceiver::new(JiraGate::new(authenticity), store))

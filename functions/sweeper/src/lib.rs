@@ -3,12 +3,11 @@
 
 use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
-use scantix_core::config::Config;
 use scantix_app::execute::Executor;
 use scantix_app::repo_settings::SettingsCache;
 use scantix_app::sweep::{SweepReport, Sweeper};
 use scantix_app::sync::Syncer;
-use scantix_wiring;
+use scantix_core::config::Config;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -43,20 +42,23 @@ fn chrono_now() -> scantix_core::chrono::DateTime<scantix_core::chrono::Utc> {
 /// Builds the sweeper from the function's environment (see `scantix_wiring`); the GitHub App
 /// (`GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY`) is required here: sweeping is reading GitHub.
 pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
-    wiring::load_secrets()
+    scantix_wiring::load_secrets()
         .await
         .context("loading secrets from Secrets Manager")?;
-    let store = wiring::store_from_env()
+    let store = scantix_wiring::store_from_env()
         .await
         .context("building the store")?;
-    let tracker = wiring::tracker_from_env().context("building the tracker")?;
-    let clients = wiring::github_clients_from_env()
+    let tracker = scantix_wiring::tracker_from_env().context("building the tracker")?;
+    let clients = scantix_wiring::github_clients_from_env()
         .context("building the GitHub App clients")?
         .context("GITHUB_APP_ID is required by the sweeper")?;
     let executor = Arc::new(
         Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
     );
-    let syncer = Syncer::new(executor.clone(), Arc::new(scantix_core::decide::triage::builtin));
+    let syncer = Syncer::new(
+        executor.clone(),
+        Arc::new(scantix_core::decide::triage::builtin),
+    );
     let settings = SettingsCache::new(std::time::Duration::from_secs(300));
     Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }

@@ -13,7 +13,8 @@ use scantix_core::owners::{CodeOwners, assignee_for};
 use scantix_core::ports::github::GitHub;
 use scantix_core::ticket::destination::TicketDestination;
 use scantix_core::ticket::destination::TrackerSite;
-use scantix_policy::Policy;
+/// The policy a repository's settings carry (`RepoSettings::policy`).
+pub use scantix_policy::Policy;
 use scantix_policy::triage_with;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

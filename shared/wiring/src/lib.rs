@@ -20,6 +20,22 @@
 //! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
+//!
+//! This is the one crate that knows every adapter (`shared/adapters/*`) and the application
+//! (`scantix-app`): the functions and the `scantix` command get their ports here, and so depend on
+//! no adapter themselves. Not here: what the ports do (the adapters), or what scantix does with
+//! them (the app).
+//!
+//! # Layout
+//! - this file: secrets, and the ports from the environment: store, tracker, GitHub App clients,
+//!   the engine's configuration.
+//! - [`worker`]: the worker assembled from the environment, and the table's stream batches it
+//!   applies.
+//! - [`local`]: the ports for runs on one machine: the SQLite store, a table on DynamoDB Local,
+//!   `migrate`, GitHub with one token.
+
+pub mod local;
+pub mod worker;
 
 use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
@@ -141,7 +157,7 @@ pub fn required_secret(name: &'static str) -> Result<Secret, WiringError> {
     secret(name)?.ok_or(WiringError::Missing(name))
 }
 
-fn var(name: &'static str) -> Result<String, WiringError> {
+pub(crate) fn var(name: &'static str) -> Result<String, WiringError> {
     std::env::var(name).map_err(|_| WiringError::Missing(name))
 }
 
@@ -177,8 +193,13 @@ pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
 /// The DynamoDB store over `table`, with the AWS SDK's default credentials chain and endpoint
 /// settings (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn store_for_table(table: String) -> Arc<dyn Store> {
+    Arc::new(dynamodb_table(table).await)
+}
+
+/// The same store as its adapter type, for the operations only DynamoDB has (`migrate`).
+pub async fn dynamodb_table(table: String) -> DynamoStore {
     let client = aws_sdk_dynamodb::Client::new(aws_config().await);
-    Arc::new(DynamoStore::new(client, table))
+    DynamoStore::new(client, table)
 }
 
 /// The AWS SDK's settings, resolved once per process: secrets and store share them, so a cold

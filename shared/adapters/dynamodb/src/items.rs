@@ -47,6 +47,10 @@ pub(super) const KIND_DAY: &str = "day";
 
 /// Sort-key prefix of audit entries within a group's partition.
 pub(super) const AUDIT_PREFIX: &str = "A#";
+/// Partition-key prefix of audit logs (`A#<group key>`). Tables written before audit entries had
+/// their own partition keep older entries in the group's partition (`G#<group key>`, same sort
+/// keys); the log reads both.
+pub(super) const AUDIT_PARTITION_PREFIX: &str = "A#";
 
 /// The primary key of one item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,9 +88,16 @@ impl Key {
         let digest = Sha256::digest(doc.as_bytes());
         let digest = hex::encode(&digest[..4]);
         Key {
-            pk: Key::group(&entry.group_key).pk,
+            pk: Key::audit_partition(&entry.group_key),
             sk: format!("{AUDIT_PREFIX}{at}#{delivery}#{n:06}#{digest}"),
         }
+    }
+
+    /// The partition of a group's audit log. Its own partition, not the group's: IAM conditions
+    /// (`dynamodb:LeadingKeys`) see only partition keys, so this prefix is what lets the
+    /// template deny every function `UpdateItem` and `DeleteItem` on audit entries.
+    pub fn audit_partition(key: &GroupKey) -> String {
+        format!("{AUDIT_PARTITION_PREFIX}{key}")
     }
 
     pub fn delivery(id: &str) -> Key {

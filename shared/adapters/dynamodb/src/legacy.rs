@@ -9,11 +9,13 @@
 //! counted twice. Two readers upgrading at once race on the group's guard; the loser re-reads.
 
 use super::DynamoStore;
+use super::errors::store_error;
 use super::items::{
-    Item, KIND_CONTENT, KIND_FINDING, KIND_GROUP, Key, Write, decode_doc, decode_versioned,
-    document_item, version_of, versioned_write,
+    Item, KIND, KIND_CONTENT, KIND_FINDING, KIND_GROUP, KIND_INSTALLATION, Key, Write, decode_doc,
+    decode_versioned, doc_value, document_item, text, version_of, versioned_write,
 };
 use super::lists::{group_diff, member_diff};
+use aws_sdk_dynamodb::types::AttributeValue;
 use scantix_core::ports::store::{Guarded, StoreError};
 use scantix_core::records::legacy::{LegacyGroup, upgrade};
 use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
@@ -24,7 +26,75 @@ const CHUNK: usize = 30;
 /// How often an upgrade starts over after losing a race before giving up (retryable).
 const ATTEMPTS: usize = 5;
 
+/// What [`DynamoStore::migrate`] found and did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Migration {
+    /// Groups in the table.
+    pub groups: u64,
+    /// Of those, groups that were in the inline-members format and are now upgraded.
+    pub groups_upgraded: u64,
+    /// Installations (re)written into the list of installations.
+    pub installations_listed: u64,
+}
+
 impl DynamoStore {
+    /// Brings a whole table written by older code to today's layout at once, instead of record
+    /// by record as events touch them: every legacy group upgraded (with its list and member
+    /// entries), every installation in the list of installations. Safe to repeat and to run
+    /// beside live traffic: upgrades are guarded by the version read (a racing event wins and
+    /// the upgrade re-reads), and list entries are rewritten identically. One Scan of the table.
+    pub async fn migrate(&self) -> Result<Migration, StoreError> {
+        let mut done = Migration::default();
+        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        loop {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#kind IN (:group, :installation)")
+                .expression_attribute_names("#kind", KIND)
+                .expression_attribute_values(":group", AttributeValue::S(KIND_GROUP.into()))
+                .expression_attribute_values(
+                    ":installation",
+                    AttributeValue::S(KIND_INSTALLATION.into()),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| store_error("Scan", e))?;
+            for item in output.items() {
+                match text(item, KIND) {
+                    Some(KIND_GROUP) => {
+                        done.groups += 1;
+                        if scantix_core::records::legacy::is_legacy_group(&doc_value(item)?) {
+                            self.upgrade_group(item).await?;
+                            done.groups_upgraded += 1;
+                        }
+                    }
+                    Some(KIND_INSTALLATION) => {
+                        let id = Key::of(item)
+                            .and_then(|key| key.pk.strip_prefix("I#")?.parse::<u64>().ok())
+                            .ok_or_else(|| {
+                                StoreError::Corrupt(format!(
+                                    "an installation item without an installation key: {:?}",
+                                    Key::of(item)
+                                ))
+                            })?;
+                        self.transact(vec![Write::put(super::installation_entry(id))], None)
+                            .await?;
+                        done.installations_listed += 1;
+                    }
+                    _ => {}
+                }
+            }
+            match output.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => return Ok(done),
+            }
+        }
+    }
+
     /// Upgrades the legacy group in `item`; returns it as today's record.
     pub(super) async fn upgrade_group(
         &self,

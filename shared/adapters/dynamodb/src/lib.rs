@@ -10,7 +10,7 @@
 //! | finding | `F#<fingerprint>` | `F` | `kind=finding`, `version` (N), `doc` (about 1 KB) |
 //! | group | `G#<group key>` | `G` | `kind=group`, `version` (N), `doc` (counts, not members: about 1–2 KB whatever its size) |
 //! | group content | `G#<group key>` | `C` | `kind=content`, `doc` (the rule's description and help) |
-//! | audit entry | `G#<group key>` | `A#<at>#<delivery or ->#<n>#<digest>` | `kind=audit`, `doc` |
+//! | audit entry | `A#<group key>` | `A#<at>#<delivery or ->#<n>#<digest>` | `kind=audit`, `doc` |
 //! | delivery | `D#<delivery id>` | `D` | `kind=delivery`, `ttl` (N, epoch seconds), `doc` |
 //! | ticket link | `T#<tracker>#<ticket key>` | `T` | `kind=ticket`, `group_key` (S) |
 //! | installation | `I#<installation id>` | `I` | `kind=installation`, `version` (N), `doc` |
@@ -25,7 +25,8 @@
 //! afterwards only changed with `UpdateItem`, which the table's stream reports as `MODIFY`: the
 //! worker's stream filter passes `INSERT`s only.
 //!
-//! Audit entries live in their group's partition, so one Query reads a group's log in order: `at`
+//! Audit entries live in a partition per group (`A#…`, apart from the group's own so that IAM can
+//! deny changing them by key prefix), so one Query reads a group's log in order: `at`
 //! is written RFC 3339 with nine fraction digits (fixed width, so text order is time order), `n`
 //! is the entry's zero-padded place in its commit, and `digest` is the first 4 bytes of SHA-256 of
 //! the entry's JSON. The digest makes the key a function of the content: an entry can only ever
@@ -52,6 +53,7 @@ pub mod lists;
 pub mod stream;
 
 pub use inbox::{PENDING_INDEX, inbox_item_from_stream_image, inbox_stream_image};
+pub use legacy::Migration;
 
 use errors::{build_error, store_error, transaction_error};
 use inbox::{
@@ -383,6 +385,25 @@ impl DynamoStore {
         Ok((items, more))
     }
 
+    /// The audit entries under `pk` (sort keys `A#…`), with their sort keys, in order.
+    async fn audit_partition(&self, pk: &str) -> Result<Vec<(String, AuditEntry)>, StoreError> {
+        let mut entries = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let (items, more) = self
+                .query_page(pk, SortBound::Prefix(AUDIT_PREFIX), after.as_deref(), 1000)
+                .await?;
+            after = items.last().and_then(|i| text(i, SK)).map(str::to_owned);
+            for item in &items {
+                let sort_key = text(item, SK).unwrap_or_default().to_owned();
+                entries.push((sort_key, decode_doc(item)?));
+            }
+            if !more {
+                return Ok(entries);
+            }
+        }
+    }
+
     /// Writes `writes` in one transaction (or one request, for a single put). Counts their bytes.
     async fn transact(&self, writes: Vec<Write>, delivery: Option<&str>) -> Result<(), StoreError> {
         if writes.is_empty() {
@@ -423,45 +444,15 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Writes unconditional puts after a transaction, 25 per `BatchWriteItem`: audit entries
-    /// beyond a transaction's room. Each is content-addressed, so a repeat rewrites the same bytes.
+    /// Writes unconditional puts after a transaction, in further transactions of up to 100:
+    /// audit entries beyond the first one's room. Each is content-addressed, so a repeat
+    /// rewrites the same bytes. Not `BatchWriteItem`: IAM cannot tell its puts from its deletes,
+    /// and the functions' roles deny deleting audit entries, so they are not granted it at all.
     async fn put_after(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let mut writes = writes;
         while !writes.is_empty() {
-            let rest = writes.split_off(writes.len().min(25));
-            let mut requests = Vec::new();
-            for write in writes {
-                if let Write::Put { item, .. } = write {
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map_err(build_error)?;
-                    requests.push(WriteRequest::builder().put_request(put).build());
-                }
-            }
-            let mut pending = HashMap::from([(self.table.clone(), requests)]);
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .set_request_items(Some(pending))
-                    .send()
-                    .await
-                    .map_err(|e| store_error("BatchWriteItem", e))?;
-                pending = output.unprocessed_items.unwrap_or_default();
-                pending.retain(|_, requests| !requests.is_empty());
-                attempt += 1;
-                if !pending.is_empty() {
-                    if attempt > 8 {
-                        return Err(StoreError::Unavailable(
-                            "DynamoDB BatchWriteItem left items unprocessed 8 times".into(),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
-                }
-            }
+            let rest = writes.split_off(writes.len().min(100));
+            self.transact(writes, None).await?;
             writes = rest;
         }
         Ok(())
@@ -844,25 +835,13 @@ impl Store for DynamoStore {
     }
 
     async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let (items, more) = self
-                .query_page(
-                    &Key::group(key).pk,
-                    SortBound::Prefix(AUDIT_PREFIX),
-                    after.as_deref(),
-                    1000,
-                )
-                .await?;
-            after = items.last().and_then(|i| text(i, SK)).map(str::to_owned);
-            for item in &items {
-                entries.push(decode_doc(item)?);
-            }
-            if !more {
-                return Ok(entries);
-            }
-        }
+        // Entries written before audit logs had their own partition sit in the group's, under
+        // the same sort keys: read both and merge by sort key (time order).
+        let mut keyed = self.audit_partition(&Key::audit_partition(key)).await?;
+        keyed.extend(self.audit_partition(&Key::group(key).pk).await?);
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        Ok(keyed.into_iter().map(|(_, entry)| entry).collect())
     }
 
     async fn changes_on(
@@ -921,19 +900,10 @@ impl Store for DynamoStore {
             &record,
         )?;
         // Its entry in the list of installations, rewritten (identically) with every change, so
-        // installations recorded before the list existed join it at their next change.
-        let entry = Key {
-            pk: INSTALLATIONS_PK.into(),
-            sk: format!("{:020}", record.value.id),
-        };
-        let mut item = entry.into_item();
-        item.insert(KIND.into(), AttributeValue::S(items::KIND_LIST.into()));
-        item.insert(
-            TARGET_PK.into(),
-            AttributeValue::S(Key::installation(record.value.id).pk),
-        );
-        item.insert(TARGET_SK.into(), AttributeValue::S("I".into()));
-        self.transact(vec![write, Write::put(item)], None).await?;
+        // installations recorded before the list existed join it at their next change (or at
+        // `scantix migrate`).
+        let entry = installation_entry(record.value.id);
+        self.transact(vec![write, Write::put(entry)], None).await?;
         Ok(version)
     }
 
@@ -1030,6 +1000,22 @@ impl Store for DynamoStore {
 
 /// The partition of the list of installations.
 const INSTALLATIONS_PK: &str = "L#installations";
+
+/// Installation `id`'s entry in the list of installations.
+fn installation_entry(id: u64) -> Item {
+    let entry = Key {
+        pk: INSTALLATIONS_PK.into(),
+        sk: format!("{id:020}"),
+    };
+    let mut item = entry.into_item();
+    item.insert(KIND.into(), AttributeValue::S(items::KIND_LIST.into()));
+    item.insert(
+        TARGET_PK.into(),
+        AttributeValue::S(Key::installation(id).pk),
+    );
+    item.insert(TARGET_SK.into(), AttributeValue::S("I".into()));
+    item
+}
 
 fn pending_index() -> Result<GlobalSecondaryIndex, StoreError> {
     GlobalSecondaryIndex::builder()

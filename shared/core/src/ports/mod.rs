@@ -3,9 +3,9 @@
 //!
 //! - [`store`]: findings, groups, deliveries, audit, installations, pull requests, the inbox.
 //! - [`tracker`]: where tickets live.
-//! - [`github`]: what scantix asks of GitHub's REST API; [`github_clients`]: which client acts
-//!   for an installation.
-//! - [`clock`]: "now".
+//! - [`github`]: what scantix asks of GitHub's REST API.
+//! - [`github_clients`]: which GitHub client acts for an installation.
+//! - [`clock`]: a source of "now", which tests pin.
 
 pub mod clock;
 pub mod github;

@@ -1,0 +1,53 @@
+//! The worker of a deployment, assembled from its environment: the same for the worker function
+//! (invoked by the table's stream) and for `scantix replay` (the deliveries still pending).
+
+use crate::{
+    WiringError, config_from_env, github_clients_from_env, load_secrets, store_for_table,
+    tracker_from_env, var,
+};
+use scantix_app::execute::Executor;
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::repo_settings::{SettingsCache, SettingsSource};
+use scantix_app::worker::Worker;
+use std::sync::Arc;
+
+/// The table's stream as the worker function receives it, and the answer Lambda reads.
+pub use scantix_dynamodb::stream::{BatchResponse, ItemFailure, StreamBatch};
+
+/// Builds the worker from the function's environment: the table (`SCANTIX_TABLE`), the tracker,
+/// and the GitHub App when configured (then each repository's own settings apply).
+pub async fn worker_from_env() -> Result<Worker, WiringError> {
+    worker_for_table(var("SCANTIX_TABLE")?).await
+}
+
+/// The same over `table` (`scantix replay --table` names it).
+pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
+    load_secrets().await?;
+    let store = store_for_table(table).await;
+    let tracker = tracker_from_env()?;
+    let clients = github_clients_from_env()?;
+    let mut executor = Executor::new(store.clone(), tracker, config_from_env());
+    if let Some(clients) = &clients {
+        executor = executor.with_github_clients(clients.clone());
+    }
+    let executor = Arc::new(executor);
+    let mut github = GithubIngest::for_worker(executor.clone());
+    let mut jira = JiraIngest::for_worker(executor);
+    if let Some(clients) = clients {
+        // Read through GitHub, cached five minutes per warm instance; the same settings decide a
+        // repository's alerts and the tracker events on its tickets.
+        let cache = SettingsCache::new(std::time::Duration::from_secs(300));
+        github = github.with_settings(SettingsSource { clients, cache });
+        if let Some(source) = github.settings() {
+            jira = jira.with_settings(source.clone());
+        }
+    }
+    Ok(Worker::new(store, github, Some(jira)))
+}
+
+/// Applies one stream batch with `worker`, in order, stopping at the first failure (see
+/// `scantix_dynamodb::stream`).
+pub async fn apply_batch(worker: &Worker, batch: &StreamBatch) -> BatchResponse {
+    scantix_dynamodb::stream::apply_batch(batch, |item| async move { worker.apply(&item).await })
+        .await
+}
