@@ -11,13 +11,14 @@
 use anyhow::{Result, ensure};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use scantix_core::finding::{AlertState, Severity};
+use scantix_core::identity::GroupScope;
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{
     Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
 };
 use scantix_core::records::{
-    AuditEntry, FindingRecord, GroupContent, GroupRecord, GroupScope, InstallationRecord, OutboxOp,
-    TicketRef, TicketState, Triage, Versioned,
+    AuditEntry, FindingRecord, GroupContent, GroupRecord, InstallationRecord, OutboxOp, TicketRef,
+    TicketState, Triage, Versioned,
 };
 use scantix_tests::records::{
     at, audit_entry, delivery_record, finding_record, group_key_of, group_record, sample_finding,

@@ -3,8 +3,8 @@
 
 use crate::finding::AlertKind;
 use crate::finding::DismissReason;
+use crate::identity::GroupScope;
 use crate::identity::GroupingMode;
-use crate::records::GroupScope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -4,7 +4,6 @@
 //! plain strings so they can be DynamoDB keys and tracker labels, and both are built only here.
 
 use crate::finding::{AlertKind, Finding};
-use crate::records::GroupScope;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -35,6 +34,16 @@ impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// Whether a group gathers findings of one repository or of a whole organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupScope {
+    #[default]
+    Repository,
+    /// One ticket for findings across an organisation's repositories (one advisory everywhere).
+    Organization,
 }
 
 /// How findings are gathered into units of work (one ticket each).

@@ -5,7 +5,7 @@
 pub mod legacy;
 
 use crate::finding::{AlertKind, AlertState, Finding, Repository, Rule, Severity};
-use crate::identity::{Fingerprint, GroupKey};
+use crate::identity::{Fingerprint, GroupKey, GroupScope};
 use crate::ticket::destination::TicketDestination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -499,16 +499,6 @@ impl Facets {
         }
         self.repositories.insert(&f.repository.full_name);
     }
-}
-
-/// Whether a group gathers findings of one repository or of a whole organisation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum GroupScope {
-    #[default]
-    Repository,
-    /// One ticket for findings across an organisation's repositories (one advisory everywhere).
-    Organization,
 }
 
 /// A group's long texts, written once with the group and read only to render its ticket: kept

@@ -6,7 +6,7 @@
 //! warm Lambda serves, so a token minted for one delivery serves the next ones: one RSA signature
 //! and one exchange per installation per hour, not per call.
 
-use crate::rest::{Client, SetupError};
+use crate::client::{Client, SetupError};
 use chrono::{DateTime, Utc};
 use http::Method;
 use octocrab::jsonwebtoken::EncodingKey;

@@ -9,10 +9,13 @@
 //!
 //! # Layout
 //! - [`rest`]: `RestGitHub`, the port's adapter (paths and bodies from GitHub's OpenAPI
-//!   description), and the client it is built on.
+//!   description).
+//! - [`client`]: the HTTP client under it and under the token exchange (octocrab's raw calls, the
+//!   pinned API version, answers read: rate limits, `Link`, GitHub's `message`).
 //! - [`app_auth`]: `AppCredentials` and `InstallationTokens` (App JWT → installation tokens, cached).
 //! - [`clients`]: `AppClients`, one `RestGitHub` per installation, sharing the token cache.
 
 pub mod app_auth;
+pub mod client;
 pub mod clients;
 pub mod rest;

@@ -3,34 +3,31 @@
 //!
 //! Paths, query parameters and bodies are the ones GitHub's OpenAPI description gives for each
 //! operation (checked in tests against `github-openapi-subset.json`). Where the description says
-//! more than octocrab's typed API exposes, octocrab's raw calls are used and the answer is read
-//! here: rate-limit headers, `Link` headers, and GitHub's `message` on refusals.
+//! more than octocrab's typed API exposes, octocrab's raw calls are used (`crate::client`, where
+//! the answer is read: rate-limit headers, `Link` headers, and GitHub's `message` on refusals).
 //!
 //! Octocrab's own retries are switched off: they retry 5xx and 429 at once, which prolongs a
 //! secondary rate limit. Errors go back to the caller instead, saying whether (and when) a retry
 //! can help; the queue that delivered the event retries it.
 
 use crate::app_auth::InstallationTokens;
+/// Why a GitHub client could not be set up (the client's; named here by the callers of `RestGitHub`).
+pub use crate::client::SetupError;
+use crate::client::{Answer, Client};
 use async_trait::async_trait;
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
-use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use chrono::Utc;
 use http::{Method, StatusCode};
-use octocrab::Octocrab;
-use octocrab::service::middleware::retry::RetryConfig;
 use scantix_core::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
 use scantix_core::ports::clock::Clock;
 use scantix_core::ports::github::{
     AlertPage, AlertQuery, AlertStateFilter, GitHub, GitHubError, IssueComment, problem_label,
 };
 use scantix_core::secret::Secret;
-use scantix_http::github::pin_api_version;
 use scantix_webhooks::github::alert::finding_from_alert;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The client crate, so callers name its types at the version scantix uses (its `jsonwebtoken`
 /// is the one that verifies App JWTs in tests).
@@ -39,21 +36,6 @@ pub use octocrab;
 /// Longest `dismissed_comment` code scanning and Dependabot accept (`maxLength` in the
 /// description); longer comments are cut to it.
 const MAX_DISMISSAL_COMMENT: usize = 280;
-
-/// How long to wait on a rate limit that names no time: GitHub says "at least one minute".
-const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Why a GitHub client could not be set up: configuration, never worth a retry.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("GitHub API base URL {url:?}: {reason}")]
-    InvalidBaseUrl { url: String, reason: String },
-    #[error("GitHub App private key: {0}")]
-    InvalidKey(String),
-}
 
 /// How `RestGitHub` authenticates.
 #[derive(Clone)]
@@ -725,218 +707,6 @@ fn decode_file(path: &str, contents: &Value) -> Result<String, GitHubError> {
     String::from_utf8(bytes).or_else(|_| refused("is not UTF-8 text"))
 }
 
-// ---------------------------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------------------------
-
-/// Octocrab against one base URL, making raw calls: each request carries the bearer it is given
-/// (an App JWT, an installation token, a plain token) and the API version, and every answer is
-/// read here.
-#[derive(Clone)]
-pub(crate) struct Client {
-    octocrab: Octocrab,
-    base_url: String,
-}
-
-impl Client {
-    pub(crate) fn new(base_url: &str) -> Result<Client, SetupError> {
-        let invalid = |reason: &str| SetupError::InvalidBaseUrl {
-            url: base_url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let uri: http::Uri = base_url.parse().map_err(|_| invalid("not a URL"))?;
-        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.authority().is_none() {
-            return Err(invalid("needs http(s)://host"));
-        }
-        if uri.query().is_some() {
-            return Err(invalid("must not have a query"));
-        }
-        let octocrab = Octocrab::builder()
-            .base_uri(base_url)
-            .map_err(|err| invalid(&err.to_string()))?
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .build()
-            .map_err(|err| invalid(&err.to_string()))?;
-        Ok(Client {
-            octocrab,
-            base_url: base_url.to_owned(),
-        })
-    }
-
-    pub(crate) fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Sends one request (`path_and_query` below the base URL) and reads the whole answer;
-    /// anything but a 2xx becomes the error it means. `now` dates `x-ratelimit-reset`.
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        bearer: &Secret,
-        body: Option<&Value>,
-        now: DateTime<Utc>,
-    ) -> Result<Answer, GitHubError> {
-        self.send(&method, path_and_query, bearer, body)
-            .await?
-            .checked(&format!("{method} {path_and_query}"), now)
-    }
-
-    /// Sends one request and reads the whole answer, whatever its status: only a request that
-    /// got no answer is an error here.
-    async fn send(
-        &self,
-        method: &Method,
-        path_and_query: &str,
-        bearer: &Secret,
-        body: Option<&Value>,
-    ) -> Result<Answer, GitHubError> {
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", bearer.expose()))
-            .map_err(|_| GitHubError::Refused("the token is not a valid header value".into()))?;
-        authorization.set_sensitive(true);
-        let builder = http::Request::builder()
-            .method(method.clone())
-            .uri(path_and_query)
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/vnd.github+json");
-        let mut request = self
-            .octocrab
-            .build_request(builder, body)
-            .map_err(|err| GitHubError::Refused(format!("{method} {path_and_query}: {err}")))?;
-        pin_api_version(request.headers_mut());
-        let response =
-            self.octocrab.execute(request).await.map_err(|err| {
-                GitHubError::Retryable(format!("{method} {path_and_query}: {err}"))
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = self
-            .octocrab
-            .body_to_string(response)
-            .await
-            .map_err(|err| {
-                GitHubError::Retryable(format!(
-                    "{method} {path_and_query}: reading the answer: {err}"
-                ))
-            })?;
-        Ok(Answer {
-            status,
-            headers,
-            body,
-        })
-    }
-}
-
-/// A whole HTTP answer.
-pub(crate) struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    /// The answer if it is a 2xx, else the error it means. `what` names the request; `now`
-    /// dates `x-ratelimit-reset`.
-    fn checked(self, what: &str, now: DateTime<Utc>) -> Result<Answer, GitHubError> {
-        if self.status.is_success() {
-            Ok(self)
-        } else {
-            Err(self.error(what, now))
-        }
-    }
-
-    /// The body, read as `T`.
-    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, GitHubError> {
-        serde_json::from_str(&self.body).map_err(|err| {
-            GitHubError::Refused(format!(
-                "unexpected answer from GitHub ({}): {err}",
-                self.status
-            ))
-        })
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name)?.to_str().ok()
-    }
-
-    /// The URL of the `Link` header's entry with this `rel`.
-    fn link(&self, rel: &str) -> Option<String> {
-        link_target(self.header("link")?, rel)
-    }
-
-    /// GitHub's `message`, else the start of the body.
-    fn message(&self) -> String {
-        let parsed: Option<Value> = serde_json::from_str(&self.body).ok();
-        match parsed.as_ref().and_then(|v| v["message"].as_str()) {
-            Some(message) => message.to_owned(),
-            None => self.body.chars().take(200).collect(),
-        }
-    }
-
-    /// What a non-2xx answer means. `what` names the request.
-    fn error(&self, what: &str, now: DateTime<Utc>) -> GitHubError {
-        let status = self.status.as_u16();
-        let message = self.message();
-        if let Some(retry_after) = self.rate_limit_wait(now, &message) {
-            return GitHubError::RateLimited { retry_after };
-        }
-        match status {
-            // Which credential it was is for the client that sent it to say.
-            401 => GitHubError::Unauthorized {
-                credential: "the credential sent".to_owned(),
-                detail: format!("401 {what}: {message}"),
-            },
-            403 => GitHubError::Forbidden(format!("{what}: {message}")),
-            404 => GitHubError::NotFound(format!("{what}: {message}")),
-            500..=599 => GitHubError::Retryable(format!("{status} {what}: {message}")),
-            _ => GitHubError::Refused(format!("{status} {what}: {message}")),
-        }
-    }
-
-    /// The wait a 403 or 429 asks for, if it is a rate limit: `retry-after` (secondary limits),
-    /// else `x-ratelimit-reset` when `x-ratelimit-remaining` is 0 (the primary limit), else a
-    /// minute for a 429 or a 403 whose message says it is a rate limit.
-    fn rate_limit_wait(&self, now: DateTime<Utc>, message: &str) -> Option<Duration> {
-        if !matches!(self.status.as_u16(), 403 | 429) {
-            return None;
-        }
-        if let Some(seconds) = self
-            .header("retry-after")
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(Duration::from_secs(seconds));
-        }
-        if self.header("x-ratelimit-remaining").map(str::trim) == Some("0")
-            && let Some(reset) = self
-                .header("x-ratelimit-reset")
-                .and_then(|v| v.trim().parse::<i64>().ok())
-        {
-            let seconds = u64::try_from(reset - now.timestamp()).unwrap_or(0);
-            // A reset already past: the clocks differ by a little; wait a moment, not zero.
-            return Some(Duration::from_secs(seconds.max(1)));
-        }
-        let said_so = message.to_ascii_lowercase().contains("rate limit");
-        (self.status == StatusCode::TOO_MANY_REQUESTS || said_so).then_some(DEFAULT_RATE_LIMIT_WAIT)
-    }
-}
-
-/// The target of the `Link` header entry with `rel` (`<url>; rel="next", <url>; rel="last"`).
-/// Split on `<` rather than `,`: GitHub's URLs may hold commas (`state=dismissed,fixed`).
-fn link_target(header: &str, rel: &str) -> Option<String> {
-    header.split('<').skip(1).find_map(|entry| {
-        let (url, params) = entry.split_once('>')?;
-        let matches = params.split(';').any(|param| {
-            let param = param.trim().trim_end_matches(',').trim();
-            param
-                .strip_prefix("rel=")
-                .is_some_and(|v| v.trim_matches('"').split_whitespace().any(|r| r == rel))
-        });
-        matches.then(|| url.trim().to_owned())
-    })
-}
-
 /// Percent-encodes everything but RFC 3986's unreserved characters.
 fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -997,6 +767,7 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::link_target;
 
     fn repo() -> Repository {
         Repository {
@@ -1005,22 +776,6 @@ mod tests {
             default_branch: Some("main".into()),
             html_url: None,
         }
-    }
-
-    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            map.insert(*name, HeaderValue::from_str(value).unwrap());
-        }
-        Answer {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: map,
-            body: body.to_owned(),
-        }
-    }
-
-    fn noon() -> DateTime<Utc> {
-        "2026-03-01T12:00:00Z".parse().unwrap()
     }
 
     #[test]
@@ -1099,74 +854,6 @@ mod tests {
     }
 
     #[test]
-    fn rate_limits_are_read_from_either_header_style() {
-        let secondary = answer(
-            403,
-            &[("retry-after", "17")],
-            r#"{"message":"You have exceeded a secondary rate limit."}"#,
-        );
-        assert!(matches!(
-            secondary.error("GET /x", noon()),
-            GitHubError::RateLimited { retry_after } if retry_after == Duration::from_secs(17)
-        ));
-        let reset = (noon().timestamp() + 120).to_string();
-        let primary = answer(
-            403,
-            &[
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", &reset),
-            ],
-            r#"{"message":"API rate limit exceeded for installation ID 1."}"#,
-        );
-        assert_eq!(
-            primary.error("GET /x", noon()).retry_after(),
-            Some(Duration::from_secs(120))
-        );
-        let bare = answer(429, &[], "");
-        assert_eq!(
-            bare.error("GET /x", noon()).retry_after(),
-            Some(DEFAULT_RATE_LIMIT_WAIT)
-        );
-        let forbidden = answer(
-            403,
-            &[("x-ratelimit-remaining", "4999")],
-            r#"{"message":"Resource not accessible by integration"}"#,
-        );
-        let err = forbidden.error("PATCH /x", noon());
-        assert!(
-            matches!(&err, GitHubError::Forbidden(m) if m.contains("Resource not accessible")),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn other_statuses_map_onto_what_a_retry_can_do() {
-        assert!(matches!(
-            answer(404, &[], r#"{"message":"Not Found"}"#).error("GET /x", noon()),
-            GitHubError::NotFound(_)
-        ));
-        assert!(
-            answer(502, &[], "<html>bad gateway</html>")
-                .error("GET /x", noon())
-                .is_retryable()
-        );
-        let err = answer(422, &[], r#"{"message":"Validation Failed"}"#).error("PATCH /x", noon());
-        assert_eq!(
-            err.to_string(),
-            "GitHub refused: 422 PATCH /x: Validation Failed"
-        );
-        let err = answer(401, &[], r#"{"message":"Bad credentials"}"#)
-            .error("GET /x", noon())
-            .naming_credential("the GitHub token");
-        assert!(!err.is_retryable());
-        assert_eq!(
-            err.to_string(),
-            "GitHub did not accept the GitHub token: 401 GET /x: Bad credentials — fix the \
-             credential; retrying will not help"
-        );
-    }
-
-    #[test]
     fn dismissal_bodies_spell_each_kind_its_way() {
         let long = "x".repeat(400);
         let code = dismissal_body(AlertKind::CodeScanning, DismissReason::WontFix, &long);
@@ -1202,18 +889,5 @@ mod tests {
             ".github/scantix%20config.yml"
         );
         assert!(encode_path("a/../b").is_err());
-    }
-
-    #[tokio::test]
-    async fn base_urls_must_be_http_urls() {
-        for url in [
-            "api.github.com",
-            "ftp://x",
-            "https://x/api?y=1",
-            "not a url",
-        ] {
-            assert!(Client::new(url).is_err(), "{url}");
-        }
-        assert!(Client::new("https://ghe.example.com/api/v3").is_ok());
     }
 }

@@ -510,7 +510,7 @@ fn advisory_in(repo: u64, number: u64) -> Finding {
 fn organisation_wide() -> Config {
     let mut config = Config::default();
     config.grouping.dependabot = scantix_core::identity::GroupingMode::Advisory;
-    config.grouping.scope.dependabot = scantix_core::records::GroupScope::Organization;
+    config.grouping.scope.dependabot = scantix_core::identity::GroupScope::Organization;
     config
 }
 
@@ -546,7 +546,10 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
         "one ticket for the organisation"
     );
     let group = store.get_group(&key).await.unwrap().unwrap().value;
-    assert_eq!(group.scope, scantix_core::records::GroupScope::Organization);
+    assert_eq!(
+        group.scope,
+        scantix_core::identity::GroupScope::Organization
+    );
     assert_eq!(group.tally.open, 3);
     let ticket = tracker.ticket(&group.ticket.clone().unwrap().key).unwrap();
     assert!(

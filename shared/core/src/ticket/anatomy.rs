@@ -2,7 +2,8 @@
 
 use super::{FindingLine, TicketContent};
 use crate::finding::AlertKind;
-use crate::records::{Facet, FindingRecord, GroupContent, GroupRecord, GroupScope};
+use crate::identity::GroupScope;
+use crate::records::{Facet, FindingRecord, GroupContent, GroupRecord};
 
 /// Longest title trackers accept without complaint (Jira's summary limit is 255).
 const TITLE_LIMIT: usize = 200;

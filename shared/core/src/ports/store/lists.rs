@@ -6,7 +6,8 @@
 
 use crate::finding::AlertState;
 use crate::identity::GroupKey;
-use crate::records::{FindingRecord, GroupRecord, GroupScope, TicketState};
+use crate::identity::GroupScope;
+use crate::records::{FindingRecord, GroupRecord, TicketState};
 use serde::{Deserialize, Serialize};
 
 /// A list of groups.
