@@ -827,7 +827,7 @@ pub struct AuditEntry {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pull requests: the one summary comment scantix keeps on each (see `engine::decide_pull_request`)
+// Pull requests: the one summary comment scantix keeps on each (see `crate::decide::pull_request`)
 // ---------------------------------------------------------------------------------------------
 
 /// Where a pull request stands.

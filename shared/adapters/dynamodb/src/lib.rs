@@ -1,4 +1,14 @@
-//! DynamoDB `Store` (single table): the production adapter.
+//! DynamoDB `Store` (single table): the production adapter of `scantix_core::ports::store::Store`,
+//! and the table's stream as the worker function receives it. Not here: choosing the store or the
+//! table (`scantix-wiring`), or what is stored (the core's records).
+//!
+//! # Layout
+//! - this file: `DynamoStore`, the port's methods, and the table's creation (tests, local runs).
+//! - [`lists`]: the list entries that index records (`L#…`, `M#…`, `AD#…`).
+//! - `items`: records ↔ items (keys, `doc`, versions); `inbox`: inbox items and their stream
+//!   images; `errors`: the SDK's errors → `StoreError`.
+//! - `legacy`: groups written by the old code, upgraded when read, and `migrate` (all at once).
+//! - [`stream`]: a stream batch's inbox items applied in order, failures reported to Lambda.
 //!
 //! # Table layout
 //! One table, string keys `pk` (partition) and `sk` (sort). Every item has a `kind` attribute;

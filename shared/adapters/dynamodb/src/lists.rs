@@ -1,4 +1,4 @@
-//! The lists of `store::lists` as small index items, kept in the same transaction as the records
+//! The lists of `scantix_core::ports::store::lists` as small index items, kept in the same transaction as the records
 //! they name, so a list read is as consistent as a key read (a global secondary index would lag
 //! its table), and an existing table needs no schema change to have them.
 //!

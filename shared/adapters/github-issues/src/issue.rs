@@ -209,7 +209,7 @@ pub fn edit_body(issue: &Issue, content: &TicketContent) -> Option<Value> {
 ///
 /// Leaving `Stale` by any move takes the label off. "Not planned" is no ticket state: scantix
 /// closes that way only when every alert was dismissed (`close_not_planned_body`), and reads it
-/// *from* GitHub as a person's won't-fix (see `github::issues_webhook`).
+/// *from* GitHub as a person's won't-fix (see `scantix_webhooks::github::issues`).
 pub fn move_body(issue: &Issue, to: TicketState) -> Option<Value> {
     let mut changes = Map::new();
     let stale = issue.has_label(STALE_LABEL);

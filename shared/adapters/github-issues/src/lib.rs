@@ -1,5 +1,8 @@
 //! The GitHub Issues adapter: tickets as issues, in the repository the alerts are in or in one
-//! central repository, through octocrab with the App's installation tokens.
+//! central repository, through octocrab with the App's installation tokens (got through
+//! `scantix_http::auth::InstallationAuth`: `scantix-wiring` hands over the GitHub adapter's). Not
+//! here: the `issues` webhook (`scantix_webhooks::github::issues`), which names tickets the same
+//! way (`scantix_core::ticket::github_issue`).
 //!
 //! Every call is safe to repeat:
 //! - an issue carries its group twice: the group's digest label (`scantix-3f2a9c1b0d4e`; GitHub
@@ -16,7 +19,8 @@
 //! `create`, which has the content, looks before posting.
 //!
 //! # Layout
-//! - [`settings`]: `GithubIssuesSettings`, `IssuesAuth` (never serialised), `RepoName`, `IssueKey`.
+//! - [`settings`]: `GithubIssuesSettings`, `IssuesAuth` (never serialised); `RepoName` and
+//!   `IssueKey` are the core's, re-exported.
 //! - [`issue`]: what is sent (title, body, labels, assignee, moves, comments) and read back.
 //! - `http`: the single `send` (installation token per repository, retries, GitHub's refusals →
 //!   `TrackerError`).

@@ -1,4 +1,7 @@
-//! The Jira adapter: tickets as Jira issues, on Jira Cloud or Data Center.
+//! The Jira adapter: tickets as Jira issues, on Jira Cloud or Data Center; the `Tracker` port
+//! (`scantix_core::ports::tracker`) where a code scanning alert's ticket is finally filed. Not
+//! here: the `jira` section of the settings (`JiraSettings`, `Priorities`: the core's
+//! `ticket::destination`, re-exported), or Jira's webhooks (`scantix_webhooks::jira`).
 //!
 //! One code path for both flavors; where they differ (API version, credentials, text format,
 //! search endpoint, user field) is `dialect`. Every call is safe to repeat:
@@ -12,7 +15,7 @@
 //!   the issue is already there.
 //!
 //! # Layout
-//! - [`settings`]: `JiraSettings` (config file section), `JiraAuth` (credentials, never serialised).
+//! - [`settings`]: `JiraAuth` (credentials, never serialised), beside the core's `JiraSettings`.
 //! - `dialect`: Cloud vs Data Center.
 //! - [`adf`], [`wiki`]: ticket content as ADF (Cloud) or wiki markup (Data Center), alert text inert.
 //! - `text`: cleaning and capping alert text before either renderer; fitting under Jira's limit.

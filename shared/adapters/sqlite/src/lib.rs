@@ -1,7 +1,9 @@
-//! SQLite `Store`: the local mode's embedded database (`scantix serve`, `deliver`, `sync`), one
-//! file beside the working copy. Same semantics as the memory store and DynamoDB (versions,
-//! put-if-absent, all-or-nothing commits, the lists of `store::lists` in their order), with
-//! writes that cost what they change and reads that never wait for a writer.
+//! SQLite `Store` (the port `scantix_core::ports::store::Store`): the local mode's embedded
+//! database (`scantix serve`, `deliver`, `sync`), one file beside the working copy. Same semantics
+//! as the memory store and DynamoDB (versions, put-if-absent, all-or-nothing commits, the lists of
+//! `scantix_core::ports::store::lists` in their order), with writes that cost what they change and
+//! reads that never wait for a writer. Not here: choosing the store (`scantix-wiring`), or what is
+//! stored (the core's records).
 //!
 //! # How
 //! - One transaction per write (`BEGIN IMMEDIATE`: the write lock is taken first, so two writers
@@ -16,8 +18,12 @@
 //!   call runs on tokio's blocking pool.
 //! - Page cursors are the last sort key of the page, as in the memory store.
 //!
-//! Layout and settings: [`schema`]. A JSON store of the old local mode found beside the database
-//! is imported once when the store opens: [`import`].
+//! # Layout
+//! - this file: `SqliteStore`, the port's methods.
+//! - `schema`: the tables, indexes and settings.
+//! - `import`: a JSON store of the old local mode found beside the database, imported once when
+//!   the store opens.
+//! - `errors`: SQLite's errors → `StoreError`.
 
 mod errors;
 mod import;

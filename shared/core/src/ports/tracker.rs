@@ -123,7 +123,7 @@ pub trait Tracker: Send + Sync {
     /// key; GitHub: the App's `<slug>[bot]` or the token's login). The tracker's webhooks name it
     /// on every change scantix made itself, which is how those echoes are told from people's
     /// changes. One call to the tracker: the executor asks once per process and remembers
-    /// (`engine::own_accounts`). The default, for trackers without webhooks: nobody. Wrappers
+    /// (`scantix_app::execute::own_accounts`). The default, for trackers without webhooks: nobody. Wrappers
     /// must forward it.
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
         Ok(Vec::new())
