@@ -4,8 +4,9 @@
 //!
 //! - `ack_ms_p50/p99_in_process`: `GithubReceiver::handle` over DynamoStore (verify, read, one
 //!   conditional PutItem): what GitHub waits for, without the Lambda runtime around it.
-//! - `worker_deliveries_per_sec_in_process`: `Worker::apply` over a stream batch (`scantix_wiring::worker::apply_batch`), over DynamoStore and the draft
-//!   tracker, batches of 10 new deliveries over 20 groups (as the stream mapping delivers them).
+//! - `worker_deliveries_per_sec_in_process`: `Worker::apply` over a stream batch
+//!   (`scantix_wiring::worker::apply_batch`), over DynamoStore and the draft tracker, batches of 10
+//!   new deliveries over 20 groups (as the stream mapping delivers them).
 //! - Per function binary, the sweeper included (release, under `cargo lambda watch`'s runtime
 //!   emulator, as in Lambda): `<f>_cold_start_ms` (process spawned → first invocation answered: runtime init, cold-start
 //!   wiring, first event), `<f>_warm_ms_p50/p99` (invocations through the emulator's HTTP API) and

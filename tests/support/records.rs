@@ -1,5 +1,5 @@
-//! Records for store and engine tests, built from the real `scantix_core::records` types with every field
-//! filled in, so a store that drops or mangles a field shows up as an inequality.
+//! Records for store and engine tests, built from the real `scantix_core::records` types with every
+//! field filled in, so a store that drops or mangles a field shows up as an inequality.
 
 use chrono::{DateTime, Duration, Utc};
 use scantix_core::finding::{

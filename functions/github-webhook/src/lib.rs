@@ -1,6 +1,6 @@
 //! Lambda function: receives GitHub App webhooks (Function URL) and makes each durable in the
-//! table's inbox (see `scantix_app::ingest::receive`); the worker applies it. The handler is a plain
-//! function over any `Endpoint`, so tests call it directly with real payloads, against the
+//! table's inbox (see `scantix_app::ingest::receive`); the worker applies it. The handler is a
+//! plain function over any `Endpoint`, so tests call it directly with real payloads, against the
 //! receiver or against the synchronous ingest; `main.rs` only wires it to the runtime.
 
 use anyhow::Context;

@@ -1,7 +1,7 @@
-//! Lambda function: receives Jira webhooks (a ticket moved, deleted or commented on) and makes
-//! each durable in the table's inbox (see `scantix_app::ingest::receive`); the worker applies it. The
-//! handler is a plain function over any `Endpoint`, so tests call it directly with real
-//! deliveries; `main.rs` only wires it to the runtime.
+//! Lambda function: receives Jira webhooks (a ticket moved, deleted or commented on) and makes each
+//! durable in the table's inbox (see `scantix_app::ingest::receive`); the worker applies it. The
+//! handler is a plain function over any `Endpoint`, so tests call it directly with real deliveries;
+//! `main.rs` only wires it to the runtime.
 
 use anyhow::Context;
 use lambda_http::{Body, Request, Response};

@@ -1,6 +1,6 @@
 //! Lambda function: the worker. Invoked by the table's stream with batches of new inbox items, it
-//! applies each (decide, commit, tracker and GitHub calls; see `scantix_app::worker`) and reports the
-//! first failure so Lambda retries from there. The handler is a plain function; `main.rs` only
+//! applies each (decide, commit, tracker and GitHub calls; see `scantix_app::worker`) and reports
+//! the first failure so Lambda retries from there. The handler is a plain function; `main.rs` only
 //! wires it to the runtime, with the worker `scantix_wiring::worker::worker_from_env` builds.
 
 use anyhow::Context;

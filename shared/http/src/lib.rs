@@ -8,7 +8,8 @@
 //! the next step of issue 7.
 //!
 //! # Layout
-//! - [`auth`]: `InstallationAuth`, a GitHub App's JWT and installation tokens as a caller needs them.
+//! - [`auth`]: `InstallationAuth`, a GitHub App's JWT and installation tokens as a caller needs
+//!   them.
 //! - [`github`]: `API_VERSION` and `pin_api_version`, the `X-GitHub-Api-Version` header.
 
 pub mod auth;

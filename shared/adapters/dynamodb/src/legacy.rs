@@ -1,6 +1,7 @@
 //! Groups written by the old code, upgraded the first time they are read: their inline members
 //! become finding records (with member entries), the group item becomes today's small record, and
-//! the rule's texts move to the group's content item. See `scantix_core::records::legacy` for the conversion.
+//! the rule's texts move to the group's content item. See `scantix_core::records::legacy` for the
+//! conversion.
 //!
 //! The upgrade writes the findings first, in transactions of `CHUNK` (each finding guarded by the
 //! version it was read at), then the group guarded by its old version. A crash between leaves

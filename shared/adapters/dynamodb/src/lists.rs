@@ -1,6 +1,6 @@
-//! The lists of `scantix_core::ports::store::lists` as small index items, kept in the same transaction as the records
-//! they name, so a list read is as consistent as a key read (a global secondary index would lag
-//! its table), and an existing table needs no schema change to have them.
+//! The lists of `scantix_core::ports::store::lists` as small index items, kept in the same
+//! transaction as the records they name, so a list read is as consistent as a key read (a global
+//! secondary index would lag its table), and an existing table needs no schema change to have them.
 //!
 //! | entry | `pk` | `sk` | other attributes |
 //! |---|---|---|---|

@@ -12,7 +12,8 @@
 //!   description).
 //! - [`client`]: the HTTP client under it and under the token exchange (octocrab's raw calls, the
 //!   pinned API version, answers read: rate limits, `Link`, GitHub's `message`).
-//! - [`app_auth`]: `AppCredentials` and `InstallationTokens` (App JWT → installation tokens, cached).
+//! - [`app_auth`]: `AppCredentials` and `InstallationTokens` (App JWT → installation tokens,
+//!   cached).
 //! - [`clients`]: `AppClients`, one `RestGitHub` per installation, sharing the token cache.
 
 pub mod app_auth;

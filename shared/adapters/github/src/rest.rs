@@ -11,7 +11,8 @@
 //! can help; the queue that delivered the event retries it.
 
 use crate::app_auth::InstallationTokens;
-/// Why a GitHub client could not be set up (the client's; named here by the callers of `RestGitHub`).
+/// Why a GitHub client could not be set up (the client's; named here by the callers of
+/// `RestGitHub`).
 pub use crate::client::SetupError;
 use crate::client::{Answer, Client};
 use async_trait::async_trait;

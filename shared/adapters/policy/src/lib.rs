@@ -33,7 +33,8 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-/// What a policy decided for one finding: a triage verdict, the core's type, which the decisions read.
+/// What a policy decided for one finding: a triage verdict, the core's type, which the decisions
+/// read.
 pub use scantix_core::decide::triage::Verdict as PolicyDecision;
 
 /// The bundled policy, as a security engineer reads it.

@@ -1,9 +1,9 @@
 //! The old local mode's store, a JSON file (`MemoryStore::save` of the code before findings were
 //! records of their own), imported into the database once: groups upgraded by
-//! `scantix_core::records::legacy::upgrade` (their inline members become finding records, the rule's texts the
-//! group's content), and findings, deliveries, the audit log, ticket links, installations, the
-//! inbox and pull requests as they were. Draft tickets are dropped: a draft now lives in its group
-//! (its ticket and state were already there), and only their comments are lost.
+//! `scantix_core::records::legacy::upgrade` (their inline members become finding records, the
+//! rule's texts the group's content), and findings, deliveries, the audit log, ticket links,
+//! installations, the inbox and pull requests as they were. Draft tickets are dropped: a draft now
+//! lives in its group (its ticket and state were already there), and only their comments are lost.
 //!
 //! The import is one transaction, recorded by the file's digest in `legacy_imports`; the file is
 //! then renamed to `store.json.imported`. A crash between the two leaves the file in place and the

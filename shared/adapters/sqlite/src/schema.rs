@@ -19,8 +19,9 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// the columns that conditions, lists and ordering read beside it:
 /// - `findings.rank` (`FindingRecord::rank`) with the index `findings_by_rank`: a group's findings
 ///   in rank order, a page at a time, without reading the others;
-/// - `group_lists`: one row per list a group is in (`scantix_core::ports::store::lists::group_lists`), rewritten with
-///   the group, so a list read is one index range;
+/// - `group_lists`: one row per list a group is in
+///   (`scantix_core::ports::store::lists::group_lists`), rewritten with the group, so a list read
+///   is one index range;
 /// - `audit.day`/`day_key`: the changes of a day in time order; `seq` (the rowid) keeps the order
 ///   in which entries were written for those stamped with the same instant.
 const MIGRATIONS: &[&str] = &[

@@ -1,9 +1,10 @@
 //! The decisions, pure: each takes an event and what is stored, and answers what to write, which
-//! tracker calls a group now owes, and what was decided (`action`). No I/O and no clock: every input
-//! is an argument. `scantix_app::execute` applies them through the ports.
+//! tracker calls a group now owes, and what was decided (`action`). No I/O and no clock: every
+//! input is an argument. `scantix_app::execute` applies them through the ports.
 //!
 //! - [`alert`]: an alert event → its finding, group and ticket (and `decide_overdue`).
-//! - [`ticket`]: a tracker event (a person moved, closed or deleted a ticket) → the group's findings.
+//! - [`ticket`]: a tracker event (a person moved, closed or deleted a ticket) → the group's
+//!   findings.
 //! - [`pull_request`]: a pull request's one summary comment, and the tickets its merge fixes.
 //! - [`installations`]: an installation change → which repositories are covered.
 //! - [`drafts`]: tickets kept as drafts (no tracker): their calls settled in the same commit.

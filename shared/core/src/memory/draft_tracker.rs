@@ -1,6 +1,6 @@
 //! The draft tracker: no tracker at all. Tickets are drafts kept with their groups (see
-//! `crate::decide::drafts`), so the product runs locally, or before a team has chosen where tickets go,
-//! with nothing but its store. The executor settles a draft's calls in the commit that queues
+//! `crate::decide::drafts`), so the product runs locally, or before a team has chosen where tickets
+//! go, with nothing but its store. The executor settles a draft's calls in the commit that queues
 //! them; this adapter exists so that a deployment without a tracker still has a `Tracker`, and its
 //! calls are answered without doing anything.
 

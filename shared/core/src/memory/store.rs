@@ -1,7 +1,7 @@
 //! In-memory `Store`: the twin every test uses. It honours the same conditions as DynamoDB
 //! (versions, put-if-absent, all-or-nothing commits) and answers the same lists in the same order
-//! (`crate::ports::store::lists`), so tests that pass here exercise the same races and queries. Lists are
-//! computed by looking at every record: fine for tests, which is all this store is for.
+//! (`crate::ports::store::lists`), so tests that pass here exercise the same races and queries.
+//! Lists are computed by looking at every record: fine for tests, which is all this store is for.
 
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem, InboxStatus};

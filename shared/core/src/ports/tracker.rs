@@ -1,6 +1,7 @@
 //! The `Tracker` port: where tickets live. `crate::memory::draft_tracker` is no tracker at all
-//! (tickets are drafts kept with their groups); `crate::memory::tracker` is the in-memory twin tests
-//! use; real trackers (`scantix_jira`, `scantix_github_issues`) are adapters behind the same trait.
+//! (tickets are drafts kept with their groups); `crate::memory::tracker` is the in-memory twin
+//! tests use; real trackers (`scantix_jira`, `scantix_github_issues`) are adapters behind the same
+//! trait.
 
 use crate::identity::GroupKey;
 use crate::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
@@ -123,8 +124,8 @@ pub trait Tracker: Send + Sync {
     /// key; GitHub: the App's `<slug>[bot]` or the token's login). The tracker's webhooks name it
     /// on every change scantix made itself, which is how those echoes are told from people's
     /// changes. One call to the tracker: the executor asks once per process and remembers
-    /// (`scantix_app::execute::own_accounts`). The default, for trackers without webhooks: nobody. Wrappers
-    /// must forward it.
+    /// (`scantix_app::execute::own_accounts`). The default, for trackers without webhooks: nobody.
+    /// Wrappers must forward it.
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
         Ok(Vec::new())
     }

@@ -2,7 +2,8 @@
 //! settings (`JiraSettings`, `Flavor`, the severity → priority map `Priorities`), and what a
 //! repository chose within the deployment's tracker (`TicketDestination`). A repository's
 //! `.github/scantix.yml` says these, the decisions carry them, and the tracker adapters read them:
-//! so they live here, and the Jira adapter's credentials (`scantix_jira::settings::JiraAuth`) do not.
+//! so they live here, and the Jira adapter's credentials (`scantix_jira::settings::JiraAuth`) do
+//! not.
 
 use crate::finding::Severity;
 use serde::{Deserialize, Serialize};

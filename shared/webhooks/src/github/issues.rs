@@ -1,5 +1,5 @@
-//! `issues` deliveries → `TicketEvent`s: what people do to scantix's tickets in GitHub Issues,
-//! in the shape Jira's deliveries take (`crate::jira`), so that `scantix_core::decide::ticket` treats
+//! `issues` deliveries → `TicketEvent`s: what people do to scantix's tickets in GitHub Issues, in
+//! the shape Jira's deliveries take (`crate::jira`), so that `scantix_core::decide::ticket` treats
 //! both alike.
 //!
 //! - `closed` → the ticket is done. GitHub's `state_reason` stands for Jira's resolution, named
