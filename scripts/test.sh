@@ -5,7 +5,7 @@
 # the workspace against it, and stops it.
 #
 #   scripts/test.sh              # everything
-#   scripts/test.sh -p scantix   # extra arguments go to `cargo test`
+#   scripts/test.sh -p scantix-core   # extra arguments go to `cargo test`
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

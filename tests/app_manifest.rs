@@ -86,7 +86,7 @@ fn manifest() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The text of every Rust source file outside tests (test directories, `*_tests.rs`).
+/// The text of every Rust source file outside tests (test directories, a module's `tests.rs`).
 fn sources() -> String {
     fn walk(dir: &Path, out: &mut String) {
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -96,7 +96,7 @@ fn sources() -> String {
                 if !matches!(name.as_str(), "tests" | "target" | "testdata") {
                     walk(&path, out);
                 }
-            } else if name.ends_with(".rs") && !name.ends_with("_tests.rs") {
+            } else if name.ends_with(".rs") && name != "tests.rs" {
                 out.push_str(&std::fs::read_to_string(&path).unwrap());
             }
         }

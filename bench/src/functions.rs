@@ -246,7 +246,7 @@ async fn processes(cargo_lambda: &Path, endpoint: &str, table: &str) -> Result<(
         .await
         .context("creating the sweeper's table")?;
     let app_key =
-        std::fs::read_to_string(root.join("shared/src/github/testdata/app-key.pkcs8.pem"))
+        std::fs::read_to_string(root.join("shared/adapters/github/src/testdata/app-key.pkcs8.pem"))
             .context("reading the test App key")?;
     let sweeper_env = [
         ("SCANTIX_TABLE", sweeper_table),

@@ -324,7 +324,7 @@ fn the_scenario_policy_is_the_bundled_policy_plus_one_rule() {
     };
     let scenario = read("events/github/scantix.rego");
     let added = scenario
-        .strip_prefix(&read("shared/src/policy/default.rego"))
+        .strip_prefix(&read("shared/adapters/policy/src/default.rego"))
         .expect("the scenario's policy starts with the bundled one, unchanged (copy it again)");
     let rules: Vec<&str> = added
         .lines()

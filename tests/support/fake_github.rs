@@ -93,7 +93,7 @@ pub fn app_private_key_pkcs8() -> String {
 
 fn key_file(name: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/src/github/testdata")
+        .join("../shared/adapters/github/src/testdata")
         .join(name);
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading the test key {}: {e}", path.display()))
