@@ -4,12 +4,18 @@
 //! calls the same `apply` for the items still pending. Applying an item twice is harmless: the
 //! engine's own delivery records make the second a recognised duplicate.
 //!
+//! A batch is applied in lanes, concurrently: records about one subject (one alert, one pull
+//! request, one installation, one Jira issue) keep their order in one lane, since a `fixed` after
+//! a `created` must stay after it; records about different subjects are independent (two alerts
+//! joining one group race on the group's version, and the loser re-reads, as two functions
+//! would). A batch of ten costs about the time of its longest lane instead of the sum of all.
+//!
 //! Failure reporting follows Lambda's contract for stream sources with `ReportBatchItemFailures`:
-//! the response names the first record that failed; Lambda checkpoints everything before it and
-//! retries from it (the records after it included, so the worker stops at the first failure rather
-//! than applying records that will come again anyway). After the mapping's retries run out, Lambda
-//! sends the batch's coordinates to the dead-letter queue; the items stay pending in the table for
-//! `replay`.
+//! the response names the first record (in batch order) that failed; Lambda checkpoints everything
+//! before it and retries from it. A lane stops at its first failure (what follows in it would
+//! come again anyway); other lanes' records after the failed one may be applied already, and come
+//! back as recognised duplicates. After the mapping's retries run out, Lambda sends the batch's
+//! coordinates to the dead-letter queue; the items stay pending in the table for `replay`.
 
 use crate::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
 use crate::ingest::{Answer, GithubIngest, JiraIngest};
@@ -126,41 +132,36 @@ impl Worker {
         .await
     }
 
-    /// Applies a stream batch in order, stopping at the first failure (see the module docs).
+    /// Applies a stream batch in lanes (see the module docs) and names its first failure.
     pub async fn apply_batch(&self, batch: &StreamBatch) -> BatchResponse {
-        for record in &batch.records {
-            if record.event_name != "INSERT" {
-                continue;
-            }
-            let Some(image) = &record.dynamodb.new_image else {
+        let mut lanes: Vec<(String, Vec<(usize, InboxItem)>)> = Vec::new();
+        for (position, record) in batch.records.iter().enumerate() {
+            let Some(item) = inbox_item_of(record) else {
                 continue;
             };
-            // Only inbox items reach the worker (the mapping's filter); anything else is skipped.
-            if !image["pk"]["S"]
-                .as_str()
-                .is_some_and(|pk| pk.starts_with("IN#"))
-            {
-                continue;
-            }
-            let item = match inbox_item_from_stream_image(image) {
-                Ok(item) => item,
-                Err(e) => {
-                    // No retry can make an unreadable image readable; blocking the shard on it
-                    // would stop every delivery behind it. The item itself stays pending in the
-                    // table, where replay reads it.
-                    tracing::error!(error = %e, sequence = %record.dynamodb.sequence_number, outcome = "skipped", "unreadable stream record");
-                    continue;
-                }
-            };
-            if let Applied::Failed { .. } = self.apply(&item).await {
-                return BatchResponse {
-                    batch_item_failures: vec![ItemFailure {
-                        item_identifier: record.dynamodb.sequence_number.clone(),
-                    }],
-                };
+            let subject = subject_of(&item);
+            match lanes.iter_mut().find(|(s, _)| *s == subject) {
+                Some((_, lane)) => lane.push((position, item)),
+                None => lanes.push((subject, vec![(position, item)])),
             }
         }
-        BatchResponse::default()
+        let failures = futures_util::future::join_all(lanes.iter().map(|(_, lane)| async move {
+            for (position, item) in lane {
+                if let Applied::Failed { .. } = self.apply(item).await {
+                    return Some(*position);
+                }
+            }
+            None
+        }))
+        .await;
+        match failures.into_iter().flatten().min() {
+            Some(position) => BatchResponse {
+                batch_item_failures: vec![ItemFailure {
+                    item_identifier: batch.records[position].dynamodb.sequence_number.clone(),
+                }],
+            },
+            None => BatchResponse::default(),
+        }
     }
 
     /// Applies every item still pending, oldest first, at most `limit` of them.
@@ -177,6 +178,59 @@ impl Worker {
             }
         }
         Ok(report)
+    }
+}
+
+/// The inbox item a stream record carries, or `None` for records the worker skips.
+fn inbox_item_of(record: &StreamRecord) -> Option<InboxItem> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let image = record.dynamodb.new_image.as_ref()?;
+    // Only inbox items reach the worker (the mapping's filter); anything else is skipped.
+    if !image["pk"]["S"]
+        .as_str()
+        .is_some_and(|pk| pk.starts_with("IN#"))
+    {
+        return None;
+    }
+    match inbox_item_from_stream_image(image) {
+        Ok(item) => Some(item),
+        Err(e) => {
+            // No retry can make an unreadable image readable; blocking the shard on it would
+            // stop every delivery behind it. The item itself stays pending in the table, where
+            // replay reads it.
+            tracing::error!(error = %e, sequence = %record.dynamodb.sequence_number, outcome = "skipped", "unreadable stream record");
+            None
+        }
+    }
+}
+
+/// What an item is about, as far as order matters: deliveries about one subject keep their order
+/// in one lane. A body that does not parse gets a lane of its own (it is refused anyway).
+fn subject_of(item: &InboxItem) -> String {
+    let Ok(body) = serde_json::from_slice::<Value>(&item.body) else {
+        return format!("delivery:{}", item.id);
+    };
+    match item.source {
+        InboxSource::Jira => match body["issue"]["id"]
+            .as_str()
+            .or(body["issue"]["key"].as_str())
+        {
+            Some(issue) => format!("jira:{issue}"),
+            None => format!("delivery:{}", item.id),
+        },
+        InboxSource::Github => {
+            let repository = &body["repository"]["id"];
+            let number = match item.event.as_str() {
+                "pull_request" => &body["pull_request"]["number"],
+                "issues" | "issue_comment" => &body["issue"]["number"],
+                _ if body["alert"].is_object() => &body["alert"]["number"],
+                // Installation changes apply in order among themselves.
+                _ => return format!("github:installation:{}", body["installation"]["id"]),
+            };
+            format!("github:{}:{repository}:{number}", item.event)
+        }
     }
 }
 
