@@ -1325,7 +1325,7 @@ impl Executor {
         // Durable before anything else can fail (the reverse link, the final write): a retry uses
         // this answer instead of a search that may not show the ticket yet.
         *leased = self
-            .modify_group(leased.clone(), token, None, |g, raced| {
+            .modify_group(leased.clone(), token, None, |g, _| {
                 if let Some(attempt) = &mut g.create_attempt {
                     attempt.answered = Some(created.clone());
                 }
