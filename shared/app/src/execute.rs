@@ -154,6 +154,10 @@ pub struct ExecutorSettings {
     /// After the tracker could not say which account is scantix's (see `own_accounts`), how long
     /// before it is asked again: events meanwhile are decided with the configured accounts.
     pub own_accounts_retry: std::time::Duration,
+    /// When events joined a group while its ticket was being written (a burst: a first scan, a
+    /// backfill), how long the lease holder lets the burst go on before writing the ticket again,
+    /// so that one update carries many findings instead of one update each.
+    pub coalesce: std::time::Duration,
 }
 
 impl Default for ExecutorSettings {
@@ -166,6 +170,7 @@ impl Default for ExecutorSettings {
             backfill_budget: std::time::Duration::from_secs(20),
             pull_requests_from_store: false,
             own_accounts_retry: std::time::Duration::from_secs(60),
+            coalesce: std::time::Duration::from_secs(2),
         }
     }
 }
@@ -1030,6 +1035,13 @@ impl Executor {
                 group = released;
                 continue;
             };
+            let real_ticket = !self.drafts_only() && !group.value.is_draft();
+            if pending.op == OutboxOp::Refresh && real_ticket {
+                group = self.coalesce(group, token).await?;
+            }
+            let rendered_at = (self.clock)();
+            // What the render sees; events change `updated_at` when they change the group.
+            let rendered_from = group.value.updated_at;
             let result = match self.perform(&mut group, token, &pending).await {
                 Ok(result) => result,
                 Err(e) => {
@@ -1049,13 +1061,17 @@ impl Executor {
             let next = self
                 .modify_group(group, token, link, |g, raced| {
                     g.outbox.retain(|p| p.id != pending.id);
+                    if renders && real_ticket {
+                        g.ticket_written_at = Some(rendered_at);
+                    }
                     if pending.op == OutboxOp::Create {
                         // The ticket is recorded (or was already): nothing left to look for.
                         g.create_attempt = None;
                     }
-                    if renders && raced {
+                    if renders && (raced || g.updated_at != rendered_from) {
                         // The group changed while the ticket was being rendered and written (a
-                        // racing event's refresh was folded into this one): render it once more.
+                        // racing event's refresh was folded into this one, or into the create):
+                        // render it once more.
                         g.push_op(OutboxOp::Refresh);
                     }
                     if let Some((ticket, initial)) = &result
@@ -1079,6 +1095,54 @@ impl Executor {
             if group.value.lease.is_none() {
                 return Ok(group.value);
             }
+        }
+    }
+
+    /// Before a refresh: when the ticket was written less than `settings.coalesce` ago, waits
+    /// out the rest while holding `group`'s lease, then re-reads the group. Findings joining
+    /// meanwhile (a burst: a first scan, a backfill) leave their refresh to this holder, so one
+    /// update carries all of them. Returns the record still leased to `token`.
+    async fn coalesce(
+        &self,
+        group: Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<Versioned<GroupRecord>, ExecuteError> {
+        let now = (self.clock)();
+        let Some(written) = group.value.ticket_written_at else {
+            return Ok(group);
+        };
+        let Ok(since) = (now - written).to_std() else {
+            return Ok(group);
+        };
+        let remaining = group
+            .value
+            .lease
+            .as_ref()
+            .and_then(|l| (l.until - now).to_std().ok())
+            .unwrap_or_default();
+        // Never wait out the lease itself: another caller would take it over mid-write.
+        let pause = self
+            .settings
+            .coalesce
+            .saturating_sub(since)
+            .min(remaining / 2);
+        if pause.is_zero() {
+            return Ok(group);
+        }
+        tokio::time::sleep(pause).await;
+        match self.store.get_group(&group.value.key).await? {
+            Some(current)
+                if current
+                    .value
+                    .lease
+                    .as_ref()
+                    .is_some_and(|l| l.token == token) =>
+            {
+                Ok(current)
+            }
+            // Not ours any more (the lease ran out): keep the record we had; its next guarded
+            // write fails and the caller's loop treats it as any lost race.
+            _ => Ok(group),
         }
     }
 

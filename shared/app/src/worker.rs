@@ -1,15 +1,21 @@
 //! The worker: applies inbox items (see `scantix_core::inbox`) and records how each went.
 //!
 //! In AWS it is invoked by the table's stream with batches of new inbox items (read by
-//! `scantix_dynamodb::stream::apply_batch`, which calls `apply` for each, in order, and stops at
-//! the first failure); `scantix replay` calls the same `apply` for the items still pending.
-//! Applying an item twice is harmless: the engine's own delivery records make the second a
-//! recognised duplicate.
+//! `scantix_dynamodb::stream::apply_batch`, which calls `apply` for each); `scantix replay` calls
+//! the same `apply` for the items still pending. Applying an item twice is harmless: the engine's
+//! own delivery records make the second a recognised duplicate.
+//!
+//! A batch is applied in lanes, concurrently: records about one subject ([`subject_of`]: one
+//! alert, one pull request, one installation, one Jira issue) keep their order in one lane, since
+//! a `fixed` after a `created` must stay after it; records about different subjects are
+//! independent (two alerts joining one group race on the group's version, and the loser re-reads,
+//! as two functions would).
 
 use crate::ingest::{Answer, GithubIngest, JiraIngest};
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
 use scantix_core::ports::store::{Store, StoreError};
 use serde::Serialize;
+use serde_json::Value;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -95,6 +101,34 @@ impl Worker {
             }
         }
         Ok(report)
+    }
+}
+
+/// What an item is about, as far as order matters: deliveries about one subject keep their order
+/// in one lane. A body that does not parse gets a lane of its own (it is refused anyway).
+pub fn subject_of(item: &InboxItem) -> String {
+    let Ok(body) = serde_json::from_slice::<Value>(&item.body) else {
+        return format!("delivery:{}", item.id);
+    };
+    match item.source {
+        InboxSource::Jira => match body["issue"]["id"]
+            .as_str()
+            .or(body["issue"]["key"].as_str())
+        {
+            Some(issue) => format!("jira:{issue}"),
+            None => format!("delivery:{}", item.id),
+        },
+        InboxSource::Github => {
+            let repository = &body["repository"]["id"];
+            let number = match item.event.as_str() {
+                "pull_request" => &body["pull_request"]["number"],
+                "issues" | "issue_comment" => &body["issue"]["number"],
+                _ if body["alert"].is_object() => &body["alert"]["number"],
+                // Installation changes apply in order among themselves.
+                _ => return format!("github:installation:{}", body["installation"]["id"]),
+            };
+            format!("github:{}:{repository}:{number}", item.event)
+        }
     }
 }
 

@@ -571,6 +571,11 @@ pub struct GroupRecord {
     /// A create sent to the tracker whose ticket is not recorded yet (see [`CreateAttempt`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_attempt: Option<CreateAttempt>,
+    /// When the ticket's content was last rendered for the tracker (a create or a refresh):
+    /// refreshes closer together than the executor's `coalesce` wait for it, so a burst of
+    /// joining findings makes a few ticket updates instead of one each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_written_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -633,6 +638,7 @@ impl GroupRecord {
             next_op_id: 1,
             lease: None,
             create_attempt: None,
+            ticket_written_at: None,
             created_at: now,
             updated_at: now,
         }

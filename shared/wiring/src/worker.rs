@@ -45,9 +45,13 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
     Ok(Worker::new(store, github, Some(jira)))
 }
 
-/// Applies one stream batch with `worker`, in order, stopping at the first failure (see
-/// `scantix_dynamodb::stream`).
+/// Applies one stream batch with `worker`, an alert's (or pull request's, …) records in order,
+/// different ones side by side (see `scantix_dynamodb::stream`).
 pub async fn apply_batch(worker: &Worker, batch: &StreamBatch) -> BatchResponse {
-    scantix_dynamodb::stream::apply_batch(batch, |item| async move { worker.apply(&item).await })
-        .await
+    scantix_dynamodb::stream::apply_batch(
+        batch,
+        scantix_app::worker::subject_of,
+        |item| async move { worker.apply(&item).await },
+    )
+    .await
 }

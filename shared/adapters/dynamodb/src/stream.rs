@@ -4,12 +4,16 @@
 //! worker, `scantix_app::worker::Worker::apply`); which records hold inbox items, and how an image
 //! reads, is this adapter's.
 //!
+//! Items are applied in lanes, side by side: the caller says what each item is about, and items
+//! about one subject keep their order in one lane. A batch of ten costs about the time of its
+//! longest lane instead of the sum of all.
+//!
 //! Failure reporting follows Lambda's contract for stream sources with `ReportBatchItemFailures`:
-//! the response names the first record that failed; Lambda checkpoints everything before it and
-//! retries from it (the records after it included, so the batch stops at the first failure rather
-//! than applying records that will come again anyway). After the mapping's retries run out, Lambda
-//! sends the batch's coordinates to the dead-letter queue; the items stay pending in the table for
-//! `replay`.
+//! the response names the first record (in batch order) that failed; Lambda checkpoints
+//! everything before it and retries from it. A lane stops at its first failure (what follows in
+//! it would come again anyway); other lanes' records after the failed one may be applied already,
+//! and come back as recognised duplicates. After the mapping's retries run out, Lambda sends the
+//! batch's coordinates to the dead-letter queue; the items stay pending in the table for `replay`.
 
 use crate::inbox::inbox_item_from_stream_image;
 use scantix_core::inbox::{Applied, InboxItem};
@@ -55,44 +59,66 @@ pub struct ItemFailure {
     pub item_identifier: String,
 }
 
-/// Applies a stream batch's inbox items in order with `apply` (the worker's), stopping at the first
-/// failure (see the module docs).
-pub async fn apply_batch<F, Fut>(batch: &StreamBatch, mut apply: F) -> BatchResponse
+/// Applies a stream batch's inbox items with `apply` (the worker's), in lanes by `subject`, and
+/// names the first failure (see the module docs).
+pub async fn apply_batch<S, F, Fut>(batch: &StreamBatch, subject: S, apply: F) -> BatchResponse
 where
-    F: FnMut(InboxItem) -> Fut,
+    S: Fn(&InboxItem) -> String,
+    F: Fn(InboxItem) -> Fut,
     Fut: Future<Output = Applied>,
 {
-    for record in &batch.records {
-        if record.event_name != "INSERT" {
-            continue;
-        }
-        let Some(image) = &record.dynamodb.new_image else {
+    let mut lanes: Vec<(String, Vec<(usize, InboxItem)>)> = Vec::new();
+    for (position, record) in batch.records.iter().enumerate() {
+        let Some(item) = inbox_item_of(record) else {
             continue;
         };
-        // Only inbox items reach the worker (the mapping's filter); anything else is skipped.
-        if !image["pk"]["S"]
-            .as_str()
-            .is_some_and(|pk| pk.starts_with("IN#"))
-        {
-            continue;
-        }
-        let item = match inbox_item_from_stream_image(image) {
-            Ok(item) => item,
-            Err(e) => {
-                // No retry can make an unreadable image readable; blocking the shard on it
-                // would stop every delivery behind it. The item itself stays pending in the
-                // table, where replay reads it.
-                tracing::error!(error = %e, sequence = %record.dynamodb.sequence_number, outcome = "skipped", "unreadable stream record");
-                continue;
-            }
-        };
-        if let Applied::Failed { .. } = apply(item).await {
-            return BatchResponse {
-                batch_item_failures: vec![ItemFailure {
-                    item_identifier: record.dynamodb.sequence_number.clone(),
-                }],
-            };
+        let about = subject(&item);
+        match lanes.iter_mut().find(|(s, _)| *s == about) {
+            Some((_, lane)) => lane.push((position, item)),
+            None => lanes.push((about, vec![(position, item)])),
         }
     }
-    BatchResponse::default()
+    let apply = &apply;
+    let failures = futures_util::future::join_all(lanes.into_iter().map(|(_, lane)| async move {
+        for (position, item) in lane {
+            if let Applied::Failed { .. } = apply(item).await {
+                return Some(position);
+            }
+        }
+        None
+    }))
+    .await;
+    match failures.into_iter().flatten().min() {
+        Some(position) => BatchResponse {
+            batch_item_failures: vec![ItemFailure {
+                item_identifier: batch.records[position].dynamodb.sequence_number.clone(),
+            }],
+        },
+        None => BatchResponse::default(),
+    }
+}
+
+/// The inbox item a stream record carries, or `None` for records the worker skips.
+fn inbox_item_of(record: &StreamRecord) -> Option<InboxItem> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let image = record.dynamodb.new_image.as_ref()?;
+    // Only inbox items reach the worker (the mapping's filter); anything else is skipped.
+    if !image["pk"]["S"]
+        .as_str()
+        .is_some_and(|pk| pk.starts_with("IN#"))
+    {
+        return None;
+    }
+    match inbox_item_from_stream_image(image) {
+        Ok(item) => Some(item),
+        Err(e) => {
+            // No retry can make an unreadable image readable; blocking the shard on it would
+            // stop every delivery behind it. The item itself stays pending in the table, where
+            // replay reads it.
+            tracing::error!(error = %e, sequence = %record.dynamodb.sequence_number, outcome = "skipped", "unreadable stream record");
+            None
+        }
+    }
 }

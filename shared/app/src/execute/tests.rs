@@ -613,3 +613,90 @@ async fn an_advisory_across_three_repositories_is_one_organisation_wide_ticket()
     );
     assert!(group.outbox.is_empty());
 }
+
+/// A tracker whose `create` waits for the test's go, saying when it is waiting.
+struct Gated {
+    inner: MemoryTracker,
+    gate: Arc<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    entered: tokio::sync::Notify,
+    go: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Tracker for Gated {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
+        self.inner.find_by_group_key(key).await
+    }
+    async fn create(
+        &self,
+        content: &TicketContent,
+    ) -> Result<(TicketRef, TicketState), TrackerError> {
+        self.gate.entered.notify_one();
+        self.gate.go.notified().await;
+        self.inner.create(content).await
+    }
+    async fn update(&self, t: &TicketRef, c: &TicketContent) -> Result<(), TrackerError> {
+        self.inner.update(t, c).await
+    }
+    async fn comment(&self, t: &TicketRef, id: &str, text: &str) -> Result<(), TrackerError> {
+        self.inner.comment(t, id, text).await
+    }
+    async fn transition(&self, t: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
+        self.inner.transition(t, to).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_joining_a_group_while_its_ticket_is_written_makes_one_update() {
+    let store = Arc::new(MemoryStore::new());
+    let tickets = MemoryTracker::new();
+    let gate = Arc::new(Gate::default());
+    let (counted, counts) = Counted::new(Gated {
+        inner: tickets.clone(),
+        gate: gate.clone(),
+    });
+    let exec = Arc::new(
+        executor_over(store, Arc::new(counted)).with_settings(ExecutorSettings {
+            coalesce: std::time::Duration::from_secs(1),
+            ..ExecutorSettings::default()
+        }),
+    );
+    let alert = |n: u64| code_alert(n, "js/xss", &format!("src/{n}.js"));
+
+    // The first finding takes the lease and is creating the ticket...
+    let first = {
+        let exec = exec.clone();
+        let alert = alert(1);
+        tokio::spawn(async move {
+            exec.apply_alert("github:1", &opened(alert), Triage::Ticket)
+                .await
+        })
+    };
+    gate.entered.notified().await;
+    // ...while the burst's first half joins (each leaves the ticket's work to the holder),
+    for n in 2..=50 {
+        exec.apply_alert(&format!("github:{n}"), &opened(alert(n)), Triage::Ticket)
+            .await
+            .unwrap();
+    }
+    // the ticket is created, and the second half joins while the holder lets the burst go on.
+    gate.go.notify_one();
+    for n in 51..=100 {
+        exec.apply_alert(&format!("github:{n}"), &opened(alert(n)), Triage::Ticket)
+            .await
+            .unwrap();
+    }
+    first.await.unwrap().unwrap();
+
+    let calls = counts.snapshot();
+    assert_eq!((calls.create, calls.update), (1, 1), "{calls:?}");
+    let ticket = tickets.all().into_iter().next().expect("one ticket");
+    assert!(ticket.title.ends_with("(100 alerts)"), "{}", ticket.title);
+}

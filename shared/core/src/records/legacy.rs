@@ -105,6 +105,7 @@ pub fn upgrade(legacy: &LegacyGroup, stored: &BTreeMap<Fingerprint, FindingRecor
         next_op_id: legacy.next_op_id,
         lease: legacy.lease.clone(),
         create_attempt: legacy.create_attempt.clone(),
+        ticket_written_at: None,
         created_at: legacy.created_at,
         updated_at: legacy.updated_at,
     };
