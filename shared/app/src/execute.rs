@@ -470,7 +470,17 @@ impl Executor {
         applied: &Applied,
     ) -> Result<Option<GroupRecord>, ExecuteError> {
         match (&applied.lease, &applied.group) {
-            (Some(token), Some(group)) => self.drain(group.clone(), token).await.map(Some),
+            (Some(token), Some(group)) => match self.drain(group.clone(), token).await {
+                Ok(left) => Ok(Some(left)),
+                // The lease ran out mid-drain (a slow tracker or store) and another caller took
+                // it over: the outbox is theirs now, this delivery's part is committed, and it is
+                // left to them as any non-holder leaves it.
+                Err(ExecuteError::SyncPending(key)) => {
+                    tracing::info!(group = %key, "lease taken over mid-drain; the new holder finishes");
+                    Ok(Some(group.value.clone()))
+                }
+                Err(e) => Err(e),
+            },
             (None, group) => Ok(group.as_ref().map(|g| g.value.clone())),
             (Some(_), None) => Ok(None),
         }
