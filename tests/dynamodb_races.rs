@@ -87,27 +87,51 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
     }
     assert!(deliveries.len() >= 70);
 
+    let send = |event: &'static str, id: String, body: Vec<u8>| {
+        let ingest = ingest.clone();
+        async move {
+            let response = handle(ingest.as_ref(), delivery_request(event, &id, &body, None))
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+            (status, text)
+        }
+    };
     let tasks: Vec<_> = deliveries
-        .into_iter()
-        .map(|(event, id, body)| {
-            let ingest = ingest.clone();
-            tokio::spawn(async move {
-                let response = handle(ingest.as_ref(), delivery_request(event, &id, &body, None))
-                    .await
-                    .unwrap();
-                let status = response.status().as_u16();
-                let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
-                (id, status, text)
-            })
-        })
+        .iter()
+        .cloned()
+        .map(|(event, id, body)| tokio::spawn(send(event, id, body)))
         .collect();
     let mut duplicates = 0;
-    for task in tasks {
-        let (id, status, text) = task.await.unwrap();
-        assert_eq!(status, 200, "{id}: {text}");
+    let mut retry = Vec::new();
+    for ((event, id, body), task) in deliveries.into_iter().zip(tasks) {
+        let (status, text) = task.await.unwrap();
         let answer: Value = serde_json::from_str(&text).unwrap();
-        if answer["status"] == "duplicate" {
-            duplicates += 1;
+        match status {
+            200 if answer["status"] == "duplicate" => duplicates += 1,
+            200 => {}
+            // DynamoDB Local serialises a table's writes behind a lock and, under a burst this
+            // size on a busy machine, answers some of them "timed out waiting for a lock" (it
+            // says the request would succeed in DynamoDB). The delivery is refused whole and
+            // retryable, and it is retried, as the worker (or GitHub's redelivery) would.
+            503 if answer["retryable"] == true => retry.push((event, id, body)),
+            _ => panic!("{id}: {status} {text}"),
+        }
+    }
+    for (event, id, body) in retry {
+        let mut attempts = 0;
+        loop {
+            let (status, text) = send(event, id.clone(), body.clone()).await;
+            let answer: Value = serde_json::from_str(&text).unwrap();
+            if status == 200 {
+                if answer["status"] == "duplicate" {
+                    duplicates += 1;
+                }
+                break;
+            }
+            attempts += 1;
+            assert!(attempts < 5, "{id}: still {status} {text}");
         }
     }
     assert_eq!(duplicates, 12, "each doubled delivery is applied once");
