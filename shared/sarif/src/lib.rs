@@ -1,0 +1,168 @@
+//! `scantix-sarif` reads SARIF 2.1.0 — the format every scanner writes (CodeQL, Semgrep, Bandit,
+//! Checkov, Trivy, Grype, Gitleaks, ESLint, Hadolint, njsscan, …) — into normalised findings that
+//! scantix can triage, group and ticket like GitHub's own alerts.
+//!
+//! **For:** parsing one SARIF file (from bytes or a reader, in bounded memory even at 100 MB and
+//! 100,000 results), normalising each result (rule, severity, CWE/CVE, locations with
+//! repository-relative paths, source → sink of its code flow, suppressions, fingerprints),
+//! redacting the secrets scanners copy into results, and giving each finding an identity that
+//! survives re-scans. Errors name the JSON path (`runs[0].results[3].locations`) and never panic.
+//!
+//! **Not for:** deciding anything. It knows nothing of repositories, refs, stored findings,
+//! tickets, HTTP or AWS; it does no I/O but reading the input it is handed (decompress gzip
+//! before). Comparing an analysis with the previous one, and applying it, is the engine's job.
+//!
+//! ```no_run
+//! let bytes = std::fs::read("results.sarif")?;
+//! let analysis = scantix_sarif::parse_slice(&bytes, &scantix_sarif::ParseOptions::default())?;
+//! for finding in &analysis.findings {
+//!     let run = &analysis.runs[finding.run_index];
+//!     println!("{} {} {:?} {}", run.tool.name, finding.identity.value, finding.path(), finding.severity);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Contract
+//! Findings handed to a callback before an error belong to a file that turned out invalid: use an
+//! analysis only once the call returned `Ok` (a reader can meet a wrong `version` after the runs).
+//!
+//! # Layout
+//! - [`stream`]: the streaming reader (serde seeds per run and per result) and its two modes.
+//! - [`raw`]: the parts of SARIF read, as bounded serde types.
+//! - [`bounded`]: truncating strings, bounded lists and maps, property bags.
+//! - [`normalise`]: a run's rules table, and a result turned into a [`Finding`].
+//! - [`severity`]: the order in which severity sources are tried.
+//! - [`taxonomy`]: CWE and CVE ids from tags, properties, ids, taxa and relationships.
+//! - [`paths`]: artifact URIs to repository-relative paths.
+//! - [`redact`]: secret findings and the scrubbing of secrets from every finding.
+//! - [`identity`]: identities across re-scans, and their known limits.
+//! - [`model`]: what a parse returns.
+//! - [`limits`]: every bound on what a file can make this crate hold.
+//! - [`error`]: why a file could not be read.
+
+pub mod bounded;
+pub mod error;
+pub mod identity;
+pub mod limits;
+pub mod model;
+pub mod normalise;
+pub mod paths;
+pub mod raw;
+pub mod redact;
+pub mod severity;
+pub mod stream;
+pub mod taxonomy;
+
+pub use error::SarifError;
+pub use limits::{Limit, ParseOptions};
+pub use model::*;
+
+use std::cell::Cell;
+use std::io::{self, BufReader, Read};
+use std::rc::Rc;
+use stream::{Mode, ParseState, run_pass};
+
+/// Parses a SARIF file held in memory, collecting every finding. Memory: the input, the findings,
+/// and one run's rules table.
+pub fn parse_slice(bytes: &[u8], options: &ParseOptions) -> Result<Analysis, SarifError> {
+    let mut findings = Vec::new();
+    let runs = stream_slice(bytes, options, |finding| findings.push(finding))?;
+    Ok(Analysis { runs, findings })
+}
+
+/// Parses a SARIF file from a reader, collecting every finding.
+pub fn parse_reader<R: Read>(reader: R, options: &ParseOptions) -> Result<Analysis, SarifError> {
+    let mut findings = Vec::new();
+    let runs = stream_reader(reader, options, |finding| findings.push(finding))?;
+    Ok(Analysis { runs, findings })
+}
+
+/// Parses a SARIF file held in memory, handing each finding to `on_finding` as it is read, and
+/// returns the runs. Two passes: the first reads every run's tool, rules and base ids (skipping
+/// results), the second streams results, so key order does not matter and no result is held.
+pub fn stream_slice(
+    bytes: &[u8],
+    options: &ParseOptions,
+    mut on_finding: impl FnMut(Finding),
+) -> Result<Vec<RunInfo>, SarifError> {
+    if bytes.len() as u64 > options.max_input_bytes {
+        return Err(SarifError::LimitExceeded {
+            path: ".".to_owned(),
+            limit: Limit::InputBytes {
+                max: options.max_input_bytes,
+            },
+        });
+    }
+    let never = || false;
+    let mut ignore = |_: Finding| {};
+    let mut scan = ParseState::new(options, Mode::Scan, &mut ignore);
+    run_pass(
+        &mut serde_json::Deserializer::from_slice(bytes),
+        &mut scan,
+        &never,
+    )?;
+    let contexts = std::mem::take(&mut scan.contexts);
+    let mut emit = ParseState::new(options, Mode::Emit(contexts), &mut on_finding);
+    run_pass(
+        &mut serde_json::Deserializer::from_slice(bytes),
+        &mut emit,
+        &never,
+    )?;
+    Ok(emit.runs)
+}
+
+/// Parses a SARIF file from a reader in one pass, handing each finding to `on_finding` as it is
+/// read, and returns the runs. A run's results are normalised once its `tool` is read; results
+/// written before `tool` are held until the run ends (bounded by
+/// [`ParseOptions::max_buffered_bytes`]), and `originalUriBaseIds` written after `results` does
+/// not apply to them: see [`stream`].
+pub fn stream_reader<R: Read>(
+    reader: R,
+    options: &ParseOptions,
+    mut on_finding: impl FnMut(Finding),
+) -> Result<Vec<RunInfo>, SarifError> {
+    let exceeded = Rc::new(Cell::new(false));
+    let limited = LimitedReader {
+        inner: reader,
+        remaining: options.max_input_bytes,
+        exceeded: exceeded.clone(),
+    };
+    // serde_json reads a reader byte by byte: buffer it.
+    let mut de =
+        serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, limited));
+    let mut state = ParseState::new(options, Mode::Stream, &mut on_finding);
+    run_pass(&mut de, &mut state, &|| exceeded.get())?;
+    Ok(state.runs)
+}
+
+/// Stops reading past a byte budget, and says so (serde_json only sees an I/O error).
+struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+    exceeded: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.remaining == 0 {
+            // At the budget: input beyond it is an error, a clean end is not.
+            let mut probe = [0u8; 1];
+            return match self.inner.read(&mut probe)? {
+                0 => Ok(0),
+                _ => {
+                    self.exceeded.set(true);
+                    Err(io::Error::other("SARIF input exceeds its size limit"))
+                }
+            };
+        }
+        let max = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..max])?;
+        self.remaining -= read as u64;
+        Ok(read)
+    }
+}
