@@ -149,7 +149,7 @@ pub fn identity_key(input: &IdentityInput<'_>) -> IdentityKey {
             input.tool,
             input.rule_id,
             path,
-            &stable_message(input.message),
+            &identity_message(input.message),
         ],
     )
 }
@@ -218,18 +218,27 @@ pub fn normalise_snippet(snippet: &str) -> String {
     out
 }
 
-/// The part of a message that stays the same across scans: its first non-blank line, whitespace
-/// collapsed, every run of digits folded to `0` (line numbers, counts, versions), at most 200
-/// bytes.
+/// The part of a message that stays the same across scans, for a rule id made from it: its first
+/// non-blank line, whitespace collapsed, every run of digits folded to `0` (line numbers, counts,
+/// versions), at most 200 bytes.
 pub fn stable_message(message: &str) -> String {
     let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    fold_digits(line, 200)
+}
+
+/// The whole message the same way (at most 4 KiB), for a computed identity: Trivy puts the
+/// resource on its second line.
+pub fn identity_message(message: &str) -> String {
+    fold_digits(message, 4096)
+}
+
+fn fold_digits(text: &str, max: usize) -> String {
     let mut out = String::new();
-    let mut in_digits = false;
-    for word in line.split_whitespace() {
+    for word in text.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
-            in_digits = false;
         }
+        let mut in_digits = false;
         for c in word.chars() {
             if c.is_ascii_digit() {
                 if !in_digits {
@@ -241,11 +250,11 @@ pub fn stable_message(message: &str) -> String {
                 in_digits = false;
             }
         }
-        if out.len() >= 200 {
+        if out.len() >= max {
             break;
         }
     }
-    crate::bounded::truncated(&out, 200)
+    crate::bounded::truncated(&out, max)
 }
 
 #[cfg(test)]

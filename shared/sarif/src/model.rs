@@ -97,6 +97,9 @@ pub struct Rule {
     pub secret: bool,
     /// `false` for a rule the file references but does not describe (made from the result).
     pub declared: bool,
+    /// A severity word in `properties.security-severity` (Semgrep 1.69: `"CRITICAL"`).
+    #[serde(skip)]
+    pub(crate) security_severity_word: Option<Severity>,
     /// Word severities found in the rule's properties (`severity`, CodeQL's `problem.severity`).
     #[serde(skip)]
     pub(crate) property_severity: Option<(String, Severity)>,
@@ -236,6 +239,8 @@ pub enum SeveritySource {
     ResultScore { key: String, score: f64 },
     /// The same on the rule.
     RuleScore { score: f64 },
+    /// A severity word in the rule's `security-severity` (Semgrep 1.69).
+    RuleSecuritySeverityWord,
     /// A severity word in the result's properties (Bandit `issue_severity`, Dependency-Check
     /// `severity`).
     ResultProperty { key: String },

@@ -94,7 +94,18 @@ impl RunContext {
             .or(reference.and_then(|r| r.id.as_ref()))
             .map(|id| id.as_str())
             .filter(|id| !id.is_empty());
+        let index = raw
+            .rule_index
+            .or(reference.and_then(|r| r.index))
+            .and_then(|i| usize::try_from(i).ok());
+        let indexed = index.and_then(|i| table.and_then(|t| t.get(i)));
         if let Some(id) = id {
+            // With both, the index is the precise reference: real files repeat ids (a merged
+            // CodeQL log declares `py/code-injection` twice, 9.3 and 10.0, and its result points
+            // at the second).
+            if let Some(rule) = indexed.filter(|rule| rule.id == id) {
+                return (rule.clone(), RuleSource::RuleId);
+            }
             let declared = match table {
                 Some(table) if component.is_some() => table.iter().find(|r| r.id == id).cloned(),
                 _ => self.by_id.get(id).cloned(),
@@ -102,11 +113,7 @@ impl RunContext {
             let rule = declared.unwrap_or_else(|| self.undeclared_rule(id));
             return (rule, RuleSource::RuleId);
         }
-        let index = raw
-            .rule_index
-            .or(reference.and_then(|r| r.index))
-            .and_then(|i| usize::try_from(i).ok());
-        if let Some(rule) = index.and_then(|i| table.and_then(|t| t.get(i))) {
+        if let Some(rule) = indexed {
             return (rule.clone(), RuleSource::RuleIndex);
         }
         // No reference: a declared rule whose id or name begins the message (Gitleaks 7).
@@ -156,6 +163,7 @@ impl RunContext {
             cves: cves.into_iter().collect(),
             secret,
             declared: false,
+            security_severity_word: None,
             property_severity: None,
             message_strings: BTreeMap::new(),
         });
@@ -229,6 +237,10 @@ fn rule_from(raw: RawRule, index: usize, taxonomies: &[RawTaxonomy]) -> Rule {
         security_severity: properties
             .get("security-severity")
             .and_then(severity::parse_score),
+        security_severity_word: properties
+            .get("security-severity")
+            .filter(|value| severity::parse_score(value).is_none())
+            .and_then(Severity::parse_word),
         precision: properties.get("precision").map(str::to_ascii_lowercase),
         tags: properties.tags,
         cwes: cwes.into_iter().collect(),

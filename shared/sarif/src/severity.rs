@@ -3,9 +3,10 @@
 //! 1. the result's `properties.security-severity` (or a CVSS v3 base score property,
 //!    Dependency-Check's `cvssv3_baseScore`), read as GitHub does: ≥ 9.0 critical, ≥ 7.0 high,
 //!    ≥ 4.0 medium, else low;
-//! 2. the rule's `properties.security-severity` (CodeQL, Trivy, Grype, Semgrep 1.69);
-//! 3. a severity word in the result's properties: Bandit's `issue_severity`, Dependency-Check's
-//!    `severity`, `cvssv3_baseSeverity`;
+//! 2. the rule's `properties.security-severity` (CodeQL, Trivy, Grype), or the severity word
+//!    Semgrep 1.69 writes there (`"CRITICAL"`);
+//! 3. a severity word in the result's properties: a word in `security-severity`, Bandit's
+//!    `issue_severity`, Dependency-Check's `severity`, `cvssv3_baseSeverity`;
 //! 4. the result's `level` (error high, warning medium, note/none note);
 //! 5. the rule's `defaultConfiguration.level` (Semgrep 1.185, CodeQL, Checkov);
 //! 6. a severity word in the rule's properties (`severity`, CodeQL's `problem.severity`);
@@ -22,7 +23,13 @@ use crate::model::{Level, Rule, Severity, SeveritySource};
 /// Result property keys holding a CVSS-style score, most specific first.
 const SCORE_KEYS: &[&str] = &["security-severity", "cvssv3_baseScore"];
 /// Result property keys holding a severity word.
-const WORD_KEYS: &[&str] = &["issue_severity", "severity", "cvssv3_baseSeverity"];
+/// (`security-severity` first: Semgrep 1.69 writes a word there, `"CRITICAL"`, not a score.)
+const WORD_KEYS: &[&str] = &[
+    "security-severity",
+    "issue_severity",
+    "severity",
+    "cvssv3_baseSeverity",
+];
 /// Rule property keys holding a severity word.
 pub(crate) const RULE_WORD_KEYS: &[&str] = &["severity", "problem.severity"];
 
@@ -53,6 +60,9 @@ pub fn decide(
         && let Some(severity) = Severity::from_score(score)
     {
         return (severity, SeveritySource::RuleScore { score });
+    }
+    if let Some(severity) = rule.security_severity_word {
+        return (severity, SeveritySource::RuleSecuritySeverityWord);
     }
     if let Some(bag) = properties {
         for key in WORD_KEYS {
