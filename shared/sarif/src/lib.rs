@@ -78,8 +78,9 @@ pub fn parse_reader<R: Read>(reader: R, options: &ParseOptions) -> Result<Analys
 }
 
 /// Parses a SARIF file held in memory, handing each finding to `on_finding` as it is read, and
-/// returns the runs. Two passes: the first reads every run's tool, rules and base ids (skipping
-/// results), the second streams results, so key order does not matter and no result is held.
+/// returns the runs. Two passes: the first reads every run's tool, rules and base ids and checks
+/// every result (dropping it), the second streams results; so key order does not matter, no
+/// result is held, and a file that fails does so before any finding is handed out.
 pub fn stream_slice(
     bytes: &[u8],
     options: &ParseOptions,

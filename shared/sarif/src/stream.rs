@@ -3,7 +3,8 @@
 //!
 //! SARIF does not fix the order of a run's keys, and normalising a result needs the run's `tool`
 //! (rules) and `originalUriBaseIds`. From a byte slice, a first pass reads every run's context and
-//! skips results, and a second pass streams results with it ([`Mode::Scan`], [`Mode::Emit`]).
+//! reads but drops every result (so a file that fails does so before any finding is handed out),
+//! and a second pass streams results with the contexts ([`Mode::Scan`], [`Mode::Emit`]).
 //! From a reader there is one pass ([`Mode::Stream`]): results are normalised as soon as the run's
 //! `tool` has been read, and results that come before it (Semgrep and Hadolint write keys
 //! alphabetically) are held, bounded by [`ParseOptions::max_buffered_bytes`], until the run ends.
@@ -24,7 +25,7 @@ use std::fmt;
 pub(crate) enum Mode {
     /// The one pass over a reader.
     Stream,
-    /// A slice's first pass: read each run's context, skip results.
+    /// A slice's first pass: read each run's context; read and drop results.
     Scan,
     /// A slice's second pass, with the contexts the first pass read (taken run by run).
     Emit(Vec<Option<RunContext>>),
@@ -88,7 +89,19 @@ pub(crate) fn run_pass<'de, R: serde_json::de::Read<'de>>(
     let outcome = LogSeed(&mut *state)
         .deserialize(serde_path_to_error::Deserializer::new(&mut *de, &mut track))
         .and_then(|()| de.end());
-    outcome.map_err(|error| classify(error, track.path().to_string(), state, too_large))
+    outcome.map_err(|error| classify(error, readable(track.path()), state, too_large))
+}
+
+/// The path as serde_path_to_error writes it, without the `?` it gives an unread key (an error
+/// between two keys is reported at their object: `runs[0].?` reads `runs[0]`).
+fn readable(path: serde_path_to_error::Path) -> String {
+    let text = path.to_string();
+    let trimmed = text.trim_end_matches('?').trim_end_matches('.');
+    if trimmed.is_empty() {
+        ".".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 fn classify(
@@ -124,14 +137,6 @@ fn classify(
     }
     match error.classify() {
         serde_json::error::Category::Eof => SarifError::Truncated { path, line, column },
-        serde_json::error::Category::Syntax if reason == "recursion limit exceeded" => {
-            SarifError::LimitExceeded {
-                path,
-                limit: Limit::NestingDepth {
-                    max: MAX_NESTING_DEPTH,
-                },
-            }
-        }
         serde_json::error::Category::Syntax => SarifError::Syntax {
             path,
             reason,
@@ -483,12 +488,7 @@ impl<'de> Visitor<'de> for ResultsSeed<'_, '_, '_, '_> {
             reported: true,
             ..ResultsOutcome::default()
         };
-        if matches!(self.state.mode, Mode::Scan) {
-            while seq.next_element::<IgnoredAny>()?.is_some() {
-                outcome.count += 1;
-            }
-            return Ok(outcome);
-        }
+        let scan = matches!(self.state.mode, Mode::Scan);
         while let Some(raw) = seq.next_element::<RawResult>()? {
             self.state.results_total += 1;
             if self.state.results_total > self.state.options.max_results {
@@ -497,6 +497,10 @@ impl<'de> Visitor<'de> for ResultsSeed<'_, '_, '_, '_> {
             }
             let result_index = outcome.count;
             outcome.count += 1;
+            if scan {
+                // Read (so every type and limit is checked before anything is handed out), not kept.
+                continue;
+            }
             match self.context.as_deref_mut() {
                 Some(context) => {
                     let state = &mut *self.state;
