@@ -322,7 +322,9 @@ fn redact_private_keys(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Replaces tokens of known credential shapes and high-entropy tokens with [`REDACTED`].
+/// Replaces tokens of known credential shapes and high-entropy tokens with [`REDACTED`]. A
+/// shape is recognised at the start of a token part: tokens are split by everything but
+/// `[A-Za-z0-9_+-]`, which is how credentials sit in code (`key = "AKIA…"`, `token=ghp_…`).
 fn redact_tokens(text: &str) -> Cow<'_, str> {
     let is_token_char =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '=' | '.');
@@ -358,6 +360,9 @@ fn redact_tokens(text: &str) -> Cow<'_, str> {
 
 /// The byte range of a credential inside one token, if it is or holds one.
 fn secret_span(token: &str) -> Option<(usize, usize)> {
+    if token.len() < 20 {
+        return None;
+    }
     // JWT: three base64url parts, the first two JSON objects (`eyJ`).
     if let Some(at) = token.find("eyJ")
         && token[at..].contains(".eyJ")
@@ -378,28 +383,32 @@ fn secret_span(token: &str) -> Option<(usize, usize)> {
 }
 
 fn secret_part(part: &str) -> Option<(usize, usize)> {
+    // The shortest shape below is 20 bytes (an AWS key id). Most parts of code and prose are
+    // shorter: this check is what keeps scrubbing cheap (it runs on every token of every result).
+    if part.len() < 20 {
+        return None;
+    }
     let bytes = part.as_bytes();
     // AWS access key ids: a 4-letter prefix and 16 upper-case letters or digits.
-    for prefix in [
-        "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "ABIA", "ACCA",
-    ] {
-        if let Some(at) = part.find(prefix)
-            && bytes.len() >= at + 20
-            && bytes[at + 4..at + 20]
-                .iter()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        {
-            return Some((at, at + 20));
-        }
+    const AWS: [&[u8]; 10] = [
+        b"AKIA", b"ASIA", b"AGPA", b"AIDA", b"AROA", b"ANPA", b"ANVA", b"AIPA", b"ABIA", b"ACCA",
+    ];
+    if AWS.contains(&&bytes[..4])
+        && bytes[4..20]
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        return Some((0, 20));
     }
-    let prefixed = [
+    // Vendor tokens that announce themselves, with how many characters must follow the prefix.
+    const PREFIXED: [(&str, usize); 18] = [
         ("ghp_", 30),
         ("gho_", 30),
         ("ghu_", 30),
         ("ghs_", 30),
         ("ghr_", 30),
         ("github_pat_", 20),
-        ("glpat-", 20),
+        ("glpat-", 14),
         ("xoxb-", 10),
         ("xoxa-", 10),
         ("xoxp-", 10),
@@ -412,19 +421,16 @@ fn secret_part(part: &str) -> Option<(usize, usize)> {
         ("sk_test_", 16),
         ("npm_", 30),
     ];
-    for (prefix, min_rest) in prefixed {
-        if let Some(at) = part.find(prefix)
-            && part.len() - at - prefix.len() >= min_rest
-        {
-            return Some((at, part.len()));
-        }
+    if PREFIXED.iter().any(|(prefix, min_rest)| {
+        part.starts_with(prefix) && part.len() - prefix.len() >= *min_rest
+    }) {
+        return Some((0, part.len()));
     }
-    let trimmed = part;
-    if trimmed.len() >= 24
-        && trimmed.bytes().any(|b| b.is_ascii_uppercase())
-        && trimmed.bytes().any(|b| b.is_ascii_lowercase())
-        && trimmed.bytes().filter(u8::is_ascii_digit).count() >= 2
-        && entropy(trimmed) >= 4.2
+    if part.len() >= 24
+        && bytes.iter().any(u8::is_ascii_uppercase)
+        && bytes.iter().any(u8::is_ascii_lowercase)
+        && bytes.iter().filter(|b| b.is_ascii_digit()).count() >= 2
+        && entropy(part) >= 4.2
     {
         return Some((0, part.len()));
     }
