@@ -8,6 +8,7 @@
 //! - [`payloads`]: real fixtures turned into distinct signed deliveries.
 //! - [`measure`]: warm-up, run sizing, printing.
 //! - [`dynamodb_calls`]: an interceptor counting the DynamoDB client's requests (round trips).
+//! - [`sarif`]: SARIF results/s and peak memory on a 100,000-result file.
 
 mod decision_path;
 mod dynamodb;
@@ -15,6 +16,7 @@ mod dynamodb_calls;
 mod functions;
 mod measure;
 mod payloads;
+mod sarif;
 mod tracker_calls;
 
 use anyhow::{Context, Result, bail};
@@ -25,6 +27,13 @@ use std::time::Instant;
 const ENDPOINT_VARIABLE: &str = "SCANTIX_TEST_DYNAMODB_ENDPOINT";
 
 fn main() -> Result<()> {
+    // The SARIF memory figure's child process (see `sarif`): parse, report, exit.
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, mode, file] = args.as_slice()
+        && flag == sarif::CHILD_FLAG
+    {
+        return sarif::child(mode, std::path::Path::new(file));
+    }
     let started = Instant::now();
     let endpoint = dynamodb_endpoint()?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -43,6 +52,7 @@ fn main() -> Result<()> {
 
     decision_path::run()?;
     tracker_calls::run()?;
+    sarif::run()?;
     match endpoint {
         Some(endpoint) => {
             // DynamoDB Local keeps every stream record of every table it serves, and each write
