@@ -131,10 +131,18 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
                 break;
             }
             attempts += 1;
-            assert!(attempts < 5, "{id}: still {status} {text}");
+            assert!(attempts < 20, "{id}: still {status} {text}");
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempts)).await;
         }
     }
-    assert_eq!(duplicates, 12, "each doubled delivery is applied once");
+    // Each doubled delivery is applied once: its second copy is a duplicate. A retried delivery
+    // may be one too: the store can refuse a write after the delivery's commit (the lease's
+    // release, say), and the retry then finds it applied. The group sizes below show that
+    // nothing was applied twice.
+    assert!(
+        duplicates >= 12,
+        "each doubled delivery is applied once: {duplicates}"
+    );
 
     let calls = calls.snapshot();
     assert_eq!(calls.create, 5, "one ticket per group: {calls:?}");
