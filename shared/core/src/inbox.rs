@@ -21,6 +21,8 @@ pub const INBOX_LIFETIME: Duration = Duration::days(14);
 pub enum InboxSource {
     Github,
     Jira,
+    /// A CI job's SARIF upload (the upload endpoint); what it is about is in [`InboxItem::upload`].
+    Upload,
 }
 
 impl InboxSource {
@@ -28,6 +30,7 @@ impl InboxSource {
         match self {
             InboxSource::Github => "github",
             InboxSource::Jira => "jira",
+            InboxSource::Upload => "upload",
         }
     }
 }
@@ -45,7 +48,8 @@ pub enum InboxStatus {
 /// One delivery as received: the raw body exactly as signed, and what is needed to apply it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxItem {
-    /// `github:<X-GitHub-Delivery>` or `jira:<webhook identifier>`: the same id the engine's
+    /// `github:<X-GitHub-Delivery>`, `jira:<webhook identifier>` or `upload:<digest of what the
+    /// upload is>` (see `scantix_app::ingest::upload`): the same id the engine's
     /// delivery records use, so applying an item twice is recognised downstream too.
     pub id: String,
     pub source: InboxSource,
@@ -53,13 +57,44 @@ pub struct InboxItem {
     pub event: String,
     pub received_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-    /// The request body, byte for byte.
+    /// The request body, byte for byte (a SARIF upload's decompressed).
     #[serde(with = "body_base64")]
     pub body: Vec<u8>,
     pub status: InboxStatus,
     /// Failed attempts so far, and the last failure (for whoever replays it).
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// For an upload: the analysis it is (repository, ref, commit, category), as its token and
+    /// URL named it. A webhook's body says this itself; a SARIF file does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadTarget>,
+    /// The body is too large to travel with the item (a SARIF upload stored in parts, see the
+    /// DynamoDB adapter): `body` is empty here and `Inbox::get_inbox` reads it whole.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub body_elsewhere: bool,
+}
+
+/// What a SARIF upload is an analysis of. The repository comes from the caller's credential (a
+/// GitHub Actions OIDC token names it; an installation's upload token covers the installation's
+/// repositories), never from the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadTarget {
+    /// `owner/name`.
+    pub repository: String,
+    pub repository_id: u64,
+    /// The App installation that covers the repository.
+    pub installation_id: u64,
+    /// `refs/heads/main`, `refs/pull/7/merge`, …
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The commit analysed (40 hex digits).
+    pub commit: String,
+    /// The analysis category (`semgrep`, `trivy/image`); empty when the upload named none.
+    pub category: String,
+    /// SHA-256 of the SARIF as decompressed, hex: part of the delivery id.
+    pub digest: String,
+    /// How the caller authenticated (`github-oidc` or `upload-token`), for the audit trail.
+    pub authenticated_by: String,
 }
 
 impl InboxItem {
@@ -81,6 +116,30 @@ impl InboxItem {
             status: InboxStatus::Pending,
             attempts: 0,
             last_error: None,
+            upload: None,
+            body_elsewhere: false,
+        }
+    }
+
+    /// A new pending item for a SARIF upload: `sarif` is the file as decompressed.
+    pub fn uploaded(
+        id: String,
+        target: UploadTarget,
+        sarif: Vec<u8>,
+        now: DateTime<Utc>,
+    ) -> InboxItem {
+        InboxItem {
+            id,
+            source: InboxSource::Upload,
+            event: "sarif".to_owned(),
+            received_at: now,
+            expires_at: now + INBOX_LIFETIME,
+            body: sarif,
+            status: InboxStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            upload: Some(target),
+            body_elsewhere: false,
         }
     }
 

@@ -12,7 +12,10 @@
 //!   `issues` (tickets in GitHub Issues), `pull_request`.
 //! - [`jira`]: Jira Cloud and Data Center deliveries → ticket events.
 //! - [`signature`]: HMAC-SHA256 signatures (`X-Hub-Signature-256`, Jira's `X-Hub-Signature`).
+//! - [`upload`]: SARIF uploaders' credentials: GitHub Actions OIDC tokens (`oidc`, keys from the
+//!   issuer's JWKS through `jwks`) and installations' upload tokens (`token`).
 
 pub mod github;
 pub mod jira;
 pub mod signature;
+pub mod upload;
