@@ -15,8 +15,10 @@
 //!
 //! # Layout
 //! - [`ingest`]: one webhook request (headers + raw body) → an HTTP answer, shared by the Lambda
-//!   functions and the local server: `github`, `jira`, and `receive` (store first, apply later).
-//! - [`worker`]: applies inbox items (from the table's stream, or `scantix replay`).
+//!   functions and the local server: `github`, `jira`, and `receive` (store first, apply later);
+//!   `upload`: a CI job's SARIF upload, authenticated, bounded, checked and stored.
+//! - [`worker`]: applies inbox items (from the table's stream, or `scantix replay`);
+//!   [`uploads`]: the seam where it hands a SARIF upload to the analysis applier.
 //! - [`execute`]: `Executor`, which applies decisions through the ports, race-free and safe to
 //!   repeat (`pull_request`: a pull request's summary; `own_accounts`: scantix's account in its
 //!   tracker, learned once per process, so that echoes of its own writes change nothing).
@@ -36,4 +38,5 @@ pub mod repo_config;
 pub mod repo_settings;
 pub mod sweep;
 pub mod sync;
+pub mod uploads;
 pub mod worker;

@@ -12,6 +12,7 @@
 //! as two functions would).
 
 use crate::ingest::{Answer, GithubIngest, JiraIngest};
+use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
 use scantix_core::ports::store::{Store, StoreError};
 use serde::Serialize;
@@ -25,6 +26,13 @@ pub struct ReplayReport {
     pub pending: usize,
     pub applied: usize,
     pub failed: usize,
+    /// Left pending on purpose (see `Applied::Deferred`): SARIF uploads this build cannot apply.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub deferred: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Applies inbox items with the same ingests the synchronous path uses.
@@ -33,6 +41,8 @@ pub struct Worker {
     github: GithubIngest,
     /// `None` when the deployment has no Jira: Jira items then fail (and wait for replay).
     jira: Option<JiraIngest>,
+    /// What applies SARIF uploads ([`NotYetApplied`] until the analysis engine is wired).
+    uploads: Arc<dyn AnalysisApplier>,
 }
 
 impl Worker {
@@ -41,7 +51,14 @@ impl Worker {
             store,
             github,
             jira,
+            uploads: Arc::new(NotYetApplied),
         }
+    }
+
+    /// Applies SARIF uploads with `applier`.
+    pub fn with_uploads(mut self, applier: Arc<dyn AnalysisApplier>) -> Worker {
+        self.uploads = applier;
+        self
     }
 
     /// Applies one item and records the result on it. An item already done is left alone.
@@ -73,18 +90,88 @@ impl Worker {
                         serde_json::json!({ "error": "no Jira is configured for this deployment" }),
                     ),
                 },
+                // Not a webhook: no answer to read, the applier's outcome is the result.
+                InboxSource::Upload => {
+                    let applied = self.apply_upload(item).await;
+                    self.settle(item, &applied).await;
+                    return applied;
+                }
             };
             let applied = applied_from(&answer);
-            let now = chrono::Utc::now();
-            if let Err(e) = self.store.settle_inbox(&item.id, &applied, now).await {
-                // The work is applied (or failed) either way; an unsettled item is only applied
-                // again by replay, as a recognised duplicate.
-                tracing::warn!(error = %e, "inbox item not settled");
-            }
+            self.settle(item, &applied).await;
             applied
         }
         .instrument(span)
         .await
+    }
+
+    async fn settle(&self, item: &InboxItem, applied: &Applied) {
+        let now = chrono::Utc::now();
+        if let Err(e) = self.store.settle_inbox(&item.id, applied, now).await {
+            // The work is applied (or failed) either way; an unsettled item is only applied
+            // again by replay, as a recognised duplicate.
+            tracing::warn!(error = %e, "inbox item not settled");
+        }
+    }
+
+    /// A SARIF upload, handed whole to the analysis applier (see `crate::uploads`).
+    async fn apply_upload(&self, item: &InboxItem) -> Applied {
+        // An upload stored in parts arrives from the stream without its body: read it whole.
+        let whole;
+        let item = if item.body_elsewhere {
+            match self.store.get_inbox(&item.id).await {
+                Ok(Some(stored)) if !stored.body_elsewhere => {
+                    whole = stored;
+                    &whole
+                }
+                Ok(_) => {
+                    let error = "the upload's stored parts could not be read".to_owned();
+                    tracing::warn!(error = %error, outcome = "failed", "upload not read");
+                    return Applied::Failed { error };
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, outcome = "failed", "upload not read");
+                    return Applied::Failed {
+                        error: e.to_string(),
+                    };
+                }
+            }
+        } else {
+            item
+        };
+        let Some(target) = &item.upload else {
+            tracing::error!(outcome = "rejected", "upload item names no repository");
+            return Applied::Done {
+                outcome: "rejected: the upload names no repository".into(),
+            };
+        };
+        let upload = UploadedAnalysis {
+            delivery: &item.id,
+            target,
+            sarif: &item.body,
+        };
+        match self.uploads.apply_upload(upload).await {
+            Ok(UploadOutcome::Applied { summary }) => {
+                tracing::info!(summary = %summary, outcome = "applied", "upload applied");
+                Applied::Done { outcome: summary }
+            }
+            Ok(UploadOutcome::NotYetApplied { reason }) => {
+                tracing::warn!(reason = %reason, outcome = "deferred", "upload kept pending");
+                Applied::Deferred { reason }
+            }
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(error = %e, outcome = "failed", "upload failed; it stays pending");
+                Applied::Failed {
+                    error: e.to_string(),
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, outcome = "rejected", "upload cannot be applied");
+                Applied::Done {
+                    outcome: format!("rejected: {e}"),
+                }
+            }
+        }
     }
 
     /// Applies every item still pending, oldest first, at most `limit` of them.
@@ -98,6 +185,7 @@ impl Worker {
             match self.apply(item).await {
                 Applied::Done { .. } => report.applied += 1,
                 Applied::Failed { .. } => report.failed += 1,
+                Applied::Deferred { .. } => report.deferred += 1,
             }
         }
         Ok(report)
@@ -107,10 +195,16 @@ impl Worker {
 /// What an item is about, as far as order matters: deliveries about one subject keep their order
 /// in one lane. A body that does not parse gets a lane of its own (it is refused anyway).
 pub fn subject_of(item: &InboxItem) -> String {
+    // Before any parsing: an upload's body is a SARIF file (or not here at all), and its target
+    // says what it is about: one lane per analysis, (repository, category), in upload order.
+    if let (InboxSource::Upload, Some(t)) = (item.source, &item.upload) {
+        return format!("upload:{}:{}", t.repository_id, t.category);
+    }
     let Ok(body) = serde_json::from_slice::<Value>(&item.body) else {
         return format!("delivery:{}", item.id);
     };
     match item.source {
+        InboxSource::Upload => format!("delivery:{}", item.id),
         InboxSource::Jira => match body["issue"]["id"]
             .as_str()
             .or(body["issue"]["key"].as_str())

@@ -159,6 +159,11 @@ pub enum Applied {
     Done { outcome: String },
     /// Failed; retrying can help (a tracker outage, throttling). The item stays pending.
     Failed { error: String },
+    /// Not applied, and retrying at once cannot help: this deployment cannot apply such items yet
+    /// (a SARIF upload before the analysis engine is wired). The item stays pending, with the
+    /// reason recorded as a failed attempt, for `scantix replay` once it can; the stream does not
+    /// retry it, so it holds up nothing behind it.
+    Deferred { reason: String },
 }
 
 /// The JSON file of the local store keeps bodies as base64 text rather than arrays of numbers.

@@ -657,7 +657,7 @@ impl Inbox for DynamoStore {
                 .expression_attribute_values(":done", AttributeValue::S("done".into()))
                 .expression_attribute_values(":outcome", AttributeValue::S(outcome.clone()))
                 .expression_attribute_values(":at", AttributeValue::S(timestamp(at))),
-            Applied::Failed { error } => update
+            Applied::Failed { error } | Applied::Deferred { reason: error } => update
                 .update_expression("SET #error = :error, #failed = :at ADD #attempts :one")
                 .expression_attribute_names("#error", LAST_ERROR)
                 .expression_attribute_names("#failed", "failed_at")

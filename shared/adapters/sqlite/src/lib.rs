@@ -769,7 +769,7 @@ impl Inbox for SqliteStore {
                 Applied::Done { .. } => {
                     tx.execute("UPDATE inbox SET status = 'done' WHERE id = ?1", [&id])
                 }
-                Applied::Failed { error } => tx.execute(
+                Applied::Failed { error } | Applied::Deferred { reason: error } => tx.execute(
                     "UPDATE inbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
                     params![id, error],
                 ),

@@ -8,10 +8,12 @@
 pub mod github;
 pub mod jira;
 pub mod receive;
+pub mod upload;
 
 pub use github::GithubIngest;
 pub use jira::JiraIngest;
 pub use receive::{GithubReceiver, JiraReceiver};
+pub use upload::UploadReceiver;
 
 use crate::execute::{ExecuteError, Outcome};
 use async_trait::async_trait;
@@ -40,6 +42,13 @@ impl Endpoint for GithubIngest {
 impl Endpoint for GithubReceiver {
     async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
         self.handle(headers, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for UploadReceiver {
+    async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, query, body).await
     }
 }
 

@@ -76,7 +76,7 @@ impl JiraReceiver {
 }
 
 /// The one write: the inbox item, only if its delivery was never received.
-async fn enqueue(store: &dyn Store, item: InboxItem) -> Answer {
+pub(super) async fn enqueue(store: &dyn Store, item: InboxItem) -> Answer {
     match store.put_inbox(&item).await {
         Ok(true) => {
             tracing::info!(

@@ -135,7 +135,7 @@ impl Inbox for MemoryStore {
         };
         match applied {
             Applied::Done { .. } => item.status = InboxStatus::Done,
-            Applied::Failed { error } => {
+            Applied::Failed { error } | Applied::Deferred { reason: error } => {
                 item.attempts += 1;
                 item.last_error = Some(error.clone());
             }

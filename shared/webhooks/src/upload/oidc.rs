@@ -121,7 +121,10 @@ impl OidcVerifier {
         if header.alg != Algorithm::RS256 {
             return Err(OidcError::Algorithm(format!("{:?}", header.alg)));
         }
-        let kid = header.kid.filter(|k| !k.is_empty()).ok_or(OidcError::NoKeyId)?;
+        let kid = header
+            .kid
+            .filter(|k| !k.is_empty())
+            .ok_or(OidcError::NoKeyId)?;
         let key = match self.keys.rsa_key(&kid).await? {
             KeyLookup::Found(key) => key,
             KeyLookup::Unknown => return Err(OidcError::UnknownKey(kid)),
@@ -135,9 +138,11 @@ impl OidcVerifier {
         let data = decode::<ActionsClaims>(token, &key, &validation)
             .map_err(|e| self.refusal(e.into_kind()))?;
         let claims = data.claims;
-        if claims.repository.split_once('/').is_none_or(|(owner, name)| {
-            owner.is_empty() || name.is_empty() || name.contains('/')
-        }) {
+        if claims
+            .repository
+            .split_once('/')
+            .is_none_or(|(owner, name)| owner.is_empty() || name.is_empty() || name.contains('/'))
+        {
             return Err(OidcError::Claim {
                 claim: "repository",
                 why: format!("`{}` is not owner/name", claims.repository),

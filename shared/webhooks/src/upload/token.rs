@@ -93,7 +93,15 @@ mod tests {
     #[test]
     fn malformed_tokens_are_refused_without_panicking() {
         let tokens = UploadTokens::new(Secret::new("s"));
-        for bad in ["", "stxu_", "stxu_x_00", "stxu_1_zz", "stxu_1_", "eyJhbGciOi", "stxu_1_é"] {
+        for bad in [
+            "",
+            "stxu_",
+            "stxu_x_00",
+            "stxu_1_zz",
+            "stxu_1_",
+            "eyJhbGciOi",
+            "stxu_1_é",
+        ] {
             assert!(
                 matches!(tokens.verify(bad), Err(TokenError::Malformed(_))),
                 "{bad}"
