@@ -16,7 +16,7 @@
 //!
 //! # Secrets
 //! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
-//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`) can be given three ways, first found wins:
+//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `SCANTIX_UPLOAD_TOKEN_SECRET`) can be given three ways, first found wins:
 //! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
@@ -31,10 +31,14 @@
 //!   the engine's configuration.
 //! - [`worker`]: the worker assembled from the environment, and the table's stream batches it
 //!   applies.
+//! - [`upload`]: the SARIF upload endpoint (its `SCANTIX_UPLOAD_*` variables are listed there);
+//!   [`jwks`]: the OIDC issuer's keys fetched over HTTPS.
 //! - [`local`]: the ports for runs on one machine: the SQLite store, a table on DynamoDB Local,
 //!   `migrate`, GitHub with one token.
 
+pub mod jwks;
 pub mod local;
+pub mod upload;
 pub mod worker;
 
 use scantix_core::config::Config;
@@ -75,6 +79,7 @@ pub const SECRET_NAMES: &[&str] = &[
     "JIRA_TOKEN",
     "JIRA_WEBHOOK_SECRET",
     "JIRA_WEBHOOK_TOKEN",
+    "SCANTIX_UPLOAD_TOKEN_SECRET",
 ];
 
 /// Fetches every secret named by a `<NAME>_ARN` variable from Secrets Manager, once per cold start,
@@ -161,7 +166,7 @@ pub(crate) fn var(name: &'static str) -> Result<String, WiringError> {
     std::env::var(name).map_err(|_| WiringError::Missing(name))
 }
 
-fn optional(name: &str) -> Option<String> {
+pub(crate) fn optional(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
