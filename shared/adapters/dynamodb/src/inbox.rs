@@ -1,7 +1,16 @@
 //! Inbox items: deliveries as the webhook functions make them durable (body gzip-compressed in a
 //! binary attribute), read back by the worker from the table's stream or by `scantix replay`.
+//!
+//! A body too large for one item even compressed (a SARIF upload of tens of MB) is stored in
+//! parts: items `INP#<delivery id>` / `0000`, `0001`, … (kind `inbox_part`), each a slice of the
+//! compressed body, written *before* the inbox item, which then carries no body but the number
+//! of `parts`. The stream filter (`pk` prefix `IN#`) never sees a part, and the inbox item, when
+//! it appears, finds its parts already there. Why parts rather than an S3 object: no second
+//! service, bucket policy or lifecycle rule to deploy, the same TTL and the same IAM grant
+//! (by key prefix) as the inbox item; and the size is already bounded by what a Lambda Function
+//! URL accepts (6 MB), so at most a few dozen parts.
 
-use super::items::{Item, KIND_INBOX, Key, TTL, decode_doc, describe, document_item, number};
+use super::items::{Item, KIND, KIND_INBOX, Key, TTL, decode_doc, describe, document_item, number};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::SecondsFormat;
 use scantix_core::inbox::{InboxItem, InboxStatus};
@@ -18,25 +27,115 @@ pub(super) const LAST_ERROR: &str = "last_error";
 /// An item is at most 400 KB with its attribute names; the rest of an inbox item is well under
 /// 10 KB, so a compressed body up to this size always fits.
 const MAX_STORED_BODY: usize = 380 * 1024;
+/// Parts one body may take: 64 × 380 KB ≈ 24 MB compressed, far beyond what a Function URL
+/// lets in (6 MB), so only a bug or a new entry point could reach it.
+const MAX_PARTS: usize = 64;
+const PARTS: &str = "parts";
+pub(super) const KIND_INBOX_PART: &str = "inbox_part";
+
+/// An inbox item as written by a webhook function, and the parts its body needs first (none
+/// for a body that fits in the item).
+pub(super) struct InboxWrites {
+    pub item: Item,
+    pub parts: Vec<Item>,
+}
+
+/// The key of part `n` of delivery `id`'s body.
+pub(super) fn part_key(id: &str, n: usize) -> Key {
+    Key {
+        pk: part_partition(id),
+        sk: format!("{n:04}"),
+    }
+}
+
+pub(super) fn part_partition(id: &str) -> String {
+    format!("INP#{id}")
+}
+
+/// The compressed body of a delivery stored in parts, put back together from the part items
+/// (in any order) and decompressed.
+pub(super) fn join_parts(id: &str, parts: &[Item], expected: usize) -> Result<Vec<u8>, StoreError> {
+    let mut slices: Vec<(&str, &[u8])> = Vec::with_capacity(parts.len());
+    for part in parts {
+        let sk = match part.get(super::items::SK) {
+            Some(AttributeValue::S(sk)) => sk.as_str(),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: no sort key",
+                    describe(part)
+                )));
+            }
+        };
+        match part.get(BODY) {
+            Some(AttributeValue::B(blob)) => slices.push((sk, blob.as_ref())),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "{}: no binary `{BODY}`",
+                    describe(part)
+                )));
+            }
+        }
+    }
+    if slices.len() != expected {
+        return Err(StoreError::Corrupt(format!(
+            "delivery {id}: {} of its {expected} body parts are stored",
+            slices.len()
+        )));
+    }
+    slices.sort_by(|a, b| a.0.cmp(b.0));
+    let compressed: Vec<u8> = slices
+        .iter()
+        .flat_map(|(_, bytes)| bytes.iter().copied())
+        .collect();
+    gunzip(&compressed).map_err(|e| StoreError::Corrupt(format!("delivery {id}: body: {e}")))
+}
+
+/// The number of parts a decoded inbox item's body was stored in (0: in the item itself).
+pub(super) fn parts_of(item: &Item) -> usize {
+    match item.get(PARTS) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
 
 /// An inbox item as written by a webhook function: metadata in `doc`, the body gzip-compressed
-/// (alert JSON shrinks 5–10×, which keeps a 1 MiB delivery inside DynamoDB's 400 KB item limit).
-pub(super) fn inbox_item(item: &InboxItem) -> Result<Item, StoreError> {
+/// (alert JSON shrinks 5–10×, which keeps a 1 MiB delivery inside DynamoDB's 400 KB item limit),
+/// in the item or, beyond that, in parts (see the module docs).
+pub(super) fn inbox_writes(item: &InboxItem) -> Result<InboxWrites, StoreError> {
     let body = gzip(&item.body)?;
+    let ttl = AttributeValue::N(item.expires_at.timestamp().to_string());
+    let mut parts = Vec::new();
     if body.len() > MAX_STORED_BODY {
-        return Err(StoreError::TooLarge(format!(
-            "delivery {} is {} bytes, {} compressed; an inbox item holds at most {MAX_STORED_BODY}",
-            item.id,
-            item.body.len(),
-            body.len()
-        )));
+        let count = body.len().div_ceil(MAX_STORED_BODY);
+        if count > MAX_PARTS {
+            return Err(StoreError::TooLarge(format!(
+                "delivery {} is {} bytes, {} compressed; it may take at most {MAX_PARTS} parts of {MAX_STORED_BODY}",
+                item.id,
+                item.body.len(),
+                body.len()
+            )));
+        }
+        // Deterministic bytes (the same body compresses the same), so a redelivery rewriting
+        // the parts of a stored item writes what is there already.
+        for (n, slice) in body.chunks(MAX_STORED_BODY).enumerate() {
+            let mut part = part_key(&item.id, n).into_item();
+            part.insert(KIND.into(), AttributeValue::S(KIND_INBOX_PART.into()));
+            part.insert(BODY.into(), AttributeValue::B(slice.to_vec().into()));
+            part.insert(TTL.into(), ttl.clone());
+            parts.push(part);
+        }
     }
     let meta = InboxItem {
         body: Vec::new(),
+        body_elsewhere: !parts.is_empty(),
         ..item.clone()
     };
     let mut record = document_item(Key::inbox(&item.id), KIND_INBOX, &meta)?;
-    record.insert(BODY.into(), AttributeValue::B(body.into()));
+    if parts.is_empty() {
+        record.insert(BODY.into(), AttributeValue::B(body.into()));
+    } else {
+        record.insert(PARTS.into(), number(parts.len() as u64));
+    }
     record.insert(STATUS.into(), AttributeValue::S("pending".into()));
     record.insert(ATTEMPTS.into(), number(0));
     record.insert(PENDING.into(), AttributeValue::S(PENDING.into()));
@@ -44,19 +143,24 @@ pub(super) fn inbox_item(item: &InboxItem) -> Result<Item, StoreError> {
         RECEIVED_AT.into(),
         AttributeValue::S(timestamp(item.received_at)),
     );
-    record.insert(
-        TTL.into(),
-        AttributeValue::N(item.expires_at.timestamp().to_string()),
-    );
-    Ok(record)
+    record.insert(TTL.into(), ttl);
+    Ok(InboxWrites {
+        item: record,
+        parts,
+    })
 }
 
-/// Reads an inbox item back: `doc`, the body, and what `settle_inbox` changed since.
+/// Reads an inbox item back: `doc`, the body, and what `settle_inbox` changed since. A body
+/// stored in parts is not here: `body_elsewhere` says so (`DynamoStore` reads the parts).
 pub(super) fn decode_inbox(item: &Item) -> Result<InboxItem, StoreError> {
     let mut inbox: InboxItem = decode_doc(item)?;
     inbox.body = match item.get(BODY) {
         Some(AttributeValue::B(blob)) => gunzip(blob.as_ref())
             .map_err(|e| StoreError::Corrupt(format!("{}: body: {e}", describe(item))))?,
+        None if parts_of(item) > 0 => {
+            inbox.body_elsewhere = true;
+            Vec::new()
+        }
         _ => {
             return Err(StoreError::Corrupt(format!(
                 "{}: no binary `{BODY}`",
@@ -119,7 +223,7 @@ pub(super) fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 pub fn inbox_stream_image(item: &InboxItem) -> Result<serde_json::Value, StoreError> {
     use base64::Engine;
     let mut image = serde_json::Map::new();
-    for (name, value) in inbox_item(item)? {
+    for (name, value) in inbox_writes(item)?.item {
         let typed = match value {
             AttributeValue::S(text) => serde_json::json!({ "S": text }),
             AttributeValue::N(number) => serde_json::json!({ "N": number }),

@@ -25,6 +25,7 @@
 //! | ticket link | `T#<tracker>#<ticket key>` | `T` | `kind=ticket`, `group_key` (S) |
 //! | installation | `I#<installation id>` | `I` | `kind=installation`, `version` (N), `doc` |
 //! | inbox item | `IN#<delivery id>` | `IN` | `kind=inbox`, `doc`, `body` (B, gzip), `status`, `attempts` (N), `last_error`, `ttl`; while pending also `pending` and `received_at` |
+//! | inbox body part | `INP#<delivery id>` | `0000`, `0001`, … | `kind=inbox_part`, `body` (B, a slice of the gzip body), `ttl`: only for bodies too large for their inbox item (then it has `parts` (N) instead of `body`) |
 //! | pull request | `P#<repository id>#<number>` | `P` | `kind=pull_request`, `version` (N), `doc` |
 //! | list entries | `L#…`, `M#…`, `AD#…` | see [`lists`] | index items, written in the same transaction as their records |
 //!
@@ -67,7 +68,8 @@ pub use legacy::Migration;
 
 use errors::{build_error, store_error, transaction_error};
 use inbox::{
-    ATTEMPTS, LAST_ERROR, PENDING, RECEIVED_AT, STATUS, decode_inbox, inbox_item, timestamp,
+    ATTEMPTS, LAST_ERROR, PENDING, RECEIVED_AT, STATUS, decode_inbox, inbox_writes, join_parts,
+    part_partition, parts_of, timestamp,
 };
 use items::{
     AUDIT_PREFIX, GROUP, Item, KIND, KIND_CONTENT, KIND_FINDING, KIND_GROUP, KIND_INSTALLATION,
@@ -119,6 +121,23 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// `inbox` with its body read from its `parts` (see `inbox`), when it was stored in parts.
+    async fn with_parts(
+        &self,
+        mut inbox: InboxItem,
+        parts: usize,
+    ) -> Result<InboxItem, StoreError> {
+        if !inbox.body_elsewhere || parts == 0 {
+            return Ok(inbox);
+        }
+        let (items, _) = self
+            .query_page(&part_partition(&inbox.id), SortBound::None, None, parts)
+            .await?;
+        inbox.body = join_parts(&inbox.id, &items, parts)?;
+        inbox.body_elsewhere = false;
+        Ok(inbox)
+    }
+
     /// A store over `table`, through a client built once at cold start.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
@@ -610,8 +629,15 @@ fn audit_writes(audit: &[AuditEntry]) -> Result<Vec<Write>, StoreError> {
 #[async_trait]
 impl InboxWriter for DynamoStore {
     async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
+        let writes = inbox_writes(item)?;
+        // Parts first, one put each (a transaction holds at most 4 MB): the inbox item, whose
+        // INSERT starts the worker, must find them all. A crash in between leaves parts without
+        // an item, which expire with their TTL; the sender's retry rewrites them identically.
+        for part in writes.parts {
+            self.transact(vec![Write::put(part)], None).await?;
+        }
         let write = Write::Put {
-            item: inbox_item(item)?,
+            item: writes.item,
             condition: Some(items::Condition::absent()),
         };
         match self.transact(vec![write], None).await {
@@ -625,8 +651,11 @@ impl InboxWriter for DynamoStore {
 #[async_trait]
 impl Inbox for DynamoStore {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
-        let item = self.get_item(Key::inbox(id)).await?;
-        item.map(|item| decode_inbox(&item)).transpose()
+        let Some(item) = self.get_item(Key::inbox(id)).await? else {
+            return Ok(None);
+        };
+        let inbox = decode_inbox(&item)?;
+        self.with_parts(inbox, parts_of(&item)).await.map(Some)
     }
 
     async fn settle_inbox(
@@ -693,7 +722,8 @@ impl Inbox for DynamoStore {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| store_error("Query", e))?;
             for item in page.items() {
-                items.push(decode_inbox(item)?);
+                let inbox = decode_inbox(item)?;
+                items.push(self.with_parts(inbox, parts_of(item)).await?);
                 if items.len() >= limit {
                     return Ok(items);
                 }

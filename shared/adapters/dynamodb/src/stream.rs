@@ -81,6 +81,8 @@ where
     let apply = &apply;
     let failures = futures_util::future::join_all(lanes.into_iter().map(|(_, lane)| async move {
         for (position, item) in lane {
+            // `Deferred` is not a failure here: retrying it now cannot help, and reporting it
+            // would hold up every record behind it in the shard; it waits pending for replay.
             if let Applied::Failed { .. } = apply(item).await {
                 return Some(position);
             }
