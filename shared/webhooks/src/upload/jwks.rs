@@ -52,8 +52,9 @@ struct CacheState {
     keys: Option<JwkSet>,
     /// When `keys` was fetched.
     fetched_at: Option<Instant>,
-    /// When the last fetch was attempted (successful or not): refetches are bounded by it.
-    attempted_at: Option<Instant>,
+    /// When a key id missing from fresh keys last caused a refetch (successful or not): such
+    /// refetches are bounded by it.
+    refetched_at: Option<Instant>,
 }
 
 /// GitHub's keys change rarely; an hour keeps a warm Lambda from fetching per request while a
@@ -95,13 +96,13 @@ impl JwksCache {
                 return Ok(KeyLookup::Found(key));
             }
             let may_refetch = state
-                .attempted_at
+                .refetched_at
                 .is_none_or(|at| now.duration_since(at) >= self.min_refetch);
             if !may_refetch {
                 return Ok(KeyLookup::Unknown);
             }
+            state.refetched_at = Some(now);
         }
-        state.attempted_at = Some(now);
         match self.source.fetch().await {
             Ok(keys) => {
                 state.keys = Some(keys);
