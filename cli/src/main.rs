@@ -17,6 +17,7 @@ mod local;
 mod serve;
 mod sync;
 mod tickets;
+mod upload_token;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -96,6 +97,10 @@ enum Command {
     Tickets(tickets::TicketsArgs),
     /// Delete the store file.
     Reset,
+    /// Print the upload token of an App installation (--installation ID), for CI systems without
+    /// GitHub Actions OIDC to upload SARIF with; needs the deployment's SCANTIX_UPLOAD_TOKEN_SECRET
+    /// (or _FILE, or _ARN).
+    UploadToken(upload_token::UploadTokenArgs),
 }
 
 #[tokio::main]
@@ -179,6 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&done)?);
         }
         Command::Reset => local::reset(&location)?,
+        Command::UploadToken(args) => upload_token::run(args).await?,
         Command::Replay(args) => {
             if cli.config.is_some() {
                 anyhow::bail!(
