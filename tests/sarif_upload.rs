@@ -909,7 +909,7 @@ async fn until_analyses_can_be_applied_an_upload_stays_pending_without_holding_u
     let worker = worker_with(w.store.clone(), applier.clone());
     let report = worker.replay(10).await.unwrap();
     assert_eq!((report.applied, report.deferred), (1, 0));
-    let seen = applier.seen.lock().unwrap();
+    let seen = applier.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, pending[0].id);
     assert_eq!(seen[0].1.repository, REPOSITORY);
@@ -1003,7 +1003,7 @@ async fn on_dynamodb_an_upload_larger_than_an_item_is_stored_in_parts_and_read_b
         apply_batch(&worker, &batch_of(&[item])).await,
         BatchResponse::default()
     );
-    let seen = applier.seen.lock().unwrap();
+    let seen = applier.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].2, body);
     let settled = store.get_inbox(&delivery).await.unwrap().unwrap();
