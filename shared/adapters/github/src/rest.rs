@@ -1,14 +1,12 @@
-//! `RestGitHub`: the [`GitHub`] port over GitHub's REST API, through octocrab, against any base URL
-//! (github.com, GitHub Enterprise Server, a test fake).
+//! `RestGitHub`: the [`GitHub`] port over GitHub's REST API, against any base URL (github.com,
+//! GitHub Enterprise Server, a test fake), through the shared outbound client (`crate::client`,
+//! where the answer is read: rate-limit headers, `Link` headers, and GitHub's `message` on
+//! refusals).
 //!
 //! Paths, query parameters and bodies are the ones GitHub's OpenAPI description gives for each
-//! operation (checked in tests against `github-openapi-subset.json`). Where the description says
-//! more than octocrab's typed API exposes, octocrab's raw calls are used (`crate::client`, where
-//! the answer is read: rate-limit headers, `Link` headers, and GitHub's `message` on refusals).
-//!
-//! Octocrab's own retries are switched off: they retry 5xx and 429 at once, which prolongs a
-//! secondary rate limit. Errors go back to the caller instead, saying whether (and when) a retry
-//! can help; the queue that delivered the event retries it.
+//! operation (checked in tests against `github-openapi-subset.json`). Rate limits are not waited
+//! out: errors go back to the caller, saying whether (and when) a retry can help; the queue that
+//! delivered the event retries it.
 
 use crate::app_auth::InstallationTokens;
 /// Why a GitHub client could not be set up (the client's; named here by the callers of
@@ -25,14 +23,15 @@ use scantix_core::ports::github::{
     AlertPage, AlertQuery, AlertStateFilter, GitHub, GitHubError, IssueComment, problem_label,
 };
 use scantix_core::secret::Secret;
+use scantix_http::outbound::Replay;
 use scantix_webhooks::github::alert::finding_from_alert;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
 
-/// The client crate, so callers name its types at the version scantix uses (its `jsonwebtoken`
-/// is the one that verifies App JWTs in tests).
-pub use octocrab;
+/// The JWT crate, so callers name its types at the version scantix signs App JWTs with (tests
+/// verify them with it).
+pub use jsonwebtoken;
 
 /// Longest `dismissed_comment` code scanning and Dependabot accept (`maxLength` in the
 /// description); longer comments are cut to it.
@@ -75,7 +74,6 @@ impl fmt::Debug for RestGitHub {
 
 impl RestGitHub {
     /// A client of the GitHub at `base_url` (`https://api.github.com`, `https://HOST/api/v3`).
-    /// Call it inside the Tokio runtime: octocrab starts its connection worker there.
     pub fn new(base_url: &str, auth: RestAuth) -> Result<RestGitHub, SetupError> {
         let client = match &auth {
             // An installation's tokens work only on the GitHub that minted them; share that
@@ -128,10 +126,17 @@ impl RestGitHub {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<Answer, GitHubError> {
+        // A POST creates (an issue, a comment): repeating it after a lost answer could create a
+        // second, so the caller looks first. Reads and PATCHes set values: repeat freely.
+        let replay = if method == Method::POST {
+            Replay::Unsafe
+        } else {
+            Replay::Safe
+        };
         let answer = match &self.auth {
             RestAuth::Token(token) => {
                 self.client
-                    .send(&method, path_and_query, token, body)
+                    .send(&method, path_and_query, token, body, replay)
                     .await?
             }
             RestAuth::Installation {
@@ -141,13 +146,13 @@ impl RestGitHub {
                 let token = installation_token(tokens, *installation_id).await?;
                 let answer = self
                     .client
-                    .send(&method, path_and_query, &token, body)
+                    .send(&method, path_and_query, &token, body, replay)
                     .await?;
                 if answer.status == StatusCode::UNAUTHORIZED {
                     tokens.forget(*installation_id, &token).await;
                     let token = installation_token(tokens, *installation_id).await?;
                     self.client
-                        .send(&method, path_and_query, &token, body)
+                        .send(&method, path_and_query, &token, body, replay)
                         .await?
                 } else {
                     answer
