@@ -222,7 +222,9 @@ impl Answer {
 }
 
 /// The target of the `Link` header entry with `rel` (`<url>; rel="next", <url>; rel="last"`).
-/// Split on `<` rather than `,`: GitHub's URLs may hold commas (`state=dismissed,fixed`).
+/// Split on `<` rather than `,`: GitHub's URLs may hold commas (`state=dismissed,fixed`). Written
+/// here rather than taken from a crate: none in the lockfile parses RFC 8288 headers, and this
+/// reads the one shape GitHub sends (the URL's query is then read with `url`).
 pub(crate) fn link_target(header: &str, rel: &str) -> Option<String> {
     header.split('<').skip(1).find_map(|entry| {
         let (url, params) = entry.split_once('>')?;
