@@ -400,12 +400,24 @@ async fn rate_limits_surface_with_the_wait_github_asks_for() {
     let wait = err.retry_after().expect("a wait").as_secs();
     assert!((118..=121).contains(&wait), "{err}");
 
+    // A read is repeated through a 5xx (the shared client's policy: three attempts) …
+    let reads = fake.count("GET", "/repos/**");
     fake.inject(Fault::Status(502), 1);
+    let read = github.read_file(&repo, "README.md", None).await;
+    assert!(!matches!(read, Err(GitHubError::Retryable(_))), "{read:?}");
+    assert_eq!(
+        fake.count("GET", "/repos/**"),
+        reads + 2,
+        "one 502, one retry"
+    );
+    // … until the attempts run out: then the queue retries the event.
+    fake.inject(Fault::Status(502), 3);
     let err = github
         .read_file(&repo, "README.md", None)
         .await
         .expect_err("502");
     assert!(matches!(err, GitHubError::Retryable(_)), "{err}");
+    assert_eq!(fake.count("GET", "/repos/**"), reads + 5);
     fake.inject(Fault::Status(422), 1);
     let err = github
         .dismiss_alert(&repo, DEPENDABOT, 2, DismissReason::WontFix, "")

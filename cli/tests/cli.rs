@@ -1,6 +1,12 @@
 //! The `scantix` command as a user runs it: the real binary, a store file in a fresh temporary
 //! folder, the bundled scenario of real GitHub deliveries in `events/github/scenario`, real Jira
 //! deliveries (`../shared/fixtures/jira-webhooks`) and the Jira scenario in `events/jira`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use scantix_webhooks::signature::sign;
 use serde_json::Value;

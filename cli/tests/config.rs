@@ -3,6 +3,12 @@
 //! with one, its policy (inline or `policy-file`), grouping, owners and `codeowners` do. The real
 //! binary, on the bundled scenario's real deliveries; a file it cannot use stops it before it
 //! delivers anything.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

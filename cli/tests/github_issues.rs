@@ -4,6 +4,12 @@
 //!
 //! Alert 10 gets one issue; a redelivery and pull request 11's fix on its merge ref leave it as it
 //! is; the fix on the branch after the merge labels it stale.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use scantix_tests::fake_github::{FakeGitHub, FakeIssue, PLAIN_TOKEN};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,12 @@
 //! binary against the fake Jira Cloud, which checks every request against Atlassian's OpenAPI
 //! description. A GitHub delivery creates a Jira issue; the issue closed in Jira while its alert is
 //! open comes back as a Jira delivery and is reopened there, with a comment.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
 use serde_json::Value;

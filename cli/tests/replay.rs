@@ -1,6 +1,12 @@
 //! `scantix replay` as an operator runs it after the worker gave up on deliveries: the real binary,
 //! configured like the worker (table, tracker) through the environment, against DynamoDB Local.
 //! Deliveries left pending in the inbox are applied once; a second run finds nothing to do.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use scantix_core::inbox::{InboxItem, InboxSource, InboxStatus};
 use scantix_core::ports::store::{Inbox, InboxWriter};

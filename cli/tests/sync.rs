@@ -6,6 +6,12 @@
 //! (401) fails the command naming its variable. `--org` walks an organisation's repositories: those
 //! GitHub lists (`GET /orgs/{org}/repos`, checked against GitHub's description of it), resuming
 //! after a rate limit, or those its recorded installation covers, without a listing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use chrono::{Duration, Utc};
 use scantix_core::finding::AlertKind;

@@ -60,7 +60,7 @@ use axum::extract::{Request, State as AxumState};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use scantix_core::finding::AlertKind;
-use scantix_github::rest::octocrab::jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use scantix_github::rest::jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};

@@ -706,24 +706,10 @@ fn backticked(message: &str) -> Vec<String> {
 fn closest<'a>(given: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|candidate| (edit_distance(given, candidate), *candidate))
+        .map(|candidate| (strsim::levenshtein(given, candidate), *candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// serde's names for the expected types, in the file's terms.
@@ -1187,9 +1173,7 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_and_suggestions() {
-        assert_eq!(edit_distance("groupping", "grouping"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
+    fn typos_get_the_closest_key_and_types_read_plainly() {
         assert_eq!(closest("trakcer", TOP_LEVEL_KEYS), Some("tracker"));
         assert_eq!(closest("zzz", TOP_LEVEL_KEYS), None);
         assert_eq!(

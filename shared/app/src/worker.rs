@@ -11,7 +11,7 @@
 //! independent (two alerts joining one group race on the group's version, and the loser re-reads,
 //! as two functions would).
 
-use crate::ingest::{Answer, GithubIngest, JiraIngest};
+use crate::ingest::{Delivered, GithubIngest, JiraIngest};
 use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
 use scantix_core::ports::store::{Store, StoreError};
@@ -77,7 +77,7 @@ impl Worker {
                     outcome: "already_done".into(),
                 };
             }
-            let answer = match item.source {
+            let delivered = match item.source {
                 InboxSource::Github => {
                     self.github
                         .route(&item.event, item.delivery(), &item.body)
@@ -85,10 +85,9 @@ impl Worker {
                 }
                 InboxSource::Jira => match &self.jira {
                     Some(jira) => jira.route(&item.id, &item.body).await,
-                    None => Answer::new(
-                        500,
-                        serde_json::json!({ "error": "no Jira is configured for this deployment" }),
-                    ),
+                    None => {
+                        Delivered::failed("no Jira is configured for this deployment".into(), false)
+                    }
                 },
                 // Not a webhook: no answer to read, the applier's outcome is the result.
                 InboxSource::Upload => {
@@ -97,7 +96,7 @@ impl Worker {
                     return applied;
                 }
             };
-            let applied = applied_from(&answer);
+            let applied = delivered.applied();
             self.settle(item, &applied).await;
             applied
         }
@@ -222,31 +221,6 @@ pub fn subject_of(item: &InboxItem) -> String {
                 _ => return format!("github:installation:{}", body["installation"]["id"]),
             };
             format!("github:{}:{repository}:{number}", item.event)
-        }
-    }
-}
-
-/// The ingest's answer, as the inbox records it: a 5xx is a failure worth retrying; everything
-/// else (applied, duplicate, ignored, and a 4xx, which no retry can change) is done.
-fn applied_from(answer: &Answer) -> Applied {
-    let status = answer.body["status"].as_str().unwrap_or("");
-    if answer.status >= 500 {
-        let error = answer.body["detail"]
-            .as_str()
-            .or(answer.body["error"].as_str())
-            .unwrap_or("failed")
-            .to_owned();
-        tracing::warn!(error = %error, outcome = "failed", "inbox item failed; it stays pending");
-        Applied::Failed { error }
-    } else if answer.status >= 400 {
-        let error = answer.body["detail"].as_str().unwrap_or("refused");
-        tracing::error!(error = %error, outcome = "rejected", "inbox item cannot be applied");
-        Applied::Done {
-            outcome: format!("rejected: {error}"),
-        }
-    } else {
-        Applied::Done {
-            outcome: if status.is_empty() { "done" } else { status }.to_owned(),
         }
     }
 }

@@ -1,16 +1,15 @@
-//! What scantix's outbound HTTP adapters share. Today: how a call is authorised as a GitHub App
-//! (`auth`), so that the GitHub Issues tracker gets its tokens without knowing the GitHub REST
-//! adapter that mints them (`scantix-wiring` hands one to the other); and the GitHub REST API
-//! version every call to GitHub pins (`github`), so both GitHub adapters send the same one.
-//!
-//! Not here: any adapter's calls or what they mean (each adapter crate owns its endpoints), and no
-//! HTTP client yet: the adapters still build their own; one shared client and one retry policy are
-//! the next step of issue 7.
-//!
-//! # Layout
+//! What scantix's outbound HTTP adapters share:
+//! - [`outbound`]: the one client (reqwest) and the one retry policy every adapter calls through
+//!   (Jira, GitHub REST and the App's token exchange, GitHub Issues): which calls are safe to
+//!   repeat, backoff, rate limits; the adapters say what each answer means.
 //! - [`auth`]: `InstallationAuth`, a GitHub App's JWT and installation tokens as a caller needs
-//!   them.
-//! - [`github`]: `API_VERSION` and `pin_api_version`, the `X-GitHub-Api-Version` header.
+//!   them, so that the GitHub Issues tracker gets its tokens without knowing the GitHub REST
+//!   adapter that mints them (`scantix-wiring` hands one to the other).
+//! - [`github`]: `API_VERSION` and `pin_api_version`, the `X-GitHub-Api-Version` header both GitHub
+//!   adapters send.
+//!
+//! Not here: any adapter's endpoints or what their answers mean (each adapter crate owns those).
 
 pub mod auth;
 pub mod github;
+pub mod outbound;

@@ -1,5 +1,11 @@
 //! Malformed and hostile input: a clear error naming the JSON path, or bounded output; never a
 //! panic. Every input starts from a real file, changed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 mod common;
 

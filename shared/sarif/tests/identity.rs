@@ -1,4 +1,10 @@
 //! Identity across re-scans, on real files changed the way a later scan would change them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! Each real tool's SARIF, read: counts, severities, CWEs, locations, flows, suppressions,
 //! fingerprints. Expected values are read off the files themselves (see tests/fixtures/SOURCES.md).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 mod common;
 

@@ -72,10 +72,13 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     format!("{PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn mac_for(secret: &[u8]) -> HmacSha256 {
-    // HMAC hashes or pads keys of any length, so this cannot fail; the `Result` only exists
-    // because `KeyInit` is shared with fixed-key ciphers. The secret is configuration, never
-    // request input.
+#[allow(
+    clippy::expect_used,
+    reason = "HMAC hashes or pads keys of any length, so this cannot fail; the `Result` only \
+              exists because `KeyInit` is shared with fixed-key ciphers. The secret is \
+              configuration, never request input"
+)]
+pub(crate) fn mac_for(secret: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length")
 }
 

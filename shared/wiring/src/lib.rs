@@ -271,8 +271,7 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
     Ok((settings, auth))
 }
 
-/// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set. Call it inside the
-/// Tokio runtime (octocrab starts a worker there).
+/// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set.
 pub fn github_clients_from_env() -> Result<Option<Arc<dyn GitHubClients>>, WiringError> {
     Ok(github_app_tokens_from_env()?
         .map(|tokens| Arc::new(AppClients::new(tokens)) as Arc<dyn GitHubClients>))

@@ -1,49 +1,35 @@
-//! The one way the adapter talks to GitHub: `Http::send`, octocrab's raw requests with the token
-//! for the repository at hand. As the App, that is the token of the installation covering the
+//! The one way the adapter talks to GitHub: `Http::send`, through the shared outbound client
+//! (`scantix_http::outbound`, whose one retry policy repeats reads and edits through 5xx and
+//! network failures, never a create) with the token for the repository at hand. As the App, that is the token of the installation covering the
 //! repository, found once per repository (`GET /repos/{o}/{r}/installation` with the App's JWT)
 //! and minted and cached by `InstallationTokens`; a 401 drops the token and tries once more with a
-//! new one. Reads and edits are repeated on a 5xx or a network failure, with backoff; a create or
-//! comment is not (its caller checks whether it happened first). Rate limits are answered
+//! new one. A create or comment that failed unclearly comes back ambiguous (its caller checks
+//! whether it happened first). Rate limits are answered
 //! retryable at once, never waited out here: retrying early only prolongs a secondary limit, and
 //! the group's outbox keeps the work. Every other answer becomes the `TrackerError` it means.
 //! Logs carry method, path, status and attempt — never a token or a body.
 
 use crate::settings::{IssueKey, IssuesAuth, RepoName};
 use chrono::Utc;
-use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use http::header::{ACCEPT, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
-use octocrab::Octocrab;
-use octocrab::service::middleware::retry::RetryConfig;
 use scantix_core::ports::github::GitHubError;
 use scantix_core::ports::tracker::TrackerError;
 use scantix_core::secret::Secret;
 use scantix_http::github::pin_api_version;
+pub use scantix_http::outbound::Replay;
+use scantix_http::outbound::{
+    self, ClientSettings, HttpClient, Redirects, Request, RetryPolicy, SendError,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The longest backoff between two attempts of one call.
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
-
 /// How long to wait on a rate limit that names no time: GitHub says "at least one minute".
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-
-/// Whether repeating a request after an unclear failure is harmless.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replay {
-    /// Reads, and edits that set values: repeat freely.
-    Safe,
-    /// Creating an issue or a comment: a 5xx or a lost answer may hide a success, so the caller
-    /// looks before repeating (see `GithubIssuesTracker::repeat`).
-    Unsafe,
-}
 
 /// What a 404 or 410 means for a call.
 #[derive(Debug, Clone, Copy)]
@@ -128,18 +114,16 @@ struct Answer {
 }
 
 pub struct Http {
-    octocrab: Octocrab,
+    client: HttpClient,
+    /// Without a trailing slash.
     base_url: String,
     auth: IssuesAuth,
     /// The installation covering each repository, as GitHub said (App only).
     installations: Mutex<HashMap<RepoName, u64>>,
-    pub max_attempts: u32,
-    pub backoff_base: Duration,
 }
 
 impl Http {
-    /// The client for `auth`'s GitHub. Call it inside the Tokio runtime: octocrab starts its
-    /// connection worker there.
+    /// The client for `auth`'s GitHub, repeating a safe call up to `max_attempts` times.
     pub fn new(auth: IssuesAuth, max_attempts: u32) -> Result<Http, TrackerError> {
         let (base_url, setting) = match &auth {
             IssuesAuth::App(tokens) => (tokens.api_url().to_owned(), "GITHUB_API_URL"),
@@ -160,104 +144,103 @@ impl Http {
                 "needs http(s)://host[/path], no query".into(),
             ));
         }
-        let octocrab = Octocrab::builder()
-            .base_uri(base_url.as_str())
-            .map_err(|e| misconfigured(e.to_string()))?
-            // Retries are decided here: octocrab's own repeat 5xx and 429 at once.
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .build()
-            .map_err(|e| misconfigured(e.to_string()))?;
+        let client = HttpClient::new(ClientSettings {
+            // GitHub moves transferred issues and renamed repositories with a redirect on the same
+            // host; the token never follows one elsewhere.
+            redirects: Redirects::SameHost,
+            retry: RetryPolicy {
+                max_attempts,
+                backoff_base: Duration::from_millis(500),
+                max_backoff: Duration::from_secs(10),
+                // Rate limits go back to the outbox at once (see the module doc).
+                max_rate_limit_wait: Duration::ZERO,
+            },
+            ..ClientSettings::new("github")
+        })
+        .map_err(|e| misconfigured(e.to_string()))?;
         Ok(Http {
-            octocrab,
-            base_url,
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
             auth,
             installations: Mutex::new(HashMap::new()),
-            max_attempts,
-            backoff_base: Duration::from_millis(500),
         })
+    }
+
+    /// Sets the first retry delay (doubling from there). Tests make it small.
+    pub fn set_backoff_base(&mut self, base: Duration) {
+        let policy = RetryPolicy {
+            backoff_base: base,
+            ..*self.client.retry_policy()
+        };
+        self.client = self.client.clone().with_retry(policy);
+    }
+
+    pub fn max_attempts(&self) -> u32 {
+        self.client.retry_policy().max_attempts
+    }
+
+    /// The pause before running an ambiguous flow again (see `GithubIssuesTracker::repeat`).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        self.client.retry_policy().backoff(attempt)
     }
 
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
-    /// Sends `call`, repeating it where that is safe; see the module doc.
+    /// Sends `call` (the shared client repeats it where that is safe); see the module doc.
     pub async fn send(&self, call: &Call<'_>) -> Result<Reply, Failure> {
-        let mut attempt = 0;
         let mut token_renewed = false;
         loop {
-            attempt += 1;
             let (token, installation) = self.token(call.repo).await?;
-            let problem = match self
-                .exchange(&call.method, &call.path, &token, call.body.as_ref())
+            let answer = match self
+                .exchange(
+                    &call.method,
+                    &call.path,
+                    &token,
+                    call.body.as_ref(),
+                    call.replay,
+                )
                 .await
             {
-                Err(problem) if call.replay == Replay::Unsafe => {
-                    return Err(Failure::ambiguous(problem));
+                Ok(answer) => answer,
+                Err(SendError::Ambiguous { problem, status }) => {
+                    return Err(Failure {
+                        status,
+                        ..Failure::ambiguous(problem)
+                    });
                 }
-                Err(problem) => problem,
-                Ok(answer) if answer.status.is_success() => {
-                    tracing::debug!(
-                        method = %call.method, path = %call.path, status = answer.status.as_u16(),
-                        attempt, "github issues call"
-                    );
-                    return Ok(Reply { body: answer.body });
+                Err(SendError::Invalid(problem)) => {
+                    return Err(TrackerError::Failed(problem).into());
                 }
-                Ok(answer) => {
-                    tracing::debug!(
-                        method = %call.method, path = %call.path, status = answer.status.as_u16(),
-                        attempt, "github issues call refused"
-                    );
-                    if answer.status == StatusCode::UNAUTHORIZED
-                        && !token_renewed
-                        && let (IssuesAuth::App(tokens), Some(id)) = (&self.auth, installation)
-                    {
-                        // Revoked, or expired early by clock skew: once more with a new one.
-                        tokens.forget(id, &token).await;
-                        token_renewed = true;
-                        attempt -= 1;
-                        continue;
-                    }
-                    if let Some(wait) = rate_limit_wait(&answer) {
-                        return Err(TrackerError::Retryable(format!(
-                            "GitHub rate limit on {} {}; retry in {} s",
-                            call.method,
-                            call.path,
-                            wait.as_secs()
-                        ))
-                        .into());
-                    }
-                    if !answer.status.is_server_error() {
-                        return Err(rejection(&answer, call, &self.auth));
-                    }
-                    let problem = format!(
-                        "GitHub answered {} to {} {}",
-                        answer.status, call.method, call.path
-                    );
-                    if call.replay == Replay::Unsafe {
-                        return Err(Failure {
-                            status: Some(answer.status),
-                            ..Failure::ambiguous(problem)
-                        });
-                    }
-                    problem
-                }
+                Err(e) => return Err(TrackerError::Retryable(e.to_string()).into()),
             };
-            if attempt >= self.max_attempts {
-                tracing::warn!(method = %call.method, path = %call.path, attempt, "github issues call gave up");
+            if answer.status.is_success() {
+                return Ok(Reply { body: answer.body });
+            }
+            tracing::debug!(
+                method = %call.method, path = %call.path, status = answer.status.as_u16(),
+                "github issues call refused"
+            );
+            if answer.status == StatusCode::UNAUTHORIZED
+                && !token_renewed
+                && let (IssuesAuth::App(tokens), Some(id)) = (&self.auth, installation)
+            {
+                // Revoked, or expired early by clock skew: once more with a new one.
+                tokens.forget(id, &token).await;
+                token_renewed = true;
+                continue;
+            }
+            if let Some(wait) = rate_limit_wait(&answer) {
                 return Err(TrackerError::Retryable(format!(
-                    "{problem} (after {attempt} attempts)"
+                    "GitHub rate limit on {} {}; retry in {} s",
+                    call.method,
+                    call.path,
+                    wait.as_secs()
                 ))
                 .into());
             }
-            let wait = backoff(self.backoff_base, attempt);
-            tracing::info!(
-                method = %call.method, path = %call.path, attempt,
-                wait_ms = wait.as_millis() as u64, "github issues call will be retried"
-            );
-            tokio::time::sleep(wait).await;
+            return Err(rejection(&answer, call, &self.auth));
         }
     }
 
@@ -293,9 +276,9 @@ impl Http {
             .map_err(|e| misconfigured("github-app.credentials", e.to_string()))?;
         let path = format!("{}/installation", repo.api_path());
         let answer = self
-            .exchange(&Method::GET, &path, &jwt, None)
+            .exchange(&Method::GET, &path, &jwt, None, Replay::Safe)
             .await
-            .map_err(TrackerError::Retryable)?;
+            .map_err(|e| TrackerError::Retryable(e.to_string()))?;
         #[derive(Deserialize)]
         struct Installation {
             id: u64,
@@ -345,9 +328,9 @@ impl Http {
             IssuesAuth::Token { token, .. } => ("/user", token.clone(), "github-issues.token"),
         };
         let answer = self
-            .exchange(&Method::GET, path, &bearer, None)
+            .exchange(&Method::GET, path, &bearer, None, Replay::Safe)
             .await
-            .map_err(TrackerError::Retryable)?;
+            .map_err(|e| TrackerError::Retryable(e.to_string()))?;
         let status = answer.status;
         if !status.is_success() {
             let said = message(&answer.body);
@@ -408,38 +391,28 @@ impl Http {
         path: &str,
         bearer: &Secret,
         body: Option<&Value>,
-    ) -> Result<Answer, String> {
-        let what = format!("{method} {}", path.split('?').next().unwrap_or_default());
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", bearer.expose()))
-            .map_err(|_| format!("{what}: the token is not a valid header value"))?;
-        authorization.set_sensitive(true);
-        let builder = http::Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/vnd.github+json");
-        let mut request = self
-            .octocrab
-            .build_request(builder, body)
-            .map_err(|e| format!("{what}: building the request: {e}"))?;
+        replay: Replay,
+    ) -> Result<Answer, SendError> {
+        let authorization = outbound::bearer(bearer.expose()).ok_or_else(|| {
+            SendError::Invalid(format!(
+                "{method} {}: the token is not a valid header value",
+                path.split('?').next().unwrap_or_default()
+            ))
+        })?;
+        let mut request = Request::new(method.clone(), format!("{}{path}", self.base_url), replay)
+            .header(
+                ACCEPT,
+                HeaderValue::from_static("application/vnd.github+json"),
+            )
+            .authorization(authorization);
         // The version the adapter is written for (see `API_VERSION` for why this one).
-        pin_api_version(request.headers_mut());
-        let response = self
-            .octocrab
-            .execute(request)
-            .await
-            .map_err(|e| format!("{what}: no answer: {e}"))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = self
-            .octocrab
-            .body_to_string(response)
-            .await
-            .map_err(|e| format!("{what}: the answer ({status}) was cut off: {e}"))?;
+        pin_api_version(&mut request.headers);
+        request.body = body.cloned();
+        let response = self.client.send(&request).await?;
         Ok(Answer {
-            status,
-            headers,
-            body,
+            status: response.status,
+            body: response.text(),
+            headers: response.headers,
         })
     }
 }
@@ -585,21 +558,6 @@ fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
     (answer.status == StatusCode::TOO_MANY_REQUESTS || said_so).then_some(DEFAULT_RATE_LIMIT_WAIT)
 }
 
-/// Exponential backoff with "equal jitter": between half and all of `base · 2^(attempt-1)`,
-/// never more than `MAX_BACKOFF`.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    let full = base
-        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-        .min(MAX_BACKOFF);
-    // `RandomState` is seeded randomly per process and re-keyed per instance: enough to spread
-    // retries, with no extra dependency.
-    let bits = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let jitter = (bits >> 11) as f64 / (1u64 << 53) as f64;
-    full.mul_f64(0.5 + jitter / 2.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,18 +684,5 @@ mod tests {
             rate_limit_wait(&answer(502, &[("retry-after", "1")], "")),
             None
         );
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for attempt in 1..=4 {
-            let full = base * 2u32.pow(attempt - 1);
-            for _ in 0..20 {
-                let d = backoff(base, attempt);
-                assert!(d >= full / 2 && d <= full, "{attempt}: {d:?}");
-            }
-        }
-        assert!(backoff(base, 40) <= MAX_BACKOFF);
     }
 }

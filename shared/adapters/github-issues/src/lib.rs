@@ -1,5 +1,5 @@
 //! The GitHub Issues adapter: tickets as issues, in the repository the alerts are in or in one
-//! central repository, through octocrab with the App's installation tokens (got through
+//! central repository, through the shared outbound client with the App's installation tokens (got through
 //! `scantix_http::auth::InstallationAuth`: `scantix-wiring` hands over the GitHub adapter's). Not
 //! here: the `issues` webhook (`scantix_webhooks::github::issues`), which names tickets the same
 //! way (`scantix_core::ticket::github_issue`).
@@ -107,7 +107,7 @@ impl GithubIssuesTracker {
 
     /// Sets the first retry delay (doubling from there; 500 ms by default). Tests make it small.
     pub fn with_backoff_base(mut self, base: Duration) -> GithubIssuesTracker {
-        self.http.backoff_base = base;
+        self.http.set_backoff_base(base);
         self
     }
 
@@ -150,12 +150,12 @@ impl GithubIssuesTracker {
         loop {
             match flow(attempt).await {
                 Ok(value) => return Ok(value),
-                Err(f) if f.ambiguous && attempt < self.http.max_attempts => {
+                Err(f) if f.ambiguous && attempt < self.http.max_attempts() => {
                     tracing::info!(
                         attempt,
                         "github call outcome unknown; checking, then repeating"
                     );
-                    tokio::time::sleep(self::http::backoff(self.http.backoff_base, attempt)).await;
+                    tokio::time::sleep(self.http.backoff(attempt)).await;
                     attempt += 1;
                 }
                 Err(f) => return Err(f.error),

@@ -9,11 +9,12 @@
 use crate::client::{Client, SetupError};
 use chrono::{DateTime, Utc};
 use http::Method;
-use octocrab::jsonwebtoken::EncodingKey;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use scantix_core::ports::clock::Clock;
 use scantix_core::ports::github::GitHubError;
 use scantix_core::secret::Secret;
 use scantix_http::auth::InstallationAuth;
+use scantix_http::outbound::Replay;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -94,8 +95,7 @@ impl fmt::Debug for InstallationTokens {
 
 impl InstallationTokens {
     /// Tokens of `credentials`' App from the GitHub at `base_url` (`https://api.github.com`, or
-    /// `https://HOST/api/v3` for GitHub Enterprise Server). Call it inside the Tokio runtime:
-    /// octocrab starts its connection worker there.
+    /// `https://HOST/api/v3` for GitHub Enterprise Server).
     pub fn new(
         base_url: &str,
         credentials: &AppCredentials,
@@ -187,7 +187,7 @@ impl InstallationTokens {
         let now = (self.clock)();
         let answer = self
             .client
-            .call(Method::POST, &path, &jwt, None, now)
+            .call(Method::POST, &path, &jwt, None, Replay::Safe, now)
             .await
             .map_err(|e| self.mint_error(e))?;
         let minted: Minted = answer.json()?;
@@ -234,17 +234,28 @@ impl InstallationAuth for InstallationTokens {
     }
 }
 
-fn sign_jwt(
-    app_id: u64,
-    key: &EncodingKey,
-) -> Result<String, octocrab::jsonwebtoken::errors::Error> {
-    octocrab::auth::create_jwt(octocrab::models::AppId(app_id), key)
+/// An App JWT as GitHub documents it: RS256, `iss` the App id, `iat` 60 s in the past (clock
+/// drift), `exp` 9 minutes ahead (GitHub refuses more than 10).
+fn sign_jwt(app_id: u64, key: &EncodingKey) -> Result<String, jsonwebtoken::errors::Error> {
+    #[derive(serde::Serialize)]
+    struct Claims {
+        iat: i64,
+        exp: i64,
+        iss: u64,
+    }
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        iat: now - 60,
+        exp: now + 9 * 60,
+        iss: app_id,
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use octocrab::jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+    use jsonwebtoken::{DecodingKey, Validation, decode};
     use std::sync::atomic::{AtomicU32, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -1,25 +1,26 @@
 //! The HTTP client every call to GitHub goes through (the port's adapter's, and the App's token
-//! exchange): octocrab against one base URL, making raw calls with the bearer each is given and
-//! the pinned API version, and every answer read here: rate-limit headers, `Link` headers, and
-//! GitHub's `message` on refusals.
+//! exchange): the shared outbound client (`scantix_http::outbound`: one retry policy, which
+//! repeats reads and edits through 5xx and network failures but never a create) against one base
+//! URL, each call with the bearer it is given and the pinned API version; and every answer read
+//! here: rate-limit headers, `Link` headers, and GitHub's `message` on refusals. Rate limits are
+//! never waited out in a call: retrying early only prolongs a secondary limit, and the queue that
+//! delivered the event retries it.
 
 use chrono::{DateTime, Utc};
-use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use http::header::{ACCEPT, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
-use octocrab::Octocrab;
-use octocrab::service::middleware::retry::RetryConfig;
 use scantix_core::ports::github::GitHubError;
 use scantix_core::secret::Secret;
 use scantix_http::github::pin_api_version;
+use scantix_http::outbound::{
+    self, ClientSettings, HttpClient, Redirects, Replay, Request, RetryPolicy, SendError,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::time::Duration;
 
 /// How long to wait on a rate limit that names no time: GitHub says "at least one minute".
 const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
-
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a GitHub client could not be set up: configuration, never worth a retry.
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +31,12 @@ pub enum SetupError {
     InvalidKey(String),
 }
 
-/// Octocrab against one base URL, making raw calls: each request carries the bearer it is given
-/// (an App JWT, an installation token, a plain token) and the API version, and every answer is
-/// read here.
-#[derive(Clone)]
+/// The shared client against one base URL: each request carries the bearer it is given (an App
+/// JWT, an installation token, a plain token) and the API version, and every answer is read here.
+#[derive(Clone, Debug)]
 pub(crate) struct Client {
-    octocrab: Octocrab,
+    http: HttpClient,
+    /// Without a trailing slash.
     base_url: String,
 }
 
@@ -52,17 +53,22 @@ impl Client {
         if uri.query().is_some() {
             return Err(invalid("must not have a query"));
         }
-        let octocrab = Octocrab::builder()
-            .base_uri(base_url)
-            .map_err(|err| invalid(&err.to_string()))?
-            .add_retry_config(RetryConfig::None)
-            .set_connect_timeout(Some(CONNECT_TIMEOUT))
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .build()
-            .map_err(|err| invalid(&err.to_string()))?;
+        let http = HttpClient::new(ClientSettings {
+            // GitHub moves renamed repositories and transferred issues with a redirect on the same
+            // host; the token never follows one elsewhere.
+            redirects: Redirects::SameHost,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                backoff_base: Duration::from_millis(250),
+                max_backoff: Duration::from_secs(4),
+                max_rate_limit_wait: Duration::ZERO,
+            },
+            ..ClientSettings::new("github")
+        })
+        .map_err(|e| invalid(&e.to_string()))?;
         Ok(Client {
-            octocrab,
-            base_url: base_url.to_owned(),
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
         })
     }
 
@@ -78,9 +84,10 @@ impl Client {
         path_and_query: &str,
         bearer: &Secret,
         body: Option<&Value>,
+        replay: Replay,
         now: DateTime<Utc>,
     ) -> Result<Answer, GitHubError> {
-        self.send(&method, path_and_query, bearer, body)
+        self.send(&method, path_and_query, bearer, body, replay)
             .await?
             .checked(&format!("{method} {path_and_query}"), now)
     }
@@ -93,39 +100,30 @@ impl Client {
         path_and_query: &str,
         bearer: &Secret,
         body: Option<&Value>,
+        replay: Replay,
     ) -> Result<Answer, GitHubError> {
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", bearer.expose()))
-            .map_err(|_| GitHubError::Refused("the token is not a valid header value".into()))?;
-        authorization.set_sensitive(true);
-        let builder = http::Request::builder()
-            .method(method.clone())
-            .uri(path_and_query)
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/vnd.github+json");
-        let mut request = self
-            .octocrab
-            .build_request(builder, body)
-            .map_err(|err| GitHubError::Refused(format!("{method} {path_and_query}: {err}")))?;
-        pin_api_version(request.headers_mut());
-        let response =
-            self.octocrab.execute(request).await.map_err(|err| {
-                GitHubError::Retryable(format!("{method} {path_and_query}: {err}"))
-            })?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = self
-            .octocrab
-            .body_to_string(response)
-            .await
-            .map_err(|err| {
-                GitHubError::Retryable(format!(
-                    "{method} {path_and_query}: reading the answer: {err}"
-                ))
-            })?;
+        let authorization = outbound::bearer(bearer.expose())
+            .ok_or_else(|| GitHubError::Refused("the token is not a valid header value".into()))?;
+        let mut request = Request::new(
+            method.clone(),
+            format!("{}{path_and_query}", self.base_url),
+            replay,
+        )
+        .header(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        )
+        .authorization(authorization);
+        pin_api_version(&mut request.headers);
+        request.body = body.cloned();
+        let response = self.http.send(&request).await.map_err(|e| match e {
+            SendError::Invalid(problem) => GitHubError::Refused(problem),
+            other => GitHubError::Retryable(other.to_string()),
+        })?;
         Ok(Answer {
-            status,
-            headers,
-            body,
+            status: response.status,
+            body: response.text(),
+            headers: response.headers,
         })
     }
 }
@@ -224,7 +222,9 @@ impl Answer {
 }
 
 /// The target of the `Link` header entry with `rel` (`<url>; rel="next", <url>; rel="last"`).
-/// Split on `<` rather than `,`: GitHub's URLs may hold commas (`state=dismissed,fixed`).
+/// Split on `<` rather than `,`: GitHub's URLs may hold commas (`state=dismissed,fixed`). Written
+/// here rather than taken from a crate: none in the lockfile parses RFC 8288 headers, and this
+/// reads the one shape GitHub sends (the URL's query is then read with `url`).
 pub(crate) fn link_target(header: &str, rel: &str) -> Option<String> {
     header.split('<').skip(1).find_map(|entry| {
         let (url, params) = entry.split_once('>')?;

@@ -10,8 +10,9 @@
 //! # Layout
 //! - [`rest`]: `RestGitHub`, the port's adapter (paths and bodies from GitHub's OpenAPI
 //!   description).
-//! - [`client`]: the HTTP client under it and under the token exchange (octocrab's raw calls, the
-//!   pinned API version, answers read: rate limits, `Link`, GitHub's `message`).
+//! - `requests`: the paths, query parameters, cursors and bodies it sends.
+//! - [`client`]: the HTTP client under it and under the token exchange (the shared outbound
+//!   client, the pinned API version, answers read: rate limits, `Link`, GitHub's `message`).
 //! - [`app_auth`]: `AppCredentials` and `InstallationTokens` (App JWT → installation tokens,
 //!   cached).
 //! - [`clients`]: `AppClients`, one `RestGitHub` per installation, sharing the token cache.
@@ -19,4 +20,5 @@
 pub mod app_auth;
 pub mod client;
 pub mod clients;
+mod requests;
 pub mod rest;

@@ -4,7 +4,9 @@
 
 use super::settings::{Flavor, JiraAuth};
 use super::{adf, wiki};
+use ::http::HeaderValue;
 use scantix_core::ticket::TicketContent;
+use scantix_http::outbound;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -91,18 +93,12 @@ impl Dialect {
             .collect()
     }
 
-    /// Adds the credentials. The header is marked sensitive by reqwest, so it never shows in its
-    /// debug output either.
-    pub fn authorize(
-        self,
-        request: reqwest::RequestBuilder,
-        auth: &JiraAuth,
-    ) -> reqwest::RequestBuilder {
+    /// The `Authorization` header for `auth` (`None` when the credential cannot be a header
+    /// value). The shared client marks it sensitive, so it never shows in debug output.
+    pub fn authorization(self, auth: &JiraAuth) -> Option<HeaderValue> {
         match auth {
-            JiraAuth::Cloud { email, api_token } => {
-                request.basic_auth(email, Some(api_token.expose()))
-            }
-            JiraAuth::DataCenter { token } => request.bearer_auth(token.expose()),
+            JiraAuth::Cloud { email, api_token } => outbound::basic(email, api_token.expose()),
+            JiraAuth::DataCenter { token } => outbound::bearer(token.expose()),
         }
     }
 }
@@ -196,32 +192,21 @@ mod tests {
 
     #[test]
     fn credentials_become_the_right_header() {
-        let client = reqwest::Client::new();
         let basic = Dialect(Flavor::Cloud)
-            .authorize(
-                client.get("https://x.invalid/"),
-                &JiraAuth::Cloud {
-                    email: "bot@example.com".into(),
-                    api_token: scantix_core::secret::Secret::new("tok"),
-                },
-            )
-            .build()
+            .authorization(&JiraAuth::Cloud {
+                email: "bot@example.com".into(),
+                api_token: scantix_core::secret::Secret::new("tok"),
+            })
             .unwrap();
-        let header = basic.headers()["authorization"].clone();
-        assert!(header.is_sensitive());
         assert_eq!(
-            header.to_str().unwrap(),
+            basic.to_str().unwrap(),
             "Basic Ym90QGV4YW1wbGUuY29tOnRvaw=="
         );
         let bearer = Dialect(Flavor::DataCenter)
-            .authorize(
-                client.get("https://x.invalid/"),
-                &JiraAuth::DataCenter {
-                    token: scantix_core::secret::Secret::new("pat"),
-                },
-            )
-            .build()
+            .authorization(&JiraAuth::DataCenter {
+                token: scantix_core::secret::Secret::new("pat"),
+            })
             .unwrap();
-        assert_eq!(bearer.headers()["authorization"], "Bearer pat");
+        assert_eq!(bearer, "Bearer pat");
     }
 }

@@ -2,7 +2,7 @@
 //! setting a person has to fix. Jira's own messages are kept (they never contain our credentials,
 //! which travel only in a header).
 
-use reqwest::StatusCode;
+use ::http::StatusCode;
 use scantix_core::ports::tracker::TrackerError;
 use serde::Deserialize;
 use std::collections::BTreeMap;

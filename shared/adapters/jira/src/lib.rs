@@ -42,6 +42,7 @@ pub mod workflow;
 
 pub use settings::{Flavor, JiraAuth, JiraSettings, Priorities};
 
+use ::http::{Method, StatusCode};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use create_screen::{FieldMeta, FieldPage, IssueTypePage, Screen};
@@ -49,13 +50,13 @@ use dialect::{Dialect, Myself, SearchPage};
 use errors::{Failure, setting_for_field};
 use http::{Call, Http, Replay};
 use issue_fields::{Filing, IssueFields, Prepared};
-use reqwest::{Method, StatusCode};
 use scantix_core::identity::GroupKey;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use scantix_core::ticket::TicketContent;
 use scantix_core::ticket::destination::TrackerKind;
 use scantix_core::ticket::destination::TrackerSite;
+use scantix_http::outbound::{ClientSettings, HttpClient, Redirects, RetryPolicy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -136,23 +137,27 @@ impl JiraTracker {
             ));
         }
         let timeout = Duration::from_secs(settings.request_timeout_secs);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
+        let client = HttpClient::new(ClientSettings {
+            timeout,
+            connect_timeout: timeout.min(Duration::from_secs(5)),
             // A redirect means a wrong base URL (or a login page); following it could carry the
             // credentials elsewhere. It is reported instead (see `errors`).
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("scantix/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| TrackerError::Failed(format!("building the HTTP client: {e}")))?;
+            redirects: Redirects::None,
+            retry: RetryPolicy {
+                max_attempts: settings.max_attempts,
+                backoff_base: Duration::from_millis(500),
+                max_backoff: http::MAX_WAIT,
+                max_rate_limit_wait: http::MAX_WAIT,
+            },
+            ..ClientSettings::new("jira")
+        })
+        .map_err(|e| TrackerError::Failed(e.to_string()))?;
         Ok(JiraTracker {
             http: Http {
                 client,
                 base_url,
                 dialect: Dialect(settings.flavor),
                 auth,
-                max_attempts: settings.max_attempts,
-                backoff_base: Duration::from_millis(500),
             },
             settings,
             screens: Mutex::new(HashMap::new()),
@@ -168,7 +173,11 @@ impl JiraTracker {
 
     /// Sets the first retry delay (doubling from there; 500 ms by default). Tests make it small.
     pub fn with_backoff_base(mut self, base: Duration) -> JiraTracker {
-        self.http.backoff_base = base;
+        let policy = RetryPolicy {
+            backoff_base: base,
+            ..*self.http.client.retry_policy()
+        };
+        self.http.client = self.http.client.clone().with_retry(policy);
         self
     }
 
@@ -458,12 +467,12 @@ impl JiraTracker {
         loop {
             match flow(attempt).await {
                 Ok(value) => return Ok(value),
-                Err(f) if f.ambiguous && attempt < self.http.max_attempts => {
+                Err(f) if f.ambiguous && attempt < self.http.max_attempts() => {
                     tracing::info!(
                         attempt,
                         "jira call outcome unknown; checking, then repeating"
                     );
-                    tokio::time::sleep(http::backoff(self.http.backoff_base, attempt)).await;
+                    tokio::time::sleep(self.http.backoff(attempt)).await;
                     attempt += 1;
                 }
                 Err(f) => return Err(f),
@@ -725,7 +734,7 @@ fn screen_ids(screen: &Screen) -> Vec<&str> {
 /// The base URL without a trailing slash. Credentials travel with every request, so plain http
 /// is only accepted for a Jira on this machine (tests, a local proxy).
 fn parse_base_url(raw: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
     let local = matches!(
         url.host_str(),
         Some("localhost" | "127.0.0.1" | "[::1]" | "::1")

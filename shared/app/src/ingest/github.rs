@@ -4,7 +4,7 @@
 //! input never reaches the JSON parser), then dedup and routing. Every refusal says why; the
 //! caller's mistakes are 4xx, ours are 5xx.
 
-use super::{Answer, DEFAULT_MAX_BODY};
+use super::{Answer, DEFAULT_MAX_BODY, Delivered};
 use crate::execute::Executor;
 use crate::repo_settings::{RepoSettings, SettingsSource};
 use http::HeaderMap;
@@ -168,19 +168,22 @@ impl GithubIngest {
             Err(refusal) => return refusal,
         };
         let span = tracing::info_span!("delivery", delivery, event);
-        self.route(event, delivery, body).instrument(span).await
+        self.route(event, delivery, body)
+            .instrument(span)
+            .await
+            .answer(delivery)
     }
 
     /// Acts on an authenticated delivery: read it, then apply it.
-    pub async fn route(&self, event: &str, delivery: &str, body: &[u8]) -> Answer {
+    pub async fn route(&self, event: &str, delivery: &str, body: &[u8]) -> Delivered {
         match read_delivery(event, body) {
             Ok(work) => self.apply(delivery, work).await,
-            Err(answer) => answer,
+            Err(done) => done,
         }
     }
 
     /// Applies one read delivery: the work the worker does.
-    pub async fn apply(&self, delivery: &str, work: Work) -> Answer {
+    pub async fn apply(&self, delivery: &str, work: Work) -> Delivered {
         let delivery_id = format!("github:{delivery}");
         match work {
             Work::Installation(change) => {
@@ -203,41 +206,38 @@ impl GithubIngest {
                             .values()
                             .filter(|r| record.covers(r.id))
                             .count();
-                        let applied = super::Disposition::Applied.as_str();
                         tracing::info!(
                             installation = record.id,
                             covered,
-                            outcome = applied,
+                            outcome = super::Disposition::Applied.as_str(),
                             "installation recorded"
                         );
-                        Answer::new(
-                            200,
-                            json!({ "status": applied, "installation": record.id, "active": record.active, "repositories_covered": covered }),
-                        )
+                        Delivered::Applied {
+                            duplicate: false,
+                            detail: json!({ "installation": record.id, "active": record.active, "repositories_covered": covered }),
+                        }
                     }
-                    Err(e) => super::answer_for(Err(e), delivery),
+                    Err(e) => Delivered::from_result(Err(e)),
                 }
             }
-            Work::Alert(alert) => self.apply_alert(delivery, &delivery_id, &alert).await,
+            Work::Alert(alert) => self.apply_alert(&delivery_id, &alert).await,
             // The pull request's summary comment, and on a merge the tickets it fixes.
-            Work::PullRequest(change) => super::answer_for(
+            Work::PullRequest(change) => Delivered::from_result(
                 self.executor
                     .apply_pull_request(&delivery_id, &change)
                     .await,
-                delivery,
             ),
             // The same round trip as Jira's: closure verified against GitHub, won't-fix dismisses,
             // under the ticket's repository's settings.
-            Work::Ticket(event) => super::answer_for(
+            Work::Ticket(event) => Delivered::from_result(
                 self.executor
                     .apply_ticket_with(&delivery_id, &event, self.settings.as_deref())
                     .await,
-                delivery,
             ),
         }
     }
 
-    async fn apply_alert(&self, delivery: &str, delivery_id: &str, alert: &AlertEvent) -> Answer {
+    async fn apply_alert(&self, delivery_id: &str, alert: &AlertEvent) -> Delivered {
         let span = tracing::info_span!(
             "alert",
             repository = %alert.finding.repository.full_name,
@@ -245,17 +245,12 @@ impl GithubIngest {
             alert = alert.finding.number,
             action = %alert.action
         );
-        self.apply_alert_in_span(delivery, delivery_id, alert)
+        self.apply_alert_in_span(delivery_id, alert)
             .instrument(span)
             .await
     }
 
-    async fn apply_alert_in_span(
-        &self,
-        delivery: &str,
-        delivery_id: &str,
-        alert: &AlertEvent,
-    ) -> Answer {
+    async fn apply_alert_in_span(&self, delivery_id: &str, alert: &AlertEvent) -> Delivered {
         // With a GitHub connection, the repository's own settings decide (config file, org
         // defaults, Rego policy, CODEOWNERS); in a local run, its one settings file (or the
         // defaults) through the same policy; without either (tests), built-in triage.
@@ -282,7 +277,7 @@ impl GithubIngest {
                     .await
             }
         };
-        super::answer_for(result, delivery)
+        Delivered::from_result(result)
     }
 }
 
@@ -301,14 +296,14 @@ pub enum Work {
 /// without any (`ping`, events and actions scantix does not act on, malformed bodies). The webhook
 /// function calls this before making a delivery durable, so what the worker later reads is known to
 /// be readable and nothing is stored for deliveries that need no work.
-pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
+pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Delivered> {
     if event == "issues" {
         return read_issues(body);
     }
     if event == "pull_request" {
         return match scantix_webhooks::github::pull_request::parse_pull_request(body) {
             Ok(Some(change)) => Ok(Work::PullRequest(change)),
-            Ok(None) => Err(Answer::ignored(
+            Ok(None) => Err(Delivered::ignored(
                 "`pull_request` action not acted on".to_owned(),
             )),
             Err(e) => Err(malformed(&e)),
@@ -317,35 +312,35 @@ pub fn read_delivery(event: &str, body: &[u8]) -> Result<Work, Answer> {
     if matches!(event, "installation" | "installation_repositories") {
         return match parse_installation(event, body) {
             Ok(Some(change)) => Ok(Work::Installation(change)),
-            Ok(None) => Err(Answer::ignored(format!("`{event}` action not acted on"))),
-            Err((path, message)) => {
-                Err(Answer::malformed(format!("{path}: {message}"), Some(&path)))
-            }
+            Ok(None) => Err(Delivered::ignored(format!("`{event}` action not acted on"))),
+            Err((path, message)) => Err(Delivered::rejected(
+                format!("{path}: {message}"),
+                Some(path),
+            )),
         };
     }
     match parse_delivery(event, body) {
         Ok(ParsedDelivery::Alert(alert)) => Ok(Work::Alert(Box::new(alert))),
-        Ok(ParsedDelivery::Ping) => Err(Answer::pong()),
-        Ok(ParsedDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
+        Ok(ParsedDelivery::Ping) => Err(Delivered::pong()),
+        Ok(ParsedDelivery::Ignored { reason }) => Err(Delivered::ignored(reason)),
         Err(e) => Err(malformed(&e)),
     }
 }
 
 /// An `issues` delivery: a ticket event if it is about a scantix ticket in GitHub Issues.
-fn read_issues(body: &[u8]) -> Result<Work, Answer> {
+fn read_issues(body: &[u8]) -> Result<Work, Delivered> {
     use scantix_webhooks::github::issues::{ParsedIssuesDelivery, parse_issues_delivery};
     match parse_issues_delivery(body) {
         Ok(ParsedIssuesDelivery::Ticket(event)) => Ok(Work::Ticket(event)),
-        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
+        Ok(ParsedIssuesDelivery::Ignored { reason }) => Err(Delivered::ignored(reason)),
         Err(e) => Err(malformed(&e)),
     }
 }
 
-fn malformed(e: &PayloadError) -> Answer {
-    tracing::warn!(error = %e, "malformed payload");
+fn malformed(e: &PayloadError) -> Delivered {
     let path = match e {
-        PayloadError::Invalid { path, .. } => Some(path.as_str()),
+        PayloadError::Invalid { path, .. } => Some(path.clone()),
         _ => None,
     };
-    Answer::malformed(e.to_string(), path)
+    Delivered::rejected(e.to_string(), path)
 }

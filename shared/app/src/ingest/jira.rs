@@ -5,7 +5,7 @@
 //! (`?token=…`), compared in constant time. Dedup is on `X-Atlassian-Webhook-Identifier` (Jira
 //! retries with the same id), or on the body's digest where Data Center sends none.
 
-use super::{Answer, DEFAULT_MAX_BODY};
+use super::{Answer, DEFAULT_MAX_BODY, Delivered};
 use crate::execute::Executor;
 use crate::repo_settings::SettingsSource;
 use http::HeaderMap;
@@ -133,34 +133,32 @@ impl JiraIngest {
             Err(refusal) => return refusal,
         };
         let span = tracing::info_span!("delivery", delivery = %delivery, source = "jira");
-        self.route(&delivery, body).instrument(span).await
+        self.route(&delivery, body)
+            .instrument(span)
+            .await
+            .answer(&delivery)
     }
 
     /// Acts on an authenticated delivery (`delivery` is its dedup id, `jira:…`).
-    pub async fn route(&self, delivery: &str, body: &[u8]) -> Answer {
+    pub async fn route(&self, delivery: &str, body: &[u8]) -> Delivered {
         match read_jira_delivery(body) {
-            Ok(event) => {
-                let result = self
-                    .executor
+            Ok(event) => Delivered::from_result(
+                self.executor
                     .apply_ticket_with(delivery, &event, self.settings.as_deref())
-                    .await;
-                super::answer_for(result, delivery)
-            }
-            Err(answer) => answer,
+                    .await,
+            ),
+            Err(done) => done,
         }
     }
 }
 
 /// Reads a delivery without acting on it (pure): the ticket event, or the answer it gets without
 /// any work (ignored events, malformed bodies).
-pub fn read_jira_delivery(body: &[u8]) -> Result<TicketEvent, Answer> {
+pub fn read_jira_delivery(body: &[u8]) -> Result<TicketEvent, Delivered> {
     match parse_jira_delivery(body) {
         Ok(ParsedJiraDelivery::Ticket(event)) => Ok(event),
-        Ok(ParsedJiraDelivery::Ignored { reason }) => Err(Answer::ignored(reason)),
-        Err(e) => {
-            tracing::warn!(error = %e, "malformed jira payload");
-            Err(Answer::malformed(e.to_string(), Some(&e.path)))
-        }
+        Ok(ParsedJiraDelivery::Ignored { reason }) => Err(Delivered::ignored(reason)),
+        Err(e) => Err(Delivered::rejected(e.to_string(), Some(e.path.clone()))),
     }
 }
 

@@ -34,8 +34,8 @@ impl GithubReceiver {
             Err(refusal) => return refusal,
         };
         let span = tracing::info_span!("delivery", delivery, event);
-        if let Err(answer) = span.in_scope(|| read_delivery(event, body)) {
-            return answer;
+        if let Err(done) = span.in_scope(|| read_delivery(event, body)) {
+            return done.answer(delivery);
         }
         let id = format!("github:{delivery}");
         let item = InboxItem::received(InboxSource::Github, id, event, body, chrono::Utc::now());
@@ -61,8 +61,8 @@ impl JiraReceiver {
             Err(refusal) => return refusal,
         };
         let span = tracing::info_span!("delivery", delivery = %delivery, source = "jira");
-        if let Err(answer) = span.in_scope(|| read_jira_delivery(body)) {
-            return answer;
+        if let Err(done) = span.in_scope(|| read_jira_delivery(body)) {
+            return done.answer(&delivery);
         }
         let item = InboxItem::received(
             InboxSource::Jira,

@@ -346,10 +346,7 @@ fn decompress(encoding: Option<&str>, body: &[u8], max: u64) -> Result<Vec<u8>, 
             // the rest.
             let mut bounded = flate2::read::MultiGzDecoder::new(body).take(max + 1);
             if let Err(e) = bounded.read_to_end(&mut sarif) {
-                return Err(Answer::malformed(
-                    format!("the body is not valid gzip: {e}"),
-                    None,
-                ));
+                return Err(malformed(format!("the body is not valid gzip: {e}"), None));
             }
             if sarif.len() as u64 > max {
                 return Err(too_large());
@@ -376,8 +373,18 @@ fn refused_sarif(e: &SarifError) -> Answer {
             answer
         }
         SarifError::Read(_) => Answer::refused(500, "unreadable", e.to_string()),
-        _ => Answer::malformed(e.to_string(), e.path()),
+        _ => malformed(e.to_string(), e.path()),
     }
+}
+
+/// 400 for a body that does not read, naming the JSON `path` of what is wrong when known (the
+/// same shape as a malformed webhook's answer).
+fn malformed(detail: impl Into<String>, path: Option<&str>) -> Answer {
+    let mut answer = Answer::refused(400, "malformed_payload", detail);
+    if let Some(path) = path {
+        answer.body["path"] = serde_json::json!(path);
+    }
+    answer
 }
 
 fn oidc_refusal(e: &OidcError) -> Answer {

@@ -1,4 +1,10 @@
 //! Where the real SARIF files are, and small helpers to read and change them.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 #![allow(dead_code)]
 
 use scantix_sarif::{Analysis, Finding, ParseOptions, parse_reader, parse_slice};

@@ -7,7 +7,7 @@
 //! environment); rotating the secret revokes every token at once. A token speaks for its
 //! installation, so it may upload for any repository that installation covers.
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use scantix_core::secret::Secret;
 use sha2::Sha256;
 
@@ -66,8 +66,7 @@ impl UploadTokens {
     }
 
     fn mac(&self, installation_id: u64) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.secret.expose().as_bytes())
-            .expect("HMAC takes a key of any length");
+        let mut mac = crate::signature::mac_for(self.secret.expose().as_bytes());
         mac.update(format!("scantix-upload-token:v1:{installation_id}").as_bytes());
         mac
     }

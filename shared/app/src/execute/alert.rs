@@ -1,0 +1,288 @@
+//! Alerts: an alert event committed (decide, one guarded write, a lost race re-decided) and its
+//! group's tracker work started.
+
+use super::*;
+
+impl Executor {
+    /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`), with a bare
+    /// triage (no reason, no overrides) under the executor's configuration.
+    pub async fn apply_alert(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        triage: Triage,
+    ) -> Result<Outcome, ExecuteError> {
+        let verdict = plain(triage, format!("{triage:?}").to_lowercase());
+        self.apply_verdict(delivery, event, &verdict, &self.config)
+            .await
+    }
+
+    /// Applies one alert event as triage judged it (`verdict`), under `config` (the repository's
+    /// own configuration).
+    pub async fn apply_verdict(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        verdict: &Verdict,
+        config: &Config,
+    ) -> Result<Outcome, ExecuteError> {
+        let committed = self
+            .commit_alert_leased(delivery, event, verdict, config, true)
+            .await?;
+        let (group, mut actions, duplicate, synced) = match committed {
+            Committed::Applied(applied) => {
+                let synced = self.sync_committed(&applied).await?;
+                (
+                    Some(applied.decision.group_key),
+                    applied.decision.actions,
+                    false,
+                    synced,
+                )
+            }
+            Committed::Duplicate { group, settled } => {
+                // The first attempt may have crashed after committing: finish what it queued
+                // (nothing to finish when the group read with the delivery owes nothing).
+                let synced = match (&group, settled) {
+                    (_, Some(settled)) => Some(*settled),
+                    (Some(key), None) => self.sync_group(key).await?,
+                    (None, None) => None,
+                };
+                (group, vec![], true, synced)
+            }
+            Committed::Ignored(reason) => {
+                return Ok(Outcome {
+                    delivery: delivery.into(),
+                    duplicate: false,
+                    group: None,
+                    actions: vec![Action::Ignored {
+                        reason: reason.clone(),
+                    }],
+                    ticket: None,
+                    ticket_state: None,
+                    ignored: Some(reason),
+                });
+            }
+        };
+        // An alert seen only on a pull request changes what the pull request's summary says
+        // (also on a redelivery: the first attempt may have failed to post it).
+        actions.extend(self.refresh_pull_request_of(event).await?);
+        Ok(Outcome {
+            delivery: delivery.into(),
+            duplicate,
+            group,
+            actions,
+            ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
+            ticket_state: synced.as_ref().map(|g| g.ticket_state),
+            ignored: None,
+        })
+    }
+
+    /// Phase 1 only: decides and commits an alert event, leaving the tracker calls it queued in
+    /// the group's outbox for `sync_group`. A backfill or a batch of stream records commits many
+    /// events this way and then syncs each touched group once.
+    pub async fn commit_alert(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        verdict: &Verdict,
+        config: &Config,
+    ) -> Result<Committed, ExecuteError> {
+        self.commit_alert_leased(delivery, event, verdict, config, false)
+            .await
+    }
+
+    /// `commit_alert`, taking the group's lease in the same write when `take_lease` and calls are
+    /// now owed (then `sync_committed` drains them without another write to take it).
+    pub(super) async fn commit_alert_leased(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        verdict: &Verdict,
+        config: &Config,
+        take_lease: bool,
+    ) -> Result<Committed, ExecuteError> {
+        let fingerprint = Fingerprint::of(&event.finding);
+        // The group a new finding would join; a known finding keeps the group it was put in.
+        let new_key = group_key_for(event, None, config, verdict.group_by);
+        let mut conflicts = 0;
+        let mut unavailable = 0;
+        loop {
+            let now = (self.clock)();
+            let read = self
+                .store
+                .read_event(EventKeys {
+                    delivery,
+                    finding: &fingerprint,
+                    group: &new_key,
+                    installation: event.installation_id,
+                })
+                .await?;
+            if let Some(seen) = read.delivery {
+                let settled = read
+                    .group
+                    .filter(|g| {
+                        seen.group_key.as_ref() == Some(&new_key) && g.value.outbox.is_empty()
+                    })
+                    .map(|g| Box::new(g.value));
+                return Ok(Committed::Duplicate {
+                    group: seen.group_key,
+                    settled,
+                });
+            }
+            // An uninstalled App, or a repository taken out of it, gets no more work;
+            // installations scantix never heard of (installed before it was deployed) are served.
+            if let Some(installation) = &read.installation
+                && !installation.value.covers(event.finding.repository.id)
+            {
+                return Ok(Committed::Ignored(format!(
+                    "repository {} is not covered by installation {}",
+                    event.finding.repository.full_name, installation.value.id
+                )));
+            }
+            let finding = read.finding;
+            let key = group_key_for(
+                event,
+                finding.as_ref().map(|f| &f.value),
+                config,
+                verdict.group_by,
+            );
+            // Only after a grouping change does a known finding's group differ from the one read.
+            let group = match (&finding, key == new_key) {
+                (Some(_), false) => self.store.get_group(&key).await?,
+                _ => read.group,
+            };
+            let mut decision = decide(Inputs {
+                event,
+                finding: finding.as_ref().map(|f| &f.value),
+                group: group.as_ref().map(|g| &g.value),
+                verdict,
+                config,
+                now,
+                delivery: Some(delivery),
+            });
+            let lease = self.prepare_group(&mut decision, now, Some(delivery), take_lease);
+            let commit = Commit {
+                delivery: Some(self.delivery_record(delivery, Some(&decision.group_key), now)),
+                findings: decision
+                    .finding
+                    .clone()
+                    .map(|value| Guarded::replacing(value, finding.as_ref()))
+                    .into_iter()
+                    .collect(),
+                group: decision
+                    .group
+                    .clone()
+                    .map(|value| Guarded::replacing(value, group.as_ref())),
+                content: decision.content.clone(),
+                links: draft_links(&decision, group.as_ref()),
+                audit: decision.audit.clone(),
+            };
+            match self.store.commit(commit).await {
+                Ok(()) => {
+                    let committed = decision.group.clone().map(|value| Versioned {
+                        value,
+                        version: group.as_ref().map_or(1, |g| g.version + 1),
+                    });
+                    return Ok(Committed::Applied(Box::new(Applied {
+                        decision,
+                        group: committed.or(group),
+                        lease,
+                    })));
+                }
+                Err(StoreError::Conflict) => {
+                    conflicts += 1;
+                    if conflicts >= self.settings.max_conflicts {
+                        return Err(ExecuteError::Contention(conflicts));
+                    }
+                    backoff(conflicts).await;
+                }
+                // Throttling or a store under load (DynamoDB answers a transaction that waited
+                // too long for an item's lock with a 500): nothing was written, and a moment
+                // later the same commit usually goes through.
+                Err(StoreError::Unavailable(why)) if unavailable < UNAVAILABLE_RETRIES => {
+                    unavailable += 1;
+                    tracing::warn!(attempt = unavailable, why = %why, "store unavailable; retrying the commit");
+                    backoff(unavailable + 2).await;
+                }
+                // A concurrent copy of this delivery won the commit.
+                Err(StoreError::DuplicateDelivery(_)) => {
+                    return Ok(Committed::Duplicate {
+                        group: Some(key),
+                        settled: None,
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Phase 2 for a committed decision: drains the group's outbox if the commit took the lease.
+    /// Returns the group as left (or as committed, when another holder drains it).
+    pub async fn sync_committed(
+        &self,
+        applied: &Applied,
+    ) -> Result<Option<GroupRecord>, ExecuteError> {
+        match (&applied.lease, &applied.group) {
+            (Some(token), Some(group)) => match self.drain(group.clone(), token).await {
+                Ok(left) => Ok(Some(left)),
+                // The lease ran out mid-drain (a slow tracker or store) and another caller took
+                // it over: the outbox is theirs now, this delivery's part is committed, and it is
+                // left to them as any non-holder leaves it.
+                Err(ExecuteError::SyncPending(key)) => {
+                    tracing::info!(group = %key, "lease taken over mid-drain; the new holder finishes");
+                    Ok(Some(group.value.clone()))
+                }
+                Err(e) => Err(e),
+            },
+            (None, group) => Ok(group.as_ref().map(|g| g.value.clone())),
+            (Some(_), None) => Ok(None),
+        }
+    }
+
+    /// Readies a decided group for its commit: a draft group's calls are settled in place (their
+    /// audit entries join the decision's); a group that now owes tracker calls takes the lease if
+    /// nobody holds it. Returns the lease token taken.
+    pub(super) fn prepare_group(
+        &self,
+        decision: &mut Decision,
+        now: DateTime<Utc>,
+        delivery: Option<&str>,
+        take_lease: bool,
+    ) -> Option<String> {
+        let group = decision.group.as_mut()?;
+        if self.drafts_only() || group.is_draft() {
+            let settled = settle_draft_ops(group, now, delivery);
+            decision.audit.extend(settled);
+        }
+        let free = group.lease.as_ref().is_none_or(|l| l.until <= now);
+        if !take_lease || group.outbox.is_empty() || !free {
+            return None;
+        }
+        let token = uuid::Uuid::new_v4().to_string();
+        group.lease = Some(Lease {
+            token: token.clone(),
+            until: now + self.settings.lease,
+        });
+        Some(token)
+    }
+
+    /// Whether this executor's tracker is the draft tracker: tickets are drafts kept with their
+    /// groups, and no call is ever made for them.
+    pub(super) fn drafts_only(&self) -> bool {
+        self.tracker.name() == DRAFT_TRACKER
+    }
+
+    pub(super) fn delivery_record(
+        &self,
+        delivery: &str,
+        group: Option<&GroupKey>,
+        now: DateTime<Utc>,
+    ) -> DeliveryRecord {
+        DeliveryRecord {
+            id: delivery.into(),
+            group_key: group.cloned(),
+            received_at: now,
+            expires_at: now + self.settings.dedup_for,
+        }
+    }
+}

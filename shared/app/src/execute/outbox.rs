@@ -1,0 +1,420 @@
+//! The outbox: the lease holder drains a group's queued tracker calls, once each and in order
+//! (create bracketed by `CreateAttempt`, updates coalesced, dismissals after a won't fix).
+
+use super::*;
+
+impl Executor {
+    /// Drains `key`'s outbox through the tracker if nobody else is: takes the lease when it is
+    /// free (or expired) and drains; leaves a group whose lease is held to its holder. Returns the
+    /// group as left. Safe to call any time (the sweeper calls it for groups with queued ops).
+    pub async fn sync_group(&self, key: &GroupKey) -> Result<Option<GroupRecord>, ExecuteError> {
+        let token = uuid::Uuid::new_v4().to_string();
+        loop {
+            let Some(current) = self.store.get_group(key).await? else {
+                return Ok(None);
+            };
+            if current.value.outbox.is_empty() {
+                return Ok(Some(current.value));
+            }
+            let now = (self.clock)();
+            if current.value.lease.as_ref().is_some_and(|l| l.until > now) {
+                // A live holder drains it, this op included.
+                return Ok(Some(current.value));
+            }
+            let mut leased = current.value.clone();
+            leased.lease = Some(Lease {
+                token: token.clone(),
+                until: now + self.settings.lease,
+            });
+            match self
+                .store
+                .put_group(Guarded::replacing(leased.clone(), Some(&current)))
+                .await
+            {
+                Ok(version) => {
+                    return self
+                        .drain(
+                            Versioned {
+                                value: leased,
+                                version,
+                            },
+                            &token,
+                        )
+                        .await
+                        .map(Some);
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs the outbox while holding the lease, then releases it.
+    pub(super) async fn drain(
+        &self,
+        mut group: Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<GroupRecord, ExecuteError> {
+        loop {
+            let Some(pending) = group.value.outbox.first().cloned() else {
+                // Release; if ops were appended meanwhile, the guarded write fails and the loop
+                // picks them up.
+                let released = self
+                    .modify_group(group, token, None, |g, _| {
+                        if g.outbox.is_empty() {
+                            g.lease = None;
+                        }
+                    })
+                    .await?;
+                if released.value.outbox.is_empty() {
+                    return Ok(released.value);
+                }
+                group = released;
+                continue;
+            };
+            let real_ticket = !self.drafts_only() && !group.value.is_draft();
+            if pending.op == OutboxOp::Refresh && real_ticket {
+                group = self.coalesce(group, token).await?;
+            }
+            let rendered_at = (self.clock)();
+            // What the render sees; events change `updated_at` when they change the group.
+            let rendered_from = group.value.updated_at;
+            let result = match self.perform(&mut group, token, &pending).await {
+                Ok(result) => result,
+                Err(e) => {
+                    // Leave the op queued and free the lease so a retry can proceed at once.
+                    let _ = self
+                        .modify_group(group, token, None, |g, _| g.lease = None)
+                        .await;
+                    return Err(e);
+                }
+            };
+            let renders = matches!(pending.op, OutboxOp::Create | OutboxOp::Refresh);
+            let link = result.as_ref().map(|(ticket, _)| TicketLink {
+                tracker: ticket.tracker.clone(),
+                ticket_key: ticket.key.clone(),
+                group: group.value.key.clone(),
+            });
+            let next = self
+                .modify_group(group, token, link, |g, raced| {
+                    g.outbox.retain(|p| p.id != pending.id);
+                    if renders && real_ticket {
+                        g.ticket_written_at = Some(rendered_at);
+                    }
+                    if pending.op == OutboxOp::Create {
+                        // The ticket is recorded (or was already): nothing left to look for.
+                        g.create_attempt = None;
+                    }
+                    if renders && (raced || g.updated_at != rendered_from) {
+                        // The group changed while the ticket was being rendered and written (a
+                        // racing event's refresh was folded into this one, or into the create):
+                        // render it once more.
+                        g.push_op(OutboxOp::Refresh);
+                    }
+                    if let Some((ticket, initial)) = &result
+                        && g.ticket.is_none()
+                    {
+                        g.ticket = Some(ticket.clone());
+                        // The decided state wins (the group may already be stale); a fresh ticket
+                        // starts where the tracker put it.
+                        if g.ticket_state == TicketState::Draft {
+                            g.ticket_state = *initial;
+                        }
+                    }
+                    // The last op done: release in the same write (one round trip fewer). If a
+                    // racing event appended ops, the re-read record has them and the lease stays.
+                    if g.outbox.is_empty() {
+                        g.lease = None;
+                    }
+                })
+                .await?;
+            group = next;
+            if group.value.lease.is_none() {
+                return Ok(group.value);
+            }
+        }
+    }
+
+    /// Before a refresh: when the ticket was written less than `settings.coalesce` ago, waits
+    /// out the rest while holding `group`'s lease, then re-reads the group. Findings joining
+    /// meanwhile (a burst: a first scan, a backfill) leave their refresh to this holder, so one
+    /// update carries all of them. Returns the record still leased to `token`.
+    pub(super) async fn coalesce(
+        &self,
+        group: Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<Versioned<GroupRecord>, ExecuteError> {
+        let now = (self.clock)();
+        let Some(written) = group.value.ticket_written_at else {
+            return Ok(group);
+        };
+        let Ok(since) = (now - written).to_std() else {
+            return Ok(group);
+        };
+        let remaining = group
+            .value
+            .lease
+            .as_ref()
+            .and_then(|l| (l.until - now).to_std().ok())
+            .unwrap_or_default();
+        // Never wait out the lease itself: another caller would take it over mid-write.
+        let pause = self
+            .settings
+            .coalesce
+            .saturating_sub(since)
+            .min(remaining / 2);
+        if pause.is_zero() {
+            return Ok(group);
+        }
+        tokio::time::sleep(pause).await;
+        match self.store.get_group(&group.value.key).await? {
+            Some(current)
+                if current
+                    .value
+                    .lease
+                    .as_ref()
+                    .is_some_and(|l| l.token == token) =>
+            {
+                Ok(current)
+            }
+            // Not ours any more (the lease ran out): keep the record we had; its next guarded
+            // write fails and the caller's loop treats it as any lost race.
+            _ => Ok(group),
+        }
+    }
+
+    /// Performs one op; returns the ticket and its state when the op created (or found) it.
+    /// `group` is the leased record, kept current when the op writes to it (a create does).
+    pub(super) async fn perform(
+        &self,
+        leased: &mut Versioned<GroupRecord>,
+        token: &str,
+        pending: &PendingOp,
+    ) -> Result<Option<(TicketRef, TicketState)>, ExecuteError> {
+        let real_tracker = !self.drafts_only() && !leased.value.is_draft();
+        if pending.op == OutboxOp::Create && leased.value.ticket.is_none() && real_tracker {
+            return self.create_ticket(leased, token).await.map(Some);
+        }
+        let group = &leased.value;
+        match &pending.op {
+            OutboxOp::DismissAlert {
+                number,
+                reason,
+                comment,
+            } => {
+                let Some(github) = &self.github else {
+                    tracing::warn!(group = %group.key, number, "no GitHub connection: dismissal not sent");
+                    return Ok(None);
+                };
+                let github = github.for_installation(group.installation_id)?;
+                github
+                    .dismiss_alert(&group.repository, group.kind, *number, *reason, comment)
+                    .await?;
+                return Ok(None);
+            }
+            OutboxOp::DismissPending => {
+                self.dismiss_pending(group).await?;
+                return Ok(None);
+            }
+            _ => {}
+        }
+        if group.is_draft() || self.drafts_only() {
+            // Drafts are settled in their commits; an op left from before is a no-op, except a
+            // create, which gives the group its draft.
+            return Ok(match (&pending.op, &group.ticket) {
+                (OutboxOp::Create, None) => {
+                    Some((TicketRef::draft(&group.key), TicketState::Draft))
+                }
+                _ => None,
+            });
+        }
+        let ticket = match (&pending.op, &group.ticket) {
+            // Created by an earlier run of this op (see `create_ticket`).
+            (OutboxOp::Create, _) => return Ok(None),
+            (_, Some(ticket)) => ticket,
+            (op, None) => {
+                // Unreachable by construction (a create is always queued first); dropping the op
+                // beats wedging the outbox.
+                tracing::warn!(group = %group.key, ?op, "op without a ticket dropped");
+                return Ok(None);
+            }
+        };
+        match &pending.op {
+            OutboxOp::Create | OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending => {}
+            OutboxOp::Refresh => {
+                let content = self.render(group).await?;
+                self.tracker.update(ticket, &content).await?
+            }
+            OutboxOp::Comment { text } => {
+                let id = format!("{}-{}", group.key.label(), pending.id);
+                self.tracker.comment(ticket, &id, text).await?
+            }
+            OutboxOp::Transition { to } => self.tracker.transition(ticket, *to).await?,
+            OutboxOp::CloseNotPlanned => self.tracker.close_not_planned(ticket).await?,
+        }
+        Ok(None)
+    }
+
+    /// Sends GitHub the dismissals scantix owes for `group`'s findings (a "won't fix" closure),
+    /// page by page, clearing each finding's debt once GitHub took it. A finding that came back
+    /// open meanwhile keeps it unpaid: a person reopened it after the closure.
+    pub(super) async fn dismiss_pending(&self, group: &GroupRecord) -> Result<(), ExecuteError> {
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .group_findings(&group.key, Members::Ticketed, after.as_deref(), PAGE)
+                .await?;
+            for stored in page.items {
+                let record = &stored.value;
+                let Some(owed) = &record.pending_dismissal else {
+                    continue;
+                };
+                if record.finding.state != AlertState::Dismissed {
+                    continue;
+                }
+                match &self.github {
+                    Some(clients) => {
+                        let github = clients.for_installation(group.installation_id)?;
+                        github
+                            .dismiss_alert(
+                                &record.finding.repository,
+                                record.finding.kind,
+                                record.number(),
+                                owed.reason,
+                                &owed.comment,
+                            )
+                            .await?;
+                    }
+                    None => {
+                        tracing::warn!(group = %group.key, number = record.number(), "no GitHub connection: dismissal not sent");
+                    }
+                }
+                let mut paid = record.clone();
+                paid.pending_dismissal = None;
+                match self
+                    .store
+                    .commit(Commit {
+                        findings: vec![Guarded::replacing(paid, Some(&stored))],
+                        ..Commit::default()
+                    })
+                    .await
+                {
+                    // A webhook changed the finding meanwhile (GitHub's own `dismissed`, most
+                    // likely, which settles the debt too); the dismissal is idempotent anyway.
+                    Ok(()) | Err(StoreError::Conflict) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The group's ticket: found where an earlier create (or a store that lost track) left one,
+    /// created otherwise. The create is bracketed in the group record: `sent_at` before the request
+    /// goes out, the answer the moment it arrives, both under the lease. A retry after a crash
+    /// anywhere in between then asks the tracker with what it knows (`find_after`): the answered
+    /// ticket, or the time a create may have landed, which a tracker whose search lags its writes
+    /// (Jira Cloud) needs to look consistently. Without an attempt on record, no create was ever
+    /// sent for this group by this protocol; the lookup still runs, for tickets made before the
+    /// store knew of them (a store reset, a crash in an older version).
+    pub(super) async fn create_ticket(
+        &self,
+        leased: &mut Versioned<GroupRecord>,
+        token: &str,
+    ) -> Result<(TicketRef, TicketState), ExecuteError> {
+        let content = self.render(&leased.value).await?;
+        // Looked for where the group files it (a repository's own project, say).
+        let existing = match &leased.value.create_attempt {
+            Some(attempt) => {
+                self.tracker
+                    .find_after(&content, attempt, (self.clock)())
+                    .await?
+            }
+            None => self.tracker.find_for(&content).await?,
+        };
+        if let Some(ticket) = existing {
+            let answered = leased
+                .value
+                .create_attempt
+                .as_ref()
+                .and_then(|a| a.answered.as_ref())
+                .filter(|created| created.ticket == ticket);
+            let state = match answered {
+                Some(created) => created.state,
+                // Found after a crash: it was created open.
+                None => TicketState::Open,
+            };
+            tracing::info!(group = %leased.value.key, ticket = %ticket, "ticket found, not created again");
+            return Ok((ticket, state));
+        }
+        let sent_at = (self.clock)();
+        *leased = self
+            .modify_group(leased.clone(), token, None, |g, _| {
+                g.create_attempt = Some(CreateAttempt {
+                    sent_at,
+                    answered: None,
+                });
+            })
+            .await?;
+        let created = self.tracker.create_with_receipt(&content).await?;
+        // Durable before anything else can fail (the reverse link, the final write): a retry uses
+        // this answer instead of a search that may not show the ticket yet.
+        *leased = self
+            .modify_group(leased.clone(), token, None, |g, _| {
+                if let Some(attempt) = &mut g.create_attempt {
+                    attempt.answered = Some(created.clone());
+                }
+            })
+            .await?;
+        tracing::info!(group = %leased.value.key, ticket = %created.ticket, "ticket created");
+        Ok((created.ticket, created.state))
+    }
+
+    /// Read-modify-write of a leased group, re-reading on conflicts (events keep appending to the
+    /// outbox and changing counts while the lease holder works). `change` is told whether anybody
+    /// else wrote the group since the holder last read it. Returns the group as written.
+    pub(super) async fn modify_group(
+        &self,
+        mut group: Versioned<GroupRecord>,
+        token: &str,
+        link: Option<TicketLink>,
+        change: impl Fn(&mut GroupRecord, bool),
+    ) -> Result<Versioned<GroupRecord>, ExecuteError> {
+        let mut raced = false;
+        loop {
+            if group.value.lease.as_ref().is_none_or(|l| l.token != token) {
+                // Our lease expired and somebody else took over: they own the outbox now.
+                return Err(ExecuteError::SyncPending(group.value.key.clone()));
+            }
+            let mut next = group.value.clone();
+            change(&mut next, raced);
+            let commit = Commit {
+                group: Some(Guarded::replacing(next.clone(), Some(&group))),
+                links: link.iter().cloned().collect(),
+                ..Commit::default()
+            };
+            match self.store.commit(commit).await {
+                Ok(()) => {
+                    return Ok(Versioned {
+                        value: next,
+                        version: group.version + 1,
+                    });
+                }
+                Err(StoreError::Conflict) => {
+                    raced = true;
+                    let key = group.value.key.clone();
+                    group = self
+                        .store
+                        .get_group(&key)
+                        .await?
+                        .ok_or(StoreError::Conflict)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
