@@ -42,6 +42,8 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
             jira = jira.with_settings(source.clone());
         }
     }
+    // SARIF uploads: the worker defers them (`scantix_app::uploads::NotYetApplied`, kept pending
+    // for replay) until an analysis applier is joined here with `.with_uploads(…)`.
     Ok(Worker::new(store, github, Some(jira)))
 }
 
