@@ -423,6 +423,7 @@ impl Executor {
                 content: decision.content.clone(),
                 links: draft_links(&decision, group.as_ref()),
                 audit: decision.audit.clone(),
+                analysis: Vec::new(),
             };
             match self.store.commit(commit).await {
                 Ok(()) => {
@@ -755,6 +756,7 @@ impl Executor {
             content: None,
             links: draft_links(decision, Some(&base)),
             audit: decision.audit.clone(),
+            analysis: Vec::new(),
         };
         let changes_group = commit.group.is_some();
         self.store.commit(commit).await?;

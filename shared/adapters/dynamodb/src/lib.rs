@@ -55,6 +55,7 @@
 //! records it names. Groups written by the old code (every finding inline) are upgraded the first
 //! time they are read ([`legacy`]).
 
+mod analysis;
 mod errors;
 mod inbox;
 mod items;
@@ -587,6 +588,7 @@ fn record_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
             item: document_item(Key::content(&content.key), KIND_CONTENT, content)?,
         });
     }
+    writes.extend(commit.analysis.iter().map(analysis::entry_write));
     for link in &commit.links {
         let mut item = Key::ticket(&link.tracker, &link.ticket_key).into_item();
         item.insert(KIND.into(), AttributeValue::S(KIND_TICKET.into()));
@@ -873,6 +875,15 @@ impl Store for DynamoStore {
             .map(decode_doc)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page { items: audit, next })
+    }
+
+    async fn analysis_findings(
+        &self,
+        analysis: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Fingerprint>, StoreError> {
+        analysis::page(self, analysis, after, limit).await
     }
 
     async fn group_for_ticket(
