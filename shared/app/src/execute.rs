@@ -21,6 +21,7 @@
 //!    (`CreateAttempt`: sent, then answered), so that the lookup after a crash knows a ticket may
 //!    exist, or which one does, even where the tracker's search lags its writes.
 
+pub mod analysis;
 pub mod own_accounts;
 
 use crate::repo_settings::SettingsSource;
