@@ -420,3 +420,6 @@ async fn default_ref(executor: &Executor, repository: &Repository) -> Result<Str
         None => FALLBACK_REF.to_owned(),
     })
 }
+
+#[cfg(test)]
+mod tests;
