@@ -47,7 +47,8 @@ pub fn finding_of(
             .filter_map(|end| {
                 Some(FlowStep {
                     location: location_of(end)?,
-                    message: end.message.clone(),
+                    // Scrubbed by the parser already; a secret finding's are dropped all the same.
+                    message: end.message.clone().filter(|_| !result.secret),
                 })
             })
             .collect(),

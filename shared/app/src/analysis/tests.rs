@@ -244,3 +244,23 @@ async fn a_ticket_shows_the_rules_help_and_the_code_flow_as_source_to_sink() {
     assert!(!guidance.trim().is_empty());
     assert!(scantix_core::ticket::markdown::render(&content).contains("app.py"));
 }
+
+/// The upload endpoint's worker runs it on a multi-threaded runtime: the future must be `Send`.
+#[test]
+fn applying_an_analysis_is_a_send_future() {
+    fn assert_send<T: Send>(_: T) {}
+    let executor = Executor::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(MemoryTracker::new()),
+        scantix_core::config::Config::default(),
+    );
+    let settings = RepoSettings::defaults();
+    let target = target();
+    assert_send(apply_analysis(
+        &executor,
+        &settings,
+        &target,
+        vec![],
+        |_| {},
+    ));
+}

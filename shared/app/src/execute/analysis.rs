@@ -52,7 +52,7 @@ impl Executor {
         commit_sha: Option<&str>,
         installation_id: Option<u64>,
         was_listed: bool,
-        verdict: &dyn Fn(&Finding) -> Verdict,
+        verdict: &(dyn Fn(&Finding) -> Verdict + Sync),
         config: &Config,
         analysis: &str,
     ) -> Result<ResultCommitted, ExecuteError> {
