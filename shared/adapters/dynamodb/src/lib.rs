@@ -58,6 +58,7 @@
 //! records it names. Groups written by the old code (every finding inline) are upgraded the first
 //! time they are read ([`legacy`]).
 
+mod analysis;
 mod errors;
 mod inbox;
 mod items;
@@ -450,6 +451,15 @@ impl Store for DynamoStore {
             audit.extend(decode_audit(item)?);
         }
         Ok(Page { items: audit, next })
+    }
+
+    async fn analysis_findings(
+        &self,
+        analysis: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Fingerprint>, StoreError> {
+        analysis::page(self, analysis, after, limit).await
     }
 
     async fn group_for_ticket(

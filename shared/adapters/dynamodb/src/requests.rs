@@ -333,6 +333,7 @@ pub(super) fn record_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
             item: document_item(Key::content(&content.key), KIND_CONTENT, content)?,
         });
     }
+    writes.extend(commit.analysis.iter().map(analysis::entry_write));
     for link in &commit.links {
         let mut item = Key::ticket(&link.tracker, &link.ticket_key).into_item();
         item.insert(KIND.into(), AttributeValue::S(KIND_TICKET.into()));
