@@ -86,6 +86,7 @@ contract! {
     the_queue_lists_groups_with_tracker_calls_oldest_change_first,
     changes_on_lists_a_days_audit_in_time_order,
     installations_are_versioned_and_all_listed,
+    analysis_lists_follow_their_findings_in_one_write,
 }
 
 fn guarded<T>(value: T, expected_version: Option<u64>) -> Guarded<T> {
@@ -2388,6 +2389,7 @@ mod dynamodb_only {
                     at(0),
                     Some("github:layout"),
                 )],
+                analysis: vec![],
             })
             .await?;
 
@@ -2851,4 +2853,82 @@ mod dynamodb_only {
         assert_eq!(shared.get_group(&key).await?, Some(group));
         Ok(())
     }
+}
+
+/// The open findings of a SARIF analysis: entries put and taken off in the write of their
+/// finding (all or nothing with it), idempotent, one list per analysis, read a page at a time in
+/// fingerprint order.
+async fn analysis_lists_follow_their_findings_in_one_write(store: Arc<dyn Store>) -> Result<()> {
+    use scantix_core::ports::store::AnalysisEntry;
+    let entry = |analysis: &str, record: &FindingRecord, listed| AnalysisEntry {
+        analysis: analysis.into(),
+        fingerprint: record.fingerprint.clone(),
+        listed,
+    };
+    let list = |analysis: &'static str| {
+        let store = store.clone();
+        pages(2, move |after| {
+            let store = store.clone();
+            async move { store.analysis_findings(analysis, after.as_deref(), 2).await }
+        })
+    };
+    let records: Vec<FindingRecord> = (1..=5)
+        .map(|n| finding_record(&sample_finding(7, n), at(0)))
+        .collect();
+    ensure!(list("7#main").await?.is_empty(), "no analysis applied yet");
+    store
+        .commit(Commit {
+            findings: records.iter().map(|r| guarded(r.clone(), None)).collect(),
+            analysis: records
+                .iter()
+                .map(|r| entry("7#main", r, true))
+                .chain([entry("7#dev", &records[0], true)])
+                .collect(),
+            ..Commit::default()
+        })
+        .await?;
+    let mut expected: Vec<Fingerprint> = records.iter().map(|r| r.fingerprint.clone()).collect();
+    expected.sort();
+    ensure!(
+        list("7#main").await? == expected,
+        "every entry, in fingerprint order"
+    );
+    ensure!(
+        list("7#dev").await? == [records[0].fingerprint.clone()],
+        "lists are apart"
+    );
+
+    // Listing again changes nothing; taking one off leaves the others.
+    store
+        .commit(Commit {
+            analysis: vec![
+                entry("7#main", &records[1], true),
+                entry("7#main", &records[2], false),
+            ],
+            ..Commit::default()
+        })
+        .await?;
+    expected.retain(|fp| *fp != records[2].fingerprint);
+    ensure!(
+        list("7#main").await? == expected,
+        "one entry off, the rest as they were"
+    );
+
+    // A commit that loses its race writes no entry either.
+    let mut fixed = records[3].clone();
+    fixed.finding.state = scantix_core::finding::AlertState::Fixed;
+    let stale = Commit {
+        findings: vec![guarded(fixed, Some(7))],
+        analysis: vec![
+            entry("7#main", &records[3], false),
+            entry("7#main", &records[2], true),
+        ],
+        ..Commit::default()
+    };
+    expect_conflict(store.commit(stale).await)?;
+    ensure!(
+        list("7#main").await? == expected,
+        "nothing of a refused commit"
+    );
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! - `local`: the store file, the tracker, the executor and the ingests, wired for one machine.
 //! - `config_file`: the settings of `--config` (`.github/scantix.yml`'s format), or the defaults.
 //! - `deliver`: payload files delivered as GitHub or Jira would.
+//! - `sarif`: SARIF files of any scanner applied as one analysis of a repository's ref.
 //! - `serve`: the same ingests over HTTP.
 //! - `sync`: a repository's (or an organisation's) alerts read from GitHub's REST API (backfill,
 //!   reconciliation).
@@ -14,6 +15,7 @@
 mod config_file;
 mod deliver;
 mod local;
+mod sarif;
 mod serve;
 mod sync;
 mod tickets;
@@ -81,6 +83,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Deliver webhook payload files as GitHub (or Jira) would, in-process; one JSON line per action.
     Deliver(deliver::DeliverArgs),
+    /// Apply SARIF files of any scanner as one analysis of a repository's ref (--repo, --ref):
+    /// findings it no longer reports are fixed; one JSON line per action.
+    Sarif(sarif::SarifArgs),
     /// Read a repository's (--repo) or an organisation's (--org) alerts from GitHub's API:
     /// backfill, then reconcile on each run.
     Sync(sync::SyncArgs),
@@ -173,6 +178,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return deliver::run(&app, args).await;
         }
         Command::Sync(args) => sync::run(location, settings()?, args).await?,
+        Command::Sarif(args) => {
+            sarif::run(&local::LocalApp::open(location, settings()?).await?, args).await?
+        }
         Command::Tickets(args) => {
             tickets::run(&local::open_store(&location).await?, &location, args).await?
         }

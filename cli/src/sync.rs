@@ -85,7 +85,7 @@ pub struct SyncArgs {
 
 /// `owner/name`, both parts non-empty: anything else would be refused by GitHub, and the sync
 /// reads a refusal as "this kind of alert is not enabled" and reports nothing read.
-fn parse_full_name(text: &str) -> Result<String, String> {
+pub(crate) fn parse_full_name(text: &str) -> Result<String, String> {
     match text.split_once('/') {
         Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') => {
             Ok(text.to_owned())

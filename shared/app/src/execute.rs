@@ -29,6 +29,7 @@
 //! `own_accounts` is who scantix writes as (so its echoes are recognised).
 
 mod alert;
+pub mod analysis;
 mod installation;
 mod outbox;
 mod overdue;

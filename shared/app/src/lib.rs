@@ -22,6 +22,8 @@
 //! - [`execute`]: `Executor`, which applies decisions through the ports, race-free and safe to
 //!   repeat (`pull_request`: a pull request's summary; `own_accounts`: scantix's account in its
 //!   tracker, learned once per process, so that echoes of its own writes change nothing).
+//! - [`analysis`]: SARIF files applied as one analysis of a repository's ref (`apply_analysis`):
+//!   any scanner's results through the same triage, grouping, lifecycle and trackers.
 //! - [`sync`]: backfill and reconciliation: GitHub's alert listings through the same executor.
 //! - [`sweep`]: the scheduled pass: sync every covered repository, drain queued work, flag overdue
 //!   tickets.
@@ -30,6 +32,7 @@
 //!   CODEOWNERS), cached; [`repo_config`]: `.github/scantix.yml` → those settings.
 //! - [`logging`]: JSON log lines with the spans' fields (delivery, repository, group, outcome).
 
+pub mod analysis;
 pub mod backfill;
 pub mod execute;
 pub mod ingest;

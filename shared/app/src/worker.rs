@@ -5,18 +5,22 @@
 //! the same `apply` for the items still pending. Applying an item twice is harmless: the engine's
 //! own delivery records make the second a recognised duplicate.
 //!
-//! A batch is applied in lanes, concurrently: records about one subject ([`subject_of`]: one
-//! alert, one pull request, one installation, one Jira issue) keep their order in one lane, since
+//! Each item's body is read once ([`ReadItem`]): the lane it goes in and the work applied come
+//! from that one reading. A batch is applied in lanes, concurrently: records about one subject
+//! ([`ReadItem::subject`]: one alert, one pull request, one installation, one ticket) keep their
+//! order in one lane, since
 //! a `fixed` after a `created` must stay after it; records about different subjects are
 //! independent (two alerts joining one group race on the group's version, and the loser re-reads,
 //! as two functions would).
 
+use crate::ingest::github::{Work, read_delivery};
+use crate::ingest::jira::read_jira_delivery;
 use crate::ingest::{Delivered, GithubIngest, JiraIngest};
 use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
+use scantix_core::event::TicketEvent;
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
 use scantix_core::ports::store::{Store, StoreError};
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -63,6 +67,12 @@ impl Worker {
 
     /// Applies one item and records the result on it. An item already done is left alone.
     pub async fn apply(&self, item: &InboxItem) -> Applied {
+        self.apply_read(ReadItem::read(item.clone())).await
+    }
+
+    /// Applies an item already read (see [`ReadItem`]) and records the result on it.
+    pub async fn apply_read(&self, read: ReadItem) -> Applied {
+        let ReadItem { item, work } = read;
         let span = tracing::info_span!(
             "delivery",
             delivery = item.delivery(),
@@ -77,27 +87,24 @@ impl Worker {
                     outcome: "already_done".into(),
                 };
             }
-            let delivered = match item.source {
-                InboxSource::Github => {
-                    self.github
-                        .route(&item.event, item.delivery(), &item.body)
-                        .await
-                }
-                InboxSource::Jira => match &self.jira {
-                    Some(jira) => jira.route(&item.id, &item.body).await,
+            let delivered = match work {
+                Err(done) => done,
+                Ok(ItemWork::Github(work)) => self.github.apply(item.delivery(), work).await,
+                Ok(ItemWork::Jira(event)) => match &self.jira {
+                    Some(jira) => jira.apply(&item.id, &event).await,
                     None => {
                         Delivered::failed("no Jira is configured for this deployment".into(), false)
                     }
                 },
                 // Not a webhook: no answer to read, the applier's outcome is the result.
-                InboxSource::Upload => {
-                    let applied = self.apply_upload(item).await;
-                    self.settle(item, &applied).await;
+                Ok(ItemWork::Upload) => {
+                    let applied = self.apply_upload(&item).await;
+                    self.settle(&item, &applied).await;
                     return applied;
                 }
             };
             let applied = delivered.applied();
-            self.settle(item, &applied).await;
+            self.settle(&item, &applied).await;
             applied
         }
         .instrument(span)
@@ -191,36 +198,111 @@ impl Worker {
     }
 }
 
-/// What an item is about, as far as order matters: deliveries about one subject keep their order
-/// in one lane. A body that does not parse gets a lane of its own (it is refused anyway).
-pub fn subject_of(item: &InboxItem) -> String {
-    // Before any parsing: an upload's body is a SARIF file (or not here at all), and its target
-    // says what it is about: one lane per analysis, (repository, category), in upload order.
-    if let (InboxSource::Upload, Some(t)) = (item.source, &item.upload) {
-        return format!("upload:{}:{}", t.repository_id, t.category);
+/// An inbox item with its body read once: what there is to apply, or what became of it without
+/// any work (a malformed body, an event not acted on). The lane an item goes in and the work the
+/// worker applies both come from this one reading.
+#[derive(Debug)]
+pub struct ReadItem {
+    pub item: InboxItem,
+    work: Result<ItemWork, Delivered>,
+}
+
+#[derive(Debug)]
+enum ItemWork {
+    Github(Work),
+    Jira(TicketEvent),
+    /// A SARIF upload: its body is not read here (a SARIF file, checked at the door, or stored
+    /// in parts and not in the item at all); its target says what it is.
+    Upload,
+}
+
+impl ReadItem {
+    pub fn read(item: InboxItem) -> ReadItem {
+        let work = match item.source {
+            InboxSource::Github => read_delivery(&item.event, &item.body).map(ItemWork::Github),
+            InboxSource::Jira => read_jira_delivery(&item.body).map(ItemWork::Jira),
+            InboxSource::Upload => Ok(ItemWork::Upload),
+        };
+        ReadItem { item, work }
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&item.body) else {
-        return format!("delivery:{}", item.id);
-    };
-    match item.source {
-        InboxSource::Upload => format!("delivery:{}", item.id),
-        InboxSource::Jira => match body["issue"]["id"]
-            .as_str()
-            .or(body["issue"]["key"].as_str())
-        {
-            Some(issue) => format!("jira:{issue}"),
-            None => format!("delivery:{}", item.id),
-        },
-        InboxSource::Github => {
-            let repository = &body["repository"]["id"];
-            let number = match item.event.as_str() {
-                "pull_request" => &body["pull_request"]["number"],
-                "issues" | "issue_comment" => &body["issue"]["number"],
-                _ if body["alert"].is_object() => &body["alert"]["number"],
-                // Installation changes apply in order among themselves.
-                _ => return format!("github:installation:{}", body["installation"]["id"]),
-            };
-            format!("github:{}:{repository}:{number}", item.event)
+
+    /// What the item is about, as far as order matters: deliveries about one subject keep their
+    /// order in one lane (one alert, one pull request, one installation, one ticket). An item
+    /// with nothing to apply gets a lane of its own.
+    pub fn subject(&self) -> String {
+        match &self.work {
+            Ok(ItemWork::Github(Work::Alert(alert))) => format!(
+                "alert:{}:{}:{}",
+                alert.finding.repository.id,
+                alert.finding.kind.as_str(),
+                alert.finding.number
+            ),
+            Ok(ItemWork::Github(Work::PullRequest(change))) => {
+                format!("pull_request:{}:{}", change.repository.id, change.number)
+            }
+            // Installation changes apply in order among themselves.
+            Ok(ItemWork::Github(Work::Installation(change))) => {
+                format!("installation:{}", change.installation_id)
+            }
+            Ok(ItemWork::Github(Work::Ticket(event)) | ItemWork::Jira(event)) => {
+                format!("ticket:{}:{}", event.tracker, event.ticket_key)
+            }
+            // One lane per analysis, (repository, category), in upload order.
+            Ok(ItemWork::Upload) => match &self.item.upload {
+                Some(t) => format!("upload:{}:{}", t.repository_id, t.category),
+                None => format!("delivery:{}", self.item.id),
+            },
+            Err(_) => format!("delivery:{}", self.item.id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A delivery of the bundled scenario (real GitHub payloads), as the inbox holds it.
+    fn scenario_item(file: &str, event: &str) -> InboxItem {
+        let path = format!(
+            "{}/../../events/github/scenario/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        InboxItem::received(
+            InboxSource::Github,
+            format!("github:{file}"),
+            event,
+            &body,
+            chrono::Utc::now(),
+        )
+    }
+
+    #[test]
+    fn one_alert_s_deliveries_share_a_lane_and_other_alerts_get_their_own() {
+        let created = ReadItem::read(scenario_item(
+            "02-code_scanning_alert.created.json",
+            "code_scanning_alert",
+        ));
+        let fixed = ReadItem::read(scenario_item(
+            "07-code_scanning_alert.fixed.json",
+            "code_scanning_alert",
+        ));
+        let other = ReadItem::read(scenario_item(
+            "04-code_scanning_alert.created.json",
+            "code_scanning_alert",
+        ));
+        assert_eq!(created.subject(), "alert:337911632:code-scanning:10");
+        assert_eq!(fixed.subject(), created.subject());
+        assert_ne!(other.subject(), created.subject());
+
+        // Nothing to apply (a ping; a body that is not JSON): a lane of its own, and the
+        // answer the reading gave, applied without parsing again.
+        let ping = ReadItem::read(scenario_item("01-ping.json", "ping"));
+        assert_eq!(ping.subject(), "delivery:github:01-ping.json");
+        let mut broken =
+            scenario_item("02-code_scanning_alert.created.json", "code_scanning_alert");
+        broken.body = b"{not json".to_vec();
+        let broken = ReadItem::read(broken);
+        assert!(matches!(broken.work, Err(Delivered::Rejected { .. })));
     }
 }

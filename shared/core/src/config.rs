@@ -26,6 +26,8 @@ pub struct Grouping {
     pub code_scanning: GroupingMode,
     pub dependabot: GroupingMode,
     pub secret_scanning: GroupingMode,
+    /// Results of SARIF files (any scanner's): by rule by default, like code scanning.
+    pub sarif: GroupingMode,
     /// Whether each kind's groups are per repository (the default) or span the organisation
     /// (one ticket for one advisory wherever it is): set it in the organisation's file, so every
     /// repository agrees.
@@ -39,6 +41,7 @@ pub struct Scopes {
     pub code_scanning: GroupScope,
     pub dependabot: GroupScope,
     pub secret_scanning: GroupScope,
+    pub sarif: GroupScope,
 }
 
 impl Default for Grouping {
@@ -47,6 +50,7 @@ impl Default for Grouping {
             code_scanning: GroupingMode::Rule,
             dependabot: GroupingMode::Package,
             secret_scanning: GroupingMode::Rule,
+            sarif: GroupingMode::Rule,
             scope: Scopes::default(),
         }
     }
@@ -58,6 +62,7 @@ impl Grouping {
             AlertKind::CodeScanning => self.scope.code_scanning,
             AlertKind::Dependabot => self.scope.dependabot,
             AlertKind::SecretScanning => self.scope.secret_scanning,
+            AlertKind::Sarif => self.scope.sarif,
         }
     }
 
@@ -66,6 +71,7 @@ impl Grouping {
             AlertKind::CodeScanning => self.code_scanning,
             AlertKind::Dependabot => self.dependabot,
             AlertKind::SecretScanning => self.secret_scanning,
+            AlertKind::Sarif => self.sarif,
         }
     }
 }

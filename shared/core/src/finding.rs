@@ -5,13 +5,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Which GitHub alert family a finding belongs to; part of its identity.
+/// Which alert family a finding belongs to (GitHub's three, or any scanner's SARIF); part of its
+/// identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     CodeScanning,
     Dependabot,
     SecretScanning,
+    /// A result of a SARIF file applied to scantix directly (`scantix sarif`, the upload
+    /// endpoint): any scanner's, named by `Finding::tool`. GitHub knows nothing of it, so it is
+    /// never verified, dismissed or listed there; its analyses are its truth
+    /// (`decide::analysis`).
+    Sarif,
 }
 
 impl AlertKind {
@@ -21,7 +27,13 @@ impl AlertKind {
             AlertKind::CodeScanning => "code-scanning",
             AlertKind::Dependabot => "dependabot",
             AlertKind::SecretScanning => "secret-scanning",
+            AlertKind::Sarif => "sarif",
         }
+    }
+
+    /// Whether GitHub holds the alert (and can be asked about it, or told to dismiss it).
+    pub fn is_github_alert(self) -> bool {
+        self != AlertKind::Sarif
     }
 
     /// What a person calls it in a ticket.
@@ -30,6 +42,7 @@ impl AlertKind {
             AlertKind::CodeScanning => "Code scanning",
             AlertKind::Dependabot => "Dependabot",
             AlertKind::SecretScanning => "Secret scanning",
+            AlertKind::Sarif => "SARIF",
         }
     }
 }
@@ -202,9 +215,14 @@ impl DismissReason {
     /// The `dismissed_reason` / `resolution` value GitHub expects for `kind`.
     pub fn spelling(self, kind: AlertKind) -> &'static str {
         match (kind, self) {
-            (AlertKind::CodeScanning, DismissReason::FalsePositive) => "false positive",
-            (AlertKind::CodeScanning, DismissReason::WontFix) => "won't fix",
-            (AlertKind::CodeScanning, DismissReason::UsedInTests) => "used in tests",
+            // A SARIF finding's dismissal stays in scantix: spelled as code scanning's, its kin.
+            (AlertKind::CodeScanning | AlertKind::Sarif, DismissReason::FalsePositive) => {
+                "false positive"
+            }
+            (AlertKind::CodeScanning | AlertKind::Sarif, DismissReason::WontFix) => "won't fix",
+            (AlertKind::CodeScanning | AlertKind::Sarif, DismissReason::UsedInTests) => {
+                "used in tests"
+            }
             (AlertKind::SecretScanning, DismissReason::FalsePositive) => "false_positive",
             (AlertKind::SecretScanning, DismissReason::WontFix) => "wont_fix",
             (AlertKind::SecretScanning, DismissReason::UsedInTests) => "used_in_tests",

@@ -25,6 +25,11 @@ impl Fingerprint {
         Fingerprint(format!("{repository_id}/{kind}/{number}"))
     }
 
+    /// Rebuilds a fingerprint read back from a store's list entry.
+    pub fn from_stored(fingerprint: impl Into<String>) -> Fingerprint {
+        Fingerprint(fingerprint.into())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

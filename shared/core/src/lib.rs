@@ -22,7 +22,8 @@
 //! - [`ticket`]: what a ticket says (`anatomy`) and its Markdown (`markdown`); where it is filed
 //!   (`destination`: tracker kind and site, the Jira section, priorities, a repository's choices);
 //!   how a GitHub issue is named (`github_issue`); how a group's ticket reads now (`listing`).
-//! - [`decide`]: the pure decisions: an alert event (`alert`), a tracker event (`ticket`), a pull
+//! - [`decide`]: the pure decisions: an alert event (`alert`), a SARIF analysis compared with
+//!   the previous one (`analysis`), a tracker event (`ticket`), a pull
 //!   request's summary (`pull_request`), an installation change (`installations`), draft tickets
 //!   (`drafts`), triage verdicts (`triage`); what they answer is `action`.
 //! - [`ports`]: the traits the application acts through: `store`, `tracker`, `github` and

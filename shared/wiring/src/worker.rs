@@ -8,7 +8,7 @@ use crate::{
 use scantix_app::execute::Executor;
 use scantix_app::ingest::{GithubIngest, JiraIngest};
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
-use scantix_app::worker::Worker;
+use scantix_app::worker::{ReadItem, Worker};
 use std::sync::Arc;
 
 /// The table's stream as the worker function receives it, and the answer Lambda reads.
@@ -52,8 +52,9 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
 pub async fn apply_batch(worker: &Worker, batch: &StreamBatch) -> BatchResponse {
     scantix_dynamodb::stream::apply_batch(
         batch,
-        scantix_app::worker::subject_of,
-        |item| async move { worker.apply(&item).await },
+        ReadItem::read,
+        ReadItem::subject,
+        |read| async move { worker.apply_read(read).await },
     )
     .await
 }

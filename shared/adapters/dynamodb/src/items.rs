@@ -327,15 +327,36 @@ pub(super) fn delivery_write(delivery: &DeliveryRecord) -> Result<Write, StoreEr
     })
 }
 
-/// The `n`th audit entry of a commit, and its key. No condition: its key is derived from its
+/// One audit item for `entries`, consecutive entries of one commit about one group at one instant
+/// (`n` is the first one's place in the commit), and its key. The item holds them all, in order,
+/// as a JSON array: one item per commit and group rather than one per entry, since each item
+/// costs its keys again (and a day entry of its own). No condition: its key is derived from its
 /// content (see the module docs), so a put can only rewrite identical bytes.
-pub(super) fn audit_write(entry: &AuditEntry, n: usize) -> Result<(Write, Key), StoreError> {
-    let doc = encode(entry)?;
-    let key = Key::audit(entry, n, &doc);
+pub(super) fn audit_write(entries: &[AuditEntry], n: usize) -> Result<(Write, Key), StoreError> {
+    let Some(first) = entries.first() else {
+        return Err(StoreError::Corrupt("an audit item without entries".into()));
+    };
+    let doc = encode(&entries)?;
+    let key = Key::audit(first, n, &doc);
     let mut item = key.clone().into_item();
     item.insert(KIND.into(), AttributeValue::S(KIND_AUDIT.into()));
     item.insert(DOC.into(), AttributeValue::S(doc));
     Ok((Write::put(item), key))
+}
+
+/// The entries of an audit item: an array (one per commit and group), or one entry as items
+/// written before audit entries were batched hold it.
+pub(super) fn decode_audit(item: &Item) -> Result<Vec<AuditEntry>, StoreError> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Many(Vec<AuditEntry>),
+        One(Box<AuditEntry>),
+    }
+    Ok(match decode_doc::<Stored>(item)? {
+        Stored::Many(entries) => entries,
+        Stored::One(entry) => vec![*entry],
+    })
 }
 
 /// Key + `kind` + the record as JSON in `doc`.
@@ -435,5 +456,29 @@ mod tests {
         ];
         assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:#?}");
         assert!(keys[0].starts_with("A#2025-03-01T12:00:00.000000000Z#github:abc#000000#"));
+    }
+
+    #[test]
+    fn an_audit_item_holds_its_entries_in_order_and_old_single_entries_still_read() {
+        let entry = |action: &str| AuditEntry {
+            at: "2025-03-01T12:00:00Z".parse().unwrap(),
+            group_key: GroupKey::from_stored("1/code-scanning/rule:CodeQL:js/xss"),
+            fingerprint: None,
+            actor: "scantix".into(),
+            action: action.into(),
+            reason: String::new(),
+            delivery: Some("github:abc".into()),
+            ticket: None,
+        };
+        let entries = vec![entry("finding.opened"), entry("group.joined")];
+        let (Write::Put { item, .. }, _) = audit_write(&entries, 0).unwrap() else {
+            panic!("an audit item is a put");
+        };
+        assert_eq!(decode_audit(&item).unwrap(), entries);
+
+        let mut old = item.clone();
+        old.insert(DOC.into(), AttributeValue::S(encode(&entries[0]).unwrap()));
+        assert_eq!(decode_audit(&old).unwrap(), vec![entries[0].clone()]);
+        assert!(audit_write(&[], 0).is_err());
     }
 }

@@ -21,7 +21,7 @@
 //! | finding | `F#<fingerprint>` | `F` | `kind=finding`, `version` (N), `doc` (about 1 KB) |
 //! | group | `G#<group key>` | `G` | `kind=group`, `version` (N), `doc` (counts, not members: about 1–2 KB whatever its size) |
 //! | group content | `G#<group key>` | `C` | `kind=content`, `doc` (the rule's description and help) |
-//! | audit entry | `A#<group key>` | `A#<at>#<delivery or ->#<n>#<digest>` | `kind=audit`, `doc` |
+//! | audit entries | `A#<group key>` | `A#<at>#<delivery or ->#<n>#<digest>` | `kind=audit`, `doc` (a commit's entries about the group, as a JSON array; older items hold one entry) |
 //! | delivery | `D#<delivery id>` | `D` | `kind=delivery`, `ttl` (N, epoch seconds), `doc` |
 //! | ticket link | `T#<tracker>#<ticket key>` | `T` | `kind=ticket`, `group_key` (S) |
 //! | installation | `I#<installation id>` | `I` | `kind=installation`, `version` (N), `doc` |
@@ -40,10 +40,12 @@
 //! Audit entries live in a partition per group (`A#…`, apart from the group's own so that IAM can
 //! deny changing them by key prefix), so one Query reads a group's log in order: `at`
 //! is written RFC 3339 with nine fraction digits (fixed width, so text order is time order), `n`
-//! is the entry's zero-padded place in its commit, and `digest` is the first 4 bytes of SHA-256 of
-//! the entry's JSON. The digest makes the key a function of the content: an entry can only ever
-//! be rewritten with the very same bytes, so audit puts need no condition (append-only by
-//! construction), and the port has no call that changes or deletes one.
+//! is the first entry's zero-padded place in its commit, and `digest` is the first 4 bytes of
+//! SHA-256 of the item's JSON. One item holds a commit's entries about one group (a JSON array):
+//! each item costs its keys and a day entry, so a join writes one audit item, not three. The
+//! digest makes the key a function of the content: an item can only ever be rewritten with the
+//! very same bytes, so audit puts need no condition (append-only by construction), and the port
+//! has no call that changes or deletes one.
 //!
 //! # Versions
 //! Findings, groups, installations and pull requests carry a `version`. A guarded write without
@@ -57,6 +59,7 @@
 //! records it names. Groups written by the old code (every finding inline) are upgraded the first
 //! time they are read ([`legacy`]).
 
+mod analysis;
 mod errors;
 mod inbox;
 mod items;
@@ -77,8 +80,8 @@ use inbox::{
 use items::{
     AUDIT_PREFIX, GROUP, Item, KIND, KIND_CONTENT, KIND_FINDING, KIND_GROUP, KIND_INSTALLATION,
     KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL, Write, audit_write,
-    decode_doc, decode_versioned, delivery_write, describe, doc_value, document_item, number, text,
-    versioned_write,
+    decode_audit, decode_doc, decode_versioned, delivery_write, describe, doc_value, document_item,
+    number, text, versioned_write,
 };
 use lists::{SHARDS, day_entry, day_pk, group_diff, list_pk, member_diff, members_pk};
 use requests::{Target, audit_writes, record_writes};
@@ -456,7 +459,7 @@ impl Store for DynamoStore {
         keyed.extend(self.audit_partition(&Key::group(key).pk).await?);
         keyed.sort_by(|a, b| a.0.cmp(&b.0));
         keyed.dedup_by(|a, b| a.0 == b.0);
-        Ok(keyed.into_iter().map(|(_, entry)| entry).collect())
+        Ok(keyed.into_iter().flat_map(|(_, entries)| entries).collect())
     }
 
     async fn changes_on(
@@ -473,11 +476,20 @@ impl Store for DynamoStore {
             false => None,
         };
         let items = self.targets(&entries, Target::Item).await?;
-        let audit = items
-            .iter()
-            .map(decode_doc)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut audit = Vec::new();
+        for item in &items {
+            audit.extend(decode_audit(item)?);
+        }
         Ok(Page { items: audit, next })
+    }
+
+    async fn analysis_findings(
+        &self,
+        analysis: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Fingerprint>, StoreError> {
+        analysis::page(self, analysis, after, limit).await
     }
 
     async fn group_for_ticket(

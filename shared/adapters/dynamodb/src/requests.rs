@@ -138,7 +138,7 @@ impl DynamoStore {
     pub(super) async fn audit_partition(
         &self,
         pk: &str,
-    ) -> Result<Vec<(String, AuditEntry)>, StoreError> {
+    ) -> Result<Vec<(String, Vec<AuditEntry>)>, StoreError> {
         let mut entries = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -148,7 +148,7 @@ impl DynamoStore {
             after = items.last().and_then(|i| text(i, SK)).map(str::to_owned);
             for item in &items {
                 let sort_key = text(item, SK).unwrap_or_default().to_owned();
-                entries.push((sort_key, decode_doc(item)?));
+                entries.push((sort_key, decode_audit(item)?));
             }
             if !more {
                 return Ok(entries);
@@ -333,6 +333,7 @@ pub(super) fn record_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
             item: document_item(Key::content(&content.key), KIND_CONTENT, content)?,
         });
     }
+    writes.extend(commit.analysis.iter().map(analysis::entry_write));
     for link in &commit.links {
         let mut item = Key::ticket(&link.tracker, &link.ticket_key).into_item();
         item.insert(KIND.into(), AttributeValue::S(KIND_TICKET.into()));
@@ -342,13 +343,22 @@ pub(super) fn record_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
     Ok(writes)
 }
 
-/// Each audit entry and its day entry.
+/// The audit items of a commit and their day entries: one item per run of entries about one
+/// group at one instant (a commit's entries share its time, so usually one item per group), so
+/// that the day index, which orders items by time, still orders entries by time.
 pub(super) fn audit_writes(audit: &[AuditEntry]) -> Result<Vec<Write>, StoreError> {
-    let mut writes = Vec::with_capacity(audit.len() * 2);
-    for (n, entry) in audit.iter().enumerate() {
-        let (write, key) = audit_write(entry, n)?;
+    let mut writes = Vec::new();
+    let mut start = 0;
+    while start < audit.len() {
+        let first = &audit[start];
+        let run = audit[start..]
+            .iter()
+            .take_while(|e| e.group_key == first.group_key && e.at == first.at)
+            .count();
+        let (write, key) = audit_write(&audit[start..start + run], start)?;
         writes.push(write);
-        writes.push(day_entry(entry, &key));
+        writes.push(day_entry(first, &key));
+        start += run;
     }
     Ok(writes)
 }

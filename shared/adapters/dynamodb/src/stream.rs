@@ -61,15 +61,23 @@ pub struct ItemFailure {
 
 /// Applies a stream batch's inbox items with `apply` (the worker's), in lanes by `subject`, and
 /// names the first failure (see the module docs).
-pub async fn apply_batch<S, F, Fut>(batch: &StreamBatch, subject: S, apply: F) -> BatchResponse
+/// Each item is first `read` once (the worker parses its body), and that reading says its
+/// `subject` and is what `apply` gets.
+pub async fn apply_batch<T, R, S, F, Fut>(
+    batch: &StreamBatch,
+    read: R,
+    subject: S,
+    apply: F,
+) -> BatchResponse
 where
-    S: Fn(&InboxItem) -> String,
-    F: Fn(InboxItem) -> Fut,
+    R: Fn(InboxItem) -> T,
+    S: Fn(&T) -> String,
+    F: Fn(T) -> Fut,
     Fut: Future<Output = Applied>,
 {
-    let mut lanes: Vec<(String, Vec<(usize, InboxItem)>)> = Vec::new();
+    let mut lanes: Vec<(String, Vec<(usize, T)>)> = Vec::new();
     for (position, record) in batch.records.iter().enumerate() {
-        let Some(item) = inbox_item_of(record) else {
+        let Some(item) = inbox_item_of(record).map(&read) else {
             continue;
         };
         let about = subject(&item);

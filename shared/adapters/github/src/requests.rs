@@ -101,7 +101,9 @@ pub(crate) fn state_param(kind: AlertKind, state: AlertStateFilter) -> &'static 
     match (kind, state) {
         (_, AlertStateFilter::Open) => "open",
         (AlertKind::CodeScanning | AlertKind::Dependabot, AlertStateFilter::Fixed) => "fixed",
-        (AlertKind::CodeScanning, AlertStateFilter::Dismissed) => "dismissed",
+        // SARIF findings never reach GitHub (`AlertKind::is_github_alert`); spelled as their kin.
+        (AlertKind::CodeScanning | AlertKind::Sarif, AlertStateFilter::Dismissed) => "dismissed",
+        (AlertKind::Sarif, AlertStateFilter::Fixed) => "fixed",
         (AlertKind::Dependabot, AlertStateFilter::Dismissed) => "dismissed,auto_dismissed",
         (AlertKind::SecretScanning, _) => "resolved",
     }
@@ -112,14 +114,14 @@ pub(crate) fn dismissal_body(kind: AlertKind, reason: DismissReason, comment: &s
     let reason = reason.spelling(kind);
     let comment = comment.trim();
     let mut body = match kind {
-        AlertKind::CodeScanning | AlertKind::Dependabot => {
+        AlertKind::CodeScanning | AlertKind::Dependabot | AlertKind::Sarif => {
             json!({"state": "dismissed", "dismissed_reason": reason})
         }
         AlertKind::SecretScanning => json!({"state": "resolved", "resolution": reason}),
     };
     if !comment.is_empty() {
         let (field, text) = match kind {
-            AlertKind::CodeScanning => ("dismissed_comment", shortened(comment)),
+            AlertKind::CodeScanning | AlertKind::Sarif => ("dismissed_comment", shortened(comment)),
             AlertKind::Dependabot => ("dismissed_comment", shortened(comment)),
             // The description sets no length limit on a resolution comment.
             AlertKind::SecretScanning => ("resolution_comment", comment.to_owned()),

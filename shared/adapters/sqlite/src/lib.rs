@@ -25,6 +25,7 @@
 //!   the store opens.
 //! - `errors`: SQLite's errors → `StoreError`.
 
+mod analysis;
 mod errors;
 mod import;
 mod schema;
@@ -502,6 +503,9 @@ fn apply_commit(tx: &Transaction<'_>, commit: &Commit) -> Result<(), StoreError>
     for entry in &commit.audit {
         put_audit(tx, entry)?;
     }
+    for entry in &commit.analysis {
+        analysis::put_entry(tx, entry)?;
+    }
     Ok(())
 }
 
@@ -929,6 +933,17 @@ impl Store for SqliteStore {
     ) -> Result<Page<AuditEntry>, StoreError> {
         let after = after.map(str::to_owned);
         self.read(move |tx| changes_on(tx, day, after.as_deref(), limit))
+            .await
+    }
+
+    async fn analysis_findings(
+        &self,
+        analysis: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Fingerprint>, StoreError> {
+        let (analysis, after) = (analysis.to_owned(), after.map(str::to_owned));
+        self.read(move |tx| analysis::page(tx, &analysis, after.as_deref(), limit))
             .await
     }
 

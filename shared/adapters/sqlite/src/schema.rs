@@ -22,6 +22,7 @@ pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// - `group_lists`: one row per list a group is in
 ///   (`scantix_core::ports::store::lists::group_lists`), rewritten with the group, so a list read
 ///   is one index range;
+/// - `analysis_findings`: one row per open finding of a SARIF analysis, written with the finding;
 /// - `audit.day`/`day_key`: the changes of a day in time order; `seq` (the rowid) keeps the order
 ///   in which entries were written for those stamped with the same instant.
 const MIGRATIONS: &[&str] = &[
@@ -109,6 +110,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE legacy_imports (
         digest      TEXT PRIMARY KEY,
         imported_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
+    // 1 → 2: the open findings of each SARIF analysis (`crate::analysis`).
+    "
+    CREATE TABLE analysis_findings (
+        analysis    TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        PRIMARY KEY (analysis, fingerprint)
     ) WITHOUT ROWID;
     ",
 ];

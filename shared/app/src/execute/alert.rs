@@ -176,6 +176,7 @@ impl Executor {
                 content: decision.content.clone(),
                 links: draft_links(&decision, group.as_ref()),
                 audit: decision.audit.clone(),
+                analysis: Vec::new(),
             };
             match self.store.commit(commit).await {
                 Ok(()) => {

@@ -226,6 +226,7 @@ impl Executor {
             content: None,
             links: draft_links(decision, Some(&base)),
             audit: decision.audit.clone(),
+            analysis: Vec::new(),
         };
         let changes_group = commit.group.is_some();
         self.store.commit(commit).await?;

@@ -142,13 +142,18 @@ impl JiraIngest {
     /// Acts on an authenticated delivery (`delivery` is its dedup id, `jira:…`).
     pub async fn route(&self, delivery: &str, body: &[u8]) -> Delivered {
         match read_jira_delivery(body) {
-            Ok(event) => Delivered::from_result(
-                self.executor
-                    .apply_ticket_with(delivery, &event, self.settings.as_deref())
-                    .await,
-            ),
+            Ok(event) => self.apply(delivery, &event).await,
             Err(done) => done,
         }
+    }
+
+    /// Applies one read delivery: the work the worker does.
+    pub async fn apply(&self, delivery: &str, event: &TicketEvent) -> Delivered {
+        Delivered::from_result(
+            self.executor
+                .apply_ticket_with(delivery, event, self.settings.as_deref())
+                .await,
+        )
     }
 }
 

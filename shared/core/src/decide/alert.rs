@@ -370,11 +370,17 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         let note = d
             .and_then(|d| d.comment.clone())
             .filter(|c| !c.trim().is_empty());
+        // A SARIF finding is dismissed by its analysis (a suppression), not in GitHub.
+        let in_github = if finding.kind.is_github_alert() {
+            " in GitHub"
+        } else {
+            ""
+        };
         let text = match note {
             Some(note) => {
-                format!("Alert {number} was dismissed in GitHub by {by} as \"{why}\": {note}")
+                format!("Alert {number} was dismissed{in_github} by {by} as \"{why}\": {note}")
             }
-            None => format!("Alert {number} was dismissed in GitHub by {by} as \"{why}\"."),
+            None => format!("Alert {number} was dismissed{in_github} by {by} as \"{why}\"."),
         };
         audit("finding.dismissed", text.clone(), &mut out);
         if group.has_or_awaits_ticket() {
@@ -390,9 +396,14 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         && !group.ticket_state.is_closed()
     {
         let (fixed, dismissed) = (group.tally.fixed, group.tally.dismissed);
-        let summary = format!(
-            "Every alert on this ticket is closed in GitHub ({fixed} fixed, {dismissed} dismissed)."
-        );
+        let summary = match finding.kind.is_github_alert() {
+            true => format!(
+                "Every alert on this ticket is closed in GitHub ({fixed} fixed, {dismissed} dismissed)."
+            ),
+            false => format!(
+                "Every finding on this ticket is gone from the latest analysis ({fixed} fixed, {dismissed} dismissed)."
+            ),
+        };
         let (to, verb, action) = match config.when_all_fixed {
             WhenAllFixed::MarkStale => (
                 TicketState::Stale,

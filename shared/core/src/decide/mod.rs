@@ -3,6 +3,8 @@
 //! input is an argument. `scantix_app::execute` applies them through the ports.
 //!
 //! - [`alert`]: an alert event → its finding, group and ticket (and `decide_overdue`).
+//! - [`analysis`]: a SARIF analysis (repository, tool, category, ref) compared with the previous
+//!   one: each result an alert event, absent findings fixed, closed tickets re-verified.
 //! - [`ticket`]: a tracker event (a person moved, closed or deleted a ticket) → the group's
 //!   findings.
 //! - [`pull_request`]: a pull request's one summary comment, and the tickets its merge fixes.
@@ -13,6 +15,7 @@
 
 pub mod action;
 pub mod alert;
+pub mod analysis;
 pub mod drafts;
 pub mod installations;
 pub mod pull_request;

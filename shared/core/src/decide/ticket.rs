@@ -217,8 +217,12 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                 }
                 StatusCategory::Done => {
                     let dismissal = resolution.as_deref().and_then(|r| config.dismissal_for(r));
-                    let wanted =
-                        group.tally.open > 0 && (dismissal.is_some() || config.verify_closure);
+                    // GitHub can confirm its own alerts now; a SARIF group's findings are
+                    // confirmed by the next analysis instead (`decide::analysis`), which reopens
+                    // the ticket with the list if they are still there.
+                    let in_github = group.kind.is_github_alert();
+                    let verify_now = config.verify_closure && in_github;
+                    let wanted = group.tally.open > 0 && (dismissal.is_some() || verify_now);
                     let open: &[FindingRecord] = match open_findings {
                         Some(open) => open,
                         None if wanted => return TicketDecision::NeedsOpenFindings,
@@ -239,7 +243,8 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                                 comment: Some(comment.clone()),
                                 at: Some(now),
                             });
-                            new.pending_dismissal = Some(PendingDismissal {
+                            // Only GitHub's alerts are dismissed anywhere but here.
+                            new.pending_dismissal = in_github.then(|| PendingDismissal {
                                 reason,
                                 comment: comment.clone(),
                             });
@@ -255,14 +260,15 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                             );
                             out.findings.push(new);
                         }
-                        if !numbers.is_empty() {
+                        if !numbers.is_empty() && in_github {
                             group.push_op(OutboxOp::DismissPending);
                         }
+                        let whom = if in_github { " in GitHub" } else { "" };
                         group.ticket_state = TicketState::Resolved;
                         audit(
                             "ticket.resolved",
                             format!(
-                                "{ticket} closed as \"{resolution}\": dismissing {} alerts in GitHub",
+                                "{ticket} closed as \"{resolution}\": dismissing {} alerts{whom}",
                                 numbers.len()
                             ),
                             None,
@@ -274,7 +280,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                             numbers,
                             reason,
                         });
-                    } else if config.verify_closure && !open.is_empty() {
+                    } else if verify_now && !open.is_empty() {
                         let Some(verified) = verification else {
                             return TicketDecision::NeedsVerification(
                                 open.iter().map(|r| r.fingerprint.clone()).collect(),
@@ -355,6 +361,8 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                         group.ticket_state = TicketState::Resolved;
                         let why = if group.tally.open == 0 {
                             "no alert was open"
+                        } else if !in_github {
+                            "the next analysis verifies its findings"
                         } else {
                             "verification is off"
                         };

@@ -30,6 +30,8 @@ struct Tables {
     inbox: BTreeMap<String, InboxItem>,
     /// (repository id, pull request number) → its record.
     pull_requests: BTreeMap<(u64, u64), (PullRequestRecord, u64)>,
+    /// Analysis id → its open findings.
+    analyses: BTreeMap<String, std::collections::BTreeSet<Fingerprint>>,
 }
 
 /// The in-memory store. Cheap to create; one mutex, held only for map operations.
@@ -234,7 +236,31 @@ impl Store for MemoryStore {
                 .or_default()
                 .push(entry);
         }
+        for entry in commit.analysis {
+            let list = t.analyses.entry(entry.analysis).or_default();
+            match entry.listed {
+                true => list.insert(entry.fingerprint),
+                false => list.remove(&entry.fingerprint),
+            };
+        }
         Ok(())
+    }
+
+    async fn analysis_findings(
+        &self,
+        analysis: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Fingerprint>, StoreError> {
+        let t = self.tables();
+        let listed: Vec<(String, Fingerprint)> = t
+            .analyses
+            .get(analysis)
+            .into_iter()
+            .flatten()
+            .map(|fp| (fp.as_str().to_owned(), fp.clone()))
+            .collect();
+        Ok(page_of(listed, after, limit))
     }
 
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {

@@ -16,6 +16,7 @@
 //! | groups with queued tracker calls (sweeper) | `groups_in(List::Queued)` |
 //! | groups by ticket state (listings, bulk operations) | `groups_in(List::State(..))` |
 //! | what changed on a day (metrics, export) | `changes_on(day)` |
+//! | the open findings of an analysis (repository, tool, category, ref) | `analysis_findings` |
 //! | every installation (sweeper) | `installations` |
 
 pub mod lists;
@@ -111,6 +112,20 @@ pub struct Commit {
     pub links: Vec<TicketLink>,
     /// Appended, never overwritten.
     pub audit: Vec<AuditEntry>,
+    /// Findings joining or leaving an analysis' list of open findings (idempotent).
+    pub analysis: Vec<AnalysisEntry>,
+}
+
+/// A finding's place on the list of open findings of one SARIF analysis
+/// (`decide::analysis::AnalysisKey::id`): the list the next analysis of the same key is compared
+/// with. Written in the same atomic write as the finding it names, so the list is exactly as
+/// current as the findings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysisEntry {
+    pub analysis: String,
+    pub fingerprint: Fingerprint,
+    /// `true`: on the list (added if absent); `false`: off it (removed if present).
+    pub listed: bool,
 }
 
 impl Commit {
@@ -122,6 +137,7 @@ impl Commit {
             + usize::from(self.content.is_some())
             + self.links.len()
             + self.audit.len()
+            + self.analysis.len()
     }
 }
 
@@ -243,6 +259,15 @@ pub trait Store: Inbox {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<AuditEntry>, StoreError>;
+
+    /// A page of the open findings of analysis `analysis` (`AnalysisKey::id`), in fingerprint
+    /// order, starting after `after` (a page's `next`).
+    async fn analysis_findings(
+        &self,
+        analysis: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Fingerprint>, StoreError>;
 
     /// The group a ticket belongs to (tracker webhooks name tickets, not groups).
     async fn group_for_ticket(

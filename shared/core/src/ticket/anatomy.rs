@@ -44,7 +44,7 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
             ),
         },
         AlertKind::SecretScanning => format!("Leaked secret: {}", group.rule.name),
-        AlertKind::CodeScanning => match facets.cwes.values.iter().next() {
+        AlertKind::CodeScanning | AlertKind::Sarif => match facets.cwes.values.iter().next() {
             Some(cwe) => format!("{cwe}: {}", group.rule.name),
             None => group.rule.name.clone(),
         },
@@ -71,9 +71,14 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
         GroupScope::Repository => group.repository.full_name.clone(),
         GroupScope::Organization => format!("{} repositories", facets.repositories.len()),
     };
+    // A SARIF group names its scanner (its findings all share it: the tool is part of the key).
+    let tool = top.iter().find_map(|r| r.finding.tool.clone());
+    let scanner = match (group.kind, &tool) {
+        (AlertKind::Sarif, Some(tool)) => tool.clone(),
+        _ => group.kind.label().to_owned(),
+    };
     let summary = format!(
-        "{} found {count} {plural} of `{}` in {place} ({open} open).",
-        group.kind.label(),
+        "{scanner} found {count} {plural} of `{}` in {place} ({open} open).",
         group.rule.id,
     );
 
@@ -108,6 +113,9 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
     push_facet("CWE", &facets.cwes, &|c| c.to_owned());
     push_facet("Advisory", &facets.advisories, &|a| a.to_owned());
     facts.push(("Rule".to_string(), group.rule.id.clone()));
+    if let (AlertKind::Sarif, Some(tool)) = (group.kind, tool) {
+        facts.push(("Tool".to_string(), tool));
+    }
 
     let findings: Vec<FindingLine> = top
         .iter()
@@ -133,6 +141,7 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
         AlertKind::SecretScanning => "Revoke and rotate the secret, then resolve the alert as revoked. scantix marks this ticket done when GitHub reports every alert above resolved.".to_string(),
         AlertKind::Dependabot => "Upgrade the dependency to a patched version. scantix marks this ticket done when Dependabot reports every alert above fixed.".to_string(),
         AlertKind::CodeScanning => "Fix the code and let code scanning run on the default branch. scantix marks this ticket done when GitHub reports every alert above fixed, and reopens it if any comes back.".to_string(),
+        AlertKind::Sarif => "Fix the code and apply the scanner's next analysis of the branch. scantix marks this ticket done when that analysis no longer reports the findings above, reopens it if any comes back, and reopens it with the list if it is closed while the next analysis still reports them.".to_string(),
     };
 
     let mut labels = vec![
@@ -193,6 +202,8 @@ pub fn listing_url(group: &GroupRecord) -> Option<String> {
     })?;
     let rule = encode_query_value(&group.rule.id);
     let url = match (group.scope, group.kind) {
+        // Results of a SARIF file applied to scantix are listed nowhere in GitHub.
+        (_, AlertKind::Sarif) => return None,
         (GroupScope::Repository, AlertKind::CodeScanning) => {
             format!("{repo}/security/code-scanning?query=is%3Aopen+rule%3A{rule}")
         }
@@ -208,6 +219,7 @@ pub fn listing_url(group: &GroupRecord) -> Option<String> {
                 AlertKind::CodeScanning => "code-scanning",
                 AlertKind::Dependabot => "dependabot",
                 AlertKind::SecretScanning => "secret-scanning",
+                AlertKind::Sarif => return None,
             };
             format!("https://github.com/orgs/{owner}/security/alerts/{page}?query=is%3Aopen")
         }

@@ -87,6 +87,8 @@ pub fn parse_delivery(event_name: &str, body: &[u8]) -> Result<ParsedDelivery, P
         AlertKind::CodeScanning => code_scanning_event(action, read(&payload)?)?,
         AlertKind::Dependabot => dependabot_event(action, read(&payload)?)?,
         AlertKind::SecretScanning => secret_scanning_event(action, read(&payload)?)?,
+        // No webhook carries SARIF results (`change_for` has no action for them).
+        AlertKind::Sarif => return Ok(ignored(format!("`{event_name}` is not an alert event"))),
     };
     Ok(ParsedDelivery::Alert(event))
 }
@@ -114,6 +116,13 @@ pub fn finding_from_alert(
         AlertKind::CodeScanning => code_scanning_event("updated_assignment", read(&payload)?)?,
         AlertKind::Dependabot => dependabot_event("assignees_changed", read(&payload)?)?,
         AlertKind::SecretScanning => secret_scanning_event("validated", read(&payload)?)?,
+        // GitHub's REST API lists no SARIF results applied to scantix.
+        AlertKind::Sarif => {
+            return Err(PayloadError::Invalid {
+                path: ".".into(),
+                message: "SARIF findings are not GitHub alerts".into(),
+            });
+        }
     };
     Ok(event.finding)
 }
@@ -155,6 +164,7 @@ fn change_for(kind: AlertKind, action: &str, resolution: Option<&str>) -> Option
             "validated" | "publicly_leaked" | "assigned" | "unassigned" => Updated,
             _ => return None,
         },
+        AlertKind::Sarif => return None,
     };
     Some(change)
 }

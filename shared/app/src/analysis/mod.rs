@@ -1,0 +1,425 @@
+//! SARIF files applied as one analysis: the entry point every way in shares (`scantix sarif`, the
+//! upload endpoint's worker). One or more files of one repository's ref are read, each run's
+//! results become findings of kind `sarif` (`mapping`), and each (tool, category) they hold is an
+//! analysis compared with the previous one (`scantix_core::decide::analysis`), applied through
+//! the executor (`crate::execute::analysis`).
+//!
+//! # Order, and what is held
+//! 1. Every file is checked whole before anything is applied: a file that is not SARIF 2.1.0
+//!    changes nothing, and the error names the file and the JSON path.
+//! 2. The previous analysis' open list of each key is read: identities only.
+//! 3. Results are streamed from the files on a blocking thread and applied in batches of
+//!    [`BATCH`] as they come (a bounded channel: the parser waits for the store), so a file of
+//!    100,000 results holds one batch of findings at a time, plus the identities seen.
+//! 4. Findings listed before and not reported now are fixed (only for keys whose every run
+//!    reported its results); tickets a person closed while the analysis still reports their
+//!    findings are reopened with the list; then each touched group's tracker calls are made.
+
+pub mod mapping;
+
+use crate::execute::analysis::{ResultCommitted, Subject};
+use crate::execute::{ExecuteError, Executor};
+use crate::repo_settings::RepoSettings;
+use mapping::{finding_of, presence_of};
+use scantix_core::decide::Action;
+use scantix_core::decide::analysis::{AnalysisKey, Presence, absent_findings};
+use scantix_core::finding::{Finding, Repository};
+use scantix_core::identity::{Fingerprint, GroupKey};
+use scantix_core::ports::store::{List, read_all};
+use scantix_core::records::{FindingRecord, TicketState};
+use scantix_sarif::{ParseOptions, RunInfo, SarifError};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+/// How many findings are parsed ahead of the store, and applied between two reads of the file.
+pub const BATCH: usize = 256;
+
+/// The ref an analysis is of when nobody says: the repository's default branch, or this.
+pub const FALLBACK_REF: &str = "refs/heads/main";
+
+/// How many still-reported findings a re-verified ticket's comment is given.
+const LISTED_STILL_PRESENT: usize = 20;
+
+/// Page size of the reads of an analysis' open list.
+const LIST_PAGE: usize = 1000;
+
+/// Which repository and ref the files analyse.
+#[derive(Debug, Clone)]
+pub struct AnalysisTarget {
+    pub repository: Repository,
+    /// `None`: the repository's default branch (as the store last heard it), else
+    /// [`FALLBACK_REF`].
+    pub git_ref: Option<String>,
+    pub commit_sha: Option<String>,
+    /// Overrides every run's own category (`automationDetails`), as GitHub's upload parameter does.
+    pub category: Option<String>,
+    /// The GitHub App installation the repository is in, when known.
+    pub installation_id: Option<u64>,
+}
+
+/// One SARIF file, as read (decompressed).
+#[derive(Debug, Clone)]
+pub struct SarifFile {
+    /// For errors: a path, or `upload`.
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Why an analysis could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// A file is not SARIF 2.1.0 (or is over a limit): nothing was applied.
+    #[error("{file}: {source}")]
+    Sarif {
+        file: String,
+        #[source]
+        source: SarifError,
+    },
+    /// The store or the tracker failed; what was committed stands, and applying the same files
+    /// again finishes the rest.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    /// The thread reading the files stopped.
+    #[error("reading the SARIF files stopped: {0}")]
+    Reader(String),
+}
+
+impl AnalysisError {
+    /// Whether the input is at fault (answer 4xx; retrying the same files cannot help).
+    pub fn is_input_fault(&self) -> bool {
+        matches!(self, AnalysisError::Sarif { source, .. } if source.is_input_fault())
+    }
+
+    /// The JSON path of the problem, for an input fault that has one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            AnalysisError::Sarif { source, .. } => source.path(),
+            _ => None,
+        }
+    }
+}
+
+/// What applying the files did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AnalysisReport {
+    /// The application's id (audit entries name it).
+    pub id: String,
+    pub git_ref: String,
+    pub analyses: Vec<AnalysisSummary>,
+    /// Records written (findings, groups and list entries changed): 0 when re-applied.
+    pub writes: usize,
+}
+
+/// One (tool, category) of the files.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisSummary {
+    pub tool: String,
+    pub category: String,
+    /// Every run reported its results: absent findings were fixed.
+    pub complete: bool,
+    /// Results open in this analysis.
+    pub open: usize,
+    pub suppressed: usize,
+    /// Open in the previous analysis, absent from this one.
+    pub fixed: usize,
+}
+
+/// One analysed result, as handed from the reading thread.
+struct Mapped {
+    key: usize,
+    finding: Finding,
+    presence: Presence,
+}
+
+/// Applies `files` as one analysis of `target`, judged by `settings`, handing each decided action
+/// to `on_action` as it is decided.
+pub async fn apply_analysis(
+    executor: &Executor,
+    settings: &RepoSettings,
+    target: &AnalysisTarget,
+    files: Vec<SarifFile>,
+    mut on_action: impl FnMut(&Action),
+) -> Result<AnalysisReport, AnalysisError> {
+    let files = Arc::new(files);
+    let options = Arc::new(ParseOptions::default());
+
+    // 1. Every file checked whole first.
+    let runs: Vec<Vec<RunInfo>> = {
+        let (files, options) = (files.clone(), options.clone());
+        tokio::task::spawn_blocking(move || {
+            files
+                .iter()
+                .map(|file| {
+                    scantix_sarif::stream_slice(&file.bytes, &options, |_| {}).map_err(|source| {
+                        AnalysisError::Sarif {
+                            file: file.name.clone(),
+                            source,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| AnalysisError::Reader(e.to_string()))??
+    };
+
+    let git_ref = match &target.git_ref {
+        Some(git_ref) => git_ref.clone(),
+        None => default_ref(executor, &target.repository).await?,
+    };
+    let mut keys: Vec<AnalysisKey> = Vec::new();
+    let mut summaries: Vec<AnalysisSummary> = Vec::new();
+    let mut run_keys: Vec<Vec<usize>> = Vec::new();
+    for file_runs in &runs {
+        let mut of_file = Vec::new();
+        for run in file_runs {
+            let key = AnalysisKey {
+                repository_id: target.repository.id,
+                tool: run.tool.name.clone(),
+                category: (target.category.clone())
+                    .or_else(|| run.category().map(str::to_owned))
+                    .unwrap_or_default(),
+                git_ref: git_ref.clone(),
+            };
+            let index = match keys.iter().position(|k| *k == key) {
+                Some(index) => index,
+                None => {
+                    summaries.push(AnalysisSummary {
+                        tool: key.tool.clone(),
+                        category: key.category.clone(),
+                        complete: true,
+                        open: 0,
+                        suppressed: 0,
+                        fixed: 0,
+                    });
+                    keys.push(key);
+                    keys.len() - 1
+                }
+            };
+            // A run without results, or whose tool failed, proves nothing fixed (SARIF §3.14.23).
+            summaries[index].complete &=
+                run.results_reported && run.execution_successful != Some(false);
+            of_file.push(index);
+        }
+        run_keys.push(of_file);
+    }
+
+    // 2. What the previous analysis of each key listed open.
+    let mut previous: Vec<HashSet<Fingerprint>> = Vec::with_capacity(keys.len());
+    for key in &keys {
+        let id = key.id();
+        let store = executor.store().clone();
+        let listed = read_all(|after| {
+            let (store, id) = (store.clone(), id.clone());
+            async move {
+                store
+                    .analysis_findings(&id, after.as_deref(), LIST_PAGE)
+                    .await
+            }
+        })
+        .await
+        .map_err(ExecuteError::from)?;
+        previous.push(listed.into_iter().collect());
+    }
+
+    let mut run = Application {
+        executor,
+        settings,
+        target,
+        keys: &keys,
+        id: format!("sarif:{}", uuid::Uuid::new_v4()),
+        writes: 0,
+        touched: BTreeSet::new(),
+        resolved: BTreeMap::new(),
+    };
+
+    // 3. Results streamed from the files, applied a batch at a time.
+    let (sender, mut batches) = tokio::sync::mpsc::channel::<Vec<Mapped>>(2);
+    let reader = {
+        let (files, options, keys) = (files.clone(), options.clone(), keys.clone());
+        let (repository, commit) = (target.repository.clone(), target.commit_sha.clone());
+        tokio::task::spawn_blocking(move || {
+            for (file, of_file) in files.iter().zip(&run_keys) {
+                let mut batch = Vec::with_capacity(BATCH);
+                let read = scantix_sarif::stream_slice(&file.bytes, &options, |result| {
+                    let (Some(presence), Some(&key)) =
+                        (presence_of(&result), of_file.get(result.run_index))
+                    else {
+                        return;
+                    };
+                    let finding = finding_of(&result, &repository, &keys[key], commit.as_deref());
+                    batch.push(Mapped {
+                        key,
+                        finding,
+                        presence,
+                    });
+                    if batch.len() >= BATCH {
+                        // A closed channel means the applier stopped on an error: it says why.
+                        let _ = sender.blocking_send(std::mem::take(&mut batch));
+                    }
+                });
+                if let Err(source) = read {
+                    return Err(AnalysisError::Sarif {
+                        file: file.name.clone(),
+                        source,
+                    });
+                }
+                if !batch.is_empty() {
+                    let _ = sender.blocking_send(batch);
+                }
+            }
+            Ok(())
+        })
+    };
+    let mut seen: Vec<HashSet<Fingerprint>> = vec![HashSet::new(); keys.len()];
+    while let Some(batch) = batches.recv().await {
+        for Mapped {
+            key,
+            finding,
+            presence,
+        } in batch
+        {
+            let fingerprint = Fingerprint::of(&finding);
+            // One identity twice in one analysis (the same run in two files): the first counts.
+            if !seen[key].insert(fingerprint.clone()) {
+                continue;
+            }
+            match presence {
+                Presence::Open => summaries[key].open += 1,
+                _ => summaries[key].suppressed += 1,
+            }
+            let subject = Subject::Reported(Box::new(finding), presence);
+            let was_listed = previous[key].contains(&fingerprint);
+            run.apply(&subject, key, was_listed, &mut on_action).await?;
+        }
+    }
+    reader
+        .await
+        .map_err(|e| AnalysisError::Reader(e.to_string()))??;
+
+    // 4. Absent findings fixed, closed tickets re-verified, tracker calls made.
+    for (key, listed) in previous.iter().enumerate() {
+        // In fingerprint order, so that a rerun after a failure meets them in the same order.
+        let mut listed: Vec<Fingerprint> = listed.iter().cloned().collect();
+        listed.sort();
+        let Some(absent) = absent_findings(&listed, &seen[key], summaries[key].complete) else {
+            continue;
+        };
+        summaries[key].fixed = absent.len();
+        for fingerprint in absent {
+            let subject = Subject::Absent(fingerprint.clone());
+            run.apply(&subject, key, true, &mut on_action).await?;
+        }
+    }
+    for (group, (still, count)) in std::mem::take(&mut run.resolved) {
+        if let Some(decision) = executor
+            .reverify_group(&group, &still, count, &run.id)
+            .await?
+        {
+            run.writes += 1;
+            run.touched.insert(group);
+            decision.actions.iter().for_each(&mut on_action);
+        }
+    }
+    for group in &run.touched {
+        executor.sync_group(group).await?;
+    }
+    Ok(AnalysisReport {
+        id: run.id,
+        git_ref,
+        analyses: summaries,
+        writes: run.writes,
+    })
+}
+
+/// One application's running state: what it wrote, which groups it touched, and which groups
+/// with a resolved ticket it still finds findings of.
+struct Application<'a> {
+    executor: &'a Executor,
+    settings: &'a RepoSettings,
+    target: &'a AnalysisTarget,
+    keys: &'a [AnalysisKey],
+    id: String,
+    writes: usize,
+    touched: BTreeSet<GroupKey>,
+    /// Group → its first still-reported open findings, and how many in all.
+    resolved: BTreeMap<GroupKey, (Vec<FindingRecord>, usize)>,
+}
+
+impl Application<'_> {
+    async fn apply(
+        &mut self,
+        subject: &Subject,
+        key: usize,
+        was_listed: bool,
+        on_action: &mut impl FnMut(&Action),
+    ) -> Result<(), AnalysisError> {
+        let settings = self.settings;
+        let verdict = |finding: &Finding| settings.verdict(finding);
+        let ResultCommitted {
+            decision,
+            record,
+            group,
+            written,
+        } = self
+            .executor
+            .commit_analysis_result(
+                subject,
+                &self.keys[key],
+                self.target.commit_sha.as_deref(),
+                self.target.installation_id,
+                was_listed,
+                &verdict,
+                &settings.engine,
+                &self.id,
+            )
+            .await?;
+        decision.actions.iter().for_each(&mut *on_action);
+        if written {
+            self.writes += 1;
+        }
+        if let Some(group) = &group
+            && written
+        {
+            self.touched.insert(group.key.clone());
+        }
+        // A ticket a person closed, whose finding this analysis still reports open.
+        if let (Some(group), Some(record), Subject::Reported(..)) = (&group, &record, subject)
+            && group.ticket.is_some()
+            && group.ticket_state == TicketState::Resolved
+            && record.is_ticketed()
+            && record.is_open()
+        {
+            let (listed, count) = self.resolved.entry(group.key.clone()).or_default();
+            if listed.len() < LISTED_STILL_PRESENT {
+                listed.push(record.clone());
+            }
+            *count += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The repository's default branch as the store last heard it (from any of its groups), else
+/// [`FALLBACK_REF`].
+async fn default_ref(executor: &Executor, repository: &Repository) -> Result<String, ExecuteError> {
+    let branch = match &repository.default_branch {
+        Some(branch) => Some(branch.clone()),
+        None => executor
+            .store()
+            .groups_in(&List::Home(repository.id.to_string()), None, 1)
+            .await?
+            .items
+            .into_iter()
+            .find_map(|g| g.value.repository.default_branch),
+    };
+    Ok(match branch {
+        Some(branch) if branch.starts_with("refs/") => branch,
+        Some(branch) => format!("refs/heads/{branch}"),
+        None => FALLBACK_REF.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
