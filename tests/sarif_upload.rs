@@ -22,7 +22,7 @@ use scantix_core::config::Config;
 use scantix_core::inbox::{InboxItem, InboxSource, InboxStatus, UploadTarget};
 use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_core::memory::store::MemoryStore;
-use scantix_core::ports::store::{Guarded, Store};
+use scantix_core::ports::store::{Guarded, Inbox, Store};
 use scantix_core::records::{CoveredRepository, InstallationRecord};
 use scantix_core::secret::Secret;
 use scantix_dynamodb::inbox_stream_image;
@@ -1034,4 +1034,77 @@ async fn on_dynamodb_an_upload_is_durable_in_the_inbox() {
     let (status, _) = w.with_token(w.issuer.token(), "", body).await;
     assert_eq!(status, 200);
     assert_eq!(store.pending_inbox(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_uploaded_analysis_is_applied_by_the_worker_and_applying_it_again_changes_nothing() {
+    let store = Arc::new(MemoryStore::new());
+    let w = world_with(store.clone(), Limits::default()).await;
+    let semgrep = sarif("semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif");
+    let (status, _) = w.with_token(w.issuer.token(), "", semgrep).await;
+    assert_eq!(status, 202);
+    let pending = w.pending().await;
+    assert_eq!(pending.len(), 1);
+
+    // The worker as wiring builds it: uploads applied as analyses, here under the default
+    // settings (no GitHub to read the repository's own from).
+    let executor = Arc::new(Executor::new(
+        store.clone(),
+        Arc::new(DraftTracker::new()),
+        Config::default(),
+    ));
+    let uploads = scantix_app::uploads::ApplyAnalyses::new(executor.clone(), None);
+    let worker = Worker::new(store.clone(), GithubIngest::for_worker(executor), None)
+        .with_uploads(Arc::new(uploads));
+    assert_eq!(
+        apply_batch(&worker, &batch_of(&pending)).await,
+        BatchResponse::default()
+    );
+    let item = store.get_inbox(&pending[0].id).await.unwrap().unwrap();
+    assert_eq!(item.status, InboxStatus::Done, "{:?}", item.last_error);
+    assert!(w.pending().await.is_empty());
+
+    let groups = store.groups();
+    assert!(!groups.is_empty(), "the analysis' findings were grouped");
+    let findings: usize = groups
+        .iter()
+        .map(|g| store.findings_of(&g.value.key).len())
+        .sum();
+    assert!(findings > 1, "{findings} findings");
+    for group in &groups {
+        assert!(
+            group.value.key.as_str().contains("sarif"),
+            "{}",
+            group.value.key
+        );
+        assert!(
+            group.value.ticket.is_some(),
+            "{} has its ticket",
+            group.value.key
+        );
+    }
+
+    // The same analysis again (a replay, a second upload of the same file): nothing changes.
+    let before: Vec<_> = store.groups().into_iter().map(|g| g.version).collect();
+    let uploaded = store.get_inbox(&pending[0].id).await.unwrap().unwrap();
+    let outcome = worker
+        .with_uploads(Arc::new(scantix_app::uploads::ApplyAnalyses::new(
+            Arc::new(Executor::new(
+                store.clone(),
+                Arc::new(DraftTracker::new()),
+                Config::default(),
+            )),
+            None,
+        )))
+        .apply(&InboxItem {
+            status: InboxStatus::Pending,
+            ..uploaded
+        })
+        .await;
+    assert!(
+        matches!(&outcome, scantix_core::inbox::Applied::Done { outcome } if outcome.contains("0 writes")),
+        "{outcome:?}"
+    );
+    let after: Vec<_> = store.groups().into_iter().map(|g| g.version).collect();
+    assert_eq!(before, after);
 }

@@ -2,13 +2,17 @@
 //! `ingest::upload`) is handed, whole, to one [`AnalysisApplier`], which applies it as one
 //! analysis of its repository (the analysis lifecycle: new findings, fixed ones, reopened ones).
 //!
-//! Until the deployment has such an applier, [`NotYetApplied`] answers every upload with
-//! [`UploadOutcome::NotYetApplied`]: the worker keeps the item pending (with the reason) for
-//! `scantix replay`, and never reports it applied.
+//! [`ApplyAnalyses`] is the deployment's applier: `crate::analysis::apply_analysis` under the
+//! repository's own settings. [`NotYetApplied`] is what a worker without one does: it keeps the
+//! item pending (with the reason) for `scantix replay`, and never reports it applied.
 
-use crate::execute::ExecuteError;
+use crate::analysis::{AnalysisError, AnalysisTarget, SarifFile, apply_analysis};
+use crate::execute::{ExecuteError, Executor};
+use crate::repo_settings::{RepoSettings, SettingsSource};
 use async_trait::async_trait;
+use scantix_core::finding::Repository;
 use scantix_core::inbox::UploadTarget;
+use std::sync::Arc;
 
 /// One uploaded analysis, as the worker hands it over.
 #[derive(Debug, Clone, Copy)]
@@ -59,5 +63,79 @@ impl AnalysisApplier for NotYetApplied {
                 upload.delivery, upload.target.repository
             ),
         })
+    }
+}
+
+/// Applies an upload as one analysis of its repository (`crate::analysis`), under the settings
+/// that repository's alerts get: read through GitHub when the deployment can (`settings`), else
+/// the built-in defaults with the bundled policy.
+pub struct ApplyAnalyses {
+    executor: Arc<Executor>,
+    settings: Option<Arc<SettingsSource>>,
+}
+
+impl ApplyAnalyses {
+    pub fn new(executor: Arc<Executor>, settings: Option<Arc<SettingsSource>>) -> ApplyAnalyses {
+        ApplyAnalyses { executor, settings }
+    }
+}
+
+#[async_trait]
+impl AnalysisApplier for ApplyAnalyses {
+    async fn apply_upload(
+        &self,
+        upload: UploadedAnalysis<'_>,
+    ) -> Result<UploadOutcome, ExecuteError> {
+        let target = upload.target;
+        let repository = Repository {
+            id: target.repository_id,
+            full_name: target.repository.clone(),
+            default_branch: None,
+            html_url: None,
+        };
+        let settings = match &self.settings {
+            Some(source) => {
+                source
+                    .settings_for(Some(target.installation_id), &repository)
+                    .await
+            }
+            None => Arc::new(RepoSettings::defaults()),
+        };
+        let analysis = AnalysisTarget {
+            repository,
+            git_ref: Some(target.git_ref.clone()),
+            commit_sha: Some(target.commit.clone()).filter(|c| !c.is_empty()),
+            category: Some(target.category.clone()).filter(|c| !c.is_empty()),
+            installation_id: Some(target.installation_id),
+        };
+        let file = SarifFile {
+            name: upload.delivery.to_owned(),
+            bytes: upload.sarif.to_vec(),
+        };
+        let mut actions = 0usize;
+        match apply_analysis(&self.executor, &settings, &analysis, vec![file], |_| {
+            actions += 1
+        })
+        .await
+        {
+            Ok(report) => Ok(UploadOutcome::Applied {
+                summary: format!(
+                    "applied: {} analyses of {} at {}, {actions} actions, {} writes",
+                    report.analyses.len(),
+                    target.repository,
+                    report.git_ref,
+                    report.writes
+                ),
+            }),
+            Err(AnalysisError::Execute(e)) => Err(e),
+            // The endpoint read the file before storing it, so this means limits changed since:
+            // no retry can make the same bytes readable.
+            Err(e) if e.is_input_fault() => Ok(UploadOutcome::Applied {
+                summary: format!("rejected: {e}"),
+            }),
+            Err(e) => Ok(UploadOutcome::NotYetApplied {
+                reason: e.to_string(),
+            }),
+        }
     }
 }

@@ -98,6 +98,8 @@ pub struct ClientSettings {
     pub timeout: Duration,
     pub redirects: Redirects,
     pub retry: RetryPolicy,
+    /// The largest answer read; a longer one is refused (`SendError::TooLarge`), not buffered.
+    pub max_body: usize,
 }
 
 impl ClientSettings {
@@ -108,6 +110,8 @@ impl ClientSettings {
             timeout: Duration::from_secs(30),
             redirects: Redirects::None,
             retry: RetryPolicy::default(),
+            // GitHub's largest answers (a page of 100 alerts, a 1 MB file as base64) fit well.
+            max_body: 32 * 1024 * 1024,
         }
     }
 }
@@ -228,6 +232,9 @@ pub enum SendError {
     /// The request could not be sent as described (an invalid URL): repeating will not help.
     #[error("{0}")]
     Invalid(String),
+    /// The answer was longer than the client reads.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl SendError {
@@ -240,7 +247,7 @@ impl SendError {
         match self {
             SendError::GaveUp { status, .. } | SendError::Ambiguous { status, .. } => *status,
             SendError::RateLimited { .. } => Some(StatusCode::TOO_MANY_REQUESTS),
-            SendError::Invalid(_) => None,
+            SendError::Invalid(_) | SendError::TooLarge(_) => None,
         }
     }
 }
@@ -251,6 +258,7 @@ pub struct HttpClient {
     client: reqwest::Client,
     service: &'static str,
     retry: RetryPolicy,
+    max_body: usize,
 }
 
 impl HttpClient {
@@ -280,6 +288,7 @@ impl HttpClient {
             client,
             service: settings.service,
             retry: settings.retry,
+            max_body: settings.max_body,
         })
     }
 
@@ -336,6 +345,7 @@ impl HttpClient {
                     }
                 }
                 Err(Failed::Invalid(problem)) => return Err(SendError::Invalid(problem)),
+                Err(Failed::TooLarge(problem)) => return Err(SendError::TooLarge(problem)),
                 Err(Failed::NoAnswer { problem, connect }) => {
                     tracing::debug!(service, what = %what, attempt, connect, "outbound call failed");
                     // A refused connection never reached the service; anything later might have.
@@ -391,24 +401,37 @@ impl HttpClient {
         })?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(|e| Failed::NoAnswer {
-            problem: format!(
-                "reading {}'s answer ({status}) to {what} failed: {}",
-                self.service,
-                describe(&e)
-            ),
-            connect: false,
-        })?;
+        let mut response = response;
+        let mut body = Vec::new();
+        loop {
+            let chunk = response.chunk().await.map_err(|e| Failed::NoAnswer {
+                problem: format!(
+                    "reading {}'s answer ({status}) to {what} failed: {}",
+                    self.service,
+                    describe(&e)
+                ),
+                connect: false,
+            })?;
+            let Some(chunk) = chunk else { break };
+            if body.len() + chunk.len() > self.max_body {
+                return Err(Failed::TooLarge(format!(
+                    "{}'s answer to {what} is longer than {} bytes",
+                    self.service, self.max_body
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Response {
             status,
             headers,
-            body,
+            body: Bytes::from(body),
         })
     }
 }
 
 enum Failed {
     Invalid(String),
+    TooLarge(String),
     NoAnswer { problem: String, connect: bool },
 }
 

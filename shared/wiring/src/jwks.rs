@@ -1,9 +1,14 @@
-//! The one place the OIDC issuer's keys are fetched over HTTP (reqwest, rustls): the issuer's
-//! discovery document (`<issuer>/.well-known/openid-configuration`) names `jwks_uri`, which holds
-//! the key set; or a key set URL given directly. Caching is `scantix_webhooks::upload::jwks`'s.
-//! (The shared outbound HTTP layer, `scantix-http`, is meant to take this call over.)
+//! The one place the OIDC issuer's keys are fetched, through the shared outbound client
+//! (`scantix_http::outbound`): the issuer's discovery document
+//! (`<issuer>/.well-known/openid-configuration`) names `jwks_uri`, which holds the key set; or a
+//! key set URL given directly. Caching is `scantix_webhooks::upload::jwks`'s.
 
 use async_trait::async_trait;
+use http::Method;
+use http::header::{ACCEPT, HeaderValue};
+use scantix_http::outbound::{
+    ClientSettings, HttpClient, Redirects, Replay, Request, RetryPolicy, SendError,
+};
 use scantix_webhooks::upload::jwks::{JwksError, JwksSource};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -24,46 +29,45 @@ pub enum JwksLocation {
 
 /// Fetches the key set over HTTPS.
 pub struct HttpJwks {
-    client: reqwest::Client,
+    client: HttpClient,
     location: JwksLocation,
 }
 
 impl HttpJwks {
     pub fn new(location: JwksLocation) -> Result<HttpJwks, JwksError> {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .user_agent("scantix")
-            .build()
-            .map_err(|e| JwksError::Unreachable(format!("building the HTTP client: {e}")))?;
+        let client = HttpClient::new(ClientSettings {
+            timeout: TIMEOUT,
+            connect_timeout: TIMEOUT,
+            redirects: Redirects::SameHost,
+            retry: RetryPolicy {
+                max_attempts: 2,
+                backoff_base: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(1),
+                max_rate_limit_wait: Duration::ZERO,
+            },
+            max_body: MAX_RESPONSE_BYTES,
+            ..ClientSettings::new("oidc issuer")
+        })
+        .map_err(|e| JwksError::Unreachable(e.to_string()))?;
         Ok(HttpJwks { client, location })
     }
 
     async fn get<T: DeserializeOwned>(&self, url: &str) -> Result<T, JwksError> {
-        let mut response = self
-            .client
-            .get(url)
-            .header("accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| JwksError::Unreachable(format!("GET {url}: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(JwksError::Unreachable(format!("GET {url}: HTTP {status}")));
+        let request = Request::new(Method::GET, url.to_owned(), Replay::Safe)
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
+        let response = self.client.send(&request).await.map_err(|e| match e {
+            SendError::TooLarge(problem) => JwksError::Invalid(problem),
+            other => JwksError::Unreachable(format!("GET {url}: {other}")),
+        })?;
+        if !response.status.is_success() {
+            return Err(JwksError::Unreachable(format!(
+                "GET {url}: HTTP {}",
+                response.status
+            )));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| JwksError::Unreachable(format!("GET {url}: {e}")))?
-        {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(JwksError::Invalid(format!(
-                    "GET {url}: more than {MAX_RESPONSE_BYTES} bytes"
-                )));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        serde_json::from_slice(&body).map_err(|e| JwksError::Invalid(format!("GET {url}: {e}")))
+        response
+            .json()
+            .map_err(|e| JwksError::Invalid(format!("GET {url}: {e}")))
     }
 }
 

@@ -8,6 +8,7 @@ use crate::{
 use scantix_app::execute::Executor;
 use scantix_app::ingest::{GithubIngest, JiraIngest};
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
+use scantix_app::uploads::ApplyAnalyses;
 use scantix_app::worker::{ReadItem, Worker};
 use std::sync::Arc;
 
@@ -42,9 +43,9 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
             jira = jira.with_settings(source.clone());
         }
     }
-    // SARIF uploads: the worker defers them (`scantix_app::uploads::NotYetApplied`, kept pending
-    // for replay) until an analysis applier is joined here with `.with_uploads(…)`.
-    Ok(Worker::new(store, github, Some(jira)))
+    // SARIF uploads: applied as analyses under each repository's settings, as its alerts are.
+    let uploads = ApplyAnalyses::new(github.executor().clone(), github.settings().cloned());
+    Ok(Worker::new(store, github, Some(jira)).with_uploads(Arc::new(uploads)))
 }
 
 /// Applies one stream batch with `worker`, an alert's (or pull request's, …) records in order,

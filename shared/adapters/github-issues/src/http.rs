@@ -210,7 +210,7 @@ impl Http {
                         ..Failure::ambiguous(problem)
                     });
                 }
-                Err(SendError::Invalid(problem)) => {
+                Err(SendError::Invalid(problem) | SendError::TooLarge(problem)) => {
                     return Err(TrackerError::Failed(problem).into());
                 }
                 Err(e) => return Err(TrackerError::Retryable(e.to_string()).into()),

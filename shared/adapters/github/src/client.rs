@@ -117,7 +117,9 @@ impl Client {
         pin_api_version(&mut request.headers);
         request.body = body.cloned();
         let response = self.http.send(&request).await.map_err(|e| match e {
-            SendError::Invalid(problem) => GitHubError::Refused(problem),
+            SendError::Invalid(problem) | SendError::TooLarge(problem) => {
+                GitHubError::Refused(problem)
+            }
             other => GitHubError::Retryable(other.to_string()),
         })?;
         Ok(Answer {

@@ -116,6 +116,7 @@ impl Http {
             Err(e @ (SendError::GaveUp { .. } | SendError::RateLimited { .. })) => {
                 Err(TrackerError::Retryable(format!("Jira: {e}")).into())
             }
+            Err(SendError::TooLarge(problem)) => Err(TrackerError::Failed(problem).into()),
             Err(SendError::Invalid(problem)) => Err(TrackerError::Misconfigured {
                 setting: "jira.base-url".into(),
                 message: problem,

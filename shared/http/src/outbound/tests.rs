@@ -212,3 +212,16 @@ fn backoff_grows_with_jitter_and_is_capped() {
     }
     assert!(policy.backoff(30) <= Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn an_answer_longer_than_the_client_reads_is_refused_not_buffered() {
+    let (base, _) = scripted(vec![(200, "")]).await;
+    let mut settings = ClientSettings::new("test");
+    settings.max_body = 4;
+    let err = HttpClient::new(settings)
+        .unwrap()
+        .send(&get(&base, Replay::Safe))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::TooLarge(_)), "{err}");
+}
