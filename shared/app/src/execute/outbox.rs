@@ -76,6 +76,26 @@ impl Executor {
             if pending.op == OutboxOp::Refresh && real_ticket {
                 group = self.coalesce(group, token).await?;
             }
+            // A tracker call must finish inside the lease: another worker may take an expired
+            // lease over and write the ticket too, and a late write from here would put an older
+            // render over theirs. Renew the lease while more than half of it is left to lose;
+            // losing it is `SyncPending`.
+            let now = (self.clock)();
+            if group
+                .value
+                .lease
+                .as_ref()
+                .is_some_and(|l| l.until - now < self.settings.lease / 2)
+            {
+                let until = now + self.settings.lease;
+                group = self
+                    .modify_group(group, token, None, |g, _| {
+                        if let Some(lease) = &mut g.lease {
+                            lease.until = until;
+                        }
+                    })
+                    .await?;
+            }
             let rendered_at = (self.clock)();
             // What the render sees; events change `updated_at` when they change the group.
             let rendered_from = group.value.updated_at;
@@ -177,9 +197,10 @@ impl Executor {
             {
                 Ok(current)
             }
-            // Not ours any more (the lease ran out): keep the record we had; its next guarded
-            // write fails and the caller's loop treats it as any lost race.
-            _ => Ok(group),
+            // Not ours any more (the lease ran out while we waited and another worker took the
+            // group over): its holder writes the ticket. Writing it from here too could land an
+            // older render after theirs.
+            _ => Err(ExecuteError::SyncPending(group.value.key.clone())),
         }
     }
 

@@ -700,3 +700,54 @@ async fn a_burst_joining_a_group_while_its_ticket_is_written_makes_one_update() 
     let ticket = tickets.all().into_iter().next().expect("one ticket");
     assert!(ticket.title.ends_with("(100 alerts)"), "{}", ticket.title);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_lost_its_lease_while_waiting_leaves_the_ticket_to_the_new_holder() {
+    let store = Arc::new(MemoryStore::new());
+    let (counted, counts) = Counted::new(MemoryTracker::new());
+    let exec = Arc::new(
+        executor_over(store.clone(), Arc::new(counted)).with_settings(ExecutorSettings {
+            coalesce: std::time::Duration::from_secs(1),
+            ..ExecutorSettings::default()
+        }),
+    );
+    let alert = |n: u64| code_alert(n, "js/xss", &format!("src/{n}.js"));
+    exec.apply_alert("github:1", &opened(alert(1)), Triage::Ticket)
+        .await
+        .unwrap();
+    let key = store.groups()[0].value.key.clone();
+
+    // A finding joins right after the ticket was written: its holder waits out the burst...
+    let joining = {
+        let exec = exec.clone();
+        tokio::spawn(async move {
+            exec.apply_alert("github:2", &opened(alert(2)), Triage::Ticket)
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // ...and meanwhile its lease is taken over (it expired: a slow store, a paused process).
+    let current = store.get_group(&key).await.unwrap().unwrap();
+    assert!(
+        current.value.lease.is_some(),
+        "the joining event holds the lease"
+    );
+    let mut taken = current.value.clone();
+    taken.lease = Some(Lease {
+        token: "new holder".into(),
+        until: Utc::now() + Duration::seconds(60),
+    });
+    store
+        .put_group(Guarded::replacing(taken, Some(&current)))
+        .await
+        .unwrap();
+
+    // The join itself is committed whatever the sync answers.
+    let _ = joining.await.unwrap();
+    // The old holder wrote nothing to the ticket: the new holder's render is the last word.
+    let calls = counts.snapshot();
+    assert_eq!((calls.create, calls.update), (1, 0), "{calls:?}");
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert_eq!(group.tally.total(), 2);
+    assert_eq!(group.lease.map(|l| l.token).as_deref(), Some("new holder"));
+}
