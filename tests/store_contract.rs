@@ -2801,6 +2801,7 @@ mod dynamodb_only {
             reason: "written by the old code".into(),
             delivery: None,
             ticket: Some("SEC-1".into()),
+            state: None,
         };
         legacy::write_audit_entry(&store, &old_entry).await;
         let shared: Arc<dyn Store> = Arc::new(store.clone());
@@ -2837,6 +2838,7 @@ mod dynamodb_only {
             at: at(60),
             reason: "written today".into(),
             ..old_entry.clone()
+            state: None,
         };
         shared
             .commit(Commit {

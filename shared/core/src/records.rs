@@ -830,6 +830,11 @@ pub struct AuditEntry {
     pub reason: String,
     pub delivery: Option<String>,
     pub ticket: Option<String>,
+    /// The finding's alert state once this change was applied, on entries about one finding's
+    /// alert event: what an export says the finding's status was at that moment (a fix reads as
+    /// `ticket.updated` otherwise). `None` on older entries and on entries about a ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<AlertState>,
 }
 
 // ---------------------------------------------------------------------------------------------

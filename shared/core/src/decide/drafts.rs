@@ -37,6 +37,7 @@ pub fn settle_draft_ops(
                 reason: text.clone(),
                 delivery: delivery.map(str::to_owned),
                 ticket: None,
+                state: None,
             });
             false
         }
