@@ -817,6 +817,10 @@ pub struct DeliveryRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The audit action of a ticket created (by a tracker, or as a draft): the "ticketed" step of a
+/// chain of custody.
+pub const TICKET_CREATED: &str = "ticket.created";
+
 /// One line of the append-only audit log: who did what, when, why, prompted by which delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
