@@ -11,13 +11,15 @@
 //! - `sync`: a repository's (or an organisation's) alerts read from GitHub's REST API (backfill,
 //!   reconciliation).
 //! - `tickets`: the store as a person reads it.
-//! - `audit`: the chain of custody from the audit log; `export`: changes as OCSF events.
+//! - `audit`: the chain of custody from the audit log; `export`: changes as OCSF events;
+//!   `report`: the metrics report (JSON, HTML with plots).
 
 mod audit;
 mod config_file;
 mod deliver;
 mod export;
 mod local;
+mod report;
 mod sarif;
 mod serve;
 mod sync;
@@ -110,6 +112,9 @@ enum Command {
     /// Every change of a finding or ticket as an OCSF 1.8 event, one JSON line each (--ocsf,
     /// --since).
     Export(export::ExportArgs),
+    /// Metrics of a period: MTTT, MTTR, SLA adherence, reopen and net resolve rates, tickets per
+    /// 1,000 alerts, the weekly backlog (--since, --repo; --json, --html FILE).
+    Report(report::ReportArgs),
     /// Delete the store file.
     Reset,
     /// Print the upload token of an App installation (--installation ID), for CI systems without
@@ -199,6 +204,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export(args) => {
             export::run(local::open_store(&location).await?.as_ref(), args).await?
+        }
+        Command::Report(args) => {
+            report::run(local::open_store(&location).await?.as_ref(), args).await?
         }
         Command::Migrate => {
             let (table, endpoint) = local::table_of(&location)?;

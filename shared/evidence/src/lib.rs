@@ -12,7 +12,12 @@
 //! - [`trail`]: the chain of custody of a ticket, group, repository or finding (`scantix audit`).
 //! - [`ocsf`]: audit entries as OCSF 1.8 Vulnerability (2002) and Detection (2004) Findings, for
 //!   a SIEM (`scantix export --ocsf`).
+//! - [`metrics`]: the metrics report (`scantix report`): MTTT, MTTR, SLA adherence, reopen and net
+//!   resolve rates, tickets per 1,000 alerts, the weekly backlog, top repositories, rules, owners.
+//! - [`html`]: that report as one self-contained HTML file with SVG plots (`--html FILE`).
 
+pub mod html;
+pub mod metrics;
 pub mod ocsf;
 pub mod read;
 pub mod trail;
@@ -31,6 +36,9 @@ pub enum EvidenceError {
     BadInput(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A plot of the HTML report could not be drawn.
+    #[error("drawing a plot of the report: {0}")]
+    Plot(String),
 }
 
 impl EvidenceError {
