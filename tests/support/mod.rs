@@ -5,6 +5,7 @@ pub mod dynamodb;
 pub mod fake_github;
 pub mod fake_jira;
 pub mod lambda_emulator;
+pub mod ocsf;
 pub mod openapi;
 pub mod records;
 pub mod sqlite;

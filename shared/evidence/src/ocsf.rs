@@ -49,7 +49,7 @@ pub struct Facts<'a> {
     pub content: Option<&'a GroupContent>,
 }
 
-/// What an entry is about, for the SIEM.
+/// What a change is about, for the SIEM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Concern {
     /// A change of one finding (detected, triaged, fixed, dismissed, back again).
@@ -58,16 +58,19 @@ pub enum Concern {
     Ticket,
 }
 
-/// Whether an entry of `action` is a change a SIEM hears of, and about what. Comments, pull
-/// request summaries, installations and syncs are not state changes of a finding or ticket.
-pub fn concern(action: &str) -> Option<Concern> {
-    match action {
-        // `ticket.updated` is written for one alert's change ("alert 7 fixed (fixed)").
-        "ticket.updated" => Some(Concern::Finding),
-        "ticket.commented" => None,
-        a if a.starts_with("finding.") => Some(Concern::Finding),
-        a if a.starts_with("ticket.") => Some(Concern::Ticket),
-        _ => None,
+/// What an entry is a change of, for the SIEM: its finding, its ticket, or both (an alert that came
+/// back reopens its ticket). None for comments, pull request summaries, installations and syncs,
+/// which are not state changes of a finding or ticket.
+pub fn concerns(entry: &AuditEntry) -> Vec<Concern> {
+    let about_finding = entry.fingerprint.is_some();
+    match entry.action.as_str() {
+        // Written for one alert's change ("alert 7 fixed (fixed)").
+        "ticket.updated" if about_finding => vec![Concern::Finding],
+        "ticket.reopened" if about_finding => vec![Concern::Finding, Concern::Ticket],
+        "ticket.commented" => vec![],
+        a if a.starts_with("finding.") && about_finding => vec![Concern::Finding],
+        a if a.starts_with("finding.") || a.starts_with("ticket.") => vec![Concern::Ticket],
+        _ => vec![],
     }
 }
 
@@ -111,22 +114,29 @@ impl Status {
     }
 }
 
-/// The event uid of an entry: a digest of the entry as stored, so the same change always gives the
-/// same uid (a consumer drops a redelivered event by it).
-pub fn event_uid(entry: &AuditEntry) -> String {
-    let bytes = serde_json::to_vec(entry).unwrap_or_default();
-    hex::encode(&Sha256::digest(&bytes)[..16])
+/// The event uid of an entry's event about `concern`: a digest of the entry as stored, so the same
+/// change always gives the same uid (a consumer drops a redelivered event by it).
+pub fn event_uid(entry: &AuditEntry, concern: Concern) -> String {
+    let mut digest = Sha256::new();
+    digest.update(serde_json::to_vec(entry).unwrap_or_default());
+    digest.update(match concern {
+        Concern::Finding => b"#finding".as_slice(),
+        Concern::Ticket => b"#ticket".as_slice(),
+    });
+    hex::encode(&digest.finalize()[..16])
 }
 
-/// The OCSF event of one audit entry, or `None` when the entry is not a change of a finding or
-/// ticket (see `concern`).
-pub fn event(facts: Facts<'_>) -> Option<Value> {
+/// The OCSF events of one audit entry: one per thing it changed (see `concerns`).
+pub fn events(facts: Facts<'_>) -> Vec<Value> {
+    concerns(facts.entry)
+        .into_iter()
+        .map(|concern| event(facts, concern))
+        .collect()
+}
+
+/// The OCSF event of an entry's change of `concern`.
+pub fn event(facts: Facts<'_>, concern: Concern) -> Value {
     let entry = facts.entry;
-    let concern = match (concern(&entry.action)?, &entry.fingerprint) {
-        (Concern::Finding, Some(_)) => Concern::Finding,
-        // An entry about a finding that does not say which is about its ticket.
-        _ => Concern::Ticket,
-    };
     let kind = facts
         .finding
         .map(|f| f.finding.kind)
@@ -148,6 +158,11 @@ pub fn event(facts: Facts<'_>) -> Option<Value> {
     };
     let (severity_id, severity_name) = severity_of(severity);
     let ms = |t: DateTime<Utc>| t.timestamp_millis();
+    let class_name = if class == VULNERABILITY_FINDING {
+        "Vulnerability Finding"
+    } else {
+        "Detection Finding"
+    };
 
     let mut event = json!({
         "activity_id": activity as u8,
@@ -155,13 +170,9 @@ pub fn event(facts: Facts<'_>) -> Option<Value> {
         "category_uid": FINDINGS_CATEGORY,
         "category_name": "Findings",
         "class_uid": class,
-        "class_name": if class == VULNERABILITY_FINDING { "Vulnerability Finding" } else { "Detection Finding" },
+        "class_name": class_name,
         "type_uid": class * 100 + activity as u32,
-        "type_name": format!(
-            "{}: {}",
-            if class == VULNERABILITY_FINDING { "Vulnerability Finding" } else { "Detection Finding" },
-            activity.name()
-        ),
+        "type_name": format!("{class_name}: {}", activity.name()),
         "time": ms(entry.at),
         "severity_id": severity_id,
         "severity": severity_name,
@@ -171,7 +182,7 @@ pub fn event(facts: Facts<'_>) -> Option<Value> {
         "message": entry.reason,
         "metadata": {
             "version": OCSF_VERSION,
-            "uid": event_uid(entry),
+            "uid": event_uid(entry, concern),
             "correlation_uid": entry.group_key.as_str(),
             "log_name": "scantix audit",
             "logged_time": ms(entry.at),
@@ -201,7 +212,7 @@ pub fn event(facts: Facts<'_>) -> Option<Value> {
             object.insert("vulnerabilities".into(), Value::Array(vulnerabilities));
         }
     }
-    Some(event)
+    event
 }
 
 /// What a change of one finding did: created on first sight, closed when it left the finding fixed
@@ -579,20 +590,20 @@ pub async fn events_of(
     entries: &[AuditEntry],
 ) -> Result<Vec<Value>, crate::EvidenceError> {
     let mut records = crate::read::Records::default();
-    let mut events = Vec::new();
-    for entry in entries.iter().filter(|e| concern(&e.action).is_some()) {
+    let mut out = Vec::new();
+    for entry in entries.iter().filter(|e| !concerns(e).is_empty()) {
         let finding = match &entry.fingerprint {
             Some(fingerprint) => records.finding(store, fingerprint).await?.cloned(),
             None => None,
         };
         let group = records.group(store, &entry.group_key).await?.cloned();
         let content = records.content(store, &entry.group_key).await?.cloned();
-        events.extend(event(Facts {
+        out.extend(events(Facts {
             entry,
             finding: finding.as_ref(),
             group: group.as_ref(),
             content: content.as_ref(),
         }));
     }
-    Ok(events)
+    Ok(out)
 }
