@@ -7,7 +7,7 @@
 //! (repository names, rule ids, owners) is escaped.
 
 use crate::EvidenceError;
-use crate::metrics::{Durations, Ranked, Report};
+use crate::metrics::{Durations, Ranked, Report, Week};
 use plotters::prelude::*;
 use std::fmt::Write as _;
 
@@ -191,10 +191,11 @@ fn backlog_plot(report: &Report) -> Result<String, EvidenceError> {
             .y_desc("open")
             .draw()
             .map_err(plot_error)?;
-        for (color, label, value) in [
-            (OPEN_FINDINGS, "open findings", &(|w: &crate::metrics::Week| w.open_findings) as &dyn Fn(&crate::metrics::Week) -> usize),
-            (OPEN_TICKETS, "open tickets", &|w: &crate::metrics::Week| w.open_tickets),
-        ] {
+        let series: [(RGBColor, &str, fn(&Week) -> usize); 2] = [
+            (OPEN_FINDINGS, "open findings", |w| w.open_findings),
+            (OPEN_TICKETS, "open tickets", |w| w.open_tickets),
+        ];
+        for (color, label, value) in series {
             let points: Vec<(f64, f64)> = report
                 .backlog
                 .iter()
@@ -302,10 +303,11 @@ fn new_fixed_plot(report: &Report) -> Result<String, EvidenceError> {
             .x_label_formatter(&|x| week_label(report, *x))
             .draw()
             .map_err(plot_error)?;
-        for (color, label, offset, value) in [
-            (NEW, "new", -0.2, &(|w: &crate::metrics::Week| w.new) as &dyn Fn(&crate::metrics::Week) -> usize),
-            (FIXED, "fixed", 0.2, &|w: &crate::metrics::Week| w.fixed),
-        ] {
+        let series: [(RGBColor, &str, f64, fn(&Week) -> usize); 2] = [
+            (NEW, "new", -0.2, |w| w.new),
+            (FIXED, "fixed", 0.2, |w| w.fixed),
+        ];
+        for (color, label, offset, value) in series {
             chart
                 .draw_series(report.backlog.iter().enumerate().map(|(i, w)| {
                     let x = i as f64 + offset;

@@ -494,8 +494,8 @@ fn top(ticketed: &[&FindingRecord], in_period: &dyn Fn(DateTime<Utc>) -> bool) -
         ranked
     };
     Top {
-        repositories: rank(&|f| Some(f.finding.repository.full_name.clone())),
-        rules: rank(&|f| Some(f.finding.rule.id.clone()).filter(|r| !r.is_empty())),
-        owners: rank(&|f| f.owner.clone()),
+        repositories: rank(&|f: &FindingRecord| Some(f.finding.repository.full_name.clone())),
+        rules: rank(&|f: &FindingRecord| Some(f.finding.rule.id.clone()).filter(|r| !r.is_empty())),
+        owners: rank(&|f: &FindingRecord| f.owner.clone()),
     }
 }
