@@ -49,10 +49,13 @@ pub async fn trail(
 ) -> Result<Vec<AuditEntry>, EvidenceError> {
     let mut entries = match subject {
         Subject::Group(key) => {
-            if store.get_group(key).await?.is_none() {
+            // A pull request's entries are kept under a key of their own (`<repo>/pull/<n>`),
+            // with no group record: an empty log is what says the key is unknown.
+            let entries = store.audit_log(key).await?;
+            if entries.is_empty() && store.get_group(key).await?.is_none() {
                 return Err(EvidenceError::NotFound(format!("no group `{key}` in the store")));
             }
-            store.audit_log(key).await?
+            entries
         }
         Subject::Ticket(ticket) => {
             let key = ticket_group(store, ticket).await?;
