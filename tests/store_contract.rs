@@ -2868,7 +2868,6 @@ mod dynamodb_only {
             at: at(60),
             reason: "written today".into(),
             ..old_entry.clone()
-            state: None,
         };
         shared
             .commit(Commit {

@@ -50,10 +50,19 @@ impl Scenario {
                 "SCANTIX_CONFIG",
                 Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/github/scantix.yml"),
             );
-        for var in ["SCANTIX_STORE", "SCANTIX_TRACKER", "SCANTIX_WEBHOOK_SECRET", "JIRA_URL"] {
+        for var in [
+            "SCANTIX_STORE",
+            "SCANTIX_TRACKER",
+            "SCANTIX_WEBHOOK_SECRET",
+            "JIRA_URL",
+        ] {
             command.env_remove(var);
         }
-        command.args(args).args(files).output().expect("run scantix")
+        command
+            .args(args)
+            .args(files)
+            .output()
+            .expect("run scantix")
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -123,7 +132,11 @@ fn audit_tells_the_chain_of_custody_of_a_reopened_ticket() {
     let mut sorted = times.clone();
     sorted.sort();
     assert_eq!(times, sorted);
-    assert!(entries.iter().all(|e| !e["actor"].as_str().unwrap().is_empty()));
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e["actor"].as_str().unwrap().is_empty())
+    );
     // A fix says so: the state it left the finding in.
     assert!(
         entries
@@ -136,9 +149,15 @@ fn audit_tells_the_chain_of_custody_of_a_reopened_ticket() {
     let text = scenario.scantix(&["audit", "--ticket", &ticket], &[]);
     assert_success(&text);
     let text = String::from_utf8(text.stdout).unwrap();
-    assert_eq!(text.lines().filter(|l| !l.starts_with("    ")).count(), entries.len());
+    assert_eq!(
+        text.lines().filter(|l| !l.starts_with("    ")).count(),
+        entries.len()
+    );
     assert!(text.contains("ticket.reopened"));
-    assert!(text.lines().all(|l| l.starts_with("    ") || l.starts_with("20")));
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("    ") || l.starts_with("20"))
+    );
 
     // The same trail by group; by finding, only that finding's steps and its ticket's.
     let group = entries[0]["group_key"].as_str().unwrap();
@@ -162,7 +181,14 @@ fn audit_tells_the_chain_of_custody_of_a_reopened_ticket() {
     let everything = scenario.json(&["audit", "--json"]);
     assert!(everything["entries"].as_array().unwrap().len() > entries.len());
     // A period that ends before the scenario holds nothing.
-    let none = scenario.json(&["audit", "--ticket", &ticket, "--since", "2099-01-01", "--json"]);
+    let none = scenario.json(&[
+        "audit",
+        "--ticket",
+        &ticket,
+        "--since",
+        "2099-01-01",
+        "--json",
+    ]);
     assert_eq!(none["entries"], serde_json::json!([]));
 }
 
@@ -171,10 +197,19 @@ fn audit_refuses_what_it_cannot_find_or_read() {
     let scenario = Scenario::delivered("audit-errors");
     for (args, says) in [
         (vec!["audit", "--ticket", "SEC-404"], "no ticket `SEC-404`"),
-        (vec!["audit", "--finding", "1/code-scanning/1"], "no finding"),
-        (vec!["audit", "--repo", "acme/nothing"], "no group of repository"),
+        (
+            vec!["audit", "--finding", "1/code-scanning/1"],
+            "no finding",
+        ),
+        (
+            vec!["audit", "--repo", "acme/nothing"],
+            "no group of repository",
+        ),
         (vec!["audit", "--since", "yesterday"], "--since"),
-        (vec!["audit", "--ticket", "A", "--group", "B"], "cannot be used with"),
+        (
+            vec!["audit", "--ticket", "A", "--group", "B"],
+            "cannot be used with",
+        ),
         (vec!["export"], "--ocsf"),
     ] {
         let output = scenario.scantix(&args, &[]);
@@ -203,7 +238,10 @@ fn export_prints_one_valid_ocsf_event_per_change() {
         .find(|e| e["finding_info"]["uid"] == "512875663/dependabot/20")
         .expect("the Dependabot alert's event");
     assert_eq!(dependabot["class_uid"], 2002);
-    assert_eq!(dependabot["vulnerabilities"][0]["cve"]["uid"], "CVE-2022-25883");
+    assert_eq!(
+        dependabot["vulnerabilities"][0]["cve"]["uid"],
+        "CVE-2022-25883"
+    );
     assert!(events.iter().any(|e| e["class_uid"] == 2004));
     // Alert 13, dismissed as a false positive: closed, suppressed.
     let dismissed = events
@@ -220,8 +258,14 @@ fn report_prints_json_and_writes_an_html_file() {
     // Deliveries were just made: everything is new today. Ticketed: alerts 10, 11, 12 (the
     // team's branch) and 20 (Dependabot) and the secret; recorded only: the pull request's.
     assert!(report["counts"]["new"].as_u64().unwrap() >= 4, "{report:#}");
-    assert!(report["counts"]["fixed"].as_u64().unwrap() >= 2, "{report:#}");
-    assert!(report["reopen_rate"]["numerator"].as_u64().unwrap() >= 1, "{report:#}");
+    assert!(
+        report["counts"]["fixed"].as_u64().unwrap() >= 2,
+        "{report:#}"
+    );
+    assert!(
+        report["reopen_rate"]["numerator"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
     assert_eq!(report["backlog"].as_array().unwrap().len(), 1);
     let by_repo = scenario.json(&["report", "--repo", "wolfy1339/pika-pack", "--json"]);
     assert_eq!(by_repo["counts"]["new"], 1, "{by_repo:#}");

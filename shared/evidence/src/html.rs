@@ -45,9 +45,17 @@ pub fn render(report: &Report) -> Result<String, EvidenceError> {
     summary(&mut html, report);
     let plots = [
         ("backlog", "Backlog burn-down", backlog_plot(report)?),
-        ("mttr", "MTTR by severity (hours, median)", mttr_plot(report)?),
+        (
+            "mttr",
+            "MTTR by severity (hours, median)",
+            mttr_plot(report)?,
+        ),
         ("sla", "SLA adherence by severity (%)", sla_plot(report)?),
-        ("new-vs-fixed", "New vs fixed per week", new_fixed_plot(report)?),
+        (
+            "new-vs-fixed",
+            "New vs fixed per week",
+            new_fixed_plot(report)?,
+        ),
     ];
     for (id, caption, svg) in plots {
         let _ = write!(
@@ -55,8 +63,18 @@ pub fn render(report: &Report) -> Result<String, EvidenceError> {
             "<figure id=\"{id}\" class=\"plot\">{svg}<figcaption>{caption}</figcaption></figure>\n"
         );
     }
-    durations_table(&mut html, "Time to ticket (hours)", &report.mttt.overall, &report.mttt.by_severity);
-    durations_table(&mut html, "Time to remediate (hours)", &report.mttr.overall, &report.mttr.by_severity);
+    durations_table(
+        &mut html,
+        "Time to ticket (hours)",
+        &report.mttt.overall,
+        &report.mttt.by_severity,
+    );
+    durations_table(
+        &mut html,
+        "Time to remediate (hours)",
+        &report.mttr.overall,
+        &report.mttr.by_severity,
+    );
     ranked_table(&mut html, "Top repositories", &report.top.repositories);
     ranked_table(&mut html, "Top rules", &report.top.rules);
     ranked_table(&mut html, "Top owners", &report.top.owners);
@@ -72,16 +90,32 @@ fn summary(html: &mut String, report: &Report) {
         ("Fixed", report.counts.fixed.to_string()),
         ("Dismissed", report.counts.dismissed.to_string()),
         ("Open now", report.counts.open.to_string()),
-        ("MTTT, median (hours)", number(report.mttt.overall.p50_hours)),
-        ("MTTR, median (hours)", number(report.mttr.overall.p50_hours)),
+        (
+            "MTTT, median (hours)",
+            number(report.mttt.overall.p50_hours),
+        ),
+        (
+            "MTTR, median (hours)",
+            number(report.mttr.overall.p50_hours),
+        ),
         (
             "SLA adherence",
-            report.sla.overall.percent.map_or("–".to_owned(), |p| format!("{p:.1}%")),
+            report
+                .sla
+                .overall
+                .percent
+                .map_or("–".to_owned(), |p| format!("{p:.1}%")),
         ),
         ("Open and overdue now", report.sla.open_overdue.to_string()),
         ("Reopen rate", percent(report.reopen_rate.rate)),
-        ("Net resolve rate (stayed fixed ÷ new)", number(report.net_resolve_rate.rate)),
-        ("Tickets per 1,000 alerts", number(report.tickets_per_1000_alerts)),
+        (
+            "Net resolve rate (stayed fixed ÷ new)",
+            number(report.net_resolve_rate.rate),
+        ),
+        (
+            "Tickets per 1,000 alerts",
+            number(report.tickets_per_1000_alerts),
+        ),
     ];
     html.push_str("<table id=\"summary\"><tr><th>Figure</th><th>Value</th></tr>\n");
     for (name, value) in rows {
@@ -177,9 +211,17 @@ fn backlog_plot(report: &Report) -> Result<String, EvidenceError> {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let weeks = report.backlog.len().max(1) as f64;
-        let top = axis_top(report.backlog.iter().map(|w| w.open_findings.max(w.open_tickets) as f64));
+        let top = axis_top(
+            report
+                .backlog
+                .iter()
+                .map(|w| w.open_findings.max(w.open_tickets) as f64),
+        );
         let mut chart = ChartBuilder::on(&root)
-            .caption("Backlog: open findings and tickets per week", ("sans-serif", 18))
+            .caption(
+                "Backlog: open findings and tickets per week",
+                ("sans-serif", 18),
+            )
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(44)
@@ -206,9 +248,15 @@ fn backlog_plot(report: &Report) -> Result<String, EvidenceError> {
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(3)))
                 .map_err(plot_error)?
                 .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
+                });
             chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, 4, color.filled())))
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 4, color.filled())),
+                )
                 .map_err(plot_error)?;
         }
         chart
@@ -223,7 +271,12 @@ fn backlog_plot(report: &Report) -> Result<String, EvidenceError> {
 }
 
 /// Vertical bars, one per label, on a plain numeric axis.
-fn bar_plot(caption: &str, bars: &[(String, f64)], color: RGBColor, top: f64) -> Result<String, EvidenceError> {
+fn bar_plot(
+    caption: &str,
+    bars: &[(String, f64)],
+    color: RGBColor,
+    top: f64,
+) -> Result<String, EvidenceError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
@@ -245,7 +298,9 @@ fn bar_plot(caption: &str, bars: &[(String, f64)], color: RGBColor, top: f64) ->
                 if (i - x).abs() > 0.01 || i < 0.0 {
                     return String::new();
                 }
-                bars.get(i as usize).map(|(l, _)| l.clone()).unwrap_or_default()
+                bars.get(i as usize)
+                    .map(|(l, _)| l.clone())
+                    .unwrap_or_default()
             })
             .draw()
             .map_err(plot_error)?;
@@ -280,7 +335,12 @@ fn sla_plot(report: &Report) -> Result<String, EvidenceError> {
         .rev()
         .filter_map(|(s, a)| a.percent.map(|p| (s.as_str().to_owned(), p)))
         .collect();
-    bar_plot("SLA adherence by severity (% closed by the due date)", &bars, SLA, 105.0)
+    bar_plot(
+        "SLA adherence by severity (% closed by the due date)",
+        &bars,
+        SLA,
+        105.0,
+    )
 }
 
 fn new_fixed_plot(report: &Report) -> Result<String, EvidenceError> {
@@ -311,11 +371,16 @@ fn new_fixed_plot(report: &Report) -> Result<String, EvidenceError> {
             chart
                 .draw_series(report.backlog.iter().enumerate().map(|(i, w)| {
                     let x = i as f64 + offset;
-                    Rectangle::new([(x - 0.18, 0.0), (x + 0.18, value(w) as f64)], color.filled())
+                    Rectangle::new(
+                        [(x - 0.18, 0.0), (x + 0.18, value(w) as f64)],
+                        color.filled(),
+                    )
                 }))
                 .map_err(plot_error)?
                 .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+                });
         }
         chart
             .configure_series_labels()

@@ -283,11 +283,11 @@ pub fn compute(input: &Input, period: &Period) -> Report {
     let hours = |from: DateTime<Utc>, to: DateTime<Utc>| (to - from).num_seconds() as f64 / 3600.0;
 
     // Time to ticket.
-    let mttt = breakdown(
-        ticketed
-            .iter()
-            .filter_map(|f| f.ticketed_at.filter(|t| in_period(*t)).map(|t| (*f, hours(f.first_seen, t)))),
-    );
+    let mttt = breakdown(ticketed.iter().filter_map(|f| {
+        f.ticketed_at
+            .filter(|t| in_period(*t))
+            .map(|t| (*f, hours(f.first_seen, t)))
+    }));
     // Time to remediate: closed in the period, false positives excluded.
     let closed: Vec<(&FindingRecord, DateTime<Utc>)> = ticketed
         .iter()
@@ -321,18 +321,33 @@ pub fn compute(input: &Input, period: &Period) -> Report {
         .map(|due| (today - due).num_days())
         .collect();
     sla.open_overdue = late.len();
-    sla.days_overdue_mean = (!late.is_empty()).then(|| late.iter().sum::<i64>() as f64 / late.len() as f64);
+    sla.days_overdue_mean =
+        (!late.is_empty()).then(|| late.iter().sum::<i64>() as f64 / late.len() as f64);
     sla.days_overdue_max = late.iter().copied().max();
 
     // Counts and rates.
-    let new: Vec<&FindingRecord> = ticketed.iter().copied().filter(|f| in_period(f.first_seen)).collect();
-    let changes = |f: &FindingRecord| input.changes.get(&f.fingerprint).map(Vec::as_slice).unwrap_or_default();
+    let new: Vec<&FindingRecord> = ticketed
+        .iter()
+        .copied()
+        .filter(|f| in_period(f.first_seen))
+        .collect();
+    let changes = |f: &FindingRecord| {
+        input
+            .changes
+            .get(&f.fingerprint)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    };
     let fixed_in_period = |f: &FindingRecord| {
-        changes(f).iter().any(|c| c.state == Some(AlertState::Fixed))
+        changes(f)
+            .iter()
+            .any(|c| c.state == Some(AlertState::Fixed))
             || (f.finding.state == AlertState::Fixed && f.closed_at.is_some_and(in_period))
     };
     let dismissed_in_period = |f: &FindingRecord| {
-        changes(f).iter().any(|c| c.state == Some(AlertState::Dismissed))
+        changes(f)
+            .iter()
+            .any(|c| c.state == Some(AlertState::Dismissed))
             || (f.finding.state == AlertState::Dismissed && f.closed_at.is_some_and(in_period))
     };
     let stayed_fixed = ticketed
@@ -344,11 +359,20 @@ pub fn compute(input: &Input, period: &Period) -> Report {
         .filter(|f| f.closed_at.is_some() || f.reopens > 0)
         .count();
     let reopened = ticketed.iter().filter(|f| f.reopens > 0).count();
-    let alerts_new: Vec<&FindingRecord> = all.iter().copied().filter(|f| in_period(f.first_seen)).collect();
+    let alerts_new: Vec<&FindingRecord> = all
+        .iter()
+        .copied()
+        .filter(|f| in_period(f.first_seen))
+        .collect();
     let tickets: BTreeSet<&GroupKey> = alerts_new
         .iter()
         .filter(|f| f.is_ticketed())
-        .filter(|f| input.groups.get(&f.group_key).is_some_and(|g| g.ticket.is_some()))
+        .filter(|f| {
+            input
+                .groups
+                .get(&f.group_key)
+                .is_some_and(|g| g.ticket.is_some())
+        })
         .map(|f| &f.group_key)
         .collect();
     let counts = Counts {
@@ -399,8 +423,14 @@ fn breakdown<'a>(samples: impl Iterator<Item = (&'a FindingRecord, f64)>) -> Bre
     }
     Breakdown {
         overall: durations(overall),
-        by_severity: by_severity.into_iter().map(|(k, v)| (k, durations(v))).collect(),
-        by_kind: by_kind.into_iter().map(|(k, v)| (k, durations(v))).collect(),
+        by_severity: by_severity
+            .into_iter()
+            .map(|(k, v)| (k, durations(v)))
+            .collect(),
+        by_kind: by_kind
+            .into_iter()
+            .map(|(k, v)| (k, durations(v)))
+            .collect(),
     }
 }
 
@@ -429,7 +459,11 @@ fn open_at(finding: &FindingRecord, changes: &[Change], t: DateTime<Utc>) -> boo
     if finding.first_seen > t {
         return false;
     }
-    if let Some(last) = changes.iter().rev().find(|c| c.at <= t && c.state.is_some()) {
+    if let Some(last) = changes
+        .iter()
+        .rev()
+        .find(|c| c.at <= t && c.state.is_some())
+    {
         return last.state == Some(AlertState::Open);
     }
     match changes.iter().find(|c| c.at > t && c.state.is_some()) {
@@ -450,7 +484,11 @@ fn backlog(ticketed: &[&FindingRecord], input: &Input, period: &Period) -> Vec<W
         .map(|end| {
             let start = end - Duration::weeks(1);
             let changes = |f: &FindingRecord| {
-                input.changes.get(&f.fingerprint).map(Vec::as_slice).unwrap_or_default()
+                input
+                    .changes
+                    .get(&f.fingerprint)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
             };
             let open: Vec<&&FindingRecord> = ticketed
                 .iter()

@@ -201,7 +201,8 @@ pub fn event(facts: Facts<'_>, concern: Concern) -> Value {
         },
     });
     let remediation = remediation(facts);
-    let vulnerabilities = vulnerabilities(facts, concern, &cves, severity_name, remediation.as_deref());
+    let vulnerabilities =
+        vulnerabilities(facts, concern, &cves, severity_name, remediation.as_deref());
     if let Some(object) = event.as_object_mut() {
         if class == DETECTION_FINDING
             && let Some(text) = &remediation
@@ -312,7 +313,10 @@ fn finding_info(facts: Facts<'_>, concern: Concern) -> Value {
     match (concern, &entry.fingerprint) {
         (Concern::Finding, Some(fingerprint)) => {
             object.insert("uid".into(), json!(fingerprint.as_str()));
-            object.insert("uid_alt".into(), json!(format!("ticket:{}", entry.group_key)));
+            object.insert(
+                "uid_alt".into(),
+                json!(format!("ticket:{}", entry.group_key)),
+            );
         }
         _ => {
             object.insert("uid".into(), json!(format!("ticket:{}", entry.group_key)));
@@ -332,7 +336,11 @@ fn finding_info(facts: Facts<'_>, concern: Concern) -> Value {
         let title = match (concern, facts.group) {
             (Concern::Ticket, Some(group)) => format!(
                 "{} ({} of {} alerts open)",
-                if rule.name.is_empty() { &rule.id } else { &rule.name },
+                if rule.name.is_empty() {
+                    &rule.id
+                } else {
+                    &rule.name
+                },
                 group.tally.open,
                 group.tally.ticketed()
             ),
@@ -349,7 +357,10 @@ fn finding_info(facts: Facts<'_>, concern: Concern) -> Value {
         }
     }
     if let Some(description) = facts.content.and_then(|c| c.description.as_deref()) {
-        object.insert("desc".into(), json!(truncated(description, REMEDIATION_CHARS)));
+        object.insert(
+            "desc".into(),
+            json!(truncated(description, REMEDIATION_CHARS)),
+        );
     }
     if let Some(kind) = kind {
         object.insert("types".into(), json!([kind.label()]));
@@ -357,8 +368,12 @@ fn finding_info(facts: Facts<'_>, concern: Concern) -> Value {
         let product = match (kind, tool) {
             (AlertKind::Sarif, Some(tool)) => json!({ "name": tool }),
             (AlertKind::Sarif, None) => json!({ "name": "SARIF" }),
-            (kind, Some(tool)) => json!({ "name": format!("GitHub {} ({tool})", kind.label().to_lowercase()), "vendor_name": "GitHub" }),
-            (kind, None) => json!({ "name": format!("GitHub {}", kind.label().to_lowercase()), "vendor_name": "GitHub" }),
+            (kind, Some(tool)) => {
+                json!({ "name": format!("GitHub {} ({tool})", kind.label().to_lowercase()), "vendor_name": "GitHub" })
+            }
+            (kind, None) => {
+                json!({ "name": format!("GitHub {}", kind.label().to_lowercase()), "vendor_name": "GitHub" })
+            }
         };
         object.insert("product".into(), product);
     }
@@ -378,13 +393,25 @@ fn resources(facts: Facts<'_>, concern: Concern) -> Value {
         (Concern::Finding, Some(finding), _) => {
             let repo = &finding.finding.repository;
             let mut resource = repository(Some(repo.id), &repo.full_name);
-            if let (Some(object), Some(git_ref)) =
-                (resource.as_object_mut(), &finding.finding.git_ref)
-            {
-                object.insert(
-                    "data".into(),
-                    json!({ "ref": git_ref, "commit": finding.finding.commit_sha }),
-                );
+            // Where in the repository: its ref and commit, and the file and lines (also in
+            // `vulnerabilities[].affected_code` when the finding names a CVE or CWE).
+            let f = &finding.finding;
+            let mut data = serde_json::Map::new();
+            if let Some(git_ref) = &f.git_ref {
+                data.insert("ref".into(), json!(git_ref));
+            }
+            if let Some(commit) = &f.commit_sha {
+                data.insert("commit".into(), json!(commit));
+            }
+            if let Some(location) = &f.location {
+                data.insert("path".into(), json!(location.path));
+                data.insert("start_line".into(), json!(location.start_line));
+                data.insert("end_line".into(), json!(location.end_line));
+            } else if let Some(package) = &f.package {
+                data.insert("path".into(), json!(package.manifest_path));
+            }
+            if let (Some(object), false) = (resource.as_object_mut(), data.is_empty()) {
+                object.insert("data".into(), Value::Object(data));
             }
             json!([resource])
         }
@@ -403,7 +430,8 @@ fn resources(facts: Facts<'_>, concern: Concern) -> Value {
                 names
                     .into_iter()
                     .map(|name| {
-                        let id = (name == group.repository.full_name).then_some(group.repository.id);
+                        let id =
+                            (name == group.repository.full_name).then_some(group.repository.id);
                         repository(id, name)
                     })
                     .collect(),
@@ -478,19 +506,37 @@ fn vulnerabilities(
         .map(|f| f.finding.rule.name.as_str())
         .or(facts.group.map(|g| g.rule.name.as_str()))
         .unwrap_or_default();
-    if cves.is_empty() && cwes.is_empty() && package.is_none() && location.is_none() {
-        // A detection without an identifier or a place says nothing a vulnerability would add;
-        // a Vulnerability Finding still needs one entry (its one required array).
-        return match facts.group.map(|g| g.kind) {
-            Some(AlertKind::Dependabot) => vec![json!({ "title": title, "severity": severity })],
-            _ => Vec::new(),
-        };
-    }
+    // OCSF names a vulnerability by exactly one of a CVE (which carries the CWEs), a CWE, or an
+    // advisory; a finding with none of them is not a vulnerability, except on a Vulnerability
+    // Finding, where its rule (a GHSA id for Dependabot) stands as the advisory.
+    let advisories: Vec<&str> = match (finding, facts.group) {
+        (Some(f), _) => f
+            .finding
+            .advisory
+            .iter()
+            .filter_map(|a| a.ghsa_id.as_deref())
+            .collect(),
+        (None, Some(g)) => g
+            .facets
+            .advisories
+            .values
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !a.to_ascii_uppercase().starts_with("CVE-"))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let rule_id = finding
+        .map(|f| f.finding.rule.id.as_str())
+        .or(facts.group.map(|g| g.rule.id.as_str()))
+        .unwrap_or_default();
+    let vulnerability_class = facts.group.map(|g| g.kind) == Some(AlertKind::Dependabot)
+        || finding.map(|f| f.finding.kind) == Some(AlertKind::Dependabot);
+    let advisory = advisories
+        .first()
+        .copied()
+        .or((vulnerability_class && !rule_id.is_empty()).then_some(rule_id));
     let mut vulnerability = serde_json::Map::new();
-    if !title.is_empty() {
-        vulnerability.insert("title".into(), json!(title));
-    }
-    vulnerability.insert("severity".into(), json!(severity));
     if let Some(cve) = cves.first() {
         let mut object = serde_json::Map::new();
         object.insert("uid".into(), json!(cve));
@@ -499,7 +545,10 @@ fn vulnerabilities(
             .and_then(|a| a.cvss_score)
             .filter(|s| s.is_finite() && *s > 0.0);
         if let Some(score) = score {
-            object.insert("cvss".into(), json!([{ "base_score": score, "version": "3.1" }]));
+            object.insert(
+                "cvss".into(),
+                json!([{ "base_score": score, "version": "3.1" }]),
+            );
         }
         if let Some((first, rest)) = cwes.split_first() {
             object.insert("cwe".into(), json!({ "uid": first }));
@@ -509,10 +558,17 @@ fn vulnerabilities(
             }
         }
         vulnerability.insert("cve".into(), Value::Object(object));
-    }
-    if let Some(first) = cwes.first() {
+    } else if let Some(first) = cwes.first() {
         vulnerability.insert("cwe".into(), json!({ "uid": first }));
+    } else if let Some(advisory) = advisory {
+        vulnerability.insert("advisory".into(), json!({ "uid": advisory }));
+    } else {
+        return Vec::new();
     }
+    if !title.is_empty() {
+        vulnerability.insert("title".into(), json!(title));
+    }
+    vulnerability.insert("severity".into(), json!(severity));
     let references: Vec<&str> = finding
         .and_then(|f| f.finding.advisory.as_ref())
         .map(|a| a.references.iter().map(String::as_str).collect())
@@ -532,7 +588,10 @@ fn vulnerabilities(
             object.insert("fixed_in_version".into(), json!(fixed));
         }
         vulnerability.insert("affected_packages".into(), json!([affected]));
-        vulnerability.insert("is_fix_available".into(), json!(package.first_patched.is_some()));
+        vulnerability.insert(
+            "is_fix_available".into(),
+            json!(package.first_patched.is_some()),
+        );
     }
     if let Some(location) = location {
         let name = location.path.rsplit('/').next().unwrap_or(&location.path);

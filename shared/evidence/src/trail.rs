@@ -53,7 +53,9 @@ pub async fn trail(
             // with no group record: an empty log is what says the key is unknown.
             let entries = store.audit_log(key).await?;
             if entries.is_empty() && store.get_group(key).await?.is_none() {
-                return Err(EvidenceError::NotFound(format!("no group `{key}` in the store")));
+                return Err(EvidenceError::NotFound(format!(
+                    "no group `{key}` in the store"
+                )));
             }
             entries
         }
@@ -130,7 +132,11 @@ async fn repository_trail(store: &dyn Store, name: &str) -> Result<Vec<AuditEntr
     }
     let mut entries = Vec::new();
     for group in groups {
-        let ids: Vec<String> = group.repository_ids.iter().map(|id| format!("{id}/")).collect();
+        let ids: Vec<String> = group
+            .repository_ids
+            .iter()
+            .map(|id| format!("{id}/"))
+            .collect();
         let of_group = store.audit_log(&group.key).await?;
         entries.extend(of_group.into_iter().filter(|e| {
             group.whole
@@ -172,9 +178,9 @@ async fn repository_groups(
     ids.dedup();
     let owner = name.split('/').next().unwrap_or_default().to_lowercase();
     let candidates: Vec<GroupRecord> = if ids.is_empty() {
-        read_all(|after: Option<String>| async move {
-            store.all_groups(after.as_deref(), PAGE).await
-        })
+        read_all(
+            |after: Option<String>| async move { store.all_groups(after.as_deref(), PAGE).await },
+        )
         .await?
         .into_iter()
         .map(|g| g.value)

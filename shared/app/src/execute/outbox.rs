@@ -452,7 +452,11 @@ fn ticket_recorded(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<AuditEntry> {
     let ticket = after.ticket.as_ref().filter(|_| before.ticket.is_none())?;
-    let place = ticket.url.as_deref().map(|url| format!(" ({url})")).unwrap_or_default();
+    let place = ticket
+        .url
+        .as_deref()
+        .map(|url| format!(" ({url})"))
+        .unwrap_or_default();
     Some(AuditEntry {
         at: now,
         group_key: after.key.clone(),
