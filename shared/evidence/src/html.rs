@@ -21,6 +21,9 @@ pub const SLA: RGBColor = RGBColor(0x17, 0xbe, 0xcf);
 
 const SIZE: (u32, u32) = (720, 360);
 
+/// One figure of a week of the backlog (a series of a weekly plot).
+type WeekFigure = fn(&Week) -> usize;
+
 fn plot_error(e: impl std::fmt::Display) -> EvidenceError {
     EvidenceError::Plot(e.to_string())
 }
@@ -58,9 +61,9 @@ pub fn render(report: &Report) -> Result<String, EvidenceError> {
         ),
     ];
     for (id, caption, svg) in plots {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<figure id=\"{id}\" class=\"plot\">{svg}<figcaption>{caption}</figcaption></figure>\n"
+            "<figure id=\"{id}\" class=\"plot\">{svg}<figcaption>{caption}</figcaption></figure>"
         );
     }
     durations_table(
@@ -233,7 +236,7 @@ fn backlog_plot(report: &Report) -> Result<String, EvidenceError> {
             .y_desc("open")
             .draw()
             .map_err(plot_error)?;
-        let series: [(RGBColor, &str, fn(&Week) -> usize); 2] = [
+        let series: [(RGBColor, &str, WeekFigure); 2] = [
             (OPEN_FINDINGS, "open findings", |w| w.open_findings),
             (OPEN_TICKETS, "open tickets", |w| w.open_tickets),
         ];
@@ -363,7 +366,7 @@ fn new_fixed_plot(report: &Report) -> Result<String, EvidenceError> {
             .x_label_formatter(&|x| week_label(report, *x))
             .draw()
             .map_err(plot_error)?;
-        let series: [(RGBColor, &str, f64, fn(&Week) -> usize); 2] = [
+        let series: [(RGBColor, &str, f64, WeekFigure); 2] = [
             (NEW, "new", -0.2, |w| w.new),
             (FIXED, "fixed", 0.2, |w| w.fixed),
         ];
