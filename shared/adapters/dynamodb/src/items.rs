@@ -217,6 +217,14 @@ impl Write {
         }
     }
 
+    /// The item written (or deleted).
+    pub fn key(&self) -> Option<Key> {
+        match self {
+            Write::Put { item, .. } | Write::Keep { item } => Key::of(item),
+            Write::Delete { key } => Some(key.clone()),
+        }
+    }
+
     /// The bytes DynamoDB counts for the write (attribute names and values), the basis of its
     /// write capacity; a delete counts its key.
     pub fn size(&self) -> usize {

@@ -8,6 +8,7 @@
 //! - [`lists`]: the list entries that index records (`L#…`, `M#…`, `AD#…`).
 //! - `items`: records ↔ items (keys, `doc`, versions); `inbox`: inbox items and their stream
 //!   images; `errors`: the SDK's errors → `StoreError`.
+//! - `group_commit`: concurrent commits sent in one transaction, each answered on its own.
 //! - `legacy`: groups written by the old code, upgraded when read, and `migrate` (all at once).
 //! - [`stream`]: a stream batch's inbox items applied in order, failures reported to Lambda.
 //!
@@ -54,13 +55,15 @@
 //!
 //! # Round trips
 //! `read_event` is one `BatchGetItem` (consistent reads); `commit` is one `TransactWriteItems`
-//! (more only beyond DynamoDB's 100 actions, which an event's commit never reaches); every `get_*`
+//! (more only beyond DynamoDB's 100 actions, which an event's commit never reaches), shared with
+//! the commits that arrive while another is in flight ([`group_commit`]); every `get_*`
 //! is one `GetItem`; a list read is one `Query` per page and shard, plus one `BatchGetItem` for the
 //! records it names. Groups written by the old code (every finding inline) are upgraded the first
 //! time they are read ([`legacy`]).
 
 mod analysis;
 mod errors;
+mod group_commit;
 mod inbox;
 mod items;
 mod legacy;
@@ -121,6 +124,8 @@ pub struct DynamoStore {
     table: String,
     /// Bytes written by commits so far (the size DynamoDB bills writes by), for the benchmark.
     written: Arc<AtomicU64>,
+    /// Commits waiting to share a transaction (see `group_commit`).
+    group: Arc<group_commit::GroupCommit>,
 }
 
 impl DynamoStore {
@@ -147,6 +152,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             written: Arc::new(AtomicU64::new(0)),
+            group: Arc::default(),
         }
     }
 
@@ -392,7 +398,7 @@ impl Store for DynamoStore {
         // Entries go in pairs (the entry and its day entry): never split a pair.
         let overflow = audit.split_off(audit.len().min(room - room % 2));
         writes.extend(audit);
-        self.transact(writes, commit.delivery.as_ref().map(|d| d.id.as_str()))
+        self.transact_grouped(writes, commit.delivery.as_ref().map(|d| d.id.as_str()))
             .await?;
         if !overflow.is_empty()
             && let Err(e) = self.put_after(overflow).await
