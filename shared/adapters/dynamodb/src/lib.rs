@@ -56,7 +56,7 @@
 //! # Round trips
 //! `read_event` is one `BatchGetItem` (consistent reads); `commit` is one `TransactWriteItems`
 //! (more only beyond DynamoDB's 100 actions, which an event's commit never reaches), shared with
-//! the commits that arrive while another is in flight ([`group_commit`]); every `get_*`
+//! the commits that arrive while another is in flight (`group_commit`); every `get_*`
 //! is one `GetItem`; a list read is one `Query` per page and shard, plus one `BatchGetItem` for the
 //! records it names. Groups written by the old code (every finding inline) are upgraded the first
 //! time they are read ([`legacy`]).
