@@ -59,7 +59,10 @@ const BIG_GROUP: u64 = 10_000;
 const BIG_GROUP_JOINS: u64 = 50;
 
 /// A DynamoStore on DynamoDB Local whose client counts its requests, over a new table (no stream).
-async fn counted_store(endpoint: &str, label: &str) -> Result<(DynamoStore, RequestCounter)> {
+pub(crate) async fn counted_store(
+    endpoint: &str,
+    label: &str,
+) -> Result<(DynamoStore, RequestCounter)> {
     let counter = RequestCounter::new();
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())

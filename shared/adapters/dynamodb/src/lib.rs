@@ -248,43 +248,48 @@ impl Inbox for DynamoStore {
         applied: &Applied,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        // UpdateItem, never a put: the stream reports it as MODIFY, which the worker's filter
-        // drops, so settling never runs the delivery again. The condition keeps a late settle of
-        // an item that expired meanwhile from creating a husk.
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Key::inbox(id).into_item()))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        let update = match applied {
-            Applied::Done { outcome } => update
-                .update_expression(
-                    "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending",
-                )
-                .expression_attribute_names("#status", STATUS)
-                .expression_attribute_names("#outcome", "outcome")
-                .expression_attribute_names("#settled", "settled_at")
-                .expression_attribute_names("#pending", PENDING)
-                .expression_attribute_values(":done", AttributeValue::S("done".into()))
-                .expression_attribute_values(":outcome", AttributeValue::S(outcome.clone()))
-                .expression_attribute_values(":at", AttributeValue::S(timestamp(at))),
-            Applied::Failed { error } | Applied::Deferred { reason: error } => update
-                .update_expression("SET #error = :error, #failed = :at ADD #attempts :one")
-                .expression_attribute_names("#error", LAST_ERROR)
-                .expression_attribute_names("#failed", "failed_at")
-                .expression_attribute_names("#attempts", ATTEMPTS)
-                .expression_attribute_values(":error", AttributeValue::S(error.clone()))
-                .expression_attribute_values(":at", AttributeValue::S(timestamp(at)))
-                .expression_attribute_values(":one", number(1)),
+        // An update, never a put: the stream reports it as MODIFY, which the worker's filter
+        // drops, so settling never runs the delivery again. Its condition (the item exists) keeps
+        // a late settle of an item that expired meanwhile from creating a husk. It shares a
+        // transaction with other lanes' commits when one is in flight (`group_commit`).
+        let mut names = HashMap::from([("#pk".to_string(), PK.to_string())]);
+        let mut values = HashMap::from([(":at".to_string(), AttributeValue::S(timestamp(at)))]);
+        let expression = match applied {
+            Applied::Done { outcome } => {
+                names.extend([
+                    ("#status".into(), STATUS.into()),
+                    ("#outcome".into(), "outcome".into()),
+                    ("#settled".into(), "settled_at".into()),
+                    ("#pending".into(), PENDING.into()),
+                ]);
+                values.extend([
+                    (":done".into(), AttributeValue::S("done".into())),
+                    (":outcome".into(), AttributeValue::S(outcome.clone())),
+                ]);
+                "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending"
+            }
+            Applied::Failed { error } | Applied::Deferred { reason: error } => {
+                names.extend([
+                    ("#error".into(), LAST_ERROR.into()),
+                    ("#failed".into(), "failed_at".into()),
+                    ("#attempts".into(), ATTEMPTS.into()),
+                ]);
+                values.extend([
+                    (":error".into(), AttributeValue::S(error.clone())),
+                    (":one".into(), number(1)),
+                ]);
+                "SET #error = :error, #failed = :at ADD #attempts :one"
+            }
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match store_error("UpdateItem", e) {
-                StoreError::Conflict => Ok(()),
-                other => Err(other),
-            },
+        let settle = Write::Update {
+            key: Key::inbox(id),
+            expression: expression.into(),
+            names,
+            values,
+        };
+        match self.transact_grouped(vec![settle], None).await {
+            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Err(other) => Err(other),
         }
     }
 
