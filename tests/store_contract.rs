@@ -78,6 +78,7 @@ contract! {
     inbox_items_are_stored_once_and_leave_the_pending_set_when_done,
     pull_request_records_are_created_once_then_written_only_at_the_version_read,
     read_event_returns_each_part,
+    concurrent_event_reads_each_see_their_own_records,
     content_is_written_once_with_a_new_group,
     a_commit_of_many_findings_lands_whole_or_not_at_all,
     group_findings_come_in_rank_order_a_page_at_a_time,
@@ -1176,6 +1177,56 @@ async fn read_event_returns_each_part(store: Arc<dyn Store>) -> Result<()> {
     assert_eq!(read.finding.map(|f| f.value.group_key), Some(group.key));
     assert_eq!(read.group, None);
     assert_eq!(read.installation, None);
+    Ok(())
+}
+
+/// Many event reads at once, as a worker's lanes make them (DynamoDB sends those that arrive
+/// while one is in flight in one request): each sees exactly its own records.
+async fn concurrent_event_reads_each_see_their_own_records(store: Arc<dyn Store>) -> Result<()> {
+    // Findings 1..=12 are stored (each with its delivery); 13..=24 are not.
+    for n in 1..=12u64 {
+        store
+            .commit(Commit {
+                delivery: Some(delivery_record(&format!("github:read-{n}"), None, at(0))),
+                findings: vec![guarded(finding_record(&sample_finding(9, n), at(0)), None)],
+                ..Commit::default()
+            })
+            .await?;
+    }
+    let reads = (1..=24u64).map(|n| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let finding = sample_finding(9, n);
+            let fingerprint = finding_record(&finding, at(0)).fingerprint;
+            let group = group_key_of(&finding);
+            let delivery = format!("github:read-{n}");
+            let read = store
+                .read_event(EventKeys {
+                    delivery: &delivery,
+                    finding: &fingerprint,
+                    group: &group,
+                    installation: None,
+                })
+                .await;
+            (n, fingerprint, read)
+        })
+    });
+    for task in reads.collect::<Vec<_>>() {
+        let (n, fingerprint, read) = task.await?;
+        let read = read?;
+        let stored = n <= 12;
+        ensure!(
+            read.finding.as_ref().map(|f| &f.value.fingerprint) == stored.then_some(&fingerprint),
+            "read {n}: finding {:?}",
+            read.finding
+        );
+        ensure!(
+            read.delivery.as_ref().map(|d| d.id.clone())
+                == stored.then(|| format!("github:read-{n}")),
+            "read {n}: delivery {:?}",
+            read.delivery
+        );
+    }
     Ok(())
 }
 

@@ -8,7 +8,8 @@
 //! - [`lists`]: the list entries that index records (`L#…`, `M#…`, `AD#…`).
 //! - `items`: records ↔ items (keys, `doc`, versions); `inbox`: inbox items and their stream
 //!   images; `errors`: the SDK's errors → `StoreError`.
-//! - `group_commit`: concurrent commits sent in one transaction, each answered on its own.
+//! - `group_commit`: concurrent commits sent in one transaction, each answered on its own;
+//!   `group_read`: concurrent event reads sent in one `BatchGetItem`.
 //! - `legacy`: groups written by the old code, upgraded when read, and `migrate` (all at once).
 //! - [`stream`]: a stream batch's inbox items applied in order, failures reported to Lambda.
 //!
@@ -54,7 +55,8 @@
 //! version 1; with `v` it writes only if `version = v` and stores `v + 1`.
 //!
 //! # Round trips
-//! `read_event` is one `BatchGetItem` (consistent reads); `commit` is one `TransactWriteItems`
+//! `read_event` is one `BatchGetItem` (consistent reads; shared with reads that arrive while one
+//! is in flight, `group_read`); `commit` is one `TransactWriteItems`
 //! (more only beyond DynamoDB's 100 actions, which an event's commit never reaches), shared with
 //! the commits that arrive while another is in flight (`group_commit`); every `get_*`
 //! is one `GetItem`; a list read is one `Query` per page and shard, plus one `BatchGetItem` for the
@@ -64,6 +66,7 @@
 mod analysis;
 mod errors;
 mod group_commit;
+mod group_read;
 mod inbox;
 mod items;
 mod legacy;
@@ -126,6 +129,8 @@ pub struct DynamoStore {
     written: Arc<AtomicU64>,
     /// Commits waiting to share a transaction (see `group_commit`).
     group: Arc<group_commit::GroupCommit>,
+    /// Event reads waiting to share a request (see `group_read`).
+    reads: Arc<group_read::GroupRead>,
 }
 
 impl DynamoStore {
@@ -153,6 +158,7 @@ impl DynamoStore {
             table: table.into(),
             written: Arc::new(AtomicU64::new(0)),
             group: Arc::default(),
+            reads: Arc::default(),
         }
     }
 
@@ -331,7 +337,7 @@ impl Store for DynamoStore {
         let installation_key = keys.installation.map(Key::installation);
         let mut wanted = vec![delivery_key.clone(), finding_key.clone(), group_key.clone()];
         wanted.extend(installation_key.clone());
-        let mut found = self.batch_get(wanted).await?;
+        let mut found = self.batch_get_grouped(wanted).await?;
         let group = match found.remove(&group_key) {
             Some(item) => Some(self.group_from(&item).await?),
             None => None,
