@@ -266,7 +266,7 @@ impl LinearTracker {
                         ),
                     }
                 })?;
-                Ok(Team {
+                Ok::<Team, LinearError>(Team {
                     id: team.id,
                     states: team.states.nodes,
                 })
@@ -571,17 +571,20 @@ impl LinearTracker {
     /// Moves the issue to a state of `stage` (or puts the stale label on, for `None`).
     async fn move_to(&self, key: &str, stage: Option<Stage>) -> Result<(), LinearError> {
         let current = self.read(key).await?;
-        let stale_id = self.label_ids(&[STALE_LABEL.to_owned()]).await?;
-        let is_stale = current
+        let stale: Vec<&str> = current
             .labels
             .nodes
             .iter()
-            .any(|l| l.name.eq_ignore_ascii_case(STALE_LABEL));
+            .filter(|l| l.name.eq_ignore_ascii_case(STALE_LABEL))
+            .map(|l| l.id.as_str())
+            .collect();
         let mut input = Map::new();
         match stage {
             None => {
-                if !is_stale {
-                    input.insert("addedLabelIds".into(), json!(stale_id));
+                if stale.is_empty() {
+                    // Learnt (or made in the team) only when a ticket first goes stale.
+                    let id = self.label_ids(&[STALE_LABEL.to_owned()]).await?;
+                    input.insert("addedLabelIds".into(), json!(id));
                 }
             }
             Some(stage) => {
@@ -598,8 +601,8 @@ impl LinearTracker {
                     input.insert("stateId".into(), json!(state.id));
                 }
                 // Leaving Stale, by whichever state: the label goes.
-                if is_stale {
-                    input.insert("removedLabelIds".into(), json!(stale_id));
+                if !stale.is_empty() {
+                    input.insert("removedLabelIds".into(), json!(stale));
                 }
             }
         }
