@@ -363,10 +363,12 @@ async fn a_deleted_issue_leaves_the_findings_tracked_without_a_ticket() {
     let w = world().await;
     w.github("created.payload.json", 10, "gh-1").await;
     let key = w.linear.live_issues()[0].clone();
+    let group = w.store.group_for_ticket("linear", &key).await.unwrap().unwrap();
     let removed = w.linear.remove_issue(&key);
     let answer = w.linear(&removed, "ld-1").await;
     assert_eq!(action_names(&answer), ["ticket_deleted"], "{answer}");
-    let group = w.store.group_for_ticket("linear", &key).await.unwrap();
-    assert!(group.is_none(), "the group no longer names the ticket");
+    let record = w.store.get_group(&group).await.unwrap().unwrap().value;
+    assert_eq!(record.ticket, None, "the group no longer names the ticket");
+    assert_eq!(record.deleted_ticket.map(|t| t.key), Some(key));
     w.linear.assert_no_violations();
 }

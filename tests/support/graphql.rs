@@ -182,7 +182,7 @@ fn selected(set: &SelectionSet) -> Vec<Selected> {
 
 /// A GraphQL value as JSON, variables substituted from `variables`.
 fn to_json(value: &Node<GqlValue>, variables: &Map<String, Value>) -> Value {
-    match value.as_ref() {
+    match &**value {
         GqlValue::Null => Value::Null,
         GqlValue::Variable(name) => variables.get(name.as_str()).cloned().unwrap_or(Value::Null),
         GqlValue::Enum(name) => Value::String(name.to_string()),

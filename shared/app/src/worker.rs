@@ -328,4 +328,21 @@ mod tests {
         let broken = ReadItem::read(broken);
         assert!(matches!(broken.work, Err(Delivered::Rejected { .. })));
     }
+
+    #[test]
+    fn a_linear_item_goes_in_its_tickets_lane() {
+        let body = br#"{"action":"update","type":"Issue","webhookTimestamp":1,
+            "actor":{"id":"u-1","name":"Ada"},
+            "data":{"identifier":"SEC-12","state":{"name":"Done","type":"completed"}}}"#;
+        let item = InboxItem::received(
+            InboxSource::Linear,
+            "linear:d-1".into(),
+            "linear",
+            body,
+            chrono::Utc::now(),
+        );
+        let read = ReadItem::read(item);
+        assert_eq!(read.subject(), "ticket:linear:SEC-12");
+        assert!(matches!(read.work, Ok(ItemWork::Linear(_))));
+    }
 }
