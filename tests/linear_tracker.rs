@@ -67,6 +67,11 @@ async fn a_create_makes_one_issue_with_the_groups_link_and_inert_text() {
     assert_eq!(issue.priority, 2, "high severity is Linear's High");
     assert_eq!(issue.attachments.len(), 1, "{:?}", issue.attachments);
     assert!(issue.labels.contains(&"scantix".to_owned()) && issue.labels.contains(&"severity:high".to_owned()), "{:?}", issue.labels);
+    assert!(
+        !issue.labels.iter().any(|l| GroupKey::is_label(l)),
+        "no label per group in the team: {:?}",
+        issue.labels
+    );
     // The title is one line without reordering marks; the description quotes alert text inertly.
     assert!(!issue.title.contains('\n') && !issue.title.contains('\u{202E}'), "{:?}", issue.title);
     for live in ["<img", "<script>", "@here", "](javascript", "$x$"] {
@@ -213,14 +218,20 @@ async fn an_update_sends_only_what_changed_and_keeps_peoples_labels() {
     let linear = with_key(&fake);
     let mut content = content("js/xss", 1);
     let (ticket, _) = linear.create(&content).await.unwrap();
-    // A person adds a workspace label.
-    let triage = fake.seed_workspace_label("needs-triage");
-    let _ = triage;
+    // An admin made a workspace label, which a repository's settings name.
+    fake.seed_workspace_label("needs-triage");
     fake.clear_requests();
     linear.update(&ticket, &content).await.unwrap();
     assert_eq!(fake.count("ScantixIssueUpdate"), 0, "nothing differs");
 
+    // The alerts are now critical (the anatomy's labels say so too), and the repository's
+    // settings add a label the workspace has.
     content.severity = scantix_core::finding::Severity::Critical;
+    for label in &mut content.labels {
+        if label == "severity:high" {
+            *label = "severity:critical".into();
+        }
+    }
     content.labels.push("needs-triage".into());
     linear.update(&ticket, &content).await.unwrap();
     let issue = fake.snapshot(&ticket.key).unwrap();

@@ -79,7 +79,7 @@ impl GraphQlSchema {
             operation,
             &bytes_map,
         )
-        .map_err(|e| format!("variables: {e}"))?;
+        .map_err(|e| format!("variables: {}", e.message()))?;
         let coerced: Value = serde_json::to_value(coerced.into_inner())
             .map_err(|e| format!("variables: {e}"))?;
         let variables = coerced.as_object().cloned().unwrap_or_default();

@@ -109,11 +109,14 @@ pub fn priority(severity: Severity) -> i64 {
 }
 
 /// The label names a new ticket carries: scantix's, its severity's, and the content's; each one
-/// line, without repeats (compared as Linear does, ignoring case).
+/// line, without repeats (compared as Linear does, ignoring case). The group's digest label is
+/// left out: a Linear label is a team-wide entity, one per group would flood the team's label
+/// list, and the group's attachment already names the group.
 pub fn label_names(content: &TicketContent) -> Vec<String> {
     let own = [SCANTIX_LABEL.to_owned(), format!("severity:{}", content.severity)];
     let mut out: Vec<String> = Vec::new();
-    for raw in own.iter().chain(&content.labels) {
+    let content_labels = content.labels.iter().filter(|l| !GroupKey::is_label(l));
+    for raw in own.iter().chain(content_labels) {
         let name = title(raw);
         if !name.is_empty() && !out.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
             out.push(name);
@@ -336,7 +339,12 @@ mod tests {
     #[test]
     fn labels_priority_and_identifiers() {
         let mut content = hostile_content();
-        content.labels = vec!["SCANTIX".into(), "team:pay\nments".into(), " ".into()];
+        content.labels = vec![
+            "SCANTIX".into(),
+            "team:pay\nments".into(),
+            " ".into(),
+            content.group_key.label(),
+        ];
         assert_eq!(
             label_names(&content),
             ["scantix", "severity:high", "team:pay ments"]
