@@ -140,9 +140,12 @@ impl World {
     async fn deliver(&self, body: &Value, id: &str) -> (u16, Value) {
         let bytes = serde_json::to_vec(body).unwrap();
         answer_of(
-            handle_linear(&self.linear_ingest, linear_request(&bytes, Some(id), LINEAR_SECRET))
-                .await
-                .unwrap(),
+            handle_linear(
+                &self.linear_ingest,
+                linear_request(&bytes, Some(id), LINEAR_SECRET),
+            )
+            .await
+            .unwrap(),
         )
     }
 
@@ -177,20 +180,32 @@ async fn the_round_trip_on_linear() {
     let issue = w.linear.snapshot(&key).unwrap();
     assert_eq!(issue.state_type, "unstarted", "reopened in Linear");
     assert!(
-        issue.comments.last().unwrap().contains("still reports 2 of its alerts open"),
+        issue
+            .comments
+            .last()
+            .unwrap()
+            .contains("still reports 2 of its alerts open"),
         "{:?}",
         issue.comments
     );
     // Linear retries the same delivery: nothing happens twice.
     let again = w.linear(&done, "ld-1").await;
     assert_eq!(again["status"], "duplicate", "{again}");
-    assert_eq!(w.linear.snapshot(&key).unwrap().comments.len(), issue.comments.len());
+    assert_eq!(
+        w.linear.snapshot(&key).unwrap().comments.len(),
+        issue.comments.len()
+    );
 
     // Linear then reports scantix's own reopening: an echo, ignored.
     let echo = w.linear.move_issue(Actor::Scantix, &key, "Todo");
     let ignored = w.linear(&echo, "ld-2").await;
     assert_eq!(action_names(&ignored), ["ignored"], "{ignored}");
-    assert!(ignored["outcome"]["actions"][0]["reason"].as_str().unwrap().contains("echo"));
+    assert!(
+        ignored["outcome"]["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("echo")
+    );
 
     // A person starts work: in progress, by the state's type.
     let started = w.linear.move_issue(Actor::Person, &key, "In Progress");
@@ -200,15 +215,29 @@ async fn the_round_trip_on_linear() {
     // Both alerts get fixed: the issue is marked stale.
     w.github("fixed.payload.json", 10, "gh-3").await;
     let stale = w.github("fixed.payload.json", 11, "gh-4").await;
-    assert!(action_names(&stale).contains(&"mark_ticket_stale".to_owned()), "{stale}");
-    assert!(w.linear.snapshot(&key).unwrap().labels.contains(&STALE_LABEL.to_owned()));
+    assert!(
+        action_names(&stale).contains(&"mark_ticket_stale".to_owned()),
+        "{stale}"
+    );
+    assert!(
+        w.linear
+            .snapshot(&key)
+            .unwrap()
+            .labels
+            .contains(&STALE_LABEL.to_owned())
+    );
 
     // Now a person completes it, and GitHub agrees: resolved.
-    w.github.set_state(REPO, AlertKind::CodeScanning, 10, AlertState::Fixed);
-    w.github.set_state(REPO, AlertKind::CodeScanning, 11, AlertState::Fixed);
+    w.github
+        .set_state(REPO, AlertKind::CodeScanning, 10, AlertState::Fixed);
+    w.github
+        .set_state(REPO, AlertKind::CodeScanning, 11, AlertState::Fixed);
     let closed = w.linear.move_issue(Actor::Person, &key, "Done");
     let resolved = w.linear(&closed, "ld-4").await;
-    assert_eq!(resolved["outcome"]["ticket_state"], "resolved", "{resolved}");
+    assert_eq!(
+        resolved["outcome"]["ticket_state"], "resolved",
+        "{resolved}"
+    );
     assert_eq!(w.linear.snapshot(&key).unwrap().state_type, "completed");
 
     // A comment by a person is audited.
@@ -217,7 +246,12 @@ async fn the_round_trip_on_linear() {
     assert_eq!(action_names(&audited), ["ticket_audited"], "{audited}");
 
     w.linear.assert_no_violations();
-    let group = w.store.group_for_ticket("linear", &key).await.unwrap().unwrap();
+    let group = w
+        .store
+        .group_for_ticket("linear", &key)
+        .await
+        .unwrap()
+        .unwrap();
     let audit = w.store.audit_log(&group).await.unwrap();
     let verbs: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
     assert!(
@@ -240,8 +274,15 @@ async fn canceled_in_linear_dismisses_the_alert_in_github_and_the_echo_is_quiet(
     assert_eq!(action_names(&answer), ["dismiss_alerts"], "{answer}");
     let dismissed = w.github.dismissed();
     assert_eq!(dismissed.len(), 1);
-    assert_eq!((dismissed[0].number, dismissed[0].reason), (10, "won't fix"));
-    assert!(dismissed[0].comment.contains(&key), "{}", dismissed[0].comment);
+    assert_eq!(
+        (dismissed[0].number, dismissed[0].reason),
+        (10, "won't fix")
+    );
+    assert!(
+        dismissed[0].comment.contains(&key),
+        "{}",
+        dismissed[0].comment
+    );
 
     // GitHub then reports the dismissal: nothing goes back to Linear.
     let comments = w.linear.snapshot(&key).unwrap().comments.len();
@@ -276,9 +317,15 @@ async fn concurrent_deliveries_for_one_group_make_one_issue() {
     }
     // Whatever was left queued (a lost race) is retried as a redelivery would.
     for number in 20..26u64 {
-        w.github("created.payload.json", number, &format!("gh-{number}")).await;
+        w.github("created.payload.json", number, &format!("gh-{number}"))
+            .await;
     }
-    assert_eq!(w.linear.live_issues().len(), 1, "{:?}", w.linear.live_issues());
+    assert_eq!(
+        w.linear.live_issues().len(),
+        1,
+        "{:?}",
+        w.linear.live_issues()
+    );
     w.linear.assert_no_violations();
 }
 
@@ -293,16 +340,27 @@ async fn deliveries_are_refused_unless_signed_fresh_and_readable() {
     // Signed with another secret: 401.
     let forged = linear_request(&bytes, Some("x-1"), "not-the-secret");
     let (status, answer) = answer_of(handle_linear(&w.linear_ingest, forged).await.unwrap());
-    assert_eq!((status, answer["error"].as_str()), (401, Some("bad_signature")), "{answer}");
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("bad_signature")),
+        "{answer}"
+    );
     // Unsigned: 401.
     let mut unsigned = linear_request(&bytes, Some("x-2"), LINEAR_SECRET);
     unsigned.headers_mut().remove("linear-signature");
-    assert_eq!(answer_of(handle_linear(&w.linear_ingest, unsigned).await.unwrap()).0, 401);
+    assert_eq!(
+        answer_of(handle_linear(&w.linear_ingest, unsigned).await.unwrap()).0,
+        401
+    );
     // Signed, but sent more than a minute ago (a replay): 401.
     let mut old = done.clone();
     old["webhookTimestamp"] = json!(chrono::Utc::now().timestamp_millis() - 2 * 60 * 1000);
     let (status, answer) = w.deliver(&old, "x-3").await;
-    assert_eq!((status, answer["error"].as_str()), (401, Some("stale_delivery")), "{answer}");
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("stale_delivery")),
+        "{answer}"
+    );
     // Signed and fresh, but not a delivery scantix can read: 400 with the JSON path.
     let mut broken = done.clone();
     broken["data"]["state"]["type"] = json!(7);
@@ -313,11 +371,18 @@ async fn deliveries_are_refused_unless_signed_fresh_and_readable() {
     let mut project = done.clone();
     project["type"] = json!("Project");
     let (status, answer) = w.deliver(&project, "x-5").await;
-    assert_eq!((status, answer["status"].as_str()), (202, Some("ignored")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("ignored")),
+        "{answer}"
+    );
     // Too large: 413, before the signature is even checked.
     let huge = vec![b' '; 2 * 1024 * 1024];
     let request = linear_request(&huge, Some("x-6"), LINEAR_SECRET);
-    assert_eq!(answer_of(handle_linear(&w.linear_ingest, request).await.unwrap()).0, 413);
+    assert_eq!(
+        answer_of(handle_linear(&w.linear_ingest, request).await.unwrap()).0,
+        413
+    );
     // None of these changed the group.
     assert_eq!(w.linear.snapshot(&key).unwrap().comments.len(), 0);
     w.linear.assert_no_violations();
@@ -328,31 +393,57 @@ async fn in_the_deployed_shape_deliveries_are_stored_once_and_applied_by_the_wor
     let w = world().await;
     w.github("created.payload.json", 10, "gh-1").await;
     let key = w.linear.live_issues()[0].clone();
-    let receiver = LinearReceiver::new(LinearGate::new(Secret::new(LINEAR_SECRET)), w.store.clone());
+    let receiver =
+        LinearReceiver::new(LinearGate::new(Secret::new(LINEAR_SECRET)), w.store.clone());
 
     let done = w.linear.move_issue(Actor::Person, &key, "Done");
     let bytes = serde_json::to_vec(&done).unwrap();
     let (status, answer) = answer_of(
-        handle_linear(&receiver, linear_request(&bytes, Some("ld-1"), LINEAR_SECRET))
-            .await
-            .unwrap(),
+        handle_linear(
+            &receiver,
+            linear_request(&bytes, Some("ld-1"), LINEAR_SECRET),
+        )
+        .await
+        .unwrap(),
     );
-    assert_eq!((status, answer["status"].as_str()), (202, Some("accepted")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("accepted")),
+        "{answer}"
+    );
     // Linear retries it (same Linear-Delivery): stored once.
     let (status, answer) = answer_of(
-        handle_linear(&receiver, linear_request(&bytes, Some("ld-1"), LINEAR_SECRET))
-            .await
-            .unwrap(),
+        handle_linear(
+            &receiver,
+            linear_request(&bytes, Some("ld-1"), LINEAR_SECRET),
+        )
+        .await
+        .unwrap(),
     );
-    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
 
     // The worker applies what was stored, later (the timestamp was checked at the door).
-    let worker = Worker::new(w.store.clone(), GithubIngest::for_worker(w.executor.clone()), None)
-        .with_linear(LinearIngest::for_worker(w.executor.clone()));
+    let worker = Worker::new(
+        w.store.clone(),
+        GithubIngest::for_worker(w.executor.clone()),
+        None,
+    )
+    .with_linear(LinearIngest::for_worker(w.executor.clone()));
     let report = worker.replay(10).await.unwrap();
-    assert_eq!((report.pending, report.applied, report.failed), (1, 1, 0), "{report:?}");
+    assert_eq!(
+        (report.pending, report.applied, report.failed),
+        (1, 1, 0),
+        "{report:?}"
+    );
     let issue = w.linear.snapshot(&key).unwrap();
-    assert_eq!(issue.state_type, "unstarted", "closure rejected: GitHub still reports it open");
+    assert_eq!(
+        issue.state_type, "unstarted",
+        "closure rejected: GitHub still reports it open"
+    );
     assert_eq!(issue.comments.len(), 1);
     assert_eq!(worker.replay(10).await.unwrap().pending, 0);
     w.linear.assert_no_violations();
@@ -363,7 +454,12 @@ async fn a_deleted_issue_leaves_the_findings_tracked_without_a_ticket() {
     let w = world().await;
     w.github("created.payload.json", 10, "gh-1").await;
     let key = w.linear.live_issues()[0].clone();
-    let group = w.store.group_for_ticket("linear", &key).await.unwrap().unwrap();
+    let group = w
+        .store
+        .group_for_ticket("linear", &key)
+        .await
+        .unwrap()
+        .unwrap();
     let removed = w.linear.remove_issue(&key);
     let answer = w.linear(&removed, "ld-1").await;
     assert_eq!(action_names(&answer), ["ticket_deleted"], "{answer}");

@@ -301,7 +301,9 @@ impl FakeLinear {
                 ..State::default()
             }),
         });
-        let app = Router::new().fallback(serve).with_state(Arc::clone(&shared));
+        let app = Router::new()
+            .fallback(serve)
+            .with_state(Arc::clone(&shared));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -452,7 +454,15 @@ impl FakeLinear {
         let issue = state.issues[index].clone();
         let mut data = webhook_issue(&state, &issue);
         data["trashed"] = json!(true);
-        let delivery = envelope(&mut state, Actor::Person, "remove", "Issue", data, None, Some(url(&issue)));
+        let delivery = envelope(
+            &mut state,
+            Actor::Person,
+            "remove",
+            "Issue",
+            data,
+            None,
+            Some(url(&issue)),
+        );
         self.check_delivery(&mut state, &delivery, "IssueWebhookPayload");
         delivery
     }
@@ -611,8 +621,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
 fn errors(list: &[GqlError]) -> Value {
     let errors: Vec<Value> = list
         .iter()
-        .map(|e| json!({"message": e.message, "extensions": {"code": e.code, "type": "invalid input",
-                        "userPresentableMessage": e.message}}))
+        .map(|e| {
+            json!({"message": e.message, "extensions": {"code": e.code, "type": "invalid input",
+                        "userPresentableMessage": e.message}})
+        })
         .collect();
     json!({"data": null, "errors": errors})
 }
@@ -646,29 +658,35 @@ impl Shared {
             });
         };
         if method != http::Method::POST {
-            state.violations.push(format!("{method}: Linear's API takes POST only"));
-            record(&mut *state, vec![], 405);
+            state
+                .violations
+                .push(format!("{method}: Linear's API takes POST only"));
+            record(&mut state, vec![], 405);
             return (405, json!({}), None);
         }
         if authorization != API_KEY && authorization != format!("Bearer {OAUTH_TOKEN}") {
-            record(&mut *state, vec![], 401);
+            record(&mut state, vec![], 401);
             let answer = json!({"errors": [{"message": "Authentication required, not authenticated",
                 "extensions": {"code": "AUTHENTICATION_ERROR", "type": "authentication error"}}]});
             return (401, answer, None);
         }
         let Ok(request) = parsed else {
             state.violations.push("a body that is not JSON".into());
-            record(&mut *state, vec![], 400);
+            record(&mut state, vec![], 400);
             return (400, errors(&[GqlError::invalid("Body is not JSON")]), None);
         };
         let query = request["query"].as_str().unwrap_or_default();
-        let checked = match self.schema.check(query, request["operationName"].as_str(), &request["variables"]) {
+        let checked = match self.schema.check(
+            query,
+            request["operationName"].as_str(),
+            &request["variables"],
+        ) {
             Ok(checked) => checked,
             Err(why) => {
                 state
                     .violations
                     .push(format!("{operation}: refused by Linear's schema: {why}"));
-                record(&mut *state, vec![], 400);
+                record(&mut state, vec![], 400);
                 let answer = json!({"errors": [{"message": why,
                     "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]});
                 return (400, answer, None);
@@ -684,11 +702,15 @@ impl Shared {
             injection.remaining -= 1;
             match injection.fault.clone() {
                 Fault::Status(status) => {
-                    record(&mut *state, fields, status);
-                    return (status, json!({"errors": [{"message": "Service unavailable"}]}), None);
+                    record(&mut state, fields, status);
+                    return (
+                        status,
+                        json!({"errors": [{"message": "Service unavailable"}]}),
+                        None,
+                    );
                 }
                 Fault::RateLimited => {
-                    record(&mut *state, fields, 400);
+                    record(&mut state, fields, 400);
                     let answer = json!({"errors": [{"message": "Rate limit exceeded",
                         "extensions": {"code": "RATELIMITED"}}]});
                     return (400, answer, None);
@@ -697,7 +719,7 @@ impl Shared {
             }
         }
         let answer = self.execute(&mut state, &checked);
-        record(&mut *state, fields, 200);
+        record(&mut state, fields, 200);
         (200, answer, lost)
     }
 
@@ -754,8 +776,10 @@ impl Shared {
                     .labels
                     .iter()
                     .filter(|l| names.iter().any(|n| n.as_str() == Some(l.name.as_str())))
-                    .map(|l| json!({"id": l.id, "name": l.name,
-                                    "team": l.team.as_ref().map(|t| json!({"id": t}))}))
+                    .map(|l| {
+                        json!({"id": l.id, "name": l.name,
+                                    "team": l.team.as_ref().map(|t| json!({"id": t}))})
+                    })
                     .collect();
                 Ok(json!({ "nodes": nodes }))
             }
@@ -774,7 +798,11 @@ impl Shared {
                     return Err(GqlError::invalid("Duplicate label name"));
                 }
                 let id = state.new_id();
-                state.labels.push(Label { id: id.clone(), name: name.clone(), team });
+                state.labels.push(Label {
+                    id: id.clone(),
+                    name: name.clone(),
+                    team,
+                });
                 Ok(json!({"success": true, "issueLabel": {"id": id, "name": name}}))
             }
             "attachmentsForURL" => {
@@ -816,8 +844,23 @@ impl Shared {
                 if input["teamId"] != TEAM_ID {
                     return Err(GqlError::not_found("Team"));
                 }
-                for key in input.as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                    if !["id", "teamId", "title", "description", "priority", "labelIds", "dueDate", "stateId"].contains(&key.as_str()) {
+                for key in input
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
+                    if ![
+                        "id",
+                        "teamId",
+                        "title",
+                        "description",
+                        "priority",
+                        "labelIds",
+                        "dueDate",
+                        "stateId",
+                    ]
+                    .contains(&key.as_str())
+                    {
                         return Err(not_modelled(state, format!("input.{key}")));
                     }
                 }
@@ -864,12 +907,18 @@ impl Shared {
             "attachmentCreate" => {
                 let input = &args["input"];
                 let issue = input["issueId"].as_str().unwrap_or_default();
-                let index = state.issue_index(issue).ok_or_else(|| GqlError::not_found("Issue"))?;
+                let index = state
+                    .issue_index(issue)
+                    .ok_or_else(|| GqlError::not_found("Issue"))?;
                 let issue = state.issues[index].id.clone();
                 let url = input["url"].as_str().unwrap_or_default().to_owned();
                 let title = input["title"].as_str().unwrap_or_default().to_owned();
                 let subtitle = input["subtitle"].as_str().map(str::to_owned);
-                let id = match state.attachments.iter_mut().find(|a| a.issue == issue && a.url == url) {
+                let id = match state
+                    .attachments
+                    .iter_mut()
+                    .find(|a| a.issue == issue && a.url == url)
+                {
                     // Linear: "If another attachment is created with the same url value, existing
                     // record is updated instead."
                     Some(existing) => {
@@ -879,7 +928,13 @@ impl Shared {
                     }
                     None => {
                         let id = state.new_id();
-                        state.attachments.push(Attachment { id: id.clone(), issue, url: url.clone(), title, subtitle });
+                        state.attachments.push(Attachment {
+                            id: id.clone(),
+                            issue,
+                            url: url.clone(),
+                            title,
+                            subtitle,
+                        });
                         id
                     }
                 };
@@ -887,12 +942,16 @@ impl Shared {
             }
             "issue" => {
                 let key = args["id"].as_str().unwrap_or_default();
-                let index = state.issue_index(key).ok_or_else(|| GqlError::not_found("Issue"))?;
+                let index = state
+                    .issue_index(key)
+                    .ok_or_else(|| GqlError::not_found("Issue"))?;
                 Ok(state.issue_json(&state.issues[index]))
             }
             "issueUpdate" => {
                 let key = args["id"].as_str().unwrap_or_default();
-                let index = state.issue_index(key).ok_or_else(|| GqlError::not_found("Issue"))?;
+                let index = state
+                    .issue_index(key)
+                    .ok_or_else(|| GqlError::not_found("Issue"))?;
                 let input = args["input"].as_object().cloned().unwrap_or_default();
                 let mut issue = state.issues[index].clone();
                 for (key, value) in &input {
@@ -944,7 +1003,9 @@ impl Shared {
             "commentCreate" => {
                 let input = &args["input"];
                 let key = input["issueId"].as_str().unwrap_or_default();
-                let index = state.issue_index(key).ok_or_else(|| GqlError::not_found("Issue"))?;
+                let index = state
+                    .issue_index(key)
+                    .ok_or_else(|| GqlError::not_found("Issue"))?;
                 let issue = state.issues[index].id.clone();
                 let id = match input["id"].as_str() {
                     Some(id) if state.comments.iter().any(|c| c.id == id) => {
@@ -954,7 +1015,11 @@ impl Shared {
                     None => state.new_id(),
                 };
                 let body = input["body"].as_str().unwrap_or_default().to_owned();
-                state.comments.push(Comment { id: id.clone(), issue, body: body.clone() });
+                state.comments.push(Comment {
+                    id: id.clone(),
+                    issue,
+                    body: body.clone(),
+                });
                 Ok(json!({"success": true, "comment": {"id": id, "body": body}}))
             }
             other => Err(not_modelled(state, format!("root field {other}"))),

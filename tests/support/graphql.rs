@@ -48,7 +48,8 @@ pub struct CheckedRequest {
 impl GraphQlSchema {
     pub fn load(path: impl AsRef<Path>) -> Result<GraphQlSchema, String> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let source =
+            std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let schema = Schema::parse_and_validate(source, path).map_err(|e| e.errors.to_string())?;
         Ok(GraphQlSchema { schema })
     }
@@ -60,8 +61,9 @@ impl GraphQlSchema {
         operation_name: Option<&str>,
         variables: &Value,
     ) -> Result<CheckedRequest, String> {
-        let document = ExecutableDocument::parse_and_validate(&self.schema, query, "request.graphql")
-            .map_err(|e| e.errors.to_string())?;
+        let document =
+            ExecutableDocument::parse_and_validate(&self.schema, query, "request.graphql")
+                .map_err(|e| e.errors.to_string())?;
         let operation = document
             .operations
             .get(operation_name)
@@ -74,14 +76,11 @@ impl GraphQlSchema {
         let bytes_map: apollo_compiler::response::JsonMap =
             serde_json::from_value(Value::Object(given.clone()))
                 .map_err(|e| format!("variables: {e}"))?;
-        let coerced = apollo_compiler::request::coerce_variable_values(
-            &self.schema,
-            operation,
-            &bytes_map,
-        )
-        .map_err(|e| format!("variables: {}", e.message()))?;
-        let coerced: Value = serde_json::to_value(coerced.into_inner())
-            .map_err(|e| format!("variables: {e}"))?;
+        let coerced =
+            apollo_compiler::request::coerce_variable_values(&self.schema, operation, &bytes_map)
+                .map_err(|e| format!("variables: {}", e.message()))?;
+        let coerced: Value =
+            serde_json::to_value(coerced.into_inner()).map_err(|e| format!("variables: {e}"))?;
         let variables = coerced.as_object().cloned().unwrap_or_default();
         let mut fields = Vec::new();
         for selection in &operation.selection_set.selections {
@@ -196,7 +195,9 @@ fn to_json(value: &Node<GqlValue>, variables: &Map<String, Value>) -> Value {
             .try_to_f64()
             .map(Value::from)
             .unwrap_or_else(|_| Value::String(f.to_string())),
-        GqlValue::List(items) => Value::Array(items.iter().map(|v| to_json(v, variables)).collect()),
+        GqlValue::List(items) => {
+            Value::Array(items.iter().map(|v| to_json(v, variables)).collect())
+        }
         GqlValue::Object(fields) => Value::Object(
             fields
                 .iter()

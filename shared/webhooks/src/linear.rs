@@ -155,68 +155,76 @@ pub fn webhook_timestamp(body: &[u8]) -> Result<i64, LinearPayloadError> {
 pub fn parse_linear_delivery(body: &[u8]) -> Result<ParsedLinearDelivery, LinearPayloadError> {
     let envelope: Envelope = read(body)?;
     let ignored = |reason: String| Ok(ParsedLinearDelivery::Ignored { reason });
-    let (actor, actor_id, ticket_key, change) = match (envelope.kind.as_str(), envelope.action.as_str()) {
-        ("Issue", "update") => {
-            let delivery: IssueDelivery = read(body)?;
-            let data = delivery.data;
-            let (status, resolution) = match data.state.kind.as_str() {
-                "triage" | "backlog" | "unstarted" => (StatusCategory::New, None),
-                "started" => (StatusCategory::InProgress, None),
-                "completed" => (StatusCategory::Done, Some(COMPLETED_RESOLUTION.to_owned())),
-                "canceled" => (StatusCategory::Done, Some(CANCELED_RESOLUTION.to_owned())),
-                other => {
-                    return Err(LinearPayloadError {
-                        path: "data.state.type".into(),
-                        message: format!("unknown workflow state type {other:?}"),
+    let (actor, actor_id, ticket_key, change) =
+        match (envelope.kind.as_str(), envelope.action.as_str()) {
+            ("Issue", "update") => {
+                let delivery: IssueDelivery = read(body)?;
+                let data = delivery.data;
+                let (status, resolution) = match data.state.kind.as_str() {
+                    "triage" | "backlog" | "unstarted" => (StatusCategory::New, None),
+                    "started" => (StatusCategory::InProgress, None),
+                    "completed" => (StatusCategory::Done, Some(COMPLETED_RESOLUTION.to_owned())),
+                    "canceled" => (StatusCategory::Done, Some(CANCELED_RESOLUTION.to_owned())),
+                    other => {
+                        return Err(LinearPayloadError {
+                            path: "data.state.type".into(),
+                            message: format!("unknown workflow state type {other:?}"),
+                        });
+                    }
+                };
+                let assignee_changed = delivery
+                    .updated_from
+                    .as_ref()
+                    .is_some_and(|from| from.contains_key("assigneeId"))
+                    .then(|| {
+                        data.assignee
+                            .as_ref()
+                            .and_then(|a| a.name.clone().or_else(|| a.id.clone()))
+                            .or(data.assignee_id.clone())
                     });
-                }
-            };
-            let assignee_changed = delivery
-                .updated_from
-                .as_ref()
-                .is_some_and(|from| from.contains_key("assigneeId"))
-                .then(|| {
-                    data.assignee
-                        .as_ref()
-                        .and_then(|a| a.name.clone().or_else(|| a.id.clone()))
-                        .or(data.assignee_id.clone())
-                });
-            let change = TicketChange::Updated {
-                status,
-                status_name: data.state.name,
-                resolution,
-                assignee_changed,
-            };
-            let (actor, actor_id) = who(delivery.actor);
-            (actor, actor_id, data.identifier, change)
-        }
-        ("Issue", "remove") => {
-            let delivery: RemovedDelivery = read(body)?;
-            let (actor, actor_id) = who(delivery.actor);
-            (actor, actor_id, delivery.data.identifier, TicketChange::Deleted)
-        }
-        ("Comment", "create") => {
-            let delivery: CommentDelivery = read(body)?;
-            let Some(issue) = delivery.data.issue else {
-                return ignored("a comment on something other than an issue".into());
-            };
-            let (actor, actor_id) = who(delivery.actor);
-            let author = delivery
-                .data
-                .user
-                .and_then(|u| u.name.or(u.id))
-                .or(actor.clone())
-                .unwrap_or_default();
-            let change = TicketChange::Commented {
-                author,
-                excerpt: delivery.data.body.chars().take(EXCERPT_CHARS).collect(),
-            };
-            (actor, actor_id, issue.identifier, change)
-        }
-        (kind, action) => {
-            return ignored(format!("`{kind}` `{action}` is not an event scantix acts on"));
-        }
-    };
+                let change = TicketChange::Updated {
+                    status,
+                    status_name: data.state.name,
+                    resolution,
+                    assignee_changed,
+                };
+                let (actor, actor_id) = who(delivery.actor);
+                (actor, actor_id, data.identifier, change)
+            }
+            ("Issue", "remove") => {
+                let delivery: RemovedDelivery = read(body)?;
+                let (actor, actor_id) = who(delivery.actor);
+                (
+                    actor,
+                    actor_id,
+                    delivery.data.identifier,
+                    TicketChange::Deleted,
+                )
+            }
+            ("Comment", "create") => {
+                let delivery: CommentDelivery = read(body)?;
+                let Some(issue) = delivery.data.issue else {
+                    return ignored("a comment on something other than an issue".into());
+                };
+                let (actor, actor_id) = who(delivery.actor);
+                let author = delivery
+                    .data
+                    .user
+                    .and_then(|u| u.name.or(u.id))
+                    .or(actor.clone())
+                    .unwrap_or_default();
+                let change = TicketChange::Commented {
+                    author,
+                    excerpt: delivery.data.body.chars().take(EXCERPT_CHARS).collect(),
+                };
+                (actor, actor_id, issue.identifier, change)
+            }
+            (kind, action) => {
+                return ignored(format!(
+                    "`{kind}` `{action}` is not an event scantix acts on"
+                ));
+            }
+        };
     Ok(ParsedLinearDelivery::Ticket(TicketEvent {
         tracker: TRACKER_NAME.into(),
         ticket_key,
@@ -319,7 +327,10 @@ mod tests {
         let moved = event(&issue_update("started", json!({"stateId": "s-0"})));
         assert!(matches!(
             moved.change,
-            TicketChange::Updated { assignee_changed: None, .. }
+            TicketChange::Updated {
+                assignee_changed: None,
+                ..
+            }
         ));
     }
 
@@ -337,13 +348,23 @@ mod tests {
                      "issue": {"id": "uuid-12", "identifier": "SEC-12", "title": "XSS", "teamId": "t", "url": "u"},
                      "user": {"id": "u-2", "name": "Bo"}}});
         let commented = event(&serde_json::to_vec(&comment).unwrap());
-        assert!(matches!(&commented.change, TicketChange::Commented { author, excerpt } if author == "Bo" && excerpt == "Looking at it"));
-        for (kind, action) in [("Issue", "create"), ("Project", "update"), ("IssueLabel", "remove")] {
-            let body = serde_json::to_vec(&json!({"action": action, "type": kind, "data": {}})).unwrap();
-            assert!(matches!(
-                parse_linear_delivery(&body).unwrap(),
-                ParsedLinearDelivery::Ignored { .. }
-            ), "{kind} {action}");
+        assert!(
+            matches!(&commented.change, TicketChange::Commented { author, excerpt } if author == "Bo" && excerpt == "Looking at it")
+        );
+        for (kind, action) in [
+            ("Issue", "create"),
+            ("Project", "update"),
+            ("IssueLabel", "remove"),
+        ] {
+            let body =
+                serde_json::to_vec(&json!({"action": action, "type": kind, "data": {}})).unwrap();
+            assert!(
+                matches!(
+                    parse_linear_delivery(&body).unwrap(),
+                    ParsedLinearDelivery::Ignored { .. }
+                ),
+                "{kind} {action}"
+            );
         }
     }
 
@@ -360,7 +381,10 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.path, "data.state.type");
-        assert_eq!(webhook_timestamp(br#"{"webhookTimestamp": 1796320800000}"#), Ok(1_796_320_800_000));
+        assert_eq!(
+            webhook_timestamp(br#"{"webhookTimestamp": 1796320800000}"#),
+            Ok(1_796_320_800_000)
+        );
         assert_eq!(webhook_timestamp(b"{}").unwrap_err().path, ".");
     }
 }

@@ -297,7 +297,11 @@ pub fn linear_from_env() -> Result<(LinearSettings, LinearAuth), WiringError> {
         Some(token) => LinearAuth::OAuth(token),
         None => match secret("LINEAR_API_KEY")? {
             Some(key) => LinearAuth::ApiKey(key),
-            None => return Err(WiringError::Missing("LINEAR_OAUTH_TOKEN (or LINEAR_API_KEY)")),
+            None => {
+                return Err(WiringError::Missing(
+                    "LINEAR_OAUTH_TOKEN (or LINEAR_API_KEY)",
+                ));
+            }
         },
     };
     Ok((settings, auth))

@@ -6,7 +6,7 @@
 //! says whether a retry can help. Logs carry the operation name and status, never the key or a body.
 
 use crate::settings::LinearAuth;
-use http::header::{HeaderValue, CONTENT_TYPE};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};
 use scantix_core::ports::tracker::TrackerError;
 use scantix_http::outbound::{self, HttpClient, Replay, Request, SendError};
@@ -216,10 +216,14 @@ impl Gql {
         let status = response.status;
         tracing::debug!(operation, status = status.as_u16(), "linear call");
         if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(LinearError::RateLimited(format!("{operation} answered 429")));
+            return Err(LinearError::RateLimited(format!(
+                "{operation} answered 429"
+            )));
         }
         if status == StatusCode::UNAUTHORIZED {
-            return Err(LinearError::Unauthenticated(format!("{operation} answered 401")));
+            return Err(LinearError::Unauthenticated(format!(
+                "{operation} answered 401"
+            )));
         }
         if status == StatusCode::FORBIDDEN {
             return Err(LinearError::Forbidden(format!("{operation} answered 403")));
@@ -296,12 +300,17 @@ mod tests {
             LinearError::Unauthenticated(_)
         ));
         assert!(matches!(
-            error(json!({"message": "Entity not found: Issue", "extensions": {"code": "INVALID_INPUT"}})),
+            error(
+                json!({"message": "Entity not found: Issue", "extensions": {"code": "INVALID_INPUT"}})
+            ),
             LinearError::NotFound(_)
         ));
         let refused = error(json!({"message": "Argument Validation Error",
             "extensions": {"code": "INVALID_INPUT", "userPresentableMessage": "title is too long"}}));
-        assert!(refused.to_string().contains("title is too long"), "{refused}");
+        assert!(
+            refused.to_string().contains("title is too long"),
+            "{refused}"
+        );
         let auth = LinearAuth::ApiKey(scantix_core::secret::Secret::new("k"));
         assert!(matches!(
             LinearError::NotFound("Issue".into()).into_tracker(&auth, Some("SEC-1")),
@@ -311,6 +320,10 @@ mod tests {
             LinearError::Unauthenticated("x".into()).into_tracker(&auth, None),
             TrackerError::Misconfigured { setting, .. } if setting == "LINEAR_API_KEY"
         ));
-        assert!(LinearError::RateLimited("x".into()).into_tracker(&auth, None).is_retryable());
+        assert!(
+            LinearError::RateLimited("x".into())
+                .into_tracker(&auth, None)
+                .is_retryable()
+        );
     }
 }

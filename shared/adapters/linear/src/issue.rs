@@ -43,7 +43,10 @@ pub fn group_link(base: &str, group: &GroupKey) -> String {
 /// client-chosen v4-format ids in `issueCreate`) derived from the group key, so that an issue
 /// created by a request whose answer was lost can be looked up by id before its attachment exists.
 pub fn issue_id(group: &GroupKey, generation: u32) -> String {
-    derived_uuid(&format!("scantix:linear:issue:{generation}:{}", group.as_str()))
+    derived_uuid(&format!(
+        "scantix:linear:issue:{generation}:{}",
+        group.as_str()
+    ))
 }
 
 /// The comment id scantix gives the comment `comment_id` (unique per group and op): a repeat
@@ -113,7 +116,10 @@ pub fn priority(severity: Severity) -> i64 {
 /// left out: a Linear label is a team-wide entity, one per group would flood the team's label
 /// list, and the group's attachment already names the group.
 pub fn label_names(content: &TicketContent) -> Vec<String> {
-    let own = [SCANTIX_LABEL.to_owned(), format!("severity:{}", content.severity)];
+    let own = [
+        SCANTIX_LABEL.to_owned(),
+        format!("severity:{}", content.severity),
+    ];
     let mut out: Vec<String> = Vec::new();
     let content_labels = content.labels.iter().filter(|l| !GroupKey::is_label(l));
     for raw in own.iter().chain(content_labels) {
@@ -131,7 +137,11 @@ pub fn comment_body(text: &str) -> String {
     if shown.chars().count() <= DESCRIPTION_LIMIT {
         return shown;
     }
-    shown.chars().take(DESCRIPTION_LIMIT - 1).collect::<String>() + "…"
+    shown
+        .chars()
+        .take(DESCRIPTION_LIMIT - 1)
+        .collect::<String>()
+        + "…"
 }
 
 /// A workflow state as Linear lists a team's states.
@@ -320,7 +330,11 @@ mod tests {
         assert_eq!(pick("completed", Stage::ToDo).as_deref(), Some("u1"));
         assert_eq!(pick("canceled", Stage::Doing).as_deref(), Some("s"));
         assert_eq!(pick("backlog", Stage::ToDo), None, "already to do");
-        assert_eq!(pick("canceled", Stage::Done), None, "a person's cancel stands");
+        assert_eq!(
+            pick("canceled", Stage::Done),
+            None,
+            "a person's cancel stands"
+        );
         assert_eq!(pick("completed", Stage::Canceled), None);
         assert_eq!(pick("unstarted", Stage::Canceled).as_deref(), Some("x"));
         let bare = [state("b", "backlog", 0.0), state("d", "completed", 1.0)];
@@ -332,7 +346,10 @@ mod tests {
             "no unstarted state: the backlog"
         );
         let err = choose_state(&bare, "backlog", Stage::Doing).unwrap_err();
-        assert!(err.contains("started") && err.contains("backlog, completed"), "{err}");
+        assert!(
+            err.contains("started") && err.contains("backlog, completed"),
+            "{err}"
+        );
         assert_eq!(stage_for(TicketState::Stale), None);
     }
 
@@ -362,7 +379,10 @@ mod tests {
     #[test]
     fn comments_are_inert_and_bounded() {
         let body = comment_body("Reopened by @admin\n<b>x</b>");
-        assert!(body.contains("@\u{200B}admin") && body.contains("&lt;b&gt;"), "{body}");
+        assert!(
+            body.contains("@\u{200B}admin") && body.contains("&lt;b&gt;"),
+            "{body}"
+        );
         assert!(comment_body(&"x".repeat(70_000)).chars().count() <= DESCRIPTION_LIMIT);
     }
 }

@@ -153,7 +153,10 @@ impl LinearTracker {
                 .parse()
                 .map_err(|_| misconfigured(setting, format!("`{url}` is not a URL")))?;
             if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.authority().is_none() {
-                return Err(misconfigured(setting, format!("`{url}`: needs http(s)://host")));
+                return Err(misconfigured(
+                    setting,
+                    format!("`{url}`: needs http(s)://host"),
+                ));
             }
         }
         if settings.max_attempts == 0 {
@@ -256,7 +259,12 @@ impl LinearTracker {
                 let key = self.settings.team.trim();
                 let answer: Answer = self
                     .gql
-                    .run("ScantixTeam", graphql::TEAM, json!({ "key": key }), Replay::Safe)
+                    .run(
+                        "ScantixTeam",
+                        graphql::TEAM,
+                        json!({ "key": key }),
+                        Replay::Safe,
+                    )
                     .await?;
                 let team = answer.teams.nodes.into_iter().next().ok_or_else(|| {
                     LinearError::Misconfigured {
@@ -305,7 +313,12 @@ impl LinearTracker {
                 let input = json!({ "input": { "name": name, "teamId": team } });
                 let created = self
                     .gql
-                    .run::<Answer>("ScantixLabelCreate", graphql::LABEL_CREATE, input, Replay::Unsafe)
+                    .run::<Answer>(
+                        "ScantixLabelCreate",
+                        graphql::LABEL_CREATE,
+                        input,
+                        Replay::Unsafe,
+                    )
                     .await;
                 match created {
                     Ok(answer) => {
@@ -352,7 +365,12 @@ impl LinearTracker {
         }
         let answer: Answer = self
             .gql
-            .run("ScantixLabels", graphql::LABELS, json!({ "names": names }), Replay::Safe)
+            .run(
+                "ScantixLabels",
+                graphql::LABELS,
+                json!({ "names": names }),
+                Replay::Safe,
+            )
             .await?;
         let mut known = self.lock_labels();
         // Workspace labels first, so that the team's own label of the same name wins.
@@ -382,7 +400,10 @@ impl LinearTracker {
             match flow(attempt).await {
                 Ok(value) => return Ok(value),
                 Err(e) if e.is_ambiguous() && attempt < max => {
-                    tracing::info!(attempt, "linear call outcome unknown; checking, then repeating");
+                    tracing::info!(
+                        attempt,
+                        "linear call outcome unknown; checking, then repeating"
+                    );
                     tokio::time::sleep(self.gql.client.retry_policy().backoff(attempt)).await;
                     attempt += 1;
                 }
@@ -439,10 +460,19 @@ impl LinearTracker {
             .collect();
         let answer: Answer = self
             .gql
-            .run("ScantixFindByIds", graphql::FIND_BY_IDS, json!({ "ids": ids }), Replay::Safe)
+            .run(
+                "ScantixFindByIds",
+                graphql::FIND_BY_IDS,
+                json!({ "ids": ids }),
+                Replay::Safe,
+            )
             .await?;
         let found = answer.issues.nodes;
-        let live = found.iter().filter(|i| i.is_live()).min_by_key(|i| i.number()).cloned();
+        let live = found
+            .iter()
+            .filter(|i| i.is_live())
+            .min_by_key(|i| i.number())
+            .cloned();
         let free = ids
             .iter()
             .position(|id| !found.iter().any(|i| &i.id == id))
@@ -516,7 +546,12 @@ impl LinearTracker {
         }
         let sent = self
             .gql
-            .run::<Answer>("ScantixIssueCreate", graphql::CREATE, json!({ "input": input }), Replay::Unsafe)
+            .run::<Answer>(
+                "ScantixIssueCreate",
+                graphql::CREATE,
+                json!({ "input": input }),
+                Replay::Unsafe,
+            )
             .await;
         let created = match sent {
             Ok(Answer {
@@ -550,7 +585,12 @@ impl LinearTracker {
         }
         let answer: Answer = self
             .gql
-            .run("ScantixIssue", graphql::READ, json!({ "id": key }), Replay::Safe)
+            .run(
+                "ScantixIssue",
+                graphql::READ,
+                json!({ "id": key }),
+                Replay::Safe,
+            )
             .await?;
         Ok(answer.issue)
     }
@@ -620,7 +660,12 @@ impl LinearTracker {
         let find = || async {
             let answer: Answer = self
                 .gql
-                .run("ScantixCommentFind", graphql::COMMENT_FIND, json!({ "id": id }), Replay::Safe)
+                .run(
+                    "ScantixCommentFind",
+                    graphql::COMMENT_FIND,
+                    json!({ "id": id }),
+                    Replay::Safe,
+                )
                 .await?;
             Ok::<bool, LinearError>(!answer.comments.nodes.is_empty())
         };
@@ -690,7 +735,11 @@ impl Tracker for LinearTracker {
         Ok((self.reference(&created), TicketState::Open))
     }
 
-    async fn update(&self, ticket: &TicketRef, content: &TicketContent) -> Result<(), TrackerError> {
+    async fn update(
+        &self,
+        ticket: &TicketRef,
+        content: &TicketContent,
+    ) -> Result<(), TrackerError> {
         let key = checked_key(ticket)?;
         let run = async {
             let current = self.read(key).await?;
@@ -713,7 +762,10 @@ impl Tracker for LinearTracker {
                 input.insert("dueDate".into(), json!(due));
             }
             let has: Vec<&str> = current.labels.nodes.iter().map(|l| l.id.as_str()).collect();
-            let added: Vec<&String> = wanted.iter().filter(|id| !has.contains(&id.as_str())).collect();
+            let added: Vec<&String> = wanted
+                .iter()
+                .filter(|id| !has.contains(&id.as_str()))
+                .collect();
             if !added.is_empty() {
                 input.insert("addedLabelIds".into(), json!(added));
             }
@@ -722,7 +774,9 @@ impl Tracker for LinearTracker {
                 .labels
                 .nodes
                 .iter()
-                .filter(|l| l.name.to_lowercase().starts_with("severity:") && !wanted.contains(&l.id))
+                .filter(|l| {
+                    l.name.to_lowercase().starts_with("severity:") && !wanted.contains(&l.id)
+                })
                 .map(|l| l.id.as_str())
                 .collect();
             if !removed.is_empty() {
@@ -791,7 +845,10 @@ mod tests {
     use scantix_core::secret::Secret;
 
     fn with(settings: LinearSettings) -> Result<LinearTracker, TrackerError> {
-        LinearTracker::new(settings, LinearAuth::ApiKey(Secret::new("lin_api_very_secret")))
+        LinearTracker::new(
+            settings,
+            LinearAuth::ApiKey(Secret::new("lin_api_very_secret")),
+        )
     }
 
     fn setting_of(r: Result<LinearTracker, TrackerError>) -> String {

@@ -201,13 +201,24 @@ mod tests {
         let refused = gate
             .admit(&headers(&forged, Some("d-1")), body.as_bytes(), now)
             .unwrap_err();
-        assert_eq!((refused.status, refused.body["error"].as_str()), (401, Some("bad_signature")));
+        assert_eq!(
+            (refused.status, refused.body["error"].as_str()),
+            (401, Some("bad_signature"))
+        );
         let later = now + chrono::Duration::seconds(70);
         let stale = gate
             .admit(&headers(&good, Some("d-1")), body.as_bytes(), later)
             .unwrap_err();
-        assert_eq!((stale.status, stale.body["error"].as_str()), (401, Some("stale_delivery")));
+        assert_eq!(
+            (stale.status, stale.body["error"].as_str()),
+            (401, Some("stale_delivery"))
+        );
         let huge = vec![b' '; DEFAULT_MAX_BODY + 1];
-        assert_eq!(gate.admit(&headers(&good, None), &huge, now).unwrap_err().status, 413);
+        assert_eq!(
+            gate.admit(&headers(&good, None), &huge, now)
+                .unwrap_err()
+                .status,
+            413
+        );
     }
 }
