@@ -1,10 +1,11 @@
 //! `scantix serve`: a local HTTP endpoint GitHub or Jira (through a tunnel) or `curl` can deliver
-//! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`) with its
+//! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`,
+//! `LinearIngest::handle`) with its
 //! headers and raw body, exactly as the Lambda functions do; each event is committed to the store
 //! before its answer goes back. Every answer is JSON, the server's own refusals included (a body
 //! over the limit, an unknown path, a wrong method), as the Lambda functions answer.
 
-use crate::local::{JIRA_SECRET_ENV, LocalApp, SECRET_ENV};
+use crate::local::{JIRA_SECRET_ENV, LINEAR_SECRET_ENV, LocalApp, SECRET_ENV};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
@@ -38,6 +39,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     for (default, var) in [
         (app.default_secret, SECRET_ENV),
         (app.default_jira_secret, JIRA_SECRET_ENV),
+        (app.default_linear_secret, LINEAR_SECRET_ENV),
     ] {
         if default && !addr.ip().is_loopback() {
             tracing::warn!(
@@ -49,8 +51,8 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     }
     // On stdout, so a script (or a test) that asked for port 0 learns the port.
     println!(
-        "scantix listening on http://{addr} (POST /webhooks/github, POST /webhooks/jira, GET \
-         /healthz); store: {}; tracker: {}",
+        "scantix listening on http://{addr} (POST /webhooks/github, POST /webhooks/jira, POST \
+         /webhooks/linear, GET /healthz); store: {}; tracker: {}",
         app.location(),
         app.tracker()
     );
@@ -59,6 +61,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/webhooks/github", post(webhook))
         .route("/webhooks/jira", post(jira_webhook))
+        .route("/webhooks/linear", post(linear_webhook))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -102,6 +105,19 @@ async fn jira_webhook(
     respond(app.jira.handle(&headers, query.as_deref(), &body).await)
 }
 
+/// One Linear delivery (signature and `webhookTimestamp` checked as the function checks them).
+async fn linear_webhook(
+    State(app): State<Arc<LocalApp>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&rejection),
+    };
+    respond(app.linear.handle(&headers, &body).await)
+}
+
 /// The ingest's answer as the response.
 fn respond(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -128,7 +144,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         serde_json::json!({
             "error": "not_found",
-            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira and GET /healthz",
+            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/linear and GET /healthz",
         }),
     )
 }

@@ -4,6 +4,8 @@ pub mod crash;
 pub mod dynamodb;
 pub mod fake_github;
 pub mod fake_jira;
+pub mod fake_linear;
+pub mod graphql;
 pub mod lambda_emulator;
 pub mod ocsf;
 pub mod openapi;

@@ -15,7 +15,8 @@
 
 use crate::ingest::github::{Work, read_delivery};
 use crate::ingest::jira::read_jira_delivery;
-use crate::ingest::{Delivered, GithubIngest, JiraIngest};
+use crate::ingest::linear::read_linear_delivery;
+use crate::ingest::{Delivered, GithubIngest, JiraIngest, LinearIngest};
 use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
 use scantix_core::event::TicketEvent;
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
@@ -45,6 +46,8 @@ pub struct Worker {
     github: GithubIngest,
     /// `None` when the deployment has no Jira: Jira items then fail (and wait for replay).
     jira: Option<JiraIngest>,
+    /// `None` when the deployment has no Linear: Linear items then fail (and wait for replay).
+    linear: Option<LinearIngest>,
     /// What applies SARIF uploads ([`NotYetApplied`] until the analysis engine is wired).
     uploads: Arc<dyn AnalysisApplier>,
 }
@@ -55,8 +58,15 @@ impl Worker {
             store,
             github,
             jira,
+            linear: None,
             uploads: Arc::new(NotYetApplied),
         }
+    }
+
+    /// Applies Linear items with `linear`.
+    pub fn with_linear(mut self, linear: LinearIngest) -> Worker {
+        self.linear = Some(linear);
+        self
     }
 
     /// Applies SARIF uploads with `applier`.
@@ -95,6 +105,13 @@ impl Worker {
                     None => {
                         Delivered::failed("no Jira is configured for this deployment".into(), false)
                     }
+                },
+                Ok(ItemWork::Linear(event)) => match &self.linear {
+                    Some(linear) => linear.apply(&item.id, &event).await,
+                    None => Delivered::failed(
+                        "no Linear is configured for this deployment".into(),
+                        false,
+                    ),
                 },
                 // Not a webhook: no answer to read, the applier's outcome is the result.
                 Ok(ItemWork::Upload) => {
@@ -211,6 +228,7 @@ pub struct ReadItem {
 enum ItemWork {
     Github(Work),
     Jira(TicketEvent),
+    Linear(TicketEvent),
     /// A SARIF upload: its body is not read here (a SARIF file, checked at the door, or stored
     /// in parts and not in the item at all); its target says what it is.
     Upload,
@@ -221,6 +239,7 @@ impl ReadItem {
         let work = match item.source {
             InboxSource::Github => read_delivery(&item.event, &item.body).map(ItemWork::Github),
             InboxSource::Jira => read_jira_delivery(&item.body).map(ItemWork::Jira),
+            InboxSource::Linear => read_linear_delivery(&item.body).map(ItemWork::Linear),
             InboxSource::Upload => Ok(ItemWork::Upload),
         };
         ReadItem { item, work }
@@ -244,7 +263,11 @@ impl ReadItem {
             Ok(ItemWork::Github(Work::Installation(change))) => {
                 format!("installation:{}", change.installation_id)
             }
-            Ok(ItemWork::Github(Work::Ticket(event)) | ItemWork::Jira(event)) => {
+            Ok(
+                ItemWork::Github(Work::Ticket(event))
+                | ItemWork::Jira(event)
+                | ItemWork::Linear(event),
+            ) => {
                 format!("ticket:{}:{}", event.tracker, event.ticket_key)
             }
             // One lane per analysis, (repository, category), in upload order.
@@ -304,5 +327,22 @@ mod tests {
         broken.body = b"{not json".to_vec();
         let broken = ReadItem::read(broken);
         assert!(matches!(broken.work, Err(Delivered::Rejected { .. })));
+    }
+
+    #[test]
+    fn a_linear_item_goes_in_its_tickets_lane() {
+        let body = br#"{"action":"update","type":"Issue","webhookTimestamp":1,
+            "actor":{"id":"u-1","name":"Ada"},
+            "data":{"identifier":"SEC-12","state":{"name":"Done","type":"completed"}}}"#;
+        let item = InboxItem::received(
+            InboxSource::Linear,
+            "linear:d-1".into(),
+            "linear",
+            body,
+            chrono::Utc::now(),
+        );
+        let read = ReadItem::read(item);
+        assert_eq!(read.subject(), "ticket:linear:SEC-12");
+        assert!(matches!(read.work, Ok(ItemWork::Linear(_))));
     }
 }

@@ -21,6 +21,7 @@ pub const INBOX_LIFETIME: Duration = Duration::days(14);
 pub enum InboxSource {
     Github,
     Jira,
+    Linear,
     /// A CI job's SARIF upload (the upload endpoint); what it is about is in [`InboxItem::upload`].
     Upload,
 }
@@ -30,6 +31,7 @@ impl InboxSource {
         match self {
             InboxSource::Github => "github",
             InboxSource::Jira => "jira",
+            InboxSource::Linear => "linear",
             InboxSource::Upload => "upload",
         }
     }
@@ -48,12 +50,12 @@ pub enum InboxStatus {
 /// One delivery as received: the raw body exactly as signed, and what is needed to apply it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxItem {
-    /// `github:<X-GitHub-Delivery>`, `jira:<webhook identifier>` or `upload:<digest of what the
+    /// `github:<X-GitHub-Delivery>`, `jira:<webhook identifier>`, `linear:<Linear-Delivery>` or `upload:<digest of what the
     /// upload is>` (see `scantix_app::ingest::upload`): the same id the engine's
     /// delivery records use, so applying an item twice is recognised downstream too.
     pub id: String,
     pub source: InboxSource,
-    /// GitHub's `X-GitHub-Event` (`code_scanning_alert`, …); `jira` for Jira deliveries.
+    /// GitHub's `X-GitHub-Event` (`code_scanning_alert`, …); `jira` or `linear` for trackers'.
     pub event: String,
     pub received_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,

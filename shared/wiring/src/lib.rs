@@ -4,11 +4,14 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
-//! | `SCANTIX_TRACKER` | `draft` (default), `jira` or `github` (GitHub Issues, as the GitHub App) |
+//! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App) or `linear` |
 //! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
 //! | `JIRA_SETTINGS` | optional JSON of the full `jira` settings (issue type, priorities, labels, …) |
+//! | `LINEAR_TEAM` | with `linear`: the team's key (`SEC`) tickets are filed in |
+//! | `LINEAR_OAUTH_TOKEN` (deployed: an OAuth app's token) or `LINEAR_API_KEY` (local: a personal API key) | Linear credentials |
+//! | `LINEAR_SETTINGS` | optional JSON of the full `linear` settings (`api-url`, `group-link-base`, `max-attempts`, …) |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
@@ -16,7 +19,8 @@
 //!
 //! # Secrets
 //! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
-//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `SCANTIX_UPLOAD_TOKEN_SECRET`) can be given three ways, first found wins:
+//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `LINEAR_API_KEY`, `LINEAR_OAUTH_TOKEN`,
+//! `LINEAR_WEBHOOK_SECRET`, `SCANTIX_UPLOAD_TOKEN_SECRET`) can be given three ways, first found wins:
 //! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
@@ -52,6 +56,7 @@ use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
+use scantix_linear::{LinearAuth, LinearSettings, LinearTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -79,6 +84,9 @@ pub const SECRET_NAMES: &[&str] = &[
     "JIRA_TOKEN",
     "JIRA_WEBHOOK_SECRET",
     "JIRA_WEBHOOK_TOKEN",
+    "LINEAR_API_KEY",
+    "LINEAR_OAUTH_TOKEN",
+    "LINEAR_WEBHOOK_SECRET",
     "SCANTIX_UPLOAD_TOKEN_SECRET",
 ];
 
@@ -226,9 +234,13 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             Ok(Arc::new(JiraTracker::new(settings, auth)?))
         }
         "github" => Ok(Arc::new(github_issues_from_env()?)),
+        "linear" => {
+            let (settings, auth) = linear_from_env()?;
+            Ok(Arc::new(LinearTracker::new(settings, auth)?))
+        }
         other => Err(WiringError::Invalid {
             var: "SCANTIX_TRACKER",
-            why: format!("`{other}`: expected draft, jira or github"),
+            why: format!("`{other}`: expected draft, jira, github or linear"),
         }),
     }
 }
@@ -266,6 +278,30 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
                 Some(token) => token,
                 None => required_secret("JIRA_API_TOKEN")?,
             },
+        },
+    };
+    Ok((settings, auth))
+}
+
+/// Linear settings and credentials from the environment: `LINEAR_SETTINGS` (JSON) or
+/// `LINEAR_TEAM`, and the OAuth app's token (deployments) or else a personal API key (local runs).
+pub fn linear_from_env() -> Result<(LinearSettings, LinearAuth), WiringError> {
+    let settings = match optional("LINEAR_SETTINGS") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "LINEAR_SETTINGS",
+            why: e.to_string(),
+        })?,
+        None => LinearSettings::new(var("LINEAR_TEAM")?),
+    };
+    let auth = match secret("LINEAR_OAUTH_TOKEN")? {
+        Some(token) => LinearAuth::OAuth(token),
+        None => match secret("LINEAR_API_KEY")? {
+            Some(key) => LinearAuth::ApiKey(key),
+            None => {
+                return Err(WiringError::Missing(
+                    "LINEAR_OAUTH_TOKEN (or LINEAR_API_KEY)",
+                ));
+            }
         },
     };
     Ok((settings, auth))

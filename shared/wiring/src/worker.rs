@@ -6,7 +6,7 @@ use crate::{
     tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
-use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest};
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
 use scantix_app::uploads::ApplyAnalyses;
 use scantix_app::worker::{ReadItem, Worker};
@@ -33,7 +33,8 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
     }
     let executor = Arc::new(executor);
     let mut github = GithubIngest::for_worker(executor.clone());
-    let mut jira = JiraIngest::for_worker(executor);
+    let mut jira = JiraIngest::for_worker(executor.clone());
+    let mut linear = LinearIngest::for_worker(executor);
     if let Some(clients) = clients {
         // Read through GitHub, cached five minutes per warm instance; the same settings decide a
         // repository's alerts and the tracker events on its tickets.
@@ -41,11 +42,14 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
         github = github.with_settings(SettingsSource { clients, cache });
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());
+            linear = linear.with_settings(source.clone());
         }
     }
     // SARIF uploads: applied as analyses under each repository's settings, as its alerts are.
     let uploads = ApplyAnalyses::new(github.executor().clone(), github.settings().cloned());
-    Ok(Worker::new(store, github, Some(jira)).with_uploads(Arc::new(uploads)))
+    Ok(Worker::new(store, github, Some(jira))
+        .with_linear(linear)
+        .with_uploads(Arc::new(uploads)))
 }
 
 /// Applies one stream batch with `worker`, an alert's (or pull request's, …) records in order,

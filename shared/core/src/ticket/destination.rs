@@ -160,6 +160,7 @@ pub enum TrackerKind {
     Draft,
     Jira,
     GithubIssues,
+    Linear,
 }
 
 impl TrackerKind {
@@ -169,6 +170,7 @@ impl TrackerKind {
             TrackerKind::Draft => "draft",
             TrackerKind::Jira => "jira",
             TrackerKind::GithubIssues => "github-issues",
+            TrackerKind::Linear => "linear",
         }
     }
 }
@@ -189,6 +191,7 @@ impl TrackerSite {
         let kind = match name {
             "jira" => TrackerKind::Jira,
             "github" | "github-issues" => TrackerKind::GithubIssues,
+            "linear" => TrackerKind::Linear,
             _ => TrackerKind::Draft,
         };
         TrackerSite {
