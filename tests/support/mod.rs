@@ -7,6 +7,7 @@ pub mod fake_jira;
 pub mod fake_linear;
 pub mod graphql;
 pub mod lambda_emulator;
+pub mod ocsf;
 pub mod openapi;
 pub mod records;
 pub mod sqlite;

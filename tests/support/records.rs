@@ -146,5 +146,6 @@ pub fn audit_entry(
         reason: format!("{action} (test)"),
         delivery: delivery.map(Into::into),
         ticket: None,
+        state: None,
     }
 }

@@ -60,7 +60,8 @@ use scantix_core::ports::store::{
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::records::{
     AuditEntry, CreateAttempt, DRAFT_TRACKER, DeliveryRecord, FindingRecord, GroupRecord,
-    InstallationRecord, Lease, OutboxOp, PendingOp, TicketRef, TicketState, Triage, Versioned,
+    InstallationRecord, Lease, OutboxOp, PendingOp, TICKET_CREATED, TicketRef, TicketState, Triage,
+    Versioned,
 };
 use scantix_core::ticket::TicketContent;
 use std::collections::BTreeMap;

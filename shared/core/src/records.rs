@@ -817,6 +817,10 @@ pub struct DeliveryRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The audit action of a ticket created (by a tracker, or as a draft): the "ticketed" step of a
+/// chain of custody.
+pub const TICKET_CREATED: &str = "ticket.created";
+
 /// One line of the append-only audit log: who did what, when, why, prompted by which delivery.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -830,6 +834,11 @@ pub struct AuditEntry {
     pub reason: String,
     pub delivery: Option<String>,
     pub ticket: Option<String>,
+    /// The finding's alert state once this change was applied, on entries about one finding's
+    /// alert event: what an export says the finding's status was at that moment (a fix reads as
+    /// `ticket.updated` otherwise). `None` on older entries and on entries about a ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<AlertState>,
 }
 
 // ---------------------------------------------------------------------------------------------

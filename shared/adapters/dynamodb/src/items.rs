@@ -484,6 +484,7 @@ mod tests {
             reason: String::new(),
             delivery: Some("github:abc".into()),
             ticket: None,
+            state: None,
         };
         let sk = |at: &str, n| Key::audit(&entry(at), n, &encode(&entry(at)).unwrap()).sk;
         // Whole seconds and fractions sort correctly only because the fraction is fixed width.
@@ -509,6 +510,7 @@ mod tests {
             reason: String::new(),
             delivery: Some("github:abc".into()),
             ticket: None,
+            state: None,
         };
         let entries = vec![entry("finding.opened"), entry("group.joined")];
         let (Write::Put { item, .. }, _) = audit_write(&entries, 0).unwrap() else {

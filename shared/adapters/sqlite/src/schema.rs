@@ -120,6 +120,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (analysis, fingerprint)
     ) WITHOUT ROWID;
     ",
+    // 2 → 3: the audit trail is append-only in the file too, as IAM makes it in DynamoDB: no
+    // statement, ours or a person's at the sqlite3 prompt, changes or deletes an entry.
+    "
+    CREATE TRIGGER audit_entries_are_never_updated BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+    CREATE TRIGGER audit_entries_are_never_deleted BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
+    ",
 ];
 
 /// The schema version this code writes.

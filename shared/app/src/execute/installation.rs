@@ -38,6 +38,7 @@ impl Executor {
             reason: format!("{:?} on {}", event.change, event.account),
             delivery: Some(delivery.to_owned()),
             ticket: None,
+            state: None,
         };
         match self
             .store

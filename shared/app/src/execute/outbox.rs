@@ -416,6 +416,9 @@ impl Executor {
             let commit = Commit {
                 group: Some(Guarded::replacing(next.clone(), Some(&group))),
                 links: link.iter().cloned().collect(),
+                audit: ticket_recorded(&group.value, &next, (self.clock)())
+                    .into_iter()
+                    .collect(),
                 ..Commit::default()
             };
             match self.store.commit(commit).await {
@@ -438,4 +441,31 @@ impl Executor {
             }
         }
     }
+}
+
+/// The audit entry of a ticket the tracker created, written with the write that records it on its
+/// group: the "ticketed" step of the chain of custody (`ticket.requested` is when scantix decided
+/// to ask for it).
+fn ticket_recorded(
+    before: &GroupRecord,
+    after: &GroupRecord,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<AuditEntry> {
+    let ticket = after.ticket.as_ref().filter(|_| before.ticket.is_none())?;
+    let place = ticket
+        .url
+        .as_deref()
+        .map(|url| format!(" ({url})"))
+        .unwrap_or_default();
+    Some(AuditEntry {
+        at: now,
+        group_key: after.key.clone(),
+        fingerprint: None,
+        actor: ticket.tracker.clone(),
+        action: TICKET_CREATED.into(),
+        reason: format!("{} created in {}{place}", ticket.key, ticket.tracker),
+        delivery: None,
+        ticket: Some(ticket.key.clone()),
+        state: None,
+    })
 }

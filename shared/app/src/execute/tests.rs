@@ -203,6 +203,8 @@ async fn the_lifecycle_ends_stale_and_a_reappearance_reopens_the_same_ticket() {
         [
             "finding.triaged",
             "ticket.requested",
+            // Recorded with the tracker's answer: the "ticketed" step of the chain of custody.
+            "ticket.created",
             "ticket.updated",
             "ticket.stale",
             "ticket.reopened"

@@ -95,6 +95,9 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         actions: vec![],
     };
     let actor = event.actor.clone().unwrap_or_else(|| "github".into());
+    // Every entry this event writes is about its finding: each carries the state it leaves the
+    // finding in, so an export can tell a fix from other updates.
+    let state = state_after(event);
     let audit = |action: &str, reason: String, out: &mut Decision| {
         out.audit.push(AuditEntry {
             at: now,
@@ -107,6 +110,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             ticket: stored_group
                 .and_then(|g| g.ticket.as_ref())
                 .map(|t| t.key.clone()),
+            state: Some(state),
         });
     };
 
@@ -481,6 +485,7 @@ pub fn decide_overdue(
         reason: text,
         delivery: None,
         ticket: Some(ticket.key.clone()),
+        state: None,
     };
     Some((next, entry))
 }

@@ -243,6 +243,7 @@ pub fn decide_result(inputs: ResultInputs<'_>) -> ResultDecision {
             ),
             delivery: Some(analysis.to_owned()),
             ticket: group.and_then(|g| g.ticket.as_ref()).map(|t| t.key.clone()),
+            state: Some(AlertState::Dismissed),
         });
     }
     let open_after = (decision.finding.as_ref().or(stored)).is_some_and(FindingRecord::is_open);
@@ -318,6 +319,7 @@ pub fn decide_reverification(
             reason: text,
             delivery: Some(analysis.to_owned()),
             ticket: Some(ticket.key.clone()),
+            state: None,
         }],
         actions: vec![Action::ClosureRejected {
             group: group.key.clone(),

@@ -5,7 +5,7 @@
 //! round-trip budget of the event path.
 
 use crate::identity::GroupKey;
-use crate::records::{AuditEntry, GroupRecord, OutboxOp, TicketRef};
+use crate::records::{AuditEntry, GroupRecord, OutboxOp, TICKET_CREATED, TicketRef};
 use chrono::{DateTime, Utc};
 
 /// The audit action of a comment made on a draft (what a tracker would have shown as a comment).
@@ -37,6 +37,7 @@ pub fn settle_draft_ops(
                 reason: text.clone(),
                 delivery: delivery.map(str::to_owned),
                 ticket: None,
+                state: None,
             });
             false
         }
@@ -45,7 +46,22 @@ pub fn settle_draft_ops(
     });
     // The group's state is the draft's: it starts as `Draft` and moves as decisions move it.
     if created && group.ticket.is_none() {
-        group.ticket = Some(TicketRef::draft(&key));
+        let draft = TicketRef::draft(&key);
+        audit.insert(
+            0,
+            AuditEntry {
+                at: now,
+                group_key: key.clone(),
+                fingerprint: None,
+                actor: "scantix".into(),
+                action: TICKET_CREATED.into(),
+                reason: format!("{} created as a draft (no tracker)", draft.key),
+                delivery: delivery.map(str::to_owned),
+                ticket: Some(draft.key.clone()),
+                state: None,
+            },
+        );
+        group.ticket = Some(draft);
     }
     let ticket = group.ticket.as_ref().map(|t| t.key.clone());
     for entry in &mut audit {
@@ -75,12 +91,16 @@ mod tests {
         assert_eq!(group.ticket, Some(TicketRef::draft(&key)));
         assert_eq!(group.outbox.len(), 1, "only the GitHub call stays");
         assert_eq!(group.outbox[0].op, OutboxOp::DismissPending);
-        assert_eq!(audit.len(), 1);
-        assert_eq!(audit[0].action, DRAFT_COMMENT);
-        assert_eq!(audit[0].reason, "hello");
-        assert_eq!(
-            audit[0].ticket.as_deref(),
-            Some(group.ticket.as_ref().unwrap().key.as_str())
-        );
+        // The draft's creation is the chain of custody's "ticketed" step, then its comment.
+        assert_eq!(audit.len(), 2);
+        assert_eq!(audit[0].action, TICKET_CREATED);
+        assert_eq!(audit[1].action, DRAFT_COMMENT);
+        assert_eq!(audit[1].reason, "hello");
+        for entry in &audit {
+            assert_eq!(
+                entry.ticket.as_deref(),
+                Some(group.ticket.as_ref().unwrap().key.as_str())
+            );
+        }
     }
 }

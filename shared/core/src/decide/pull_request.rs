@@ -312,6 +312,7 @@ pub fn decide_pull_request(inputs: PullRequestInputs<'_>) -> PullRequestDecision
             reason: format!("pull request #{} {}", event.number, state_word(next.state)),
             delivery: delivery.map(str::to_owned),
             ticket: None,
+            state: None,
         });
     }
 
@@ -344,6 +345,7 @@ pub fn decide_pull_request(inputs: PullRequestInputs<'_>) -> PullRequestDecision
                     reason: text.clone(),
                     delivery: delivery.map(str::to_owned),
                     ticket: fixed.ticket.as_ref().map(|t| t.key.clone()),
+                    state: None,
                 },
                 text,
             });

@@ -102,6 +102,7 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                 reason,
                 delivery: delivery.map(str::to_owned),
                 ticket: Some(ticket.clone()),
+                state: None,
             });
         };
     let ignore = |reason: &str, mut out: Decision| {

@@ -249,7 +249,9 @@ pub trait Store: Inbox {
         limit: usize,
     ) -> Result<Page<Versioned<GroupRecord>>, StoreError>;
 
-    /// A group's audit log, oldest first.
+    /// A group's audit log, oldest first. The log is append-only: `commit` appends entries and no
+    /// call of this port changes or removes one (a chain of custody is only worth what nobody can
+    /// rewrite; the deployment's IAM roles and the SQLite schema refuse it beneath the port too).
     async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// A page of the audit entries written on `day` (UTC), in time order.
