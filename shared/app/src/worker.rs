@@ -15,7 +15,8 @@
 
 use crate::ingest::github::{Work, read_delivery};
 use crate::ingest::jira::read_jira_delivery;
-use crate::ingest::{Delivered, GithubIngest, JiraIngest};
+use crate::ingest::servicenow::read_servicenow_delivery;
+use crate::ingest::{Delivered, GithubIngest, JiraIngest, ServiceNowIngest};
 use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
 use scantix_core::event::TicketEvent;
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
@@ -45,6 +46,8 @@ pub struct Worker {
     github: GithubIngest,
     /// `None` when the deployment has no Jira: Jira items then fail (and wait for replay).
     jira: Option<JiraIngest>,
+    /// `None` when the deployment has no ServiceNow: its items then fail (and wait for replay).
+    servicenow: Option<ServiceNowIngest>,
     /// What applies SARIF uploads ([`NotYetApplied`] until the analysis engine is wired).
     uploads: Arc<dyn AnalysisApplier>,
 }
@@ -55,8 +58,15 @@ impl Worker {
             store,
             github,
             jira,
+            servicenow: None,
             uploads: Arc::new(NotYetApplied),
         }
+    }
+
+    /// Applies ServiceNow deliveries with `ingest`.
+    pub fn with_servicenow(mut self, ingest: ServiceNowIngest) -> Worker {
+        self.servicenow = Some(ingest);
+        self
     }
 
     /// Applies SARIF uploads with `applier`.
@@ -95,6 +105,13 @@ impl Worker {
                     None => {
                         Delivered::failed("no Jira is configured for this deployment".into(), false)
                     }
+                },
+                Ok(ItemWork::ServiceNow(read)) => match &self.servicenow {
+                    Some(servicenow) => servicenow.apply(&item.id, &read).await,
+                    None => Delivered::failed(
+                        "no ServiceNow is configured for this deployment".into(),
+                        false,
+                    ),
                 },
                 // Not a webhook: no answer to read, the applier's outcome is the result.
                 Ok(ItemWork::Upload) => {
@@ -211,6 +228,8 @@ pub struct ReadItem {
 enum ItemWork {
     Github(Work),
     Jira(TicketEvent),
+    /// Read, not yet interpreted: what its state means is the ServiceNow ingest's setting.
+    ServiceNow(scantix_webhooks::servicenow::ServiceNowDelivery),
     /// A SARIF upload: its body is not read here (a SARIF file, checked at the door, or stored
     /// in parts and not in the item at all); its target says what it is.
     Upload,
@@ -221,6 +240,9 @@ impl ReadItem {
         let work = match item.source {
             InboxSource::Github => read_delivery(&item.event, &item.body).map(ItemWork::Github),
             InboxSource::Jira => read_jira_delivery(&item.body).map(ItemWork::Jira),
+            InboxSource::ServiceNow => {
+                read_servicenow_delivery(&item.body).map(ItemWork::ServiceNow)
+            }
             InboxSource::Upload => Ok(ItemWork::Upload),
         };
         ReadItem { item, work }
@@ -247,6 +269,11 @@ impl ReadItem {
             Ok(ItemWork::Github(Work::Ticket(event)) | ItemWork::Jira(event)) => {
                 format!("ticket:{}:{}", event.tracker, event.ticket_key)
             }
+            Ok(ItemWork::ServiceNow(read)) => format!(
+                "ticket:{}:{}",
+                scantix_core::ticket::servicenow::TRACKER_NAME,
+                read.sys_id
+            ),
             // One lane per analysis, (repository, category), in upload order.
             Ok(ItemWork::Upload) => match &self.item.upload {
                 Some(t) => format!("upload:{}:{}", t.repository_id, t.category),

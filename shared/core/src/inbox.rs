@@ -21,6 +21,9 @@ pub const INBOX_LIFETIME: Duration = Duration::days(14);
 pub enum InboxSource {
     Github,
     Jira,
+    /// scantix's business rule in ServiceNow (`infra/servicenow/`).
+    #[serde(rename = "servicenow")]
+    ServiceNow,
     /// A CI job's SARIF upload (the upload endpoint); what it is about is in [`InboxItem::upload`].
     Upload,
 }
@@ -30,6 +33,7 @@ impl InboxSource {
         match self {
             InboxSource::Github => "github",
             InboxSource::Jira => "jira",
+            InboxSource::ServiceNow => "servicenow",
             InboxSource::Upload => "upload",
         }
     }

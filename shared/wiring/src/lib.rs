@@ -4,11 +4,15 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
-//! | `SCANTIX_TRACKER` | `draft` (default), `jira` or `github` (GitHub Issues, as the GitHub App) |
+//! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App), `servicenow` or `email` |
 //! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
 //! | `JIRA_SETTINGS` | optional JSON of the full `jira` settings (issue type, priorities, labels, …) |
+//! | `SERVICENOW_URL`, `SERVICENOW_TABLE` | the ServiceNow instance and table (`incident` by default) |
+//! | `SERVICENOW_USER` + `SERVICENOW_PASSWORD` (Basic), or `SERVICENOW_CLIENT_ID` + `SERVICENOW_CLIENT_SECRET` (OAuth client credentials; `SERVICENOW_USER` then names the OAuth application's user) | ServiceNow credentials |
+//! | `SERVICENOW_SETTINGS` | optional JSON of the full `servicenow` settings (fields, urgency/impact, states, resolve fields, …) |
+//! | `SERVICENOW_WEBHOOK_SECRET` | the servicenow-webhook function: the business rule's shared secret |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
@@ -16,7 +20,9 @@
 //!
 //! # Secrets
 //! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
-//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `SCANTIX_UPLOAD_TOKEN_SECRET`) can be given three ways, first found wins:
+//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `SCANTIX_UPLOAD_TOKEN_SECRET`, `SERVICENOW_PASSWORD`,
+//! `SERVICENOW_CLIENT_SECRET`, `SERVICENOW_WEBHOOK_SECRET`, `SMTP_PASSWORD`) can be given three
+//! ways, first found wins:
 //! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
@@ -52,6 +58,7 @@ use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
+use scantix_servicenow::{ServiceNowAuth, ServiceNowSettings, ServiceNowStates, ServiceNowTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -80,6 +87,10 @@ pub const SECRET_NAMES: &[&str] = &[
     "JIRA_WEBHOOK_SECRET",
     "JIRA_WEBHOOK_TOKEN",
     "SCANTIX_UPLOAD_TOKEN_SECRET",
+    "SERVICENOW_PASSWORD",
+    "SERVICENOW_CLIENT_SECRET",
+    "SERVICENOW_WEBHOOK_SECRET",
+    "SMTP_PASSWORD",
 ];
 
 /// Fetches every secret named by a `<NAME>_ARN` variable from Secrets Manager, once per cold start,
@@ -226,9 +237,13 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             Ok(Arc::new(JiraTracker::new(settings, auth)?))
         }
         "github" => Ok(Arc::new(github_issues_from_env()?)),
+        "servicenow" => {
+            let (settings, auth) = servicenow_from_env()?;
+            Ok(Arc::new(ServiceNowTracker::new(settings, auth)?))
+        }
         other => Err(WiringError::Invalid {
             var: "SCANTIX_TRACKER",
-            why: format!("`{other}`: expected draft, jira or github"),
+            why: format!("`{other}`: expected draft, jira, github or servicenow"),
         }),
     }
 }
@@ -269,6 +284,51 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
         },
     };
     Ok((settings, auth))
+}
+
+/// ServiceNow settings and credentials from the environment: `SERVICENOW_SETTINGS` (JSON) or
+/// `SERVICENOW_URL` (+ `SERVICENOW_TABLE`); OAuth when `SERVICENOW_CLIENT_ID` is set, else Basic.
+pub fn servicenow_from_env() -> Result<(ServiceNowSettings, ServiceNowAuth), WiringError> {
+    let mut settings = match optional("SERVICENOW_SETTINGS") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "SERVICENOW_SETTINGS",
+            why: e.to_string(),
+        })?,
+        None => ServiceNowSettings::new(var("SERVICENOW_URL")?),
+    };
+    if let Some(table) = optional("SERVICENOW_TABLE") {
+        settings.table = table;
+    }
+    let auth = match optional("SERVICENOW_CLIENT_ID") {
+        Some(client_id) => ServiceNowAuth::OAuth {
+            client_id,
+            client_secret: required_secret("SERVICENOW_CLIENT_SECRET")?,
+            user: optional("SERVICENOW_USER"),
+        },
+        None => ServiceNowAuth::Basic {
+            user: var("SERVICENOW_USER")?,
+            password: required_secret("SERVICENOW_PASSWORD")?,
+        },
+    };
+    Ok((settings, auth))
+}
+
+/// What the ServiceNow table's state values mean: `SERVICENOW_SETTINGS`' `states`, or the incident
+/// table's. The webhook function needs only these (not the credentials).
+pub fn servicenow_states_from_env() -> Result<ServiceNowStates, WiringError> {
+    let Some(json) = optional("SERVICENOW_SETTINGS") else {
+        return Ok(ServiceNowStates::default());
+    };
+    let settings: ServiceNowSettings =
+        serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "SERVICENOW_SETTINGS",
+            why: e.to_string(),
+        })?;
+    settings.states.check().map_err(|why| WiringError::Invalid {
+        var: "SERVICENOW_SETTINGS",
+        why,
+    })?;
+    Ok(settings.states)
 }
 
 /// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set.

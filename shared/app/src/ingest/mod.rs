@@ -10,12 +10,14 @@ pub mod delivered;
 pub mod github;
 pub mod jira;
 pub mod receive;
+pub mod servicenow;
 pub mod upload;
 
 pub use delivered::{Delivered, Disposition};
 pub use github::GithubIngest;
 pub use jira::JiraIngest;
 pub use receive::{GithubReceiver, JiraReceiver};
+pub use servicenow::{ServiceNowIngest, ServiceNowReceiver};
 pub use upload::UploadReceiver;
 
 use async_trait::async_trait;
@@ -65,6 +67,20 @@ impl Endpoint for JiraIngest {
 impl Endpoint for JiraReceiver {
     async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
         self.handle(headers, query, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for ServiceNowIngest {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for ServiceNowReceiver {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
     }
 }
 
