@@ -4,6 +4,7 @@ pub mod crash;
 pub mod dynamodb;
 pub mod fake_github;
 pub mod fake_jira;
+pub mod fake_servicenow;
 pub mod lambda_emulator;
 pub mod openapi;
 pub mod records;

@@ -260,8 +260,9 @@ impl ServiceNowTracker {
         let call = Call::new(Method::PATCH, self.record_path(sys_id), replay)
             .about(sys_id.as_str())
             .blaming(blame)
+            // The only fields asked for are strings (no reference links to exclude: the PATCH
+            // endpoint documents no `sysparm_exclude_reference_link`).
             .query("sysparm_fields", "sys_id,number,state")
-            .query("sysparm_exclude_reference_link", "true")
             .body(body);
         let one: One<Record> = self.http.send(&call).await?.json("the record update")?;
         Ok(one.result)
