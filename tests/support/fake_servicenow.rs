@@ -166,6 +166,8 @@ pub struct RecordedRequest {
 struct Faults {
     /// The next creates take effect, then answer 502 (the answer is lost).
     lose_create_answers: u32,
+    /// The next updates take effect, then answer 502.
+    lose_patch_answers: u32,
     /// The next requests answer this status (500, 503, 429) without effect.
     fail_next: Vec<u16>,
 }
@@ -289,6 +291,11 @@ impl FakeServiceNow {
     /// The next `n` creates take effect but their answers are lost (a 502).
     pub fn lose_create_answers(&self, n: u32) {
         self.shared.lock().faults.lose_create_answers = n;
+    }
+
+    /// The next `n` updates take effect but their answers are lost (a 502).
+    pub fn lose_patch_answers(&self, n: u32) {
+        self.shared.lock().faults.lose_patch_answers = n;
     }
 
     /// The next requests answer these statuses, in order, without effect.
@@ -676,6 +683,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             }
             bump(record, USER);
             let shown = pick(record);
+            if data.faults.lose_patch_answers > 0 {
+                data.faults.lose_patch_answers -= 1;
+                return error(502, "Bad Gateway", "");
+            }
             answer(200, json!({ "result": shown }))
         }
         ("DELETE", "incident", Some(sys_id)) => match data.records.remove(&sys_id) {

@@ -286,8 +286,9 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
     Ok((settings, auth))
 }
 
-/// ServiceNow settings and credentials from the environment: `SERVICENOW_SETTINGS` (JSON) or
-/// `SERVICENOW_URL` (+ `SERVICENOW_TABLE`); OAuth when `SERVICENOW_CLIENT_ID` is set, else Basic.
+/// ServiceNow settings and credentials from the environment: `SERVICENOW_SETTINGS` (JSON) and/or
+/// `SERVICENOW_URL` (+ `SERVICENOW_TABLE`), the variables winning over the JSON; OAuth when
+/// `SERVICENOW_CLIENT_ID` is set, else Basic.
 pub fn servicenow_from_env() -> Result<(ServiceNowSettings, ServiceNowAuth), WiringError> {
     let mut settings = match optional("SERVICENOW_SETTINGS") {
         Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
@@ -296,6 +297,9 @@ pub fn servicenow_from_env() -> Result<(ServiceNowSettings, ServiceNowAuth), Wir
         })?,
         None => ServiceNowSettings::new(var("SERVICENOW_URL")?),
     };
+    if let Some(url) = optional("SERVICENOW_URL") {
+        settings.base_url = url;
+    }
     if let Some(table) = optional("SERVICENOW_TABLE") {
         settings.table = table;
     }

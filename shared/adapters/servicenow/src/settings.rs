@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ServiceNowSettings {
-    /// The instance: `https://example.service-now.com`.
+    /// The instance: `https://example.service-now.com` (`SERVICENOW_URL` fills it when the JSON
+    /// leaves it out).
+    #[serde(default)]
     pub base_url: String,
     /// The table records are filed in: `incident` (the default), or any table extending `task`
     /// (a Vulnerability Response table, a custom one).
