@@ -8,6 +8,7 @@ pub mod fake_servicenow;
 pub mod lambda_emulator;
 pub mod openapi;
 pub mod records;
+pub mod smtp_server;
 pub mod sqlite;
 pub mod stored;
 pub mod streams;

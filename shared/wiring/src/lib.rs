@@ -12,6 +12,9 @@
 //! | `SERVICENOW_URL`, `SERVICENOW_TABLE` | the ServiceNow instance and table (`incident` by default) |
 //! | `SERVICENOW_USER` + `SERVICENOW_PASSWORD` (Basic), or `SERVICENOW_CLIENT_ID` + `SERVICENOW_CLIENT_SECRET` (OAuth client credentials; `SERVICENOW_USER` then names the OAuth application's user) | ServiceNow credentials |
 //! | `SERVICENOW_SETTINGS` | optional JSON of the full `servicenow` settings (fields, urgency/impact, states, resolve fields, …) |
+//! | `SCANTIX_EMAIL_FROM`, `SCANTIX_EMAIL_TO` | with `email`: the sender and the comma-separated recipients of every repository's messages |
+//! | `SCANTIX_EMAIL_SETTINGS` | optional JSON of the full `email` settings (per-repository lists, events, owners) |
+//! | `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER` + `SMTP_PASSWORD` | with `email`: the SMTP server (`starttls` by default, `tls`, or `none` for a server on this machine) and its account |
 //! | `SERVICENOW_WEBHOOK_SECRET` | the servicenow-webhook function: the business rule's shared secret |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
@@ -58,6 +61,7 @@ use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
+use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_servicenow::{ServiceNowAuth, ServiceNowSettings, ServiceNowStates, ServiceNowTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -241,9 +245,13 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             let (settings, auth) = servicenow_from_env()?;
             Ok(Arc::new(ServiceNowTracker::new(settings, auth)?))
         }
+        "email" => {
+            let (settings, smtp, auth) = email_from_env()?;
+            Ok(Arc::new(EmailTracker::new(settings, smtp, auth)?))
+        }
         other => Err(WiringError::Invalid {
             var: "SCANTIX_TRACKER",
-            why: format!("`{other}`: expected draft, jira, github or servicenow"),
+            why: format!("`{other}`: expected draft, jira, github, servicenow or email"),
         }),
     }
 }
@@ -333,6 +341,60 @@ pub fn servicenow_states_from_env() -> Result<ServiceNowStates, WiringError> {
         why,
     })?;
     Ok(settings.states)
+}
+
+/// Email settings, the SMTP server and its account from the environment:
+/// `SCANTIX_EMAIL_SETTINGS` (JSON) or `SCANTIX_EMAIL_FROM` + `SCANTIX_EMAIL_TO`; `SMTP_HOST`,
+/// `SMTP_PORT`, `SMTP_SECURITY`; `SMTP_USER` + `SMTP_PASSWORD` when the server wants an account.
+pub fn email_from_env() -> Result<(EmailSettings, SmtpSettings, Option<SmtpAuth>), WiringError> {
+    let settings = match optional("SCANTIX_EMAIL_SETTINGS") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "SCANTIX_EMAIL_SETTINGS",
+            why: e.to_string(),
+        })?,
+        None => EmailSettings::new(
+            var("SCANTIX_EMAIL_FROM")?,
+            var("SCANTIX_EMAIL_TO")?
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+    };
+    let security = match optional("SMTP_SECURITY").as_deref().unwrap_or("starttls") {
+        "starttls" => Security::Starttls,
+        "tls" => Security::Tls,
+        "none" => Security::None,
+        other => {
+            return Err(WiringError::Invalid {
+                var: "SMTP_SECURITY",
+                why: format!("`{other}`: expected starttls, tls or none"),
+            });
+        }
+    };
+    let port = optional("SMTP_PORT")
+        .map(|p| {
+            p.parse().map_err(|_| WiringError::Invalid {
+                var: "SMTP_PORT",
+                why: format!("`{p}` is not a port"),
+            })
+        })
+        .transpose()?;
+    let smtp = SmtpSettings {
+        host: var("SMTP_HOST")?,
+        port,
+        security,
+        timeout_secs: 15,
+    };
+    let auth = match optional("SMTP_USER") {
+        Some(user) => Some(SmtpAuth {
+            user,
+            password: required_secret("SMTP_PASSWORD")?,
+        }),
+        None => None,
+    };
+    Ok((settings, smtp, auth))
 }
 
 /// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set.
