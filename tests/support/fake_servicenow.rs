@@ -358,6 +358,12 @@ impl FakeServiceNow {
             .unwrap_or_default()
             .to_owned();
         let state = field("state");
+        let comment = if event == "commented" { comment } else { String::new() };
+        let display_name = if user_name == USER {
+            "scantix integration"
+        } else {
+            "Abel Tuter"
+        };
         let body = json!({
             "delivery": delivery,
             "event": event,
@@ -369,11 +375,8 @@ impl FakeServiceNow {
             "close_code": field("close_code"),
             "assigned_to_changed": assignee_changed,
             "assigned_to": field("assigned_to"),
-            "comment": if event == "commented" { comment } else { String::new() },
-            "actor": {
-                "user_name": user_name,
-                "display_name": if user_name == USER { "scantix integration" } else { "Abel Tuter" },
-            },
+            "comment": comment,
+            "actor": { "user_name": user_name, "display_name": display_name },
         });
         (delivery, serde_json::to_vec(&body).expect("a JSON body"))
     }
