@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use scantix_app::execute::{Executor, ExecutorSettings};
 use scantix_app::ingest::jira::JiraAuthenticity;
-use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::ingest::{GithubIngest, JiraIngest, ServiceNowIngest};
 use scantix_app::repo_settings::RepoSettings;
 use scantix_app::sweep::{Drain, DrainReport, drain_queued};
 use scantix_core::memory::store::MemoryStore;
@@ -37,6 +37,13 @@ pub const JIRA_SECRET_ENV: &str = "SCANTIX_JIRA_WEBHOOK_SECRET";
 
 /// The secret used when `SCANTIX_JIRA_WEBHOOK_SECRET` is unset; one machine only, as above.
 pub const DEFAULT_JIRA_SECRET: &str = "scantix-local-jira-secret";
+
+/// The secret ServiceNow business-rule deliveries are checked (and `deliver --source servicenow`
+/// signs) with.
+pub const SERVICENOW_SECRET_ENV: &str = "SCANTIX_SERVICENOW_WEBHOOK_SECRET";
+
+/// The secret used when `SCANTIX_SERVICENOW_WEBHOOK_SECRET` is unset; one machine only, as above.
+pub const DEFAULT_SERVICENOW_SECRET: &str = "scantix-local-servicenow-secret";
 
 /// Where the store lives, as chosen on the command line (shared by every subcommand).
 #[derive(Debug, Args)]
@@ -175,6 +182,13 @@ pub struct LocalApp {
     pub jira_secret: Secret,
     /// Whether `jira_secret` is [`DEFAULT_JIRA_SECRET`].
     pub default_jira_secret: bool,
+    /// Receives what scantix's ServiceNow business rule posts, as the servicenow-webhook function
+    /// does (states from `SERVICENOW_SETTINGS`).
+    pub servicenow: ServiceNowIngest,
+    /// The secret `servicenow` checks signatures with.
+    pub servicenow_secret: Secret,
+    /// Whether `servicenow_secret` is [`DEFAULT_SERVICENOW_SECRET`].
+    pub default_servicenow_secret: bool,
     executor: Arc<Executor>,
     /// What alerts are judged by: `--config`'s settings (or the defaults), routed within the
     /// tracker.
@@ -209,6 +223,10 @@ impl LocalApp {
         let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
         let (jira_secret, default_jira_secret) =
             webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
+        let (servicenow_secret, default_servicenow_secret) =
+            webhook_secret(SERVICENOW_SECRET_ENV, DEFAULT_SERVICENOW_SECRET)?;
+        let servicenow_states = scantix_wiring::servicenow_states_from_env()
+            .context("reading the ServiceNow states (SERVICENOW_SETTINGS)")?;
         let tracker = tracker_from_env().context(
             "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
         )?;
@@ -241,10 +259,17 @@ impl LocalApp {
                 JiraAuthenticity::Signature(jira_secret.clone()),
                 executor.clone(),
             ),
+            servicenow: ServiceNowIngest::new(
+                servicenow_secret.clone(),
+                servicenow_states,
+                executor.clone(),
+            ),
             secret,
             default_secret,
             jira_secret,
             default_jira_secret,
+            servicenow_secret,
+            default_servicenow_secret,
             executor,
             settings,
             location,
