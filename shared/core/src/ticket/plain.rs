@@ -28,7 +28,7 @@ pub fn block(text: &str) -> String {
 
 /// One line made inert: as [`block`], with line breaks and tabs turned into spaces.
 pub fn line(text: &str) -> String {
-    block(&text.replace(['\n', '\r', '\t'], " "))
+    block(&text.replace("\r\n", " ").replace(['\n', '\r', '\t'], " "))
 }
 
 /// At most `limit` characters, ending in `…` when cut.
