@@ -62,7 +62,10 @@ async fn a_created_ticket_is_one_inert_message_with_both_parts() {
 
     let (ticket, state) = tracker.create(&content).await.unwrap();
 
-    assert_eq!((ticket.tracker.as_str(), state), ("email", TicketState::Open));
+    assert_eq!(
+        (ticket.tracker.as_str(), state),
+        ("email", TicketState::Open)
+    );
     let messages = server.messages();
     assert_eq!(messages.len(), 1, "{messages:#?}");
     let m = &messages[0];
@@ -72,16 +75,31 @@ async fn a_created_ticket_is_one_inert_message_with_both_parts() {
     );
     assert_eq!(header(m, "from"), "scantix <scantix@example.com>");
     assert!(header(m, "to").contains("security@example.com"));
-    assert!(header(m, "to").contains("owner@example.com"), "the owner too");
-    assert!(m["headers"].get("bcc").is_none(), "no header injected: {m:#?}");
+    assert!(
+        header(m, "to").contains("owner@example.com"),
+        "the owner too"
+    );
+    assert!(
+        m["headers"].get("bcc").is_none(),
+        "no header injected: {m:#?}"
+    );
     let subject = header(m, "subject");
-    assert!(subject.starts_with("[scantix] <script>alert('t')</script> Bcc:"), "{subject:?}");
+    assert!(
+        subject.starts_with("[scantix] <script>alert('t')</script> Bcc:"),
+        "{subject:?}"
+    );
     assert_eq!(m["content_type"], "multipart/alternative");
     let text = m["parts"]["text/plain"].as_str().unwrap();
     let html = m["parts"]["text/html"].as_str().unwrap();
     assert!(text.contains("Findings (1):") && text.contains("XSS <img src=x onerror=alert(1)>"));
-    assert!(!html.contains("<img") && !html.contains("<script"), "{html}");
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
+    assert!(
+        !html.contains("<img") && !html.contains("<script"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
     assert!(text.contains(&format!("scantix group: {}", content.group_key)));
 }
 
@@ -94,25 +112,53 @@ async fn a_retried_create_sends_the_same_message_again_and_events_thread_under_i
     let (again, _) = tracker.create(&content).await.unwrap();
     assert_eq!(again, ticket, "the same thread");
 
-    tracker.transition(&ticket, TicketState::Reopened).await.unwrap();
-    tracker.transition(&ticket, TicketState::Stale).await.unwrap();
-    tracker.transition(&ticket, TicketState::InProgress).await.unwrap();
-    tracker.transition(&ticket, TicketState::Resolved).await.unwrap();
-    tracker.update(&ticket, &content).await.unwrap();
     tracker
-        .comment(&ticket, "scantix-x-9", "Overdue: this high ticket was due <b>yesterday</b>.")
+        .transition(&ticket, TicketState::Reopened)
         .await
         .unwrap();
     tracker
-        .comment(&ticket, "scantix-x-10", "Closure rejected: 2 alerts still open.")
+        .transition(&ticket, TicketState::Stale)
+        .await
+        .unwrap();
+    tracker
+        .transition(&ticket, TicketState::InProgress)
+        .await
+        .unwrap();
+    tracker
+        .transition(&ticket, TicketState::Resolved)
+        .await
+        .unwrap();
+    tracker.update(&ticket, &content).await.unwrap();
+    tracker
+        .comment(
+            &ticket,
+            "scantix-x-9",
+            "Overdue: this high ticket was due <b>yesterday</b>.",
+        )
+        .await
+        .unwrap();
+    tracker
+        .comment(
+            &ticket,
+            "scantix-x-10",
+            "Closure rejected: 2 alerts still open.",
+        )
         .await
         .unwrap();
 
     let messages = server.messages();
     let ids: Vec<&str> = messages.iter().map(|m| header(m, "message-id")).collect();
     let root = format!("<{}@example.com>", content.group_key.label());
-    assert_eq!(ids.len(), 5, "created twice, reopened, stale, overdue: {ids:?}");
-    assert_eq!((ids[0], ids[1]), (root.as_str(), root.as_str()), "a repeat is the same message");
+    assert_eq!(
+        ids.len(),
+        5,
+        "created twice, reopened, stale, overdue: {ids:?}"
+    );
+    assert_eq!(
+        (ids[0], ids[1]),
+        (root.as_str(), root.as_str()),
+        "a repeat is the same message"
+    );
     let events: Vec<&Value> = messages[2..].iter().collect();
     for m in &events {
         assert_eq!(header(m, "in-reply-to"), root, "{m:#?}");
@@ -138,7 +184,10 @@ async fn recipients_and_events_follow_the_settings() {
         .insert("acme/shop".into(), vec!["shop-team@example.com".into()]);
     let tracker = tracker(&server, chosen);
     let (ticket, _) = tracker.create(&hostile()).await.unwrap();
-    tracker.transition(&ticket, TicketState::Reopened).await.unwrap();
+    tracker
+        .transition(&ticket, TicketState::Reopened)
+        .await
+        .unwrap();
     tracker.close_not_planned(&ticket).await.unwrap();
 
     let messages = server.messages();
@@ -146,7 +195,12 @@ async fn recipients_and_events_follow_the_settings() {
     for m in &messages {
         assert_eq!(header(m, "to"), "shop-team@example.com", "{m:#?}");
     }
-    assert!(messages[1]["parts"]["text/plain"].as_str().unwrap().contains("not planned"));
+    assert!(
+        messages[1]["parts"]["text/plain"]
+            .as_str()
+            .unwrap()
+            .contains("not planned")
+    );
 
     // Settings that cannot work are refused up front, naming what to fix.
     let setting_of = |r: Result<EmailTracker, TrackerError>| match r {
@@ -155,10 +209,16 @@ async fn recipients_and_events_follow_the_settings() {
     };
     let mut bad = settings();
     bad.recipients = vec!["not an address".into()];
-    assert_eq!(setting_of(EmailTracker::new(bad, smtp(&server), None)), "email.recipients");
+    assert_eq!(
+        setting_of(EmailTracker::new(bad, smtp(&server), None)),
+        "email.recipients"
+    );
     let mut remote = smtp(&server);
     remote.host = "smtp.example.com".into();
-    assert_eq!(setting_of(EmailTracker::new(settings(), remote, None)), "smtp.security");
+    assert_eq!(
+        setting_of(EmailTracker::new(settings(), remote, None)),
+        "smtp.security"
+    );
 }
 
 #[tokio::test]
@@ -184,17 +244,32 @@ async fn a_github_alert_becomes_a_message_through_the_executor() {
     let ingest = GithubIngest::new(Secret::new(SECRET), Arc::new(executor));
     let body = octokit("code_scanning_alert/created.payload.json");
 
-    let response = handle(&ingest, delivery_request("code_scanning_alert", "gh-1", &body, None))
-        .await
-        .unwrap();
+    let response = handle(
+        &ingest,
+        delivery_request("code_scanning_alert", "gh-1", &body, None),
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status().as_u16(), 200);
-    let again = handle(&ingest, delivery_request("code_scanning_alert", "gh-1", &body, None))
-        .await
-        .unwrap();
+    let again = handle(
+        &ingest,
+        delivery_request("code_scanning_alert", "gh-1", &body, None),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.status().as_u16(), 200);
 
     let messages = server.messages();
-    assert_eq!(messages.len(), 1, "a redelivery sends nothing: {messages:#?}");
+    assert_eq!(
+        messages.len(),
+        1,
+        "a redelivery sends nothing: {messages:#?}"
+    );
     assert!(header(&messages[0], "subject").starts_with("[scantix] "));
-    assert!(messages[0]["parts"]["text/plain"].as_str().unwrap().contains("Findings (1):"));
+    assert!(
+        messages[0]["parts"]["text/plain"]
+            .as_str()
+            .unwrap()
+            .contains("Findings (1):")
+    );
 }

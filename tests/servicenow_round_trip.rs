@@ -76,11 +76,15 @@ async fn world_with(crash: bool) -> World {
         ServiceNowStates::default(),
         store.clone(),
     );
-    let worker = Worker::new(store.clone(), GithubIngest::for_worker(executor.clone()), None)
-        .with_servicenow(ServiceNowIngest::for_worker(
-            ServiceNowStates::default(),
-            executor.clone(),
-        ));
+    let worker = Worker::new(
+        store.clone(),
+        GithubIngest::for_worker(executor.clone()),
+        None,
+    )
+    .with_servicenow(ServiceNowIngest::for_worker(
+        ServiceNowStates::default(),
+        executor.clone(),
+    ));
     World {
         github,
         servicenow,
@@ -121,7 +125,10 @@ fn alert(action_file: &str, number: u64) -> Value {
 
 /// The business rule's POST as the Lambda function receives it.
 fn rule_request(delivery: &str, body: &[u8], signature: Option<&str>) -> lambda_http::Request {
-    let signature = signature.map_or_else(|| sign_servicenow(RULE_SECRET.as_bytes(), body), str::to_owned);
+    let signature = signature.map_or_else(
+        || sign_servicenow(RULE_SECRET.as_bytes(), body),
+        str::to_owned,
+    );
     let event = json!({
         "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
         "headers": {
@@ -161,18 +168,28 @@ impl World {
     /// GitHub reports alert `number` (`action_file`); the fake's alert becomes what it says.
     async fn github(&self, action_file: &str, number: u64, delivery: &str) -> Value {
         let payload = alert(action_file, number);
-        self.github
-            .add_alert(OWNER, NAME, AlertKind::CodeScanning, payload["alert"].clone());
+        self.github.add_alert(
+            OWNER,
+            NAME,
+            AlertKind::CodeScanning,
+            payload["alert"].clone(),
+        );
         let (status, answer) = self.github_sends(&payload, delivery).await;
         assert_eq!(status, 200, "{action_file}: {answer}");
         answer
     }
 
     /// The business rule posts `body` to the servicenow-webhook function.
-    async fn rule_posts(&self, delivery: &str, body: &[u8], signature: Option<&str>) -> (u16, Value) {
-        let response = servicenow_webhook::handle(&self.receiver, rule_request(delivery, body, signature))
-            .await
-            .unwrap();
+    async fn rule_posts(
+        &self,
+        delivery: &str,
+        body: &[u8],
+        signature: Option<&str>,
+    ) -> (u16, Value) {
+        let response =
+            servicenow_webhook::handle(&self.receiver, rule_request(delivery, body, signature))
+                .await
+                .unwrap();
         (
             response.status().as_u16(),
             serde_json::from_slice(response.body().as_ref()).unwrap(),
@@ -201,7 +218,13 @@ impl World {
     /// The same through the synchronous ingest: its answer, with the actions decided.
     /// `change` overrides the delivery's id (the business rule's `<sys_id>:<sys_mod_count>`), for
     /// a change older than the record's last one.
-    async fn applied_now(&self, sys_id: &str, event: &str, user: &str, change: Option<&str>) -> Value {
+    async fn applied_now(
+        &self,
+        sys_id: &str,
+        event: &str,
+        user: &str,
+        change: Option<&str>,
+    ) -> Value {
         let (mut delivery, body) = self.servicenow.delivery(sys_id, event, user, false);
         if let Some(change) = change {
             delivery = change.to_owned();
@@ -230,14 +253,20 @@ async fn the_round_trip_on_servicenow() {
 
     // A GitHub alert becomes one incident; a second alert of the rule joins it.
     let created = w.github("created.payload.json", 10, "gh-1").await;
-    let sys_id = created["outcome"]["ticket"]["key"].as_str().unwrap().to_owned();
+    let sys_id = created["outcome"]["ticket"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let calls_per_create = w.servicenow.requests().len();
     w.servicenow.clear_requests();
     w.github("created.payload.json", 11, "gh-2").await;
     let calls_per_join = w.servicenow.requests().len();
     let incident = w.only_incident();
     assert_eq!(field(&incident, "sys_id"), sys_id);
-    assert!(field(&incident, "short_description").contains("(2 alerts)"), "{incident:?}");
+    assert!(
+        field(&incident, "short_description").contains("(2 alerts)"),
+        "{incident:?}"
+    );
     w.servicenow.clear_requests();
 
     // A person resolves it, but GitHub still reports both alerts open: scantix reopens it with a
@@ -245,7 +274,11 @@ async fn the_round_trip_on_servicenow() {
     w.servicenow.person_sets(
         &sys_id,
         "abel.tuter",
-        &[("state", "6"), ("close_code", "Solution provided"), ("close_notes", "fixed?")],
+        &[
+            ("state", "6"),
+            ("close_code", "Solution provided"),
+            ("close_notes", "fixed?"),
+        ],
     );
     let outcome = w.delivered(&sys_id, "updated", "abel.tuter").await;
     assert_eq!(outcome, "applied");
@@ -253,29 +286,50 @@ async fn the_round_trip_on_servicenow() {
     assert_eq!(field(&incident, "state"), "1", "reopened: {incident:?}");
     let notes = w.servicenow.journal(&sys_id, "work_notes");
     assert!(
-        notes.last().is_some_and(|n| n.contains("still reports 2 of its alerts open")),
+        notes
+            .last()
+            .is_some_and(|n| n.contains("still reports 2 of its alerts open")),
         "{notes:?}"
     );
 
     // The business rule reports scantix's own reopening (and its note): echoes, nothing done.
     let before = w.servicenow.requests().len();
     let echo = w.applied_now(&sys_id, "updated", USER, None).await;
-    let reason = echo["outcome"]["actions"][0]["reason"].as_str().unwrap_or_default();
+    let reason = echo["outcome"]["actions"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
     assert!(reason.contains("echo"), "{echo}");
     // The note was the change before the move.
-    let mod_count = field(&w.only_incident(), "sys_mod_count").parse::<u32>().unwrap();
+    let mod_count = field(&w.only_incident(), "sys_mod_count")
+        .parse::<u32>()
+        .unwrap();
     let note_change = format!("{sys_id}:{}", mod_count - 1);
-    let note_echo = w.applied_now(&sys_id, "commented", USER, Some(&note_change)).await;
-    let reason = note_echo["outcome"]["actions"][0]["reason"].as_str().unwrap_or_default();
+    let note_echo = w
+        .applied_now(&sys_id, "commented", USER, Some(&note_change))
+        .await;
+    let reason = note_echo["outcome"]["actions"][0]["reason"]
+        .as_str()
+        .unwrap_or_default();
     assert!(reason.contains("echo"), "{note_echo}");
-    assert_eq!(w.servicenow.requests().len(), before, "no ServiceNow call for echoes");
+    assert_eq!(
+        w.servicenow.requests().len(),
+        before,
+        "no ServiceNow call for echoes"
+    );
 
     // A redelivery of the person's change (same sys_id:sys_mod_count) is a duplicate.
-    w.servicenow.person_sets(&sys_id, "abel.tuter", &[("work_notes", "looking at it")]);
-    let (delivery, body) = w.servicenow.delivery(&sys_id, "commented", "abel.tuter", false);
+    w.servicenow
+        .person_sets(&sys_id, "abel.tuter", &[("work_notes", "looking at it")]);
+    let (delivery, body) = w
+        .servicenow
+        .delivery(&sys_id, "commented", "abel.tuter", false);
     assert_eq!(w.rule_posts(&delivery, &body, None).await.0, 202);
     let (status, answer) = w.rule_posts(&delivery, &body, None).await;
-    assert_eq!((status, answer["status"].as_str()), (200, Some("duplicate")), "{answer}");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
 
     // Both alerts get fixed, then a person resolves it: GitHub agrees, the ticket is resolved.
     w.github("fixed.payload.json", 10, "gh-3").await;
@@ -283,10 +337,19 @@ async fn the_round_trip_on_servicenow() {
     w.servicenow.person_sets(
         &sys_id,
         "abel.tuter",
-        &[("state", "6"), ("close_code", "Solution provided"), ("close_notes", "done")],
+        &[
+            ("state", "6"),
+            ("close_code", "Solution provided"),
+            ("close_notes", "done"),
+        ],
     );
     w.delivered(&sys_id, "updated", "abel.tuter").await;
-    let group = w.store.group_for_ticket("servicenow", &sys_id).await.unwrap().unwrap();
+    let group = w
+        .store
+        .group_for_ticket("servicenow", &sys_id)
+        .await
+        .unwrap()
+        .unwrap();
     let stored = w.store.get_group(&group).await.unwrap().unwrap();
     assert_eq!(stored.value.ticket_state.as_str(), "resolved");
     assert_eq!(field(&w.only_incident(), "state"), "6");
@@ -301,9 +364,13 @@ async fn the_round_trip_on_servicenow() {
 async fn canceling_the_incident_dismisses_the_alert_as_wont_fix() {
     let w = world().await;
     let created = w.github("created.payload.json", 10, "gh-1").await;
-    let sys_id = created["outcome"]["ticket"]["key"].as_str().unwrap().to_owned();
+    let sys_id = created["outcome"]["ticket"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    w.servicenow.person_sets(&sys_id, "abel.tuter", &[("state", "8")]);
+    w.servicenow
+        .person_sets(&sys_id, "abel.tuter", &[("state", "8")]);
     let outcome = w.delivered(&sys_id, "updated", "abel.tuter").await;
 
     assert_eq!(outcome, "applied");
@@ -314,10 +381,17 @@ async fn canceling_the_incident_dismisses_the_alert_as_wont_fix() {
     assert_eq!(dismissed["state"], "dismissed");
     assert_eq!(dismissed["dismissed_reason"], "won't fix");
     assert!(
-        dismissed["dismissed_comment"].as_str().unwrap().contains("Abel Tuter"),
+        dismissed["dismissed_comment"]
+            .as_str()
+            .unwrap()
+            .contains("Abel Tuter"),
         "{dismissed}"
     );
-    assert_eq!(field(&w.only_incident(), "state"), "8", "left as the person chose");
+    assert_eq!(
+        field(&w.only_incident(), "state"),
+        "8",
+        "left as the person chose"
+    );
     w.servicenow.assert_no_violations();
     w.github.assert_no_violations();
 }
@@ -328,14 +402,24 @@ async fn two_alerts_of_one_group_at_once_make_one_incident() {
     let first = alert("created.payload.json", 10);
     let second = alert("created.payload.json", 11);
     for payload in [&first, &second] {
-        w.github
-            .add_alert(OWNER, NAME, AlertKind::CodeScanning, payload["alert"].clone());
+        w.github.add_alert(
+            OWNER,
+            NAME,
+            AlertKind::CodeScanning,
+            payload["alert"].clone(),
+        );
     }
 
-    let (a, b) = tokio::join!(w.github_sends(&first, "gh-1"), w.github_sends(&second, "gh-2"));
+    let (a, b) = tokio::join!(
+        w.github_sends(&first, "gh-1"),
+        w.github_sends(&second, "gh-2")
+    );
 
     // One of them may have to wait for the other's lease (a retryable 503); its retry joins.
-    for ((status, answer), (payload, delivery)) in [a, b].into_iter().zip([(&first, "gh-1"), (&second, "gh-2")]) {
+    for ((status, answer), (payload, delivery)) in [a, b]
+        .into_iter()
+        .zip([(&first, "gh-1"), (&second, "gh-2")])
+    {
         if status != 200 {
             assert_eq!(status, 503, "{answer}");
             let (status, answer) = w.github_sends(payload, delivery).await;
@@ -343,7 +427,10 @@ async fn two_alerts_of_one_group_at_once_make_one_incident() {
         }
     }
     let incident = w.only_incident();
-    assert!(field(&incident, "short_description").contains("(2 alerts)"), "{incident:?}");
+    assert!(
+        field(&incident, "short_description").contains("(2 alerts)"),
+        "{incident:?}"
+    );
     w.servicenow.assert_no_violations();
 }
 
@@ -351,16 +438,27 @@ async fn two_alerts_of_one_group_at_once_make_one_incident() {
 async fn a_crash_after_servicenow_created_the_incident_is_retried_without_a_second() {
     let w = world_with(true).await;
     let payload = alert("created.payload.json", 10);
-    w.github
-        .add_alert(OWNER, NAME, AlertKind::CodeScanning, payload["alert"].clone());
+    w.github.add_alert(
+        OWNER,
+        NAME,
+        AlertKind::CodeScanning,
+        payload["alert"].clone(),
+    );
     let (status, answer) = w.github_sends(&payload, "gh-1").await;
     assert_eq!(status, 503, "a retryable failure: {answer}");
-    assert_eq!(w.servicenow.incidents().len(), 1, "ServiceNow did create it");
+    assert_eq!(
+        w.servicenow.incidents().len(),
+        1,
+        "ServiceNow did create it"
+    );
 
     let retried = w.github("created.payload.json", 10, "gh-1").await;
 
     let incident = w.only_incident();
-    assert_eq!(retried["outcome"]["ticket"]["key"], json!(field(&incident, "sys_id")));
+    assert_eq!(
+        retried["outcome"]["ticket"]["key"],
+        json!(field(&incident, "sys_id"))
+    );
     w.servicenow.assert_no_violations();
 }
 
@@ -368,9 +466,15 @@ async fn a_crash_after_servicenow_created_the_incident_is_retried_without_a_seco
 async fn the_receiver_refuses_what_it_must_and_stores_nothing_then() {
     let w = world().await;
     let created = w.github("created.payload.json", 10, "gh-1").await;
-    let sys_id = created["outcome"]["ticket"]["key"].as_str().unwrap().to_owned();
-    w.servicenow.person_sets(&sys_id, "abel.tuter", &[("state", "2")]);
-    let (delivery, body) = w.servicenow.delivery(&sys_id, "updated", "abel.tuter", false);
+    let sys_id = created["outcome"]["ticket"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.servicenow
+        .person_sets(&sys_id, "abel.tuter", &[("state", "2")]);
+    let (delivery, body) = w
+        .servicenow
+        .delivery(&sys_id, "updated", "abel.tuter", false);
 
     // Forged, unsigned, signed with another secret.
     for signature in [
@@ -389,14 +493,25 @@ async fn the_receiver_refuses_what_it_must_and_stores_nothing_then() {
     odd["state"] = json!(6);
     let odd = serde_json::to_vec(&odd).unwrap();
     let (status, answer) = w.rule_posts("odd-1", &odd, None).await;
-    assert_eq!((status, answer["path"].as_str()), (400, Some("state")), "{answer}");
+    assert_eq!(
+        (status, answer["path"].as_str()),
+        (400, Some("state")),
+        "{answer}"
+    );
     // A state no category names: ignored.
     let mut unknown: Value = serde_json::from_slice(&body).unwrap();
     unknown["state"] = json!("42");
     let unknown = serde_json::to_vec(&unknown).unwrap();
     let (status, answer) = w.rule_posts("odd-2", &unknown, None).await;
-    assert_eq!((status, answer["status"].as_str()), (202, Some("ignored")), "{answer}");
-    assert!(w.store.pending_inbox(10).await.unwrap().is_empty(), "nothing stored");
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("ignored")),
+        "{answer}"
+    );
+    assert!(
+        w.store.pending_inbox(10).await.unwrap().is_empty(),
+        "nothing stored"
+    );
 
     // The real one is stored once, and applied by the worker: the ticket is in progress.
     let (status, _) = w.rule_posts(&delivery, &body, None).await;
@@ -404,7 +519,12 @@ async fn the_receiver_refuses_what_it_must_and_stores_nothing_then() {
     let pending = w.store.pending_inbox(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     w.worker.apply(&pending[0]).await;
-    let group = w.store.group_for_ticket("servicenow", &sys_id).await.unwrap().unwrap();
+    let group = w
+        .store
+        .group_for_ticket("servicenow", &sys_id)
+        .await
+        .unwrap()
+        .unwrap();
     let stored = w.store.get_group(&group).await.unwrap().unwrap();
     assert_eq!(stored.value.ticket_state.as_str(), "in_progress");
 }

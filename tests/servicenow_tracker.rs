@@ -76,7 +76,10 @@ async fn one_incident_per_group_found_again_by_its_correlation_id() {
     );
     let incident = fake.incident(&ticket.key).unwrap();
     assert_eq!(field(&incident, "number"), "INC0010001");
-    assert_eq!(field(&incident, "correlation_id"), content.group_key.as_str());
+    assert_eq!(
+        field(&incident, "correlation_id"),
+        content.group_key.as_str()
+    );
     assert_eq!(field(&incident, "correlation_display"), "scantix");
     assert_eq!(field(&incident, "urgency"), "1");
     assert_eq!(field(&incident, "impact"), "2");
@@ -89,7 +92,11 @@ async fn one_incident_per_group_found_again_by_its_correlation_id() {
     );
     assert_eq!(
         ticket.url,
-        Some(format!("{}/incident.do?sys_id={}", fake.base_url(), ticket.key))
+        Some(format!(
+            "{}/incident.do?sys_id={}",
+            fake.base_url(),
+            ticket.key
+        ))
     );
 
     // Found again by its group, and a second create for the group looks first and finds it.
@@ -135,30 +142,51 @@ async fn states_move_by_category_and_a_record_already_there_stays() {
     let (ticket, _) = tracker.create(&content(1)).await.unwrap();
     let state = |fake: &FakeServiceNow| field(&fake.incident(&ticket.key).unwrap(), "state");
 
-    tracker.transition(&ticket, TicketState::InProgress).await.unwrap();
+    tracker
+        .transition(&ticket, TicketState::InProgress)
+        .await
+        .unwrap();
     assert_eq!(state(&fake), "2");
 
     // A person put it on hold: in progress too, so it stays on hold.
     fake.person_sets(&ticket.key, "abel.tuter", &[("state", "3")]);
     calls(&fake);
-    tracker.transition(&ticket, TicketState::InProgress).await.unwrap();
+    tracker
+        .transition(&ticket, TicketState::InProgress)
+        .await
+        .unwrap();
     assert_eq!(state(&fake), "3");
-    assert_eq!(calls(&fake), [format!("GET /api/now/table/incident/{}", ticket.key)]);
+    assert_eq!(
+        calls(&fake),
+        [format!("GET /api/now/table/incident/{}", ticket.key)]
+    );
 
     // Resolving sets the close fields the incident data policy asks for.
-    tracker.transition(&ticket, TicketState::Resolved).await.unwrap();
+    tracker
+        .transition(&ticket, TicketState::Resolved)
+        .await
+        .unwrap();
     let resolved = fake.incident(&ticket.key).unwrap();
     assert_eq!(field(&resolved, "state"), "6");
     assert_eq!(field(&resolved, "close_code"), "Solution provided");
     assert!(!field(&resolved, "close_notes").is_empty());
 
     // Reopening goes back to New; stale leaves the state alone by default.
-    tracker.transition(&ticket, TicketState::Reopened).await.unwrap();
+    tracker
+        .transition(&ticket, TicketState::Reopened)
+        .await
+        .unwrap();
     assert_eq!(state(&fake), "1");
     calls(&fake);
-    tracker.transition(&ticket, TicketState::Stale).await.unwrap();
+    tracker
+        .transition(&ticket, TicketState::Stale)
+        .await
+        .unwrap();
     assert_eq!(state(&fake), "1");
-    assert!(calls(&fake).is_empty(), "nothing to do for stale by default");
+    assert!(
+        calls(&fake).is_empty(),
+        "nothing to do for stale by default"
+    );
 
     // "Not planned" cancels; a canceled record is left as the person chose.
     tracker.close_not_planned(&ticket).await.unwrap();
@@ -208,19 +236,31 @@ async fn work_notes_are_single_plain_and_marked() {
     let (ticket, _) = tracker.create(&content(1)).await.unwrap();
     let text = "Still open: [code]<b>#3</b>[/code]";
 
-    tracker.comment(&ticket, "scantix-0a1b2c-4", text).await.unwrap();
-    tracker.comment(&ticket, "scantix-0a1b2c-4", text).await.unwrap();
+    tracker
+        .comment(&ticket, "scantix-0a1b2c-4", text)
+        .await
+        .unwrap();
+    tracker
+        .comment(&ticket, "scantix-0a1b2c-4", text)
+        .await
+        .unwrap();
 
     let notes = fake.journal(&ticket.key, "work_notes");
     assert_eq!(notes.len(), 1, "a repeat adds nothing: {notes:?}");
     assert!(notes[0].ends_with("scantix ref scantix-0a1b2c-4"));
     assert!(!has_code_tag(&notes[0]), "{}", notes[0]);
-    tracker.comment(&ticket, "scantix-0a1b2c-5", "next").await.unwrap();
+    tracker
+        .comment(&ticket, "scantix-0a1b2c-5", "next")
+        .await
+        .unwrap();
     assert_eq!(fake.journal(&ticket.key, "work_notes").len(), 2);
 
     // A note whose answer is lost (it landed, then a 502): looked for again, and found.
     fake.lose_patch_answers(1);
-    tracker.comment(&ticket, "scantix-0a1b2c-6", "again").await.unwrap();
+    tracker
+        .comment(&ticket, "scantix-0a1b2c-6", "again")
+        .await
+        .unwrap();
     assert_eq!(fake.journal(&ticket.key, "work_notes").len(), 3);
     fake.assert_no_violations();
 }
@@ -260,8 +300,15 @@ async fn oauth_gets_one_token_and_uses_it() {
         },
     );
     let (ticket, _) = tracker.create(&content(1)).await.unwrap();
-    tracker.transition(&ticket, TicketState::InProgress).await.unwrap();
-    assert_eq!(fake.count("POST", "/oauth_token.do"), 1, "the token is kept");
+    tracker
+        .transition(&ticket, TicketState::InProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.count("POST", "/oauth_token.do"),
+        1,
+        "the token is kept"
+    );
     assert_eq!(tracker.own_accounts().await.unwrap(), [USER.to_owned()]);
 
     let wrong = adapter_with(
@@ -303,7 +350,10 @@ async fn faults_and_refusals_become_what_they_mean() {
         },
     );
     let err = wrong.find_for(&content(1)).await.unwrap_err();
-    assert!(matches!(&err, TrackerError::Misconfigured { setting, .. } if setting == "servicenow.auth"), "{err}");
+    assert!(
+        matches!(&err, TrackerError::Misconfigured { setting, .. } if setting == "servicenow.auth"),
+        "{err}"
+    );
     let mut settings = ServiceNowSettings::new(fake.base_url());
     settings.table = "u_nope".into();
     let err = ServiceNowTracker::new(settings, basic())
@@ -311,7 +361,10 @@ async fn faults_and_refusals_become_what_they_mean() {
         .find_for(&content(1))
         .await
         .unwrap_err();
-    assert!(matches!(&err, TrackerError::Misconfigured { setting, .. } if setting == "servicenow.table"), "{err}");
+    assert!(
+        matches!(&err, TrackerError::Misconfigured { setting, .. } if setting == "servicenow.table"),
+        "{err}"
+    );
     let (ticket, _) = tracker.create(&content(1)).await.unwrap();
     fake.person_deletes(&ticket.key);
     let err = tracker

@@ -128,25 +128,99 @@ pub enum Target {
 /// The incident fields: those of the documented example records, with the task fields the docs'
 /// examples write (`work_notes`, `comments`, `close_code`, `close_notes`).
 const INCIDENT_FIELDS: &[&str] = &[
-    "active", "activity_due", "additional_assignee_list", "approval", "approval_history",
-    "approval_set", "assigned_to", "assignment_group", "business_duration", "business_service",
-    "business_stc", "calendar_duration", "calendar_stc", "caller_id", "category", "caused_by",
-    "child_incidents", "close_code", "close_notes", "closed_at", "closed_by", "cmdb_ci",
-    "comments", "comments_and_work_notes", "company", "contact_type", "correlation_display",
-    "correlation_id", "delivery_plan", "delivery_task", "description", "due_date", "escalation",
-    "expected_start", "follow_up", "group_list", "impact", "incident_state", "knowledge",
-    "location", "made_sla", "notify", "number", "opened_at", "opened_by", "order", "parent",
-    "parent_incident", "priority", "problem_id", "reassignment_count", "rejection_goto",
-    "reopen_count", "resolved_at", "resolved_by", "rfc", "severity", "short_description",
-    "sla_due", "state", "subcategory", "sys_class_name", "sys_created_by", "sys_created_on",
-    "sys_domain", "sys_domain_path", "sys_id", "sys_mod_count", "sys_tags", "sys_updated_by",
-    "sys_updated_on", "time_worked", "upon_approval", "upon_reject", "urgency", "user_input",
-    "watch_list", "wf_activity", "work_end", "work_notes", "work_notes_list", "work_start",
+    "active",
+    "activity_due",
+    "additional_assignee_list",
+    "approval",
+    "approval_history",
+    "approval_set",
+    "assigned_to",
+    "assignment_group",
+    "business_duration",
+    "business_service",
+    "business_stc",
+    "calendar_duration",
+    "calendar_stc",
+    "caller_id",
+    "category",
+    "caused_by",
+    "child_incidents",
+    "close_code",
+    "close_notes",
+    "closed_at",
+    "closed_by",
+    "cmdb_ci",
+    "comments",
+    "comments_and_work_notes",
+    "company",
+    "contact_type",
+    "correlation_display",
+    "correlation_id",
+    "delivery_plan",
+    "delivery_task",
+    "description",
+    "due_date",
+    "escalation",
+    "expected_start",
+    "follow_up",
+    "group_list",
+    "impact",
+    "incident_state",
+    "knowledge",
+    "location",
+    "made_sla",
+    "notify",
+    "number",
+    "opened_at",
+    "opened_by",
+    "order",
+    "parent",
+    "parent_incident",
+    "priority",
+    "problem_id",
+    "reassignment_count",
+    "rejection_goto",
+    "reopen_count",
+    "resolved_at",
+    "resolved_by",
+    "rfc",
+    "severity",
+    "short_description",
+    "sla_due",
+    "state",
+    "subcategory",
+    "sys_class_name",
+    "sys_created_by",
+    "sys_created_on",
+    "sys_domain",
+    "sys_domain_path",
+    "sys_id",
+    "sys_mod_count",
+    "sys_tags",
+    "sys_updated_by",
+    "sys_updated_on",
+    "time_worked",
+    "upon_approval",
+    "upon_reject",
+    "urgency",
+    "user_input",
+    "watch_list",
+    "wf_activity",
+    "work_end",
+    "work_notes",
+    "work_notes_list",
+    "work_start",
 ];
 
 /// `sys_journal_field`: one entry of a journal field.
 const JOURNAL_FIELDS: &[&str] = &[
-    "element", "element_id", "name", "sys_created_by", "sys_created_on", "sys_id", "value",
+    "element",
+    "element_id",
+    "name",
+    "sys_created_by",
+    "sys_created_on",
+    "sys_id",
+    "value",
 ];
 
 /// Journal fields: setting one appends an entry.
@@ -212,7 +286,9 @@ impl FakeServiceNow {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding a local port for the fake ServiceNow");
-        let address = listener.local_addr().expect("the fake ServiceNow's address");
+        let address = listener
+            .local_addr()
+            .expect("the fake ServiceNow's address");
         let shared = Arc::new(Shared {
             base_url: format!("http://{address}"),
             data: Mutex::new(Data {
@@ -262,7 +338,10 @@ impl FakeServiceNow {
     #[track_caller]
     pub fn assert_no_violations(&self) {
         let violations = self.violations();
-        assert!(violations.is_empty(), "Table API violations: {violations:#?}");
+        assert!(
+            violations.is_empty(),
+            "Table API violations: {violations:#?}"
+        );
     }
 
     /// Every incident, oldest first.
@@ -358,7 +437,11 @@ impl FakeServiceNow {
             .unwrap_or_default()
             .to_owned();
         let state = field("state");
-        let comment = if event == "commented" { comment } else { String::new() };
+        let comment = if event == "commented" {
+            comment
+        } else {
+            String::new()
+        };
         let display_name = if user_name == USER {
             "scantix integration"
         } else {
@@ -431,7 +514,9 @@ fn error(status: u16, message: &str, detail: &str) -> Response {
 
 async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let method = parts.method.as_str().to_owned();
     let path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().unwrap_or_default().to_owned();
@@ -469,7 +554,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
             && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET);
         if !ok {
-            return answer(401, json!({"error_description": "access_denied", "error": "server_error"}));
+            return answer(
+                401,
+                json!({"error_description": "access_denied", "error": "server_error"}),
+            );
         }
         data.next_id += 1;
         let token = format!("token-{}", data.next_id);
@@ -500,7 +588,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
     };
     for (name, _) in &query {
         if !allowed.contains(&name.as_str()) {
-            return violation(&mut data, format!("query parameter `{name}` is not documented here"));
+            return violation(
+                &mut data,
+                format!("query parameter `{name}` is not documented here"),
+            );
         }
     }
     if let Some(accept) = header("accept")
@@ -522,7 +613,12 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
     if let Some(asked) = param("sysparm_fields") {
         for field in asked.split(',') {
             if !fields.contains(&field.trim()) {
-                return violation(&mut data, format!("sysparm_fields names `{field}`, not a field of {table} (ServiceNow would ignore it)"));
+                return violation(
+                    &mut data,
+                    format!(
+                        "sysparm_fields names `{field}`, not a field of {table} (ServiceNow would ignore it)"
+                    ),
+                );
             }
         }
     }
@@ -564,7 +660,11 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
         _ => false,
     };
     if !authorized {
-        return error(401, "User Not Authenticated", "Required to provide Auth information");
+        return error(
+            401,
+            "User Not Authenticated",
+            "Required to provide Auth information",
+        );
     }
     if !data.faults.fail_next.is_empty() {
         let status = data.faults.fail_next.remove(0);
@@ -585,7 +685,12 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             Some(asked) => Value::Object(
                 asked
                     .split(',')
-                    .map(|f| (f.trim().to_owned(), record.get(f.trim()).cloned().unwrap_or(json!(""))))
+                    .map(|f| {
+                        (
+                            f.trim().to_owned(),
+                            record.get(f.trim()).cloned().unwrap_or(json!("")),
+                        )
+                    })
                     .collect(),
             ),
             None => Value::Object(record.clone()),
@@ -594,7 +699,8 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
 
     match (method.as_str(), table.as_str(), sys_id) {
         ("GET", _, None) => {
-            let conditions = match parse_query(&param("sysparm_query").unwrap_or_default(), fields) {
+            let conditions = match parse_query(&param("sysparm_query").unwrap_or_default(), fields)
+            {
                 Ok(c) => c,
                 Err(why) => return violation(&mut data, why),
             };
@@ -633,7 +739,11 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             record.insert("sys_created_by".into(), json!(USER));
             record.insert(
                 "sys_created_on".into(),
-                json!(format!("2026-12-03 19:{:02}:{:02}", data.next_id / 60 % 60, data.next_id % 60)),
+                json!(format!(
+                    "2026-12-03 19:{:02}:{:02}",
+                    data.next_id / 60 % 60,
+                    data.next_id % 60
+                )),
             );
             for (name, value) in body_fields {
                 record.insert(name, value);
@@ -648,14 +758,22 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
         }
         ("GET", "incident", Some(sys_id)) => match data.records.get(&sys_id) {
             Some(record) => answer(200, json!({ "result": pick(record) })),
-            None => error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"),
+            None => error(
+                404,
+                "No Record found",
+                "Record doesn't exist or ACL restricts the record retrieval",
+            ),
         },
         ("PATCH" | "PUT", "incident", Some(sys_id)) => {
             let Data {
                 records, journal, ..
             } = &mut *data;
             let Some(record) = records.get_mut(&sys_id) else {
-                return error(404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval");
+                return error(
+                    404,
+                    "No Record found",
+                    "Record doesn't exist or ACL restricts the record retrieval",
+                );
             };
             let wanted_state = body_fields.get("state").and_then(Value::as_str);
             if matches!(wanted_state, Some("6" | "7")) {
@@ -677,7 +795,12 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             let closed = record.get("state") == Some(&json!("7"));
             for (name, value) in body_fields {
                 if JOURNALS.contains(&name.as_str()) {
-                    journal.push(journal_entry(&sys_id, &name, value.as_str().unwrap_or_default(), USER));
+                    journal.push(journal_entry(
+                        &sys_id,
+                        &name,
+                        value.as_str().unwrap_or_default(),
+                        USER,
+                    ));
                 } else if name == "state" && closed {
                     // A closed incident is final: its state does not move.
                 } else {
@@ -693,7 +816,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
             answer(200, json!({ "result": shown }))
         }
         ("DELETE", "incident", Some(sys_id)) => match data.records.remove(&sys_id) {
-            Some(_) => Response::builder().status(204).body(Body::empty()).unwrap_or_default(),
+            Some(_) => Response::builder()
+                .status(204)
+                .body(Body::empty())
+                .unwrap_or_default(),
             None => error(404, "No Record found", ""),
         },
         (method, table, _) => {
@@ -713,7 +839,12 @@ struct Conditions {
 
 impl Conditions {
     fn matches(&self, row: &Map<String, Value>) -> bool {
-        let value = |f: &str| row.get(f).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let value = |f: &str| {
+            row.get(f)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         self.equal.iter().all(|(f, v)| value(f) == *v)
             && self.like.iter().all(|(f, v)| value(f).contains(v.as_str()))
     }
@@ -741,12 +872,20 @@ fn parse_query(query: &str, fields: &[&str]) -> Result<Conditions, String> {
         {
             out.like.push((field.to_owned(), value.to_owned()));
         } else if let Some((field, value)) = part.split_once('=') {
-            if value.contains('=') || field.ends_with('!') || field.ends_with('<') || field.ends_with('>') {
-                return Err(format!("sysparm_query `{part}` is beyond the subset modelled"));
+            if value.contains('=')
+                || field.ends_with('!')
+                || field.ends_with('<')
+                || field.ends_with('>')
+            {
+                return Err(format!(
+                    "sysparm_query `{part}` is beyond the subset modelled"
+                ));
             }
             out.equal.push((known(field)?, value.to_owned()));
         } else {
-            return Err(format!("sysparm_query `{part}` is beyond the subset modelled"));
+            return Err(format!(
+                "sysparm_query `{part}` is beyond the subset modelled"
+            ));
         }
     }
     Ok(out)

@@ -60,7 +60,8 @@ impl SmtpServer {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
             probe.local_addr().expect("its address").port()
         };
-        let maildir = std::env::temp_dir().join(format!("scantix-smtp-{}-{port}", std::process::id()));
+        let maildir =
+            std::env::temp_dir().join(format!("scantix-smtp-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&maildir);
         let child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
@@ -78,7 +79,10 @@ impl SmtpServer {
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start on port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not start on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         server

@@ -6,8 +6,8 @@
 
 use anyhow::Context;
 use lambda_http::{Body, Request, Response};
-use scantix_app::ingest::servicenow::{ServiceNowGate, ServiceNowReceiver};
 use scantix_app::ingest::Endpoint;
+use scantix_app::ingest::servicenow::{ServiceNowGate, ServiceNowReceiver};
 
 /// Answers one request.
 pub async fn handle(

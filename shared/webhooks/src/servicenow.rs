@@ -23,9 +23,7 @@
 use crate::signature::{SignatureError, mac_for};
 use hmac::Mac;
 use scantix_core::event::{StatusCategory, TicketChange, TicketEvent};
-use scantix_core::ticket::servicenow::{
-    ServiceNowStates, StateCategory, SysId, TRACKER_NAME,
-};
+use scantix_core::ticket::servicenow::{ServiceNowStates, StateCategory, SysId, TRACKER_NAME};
 use serde::Deserialize;
 
 /// The header the business rule signs deliveries in.
@@ -151,7 +149,9 @@ pub fn sign_servicenow(secret: &[u8], body: &[u8]) -> String {
 }
 
 /// Reads one delivery.
-pub fn parse_servicenow_delivery(body: &[u8]) -> Result<ServiceNowDelivery, ServiceNowPayloadError> {
+pub fn parse_servicenow_delivery(
+    body: &[u8],
+) -> Result<ServiceNowDelivery, ServiceNowPayloadError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     let body: Body =
         serde_path_to_error::deserialize(deserializer).map_err(|e| ServiceNowPayloadError {
@@ -164,13 +164,12 @@ pub fn parse_servicenow_delivery(body: &[u8]) -> Result<ServiceNowDelivery, Serv
     })?;
     let change = match body.event.as_str() {
         "updated" => {
-            let state = body
-                .state
-                .filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| ServiceNowPayloadError {
+            let state = body.state.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                ServiceNowPayloadError {
                     path: "state".into(),
                     message: "missing: an update names the record's state".into(),
-                })?;
+                }
+            })?;
             ServiceNowChange::Updated {
                 state: state.trim().to_owned(),
                 state_name: body.state_name.filter(|s| !s.trim().is_empty()),
@@ -198,7 +197,9 @@ pub fn parse_servicenow_delivery(body: &[u8]) -> Result<ServiceNowDelivery, Serv
         number: body.number,
         change,
         actor: actor.and_then(|a| a.display_name.clone().or_else(|| a.user_name.clone())),
-        actor_id: actor.and_then(|a| a.user_name.clone()).filter(|u| !u.is_empty()),
+        actor_id: actor
+            .and_then(|a| a.user_name.clone())
+            .filter(|u| !u.is_empty()),
     })
 }
 
@@ -225,13 +226,16 @@ impl ServiceNowDelivery {
                     StateCategory::New => (StatusCategory::New, None),
                     StateCategory::InProgress => (StatusCategory::InProgress, None),
                     StateCategory::Resolved => (StatusCategory::Done, close_code.clone()),
-                    StateCategory::Canceled => {
-                        (StatusCategory::Done, Some(states.canceled_resolution.clone()))
-                    }
+                    StateCategory::Canceled => (
+                        StatusCategory::Done,
+                        Some(states.canceled_resolution.clone()),
+                    ),
                 };
                 TicketChange::Updated {
                     status,
-                    status_name: state_name.clone().unwrap_or_else(|| format!("state {state}")),
+                    status_name: state_name
+                        .clone()
+                        .unwrap_or_else(|| format!("state {state}")),
                     resolution,
                     assignee_changed: assignee_changed.clone(),
                 }
@@ -297,7 +301,9 @@ mod tests {
             &canceled.change,
             TicketChange::Updated { status: StatusCategory::Done, resolution: Some(r), .. } if r == "Won't Fix"
         ));
-        let on_hold = event(json!({"state": "3", "assigned_to_changed": true, "assigned_to": "beth"})).unwrap();
+        let on_hold =
+            event(json!({"state": "3", "assigned_to_changed": true, "assigned_to": "beth"}))
+                .unwrap();
         assert!(matches!(
             &on_hold.change,
             TicketChange::Updated { status: StatusCategory::InProgress, assignee_changed: Some(Some(a)), .. } if a == "beth"
@@ -308,8 +314,13 @@ mod tests {
     #[test]
     fn comments_deletions_and_unknown_events() {
         let note = event(json!({"event": "commented", "comment": "looking into it"})).unwrap();
-        assert!(matches!(&note.change, TicketChange::Commented { excerpt, .. } if excerpt == "looking into it"));
-        assert_eq!(event(json!({"event": "deleted"})).unwrap().change, TicketChange::Deleted);
+        assert!(
+            matches!(&note.change, TicketChange::Commented { excerpt, .. } if excerpt == "looking into it")
+        );
+        assert_eq!(
+            event(json!({"event": "deleted"})).unwrap().change,
+            TicketChange::Deleted
+        );
         assert!(event(json!({"event": "inserted"})).is_err());
     }
 
@@ -330,7 +341,10 @@ mod tests {
     fn signatures_are_base64_hmacs_of_the_raw_body() {
         let body = delivery(json!({}));
         let header = sign_servicenow(b"shared", &body);
-        assert_eq!(verify_servicenow_signature(b"shared", &body, Some(&header)), Ok(()));
+        assert_eq!(
+            verify_servicenow_signature(b"shared", &body, Some(&header)),
+            Ok(())
+        );
         assert_eq!(
             verify_servicenow_signature(b"other", &body, Some(&header)),
             Err(SignatureError::Mismatch)
@@ -341,12 +355,22 @@ mod tests {
             verify_servicenow_signature(b"shared", &tampered, Some(&header)),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify_servicenow_signature(b"shared", &body, None), Err(SignatureError::Missing));
-        for bad in ["sha256=!!", "sha256=AAAA", &header.replace("sha256=", "sha1=")] {
-            assert!(matches!(
-                verify_servicenow_signature(b"shared", &body, Some(bad)),
-                Err(SignatureError::Malformed { .. })
-            ), "{bad}");
+        assert_eq!(
+            verify_servicenow_signature(b"shared", &body, None),
+            Err(SignatureError::Missing)
+        );
+        for bad in [
+            "sha256=!!",
+            "sha256=AAAA",
+            &header.replace("sha256=", "sha1="),
+        ] {
+            assert!(
+                matches!(
+                    verify_servicenow_signature(b"shared", &body, Some(bad)),
+                    Err(SignatureError::Malformed { .. })
+                ),
+                "{bad}"
+            );
         }
     }
 }

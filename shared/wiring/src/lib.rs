@@ -57,11 +57,11 @@ use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::secret::Secret;
 use scantix_dynamodb::DynamoStore;
+use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
-use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_servicenow::{ServiceNowAuth, ServiceNowSettings, ServiceNowStates, ServiceNowTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -336,10 +336,13 @@ pub fn servicenow_states_from_env() -> Result<ServiceNowStates, WiringError> {
             var: "SERVICENOW_SETTINGS",
             why: e.to_string(),
         })?;
-    settings.states.check().map_err(|why| WiringError::Invalid {
-        var: "SERVICENOW_SETTINGS",
-        why,
-    })?;
+    settings
+        .states
+        .check()
+        .map_err(|why| WiringError::Invalid {
+            var: "SERVICENOW_SETTINGS",
+            why,
+        })?;
     Ok(settings.states)
 }
 

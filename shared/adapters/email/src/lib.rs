@@ -91,7 +91,10 @@ impl EmailTracker {
                 format!("`{bad}` is not an address (name@host.tld)"),
             ));
         }
-        if settings.recipients.is_empty() && settings.repositories.is_empty() && !settings.mail_owners {
+        if settings.recipients.is_empty()
+            && settings.repositories.is_empty()
+            && !settings.mail_owners
+        {
             return Err(misconfigured(
                 "email.recipients",
                 "nobody would get any message: name recipients, repositories or mail owners".into(),
@@ -120,7 +123,12 @@ impl EmailTracker {
     }
 
     /// A move's message, if the event is wanted: one per (group, event, day).
-    async fn moved(&self, ticket: &TicketRef, event: EmailEvent, text: &str) -> Result<(), TrackerError> {
+    async fn moved(
+        &self,
+        ticket: &TicketRef,
+        event: EmailEvent,
+        text: &str,
+    ) -> Result<(), TrackerError> {
         if !self.wants(event) {
             return Ok(());
         }
@@ -173,12 +181,21 @@ impl Tracker for EmailTracker {
         ))
     }
 
-    async fn update(&self, _ticket: &TicketRef, _content: &TicketContent) -> Result<(), TrackerError> {
+    async fn update(
+        &self,
+        _ticket: &TicketRef,
+        _content: &TicketContent,
+    ) -> Result<(), TrackerError> {
         Ok(())
     }
 
     /// Overdue notes go as "overdue" messages, the rest as "comment" ones; each once per id.
-    async fn comment(&self, ticket: &TicketRef, comment_id: &str, text: &str) -> Result<(), TrackerError> {
+    async fn comment(
+        &self,
+        ticket: &TicketRef,
+        comment_id: &str,
+        text: &str,
+    ) -> Result<(), TrackerError> {
         let event = if text.starts_with(OVERDUE_PREFIX) {
             EmailEvent::Overdue
         } else {

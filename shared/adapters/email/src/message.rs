@@ -43,14 +43,22 @@ impl Thread {
     pub fn parse(key: &str) -> Result<Thread, String> {
         let mut parts = key.split('!');
         let (Some(repository), Some(label)) = (parts.next(), parts.next()) else {
-            return Err(format!("`{}` is not an email ticket key", plain::cap(&plain::line(key), 80)));
+            return Err(format!(
+                "`{}` is not an email ticket key",
+                plain::cap(&plain::line(key), 80)
+            ));
         };
         let owner = match parts.next() {
-            Some(owner) => Some(address(owner).ok_or_else(|| "the key's owner is not an address".to_owned())?),
+            Some(owner) => {
+                Some(address(owner).ok_or_else(|| "the key's owner is not an address".to_owned())?)
+            }
             None => None,
         };
         if parts.next().is_some() || !GroupKey::is_label(label) || repository.is_empty() {
-            return Err(format!("`{}` is not an email ticket key", plain::cap(&plain::line(key), 80)));
+            return Err(format!(
+                "`{}` is not an email ticket key",
+                plain::cap(&plain::line(key), 80)
+            ));
         }
         Ok(Thread {
             repository: repository.to_owned(),
@@ -70,7 +78,13 @@ impl Thread {
     pub fn event_id(&self, tag: &str, domain: &str) -> String {
         let tag: String = tag
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .take(120)
             .collect();
         format!("<{}.{tag}@{domain}>", self.label)
@@ -125,10 +139,18 @@ pub struct Mail {
 }
 
 /// The thread's first message: the whole ticket.
-pub fn created(thread: &Thread, content: &TicketContent, settings: &EmailSettings, domain: &str) -> Mail {
+pub fn created(
+    thread: &Thread,
+    content: &TicketContent,
+    settings: &EmailSettings,
+    domain: &str,
+) -> Mail {
     let title = plain::cap(&plain::line(&content.title), 200);
     let text = plain::render_within(content, TEXT_LIMIT);
-    let intro = format!("scantix opened a ticket for {}.", plain::line(&thread.repository));
+    let intro = format!(
+        "scantix opened a ticket for {}.",
+        plain::line(&thread.repository)
+    );
     Mail {
         message_id: thread.root_id(domain),
         replies_to: None,
@@ -227,14 +249,29 @@ mod tests {
         let thread = Thread::of(&content);
         assert_eq!(thread.owner.as_deref(), Some("owner@example.com"));
         assert_eq!(Thread::parse(&thread.key()), Ok(thread.clone()));
-        assert_eq!(thread.root_id("example.com"), format!("<{}@example.com>", content.group_key.label()));
+        assert_eq!(
+            thread.root_id("example.com"),
+            format!("<{}@example.com>", content.group_key.label())
+        );
         assert_eq!(
             thread.event_id("reopened.20261203", "example.com"),
             thread.event_id("reopened.20261203", "example.com")
         );
-        assert_ne!(thread.event_id("stale.20261203", "x"), thread.event_id("reopened.20261203", "x"));
-        assert!(thread.event_id("c.a b<c>@d", "x").ends_with(".c.a-b-c--d@x>"));
-        for bad in ["", "acme/shop", "acme/shop!not-a-label", "a!scantix-0123456789ab!x y@z.c"] {
+        assert_ne!(
+            thread.event_id("stale.20261203", "x"),
+            thread.event_id("reopened.20261203", "x")
+        );
+        assert!(
+            thread
+                .event_id("c.a b<c>@d", "x")
+                .ends_with(".c.a-b-c--d@x>")
+        );
+        for bad in [
+            "",
+            "acme/shop",
+            "acme/shop!not-a-label",
+            "a!scantix-0123456789ab!x y@z.c",
+        ] {
             assert!(Thread::parse(bad).is_err(), "{bad}");
         }
     }
@@ -243,8 +280,14 @@ mod tests {
     fn recipients_come_from_the_repository_or_everyone_and_the_owner() {
         let content = hostile();
         let thread = Thread::of(&content);
-        let mut settings = EmailSettings::new("scantix <scantix@example.com>", vec!["sec@example.com".into()]);
-        assert_eq!(thread.recipients(&settings), ["sec@example.com", "owner@example.com"]);
+        let mut settings = EmailSettings::new(
+            "scantix <scantix@example.com>",
+            vec!["sec@example.com".into()],
+        );
+        assert_eq!(
+            thread.recipients(&settings),
+            ["sec@example.com", "owner@example.com"]
+        );
         settings
             .repositories
             .insert("ACME/shop".into(), vec!["shop-team@example.com".into()]);
@@ -259,18 +302,39 @@ mod tests {
     fn messages_are_inert_and_threaded() {
         let content = hostile();
         let thread = Thread::of(&content);
-        let settings = EmailSettings::new("scantix <scantix@example.com>", vec!["sec@example.com".into()]);
+        let settings = EmailSettings::new(
+            "scantix <scantix@example.com>",
+            vec!["sec@example.com".into()],
+        );
         let first = created(&thread, &content, &settings, "example.com");
         assert!(!first.subject.contains('\n') && !first.subject.contains('\r'));
-        assert!(first.subject.starts_with("[scantix] <script>"), "plain text, as is: {}", first.subject);
-        assert!(!first.html.contains("<script>") && !first.html.contains("<img"), "{}", first.html);
+        assert!(
+            first.subject.starts_with("[scantix] <script>"),
+            "plain text, as is: {}",
+            first.subject
+        );
+        assert!(
+            !first.html.contains("<script>") && !first.html.contains("<img"),
+            "{}",
+            first.html
+        );
         assert!(first.html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(first.text.contains("Findings (1):"));
         assert_eq!(first.replies_to, None);
-        let next = later(&thread, EmailEvent::Overdue, "Overdue: <b>late</b>", "c.x-1", &settings, "example.com");
+        let next = later(
+            &thread,
+            EmailEvent::Overdue,
+            "Overdue: <b>late</b>",
+            "c.x-1",
+            &settings,
+            "example.com",
+        );
         assert_eq!(next.replies_to, Some(first.message_id.clone()));
         assert!(next.html.contains("Overdue: &lt;b&gt;late&lt;/b&gt;"));
-        assert_eq!(sender_domain("scantix <scantix@Example.com>").as_deref(), Some("example.com"));
+        assert_eq!(
+            sender_domain("scantix <scantix@Example.com>").as_deref(),
+            Some("example.com")
+        );
         assert_eq!(sender_domain("nobody"), None);
     }
 }

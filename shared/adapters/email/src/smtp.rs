@@ -25,7 +25,11 @@ fn misconfigured(setting: &str, message: String) -> TrackerError {
 }
 
 impl Smtp {
-    pub fn new(settings: &SmtpSettings, auth: Option<SmtpAuth>, from: &str) -> Result<Smtp, TrackerError> {
+    pub fn new(
+        settings: &SmtpSettings,
+        auth: Option<SmtpAuth>,
+        from: &str,
+    ) -> Result<Smtp, TrackerError> {
         let from: Mailbox = from
             .parse()
             .map_err(|e| misconfigured("email.from", format!("`{from}`: {e}")))?;
@@ -41,7 +45,9 @@ impl Smtp {
                     format!("`{host}` is not this machine: use starttls or tls"),
                 ));
             }
-            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                host,
+            )),
         }
         .map_err(|e| misconfigured("smtp.host", format!("`{host}`: {e}")))?;
         let mut builder = builder.timeout(Some(Duration::from_secs(settings.timeout_secs.max(1))));
@@ -49,7 +55,10 @@ impl Smtp {
             builder = builder.port(port);
         }
         if let Some(auth) = auth {
-            builder = builder.credentials(Credentials::new(auth.user, auth.password.expose().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                auth.user,
+                auth.password.expose().to_owned(),
+            ));
         }
         Ok(Smtp {
             transport: builder.build(),
@@ -72,7 +81,10 @@ impl Smtp {
             builder = builder.in_reply_to(root.clone()).references(root.clone());
         }
         let message = builder
-            .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                mail.html.clone(),
+            ))
             .map_err(|e| TrackerError::Failed(format!("building the message: {e}")))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),

@@ -108,7 +108,8 @@ impl Reply {
     /// instance that went to sleep (it answers 200 with a web page): worth trying later.
     pub fn json<T: DeserializeOwned>(&self, what: &str) -> Result<T, Failure> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            let looks_like_html = self.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
+            let looks_like_html =
+                self.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<');
             Failure::from(if looks_like_html {
                 TrackerError::Retryable(format!(
                     "ServiceNow answered {what} with a web page, not JSON (is the instance \
@@ -222,7 +223,10 @@ impl Http {
                 }
                 let (token, lifetime) = self.oauth_token(client_id, client_secret).await?;
                 let header = bearer(token.expose()).ok_or_else(unusable)?;
-                *cached = Some((token, Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN)));
+                *cached = Some((
+                    token,
+                    Instant::now() + lifetime.saturating_sub(TOKEN_MARGIN),
+                ));
                 Ok(header)
             }
         }
@@ -271,12 +275,16 @@ impl Http {
                          for the application"
                     ),
                 ),
-                _ => TrackerError::Failed(format!("ServiceNow answered {status} to the token request")),
+                _ => TrackerError::Failed(format!(
+                    "ServiceNow answered {status} to the token request"
+                )),
             }
             .into());
         }
         let token: Token = serde_json::from_slice(&answer.body).map_err(|e| {
-            TrackerError::Failed(format!("unexpected answer from ServiceNow to the token request: {e}"))
+            TrackerError::Failed(format!(
+                "unexpected answer from ServiceNow to the token request: {e}"
+            ))
         })?;
         // ServiceNow's default access token lifespan is 1,800 s.
         let lifetime = Duration::from_secs(token.expires_in.unwrap_or(1_800));
@@ -328,9 +336,15 @@ fn rejection(status: StatusCode, body: &[u8], call: &Call<'_>) -> TrackerError {
         400,
     );
     let said = if said.is_empty() {
-        format!("ServiceNow answered {status} to {} {}", call.method, call.path)
+        format!(
+            "ServiceNow answered {status} to {} {}",
+            call.method, call.path
+        )
     } else {
-        format!("ServiceNow answered {status} to {} {}: {said}", call.method, call.path)
+        format!(
+            "ServiceNow answered {status} to {} {}: {said}",
+            call.method, call.path
+        )
     };
     // A data policy (mandatory fields on resolving, say) refuses with 403 "Operation Failed" and a
     // "Data Policy Exception" detail: the fields sent are to blame, not the account.
@@ -370,27 +384,44 @@ mod tests {
     use super::*;
 
     fn call() -> Call<'static> {
-        Call::new(Method::POST, "/api/now/table/incident".into(), Replay::Unsafe)
+        Call::new(
+            Method::POST,
+            "/api/now/table/incident".into(),
+            Replay::Unsafe,
+        )
     }
 
     #[test]
     fn refusals_name_the_setting_to_fix() {
-        let body = br#"{"error":{"message":"Invalid table nope","detail":null},"status":"failure"}"#;
+        let body =
+            br#"{"error":{"message":"Invalid table nope","detail":null},"status":"failure"}"#;
         let setting = |e: TrackerError| match e {
             TrackerError::Misconfigured { setting, .. } => setting,
             other => panic!("{other:?}"),
         };
-        assert_eq!(setting(rejection(StatusCode::BAD_REQUEST, body, &call())), "servicenow.table");
+        assert_eq!(
+            setting(rejection(StatusCode::BAD_REQUEST, body, &call())),
+            "servicenow.table"
+        );
         let policy = br#"{"error":{"message":"Operation Failed","detail":"Data Policy Exception: Resolution code is mandatory"}}"#;
         let moved = call().blaming("servicenow.resolve-fields");
         let e = rejection(StatusCode::FORBIDDEN, policy, &moved);
         assert!(e.to_string().contains("Data Policy Exception"), "{e}");
         assert_eq!(setting(e), "servicenow.resolve-fields");
         let acl = br#"{"error":{"message":"Operation Failed","detail":"ACL Exception Insert Failed due to security constraints"}}"#;
-        assert_eq!(setting(rejection(StatusCode::FORBIDDEN, acl, &call())), "servicenow.auth");
-        assert_eq!(setting(rejection(StatusCode::UNAUTHORIZED, b"", &call())), "servicenow.auth");
+        assert_eq!(
+            setting(rejection(StatusCode::FORBIDDEN, acl, &call())),
+            "servicenow.auth"
+        );
+        assert_eq!(
+            setting(rejection(StatusCode::UNAUTHORIZED, b"", &call())),
+            "servicenow.auth"
+        );
         let about = call().about("a9e30c7dc61122760116894de7bcc7bd");
-        assert!(matches!(rejection(StatusCode::NOT_FOUND, b"", &about), TrackerError::NotFound(_)));
+        assert!(matches!(
+            rejection(StatusCode::NOT_FOUND, b"", &about),
+            TrackerError::NotFound(_)
+        ));
         assert!(rejection(StatusCode::TOO_MANY_REQUESTS, b"", &call()).is_retryable());
     }
 
@@ -401,7 +432,15 @@ mod tests {
         };
         let e = page.json::<Value>("a search").unwrap_err();
         assert!(e.error.is_retryable(), "{:?}", e.error);
-        let junk = Reply { body: b"{\"result\": 7".to_vec() };
-        assert!(!junk.json::<Value>("a search").unwrap_err().error.is_retryable());
+        let junk = Reply {
+            body: b"{\"result\": 7".to_vec(),
+        };
+        assert!(
+            !junk
+                .json::<Value>("a search")
+                .unwrap_err()
+                .error
+                .is_retryable()
+        );
     }
 }

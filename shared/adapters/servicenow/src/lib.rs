@@ -213,7 +213,10 @@ impl ServiceNowTracker {
         let call = Call::new(Method::GET, self.table_path(), Replay::Safe)
             .query(
                 "sysparm_query",
-                format!("correlation_id={}^ORDERBYsys_created_on", correlation_id(group)),
+                format!(
+                    "correlation_id={}^ORDERBYsys_created_on",
+                    correlation_id(group)
+                ),
             )
             .query("sysparm_fields", "sys_id,number,state")
             .query("sysparm_limit", "2")
@@ -270,17 +273,21 @@ impl ServiceNowTracker {
 
     async fn note_once(&self, sys_id: &SysId, comment_id: &str, text: &str) -> Result<(), Failure> {
         let marker = record::marker(comment_id);
-        let look = Call::new(Method::GET, "/api/now/table/sys_journal_field".into(), Replay::Safe)
-            .query(
-                "sysparm_query",
-                format!(
-                    "element_id={sys_id}^element={}^valueLIKE{marker}",
-                    self.settings.comment_field
-                ),
-            )
-            .query("sysparm_fields", "value")
-            .query("sysparm_limit", "1")
-            .query("sysparm_no_count", "true");
+        let look = Call::new(
+            Method::GET,
+            "/api/now/table/sys_journal_field".into(),
+            Replay::Safe,
+        )
+        .query(
+            "sysparm_query",
+            format!(
+                "element_id={sys_id}^element={}^valueLIKE{marker}",
+                self.settings.comment_field
+            ),
+        )
+        .query("sysparm_fields", "value")
+        .query("sysparm_limit", "1")
+        .query("sysparm_no_count", "true");
         let seen: Many<JournalEntry> = self.http.send(&look).await?.json("the journal")?;
         if seen.result.iter().any(|e| e.value.contains(&marker)) {
             tracing::debug!(record = %sys_id, comment_id, "work note already there");
@@ -451,8 +458,13 @@ impl Tracker for ServiceNowTracker {
                 };
                 let current = self.read(&sys_id).await?;
                 if current.state.trim() != stale.trim() {
-                    self.patch(&sys_id, json!({ "state": stale.trim() }), Replay::Safe, "servicenow.states")
-                        .await?;
+                    self.patch(
+                        &sys_id,
+                        json!({ "state": stale.trim() }),
+                        Replay::Safe,
+                        "servicenow.states",
+                    )
+                    .await?;
                 }
                 return Ok(());
             }
@@ -479,7 +491,13 @@ impl Tracker for ServiceNowTracker {
     /// every change (`gs.getUserName()`). No call: Basic names it, and for OAuth the deployment
     /// does (`SERVICENOW_USER`).
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
-        Ok(self.http.auth.user_name().map(str::to_owned).into_iter().collect())
+        Ok(self
+            .http
+            .auth
+            .user_name()
+            .map(str::to_owned)
+            .into_iter()
+            .collect())
     }
 }
 
@@ -518,13 +536,22 @@ mod tests {
         }
         let mut s = ServiceNowSettings::new("https://acme.service-now.com");
         s.table = "incident/../sys_user".into();
-        assert_eq!(setting_of(ServiceNowTracker::new(s, basic())), "servicenow.table");
+        assert_eq!(
+            setting_of(ServiceNowTracker::new(s, basic())),
+            "servicenow.table"
+        );
         let mut s = ServiceNowSettings::new("https://acme.service-now.com");
         s.fields.extra.insert("U Source".into(), "x".into());
-        assert_eq!(setting_of(ServiceNowTracker::new(s, basic())), "servicenow.fields");
+        assert_eq!(
+            setting_of(ServiceNowTracker::new(s, basic())),
+            "servicenow.fields"
+        );
         let mut s = ServiceNowSettings::new("https://acme.service-now.com");
         s.states.canceled = vec!["6".into()];
-        assert_eq!(setting_of(ServiceNowTracker::new(s, basic())), "servicenow.states");
+        assert_eq!(
+            setting_of(ServiceNowTracker::new(s, basic())),
+            "servicenow.states"
+        );
     }
 
     #[tokio::test]

@@ -69,7 +69,10 @@ pub fn description(content: &TicketContent) -> String {
 /// The fields scantix keeps current on every edit.
 fn current_fields(settings: &ServiceNowSettings, content: &TicketContent) -> Map<String, Value> {
     let mut fields = Map::new();
-    fields.insert("short_description".into(), json!(short_description(content)));
+    fields.insert(
+        "short_description".into(),
+        json!(short_description(content)),
+    );
     fields.insert("description".into(), json!(description(content)));
     fields.insert(
         "urgency".into(),
@@ -203,7 +206,10 @@ mod tests {
         content.assignee = Some("681B365EC0A80164000FB0B05854A0CD".into());
         let mut settings = ServiceNowSettings::new("https://x.service-now.com");
         settings.fields.assignment_group = Some("287ebd7da9fe198100f92cc8d1d2154e".into());
-        settings.fields.extra.insert("u_source".into(), "scantix".into());
+        settings
+            .fields
+            .extra
+            .insert("u_source".into(), "scantix".into());
         let body = create_body(&settings, &content);
         let short = body["short_description"].as_str().unwrap();
         assert!(short.chars().count() <= SHORT_DESCRIPTION_LIMIT && !short.contains('\n'));
@@ -216,11 +222,21 @@ mod tests {
         assert_eq!(body["urgency"], json!("1"));
         assert_eq!(body["impact"], json!("2"));
         assert_eq!(body["due_date"], json!("2026-12-31 23:59:59"));
-        assert_eq!(body["assigned_to"], json!("681b365ec0a80164000fb0b05854a0cd"));
-        assert_eq!(body["assignment_group"], json!("287ebd7da9fe198100f92cc8d1d2154e"));
+        assert_eq!(
+            body["assigned_to"],
+            json!("681b365ec0a80164000fb0b05854a0cd")
+        );
+        assert_eq!(
+            body["assignment_group"],
+            json!("287ebd7da9fe198100f92cc8d1d2154e")
+        );
         assert_eq!(body["u_source"], json!("scantix"));
         content.assignee = Some("alice".into());
-        assert!(create_body(&settings, &content).get("assigned_to").is_none());
+        assert!(
+            create_body(&settings, &content)
+                .get("assigned_to")
+                .is_none()
+        );
     }
 
     #[test]

@@ -53,9 +53,11 @@ impl ServiceNowGate {
         if let Some(refusal) = Answer::too_large(body, self.max_body) {
             return Err(refusal);
         }
-        if let Err(why) =
-            verify_servicenow_signature(self.secret.expose().as_bytes(), body, header(SIGNATURE_HEADER))
-        {
+        if let Err(why) = verify_servicenow_signature(
+            self.secret.expose().as_bytes(),
+            body,
+            header(SIGNATURE_HEADER),
+        ) {
             tracing::warn!(error = %why, "servicenow delivery refused");
             return Err(Answer::refused(401, "bad_signature", why.to_string()));
         }
@@ -64,10 +66,12 @@ impl ServiceNowGate {
                 && d.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b":_-.".contains(&b))
         };
-        Ok(match header(DELIVERY_HEADER).map(str::trim).filter(plain_id) {
-            Some(id) => format!("servicenow:{id}"),
-            None => format!("servicenow:sha256:{}", hex::encode(Sha256::digest(body))),
-        })
+        Ok(
+            match header(DELIVERY_HEADER).map(str::trim).filter(plain_id) {
+                Some(id) => format!("servicenow:{id}"),
+                None => format!("servicenow:sha256:{}", hex::encode(Sha256::digest(body))),
+            },
+        )
     }
 }
 

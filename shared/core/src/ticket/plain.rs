@@ -165,7 +165,8 @@ mod tests {
         let alerts: Vec<_> = (1..=findings)
             .map(|n| {
                 let mut f = crate::testing::code_alert(n, "js/xss", &format!("src/{n}.js"));
-                f.rule.name = "XSS [code]<img src=x onerror=alert(1)>[/code] \u{202E}exe.txt".into();
+                f.rule.name =
+                    "XSS [code]<img src=x onerror=alert(1)>[/code] \u{202E}exe.txt".into();
                 f
             })
             .collect();
@@ -179,7 +180,10 @@ mod tests {
     fn code_tags_are_broken_in_any_case_and_controls_go() {
         let text = block("a [code]<b>x</b>[/code] [CoDe] [/CODE] [x] \u{1b}[31m \u{202E}z\r\nb");
         assert!(!has_code_tag(&text), "{text}");
-        assert!(text.contains("[\u{200B}code]<b>x</b>[\u{200B}/code]"), "{text}");
+        assert!(
+            text.contains("[\u{200B}code]<b>x</b>[\u{200B}/code]"),
+            "{text}"
+        );
         assert!(text.contains("[x]") && text.contains("[31m") && text.ends_with("z\nb"));
         assert!(!text.contains('\u{1b}') && !text.contains('\u{202E}'));
         assert_eq!(line("a\nb\tc"), "a b c");
@@ -189,11 +193,21 @@ mod tests {
     fn a_ticket_fits_its_limit_and_keeps_its_group_line() {
         let content = hostile(40);
         let full = render_within(&content, 100_000);
-        assert!(full.contains("Findings (40):") && !has_code_tag(&full), "{full}");
+        assert!(
+            full.contains("Findings (40):") && !has_code_tag(&full),
+            "{full}"
+        );
         let fitted = render_within(&content, 4_000);
-        assert!(fitted.chars().count() <= 4_000, "{}", fitted.chars().count());
+        assert!(
+            fitted.chars().count() <= 4_000,
+            "{}",
+            fitted.chars().count()
+        );
         assert!(fitted.ends_with(&format!("scantix group: {}", content.group_key)));
-        assert!(fitted.contains("more"), "the cut says findings are left out");
+        assert!(
+            fitted.contains("more"),
+            "the cut says findings are left out"
+        );
         assert!(!has_code_tag(&fitted));
         let tiny = render_within(&content, 600);
         assert!(tiny.chars().count() <= 600, "{tiny}");

@@ -45,7 +45,9 @@ impl SysId {
             Ok(SysId(text.to_ascii_lowercase()))
         } else {
             let shown: String = text.chars().take(40).filter(|c| !c.is_control()).collect();
-            Err(format!("`{shown}` is not a ServiceNow sys_id (32 hex digits)"))
+            Err(format!(
+                "`{shown}` is not a ServiceNow sys_id (32 hex digits)"
+            ))
         }
     }
 
@@ -219,7 +221,12 @@ mod tests {
     #[test]
     fn only_sys_ids_are_sys_ids() {
         assert!(SysId::parse("a9e30c7dc61122760116894de7bcc7bd").is_ok());
-        for bad in ["", "INC0010001", "../../sys_user", "a9e30c7dc61122760116894de7bcc7bz"] {
+        for bad in [
+            "",
+            "INC0010001",
+            "../../sys_user",
+            "a9e30c7dc61122760116894de7bcc7bz",
+        ] {
             assert!(SysId::parse(bad).is_err(), "{bad}");
         }
     }
