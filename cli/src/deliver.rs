@@ -101,10 +101,14 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             args.files.len()
         );
     }
-    if args.source != Source::Github && args.event.is_some() {
-        bail!(
-            "--event is GitHub's header; a Jira or ServiceNow delivery names its event in its body"
-        );
+    match (args.source, args.event.is_some()) {
+        (Source::Jira, true) => bail!(
+            "--event is GitHub's header; a Jira delivery names its event in its body (webhookEvent)"
+        ),
+        (Source::ServiceNow, true) => bail!(
+            "--event is GitHub's header; a ServiceNow delivery names its event in its body (event)"
+        ),
+        _ => {}
     }
     // Read, name and sign every file before delivering any, so a typo in the last name does not
     // leave half a scenario delivered.
