@@ -282,6 +282,7 @@ async fn the_round_trip_on_servicenow() {
     );
     let outcome = w.delivered(&sys_id, "updated", "abel.tuter").await;
     assert_eq!(outcome, "applied");
+    let calls_per_rejected_closure = w.servicenow.requests().len();
     let incident = w.only_incident();
     assert_eq!(field(&incident, "state"), "1", "reopened: {incident:?}");
     let notes = w.servicenow.journal(&sys_id, "work_notes");
@@ -358,6 +359,10 @@ async fn the_round_trip_on_servicenow() {
     w.github.assert_no_violations();
     println!("servicenow_calls_per_ticket_created: {calls_per_create}");
     println!("servicenow_calls_per_joining_finding: {calls_per_join}");
+    println!(
+        "servicenow_calls_per_rejected_closure: {calls_per_rejected_closure} (a work note and a \
+         move back to new, each read first)"
+    );
 }
 
 #[tokio::test]
