@@ -67,6 +67,7 @@ contract! {
     a_stale_guard_writes_nothing_of_the_commit,
     a_duplicate_delivery_writes_nothing_of_the_commit,
     racing_commits_of_one_delivery_let_exactly_one_through,
+    concurrent_commits_each_get_their_own_answer,
     the_audit_log_is_oldest_first_in_commit_order,
     a_commit_keeps_every_audit_entry_even_past_the_transaction_limit,
     an_empty_commit_is_a_no_op,
@@ -77,6 +78,7 @@ contract! {
     inbox_items_are_stored_once_and_leave_the_pending_set_when_done,
     pull_request_records_are_created_once_then_written_only_at_the_version_read,
     read_event_returns_each_part,
+    concurrent_event_reads_each_see_their_own_records,
     content_is_written_once_with_a_new_group,
     a_commit_of_many_findings_lands_whole_or_not_at_all,
     group_findings_come_in_rank_order_a_page_at_a_time,
@@ -538,6 +540,61 @@ async fn racing_commits_of_one_delivery_let_exactly_one_through(
         findings_written += usize::from(store.get_finding(&fingerprint).await?.is_some());
     }
     assert_eq!(findings_written, 1, "only the winner's finding is written");
+    Ok(())
+}
+
+/// Many commits at once, as a worker's lanes make them (DynamoDB sends those that arrive while
+/// one is in flight in one transaction): each lands or fails on its own, as if it had been alone.
+/// One decided on a stale group fails with `Conflict`, one of a delivery already applied with
+/// `DuplicateDelivery`, and neither stops nor half-writes the others.
+async fn concurrent_commits_each_get_their_own_answer(store: Arc<dyn Store>) -> Result<()> {
+    let group = group_record(&sample_finding(8, 1), at(0));
+    store.put_group(guarded(group.clone(), None)).await?;
+    store
+        .commit(Commit {
+            delivery: Some(delivery_record("github:seen", None, at(0))),
+            ..Commit::default()
+        })
+        .await?;
+    let commits = (1..=24u64).map(|n| {
+        let record = finding_record(&sample_finding(9, n), at(10));
+        let id = match n {
+            12 => "github:seen".to_string(),
+            n => format!("github:concurrent-{n}"),
+        };
+        let mut commit = Commit {
+            delivery: Some(delivery_record(&id, None, at(10))),
+            findings: vec![guarded(record.clone(), None)],
+            ..Commit::default()
+        };
+        if n == 7 {
+            // Decided on version 5 of a group that is at version 1.
+            let stale = Versioned {
+                value: group.clone(),
+                version: 5,
+            };
+            commit.group = Some(Guarded::replacing(group.clone(), Some(&stale)));
+        }
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { (n, record.fingerprint, store.commit(commit).await) })
+    });
+    for task in commits.collect::<Vec<_>>() {
+        let (n, fingerprint, result) = task.await?;
+        match n {
+            7 => expect_conflict(result)?,
+            12 => expect_duplicate(result, "github:seen")?,
+            _ => ensure!(result.is_ok(), "commit {n}: {result:?}"),
+        }
+        let written = store.get_finding(&fingerprint).await?.is_some();
+        ensure!(
+            written == !matches!(n, 7 | 12),
+            "commit {n}: finding written = {written}"
+        );
+    }
+    assert_eq!(
+        store.get_group(&group.key).await?.map(|g| g.version),
+        Some(1)
+    );
     Ok(())
 }
 
@@ -1120,6 +1177,56 @@ async fn read_event_returns_each_part(store: Arc<dyn Store>) -> Result<()> {
     assert_eq!(read.finding.map(|f| f.value.group_key), Some(group.key));
     assert_eq!(read.group, None);
     assert_eq!(read.installation, None);
+    Ok(())
+}
+
+/// Many event reads at once, as a worker's lanes make them (DynamoDB sends those that arrive
+/// while one is in flight in one request): each sees exactly its own records.
+async fn concurrent_event_reads_each_see_their_own_records(store: Arc<dyn Store>) -> Result<()> {
+    // Findings 1..=12 are stored (each with its delivery); 13..=24 are not.
+    for n in 1..=12u64 {
+        store
+            .commit(Commit {
+                delivery: Some(delivery_record(&format!("github:read-{n}"), None, at(0))),
+                findings: vec![guarded(finding_record(&sample_finding(9, n), at(0)), None)],
+                ..Commit::default()
+            })
+            .await?;
+    }
+    let reads = (1..=24u64).map(|n| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let finding = sample_finding(9, n);
+            let fingerprint = finding_record(&finding, at(0)).fingerprint;
+            let group = group_key_of(&finding);
+            let delivery = format!("github:read-{n}");
+            let read = store
+                .read_event(EventKeys {
+                    delivery: &delivery,
+                    finding: &fingerprint,
+                    group: &group,
+                    installation: None,
+                })
+                .await;
+            (n, fingerprint, read)
+        })
+    });
+    for task in reads.collect::<Vec<_>>() {
+        let (n, fingerprint, read) = task.await?;
+        let read = read?;
+        let stored = n <= 12;
+        ensure!(
+            read.finding.as_ref().map(|f| &f.value.fingerprint) == stored.then_some(&fingerprint),
+            "read {n}: finding {:?}",
+            read.finding
+        );
+        ensure!(
+            read.delivery.as_ref().map(|d| d.id.clone())
+                == stored.then(|| format!("github:read-{n}")),
+            "read {n}: delivery {:?}",
+            read.delivery
+        );
+    }
     Ok(())
 }
 

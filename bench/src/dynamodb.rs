@@ -3,6 +3,8 @@
 //!
 //! - `dynamodb_raw_conditional_puts_per_sec_1_task`: DynamoDB Local's own ceiling on this machine
 //!   (one conditional PutItem per request, one task): the yardstick for events/s.
+//! - `dynamodb_raw_read_then_transaction_per_sec_1_task`: the same for an event's prescribed shape
+//!   with nothing of scantix in it (one 4-key BatchGetItem, one 6-put TransactWriteItems).
 //! - `dynamodb_round_trips_<case>`: requests per event along one group's life
 //!   (`payloads::lifecycle`) with draft tickets (no tracker: the default), with the breakdown by
 //!   operation; `dynamodb_round_trips_tracker_<case>`: the same with a tracker (the in-memory
@@ -26,7 +28,7 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use scantix_app::ingest::GithubIngest;
 use scantix_core::identity::GroupKey;
 use scantix_core::memory::counted_tracker::Counted;
@@ -38,6 +40,7 @@ use scantix_core::records::{TicketRef, TicketState};
 use scantix_core::ticket::TicketContent;
 use scantix_dynamodb::DynamoStore;
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -59,7 +62,10 @@ const BIG_GROUP: u64 = 10_000;
 const BIG_GROUP_JOINS: u64 = 50;
 
 /// A DynamoStore on DynamoDB Local whose client counts its requests, over a new table (no stream).
-async fn counted_store(endpoint: &str, label: &str) -> Result<(DynamoStore, RequestCounter)> {
+pub(crate) async fn counted_store(
+    endpoint: &str,
+    label: &str,
+) -> Result<(DynamoStore, RequestCounter)> {
     let counter = RequestCounter::new();
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -127,6 +133,57 @@ async fn raw_puts(endpoint: &str) -> Result<()> {
     })
     .await?;
     rate("dynamodb_raw_conditional_puts_per_sec_1_task", &tally);
+
+    // The shape the storage design prescribes for an event, with no scantix in it: one
+    // BatchGetItem of 4 keys, then one TransactWriteItems of 6 conditional puts of about 1 KB
+    // (a join writes its finding, group, delivery, audit item and two index entries). The best
+    // an event can do on this server; `dynamodb_events_per_sec_joining_1_task` set against it
+    // is what scantix itself costs.
+    let doc = AttributeValue::S(format!("{{\"pad\":\"{}\"}}", "x".repeat(1_000)));
+    let tally = measure::run(async |_| {
+        let n = next.get();
+        next.set(n + 1);
+        let keys = (0..4).map(|k| {
+            HashMap::from([
+                (
+                    "pk".to_string(),
+                    AttributeValue::S(format!("SHAPE#{n}#{k}")),
+                ),
+                ("sk".to_string(), AttributeValue::S("S".into())),
+            ])
+        });
+        let read = KeysAndAttributes::builder()
+            .set_keys(Some(keys.collect()))
+            .consistent_read(true)
+            .build()
+            .context("keys")?;
+        client
+            .batch_get_item()
+            .request_items(&table, read)
+            .send()
+            .await
+            .context("a raw batch get")?;
+        let puts = (0..6).map(|k| {
+            let put = Put::builder()
+                .table_name(&table)
+                .item("pk", AttributeValue::S(format!("SHAPE#{n}#{k}")))
+                .item("sk", AttributeValue::S("S".into()))
+                .item("doc", doc.clone())
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .context("a put")?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        });
+        client
+            .transact_write_items()
+            .set_transact_items(Some(puts.collect::<Result<_>>()?))
+            .send()
+            .await
+            .context("a raw transaction")?;
+        Ok(())
+    })
+    .await?;
+    rate("dynamodb_raw_read_then_transaction_per_sec_1_task", &tally);
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! - `ack_ms_p50/p99_in_process`: `GithubReceiver::handle` over DynamoStore (verify, read, one
 //!   conditional PutItem): what GitHub waits for, without the Lambda runtime around it.
 //! - `worker_deliveries_per_sec_in_process`: `Worker::apply` over a stream batch
+//!   (with `worker_requests_per_delivery`, `worker_requests_by_call` and `worker_mean_ms_per_request`)
 //!   (`scantix_wiring::worker::apply_batch`), over DynamoStore and the draft tracker, batches of 10
 //!   new deliveries over 20 groups (as the stream mapping delivers them).
 //! - Per function binary, the sweeper included (release, under `cargo lambda watch`'s runtime
@@ -47,7 +48,7 @@ pub fn run(endpoint: &str) -> Result<()> {
             .context("creating the bench table")?;
         let store: Arc<dyn Store> = Arc::new(store);
         ack_in_process(&store).await?;
-        worker_in_process(&store).await?;
+        worker_in_process(endpoint).await?;
         match std::env::var("SCANTIX_TEST_CARGO_LAMBDA") {
             Ok(cargo_lambda) if !cargo_lambda.is_empty() => {
                 processes(Path::new(&cargo_lambda), endpoint, &table).await
@@ -114,7 +115,11 @@ async fn ack_in_process(store: &Arc<dyn Store>) -> Result<()> {
     Ok(())
 }
 
-async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
+async fn worker_in_process(endpoint: &str) -> Result<()> {
+    // Its own table, no stream (the batches are made here), with requests counted.
+    let (store, counter) = crate::dynamodb::counted_store(endpoint, "worker").await?;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let store = &store;
     let executor = Arc::new(scantix_app::execute::Executor::new(
         store.clone(),
         Arc::new(DraftTracker::new()),
@@ -131,6 +136,7 @@ async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
         })
         .collect::<Result<_>>()?;
     let mut applied = 0;
+    let before = counter.requests();
     let started = Instant::now();
     for batch in &batches {
         let response = apply_batch(&worker, batch).await;
@@ -143,6 +149,13 @@ async fn worker_in_process(store: &Arc<dyn Store>) -> Result<()> {
         "worker_deliveries_per_sec_in_process",
         format!("{:.0}", applied as f64 / started.elapsed().as_secs_f64()),
     );
+    let requests = counter.requests().since(&before);
+    figure(
+        "worker_requests_per_delivery",
+        format!("{:.2}", requests.total() as f64 / applied.max(1) as f64),
+    );
+    figure("worker_requests_by_call", &requests);
+    figure("worker_mean_ms_per_request", requests.mean_millis());
     Ok(())
 }
 

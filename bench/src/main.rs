@@ -1,5 +1,7 @@
-//! `cargo run --release -p bench [-- --dynamodb-endpoint URL]`: prints scantix's measured figures,
-//! one `name: value` line each. Not a test: nothing here asserts a timing.
+//! `cargo run --release -p bench [-- --dynamodb-endpoint URL] [--only FAMILY,…]`: prints
+//! scantix's measured figures, one `name: value` line each. Not a test: nothing here asserts a
+//! timing. `--only` runs some families (`decision_path`, `tracker_calls`, `sarif`, `dynamodb`,
+//! `functions`); the default is all.
 //!
 //! # Layout
 //! - [`decision_path`]: events/s and per-stage costs on one core, over the in-memory store.
@@ -35,7 +37,8 @@ fn main() -> Result<()> {
         return sarif::child(mode, std::path::Path::new(file));
     }
     let started = Instant::now();
-    let endpoint = dynamodb_endpoint()?;
+    let Arguments { endpoint, only } = arguments()?;
+    let wanted = |family: &str| only.as_ref().is_none_or(|o| o.iter().any(|f| f == family));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let profile = if cfg!(debug_assertions) {
         "debug"
@@ -50,9 +53,15 @@ fn main() -> Result<()> {
     // Other work on the machine moves every figure: say how busy it was.
     figure("load_average_1m_at_start", load_average());
 
-    decision_path::run()?;
-    tracker_calls::run()?;
-    sarif::run()?;
+    if wanted("decision_path") {
+        decision_path::run()?;
+    }
+    if wanted("tracker_calls") {
+        tracker_calls::run()?;
+    }
+    if wanted("sarif") {
+        sarif::run()?;
+    }
     match endpoint {
         Some(endpoint) => {
             // DynamoDB Local keeps every stream record of every table it serves, and each write
@@ -60,8 +69,12 @@ fn main() -> Result<()> {
             // ~30 ms after 20,000 writes to another table with a stream; no slowdown when that
             // table has none). AWS's streams are a separate service. So the round-trip family's
             // tables have no stream, and the deployed shape's (which needs it) comes last.
-            dynamodb::run(&endpoint)?;
-            functions::run(&endpoint)?;
+            if wanted("dynamodb") {
+                dynamodb::run(&endpoint)?;
+            }
+            if wanted("functions") {
+                functions::run(&endpoint)?;
+            }
         }
         None => figure(
             "dynamodb",
@@ -76,19 +89,41 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `--dynamodb-endpoint URL` (or `=URL`), else `$SCANTIX_TEST_DYNAMODB_ENDPOINT`.
-fn dynamodb_endpoint() -> Result<Option<String>> {
+struct Arguments {
+    endpoint: Option<String>,
+    /// The families to run; `None` is all.
+    only: Option<Vec<String>>,
+}
+
+/// `--dynamodb-endpoint URL` (or `=URL`, else `$SCANTIX_TEST_DYNAMODB_ENDPOINT`) and
+/// `--only A,B` (or `=A,B`).
+fn arguments() -> Result<Arguments> {
     let mut args = std::env::args().skip(1);
-    let mut endpoint = None;
+    let (mut endpoint, mut only) = (None, None);
     while let Some(arg) = args.next() {
-        endpoint = match arg.strip_prefix("--dynamodb-endpoint") {
-            Some("") => Some(args.next().context("--dynamodb-endpoint needs a URL")?),
-            Some(value) if value.starts_with('=') => Some(value[1..].to_owned()),
-            _ => bail!("unknown argument {arg:?}; usage: bench [--dynamodb-endpoint URL]"),
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag.to_owned(), Some(value.to_owned())),
+            None => (arg.clone(), None),
         };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .with_context(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--dynamodb-endpoint" => endpoint = Some(value()?),
+            "--only" => only = Some(value()?.split(',').map(str::to_owned).collect()),
+            _ => bail!(
+                "unknown argument {arg:?}; usage: bench [--dynamodb-endpoint URL] [--only FAMILY,...]"
+            ),
+        }
     }
     let endpoint = endpoint.or_else(|| std::env::var(ENDPOINT_VARIABLE).ok());
-    Ok(endpoint.filter(|e| !e.is_empty()))
+    Ok(Arguments {
+        endpoint: endpoint.filter(|e| !e.is_empty()),
+        only,
+    })
 }
 
 /// The 1-minute load average from `/proc/loadavg` (Linux), `unknown` elsewhere.

@@ -1,6 +1,6 @@
 //! The local app: the embedded store (an SQLite database in a directory, or a throwaway in-memory
 //! one), the tracker the environment names (drafts kept with their groups unless
-//! `SCANTIX_TRACKER` names a tracker), the executor and the GitHub and Jira ingests in front of
+//! `SCANTIX_TRACKER` names a tracker), the executor and the GitHub, Jira and Linear ingests in front of
 //! them, judging alerts by the settings of `--config` (or the defaults: the bundled Rego policy)
 //! as a deployment judges a repository's: the product as the Lambda functions run it, minus the
 //! cloud.
@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use scantix_app::execute::{Executor, ExecutorSettings};
 use scantix_app::ingest::jira::JiraAuthenticity;
-use scantix_app::ingest::{GithubIngest, JiraIngest, ServiceNowIngest};
+use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use scantix_app::repo_settings::RepoSettings;
 use scantix_app::sweep::{Drain, DrainReport, drain_queued};
 use scantix_core::memory::store::MemoryStore;
@@ -38,6 +38,12 @@ pub const JIRA_SECRET_ENV: &str = "SCANTIX_JIRA_WEBHOOK_SECRET";
 /// The secret used when `SCANTIX_JIRA_WEBHOOK_SECRET` is unset; one machine only, as above.
 pub const DEFAULT_JIRA_SECRET: &str = "scantix-local-jira-secret";
 
+/// Environment variable holding the signing secret Linear deliveries are checked with (the
+/// webhook's, from Linear's settings).
+pub const LINEAR_SECRET_ENV: &str = "SCANTIX_LINEAR_WEBHOOK_SECRET";
+
+/// The secret used when `SCANTIX_LINEAR_WEBHOOK_SECRET` is unset; one machine only, as above.
+pub const DEFAULT_LINEAR_SECRET: &str = "scantix-local-linear-secret";
 /// The secret ServiceNow business-rule deliveries are checked (and `deliver --source servicenow`
 /// signs) with.
 pub const SERVICENOW_SECRET_ENV: &str = "SCANTIX_SERVICENOW_WEBHOOK_SECRET";
@@ -182,6 +188,10 @@ pub struct LocalApp {
     pub jira_secret: Secret,
     /// Whether `jira_secret` is [`DEFAULT_JIRA_SECRET`].
     pub default_jira_secret: bool,
+    /// Receives Linear deliveries exactly as the Linear webhook function does.
+    pub linear: LinearIngest,
+    /// Whether the Linear secret is [`DEFAULT_LINEAR_SECRET`].
+    pub default_linear_secret: bool,
     /// Receives what scantix's ServiceNow business rule posts, as the servicenow-webhook function
     /// does (states from `SERVICENOW_SETTINGS`).
     pub servicenow: ServiceNowIngest,
@@ -223,12 +233,14 @@ impl LocalApp {
         let (secret, default_secret) = webhook_secret(SECRET_ENV, DEFAULT_SECRET)?;
         let (jira_secret, default_jira_secret) =
             webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
+        let (linear_secret, default_linear_secret) =
+            webhook_secret(LINEAR_SECRET_ENV, DEFAULT_LINEAR_SECRET)?;
         let (servicenow_secret, default_servicenow_secret) =
             webhook_secret(SERVICENOW_SECRET_ENV, DEFAULT_SERVICENOW_SECRET)?;
         let servicenow_states = scantix_wiring::servicenow_states_from_env()
             .context("reading the ServiceNow states (SERVICENOW_SETTINGS)")?;
         let tracker = tracker_from_env().context(
-            "setting up the tracker (SCANTIX_TRACKER and the JIRA_* variables, see --help)",
+            "setting up the tracker (SCANTIX_TRACKER and the JIRA_* or LINEAR_* variables, see --help)",
         )?;
         // A `tracker` section naming another tracker than the one the environment set up is set
         // aside, as a deployment sets it aside (the credentials are the environment's); said on
@@ -259,6 +271,8 @@ impl LocalApp {
                 JiraAuthenticity::Signature(jira_secret.clone()),
                 executor.clone(),
             ),
+            linear: LinearIngest::new(linear_secret, executor.clone()),
+            default_linear_secret,
             servicenow: ServiceNowIngest::new(
                 servicenow_secret.clone(),
                 servicenow_states,

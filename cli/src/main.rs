@@ -60,8 +60,10 @@ Environment:
                                [default: scantix-local-secret, fit for one machine only]
   SCANTIX_JIRA_WEBHOOK_SECRET  the secret Jira deliveries are signed and checked with
                                (X-Hub-Signature) [default: scantix-local-jira-secret, likewise]
+  SCANTIX_LINEAR_WEBHOOK_SECRET  the signing secret Linear deliveries are checked with
+                               (Linear-Signature) [default: scantix-local-linear-secret, likewise]
   SCANTIX_TRACKER              where tickets go: draft (default: drafts kept in the store), jira,
-                               or github (GitHub Issues, acting with GITHUB_TOKEN)
+                               github (GitHub Issues, acting with GITHUB_TOKEN) or linear
   SCANTIX_GITHUB_ISSUES_REPO   with SCANTIX_TRACKER=github: one owner/name for every ticket
                                [default: each ticket in its alerts' repository]
   JIRA_URL, JIRA_PROJECT       with SCANTIX_TRACKER=jira: the Jira site and the project key (SEC)
@@ -69,6 +71,9 @@ Environment:
   JIRA_EMAIL, JIRA_API_TOKEN   Jira Cloud credentials (an Atlassian API token)
   JIRA_TOKEN                   Jira Data Center credentials (a personal access token)
   JIRA_SETTINGS                optional JSON of the full Jira settings (issue type, priorities, ...)
+  LINEAR_TEAM                  with SCANTIX_TRACKER=linear: the team's key (SEC)
+  LINEAR_API_KEY               a Linear personal API key (or LINEAR_OAUTH_TOKEN: an OAuth app's token)
+  LINEAR_SETTINGS              optional JSON of the full Linear settings (api-url, group-link-base, ...)
   GITHUB_TOKEN                 the token `sync` reads GitHub with (see --token-env), and the
                                GitHub Issues tracker writes with
   GITHUB_API_URL               the API `sync` reads [default: https://api.github.com]
@@ -79,7 +84,7 @@ The store is an SQLite database (.scantix/store.sqlite3 by default): several sca
 
 #[derive(Subcommand)]
 enum Command {
-    /// Receive webhooks over HTTP (POST /webhooks/github, POST /webhooks/jira, GET /healthz).
+    /// Receive webhooks over HTTP (POST /webhooks/github, /webhooks/jira, /webhooks/linear; GET /healthz).
     Serve(serve::ServeArgs),
     /// Deliver webhook payload files as GitHub (or Jira) would, in-process; one JSON line per action.
     Deliver(deliver::DeliverArgs),

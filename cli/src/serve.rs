@@ -1,10 +1,13 @@
 //! `scantix serve`: a local HTTP endpoint GitHub or Jira (through a tunnel) or `curl` can deliver
-//! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`) with its
+//! webhooks to. Each request goes to `GithubIngest::handle` (or `JiraIngest::handle`,
+//! `LinearIngest::handle`) with its
 //! headers and raw body, exactly as the Lambda functions do; each event is committed to the store
 //! before its answer goes back. Every answer is JSON, the server's own refusals included (a body
 //! over the limit, an unknown path, a wrong method), as the Lambda functions answer.
 
-use crate::local::{JIRA_SECRET_ENV, LocalApp, SECRET_ENV, SERVICENOW_SECRET_ENV};
+use crate::local::{
+    JIRA_SECRET_ENV, LINEAR_SECRET_ENV, LocalApp, SECRET_ENV, SERVICENOW_SECRET_ENV,
+};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
@@ -38,6 +41,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     for (default, var) in [
         (app.default_secret, SECRET_ENV),
         (app.default_jira_secret, JIRA_SECRET_ENV),
+        (app.default_linear_secret, LINEAR_SECRET_ENV),
         (app.default_servicenow_secret, SERVICENOW_SECRET_ENV),
     ] {
         if default && !addr.ip().is_loopback() {
@@ -51,7 +55,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     // On stdout, so a script (or a test) that asked for port 0 learns the port.
     println!(
         "scantix listening on http://{addr} (POST /webhooks/github, POST /webhooks/jira, POST \
-         /webhooks/servicenow, GET /healthz); store: {}; tracker: {}",
+         /webhooks/linear, POST /webhooks/servicenow, GET /healthz); store: {}; tracker: {}",
         app.location(),
         app.tracker()
     );
@@ -60,6 +64,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/webhooks/github", post(webhook))
         .route("/webhooks/jira", post(jira_webhook))
+        .route("/webhooks/linear", post(linear_webhook))
         .route("/webhooks/servicenow", post(servicenow_webhook))
         .route("/healthz", get(healthz))
         .fallback(not_found)
@@ -104,6 +109,19 @@ async fn jira_webhook(
     respond(app.jira.handle(&headers, query.as_deref(), &body).await)
 }
 
+/// One Linear delivery (signature and `webhookTimestamp` checked as the function checks them).
+async fn linear_webhook(
+    State(app): State<Arc<LocalApp>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&rejection),
+    };
+    respond(app.linear.handle(&headers, &body).await)
+}
+
 /// One delivery from scantix's ServiceNow business rule.
 async fn servicenow_webhook(
     State(app): State<Arc<LocalApp>>,
@@ -143,7 +161,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         serde_json::json!({
             "error": "not_found",
-            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/servicenow and GET /healthz",
+            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/linear, POST /webhooks/servicenow and GET /healthz",
         }),
     )
 }

@@ -15,8 +15,9 @@
 
 use crate::ingest::github::{Work, read_delivery};
 use crate::ingest::jira::read_jira_delivery;
+use crate::ingest::linear::read_linear_delivery;
 use crate::ingest::servicenow::read_servicenow_delivery;
-use crate::ingest::{Delivered, GithubIngest, JiraIngest, ServiceNowIngest};
+use crate::ingest::{Delivered, GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
 use scantix_core::event::TicketEvent;
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
@@ -48,6 +49,8 @@ pub struct Worker {
     jira: Option<JiraIngest>,
     /// `None` when the deployment has no ServiceNow: its items then fail (and wait for replay).
     servicenow: Option<ServiceNowIngest>,
+    /// `None` when the deployment has no Linear: Linear items then fail (and wait for replay).
+    linear: Option<LinearIngest>,
     /// What applies SARIF uploads ([`NotYetApplied`] until the analysis engine is wired).
     uploads: Arc<dyn AnalysisApplier>,
 }
@@ -59,6 +62,7 @@ impl Worker {
             github,
             jira,
             servicenow: None,
+            linear: None,
             uploads: Arc::new(NotYetApplied),
         }
     }
@@ -66,6 +70,12 @@ impl Worker {
     /// Applies ServiceNow deliveries with `ingest`.
     pub fn with_servicenow(mut self, ingest: ServiceNowIngest) -> Worker {
         self.servicenow = Some(ingest);
+        self
+    }
+
+    /// Applies Linear items with `linear`.
+    pub fn with_linear(mut self, linear: LinearIngest) -> Worker {
+        self.linear = Some(linear);
         self
     }
 
@@ -110,6 +120,13 @@ impl Worker {
                     Some(servicenow) => servicenow.apply(&item.id, &read).await,
                     None => Delivered::failed(
                         "no ServiceNow is configured for this deployment".into(),
+                        false,
+                    ),
+                },
+                Ok(ItemWork::Linear(event)) => match &self.linear {
+                    Some(linear) => linear.apply(&item.id, &event).await,
+                    None => Delivered::failed(
+                        "no Linear is configured for this deployment".into(),
                         false,
                     ),
                 },
@@ -230,6 +247,7 @@ enum ItemWork {
     Jira(TicketEvent),
     /// Read, not yet interpreted: what its state means is the ServiceNow ingest's setting.
     ServiceNow(scantix_webhooks::servicenow::ServiceNowDelivery),
+    Linear(TicketEvent),
     /// A SARIF upload: its body is not read here (a SARIF file, checked at the door, or stored
     /// in parts and not in the item at all); its target says what it is.
     Upload,
@@ -243,6 +261,7 @@ impl ReadItem {
             InboxSource::ServiceNow => {
                 read_servicenow_delivery(&item.body).map(ItemWork::ServiceNow)
             }
+            InboxSource::Linear => read_linear_delivery(&item.body).map(ItemWork::Linear),
             InboxSource::Upload => Ok(ItemWork::Upload),
         };
         ReadItem { item, work }
@@ -266,7 +285,11 @@ impl ReadItem {
             Ok(ItemWork::Github(Work::Installation(change))) => {
                 format!("installation:{}", change.installation_id)
             }
-            Ok(ItemWork::Github(Work::Ticket(event)) | ItemWork::Jira(event)) => {
+            Ok(
+                ItemWork::Github(Work::Ticket(event))
+                | ItemWork::Jira(event)
+                | ItemWork::Linear(event),
+            ) => {
                 format!("ticket:{}:{}", event.tracker, event.ticket_key)
             }
             Ok(ItemWork::ServiceNow(read)) => format!(
@@ -331,5 +354,22 @@ mod tests {
         broken.body = b"{not json".to_vec();
         let broken = ReadItem::read(broken);
         assert!(matches!(broken.work, Err(Delivered::Rejected { .. })));
+    }
+
+    #[test]
+    fn a_linear_item_goes_in_its_tickets_lane() {
+        let body = br#"{"action":"update","type":"Issue","webhookTimestamp":1,
+            "actor":{"id":"u-1","name":"Ada"},
+            "data":{"identifier":"SEC-12","state":{"name":"Done","type":"completed"}}}"#;
+        let item = InboxItem::received(
+            InboxSource::Linear,
+            "linear:d-1".into(),
+            "linear",
+            body,
+            chrono::Utc::now(),
+        );
+        let read = ReadItem::read(item);
+        assert_eq!(read.subject(), "ticket:linear:SEC-12");
+        assert!(matches!(read.work, Ok(ItemWork::Linear(_))));
     }
 }

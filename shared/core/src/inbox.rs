@@ -24,6 +24,7 @@ pub enum InboxSource {
     /// scantix's business rule in ServiceNow (`infra/servicenow/`).
     #[serde(rename = "servicenow")]
     ServiceNow,
+    Linear,
     /// A CI job's SARIF upload (the upload endpoint); what it is about is in [`InboxItem::upload`].
     Upload,
 }
@@ -34,6 +35,7 @@ impl InboxSource {
             InboxSource::Github => "github",
             InboxSource::Jira => "jira",
             InboxSource::ServiceNow => "servicenow",
+            InboxSource::Linear => "linear",
             InboxSource::Upload => "upload",
         }
     }
@@ -52,12 +54,12 @@ pub enum InboxStatus {
 /// One delivery as received: the raw body exactly as signed, and what is needed to apply it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxItem {
-    /// `github:<X-GitHub-Delivery>`, `jira:<webhook identifier>` or `upload:<digest of what the
+    /// `github:<X-GitHub-Delivery>`, `jira:<webhook identifier>`, `linear:<Linear-Delivery>` or `upload:<digest of what the
     /// upload is>` (see `scantix_app::ingest::upload`): the same id the engine's
     /// delivery records use, so applying an item twice is recognised downstream too.
     pub id: String,
     pub source: InboxSource,
-    /// GitHub's `X-GitHub-Event` (`code_scanning_alert`, …); `jira` for Jira deliveries.
+    /// GitHub's `X-GitHub-Event` (`code_scanning_alert`, …); `jira` or `linear` for trackers'.
     pub event: String,
     pub received_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,

@@ -1,6 +1,7 @@
 //! Webhook signatures of the `sha256=<hex>` kind: HMAC-SHA256 of the raw request body under a
-//! shared secret. GitHub sends it as `X-Hub-Signature-256`, Jira as `X-Hub-Signature`; this module
-//! knows only the header *value*, so it serves both.
+//! shared secret. GitHub sends it as `X-Hub-Signature-256`, Jira as `X-Hub-Signature`, Linear as
+//! `Linear-Signature` with the bare hex digest (no `sha256=`); this module knows only the header
+//! *value*, so it serves all three.
 //!
 //! Check the signature over the exact bytes received, before parsing anything: re-serialised JSON
 //! would not hash the same.
@@ -62,6 +63,37 @@ pub fn verify_signature(
     // `verify_slice` compares in constant time, so response timing says nothing about how much
     // of a forged signature was right.
     mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
+}
+
+/// Checks a bare hex digest (Linear's `Linear-Signature`: the HMAC-SHA256 of the raw body, 64 hex
+/// digits, no prefix) against `body`, in constant time, as [`verify_signature`] does.
+pub fn verify_hex_signature(
+    secret: &[u8],
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let digest = header.map(str::trim).unwrap_or_default();
+    if digest.is_empty() {
+        return Err(SignatureError::Missing);
+    }
+    if digest.len() != HEX_DIGEST_LEN {
+        return Err(SignatureError::Malformed {
+            reason: "expected 64 hex digits",
+        });
+    }
+    let tag = hex::decode(digest).map_err(|_| SignatureError::Malformed {
+        reason: "the digest is not hexadecimal",
+    })?;
+    let mut mac = mac_for(secret);
+    mac.update(body);
+    mac.verify_slice(&tag).map_err(|_| SignatureError::Mismatch)
+}
+
+/// The bare hex digest Linear would send for `body` under `secret`: tests sign deliveries with it.
+pub fn sign_hex(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = mac_for(secret);
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The header value a sender with `secret` would attach to `body` (`sha256=` + lowercase hex), as
@@ -189,6 +221,31 @@ mod tests {
             verify_signature(SECRET, BODY, Some(&format!(" {good}\t"))),
             Ok(())
         );
+    }
+
+    #[test]
+    fn linear_signatures_are_the_bare_hex_digest() {
+        let digest = sign_hex(SECRET, BODY);
+        assert_eq!(format!("sha256={digest}"), sign(SECRET, BODY));
+        assert_eq!(verify_hex_signature(SECRET, BODY, Some(&digest)), Ok(()));
+        assert_eq!(
+            verify_hex_signature(SECRET, b"Hello, World?", Some(&digest)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_hex_signature(SECRET, BODY, None),
+            Err(SignatureError::Missing)
+        );
+        let prefixed = sign(SECRET, BODY);
+        assert!(matches!(
+            verify_hex_signature(SECRET, BODY, Some(&prefixed)),
+            Err(SignatureError::Malformed { .. })
+        ));
+        let not_hex = format!("{}zz", &digest[..62]);
+        assert!(matches!(
+            verify_hex_signature(SECRET, BODY, Some(&not_hex)),
+            Err(SignatureError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
-//! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App), `servicenow` or `email` |
+//! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App), `linear`, `servicenow` or `email` |
 //! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
 //! | `JIRA_SETTINGS` | optional JSON of the full `jira` settings (issue type, priorities, labels, …) |
+//! | `LINEAR_TEAM` | with `linear`: the team's key (`SEC`) tickets are filed in |
+//! | `LINEAR_OAUTH_TOKEN` (deployed: an OAuth app's token) or `LINEAR_API_KEY` (local: a personal API key) | Linear credentials |
+//! | `LINEAR_SETTINGS` | optional JSON of the full `linear` settings (`api-url`, `group-link-base`, `max-attempts`, …) |
 //! | `SERVICENOW_URL`, `SERVICENOW_TABLE` | the ServiceNow instance and table (`incident` by default) |
 //! | `SERVICENOW_USER` + `SERVICENOW_PASSWORD` (Basic), or `SERVICENOW_CLIENT_ID` + `SERVICENOW_CLIENT_SECRET` (OAuth client credentials; `SERVICENOW_USER` then names the OAuth application's user) | ServiceNow credentials |
 //! | `SERVICENOW_SETTINGS` | optional JSON of the full `servicenow` settings (fields, urgency/impact, states, resolve fields, …) |
@@ -23,7 +26,8 @@
 //!
 //! # Secrets
 //! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
-//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `SCANTIX_UPLOAD_TOKEN_SECRET`, `SERVICENOW_PASSWORD`,
+//! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `LINEAR_API_KEY`, `LINEAR_OAUTH_TOKEN`,
+//! `LINEAR_WEBHOOK_SECRET`, `SCANTIX_UPLOAD_TOKEN_SECRET`, `SERVICENOW_PASSWORD`,
 //! `SERVICENOW_CLIENT_SECRET`, `SERVICENOW_WEBHOOK_SECRET`, `SMTP_PASSWORD`) can be given three
 //! ways, first found wins:
 //! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
@@ -62,6 +66,7 @@ use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
+use scantix_linear::{LinearAuth, LinearSettings, LinearTracker};
 use scantix_servicenow::{ServiceNowAuth, ServiceNowSettings, ServiceNowStates, ServiceNowTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +95,9 @@ pub const SECRET_NAMES: &[&str] = &[
     "JIRA_TOKEN",
     "JIRA_WEBHOOK_SECRET",
     "JIRA_WEBHOOK_TOKEN",
+    "LINEAR_API_KEY",
+    "LINEAR_OAUTH_TOKEN",
+    "LINEAR_WEBHOOK_SECRET",
     "SCANTIX_UPLOAD_TOKEN_SECRET",
     "SERVICENOW_PASSWORD",
     "SERVICENOW_CLIENT_SECRET",
@@ -241,6 +249,10 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             Ok(Arc::new(JiraTracker::new(settings, auth)?))
         }
         "github" => Ok(Arc::new(github_issues_from_env()?)),
+        "linear" => {
+            let (settings, auth) = linear_from_env()?;
+            Ok(Arc::new(LinearTracker::new(settings, auth)?))
+        }
         "servicenow" => {
             let (settings, auth) = servicenow_from_env()?;
             Ok(Arc::new(ServiceNowTracker::new(settings, auth)?))
@@ -251,7 +263,7 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
         }
         other => Err(WiringError::Invalid {
             var: "SCANTIX_TRACKER",
-            why: format!("`{other}`: expected draft, jira, github, servicenow or email"),
+            why: format!("`{other}`: expected draft, jira, github, linear, servicenow or email"),
         }),
     }
 }
@@ -289,6 +301,30 @@ pub fn jira_from_env() -> Result<(JiraSettings, JiraAuth), WiringError> {
                 Some(token) => token,
                 None => required_secret("JIRA_API_TOKEN")?,
             },
+        },
+    };
+    Ok((settings, auth))
+}
+
+/// Linear settings and credentials from the environment: `LINEAR_SETTINGS` (JSON) or
+/// `LINEAR_TEAM`, and the OAuth app's token (deployments) or else a personal API key (local runs).
+pub fn linear_from_env() -> Result<(LinearSettings, LinearAuth), WiringError> {
+    let settings = match optional("LINEAR_SETTINGS") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "LINEAR_SETTINGS",
+            why: e.to_string(),
+        })?,
+        None => LinearSettings::new(var("LINEAR_TEAM")?),
+    };
+    let auth = match secret("LINEAR_OAUTH_TOKEN")? {
+        Some(token) => LinearAuth::OAuth(token),
+        None => match secret("LINEAR_API_KEY")? {
+            Some(key) => LinearAuth::ApiKey(key),
+            None => {
+                return Err(WiringError::Missing(
+                    "LINEAR_OAUTH_TOKEN (or LINEAR_API_KEY)",
+                ));
+            }
         },
     };
     Ok((settings, auth))

@@ -6,7 +6,7 @@ use crate::{
     servicenow_states_from_env, store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
-use scantix_app::ingest::{GithubIngest, JiraIngest, ServiceNowIngest};
+use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
 use scantix_app::uploads::ApplyAnalyses;
 use scantix_app::worker::{ReadItem, Worker};
@@ -34,6 +34,7 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
     let executor = Arc::new(executor);
     let mut github = GithubIngest::for_worker(executor.clone());
     let mut jira = JiraIngest::for_worker(executor.clone());
+    let mut linear = LinearIngest::for_worker(executor.clone());
     // ServiceNow deliveries are applied where ServiceNow is the tracker.
     let mut servicenow = match optional("SCANTIX_TRACKER").as_deref() {
         Some("servicenow") => Some(ServiceNowIngest::for_worker(
@@ -49,12 +50,15 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
         github = github.with_settings(SettingsSource { clients, cache });
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());
+            linear = linear.with_settings(source.clone());
             servicenow = servicenow.map(|s| s.with_settings(source.clone()));
         }
     }
     // SARIF uploads: applied as analyses under each repository's settings, as its alerts are.
     let uploads = ApplyAnalyses::new(github.executor().clone(), github.settings().cloned());
-    let worker = Worker::new(store, github, Some(jira)).with_uploads(Arc::new(uploads));
+    let worker = Worker::new(store, github, Some(jira))
+        .with_linear(linear)
+        .with_uploads(Arc::new(uploads));
     Ok(match servicenow {
         Some(servicenow) => worker.with_servicenow(servicenow),
         None => worker,

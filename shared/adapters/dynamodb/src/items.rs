@@ -207,13 +207,33 @@ pub(super) enum Write {
     Keep {
         item: Item,
     },
+    /// Changes some attributes of an item that exists (`expression`: `SET`, `REMOVE`, `ADD`),
+    /// and nothing where it does not: how an inbox item is settled. An update, not a put, so the
+    /// table's stream reports it as `MODIFY`. `names` must map `#pk` (the condition's).
+    Update {
+        key: Key,
+        expression: String,
+        names: Names,
+        values: Values,
+    },
 }
 
 impl Write {
+    /// An `Update`'s condition: the item exists.
+    pub const UPDATE_CONDITION: &str = "attribute_exists(#pk)";
+
     pub fn put(item: Item) -> Write {
         Write::Put {
             item,
             condition: None,
+        }
+    }
+
+    /// The item written (or deleted).
+    pub fn key(&self) -> Option<Key> {
+        match self {
+            Write::Put { item, .. } | Write::Keep { item } => Key::of(item),
+            Write::Delete { key } | Write::Update { key, .. } => Some(key.clone()),
         }
     }
 
@@ -223,6 +243,9 @@ impl Write {
         match self {
             Write::Put { item, .. } | Write::Keep { item } => item_size(item),
             Write::Delete { key } => key.pk.len() + key.sk.len() + PK.len() + SK.len(),
+            Write::Update { key, values, .. } => {
+                key.pk.len() + key.sk.len() + PK.len() + SK.len() + item_size(values)
+            }
         }
     }
 
@@ -261,6 +284,23 @@ impl Write {
                             doc.unwrap_or(AttributeValue::Null(true)),
                         ),
                     ])))
+                    .build()
+                    .map_err(build_error)?;
+                Ok(TransactWriteItem::builder().update(update).build())
+            }
+            Write::Update {
+                key,
+                expression,
+                names,
+                values,
+            } => {
+                let update = Update::builder()
+                    .table_name(table)
+                    .set_key(Some(key.into_item()))
+                    .update_expression(expression)
+                    .condition_expression(Write::UPDATE_CONDITION)
+                    .set_expression_attribute_names(Some(names))
+                    .set_expression_attribute_values(Some(values))
                     .build()
                     .map_err(build_error)?;
                 Ok(TransactWriteItem::builder().update(update).build())

@@ -8,6 +8,8 @@
 //! - [`lists`]: the list entries that index records (`L#…`, `M#…`, `AD#…`).
 //! - `items`: records ↔ items (keys, `doc`, versions); `inbox`: inbox items and their stream
 //!   images; `errors`: the SDK's errors → `StoreError`.
+//! - `group_commit`: concurrent commits sent in one transaction, each answered on its own;
+//!   `group_read`: concurrent event reads sent in one `BatchGetItem`.
 //! - `legacy`: groups written by the old code, upgraded when read, and `migrate` (all at once).
 //! - [`stream`]: a stream batch's inbox items applied in order, failures reported to Lambda.
 //!
@@ -53,14 +55,18 @@
 //! version 1; with `v` it writes only if `version = v` and stores `v + 1`.
 //!
 //! # Round trips
-//! `read_event` is one `BatchGetItem` (consistent reads); `commit` is one `TransactWriteItems`
-//! (more only beyond DynamoDB's 100 actions, which an event's commit never reaches); every `get_*`
+//! `read_event` is one `BatchGetItem` (consistent reads; shared with reads that arrive while one
+//! is in flight, `group_read`); `commit` is one `TransactWriteItems`
+//! (more only beyond DynamoDB's 100 actions, which an event's commit never reaches), shared with
+//! the commits that arrive while another is in flight (`group_commit`); every `get_*`
 //! is one `GetItem`; a list read is one `Query` per page and shard, plus one `BatchGetItem` for the
 //! records it names. Groups written by the old code (every finding inline) are upgraded the first
 //! time they are read ([`legacy`]).
 
 mod analysis;
 mod errors;
+mod group_commit;
+mod group_read;
 mod inbox;
 mod items;
 mod legacy;
@@ -121,6 +127,10 @@ pub struct DynamoStore {
     table: String,
     /// Bytes written by commits so far (the size DynamoDB bills writes by), for the benchmark.
     written: Arc<AtomicU64>,
+    /// Commits waiting to share a transaction (see `group_commit`).
+    group: Arc<group_commit::GroupCommit>,
+    /// Event reads waiting to share a request (see `group_read`).
+    reads: Arc<group_read::GroupRead>,
 }
 
 impl DynamoStore {
@@ -147,6 +157,8 @@ impl DynamoStore {
             client,
             table: table.into(),
             written: Arc::new(AtomicU64::new(0)),
+            group: Arc::default(),
+            reads: Arc::default(),
         }
     }
 
@@ -242,43 +254,48 @@ impl Inbox for DynamoStore {
         applied: &Applied,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        // UpdateItem, never a put: the stream reports it as MODIFY, which the worker's filter
-        // drops, so settling never runs the delivery again. The condition keeps a late settle of
-        // an item that expired meanwhile from creating a husk.
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Key::inbox(id).into_item()))
-            .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK);
-        let update = match applied {
-            Applied::Done { outcome } => update
-                .update_expression(
-                    "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending",
-                )
-                .expression_attribute_names("#status", STATUS)
-                .expression_attribute_names("#outcome", "outcome")
-                .expression_attribute_names("#settled", "settled_at")
-                .expression_attribute_names("#pending", PENDING)
-                .expression_attribute_values(":done", AttributeValue::S("done".into()))
-                .expression_attribute_values(":outcome", AttributeValue::S(outcome.clone()))
-                .expression_attribute_values(":at", AttributeValue::S(timestamp(at))),
-            Applied::Failed { error } | Applied::Deferred { reason: error } => update
-                .update_expression("SET #error = :error, #failed = :at ADD #attempts :one")
-                .expression_attribute_names("#error", LAST_ERROR)
-                .expression_attribute_names("#failed", "failed_at")
-                .expression_attribute_names("#attempts", ATTEMPTS)
-                .expression_attribute_values(":error", AttributeValue::S(error.clone()))
-                .expression_attribute_values(":at", AttributeValue::S(timestamp(at)))
-                .expression_attribute_values(":one", number(1)),
+        // An update, never a put: the stream reports it as MODIFY, which the worker's filter
+        // drops, so settling never runs the delivery again. Its condition (the item exists) keeps
+        // a late settle of an item that expired meanwhile from creating a husk. It shares a
+        // transaction with other lanes' commits when one is in flight (`group_commit`).
+        let mut names = HashMap::from([("#pk".to_string(), PK.to_string())]);
+        let mut values = HashMap::from([(":at".to_string(), AttributeValue::S(timestamp(at)))]);
+        let expression = match applied {
+            Applied::Done { outcome } => {
+                names.extend([
+                    ("#status".into(), STATUS.into()),
+                    ("#outcome".into(), "outcome".into()),
+                    ("#settled".into(), "settled_at".into()),
+                    ("#pending".into(), PENDING.into()),
+                ]);
+                values.extend([
+                    (":done".into(), AttributeValue::S("done".into())),
+                    (":outcome".into(), AttributeValue::S(outcome.clone())),
+                ]);
+                "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending"
+            }
+            Applied::Failed { error } | Applied::Deferred { reason: error } => {
+                names.extend([
+                    ("#error".into(), LAST_ERROR.into()),
+                    ("#failed".into(), "failed_at".into()),
+                    ("#attempts".into(), ATTEMPTS.into()),
+                ]);
+                values.extend([
+                    (":error".into(), AttributeValue::S(error.clone())),
+                    (":one".into(), number(1)),
+                ]);
+                "SET #error = :error, #failed = :at ADD #attempts :one"
+            }
         };
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match store_error("UpdateItem", e) {
-                StoreError::Conflict => Ok(()),
-                other => Err(other),
-            },
+        let settle = Write::Update {
+            key: Key::inbox(id),
+            expression: expression.into(),
+            names,
+            values,
+        };
+        match self.transact_grouped(vec![settle], None).await {
+            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Err(other) => Err(other),
         }
     }
 
@@ -320,7 +337,7 @@ impl Store for DynamoStore {
         let installation_key = keys.installation.map(Key::installation);
         let mut wanted = vec![delivery_key.clone(), finding_key.clone(), group_key.clone()];
         wanted.extend(installation_key.clone());
-        let mut found = self.batch_get(wanted).await?;
+        let mut found = self.batch_get_grouped(wanted).await?;
         let group = match found.remove(&group_key) {
             Some(item) => Some(self.group_from(&item).await?),
             None => None,
@@ -392,7 +409,7 @@ impl Store for DynamoStore {
         // Entries go in pairs (the entry and its day entry): never split a pair.
         let overflow = audit.split_off(audit.len().min(room - room % 2));
         writes.extend(audit);
-        self.transact(writes, commit.delivery.as_ref().map(|d| d.id.as_str()))
+        self.transact_grouped(writes, commit.delivery.as_ref().map(|d| d.id.as_str()))
             .await?;
         if !overflow.is_empty()
             && let Err(e) = self.put_after(overflow).await

@@ -166,9 +166,31 @@ impl DynamoStore {
             return Ok(());
         }
         let bytes: usize = writes.iter().map(Write::size).sum();
-        let single = matches!(writes.as_slice(), [Write::Put { .. }]);
+        let single = matches!(
+            writes.as_slice(),
+            [Write::Put { .. } | Write::Update { .. }]
+        );
         let mut writes = writes;
-        if single && let Some(Write::Put { item, condition }) = writes.pop() {
+        if single
+            && let Some(Write::Update {
+                key,
+                expression,
+                names,
+                values,
+            }) = writes.pop_if(|w| matches!(w, Write::Update { .. }))
+        {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.into_item()))
+                .update_expression(expression)
+                .condition_expression(Write::UPDATE_CONDITION)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .send()
+                .await
+                .map_err(|e| store_error("UpdateItem", e))?;
+        } else if single && let Some(Write::Put { item, condition }) = writes.pop() {
             let (names, values, expression) = condition
                 .map(items::Condition::into_parts)
                 .unwrap_or_default();

@@ -9,6 +9,7 @@
 pub mod delivered;
 pub mod github;
 pub mod jira;
+pub mod linear;
 pub mod receive;
 pub mod servicenow;
 pub mod upload;
@@ -16,7 +17,8 @@ pub mod upload;
 pub use delivered::{Delivered, Disposition};
 pub use github::GithubIngest;
 pub use jira::JiraIngest;
-pub use receive::{GithubReceiver, JiraReceiver};
+pub use linear::LinearIngest;
+pub use receive::{GithubReceiver, JiraReceiver, LinearReceiver};
 pub use servicenow::{ServiceNowIngest, ServiceNowReceiver};
 pub use upload::UploadReceiver;
 
@@ -60,6 +62,20 @@ impl Endpoint for UploadReceiver {
 impl Endpoint for JiraIngest {
     async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
         self.handle(headers, query, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for LinearIngest {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for LinearReceiver {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
     }
 }
 

@@ -8,6 +8,7 @@
 use super::Answer;
 use super::github::{Admitted, GithubGate, read_delivery};
 use super::jira::{JiraGate, read_jira_delivery};
+use super::linear::{LinearGate, read_linear_delivery};
 use http::HeaderMap;
 use scantix_core::inbox::{InboxItem, InboxSource};
 use scantix_core::ports::store::{Store, StoreError};
@@ -68,6 +69,39 @@ impl JiraReceiver {
             InboxSource::Jira,
             delivery,
             "jira",
+            body,
+            chrono::Utc::now(),
+        );
+        enqueue(self.store.as_ref(), item).instrument(span).await
+    }
+}
+
+/// Receives Linear webhooks into the inbox.
+pub struct LinearReceiver {
+    gate: LinearGate,
+    store: Arc<dyn Store>,
+}
+
+impl LinearReceiver {
+    pub fn new(gate: LinearGate, store: Arc<dyn Store>) -> LinearReceiver {
+        LinearReceiver { gate, store }
+    }
+
+    /// Answers one request like `GithubReceiver::handle`. The timestamp is checked here, at the
+    /// door; the worker applies the stored delivery later, whatever its age by then.
+    pub async fn handle(&self, headers: &HeaderMap, body: &[u8]) -> Answer {
+        let delivery = match self.gate.admit(headers, body, chrono::Utc::now()) {
+            Ok(delivery) => delivery,
+            Err(refusal) => return refusal,
+        };
+        let span = tracing::info_span!("delivery", delivery = %delivery, source = "linear");
+        if let Err(done) = span.in_scope(|| read_linear_delivery(body)) {
+            return done.answer(&delivery);
+        }
+        let item = InboxItem::received(
+            InboxSource::Linear,
+            delivery,
+            "linear",
             body,
             chrono::Utc::now(),
         );

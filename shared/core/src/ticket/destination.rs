@@ -165,6 +165,7 @@ pub enum TrackerKind {
     ServiceNow,
     /// Email: a thread per group, outbound only.
     Email,
+    Linear,
 }
 
 impl TrackerKind {
@@ -176,6 +177,7 @@ impl TrackerKind {
             TrackerKind::GithubIssues => "github-issues",
             TrackerKind::ServiceNow => "servicenow",
             TrackerKind::Email => "email",
+            TrackerKind::Linear => "linear",
         }
     }
 }
@@ -198,6 +200,7 @@ impl TrackerSite {
             "github" | "github-issues" => TrackerKind::GithubIssues,
             "servicenow" => TrackerKind::ServiceNow,
             "email" => TrackerKind::Email,
+            "linear" => TrackerKind::Linear,
             _ => TrackerKind::Draft,
         };
         TrackerSite {
