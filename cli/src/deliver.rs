@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use http::{HeaderMap, HeaderValue};
 use scantix_app::ingest::Answer;
+use scantix_webhooks::servicenow::sign_servicenow;
 use scantix_webhooks::signature::sign;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -36,6 +37,10 @@ SCANTIX_JIRA_WEBHOOK_SECRET), under an X-Atlassian-Webhook-Identifier derived fr
 Deliveries about issues scantix did not create are answered, and ignored: \"... is not a scantix
 ticket\". With the draft tracker, a Jira delivery may name a draft (DRAFT-...) in `issue.key`: the
 draft stands in for the Jira issue (see events/jira/README.md).
+
+With --source servicenow, each file is the body scantix's ServiceNow business rule posts (see
+infra/servicenow/), signed as the rule signs (X-Scantix-Signature, with
+SCANTIX_SERVICENOW_WEBHOOK_SECRET), under an X-Scantix-Delivery derived from the file's bytes.
 
 Output: one JSON line per action on stdout, {\"file\", \"event\", \"delivery\", \"http\", \"status\",
 \"action\", \"ticket\", \"ticket_state\"}; a delivery without actions (ignored, duplicate, ping) prints
@@ -72,6 +77,9 @@ pub enum Source {
     Github,
     /// Jira issue and comment webhooks (Cloud or Data Center bodies).
     Jira,
+    /// What scantix's ServiceNow business rule posts (a record moved, commented, deleted).
+    #[value(name = "servicenow")]
+    ServiceNow,
 }
 
 /// One file, read, named and signed, ready to deliver.
@@ -93,10 +101,14 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             args.files.len()
         );
     }
-    if args.source == Source::Jira && args.event.is_some() {
-        bail!(
+    match (args.source, args.event.is_some()) {
+        (Source::Jira, true) => bail!(
             "--event is GitHub's header; a Jira delivery names its event in its body (webhookEvent)"
-        );
+        ),
+        (Source::ServiceNow, true) => bail!(
+            "--event is GitHub's header; a ServiceNow delivery names its event in its body (event)"
+        ),
+        _ => {}
     }
     // Read, name and sign every file before delivering any, so a typo in the last name does not
     // leave half a scenario delivered.
@@ -108,6 +120,7 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             match args.source {
                 Source::Github => prepare(app, file, args.event.as_deref(), id),
                 Source::Jira => prepare_jira(app, file, id),
+                Source::ServiceNow => prepare_servicenow(app, file, id),
             }
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -129,6 +142,11 @@ pub async fn run(app: &LocalApp, args: DeliverArgs) -> anyhow::Result<ExitCode> 
             Source::Jira => {
                 app.jira
                     .handle(&delivery.headers, None, &delivery.body)
+                    .await
+            }
+            Source::ServiceNow => {
+                app.servicenow
+                    .handle(&delivery.headers, &delivery.body)
                     .await
             }
         };
@@ -217,6 +235,35 @@ fn prepare_jira(app: &LocalApp, file: &Path, id: Option<&str>) -> anyhow::Result
         body,
     })
 }
+
+fn prepare_servicenow(app: &LocalApp, file: &Path, id: Option<&str>) -> anyhow::Result<Delivery> {
+    let body =
+        std::fs::read(file).with_context(|| format!("reading payload file {}", file.display()))?;
+    let id = id.map_or_else(|| delivery_id(SERVICENOW_DELIVERY, &body), str::to_owned);
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("x-scantix-delivery", header_value(&id, "the delivery id")?);
+    let signature = sign_servicenow(app.servicenow_secret.expose().as_bytes(), &body);
+    headers.insert(
+        "x-scantix-signature",
+        header_value(&signature, "the signature")?,
+    );
+    let event = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["event"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "servicenow".to_owned());
+    Ok(Delivery {
+        file: file.to_owned(),
+        source: Source::ServiceNow,
+        event,
+        id,
+        headers,
+        body,
+    })
+}
+
+/// What the delivery ids of ServiceNow files are derived under.
+const SERVICENOW_DELIVERY: &str = "servicenow";
 
 /// What the delivery ids of Jira files are derived under (Jira sends no event header to mix in).
 const JIRA_DELIVERY: &str = "jira";

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use scantix_app::execute::{Executor, ExecutorSettings};
 use scantix_app::ingest::jira::JiraAuthenticity;
-use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest};
+use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use scantix_app::repo_settings::RepoSettings;
 use scantix_app::sweep::{Drain, DrainReport, drain_queued};
 use scantix_core::memory::store::MemoryStore;
@@ -44,6 +44,12 @@ pub const LINEAR_SECRET_ENV: &str = "SCANTIX_LINEAR_WEBHOOK_SECRET";
 
 /// The secret used when `SCANTIX_LINEAR_WEBHOOK_SECRET` is unset; one machine only, as above.
 pub const DEFAULT_LINEAR_SECRET: &str = "scantix-local-linear-secret";
+/// The secret ServiceNow business-rule deliveries are checked (and `deliver --source servicenow`
+/// signs) with.
+pub const SERVICENOW_SECRET_ENV: &str = "SCANTIX_SERVICENOW_WEBHOOK_SECRET";
+
+/// The secret used when `SCANTIX_SERVICENOW_WEBHOOK_SECRET` is unset; one machine only, as above.
+pub const DEFAULT_SERVICENOW_SECRET: &str = "scantix-local-servicenow-secret";
 
 /// Where the store lives, as chosen on the command line (shared by every subcommand).
 #[derive(Debug, Args)]
@@ -186,6 +192,13 @@ pub struct LocalApp {
     pub linear: LinearIngest,
     /// Whether the Linear secret is [`DEFAULT_LINEAR_SECRET`].
     pub default_linear_secret: bool,
+    /// Receives what scantix's ServiceNow business rule posts, as the servicenow-webhook function
+    /// does (states from `SERVICENOW_SETTINGS`).
+    pub servicenow: ServiceNowIngest,
+    /// The secret `servicenow` checks signatures with.
+    pub servicenow_secret: Secret,
+    /// Whether `servicenow_secret` is [`DEFAULT_SERVICENOW_SECRET`].
+    pub default_servicenow_secret: bool,
     executor: Arc<Executor>,
     /// What alerts are judged by: `--config`'s settings (or the defaults), routed within the
     /// tracker.
@@ -222,6 +235,10 @@ impl LocalApp {
             webhook_secret(JIRA_SECRET_ENV, DEFAULT_JIRA_SECRET)?;
         let (linear_secret, default_linear_secret) =
             webhook_secret(LINEAR_SECRET_ENV, DEFAULT_LINEAR_SECRET)?;
+        let (servicenow_secret, default_servicenow_secret) =
+            webhook_secret(SERVICENOW_SECRET_ENV, DEFAULT_SERVICENOW_SECRET)?;
+        let servicenow_states = scantix_wiring::servicenow_states_from_env()
+            .context("reading the ServiceNow states (SERVICENOW_SETTINGS)")?;
         let tracker = tracker_from_env().context(
             "setting up the tracker (SCANTIX_TRACKER and the JIRA_* or LINEAR_* variables, see --help)",
         )?;
@@ -256,10 +273,17 @@ impl LocalApp {
             ),
             linear: LinearIngest::new(linear_secret, executor.clone()),
             default_linear_secret,
+            servicenow: ServiceNowIngest::new(
+                servicenow_secret.clone(),
+                servicenow_states,
+                executor.clone(),
+            ),
             secret,
             default_secret,
             jira_secret,
             default_jira_secret,
+            servicenow_secret,
+            default_servicenow_secret,
             executor,
             settings,
             location,

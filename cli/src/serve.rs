@@ -5,7 +5,9 @@
 //! before its answer goes back. Every answer is JSON, the server's own refusals included (a body
 //! over the limit, an unknown path, a wrong method), as the Lambda functions answer.
 
-use crate::local::{JIRA_SECRET_ENV, LINEAR_SECRET_ENV, LocalApp, SECRET_ENV};
+use crate::local::{
+    JIRA_SECRET_ENV, LINEAR_SECRET_ENV, LocalApp, SECRET_ENV, SERVICENOW_SECRET_ENV,
+};
 use anyhow::Context;
 use axum::Router;
 use axum::body::Bytes;
@@ -40,6 +42,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
         (app.default_secret, SECRET_ENV),
         (app.default_jira_secret, JIRA_SECRET_ENV),
         (app.default_linear_secret, LINEAR_SECRET_ENV),
+        (app.default_servicenow_secret, SERVICENOW_SECRET_ENV),
     ] {
         if default && !addr.ip().is_loopback() {
             tracing::warn!(
@@ -52,7 +55,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     // On stdout, so a script (or a test) that asked for port 0 learns the port.
     println!(
         "scantix listening on http://{addr} (POST /webhooks/github, POST /webhooks/jira, POST \
-         /webhooks/linear, GET /healthz); store: {}; tracker: {}",
+         /webhooks/linear, POST /webhooks/servicenow, GET /healthz); store: {}; tracker: {}",
         app.location(),
         app.tracker()
     );
@@ -62,6 +65,7 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
         .route("/webhooks/github", post(webhook))
         .route("/webhooks/jira", post(jira_webhook))
         .route("/webhooks/linear", post(linear_webhook))
+        .route("/webhooks/servicenow", post(servicenow_webhook))
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -118,6 +122,19 @@ async fn linear_webhook(
     respond(app.linear.handle(&headers, &body).await)
 }
 
+/// One delivery from scantix's ServiceNow business rule.
+async fn servicenow_webhook(
+    State(app): State<Arc<LocalApp>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&rejection),
+    };
+    respond(app.servicenow.handle(&headers, &body).await)
+}
+
 /// The ingest's answer as the response.
 fn respond(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -144,7 +161,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         serde_json::json!({
             "error": "not_found",
-            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/linear and GET /healthz",
+            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/linear, POST /webhooks/servicenow and GET /healthz",
         }),
     )
 }

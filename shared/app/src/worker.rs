@@ -16,7 +16,8 @@
 use crate::ingest::github::{Work, read_delivery};
 use crate::ingest::jira::read_jira_delivery;
 use crate::ingest::linear::read_linear_delivery;
-use crate::ingest::{Delivered, GithubIngest, JiraIngest, LinearIngest};
+use crate::ingest::servicenow::read_servicenow_delivery;
+use crate::ingest::{Delivered, GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use crate::uploads::{AnalysisApplier, NotYetApplied, UploadOutcome, UploadedAnalysis};
 use scantix_core::event::TicketEvent;
 use scantix_core::inbox::{Applied, InboxItem, InboxSource, InboxStatus};
@@ -46,6 +47,8 @@ pub struct Worker {
     github: GithubIngest,
     /// `None` when the deployment has no Jira: Jira items then fail (and wait for replay).
     jira: Option<JiraIngest>,
+    /// `None` when the deployment has no ServiceNow: its items then fail (and wait for replay).
+    servicenow: Option<ServiceNowIngest>,
     /// `None` when the deployment has no Linear: Linear items then fail (and wait for replay).
     linear: Option<LinearIngest>,
     /// What applies SARIF uploads ([`NotYetApplied`] until the analysis engine is wired).
@@ -58,9 +61,16 @@ impl Worker {
             store,
             github,
             jira,
+            servicenow: None,
             linear: None,
             uploads: Arc::new(NotYetApplied),
         }
+    }
+
+    /// Applies ServiceNow deliveries with `ingest`.
+    pub fn with_servicenow(mut self, ingest: ServiceNowIngest) -> Worker {
+        self.servicenow = Some(ingest);
+        self
     }
 
     /// Applies Linear items with `linear`.
@@ -105,6 +115,13 @@ impl Worker {
                     None => {
                         Delivered::failed("no Jira is configured for this deployment".into(), false)
                     }
+                },
+                Ok(ItemWork::ServiceNow(read)) => match &self.servicenow {
+                    Some(servicenow) => servicenow.apply(&item.id, &read).await,
+                    None => Delivered::failed(
+                        "no ServiceNow is configured for this deployment".into(),
+                        false,
+                    ),
                 },
                 Ok(ItemWork::Linear(event)) => match &self.linear {
                     Some(linear) => linear.apply(&item.id, &event).await,
@@ -228,6 +245,8 @@ pub struct ReadItem {
 enum ItemWork {
     Github(Work),
     Jira(TicketEvent),
+    /// Read, not yet interpreted: what its state means is the ServiceNow ingest's setting.
+    ServiceNow(scantix_webhooks::servicenow::ServiceNowDelivery),
     Linear(TicketEvent),
     /// A SARIF upload: its body is not read here (a SARIF file, checked at the door, or stored
     /// in parts and not in the item at all); its target says what it is.
@@ -239,6 +258,9 @@ impl ReadItem {
         let work = match item.source {
             InboxSource::Github => read_delivery(&item.event, &item.body).map(ItemWork::Github),
             InboxSource::Jira => read_jira_delivery(&item.body).map(ItemWork::Jira),
+            InboxSource::ServiceNow => {
+                read_servicenow_delivery(&item.body).map(ItemWork::ServiceNow)
+            }
             InboxSource::Linear => read_linear_delivery(&item.body).map(ItemWork::Linear),
             InboxSource::Upload => Ok(ItemWork::Upload),
         };
@@ -270,6 +292,11 @@ impl ReadItem {
             ) => {
                 format!("ticket:{}:{}", event.tracker, event.ticket_key)
             }
+            Ok(ItemWork::ServiceNow(read)) => format!(
+                "ticket:{}:{}",
+                scantix_core::ticket::servicenow::TRACKER_NAME,
+                read.sys_id
+            ),
             // One lane per analysis, (repository, category), in upload order.
             Ok(ItemWork::Upload) => match &self.item.upload {
                 Some(t) => format!("upload:{}:{}", t.repository_id, t.category),

@@ -21,6 +21,9 @@ pub const INBOX_LIFETIME: Duration = Duration::days(14);
 pub enum InboxSource {
     Github,
     Jira,
+    /// scantix's business rule in ServiceNow (`infra/servicenow/`).
+    #[serde(rename = "servicenow")]
+    ServiceNow,
     Linear,
     /// A CI job's SARIF upload (the upload endpoint); what it is about is in [`InboxItem::upload`].
     Upload,
@@ -31,6 +34,7 @@ impl InboxSource {
         match self {
             InboxSource::Github => "github",
             InboxSource::Jira => "jira",
+            InboxSource::ServiceNow => "servicenow",
             InboxSource::Linear => "linear",
             InboxSource::Upload => "upload",
         }

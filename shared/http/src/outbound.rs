@@ -1,6 +1,6 @@
 //! The one outbound HTTP client of the adapters (Jira, GitHub REST and the App's token exchange,
-//! GitHub Issues): reqwest with rustls, and one retry policy that knows which calls are safe to
-//! repeat.
+//! GitHub Issues, ServiceNow): reqwest with rustls, and one retry policy that knows which calls are
+//! safe to repeat.
 //!
 //! What is decided here, for every adapter alike:
 //! - **network failures and 5xx** are repeated with exponential backoff and jitter when the call
@@ -129,7 +129,46 @@ pub struct Request {
     pub query: Vec<(&'static str, String)>,
     pub headers: HeaderMap,
     pub body: Option<serde_json::Value>,
+    /// A form body (`application/x-www-form-urlencoded`) instead of JSON: OAuth token requests.
+    pub form: Option<Form>,
     pub replay: Replay,
+}
+
+/// A form body. Its values may be credentials (an OAuth client secret), so `Debug` shows the names
+/// only.
+#[derive(Clone, Default)]
+pub struct Form(pub Vec<(&'static str, String)>);
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| name))
+            .finish()
+    }
+}
+
+impl Form {
+    /// `name=value&…`, percent-encoded as HTML forms are (every byte but `A-Za-z0-9-._*`, spaces
+    /// as `%20`, which every form decoder reads as a space too).
+    pub fn encode(&self) -> String {
+        use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+        const FORM: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'*');
+        self.0
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(name, FORM),
+                    utf8_percent_encode(value, FORM)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
 }
 
 impl Request {
@@ -140,6 +179,7 @@ impl Request {
             query: Vec::new(),
             headers: HeaderMap::new(),
             body: None,
+            form: None,
             replay,
         }
     }
@@ -163,6 +203,12 @@ impl Request {
 
     pub fn json(mut self, body: serde_json::Value) -> Request {
         self.body = Some(body);
+        self
+    }
+
+    /// A form body instead of JSON (see [`Form`]).
+    pub fn form(mut self, pairs: Vec<(&'static str, String)>) -> Request {
+        self.form = Some(Form(pairs));
         self
     }
 
@@ -394,6 +440,13 @@ impl HttpClient {
         }
         if let Some(body) = &request.body {
             builder = builder.json(body);
+        } else if let Some(form) = &request.form {
+            builder = builder
+                .header(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                )
+                .body(form.encode());
         }
         let response = builder.send().await.map_err(|e| Failed::NoAnswer {
             problem: format!("calling {} {what} failed: {}", self.service, describe(&e)),

@@ -4,7 +4,7 @@
 //! | variable | meaning |
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
-//! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App) or `linear` |
+//! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App), `linear`, `servicenow` or `email` |
 //! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
@@ -12,6 +12,13 @@
 //! | `LINEAR_TEAM` | with `linear`: the team's key (`SEC`) tickets are filed in |
 //! | `LINEAR_OAUTH_TOKEN` (deployed: an OAuth app's token) or `LINEAR_API_KEY` (local: a personal API key) | Linear credentials |
 //! | `LINEAR_SETTINGS` | optional JSON of the full `linear` settings (`api-url`, `group-link-base`, `max-attempts`, …) |
+//! | `SERVICENOW_URL`, `SERVICENOW_TABLE` | the ServiceNow instance and table (`incident` by default) |
+//! | `SERVICENOW_USER` + `SERVICENOW_PASSWORD` (Basic), or `SERVICENOW_CLIENT_ID` + `SERVICENOW_CLIENT_SECRET` (OAuth client credentials; `SERVICENOW_USER` then names the OAuth application's user) | ServiceNow credentials |
+//! | `SERVICENOW_SETTINGS` | optional JSON of the full `servicenow` settings (fields, urgency/impact, states, resolve fields, …) |
+//! | `SCANTIX_EMAIL_FROM`, `SCANTIX_EMAIL_TO` | with `email`: the sender and the comma-separated recipients of every repository's messages |
+//! | `SCANTIX_EMAIL_SETTINGS` | optional JSON of the full `email` settings (per-repository lists, events, owners) |
+//! | `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER` + `SMTP_PASSWORD` | with `email`: the SMTP server (`starttls` by default, `tls`, or `none` for a server on this machine) and its account |
+//! | `SERVICENOW_WEBHOOK_SECRET` | the servicenow-webhook function: the business rule's shared secret |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
@@ -20,7 +27,9 @@
 //! # Secrets
 //! Every secret (`GITHUB_WEBHOOK_SECRET`, `GITHUB_APP_PRIVATE_KEY`, `JIRA_API_TOKEN`, `JIRA_TOKEN`,
 //! `JIRA_WEBHOOK_SECRET`, `JIRA_WEBHOOK_TOKEN`, `LINEAR_API_KEY`, `LINEAR_OAUTH_TOKEN`,
-//! `LINEAR_WEBHOOK_SECRET`, `SCANTIX_UPLOAD_TOKEN_SECRET`) can be given three ways, first found wins:
+//! `LINEAR_WEBHOOK_SECRET`, `SCANTIX_UPLOAD_TOKEN_SECRET`, `SERVICENOW_PASSWORD`,
+//! `SERVICENOW_CLIENT_SECRET`, `SERVICENOW_WEBHOOK_SECRET`, `SMTP_PASSWORD`) can be given three
+//! ways, first found wins:
 //! `<NAME>_ARN` (an AWS Secrets Manager secret, fetched once by [`load_secrets`] at cold start:
 //! production), `<NAME>_FILE` (a file holding it), or `<NAME>` itself (local runs). Values are
 //! wrapped in [`Secret`] as soon as they are read, so no log line can show them.
@@ -52,11 +61,13 @@ use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::secret::Secret;
 use scantix_dynamodb::DynamoStore;
+use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
 use scantix_jira::{Flavor, JiraAuth, JiraSettings, JiraTracker};
 use scantix_linear::{LinearAuth, LinearSettings, LinearTracker};
+use scantix_servicenow::{ServiceNowAuth, ServiceNowSettings, ServiceNowStates, ServiceNowTracker};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -88,6 +99,10 @@ pub const SECRET_NAMES: &[&str] = &[
     "LINEAR_OAUTH_TOKEN",
     "LINEAR_WEBHOOK_SECRET",
     "SCANTIX_UPLOAD_TOKEN_SECRET",
+    "SERVICENOW_PASSWORD",
+    "SERVICENOW_CLIENT_SECRET",
+    "SERVICENOW_WEBHOOK_SECRET",
+    "SMTP_PASSWORD",
 ];
 
 /// Fetches every secret named by a `<NAME>_ARN` variable from Secrets Manager, once per cold start,
@@ -238,9 +253,17 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             let (settings, auth) = linear_from_env()?;
             Ok(Arc::new(LinearTracker::new(settings, auth)?))
         }
+        "servicenow" => {
+            let (settings, auth) = servicenow_from_env()?;
+            Ok(Arc::new(ServiceNowTracker::new(settings, auth)?))
+        }
+        "email" => {
+            let (settings, smtp, auth) = email_from_env()?;
+            Ok(Arc::new(EmailTracker::new(settings, smtp, auth)?))
+        }
         other => Err(WiringError::Invalid {
             var: "SCANTIX_TRACKER",
-            why: format!("`{other}`: expected draft, jira, github or linear"),
+            why: format!("`{other}`: expected draft, jira, github, linear, servicenow or email"),
         }),
     }
 }
@@ -305,6 +328,112 @@ pub fn linear_from_env() -> Result<(LinearSettings, LinearAuth), WiringError> {
         },
     };
     Ok((settings, auth))
+}
+
+/// ServiceNow settings and credentials from the environment: `SERVICENOW_SETTINGS` (JSON) and/or
+/// `SERVICENOW_URL` (+ `SERVICENOW_TABLE`), the variables winning over the JSON; OAuth when
+/// `SERVICENOW_CLIENT_ID` is set, else Basic.
+pub fn servicenow_from_env() -> Result<(ServiceNowSettings, ServiceNowAuth), WiringError> {
+    let mut settings = match optional("SERVICENOW_SETTINGS") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "SERVICENOW_SETTINGS",
+            why: e.to_string(),
+        })?,
+        None => ServiceNowSettings::new(var("SERVICENOW_URL")?),
+    };
+    if let Some(url) = optional("SERVICENOW_URL") {
+        settings.base_url = url;
+    }
+    if let Some(table) = optional("SERVICENOW_TABLE") {
+        settings.table = table;
+    }
+    let auth = match optional("SERVICENOW_CLIENT_ID") {
+        Some(client_id) => ServiceNowAuth::OAuth {
+            client_id,
+            client_secret: required_secret("SERVICENOW_CLIENT_SECRET")?,
+            user: optional("SERVICENOW_USER"),
+        },
+        None => ServiceNowAuth::Basic {
+            user: var("SERVICENOW_USER")?,
+            password: required_secret("SERVICENOW_PASSWORD")?,
+        },
+    };
+    Ok((settings, auth))
+}
+
+/// What the ServiceNow table's state values mean: `SERVICENOW_SETTINGS`' `states`, or the incident
+/// table's. The webhook function needs only these (not the credentials).
+pub fn servicenow_states_from_env() -> Result<ServiceNowStates, WiringError> {
+    let Some(json) = optional("SERVICENOW_SETTINGS") else {
+        return Ok(ServiceNowStates::default());
+    };
+    let settings: ServiceNowSettings =
+        serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "SERVICENOW_SETTINGS",
+            why: e.to_string(),
+        })?;
+    settings
+        .states
+        .check()
+        .map_err(|why| WiringError::Invalid {
+            var: "SERVICENOW_SETTINGS",
+            why,
+        })?;
+    Ok(settings.states)
+}
+
+/// Email settings, the SMTP server and its account from the environment:
+/// `SCANTIX_EMAIL_SETTINGS` (JSON) or `SCANTIX_EMAIL_FROM` + `SCANTIX_EMAIL_TO`; `SMTP_HOST`,
+/// `SMTP_PORT`, `SMTP_SECURITY`; `SMTP_USER` + `SMTP_PASSWORD` when the server wants an account.
+pub fn email_from_env() -> Result<(EmailSettings, SmtpSettings, Option<SmtpAuth>), WiringError> {
+    let settings = match optional("SCANTIX_EMAIL_SETTINGS") {
+        Some(json) => serde_json::from_str(&json).map_err(|e| WiringError::Invalid {
+            var: "SCANTIX_EMAIL_SETTINGS",
+            why: e.to_string(),
+        })?,
+        None => EmailSettings::new(
+            var("SCANTIX_EMAIL_FROM")?,
+            var("SCANTIX_EMAIL_TO")?
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        ),
+    };
+    let security = match optional("SMTP_SECURITY").as_deref().unwrap_or("starttls") {
+        "starttls" => Security::Starttls,
+        "tls" => Security::Tls,
+        "none" => Security::None,
+        other => {
+            return Err(WiringError::Invalid {
+                var: "SMTP_SECURITY",
+                why: format!("`{other}`: expected starttls, tls or none"),
+            });
+        }
+    };
+    let port = optional("SMTP_PORT")
+        .map(|p| {
+            p.parse().map_err(|_| WiringError::Invalid {
+                var: "SMTP_PORT",
+                why: format!("`{p}` is not a port"),
+            })
+        })
+        .transpose()?;
+    let smtp = SmtpSettings {
+        host: var("SMTP_HOST")?,
+        port,
+        security,
+        timeout_secs: 15,
+    };
+    let auth = match optional("SMTP_USER") {
+        Some(user) => Some(SmtpAuth {
+            user,
+            password: required_secret("SMTP_PASSWORD")?,
+        }),
+        None => None,
+    };
+    Ok((settings, smtp, auth))
 }
 
 /// The GitHub App's per-installation clients, when `GITHUB_APP_ID` is set.

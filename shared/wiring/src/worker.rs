@@ -2,11 +2,11 @@
 //! (invoked by the table's stream) and for `scantix replay` (the deliveries still pending).
 
 use crate::{
-    WiringError, config_from_env, github_clients_from_env, load_secrets, store_for_table,
-    tracker_from_env, var,
+    WiringError, config_from_env, github_clients_from_env, load_secrets, optional,
+    servicenow_states_from_env, store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
-use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest};
+use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
 use scantix_app::uploads::ApplyAnalyses;
 use scantix_app::worker::{ReadItem, Worker};
@@ -34,7 +34,15 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
     let executor = Arc::new(executor);
     let mut github = GithubIngest::for_worker(executor.clone());
     let mut jira = JiraIngest::for_worker(executor.clone());
-    let mut linear = LinearIngest::for_worker(executor);
+    let mut linear = LinearIngest::for_worker(executor.clone());
+    // ServiceNow deliveries are applied where ServiceNow is the tracker.
+    let mut servicenow = match optional("SCANTIX_TRACKER").as_deref() {
+        Some("servicenow") => Some(ServiceNowIngest::for_worker(
+            servicenow_states_from_env()?,
+            executor,
+        )),
+        _ => None,
+    };
     if let Some(clients) = clients {
         // Read through GitHub, cached five minutes per warm instance; the same settings decide a
         // repository's alerts and the tracker events on its tickets.
@@ -43,13 +51,18 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());
             linear = linear.with_settings(source.clone());
+            servicenow = servicenow.map(|s| s.with_settings(source.clone()));
         }
     }
     // SARIF uploads: applied as analyses under each repository's settings, as its alerts are.
     let uploads = ApplyAnalyses::new(github.executor().clone(), github.settings().cloned());
-    Ok(Worker::new(store, github, Some(jira))
+    let worker = Worker::new(store, github, Some(jira))
         .with_linear(linear)
-        .with_uploads(Arc::new(uploads)))
+        .with_uploads(Arc::new(uploads));
+    Ok(match servicenow {
+        Some(servicenow) => worker.with_servicenow(servicenow),
+        None => worker,
+    })
 }
 
 /// Applies one stream batch with `worker`, an alert's (or pull request's, …) records in order,

@@ -11,6 +11,7 @@ pub mod github;
 pub mod jira;
 pub mod linear;
 pub mod receive;
+pub mod servicenow;
 pub mod upload;
 
 pub use delivered::{Delivered, Disposition};
@@ -18,6 +19,7 @@ pub use github::GithubIngest;
 pub use jira::JiraIngest;
 pub use linear::LinearIngest;
 pub use receive::{GithubReceiver, JiraReceiver, LinearReceiver};
+pub use servicenow::{ServiceNowIngest, ServiceNowReceiver};
 pub use upload::UploadReceiver;
 
 use async_trait::async_trait;
@@ -81,6 +83,20 @@ impl Endpoint for LinearReceiver {
 impl Endpoint for JiraReceiver {
     async fn answer(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
         self.handle(headers, query, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for ServiceNowIngest {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
+    }
+}
+
+#[async_trait]
+impl Endpoint for ServiceNowReceiver {
+    async fn answer(&self, headers: &HeaderMap, _query: Option<&str>, body: &[u8]) -> Answer {
+        self.handle(headers, body).await
     }
 }
 

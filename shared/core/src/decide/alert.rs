@@ -453,6 +453,10 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
 #[cfg(test)]
 mod tests;
 
+/// How the comment that flags an overdue ticket starts: trackers that treat it apart (email sends it
+/// as an "overdue" message) recognise it by this.
+pub const OVERDUE_PREFIX: &str = "Overdue:";
+
 /// Flags `group`'s ticket overdue if it is past its due date and not flagged yet: a label (through
 /// the refreshed ticket) and one comment, once. `None`: nothing to do.
 pub fn decide_overdue(
@@ -469,7 +473,7 @@ pub fn decide_overdue(
     next.overdue_flagged = true;
     let days = (now.date_naive() - due).num_days();
     let text = format!(
-        "Overdue: this {} ticket was due on {due} ({days} days ago) and {} of its alerts are still open.",
+        "{OVERDUE_PREFIX} this {} ticket was due on {due} ({days} days ago) and {} of its alerts are still open.",
         group.severity(),
         group.open_ticketed()
     );

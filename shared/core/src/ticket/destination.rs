@@ -160,6 +160,11 @@ pub enum TrackerKind {
     Draft,
     Jira,
     GithubIssues,
+    /// ServiceNow, through its Table API (`incident` or any task table).
+    #[serde(rename = "servicenow")]
+    ServiceNow,
+    /// Email: a thread per group, outbound only.
+    Email,
     Linear,
 }
 
@@ -170,6 +175,8 @@ impl TrackerKind {
             TrackerKind::Draft => "draft",
             TrackerKind::Jira => "jira",
             TrackerKind::GithubIssues => "github-issues",
+            TrackerKind::ServiceNow => "servicenow",
+            TrackerKind::Email => "email",
             TrackerKind::Linear => "linear",
         }
     }
@@ -186,11 +193,13 @@ pub struct TrackerSite {
 
 impl TrackerSite {
     /// The site of the tracker recorded as `name` in `TicketRef::tracker` (`draft`, `jira`,
-    /// `github`), without a base URL.
+    /// `github`, `servicenow`, `email`), without a base URL.
     pub fn named(name: &str) -> TrackerSite {
         let kind = match name {
             "jira" => TrackerKind::Jira,
             "github" | "github-issues" => TrackerKind::GithubIssues,
+            "servicenow" => TrackerKind::ServiceNow,
+            "email" => TrackerKind::Email,
             "linear" => TrackerKind::Linear,
             _ => TrackerKind::Draft,
         };

@@ -1,14 +1,17 @@
 //! What a ticket says: `anatomy` builds the tracker-neutral content of a group's ticket, and each
-//! tracker renders it in its own markup (`markdown` here; Jira's ADF and wiki markup beside their
-//! adapters). All alert text is attacker-controlled: renderers make it inert. `destination` says
-//! where a ticket is filed, `github_issue` how a ticket in GitHub Issues is named, and `listing`
-//! how a group's ticket reads now (drafts are read so).
+//! tracker renders it in its own markup (`markdown` and `plain` here; Jira's ADF and wiki markup
+//! beside their adapters). All alert text is attacker-controlled: renderers make it inert.
+//! `destination` says where a ticket is filed, `github_issue` and `servicenow` how tickets in
+//! GitHub Issues and ServiceNow are named, and `listing` how a group's ticket reads now (drafts
+//! are read so).
 
 pub mod anatomy;
 pub mod destination;
 pub mod github_issue;
 pub mod listing;
 pub mod markdown;
+pub mod plain;
+pub mod servicenow;
 
 use crate::finding::{AlertState, Severity};
 use crate::identity::GroupKey;
