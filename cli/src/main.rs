@@ -11,11 +11,18 @@
 //! - `sync`: a repository's (or an organisation's) alerts read from GitHub's REST API (backfill,
 //!   reconciliation).
 //! - `tickets`: the store as a person reads it.
+//! - `selection`: the filters of `tickets` and the keys people type.
+//! - `bulk`: the verbs of `tickets` (close, reopen, assign, ...), through the tracker port and
+//!   the outbox.
+//! - `drafts`: drafts listed, shown, pushed, discarded, regenerated.
 
+mod bulk;
 mod config_file;
 mod deliver;
+mod drafts;
 mod local;
 mod sarif;
+mod selection;
 mod serve;
 mod sync;
 mod tickets;
@@ -98,8 +105,13 @@ enum Command {
     /// beside live traffic (records are otherwise upgraded as events touch them). Prints one JSON
     /// report.
     Migrate,
-    /// List the tickets in the store, with their findings and comments.
+    /// List the tickets in the store, with their findings and comments; with filters, the
+    /// tickets they select; with a verb (close, reopen, assign, priority, regenerate, push,
+    /// discard), change them (--dry-run, --yes above 20, audited with --actor).
     Tickets(tickets::TicketsArgs),
+    /// List the drafts (tickets prepared, not pushed: `mode: draft` or a policy's `draft`), show
+    /// one, push them to the tracker, discard or regenerate them.
+    Drafts(drafts::DraftsArgs),
     /// Delete the store file.
     Reset,
     /// Print the upload token of an App installation (--installation ID), for CI systems without
@@ -181,8 +193,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sarif(args) => {
             sarif::run(&local::LocalApp::open(location, settings()?).await?, args).await?
         }
-        Command::Tickets(args) => {
-            tickets::run(&local::open_store(&location).await?, &location, args).await?
+        Command::Tickets(mut args) => match args.verb.take() {
+            Some(verb) => {
+                let app = local::LocalApp::open(location, settings()?).await?;
+                return bulk::run(&app, &args.filters, verb).await;
+            }
+            None => tickets::run(&local::open_store(&location).await?, &location, args).await?,
+        },
+        Command::Drafts(args) => {
+            let app = local::LocalApp::open(location, settings()?).await?;
+            return drafts::run(&app, args).await;
         }
         Command::Migrate => {
             let (table, endpoint) = local::table_of(&location)?;
