@@ -128,10 +128,14 @@ impl Verb {
 
 /// `scantix tickets [filters] <verb>`.
 pub async fn run(app: &LocalApp, filters: &Filters, verb: Verb) -> anyhow::Result<ExitCode> {
-    let groups = filters
+    let mut groups = filters
         .select(app.executor().store(), app.executor().now())
         .await?;
     let (change, reason, common) = verb.parts();
+    // `push` and `discard` are about drafts: the other selected tickets are not theirs to touch.
+    if matches!(change, Steer::PushDraft | Steer::DiscardDraft) {
+        groups.retain(GroupRecord::is_draft);
+    }
     apply(app, &groups, &change, reason, &common).await
 }
 
@@ -180,6 +184,9 @@ pub async fn apply(
         eprintln!("scantix: nothing changed");
         return Ok(ExitCode::FAILURE);
     }
+    // What an earlier run left queued (the tracker refused it for a while) is made first: those
+    // groups already read as changed, so a repeated command would not select them again.
+    app.finish_queued_work().await?;
     let mut pending: Vec<&GroupRecord> = groups.iter().collect();
     let (mut changed, mut unchanged, mut refused) = (0usize, 0usize, 0usize);
     let mut failures: Vec<(GroupKey, String)> = Vec::new();
@@ -238,6 +245,11 @@ pub async fn apply(
              run the same command again to finish them",
             pending.len().max(failures.len())
         );
+        return Ok(ExitCode::FAILURE);
+    }
+    // Nothing the command named could take the change (a push without a tracker, a discard of
+    // a ticket that is no draft): a script must see it.
+    if refused > 0 && changed == 0 && unchanged == 0 {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
