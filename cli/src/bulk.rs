@@ -13,6 +13,7 @@ use scantix_app::execute::steer::{SteerResult, Steering};
 use scantix_core::decide::steer::{Steer, Steerer};
 use scantix_core::finding::Severity;
 use scantix_core::identity::GroupKey;
+use scantix_core::ports::store::{List, read_all};
 use scantix_core::records::GroupRecord;
 use serde_json::json;
 use std::io::{BufRead, IsTerminal, Write};
@@ -184,51 +185,86 @@ pub async fn apply(
         eprintln!("scantix: nothing changed");
         return Ok(ExitCode::FAILURE);
     }
-    // What an earlier run left queued (the tracker refused it for a while) is made first: those
-    // groups already read as changed, so a repeated command would not select them again.
-    app.finish_queued_work().await?;
-    let mut pending: Vec<&GroupRecord> = groups.iter().collect();
+    // First every change, decided and committed with its tracker calls queued (store writes
+    // only); then the calls, group by group through the outbox.
     let (mut changed, mut unchanged, mut refused) = (0usize, 0usize, 0usize);
     let mut failures: Vec<(GroupKey, String)> = Vec::new();
-    let mut queued: Vec<GroupKey> = Vec::new();
+    let mut results = Vec::with_capacity(groups.len());
+    for group in groups {
+        match executor.commit_steer(&group.key, change, &by).await {
+            Ok(result) => {
+                match &result {
+                    SteerResult::Changed(_) => changed += 1,
+                    SteerResult::Unchanged(_) => unchanged += 1,
+                    SteerResult::Refused(_) => refused += 1,
+                }
+                results.push((group, result));
+            }
+            Err(e) => failures.push((group.key.clone(), e.to_string())),
+        }
+    }
+    // Then the calls: these groups', and whatever an earlier run left queued (a tracker that
+    // refused for a while): those groups already read as changed, so the same command run
+    // again would not select them, and must still finish them.
+    let mut keys: Vec<GroupKey> = results.iter().map(|(g, _)| g.key.clone()).collect();
+    let earlier = read_all(|after| {
+        let store = executor.store().clone();
+        async move { store.groups_in(&List::Queued, after.as_deref(), 200).await }
+    })
+    .await
+    .context("reading the groups with queued tracker calls")?;
+    for group in earlier {
+        if !keys.contains(&group.value.key) {
+            keys.push(group.value.key);
+        }
+    }
+    let mut pending: Vec<usize> = (0..keys.len()).collect();
+    let mut left: Vec<Option<GroupRecord>> = vec![None; keys.len()];
+    let mut last_error = None;
     for pass in 0..PASSES {
         if pass > 0 {
-            // The tracker port already waited out its own retries: give it longer before
-            // the next pass over what is left.
+            // The tracker port already waited out what it could within a call: give the
+            // tracker longer before the next pass over what is left.
             tokio::time::sleep(Duration::from_millis(500 << pass)).await;
         }
         let mut again = Vec::new();
-        failures.clear();
-        queued.clear();
-        for group in pending {
-            match executor.apply_steer(&group.key, change, &by).await {
-                Ok(steering) => {
-                    // A change committed on an earlier pass decides nothing now; count it once.
-                    match &steering.result {
-                        SteerResult::Changed(_) => changed += 1,
-                        SteerResult::Unchanged(_) if pass == 0 => unchanged += 1,
-                        SteerResult::Unchanged(_) => {}
-                        SteerResult::Refused(_) => refused += 1,
+        let mut rest = pending.into_iter();
+        for i in rest.by_ref() {
+            let key = &keys[i];
+            match executor.sync_group(key).await {
+                Ok(group) => {
+                    if group.as_ref().is_some_and(|g| !g.outbox.is_empty()) {
+                        again.push(i);
                     }
-                    writeln!(out, "{}", line(group, &steering.result, Some(&steering)))?;
-                    if steering.queued > 0 {
-                        queued.push(group.key.clone());
-                        again.push(group);
-                    }
+                    left[i] = group;
                 }
                 Err(e) if e.is_retryable() => {
-                    failures.push((group.key.clone(), e.to_string()));
-                    again.push(group);
+                    // The tracker refuses for now: the other groups would wait out the same
+                    // limit. Their calls stay queued for the next pass (or the next run).
+                    last_error = Some(format!("{key}: {e}"));
+                    again.push(i);
+                    break;
                 }
-                Err(e) => {
-                    failures.push((group.key.clone(), e.to_string()));
-                }
+                Err(e) => failures.push((key.clone(), e.to_string())),
             }
         }
+        again.extend(rest);
         pending = again;
         if pending.is_empty() {
             break;
         }
+    }
+    for i in &pending {
+        left[*i] = executor
+            .store()
+            .get_group(&keys[*i])
+            .await
+            .with_context(|| format!("reading {}", keys[*i]))?
+            .map(|g| g.value);
+    }
+    for ((group, result), after) in results.iter().zip(&left) {
+        let after = Steering::of(&group.key, result.clone(), after.as_ref(), None);
+        writeln!(out, "{}", line(group, result, Some(&after)))?;
     }
     eprintln!(
         "scantix: {}: {changed} changed, {unchanged} already so, {refused} not applicable, of {} selected",
@@ -238,7 +274,9 @@ pub async fn apply(
     if !pending.is_empty() || !failures.is_empty() {
         let why = failures
             .first()
-            .map(|(key, e)| format!(" (first: {key}: {e})"))
+            .map(|(key, e)| format!("{key}: {e}"))
+            .or(last_error)
+            .map(|e| format!(" (last: {e})"))
             .unwrap_or_default();
         eprintln!(
             "scantix: {} ticket(s) still owe tracker calls{why}; they stay queued in the store: \

@@ -11,7 +11,7 @@
     reason = "test code: a failed assumption is the test failing"
 )]
 
-use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, Category, Fault, FakeJira};
+use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, Category, FakeJira, Fault};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,10 +23,8 @@ struct Scratch(PathBuf);
 impl Scratch {
     /// With `settings` (YAML) beside the scenario's policy.
     fn new(test: &str, settings: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "scantix-cli-drafts-{test}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("scantix-cli-drafts-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temporary folder");
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -126,7 +124,12 @@ fn lines(output: &Output) -> Vec<Value> {
 }
 
 fn field_names(ticket: &Value) -> BTreeSet<String> {
-    ticket.as_object().expect("object").keys().cloned().collect()
+    ticket
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +172,10 @@ async fn drafts_reach_jira_only_when_pushed_and_every_push_and_discard_is_audite
         .expect("the code scanning draft");
     let sql_key = sql["key"].as_str().unwrap().to_owned();
     let sql_group = sql["group"].as_str().unwrap().to_owned();
-    assert_eq!((sql["open"].as_u64(), sql["total"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (sql["open"].as_u64(), sql["total"].as_u64()),
+        (Some(2), Some(2))
+    );
     let npm = listed
         .iter()
         .find(|t| t["group"].as_str().unwrap().contains("dependabot"))
@@ -190,7 +196,13 @@ async fn drafts_reach_jira_only_when_pushed_and_every_push_and_discard_is_audite
     let pushed = lines(&scratch.ok(
         &jira,
         &[
-            "drafts", "push", &sql_key, "--actor", "alice", "--reason", "reviewed: real",
+            "drafts",
+            "push",
+            &sql_key,
+            "--actor",
+            "alice",
+            "--reason",
+            "reviewed: real",
         ],
     ));
     assert_eq!(pushed[0]["result"], "changed", "{pushed:?}");
@@ -242,13 +254,18 @@ async fn drafts_reach_jira_only_when_pushed_and_every_push_and_discard_is_audite
     let untracked = &tickets["untracked"][0];
     assert_eq!(untracked["group"], npm_group.as_str());
     assert!(
-        untracked["why"].as_str().unwrap().contains("draft discarded"),
+        untracked["why"]
+            .as_str()
+            .unwrap()
+            .contains("draft discarded"),
         "{untracked}"
     );
-    assert!(scratch.json(&jira, &["drafts", "--json"])["tickets"]
-        .as_array()
-        .unwrap()
-        .is_empty());
+    assert!(
+        scratch.json(&jira, &["drafts", "--json"])["tickets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert!(jira.issue_keys() == ["SEC-1"]);
     jira.assert_no_violations();
 }
@@ -320,14 +337,18 @@ async fn a_bulk_close_under_jira_429s_completes_resumably_without_duplicates() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
-    assert!(keys.iter().all(|k| jira.snapshot(k).unwrap().category != Category::Done));
+    assert!(
+        keys.iter()
+            .all(|k| jira.snapshot(k).unwrap().category != Category::Done)
+    );
 
-    // Jira answers 429 to every request: the run commits every close, makes none, and says so.
+    // Jira answers 429 to every request, asking for an hour: the run commits every close, makes
+    // none, and says so.
     let mut yes = close.to_vec();
     yes.push("--yes");
     jira.inject(
         Fault::RateLimited {
-            retry_after_secs: 1,
+            retry_after_secs: 3600,
         },
         100_000,
     );
@@ -338,15 +359,25 @@ async fn a_bulk_close_under_jira_429s_completes_resumably_without_duplicates() {
         "{}",
         String::from_utf8_lossy(&stopped.stderr)
     );
-    assert!(keys.iter().all(|k| jira.snapshot(k).unwrap().category != Category::Done));
+    assert!(
+        keys.iter()
+            .all(|k| jira.snapshot(k).unwrap().category != Category::Done)
+    );
 
-    // Jira still rate-limits the next 40 requests; the same command finishes the work.
+    let stopped_lines = lines(&stopped);
+    assert_eq!(stopped_lines.len(), TICKETS as usize);
+    assert!(stopped_lines.iter().all(|l| l["result"] == "changed"
+        && l["state"] == "resolved"
+        && l["queued"].as_u64() >= Some(2)));
+
+    // Jira still rate-limits the next requests for a second each, more of them than one call
+    // waits out; the same command finishes the work on a later pass.
     jira.clear_faults();
     jira.inject(
         Fault::RateLimited {
             retry_after_secs: 1,
         },
-        40,
+        6,
     );
     let finished = scratch.ok(&jira, &yes);
     let stderr = String::from_utf8_lossy(&finished.stderr);
@@ -354,12 +385,19 @@ async fn a_bulk_close_under_jira_429s_completes_resumably_without_duplicates() {
     for key in &keys {
         let issue = jira.snapshot(key).unwrap();
         assert_eq!(issue.category, Category::Done, "{key}: {}", issue.status);
-        assert_eq!(closing_comments(&jira, key), 1, "{key}: one closing comment");
+        assert_eq!(
+            closing_comments(&jira, key),
+            1,
+            "{key}: one closing comment"
+        );
     }
     // Once more: everything is already so, nothing reaches Jira.
     jira.clear_requests();
     let repeat = scratch.ok(&jira, &yes);
-    assert!(lines(&repeat).is_empty(), "no open ticket is left to select");
+    assert!(
+        lines(&repeat).is_empty(),
+        "no open ticket is left to select"
+    );
     let writes = jira
         .requests()
         .into_iter()

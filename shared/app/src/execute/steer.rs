@@ -37,6 +37,25 @@ pub struct Steering {
     pub error: Option<String>,
 }
 
+impl Steering {
+    /// `key` as left after `result`: its ticket, state and what it still owes.
+    pub fn of(
+        key: &GroupKey,
+        result: SteerResult,
+        group: Option<&GroupRecord>,
+        error: Option<String>,
+    ) -> Steering {
+        Steering {
+            group: key.clone(),
+            result,
+            ticket: group.and_then(|g| g.ticket.as_ref()).map(|t| t.key.clone()),
+            state: group.map(|g| g.ticket_state),
+            queued: group.map_or(0, |g| g.outbox.len()),
+            error,
+        }
+    }
+}
+
 impl Executor {
     /// What `change` would do to `key`, without writing anything (`--dry-run`).
     pub async fn preview_steer(
@@ -65,25 +84,40 @@ impl Executor {
         )
     }
 
-    /// Applies `change` to `key` and drains the group's tracker calls. A tracker that stays
-    /// unavailable is an error, and the calls stay queued in the group (durable, made once).
+    /// Applies `change` to `key` and drains the group's tracker calls. A tracker that refuses
+    /// for now leaves the calls queued in the group (durable, made once): reported in `queued`
+    /// and `error`, not lost.
     pub async fn apply_steer(
         &self,
         key: &GroupKey,
         change: &Steer,
         by: &Steerer,
     ) -> Result<Steering, ExecuteError> {
-        let mut result = None;
+        let result = self.commit_steer(key, change, by).await?;
+        // The change is committed whatever the tracker says now.
+        let (group, error) = match self.sync_group(key).await {
+            Ok(group) => (group, None),
+            Err(e) if e.is_retryable() => (
+                self.store.get_group(key).await?.map(|g| g.value),
+                Some(e.to_string()),
+            ),
+            Err(e) => return Err(e),
+        };
+        Ok(Steering::of(key, result, group.as_ref(), error))
+    }
+
+    /// Decides and commits `change` to `key`, queuing its tracker calls in the group's outbox
+    /// without making them (`sync_group` does): a bulk run commits every change first, then
+    /// drains, so a tracker outage halfway leaves every change decided and every call durable.
+    pub async fn commit_steer(
+        &self,
+        key: &GroupKey,
+        change: &Steer,
+        by: &Steerer,
+    ) -> Result<SteerResult, ExecuteError> {
         for attempt in 0..STEER_CONFLICTS {
             let Some(read) = self.store.get_group(key).await? else {
-                return Ok(Steering {
-                    group: key.clone(),
-                    result: SteerResult::Refused("no such group".into()),
-                    ticket: None,
-                    state: None,
-                    queued: 0,
-                    error: None,
-                });
+                return Ok(SteerResult::Refused("no such group".into()));
             };
             let members = self.steer_members(key, change).await?;
             let now = (self.clock)();
@@ -99,48 +133,16 @@ impl Executor {
                         ..Commit::default()
                     };
                     match self.store.commit(commit).await {
-                        Ok(()) => {
-                            result = Some(SteerResult::Changed(summary));
-                            break;
-                        }
+                        Ok(()) => return Ok(SteerResult::Changed(summary)),
                         Err(StoreError::Conflict) => backoff(attempt).await,
                         Err(e) => return Err(e.into()),
                     }
                 }
-                Steered::Unchanged(why) => {
-                    result = Some(SteerResult::Unchanged(why));
-                    break;
-                }
-                Steered::Refused(why) => {
-                    result = Some(SteerResult::Refused(why));
-                    break;
-                }
+                Steered::Unchanged(why) => return Ok(SteerResult::Unchanged(why)),
+                Steered::Refused(why) => return Ok(SteerResult::Refused(why)),
             }
         }
-        let Some(result) = result else {
-            return Err(ExecuteError::Contention(STEER_CONFLICTS));
-        };
-        // The change is committed whatever the tracker says now: a call it refuses for the moment
-        // (429, an outage) stays queued in the group and is reported, not lost.
-        let (group, error) = match self.sync_group(key).await {
-            Ok(group) => (group, None),
-            Err(e) if e.is_retryable() => (
-                self.store.get_group(key).await?.map(|g| g.value),
-                Some(e.to_string()),
-            ),
-            Err(e) => return Err(e),
-        };
-        Ok(Steering {
-            group: key.clone(),
-            result,
-            ticket: group
-                .as_ref()
-                .and_then(|g| g.ticket.as_ref())
-                .map(|t| t.key.clone()),
-            state: group.as_ref().map(|g| g.ticket_state),
-            queued: group.as_ref().map_or(0, |g| g.outbox.len()),
-            error,
-        })
+        Err(ExecuteError::Contention(STEER_CONFLICTS))
     }
 
     /// The findings `change` needs: every member for a regeneration, none otherwise.
