@@ -58,7 +58,8 @@ pub enum Verb {
         #[command(flatten)]
         common: Common,
     },
-    /// Assign the selected tickets to a tracker user.
+    /// Assign the selected drafts to a tracker user (their push creates them assigned; tickets
+    /// already in the tracker are reassigned there).
     Assign {
         user: String,
         #[arg(long)]

@@ -133,8 +133,25 @@ fn closing_queues_a_transition_and_a_comment_and_a_second_close_changes_nothing(
 #[test]
 fn assign_and_priority_refresh_the_ticket_and_priority_files_it_at_the_new_severity() {
     let open = group(jira(), TicketState::Open);
+    // A ticket in the tracker is reassigned there (tracker updates leave assignees alone).
+    assert!(matches!(
+        steer(
+            &open,
+            &Steer::Assign { user: "bob".into() },
+            &by(),
+            false,
+            &[],
+            now()
+        ),
+        Steered::Refused(_)
+    ));
+    let base = group(None, TicketState::Draft);
+    let draft = GroupRecord {
+        ticket: Some(TicketRef::draft(&base.key)),
+        ..base
+    };
     let (assigned, _) = changed(steer(
-        &open,
+        &draft,
         &Steer::Assign { user: "bob".into() },
         &by(),
         false,
@@ -142,7 +159,10 @@ fn assign_and_priority_refresh_the_ticket_and_priority_files_it_at_the_new_sever
         now(),
     ));
     assert_eq!(assigned.assignee.as_deref(), Some("bob"));
-    assert_eq!(ops(&assigned), [OutboxOp::Refresh]);
+    assert!(
+        assigned.outbox.is_empty(),
+        "a draft's refresh is settled in place"
+    );
     let (urgent, audit) = changed(steer(
         &open,
         &Steer::Priority {
