@@ -13,14 +13,21 @@
 //! - `tickets`: the store as a person reads it.
 //! - `audit`: the chain of custody from the audit log; `export`: changes as OCSF events;
 //!   `report`: the metrics report (JSON, HTML with plots).
+//! - `selection`: the filters of `tickets` and the keys people type.
+//! - `bulk`: the verbs of `tickets` (close, reopen, assign, ...), through the tracker port and
+//!   the outbox.
+//! - `drafts`: drafts listed, shown, pushed, discarded, regenerated.
 
 mod audit;
+mod bulk;
 mod config_file;
 mod deliver;
+mod drafts;
 mod export;
 mod local;
 mod report;
 mod sarif;
+mod selection;
 mod serve;
 mod sync;
 mod tickets;
@@ -108,7 +115,9 @@ enum Command {
     /// beside live traffic (records are otherwise upgraded as events touch them). Prints one JSON
     /// report.
     Migrate,
-    /// List the tickets in the store, with their findings and comments.
+    /// List the tickets in the store, with their findings and comments; with filters, the
+    /// tickets they select; with a verb (close, reopen, assign, priority, regenerate, push,
+    /// discard), change them (--dry-run, --yes above 20, audited with --actor).
     Tickets(tickets::TicketsArgs),
     /// The chain of custody, oldest first: detected, triaged, ticketed, state changes,
     /// verifications, dismissals, with the actor and time of each step (--ticket, --group, --repo,
@@ -120,6 +129,9 @@ enum Command {
     /// Metrics of a period: MTTT, MTTR, SLA adherence, reopen and net resolve rates, tickets per
     /// 1,000 alerts, the weekly backlog (--since, --repo; --json, --html FILE).
     Report(report::ReportArgs),
+    /// List the drafts (tickets prepared, not pushed: `mode: draft` or a policy's `draft`), show
+    /// one, push them to the tracker, discard or regenerate them.
+    Drafts(drafts::DraftsArgs),
     /// Delete the store file.
     Reset,
     /// Print the upload token of an App installation (--installation ID), for CI systems without
@@ -201,8 +213,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sarif(args) => {
             sarif::run(&local::LocalApp::open(location, settings()?).await?, args).await?
         }
-        Command::Tickets(args) => {
-            tickets::run(&local::open_store(&location).await?, &location, args).await?
+        Command::Tickets(mut args) => match args.verb.take() {
+            Some(verb) => {
+                let app = local::LocalApp::open(location, settings()?).await?;
+                return bulk::run(&app, &args.filters, verb).await;
+            }
+            None => tickets::run(&local::open_store(&location).await?, &location, args).await?,
+        },
+        Command::Drafts(args) => {
+            let app = local::LocalApp::open(location, settings()?).await?;
+            return drafts::run(&app, args).await;
         }
         Command::Audit(args) => {
             audit::run(local::open_store(&location).await?.as_ref(), args).await?

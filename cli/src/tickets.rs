@@ -1,7 +1,9 @@
 //! `scantix tickets`: what the store holds, as a person reads it: each ticket with its state,
-//! severity and findings, most severe first; then the groups that have no ticket, and why.
+//! severity and findings, most severe first; then the groups that have no ticket, and why. With
+//! filters (`selection`), the tickets they select; with a verb (`bulk`), a change to them.
 
 use crate::local::StoreLocation;
+use crate::selection::Filters;
 use anyhow::Context;
 use clap::Args;
 use scantix_core::decide::drafts::DRAFT_COMMENT;
@@ -16,22 +18,35 @@ use std::sync::Arc;
 
 /// Arguments of `scantix tickets`.
 #[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = false,
+    subcommand_negates_reqs = true
+)]
 pub struct TicketsArgs {
     /// Print the listing as one JSON document instead of a table.
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    pub filters: Filters,
+
+    /// A change to every selected ticket (see each verb's --help).
+    #[command(subcommand)]
+    pub verb: Option<crate::bulk::Verb>,
 }
 
 /// Everything the listing shows.
 #[derive(Debug, Serialize)]
-struct Listing {
-    tickets: Vec<TicketView>,
+pub(crate) struct Listing {
+    pub(crate) tickets: Vec<TicketView>,
     /// Groups without a ticket: recorded-only findings, or closed before any ticket was due.
-    untracked: Vec<UntrackedView>,
+    /// Not listed when filters select tickets (`scantix tickets --state …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) untracked: Option<Vec<UntrackedView>>,
 }
 
 #[derive(Debug, Serialize)]
-struct TicketView {
+pub(crate) struct TicketView {
     key: String,
     tracker: String,
     state: String,
@@ -49,7 +64,7 @@ struct TicketView {
 }
 
 #[derive(Debug, Serialize)]
-struct FindingView {
+pub(crate) struct FindingView {
     number: u64,
     state: String,
     place: String,
@@ -65,7 +80,7 @@ struct FindingView {
 }
 
 #[derive(Debug, Serialize)]
-struct UntrackedView {
+pub(crate) struct UntrackedView {
     group: String,
     repository: String,
     kind: String,
@@ -81,20 +96,127 @@ pub async fn run(
     location: &StoreLocation,
     args: TicketsArgs,
 ) -> anyhow::Result<()> {
-    let groups = read_all(|after| {
-        let store = store.clone();
-        async move { store.all_groups(after.as_deref(), 200).await }
-    })
-    .await
-    .context("listing the store's groups")?;
-    let listing = listing(store, groups).await?;
-    if args.json {
+    let listing = if args.filters.is_empty() {
+        // Everything, untracked groups included: the one listing that reads the whole store.
+        let groups = read_all(|after| {
+            let store = store.clone();
+            async move { store.all_groups(after.as_deref(), 200).await }
+        })
+        .await
+        .context("listing the store's groups")?;
+        listing(store, groups).await?
+    } else {
+        let groups = args.filters.select(store, chrono::Utc::now()).await?;
+        tickets_listing(store, groups).await?
+    };
+    print_listing(&listing, location, args.json)
+}
+
+/// Prints `listing` as a table (or JSON).
+pub(crate) fn print_listing(
+    listing: &Listing,
+    location: &StoreLocation,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
         let json = serde_json::to_string_pretty(&listing).context("writing the listing as JSON")?;
         println!("{json}");
     } else {
-        print!("{}", table(&listing, location));
+        print!("{}", table(listing, location));
     }
     Ok(())
+}
+
+/// The listing of `groups`, each with a ticket (groups without one are left out).
+pub(crate) async fn tickets_listing(
+    store: &Arc<dyn Store>,
+    groups: Vec<GroupRecord>,
+) -> anyhow::Result<Listing> {
+    let mut tickets = Vec::new();
+    for group in groups {
+        if group.ticket.is_some() {
+            let members = members_of(store, &group).await?;
+            tickets.extend(ticket_view(store, &group, &members).await?);
+        }
+    }
+    sort_tickets(&mut tickets);
+    Ok(Listing {
+        tickets,
+        untracked: None,
+    })
+}
+
+fn sort_tickets(tickets: &mut [TicketView]) {
+    tickets.sort_by(|a, b| (Reverse(a.severity), &a.key).cmp(&(Reverse(b.severity), &b.key)));
+}
+
+async fn members_of(
+    store: &Arc<dyn Store>,
+    group: &GroupRecord,
+) -> anyhow::Result<Vec<FindingRecord>> {
+    let key = group.key.clone();
+    Ok(read_all(|after| {
+        let (store, key) = (store.clone(), key.clone());
+        async move {
+            store
+                .group_findings(&key, Members::All, after.as_deref(), 500)
+                .await
+        }
+    })
+    .await
+    .with_context(|| format!("reading the findings of {key}"))?
+    .into_iter()
+    .map(|f| f.value)
+    .collect())
+}
+
+/// The view of `group`'s ticket (`None` without one).
+async fn ticket_view(
+    store: &Arc<dyn Store>,
+    group: &GroupRecord,
+    members: &[FindingRecord],
+) -> anyhow::Result<Option<TicketView>> {
+    let Some(ticket) = &group.ticket else {
+        return Ok(None);
+    };
+    let key = group.key.clone();
+    let content = store
+        .get_content(&key)
+        .await
+        .with_context(|| format!("reading the texts of {key}"))?;
+    let top: Vec<FindingRecord> = members
+        .iter()
+        .filter(|m| m.is_ticketed())
+        .take(LISTED_FINDINGS)
+        .cloned()
+        .collect();
+    let title = ticket_content(TicketSource {
+        group,
+        content: content.as_ref(),
+        top: &top,
+    })
+    .title;
+    let comments = store
+        .audit_log(&key)
+        .await
+        .with_context(|| format!("reading the audit log of {key}"))?
+        .into_iter()
+        .filter(|a| a.action == DRAFT_COMMENT)
+        .map(|a| a.reason)
+        .collect();
+    Ok(Some(TicketView {
+        key: ticket.key.clone(),
+        tracker: ticket.tracker.clone(),
+        state: group.ticket_state.to_string(),
+        severity: group.severity(),
+        open: group.tally.open,
+        total: group.tally.ticketed(),
+        title,
+        repository: group.repository.full_name.clone(),
+        group: group.key.to_string(),
+        findings: members.iter().map(finding_view).collect(),
+        comments,
+    }))
 }
 
 async fn listing(
@@ -104,22 +226,8 @@ async fn listing(
     let mut tickets = Vec::new();
     let mut untracked = Vec::new();
     for group in groups.into_iter().map(|g| g.value) {
-        let key = group.key.clone();
-        let members: Vec<FindingRecord> = read_all(|after| {
-            let (store, key) = (store.clone(), key.clone());
-            async move {
-                store
-                    .group_findings(&key, Members::All, after.as_deref(), 500)
-                    .await
-            }
-        })
-        .await
-        .with_context(|| format!("reading the findings of {key}"))?
-        .into_iter()
-        .map(|f| f.value)
-        .collect();
-        let findings = members.iter().map(finding_view).collect();
-        let Some(ticket) = &group.ticket else {
+        let members = members_of(store, &group).await?;
+        if group.ticket.is_none() {
             untracked.push(UntrackedView {
                 group: group.key.to_string(),
                 repository: group.repository.full_name.clone(),
@@ -127,51 +235,18 @@ async fn listing(
                 rule: group.rule.id.clone(),
                 severity: members_severity(&members),
                 why: why_untracked(&group, &members),
-                findings,
+                findings: members.iter().map(finding_view).collect(),
             });
             continue;
-        };
-        let content = store
-            .get_content(&key)
-            .await
-            .with_context(|| format!("reading the texts of {key}"))?;
-        let top: Vec<FindingRecord> = members
-            .iter()
-            .filter(|m| m.is_ticketed())
-            .take(LISTED_FINDINGS)
-            .cloned()
-            .collect();
-        let title = ticket_content(TicketSource {
-            group: &group,
-            content: content.as_ref(),
-            top: &top,
-        })
-        .title;
-        let comments = store
-            .audit_log(&key)
-            .await
-            .with_context(|| format!("reading the audit log of {key}"))?
-            .into_iter()
-            .filter(|a| a.action == DRAFT_COMMENT)
-            .map(|a| a.reason)
-            .collect();
-        tickets.push(TicketView {
-            key: ticket.key.clone(),
-            tracker: ticket.tracker.clone(),
-            state: group.ticket_state.to_string(),
-            severity: group.severity(),
-            open: group.tally.open,
-            total: group.tally.ticketed(),
-            title,
-            repository: group.repository.full_name.clone(),
-            group: group.key.to_string(),
-            findings,
-            comments,
-        });
+        }
+        tickets.extend(ticket_view(store, &group, &members).await?);
     }
-    tickets.sort_by(|a, b| (Reverse(a.severity), &a.key).cmp(&(Reverse(b.severity), &b.key)));
+    sort_tickets(&mut tickets);
     untracked.sort_by(|a, b| (Reverse(a.severity), &a.group).cmp(&(Reverse(b.severity), &b.group)));
-    Ok(Listing { tickets, untracked })
+    Ok(Listing {
+        tickets,
+        untracked: Some(untracked),
+    })
 }
 
 fn finding_view(record: &FindingRecord) -> FindingView {
@@ -199,6 +274,12 @@ fn members_severity(members: &[FindingRecord]) -> Severity {
 }
 
 fn why_untracked(group: &GroupRecord, members: &[FindingRecord]) -> String {
+    if let Some(at) = group.discarded_at {
+        return format!(
+            "draft discarded on {} (recorded only until a finding changes)",
+            at.format("%Y-%m-%d")
+        );
+    }
     if group.has_or_awaits_ticket() {
         return "ticket queued, not created yet (a delivery to this group will retry)".into();
     }
@@ -219,8 +300,12 @@ fn why_untracked(group: &GroupRecord, members: &[FindingRecord]) -> String {
 
 fn table(listing: &Listing, location: &StoreLocation) -> String {
     let mut out = String::new();
-    if listing.tickets.is_empty() && listing.untracked.is_empty() {
-        let _ = writeln!(out, "No tickets yet (store: {location}).");
+    let untracked = listing.untracked.as_deref().unwrap_or_default();
+    if listing.tickets.is_empty() && untracked.is_empty() {
+        let _ = match listing.untracked {
+            Some(_) => writeln!(out, "No tickets yet (store: {location})."),
+            None => writeln!(out, "No tickets match (store: {location})."),
+        };
         return out;
     }
     let headers = ["TICKET", "STATE", "SEVERITY", "OPEN", "TITLE"];
@@ -275,13 +360,9 @@ fn table(listing: &Listing, location: &StoreLocation) -> String {
         }
         let _ = writeln!(out);
     }
-    if !listing.untracked.is_empty() {
-        let _ = writeln!(
-            out,
-            "Groups without a ticket ({}):",
-            listing.untracked.len()
-        );
-        for group in &listing.untracked {
+    if !untracked.is_empty() {
+        let _ = writeln!(out, "Groups without a ticket ({}):", untracked.len());
+        for group in untracked {
             let _ = writeln!(
                 out,
                 "  {} · {} {} · {}",

@@ -25,7 +25,8 @@
 //! One file per kind of event, each an `impl Executor` block (child modules, so they share the
 //! executor's fields): `alert` (phase 1 for alerts), `ticket` (a person's change in the tracker,
 //! and the verification that closure needs), `pull_request` (the summary comment),
-//! `installation`, `overdue` (the sweeper's SLA pass); `outbox` is phase 2 for every group;
+//! `installation`, `overdue` (the sweeper's SLA pass), `steer` (a person's change from the CLI:
+//! drafts pushed or discarded, bulk verbs); `outbox` is phase 2 for every group;
 //! `own_accounts` is who scantix writes as (so its echoes are recognised).
 
 mod alert;
@@ -35,6 +36,7 @@ mod outbox;
 mod overdue;
 pub mod own_accounts;
 mod pull_request;
+pub mod steer;
 mod ticket;
 
 use crate::repo_settings::SettingsSource;

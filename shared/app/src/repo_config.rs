@@ -17,7 +17,7 @@
 #![doc = include_str!("repo_config.example.yml")]
 //! ```
 
-use scantix_core::config::{Config, Grouping, WhenAllFixed};
+use scantix_core::config::{Config, DraftMode, Grouping, WhenAllFixed};
 use scantix_core::finding::DismissReason;
 use scantix_core::sla::SlaPolicy;
 use scantix_core::ticket::destination::TicketDestination;
@@ -48,6 +48,9 @@ pub struct RepoConfig {
     /// Tracker resolution → dismissal reason; replaces the default list when given.
     pub resolutions: Option<BTreeMap<String, DismissReason>>,
     pub recreate_deleted_tickets: Option<bool>,
+    /// `ticket` (the default) or `draft`: everything, or per kind and severity (a map whose keys
+    /// are `default`, kinds and severities; a severity's entry wins over a kind's).
+    pub mode: Option<ModeSetting>,
     /// CODEOWNERS owner (`@org/team`, `@user`, email) → tracker user id.
     pub owners: Option<BTreeMap<String, String>>,
     pub default_assignee: Option<String>,
@@ -59,6 +62,112 @@ pub struct RepoConfig {
     /// from the org's `.github` repository.
     #[serde(skip)]
     policy_from_org: bool,
+}
+
+/// What scantix does with a finding that triage tickets: create the ticket, or prepare a draft
+/// that a person pushes (`scantix drafts push`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TicketMode {
+    Ticket,
+    Draft,
+}
+
+/// The `mode` setting: one mode for everything, or one per kind and severity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ModeSetting {
+    /// `mode: draft`.
+    Everything(TicketMode),
+    /// `mode: { default: ticket, dependabot: draft, low: draft }`.
+    Chosen(BTreeMap<ModeKey, TicketMode>),
+}
+
+// Not `#[serde(untagged)]` for reading: its error ("did not match any variant") would not say
+// what is wrong; this one names the unknown word and the expected ones.
+impl<'de> Deserialize<'de> for ModeSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl<'de> serde::de::Visitor<'de> for ModeVisitor {
+            type Value = ModeSetting;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`ticket`, `draft`, or a map of kinds and severities to either")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ModeSetting, E> {
+                TicketMode::deserialize(serde::de::value::StrDeserializer::<E>::new(text))
+                    .map(ModeSetting::Everything)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                entries: A,
+            ) -> Result<ModeSetting, A::Error> {
+                BTreeMap::deserialize(serde::de::value::MapAccessDeserializer::new(entries))
+                    .map(ModeSetting::Chosen)
+            }
+        }
+        deserializer.deserialize_any(ModeVisitor)
+    }
+}
+
+/// A key of the `mode` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModeKey {
+    Default,
+    CodeScanning,
+    Dependabot,
+    SecretScanning,
+    Sarif,
+    Critical,
+    High,
+    Medium,
+    Low,
+    Note,
+    Unknown,
+}
+
+impl ModeSetting {
+    /// The engine's form of it.
+    pub fn draft_mode(&self) -> DraftMode {
+        use scantix_core::finding::{AlertKind, Severity};
+        let chosen = match self {
+            ModeSetting::Everything(mode) => {
+                return DraftMode {
+                    default: *mode == TicketMode::Draft,
+                    ..DraftMode::default()
+                };
+            }
+            ModeSetting::Chosen(chosen) => chosen,
+        };
+        let mut drafts = DraftMode::default();
+        for (key, mode) in chosen {
+            let draft = *mode == TicketMode::Draft;
+            let kind = match key {
+                ModeKey::Default => {
+                    drafts.default = draft;
+                    continue;
+                }
+                ModeKey::CodeScanning => AlertKind::CodeScanning,
+                ModeKey::Dependabot => AlertKind::Dependabot,
+                ModeKey::SecretScanning => AlertKind::SecretScanning,
+                ModeKey::Sarif => AlertKind::Sarif,
+                severity => {
+                    let severity = match severity {
+                        ModeKey::Critical => Severity::Critical,
+                        ModeKey::High => Severity::High,
+                        ModeKey::Medium => Severity::Medium,
+                        ModeKey::Low => Severity::Low,
+                        ModeKey::Note => Severity::Note,
+                        _ => Severity::Unknown,
+                    };
+                    drafts.severities.insert(severity, draft);
+                    continue;
+                }
+            };
+            drafts.kinds.insert(kind, draft);
+        }
+        drafts
+    }
 }
 
 /// The `tracker` section.
@@ -127,6 +236,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "verify-closure",
     "resolutions",
     "recreate-deleted-tickets",
+    "mode",
     "owners",
     "default-assignee",
     "policy",
@@ -373,6 +483,7 @@ pub fn resolve(repo: Option<RepoConfig>, org: Option<RepoConfig>) -> RepoConfig 
         recreate_deleted_tickets: repo
             .recreate_deleted_tickets
             .or(org.recreate_deleted_tickets),
+        mode: repo.mode.or(org.mode),
         owners: repo.owners.or(org.owners),
         default_assignee: repo.default_assignee.or(org.default_assignee),
         policy,
@@ -403,6 +514,9 @@ impl RepoConfig {
         }
         if let Some(sla) = self.sla {
             config.sla = sla;
+        }
+        if let Some(mode) = &self.mode {
+            config.drafts = mode.draft_mode();
         }
         config
     }
@@ -792,6 +906,12 @@ mod tests {
         assert_eq!(config.when_all_fixed, Some(WhenAllFixed::MarkStale));
         assert_eq!(config.verify_closure, Some(true));
         assert_eq!(config.recreate_deleted_tickets, Some(false));
+        assert_eq!(
+            config.mode,
+            Some(ModeSetting::Chosen(
+                [(ModeKey::Default, TicketMode::Ticket)].into()
+            ))
+        );
         // The example shows the defaults, so the engine config is the default one.
         assert_eq!(config.engine_config(), Config::default());
         assert_eq!(
@@ -799,6 +919,32 @@ mod tests {
             Some("5b10ac8d82e05b22cc7d4ef5")
         );
         assert_eq!(config.default_assignee(), Some("5b10a2844c20165700ede21g"));
+    }
+
+    #[test]
+    fn mode_draft_drafts_everything_or_what_the_map_names() {
+        use scantix_core::finding::AlertKind;
+        let everything = parse("mode: draft\n").unwrap().engine_config().drafts;
+        assert!(everything.drafts(AlertKind::CodeScanning, Severity::Critical));
+        let chosen = parse("mode:\n  dependabot: draft\n  critical: ticket\n  low: draft\n")
+            .unwrap()
+            .engine_config()
+            .drafts;
+        assert!(chosen.drafts(AlertKind::Dependabot, Severity::High));
+        assert!(!chosen.drafts(AlertKind::Dependabot, Severity::Critical));
+        assert!(chosen.drafts(AlertKind::SecretScanning, Severity::Low));
+        assert!(!chosen.drafts(AlertKind::CodeScanning, Severity::High));
+        // The org drafts, the repository tickets: the repository's file wins.
+        let org = parse("mode: draft\n").unwrap();
+        let repo = parse("mode: ticket\n").unwrap();
+        assert!(
+            !resolve(Some(repo), Some(org))
+                .engine_config()
+                .drafts
+                .drafts(AlertKind::CodeScanning, Severity::High)
+        );
+        let wrong = parse("mode: drafts\n").unwrap_err().to_string();
+        assert!(wrong.contains("mode"), "{wrong}");
     }
 
     #[test]

@@ -98,6 +98,39 @@ pub struct Config {
     /// Where a repository's new tickets go within the deployment's tracker (its project, issue
     /// type, priorities, labels, components); the default is the tracker's own settings.
     pub destination: crate::ticket::destination::TicketDestination,
+    /// Which findings get a draft instead of a ticket (the settings' `mode: draft`).
+    pub drafts: DraftMode,
+}
+
+/// Where tickets start as drafts: prepared by scantix, pushed to the tracker by a person
+/// (`scantix drafts push`). A finding's severity entry decides first, then its kind's, then
+/// `default`: "draft every low, ticket the rest" and "draft all Dependabot alerts" both read as
+/// one line of settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftMode {
+    /// Whether findings no entry names are drafted.
+    pub default: bool,
+    pub kinds: BTreeMap<AlertKind, bool>,
+    pub severities: BTreeMap<crate::finding::Severity, bool>,
+}
+
+impl DraftMode {
+    /// Everything drafted (`mode: draft`).
+    pub fn everything() -> DraftMode {
+        DraftMode {
+            default: true,
+            ..DraftMode::default()
+        }
+    }
+
+    /// Whether a finding of `kind` filed at `severity` starts as a draft.
+    pub fn drafts(&self, kind: AlertKind, severity: crate::finding::Severity) -> bool {
+        self.severities
+            .get(&severity)
+            .or_else(|| self.kinds.get(&kind))
+            .copied()
+            .unwrap_or(self.default)
+    }
 }
 
 impl Default for Config {
@@ -122,6 +155,7 @@ impl Default for Config {
             sla: crate::sla::SlaPolicy::default(),
             service_accounts: Vec::new(),
             destination: crate::ticket::destination::TicketDestination::default(),
+            drafts: DraftMode::default(),
         }
     }
 }

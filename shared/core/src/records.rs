@@ -576,6 +576,14 @@ pub struct GroupRecord {
     /// joining findings makes a few ticket updates instead of one each.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket_written_at: Option<DateTime<Utc>>,
+    /// The priority a person set (`scantix tickets priority`): the ticket is filed at it instead
+    /// of its findings' highest severity, until someone sets another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Severity>,
+    /// When a person discarded the group's draft: its findings stay recorded, without a ticket,
+    /// until one of them changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -639,6 +647,8 @@ impl GroupRecord {
             lease: None,
             create_attempt: None,
             ticket_written_at: None,
+            priority: None,
+            discarded_at: None,
             created_at: now,
             updated_at: now,
         }
@@ -650,9 +660,9 @@ impl GroupRecord {
     }
 
     /// The highest severity among open ticketed findings (all ticketed findings once all are
-    /// closed).
+    /// closed), unless a person set the ticket's priority.
     pub fn severity(&self) -> Severity {
-        self.tally.severity()
+        self.priority.unwrap_or_else(|| self.tally.severity())
     }
 
     /// When the ticket is due: the earliest due date of its open ticketed findings.

@@ -42,7 +42,9 @@
 # Put a policy in `.github/scantix.yml` (`policy:` inline or `policy-file:`) to replace this one.
 # It must be `package scantix` (Rego v1 syntax) and define `decision`, an object with:
 #
-#   triage     "ticket" | "record" | "ignore"                                   (required)
+#   triage     "ticket" | "draft" | "record" | "ignore"                          (required)
+#              ("draft": ticketed, but prepared as a draft that a person pushes to the tracker
+#              with `scantix drafts push`, or discards)
 #   reason     a short sentence for the audit trail                             (required)
 #   priority   "critical" | "high" | "medium" | "low" | "note": overrides the severity the ticket
 #              is filed at                                                      (optional)

@@ -99,7 +99,7 @@ fn at_line(line: Option<u32>) -> String {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WrittenDecision {
-    triage: Triage,
+    triage: WrittenTriage,
     reason: String,
     #[serde(default)]
     priority: Option<Severity>,
@@ -107,6 +107,17 @@ struct WrittenDecision {
     sla_days: Option<u32>,
     #[serde(default)]
     group_by: Option<GroupingMode>,
+}
+
+/// `triage` as a policy writes it: the core's verdicts, plus `draft` (ticket it, as a draft a
+/// person pushes to the tracker).
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum WrittenTriage {
+    Ticket,
+    Draft,
+    Record,
+    Ignore,
 }
 
 /// Facts about a finding's path, computed before the policy runs (`input.paths`).
@@ -432,8 +443,8 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
             format!("field `{path}`: ")
         };
         PolicyError::Malformed(format!(
-            "{at}{}; expected {{\"triage\": \"ticket\" | \"record\" | \"ignore\", \"reason\": \
-             \"...\"}} with optional \"priority\", \"sla_days\", \"group_by\" (got {json})",
+            "{at}{}; expected {{\"triage\": \"ticket\" | \"draft\" | \"record\" | \"ignore\", \
+             \"reason\": \"...\"}} with optional \"priority\", \"sla_days\", \"group_by\" (got {json})",
             e.inner()
         ))
     })?;
@@ -442,13 +453,19 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
             "has an empty `reason`: say why, for the audit trail".into(),
         ));
     }
+    let triage = match written.triage {
+        WrittenTriage::Ticket | WrittenTriage::Draft => Triage::Ticket,
+        WrittenTriage::Record => Triage::Record,
+        WrittenTriage::Ignore => Triage::Ignore,
+    };
     Ok(PolicyDecision {
-        triage: written.triage,
+        triage,
         reason: written.reason,
         priority: written.priority,
         sla_days: written.sla_days,
         group_by: written.group_by,
         assignee: None,
+        draft: written.triage == WrittenTriage::Draft,
     })
 }
 
@@ -540,6 +557,7 @@ mod tests {
                 sla_days: None,
                 group_by: None,
                 assignee: None,
+                draft: false,
             }
         );
     }
@@ -764,6 +782,7 @@ decision := {
                 sla_days: Some(3),
                 group_by: Some(GroupingMode::Alert),
                 assignee: None,
+                draft: false,
             }
         );
         let docs = code_alert(2, "js/xss", "docs/site.js");
@@ -774,6 +793,23 @@ decision := {
         let other = code_alert(3, "js/xss", "test/a.js");
         let decision = policy.evaluate(&PolicyInput::new(&other)).unwrap();
         assert_eq!((decision.triage, decision.sla_days), (Triage::Ticket, None));
+    }
+
+    #[test]
+    fn a_draft_verdict_tickets_the_finding_as_a_draft() {
+        let policy = Policy::from_rego(
+            r#"package scantix
+default decision := {"triage": "ticket", "reason": "ticketed: the rest"}
+decision := {"triage": "draft", "reason": "draft: new rule, a person decides"} if {
+	input.finding.rule.id == "js/xss"
+}"#,
+        )
+        .unwrap();
+        let drafted = triage_with(&policy, &code_alert(1, "js/xss", "src/a.js"));
+        assert_eq!((drafted.triage, drafted.draft), (Triage::Ticket, true));
+        assert!(drafted.reason.starts_with("draft:"));
+        let ticketed = triage_with(&policy, &code_alert(2, "js/sqli", "src/a.js"));
+        assert_eq!((ticketed.triage, ticketed.draft), (Triage::Ticket, false));
     }
 
     #[test]

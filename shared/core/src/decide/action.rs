@@ -28,6 +28,12 @@ pub enum Action {
         fingerprint: Fingerprint,
         group: GroupKey,
     },
+    /// The group's first actionable finding, in draft mode (the policy's `draft` verdict, or the
+    /// settings' `mode: draft`): its ticket is prepared as a draft, for a person to push.
+    DraftTicket {
+        fingerprint: Fingerprint,
+        group: GroupKey,
+    },
     /// A finding joins (or changes on) a group that has its ticket.
     UpdateTicket {
         fingerprint: Fingerprint,

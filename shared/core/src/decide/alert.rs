@@ -9,11 +9,12 @@
 use super::action::{Action, Decision};
 use super::triage::Verdict;
 use crate::config::{Config, WhenAllFixed};
+use crate::decide::drafts::DRAFT_PREPARED;
 use crate::event::{AlertChange, AlertEvent};
 use crate::finding::{AlertState, Finding};
 use crate::identity::{Fingerprint, GroupKey, GroupingMode};
 use crate::records::{
-    AuditEntry, FindingRecord, GroupContent, GroupRecord, OutboxOp, TicketState, Triage,
+    AuditEntry, FindingRecord, GroupContent, GroupRecord, OutboxOp, TicketRef, TicketState, Triage,
 };
 use chrono::{DateTime, Utc};
 
@@ -280,9 +281,34 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     };
 
     if !group.has_or_awaits_ticket() {
-        if is_open {
+        if is_open && (verdict.draft || config.drafts.drafts(finding.kind, severity)) {
+            // Prepared, not created: the draft is the group's until a person pushes it (then the
+            // outbox creates it) or discards it. Later findings update the draft, not a tracker.
+            group.destination = config.destination.clone();
+            group.ticket = Some(TicketRef::draft(&key));
+            group.ticket_state = TicketState::Draft;
+            group.discarded_at = None;
+            let why = if verdict.draft {
+                "the triage policy said draft"
+            } else {
+                "the settings' `mode: draft`"
+            };
+            audit(
+                DRAFT_PREPARED,
+                format!(
+                    "first actionable finding: alert {number} {} ({why})",
+                    event.action
+                ),
+                &mut out,
+            );
+            out.actions.push(Action::DraftTicket {
+                fingerprint: fingerprint.clone(),
+                group: key.clone(),
+            });
+        } else if is_open {
             // Where the ticket goes is decided with the request and kept with it.
             group.destination = config.destination.clone();
+            group.discarded_at = None;
             group.push_op(OutboxOp::Create);
             audit(
                 "ticket.requested",

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 
 /// The audit action of a comment made on a draft (what a tracker would have shown as a comment).
 pub const DRAFT_COMMENT: &str = "draft.commented";
+/// The audit action of a draft prepared by draft mode (a policy's `draft`, `mode: draft`).
+pub const DRAFT_PREPARED: &str = "draft.prepared";
 
 /// Settles `group`'s queued tracker calls as the draft tracker would have made them: a create
 /// gives the group its draft ticket, comments become audit entries, moves and refreshes need

@@ -10,6 +10,8 @@
 //! - [`pull_request`]: a pull request's one summary comment, and the tickets its merge fixes.
 //! - [`installations`]: an installation change → which repositories are covered.
 //! - [`drafts`]: tickets kept as drafts (no tracker): their calls settled in the same commit.
+//! - [`steer`]: a person's change (a draft pushed or discarded, a ticket closed, reopened,
+//!   assigned, reprioritised or regenerated) → the group and the tracker calls it owes.
 //! - [`triage`]: the verdict type, and the built-in rule used where no policy is wanted.
 //! - [`action`]: `Action` and `Decision`, what every decision answers.
 
@@ -19,6 +21,7 @@ pub mod analysis;
 pub mod drafts;
 pub mod installations;
 pub mod pull_request;
+pub mod steer;
 pub mod ticket;
 pub mod triage;
 

@@ -22,6 +22,9 @@ pub struct Verdict {
     /// Who should fix it (a tracker user), from CODEOWNERS and the owners map; not the policy's
     /// to set.
     pub assignee: Option<String>,
+    /// Ticket it, but as a draft a person pushes to the tracker (the policy's `draft` verdict):
+    /// scantix prepares the ticket and keeps it with the group until someone decides.
+    pub draft: bool,
 }
 
 /// A verdict with no overrides.
@@ -33,6 +36,7 @@ pub fn plain(triage: Triage, reason: impl Into<String>) -> Verdict {
         sla_days: None,
         group_by: None,
         assignee: None,
+        draft: false,
     }
 }
 

@@ -106,6 +106,8 @@ pub fn upgrade(legacy: &LegacyGroup, stored: &BTreeMap<Fingerprint, FindingRecor
         lease: legacy.lease.clone(),
         create_attempt: legacy.create_attempt.clone(),
         ticket_written_at: None,
+        priority: None,
+        discarded_at: None,
         created_at: legacy.created_at,
         updated_at: legacy.updated_at,
     };

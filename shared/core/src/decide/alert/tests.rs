@@ -112,6 +112,7 @@ fn kinds(d: &Decision) -> Vec<&'static str> {
             Action::Nothing { .. } => "nothing",
             Action::Record { .. } => "record",
             Action::CreateTicket { .. } => "create",
+            Action::DraftTicket { .. } => "draft",
             Action::UpdateTicket { .. } => "update",
             Action::ReopenTicket { .. } => "reopen",
             Action::MarkTicketStale { .. } => "stale",
@@ -689,6 +690,7 @@ fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
         sla_days: Some(3),
         group_by: Some(GroupingMode::File),
         assignee: Some("acc-payments".into()),
+        draft: false,
     };
     let d = w.decide_verdict(
         &event(
@@ -889,4 +891,83 @@ fn a_ticket_whose_alerts_were_all_dismissed_closes_as_not_planned_and_one_fixed_
         });
         assert_eq!(said, expected == OutboxOp::CloseNotPlanned, "{ops:?}");
     }
+}
+
+#[test]
+fn a_draft_verdict_prepares_a_draft_and_later_findings_update_it_not_a_tracker() {
+    let mut w = World::default();
+    let verdict = crate::decide::triage::Verdict {
+        draft: true,
+        ..crate::decide::triage::plain(Triage::Ticket, "draft: new rule")
+    };
+    let first = event(
+        AlertChange::Opened,
+        "created",
+        code_alert(1, "js/xss", "a.js"),
+    );
+    let d = w.decide_verdict(&first, &verdict, t(0));
+    assert_eq!(kinds(&d), ["draft"]);
+    assert!(ops(&d).is_empty(), "no tracker call: {:?}", ops(&d));
+    let group = d.group.clone().unwrap();
+    assert_eq!(group.ticket, Some(TicketRef::draft(&group.key)));
+    assert_eq!(group.ticket_state, TicketState::Draft);
+    assert!(
+        d.audit
+            .iter()
+            .any(|a| a.action == "draft.prepared"
+                && a.reason.contains("the triage policy said draft"))
+    );
+    w.store(&d);
+
+    // A second finding joins the draft: an update of the draft (its calls settled by the
+    // executor as for every draft), never a create.
+    let second = event(
+        AlertChange::Opened,
+        "created",
+        code_alert(2, "js/xss", "b.js"),
+    );
+    let d = w.decide_verdict(&second, &verdict, t(1));
+    assert_eq!(kinds(&d), ["update"]);
+    assert_eq!(ops(&d), [OutboxOp::Refresh]);
+    assert!(d.group.unwrap().is_draft());
+}
+
+#[test]
+fn mode_draft_by_severity_wins_over_kind_and_kind_over_default() {
+    use crate::config::DraftMode;
+    let mode = DraftMode {
+        default: false,
+        kinds: [(AlertKind::Dependabot, true)].into(),
+        severities: [(Severity::Critical, false), (Severity::Low, true)].into(),
+    };
+    assert!(mode.drafts(AlertKind::Dependabot, Severity::High));
+    assert!(!mode.drafts(AlertKind::Dependabot, Severity::Critical));
+    assert!(mode.drafts(AlertKind::CodeScanning, Severity::Low));
+    assert!(!mode.drafts(AlertKind::CodeScanning, Severity::High));
+    assert!(DraftMode::everything().drafts(AlertKind::SecretScanning, Severity::Critical));
+
+    let w = World {
+        config: Config {
+            drafts: mode,
+            ..Config::default()
+        },
+        ..World::default()
+    };
+    let dependabot = event(
+        AlertChange::Opened,
+        "created",
+        dependabot_alert(1, "GHSA-aaaa-bbbb-cccc", "lodash", "package.json"),
+    );
+    assert_eq!(
+        kinds(&w.decide(&dependabot, Triage::Ticket, t(0))),
+        ["draft"]
+    );
+    let code = event(
+        AlertChange::Opened,
+        "created",
+        code_alert(1, "js/xss", "a.js"),
+    );
+    let d = w.decide(&code, Triage::Ticket, t(0));
+    assert_eq!(kinds(&d), ["create"]);
+    assert_eq!(ops(&d), [OutboxOp::Create]);
 }

@@ -1,0 +1,458 @@
+//! Drafts and bulk operations on the real binary against the fake Jira Cloud (which checks every
+//! request against Atlassian's OpenAPI description): `mode: draft` prepares drafts that reach
+//! Jira only when pushed; a discarded draft never does; a bulk close of 60 tickets under Jira 429s
+//! completes, resumably, with one transition and one comment per ticket. Payloads are the
+//! scenario's real GitHub deliveries (`events/github/scenario`); the bulk test delivers the same
+//! real alert under 60 alert numbers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
+
+use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, Category, FakeJira, Fault};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A fresh folder for one test's store, settings and payloads, removed at the end; and where the
+/// store is (the folder's embedded store, or a DynamoDB table).
+struct Scratch(PathBuf, Vec<String>);
+
+impl Scratch {
+    /// With `settings` (YAML) beside the scenario's policy, on the embedded store.
+    fn new(test: &str, settings: &str) -> Scratch {
+        let mut scratch = Scratch::bare(test, settings);
+        scratch.1 = vec![
+            "--store".into(),
+            scratch.0.join("store").to_string_lossy().into(),
+        ];
+        scratch
+    }
+
+    /// The same on a fresh table of DynamoDB Local (`--table`, as on a deployment's).
+    fn on_table(test: &str, settings: &str) -> Scratch {
+        let mut scratch = Scratch::bare(test, settings);
+        scratch.1 = vec![
+            "--dynamodb-endpoint".into(),
+            scantix_tests::dynamodb::local_endpoint(),
+            "--table".into(),
+            scantix_tests::dynamodb::unique_table_name(),
+        ];
+        scratch
+    }
+
+    fn bare(test: &str, settings: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("scantix-cli-drafts-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        std::fs::copy(
+            repo.join("events/github/scantix.rego"),
+            dir.join("scantix.rego"),
+        )
+        .expect("the scenario's policy");
+        std::fs::write(
+            dir.join("scantix.yml"),
+            format!("policy-file: scantix.rego\n{settings}"),
+        )
+        .expect("settings");
+        Scratch(dir, Vec::new())
+    }
+
+    /// `scantix --store <store> <args>` with the Jira tracker on `jira`, stdin closed.
+    fn scantix(&self, jira: &FakeJira, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
+        command
+            .args(&self.1)
+            .args(args)
+            .stdin(Stdio::null())
+            .env("RUST_LOG", "error");
+        for var in [
+            "SCANTIX_STORE",
+            "SCANTIX_TABLE",
+            "SCANTIX_WEBHOOK_SECRET",
+            "SCANTIX_JIRA_WEBHOOK_SECRET",
+            "JIRA_SETTINGS",
+            "JIRA_FLAVOR",
+            "JIRA_TOKEN",
+        ] {
+            command.env_remove(var);
+        }
+        command
+            .env("SCANTIX_CONFIG", self.0.join("scantix.yml"))
+            .env("SCANTIX_TRACKER", "jira")
+            .env("JIRA_URL", jira.base_url())
+            .env("JIRA_PROJECT", "SEC")
+            .env("JIRA_EMAIL", CLOUD_EMAIL)
+            .env("JIRA_API_TOKEN", CLOUD_API_TOKEN)
+            .env("USER", "local-tester");
+        command.output().expect("run scantix")
+    }
+
+    fn ok(&self, jira: &FakeJira, args: &[&str]) -> Output {
+        let output = self.scantix(jira, args);
+        assert!(
+            output.status.success(),
+            "scantix {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn json(&self, jira: &FakeJira, args: &[&str]) -> Value {
+        serde_json::from_slice(&self.ok(jira, args).stdout).expect("JSON")
+    }
+
+    /// The audit entries the store holds for `group`, oldest first (`None` on a table: the
+    /// audit is read through `scantix audit`, another command's business).
+    fn audit(&self, group: &str) -> Option<Vec<Value>> {
+        if self.1.first().is_none_or(|a| a != "--store") {
+            return None;
+        }
+        let db = rusqlite::Connection::open(self.0.join("store/store.sqlite3")).expect("database");
+        let mut query = db
+            .prepare("SELECT doc FROM audit WHERE group_key = ?1 ORDER BY seq")
+            .expect("query");
+        query
+            .query_map([group], |row| row.get::<_, String>(0))
+            .expect("rows")
+            .map(|doc| serde_json::from_str(&doc.expect("row")).expect("JSON"))
+            .collect::<Vec<Value>>()
+            .into()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/github/scenario")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn lines(output: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+fn field_names(ticket: &Value) -> BTreeSet<String> {
+    ticket
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_reach_jira_only_when_pushed_and_every_push_and_discard_is_audited() {
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    drafts_pushed_and_discarded(&jira, &Scratch::new("push", "mode: draft\n"));
+}
+
+/// Deployed, `scantix --table` works the drafts of the deployment's table as the local store's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafts_on_a_dynamodb_table_work_as_on_the_embedded_store() {
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    drafts_pushed_and_discarded(&jira, &Scratch::on_table("table", "mode: draft\n"));
+}
+
+fn drafts_pushed_and_discarded(jira: &FakeJira, scratch: &Scratch) {
+    // Two groups (a code scanning rule, a Dependabot advisory), a second finding joining the
+    // first: drafts, and not one request creates anything in Jira.
+    let delivered = lines(&scratch.ok(
+        jira,
+        &[
+            "deliver",
+            &scenario("02-code_scanning_alert.created.json"),
+            &scenario("03-dependabot_alert.created.json"),
+            &scenario("04-code_scanning_alert.created.json"),
+        ],
+    ));
+    let actions: Vec<&str> = delivered
+        .iter()
+        .map(|l| l["action"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["draft_ticket", "draft_ticket", "update_ticket"]);
+    assert!(jira.issue_keys().is_empty(), "{:?}", jira.issue_keys());
+
+    let drafts = scratch.json(jira, &["drafts", "--json"]);
+    let listed = drafts["tickets"].as_array().expect("tickets");
+    assert_eq!(listed.len(), 2, "{drafts:#}");
+    assert!(listed.iter().all(|t| t["tracker"] == "draft"));
+    // The same shape as `scantix tickets --json`, field for field.
+    let tickets = scratch.json(jira, &["tickets", "--json"]);
+    assert_eq!(
+        field_names(&listed[0]),
+        field_names(&tickets["tickets"][0]),
+        "drafts --json and tickets --json list tickets alike"
+    );
+    let sql = listed
+        .iter()
+        .find(|t| t["group"].as_str().unwrap().contains("java/sql-injection"))
+        .expect("the code scanning draft");
+    let sql_key = sql["key"].as_str().unwrap().to_owned();
+    let sql_group = sql["group"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (sql["open"].as_u64(), sql["total"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let npm = listed
+        .iter()
+        .find(|t| t["group"].as_str().unwrap().contains("dependabot"))
+        .expect("the Dependabot draft");
+    let (npm_key, npm_group) = (
+        npm["key"].as_str().unwrap().to_owned(),
+        npm["group"].as_str().unwrap().to_owned(),
+    );
+
+    let shown = String::from_utf8(scratch.ok(jira, &["drafts", "show", &sql_key]).stdout).unwrap();
+    assert!(shown.contains("BookService.java"), "{shown}");
+
+    // A dry run of the push changes nothing.
+    let dry = lines(&scratch.ok(jira, &["drafts", "push", &sql_key, "--dry-run"]));
+    assert_eq!(dry[0]["result"], "changed");
+    assert!(jira.issue_keys().is_empty());
+
+    let pushed = lines(&scratch.ok(
+        jira,
+        &[
+            "drafts",
+            "push",
+            &sql_key,
+            "--actor",
+            "alice",
+            "--reason",
+            "reviewed: real",
+        ],
+    ));
+    assert_eq!(pushed[0]["result"], "changed", "{pushed:?}");
+    assert_eq!(pushed[0]["ticket_after"], "SEC-1");
+    assert_eq!(pushed[0]["state"], "open");
+    assert_eq!(jira.issue_keys(), ["SEC-1"]);
+    let issue = jira.snapshot("SEC-1").expect("the issue");
+    assert!(issue.summary.contains("(2 alerts)"), "{}", issue.summary);
+    if let Some(audit) = scratch.audit(&sql_group) {
+        let push = audit
+            .iter()
+            .find(|a| a["action"] == "draft.pushed")
+            .expect("the push audited");
+        assert_eq!(
+            (&push["actor"], &push["reason"], &push["ticket"]),
+            (
+                &Value::from("alice"),
+                &Value::from("reviewed: real"),
+                &Value::from(sql_key.as_str())
+            )
+        );
+    }
+
+    // Pushing again: nothing more reaches Jira.
+    let again = lines(&scratch.ok(jira, &["drafts", "push", &sql_key]));
+    assert_eq!(again[0]["result"], "unchanged", "{again:?}");
+    assert_eq!(jira.issue_keys(), ["SEC-1"]);
+
+    // The other draft is discarded (actor: the local user); its findings stay recorded.
+    let discarded = lines(&scratch.ok(
+        jira,
+        &["drafts", "discard", &npm_key, "--reason", "not exploitable"],
+    ));
+    assert_eq!(discarded[0]["result"], "changed", "{discarded:?}");
+    if let Some(audit) = scratch.audit(&npm_group) {
+        let discard = audit
+            .into_iter()
+            .find(|a| a["action"] == "draft.discarded")
+            .expect("the discard audited");
+        assert_eq!(discard["actor"], "local-tester");
+        assert_eq!(discard["reason"], "not exploitable");
+    }
+    let tickets = scratch.json(jira, &["tickets", "--json"]);
+    let keys: Vec<&str> = tickets["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["SEC-1"]);
+    let untracked = &tickets["untracked"][0];
+    assert_eq!(untracked["group"], npm_group.as_str());
+    assert!(
+        untracked["why"]
+            .as_str()
+            .unwrap()
+            .contains("draft discarded"),
+        "{untracked}"
+    );
+    assert!(
+        scratch.json(jira, &["drafts", "--json"])["tickets"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(jira.issue_keys() == ["SEC-1"]);
+    jira.assert_no_violations();
+}
+
+/// The scenario's first code scanning alert under alert number `number`: 60 real alerts of one
+/// repository, one ticket each (`grouping: code-scanning: alert`).
+fn alert_file(scratch: &Scratch, number: u64) -> String {
+    let text = std::fs::read_to_string(scenario("02-code_scanning_alert.created.json")).unwrap();
+    let mut payload: Value = serde_json::from_str(&text).unwrap();
+    let alert = &mut payload["alert"];
+    alert["number"] = number.into();
+    for field in ["url", "html_url"] {
+        let url = alert[field].as_str().unwrap();
+        let base = url.rsplit_once('/').unwrap().0.to_owned();
+        alert[field] = format!("{base}/{number}").into();
+    }
+    let path = scratch
+        .0
+        .join(format!("{number:02}-code_scanning_alert.created.json"));
+    std::fs::write(&path, serde_json::to_vec(&payload).unwrap()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Comments on `key` that scantix's bulk close made.
+fn closing_comments(jira: &FakeJira, key: &str) -> usize {
+    jira.snapshot(key)
+        .expect("issue")
+        .comments
+        .iter()
+        .filter(|c| c.to_string().contains("Closed by bob: accepted risk"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_close_under_jira_429s_completes_resumably_without_duplicates() {
+    const TICKETS: u64 = 60;
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    let scratch = Scratch::new("bulk", "grouping:\n  code-scanning: alert\n");
+    let files: Vec<String> = (1..=TICKETS).map(|n| alert_file(&scratch, n)).collect();
+    let mut deliver = vec!["deliver"];
+    deliver.extend(files.iter().map(String::as_str));
+    scratch.ok(&jira, &deliver);
+    let keys = jira.issue_keys();
+    assert_eq!(keys.len(), TICKETS as usize);
+
+    let close = [
+        "tickets",
+        "--state",
+        "open",
+        "--repo",
+        "codertocat/hello-world",
+        "close",
+        "--reason",
+        "accepted risk",
+        "--actor",
+        "bob",
+    ];
+    // A dry run lists the 60, changes nothing.
+    let mut dry = close.to_vec();
+    dry.push("--dry-run");
+    let preview = lines(&scratch.ok(&jira, &dry));
+    assert_eq!(preview.len(), TICKETS as usize);
+    assert!(preview.iter().all(|l| l["result"] == "changed"));
+    // Without --yes, and no terminal to ask on: refused, nothing changed.
+    let refused = scratch.scantix(&jira, &close);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--yes"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        keys.iter()
+            .all(|k| jira.snapshot(k).unwrap().category != Category::Done)
+    );
+
+    // Jira answers 429 to every request, asking for an hour: the run commits every close, makes
+    // none, and says so.
+    let mut yes = close.to_vec();
+    yes.push("--yes");
+    jira.inject(
+        Fault::RateLimited {
+            retry_after_secs: 3600,
+        },
+        100_000,
+    );
+    let stopped = scratch.scantix(&jira, &yes);
+    assert!(!stopped.status.success(), "the calls are still owed");
+    assert!(
+        String::from_utf8_lossy(&stopped.stderr).contains("run the same command again"),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    assert!(
+        keys.iter()
+            .all(|k| jira.snapshot(k).unwrap().category != Category::Done)
+    );
+
+    let stopped_lines = lines(&stopped);
+    assert_eq!(stopped_lines.len(), TICKETS as usize);
+    assert!(stopped_lines.iter().all(|l| l["result"] == "changed"
+        && l["state"] == "resolved"
+        && l["queued"].as_u64() >= Some(2)));
+
+    // Jira still rate-limits the next requests for a second each, more of them than one call
+    // waits out; the same command finishes the work on a later pass.
+    jira.clear_faults();
+    jira.inject(
+        Fault::RateLimited {
+            retry_after_secs: 1,
+        },
+        6,
+    );
+    let finished = scratch.ok(&jira, &yes);
+    let stderr = String::from_utf8_lossy(&finished.stderr);
+    assert!(!stderr.contains("still owe"), "{stderr}");
+    for key in &keys {
+        let issue = jira.snapshot(key).unwrap();
+        assert_eq!(issue.category, Category::Done, "{key}: {}", issue.status);
+        assert_eq!(
+            closing_comments(&jira, key),
+            1,
+            "{key}: one closing comment"
+        );
+    }
+    // Once more: everything is already so, nothing reaches Jira.
+    jira.clear_requests();
+    let repeat = scratch.ok(&jira, &yes);
+    assert!(
+        lines(&repeat).is_empty(),
+        "no open ticket is left to select"
+    );
+    let writes = jira
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .count();
+    assert_eq!(writes, 0);
+
+    // Every close is audited with its actor and reason.
+    let listing = scratch.json(&jira, &["tickets", "--json", "--state", "resolved"]);
+    let resolved = listing["tickets"].as_array().unwrap();
+    assert_eq!(resolved.len(), TICKETS as usize);
+    let group = resolved[0]["group"].as_str().unwrap();
+    let audit = scratch.audit(group).expect("the embedded store");
+    let closed: Vec<&Value> = audit
+        .iter()
+        .filter(|a| a["action"] == "ticket.closed" && a["actor"] == "bob")
+        .collect();
+    assert_eq!(closed.len(), 1, "{audit:#?}");
+    assert_eq!(closed[0]["reason"], "accepted risk");
+    jira.assert_no_violations();
+}
