@@ -10,6 +10,7 @@ use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowInge
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
 use scantix_app::uploads::ApplyAnalyses;
 use scantix_app::worker::{ReadItem, Worker};
+use scantix_core::ports::store::Store;
 use std::sync::Arc;
 
 /// The table's stream as the worker function receives it, and the answer Lambda reads.
@@ -21,10 +22,15 @@ pub async fn worker_from_env() -> Result<Worker, WiringError> {
     worker_for_table(var("SCANTIX_TABLE")?).await
 }
 
-/// The same over `table` (`scantix replay --table` names it).
+/// The same over `table` in the environment's AWS account.
 pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
+    worker_over(store_for_table(table).await).await
+}
+
+/// The same over `store` (`scantix replay` passes the table its `--table` and
+/// `--dynamodb-endpoint` name).
+pub async fn worker_over(store: Arc<dyn Store>) -> Result<Worker, WiringError> {
     load_secrets().await?;
-    let store = store_for_table(table).await;
     let tracker = tracker_from_env()?;
     let clients = github_clients_from_env()?;
     let mut executor = Executor::new(store.clone(), tracker, config_from_env());
