@@ -52,8 +52,12 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let clients = scantix_wiring::github_clients_from_env()
         .context("building the GitHub App clients")?
         .context("GITHUB_APP_ID is required by the sweeper")?;
+    let settings =
+        scantix_wiring::executor_settings_from_env().context("reading the executor settings")?;
     let executor = Arc::new(
-        Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
+        Executor::new(store, tracker, Config::default())
+            .with_settings(settings)
+            .with_github_clients(clients.clone()),
     );
     let syncer = Syncer::new(
         executor.clone(),

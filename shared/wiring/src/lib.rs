@@ -54,6 +54,7 @@ pub mod local;
 pub mod upload;
 pub mod worker;
 
+use scantix_app::execute::{ExecutorSettings, UnknownInstallations};
 use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_core::ports::github_clients::GitHubClients;
@@ -211,6 +212,23 @@ pub fn config_from_env() -> Config {
         service_accounts,
         ..Config::default()
     }
+}
+
+/// What the deployment does with events of installations it has no record of
+/// (`SCANTIX_UNKNOWN_INSTALLATIONS`: `serve`, the default, or `ignore` for a deployment serving
+/// several organisations).
+pub fn executor_settings_from_env() -> Result<ExecutorSettings, WiringError> {
+    let unknown_installations = match optional("SCANTIX_UNKNOWN_INSTALLATIONS") {
+        None => UnknownInstallations::default(),
+        Some(value) => UnknownInstallations::parse(&value).ok_or_else(|| WiringError::Invalid {
+            var: "SCANTIX_UNKNOWN_INSTALLATIONS",
+            why: format!("{value:?} is neither `serve` nor `ignore`"),
+        })?,
+    };
+    Ok(ExecutorSettings {
+        unknown_installations,
+        ..ExecutorSettings::default()
+    })
 }
 
 /// The DynamoDB store named by `SCANTIX_TABLE`, with the AWS SDK's default credentials chain.

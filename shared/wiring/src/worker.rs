@@ -2,8 +2,8 @@
 //! (invoked by the table's stream) and for `scantix replay` (the deliveries still pending).
 
 use crate::{
-    WiringError, config_from_env, github_clients_from_env, load_secrets, optional,
-    servicenow_states_from_env, store_for_table, tracker_from_env, var,
+    WiringError, config_from_env, executor_settings_from_env, github_clients_from_env,
+    load_secrets, optional, servicenow_states_from_env, store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
 use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
@@ -33,7 +33,8 @@ pub async fn worker_over(store: Arc<dyn Store>) -> Result<Worker, WiringError> {
     load_secrets().await?;
     let tracker = tracker_from_env()?;
     let clients = github_clients_from_env()?;
-    let mut executor = Executor::new(store.clone(), tracker, config_from_env());
+    let mut executor = Executor::new(store.clone(), tracker, config_from_env())
+        .with_settings(executor_settings_from_env()?);
     if let Some(clients) = &clients {
         executor = executor.with_github_clients(clients.clone());
     }
