@@ -2,7 +2,9 @@
 //! has not agreed to. With `SCANTIX_UNKNOWN_INSTALLATIONS=ignore`, a verified delivery of an
 //! installation scantix has no record of is answered and ignored (the worker records it in the
 //! inbox with why) until that installation's own event arrives; another organisation's installation
-//! never covers it. Real octokit payloads, renumbered where two must agree.
+//! never covers it; and with `SCANTIX_ALLOWED_PROJECTS`, one organisation's `.github/scantix.yml`
+//! cannot route tickets into another's tracker project. Real octokit payloads, renumbered where two
+//! must agree.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,10 +14,14 @@
 
 use scantix_app::execute::{Executor, ExecutorSettings, UnknownInstallations};
 use scantix_app::ingest::GithubIngest;
+use scantix_app::repo_settings::SettingsCache;
 use scantix_core::config::Config;
+use scantix_core::finding::Repository;
+use scantix_core::memory::github::MemoryGitHub;
 use scantix_core::memory::store::MemoryStore;
 use scantix_core::memory::tracker::MemoryTracker;
 use scantix_core::secret::Secret;
+use scantix_core::ticket::destination::{ProjectAllowList, TrackerKind, TrackerSite};
 use scantix_tests::webhooks::{SECRET, octokit, varied};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -136,4 +142,51 @@ async fn a_single_organisation_deployment_serves_installations_it_never_recorded
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(world.tracker.all().len(), 1);
+}
+
+/// Both organisations' repositories name a Jira project in the deployment's Jira: each may use its
+/// own, and the one that names the other's is set aside (to its own first project) and told why.
+#[tokio::test]
+async fn an_organisation_cannot_route_tickets_into_another_organisations_project() {
+    let github = MemoryGitHub::new();
+    let section = |project: &str| {
+        format!(
+            "tracker:\n  kind: jira\n  jira:\n    base-url: https://tenants.atlassian.net\n    \
+             flavor: cloud\n    project: {project}\n"
+        )
+    };
+    let repo = |id: u64, full_name: &str| Repository {
+        id,
+        full_name: full_name.into(),
+        default_branch: Some("main".into()),
+        html_url: None,
+    };
+    let (a, b) = (repo(1, "acme/shop"), repo(2, "globex/portal"));
+    github.put_file(a.id, ".github/scantix.yml", None, &section("ACMESEC"));
+    // Globex's file names Acme's project.
+    github.put_file(b.id, ".github/scantix.yml", None, &section("ACMESEC"));
+    let allowed =
+        ProjectAllowList::parse_json(r#"{"acme": ["ACMESEC"], "globex": ["GLX", "GLXOPS"]}"#)
+            .unwrap();
+    let cache = SettingsCache::new(std::time::Duration::from_secs(300))
+        .for_tracker(TrackerSite {
+            kind: TrackerKind::Jira,
+            base_url: Some("https://tenants.atlassian.net".into()),
+        })
+        .with_allowed_projects(allowed);
+
+    let (acme, _) = cache.for_repo(&github, &a).await;
+    assert_eq!(acme.engine.destination.project.as_deref(), Some("ACMESEC"));
+    assert!(acme.problems.is_empty(), "{:?}", acme.problems);
+
+    let (globex, _) = cache.for_repo(&github, &b).await;
+    assert_eq!(globex.engine.destination.project.as_deref(), Some("GLX"));
+    assert!(
+        globex
+            .problems
+            .iter()
+            .any(|p| p.contains("`ACMESEC`") && p.contains("GLX, GLXOPS")),
+        "{:?}",
+        globex.problems
+    );
 }

@@ -63,6 +63,8 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         executor.clone(),
         Arc::new(scantix_core::decide::triage::builtin),
     );
-    let settings = SettingsCache::new(std::time::Duration::from_secs(300));
+    let settings = SettingsCache::new(std::time::Duration::from_secs(300)).with_allowed_projects(
+        scantix_wiring::allowed_projects_from_env().context("reading SCANTIX_ALLOWED_PROJECTS")?,
+    );
     Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }

@@ -61,6 +61,7 @@ use scantix_core::ports::github_clients::GitHubClients;
 use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::secret::Secret;
+use scantix_core::ticket::destination::ProjectAllowList;
 use scantix_dynamodb::DynamoStore;
 use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
@@ -229,6 +230,18 @@ pub fn executor_settings_from_env() -> Result<ExecutorSettings, WiringError> {
         unknown_installations,
         ..ExecutorSettings::default()
     })
+}
+
+/// The tracker projects each organisation may file tickets in (`SCANTIX_ALLOWED_PROJECTS`, JSON:
+/// `{"acme": ["SEC"], "globex": ["GLX"]}`; unset or empty: no restriction).
+pub fn allowed_projects_from_env() -> Result<ProjectAllowList, WiringError> {
+    match optional("SCANTIX_ALLOWED_PROJECTS") {
+        None => Ok(ProjectAllowList::default()),
+        Some(json) => ProjectAllowList::parse_json(&json).map_err(|why| WiringError::Invalid {
+            var: "SCANTIX_ALLOWED_PROJECTS",
+            why,
+        }),
+    }
 }
 
 /// The DynamoDB store named by `SCANTIX_TABLE`, with the AWS SDK's default credentials chain.
