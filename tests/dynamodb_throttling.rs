@@ -80,12 +80,12 @@ impl Proxy {
         let storm = self.weather.load(Ordering::SeqCst) == Weather::Storm as u8;
         if target.ends_with("TransactWriteItems") {
             let t = self.transactions.fetch_add(1, Ordering::SeqCst);
-            if storm || t % 2 == 0 {
+            if storm || t.is_multiple_of(2) {
                 return Some("TransactionCanceledException");
             }
         }
-        if storm || n % 3 == 0 {
-            return Some(if n % 2 == 0 {
+        if storm || n.is_multiple_of(3) {
+            return Some(if n.is_multiple_of(2) {
                 "ProvisionedThroughputExceededException"
             } else {
                 "ThrottlingException"
