@@ -27,6 +27,7 @@ use scantix_app::ingest::github::GithubGate;
 use scantix_app::ingest::jira::{JiraAuthenticity, JiraGate};
 use scantix_app::ingest::linear::LinearGate;
 use scantix_app::ingest::servicenow::ServiceNowGate;
+use scantix_app::ingest::upload::UploadReceiver;
 use scantix_app::ingest::{
     Answer, DEFAULT_MAX_BODY, GithubIngest, GithubReceiver, JiraIngest, JiraReceiver, LinearIngest,
     LinearReceiver, ServiceNowIngest, ServiceNowReceiver,
@@ -78,22 +79,31 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
     }
     let (inbox, worker) = match app.location() {
         StoreLocation::Table { .. } => {
-            let (inbox, worker) = Inbox::over(&app);
+            let (inbox, worker) = Inbox::over(&app)?;
             (Some(inbox), Some(worker))
         }
         _ => (None, None),
     };
+    let upload_limit = inbox
+        .as_ref()
+        .and_then(|inbox| inbox.uploads.as_ref())
+        .map_or(DEFAULT_MAX_BODY, UploadReceiver::max_body);
     // On stdout, so a script (or a test) that asked for port 0 learns the port.
     println!(
         "scantix listening on http://{addr} (POST /webhooks/github, POST /webhooks/jira, POST \
-         /webhooks/linear, POST /webhooks/servicenow, GET /healthz); store: {}; tracker: {}; \
-         deliveries: {}",
+         /webhooks/linear, POST /webhooks/servicenow, POST /sarif, GET /healthz); store: {}; \
+         tracker: {}; deliveries: {}; SARIF uploads: {}",
         app.location(),
         app.tracker(),
         if inbox.is_some() {
             "inbox, then worker"
         } else {
             "applied on receipt"
+        },
+        if inbox.as_ref().is_some_and(|i| i.uploads.is_some()) {
+            "on"
+        } else {
+            "off"
         }
     );
 
@@ -110,6 +120,10 @@ pub async fn run(app: LocalApp, args: ServeArgs) -> anyhow::Result<()> {
         .route("/webhooks/jira", delivery_route(Source::Jira))
         .route("/webhooks/linear", delivery_route(Source::Linear))
         .route("/webhooks/servicenow", delivery_route(Source::ServiceNow))
+        .route(
+            "/sarif",
+            post(sarif_upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -155,6 +169,9 @@ struct Inbox {
     jira: JiraReceiver,
     linear: LinearReceiver,
     servicenow: ServiceNowReceiver,
+    /// CI jobs' SARIF uploads (`POST /sarif`), when `SCANTIX_UPLOAD_*` configure them, as the
+    /// github-webhook function takes them.
+    uploads: Option<UploadReceiver>,
     /// Tells the worker something arrived.
     wake: Arc<Notify>,
 }
@@ -162,9 +179,12 @@ struct Inbox {
 impl Inbox {
     /// The receivers over `app`'s store and secrets, and the worker applying what they receive
     /// with `app`'s executor and settings (the stream function's half).
-    fn over(app: &LocalApp) -> (Inbox, Worker) {
+    fn over(app: &LocalApp) -> anyhow::Result<(Inbox, Worker)> {
         let store = app.store().clone();
+        let uploads = scantix_wiring::upload::upload_receiver_from_env(store.clone())
+            .context("configuring SARIF uploads (SCANTIX_UPLOAD_*)")?;
         let inbox = Inbox {
+            uploads,
             github: GithubReceiver::new(GithubGate::new(app.secret.clone()), store.clone()),
             jira: JiraReceiver::new(
                 JiraGate::new(JiraAuthenticity::Signature(app.jira_secret.clone())),
@@ -190,7 +210,7 @@ impl Inbox {
             executor.clone(),
         ))
         .with_uploads(Arc::new(ApplyAnalyses::new(executor, None)));
-        (inbox, worker)
+        Ok((inbox, worker))
     }
 }
 
@@ -239,10 +259,43 @@ fn delivery_route(source: Source) -> MethodRouter<Arc<Server>> {
                         .answer(source, &headers, query.as_deref(), &body)
                         .await,
                 ),
-                Err(rejection) => unreadable_body(&rejection),
+                Err(rejection) => unreadable_body(&rejection, DEFAULT_MAX_BODY),
             }
         },
     )
+}
+
+/// `POST /sarif`: a CI job's SARIF into the inbox (202), as the github-webhook function takes it;
+/// the worker applies it as an analysis.
+async fn sarif_upload(
+    State(server): State<Arc<Server>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some((inbox, uploads)) = server
+        .inbox
+        .as_ref()
+        .and_then(|inbox| Some((inbox, inbox.uploads.as_ref()?)))
+    else {
+        return json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({
+                "error": "uploads_disabled",
+                "detail": "SARIF uploads are taken on a table (--table) with SCANTIX_UPLOAD_TOKEN_SECRET \
+                           or SCANTIX_UPLOAD_AUDIENCE set; locally, `scantix sarif FILE` reads a file",
+            }),
+        );
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&rejection, uploads.max_body()),
+    };
+    let answer = uploads.handle(&headers, query.as_deref(), &body).await;
+    if answer.status == StatusCode::ACCEPTED.as_u16() {
+        inbox.wake.notify_one();
+    }
+    respond(answer)
 }
 
 /// The worker task: applies what the inbox holds, pass after pass while passes come back full,
@@ -287,14 +340,14 @@ fn respond(answer: Answer) -> Response {
     json_response(status, answer.body)
 }
 
-/// A body the server would not read: over [`DEFAULT_MAX_BODY`] (413, in the ingest's words), or cut
-/// off on the way (axum's status, 400). Nothing was read, so nothing is saved.
-fn unreadable_body(rejection: &BytesRejection) -> Response {
+/// A body the server would not read: over `limit` (413, in the ingest's words), or cut off on the
+/// way (axum's status, 400). Nothing was read, so nothing is saved.
+fn unreadable_body(rejection: &BytesRejection, limit: usize) -> Response {
     let status = rejection.status();
     let body = if status == StatusCode::PAYLOAD_TOO_LARGE {
         serde_json::json!({
             "error": "payload_too_large",
-            "detail": format!("body is over the limit of {DEFAULT_MAX_BODY} bytes"),
+            "detail": format!("body is over the limit of {limit} bytes"),
         })
     } else {
         serde_json::json!({ "error": "unreadable_body", "detail": rejection.body_text() })
@@ -307,7 +360,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         serde_json::json!({
             "error": "not_found",
-            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/linear, POST /webhooks/servicenow and GET /healthz",
+            "detail": "scantix serves POST /webhooks/github, POST /webhooks/jira, POST /webhooks/linear, POST /webhooks/servicenow, POST /sarif and GET /healthz",
         }),
     )
 }

@@ -295,3 +295,106 @@ impl ServeProcess {
         assert!(exit.success(), "{exit}");
     }
 }
+
+/// `POST /sarif` on `serve` over a table: a CI job's upload, authorised by an installation's
+/// upload token, goes into the inbox (202) and the worker applies it as an analysis.
+#[test]
+fn serve_on_a_table_takes_sarif_uploads_and_its_worker_applies_them() {
+    const UPLOAD_SECRET: &str = "an upload-token secret of this test";
+    let endpoint = local_endpoint();
+    let table = unique_table_name();
+    let store_args = [
+        "--dynamodb-endpoint",
+        endpoint.as_str(),
+        "--table",
+        table.as_str(),
+    ];
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+
+    // The App is installed on Codertocat/Hello-World (the real `installation.created` delivery).
+    let dir = std::env::temp_dir().join(format!("scantix-serve-sarif-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let installation = dir.join("installation.created.json");
+    std::fs::copy(
+        fixtures.join(
+            "github-webhooks/octokit-webhooks/payload-examples/api.github.com/installation/created.payload.json",
+        ),
+        &installation,
+    )
+    .unwrap();
+    succeeded(scantix(
+        &store_args,
+        &["deliver", installation.to_str().expect("UTF-8")],
+    ));
+    let token = succeeded(
+        command(&store_args, &["upload-token", "--installation", "957387"])
+            .env("SCANTIX_UPLOAD_TOKEN_SECRET", UPLOAD_SECRET)
+            .output()
+            .expect("scantix runs"),
+    );
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let mut server = ServeProcess(
+        command(&store_args, &["serve", "--addr", "127.0.0.1:0"])
+            .env("SCANTIX_UPLOAD_TOKEN_SECRET", UPLOAD_SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start scantix serve"),
+    );
+    let mut first_line = String::new();
+    BufReader::new(server.0.stdout.take().expect("stdout"))
+        .read_line(&mut first_line)
+        .expect("the listening line");
+    assert!(first_line.contains("SARIF uploads: on"), "{first_line}");
+    let addr = first_line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
+        .to_owned();
+
+    let sarif = std::fs::read(
+        fixtures.join("sarif/semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif"),
+    )
+    .unwrap();
+    let query = "repository=Codertocat/Hello-World&ref=refs/heads/master\
+                 &commit=e6a08c5e3fd3ad86ae40b5b8b6bf0b0a6e8b3f11&category=semgrep";
+    let upload = |authorization: &str| {
+        let mut stream = TcpStream::connect(&addr).expect("connect to scantix serve");
+        let head = format!(
+            "POST /sarif?{query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/sarif+json\r\n\
+             Authorization: Bearer {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            sarif.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&sarif).unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    let forged = upload("stxu_957387_0000");
+    assert!(forged.starts_with("HTTP/1.1 401"), "{forged}");
+    let accepted = upload(&token);
+    assert!(accepted.starts_with("HTTP/1.1 202"), "{accepted}");
+
+    // The worker applies the analysis: its findings appear, each naming the scanner.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let scanned = loop {
+        let listing = succeeded(scantix(&store_args, &["tickets", "--json"]));
+        let listing: Value = serde_json::from_slice(&listing.stdout).expect("JSON");
+        let scanned = ["tickets", "untracked"]
+            .iter()
+            .flat_map(|section| listing[section].as_array().cloned().unwrap_or_default())
+            .flat_map(|entry| entry["findings"].as_array().cloned().unwrap_or_default())
+            .filter(|finding| finding["tool"].as_str().is_some_and(|t| !t.is_empty()))
+            .count();
+        if scanned > 0 || Instant::now() > deadline {
+            break scanned;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(scanned > 0, "the upload's findings were applied");
+    server.interrupt();
+}
