@@ -161,6 +161,9 @@ pub fn decide_budget(inputs: BudgetInputs<'_>) -> BudgetDecision {
             });
             ledger.label.clone_from(&s.label);
             ledger.limit = s.limit;
+            if ledger.home.is_none() {
+                ledger.home = Some(group.repository.clone());
+            }
             ledger
         })
         .collect();

@@ -4,7 +4,7 @@
 //! `crate::decide::budget`), so two events racing for the last slot cannot both take it: the
 //! second one's guarded write fails and it decides again.
 
-use crate::finding::Severity;
+use crate::finding::{Repository, Severity};
 use crate::identity::GroupKey;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -107,6 +107,10 @@ pub struct BudgetLedger {
     pub scope: BudgetScope,
     /// How the scope reads in the overflow ticket (`owner/name`, `@team`).
     pub label: String,
+    /// A repository of the scope (the first group counted in it): where the overflow ticket is
+    /// filed when the tracker files tickets by repository (GitHub Issues).
+    #[serde(default)]
+    pub home: Option<Repository>,
     /// The budget the slots were last balanced against: another one in the settings rebalances.
     pub limit: u32,
     /// Groups with a ticket of their own (open, or on its way), in `BudgetEntry::rank` order.
@@ -130,6 +134,7 @@ impl BudgetLedger {
         BudgetLedger {
             scope,
             label,
+            home: None,
             limit,
             holders: Vec::new(),
             overflow: Vec::new(),
