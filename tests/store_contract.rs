@@ -10,12 +10,14 @@
 
 use anyhow::{Result, ensure};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use scantix_core::decide::budget::rebalance;
 use scantix_core::finding::{AlertState, Severity};
 use scantix_core::identity::GroupScope;
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{
     Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
 };
+use scantix_core::records::budget::{BudgetEntry, BudgetLedger, BudgetScope, LEDGER_BYTES};
 use scantix_core::records::{
     AuditEntry, FindingRecord, GroupContent, GroupRecord, InstallationRecord, OutboxOp, TicketRef,
     TicketState, Triage, Versioned,
@@ -23,8 +25,6 @@ use scantix_core::records::{
 use scantix_tests::records::{
     at, audit_entry, delivery_record, finding_record, group_key_of, group_record, sample_finding,
 };
-use scantix_core::decide::budget::rebalance;
-use scantix_core::records::budget::{BudgetEntry, BudgetLedger, BudgetScope, LEDGER_BYTES};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -3115,7 +3115,10 @@ async fn budget_ledgers_are_written_with_their_group_and_only_at_the_version_rea
 ) -> Result<()> {
     let repo = BudgetScope::Repository(7);
     let owner = BudgetScope::Owner("@octo-org/payments".into());
-    ensure!(store.get_budget(&repo).await?.is_none(), "nothing counted yet");
+    ensure!(
+        store.get_budget(&repo).await?.is_none(),
+        "nothing counted yet"
+    );
     let group = group_record(&sample_finding(7, 1), at(0));
     let ledger = ledger_with(repo.clone(), 1, 5);
     let owners = ledger_with(owner.clone(), 1, 2);
@@ -3133,7 +3136,10 @@ async fn budget_ledgers_are_written_with_their_group_and_only_at_the_version_rea
             version: 1
         })
     );
-    assert_eq!(store.get_budget(&owner).await?.map(|l| l.value), Some(owners));
+    assert_eq!(
+        store.get_budget(&owner).await?.map(|l| l.value),
+        Some(owners)
+    );
 
     // A commit whose ledger guard is stale writes nothing: not its group either.
     let mut moved = group.clone();
@@ -3149,7 +3155,10 @@ async fn budget_ledgers_are_written_with_their_group_and_only_at_the_version_rea
             })
             .await,
     )?;
-    assert_eq!(store.get_group(&group.key).await?.map(|g| g.value), Some(group));
+    assert_eq!(
+        store.get_group(&group.key).await?.map(|g| g.value),
+        Some(group)
+    );
     assert_eq!(store.get_budget(&repo).await?.map(|l| l.version), Some(1));
     // At the version read, it goes through.
     store
@@ -3218,7 +3227,11 @@ async fn of_many_events_racing_for_a_budgets_last_slot_exactly_one_takes_it(
             Err(other) => anyhow::bail!("a losing event must see Conflict, got {other:?}"),
         }
     }
-    ensure!(winners.len() == 1, "{} events took the last slot", winners.len());
+    ensure!(
+        winners.len() == 1,
+        "{} events took the last slot",
+        winners.len()
+    );
     let ledger = store.get_budget(&scope).await?.map(|l| l.value);
     let holders = ledger.map(|l| l.holders.len());
     assert_eq!(holders, Some(5));
@@ -3250,6 +3263,9 @@ async fn a_ledger_at_its_size_limit_is_one_item(store: Arc<dyn Store>) -> Result
             ..Commit::default()
         })
         .await?;
-    assert_eq!(store.get_budget(&scope).await?.map(|l| l.value), Some(ledger));
+    assert_eq!(
+        store.get_budget(&scope).await?.map(|l| l.value),
+        Some(ledger)
+    );
     Ok(())
 }

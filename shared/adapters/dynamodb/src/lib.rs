@@ -84,10 +84,10 @@ use inbox::{
     part_partition, parts_of, timestamp,
 };
 use items::{
-    AUDIT_PREFIX, GROUP, Item, KIND, KIND_BUDGET, KIND_CONTENT, KIND_FINDING, KIND_GROUP, KIND_INSTALLATION,
-    KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL, Write, audit_write,
-    decode_audit, decode_doc, decode_versioned, delivery_write, describe, doc_value, document_item,
-    number, text, versioned_write,
+    AUDIT_PREFIX, GROUP, Item, KIND, KIND_BUDGET, KIND_CONTENT, KIND_FINDING, KIND_GROUP,
+    KIND_INSTALLATION, KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL,
+    Write, audit_write, decode_audit, decode_doc, decode_versioned, delivery_write, describe,
+    doc_value, document_item, number, text, versioned_write,
 };
 use lists::{SHARDS, day_entry, day_pk, group_diff, list_pk, member_diff, members_pk};
 use requests::{Target, audit_writes, record_writes};

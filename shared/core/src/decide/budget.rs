@@ -107,8 +107,7 @@ pub struct BudgetDecision {
 /// Whether `group` asks for a ticket of its own: it has open ticketed findings, and no ticket a
 /// person closed (a listed group's ticket, closed into the overflow ticket, does not count).
 fn wants_ticket(group: &GroupRecord, listed: bool) -> bool {
-    let closed_by_someone =
-        group.ticket.is_some() && group.ticket_state.is_closed() && !listed;
+    let closed_by_someone = group.ticket.is_some() && group.ticket_state.is_closed() && !listed;
     group.tally.open > 0 && group.discarded_at.is_none() && !closed_by_someone
 }
 
@@ -222,7 +221,9 @@ pub fn decide_budget(inputs: BudgetInputs<'_>) -> BudgetDecision {
             if demoted {
                 audit(
                     TICKET_DEMOTED,
-                    format!("over the ticket budget of {names}: ticket closed, listed in the overflow ticket"),
+                    format!(
+                        "over the ticket budget of {names}: ticket closed, listed in the overflow ticket"
+                    ),
                     &mut out,
                 );
             } else if !was_listed {

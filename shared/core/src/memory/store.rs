@@ -9,11 +9,11 @@ use crate::ports::store::lists::{List, Members, group_lists};
 use crate::ports::store::{
     Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
 };
+use crate::records::budget::{BudgetLedger, BudgetScope};
 use crate::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
 };
-use crate::records::budget::{BudgetLedger, BudgetScope};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Mutex;

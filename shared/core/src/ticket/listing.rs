@@ -5,16 +5,23 @@
 use crate::decide::drafts::DRAFT_COMMENT;
 use crate::identity::GroupKey;
 use crate::ports::store::{Members, Store, StoreError};
+use crate::records::budget::{BudgetLedger, BudgetScope};
 use crate::records::{FindingRecord, GroupRecord, TicketState};
 use crate::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
-use crate::records::budget::{BudgetLedger, BudgetScope};
 use crate::ticket::{TicketContent, markdown, overflow};
 
 /// A group's ticket content as it would be rendered now (an overflow ticket's from its budget).
 pub async fn render(store: &dyn Store, group: &GroupRecord) -> Result<TicketContent, StoreError> {
     if let Some(scope) = BudgetScope::of_overflow_key(&group.key) {
         let ledger = store.get_budget(&scope).await?.map_or_else(
-            || BudgetLedger::new(scope, group.repository.full_name.clone(), 0, group.updated_at),
+            || {
+                BudgetLedger::new(
+                    scope,
+                    group.repository.full_name.clone(),
+                    0,
+                    group.updated_at,
+                )
+            },
             |l| l.value,
         );
         return Ok(overflow::overflow_content(group, &ledger));

@@ -153,7 +153,11 @@ fn thirty_groups_under_a_budget_of_five_make_five_tickets_and_one_overflow_listi
     assert_eq!(order[0], (Severity::High, "Rule 5".to_string()));
     assert_eq!(order[1], (Severity::High, "Rule 8".to_string()));
     assert_eq!(order[24], (Severity::Low, "Rule 27".to_string()));
-    assert!(ledger.moves.contains(&GroupKey::from_stored("overflow:repo:42")));
+    assert!(
+        ledger
+            .moves
+            .contains(&GroupKey::from_stored("overflow:repo:42"))
+    );
 
     // One overflow ticket lists all 25, in that order.
     let overflow = GroupRecord {
@@ -187,7 +191,10 @@ fn a_ticket_closing_promotes_the_highest_priority_listed_group() {
     let now = t0() + Duration::minutes(5);
     let decision = scope.decide(Some(&before), &closed, now);
     assert_eq!(decision.placement, Placement::OwnTicket);
-    assert_eq!(decision.group, closed, "the closed group itself is not touched");
+    assert_eq!(
+        decision.group, closed,
+        "the closed group itself is not touched"
+    );
 
     let ledger = scope.ledger();
     assert_eq!(ledger.holders.len(), 5);
@@ -312,7 +319,10 @@ fn a_listed_group_with_a_new_finding_stays_listed_once_and_moves_up_with_its_pri
     let decision = scope.decide(Some(&before), &joined, t0() + Duration::hours(1));
     assert_eq!(decision.placement, Placement::Listed);
     assert_eq!(creates(&decision.group), 0);
-    assert!(decision.audit.is_empty(), "already listed: nothing new to say");
+    assert!(
+        decision.audit.is_empty(),
+        "already listed: nothing new to say"
+    );
     let ledger = scope.ledger();
     assert_eq!(ledger.overflow.len(), 25);
     let entry = ledger
@@ -362,7 +372,10 @@ fn per_owner_budgets_count_an_owners_groups_across_repositories() {
     let mut second = new_group(2, Severity::High, t0());
     second.assignee = Some("@acme/payments".into());
     second.repository.id = 43;
-    assert_eq!(scope.decide(None, &second, t0()).placement, Placement::Listed);
+    assert_eq!(
+        scope.decide(None, &second, t0()).placement,
+        Placement::Listed
+    );
     assert_eq!(
         scope.ledger().scope.overflow_key().as_str(),
         "overflow:owner:@acme/payments"
@@ -410,7 +423,14 @@ fn overflow_keys_name_their_scope_and_nothing_else_reads_as_one() {
             Some(scope)
         );
     }
-    for key in ["42/code_scanning/rule:CodeQL:js/xss", "overflow:repo:x", "overflow:owner:"] {
-        assert_eq!(BudgetScope::of_overflow_key(&GroupKey::from_stored(key)), None);
+    for key in [
+        "42/code_scanning/rule:CodeQL:js/xss",
+        "overflow:repo:x",
+        "overflow:owner:",
+    ] {
+        assert_eq!(
+            BudgetScope::of_overflow_key(&GroupKey::from_stored(key)),
+            None
+        );
     }
 }
