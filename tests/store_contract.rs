@@ -3253,7 +3253,7 @@ async fn a_ledger_at_its_size_limit_is_one_item(store: Arc<dyn Store>) -> Result
             since: at(0),
         });
     }
-    rebalance(&mut ledger, at(1));
+    rebalance(&mut ledger);
     let bytes = serde_json::to_vec(&ledger)?.len();
     ensure!(bytes <= LEDGER_BYTES, "{bytes} bytes");
     ensure!(ledger.overflowed() == 2_000, "every waiting group counted");

@@ -1,8 +1,9 @@
 //! The ticket budget through the real path: real code scanning deliveries (the octokit examples,
 //! one rule each) through the webhook function's handler, the executor, the real Jira adapter and
 //! a fake Jira that checks every request against Atlassian's OpenAPI description. With a budget of
-//! 5 per repository, 30 groups make 5 issues and one overflow issue listing 25, highest priority
-//! first; a ticket going stale promotes the first listed group to an issue of its own; a larger
+//! 5 per repository, 30 groups make 5 open issues and one overflow issue listing 25, highest
+//! priority first (lowest priority overflows first: a high arriving at a full budget displaces the
+//! newest low, whose issue is closed into the overflow issue); a ticket going stale promotes the first listed group to an issue of its own; a larger
 //! budget promotes, a smaller one closes the lowest-priority issues into the overflow issue; a
 //! critical alert always gets its own issue. The same scenario runs on the local mode's SQLite
 //! store with the draft tracker.
@@ -228,7 +229,9 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let mut world = World::new(store.clone(), jira_tracker(&fake), budget(5));
 
-    // 30 groups, one alert each, severities cycling low, medium, high.
+    // 30 groups, one alert each, severities cycling low, medium, high. Lowest priority overflows
+    // first: a high arriving at a full budget takes the slot of the newest of the lowest holders,
+    // whose issue is closed into the overflow issue; a group that outranks no holder waits.
     for rule in 0..30 {
         fake.clear_requests();
         let actions = world
@@ -240,7 +243,7 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
             )
             .await;
         let expected = match rule {
-            0..5 => "create_ticket",
+            0..=5 | 7 | 8 | 11 | 14 => "create_ticket",
             _ => "ticket_overflowed",
         };
         assert_eq!(actions, [expected], "rule {rule}");
@@ -255,17 +258,25 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].starts_with("PUT /rest/api/3/issue/"), "{calls:?}");
     let (own, overflow) = issues(&fake);
-    assert_eq!(open_rules(&own), rules(&[0, 1, 2, 3, 4]));
+    assert_eq!(open_rules(&own), rules(&[2, 5, 8, 11, 14]));
+    assert_eq!(own.len(), 10, "five displaced issues, closed");
+    for displaced in own
+        .iter()
+        .filter(|i| i.category == fake_jira::Category::Done)
+    {
+        let last = displaced.comments.last().unwrap().to_string();
+        assert!(last.contains("Closed into the overflow ticket"), "{last}");
+    }
     let overflow = overflow.expect("an overflow issue");
     assert_eq!(
         overflow.summary,
         "Ticket budget: 25 groups waiting in Codertocat/Hello-World (budget 5)"
     );
-    // Highest priority first (the highs in the order they overflowed), then mediums, then lows.
-    let expected: Vec<String> = [5, 8, 11, 14, 17, 20, 23, 26, 29]
+    // Highest priority first (the highs in the order they arrived), then mediums, then lows.
+    let expected: Vec<String> = [17, 20, 23, 26, 29]
         .iter()
-        .chain(&[7, 10, 13, 16, 19, 22, 25, 28])
-        .chain(&[6, 9, 12, 15, 18, 21, 24, 27])
+        .chain(&[1, 4, 7, 10, 13, 16, 19, 22, 25, 28])
+        .chain(&[0, 3, 6, 9, 12, 15, 18, 21, 24, 27])
         .map(|n| format!("Budget rule {n:02}"))
         .collect();
     assert_eq!(listed(&overflow), expected);
@@ -278,16 +289,17 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
     assert_eq!((ledger.holders.len(), ledger.overflow.len()), (5, 25));
     assert!(ledger.moves.is_empty(), "every move carried out");
 
-    // Rule 00's alert is fixed: its issue goes stale, and the first listed group (rule 05, a high)
-    // is promoted to an issue of its own; the overflow issue is updated in place.
-    let actions = world.deliver("fixed.payload.json", 1, 0, "low").await;
+    // Rule 02's alert is fixed: its issue goes stale, and the first listed group (rule 17, the
+    // oldest high waiting) is promoted to an issue of its own; the overflow issue is updated in
+    // place.
+    let actions = world.deliver("fixed.payload.json", 3, 2, "high").await;
     assert!(
         actions.contains(&"mark_ticket_stale".to_owned()),
         "{actions:?}"
     );
     let (own, overflow) = issues(&fake);
-    assert_eq!(own.len(), 6);
-    assert!(own.iter().any(|i| rule_in(&i.summary) == "Budget rule 05"));
+    assert_eq!(own.len(), 11);
+    assert_eq!(open_rules(&own), rules(&[2, 5, 8, 11, 14, 17]));
     let overflow = overflow.unwrap();
     assert!(
         overflow.summary.starts_with("Ticket budget: 24 groups"),
@@ -298,14 +310,13 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
 
     // The budget grows to 8: the next event of the repository promotes the next three highs.
     world.reconfigure(budget(8));
-    world.deliver("created.payload.json", 31, 1, "medium").await;
+    world.deliver("created.payload.json", 31, 5, "high").await;
     let (own, overflow) = issues(&fake);
-    assert_eq!(own.len(), 9);
-    let overflow = overflow.unwrap();
-    assert_eq!(listed(&overflow), expected[4..]);
+    assert_eq!(own.len(), 14);
+    assert_eq!(listed(&overflow.unwrap()), expected[4..]);
 
-    // It shrinks to 3, rebalanced at once: the five lowest-priority issues are closed into the
-    // overflow issue (each with a comment saying so), the three highest stay.
+    // It shrinks to 3, rebalanced at once: the five lowest-priority issues (the newest highs) are
+    // closed into the overflow issue, each with a comment saying so; the three oldest stay.
     let executor = world.executor(budget(3));
     let ledger = executor
         .rebalance_budget(&BudgetScope::Repository(REPO), &budget(3))
@@ -314,29 +325,13 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
         .unwrap();
     assert_eq!((ledger.holders.len(), ledger.overflow.len()), (3, 26));
     let (own, overflow) = issues(&fake);
-    // Rule 00's stale issue stays as a person left it (stale is not done): 2, 5, 8 keep theirs.
-    let open: Vec<String> = own
-        .iter()
-        .filter(|i| i.category != fake_jira::Category::Done)
-        .map(|i| rule_in(&i.summary))
-        .filter(|r| r != "Budget rule 00")
-        .collect::<Vec<_>>();
-    let mut open = open;
-    open.sort();
-    assert_eq!(open, rules(&[2, 5, 8]));
-    for demoted in own
+    // Rule 02's stale issue waits for a person (stale is not done).
+    assert_eq!(open_rules(&own), rules(&[2, 5, 8, 11]));
+    let done = own
         .iter()
         .filter(|i| i.category == fake_jira::Category::Done)
-    {
-        let last = demoted.comments.last().unwrap().to_string();
-        assert!(last.contains("Closed into the overflow ticket"), "{last}");
-    }
-    assert_eq!(
-        own.iter()
-            .filter(|i| i.category == fake_jira::Category::Done)
-            .count(),
-        5
-    );
+        .count();
+    assert_eq!(done, 10);
     assert!(
         overflow
             .unwrap()
@@ -350,7 +345,7 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
         .deliver("created.payload.json", 40, 40, "critical")
         .await;
     assert_eq!(actions, ["create_ticket"]);
-    assert_eq!(issues(&fake).0.len(), 10);
+    assert_eq!(issues(&fake).0.len(), 15);
 
     // Retried events and moves never duplicated an issue: one per group, one overflow issue.
     let groups = world.groups().await;
@@ -376,6 +371,7 @@ async fn the_same_budget_locally_makes_five_drafts_and_one_overflow_draft() {
     }
     let groups = world.groups().await;
     let drafts: Vec<&GroupRecord> = groups.iter().filter(|g| g.ticket.is_some()).collect();
+    // Displaced drafts were withdrawn (filed nowhere, nothing to close).
     assert_eq!(drafts.len(), 6, "five drafts and the overflow draft");
     let overflow_key = BudgetScope::Repository(REPO).overflow_key();
     let overflow = listing::ticket(store.as_ref(), &overflow_key)
@@ -394,15 +390,15 @@ async fn the_same_budget_locally_makes_five_drafts_and_one_overflow_draft() {
         .unwrap();
     assert!(open.items.iter().any(|g| g.value.key == overflow_key));
 
-    // Fixing rule 00's alert promotes rule 05: its draft is made, the overflow draft lists 24.
-    world.deliver("fixed.payload.json", 1, 0, "low").await;
+    // Fixing rule 02's alert promotes rule 17: its draft is made, the overflow draft lists 24.
+    world.deliver("fixed.payload.json", 3, 2, "high").await;
     let promoted = world
         .groups()
         .await
         .into_iter()
-        .find(|g| g.rule.name == "Budget rule 05")
+        .find(|g| g.rule.name == "Budget rule 17")
         .unwrap();
-    assert!(promoted.ticket.is_some(), "rule 05 promoted to a draft");
+    assert!(promoted.ticket.is_some(), "rule 17 promoted to a draft");
     let overflow = listing::ticket(store.as_ref(), &overflow_key)
         .await
         .unwrap()

@@ -180,7 +180,8 @@ impl Executor {
                 }
                 Move::Demote => {
                     let before = current.value.clone();
-                    if !take_own_ticket(&mut next, Some(&before), &ledger.scope) {
+                    take_own_ticket(&mut next, Some(&before), &ledger.scope);
+                    if next == before {
                         break;
                     }
                     (
@@ -308,7 +309,7 @@ impl Executor {
             let mut next = read.value.clone();
             // No budget any more: every slot is free, every waiting group promoted.
             next.limit = limit.unwrap_or(scantix_core::config::MAX_BUDGET);
-            rebalance(&mut next, now);
+            rebalance(&mut next);
             if next == read.value {
                 break;
             }

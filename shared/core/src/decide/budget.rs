@@ -9,9 +9,10 @@
 //! highest listed groups, fewer demote the lowest-priority holders. Groups at an exempt severity
 //! (critical, by default) always get their own ticket and do not count.
 //!
-//! A group that asks when the slots are full waits, even above a lower-priority holder: tickets
-//! people may already be working on are not taken away for a newcomer (only a smaller budget
-//! takes tickets away, the lowest first).
+//! Lowest priority overflows first: a group asking when the slots are full takes the slot of the
+//! lowest-priority holder if it outranks it (that holder's ticket is closed into the overflow
+//! ticket, or its create or draft withdrawn if nothing was filed yet), and waits otherwise; among
+//! equals the newest waits, so groups of one priority never displace each other.
 //!
 //! Promotions and demotions of *other* groups, and the overflow ticket's refresh, are recorded in
 //! the ledger (`BudgetLedger::moves`) by the same write, and carried out after it
@@ -181,7 +182,7 @@ pub fn decide_budget(inputs: BudgetInputs<'_>) -> BudgetDecision {
         }
     }
     for ledger in &mut ledgers {
-        rebalance(ledger, now);
+        rebalance(ledger);
     }
     let listed = ledgers.iter().any(|l| l.lists(key));
     // Its own promotion or demotion is carried out here, not after.
@@ -275,8 +276,8 @@ pub fn decide_budget(inputs: BudgetInputs<'_>) -> BudgetDecision {
 }
 
 /// Puts `group`'s entry where it belongs in `ledger`: out if it wants no ticket, refreshed where
-/// it is, or in as a newcomer (a slot while one is free, the overflow list otherwise; a group
-/// that already has a live ticket keeps it for now, and `rebalance` decides).
+/// it is, or in among the holders as a newcomer (`rebalance` then lists the lowest beyond the
+/// budget: the newcomer itself unless it outranks a holder).
 fn place(ledger: &mut BudgetLedger, group: &GroupRecord, wants: bool, now: DateTime<Utc>) {
     let key = &group.key;
     let before = ledger.overflow.clone();
@@ -290,15 +291,8 @@ fn place(ledger: &mut BudgetLedger, group: &GroupRecord, wants: bool, now: DateT
         *listed = entry_of(group, listed.since);
         sort(&mut ledger.overflow);
     } else {
-        let live_ticket = group.ticket.is_some() && !group.ticket_state.is_closed();
-        let entry = entry_of(group, now);
-        if live_ticket || ledger.holders.len() < ledger.limit as usize {
-            ledger.holders.push(entry);
-            sort(&mut ledger.holders);
-        } else {
-            ledger.overflow.push(entry);
-            sort(&mut ledger.overflow);
-        }
+        ledger.holders.push(entry_of(group, now));
+        sort(&mut ledger.holders);
     }
     if ledger.overflow != before {
         ledger.moves.insert(ledger.scope.overflow_key());
@@ -306,17 +300,17 @@ fn place(ledger: &mut BudgetLedger, group: &GroupRecord, wants: bool, now: DateT
 }
 
 /// Brings `ledger`'s slots to its `limit`: the lowest-priority holders beyond it are demoted to
-/// the overflow list (newest first among equals), free slots promote the highest listed groups.
-/// The groups moved are recorded in `moves`, with the overflow ticket's group. Then keeps the
-/// overflow list within `OVERFLOW_KEPT` entries and `LEDGER_BYTES`.
-pub fn rebalance(ledger: &mut BudgetLedger, now: DateTime<Utc>) {
+/// the overflow list (newest first among equals), free slots promote the highest listed groups
+/// (longest known first among equals). The groups moved are recorded in `moves`, with the
+/// overflow ticket's group. Then keeps the overflow list within `OVERFLOW_KEPT` entries and
+/// `LEDGER_BYTES`.
+pub fn rebalance(ledger: &mut BudgetLedger) {
     let limit = ledger.limit as usize;
     let overflow_key = ledger.scope.overflow_key();
     while ledger.holders.len() > limit {
-        let Some(mut lowest) = ledger.holders.pop() else {
+        let Some(lowest) = ledger.holders.pop() else {
             break;
         };
-        lowest.since = now;
         ledger.moves.insert(lowest.group.clone());
         ledger.overflow.push(lowest);
         sort(&mut ledger.overflow);
@@ -395,8 +389,7 @@ pub fn give_own_ticket(group: &mut GroupRecord, destination: &TicketDestination)
 
 /// Takes `group`'s own ticket away while it is listed in `scope`'s overflow ticket: the ticket
 /// calls this event queued are dropped (calls to GitHub stay), a create still queued is dropped, a
-/// draft this event prepared is undone, and a live ticket is closed with a comment naming the
-/// overflow ticket. `before` is the group as stored before the event (the group itself when no
+/// draft is withdrawn, and a live ticket is closed with a comment naming the overflow ticket. `before` is the group as stored before the event (the group itself when no
 /// event changed it). Returns whether a live ticket was closed.
 pub fn take_own_ticket(
     group: &mut GroupRecord,
@@ -410,8 +403,13 @@ pub fn take_own_ticket(
         p.op.is_github_call()
             || (p.id < first_new_op && (had_ticket.is_some() || p.op != OutboxOp::Create))
     });
+    // A draft was filed nowhere: it is withdrawn (a promotion prepares the same one again).
+    let had_ticket = had_ticket.filter(|t| !t.is_draft());
     group.ticket.clone_from(&had_ticket);
-    group.ticket_state = before_state;
+    group.ticket_state = match had_ticket {
+        Some(_) => before_state,
+        None => TicketState::Draft,
+    };
     let live = had_ticket.is_some() && !before_state.is_closed();
     if live {
         group.push_op(OutboxOp::Comment {

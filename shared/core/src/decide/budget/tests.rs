@@ -4,7 +4,7 @@
 use super::*;
 use crate::finding::{AlertState, Severity};
 use crate::identity::{GroupKey, GroupingMode};
-use crate::records::budget::OVERFLOW_KEPT;
+use crate::records::budget::{BudgetEntry, OVERFLOW_KEPT};
 use crate::records::{GroupRecord, OutboxOp, TicketRef, TicketState};
 use crate::testing::{code_alert, ticketed_record};
 use crate::ticket::overflow::overflow_content;
@@ -108,51 +108,63 @@ fn creates(group: &GroupRecord) -> usize {
         .count()
 }
 
+/// The rules of `entries`, in their order.
+fn titles(entries: &[BudgetEntry]) -> Vec<String> {
+    entries.iter().map(|e| e.title.clone()).collect()
+}
+
+fn rules(numbers: impl IntoIterator<Item = u64>) -> Vec<String> {
+    numbers.into_iter().map(|n| format!("Rule {n}")).collect()
+}
+
+/// The overflow list after 30 arrivals: the highs beyond the five oldest, then every medium, then
+/// every low, each longest known first.
+fn listed_after_thirty() -> Vec<String> {
+    let highs = (17..30).step_by(3);
+    let mediums = (1..30).step_by(3);
+    let lows = (0..30).step_by(3);
+    rules(highs.chain(mediums).chain(lows))
+}
+
 #[test]
 fn thirty_groups_under_a_budget_of_five_make_five_tickets_and_one_overflow_listing_25() {
     let (scope, groups, decisions) = thirty_under_five();
-    let own: Vec<_> = decisions
-        .iter()
-        .filter(|d| d.placement == Placement::OwnTicket)
-        .collect();
-    let listed: Vec<_> = decisions
-        .iter()
-        .filter(|d| d.placement == Placement::Listed)
-        .collect();
-    assert_eq!((own.len(), listed.len()), (5, 25));
-    // The first five took the slots and keep their creates; the rest have none, and say why.
-    for group in &groups[..5] {
-        assert_eq!(creates(group), 1, "{}", group.key);
-    }
-    for (group, decision) in groups[5..].iter().zip(&decisions[5..]) {
-        assert_eq!(creates(group), 0, "{}", group.key);
-        assert!(group.ticket.is_none());
-        assert_eq!(decision.audit[0].action, TICKET_OVERFLOWED);
-        assert!(
-            decision.audit[0].reason.contains("acme/shop (budget 5)"),
-            "{}",
-            decision.audit[0].reason
-        );
-        assert_eq!(
-            decision.actions,
-            vec![Action::TicketOverflowed {
-                group: group.key.clone(),
-                overflow: GroupKey::from_stored("overflow:repo:42"),
-            }]
-        );
-    }
     let ledger = scope.ledger();
-    assert_eq!(ledger.holders.len(), 5);
+    // Lowest priority overflows first: the five slots end with the five oldest highs.
+    assert_eq!(titles(&ledger.holders), rules([2, 5, 8, 11, 14]));
+    assert_eq!(titles(&ledger.overflow), listed_after_thirty());
     assert_eq!(ledger.overflow.len(), 25);
-    // Highest priority first, the longest waiting first among equals.
-    let order: Vec<(Severity, String)> = ledger
-        .overflow
-        .iter()
-        .map(|e| (e.priority, e.title.clone()))
-        .collect();
-    assert_eq!(order[0], (Severity::High, "Rule 5".to_string()));
-    assert_eq!(order[1], (Severity::High, "Rule 8".to_string()));
-    assert_eq!(order[24], (Severity::Low, "Rule 27".to_string()));
+    // Each arrival kept its create only if it took a slot; one that waited says so.
+    for (group, decision) in groups.iter().zip(&decisions) {
+        let own = decision.placement == Placement::OwnTicket;
+        assert_eq!(creates(group), usize::from(own), "{}", group.key);
+        if !own {
+            assert!(group.ticket.is_none());
+            assert_eq!(decision.audit[0].action, TICKET_OVERFLOWED);
+            assert!(
+                decision.audit[0].reason.contains("acme/shop (budget 5)"),
+                "{}",
+                decision.audit[0].reason
+            );
+            assert_eq!(
+                decision.actions,
+                vec![Action::TicketOverflowed {
+                    group: group.key.clone(),
+                    overflow: GroupKey::from_stored("overflow:repo:42"),
+                }]
+            );
+        }
+    }
+    // A high arriving at a full budget of lows and mediums took the newest low's slot, and so on:
+    // the holders it displaced are moves for the executor (their tickets to close).
+    let arrivals: Vec<Placement> = decisions.iter().map(|d| d.placement).collect();
+    assert_eq!(arrivals[..6], [Placement::OwnTicket; 6]);
+    assert_eq!(arrivals[6], Placement::Listed, "a low waits");
+    for displaced in [0, 1, 3, 4, 7] {
+        let key = &groups[displaced].key;
+        assert!(ledger.moves.contains(key), "rule {displaced}");
+        assert_eq!(move_for(ledger, key), Move::Demote);
+    }
     assert!(
         ledger
             .moves
@@ -171,17 +183,50 @@ fn thirty_groups_under_a_budget_of_five_make_five_tickets_and_one_overflow_listi
         "{}",
         content.title
     );
-    assert!(content.facts[0].1.starts_with("Rule 5 (1 open finding)"));
+    assert!(content.facts[0].1.starts_with("Rule 17 (1 open finding)"));
     assert_eq!(content.severity, Severity::High);
+}
+
+#[test]
+fn among_equals_the_newest_waits_so_equal_groups_never_displace_each_other() {
+    let mut scope = Scope::new(2);
+    let mut placements = Vec::new();
+    for i in 0..4u64 {
+        let now = t0() + Duration::seconds(i as i64);
+        placements.push(
+            scope
+                .decide(None, &new_group(i, Severity::Medium, now), now)
+                .placement,
+        );
+    }
+    assert_eq!(
+        placements,
+        [
+            Placement::OwnTicket,
+            Placement::OwnTicket,
+            Placement::Listed,
+            Placement::Listed
+        ]
+    );
+    assert!(
+        scope
+            .ledger()
+            .moves
+            .iter()
+            .all(|k| k.as_str() == "overflow:repo:42"),
+        "nobody displaced: {:?}",
+        scope.ledger().moves
+    );
 }
 
 #[test]
 fn a_ticket_closing_promotes_the_highest_priority_listed_group() {
     let (mut scope, groups, _) = thirty_under_five();
-    // Group 0's only finding is fixed: its ticket goes stale, its slot frees.
-    let before = groups[0].clone();
+    // Group 2's only finding is fixed: its ticket goes stale, its slot frees.
+    let before = groups[2].clone();
     let mut closed = before.clone();
-    let finding = code_alert(0, "js/rule-0", "src/app.js");
+    let mut finding = code_alert(2, "js/rule-2", "src/app.js");
+    finding.severity = Severity::High;
     let old = ticketed_record(&finding, &closed.key, t0());
     let mut fixed = old.clone();
     fixed.finding.state = AlertState::Fixed;
@@ -199,54 +244,59 @@ fn a_ticket_closing_promotes_the_highest_priority_listed_group() {
     let ledger = scope.ledger();
     assert_eq!(ledger.holders.len(), 5);
     assert_eq!(ledger.overflow.len(), 24);
-    assert!(!ledger.holds(&groups[0].key));
-    // Group 5 was the first high to overflow: it is promoted, and its record owes a create.
-    let promoted = &groups[5].key;
+    assert!(!ledger.holds(&groups[2].key));
+    // Group 17 was the first listed (the oldest high waiting): it is promoted, and owes a create.
+    let promoted = &groups[17].key;
     assert!(ledger.holds(promoted) && !ledger.lists(promoted));
     assert!(ledger.moves.contains(promoted));
     assert_eq!(move_for(ledger, promoted), Move::Promote);
-    let mut record = groups[5].clone();
+    let mut record = groups[17].clone();
     assert!(give_own_ticket(&mut record, &TicketDestination::default()));
     assert_eq!(creates(&record), 1);
     // Done twice (a retried move), it queues nothing more.
     assert!(!give_own_ticket(&mut record, &TicketDestination::default()));
     assert_eq!(creates(&record), 1);
-    assert_eq!(ledger.overflow[0].title, "Rule 8");
+    assert_eq!(titles(&ledger.overflow), listed_after_thirty()[1..]);
 }
 
 #[test]
 fn a_larger_budget_promotes_the_highest_listed_and_a_smaller_one_demotes_the_lowest_holders() {
     let (mut scope, groups, _) = thirty_under_five();
-    // The budget grows to 8: the next event on the repository rebalances (here: a rule's group
-    // that holds a slot changes nothing of its own).
+    // The budget grows to 8: the next event on the repository rebalances (here: a group that
+    // holds a slot changes nothing of its own).
     scope.budget = repo_budget(8);
     let now = t0() + Duration::minutes(10);
-    let decision = scope.decide(Some(&groups[1]), &groups[1], now);
+    let decision = scope.decide(Some(&groups[2]), &groups[2], now);
     assert_eq!(decision.placement, Placement::OwnTicket);
     let ledger = scope.ledger().clone();
-    assert_eq!((ledger.holders.len(), ledger.overflow.len()), (8, 22));
-    for promoted in ["Rule 5", "Rule 8", "Rule 11"] {
-        let entry = ledger.holders.iter().find(|e| e.title == promoted);
-        assert!(entry.is_some(), "{promoted} promoted");
-        assert!(ledger.moves.contains(&entry.unwrap().group));
+    assert_eq!(
+        titles(&ledger.holders),
+        rules([2, 5, 8, 11, 14, 17, 20, 23])
+    );
+    assert_eq!(titles(&ledger.overflow), listed_after_thirty()[3..]);
+    for promoted in [17, 20, 23] {
+        assert!(ledger.moves.contains(&groups[promoted].key), "{promoted}");
     }
 
-    // Shrunk to 3: the five lowest-priority holders go to the overflow list, newest first among
-    // equals. Groups 0 (low), 3 (low) and 1, 4 (medium) are the lowest of the eight.
+    // Shrunk to 3: the five lowest-priority holders (the newest highs) go back to the list.
     scope.budget = repo_budget(3);
     scope.ledger.as_mut().unwrap().moves.clear();
     let now = now + Duration::minutes(1);
     scope.decide(Some(&groups[2]), &groups[2], now);
     let ledger = scope.ledger().clone();
-    assert_eq!((ledger.holders.len(), ledger.overflow.len()), (3, 27));
-    let held: Vec<&str> = ledger.holders.iter().map(|e| e.title.as_str()).collect();
-    assert_eq!(held, ["Rule 2", "Rule 5", "Rule 8"]);
-    let demoted = &groups[0].key;
+    assert_eq!(titles(&ledger.holders), rules([2, 5, 8]));
+    assert_eq!(ledger.overflow.len(), 27);
+    assert_eq!(titles(&ledger.overflow)[..5], rules([11, 14, 17, 20, 23]));
+    let demoted = &groups[23].key;
     assert_eq!(move_for(&ledger, demoted), Move::Demote);
     // A demoted group whose ticket exists: closed with a comment, no new create.
-    let mut record = groups[0].clone();
+    let mut record = groups[23].clone();
     record.outbox.clear();
-    record.ticket = Some(TicketRef::draft(&record.key));
+    record.ticket = Some(TicketRef {
+        tracker: "jira".into(),
+        key: "SEC-23".into(),
+        url: None,
+    });
     record.ticket_state = TicketState::Open;
     let before = record.clone();
     assert!(take_own_ticket(&mut record, Some(&before), &ledger.scope));
@@ -262,6 +312,16 @@ fn a_larger_budget_promotes_the_highest_listed_and_a_smaller_one_demotes_the_low
     assert!(give_own_ticket(&mut record, &TicketDestination::default()));
     assert_eq!(record.ticket_state, TicketState::Reopened);
     assert_eq!(creates(&record), 0);
+
+    // A demoted draft was filed nowhere: it is withdrawn, and prepared again when promoted.
+    let mut draft = groups[20].clone();
+    draft.outbox.clear();
+    draft.ticket = Some(TicketRef::draft(&draft.key));
+    let before = draft.clone();
+    assert!(!take_own_ticket(&mut draft, Some(&before), &ledger.scope));
+    assert_eq!((draft.ticket.as_ref(), draft.outbox.len()), (None, 0));
+    assert!(give_own_ticket(&mut draft, &TicketDestination::default()));
+    assert_eq!(creates(&draft), 1);
 }
 
 #[test]
@@ -274,7 +334,8 @@ fn a_critical_group_always_gets_its_own_ticket_unless_configured_otherwise() {
     assert_eq!(creates(&decision.group), 1);
     assert!(decision.ledgers.iter().all(Option::is_none), "not counted");
 
-    // With no exempt severity, a critical group waits like any other, at the head of the list.
+    // With no exempt severity, a critical group counts like any other: it outranks the holders,
+    // so it takes the slot of the newest high, which goes back to the head of the list.
     let mut strict = Scope {
         budget: TicketBudget {
             exempt_severities: vec![],
@@ -283,9 +344,18 @@ fn a_critical_group_always_gets_its_own_ticket_unless_configured_otherwise() {
         ledger: scope.ledger.clone(),
     };
     let decision = strict.decide(None, &critical, now);
-    assert_eq!(decision.placement, Placement::Listed);
-    assert_eq!(creates(&decision.group), 0);
-    assert_eq!(strict.ledger().overflow[0].group, critical.key);
+    assert_eq!(decision.placement, Placement::OwnTicket);
+    assert_eq!(creates(&decision.group), 1);
+    let ledger = strict.ledger();
+    assert_eq!(ledger.holders[0].group, critical.key);
+    assert_eq!(ledger.overflow[0].title, "Rule 14");
+    // A second critical outranks the highs too: the next newest high goes back.
+    let another = new_group(101, Severity::Critical, now + Duration::seconds(1));
+    assert_eq!(
+        strict.decide(None, &another, now).placement,
+        Placement::OwnTicket
+    );
+    assert_eq!(strict.ledger().overflow[0].title, "Rule 11");
 }
 
 #[test]
@@ -309,7 +379,8 @@ fn a_listed_group_that_turns_critical_is_promoted_at_once() {
 #[test]
 fn a_listed_group_with_a_new_finding_stays_listed_once_and_moves_up_with_its_priority() {
     let (mut scope, groups, _) = thirty_under_five();
-    // Group 27 (low, last in the list) gets a high finding: decide queues a create again.
+    // Group 27 (low, last in the list) gets a high finding: decide queues a create again. It is
+    // now a high, but a newer one than every holder: it waits, among the highs by age.
     let before = groups[27].clone();
     let mut joined = before.clone();
     let mut finding = code_alert(2027, "js/rule-27", "src/b.js");
@@ -325,15 +396,12 @@ fn a_listed_group_with_a_new_finding_stays_listed_once_and_moves_up_with_its_pri
     );
     let ledger = scope.ledger();
     assert_eq!(ledger.overflow.len(), 25);
-    let entry = ledger
-        .overflow
-        .iter()
-        .position(|e| e.group == before.key)
-        .unwrap();
-    assert_eq!(ledger.overflow[entry].open, 2);
-    assert_eq!(ledger.overflow[entry].priority, Severity::High);
-    // Among the highs, it waited since it first overflowed (second 27): after the other highs.
-    assert_eq!(entry, 8);
+    assert_eq!(
+        titles(&ledger.overflow)[..6],
+        rules([17, 20, 23, 26, 27, 29])
+    );
+    assert_eq!(ledger.overflow[4].open, 2);
+    assert_eq!(ledger.overflow[4].priority, Severity::High);
 }
 
 #[test]
@@ -398,7 +466,7 @@ fn the_ledger_stays_small_whatever_the_number_and_length_of_groups_over_budget()
             since: t0(),
         });
     }
-    rebalance(&mut ledger, t0());
+    rebalance(&mut ledger);
     let bytes = serde_json::to_vec(&ledger).unwrap().len();
     assert!(bytes <= LEDGER_BYTES, "{bytes} bytes");
     assert!(ledger.overflow.len() < OVERFLOW_KEPT);
