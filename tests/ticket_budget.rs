@@ -12,6 +12,7 @@ use github_webhook::handle as handle_github;
 use scantix_app::execute::{Executor, ExecutorSettings};
 use scantix_app::ingest::GithubIngest;
 use scantix_core::config::{Config, TicketBudget};
+use scantix_core::decide::steer::{Steer, Steerer};
 use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_core::memory::github::MemoryGitHub;
 use scantix_core::memory::store::MemoryStore;
@@ -408,4 +409,46 @@ async fn the_same_budget_locally_makes_five_drafts_and_one_overflow_draft() {
         "{}",
         overflow.title
     );
+
+    // A person closes rule 05's draft (`scantix tickets close`): its slot frees, rule 20 (the next
+    // high waiting) gets its draft.
+    let closed = group_named(&store, "Budget rule 05").await;
+    let executor = world.executor(budget(5));
+    let by = Steerer {
+        actor: "alice".into(),
+        reason: "accepted risk".into(),
+    };
+    let change = Steer::Close {
+        reason: "accepted risk".into(),
+    };
+    let steering = executor
+        .apply_steer(&closed.key, &change, &by)
+        .await
+        .unwrap();
+    assert_eq!(steering.state, Some(TicketState::Resolved));
+    let promoted = group_named(&store, "Budget rule 20").await;
+    assert!(promoted.ticket.is_some(), "rule 20 promoted");
+    let overflow = listing::ticket(store.as_ref(), &overflow_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        overflow.title.starts_with("Ticket budget: 23 groups"),
+        "{}",
+        overflow.title
+    );
+}
+
+async fn group_named(store: &Arc<dyn Store>, rule: &str) -> GroupRecord {
+    let groups = read_all(|after| {
+        let store = store.clone();
+        async move { store.all_groups(after.as_deref(), 100).await }
+    })
+    .await
+    .unwrap();
+    groups
+        .into_iter()
+        .map(|g| g.value)
+        .find(|g| g.rule.name == rule)
+        .unwrap()
 }
