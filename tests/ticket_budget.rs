@@ -3,10 +3,12 @@
 //! a fake Jira that checks every request against Atlassian's OpenAPI description. With a budget of
 //! 5 per repository, 30 groups make 5 open issues and one overflow issue listing 25, highest
 //! priority first (lowest priority overflows first: a high arriving at a full budget displaces the
-//! newest low, whose issue is closed into the overflow issue); a ticket going stale promotes the first listed group to an issue of its own; a larger
-//! budget promotes, a smaller one closes the lowest-priority issues into the overflow issue; a
-//! critical alert always gets its own issue. The same scenario runs on the local mode's SQLite
-//! store with the draft tracker.
+//! newest low, whose issue is closed into the overflow issue); a ticket going stale promotes the
+//! first listed group to an issue of its own; a larger budget promotes, a smaller one closes the
+//! lowest-priority issues into the overflow issue; a critical alert always gets its own issue. The
+//! same scenario runs on the local mode's SQLite store with the draft tracker (and a person's
+//! close from the CLI promotes too), and 30 deliveries racing on DynamoDB Local take exactly 5
+//! slots. Run it with `scripts/dynamodb-local.sh cargo test -p scantix-tests --test ticket_budget`.
 
 use github_webhook::handle as handle_github;
 use scantix_app::execute::{Executor, ExecutorSettings};
@@ -126,16 +128,7 @@ impl World {
 
     /// Every group, overflow tickets' included.
     async fn groups(&self) -> Vec<GroupRecord> {
-        let store = self.store.clone();
-        read_all(|after| {
-            let store = store.clone();
-            async move { store.all_groups(after.as_deref(), 100).await }
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|g| g.value)
-        .collect()
+        world_groups_of(&self.store).await
     }
 }
 
@@ -440,15 +433,72 @@ async fn the_same_budget_locally_makes_five_drafts_and_one_overflow_draft() {
 }
 
 async fn group_named(store: &Arc<dyn Store>, rule: &str) -> GroupRecord {
-    let groups = read_all(|after| {
+    world_groups_of(store)
+        .await
+        .into_iter()
+        .find(|g| g.rule.name == rule)
+        .unwrap()
+}
+
+/// 30 groups' first alerts delivered all at once to a DynamoDB table (DynamoDB Local): the
+/// ledger's guarded write in each group's commit lets exactly 5 take a slot, however the
+/// deliveries interleave; the moves they recorded, carried out, leave 5 drafts and one overflow
+/// draft listing 25.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_groups_racing_on_dynamodb_take_exactly_five_slots() {
+    let store: Arc<dyn Store> = Arc::new(scantix_tests::dynamodb::local_store().await);
+    let world = World::new(store.clone(), Arc::new(DraftTracker), budget(5));
+    let ingest = Arc::new(world.ingest);
+    let deliveries = (0..30usize).map(|rule| {
+        let ingest = ingest.clone();
+        tokio::spawn(async move {
+            let body = alert("created.payload.json", rule as u64 + 1, rule, "high");
+            let request =
+                delivery_request("code_scanning_alert", &format!("race-{rule}"), &body, None);
+            let response = handle_github(ingest.as_ref(), request).await.unwrap();
+            assert_eq!(response.status().as_u16(), 200);
+        })
+    });
+    for delivery in deliveries.collect::<Vec<_>>() {
+        delivery.await.unwrap();
+    }
+    // Moves a racing event left recorded are carried out by the next pass over the scope.
+    let scope = BudgetScope::Repository(REPO);
+    let executor = Executor::new(store.clone(), Arc::new(DraftTracker), budget(5));
+    let ledger = executor
+        .rebalance_budget(&scope, &budget(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ledger.holders.len(), ledger.overflow.len()), (5, 25));
+    assert!(ledger.moves.is_empty(), "{:?}", ledger.moves);
+    let groups = world_groups_of(&store).await;
+    let overflow_key = scope.overflow_key();
+    for group in groups.iter().filter(|g| g.key != overflow_key) {
+        assert_eq!(
+            group.ticket.is_some(),
+            ledger.holds(&group.key),
+            "{}: a draft exactly when it holds a slot",
+            group.key
+        );
+    }
+    assert_eq!(groups.iter().filter(|g| g.ticket.is_some()).count(), 6);
+    let overflow = listing::ticket(store.as_ref(), &overflow_key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(overflow.body.matches("Budget rule ").count(), 25);
+}
+
+/// Every group of `store`, overflow tickets' included.
+async fn world_groups_of(store: &Arc<dyn Store>) -> Vec<GroupRecord> {
+    read_all(|after| {
         let store = store.clone();
         async move { store.all_groups(after.as_deref(), 100).await }
     })
     .await
-    .unwrap();
-    groups
-        .into_iter()
-        .map(|g| g.value)
-        .find(|g| g.rule.name == rule)
-        .unwrap()
+    .unwrap()
+    .into_iter()
+    .map(|g| g.value)
+    .collect()
 }
