@@ -65,6 +65,11 @@ step 15-check_run.created.json \
     "A CI check run: not a security alert, ignored"
 
 echo
+echo "==> 16. Bandit scans acme/payments (SARIF, 11 findings, 8 ticketed) under the scenario's budget of 3"
+echo "        tickets per repository: 3 tickets, the other 5 listed in one overflow ticket"
+"$scantix" sarif tests/fixtures/sarif/generated/bandit-1.9.4.sarif --repo acme/payments --repo-id 4242
+
+echo
 echo "==> GitHub redelivers step 10 (a retry after a timeout): a duplicate, nothing decided again"
 "$scantix" deliver "$scenario/10-code_scanning_alert.fixed.json"
 

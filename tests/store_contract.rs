@@ -10,12 +10,14 @@
 
 use anyhow::{Result, ensure};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use scantix_core::decide::budget::rebalance;
 use scantix_core::finding::{AlertState, Severity};
 use scantix_core::identity::GroupScope;
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{
     Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
 };
+use scantix_core::records::budget::{BudgetEntry, BudgetLedger, BudgetScope, LEDGER_BYTES};
 use scantix_core::records::{
     AuditEntry, FindingRecord, GroupContent, GroupRecord, InstallationRecord, OutboxOp, TicketRef,
     TicketState, Triage, Versioned,
@@ -89,6 +91,9 @@ contract! {
     changes_on_lists_a_days_audit_in_time_order,
     installations_are_versioned_and_all_listed,
     analysis_lists_follow_their_findings_in_one_write,
+    budget_ledgers_are_written_with_their_group_and_only_at_the_version_read,
+    of_many_events_racing_for_a_budgets_last_slot_exactly_one_takes_it,
+    a_ledger_at_its_size_limit_is_one_item,
 }
 
 fn guarded<T>(value: T, expected_version: Option<u64>) -> Guarded<T> {
@@ -2527,8 +2532,24 @@ mod dynamodb_only {
                     Some("github:layout"),
                 )],
                 analysis: vec![],
+                budgets: vec![
+                    guarded(super::ledger_with(BudgetScope::Repository(7), 1, 5), None),
+                    guarded(
+                        super::ledger_with(BudgetScope::Owner("@octo-org/payments".into()), 1, 5),
+                        None,
+                    ),
+                ],
             })
             .await?;
+
+        // A scope's ticket budget: one small versioned item per scope.
+        let item = raw_item(&store, "B#repo#7", "B").await?;
+        assert_eq!(
+            (item.get("kind"), item.get("version")),
+            (Some(&s("budget")), Some(&n(1)))
+        );
+        let item = raw_item(&store, "B#owner#@octo-org/payments", "B").await?;
+        assert_eq!(item.get("kind"), Some(&s("budget")));
 
         let item = raw_item(&store, &format!("F#{}", record.fingerprint), "F").await?;
         assert_eq!(item.get("kind"), Some(&s("finding")));
@@ -3067,6 +3088,184 @@ async fn analysis_lists_follow_their_findings_in_one_write(store: Arc<dyn Store>
     ensure!(
         list("7#main").await? == expected,
         "nothing of a refused commit"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ticket budgets: one ledger per scope, written in the commit of the group that moved it
+// ---------------------------------------------------------------------------------------------
+
+fn ledger_with(scope: BudgetScope, holders: usize, limit: u32) -> BudgetLedger {
+    let mut ledger = BudgetLedger::new(scope, "octo-org/octo-repo".into(), limit, at(0));
+    for n in 0..holders {
+        ledger.holders.push(BudgetEntry {
+            group: GroupKey::from_stored(format!("7/code_scanning/rule:CodeQL:js/rule-{n}")),
+            priority: Severity::High,
+            title: format!("Rule {n}"),
+            open: 1,
+            since: at(n as i64),
+        });
+    }
+    ledger
+}
+
+async fn budget_ledgers_are_written_with_their_group_and_only_at_the_version_read(
+    store: Arc<dyn Store>,
+) -> Result<()> {
+    let repo = BudgetScope::Repository(7);
+    let owner = BudgetScope::Owner("@octo-org/payments".into());
+    ensure!(
+        store.get_budget(&repo).await?.is_none(),
+        "nothing counted yet"
+    );
+    let group = group_record(&sample_finding(7, 1), at(0));
+    let ledger = ledger_with(repo.clone(), 1, 5);
+    let owners = ledger_with(owner.clone(), 1, 2);
+    store
+        .commit(Commit {
+            group: Some(guarded(group.clone(), None)),
+            budgets: vec![guarded(ledger.clone(), None), guarded(owners.clone(), None)],
+            ..Commit::default()
+        })
+        .await?;
+    assert_eq!(
+        store.get_budget(&repo).await?,
+        Some(Versioned {
+            value: ledger.clone(),
+            version: 1
+        })
+    );
+    assert_eq!(
+        store.get_budget(&owner).await?.map(|l| l.value),
+        Some(owners)
+    );
+
+    // A commit whose ledger guard is stale writes nothing: not its group either.
+    let mut moved = group.clone();
+    moved.ticket_state = TicketState::Open;
+    let mut stale = ledger.clone();
+    stale.overflow_more = 3;
+    expect_conflict(
+        store
+            .commit(Commit {
+                group: Some(guarded(moved.clone(), Some(1))),
+                budgets: vec![guarded(stale.clone(), None)],
+                ..Commit::default()
+            })
+            .await,
+    )?;
+    assert_eq!(
+        store.get_group(&group.key).await?.map(|g| g.value),
+        Some(group)
+    );
+    assert_eq!(store.get_budget(&repo).await?.map(|l| l.version), Some(1));
+    // At the version read, it goes through.
+    store
+        .commit(Commit {
+            group: Some(guarded(moved.clone(), Some(1))),
+            budgets: vec![guarded(stale.clone(), Some(1))],
+            ..Commit::default()
+        })
+        .await?;
+    assert_eq!(
+        store.get_budget(&repo).await?,
+        Some(Versioned {
+            value: stale,
+            version: 2
+        })
+    );
+    Ok(())
+}
+
+async fn of_many_events_racing_for_a_budgets_last_slot_exactly_one_takes_it(
+    store: Arc<dyn Store>,
+) -> Result<()> {
+    let scope = BudgetScope::Repository(7);
+    let full_but_one = ledger_with(scope.clone(), 4, 5);
+    store
+        .commit(Commit {
+            budgets: vec![guarded(full_but_one.clone(), None)],
+            ..Commit::default()
+        })
+        .await?;
+    let read = Versioned {
+        value: full_but_one.clone(),
+        version: 1,
+    };
+    // Ten events, each founding a group, read the ledger with one slot left and each take it in
+    // the commit of its group.
+    let racers = (0..10u64).map(|n| {
+        let store = Arc::clone(&store);
+        let mut finding = sample_finding(7, 100 + n);
+        finding.rule.id = format!("js/racer-{n}");
+        let group = group_record(&finding, at(0));
+        let mut taken = full_but_one.clone();
+        taken.holders.push(BudgetEntry {
+            group: group.key.clone(),
+            priority: Severity::High,
+            title: format!("racer {n}"),
+            open: 1,
+            since: at(10),
+        });
+        let commit = Commit {
+            group: Some(guarded(group.clone(), None)),
+            budgets: vec![Guarded::replacing(taken, Some(&read))],
+            ..Commit::default()
+        };
+        tokio::spawn(async move { (group, store.commit(commit).await) })
+    });
+    let mut winners = Vec::new();
+    for racer in racers.collect::<Vec<_>>() {
+        let (group, result) = racer.await?;
+        match result {
+            Ok(()) => winners.push(group),
+            Err(StoreError::Conflict) => ensure!(
+                store.get_group(&group.key).await?.is_none(),
+                "a losing event wrote its group"
+            ),
+            Err(other) => anyhow::bail!("a losing event must see Conflict, got {other:?}"),
+        }
+    }
+    ensure!(
+        winners.len() == 1,
+        "{} events took the last slot",
+        winners.len()
+    );
+    let ledger = store.get_budget(&scope).await?.map(|l| l.value);
+    let holders = ledger.map(|l| l.holders.len());
+    assert_eq!(holders, Some(5));
+    Ok(())
+}
+
+async fn a_ledger_at_its_size_limit_is_one_item(store: Arc<dyn Store>) -> Result<()> {
+    // Long group keys (a SARIF group by file of a deep path) in a budget far over: the decision
+    // keeps the ledger within LEDGER_BYTES by counting the lowest entries instead of keeping them.
+    let scope = BudgetScope::Owner("@octo-org/platform".into());
+    let mut ledger = ledger_with(scope.clone(), 300, 300);
+    let deep = "very/deep/path/".repeat(40);
+    for n in 0..2_000u32 {
+        ledger.overflow.push(BudgetEntry {
+            group: GroupKey::from_stored(format!("7/sarif/file:{deep}{n}.ts")),
+            priority: Severity::Medium,
+            title: "m".repeat(100),
+            open: n,
+            since: at(0),
+        });
+    }
+    rebalance(&mut ledger);
+    let bytes = serde_json::to_vec(&ledger)?.len();
+    ensure!(bytes <= LEDGER_BYTES, "{bytes} bytes");
+    ensure!(ledger.overflowed() == 2_000, "every waiting group counted");
+    store
+        .commit(Commit {
+            budgets: vec![guarded(ledger.clone(), None)],
+            ..Commit::default()
+        })
+        .await?;
+    assert_eq!(
+        store.get_budget(&scope).await?.map(|l| l.value),
+        Some(ledger)
     );
     Ok(())
 }

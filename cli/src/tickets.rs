@@ -9,10 +9,13 @@ use clap::Args;
 use scantix_core::decide::drafts::DRAFT_COMMENT;
 use scantix_core::finding::Severity;
 use scantix_core::ports::store::{Members, Store, read_all};
+use scantix_core::records::budget::{BudgetLedger, BudgetScope};
 use scantix_core::records::{FindingRecord, GroupRecord, Versioned};
 use scantix_core::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
+use scantix_core::ticket::listing;
 use serde::Serialize;
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -61,6 +64,10 @@ pub(crate) struct TicketView {
     findings: Vec<FindingView>,
     /// Comments on the ticket, oldest first (a draft's, as scantix made them).
     comments: Vec<String>,
+    /// An overflow ticket's list (a ticket budget's groups waiting for their own ticket), highest
+    /// priority first, as the ticket lists them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    waiting: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,22 +187,38 @@ async fn ticket_view(
         return Ok(None);
     };
     let key = group.key.clone();
-    let content = store
-        .get_content(&key)
-        .await
-        .with_context(|| format!("reading the texts of {key}"))?;
-    let top: Vec<FindingRecord> = members
-        .iter()
-        .filter(|m| m.is_ticketed())
-        .take(LISTED_FINDINGS)
-        .cloned()
-        .collect();
-    let title = ticket_content(TicketSource {
-        group,
-        content: content.as_ref(),
-        top: &top,
-    })
-    .title;
+    let mut severity = group.severity();
+    let mut waiting = Vec::new();
+    let title = if BudgetScope::of_overflow_key(&key).is_some() {
+        // An overflow ticket: its content is its budget's list.
+        let content = listing::render(store.as_ref(), group)
+            .await
+            .with_context(|| format!("reading the ticket budget of {key}"))?;
+        severity = content.severity;
+        waiting = content
+            .facts
+            .iter()
+            .map(|(rank, group)| format!("{rank}  {group}"))
+            .collect();
+        content.title
+    } else {
+        let content = store
+            .get_content(&key)
+            .await
+            .with_context(|| format!("reading the texts of {key}"))?;
+        let top: Vec<FindingRecord> = members
+            .iter()
+            .filter(|m| m.is_ticketed())
+            .take(LISTED_FINDINGS)
+            .cloned()
+            .collect();
+        ticket_content(TicketSource {
+            group,
+            content: content.as_ref(),
+            top: &top,
+        })
+        .title
+    };
     let comments = store
         .audit_log(&key)
         .await
@@ -208,7 +231,7 @@ async fn ticket_view(
         key: ticket.key.clone(),
         tracker: ticket.tracker.clone(),
         state: group.ticket_state.to_string(),
-        severity: group.severity(),
+        severity,
         open: group.tally.open,
         total: group.tally.ticketed(),
         title,
@@ -216,6 +239,7 @@ async fn ticket_view(
         group: group.key.to_string(),
         findings: members.iter().map(finding_view).collect(),
         comments,
+        waiting,
     }))
 }
 
@@ -225,16 +249,21 @@ async fn listing(
 ) -> anyhow::Result<Listing> {
     let mut tickets = Vec::new();
     let mut untracked = Vec::new();
+    let mut budgets = Budgets::default();
     for group in groups.into_iter().map(|g| g.value) {
         let members = members_of(store, &group).await?;
         if group.ticket.is_none() {
+            let why = match budgets.waiting_in(store, &group).await? {
+                Some(why) => why,
+                None => why_untracked(&group, &members),
+            };
             untracked.push(UntrackedView {
                 group: group.key.to_string(),
                 repository: group.repository.full_name.clone(),
                 kind: group.kind.to_string(),
                 rule: group.rule.id.clone(),
                 severity: members_severity(&members),
-                why: why_untracked(&group, &members),
+                why,
                 findings: members.iter().map(finding_view).collect(),
             });
             continue;
@@ -247,6 +276,53 @@ async fn listing(
         tickets,
         untracked: Some(untracked),
     })
+}
+
+/// The ticket budgets read for a listing, by scope, with their overflow ticket's key.
+#[derive(Default)]
+struct Budgets(BTreeMap<BudgetScope, Option<(BudgetLedger, Option<String>)>>);
+
+impl Budgets {
+    /// Why `group` has no ticket, when it waits in an overflow ticket.
+    async fn waiting_in(
+        &mut self,
+        store: &Arc<dyn Store>,
+        group: &GroupRecord,
+    ) -> anyhow::Result<Option<String>> {
+        let mut scopes = vec![BudgetScope::Repository(group.repository.id)];
+        scopes.extend(group.assignee.clone().map(BudgetScope::Owner));
+        for scope in scopes {
+            if !self.0.contains_key(&scope) {
+                let ledger = store
+                    .get_budget(&scope)
+                    .await
+                    .with_context(|| format!("reading the ticket budget of {scope}"))?;
+                let read = match ledger {
+                    Some(ledger) => {
+                        let overflow = store
+                            .get_group(&scope.overflow_key())
+                            .await
+                            .with_context(|| format!("reading the overflow ticket of {scope}"))?
+                            .and_then(|g| g.value.ticket.map(|t| t.key));
+                        Some((ledger.value, overflow))
+                    }
+                    None => None,
+                };
+                self.0.insert(scope.clone(), read);
+            }
+            if let Some(Some((ledger, overflow))) = self.0.get(&scope)
+                && ledger.lists(&group.key)
+            {
+                return Ok(Some(format!(
+                    "over the ticket budget of {} ({}): listed in its overflow ticket {}",
+                    ledger.label,
+                    ledger.limit,
+                    overflow.as_deref().unwrap_or("(being created)")
+                )));
+            }
+        }
+        Ok(None)
+    }
 }
 
 fn finding_view(record: &FindingRecord) -> FindingView {
@@ -351,6 +427,9 @@ fn table(listing: &Listing, location: &StoreLocation) -> String {
         let _ = writeln!(out, "{}", row(cells.each_ref().map(String::as_str)));
         let _ = writeln!(out, "    {} · {}", ticket.repository, ticket.group);
         write_findings(&mut out, &ticket.findings, true);
+        for waiting in &ticket.waiting {
+            let _ = writeln!(out, "    {waiting}");
+        }
         for comment in &ticket.comments {
             // Continuation lines (a list of alerts) stay under their comment.
             for (i, line) in comment.lines().enumerate() {

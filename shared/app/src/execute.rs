@@ -25,12 +25,14 @@
 //! One file per kind of event, each an `impl Executor` block (child modules, so they share the
 //! executor's fields): `alert` (phase 1 for alerts), `ticket` (a person's change in the tracker,
 //! and the verification that closure needs), `pull_request` (the summary comment),
-//! `installation`, `overdue` (the sweeper's SLA pass), `steer` (a person's change from the CLI:
+//! `installation`, `budget` (the ticket budget: ledgers committed with their group, promotions,
+//! demotions and the overflow ticket after), `overdue` (the sweeper's SLA pass), `steer` (a person's change from the CLI:
 //! drafts pushed or discarded, bulk verbs); `outbox` is phase 2 for every group;
 //! `own_accounts` is who scantix writes as (so its echoes are recognised).
 
 mod alert;
 pub mod analysis;
+mod budget;
 mod installation;
 mod outbox;
 mod overdue;
@@ -60,6 +62,7 @@ use scantix_core::ports::store::{
     Commit, EventKeys, Guarded, List, Members, Store, StoreError, TicketLink, read_all,
 };
 use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::budget::BudgetLedger;
 use scantix_core::records::{
     AuditEntry, CreateAttempt, DRAFT_TRACKER, DeliveryRecord, FindingRecord, GroupRecord,
     InstallationRecord, Lease, OutboxOp, PendingOp, TICKET_CREATED, TicketRef, TicketState, Triage,

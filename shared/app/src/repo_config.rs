@@ -17,7 +17,7 @@
 #![doc = include_str!("repo_config.example.yml")]
 //! ```
 
-use scantix_core::config::{Config, DraftMode, Grouping, WhenAllFixed};
+use scantix_core::config::{Config, DraftMode, Grouping, MAX_BUDGET, TicketBudget, WhenAllFixed};
 use scantix_core::finding::DismissReason;
 use scantix_core::sla::SlaPolicy;
 use scantix_core::ticket::destination::TicketDestination;
@@ -51,6 +51,8 @@ pub struct RepoConfig {
     /// `ticket` (the default) or `draft`: everything, or per kind and severity (a map whose keys
     /// are `default`, kinds and severities; a severity's entry wins over a kind's).
     pub mode: Option<ModeSetting>,
+    /// The ticket budget: `per-repository`, `per-owner`, `exempt-severities`.
+    pub budget: Option<TicketBudget>,
     /// CODEOWNERS owner (`@org/team`, `@user`, email) → tracker user id.
     pub owners: Option<BTreeMap<String, String>>,
     pub default_assignee: Option<String>,
@@ -237,6 +239,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "resolutions",
     "recreate-deleted-tickets",
     "mode",
+    "budget",
     "owners",
     "default-assignee",
     "policy",
@@ -484,6 +487,7 @@ pub fn resolve(repo: Option<RepoConfig>, org: Option<RepoConfig>) -> RepoConfig 
             .recreate_deleted_tickets
             .or(org.recreate_deleted_tickets),
         mode: repo.mode.or(org.mode),
+        budget: repo.budget.or(org.budget),
         owners: repo.owners.or(org.owners),
         default_assignee: repo.default_assignee.or(org.default_assignee),
         policy,
@@ -517,6 +521,9 @@ impl RepoConfig {
         }
         if let Some(mode) = &self.mode {
             config.drafts = mode.draft_mode();
+        }
+        if let Some(budget) = &self.budget {
+            config.budget = budget.clone();
         }
         config
     }
@@ -686,6 +693,18 @@ fn validate(config: &RepoConfig, yaml: &str) -> Result<(), ConfigError> {
             "tracker",
             "`tracker.kind` is `jira` but there is no `tracker.jira` section".into(),
             "add `jira:` under `tracker:` with at least `base-url`, `flavor` and `project`",
+        ));
+    }
+    if let Some(budget) = &config.budget
+        && [budget.per_repository, budget.per_owner]
+            .iter()
+            .flatten()
+            .any(|n| *n > MAX_BUDGET)
+    {
+        return Err(at_key(
+            "budget",
+            format!("a budget is at most {MAX_BUDGET} open tickets"),
+            "lower `per-repository` or `per-owner`, or leave it out for no budget",
         ));
     }
     if let Some(source) = &config.policy
@@ -912,13 +931,44 @@ mod tests {
                 [(ModeKey::Default, TicketMode::Ticket)].into()
             ))
         );
-        // The example shows the defaults, so the engine config is the default one.
-        assert_eq!(config.engine_config(), Config::default());
+        // The example shows the defaults, but for a budget, so the engine config is the default
+        // one with that budget.
+        let budget = TicketBudget {
+            per_repository: Some(1000),
+            ..TicketBudget::default()
+        };
+        assert_eq!(
+            config.engine_config(),
+            Config {
+                budget: budget.clone(),
+                ..Config::default()
+            }
+        );
+        assert_eq!(config.budget, Some(budget));
         assert_eq!(
             config.owners().get("@acme/payments").map(String::as_str),
             Some("5b10ac8d82e05b22cc7d4ef5")
         );
         assert_eq!(config.default_assignee(), Some("5b10a2844c20165700ede21g"));
+    }
+
+    #[test]
+    fn a_budget_reaches_the_engine_repository_over_org_and_critical_is_exempt_unless_said() {
+        let org = parse("budget:\n  per-repository: 5\n  per-owner: 3\n").unwrap();
+        let budget = resolve(None, Some(org.clone())).engine_config().budget;
+        assert_eq!(budget.per_repository, Some(5));
+        assert_eq!(budget.per_owner, Some(3));
+        assert!(budget.exempts(Severity::Critical));
+        assert!(!budget.exempts(Severity::High));
+        let repo = parse("budget: { per-repository: 10, exempt-severities: [] }\n").unwrap();
+        let budget = resolve(Some(repo), Some(org)).engine_config().budget;
+        assert_eq!((budget.per_repository, budget.per_owner), (Some(10), None));
+        assert!(!budget.exempts(Severity::Critical));
+        assert!(!resolve(None, None).engine_config().budget.is_set());
+        let wrong = parse("budget:\n  per-repo: 5\n").unwrap_err().to_string();
+        assert!(wrong.contains("per-repository"), "{wrong}");
+        let huge = parse("budget:\n  per-repository: 100000\n").unwrap_err();
+        assert_eq!(huge.line, Some(1), "{huge}");
     }
 
     #[test]

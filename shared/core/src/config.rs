@@ -100,6 +100,48 @@ pub struct Config {
     pub destination: crate::ticket::destination::TicketDestination,
     /// Which findings get a draft instead of a ticket (the settings' `mode: draft`).
     pub drafts: DraftMode,
+    /// How many open tickets scantix keeps per repository and per owner (`budget`); none by
+    /// default.
+    pub budget: TicketBudget,
+}
+
+/// The ticket budget (`budget: { per-repository: N, per-owner: M }`): at most N open tickets per
+/// repository and M per CODEOWNERS owner; groups beyond it are listed in one overflow ticket per
+/// repository (or owner) instead, and promoted to their own ticket as budget frees up
+/// (`crate::decide::budget`). Groups at an exempt severity always get their own ticket and do not
+/// count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct TicketBudget {
+    pub per_repository: Option<u32>,
+    pub per_owner: Option<u32>,
+    /// Severities that always get their own ticket, whatever the budget (default: critical).
+    pub exempt_severities: Vec<crate::finding::Severity>,
+}
+
+/// The largest budget a scope can have: its holders are kept in one small store item.
+pub const MAX_BUDGET: u32 = 1_000;
+
+impl Default for TicketBudget {
+    fn default() -> Self {
+        TicketBudget {
+            per_repository: None,
+            per_owner: None,
+            exempt_severities: vec![crate::finding::Severity::Critical],
+        }
+    }
+}
+
+impl TicketBudget {
+    /// Whether any budget applies.
+    pub fn is_set(&self) -> bool {
+        self.per_repository.is_some() || self.per_owner.is_some()
+    }
+
+    /// Whether groups at `severity` always get their own ticket.
+    pub fn exempts(&self, severity: crate::finding::Severity) -> bool {
+        self.exempt_severities.contains(&severity)
+    }
 }
 
 /// Where tickets start as drafts: prepared by scantix, pushed to the tracker by a person
@@ -156,6 +198,7 @@ impl Default for Config {
             service_accounts: Vec::new(),
             destination: crate::ticket::destination::TicketDestination::default(),
             drafts: DraftMode::default(),
+            budget: TicketBudget::default(),
         }
     }
 }

@@ -12,8 +12,9 @@
 //! - [`identity`]: `Fingerprint` (one alert) and `GroupKey` (one unit of work, one ticket).
 //! - [`event`]: alert, ticket, pull request and installation events as the decisions see them.
 //! - [`records`]: what is kept between events (findings, groups with their ticket and outbox,
-//!   deliveries, audit entries, installations, pull requests), and `legacy`: records in the format
-//!   written before findings were records of their own, and their upgrade.
+//!   deliveries, audit entries, installations, pull requests), `budget`: the ticket budget's ledger
+//!   per repository or owner, and `legacy`: records in the format written before findings were
+//!   records of their own, and their upgrade.
 //! - [`config`]: the settings the decisions follow.
 //! - [`sla`]: due dates from severity and first-seen time.
 //! - [`owners`]: CODEOWNERS parsing and matching, and owner → assignee.
@@ -21,11 +22,13 @@
 //! - [`inbox`]: deliveries made durable by the webhook functions, applied by the worker.
 //! - [`ticket`]: what a ticket says (`anatomy`) and its Markdown (`markdown`); where it is filed
 //!   (`destination`: tracker kind and site, the Jira section, priorities, a repository's choices);
-//!   how a GitHub issue is named (`github_issue`); how a group's ticket reads now (`listing`).
+//!   how a GitHub issue is named (`github_issue`); how a group's ticket reads now (`listing`); a
+//!   ticket budget's overflow ticket (`overflow`).
 //! - [`decide`]: the pure decisions: an alert event (`alert`), a SARIF analysis compared with
 //!   the previous one (`analysis`), a tracker event (`ticket`), a pull
 //!   request's summary (`pull_request`), an installation change (`installations`), draft tickets
-//!   (`drafts`), triage verdicts (`triage`); what they answer is `action`.
+//!   (`drafts`), the ticket budget (`budget`), triage verdicts (`triage`); what they answer is
+//!   `action`.
 //! - [`ports`]: the traits the application acts through: `store`, `tracker`, `github` and
 //!   `github_clients` (per installation), `clock`.
 //! - [`memory`]: in-memory twins of the ports (store, tracker, GitHub), the draft tracker, and a

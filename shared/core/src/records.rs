@@ -1,7 +1,8 @@
 //! The records scantix keeps between events: what the decision engine reads, and what the store
 //! persists. Plain data, no behaviour beyond small queries. `legacy` reads records in the format
-//! written before findings were records of their own.
+//! written before findings were records of their own; `budget` is the ticket budget's ledger.
 
+pub mod budget;
 pub mod legacy;
 
 use crate::finding::{AlertKind, AlertState, Finding, Repository, Rule, Severity};

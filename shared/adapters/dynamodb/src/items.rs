@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Up
 use chrono::SecondsFormat;
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{Guarded, StoreError};
+use scantix_core::records::budget::BudgetScope;
 use scantix_core::records::{AuditEntry, DeliveryRecord, Versioned};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -44,6 +45,7 @@ pub(super) const KIND_PULL_REQUEST: &str = "pull_request";
 pub(super) const KIND_LIST: &str = "list";
 pub(super) const KIND_MEMBER: &str = "member";
 pub(super) const KIND_DAY: &str = "day";
+pub(super) const KIND_BUDGET: &str = "budget";
 
 /// Sort-key prefix of audit entries within a group's partition.
 pub(super) const AUDIT_PREFIX: &str = "A#";
@@ -125,6 +127,14 @@ impl Key {
         Key {
             pk: format!("IN#{id}"),
             sk: "IN".into(),
+        }
+    }
+
+    /// A scope's ticket budget: `B#repo#<id>` or `B#owner#<owner>`.
+    pub fn budget(scope: &BudgetScope) -> Key {
+        Key {
+            pk: format!("B#{}", scope.id()),
+            sk: "B".into(),
         }
     }
 

@@ -84,10 +84,10 @@ use inbox::{
     part_partition, parts_of, timestamp,
 };
 use items::{
-    AUDIT_PREFIX, GROUP, Item, KIND, KIND_CONTENT, KIND_FINDING, KIND_GROUP, KIND_INSTALLATION,
-    KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL, Write, audit_write,
-    decode_audit, decode_doc, decode_versioned, delivery_write, describe, doc_value, document_item,
-    number, text, versioned_write,
+    AUDIT_PREFIX, GROUP, Item, KIND, KIND_BUDGET, KIND_CONTENT, KIND_FINDING, KIND_GROUP,
+    KIND_INSTALLATION, KIND_PULL_REQUEST, KIND_TICKET, Key, PK, SK, TARGET_PK, TARGET_SK, TTL,
+    Write, audit_write, decode_audit, decode_doc, decode_versioned, delivery_write, describe,
+    doc_value, document_item, number, text, versioned_write,
 };
 use lists::{SHARDS, day_entry, day_pk, group_diff, list_pk, member_diff, members_pk};
 use requests::{Target, audit_writes, record_writes};
@@ -106,6 +106,7 @@ use scantix_core::ports::store::{
     Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, List, Members, Page, Store,
     StoreError,
 };
+use scantix_core::records::budget::{BudgetLedger, BudgetScope};
 use scantix_core::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
@@ -419,6 +420,14 @@ impl Store for DynamoStore {
             tracing::error!(error = %e, "audit entries beyond the transaction limit could not be written");
         }
         Ok(())
+    }
+
+    async fn get_budget(
+        &self,
+        scope: &BudgetScope,
+    ) -> Result<Option<Versioned<BudgetLedger>>, StoreError> {
+        let item = self.get_item(Key::budget(scope)).await?;
+        item.map(|item| decode_versioned(&item)).transpose()
     }
 
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {

@@ -355,6 +355,10 @@ pub(super) fn record_writes(commit: &Commit) -> Result<Vec<Write>, StoreError> {
             item: document_item(Key::content(&content.key), KIND_CONTENT, content)?,
         });
     }
+    for ledger in &commit.budgets {
+        let key = Key::budget(&ledger.value.scope);
+        writes.push(versioned_write(key, KIND_BUDGET, ledger)?.0);
+    }
     writes.extend(commit.analysis.iter().map(analysis::entry_write));
     for link in &commit.links {
         let mut item = Key::ticket(&link.tracker, &link.ticket_key).into_item();

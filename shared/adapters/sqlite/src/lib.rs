@@ -44,6 +44,7 @@ use scantix_core::ports::store::{
     Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
     TicketLink,
 };
+use scantix_core::records::budget::{BudgetLedger, BudgetScope};
 use scantix_core::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
@@ -358,6 +359,33 @@ fn put_group(tx: &Transaction<'_>, group: &Guarded<GroupRecord>) -> Result<u64, 
     version_of("group", version)
 }
 
+fn get_budget(
+    conn: &Connection,
+    scope: &BudgetScope,
+) -> Result<Option<Versioned<BudgetLedger>>, StoreError> {
+    let id = scope.id();
+    versioned_row(
+        conn,
+        &format!("budget of {scope}"),
+        "SELECT version, doc FROM budgets WHERE scope = ?1",
+        &[&id],
+    )
+}
+
+/// Writes a scope's budget under its guard.
+fn put_budget(tx: &Transaction<'_>, ledger: &Guarded<BudgetLedger>) -> Result<(), StoreError> {
+    let id = ledger.value.scope.id();
+    let current = current_version(tx, "SELECT version FROM budgets WHERE scope = ?1", &[&id])?;
+    let version = next_version(current, ledger.expected_version)?;
+    tx.execute(
+        "INSERT INTO budgets (scope, version, doc) VALUES (?1, ?2, ?3)
+         ON CONFLICT (scope) DO UPDATE SET version = excluded.version, doc = excluded.doc",
+        params![id, version, encode(&ledger.value)?],
+    )
+    .map_err(sql_error)?;
+    Ok(())
+}
+
 fn put_audit(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO audit (group_key, at, day, day_key, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -496,6 +524,9 @@ fn apply_commit(tx: &Transaction<'_>, commit: &Commit) -> Result<(), StoreError>
     }
     if let Some(content) = &commit.content {
         put_content(tx, content)?;
+    }
+    for ledger in &commit.budgets {
+        put_budget(tx, ledger)?;
     }
     for link in &commit.links {
         put_link(tx, link)?;
@@ -873,6 +904,14 @@ impl Store for SqliteStore {
             return Ok(());
         }
         self.write(move |tx| apply_commit(tx, &commit)).await
+    }
+
+    async fn get_budget(
+        &self,
+        scope: &BudgetScope,
+    ) -> Result<Option<Versioned<BudgetLedger>>, StoreError> {
+        let scope = scope.clone();
+        self.read(move |tx| get_budget(tx, &scope)).await
     }
 
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {

@@ -128,6 +128,14 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_entries_are_never_deleted BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END;
     ",
+    // 3 → 4: ticket budgets, one ledger per scope (`scantix_core::decide::budget`).
+    "
+    CREATE TABLE budgets (
+        scope   TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        doc     TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this code writes.

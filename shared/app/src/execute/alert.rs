@@ -170,6 +170,9 @@ impl Executor {
                 now,
                 delivery: Some(delivery),
             });
+            let budget = self
+                .budget_step(&mut decision, group.as_ref(), config, now, Some(delivery))
+                .await?;
             let lease = self.prepare_group(&mut decision, now, Some(delivery), take_lease);
             let commit = Commit {
                 delivery: Some(self.delivery_record(delivery, Some(&decision.group_key), now)),
@@ -187,9 +190,11 @@ impl Executor {
                 links: draft_links(&decision, group.as_ref()),
                 audit: decision.audit.clone(),
                 analysis: Vec::new(),
+                budgets: budget.writes,
             };
             match self.store.commit(commit).await {
                 Ok(()) => {
+                    self.follow_budget(&budget.follow).await;
                     let committed = decision.group.clone().map(|value| Versioned {
                         value,
                         version: group.as_ref().map_or(1, |g| g.version + 1),

@@ -141,6 +141,9 @@ impl Executor {
                 }
                 None => (empty_decision(), false),
             };
+            let budget = self
+                .budget_step(&mut decision, group.as_ref(), config, now, Some(analysis))
+                .await?;
             self.prepare_group(&mut decision, now, Some(analysis), false);
             let entries = self.list_entry(key, &fingerprint, was_listed, listed);
             let record = decision.finding.clone().or(stored_value.cloned());
@@ -164,6 +167,7 @@ impl Executor {
                 links: draft_links(&decision, group.as_ref()),
                 audit: decision.audit.clone(),
                 analysis: entries,
+                budgets: budget.writes,
             };
             let written = commit.writes() > 0;
             if !written {
@@ -176,6 +180,7 @@ impl Executor {
             }
             match self.store.commit(commit).await {
                 Ok(()) => {
+                    self.follow_budget(&budget.follow).await;
                     return Ok(ResultCommitted {
                         decision,
                         record,

@@ -127,13 +127,32 @@ impl Executor {
                     audit,
                     summary,
                 } => {
-                    let commit = Commit {
-                        group: Some(Guarded::replacing(*group, Some(&read))),
+                    // A ticket a person closed frees its budget slot; one reopened takes one.
+                    let mut decision = Decision {
+                        group_key: key.clone(),
+                        finding: None,
+                        findings: Vec::new(),
+                        group: Some(*group),
+                        content: None,
                         audit,
+                        actions: Vec::new(),
+                    };
+                    let budget = self
+                        .budget_step(&mut decision, Some(&read), &self.config, now, None)
+                        .await?;
+                    let commit = Commit {
+                        group: decision
+                            .group
+                            .map(|group| Guarded::replacing(group, Some(&read))),
+                        audit: decision.audit,
+                        budgets: budget.writes,
                         ..Commit::default()
                     };
                     match self.store.commit(commit).await {
-                        Ok(()) => return Ok(SteerResult::Changed(summary)),
+                        Ok(()) => {
+                            self.follow_budget(&budget.follow).await;
+                            return Ok(SteerResult::Changed(summary));
+                        }
                         Err(StoreError::Conflict) => backoff(attempt).await,
                         Err(e) => return Err(e.into()),
                     }

@@ -119,6 +119,9 @@ impl Executor {
                     continue;
                 }
             };
+            let budget = self
+                .budget_step(&mut decision, Some(&group), config, now, Some(delivery))
+                .await?;
             let lease = self.prepare_group(&mut decision, now, Some(delivery), true);
             let versions: BTreeMap<&Fingerprint, &Versioned<FindingRecord>> = open
                 .iter()
@@ -126,10 +129,11 @@ impl Executor {
                 .map(|f| (&f.value.fingerprint, f))
                 .collect();
             match self
-                .commit_in_chunks(delivery, &decision, &group, &versions, now)
+                .commit_in_chunks(delivery, &decision, &group, &versions, budget.writes, now)
                 .await
             {
                 Ok(version) => {
+                    self.follow_budget(&budget.follow).await;
                     let committed = decision
                         .group
                         .clone()
@@ -181,7 +185,7 @@ impl Executor {
     /// Commits a tracker decision that may change many findings (a ticket of thousands closed as
     /// "won't fix"): in writes of at most `CHUNK_FINDINGS` findings, each with the group's counts
     /// moved for just those findings, the last with the decided group, the audit and the
-    /// delivery record. Each write is consistent on its own, so a crash between two leaves a
+    /// delivery record (and the ticket budgets it moved). Each write is consistent on its own, so a crash between two leaves a
     /// group whose counts match its findings, and the retried delivery decides the rest. Returns
     /// the group's version after the last write.
     pub(super) async fn commit_in_chunks(
@@ -190,6 +194,7 @@ impl Executor {
         decision: &Decision,
         group: &Versioned<GroupRecord>,
         versions: &BTreeMap<&Fingerprint, &Versioned<FindingRecord>>,
+        budgets: Vec<Guarded<BudgetLedger>>,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let guarded = |record: &FindingRecord| {
@@ -227,6 +232,7 @@ impl Executor {
             links: draft_links(decision, Some(&base)),
             audit: decision.audit.clone(),
             analysis: Vec::new(),
+            budgets,
         };
         let changes_group = commit.group.is_some();
         self.store.commit(commit).await?;

@@ -34,6 +34,9 @@ pub enum Action {
         fingerprint: Fingerprint,
         group: GroupKey,
     },
+    /// The group is over its ticket budget: listed in the overflow ticket of `overflow` (a group
+    /// key) instead of a ticket of its own (see `decide::budget`).
+    TicketOverflowed { group: GroupKey, overflow: GroupKey },
     /// A finding joins (or changes on) a group that has its ticket.
     UpdateTicket {
         fingerprint: Fingerprint,

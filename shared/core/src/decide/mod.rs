@@ -9,6 +9,8 @@
 //!   findings.
 //! - [`pull_request`]: a pull request's one summary comment, and the tickets its merge fixes.
 //! - [`installations`]: an installation change → which repositories are covered.
+//! - [`budget`]: the ticket budget: a group over its repository's (or owner's) budget is listed
+//!   in an overflow ticket, promoted as budget frees up.
 //! - [`drafts`]: tickets kept as drafts (no tracker): their calls settled in the same commit.
 //! - [`steer`]: a person's change (a draft pushed or discarded, a ticket closed, reopened,
 //!   assigned, reprioritised or regenerated) → the group and the tracker calls it owes.
@@ -18,6 +20,7 @@
 pub mod action;
 pub mod alert;
 pub mod analysis;
+pub mod budget;
 pub mod drafts;
 pub mod installations;
 pub mod pull_request;

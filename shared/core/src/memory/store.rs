@@ -9,6 +9,7 @@ use crate::ports::store::lists::{List, Members, group_lists};
 use crate::ports::store::{
     Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, Page, Store, StoreError,
 };
+use crate::records::budget::{BudgetLedger, BudgetScope};
 use crate::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
@@ -32,6 +33,8 @@ struct Tables {
     pull_requests: BTreeMap<(u64, u64), (PullRequestRecord, u64)>,
     /// Analysis id → its open findings.
     analyses: BTreeMap<String, std::collections::BTreeSet<Fingerprint>>,
+    /// Ticket budgets, by scope.
+    budgets: BTreeMap<BudgetScope, (BudgetLedger, u64)>,
 }
 
 /// The in-memory store. Cheap to create; one mutex, held only for map operations.
@@ -214,6 +217,10 @@ impl Store for MemoryStore {
             Some(g) => Some(check(t.groups.get(&g.value.key), g.expected_version)?),
             None => None,
         };
+        let mut budget_versions = Vec::with_capacity(commit.budgets.len());
+        for b in &commit.budgets {
+            budget_versions.push(check(t.budgets.get(&b.value.scope), b.expected_version)?);
+        }
         if let Some(d) = commit.delivery {
             t.deliveries.insert(d.id.clone(), d);
         }
@@ -225,6 +232,9 @@ impl Store for MemoryStore {
         }
         if let Some(content) = commit.content {
             t.contents.entry(content.key.clone()).or_insert(content);
+        }
+        for (b, v) in commit.budgets.into_iter().zip(budget_versions) {
+            t.budgets.insert(b.value.scope.clone(), (b.value, v));
         }
         for link in commit.links {
             t.ticket_links
@@ -261,6 +271,13 @@ impl Store for MemoryStore {
             .map(|fp| (fp.as_str().to_owned(), fp.clone()))
             .collect();
         Ok(page_of(listed, after, limit))
+    }
+
+    async fn get_budget(
+        &self,
+        scope: &BudgetScope,
+    ) -> Result<Option<Versioned<BudgetLedger>>, StoreError> {
+        Ok(self.tables().budgets.get(scope).map(versioned))
     }
 
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {

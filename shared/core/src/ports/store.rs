@@ -18,11 +18,13 @@
 //! | what changed on a day (metrics, export) | `changes_on(day)` |
 //! | the open findings of an analysis (repository, tool, category, ref) | `analysis_findings` |
 //! | every installation (sweeper) | `installations` |
+//! | a scope's ticket budget (who holds a slot, who waits) | `get_budget` |
 
 pub mod lists;
 
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem};
+use crate::records::budget::{BudgetLedger, BudgetScope};
 use crate::records::{
     AuditEntry, DeliveryRecord, FindingRecord, GroupContent, GroupRecord, InstallationRecord,
     PullRequestRecord, Versioned,
@@ -114,6 +116,9 @@ pub struct Commit {
     pub audit: Vec<AuditEntry>,
     /// Findings joining or leaving an analysis' list of open findings (idempotent).
     pub analysis: Vec<AnalysisEntry>,
+    /// Ticket budgets the change moved (`decide::budget`), each guarded by the version read: two
+    /// events racing for a scope's last slot cannot both take it.
+    pub budgets: Vec<Guarded<BudgetLedger>>,
 }
 
 /// A finding's place on the list of open findings of one SARIF analysis
@@ -138,6 +143,7 @@ impl Commit {
             + self.links.len()
             + self.audit.len()
             + self.analysis.len()
+            + self.budgets.len()
     }
 }
 
@@ -227,6 +233,12 @@ pub trait Store: Inbox {
     /// Applies `commit` atomically. Fails with `Conflict` if a guarded record moved on, or with
     /// `DuplicateDelivery` if the delivery was already recorded; either way nothing is written.
     async fn commit(&self, commit: Commit) -> Result<(), StoreError>;
+
+    /// The ticket budget of `scope`, if anything was ever counted in it.
+    async fn get_budget(
+        &self,
+        scope: &BudgetScope,
+    ) -> Result<Option<Versioned<BudgetLedger>>, StoreError>;
 
     /// Writes one group record if it is still as read; returns the new version.
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError>;

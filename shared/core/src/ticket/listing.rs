@@ -5,12 +5,27 @@
 use crate::decide::drafts::DRAFT_COMMENT;
 use crate::identity::GroupKey;
 use crate::ports::store::{Members, Store, StoreError};
+use crate::records::budget::{BudgetLedger, BudgetScope};
 use crate::records::{FindingRecord, GroupRecord, TicketState};
 use crate::ticket::anatomy::{LISTED_FINDINGS, TicketSource, ticket_content};
-use crate::ticket::{TicketContent, markdown};
+use crate::ticket::{TicketContent, markdown, overflow};
 
-/// A group's ticket content as it would be rendered now.
+/// A group's ticket content as it would be rendered now (an overflow ticket's from its budget).
 pub async fn render(store: &dyn Store, group: &GroupRecord) -> Result<TicketContent, StoreError> {
+    if let Some(scope) = BudgetScope::of_overflow_key(&group.key) {
+        let ledger = store.get_budget(&scope).await?.map_or_else(
+            || {
+                BudgetLedger::new(
+                    scope,
+                    group.repository.full_name.clone(),
+                    0,
+                    group.updated_at,
+                )
+            },
+            |l| l.value,
+        );
+        return Ok(overflow::overflow_content(group, &ledger));
+    }
     let content = store.get_content(&group.key).await?;
     let top = store
         .group_findings(&group.key, Members::Ticketed, None, LISTED_FINDINGS)

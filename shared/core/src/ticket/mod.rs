@@ -3,13 +3,14 @@
 //! beside their adapters). All alert text is attacker-controlled: renderers make it inert.
 //! `destination` says where a ticket is filed, `github_issue` and `servicenow` how tickets in
 //! GitHub Issues and ServiceNow are named, and `listing` how a group's ticket reads now (drafts
-//! are read so).
+//! are read so); `overflow` what a ticket budget's overflow ticket lists.
 
 pub mod anatomy;
 pub mod destination;
 pub mod github_issue;
 pub mod listing;
 pub mod markdown;
+pub mod overflow;
 pub mod plain;
 pub mod servicenow;
 
