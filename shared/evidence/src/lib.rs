@@ -12,6 +12,8 @@
 //! - [`trail`]: the chain of custody of a ticket, group, repository or finding (`scantix audit`).
 //! - [`ocsf`]: audit entries as OCSF 1.8 Vulnerability (2002) and Detection (2004) Findings, for
 //!   a SIEM (`scantix export --ocsf`).
+//! - [`publish`]: the same events sent to a SIEM through the `Sink` port as changes happen (the
+//!   `ocsf-publisher` function on the table's stream), and which change to retry from.
 //! - [`metrics`]: the metrics report (`scantix report`): MTTT, MTTR, SLA adherence, reopen and net
 //!   resolve rates, tickets per 1,000 alerts, the weekly backlog, top repositories, rules, owners.
 //! - [`html`]: that report as one self-contained HTML file with SVG plots (`--html FILE`).
@@ -19,6 +21,7 @@
 pub mod html;
 pub mod metrics;
 pub mod ocsf;
+pub mod publish;
 pub mod read;
 pub mod trail;
 pub mod window;

@@ -14,8 +14,15 @@
 //! it would come again anyway); other lanes' records after the failed one may be applied already,
 //! and come back as recognised duplicates. After the mapping's retries run out, Lambda sends the
 //! batch's coordinates to the dead-letter queue; the items stay pending in the table for `replay`.
+//!
+//! The same stream carries every audit item the table takes (`A#<group>` partitions, inserted
+//! once and never changed, so a `NEW_IMAGE` holds the whole change): [`audit_entries_of`] reads
+//! them for the SIEM publisher (`functions/ocsf-publisher`).
 
 use crate::inbox::inbox_item_from_stream_image;
+use crate::items::{AUDIT_PARTITION_PREFIX, KIND, KIND_AUDIT, decode_audit, item_from_stream_image, text};
+use scantix_core::ports::store::StoreError;
+use scantix_core::records::AuditEntry;
 use scantix_core::inbox::{Applied, InboxItem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -131,4 +138,31 @@ fn inbox_item_of(record: &StreamRecord) -> Option<InboxItem> {
             None
         }
     }
+}
+
+/// The audit entries a stream record carries: `Some` for the insert of an audit item (partition
+/// `A#<group>`, kind `audit`), with its entries in the order they were committed (or why its
+/// image does not read); `None` for every other record (findings, groups, the inbox, the `AD#`
+/// day index, removals).
+///
+/// Pure: the same record always gives the same entries, so the events made of them carry the same
+/// uids however often the stream delivers the record.
+pub fn audit_entries_of(record: &StreamRecord) -> Option<Result<Vec<AuditEntry>, StoreError>> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let image = record.dynamodb.new_image.as_ref()?;
+    let pk = image["pk"]["S"].as_str()?;
+    // `AD#…` (the day index) shares the first letter; an audit partition is `A#` exactly.
+    if !pk.starts_with(AUDIT_PARTITION_PREFIX) {
+        return None;
+    }
+    let item = match item_from_stream_image(image) {
+        Ok(item) => item,
+        Err(e) => return Some(Err(e)),
+    };
+    if text(&item, KIND) != Some(KIND_AUDIT) {
+        return None;
+    }
+    Some(decode_audit(&item))
 }
