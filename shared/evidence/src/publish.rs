@@ -69,16 +69,22 @@ pub async fn publish(store: &dyn Store, sink: &dyn Sink, changes: &[Change]) -> 
     match sink.publish(&events).await {
         Ok(()) => published.events = events.len(),
         Err(e) => {
-            published.events = events.len() - e.failed.len();
-            let failed_changes = e.failed.iter().filter_map(|&i| owners.get(i).copied());
-            if e.retryable {
-                first_failed = failed_changes.chain(first_failed).min();
-                published.error.get_or_insert(format!("{} refused: {e}", sink.name()));
-            } else {
-                published.dropped = failed_changes
-                    .map(|p| (changes[p].id.clone(), e.reason.clone()))
-                    .collect();
+            published.events = events
+                .len()
+                .saturating_sub(e.failed.len() + e.rejected.len());
+            let change_of = |i: &usize| owners.get(*i).copied();
+            if let Some(failed) = e.failed.iter().filter_map(change_of).min() {
+                first_failed = Some(first_failed.map_or(failed, |f| f.min(failed)));
+                published
+                    .error
+                    .get_or_insert(format!("{} did not take every event: {e}", sink.name()));
             }
+            published.dropped = e
+                .rejected
+                .iter()
+                .filter_map(change_of)
+                .map(|p| (changes[p].id.clone(), e.reason.clone()))
+                .collect();
         }
     }
     published.retry_from = first_failed.map(|p| changes[p].id.clone());

@@ -20,10 +20,12 @@
 //! them for the SIEM publisher (`functions/ocsf-publisher`).
 
 use crate::inbox::inbox_item_from_stream_image;
-use crate::items::{AUDIT_PARTITION_PREFIX, KIND, KIND_AUDIT, decode_audit, item_from_stream_image, text};
+use crate::items::{
+    AUDIT_PARTITION_PREFIX, KIND, KIND_AUDIT, decode_audit, item_from_stream_image, text,
+};
+use scantix_core::inbox::{Applied, InboxItem};
 use scantix_core::ports::store::StoreError;
 use scantix_core::records::AuditEntry;
-use scantix_core::inbox::{Applied, InboxItem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;

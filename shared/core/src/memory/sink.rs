@@ -81,8 +81,8 @@ impl Sink for MemorySink {
         } else {
             Err(SinkError {
                 failed,
+                rejected: Vec::new(),
                 reason: "refused by the test".into(),
-                retryable: true,
             })
         }
     }

@@ -9,17 +9,18 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-/// Which events of a `publish` did not arrive, and whether trying again can help.
+/// Which events of a `publish` did not arrive: those a retry may deliver, and those it never will.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{} of the events were not delivered ({reason})", failed.len())]
+#[error("{} events not delivered, {} refused for good ({reason})", failed.len(), rejected.len())]
 pub struct SinkError {
-    /// Positions, in the slice handed to `publish`, of the events not delivered (ascending).
+    /// Positions, in the slice handed to `publish`, of the events not delivered that a later try
+    /// may deliver (throttled, the service unavailable), ascending.
     pub failed: Vec<usize>,
+    /// Positions of the events no retry can deliver (larger than the service takes, refused as
+    /// malformed): the caller reports them and moves on instead of holding up the stream.
+    pub rejected: Vec<usize>,
     /// The first reason the service gave (an error code and message), for the log.
     pub reason: String,
-    /// False when no retry can deliver them (an event larger than the service takes, access
-    /// denied): the caller reports them and moves on instead of holding up the stream.
-    pub retryable: bool,
 }
 
 /// Where OCSF events go.
