@@ -1,5 +1,7 @@
-//! Lambda function, run on a schedule: one sweep (see `scantix_app::sweep`). The handler is a plain
-//! function; `main.rs` only wires it to the runtime.
+//! Lambda function, run on a schedule: one sweep (see `scantix_app::sweep`), and, on its daily
+//! schedule (payload `{"task": "report"}`), the metrics report written to the report bucket when
+//! one is configured (`scantix_evidence::daily`). The handlers are plain functions; `main.rs` only
+//! wires them to the runtime.
 
 use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
@@ -8,8 +10,59 @@ use scantix_app::repo_settings::SettingsCache;
 use scantix_app::sweep::{SweepReport, Sweeper};
 use scantix_app::sync::Syncer;
 use scantix_core::config::Config;
+use scantix_core::ports::sink::Archive;
+use scantix_core::ports::store::Store;
+use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
+
+/// What the function works with: the sweeper, and where the daily report goes (if anywhere).
+pub struct Sweep {
+    pub sweeper: Sweeper,
+    pub report: Option<DailyReport>,
+}
+
+/// The store the report is computed from and the archive it is written to.
+pub struct DailyReport {
+    pub store: Arc<dyn Store>,
+    pub archive: Arc<dyn Archive>,
+}
+
+/// What one invocation did.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Done {
+    Swept(SweepReport),
+    /// The keys of the report's files (none when no bucket is configured).
+    Reported {
+        report: Vec<String>,
+    },
+}
+
+/// One invocation: the daily report when the schedule's payload says `{"task": "report"}`, a sweep
+/// otherwise (the sweep schedule's payload is not read).
+pub async fn handle_event(sweep: &Sweep, event: LambdaEvent<Value>) -> Result<Done, Error> {
+    if event.payload["task"].as_str() != Some("report") {
+        return Ok(Done::Swept(handle(&sweep.sweeper, event).await?));
+    }
+    let Some(daily) = &sweep.report else {
+        tracing::info!(outcome = "no_report_bucket", "no report bucket configured");
+        return Ok(Done::Reported { report: Vec::new() });
+    };
+    let keys = scantix_evidence::daily::archive_report(
+        daily.store.as_ref(),
+        daily.archive.as_ref(),
+        chrono_now(),
+    )
+    .await
+    .context("writing the daily report")?;
+    tracing::info!(
+        files = keys.len(),
+        outcome = "reported",
+        "daily report written"
+    );
+    Ok(Done::Reported { report: keys })
+}
 
 /// Runs one sweep; the scheduled event's payload is not used.
 pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<SweepReport, Error> {
@@ -37,6 +90,22 @@ pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<Swe
 
 fn chrono_now() -> scantix_core::chrono::DateTime<scantix_core::chrono::Utc> {
     scantix_core::chrono::Utc::now()
+}
+
+/// Builds the function's state from its environment: the sweeper ([`sweeper_from_env`]) and, when
+/// `SCANTIX_REPORT_BUCKET` is set, the daily report's bucket.
+pub async fn sweep_from_env() -> anyhow::Result<Sweep> {
+    let sweeper = sweeper_from_env().await?;
+    let report = match scantix_wiring::siem::report_archive_from_env().await {
+        Some(archive) => Some(DailyReport {
+            store: scantix_wiring::store_from_env()
+                .await
+                .context("building the store")?,
+            archive,
+        }),
+        None => None,
+    };
+    Ok(Sweep { sweeper, report })
 }
 
 /// Builds the sweeper from the function's environment (see `scantix_wiring`); the GitHub App
