@@ -168,3 +168,79 @@ pub fn audit_entries_of(record: &StreamRecord) -> Option<Result<Vec<AuditEntry>,
     }
     Some(decode_audit(&item))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::{Item, Write, audit_write};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use scantix_core::identity::{Fingerprint, GroupKey};
+    use serde_json::{Map, json};
+
+    fn entry(action: &str) -> AuditEntry {
+        AuditEntry {
+            at: "2026-11-02T09:00:00Z".parse().unwrap(),
+            group_key: GroupKey::from_stored("7071/code-scanning/rule:CodeQL:js/sql-injection"),
+            fingerprint: Some(Fingerprint::from_stored("7071/code-scanning/1")),
+            actor: "scantix".into(),
+            action: action.into(),
+            reason: "test".into(),
+            delivery: Some("github:1".into()),
+            ticket: None,
+            state: None,
+        }
+    }
+
+    /// The item as Lambda's DynamoDB event carries it (`NewImage`, typed values).
+    fn image(item: &Item) -> Value {
+        let mut out = Map::new();
+        for (name, value) in item {
+            if let AttributeValue::S(s) = value {
+                out.insert(name.clone(), json!({ "S": s }));
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn record(event_name: &str, image: Value) -> StreamRecord {
+        serde_json::from_value(json!({
+            "eventName": event_name,
+            "dynamodb": { "SequenceNumber": "100", "NewImage": image }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_inserted_audit_item_gives_its_entries_in_order_and_nothing_else_gives_any() {
+        let entries = vec![entry("finding.triaged"), entry("ticket.requested")];
+        let (Write::Put { item, .. }, key) = audit_write(&entries, 0).unwrap() else {
+            panic!("an audit item is a put");
+        };
+        assert!(key.pk.starts_with("A#"));
+        let insert = record("INSERT", image(&item));
+        assert_eq!(audit_entries_of(&insert).unwrap().unwrap(), entries);
+        // The same record twice: the same entries (the events' uids are digests of them).
+        assert_eq!(
+            audit_entries_of(&insert).unwrap().unwrap(),
+            audit_entries_of(&insert).unwrap().unwrap()
+        );
+
+        // Not an insert; the day index (`AD#`); an inbox item: none of them is a change.
+        assert!(audit_entries_of(&record("MODIFY", image(&item))).is_none());
+        let mut day = image(&item);
+        day["pk"] = json!({ "S": "AD#2026-11-02" });
+        assert!(audit_entries_of(&record("INSERT", day)).is_none());
+        let inbox =
+            json!({ "pk": { "S": "IN#github:1" }, "sk": { "S": "IN" }, "kind": { "S": "inbox" } });
+        assert!(audit_entries_of(&record("INSERT", inbox)).is_none());
+
+        // An audit item whose doc does not read: an error, for the caller to log and skip.
+        let mut broken = image(&item);
+        broken["doc"] = json!({ "S": "{not json" });
+        assert!(
+            audit_entries_of(&record("INSERT", broken))
+                .unwrap()
+                .is_err()
+        );
+    }
+}
