@@ -458,3 +458,98 @@ async fn the_daily_report_lands_in_the_report_bucket_as_json_and_html() {
     // `latest/` is the same report.
     assert_eq!(objects[3].2, *json);
 }
+
+/// The `ocsf-publisher` binary under `cargo lambda watch`'s runtime emulator, configured as the
+/// SAM template configures it with `SiemSink=eventbridge` (table, sink and target in its
+/// environment, nothing else), reading DynamoDB Local and putting events on moto's EventBridge,
+/// whose rule forwards them to a queue read back with boto3. The stream's records are invoked
+/// twice, as a retried batch would be: the queue holds every event twice, under the same uids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deployed_function_publishes_the_stream_s_changes_to_eventbridge() {
+    use scantix_tests::lambda_emulator::Emulator;
+    let moto = MotoServer::start();
+    moto.boto3(
+        "events, sqs = client('events'), client('sqs')\n\
+         events.create_event_bus(Name='siem-bus')\n\
+         queue = sqs.create_queue(QueueName='siem-e2e')['QueueUrl']\n\
+         arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=['QueueArn'])['Attributes']['QueueArn']\n\
+         events.put_rule(Name='ocsf', EventBusName='siem-bus', EventPattern=json.dumps({'source': ['scantix']}))\n\
+         events.put_targets(Rule='ocsf', EventBusName='siem-bus', Targets=[{'Id': 'queue', 'Arn': arn}])\n\
+         print('{}')",
+        &[],
+    );
+    let dynamo = local_store().await;
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_owned());
+    let store: Arc<dyn Store> = Arc::new(dynamo);
+    Sim::over(store.clone()).history().await;
+    let endpoint = scantix_tests::dynamodb::local_endpoint();
+    let records = audit_inserts(&client, &local_streams_client(&endpoint).await, &table).await;
+
+    let mut emulator = Emulator::start();
+    emulator.run_function(
+        "ocsf-publisher",
+        &[
+            ("SCANTIX_TABLE", table.clone()),
+            ("SCANTIX_SIEM_SINK", "eventbridge".into()),
+            ("SCANTIX_SIEM_TARGET", "siem-bus".into()),
+            ("SCANTIX_SIEM_PREFIX", "ocsf/".into()),
+            // DynamoDB Local keeps one database per access key and region: the test store's.
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", moto.endpoint.clone()),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
+        ],
+    );
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        let answer: Value = http
+            .post(emulator.url("/2015-03-31/functions/ocsf-publisher/invocations"))
+            .json(&json!({ "Records": records }))
+            .send()
+            .await
+            .expect("the emulator answers")
+            .json()
+            .await
+            .expect("the function answers JSON");
+        assert_eq!(
+            answer,
+            json!({ "batchItemFailures": [] }),
+            "{}",
+            emulator.log("ocsf-publisher")
+        );
+    }
+
+    let received = moto.boto3(
+        "sqs = client('sqs')\n\
+         queue = sqs.get_queue_url(QueueName='siem-e2e')['QueueUrl']\n\
+         out = []\n\
+         while True:\n    \
+             got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get('Messages', [])\n    \
+             if not got: break\n    \
+             out += [json.loads(m['Body'])['detail'] for m in got]\n    \
+             sqs.delete_message_batch(QueueUrl=queue, Entries=[{'Id': str(i), 'ReceiptHandle': m['ReceiptHandle']} for i, m in enumerate(got)])\n\
+         print(json.dumps(out))",
+        &[],
+    );
+    let received: Vec<Value> = serde_json::from_value(received).unwrap();
+    let expected = exported(store.as_ref()).await;
+    OcsfSchemas::load().assert_valid(&received);
+    // Every change twice (at least once), each time with the same uid: the consumer keeps one.
+    assert_eq!(received.len(), 2 * expected.len());
+    assert_eq!(by_uid(&received), by_uid(&expected));
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for event in &received {
+        *counts.entry(uid(event)).or_default() += 1;
+    }
+    assert!(counts.values().all(|&n| n == 2), "{counts:?}");
+    let log = emulator.log("ocsf-publisher");
+    assert!(
+        log.contains("\"batch done\"") || log.contains("batch done"),
+        "{log}"
+    );
+}

@@ -131,3 +131,67 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let settings = SettingsCache::new(std::time::Duration::from_secs(300));
     Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scantix_core::memory::draft_tracker::DraftTracker;
+    use scantix_core::memory::github::MemoryGitHub;
+    use scantix_core::memory::sink::MemorySink;
+    use scantix_core::memory::store::MemoryStore;
+    use scantix_core::ports::github_clients::OneClient;
+    use serde_json::json;
+
+    fn sweep(report: Option<Arc<MemorySink>>) -> Sweep {
+        let store = Arc::new(MemoryStore::new());
+        let executor = Arc::new(Executor::new(
+            store.clone(),
+            Arc::new(DraftTracker::new()),
+            Config::default(),
+        ));
+        let syncer = Syncer::new(
+            executor.clone(),
+            Arc::new(scantix_core::decide::triage::builtin),
+        );
+        let clients = Arc::new(OneClient(Arc::new(MemoryGitHub::new())));
+        Sweep {
+            sweeper: Sweeper::new(executor, syncer, clients),
+            report: report.map(|archive| DailyReport {
+                store: store.clone(),
+                archive,
+            }),
+        }
+    }
+
+    fn event(payload: serde_json::Value) -> LambdaEvent<Value> {
+        LambdaEvent::new(payload, lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn the_report_task_writes_the_report_and_a_scheduled_event_sweeps() {
+        let archive = Arc::new(MemorySink::new());
+        let function = sweep(Some(archive.clone()));
+        let done = handle_event(&function, event(json!({ "task": "report" })))
+            .await
+            .unwrap();
+        let Done::Reported { report } = done else {
+            panic!("the report task reports: {done:?}");
+        };
+        assert_eq!(report.len(), 4);
+        assert_eq!(archive.files().len(), 4);
+
+        // EventBridge's scheduled event (no Input): a sweep, and no report written.
+        let scheduled = json!({ "detail-type": "Scheduled Event", "source": "aws.events", "detail": {} });
+        let done = handle_event(&function, event(scheduled)).await.unwrap();
+        assert!(matches!(done, Done::Swept(_)), "{done:?}");
+        assert_eq!(archive.files().len(), 4);
+    }
+
+    #[tokio::test]
+    async fn without_a_report_bucket_the_report_task_writes_nothing() {
+        let done = handle_event(&sweep(None), event(json!({ "task": "report" })))
+            .await
+            .unwrap();
+        assert!(matches!(done, Done::Reported { ref report } if report.is_empty()));
+    }
+}
