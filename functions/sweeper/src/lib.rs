@@ -181,7 +181,8 @@ mod tests {
         assert_eq!(archive.files().len(), 4);
 
         // EventBridge's scheduled event (no Input): a sweep, and no report written.
-        let scheduled = json!({ "detail-type": "Scheduled Event", "source": "aws.events", "detail": {} });
+        let scheduled =
+            json!({ "detail-type": "Scheduled Event", "source": "aws.events", "detail": {} });
         let done = handle_event(&function, event(scheduled)).await.unwrap();
         assert!(matches!(done, Done::Swept(_)), "{done:?}");
         assert_eq!(archive.files().len(), 4);
