@@ -124,6 +124,9 @@ for name, resource in resources.items():
     # Roles that only put inbox items (condition on IN#*) cannot reach audit partitions.
     if writes - {"dynamodb:PutItem"} and not denies_audit:
         problems.append(f"{name}: may write the table ({sorted(writes)}) without denying changes to audit entries (A#*, AD#*)")
+    # The OCSF publisher only reads what a change names: no write of any kind.
+    if name.startswith("OcsfPublisherFunction") and writes:
+        problems.append(f"{name}: the OCSF publisher may write the table ({sorted(writes)}); it only reads")
     checked += 1
 if problems:
     for p in problems:

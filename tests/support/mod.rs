@@ -8,6 +8,7 @@ pub mod fake_linear;
 pub mod fake_servicenow;
 pub mod graphql;
 pub mod lambda_emulator;
+pub mod moto;
 pub mod ocsf;
 pub mod openapi;
 pub mod records;

@@ -1,6 +1,7 @@
-//! DynamoDB Streams on DynamoDB Local: what the worker's event source mapping does in AWS, done by
-//! hand in tests. Reads a table's stream from its start, keeps what the SAM template's filter
-//! passes (INSERTs of inbox items), and shapes the records as the Lambda event the worker gets.
+//! DynamoDB Streams on DynamoDB Local: what the event source mappings do in AWS, done by hand in
+//! tests. Reads a table's stream from its start, keeps what a SAM template filter passes (the
+//! worker's: INSERTs of inbox items; the OCSF publisher's: INSERTs of audit items), and shapes the
+//! records as the Lambda event the function gets.
 
 use aws_sdk_dynamodbstreams::types::{AttributeValue, OperationType, ShardIteratorType};
 use base64::Engine;
@@ -29,6 +30,26 @@ pub async fn inbox_inserts(
     dynamodb: &aws_sdk_dynamodb::Client,
     streams: &aws_sdk_dynamodbstreams::Client,
     table: &str,
+) -> Vec<Value> {
+    inserts_under(dynamodb, streams, table, "IN#").await
+}
+
+/// Every record the OCSF publisher's mapping would deliver (INSERT, `pk` starting `A#`: audit
+/// items, not the `AD#` day index), oldest first, as Lambda's DynamoDB event records.
+pub async fn audit_inserts(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    table: &str,
+) -> Vec<Value> {
+    inserts_under(dynamodb, streams, table, "A#").await
+}
+
+/// The INSERT records of items whose `pk` starts with `prefix` (the filter's `prefix` match).
+async fn inserts_under(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    table: &str,
+    prefix: &str,
 ) -> Vec<Value> {
     let described = dynamodb
         .describe_table()
@@ -77,7 +98,7 @@ pub async fn inbox_inserts(
                 break;
             }
             for record in page.records() {
-                if let Some(event) = lambda_record(record, &stream_arn) {
+                if let Some(event) = lambda_record(record, &stream_arn, prefix) {
                     records.push(event);
                 }
             }
@@ -87,11 +108,15 @@ pub async fn inbox_inserts(
     records
 }
 
-fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record, arn: &str) -> Option<Value> {
+fn lambda_record(
+    record: &aws_sdk_dynamodbstreams::types::Record,
+    arn: &str,
+    prefix: &str,
+) -> Option<Value> {
     let change = record.dynamodb()?;
     let image = change.new_image()?;
-    let is_inbox = matches!(image.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with("IN#"));
-    if record.event_name() != Some(&OperationType::Insert) || !is_inbox {
+    let passes = matches!(image.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with(prefix));
+    if record.event_name() != Some(&OperationType::Insert) || !passes {
         return None;
     }
     let typed = |attributes: &std::collections::HashMap<String, AttributeValue>| {

@@ -6,6 +6,6 @@ use lambda_runtime::{run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     scantix_app::logging::init();
-    let sweeper = sweeper::sweeper_from_env().await?;
-    run(service_fn(|event| sweeper::handle(&sweeper, event))).await
+    let sweep = sweeper::sweep_from_env().await?;
+    run(service_fn(|event| sweeper::handle_event(&sweep, event))).await
 }

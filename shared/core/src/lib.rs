@@ -30,7 +30,7 @@
 //!   (`drafts`), the ticket budget (`budget`), triage verdicts (`triage`); what they answer is
 //!   `action`.
 //! - [`ports`]: the traits the application acts through: `store`, `tracker`, `github` and
-//!   `github_clients` (per installation), `clock`.
+//!   `github_clients` (per installation), `clock`, `sink` (SIEM events, archived files).
 //! - [`memory`]: in-memory twins of the ports (store, tracker, GitHub), the draft tracker, and a
 //!   call-counting tracker wrapper.
 //! - [`testing`]: sample findings and records, for tests and benchmarks.

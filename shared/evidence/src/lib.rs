@@ -12,17 +12,23 @@
 //! - [`trail`]: the chain of custody of a ticket, group, repository or finding (`scantix audit`).
 //! - [`ocsf`]: audit entries as OCSF 1.8 Vulnerability (2002) and Detection (2004) Findings, for
 //!   a SIEM (`scantix export --ocsf`).
+//! - [`publish`]: the same events sent to a SIEM through the `Sink` port as changes happen (the
+//!   `ocsf-publisher` function on the table's stream), and which change to retry from.
 //! - [`metrics`]: the metrics report (`scantix report`): MTTT, MTTR, SLA adherence, reopen and net
 //!   resolve rates, tickets per 1,000 alerts, the weekly backlog, top repositories, rules, owners.
 //! - [`html`]: that report as one self-contained HTML file with SVG plots (`--html FILE`).
+//! - [`daily`]: both written once a day to the `Archive` port (the deployment's report bucket).
 
+pub mod daily;
 pub mod html;
 pub mod metrics;
 pub mod ocsf;
+pub mod publish;
 pub mod read;
 pub mod trail;
 pub mod window;
 
+use scantix_core::ports::sink::ArchiveError;
 use scantix_core::ports::store::StoreError;
 
 /// Why evidence could not be produced: the caller named something wrong, or the store failed.
@@ -36,6 +42,9 @@ pub enum EvidenceError {
     BadInput(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The report could not be kept (the bucket refused or was unreachable).
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     /// A plot of the HTML report could not be drawn.
     #[error("drawing a plot of the report: {0}")]
     Plot(String),

@@ -648,7 +648,16 @@ pub async fn events_of(
     store: &dyn scantix_core::ports::store::Store,
     entries: &[AuditEntry],
 ) -> Result<Vec<Value>, crate::EvidenceError> {
-    let mut records = crate::read::Records::default();
+    events_with(store, &mut crate::read::Records::default(), entries).await
+}
+
+/// The same, reading records through `records` (kept across calls: a stream batch's entries
+/// about one group read the group once).
+pub async fn events_with(
+    store: &dyn scantix_core::ports::store::Store,
+    records: &mut crate::read::Records,
+    entries: &[AuditEntry],
+) -> Result<Vec<Value>, crate::EvidenceError> {
     let mut out = Vec::new();
     for entry in entries.iter().filter(|e| !concerns(e).is_empty()) {
         let finding = match &entry.fingerprint {

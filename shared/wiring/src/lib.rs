@@ -22,6 +22,7 @@
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
+//! | `SCANTIX_SIEM_SINK`, `SCANTIX_SIEM_TARGET`, `SCANTIX_REPORT_BUCKET` (and prefixes) | where OCSF events and the daily report go ([`siem`]) |
 //! | `SCANTIX_SERVICE_ACCOUNTS` | optional, comma-separated: tracker accounts whose changes are scantix's own besides its credential's, which is asked of the tracker (`GET /myself`, `GET /app`, `GET /user`) |
 //!
 //! # Secrets
@@ -51,6 +52,7 @@
 
 pub mod jwks;
 pub mod local;
+pub mod siem;
 pub mod upload;
 pub mod worker;
 
@@ -263,7 +265,7 @@ pub async fn dynamodb_table(table: String) -> DynamoStore {
 
 /// The AWS SDK's settings, resolved once per process: secrets and store share them, so a cold
 /// start resolves region and credentials once.
-async fn aws_config() -> &'static aws_config::SdkConfig {
+pub(crate) async fn aws_config() -> &'static aws_config::SdkConfig {
     static CONFIG: tokio::sync::OnceCell<aws_config::SdkConfig> =
         tokio::sync::OnceCell::const_new();
     CONFIG

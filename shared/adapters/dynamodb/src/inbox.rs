@@ -184,33 +184,7 @@ pub(super) fn decode_inbox(item: &Item) -> Result<InboxItem, StoreError> {
 /// The inbox item in a DynamoDB stream record's `NewImage`, as Lambda delivers it (attribute
 /// values in DynamoDB JSON: `{"S": "…"}`, `{"N": "…"}`, `{"B": "<base64>"}`).
 pub fn inbox_item_from_stream_image(image: &serde_json::Value) -> Result<InboxItem, StoreError> {
-    use base64::Engine;
-    let corrupt = |what: String| StoreError::Corrupt(format!("stream image: {what}"));
-    let fields = image
-        .as_object()
-        .ok_or_else(|| corrupt("not an object".into()))?;
-    let mut item = Item::new();
-    for (name, value) in fields {
-        let (tag, inner) = value
-            .as_object()
-            .and_then(|typed| typed.iter().next())
-            .ok_or_else(|| corrupt(format!("`{name}` is not a typed value")))?;
-        let text = inner.as_str();
-        let value = match (tag.as_str(), text) {
-            ("S", Some(text)) => AttributeValue::S(text.into()),
-            ("N", Some(text)) => AttributeValue::N(text.into()),
-            ("B", Some(text)) => AttributeValue::B(
-                base64::engine::general_purpose::STANDARD
-                    .decode(text)
-                    .map_err(|e| corrupt(format!("`{name}`: {e}")))?
-                    .into(),
-            ),
-            // Other types (maps, lists, booleans) are not part of an inbox item.
-            _ => continue,
-        };
-        item.insert(name.clone(), value);
-    }
-    decode_inbox(&item)
+    decode_inbox(&super::items::item_from_stream_image(image)?)
 }
 
 /// Fixed-width RFC 3339 (nanoseconds, `Z`): text order is time order, for index range keys.

@@ -409,6 +409,38 @@ pub(super) fn decode_audit(item: &Item) -> Result<Vec<AuditEntry>, StoreError> {
     })
 }
 
+/// An item as the table's stream carries it to Lambda (`NewImage`: DynamoDB JSON, each value
+/// typed, `{"S": "…"}`), read back into the SDK's shape. Strings, numbers and binaries (base64)
+/// are what scantix writes; other types are left out.
+pub(super) fn item_from_stream_image(image: &serde_json::Value) -> Result<Item, StoreError> {
+    use base64::Engine;
+    let corrupt = |what: String| StoreError::Corrupt(format!("stream image: {what}"));
+    let fields = image
+        .as_object()
+        .ok_or_else(|| corrupt("not an object".into()))?;
+    let mut item = Item::new();
+    for (name, value) in fields {
+        let (tag, inner) = value
+            .as_object()
+            .and_then(|typed| typed.iter().next())
+            .ok_or_else(|| corrupt(format!("`{name}` is not a typed value")))?;
+        let text = inner.as_str();
+        let value = match (tag.as_str(), text) {
+            ("S", Some(text)) => AttributeValue::S(text.into()),
+            ("N", Some(text)) => AttributeValue::N(text.into()),
+            ("B", Some(text)) => AttributeValue::B(
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| corrupt(format!("`{name}`: {e}")))?
+                    .into(),
+            ),
+            _ => continue,
+        };
+        item.insert(name.clone(), value);
+    }
+    Ok(item)
+}
+
 /// Key + `kind` + the record as JSON in `doc`.
 pub(super) fn document_item<T: Serialize>(
     key: Key,

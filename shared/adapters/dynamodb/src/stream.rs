@@ -14,9 +14,18 @@
 //! it would come again anyway); other lanes' records after the failed one may be applied already,
 //! and come back as recognised duplicates. After the mapping's retries run out, Lambda sends the
 //! batch's coordinates to the dead-letter queue; the items stay pending in the table for `replay`.
+//!
+//! The same stream carries every audit item the table takes (`A#<group>` partitions, inserted
+//! once and never changed, so a `NEW_IMAGE` holds the whole change): [`audit_entries_of`] reads
+//! them for the SIEM publisher (`functions/ocsf-publisher`).
 
 use crate::inbox::inbox_item_from_stream_image;
+use crate::items::{
+    AUDIT_PARTITION_PREFIX, KIND, KIND_AUDIT, decode_audit, item_from_stream_image, text,
+};
 use scantix_core::inbox::{Applied, InboxItem};
+use scantix_core::ports::store::StoreError;
+use scantix_core::records::AuditEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
@@ -130,5 +139,108 @@ fn inbox_item_of(record: &StreamRecord) -> Option<InboxItem> {
             tracing::error!(error = %e, sequence = %record.dynamodb.sequence_number, outcome = "skipped", "unreadable stream record");
             None
         }
+    }
+}
+
+/// The audit entries a stream record carries: `Some` for the insert of an audit item (partition
+/// `A#<group>`, kind `audit`), with its entries in the order they were committed (or why its
+/// image does not read); `None` for every other record (findings, groups, the inbox, the `AD#`
+/// day index, removals).
+///
+/// Pure: the same record always gives the same entries, so the events made of them carry the same
+/// uids however often the stream delivers the record.
+pub fn audit_entries_of(record: &StreamRecord) -> Option<Result<Vec<AuditEntry>, StoreError>> {
+    if record.event_name != "INSERT" {
+        return None;
+    }
+    let image = record.dynamodb.new_image.as_ref()?;
+    let pk = image["pk"]["S"].as_str()?;
+    // `AD#…` (the day index) shares the first letter; an audit partition is `A#` exactly.
+    if !pk.starts_with(AUDIT_PARTITION_PREFIX) {
+        return None;
+    }
+    let item = match item_from_stream_image(image) {
+        Ok(item) => item,
+        Err(e) => return Some(Err(e)),
+    };
+    if text(&item, KIND) != Some(KIND_AUDIT) {
+        return None;
+    }
+    Some(decode_audit(&item))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::{Item, Write, audit_write};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use scantix_core::identity::{Fingerprint, GroupKey};
+    use serde_json::{Map, json};
+
+    fn entry(action: &str) -> AuditEntry {
+        AuditEntry {
+            at: "2026-11-02T09:00:00Z".parse().unwrap(),
+            group_key: GroupKey::from_stored("7071/code-scanning/rule:CodeQL:js/sql-injection"),
+            fingerprint: Some(Fingerprint::from_stored("7071/code-scanning/1")),
+            actor: "scantix".into(),
+            action: action.into(),
+            reason: "test".into(),
+            delivery: Some("github:1".into()),
+            ticket: None,
+            state: None,
+        }
+    }
+
+    /// The item as Lambda's DynamoDB event carries it (`NewImage`, typed values).
+    fn image(item: &Item) -> Value {
+        let mut out = Map::new();
+        for (name, value) in item {
+            if let AttributeValue::S(s) = value {
+                out.insert(name.clone(), json!({ "S": s }));
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn record(event_name: &str, image: Value) -> StreamRecord {
+        serde_json::from_value(json!({
+            "eventName": event_name,
+            "dynamodb": { "SequenceNumber": "100", "NewImage": image }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_inserted_audit_item_gives_its_entries_in_order_and_nothing_else_gives_any() {
+        let entries = vec![entry("finding.triaged"), entry("ticket.requested")];
+        let (Write::Put { item, .. }, key) = audit_write(&entries, 0).unwrap() else {
+            panic!("an audit item is a put");
+        };
+        assert!(key.pk.starts_with("A#"));
+        let insert = record("INSERT", image(&item));
+        assert_eq!(audit_entries_of(&insert).unwrap().unwrap(), entries);
+        // The same record twice: the same entries (the events' uids are digests of them).
+        assert_eq!(
+            audit_entries_of(&insert).unwrap().unwrap(),
+            audit_entries_of(&insert).unwrap().unwrap()
+        );
+
+        // Not an insert; the day index (`AD#`); an inbox item: none of them is a change.
+        assert!(audit_entries_of(&record("MODIFY", image(&item))).is_none());
+        let mut day = image(&item);
+        day["pk"] = json!({ "S": "AD#2026-11-02" });
+        assert!(audit_entries_of(&record("INSERT", day)).is_none());
+        let inbox =
+            json!({ "pk": { "S": "IN#github:1" }, "sk": { "S": "IN" }, "kind": { "S": "inbox" } });
+        assert!(audit_entries_of(&record("INSERT", inbox)).is_none());
+
+        // An audit item whose doc does not read: an error, for the caller to log and skip.
+        let mut broken = image(&item);
+        broken["doc"] = json!({ "S": "{not json" });
+        assert!(
+            audit_entries_of(&record("INSERT", broken))
+                .unwrap()
+                .is_err()
+        );
     }
 }

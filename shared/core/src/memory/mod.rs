@@ -6,9 +6,11 @@
 //! - [`draft_tracker`]: `DraftTracker`, the tracker of a deployment without one.
 //! - [`counted_tracker`]: `Counted`, a wrapper counting the calls made through it.
 //! - [`github`]: `MemoryGitHub`, the `GitHub` port's twin.
+//! - [`sink`]: `MemorySink`, the `Sink` and `Archive` ports' twin.
 
 pub mod counted_tracker;
 pub mod draft_tracker;
 pub mod github;
+pub mod sink;
 pub mod store;
 pub mod tracker;

@@ -6,9 +6,11 @@
 //! - [`github`]: what scantix asks of GitHub's REST API.
 //! - [`github_clients`]: which GitHub client acts for an installation.
 //! - [`clock`]: a source of "now", which tests pin.
+//! - [`sink`]: where SIEM events go, and where files (the daily report) are kept.
 
 pub mod clock;
 pub mod github;
 pub mod github_clients;
+pub mod sink;
 pub mod store;
 pub mod tracker;
