@@ -6,9 +6,12 @@
 //! - [`draft_tracker`]: `DraftTracker`, the tracker of a deployment without one.
 //! - [`counted_tracker`]: `Counted`, a wrapper counting the calls made through it.
 //! - [`github`]: `MemoryGitHub`, the `GitHub` port's twin.
+//! - [`faults`]: wrappers around each port that fail or crash an invocation at a chosen call
+//!   (the crash-point tests).
 
 pub mod counted_tracker;
 pub mod draft_tracker;
+pub mod faults;
 pub mod github;
 pub mod store;
 pub mod tracker;
