@@ -170,13 +170,13 @@ impl Faults {
 const INJECTED: &str = "injected fault";
 
 /// A `Store` whose calls go through [`Faults`].
-pub struct FaultyStore<S> {
-    inner: S,
+pub struct FaultyStore<S: ?Sized> {
+    inner: Arc<S>,
     faults: Arc<Faults>,
 }
 
-impl<S: Store> FaultyStore<S> {
-    pub fn new(inner: S, faults: Arc<Faults>) -> FaultyStore<S> {
+impl<S: Store + ?Sized> FaultyStore<S> {
+    pub fn new(inner: Arc<S>, faults: Arc<Faults>) -> FaultyStore<S> {
         FaultyStore { inner, faults }
     }
 }
@@ -186,7 +186,7 @@ fn store_error() -> StoreError {
 }
 
 #[async_trait]
-impl<S: Store> InboxWriter for FaultyStore<S> {
+impl<S: Store + ?Sized> InboxWriter for FaultyStore<S> {
     async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
         let port = self.inner.put_inbox(item);
         self.faults.around("store.put_inbox", store_error, port).await
@@ -194,7 +194,7 @@ impl<S: Store> InboxWriter for FaultyStore<S> {
 }
 
 #[async_trait]
-impl<S: Store> Inbox for FaultyStore<S> {
+impl<S: Store + ?Sized> Inbox for FaultyStore<S> {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
         let port = self.inner.get_inbox(id);
         self.faults.around("store.get_inbox", store_error, port).await
@@ -221,7 +221,7 @@ impl<S: Store> Inbox for FaultyStore<S> {
 }
 
 #[async_trait]
-impl<S: Store> Store for FaultyStore<S> {
+impl<S: Store + ?Sized> Store for FaultyStore<S> {
     async fn read_event(&self, keys: EventKeys<'_>) -> Result<EventRecords, StoreError> {
         let port = self.inner.read_event(keys);
         self.faults.around("store.read_event", store_error, port).await
@@ -394,13 +394,13 @@ impl<S: Store> Store for FaultyStore<S> {
 
 /// A `Tracker` whose calls go through [`Faults`]. It forwards every method, the defaulted ones
 /// included, so the wrapped tracker's own lookups and receipts are what the executor sees.
-pub struct FaultyTracker<T> {
-    inner: T,
+pub struct FaultyTracker<T: ?Sized> {
+    inner: Arc<T>,
     faults: Arc<Faults>,
 }
 
-impl<T: Tracker> FaultyTracker<T> {
-    pub fn new(inner: T, faults: Arc<Faults>) -> FaultyTracker<T> {
+impl<T: Tracker + ?Sized> FaultyTracker<T> {
+    pub fn new(inner: Arc<T>, faults: Arc<Faults>) -> FaultyTracker<T> {
         FaultyTracker { inner, faults }
     }
 }
@@ -410,7 +410,7 @@ fn tracker_error() -> TrackerError {
 }
 
 #[async_trait]
-impl<T: Tracker> Tracker for FaultyTracker<T> {
+impl<T: Tracker + ?Sized> Tracker for FaultyTracker<T> {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -512,13 +512,13 @@ impl<T: Tracker> Tracker for FaultyTracker<T> {
 
 /// A `GitHub` whose calls go through [`Faults`]. The composite methods (`upsert_marked_comment`,
 /// `list_all_alerts`) keep their defaults, so each request they make is a crash point of its own.
-pub struct FaultyGitHub<G> {
-    inner: G,
+pub struct FaultyGitHub<G: ?Sized> {
+    inner: Arc<G>,
     faults: Arc<Faults>,
 }
 
-impl<G: GitHub> FaultyGitHub<G> {
-    pub fn new(inner: G, faults: Arc<Faults>) -> FaultyGitHub<G> {
+impl<G: GitHub + ?Sized> FaultyGitHub<G> {
+    pub fn new(inner: Arc<G>, faults: Arc<Faults>) -> FaultyGitHub<G> {
         FaultyGitHub { inner, faults }
     }
 }
@@ -528,7 +528,7 @@ fn github_error() -> GitHubError {
 }
 
 #[async_trait]
-impl<G: GitHub> GitHub for FaultyGitHub<G> {
+impl<G: GitHub + ?Sized> GitHub for FaultyGitHub<G> {
     async fn alert_state(
         &self,
         repo: &Repository,
@@ -663,7 +663,7 @@ mod tests {
     async fn a_fault_after_the_call_lets_the_call_take_effect_and_hides_its_answer() {
         let faults = Faults::new();
         let tickets = MemoryTracker::new();
-        let tracker = FaultyTracker::new(tickets.clone(), faults.clone());
+        let tracker = FaultyTracker::new(Arc::new(tickets.clone()), faults.clone());
         faults.arm(CrashPoint {
             call: 0,
             moment: Moment::After,
@@ -682,7 +682,7 @@ mod tests {
     async fn a_crash_before_the_call_drops_the_invocation_and_the_port_never_sees_it() {
         let faults = Faults::new();
         let tickets = MemoryTracker::new();
-        let tracker = FaultyTracker::new(tickets.clone(), faults.clone());
+        let tracker = FaultyTracker::new(Arc::new(tickets.clone()), faults.clone());
         faults.arm(CrashPoint {
             call: 1,
             moment: Moment::Before,

@@ -1,0 +1,516 @@
+//! Every crash point of the standard lifecycle. The scenario (real GitHub deliveries from
+//! `events/github/scenario`, real Jira deliveries from `events/jira/issue-done.template.json`)
+//! runs the deployed path in process: each delivery written to the inbox on receipt, applied by
+//! the worker, the sweeper run after it and `replay` after that, over the in-memory store,
+//! tracker and GitHub, each behind a fault-injecting wrapper (`scantix_core::memory::faults`).
+//!
+//! The lifecycle: create (alert 10 opens a ticket), join (alerts 11 and 12), fixed on a pull
+//! request's ref only (no change), fix (10, 11, 12 fixed on the branch: the ticket goes stale),
+//! reopen (10 comes back), close in the tracker (a person closes the ticket; the closure is
+//! verified with GitHub, which still reports 10 open, so it is reopened), dismiss (a person closes
+//! it as "Won't Fix": scantix dismisses 10 in GitHub), and an alert dismissed in GitHub before any
+//! ticket (13).
+//!
+//! A fault-free run counts the port calls. Then, for every call, before it and after it, the
+//! scenario runs again with that call failing (a retryable error) or crashing the invocation (the
+//! future dropped where it stands: no error handling, no lease released), and recovers as the
+//! deployment does: GitHub redelivers what was not accepted, the sweeper drains what was queued
+//! once the dead holder's lease expired, `replay` applies what is still pending. Each run must
+//! end with no duplicate ticket, no lost finding, nothing pending, and the same tickets, groups,
+//! findings, audit trail and GitHub dismissals as the fault-free run (times the clock wrote
+//! normalised: a recovery happens later than the original attempt would have).
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use scantix_app::execute::{Executor, ExecutorSettings};
+use scantix_app::ingest::{GithubIngest, JiraIngest};
+use scantix_app::sweep::Sweeper;
+use scantix_app::sync::Syncer;
+use scantix_app::worker::Worker;
+use scantix_core::config::Config;
+use scantix_core::finding::{AlertKind, AlertState};
+use scantix_core::inbox::{InboxItem, InboxSource};
+use scantix_core::memory::faults::{
+    CrashPoint, Fault, Faults, FaultyGitHub, FaultyStore, FaultyTracker, Moment,
+};
+use scantix_core::memory::github::MemoryGitHub;
+use scantix_core::memory::store::MemoryStore;
+use scantix_core::memory::tracker::MemoryTracker;
+use scantix_core::ports::clock::Clock;
+use scantix_core::ports::github::GitHub;
+use scantix_core::ports::github_clients::OneClient;
+use scantix_core::ports::store::{Inbox, Store};
+use scantix_core::ports::tracker::Tracker;
+use scantix_core::records::TicketState;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// The repository of the scenario's code scanning alerts (Codertocat/Hello-World).
+const REPOSITORY: u64 = 337_911_632;
+
+/// One step of the scenario.
+enum Step {
+    /// A GitHub delivery from `events/github/scenario`; GitHub's own state of the alert changes
+    /// to what the delivery says, as it did before sending it.
+    GitHub {
+        file: &'static str,
+        alert: u64,
+        state: AlertState,
+    },
+    /// A person closes the ticket of alert 10's group in the tracker with this resolution, and
+    /// the tracker's webhook delivers it (the real Jira template, filled with the ticket's key).
+    CloseInTracker { resolution: &'static str },
+}
+
+fn scenario() -> Vec<Step> {
+    use AlertState::{Dismissed, Fixed, Open};
+    let github = |file, alert, state| Step::GitHub { file, alert, state };
+    vec![
+        github("02-code_scanning_alert.created.json", 10, Open),
+        github("04-code_scanning_alert.created.json", 11, Open),
+        github("05-code_scanning_alert.created.json", 12, Open),
+        // Fixed on a pull request's merge ref only: the branch still has it.
+        github("07-code_scanning_alert.fixed.json", 10, Open),
+        github("08-code_scanning_alert.fixed.json", 10, Fixed),
+        github("09-code_scanning_alert.fixed.json", 11, Fixed),
+        github("10-code_scanning_alert.fixed.json", 12, Fixed),
+        github("11-code_scanning_alert.reopened.json", 10, Open),
+        Step::CloseInTracker { resolution: "Done" },
+        Step::CloseInTracker {
+            resolution: "Won't Fix",
+        },
+        github("12-code_scanning_alert.closed_by_user.json", 13, Dismissed),
+    ]
+}
+
+fn scenario_body(file: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../events/github/scenario/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The real Jira Cloud `jira:issue_updated` delivery (moved to Done, resolution Done) about
+/// `ticket`; with another `resolution`, the resolution's name in the issue and in the changelog
+/// is that one instead (how Jira reports a "Won't Fix" closure).
+fn jira_body(ticket: &str, resolution: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../events/jira/issue-done.template.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let template = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut body: Value = serde_json::from_str(&template.replace("__TICKET__", ticket)).unwrap();
+    body["issue"]["fields"]["resolution"]["name"] = resolution.into();
+    for item in body["changelog"]["items"].as_array_mut().unwrap() {
+        if item["field"] == "resolution" {
+            item["toString"] = resolution.into();
+        }
+    }
+    serde_json::to_vec(&body).unwrap()
+}
+
+/// When the scenario starts: after the payloads' own times (alerts created 2021-02-11 03:10), so
+/// that every time the clock writes is told from the times the payloads carry.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2021, 2, 11, 6, 0, 0).unwrap()
+}
+
+/// The deployment, in process: the raw twins (to look at) and the faulty ports the code uses.
+struct World {
+    store: Arc<MemoryStore>,
+    tickets: MemoryTracker,
+    github: Arc<MemoryGitHub>,
+    faulty_store: Arc<dyn Store>,
+    faults: Arc<Faults>,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    worker: Worker,
+    sweeper: Sweeper,
+    lease: Duration,
+}
+
+impl World {
+    fn new() -> World {
+        let faults = Faults::new();
+        let store = Arc::new(MemoryStore::new());
+        let tickets = MemoryTracker::new();
+        let github = Arc::new(MemoryGitHub::new());
+        let faulty_store: Arc<dyn Store> =
+            Arc::new(FaultyStore::new(store.clone(), faults.clone()));
+        let faulty_tracker: Arc<dyn Tracker> = Arc::new(FaultyTracker::new(
+            Arc::new(tickets.clone()),
+            faults.clone(),
+        ));
+        let faulty_github: Arc<dyn GitHub> =
+            Arc::new(FaultyGitHub::new(github.clone(), faults.clone()));
+        let now = Arc::new(Mutex::new(start()));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || *now.lock().unwrap())
+        };
+        let settings = ExecutorSettings {
+            // Nobody else is running: waiting for a lease or for a burst only slows the test.
+            wait_for_lease: std::time::Duration::ZERO,
+            coalesce: std::time::Duration::ZERO,
+            ..ExecutorSettings::default()
+        };
+        let lease = settings.lease;
+        let executor = Arc::new(
+            Executor::new(faulty_store.clone(), faulty_tracker, Config::default())
+                .with_github(faulty_github.clone())
+                .with_clock(clock)
+                .with_settings(settings),
+        );
+        let worker = Worker::new(
+            faulty_store.clone(),
+            GithubIngest::for_worker(executor.clone()),
+            Some(JiraIngest::for_worker(executor.clone())),
+        );
+        let sweeper = Sweeper::new(
+            executor.clone(),
+            Syncer::new(
+                executor.clone(),
+                Arc::new(scantix_core::decide::triage::builtin),
+            ),
+            Arc::new(OneClient(faulty_github)),
+        );
+        World {
+            store,
+            tickets,
+            github,
+            faulty_store,
+            faults,
+            now,
+            worker,
+            sweeper,
+            lease,
+        }
+    }
+
+    fn set_clock(&self, at: DateTime<Utc>) {
+        *self.now.lock().unwrap() = at;
+    }
+
+    /// Runs the scenario as the deployment would, recovering from whatever the armed fault does.
+    async fn run(&self) {
+        for (i, step) in scenario().into_iter().enumerate() {
+            let at = start() + Duration::hours(i as i64);
+            self.set_clock(at);
+            let item = match step {
+                Step::GitHub { file, alert, state } => {
+                    self.github
+                        .set_state(REPOSITORY, AlertKind::CodeScanning, alert, state);
+                    InboxItem::received(
+                        InboxSource::Github,
+                        format!("github:{file}"),
+                        "code_scanning_alert",
+                        &scenario_body(file),
+                        at,
+                    )
+                }
+                Step::CloseInTracker { resolution } => {
+                    let ticket = self.ticket_of_alert_10().await;
+                    // The person's own change in the tracker: not a call of scantix's.
+                    self.tickets
+                        .transition(&ticket, TicketState::Resolved)
+                        .await
+                        .unwrap();
+                    InboxItem::received(
+                        InboxSource::Jira,
+                        format!("jira:close-{i}"),
+                        "jira:issue_updated",
+                        &jira_body(&ticket.key, resolution),
+                        at,
+                    )
+                }
+            };
+            self.deliver(item).await;
+            // The sweeper's next pass, once a crashed holder's lease has run out; then `replay`.
+            self.set_clock(at + self.lease + Duration::seconds(1));
+            self.sweep_and_replay().await;
+        }
+        // Later passes finish whatever the last step left.
+        self.set_clock(start() + Duration::days(1));
+        self.sweep_and_replay().await;
+    }
+
+    /// Receipt (GitHub or Jira redelivers until it is accepted), then the worker's invocation
+    /// (whatever it leaves pending, `replay` applies).
+    async fn deliver(&self, item: InboxItem) {
+        for _ in 0..3 {
+            let receipt = self
+                .faults
+                .invoke(self.faulty_store.put_inbox(&item))
+                .await;
+            if matches!(receipt, Ok(Ok(_))) {
+                break;
+            }
+        }
+        let _ = self.faults.invoke(self.worker.apply(&item)).await;
+    }
+
+    async fn sweep_and_replay(&self) {
+        let now = *self.now.lock().unwrap();
+        let _ = self.faults.invoke(self.sweeper.sweep(now)).await;
+        let _ = self.faults.invoke(self.worker.replay(100)).await;
+    }
+
+    /// The ticket of the SQL injection group, as the store records it (what the person closes).
+    async fn ticket_of_alert_10(&self) -> scantix_core::records::TicketRef {
+        let group = self
+            .store
+            .groups()
+            .into_iter()
+            .find(|g| g.value.rule.id == "java/sql-injection")
+            .expect("the SQL injection group");
+        group.value.ticket.expect("the group has its ticket")
+    }
+
+    /// Everything the run ends with, times the clock wrote normalised.
+    async fn final_state(&self) -> FinalState {
+        let mut groups = BTreeMap::new();
+        let mut findings = BTreeMap::new();
+        let mut audit = BTreeMap::new();
+        for group in self.store.groups() {
+            let group = group.value;
+            let key = group.key.to_string();
+            assert!(group.lease.is_none(), "{key}: a lease left behind");
+            assert!(group.outbox.is_empty(), "{key}: calls left queued");
+            assert!(group.create_attempt.is_none(), "{key}: a create in doubt");
+            let mut records: Vec<Value> = self
+                .store
+                .findings_of(&group.key)
+                .iter()
+                .map(|f| normalised(serde_json::to_value(f).unwrap()))
+                .collect();
+            records.sort_by_key(|r| r.to_string());
+            findings.insert(key.clone(), records);
+            let trail: Vec<Value> = self
+                .store
+                .audit_log(&group.key)
+                .await
+                .unwrap()
+                .iter()
+                .map(|a| normalised(serde_json::to_value(a).unwrap()))
+                .collect();
+            audit.insert(key.clone(), trail);
+            groups.insert(key, normalised(serde_json::to_value(&group).unwrap()));
+        }
+        let tickets = self
+            .tickets
+            .all()
+            .into_iter()
+            .map(|t| Ticket {
+                key: t.key,
+                group: t.group_key.to_string(),
+                title: t.title,
+                body: t.body,
+                labels: t.labels,
+                state: t.state,
+                comments: t.comments.into_iter().map(|c| c.text).collect(),
+            })
+            .collect();
+        let dismissed = self
+            .github
+            .dismissed()
+            .iter()
+            .map(|d| format!("{} {:?} {} {} {}", d.repository, d.kind, d.number, d.reason, d.comment))
+            .collect();
+        let pending = self.store.pending_inbox(100).await.unwrap();
+        FinalState {
+            tickets,
+            groups,
+            findings,
+            audit,
+            dismissed,
+            pending: pending.into_iter().map(|i| i.id).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Ticket {
+    key: String,
+    group: String,
+    title: String,
+    body: String,
+    labels: Vec<String>,
+    state: TicketState,
+    /// Texts, in order (their ids carry outbox op numbers, which are bookkeeping).
+    comments: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct FinalState {
+    tickets: Vec<Ticket>,
+    groups: BTreeMap<String, Value>,
+    findings: BTreeMap<String, Vec<Value>>,
+    audit: BTreeMap<String, Vec<Value>>,
+    dismissed: Vec<String>,
+    pending: Vec<String>,
+}
+
+/// `value` with every time the scenario's clock wrote replaced by `"<clock>"`: a recovery runs
+/// later than the attempt it repeats, so these are the one legitimate difference. Times carried
+/// by the payloads (before the scenario's start) and due dates (weeks after) are kept.
+fn normalised(value: Value) -> Value {
+    let window = start()..=start() + Duration::days(1);
+    match value {
+        Value::String(s) => match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) if window.contains(&t.with_timezone(&Utc)) => Value::String("<clock>".into()),
+            _ => Value::String(s),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(normalised).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, normalised(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Where two final states differ, field by field, for the failure message.
+fn differences(expected: &FinalState, got: &FinalState) -> String {
+    let mut out = Vec::new();
+    if expected.tickets != got.tickets {
+        out.push(format!(
+            "tickets:\n  expected {:#?}\n  got {:#?}",
+            expected.tickets, got.tickets
+        ));
+    }
+    for (name, a, b) in [
+        ("groups", &expected.groups, &got.groups),
+    ] {
+        for key in a.keys().chain(b.keys()) {
+            if a.get(key) != b.get(key) {
+                out.push(format!(
+                    "{name} {key}:\n  expected {}\n  got {}",
+                    a.get(key).map(|v| v.to_string()).unwrap_or_default(),
+                    b.get(key).map(|v| v.to_string()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    for (name, a, b) in [
+        ("findings", &expected.findings, &got.findings),
+        ("audit", &expected.audit, &got.audit),
+    ] {
+        for key in a.keys().chain(b.keys()) {
+            if a.get(key) != b.get(key) {
+                out.push(format!(
+                    "{name} {key}:\n  expected {:#?}\n  got {:#?}",
+                    a.get(key),
+                    b.get(key)
+                ));
+            }
+        }
+    }
+    if expected.dismissed != got.dismissed {
+        out.push(format!(
+            "dismissed: expected {:?}, got {:?}",
+            expected.dismissed, got.dismissed
+        ));
+    }
+    if expected.pending != got.pending {
+        out.push(format!(
+            "pending: expected {:?}, got {:?}",
+            expected.pending, got.pending
+        ));
+    }
+    out.join("\n")
+}
+
+// Paused time: the executor's backoffs after an injected `Unavailable` pass at once.
+#[tokio::test(start_paused = true)]
+async fn every_crash_point_of_the_lifecycle_recovers_to_the_fault_free_state() {
+    let clean = World::new();
+    clean.run().await;
+    let calls = clean.faults.calls();
+    let expected = clean.final_state().await;
+    if std::env::var_os("CRASH_POINTS_SHOW").is_some() {
+        eprintln!("{calls:?}\n{expected:#?}");
+    }
+
+    // The fault-free run is the lifecycle it claims to be.
+    assert_eq!(expected.tickets.len(), 1, "{:#?}", expected.tickets);
+    let ticket = &expected.tickets[0];
+    assert_eq!(ticket.state, TicketState::Resolved, "closed as won't fix");
+    assert_eq!(expected.pending, Vec::<String>::new());
+    assert_eq!(
+        expected.dismissed.len(),
+        1,
+        "alert 10 dismissed in GitHub after the won't fix: {:?}",
+        expected.dismissed
+    );
+    let found: usize = expected.findings.values().map(Vec::len).sum();
+    assert_eq!(found, 4, "alerts 10, 11, 12 and 13: {:#?}", expected.findings);
+    let kinds: std::collections::BTreeSet<&str> = calls.iter().copied().collect();
+    for port_call in [
+        "store.put_inbox",
+        "store.commit",
+        "tracker.create_with_receipt",
+        "tracker.update",
+        "tracker.transition",
+        "tracker.comment",
+        "github.alert_state",
+        "github.dismiss_alert",
+    ] {
+        assert!(kinds.contains(port_call), "{port_call} is exercised: {kinds:?}");
+    }
+
+    let mut covered = 0;
+    let mut failures = Vec::new();
+    // `CRASH_POINT=<n>` looks at call n alone (when a point fails, to read its differences).
+    let only: Option<usize> = std::env::var("CRASH_POINT").ok().and_then(|n| n.parse().ok());
+    for call in (0..calls.len()).filter(|c| only.is_none_or(|n| n == *c)) {
+        for moment in [Moment::Before, Moment::After] {
+            for fault in [Fault::Fail, Fault::Crash] {
+                let point = CrashPoint {
+                    call,
+                    moment,
+                    fault,
+                };
+                let world = World::new();
+                world.faults.arm(point);
+                world.run().await;
+                assert_eq!(
+                    world.faults.struck(),
+                    Some(calls[call]),
+                    "the run is deterministic up to {point:?}"
+                );
+                covered += 1;
+                let got = world.final_state().await;
+                let per_group: BTreeMap<&str, usize> =
+                    got.tickets.iter().fold(BTreeMap::new(), |mut m, t| {
+                        *m.entry(t.group.as_str()).or_default() += 1;
+                        m
+                    });
+                if per_group.values().any(|&n| n > 1) {
+                    failures.push(format!(
+                        "{point:?} at {}: duplicate tickets {per_group:?}",
+                        calls[call]
+                    ));
+                    continue;
+                }
+                if got != expected {
+                    failures.push(format!(
+                        "{point:?} at {}:\n{}",
+                        calls[call],
+                        differences(&expected, &got)
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "crash points covered: {covered} ({} port calls x before/after x fail/crash)",
+        calls.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {covered} crash points did not recover:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
