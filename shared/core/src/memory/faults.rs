@@ -10,6 +10,10 @@
 //!   Lambda timeout or an out-of-memory kill does: no error handling, no cleanup, no lease
 //!   released. Whatever was written before stays written.
 //!
+//! [`Faults::interleaving`] perturbs instead of breaking: each call yields to the runtime a chosen
+//! number of times before and after it, so that concurrent invocations on one thread interleave
+//! at port-call granularity in the order a property test picks.
+//!
 //! A test runs a scenario once without a fault to count the calls ([`Faults::calls`]), then once
 //! per crash point, and checks that recovering (the delivery replayed, the sweeper run) ends
 //! where the fault-free run ended. The faults are one-shot: after the armed call, every call
@@ -74,6 +78,8 @@ pub struct Faults {
     state: Mutex<FaultState>,
     /// Set by a crashing call, taken by `invoke`.
     crashed: AtomicBool,
+    /// How often each call yields before and after it (cycled; empty: never).
+    yields: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +94,15 @@ struct FaultState {
 impl Faults {
     pub fn new() -> Arc<Faults> {
         Arc::new(Faults::default())
+    }
+
+    /// Faults whose calls yield to the runtime: call `i` yields `yields[2i]` times before it and
+    /// `yields[2i + 1]` times after it (indices cycled over `yields`).
+    pub fn interleaving(yields: Vec<u8>) -> Arc<Faults> {
+        Arc::new(Faults {
+            yields,
+            ..Faults::default()
+        })
     }
 
     /// Arms `point` (replacing any point armed before).
@@ -124,19 +139,26 @@ impl Faults {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Numbers the call; the fault to inject into it, if it is the armed one (then disarmed).
-    fn enter(&self, call: &'static str) -> Option<(Moment, Fault)> {
+    /// Numbers the call; the fault to inject into it, if it is the armed one (then disarmed), and
+    /// how often to yield before and after it.
+    fn enter(&self, call: &'static str) -> (Option<(Moment, Fault)>, u8, u8) {
         let mut state = self.lock();
         let index = state.calls.len();
         state.calls.push(call);
-        match state.armed {
+        let yields = |i: usize| match self.yields.len() {
+            0 => 0,
+            n => self.yields[i % n],
+        };
+        let (before, after) = (yields(2 * index), yields(2 * index + 1));
+        let fault = match state.armed {
             Some(point) if point.call == index => {
                 state.armed = None;
                 state.struck = Some(call);
                 Some((point.moment, point.fault))
             }
             _ => None,
-        }
+        };
+        (fault, before, after)
     }
 
     /// Makes `call` through `port`, with the fault armed for it, if any.
@@ -146,13 +168,15 @@ impl Faults {
         injected: impl Fn() -> E,
         port: impl Future<Output = Result<T, E>>,
     ) -> Result<T, E> {
-        let fault = self.enter(call);
+        let (fault, before, after) = self.enter(call);
+        yield_times(before).await;
         match fault {
             Some((Moment::Before, Fault::Fail)) => return Err(injected()),
             Some((Moment::Before, Fault::Crash)) => return self.crash().await,
             _ => {}
         }
         let answer = port.await;
+        yield_times(after).await;
         match fault {
             Some((Moment::After, Fault::Fail)) => Err(injected()),
             Some((Moment::After, Fault::Crash)) => self.crash().await,
@@ -164,6 +188,23 @@ impl Faults {
     async fn crash<T>(&self) -> T {
         self.crashed.store(true, Ordering::SeqCst);
         std::future::pending().await
+    }
+}
+
+/// Yields to the runtime `times` times (any runtime: it wakes itself and returns `Pending`).
+async fn yield_times(times: u8) {
+    for _ in 0..times {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await;
     }
 }
 
