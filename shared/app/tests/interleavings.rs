@@ -58,8 +58,10 @@ async fn race(a: usize, b: usize, yields: Vec<u8>) -> (Arc<MemoryStore>, MemoryT
     let executor = || {
         Executor::new(
             Arc::new(FaultyStore::new(store.clone(), faults.clone())) as Arc<dyn Store>,
-            Arc::new(FaultyTracker::new(Arc::new(tickets.clone()), faults.clone()))
-                as Arc<dyn Tracker>,
+            Arc::new(FaultyTracker::new(
+                Arc::new(tickets.clone()),
+                faults.clone(),
+            )) as Arc<dyn Tracker>,
             Config::default(),
         )
         .with_clock(clock.clone())

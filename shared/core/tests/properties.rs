@@ -299,7 +299,11 @@ fn history(alerts: u64, choices: &[(u8, bool)]) -> Vec<AlertEvent> {
             Some(AlertState::Open) => AlertChange::Dismissed,
             Some(_) => AlertChange::Reappeared,
         };
-        let e = event(change, code_alert(number, "js/xss", &format!("src/{number}.js")), at);
+        let e = event(
+            change,
+            code_alert(number, "js/xss", &format!("src/{number}.js")),
+            at,
+        );
         states.insert(number, Some(e.finding.state));
         out.push(e);
     }

@@ -230,7 +230,9 @@ fn store_error() -> StoreError {
 impl<S: Store + ?Sized> InboxWriter for FaultyStore<S> {
     async fn put_inbox(&self, item: &InboxItem) -> Result<bool, StoreError> {
         let port = self.inner.put_inbox(item);
-        self.faults.around("store.put_inbox", store_error, port).await
+        self.faults
+            .around("store.put_inbox", store_error, port)
+            .await
     }
 }
 
@@ -238,7 +240,9 @@ impl<S: Store + ?Sized> InboxWriter for FaultyStore<S> {
 impl<S: Store + ?Sized> Inbox for FaultyStore<S> {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
         let port = self.inner.get_inbox(id);
-        self.faults.around("store.get_inbox", store_error, port).await
+        self.faults
+            .around("store.get_inbox", store_error, port)
+            .await
     }
 
     async fn settle_inbox(
@@ -265,7 +269,9 @@ impl<S: Store + ?Sized> Inbox for FaultyStore<S> {
 impl<S: Store + ?Sized> Store for FaultyStore<S> {
     async fn read_event(&self, keys: EventKeys<'_>) -> Result<EventRecords, StoreError> {
         let port = self.inner.read_event(keys);
-        self.faults.around("store.read_event", store_error, port).await
+        self.faults
+            .around("store.read_event", store_error, port)
+            .await
     }
 
     async fn get_finding(
@@ -283,7 +289,9 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
         key: &GroupKey,
     ) -> Result<Option<Versioned<GroupRecord>>, StoreError> {
         let port = self.inner.get_group(key);
-        self.faults.around("store.get_group", store_error, port).await
+        self.faults
+            .around("store.get_group", store_error, port)
+            .await
     }
 
     async fn get_content(&self, key: &GroupKey) -> Result<Option<GroupContent>, StoreError> {
@@ -307,7 +315,9 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
 
     async fn put_group(&self, group: Guarded<GroupRecord>) -> Result<u64, StoreError> {
         let port = self.inner.put_group(group);
-        self.faults.around("store.put_group", store_error, port).await
+        self.faults
+            .around("store.put_group", store_error, port)
+            .await
     }
 
     async fn group_findings(
@@ -330,12 +340,16 @@ impl<S: Store + ?Sized> Store for FaultyStore<S> {
         limit: usize,
     ) -> Result<Page<Versioned<GroupRecord>>, StoreError> {
         let port = self.inner.groups_in(list, after, limit);
-        self.faults.around("store.groups_in", store_error, port).await
+        self.faults
+            .around("store.groups_in", store_error, port)
+            .await
     }
 
     async fn audit_log(&self, key: &GroupKey) -> Result<Vec<AuditEntry>, StoreError> {
         let port = self.inner.audit_log(key);
-        self.faults.around("store.audit_log", store_error, port).await
+        self.faults
+            .around("store.audit_log", store_error, port)
+            .await
     }
 
     async fn changes_on(
