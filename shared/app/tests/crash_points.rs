@@ -19,6 +19,12 @@
 //! end with no duplicate ticket, no lost finding, nothing pending, and the same tickets, groups,
 //! findings, audit trail and GitHub dismissals as the fault-free run (times the clock wrote
 //! normalised: a recovery happens later than the original attempt would have).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use scantix_app::execute::{Executor, ExecutorSettings};

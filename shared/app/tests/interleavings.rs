@@ -6,6 +6,12 @@
 //! lease takes and tracker calls is on the table. Whatever it is, once the sweeper has had its
 //! pass, the group has exactly one ticket (none only when no alert was ever open), it is the one
 //! the store records, nothing is left queued, and every alert named is stored.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;

@@ -8,6 +8,12 @@
 //!
 //! The world is stored as the executor's commit stores it (the decision's records), and its
 //! tracker side as the outbox drained: a queued create gives the group its ticket.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed assumption is the test failing"
+)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
