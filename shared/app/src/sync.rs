@@ -301,6 +301,17 @@ impl Syncer {
     ) -> Result<Option<GroupKey>, SyncError> {
         let fingerprint = Fingerprint::of(&finding);
         let stored = self.executor.store().get_finding(&fingerprint).await?;
+        // scantix still owes GitHub this alert's dismissal (closed as "won't fix" in the tracker,
+        // the call queued in its group's outbox: GitHub was down, or the worker died before
+        // making it). GitHub listing it open is GitHub not having heard yet, not a person
+        // reopening it: read as reopened, it would undo the closure and drop the dismissal.
+        if finding.state == AlertState::Open
+            && stored
+                .as_ref()
+                .is_some_and(|s| s.value.pending_dismissal.is_some())
+        {
+            return Ok(None);
+        }
         let Some(change) = change_between(
             stored.as_ref().map(|s| s.value.finding.state),
             finding.state,

@@ -365,3 +365,105 @@ async fn a_deadline_already_passed_reads_nothing() {
     assert!(!report.complete);
     assert_eq!((report.list_calls, github.list_calls()), (0, 0));
 }
+
+/// Found by the crash-point enumeration (`tests/crash_points.rs`, the App variant): a ticket closed
+/// as "won't fix" whose dismissal has not reached GitHub yet (GitHub down, or the worker died
+/// after the commit) is still listed open by GitHub. The sweeper's reconciliation used to read
+/// that as the alert reopened: it reopened the finding and its ticket, and the queued dismissal,
+/// finding the alert open, was dropped — the person's decision undone without a word.
+#[tokio::test]
+async fn an_alert_whose_won_t_fix_dismissal_is_still_owed_is_not_read_as_reopened() {
+    use scantix_core::event::{StatusCategory, TicketChange, TicketEvent};
+    use scantix_core::memory::faults::{CrashPoint, Fault, Faults, FaultyGitHub, Moment};
+    use scantix_core::records::TicketState;
+
+    let (store, _, _, syncer) = setup().await;
+    let github = Arc::new(MemoryGitHub::new());
+    // GitHub's own listing, without `updated_at` (as the real payloads): read on every pass.
+    let open = code_alert(1, "js/xss", "src/app.js");
+    github.add_finding(open.clone());
+    syncer
+        .sync_repository(&*github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
+    let fingerprint = Fingerprint::of(&open);
+    let key = store
+        .get_finding(&fingerprint)
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .group_key;
+    let ticket = store.get_group(&key).await.unwrap().unwrap().value.ticket;
+    let ticket = ticket.expect("the backfill ticketed it");
+
+    // Closed as "won't fix" in the tracker while GitHub refuses the dismissal for now.
+    let faults = Faults::new();
+    faults.arm(CrashPoint {
+        call: 0,
+        moment: Moment::Before,
+        fault: Fault::Fail,
+    });
+    let tracker = MemoryTracker::new();
+    let closing = Executor::new(store.clone(), Arc::new(tracker), Config::default())
+        .with_github(Arc::new(FaultyGitHub::new(github.clone(), faults.clone())));
+    let closed = TicketEvent {
+        tracker: ticket.tracker.clone(),
+        ticket_key: ticket.key.clone(),
+        change: TicketChange::Updated {
+            status: StatusCategory::Done,
+            status_name: "Done".into(),
+            resolution: Some("Won't Fix".into()),
+            assignee_changed: None,
+        },
+        actor: Some("Bob".into()),
+        actor_id: Some("acc-bob".into()),
+    };
+    let err = closing
+        .apply_ticket("jira:wont-fix", &closed)
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(faults.struck(), Some("github.dismiss_alert"));
+    let owed = store
+        .get_finding(&fingerprint)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(owed.finding.state, AlertState::Dismissed);
+    assert!(owed.pending_dismissal.is_some(), "the dismissal is owed");
+
+    // The sweeper's reconciliation runs before the outbox is drained: GitHub still lists it open.
+    let report = syncer
+        .sync_repository(&*github, INSTALLATION, &repo(), &Config::default())
+        .await
+        .unwrap();
+    assert_eq!(report.applied, 0, "{report:?}");
+    let kept = store
+        .get_finding(&fingerprint)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(kept.finding.state, AlertState::Dismissed);
+    assert!(kept.pending_dismissal.is_some());
+    let group = store.get_group(&key).await.unwrap().unwrap().value;
+    assert_eq!(
+        group.ticket_state,
+        TicketState::Resolved,
+        "the closure stands"
+    );
+
+    // Then the outbox is drained: GitHub gets the dismissal.
+    closing.sync_group(&key).await.unwrap();
+    let dismissed: Vec<u64> = github.dismissed().iter().map(|d| d.number).collect();
+    assert_eq!(dismissed, [1]);
+    let paid = store
+        .get_finding(&fingerprint)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert!(paid.pending_dismissal.is_none());
+}

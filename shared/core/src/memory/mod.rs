@@ -7,9 +7,12 @@
 //! - [`counted_tracker`]: `Counted`, a wrapper counting the calls made through it.
 //! - [`github`]: `MemoryGitHub`, the `GitHub` port's twin.
 //! - [`sink`]: `MemorySink`, the `Sink` and `Archive` ports' twin.
+//! - [`faults`]: wrappers around each port that fail or crash an invocation at a chosen call
+//!   (the crash-point tests).
 
 pub mod counted_tracker;
 pub mod draft_tracker;
+pub mod faults;
 pub mod github;
 pub mod sink;
 pub mod store;
