@@ -5,7 +5,7 @@
 
 use scantix_core::identity::GroupKey;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
-use scantix_core::records::{TicketRef, TicketState};
+use scantix_core::records::TicketState;
 use scantix_core::secret::Secret;
 use scantix_core::ticket::STALE_LABEL;
 use scantix_core::ticket::{TicketContent, markdown};
