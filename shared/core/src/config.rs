@@ -100,6 +100,26 @@ pub struct Config {
     pub destination: crate::ticket::destination::TicketDestination,
     /// Which findings get a draft instead of a ticket (the settings' `mode: draft`).
     pub drafts: DraftMode,
+    /// Which of the deployment's trackers a new group's ticket is filed in, by kind and severity
+    /// (the settings' `routes`); empty: the deployment's own tracker for every ticket.
+    pub routes: Vec<crate::ticket::routing::Route>,
+}
+
+impl Config {
+    /// Where the ticket of a new group of `kind` at `severity` is filed: this repository's
+    /// destination, with the tracker and the copies its routes choose.
+    pub fn destination_for(
+        &self,
+        kind: crate::finding::AlertKind,
+        severity: crate::finding::Severity,
+    ) -> crate::ticket::destination::TicketDestination {
+        let routed = crate::ticket::routing::route(&self.routes, kind, severity);
+        crate::ticket::destination::TicketDestination {
+            tracker: routed.tracker,
+            copies: routed.copies,
+            ..self.destination.clone()
+        }
+    }
 }
 
 /// Where tickets start as drafts: prepared by scantix, pushed to the tracker by a person
@@ -156,6 +176,7 @@ impl Default for Config {
             service_accounts: Vec::new(),
             destination: crate::ticket::destination::TicketDestination::default(),
             drafts: DraftMode::default(),
+            routes: Vec::new(),
         }
     }
 }

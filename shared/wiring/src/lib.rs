@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
 //! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App), `linear`, `servicenow` or `email` |
+//! | `SCANTIX_ROUTE_TRACKERS` | optional, comma-separated, same names: the deployment's other trackers, which repositories' `routes` (`.github/scantix.yml`) may send tickets to; each is configured by its own variables below |
 //! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
@@ -54,6 +55,7 @@ pub mod local;
 pub mod upload;
 pub mod worker;
 
+use scantix_app::tracker_routes::TrackerRoutes;
 use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_core::ports::github_clients::GitHubClients;
@@ -240,9 +242,33 @@ async fn aws_config() -> &'static aws_config::SdkConfig {
         .await
 }
 
-/// The tracker named by `SCANTIX_TRACKER`.
+/// The deployment's trackers: the one `SCANTIX_TRACKER` names, and, when
+/// `SCANTIX_ROUTE_TRACKERS` names others (comma-separated, same spellings), all of them as one
+/// (`scantix_app::tracker_routes`), so that repositories' `routes` can send tickets to them.
 pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
-    match optional("SCANTIX_TRACKER").as_deref().unwrap_or("draft") {
+    let own = tracker_named(
+        optional("SCANTIX_TRACKER").as_deref().unwrap_or("draft"),
+        "SCANTIX_TRACKER",
+    )?;
+    let others = optional("SCANTIX_ROUTE_TRACKERS").unwrap_or_default();
+    let others: Vec<&str> = others
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && *name != own.name())
+        .collect();
+    if others.is_empty() {
+        return Ok(own);
+    }
+    let others = others
+        .into_iter()
+        .map(|name| tracker_named(name, "SCANTIX_ROUTE_TRACKERS"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(TrackerRoutes::new(own, others)))
+}
+
+/// One tracker by its name in `var`, built from its settings variables.
+fn tracker_named(name: &str, var: &'static str) -> Result<Arc<dyn Tracker>, WiringError> {
+    match name {
         "draft" => Ok(Arc::new(DraftTracker::new())),
         "jira" => {
             let (settings, auth) = jira_from_env()?;
@@ -262,7 +288,7 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             Ok(Arc::new(EmailTracker::new(settings, smtp, auth)?))
         }
         other => Err(WiringError::Invalid {
-            var: "SCANTIX_TRACKER",
+            var,
             why: format!("`{other}`: expected draft, jira, github, linear, servicenow or email"),
         }),
     }
