@@ -1223,18 +1223,24 @@ mod tests {
             (Some(TrackerKind::ServiceNow), vec![TrackerKind::Email])
         );
         let code = engine.destination_for(AlertKind::CodeScanning, Severity::Low);
-        assert_eq!((code.tracker, code.copies), (Some(TrackerKind::Jira), vec![]));
+        assert_eq!(
+            (code.tracker, code.copies),
+            (Some(TrackerKind::Jira), vec![])
+        );
         // The org's routes apply where the repository sets none.
         let org = parse(yaml).unwrap();
         let repo = parse("verify-closure: false\n").unwrap();
-        assert_eq!(resolve(Some(repo), Some(org)).engine_config().routes.len(), 3);
+        assert_eq!(
+            resolve(Some(repo), Some(org)).engine_config().routes.len(),
+            3
+        );
     }
 
     #[test]
     fn a_route_says_what_is_wrong_with_it() {
         // An unknown key in an entry: serde's message with the line.
-        let error = parse("routes:\n  - kind: [secret-scanning]\n    tracker: servicenow\n")
-            .unwrap_err();
+        let error =
+            parse("routes:\n  - kind: [secret-scanning]\n    tracker: servicenow\n").unwrap_err();
         assert_eq!(error.line, Some(2), "{error}");
         assert!(error.message.contains("unknown field `kind`"), "{error}");
         // An unknown tracker or kind names the ones there are.

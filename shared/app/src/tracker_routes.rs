@@ -108,9 +108,7 @@ impl Tracker for TrackerRoutes {
         attempt: &CreateAttempt,
         now: DateTime<Utc>,
     ) -> Result<Option<TicketRef>, TrackerError> {
-        self.filing(content)
-            .find_after(content, attempt, now)
-            .await
+        self.filing(content).find_after(content, attempt, now).await
     }
 
     async fn create(

@@ -164,7 +164,10 @@ mod tests {
                 copies: vec![Email, Linear]
             }
         );
-        assert_eq!(route(&[], SecretScanning, Severity::Critical), Routed::default());
+        assert_eq!(
+            route(&[], SecretScanning, Severity::Critical),
+            Routed::default()
+        );
     }
 
     #[test]
