@@ -1008,6 +1008,7 @@ mod tests {
                 [(ModeKey::Default, TicketMode::Ticket)].into()
             ))
         );
+        assert_eq!(config.routes, Some(vec![]));
         // The example shows the defaults, so the engine config is the default one.
         assert_eq!(config.engine_config(), Config::default());
         assert_eq!(
