@@ -26,6 +26,7 @@ fn smtp(server: &SmtpServer) -> SmtpSettings {
         port: Some(server.port),
         security: Security::None,
         timeout_secs: 5,
+        ca_certificate: None,
     }
 }
 

@@ -27,6 +27,7 @@
 //! - [`sync`]: backfill and reconciliation: GitHub's alert listings through the same executor.
 //! - [`sweep`]: the scheduled pass: sync every covered repository, drain queued work, flag overdue
 //!   tickets.
+//! - [`digest`]: the daily digest the sweeper sends (email in digest mode), once per day.
 //! - [`backfill`]: what an installation event covered, synced at once within a deadline.
 //! - [`repo_settings`]: a repository's effective settings (config file, org defaults, policy,
 //!   CODEOWNERS), cached; [`repo_config`]: `.github/scantix.yml` → those settings.
@@ -36,6 +37,7 @@
 
 pub mod analysis;
 pub mod backfill;
+pub mod digest;
 pub mod execute;
 pub mod ingest;
 pub mod logging;
