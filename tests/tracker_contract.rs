@@ -1058,7 +1058,7 @@ mod email {
                 port: Some(port),
                 security: Security::None,
                 timeout_secs: 5,
-            ca_certificate: None,
+                ca_certificate: None,
             };
             let mut settings = EmailSettings::new(
                 "scantix <scantix@example.com>",

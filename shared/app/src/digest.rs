@@ -42,10 +42,8 @@ pub async fn send_daily_digest(
     if store.get_delivery(&id).await?.is_some() {
         return Ok(None);
     }
-    let changes = read_all(|after| async move {
-        store.changes_on(day, after.as_deref(), 200).await
-    })
-    .await?;
+    let changes =
+        read_all(|after| async move { store.changes_on(day, after.as_deref(), 200).await }).await?;
     let sent = digest.send(day, &changes).await?;
     let record = DeliveryRecord {
         id,

@@ -239,11 +239,13 @@ pub fn digest(
     // The recipients, folded into the id: a stable, short digest of the sorted list.
     let mut sorted = to.clone();
     sorted.sort();
-    let folded = sorted.iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, address| {
-        address.bytes().chain([b',']).fold(hash, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        })
-    });
+    let folded = sorted
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, address| {
+            address.bytes().chain([b',']).fold(hash, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        });
     Mail {
         message_id: format!("<digest.{}.{folded:016x}@{domain}>", day.format("%Y%m%d")),
         replies_to: None,

@@ -53,8 +53,18 @@ impl Smtp {
         .map_err(|e| misconfigured("smtp.host", format!("`{host}`: {e}")))?;
         let mut builder = builder.timeout(Some(Duration::from_secs(settings.timeout_secs.max(1))));
         if let Some(pem) = &settings.ca_certificate {
+            // lettre's parser reads text without a certificate as an empty list, not an error.
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(misconfigured(
+                    "smtp.ca-certificate",
+                    "no `-----BEGIN CERTIFICATE-----` block: give the authority's PEM".into(),
+                ));
+            }
             let refused = |e: lettre::transport::smtp::Error| {
-                misconfigured("smtp.ca-certificate", format!("not a usable PEM certificate: {e}"))
+                misconfigured(
+                    "smtp.ca-certificate",
+                    format!("not a usable PEM certificate: {e}"),
+                )
             };
             let parameters = TlsParameters::builder(host.to_owned())
                 .add_root_certificate(Certificate::from_pem(pem.as_bytes()).map_err(refused)?)
