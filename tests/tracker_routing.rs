@@ -177,7 +177,11 @@ async fn kinds_go_to_their_trackers_and_a_group_keeps_the_one_it_was_filed_in() 
     assert_eq!(ticket_of(&code), ("jira".into(), "SEC-1".into()), "{code}");
     assert_eq!(w.jira.issue_keys(), ["SEC-1"]);
     let code_group = code["outcome"]["group"].as_str().unwrap().to_owned();
-    assert_eq!(w.servicenow_groups(), [code_group.clone()], "the copy");
+    assert_eq!(
+        w.servicenow_groups(),
+        std::slice::from_ref(&code_group),
+        "the copy"
+    );
 
     // Secret scanning: ServiceNow, and nothing in Jira.
     let secret = w
