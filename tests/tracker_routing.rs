@@ -246,3 +246,26 @@ async fn without_routes_everything_goes_to_the_deployments_tracker() {
     );
     w.jira.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_copy_that_fails_leaves_the_ticket_filed_and_is_not_sent_again() {
+    let w = world(ROUTES).await;
+    // ServiceNow is down for the copy (every attempt of the adapter answers 503).
+    w.servicenow.fail_next(&[503; 40]);
+
+    let code = w
+        .deliver("code_scanning_alert", "gh-1", &code_alert(1))
+        .await;
+
+    assert_eq!(ticket_of(&code), ("jira".into(), "SEC-1".into()), "{code}");
+    assert_eq!(w.jira.issue_keys(), ["SEC-1"]);
+    w.servicenow.fail_next(&[]);
+    assert!(w.servicenow.incidents().is_empty(), "best effort: no copy");
+    // The next alert of the group updates the ticket; the copy is not tried again.
+    w.servicenow.clear_requests();
+    w.deliver("code_scanning_alert", "gh-2", &code_alert(2))
+        .await;
+    assert!(w.servicenow.requests().is_empty());
+    assert!(w.servicenow.incidents().is_empty());
+    w.jira.assert_no_violations();
+}
