@@ -53,14 +53,20 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let clients = scantix_wiring::github_clients_from_env()
         .context("building the GitHub App clients")?
         .context("GITHUB_APP_ID is required by the sweeper")?;
+    let settings =
+        scantix_wiring::executor_settings_from_env().context("reading the executor settings")?;
     let executor = Arc::new(
-        Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
+        Executor::new(store, tracker, Config::default())
+            .with_settings(settings)
+            .with_github_clients(clients.clone()),
     );
     let syncer = Syncer::new(
         executor.clone(),
         Arc::new(scantix_core::decide::triage::builtin),
     );
-    let settings = SettingsCache::new(std::time::Duration::from_secs(300));
+    let settings = SettingsCache::new(std::time::Duration::from_secs(300)).with_allowed_projects(
+        scantix_wiring::allowed_projects_from_env().context("reading SCANTIX_ALLOWED_PROJECTS")?,
+    );
     let sweeper = Sweeper::new(executor, syncer, clients).with_settings(settings);
     Ok(
         match scantix_wiring::digest_from_env().context("building the email digest")? {

@@ -57,6 +57,7 @@ pub mod upload;
 pub mod worker;
 
 use scantix_app::digest::{DailyDigest, DigestError};
+use scantix_app::execute::{ExecutorSettings, UnknownInstallations};
 use scantix_app::tracker_routes::TrackerRoutes;
 use scantix_core::chrono::NaiveDate;
 use scantix_core::config::Config;
@@ -66,6 +67,7 @@ use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::records::AuditEntry;
 use scantix_core::secret::Secret;
+use scantix_core::ticket::destination::ProjectAllowList;
 use scantix_dynamodb::DynamoStore;
 use scantix_email::message::{DigestLine, Thread};
 use scantix_email::{EmailEvent, EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
@@ -217,6 +219,35 @@ pub fn config_from_env() -> Config {
     Config {
         service_accounts,
         ..Config::default()
+    }
+}
+
+/// What the deployment does with events of installations it has no record of
+/// (`SCANTIX_UNKNOWN_INSTALLATIONS`: `serve`, the default, or `ignore` for a deployment serving
+/// several organisations).
+pub fn executor_settings_from_env() -> Result<ExecutorSettings, WiringError> {
+    let unknown_installations = match optional("SCANTIX_UNKNOWN_INSTALLATIONS") {
+        None => UnknownInstallations::default(),
+        Some(value) => UnknownInstallations::parse(&value).ok_or_else(|| WiringError::Invalid {
+            var: "SCANTIX_UNKNOWN_INSTALLATIONS",
+            why: format!("{value:?} is neither `serve` nor `ignore`"),
+        })?,
+    };
+    Ok(ExecutorSettings {
+        unknown_installations,
+        ..ExecutorSettings::default()
+    })
+}
+
+/// The tracker projects each organisation may file tickets in (`SCANTIX_ALLOWED_PROJECTS`, JSON:
+/// `{"acme": ["SEC"], "globex": ["GLX"]}`; unset or empty: no restriction).
+pub fn allowed_projects_from_env() -> Result<ProjectAllowList, WiringError> {
+    match optional("SCANTIX_ALLOWED_PROJECTS") {
+        None => Ok(ProjectAllowList::default()),
+        Some(json) => ProjectAllowList::parse_json(&json).map_err(|why| WiringError::Invalid {
+            var: "SCANTIX_ALLOWED_PROJECTS",
+            why,
+        }),
     }
 }
 
