@@ -2,7 +2,9 @@
 //! `support/smtp_server.rs`), reading back what was delivered: headers, threading, both parts,
 //! the escaping of hostile alert text, which events send a message, and that a create retried
 //! after a lost answer sends the same message again (same `Message-ID`), never a second thread.
-//! Then the same through the executor, from a real GitHub delivery.
+//! Then the same through the executor, from a real GitHub delivery; STARTTLS and SMTP AUTH
+//! against aiosmtpd requiring both (a certificate authority and server certificate made with
+//! `openssl` at test time); and the daily digest, which the sweeper sends once per day.
 
 use github_webhook::handle;
 use scantix_app::execute::Executor;
@@ -14,7 +16,7 @@ use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::records::TicketState;
 use scantix_core::secret::Secret;
 use scantix_core::ticket::TicketContent;
-use scantix_email::{EmailEvent, EmailSettings, EmailTracker, Security, SmtpSettings};
+use scantix_email::{EmailEvent, EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_tests::smtp_server::SmtpServer;
 use scantix_tests::webhooks::{SECRET, delivery_request, octokit};
 use serde_json::Value;
@@ -26,6 +28,7 @@ fn smtp(server: &SmtpServer) -> SmtpSettings {
         port: Some(server.port),
         security: Security::None,
         timeout_secs: 5,
+        ca_certificate: None,
     }
 }
 
@@ -272,4 +275,157 @@ async fn a_github_alert_becomes_a_message_through_the_executor() {
             .unwrap()
             .contains("Findings (1):")
     );
+}
+
+#[tokio::test]
+async fn starttls_and_smtp_auth_are_used_and_required() {
+    let server = SmtpServer::start_secure("scantix", "smtp-secret");
+    let secure = SmtpSettings {
+        security: Security::Starttls,
+        ca_certificate: server.ca_pem.clone(),
+        ..smtp(&server)
+    };
+    let account = |password: &str| SmtpAuth {
+        user: "scantix".into(),
+        password: Secret::new(password),
+    };
+
+    // STARTTLS to the server's certificate (checked against the test CA), then AUTH: delivered.
+    let tracker = EmailTracker::new(settings(), secure.clone(), Some(account("smtp-secret")))
+        .expect("valid settings");
+    tracker.create(&hostile()).await.unwrap();
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    assert!(header(&messages[0], "subject").starts_with("[scantix] "));
+
+    // A wrong password is refused for good, naming nothing secret.
+    let wrong = EmailTracker::new(settings(), secure.clone(), Some(account("guessed")))
+        .unwrap()
+        .create(&hostile())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, TrackerError::Misconfigured { setting, .. } if setting == "smtp"),
+        "{wrong}"
+    );
+    assert!(!wrong.to_string().contains("guessed"), "{wrong}");
+    // Without AUTH, and without STARTTLS, the server takes nothing.
+    let anonymous = EmailTracker::new(settings(), secure.clone(), None)
+        .unwrap()
+        .create(&hostile())
+        .await;
+    assert!(anonymous.is_err(), "{anonymous:?}");
+    let plain = EmailTracker::new(settings(), smtp(&server), Some(account("smtp-secret")))
+        .unwrap()
+        .create(&hostile())
+        .await;
+    assert!(plain.is_err(), "{plain:?}");
+    // A certificate nothing vouches for (the public roots only) is not talked to.
+    let untrusted = SmtpSettings {
+        ca_certificate: None,
+        ..secure.clone()
+    };
+    let refused = EmailTracker::new(settings(), untrusted, Some(account("smtp-secret")))
+        .unwrap()
+        .create(&hostile())
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(server.messages().len(), 1, "nothing else was delivered");
+
+    // A certificate setting that is not PEM names its setting.
+    let garbled = SmtpSettings {
+        ca_certificate: Some("not a certificate".into()),
+        ..secure
+    };
+    match EmailTracker::new(settings(), garbled, None) {
+        Err(TrackerError::Misconfigured { setting, .. }) => {
+            assert_eq!(setting, "smtp.ca-certificate")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn with_a_digest_events_send_nothing_and_the_sweeper_mails_the_day_once() {
+    use scantix_app::sweep::Sweeper;
+    use scantix_app::sync::Syncer;
+    use scantix_core::chrono::{Duration, Utc};
+    use scantix_core::ports::github_clients::OneClient;
+
+    let server = SmtpServer::start();
+    let mut digest = settings();
+    digest.digest = true;
+    digest.mail_owners = false;
+    let store = Arc::new(MemoryStore::new());
+    let executor = Arc::new(
+        Executor::new(
+            store,
+            Arc::new(tracker(&server, digest.clone())),
+            Config::default(),
+        )
+        .with_github(Arc::new(MemoryGitHub::new())),
+    );
+    let ingest = GithubIngest::new(Secret::new(SECRET), executor.clone());
+    for (delivery, body) in [
+        ("gh-1", octokit("code_scanning_alert/created.payload.json")),
+        (
+            "gh-2",
+            scantix_tests::webhooks::varied(
+                &octokit("code_scanning_alert/created.payload.json"),
+                &[
+                    ("alert.number", serde_json::json!(5)),
+                    ("alert.rule.id", serde_json::json!("js/another-rule")),
+                ],
+            ),
+        ),
+    ] {
+        let response = handle(
+            &ingest,
+            delivery_request("code_scanning_alert", delivery, &body, None),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    assert!(
+        server.messages().is_empty(),
+        "no message per event in digest mode"
+    );
+
+    // The first sweep of the next day mails yesterday's two new tickets, in one message.
+    let sweeper = Sweeper::new(
+        executor.clone(),
+        Syncer::new(executor, Arc::new(scantix_core::decide::triage::builtin)),
+        Arc::new(OneClient(Arc::new(MemoryGitHub::new()))),
+    )
+    .with_digest(Arc::new(scantix_wiring::EmailDigest(tracker(
+        &server, digest,
+    ))));
+    let today = Utc::now();
+    let report = sweeper.sweep(today + Duration::days(1)).await.unwrap();
+    assert_eq!(report.digest_messages, 1, "{report:?}");
+    let messages = server.messages();
+    assert_eq!(messages.len(), 1);
+    let day = today.date_naive().to_string();
+    assert_eq!(
+        header(&messages[0], "subject"),
+        format!("[scantix] Daily digest for {day}: 2 events")
+    );
+    assert!(
+        header(&messages[0], "message-id")
+            .starts_with(&format!("<digest.{}.", today.format("%Y%m%d")))
+    );
+    assert!(header(&messages[0], "to").contains("security@example.com"));
+    assert!(messages[0]["headers"].get("in-reply-to").is_none());
+    let text = messages[0]["parts"]["text/plain"].as_str().unwrap();
+    assert_eq!(text.matches(": opened at ").count(), 2, "{text}");
+    assert!(text.contains("created in email"), "{text}");
+
+    // Later sweeps that day send nothing more.
+    let again = sweeper
+        .sweep(today + Duration::days(1) + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(again.digest_messages, 0);
+    assert_eq!(server.messages().len(), 1);
 }

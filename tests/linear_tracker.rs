@@ -210,30 +210,6 @@ async fn concurrent_creates_for_one_group_make_one_issue() {
 }
 
 #[tokio::test]
-async fn a_ticket_deleted_in_linear_is_made_again_under_a_new_id() {
-    let fake = FakeLinear::start().await;
-    let linear = with_key(&fake);
-    let content = content("js/xss", 1);
-    let (first, _) = linear.create(&content).await.unwrap();
-    fake.remove_issue(&first.key);
-
-    assert_eq!(
-        linear.find_for(&content).await.unwrap(),
-        None,
-        "a deleted issue is no ticket"
-    );
-    let (second, _) = linear.create(&content).await.unwrap();
-
-    assert_ne!(second.key, first.key);
-    assert_eq!(fake.live_issues(), std::slice::from_ref(&second.key));
-    assert_ne!(
-        fake.snapshot(&second.key).unwrap().id,
-        fake.snapshot(&first.key).unwrap().id
-    );
-    fake.assert_no_violations();
-}
-
-#[tokio::test]
 async fn states_are_chosen_by_type_and_a_persons_cancel_stands() {
     let fake = FakeLinear::start().await;
     let linear = with_key(&fake);

@@ -751,6 +751,13 @@ impl FakeGitHub {
         });
     }
 
+    /// Drops every fault not yet used up: the outage is over.
+    pub fn clear_faults(&self) {
+        let mut shared = self.shared.lock();
+        shared.faults.clear();
+        shared.targeted.clear();
+    }
+
     /// Every request received, oldest first.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()

@@ -357,6 +357,11 @@ impl FakeLinear {
         });
     }
 
+    /// Drops every fault not yet used up: the outage is over.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// The identifiers of the issues not in the trash, oldest first.
     pub fn live_issues(&self) -> Vec<String> {
         let state = self.shared.lock();

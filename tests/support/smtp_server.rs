@@ -32,11 +32,35 @@ for name in names:
 print(json.dumps(out))
 "#;
 
+/// aiosmtpd with STARTTLS required and SMTP AUTH required after it (aiosmtpd's defaults once
+/// given a TLS context and an authenticator): argv is the Maildir, the port, the certificate and
+/// key files, the user and the password.
+const SECURE: &str = r#"
+import ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+maildir, port, cert, key, user, password = sys.argv[1:7]
+def authenticate(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
+    # `handled=False`: aiosmtpd answers (235 or 535) itself.
+    return AuthResult(success=ok, handled=False)
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(cert, key)
+controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=int(port), tls_context=context,
+                        require_starttls=True, authenticator=authenticate, auth_required=True)
+controller.start()
+threading.Event().wait()
+"#;
+
 pub struct SmtpServer {
     child: Child,
     pub port: u16,
     maildir: PathBuf,
     python: String,
+    /// With [`SmtpServer::start_secure`]: the PEM of the test certificate authority that signed
+    /// the server's certificate.
+    pub ca_pem: Option<String>,
 }
 
 impl Drop for SmtpServer {
@@ -44,12 +68,105 @@ impl Drop for SmtpServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.maildir);
+        let _ = std::fs::remove_dir_all(self.maildir.with_extension("tls"));
     }
 }
 
 impl SmtpServer {
     /// Starts aiosmtpd and waits until it takes connections.
     pub fn start() -> SmtpServer {
+        SmtpServer::start_with(|command, maildir, port| {
+            command
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+                .args(["-c", "aiosmtpd.handlers.Mailbox"])
+                .arg(maildir);
+            None
+        })
+    }
+
+    /// Starts aiosmtpd requiring STARTTLS, then SMTP AUTH as `user` with `password`. Its
+    /// certificate (for `127.0.0.1`) is made now with `openssl`, signed by a certificate authority
+    /// made now too, whose PEM is `ca_pem`: what a client must be told to trust.
+    pub fn start_secure(user: &str, password: &str) -> SmtpServer {
+        SmtpServer::start_with(|command, maildir, port| {
+            let dir = maildir.with_extension("tls");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("a directory for the certificates");
+            let openssl = |args: &[&str]| {
+                let status = Command::new("openssl")
+                    .args(args)
+                    .current_dir(&dir)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("running openssl");
+                assert!(status.success(), "openssl {args:?}");
+            };
+            std::fs::write(
+                dir.join("san.ext"),
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+            )
+            .expect("the extension file");
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=scantix test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+            ]);
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "1",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.pem",
+            ]);
+            command
+                .args(["-c", SECURE])
+                .arg(maildir)
+                .arg(port.to_string())
+                .arg(dir.join("server.pem"))
+                .arg(dir.join("server.key"))
+                .args([user, password]);
+            Some(std::fs::read_to_string(dir.join("ca.pem")).expect("the CA certificate"))
+        })
+    }
+
+    /// Starts the python `command` makes (given the Maildir and the port), and waits until it
+    /// takes connections.
+    fn start_with(
+        command: impl FnOnce(&mut Command, &std::path::Path, u16) -> Option<String>,
+    ) -> SmtpServer {
         let python = std::env::var(PYTHON_VARIABLE).unwrap_or_else(|_| {
             panic!(
                 "{PYTHON_VARIABLE} is not set: run the email tests through scripts/with-aiosmtpd.sh \
@@ -63,10 +180,9 @@ impl SmtpServer {
         let maildir =
             std::env::temp_dir().join(format!("scantix-smtp-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&maildir);
-        let child = Command::new(&python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
+        let mut child = Command::new(&python);
+        let ca_pem = command(&mut child, &maildir, port);
+        let child = child
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -76,6 +192,7 @@ impl SmtpServer {
             port,
             maildir,
             python,
+            ca_pem,
         };
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -74,6 +74,7 @@ pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<Swe
         list_calls = report.sync.list_calls,
         drained = report.groups_drained,
         overdue = report.overdue_flagged,
+        digest_messages = report.digest_messages,
         failures = report.failures.len(),
         outcome = if report.failures.is_empty() {
             "swept"
@@ -135,7 +136,13 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let settings = SettingsCache::new(std::time::Duration::from_secs(300)).with_allowed_projects(
         scantix_wiring::allowed_projects_from_env().context("reading SCANTIX_ALLOWED_PROJECTS")?,
     );
-    Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
+    let sweeper = Sweeper::new(executor, syncer, clients).with_settings(settings);
+    Ok(
+        match scantix_wiring::digest_from_env().context("building the email digest")? {
+            Some(digest) => sweeper.with_digest(digest),
+            None => sweeper,
+        },
+    )
 }
 
 #[cfg(test)]

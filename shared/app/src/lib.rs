@@ -27,13 +27,17 @@
 //! - [`sync`]: backfill and reconciliation: GitHub's alert listings through the same executor.
 //! - [`sweep`]: the scheduled pass: sync every covered repository, drain queued work, flag overdue
 //!   tickets.
+//! - [`digest`]: the daily digest the sweeper sends (email in digest mode), once per day.
 //! - [`backfill`]: what an installation event covered, synced at once within a deadline.
 //! - [`repo_settings`]: a repository's effective settings (config file, org defaults, policy,
 //!   CODEOWNERS), cached; [`repo_config`]: `.github/scantix.yml` → those settings.
+//! - [`tracker_routes`]: the deployment's trackers as one, each ticket filed where its
+//!   repository's `routes` send it and kept there.
 //! - [`logging`]: JSON log lines with the spans' fields (delivery, repository, group, outcome).
 
 pub mod analysis;
 pub mod backfill;
+pub mod digest;
 pub mod execute;
 pub mod ingest;
 pub mod logging;
@@ -41,5 +45,6 @@ pub mod repo_config;
 pub mod repo_settings;
 pub mod sweep;
 pub mod sync;
+pub mod tracker_routes;
 pub mod uploads;
 pub mod worker;

@@ -23,6 +23,7 @@ use scantix_core::sla::SlaPolicy;
 use scantix_core::ticket::destination::TicketDestination;
 use scantix_core::ticket::destination::TrackerSite;
 use scantix_core::ticket::destination::{JiraSettings, Priorities, TrackerKind};
+use scantix_core::ticket::routing::{Route, RouteTo};
 use scantix_policy::{Policy, PolicyError};
 use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,10 @@ pub struct RepoConfig {
     /// CODEOWNERS owner (`@org/team`, `@user`, email) → tracker user id.
     pub owners: Option<BTreeMap<String, String>>,
     pub default_assignee: Option<String>,
+    /// Which of the deployment's trackers tickets go to, by kind and severity, and which are
+    /// told too: the first entry with `tracker` that matches a new group files its ticket; every
+    /// matching entry with `also` adds a copy. A group keeps the tracker it was filed in.
+    pub routes: Option<Vec<RouteEntry>>,
     /// The triage policy's Rego source.
     pub policy: Option<String>,
     /// A path to the triage policy's Rego source in the same repository as this file.
@@ -172,6 +177,71 @@ impl ModeSetting {
     }
 }
 
+/// One entry of `routes`:
+///
+/// ```yaml
+/// routes:
+///   - kinds: [secret-scanning]
+///     tracker: servicenow
+///   - kinds: [code-scanning]
+///     tracker: jira
+///   - min-severity: high
+///     also: email
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RouteEntry {
+    /// The kinds it applies to; none given: every kind.
+    #[serde(default)]
+    pub kinds: Vec<RouteKind>,
+    /// The least severity it applies to (`high`: high and critical); none given: every severity.
+    #[serde(default)]
+    pub min_severity: Option<scantix_core::finding::Severity>,
+    /// The tracker the ticket is filed in.
+    #[serde(default)]
+    pub tracker: Option<TrackerKind>,
+    /// A tracker told too (a copy of the new ticket, for email a message).
+    #[serde(default)]
+    pub also: Option<TrackerKind>,
+}
+
+/// A kind a `routes` entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteKind {
+    CodeScanning,
+    Dependabot,
+    SecretScanning,
+    Sarif,
+}
+
+impl RouteEntry {
+    /// The engine's form of it; `None` for an entry `validate` refuses (neither or both targets).
+    fn route(&self) -> Option<Route> {
+        use scantix_core::finding::AlertKind;
+        let to = match (self.tracker, self.also) {
+            (Some(tracker), None) => RouteTo::Tracker(tracker),
+            (None, Some(also)) => RouteTo::Also(also),
+            _ => return None,
+        };
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|kind| match kind {
+                RouteKind::CodeScanning => AlertKind::CodeScanning,
+                RouteKind::Dependabot => AlertKind::Dependabot,
+                RouteKind::SecretScanning => AlertKind::SecretScanning,
+                RouteKind::Sarif => AlertKind::Sarif,
+            })
+            .collect();
+        Some(Route {
+            kinds,
+            min_severity: self.min_severity,
+            to,
+        })
+    }
+}
+
 /// The `tracker` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -242,6 +312,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "budget",
     "owners",
     "default-assignee",
+    "routes",
     "policy",
     "policy-file",
 ];
@@ -490,6 +561,7 @@ pub fn resolve(repo: Option<RepoConfig>, org: Option<RepoConfig>) -> RepoConfig 
         budget: repo.budget.or(org.budget),
         owners: repo.owners.or(org.owners),
         default_assignee: repo.default_assignee.or(org.default_assignee),
+        routes: repo.routes.or(org.routes),
         policy,
         policy_file,
         policy_from_org,
@@ -524,6 +596,9 @@ impl RepoConfig {
         }
         if let Some(budget) = &self.budget {
             config.budget = budget.clone();
+        }
+        if let Some(routes) = &self.routes {
+            config.routes = routes.iter().filter_map(RouteEntry::route).collect();
         }
         config
     }
@@ -706,6 +781,27 @@ fn validate(config: &RepoConfig, yaml: &str) -> Result<(), ConfigError> {
             format!("a budget is at most {MAX_BUDGET} open tickets"),
             "lower `per-repository` or `per-owner`, or leave it out for no budget",
         ));
+    }
+    for (index, entry) in config.routes.iter().flatten().enumerate() {
+        let number = index + 1;
+        match (entry.tracker, entry.also) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(at_key(
+                    "routes",
+                    format!("`routes` entry {number} needs exactly one of `tracker` and `also`"),
+                    "give `tracker: <kind>` to file the ticket there, or `also: <kind>` to have \
+                     that tracker told too (as two entries if you want both)",
+                ));
+            }
+            (None, Some(TrackerKind::Draft)) => {
+                return Err(at_key(
+                    "routes",
+                    format!("`routes` entry {number} has `also: draft`, which tells nobody"),
+                    "name a tracker with `also` (email, jira, github-issues, linear, servicenow)",
+                ));
+            }
+            _ => {}
+        }
     }
     if let Some(source) = &config.policy
         && let Err(e) = Policy::from_rego(source)
@@ -945,6 +1041,7 @@ mod tests {
             }
         );
         assert_eq!(config.budget, Some(budget));
+        assert_eq!(config.routes, Some(vec![]));
         assert_eq!(
             config.owners().get("@acme/payments").map(String::as_str),
             Some("5b10ac8d82e05b22cc7d4ef5")
@@ -1161,6 +1258,60 @@ mod tests {
         let error = parse("# Jira please\ntracker:\n  kind: jira\n").unwrap_err();
         assert_eq!(error.line, Some(2));
         assert!(error.fix.contains("base-url"), "{error}");
+    }
+
+    #[test]
+    fn routes_send_kinds_and_severities_to_the_deployments_trackers() {
+        use scantix_core::finding::{AlertKind, Severity};
+        let yaml = "routes:\n  - kinds: [secret-scanning]\n    tracker: servicenow\n  \
+                    - kinds: [code-scanning]\n    tracker: jira\n  - min-severity: high\n    \
+                    also: email\n";
+        let engine = parse(yaml).unwrap().engine_config();
+        assert_eq!(engine.routes.len(), 3);
+        let secret = engine.destination_for(AlertKind::SecretScanning, Severity::High);
+        assert_eq!(
+            (secret.tracker, secret.copies),
+            (Some(TrackerKind::ServiceNow), vec![TrackerKind::Email])
+        );
+        let code = engine.destination_for(AlertKind::CodeScanning, Severity::Low);
+        assert_eq!(
+            (code.tracker, code.copies),
+            (Some(TrackerKind::Jira), vec![])
+        );
+        // The org's routes apply where the repository sets none.
+        let org = parse(yaml).unwrap();
+        let repo = parse("verify-closure: false\n").unwrap();
+        assert_eq!(
+            resolve(Some(repo), Some(org)).engine_config().routes.len(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_route_says_what_is_wrong_with_it() {
+        // An unknown key in an entry: serde's message with the line.
+        let error =
+            parse("routes:\n  - kind: [secret-scanning]\n    tracker: servicenow\n").unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(error.message.contains("unknown field `kind`"), "{error}");
+        // An unknown tracker or kind names the ones there are.
+        let error = parse("routes:\n  - tracker: servicenoww\n").unwrap_err();
+        assert!(error.message.contains("servicenow"), "{error}");
+        let error = parse("routes:\n  - kinds: [secrets]\n    tracker: jira\n").unwrap_err();
+        assert!(error.message.contains("secret-scanning"), "{error}");
+        // Neither or both targets, and a copy to nobody, name the key and the fix.
+        for yaml in [
+            "routes:\n  - kinds: [dependabot]\n",
+            "routes:\n  - tracker: jira\n    also: email\n",
+        ] {
+            let error = parse(yaml).unwrap_err();
+            assert_eq!(error.line, Some(1), "{error}");
+            assert!(error.message.contains("exactly one of"), "{error}");
+            assert!(error.fix.contains("also: <kind>"), "{error}");
+        }
+        let error = parse("# x\nroutes:\n  - also: draft\n").unwrap_err();
+        assert_eq!(error.line, Some(2));
+        assert!(error.message.contains("tells nobody"), "{error}");
     }
 
     #[test]

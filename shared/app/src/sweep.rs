@@ -1,10 +1,12 @@
 //! The sweeper's pass: for every active installation, sync each covered repository (backfill what
 //! was never read, reconcile what changed since the last complete read), then finish tracker work
-//! left queued by events whose worker died, and flag tickets past their due date.
+//! left queued by events whose worker died, flag tickets past their due date, and send the daily
+//! digest when the deployment has one.
 //!
 //! One failing repository or installation does not stop the pass: it is reported and retried on
 //! the next one, from the progress it saved.
 
+use crate::digest::{DailyDigest, send_daily_digest};
 use crate::execute::Executor;
 use crate::repo_settings::SettingsCache;
 use crate::sync::{Rules, SyncReport, Syncer};
@@ -24,6 +26,8 @@ pub struct SweepReport {
     pub groups_drained: u32,
     /// Tickets newly flagged overdue.
     pub overdue_flagged: u32,
+    /// Messages of the daily digest sent by this sweep (the first sweep of each day sends it).
+    pub digest_messages: u32,
     /// One line per repository or group that failed; retried next time.
     pub failures: Vec<String>,
 }
@@ -35,6 +39,8 @@ pub struct Sweeper {
     clients: Arc<dyn GitHubClients>,
     /// Each repository's own settings, as the webhook path reads them; `None`: the syncer's.
     settings: Option<SettingsCache>,
+    /// Sends the daily digest, when the deployment has one.
+    digest: Option<Arc<dyn DailyDigest>>,
 }
 
 impl Sweeper {
@@ -48,7 +54,14 @@ impl Sweeper {
             syncer,
             clients,
             settings: None,
+            digest: None,
         }
+    }
+
+    /// Sends the daily digest (`crate::digest`) on the first sweep of each day.
+    pub fn with_digest(mut self, digest: Arc<dyn DailyDigest>) -> Sweeper {
+        self.digest = Some(digest);
+        self
     }
 
     /// Judges listed alerts by each repository's settings (config file, org defaults, policy,
@@ -128,6 +141,13 @@ impl Sweeper {
             report.failures.push(format!("overdue: {e}"));
             0
         });
+        // After the overdue flags, so that yesterday's are in it.
+        if let Some(digest) = &self.digest {
+            match send_daily_digest(store.as_ref(), digest.as_ref(), now).await {
+                Ok(sent) => report.digest_messages = sent.unwrap_or(0) as u32,
+                Err(e) => report.failures.push(format!("digest: {e}")),
+            }
+        }
         Ok(report)
     }
 }

@@ -103,6 +103,26 @@ pub struct Config {
     /// How many open tickets scantix keeps per repository and per owner (`budget`); none by
     /// default.
     pub budget: TicketBudget,
+    /// Which of the deployment's trackers a new group's ticket is filed in, by kind and severity
+    /// (the settings' `routes`); empty: the deployment's own tracker for every ticket.
+    pub routes: Vec<crate::ticket::routing::Route>,
+}
+
+impl Config {
+    /// Where the ticket of a new group of `kind` at `severity` is filed: this repository's
+    /// destination, with the tracker and the copies its routes choose.
+    pub fn destination_for(
+        &self,
+        kind: crate::finding::AlertKind,
+        severity: crate::finding::Severity,
+    ) -> crate::ticket::destination::TicketDestination {
+        let routed = crate::ticket::routing::route(&self.routes, kind, severity);
+        crate::ticket::destination::TicketDestination {
+            tracker: routed.tracker,
+            copies: routed.copies,
+            ..self.destination.clone()
+        }
+    }
 }
 
 /// The ticket budget (`budget: { per-repository: N, per-owner: M }`): at most N open tickets per
@@ -199,6 +219,7 @@ impl Default for Config {
             destination: crate::ticket::destination::TicketDestination::default(),
             drafts: DraftMode::default(),
             budget: TicketBudget::default(),
+            routes: Vec::new(),
         }
     }
 }

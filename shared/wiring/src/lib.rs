@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `SCANTIX_TABLE` | the DynamoDB table |
 //! | `SCANTIX_TRACKER` | `draft` (default), `jira`, `github` (GitHub Issues, as the GitHub App), `linear`, `servicenow` or `email` |
+//! | `SCANTIX_ROUTE_TRACKERS` | optional, comma-separated, same names: the deployment's other trackers, which repositories' `routes` (`.github/scantix.yml`) may send tickets to; each is configured by its own variables below |
 //! | `SCANTIX_GITHUB_ISSUES_REPO` | with `github`: one `owner/name` for every ticket; without it each ticket goes to its alerts' repository |
 //! | `JIRA_URL`, `JIRA_PROJECT`, `JIRA_FLAVOR` | the Jira site, project key, `cloud` (default) or `data-center` |
 //! | `JIRA_EMAIL` + `JIRA_API_TOKEN` (Cloud) or `JIRA_TOKEN` (Data Center) | Jira credentials |
@@ -16,7 +17,8 @@
 //! | `SERVICENOW_USER` + `SERVICENOW_PASSWORD` (Basic), or `SERVICENOW_CLIENT_ID` + `SERVICENOW_CLIENT_SECRET` (OAuth client credentials; `SERVICENOW_USER` then names the OAuth application's user) | ServiceNow credentials |
 //! | `SERVICENOW_SETTINGS` | optional JSON of the full `servicenow` settings (fields, urgency/impact, states, resolve fields, …) |
 //! | `SCANTIX_EMAIL_FROM`, `SCANTIX_EMAIL_TO` | with `email`: the sender and the comma-separated recipients of every repository's messages |
-//! | `SCANTIX_EMAIL_SETTINGS` | optional JSON of the full `email` settings (per-repository lists, events, owners) |
+//! | `SCANTIX_EMAIL_SETTINGS` | optional JSON of the full `email` settings (per-repository lists, events, owners, `digest`: a daily digest the sweeper sends instead of a message per event) |
+//! | `SMTP_CA_CERTIFICATE_FILE` | optional: a PEM certificate authority the SMTP server's certificate may chain to besides the public ones (a relay with a private CA) |
 //! | `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER` + `SMTP_PASSWORD` | with `email`: the SMTP server (`starttls` by default, `tls`, or `none` for a server on this machine) and its account |
 //! | `SERVICENOW_WEBHOOK_SECRET` | the servicenow-webhook function: the business rule's shared secret |
 //! | `GITHUB_APP_ID`, `GITHUB_APP_PRIVATE_KEY` | the GitHub App (PEM, PKCS#1 or PKCS#8); without them no GitHub calls are made |
@@ -56,16 +58,21 @@ pub mod siem;
 pub mod upload;
 pub mod worker;
 
+use scantix_app::digest::{DailyDigest, DigestError};
 use scantix_app::execute::{ExecutorSettings, UnknownInstallations};
+use scantix_app::tracker_routes::TrackerRoutes;
+use scantix_core::chrono::NaiveDate;
 use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_core::ports::github_clients::GitHubClients;
 use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
+use scantix_core::records::AuditEntry;
 use scantix_core::secret::Secret;
 use scantix_core::ticket::destination::ProjectAllowList;
 use scantix_dynamodb::DynamoStore;
-use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
+use scantix_email::message::{DigestLine, Thread};
+use scantix_email::{EmailEvent, EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
 use scantix_github::clients::AppClients;
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth, RepoName};
@@ -273,9 +280,88 @@ pub(crate) async fn aws_config() -> &'static aws_config::SdkConfig {
         .await
 }
 
-/// The tracker named by `SCANTIX_TRACKER`.
+/// The deployment's trackers: the one `SCANTIX_TRACKER` names, and, when
+/// `SCANTIX_ROUTE_TRACKERS` names others (comma-separated, same spellings), all of them as one
+/// (`scantix_app::tracker_routes`), so that repositories' `routes` can send tickets to them.
 pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
-    match optional("SCANTIX_TRACKER").as_deref().unwrap_or("draft") {
+    let own = tracker_named(
+        optional("SCANTIX_TRACKER").as_deref().unwrap_or("draft"),
+        "SCANTIX_TRACKER",
+    )?;
+    let others = optional("SCANTIX_ROUTE_TRACKERS").unwrap_or_default();
+    let others: Vec<&str> = others
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty() && *name != own.name())
+        .collect();
+    if others.is_empty() {
+        return Ok(own);
+    }
+    let others = others
+        .into_iter()
+        .map(|name| tracker_named(name, "SCANTIX_ROUTE_TRACKERS"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Arc::new(TrackerRoutes::new(own, others)))
+}
+
+/// The daily digest sender, when the deployment mails (`SCANTIX_TRACKER` or
+/// `SCANTIX_ROUTE_TRACKERS` names `email`) and its email settings ask for a digest.
+pub fn digest_from_env() -> Result<Option<Arc<dyn DailyDigest>>, WiringError> {
+    let own = optional("SCANTIX_TRACKER").unwrap_or_default();
+    let others = optional("SCANTIX_ROUTE_TRACKERS").unwrap_or_default();
+    let mails = std::iter::once(own.as_str())
+        .chain(others.split(','))
+        .any(|name| name.trim() == "email");
+    if !mails {
+        return Ok(None);
+    }
+    let (settings, smtp, auth) = email_from_env()?;
+    if !settings.digest {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(EmailDigest(EmailTracker::new(
+        settings, smtp, auth,
+    )?))))
+}
+
+/// The email tracker as the sweeper's digest sender: the day's audit entries about email threads
+/// become the digest's lines.
+pub struct EmailDigest(pub EmailTracker);
+
+#[async_trait::async_trait]
+impl DailyDigest for EmailDigest {
+    async fn send(&self, day: NaiveDate, changes: &[AuditEntry]) -> Result<usize, DigestError> {
+        let lines: Vec<DigestLine> = changes
+            .iter()
+            .filter_map(|entry| {
+                let event = match entry.action.as_str() {
+                    "ticket.created" => EmailEvent::Created,
+                    "ticket.reopened" => EmailEvent::Reopened,
+                    "ticket.stale" => EmailEvent::Stale,
+                    "ticket.overdue" => EmailEvent::Overdue,
+                    "ticket.resolved" | "ticket.closed" => EmailEvent::Resolved,
+                    _ => return None,
+                };
+                // Only email threads: other trackers' keys are no thread's.
+                let thread = Thread::parse(entry.ticket.as_deref()?).ok()?;
+                Some(DigestLine {
+                    at: entry.at,
+                    event,
+                    thread,
+                    what: entry.reason.clone(),
+                })
+            })
+            .collect();
+        self.0
+            .send_digest(day, &lines)
+            .await
+            .map_err(|e| DigestError::Send(e.to_string()))
+    }
+}
+
+/// One tracker by its name in `var`, built from its settings variables.
+fn tracker_named(name: &str, var: &'static str) -> Result<Arc<dyn Tracker>, WiringError> {
+    match name {
         "draft" => Ok(Arc::new(DraftTracker::new())),
         "jira" => {
             let (settings, auth) = jira_from_env()?;
@@ -295,7 +381,7 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
             Ok(Arc::new(EmailTracker::new(settings, smtp, auth)?))
         }
         other => Err(WiringError::Invalid {
-            var: "SCANTIX_TRACKER",
+            var,
             why: format!("`{other}`: expected draft, jira, github, linear, servicenow or email"),
         }),
     }
@@ -458,6 +544,14 @@ pub fn email_from_env() -> Result<(EmailSettings, SmtpSettings, Option<SmtpAuth>
         port,
         security,
         timeout_secs: 15,
+        ca_certificate: optional("SMTP_CA_CERTIFICATE_FILE")
+            .map(|path| {
+                std::fs::read_to_string(&path).map_err(|e| WiringError::Invalid {
+                    var: "SMTP_CA_CERTIFICATE_FILE",
+                    why: format!("`{path}`: {e}"),
+                })
+            })
+            .transpose()?,
     };
     let auth = match optional("SMTP_USER") {
         Some(user) => Some(SmtpAuth {

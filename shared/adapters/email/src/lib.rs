@@ -11,6 +11,10 @@
 //! clients and archives show one message per id), never a second thread. An event is one message
 //! per (group, event, day) for moves, and per comment id for notes.
 //!
+//! With `digest` set, no event sends a message of its own: the sweeper sends, once a day, one
+//! message per recipient list with the previous day's events (`EmailTracker::send_digest`, from
+//! the audit log), and the threads are never begun.
+//!
 //! Nothing comes back: no webhook, so no echoes; `own_accounts` is nobody. Refreshes (a finding
 //! joined) send nothing: the thread is not a ticket to keep current.
 //!
@@ -108,8 +112,48 @@ impl EmailTracker {
         })
     }
 
+    /// Whether `event` sends a message now: never in digest mode, where the sweeper's daily
+    /// digest reports it instead.
     fn wants(&self, event: EmailEvent) -> bool {
-        self.settings.events.contains(&event)
+        !self.settings.digest && self.settings.events.contains(&event)
+    }
+
+    /// Whether the settings ask for a daily digest instead of a message per event.
+    pub fn is_digest(&self) -> bool {
+        self.settings.digest
+    }
+
+    /// Sends `day`'s digest of `lines` (the events `events` chooses; others are left out): one
+    /// message per recipient list, each line to the recipients of its thread. Returns how many
+    /// messages went out (none when no line is wanted). Sending a day again sends the same
+    /// messages under the same ids.
+    pub async fn send_digest(
+        &self,
+        day: chrono::NaiveDate,
+        lines: &[message::DigestLine],
+    ) -> Result<usize, TrackerError> {
+        let mut lists: Vec<(Vec<String>, Vec<&message::DigestLine>)> = Vec::new();
+        for line in lines {
+            if !self.settings.events.contains(&line.event) {
+                continue;
+            }
+            let mut to = line.thread.recipients(&self.settings);
+            to.sort();
+            if to.is_empty() {
+                continue;
+            }
+            match lists.iter_mut().find(|(list, _)| *list == to) {
+                Some((_, members)) => members.push(line),
+                None => lists.push((to, vec![line])),
+            }
+        }
+        let mut sent = 0;
+        for (to, members) in lists {
+            let mail = message::digest(day, to, &members, &self.settings, &self.domain);
+            self.send(mail).await?;
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     async fn send(&self, mail: Mail) -> Result<(), TrackerError> {

@@ -8,6 +8,7 @@ use crate::settings::{EmailEvent, EmailSettings};
 use scantix_core::identity::GroupKey;
 use scantix_core::ticket::TicketContent;
 use scantix_core::ticket::plain;
+use std::fmt::Write;
 
 /// The largest text part: a whole ticket with its findings fits easily.
 pub const TEXT_LIMIT: usize = 60_000;
@@ -188,6 +189,75 @@ pub fn later(
         subject: format!("{} {what}: {about}", plain::line(&settings.subject_prefix)),
         html: html(&intro, &body),
         text: format!("{intro}\n\n{body}\n"),
+    }
+}
+
+/// One line of a daily digest: an event of a thread, at a time, with what scantix recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestLine {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub event: EmailEvent,
+    pub thread: Thread,
+    /// Why, as the audit log says it (scantix's words, which may quote alert text).
+    pub what: String,
+}
+
+/// The digest of `day` for the recipients `to`: one message, its id made from the day and the
+/// recipients (so a digest sent again after a lost answer is the same message), not in a thread.
+pub fn digest(
+    day: chrono::NaiveDate,
+    to: Vec<String>,
+    lines: &[&DigestLine],
+    settings: &EmailSettings,
+    domain: &str,
+) -> Mail {
+    let mut text = String::new();
+    for line in lines {
+        let what = match line.event {
+            EmailEvent::Created => "opened",
+            EmailEvent::Reopened => "reopened",
+            EmailEvent::Stale => "every finding gone, please confirm and close",
+            EmailEvent::Overdue => "overdue",
+            EmailEvent::Resolved => "closed",
+            EmailEvent::Comment => "note",
+        };
+        let _ = writeln!(
+            text,
+            "- {} ({}): {what} at {} UTC. {}",
+            plain::line(&line.thread.repository),
+            line.thread.label,
+            line.at.format("%H:%M"),
+            plain::cap(&plain::line(&line.what), 300),
+        );
+    }
+    let text = plain::cap(&text, TEXT_LIMIT);
+    let intro = format!(
+        "scantix: {} ticket event{} on {day}.",
+        lines.len(),
+        if lines.len() == 1 { "" } else { "s" }
+    );
+    // The recipients, folded into the id: a stable, short digest of the sorted list.
+    let mut sorted = to.clone();
+    sorted.sort();
+    let folded = sorted
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, address| {
+            address.bytes().chain([b',']).fold(hash, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        });
+    Mail {
+        message_id: format!("<digest.{}.{folded:016x}@{domain}>", day.format("%Y%m%d")),
+        replies_to: None,
+        to,
+        subject: format!(
+            "{} Daily digest for {day}: {} event{}",
+            plain::line(&settings.subject_prefix),
+            lines.len(),
+            if lines.len() == 1 { "" } else { "s" }
+        ),
+        html: html(&intro, &text),
+        text: format!("{intro}\n\n{text}"),
     }
 }
 

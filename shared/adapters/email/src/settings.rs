@@ -49,6 +49,10 @@ pub struct EmailSettings {
     /// The domain of the `Message-ID`s (`<…@domain>`); unset: the sender's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id_domain: Option<String>,
+    /// A daily digest instead of one message per event: the sweeper sends, once a day, one
+    /// message per recipient list with the previous day's events (those `events` chooses).
+    #[serde(default)]
+    pub digest: bool,
 }
 
 impl EmailSettings {
@@ -61,6 +65,7 @@ impl EmailSettings {
             events: default_events(),
             subject_prefix: default_subject_prefix(),
             message_id_domain: None,
+            digest: false,
         }
     }
 }
@@ -95,6 +100,10 @@ pub struct SmtpSettings {
     pub security: Security,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
+    /// A certificate authority (PEM) the server's certificate may chain to besides the public
+    /// ones: a relay with a private CA. With `starttls` or `tls` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<String>,
 }
 
 fn default_timeout_secs() -> u64 {

@@ -8,6 +8,7 @@ use crate::message::Mail;
 use crate::settings::{Security, SmtpAuth, SmtpSettings};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use scantix_core::ports::tracker::TrackerError;
 use std::time::Duration;
@@ -51,6 +52,35 @@ impl Smtp {
         }
         .map_err(|e| misconfigured("smtp.host", format!("`{host}`: {e}")))?;
         let mut builder = builder.timeout(Some(Duration::from_secs(settings.timeout_secs.max(1))));
+        if let Some(pem) = &settings.ca_certificate {
+            // lettre's parser reads text without a certificate as an empty list, not an error.
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(misconfigured(
+                    "smtp.ca-certificate",
+                    "no `-----BEGIN CERTIFICATE-----` block: give the authority's PEM".into(),
+                ));
+            }
+            let refused = |e: lettre::transport::smtp::Error| {
+                misconfigured(
+                    "smtp.ca-certificate",
+                    format!("not a usable PEM certificate: {e}"),
+                )
+            };
+            let parameters = TlsParameters::builder(host.to_owned())
+                .add_root_certificate(Certificate::from_pem(pem.as_bytes()).map_err(refused)?)
+                .build()
+                .map_err(refused)?;
+            builder = builder.tls(match settings.security {
+                Security::Starttls => Tls::Required(parameters),
+                Security::Tls => Tls::Wrapper(parameters),
+                Security::None => {
+                    return Err(misconfigured(
+                        "smtp.ca-certificate",
+                        "a certificate is for `starttls` or `tls`, not `none`".into(),
+                    ));
+                }
+            });
+        }
         if let Some(port) = settings.port {
             builder = builder.port(port);
         }

@@ -371,6 +371,7 @@ mod tests {
             }),
             labels: vec!["team-appsec".into()],
             components: Vec::new(),
+            ..TicketDestination::default()
         };
         let body = fields(&settings)
             .create_body(&content, &Screen::Unknown)

@@ -110,7 +110,7 @@ impl JiraTracker {
                 ),
             ));
         }
-        let base_url = parse_base_url(&settings.base_url)
+        let base_url = scantix_http::base_url::parse_base_url(&settings.base_url, "Jira")
             .map_err(|message| misconfigured("jira.base-url", message))?;
         if settings.project.trim().is_empty() {
             return Err(misconfigured(
@@ -729,31 +729,6 @@ fn screen_ids(screen: &Screen) -> Vec<&str> {
         Screen::Known(fields) => fields.keys().map(String::as_str).collect(),
         Screen::Unknown => Vec::new(),
     }
-}
-
-/// The base URL without a trailing slash. Credentials travel with every request, so plain http
-/// is only accepted for a Jira on this machine (tests, a local proxy).
-fn parse_base_url(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
-    let local = matches!(
-        url.host_str(),
-        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-    );
-    match url.scheme() {
-        "https" => {}
-        "http" if local => {}
-        other => {
-            return Err(format!(
-                "`{raw}` uses {other}: Jira must be reached over https (credentials are sent with every call)"
-            ));
-        }
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!(
-            "`{raw}` must be the plain address of Jira (no query, fragment or user)"
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 #[async_trait]

@@ -56,7 +56,7 @@ pub const ATTACH: &str = "mutation ScantixAttach($input: AttachmentCreateInput!)
 
 pub const READ: &str = "query ScantixIssue($id: String!) {
   issue(id: $id) {
-    id identifier title description priority dueDate
+    id identifier title description priority dueDate trashed
     state { id type }
     labels(first: 100) { nodes { id name } }
   }
@@ -66,8 +66,10 @@ pub const UPDATE: &str = "mutation ScantixIssueUpdate($id: String!, $input: Issu
   issueUpdate(id: $id, input: $input) { success }
 }";
 
-pub const COMMENT_FIND: &str = "query ScantixCommentFind($id: ID) {
+/// A comment by its id, and whether its issue is in the trash (no ticket any more), in one call.
+pub const COMMENT_FIND: &str = "query ScantixCommentFind($id: ID, $issue: String!) {
   comments(filter: { id: { eq: $id } }) { nodes { id } }
+  issue(id: $issue) { trashed }
 }";
 
 pub const COMMENT: &str = "mutation ScantixComment($input: CommentCreateInput!) {

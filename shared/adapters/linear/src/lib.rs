@@ -116,6 +116,9 @@ struct IssueRead {
     due_date: Option<String>,
     state: StateRead,
     labels: Nodes<LabelRead>,
+    /// Deleted by a person: in the trash, which Linear still answers for (30 days).
+    #[serde(default)]
+    trashed: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -592,6 +595,10 @@ impl LinearTracker {
                 Replay::Safe,
             )
             .await?;
+        // A trashed issue is no ticket (as `find_by_link` sees it): the group gets a new one.
+        if answer.issue.trashed == Some(true) {
+            return Err(LinearError::NotFound("Issue".into()));
+        }
         Ok(answer.issue)
     }
 
@@ -656,6 +663,12 @@ impl LinearTracker {
         #[derive(Deserialize)]
         struct Answer {
             comments: Nodes<Value>,
+            issue: Trashed,
+        }
+        #[derive(Deserialize)]
+        struct Trashed {
+            #[serde(default)]
+            trashed: Option<bool>,
         }
         let find = || async {
             let answer: Answer = self
@@ -663,10 +676,14 @@ impl LinearTracker {
                 .run(
                     "ScantixCommentFind",
                     graphql::COMMENT_FIND,
-                    json!({ "id": id }),
+                    json!({ "id": id, "issue": key }),
                     Replay::Safe,
                 )
                 .await?;
+            // No comment on a trashed issue: it is no ticket any more (see `read`).
+            if answer.issue.trashed == Some(true) {
+                return Err(LinearError::NotFound("Issue".into()));
+            }
             Ok::<bool, LinearError>(!answer.comments.nodes.is_empty())
         };
         if find().await? {

@@ -76,7 +76,7 @@ impl ServiceNowTracker {
             setting: setting.into(),
             message,
         };
-        let base_url = parse_base_url(&settings.base_url)
+        let base_url = scantix_http::base_url::parse_base_url(&settings.base_url, "ServiceNow")
             .map_err(|message| misconfigured("servicenow.base-url", message))?;
         if !is_field_name(&settings.table) {
             return Err(misconfigured(
@@ -335,31 +335,6 @@ impl ServiceNowTracker {
         tracing::info!(record = %sys_id, number = %current.number, state = %value, "servicenow record moved");
         Ok(())
     }
-}
-
-/// The base URL without a trailing slash. Credentials travel with every request, so plain http is
-/// only accepted for an instance on this machine (tests, a local proxy).
-fn parse_base_url(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw.trim()).map_err(|e| format!("`{raw}` is not a URL: {e}"))?;
-    let local = matches!(
-        url.host_str(),
-        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-    );
-    match url.scheme() {
-        "https" => {}
-        "http" if local => {}
-        other => {
-            return Err(format!(
-                "`{raw}` uses {other}: ServiceNow must be reached over https (credentials are sent with every call)"
-            ));
-        }
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
-        return Err(format!(
-            "`{raw}` must be the plain address of the instance (no query, fragment or user)"
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// A table or field name as ServiceNow makes them: lowercase letters, digits and `_` (custom ones

@@ -284,7 +284,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         if is_open && (verdict.draft || config.drafts.drafts(finding.kind, severity)) {
             // Prepared, not created: the draft is the group's until a person pushes it (then the
             // outbox creates it) or discards it. Later findings update the draft, not a tracker.
-            group.destination = config.destination.clone();
+            group.destination = config.destination_for(finding.kind, severity);
             group.ticket = Some(TicketRef::draft(&key));
             group.ticket_state = TicketState::Draft;
             group.discarded_at = None;
@@ -307,7 +307,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
             });
         } else if is_open {
             // Where the ticket goes is decided with the request and kept with it.
-            group.destination = config.destination.clone();
+            group.destination = config.destination_for(finding.kind, severity);
             group.discarded_at = None;
             group.push_op(OutboxOp::Create);
             audit(

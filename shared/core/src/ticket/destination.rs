@@ -234,6 +234,13 @@ pub struct TicketDestination {
     /// Components (by name), replacing the deployment's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub components: Vec<String>,
+    /// Which of the deployment's trackers the ticket is filed in (the repository's `routes`);
+    /// `None`: the deployment's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracker: Option<TrackerKind>,
+    /// Trackers told too when the ticket is created (a `routes` entry with `also`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub copies: Vec<TrackerKind>,
 }
 
 impl TicketDestination {

@@ -1,7 +1,8 @@
 //! What a ticket says: `anatomy` builds the tracker-neutral content of a group's ticket, and each
 //! tracker renders it in its own markup (`markdown` and `plain` here; Jira's ADF and wiki markup
 //! beside their adapters). All alert text is attacker-controlled: renderers make it inert.
-//! `destination` says where a ticket is filed, `github_issue` and `servicenow` how tickets in
+//! `destination` says where a ticket is filed (`routing`: in which of the deployment's trackers),
+//! `github_issue` and `servicenow` how tickets in
 //! GitHub Issues and ServiceNow are named, and `listing` how a group's ticket reads now (drafts
 //! are read so); `overflow` what a ticket budget's overflow ticket lists.
 
@@ -12,6 +13,7 @@ pub mod listing;
 pub mod markdown;
 pub mod overflow;
 pub mod plain;
+pub mod routing;
 pub mod servicenow;
 
 use crate::finding::{AlertState, Severity};

@@ -756,6 +756,72 @@ fn a_ticket_is_filed_where_the_config_said_when_it_was_requested_and_stays_there
     assert_eq!(world.group(&second.group_key).destination, appsec);
 }
 
+#[test]
+fn a_ticket_is_filed_in_the_routed_tracker_and_keeps_it_when_the_routes_change() {
+    use crate::ticket::destination::TrackerKind;
+    use crate::ticket::routing::{Route, RouteTo};
+    let routes = vec![
+        Route {
+            kinds: vec![AlertKind::CodeScanning],
+            min_severity: None,
+            to: RouteTo::Tracker(TrackerKind::ServiceNow),
+        },
+        Route {
+            kinds: vec![],
+            min_severity: Some(Severity::High),
+            to: RouteTo::Also(TrackerKind::Email),
+        },
+    ];
+    let mut world = World {
+        config: Config {
+            routes,
+            ..Config::default()
+        },
+        ..World::default()
+    };
+    let mut alert = code_alert(1, "js/xss", "a.js");
+    alert.severity = Severity::High;
+    let first = world.apply(&event(AlertChange::Opened, "created", alert), t(0));
+    assert_eq!(ops(&first), [OutboxOp::Create]);
+    let filed = world.group(&first.group_key).destination.clone();
+    assert_eq!(filed.tracker, Some(TrackerKind::ServiceNow));
+    assert_eq!(filed.copies, [TrackerKind::Email]);
+    world.sync();
+
+    // The routes change; the group's ticket stays in the tracker it was filed in.
+    world.config.routes = vec![Route {
+        kinds: vec![],
+        min_severity: None,
+        to: RouteTo::Tracker(TrackerKind::Jira),
+    }];
+    let second = world.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(2, "js/xss", "b.js"),
+        ),
+        t(1),
+    );
+    assert_eq!(second.group_key, first.group_key);
+    assert_eq!(
+        world.group(&second.group_key).destination.tracker,
+        Some(TrackerKind::ServiceNow)
+    );
+    // A new group follows the new routes.
+    let other = world.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(3, "js/sqli", "c.js"),
+        ),
+        t(2),
+    );
+    assert_eq!(
+        world.group(&other.group_key).destination.tracker,
+        Some(TrackerKind::Jira)
+    );
+}
+
 // ----- pull requests -----
 
 #[test]

@@ -1,0 +1,271 @@
+//! Routing through the executor: a repository's `.github/scantix.yml` sends secret scanning
+//! alerts to ServiceNow and has code scanning tickets copied there, while the deployment's own
+//! tracker is Jira; once filed, a group keeps its tracker when the routes change. Real GitHub
+//! deliveries through the GitHub webhook function's handler, the real Jira and ServiceNow adapters
+//! against their fakes (each checking every request against the vendor's API description), the
+//! deployment's trackers as `TrackerRoutes` as `scantix-wiring` builds them, and the settings file
+//! served by the fake GitHub, scantix acting as the test App.
+
+use github_webhook::handle as handle_github;
+use scantix_app::execute::Executor;
+use scantix_app::ingest::GithubIngest;
+use scantix_app::repo_settings::{SettingsCache, SettingsSource};
+use scantix_app::tracker_routes::TrackerRoutes;
+use scantix_core::config::Config;
+use scantix_core::finding::AlertKind;
+use scantix_core::ports::github_clients::GitHubClients;
+use scantix_core::ports::tracker::Tracker;
+use scantix_core::secret::Secret;
+use scantix_github::app_auth::{AppCredentials, InstallationTokens};
+use scantix_github::clients::AppClients;
+use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
+use scantix_servicenow::{ServiceNowAuth, ServiceNowSettings, ServiceNowTracker};
+use scantix_tests::fake_github::{APP_ID, FakeGitHub, INSTALLATION_ID, app_private_key_pkcs1};
+use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
+use scantix_tests::fake_servicenow::{self, FakeServiceNow};
+use scantix_tests::webhooks::{SECRET, delivery_request, octokit, varied};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The repository of octokit's examples.
+const OWNER: &str = "Codertocat";
+const NAME: &str = "Hello-World";
+
+const ROUTES: &str = "routes:
+  - kinds: [secret-scanning]
+    tracker: servicenow
+  - kinds: [code-scanning]
+    also: servicenow
+";
+
+struct World {
+    github: FakeGitHub,
+    jira: FakeJira,
+    servicenow: FakeServiceNow,
+    ingest: GithubIngest,
+}
+
+async fn world(settings: &str) -> World {
+    let github = FakeGitHub::start().await;
+    github.add_file(OWNER, NAME, ".github/scantix.yml", None, settings);
+    let credentials = AppCredentials::new(APP_ID, Secret::new(app_private_key_pkcs1()));
+    let tokens = Arc::new(InstallationTokens::new(&github.base_url(), &credentials).unwrap());
+
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    let own = JiraTracker::new(
+        JiraSettings {
+            request_timeout_secs: 2,
+            ..JiraSettings::new(jira.base_url(), jira::Flavor::Cloud, "SEC")
+        },
+        JiraAuth::Cloud {
+            email: CLOUD_EMAIL.into(),
+            api_token: Secret::new(CLOUD_API_TOKEN),
+        },
+    )
+    .unwrap()
+    .with_backoff_base(Duration::from_millis(5));
+    let servicenow = FakeServiceNow::start().await;
+    let other = ServiceNowTracker::new(
+        ServiceNowSettings::new(servicenow.base_url()),
+        ServiceNowAuth::Basic {
+            user: fake_servicenow::USER.into(),
+            password: Secret::new(fake_servicenow::PASSWORD),
+        },
+    )
+    .unwrap()
+    .with_backoff_base(Duration::from_millis(5));
+    let trackers: Arc<dyn Tracker> =
+        Arc::new(TrackerRoutes::new(Arc::new(own), vec![Arc::new(other)]));
+
+    let clients: Arc<dyn GitHubClients> = Arc::new(AppClients::new(tokens));
+    let store = Arc::new(scantix_core::memory::store::MemoryStore::new());
+    let executor = Arc::new(
+        Executor::new(store, trackers.clone(), Config::default())
+            .with_github_clients(clients.clone()),
+    );
+    // Read afresh for every delivery, so that a changed file applies at once.
+    let source = SettingsSource {
+        clients,
+        cache: SettingsCache::new(Duration::ZERO).for_tracker(trackers.site()),
+    };
+    let ingest = GithubIngest::new(Secret::new(SECRET), executor).with_settings(source);
+    World {
+        github,
+        jira,
+        servicenow,
+        ingest,
+    }
+}
+
+/// The real CodeQL `created` delivery as alert `number` (rule `java/sql-injection`: one group),
+/// on the default branch, from the test App's installation.
+fn code_alert(number: u64) -> Value {
+    let on_master = json!([{
+        "ref": "refs/heads/master",
+        "state": "open",
+        "location": { "path": "src/main/java/com/github/demo/service/BookService.java", "start_line": 84 }
+    }]);
+    let body = varied(
+        &octokit("code_scanning_alert/created.payload.json"),
+        &[
+            ("installation.id", json!(INSTALLATION_ID)),
+            ("alert.number", json!(number)),
+            ("alert.instances", on_master),
+            ("ref", json!("refs/heads/master")),
+        ],
+    );
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The real secret scanning `reopened` delivery, from the test App's installation.
+fn secret_alert() -> Value {
+    let body = varied(
+        &octokit("secret_scanning_alert/reopened.payload.json"),
+        &[("installation", json!({ "id": INSTALLATION_ID }))],
+    );
+    serde_json::from_slice(&body).unwrap()
+}
+
+impl World {
+    async fn deliver(&self, event: &str, delivery: &str, payload: &Value) -> Value {
+        let kind = match event {
+            "secret_scanning_alert" => AlertKind::SecretScanning,
+            _ => AlertKind::CodeScanning,
+        };
+        self.github
+            .add_alert(OWNER, NAME, kind, payload["alert"].clone());
+        let bytes = serde_json::to_vec(payload).unwrap();
+        let response = handle_github(
+            &self.ingest,
+            delivery_request(event, delivery, &bytes, None),
+        )
+        .await
+        .unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(status, 200, "{event}: {answer}");
+        answer
+    }
+
+    /// The groups ServiceNow's incidents are correlated with.
+    fn servicenow_groups(&self) -> Vec<String> {
+        self.servicenow
+            .incidents()
+            .iter()
+            .map(|i| i["correlation_id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+fn ticket_of(answer: &Value) -> (String, String) {
+    let ticket = &answer["outcome"]["ticket"];
+    (
+        ticket["tracker"].as_str().unwrap_or_default().to_owned(),
+        ticket["key"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn kinds_go_to_their_trackers_and_a_group_keeps_the_one_it_was_filed_in() {
+    let w = world(ROUTES).await;
+
+    // Code scanning: the deployment's own tracker, Jira, and a copy in ServiceNow.
+    let code = w
+        .deliver("code_scanning_alert", "gh-1", &code_alert(1))
+        .await;
+    assert_eq!(ticket_of(&code), ("jira".into(), "SEC-1".into()), "{code}");
+    assert_eq!(w.jira.issue_keys(), ["SEC-1"]);
+    let code_group = code["outcome"]["group"].as_str().unwrap().to_owned();
+    assert_eq!(
+        w.servicenow_groups(),
+        std::slice::from_ref(&code_group),
+        "the copy"
+    );
+
+    // Secret scanning: ServiceNow, and nothing in Jira.
+    let secret = w
+        .deliver("secret_scanning_alert", "gh-2", &secret_alert())
+        .await;
+    let (tracker, key) = ticket_of(&secret);
+    assert_eq!(tracker, "servicenow", "{secret}");
+    assert_eq!(w.servicenow.incidents().len(), 2);
+    // Its group key has spaces, so ServiceNow correlates it by its digest label.
+    let incident = w.servicenow.incident(&key).unwrap();
+    assert!(
+        incident["correlation_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("scantix-"),
+        "{incident:?}"
+    );
+    assert_eq!(w.jira.issue_keys(), ["SEC-1"]);
+
+    // The file now sends code scanning to ServiceNow. The group filed in Jira stays there: its
+    // next alert updates SEC-1, and ServiceNow gets nothing new.
+    w.github.add_file(
+        OWNER,
+        NAME,
+        ".github/scantix.yml",
+        None,
+        "routes:\n  - kinds: [code-scanning]\n    tracker: servicenow\n",
+    );
+    let joined = w
+        .deliver("code_scanning_alert", "gh-3", &code_alert(2))
+        .await;
+    assert_eq!(joined["outcome"]["group"], json!(code_group), "{joined}");
+    assert_eq!(ticket_of(&joined), ("jira".into(), "SEC-1".into()));
+    assert_eq!(w.jira.issue_keys(), ["SEC-1"]);
+    assert_eq!(w.servicenow.incidents().len(), 2);
+    assert!(
+        w.jira
+            .requests()
+            .iter()
+            .any(|r| r.method == "PUT" && r.path.ends_with("/issue/SEC-1")),
+        "the Jira ticket took the second alert"
+    );
+    w.jira.assert_no_violations();
+    w.servicenow.assert_no_violations();
+    w.github.assert_no_violations();
+}
+
+#[tokio::test]
+async fn without_routes_everything_goes_to_the_deployments_tracker() {
+    let w = world("verify-closure: true\n").await;
+    w.deliver("code_scanning_alert", "gh-1", &code_alert(1))
+        .await;
+    let secret = w
+        .deliver("secret_scanning_alert", "gh-2", &secret_alert())
+        .await;
+    assert_eq!(ticket_of(&secret).0, "jira", "{secret}");
+    assert_eq!(w.jira.issue_keys().len(), 2);
+    assert!(w.servicenow.incidents().is_empty());
+    assert!(
+        w.servicenow.requests().is_empty(),
+        "ServiceNow is not asked"
+    );
+    w.jira.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_copy_that_fails_leaves_the_ticket_filed_and_is_not_sent_again() {
+    let w = world(ROUTES).await;
+    // ServiceNow is down for the copy (every attempt of the adapter answers 503).
+    w.servicenow.fail_next(&[503; 40]);
+
+    let code = w
+        .deliver("code_scanning_alert", "gh-1", &code_alert(1))
+        .await;
+
+    assert_eq!(ticket_of(&code), ("jira".into(), "SEC-1".into()), "{code}");
+    assert_eq!(w.jira.issue_keys(), ["SEC-1"]);
+    w.servicenow.fail_next(&[]);
+    assert!(w.servicenow.incidents().is_empty(), "best effort: no copy");
+    // The next alert of the group updates the ticket; the copy is not tried again.
+    w.servicenow.clear_requests();
+    w.deliver("code_scanning_alert", "gh-2", &code_alert(2))
+        .await;
+    assert!(w.servicenow.requests().is_empty());
+    assert!(w.servicenow.incidents().is_empty());
+    w.jira.assert_no_violations();
+}
