@@ -26,6 +26,13 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
   cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
 
+# FUZZ_SANITIZER=address builds with AddressSanitizer: `-Zsanitizer`, which stable rustc accepts
+# only with RUSTC_BOOTSTRAP=1 (fuzz/README.md says why that is opt-in).
+sanitizer="${FUZZ_SANITIZER:-none}"
+if [[ "$sanitizer" != none ]]; then
+  export RUSTC_BOOTSTRAP=1
+fi
+
 for t in "${selected[@]}"; do
   [[ -d "corpus/$t" ]] || ./seed-corpus.sh "$t"
   limit=(-runs="$runs")
@@ -33,10 +40,8 @@ for t in "${selected[@]}"; do
     limit=(-max_total_time="$FUZZ_SECONDS")
   fi
   echo "== fuzz $t (${limit[*]})"
-  # -s none: no sanitizer (ASan needs nightly's -Zsanitizer; Rust code is memory-safe without it,
-  # and a panic aborts, which libFuzzer records as a crash). -timeout: an input that takes 25 s
-  # is a hang worth a report.
-  cargo fuzz run -s none "$t" "corpus/$t" -- "${limit[@]}" -timeout=25 -print_final_stats=1 \
+  # -timeout: an input that takes 25 s is a hang worth a report.
+  cargo fuzz run -s "$sanitizer" "$t" "corpus/$t" -- "${limit[@]}" -timeout=25 -print_final_stats=1 \
     2>&1 | tee "/tmp/scantix-fuzz-$t.log" | grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|==|SUMMARY|.*panicked)' || true
   if grep -qE 'ERROR: libFuzzer|SUMMARY: libFuzzer|deadly signal' "/tmp/scantix-fuzz-$t.log"; then
     echo "fuzz $t: crash found; input in fuzz/artifacts/$t/ (log: /tmp/scantix-fuzz-$t.log)" >&2
