@@ -31,7 +31,7 @@ const JIRA_FIELD_LIMIT: usize = 32_767;
 /// GitHub's limit on an issue body.
 const GITHUB_BODY_LIMIT: usize = 65_536;
 
-/// A text from the fuzzer, repeated up to 64 times (so long texts cost few input bytes).
+/// A text from the fuzzer, repeated up to 16 times (so long texts cost few input bytes).
 #[derive(Arbitrary, Debug)]
 struct Text {
     text: String,
@@ -40,7 +40,7 @@ struct Text {
 
 impl Text {
     fn get(&self) -> String {
-        self.text.repeat(1 + usize::from(self.repeat % 64))
+        self.text.repeat(1 + usize::from(self.repeat % 16))
     }
 }
 
@@ -80,7 +80,7 @@ struct Input {
     summary: Text,
     facts: Vec<(Text, Text)>,
     findings: Vec<Line>,
-    /// The same finding line this many times more (up to 255: the anatomy lists at most
+    /// The same finding line this many times more (up to 31: the anatomy lists at most
     /// `LISTED_FINDINGS`, and counts the rest in `more_findings`).
     copies: u8,
     more_findings: u16,
@@ -125,7 +125,7 @@ fn content(input: &Input) -> TicketContent {
         })
         .collect();
     if let Some(last) = findings.last().cloned() {
-        findings.extend(std::iter::repeat_n(last, usize::from(input.copies)));
+        findings.extend(std::iter::repeat_n(last, usize::from(input.copies % 32)));
     }
     TicketContent {
         group_key: GroupKey::from_stored(input.group_key.clone()),
