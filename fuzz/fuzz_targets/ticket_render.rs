@@ -440,18 +440,21 @@ fn check_adf(doc: &Value, urls: &BTreeSet<String>) {
     }
 }
 
-/// A line of wiki markup with escapes (`\x`) taken out and scantix's entities made a plain letter:
+/// A line of wiki markup with escapes (`\x`) and scantix's entities each made a plain letter:
 /// what is left can only be live markup or plain characters.
 fn live_wiki(doc: &str) -> String {
     let without_entities = doc
         .replace("&#92;", "E")
         .replace("&#58;", "E")
         .replace("&#46;", "E");
+    // An escaped character is text: a letter in its place, so that neither it nor its
+    // neighbours read as markup (`mail\-to:` is no `mailto:`).
     let mut out = String::new();
     let mut chars = without_entities.chars();
     while let Some(c) = chars.next() {
         if c == '\\' {
             chars.next();
+            out.push('E');
         } else {
             out.push(c);
         }
