@@ -1334,6 +1334,18 @@ mod tests {
     }
 
     #[test]
+    fn an_inline_policy_nesting_too_deep_is_refused_at_once() {
+        // Found by fuzzing (`fuzz/`, target `repo_config`): the example file, mutated, with 42
+        // `{` in its inline policy. regorus's parser is exponential in that depth; the file held
+        // the loader for minutes before `scantix_policy::MAX_POLICY_NESTING`.
+        let yaml = include_str!("testdata/fuzz-repo_config-nested-policy.yml");
+        let error = parse(yaml).unwrap_err();
+        assert!(error.message.contains("nest more than 10 deep"), "{error}");
+        // Located on the file's line 18, where the policy's brackets pass the limit.
+        assert_eq!(error.line, Some(18), "{error}");
+    }
+
+    #[test]
     fn severity_to_priority_is_another_name_for_priorities() {
         let config = parse("severity-to-priority:\n  critical: P1\n").unwrap();
         let priorities = config.priorities();

@@ -283,6 +283,12 @@ pub const MAX_POLICY_BYTES: usize = 128 * 1024;
 /// The most lines a policy may have (regorus's own ceiling: 20,000).
 pub const MAX_POLICY_LINES: usize = 4_000;
 
+/// How deep `{` and `[` may nest in a policy (strings and comments aside). regorus's parser takes
+/// time exponential in that depth — measured (debug build): 18 levels take 7–23 s, each level
+/// about doubling it, and a 700-byte `.github/scantix.yml` with 42 levels found by fuzzing
+/// (`fuzz/`, target `repo_config`) ran for minutes. A triage policy nests four or five levels.
+pub const MAX_POLICY_NESTING: usize = 10;
+
 /// A compiled triage policy, ready to evaluate from any thread (`Send + Sync`).
 ///
 /// regorus's `Engine` evaluates through `&mut self`. The policy keeps one prepared engine behind
@@ -344,6 +350,16 @@ impl Policy {
             return Err(PolicyError::TooLarge {
                 bytes: source.len(),
                 lines,
+            });
+        }
+        if let Some((line, column)) = nesting_over(source, MAX_POLICY_NESTING) {
+            return Err(PolicyError::Syntax {
+                line,
+                column,
+                message: format!(
+                    "`{{` and `[` nest more than {MAX_POLICY_NESTING} deep here; split the \
+                     expression with intermediate variables"
+                ),
             });
         }
         let mut engine = Engine::new();
@@ -472,6 +488,54 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
 /// A regorus parse or compile error → `PolicyError::Syntax`. regorus formats its errors as
 /// `--> file:line:col`, the source line, a caret, then `error: message`; `{:#}` includes any
 /// context regorus added.
+/// The 1-based line and column of the first `{` or `[` that nests deeper than `limit`, outside
+/// strings (`"…"` with escapes, raw `` `…` ``) and `#` comments; `None` if none does. Closing
+/// brackets lower the depth whether or not they match: only an upper bound matters here.
+fn nesting_over(source: &str, limit: usize) -> Option<(u32, u32)> {
+    enum In {
+        Code,
+        String { escaped: bool },
+        Raw,
+        Comment,
+    }
+    let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
+    let mut state = In::Code;
+    for c in source.chars() {
+        if c == '\n' {
+            (line, column) = (line.saturating_add(1), 0);
+            // A comment ends with its line, and so does a (malformed) string: Rego's `"…"` is
+            // one line, only a raw string spans lines.
+            if !matches!(state, In::Raw) {
+                state = In::Code;
+            }
+            continue;
+        }
+        column = column.saturating_add(1);
+        state = match (state, c) {
+            (In::Code, '"') => In::String { escaped: false },
+            (In::Code, '`') => In::Raw,
+            (In::Code, '#') => In::Comment,
+            (In::Code, '{' | '[') => {
+                depth += 1;
+                if depth > limit {
+                    return Some((line, column));
+                }
+                In::Code
+            }
+            (In::Code, '}' | ']') => {
+                depth = depth.saturating_sub(1);
+                In::Code
+            }
+            (In::String { escaped: false }, '\\') => In::String { escaped: true },
+            (In::String { escaped: false }, '"') => In::Code,
+            (In::String { .. }, _) => In::String { escaped: false },
+            (In::Raw, '`') => In::Code,
+            (state, _) => state,
+        };
+    }
+    None
+}
+
 fn syntax_error(error: impl fmt::Display) -> PolicyError {
     let text = format!("{error:#}");
     let (line, column) = location(&text).unwrap_or((0, 0));
@@ -978,6 +1042,47 @@ decision := {"triage": "draft", "reason": "draft: new rule, a person decides"} i
         // Within both limits, the same policy loads.
         let fits = format!("{head}{}", "#\n".repeat(MAX_POLICY_LINES - 3));
         assert!(Policy::from_rego(&fits).is_ok());
+    }
+
+    #[test]
+    fn deeply_nested_brackets_are_refused_before_regorus_parses_them() {
+        // Found by fuzzing `.github/scantix.yml`: regorus's parser is exponential in how deep `{`
+        // and `[` nest, so 42 levels would hold the loader for hours.
+        let nested = |open: &str, close: &str, depth: usize| {
+            format!(
+                "package scantix\nimport rego.v1\n\
+                 decision := {{\"triage\": \"ticket\", \"reason\": \"r\"}} if {{\n\
+                 \tx := {}1{}\n}}\n",
+                open.repeat(depth),
+                close.repeat(depth)
+            )
+        };
+        for (open, close) in [("{", "}"), ("[", "]"), ("[{", "}]")] {
+            let error = Policy::from_rego(&nested(open, close, 42)).unwrap_err();
+            assert!(
+                matches!(error, PolicyError::Syntax { line: 4, .. }),
+                "{open}: {error:?}"
+            );
+            assert!(
+                error.to_string().contains("nest more than 10 deep"),
+                "{error}"
+            );
+        }
+        // Brackets in strings and comments do not count, and real nesting within the limit loads.
+        let quoted = format!(
+            "package scantix\nimport rego.v1\n# {}\n\
+             decision := {{\"triage\": \"ticket\", \"reason\": \"{}\"}} if {{\n\
+             \tregex.match(`^{}$`, input.paths.path) == false\n\tx := [[[[{{\"a\": [1]}}]]]]\n}}\n",
+            "{[".repeat(40),
+            "[{".repeat(40),
+            "\\[".repeat(20),
+        );
+        assert!(
+            Policy::from_rego(&quoted).is_ok(),
+            "{:?}",
+            Policy::from_rego(&quoted).err()
+        );
+        assert_eq!(nesting_over(&quoted, MAX_POLICY_NESTING), None);
     }
 
     #[test]

@@ -66,8 +66,14 @@ pub fn link(label: &str, url: Option<&str>) -> String {
     }
 }
 
+/// A plain https URL that a link destination keeps as it is: CommonMark reads a backslash in
+/// `<…>` as an escape, so `\.` would link elsewhere than the text says and a trailing `\` would
+/// escape the closing `>` and leave the link unclosed (found by fuzzing, target `ticket_render`).
 fn is_safe_url(url: &str) -> bool {
-    url.starts_with("https://") && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    url.starts_with("https://")
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
 }
 
 fn longest_backtick_run(text: &str) -> usize {
@@ -250,6 +256,21 @@ mod tests {
         assert!(!out.contains('<') && !out.contains('>'));
         assert!(out.contains("\\[click\\]\\(javascript\\:x\\)"));
         assert!(out.contains("\\*\\*bold\\*\\*"));
+    }
+
+    #[test]
+    fn a_url_with_a_backslash_is_no_link() {
+        // The fuzzer's input: a listing URL whose backslashes CommonMark would read as escapes,
+        // linking to `https://.F.F` while the ticket said `https://\.F\.F`.
+        assert_eq!(
+            link("every finding", Some("https://\\.F\\.F")),
+            "every finding"
+        );
+        assert_eq!(link("x", Some("https://example.com\\")), "x");
+        assert_eq!(
+            link("x", Some("https://example.com/a")),
+            "[x](<https://example.com/a>)"
+        );
     }
 
     #[test]

@@ -55,6 +55,13 @@ impl UploadTokens {
         let installation_id: u64 = id
             .parse()
             .map_err(|_| TokenError::Malformed("the installation id is not a number"))?;
+        // One spelling per token: `u64::from_str` also reads `+7` and `007` as 7, which made
+        // several strings verify as one token (found by fuzzing, target `signature`).
+        if id != installation_id.to_string() {
+            return Err(TokenError::Malformed(
+                "the installation id is not written as scantix mints it",
+            ));
+        }
         if digest.len() != 64 {
             return Err(TokenError::Malformed("expected 64 hex digits"));
         }
@@ -87,6 +94,24 @@ mod tests {
         // Another deployment's secret does not verify it.
         let other = UploadTokens::new(Secret::new("another secret"));
         assert_eq!(other.verify(token.expose()), Err(TokenError::Mismatch));
+    }
+
+    #[test]
+    fn a_token_verifies_only_as_minted_not_respelt() {
+        // The fuzzer's input: installation 0's token with its id written `00`.
+        let tokens = UploadTokens::new(Secret::new("deployment secret"));
+        for (id, respelt) in [(0, "00"), (0, "+0"), (42, "042"), (42, "+42")] {
+            let token = tokens.mint(id);
+            let other =
+                token
+                    .expose()
+                    .replacen(&format!("stxu_{id}_"), &format!("stxu_{respelt}_"), 1);
+            assert!(
+                matches!(tokens.verify(&other), Err(TokenError::Malformed(_))),
+                "{other}"
+            );
+            assert_eq!(tokens.verify(token.expose()), Ok(id));
+        }
     }
 
     #[test]
