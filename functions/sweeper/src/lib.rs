@@ -59,6 +59,7 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         executor.clone(),
         Arc::new(scantix_core::decide::triage::builtin),
     );
-    let settings = SettingsCache::new(std::time::Duration::from_secs(300));
+    let kev = scantix_wiring::kev_from_env().context("reading the KEV catalogue")?;
+    let settings = SettingsCache::new(std::time::Duration::from_secs(300)).with_kev(kev);
     Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }

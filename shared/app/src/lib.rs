@@ -30,12 +30,14 @@
 //! - [`backfill`]: what an installation event covered, synced at once within a deadline.
 //! - [`repo_settings`]: a repository's effective settings (config file, org defaults, policy,
 //!   CODEOWNERS), cached; [`repo_config`]: `.github/scantix.yml` → those settings.
+//! - [`kev`]: CISA's KEV catalogue from a file, refreshed at every sweep, for the policy.
 //! - [`logging`]: JSON log lines with the spans' fields (delivery, repository, group, outcome).
 
 pub mod analysis;
 pub mod backfill;
 pub mod execute;
 pub mod ingest;
+pub mod kev;
 pub mod logging;
 pub mod repo_config;
 pub mod repo_settings;

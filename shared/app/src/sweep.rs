@@ -73,6 +73,13 @@ impl Sweeper {
             },
             ..SweepReport::default()
         };
+        // A refreshed copy of the KEV catalogue takes effect from this pass on.
+        if let Some(kev) = self.settings.as_ref().and_then(SettingsCache::kev)
+            && let Err(e) = kev.refresh()
+        {
+            tracing::warn!(error = %e, "KEV catalogue not refreshed; the last one read stays");
+            report.failures.push(format!("kev: {e}"));
+        }
         for installation in store.installations().await? {
             let installation = installation.value;
             if !installation.active {

@@ -51,6 +51,9 @@ pub struct FindingRecord {
     /// Severity as ticketed: the alert's, or the one a triage policy filed it at.
     #[serde(default)]
     pub severity: Severity,
+    /// Why it is filed at that severity, when triage said (see `Verdict::priority_reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_reason: Option<String>,
     /// The last day to fix it within its SLA (from its severity and when it was first seen).
     #[serde(default)]
     pub due: Option<chrono::NaiveDate>,
@@ -105,7 +108,7 @@ impl FindingRecord {
         let view = |r: &FindingRecord| {
             (
                 r.finding.state,
-                r.severity,
+                (r.severity, r.priority_reason.clone()),
                 r.finding.place(),
                 r.finding.html_url.clone(),
                 r.finding.cwes.clone(),

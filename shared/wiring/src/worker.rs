@@ -2,7 +2,7 @@
 //! (invoked by the table's stream) and for `scantix replay` (the deliveries still pending).
 
 use crate::{
-    WiringError, config_from_env, github_clients_from_env, load_secrets, optional,
+    WiringError, config_from_env, github_clients_from_env, kev_from_env, load_secrets, optional,
     servicenow_states_from_env, store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
@@ -46,7 +46,8 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
     if let Some(clients) = clients {
         // Read through GitHub, cached five minutes per warm instance; the same settings decide a
         // repository's alerts and the tracker events on its tickets.
-        let cache = SettingsCache::new(std::time::Duration::from_secs(300));
+        let cache =
+            SettingsCache::new(std::time::Duration::from_secs(300)).with_kev(kev_from_env()?);
         github = github.with_settings(SettingsSource { clients, cache });
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());

@@ -180,6 +180,7 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         finding: FindingRecord::slim(finding.clone()),
         triage: if ticketed { Triage::Ticket } else { triage },
         severity,
+        priority_reason: verdict.priority_reason.clone(),
         due: config.sla.due_date(severity, first_seen, verdict.sla_days),
         owner: verdict.assignee.clone(),
         first_seen,

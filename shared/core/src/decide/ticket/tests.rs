@@ -57,6 +57,7 @@ fn group(numbers: &[u64], state: TicketState) -> Stored {
     for &n in numbers {
         let f = code_alert(n, "js/xss", "src/app.js");
         let record = FindingRecord {
+            priority_reason: None,
             fingerprint: Fingerprint::of(&f),
             group_key: key.clone(),
             severity: f.severity,
