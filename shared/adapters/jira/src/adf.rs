@@ -310,7 +310,7 @@ mod tests {
         );
         // Guidance keeps its lines inside the code block.
         assert!(
-            doc["content"][7]["content"][0]["text"]
+            doc["content"][8]["content"][0]["text"]
                 .as_str()
                 .unwrap()
                 .contains('\n')
