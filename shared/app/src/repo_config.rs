@@ -518,6 +518,7 @@ impl RepoConfig {
         if let Some(mode) = &self.mode {
             config.drafts = mode.draft_mode();
         }
+        config.owners = self.owners().clone();
         config
     }
 

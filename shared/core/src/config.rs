@@ -100,6 +100,9 @@ pub struct Config {
     pub destination: crate::ticket::destination::TicketDestination,
     /// Which findings get a draft instead of a ticket (the settings' `mode: draft`).
     pub drafts: DraftMode,
+    /// CODEOWNERS owner (`@login`, `@org/team`) → tracker user: how an alert's assignee in GitHub
+    /// and a ticket's in the tracker are told to each other (see `owners`).
+    pub owners: BTreeMap<String, String>,
 }
 
 /// Where tickets start as drafts: prepared by scantix, pushed to the tracker by a person
@@ -156,6 +159,7 @@ impl Default for Config {
             service_accounts: Vec::new(),
             destination: crate::ticket::destination::TicketDestination::default(),
             drafts: DraftMode::default(),
+            owners: BTreeMap::new(),
         }
     }
 }

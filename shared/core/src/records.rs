@@ -280,6 +280,15 @@ pub enum OutboxOp {
     /// Dismiss in GitHub every finding of the group that carries a `pending_dismissal` (a "won't
     /// fix" closure in the tracker): one op however many findings, done page by page.
     DismissPending,
+    /// Set the ticket's assignee in the tracker (`None`: nobody): an alert assigned in GitHub.
+    Assign {
+        assignee: Option<String>,
+    },
+    /// Assign the group's open alerts in GitHub to `login` (`None`: to nobody): the ticket was
+    /// assigned in the tracker. Done page by page, like `DismissPending`.
+    AssignAlerts {
+        login: Option<String>,
+    },
 }
 
 impl OutboxOp {
@@ -287,7 +296,9 @@ impl OutboxOp {
     pub fn is_github_call(&self) -> bool {
         matches!(
             self,
-            OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending
+            OutboxOp::DismissAlert { .. }
+                | OutboxOp::DismissPending
+                | OutboxOp::AssignAlerts { .. }
         )
     }
 }
@@ -711,6 +722,12 @@ impl GroupRecord {
         }
         if op == OutboxOp::DismissPending && self.outbox.iter().any(|p| p.op == op) {
             return;
+        }
+        // Only the last assignment counts: one queued is replaced, not followed.
+        if matches!(op, OutboxOp::Assign { .. } | OutboxOp::AssignAlerts { .. }) {
+            let same = std::mem::discriminant(&op);
+            self.outbox
+                .retain(|p| std::mem::discriminant(&p.op) != same);
         }
         // Comments beyond a few fold into the last queued one: one tracker call, however many
         // findings a burst brought.

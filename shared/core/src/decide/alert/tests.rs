@@ -1153,3 +1153,97 @@ fn an_active_secret_is_critical_and_an_inactive_one_lowered_with_its_deadline() 
         Some("medium — lowered from high: the provider reports the secret inactive (alert 2)")
     );
 }
+
+// --- assignees: an alert assigned in GitHub assigns its ticket -------------------------------
+
+/// A world whose owners map names `@carol`, with alert 1's group ticketed in Jira as SEC-1.
+fn jira_world() -> (World, GroupKey) {
+    let mut w = World {
+        config: Config {
+            owners: [("@carol".to_owned(), "acc-carol".to_owned())].into(),
+            ..Config::default()
+        },
+        ..World::default()
+    };
+    let d = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "a.js"),
+        ),
+        t(0),
+    );
+    w.sync();
+    for g in &mut w.groups {
+        g.ticket = Some(TicketRef {
+            tracker: "jira".into(),
+            key: "SEC-1".into(),
+            url: None,
+        });
+    }
+    (w, d.group_key)
+}
+
+fn assigned_in_github(logins: &[&str], minute: u32) -> AlertEvent {
+    let mut alert = code_alert(1, "js/xss", "a.js");
+    alert.assignees = Some(logins.iter().map(|l| (*l).to_owned()).collect());
+    alert.updated_at = Some(t(minute));
+    event(AlertChange::Updated, "updated_assignment", alert)
+}
+
+#[test]
+fn an_alert_assigned_in_github_assigns_its_ticket_through_the_owners_map() {
+    let (mut w, key) = jira_world();
+    let d = w.apply(&assigned_in_github(&["carol"], 1), t(1));
+    assert_eq!(
+        ops(&d),
+        [OutboxOp::Assign {
+            assignee: Some("acc-carol".into())
+        }]
+    );
+    assert_eq!(w.group(&key).assignee.as_deref(), Some("acc-carol"));
+    let entry = d
+        .audit
+        .iter()
+        .find(|a| a.action == "ticket.assigned")
+        .unwrap();
+    assert_eq!(
+        entry.reason,
+        "assigned to acc-carol (was nobody): alert 1 assigned to @carol in GitHub"
+    );
+    w.sync();
+
+    // The echo of scantix assigning the alert itself (after a change in the tracker): the ticket
+    // already has that assignee, so nothing is queued.
+    let d = w.apply(&assigned_in_github(&["carol"], 2), t(2));
+    assert!(ops(&d).is_empty(), "{:?}", ops(&d));
+    assert!(d.audit.iter().all(|a| a.action != "ticket.assigned"));
+
+    // Unassigned in GitHub: the ticket is unassigned.
+    let d = w.apply(&assigned_in_github(&[], 3), t(3));
+    assert_eq!(ops(&d), [OutboxOp::Assign { assignee: None }]);
+    assert_eq!(w.group(&key).assignee, None);
+}
+
+#[test]
+fn an_alert_assigned_to_someone_the_owners_map_does_not_name_leaves_the_ticket_alone() {
+    let (mut w, key) = jira_world();
+    let d = w.apply(&assigned_in_github(&["mallory"], 1), t(1));
+    assert!(ops(&d).is_empty(), "{:?}", ops(&d));
+    assert_eq!(w.group(&key).assignee, None);
+    let skipped = d
+        .audit
+        .iter()
+        .find(|a| a.action == "assignment.skipped")
+        .unwrap();
+    assert!(skipped.reason.contains("@mallory"), "{}", skipped.reason);
+    // Other actions carrying assignees (a `created` of an assigned alert) assign nothing.
+    let mut reopened = code_alert(1, "js/xss", "a.js");
+    reopened.assignees = Some(vec!["carol".into()]);
+    reopened.updated_at = Some(t(2));
+    let d = w.apply(
+        &event(AlertChange::Updated, "appeared_in_branch", reopened),
+        t(2),
+    );
+    assert!(d.audit.iter().all(|a| a.action != "ticket.assigned"));
+}
