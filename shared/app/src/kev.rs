@@ -116,6 +116,31 @@ mod tests {
     }
 
     #[test]
+    fn a_repositorys_policy_sees_the_catalogue() {
+        use scantix_core::finding::Severity;
+        let mut settings = crate::repo_settings::RepoSettings::defaults();
+        let mut log4j = scantix_core::testing::dependabot_alert(
+            1,
+            "GHSA-jfh8-c2jp-5v3q",
+            "log4j-core",
+            "pom.xml",
+        );
+        if let Some(advisory) = log4j.advisory.as_mut() {
+            advisory.cve_id = Some("CVE-2021-44228".into());
+        }
+        assert_eq!(settings.verdict(&log4j).priority, None, "no catalogue");
+        settings.kev = Some(Arc::new(KevSource::load(SAMPLE).unwrap()));
+        let verdict = settings.verdict(&log4j);
+        assert_eq!(verdict.priority, Some(Severity::Critical));
+        assert_eq!(verdict.sla_days, Some(7));
+        assert!(
+            verdict
+                .priority_reason
+                .is_some_and(|why| why.contains("CVE-2021-44228 is in CISA's")),
+        );
+    }
+
+    #[test]
     fn an_oversized_file_is_refused_before_it_is_read() {
         let dir = scratch("big");
         let path = dir.join("big.json");

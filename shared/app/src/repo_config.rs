@@ -913,8 +913,15 @@ mod tests {
                 [(ModeKey::Default, TicketMode::Ticket)].into()
             ))
         );
-        // The example shows the defaults, so the engine config is the default one.
-        assert_eq!(config.engine_config(), Config::default());
+        // The example shows the defaults, so the engine config is the default one, with the
+        // example's owners map (which tells GitHub logins and tracker users apart).
+        assert_eq!(
+            config.engine_config(),
+            Config {
+                owners: config.owners().clone(),
+                ..Config::default()
+            }
+        );
         assert_eq!(
             config.owners().get("@acme/payments").map(String::as_str),
             Some("5b10ac8d82e05b22cc7d4ef5")
