@@ -22,7 +22,9 @@ use scantix_github::rest::{RestAuth, RestGitHub};
 use scantix_github_issues::{GithubIssuesSettings, GithubIssuesTracker, IssuesAuth};
 use scantix_jira::{self as jira, JiraAuth, JiraSettings, JiraTracker};
 use scantix_tests::fake_github::{FakeGitHub, PLAIN_TOKEN};
-use scantix_tests::fake_jira::{self, Actor, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
+use scantix_tests::fake_jira::{
+    self, Actor, CLOUD_API_TOKEN, CLOUD_EMAIL, DC_PERSONAL_ACCESS_TOKEN, FakeJira,
+};
 use scantix_tests::webhooks::{SECRET, delivery_request, fixture, octokit, varied};
 use scantix_webhooks::signature::sign;
 use serde_json::{Value, json};
@@ -109,8 +111,8 @@ struct JiraWorld {
     jira_ingest: JiraIngest,
 }
 
-async fn jira_world() -> JiraWorld {
-    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+async fn jira_world(flavor: fake_jira::Flavor) -> JiraWorld {
+    let jira = FakeJira::start(flavor).await;
     let github = FakeGitHub::start().await;
     github.add_alert(
         OWNER,
@@ -118,19 +120,28 @@ async fn jira_world() -> JiraWorld {
         AlertKind::CodeScanning,
         created_alert()["alert"].clone(),
     );
+    let (settings, auth) = match flavor {
+        fake_jira::Flavor::Cloud => (
+            JiraSettings::new(jira.base_url(), jira::Flavor::Cloud, "SEC"),
+            JiraAuth::Cloud {
+                email: CLOUD_EMAIL.into(),
+                api_token: Secret::new(CLOUD_API_TOKEN),
+            },
+        ),
+        fake_jira::Flavor::DataCenter => (
+            JiraSettings::new(jira.base_url(), jira::Flavor::DataCenter, "SEC"),
+            JiraAuth::DataCenter {
+                token: Secret::new(DC_PERSONAL_ACCESS_TOKEN),
+            },
+        ),
+    };
     let settings = JiraSettings {
         request_timeout_secs: 2,
-        ..JiraSettings::new(jira.base_url(), jira::Flavor::Cloud, "SEC")
+        ..settings
     };
-    let tracker = JiraTracker::new(
-        settings,
-        JiraAuth::Cloud {
-            email: CLOUD_EMAIL.into(),
-            api_token: Secret::new(CLOUD_API_TOKEN),
-        },
-    )
-    .unwrap()
-    .with_backoff_base(Duration::from_millis(5));
+    let tracker = JiraTracker::new(settings, auth)
+        .unwrap()
+        .with_backoff_base(Duration::from_millis(5));
     let rest = RestGitHub::new(
         &github.base_url(),
         RestAuth::Token(Secret::new(PLAIN_TOKEN)),
@@ -197,8 +208,18 @@ impl JiraWorld {
 }
 
 #[tokio::test]
-async fn assignments_travel_between_github_alerts_and_jira_issues_and_echoes_stop() {
-    let w = jira_world().await;
+async fn assignments_travel_between_github_alerts_and_jira_cloud_issues_and_echoes_stop() {
+    assignments_travel_between_github_alerts_and_jira_issues(fake_jira::Flavor::Cloud).await;
+}
+
+/// Data Center names users by user name, in the assignee field and in the changelog alike.
+#[tokio::test]
+async fn assignments_travel_between_github_alerts_and_jira_data_center_issues_and_echoes_stop() {
+    assignments_travel_between_github_alerts_and_jira_issues(fake_jira::Flavor::DataCenter).await;
+}
+
+async fn assignments_travel_between_github_alerts_and_jira_issues(flavor: fake_jira::Flavor) {
+    let w = jira_world(flavor).await;
     let answer = send_github(
         &w.github_ingest,
         "code_scanning_alert",
@@ -224,7 +245,11 @@ async fn assignments_travel_between_github_alerts_and_jira_issues_and_echoes_sto
     )
     .await;
     assert_eq!(w.jira.assignee(key).as_deref(), Some("acc-octo-dev"));
-    assert_eq!(w.jira_writes(), ["PUT /rest/api/3/issue/SEC-1"]);
+    let api = match flavor {
+        fake_jira::Flavor::Cloud => "/rest/api/3",
+        fake_jira::Flavor::DataCenter => "/rest/api/2",
+    };
+    assert_eq!(w.jira_writes(), [format!("PUT {api}/issue/SEC-1")]);
     assert!(
         alert_patches(&w.github).is_empty(),
         "nothing sent back to GitHub"
