@@ -180,7 +180,15 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         finding: FindingRecord::slim(finding.clone()),
         triage: if ticketed { Triage::Ticket } else { triage },
         severity,
-        priority_reason: verdict.priority_reason.clone(),
+        // A policy that moves the priority without saying why is still named as the reason.
+        priority_reason: verdict.priority_reason.clone().or_else(|| {
+            (severity != finding.severity).then(|| {
+                format!(
+                    "set by the triage policy (the scanner said {})",
+                    finding.severity
+                )
+            })
+        }),
         due: config.sla.due_date(severity, first_seen, verdict.sla_days),
         owner: verdict.assignee.clone(),
         first_seen,

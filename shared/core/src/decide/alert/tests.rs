@@ -1247,3 +1247,30 @@ fn an_alert_assigned_to_someone_the_owners_map_does_not_name_leaves_the_ticket_a
     );
     assert!(d.audit.iter().all(|a| a.action != "ticket.assigned"));
 }
+
+#[test]
+fn a_policy_priority_without_a_reason_is_still_explained() {
+    let mut w = World::default();
+    let verdict = crate::decide::triage::Verdict {
+        priority: Some(Severity::Critical),
+        ..crate::decide::triage::plain(Triage::Ticket, "ticketed: payments code")
+    };
+    let d = w.decide_verdict(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "a.js"),
+        ),
+        &verdict,
+        t(0),
+    );
+    assert_eq!(
+        d.finding.as_ref().unwrap().priority_reason.as_deref(),
+        Some("set by the triage policy (the scanner said high)")
+    );
+    w.store(&d);
+    assert_eq!(
+        ticket_now(&w, &d).priority_reason.as_deref(),
+        Some("critical — set by the triage policy (the scanner said high) (alert 1)")
+    );
+}
