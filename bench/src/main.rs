@@ -1,7 +1,7 @@
 //! `cargo run --release -p bench [-- --dynamodb-endpoint URL] [--only FAMILY,…]`: prints
 //! scantix's measured figures, one `name: value` line each. Not a test: nothing here asserts a
 //! timing. `--only` runs some families (`decision_path`, `tracker_calls`, `sarif`, `dynamodb`,
-//! `functions`); the default is all.
+//! `functions`, `load`); the default is all.
 //!
 //! # Layout
 //! - [`decision_path`]: events/s and per-stage costs on one core, over the in-memory store.
@@ -11,11 +11,14 @@
 //! - [`measure`]: warm-up, run sizing, printing.
 //! - [`dynamodb_calls`]: an interceptor counting the DynamoDB client's requests (round trips).
 //! - [`sarif`]: SARIF results/s and peak memory on a 100,000-result file.
+//! - [`functions`]: the deployed shape's functions, in process and under the Lambda emulator.
+//! - [`load`]: `scantix serve` on a table under 50 concurrent senders, end to end.
 
 mod decision_path;
 mod dynamodb;
 mod dynamodb_calls;
 mod functions;
+mod load;
 mod measure;
 mod payloads;
 mod sarif;
@@ -74,6 +77,9 @@ fn main() -> Result<()> {
             }
             if wanted("functions") {
                 functions::run(&endpoint)?;
+            }
+            if wanted("load") {
+                load::run(&endpoint)?;
             }
         }
         None => figure(

@@ -19,6 +19,7 @@ use scantix_core::memory::store::MemoryStore;
 use scantix_core::ports::github::GitHub;
 use scantix_core::ports::store::Store;
 use scantix_core::secret::Secret;
+use scantix_core::ticket::servicenow::ServiceNowStates;
 use scantix_wiring::local::{SQLITE_DATABASE_FILE, sqlite_store, table_store};
 use scantix_wiring::tracker_from_env;
 use std::path::{Path, PathBuf};
@@ -190,6 +191,8 @@ pub struct LocalApp {
     pub default_jira_secret: bool,
     /// Receives Linear deliveries exactly as the Linear webhook function does.
     pub linear: LinearIngest,
+    /// The secret `linear` checks signatures with.
+    pub linear_secret: Secret,
     /// Whether the Linear secret is [`DEFAULT_LINEAR_SECRET`].
     pub default_linear_secret: bool,
     /// Receives what scantix's ServiceNow business rule posts, as the servicenow-webhook function
@@ -199,6 +202,9 @@ pub struct LocalApp {
     pub servicenow_secret: Secret,
     /// Whether `servicenow_secret` is [`DEFAULT_SERVICENOW_SECRET`].
     pub default_servicenow_secret: bool,
+    /// How ServiceNow's state values map to ticket states (`SERVICENOW_SETTINGS`).
+    pub servicenow_states: ServiceNowStates,
+    store: Arc<dyn Store>,
     executor: Arc<Executor>,
     /// What alerts are judged by: `--config`'s settings (or the defaults), routed within the
     /// tracker.
@@ -271,13 +277,16 @@ impl LocalApp {
                 JiraAuthenticity::Signature(jira_secret.clone()),
                 executor.clone(),
             ),
-            linear: LinearIngest::new(linear_secret, executor.clone()),
+            linear: LinearIngest::new(linear_secret.clone(), executor.clone()),
+            linear_secret,
             default_linear_secret,
             servicenow: ServiceNowIngest::new(
                 servicenow_secret.clone(),
-                servicenow_states,
+                servicenow_states.clone(),
                 executor.clone(),
             ),
+            servicenow_states,
+            store,
             secret,
             default_secret,
             jira_secret,
@@ -288,6 +297,11 @@ impl LocalApp {
             settings,
             location,
         })
+    }
+
+    /// The store every command reads and writes.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// The executor both ingests apply events through.

@@ -176,12 +176,15 @@ struct ReplayArgs {
 
 /// `scantix replay`: exits non-zero while any delivery still fails, so a script can retry it.
 async fn replay(location: &local::StoreLocation, args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let local::StoreLocation::Table { table, .. } = location else {
+    let local::StoreLocation::Table { table, endpoint } = location else {
         anyhow::bail!(
             "replay applies a deployment's pending deliveries: name its table with --table"
         );
     };
-    let worker = scantix_wiring::worker::worker_for_table(table.clone())
+    let store = scantix_wiring::local::table_store(table, endpoint.as_deref())
+        .await
+        .with_context(|| format!("opening table {table}"))?;
+    let worker = scantix_wiring::worker::worker_over(store)
         .await
         .context("building the worker from the environment")?;
     let report = worker

@@ -52,14 +52,23 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
     let clients = scantix_wiring::github_clients_from_env()
         .context("building the GitHub App clients")?
         .context("GITHUB_APP_ID is required by the sweeper")?;
+    let settings =
+        scantix_wiring::executor_settings_from_env().context("reading the executor settings")?;
     let executor = Arc::new(
-        Executor::new(store, tracker, Config::default()).with_github_clients(clients.clone()),
+        Executor::new(store, tracker, Config::default())
+            .with_settings(settings)
+            .with_github_clients(clients.clone()),
     );
     let syncer = Syncer::new(
         executor.clone(),
         Arc::new(scantix_core::decide::triage::builtin),
     );
     let kev = scantix_wiring::kev_from_env().context("reading the KEV catalogue")?;
-    let settings = SettingsCache::new(std::time::Duration::from_secs(300)).with_kev(kev);
+    let settings = SettingsCache::new(std::time::Duration::from_secs(300))
+        .with_allowed_projects(
+            scantix_wiring::allowed_projects_from_env()
+                .context("reading SCANTIX_ALLOWED_PROJECTS")?,
+        )
+        .with_kev(kev);
     Ok(Sweeper::new(executor, syncer, clients).with_settings(settings))
 }

@@ -175,6 +175,48 @@ pub struct ExecutorSettings {
     /// backfill), how long the lease holder lets the burst go on before writing the ticket again,
     /// so that one update carries many findings instead of one update each.
     pub coalesce: std::time::Duration,
+    /// What happens to events of an installation scantix has no record of.
+    pub unknown_installations: UnknownInstallations,
+}
+
+/// Events of a GitHub App installation the store has no record of: served (one organisation's
+/// deployment, installed before scantix recorded installations) or ignored until its installation
+/// event arrives (a deployment serving several organisations: what one has not installed, it has
+/// not agreed to). Ignored deliveries are answered and recorded in the inbox with why; the
+/// installation event backfills the alerts they were about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnknownInstallations {
+    #[default]
+    Serve,
+    Ignore,
+}
+
+impl UnknownInstallations {
+    /// `serve` or `ignore` (the deployment's `SCANTIX_UNKNOWN_INSTALLATIONS`).
+    pub fn parse(value: &str) -> Option<UnknownInstallations> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "serve" => Some(UnknownInstallations::Serve),
+            "ignore" => Some(UnknownInstallations::Ignore),
+            _ => None,
+        }
+    }
+
+    /// Why an event is not acted on, when `installation_id` names no recorded installation and
+    /// such events are ignored.
+    pub fn refusal(self, installation_id: Option<u64>) -> Option<String> {
+        match (self, installation_id) {
+            (UnknownInstallations::Serve, _) => None,
+            (UnknownInstallations::Ignore, Some(id)) => Some(format!(
+                "installation {id} is not known to this deployment: recorded, not applied, until \
+                 its installation event arrives"
+            )),
+            (UnknownInstallations::Ignore, None) => Some(
+                "the delivery names no installation, and this deployment only serves the \
+                 installations it knows"
+                    .into(),
+            ),
+        }
+    }
 }
 
 impl Default for ExecutorSettings {
@@ -188,6 +230,7 @@ impl Default for ExecutorSettings {
             pull_requests_from_store: false,
             own_accounts_retry: std::time::Duration::from_secs(60),
             coalesce: std::time::Duration::from_secs(2),
+            unknown_installations: UnknownInstallations::Serve,
         }
     }
 }

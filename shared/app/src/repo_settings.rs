@@ -12,8 +12,9 @@ use scantix_core::decide::triage::Verdict;
 use scantix_core::finding::{Finding, Repository};
 use scantix_core::owners::{CodeOwners, assignee_for};
 use scantix_core::ports::github::GitHub;
-use scantix_core::ticket::destination::TicketDestination;
-use scantix_core::ticket::destination::TrackerSite;
+use scantix_core::ticket::destination::{
+    ProjectAllowList, TicketDestination, TrackerKind, TrackerSite,
+};
 /// The policy a repository's settings carry (`RepoSettings::policy`).
 pub use scantix_policy::Policy;
 use scantix_policy::{PolicyInput, judge};
@@ -43,8 +44,19 @@ impl RepoSettings {
     /// when the caller does not know it): the destination lands in the engine config, and a
     /// `tracker` section naming another tracker becomes a problem to report, the deployment's
     /// settings applying meanwhile. Without a site, only the tracker-neutral `priorities` apply.
-    pub fn routed_to(mut self, site: Option<&TrackerSite>) -> RepoSettings {
-        let destination = match site {
+    pub fn routed_to(self, site: Option<&TrackerSite>) -> RepoSettings {
+        self.routed_within(site, None)
+    }
+
+    /// The same, kept within `allowed`: the projects the deployment lets this repository's
+    /// organisation file in (`None`: no restriction; see `ProjectAllowList`). A project chosen
+    /// outside them becomes a problem to report, the organisation's first allowed project applying.
+    pub fn routed_within(
+        mut self,
+        site: Option<&TrackerSite>,
+        allowed: Option<&[String]>,
+    ) -> RepoSettings {
+        let mut destination = match site {
             Some(site) => {
                 let (destination, problem) = self.config.ticket_destination(site);
                 if let Some(problem) = problem {
@@ -64,6 +76,13 @@ impl RepoSettings {
                 }
             }
         };
+        // Projects are Jira's; other trackers have no project for a repository to choose.
+        if let (Some(allowed), Some(site)) = (allowed, site)
+            && site.kind == TrackerKind::Jira
+            && let Some(problem) = destination.confine_to(allowed)
+        {
+            self.problems.push(problem);
+        }
         self.engine.destination = destination;
         self
     }
@@ -223,6 +242,8 @@ pub struct SettingsCache {
     site: Option<TrackerSite>,
     /// The deployment's KEV catalogue, handed to every repository's policy.
     kev: Option<Arc<KevSource>>,
+    /// The projects each organisation may file in (empty: no restriction).
+    allowed_projects: ProjectAllowList,
 }
 
 impl SettingsCache {
@@ -232,6 +253,7 @@ impl SettingsCache {
             entries: Mutex::new(HashMap::new()),
             site: None,
             kev: None,
+            allowed_projects: ProjectAllowList::default(),
         }
     }
 
@@ -244,6 +266,12 @@ impl SettingsCache {
     /// The KEV catalogue's source, when there is one (the sweeper refreshes it).
     pub fn kev(&self) -> Option<&Arc<KevSource>> {
         self.kev.as_ref()
+    }
+
+    /// Keeps each organisation's tickets within the projects `allowed` lists for it.
+    pub fn with_allowed_projects(mut self, allowed: ProjectAllowList) -> SettingsCache {
+        self.allowed_projects = allowed;
+        self
     }
 
     /// Routes each repository's tickets within `site`, the deployment's tracker (see
@@ -275,7 +303,10 @@ impl SettingsCache {
         if let Some(settings) = cached {
             return (settings, false);
         }
-        let mut loaded = load(github, repo).await.routed_to(self.site.as_ref());
+        let owner = repo.full_name.split('/').next().unwrap_or_default();
+        let mut loaded = load(github, repo)
+            .await
+            .routed_within(self.site.as_ref(), self.allowed_projects.for_owner(owner));
         loaded.kev = self.kev.clone();
         let settings = Arc::new(loaded);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -55,12 +55,14 @@ pub mod local;
 pub mod upload;
 pub mod worker;
 
+use scantix_app::execute::{ExecutorSettings, UnknownInstallations};
 use scantix_core::config::Config;
 use scantix_core::memory::draft_tracker::DraftTracker;
 use scantix_core::ports::github_clients::GitHubClients;
 use scantix_core::ports::store::Store;
 use scantix_core::ports::tracker::{Tracker, TrackerError};
 use scantix_core::secret::Secret;
+use scantix_core::ticket::destination::ProjectAllowList;
 use scantix_dynamodb::DynamoStore;
 use scantix_email::{EmailSettings, EmailTracker, Security, SmtpAuth, SmtpSettings};
 use scantix_github::app_auth::{AppCredentials, InstallationTokens};
@@ -226,6 +228,35 @@ pub fn kev_from_env() -> Result<Option<Arc<scantix_app::kev::KevSource>>, Wiring
             var: "SCANTIX_KEV_PATH",
             why: e.to_string(),
         })
+}
+
+/// What the deployment does with events of installations it has no record of
+/// (`SCANTIX_UNKNOWN_INSTALLATIONS`: `serve`, the default, or `ignore` for a deployment serving
+/// several organisations).
+pub fn executor_settings_from_env() -> Result<ExecutorSettings, WiringError> {
+    let unknown_installations = match optional("SCANTIX_UNKNOWN_INSTALLATIONS") {
+        None => UnknownInstallations::default(),
+        Some(value) => UnknownInstallations::parse(&value).ok_or_else(|| WiringError::Invalid {
+            var: "SCANTIX_UNKNOWN_INSTALLATIONS",
+            why: format!("{value:?} is neither `serve` nor `ignore`"),
+        })?,
+    };
+    Ok(ExecutorSettings {
+        unknown_installations,
+        ..ExecutorSettings::default()
+    })
+}
+
+/// The tracker projects each organisation may file tickets in (`SCANTIX_ALLOWED_PROJECTS`, JSON:
+/// `{"acme": ["SEC"], "globex": ["GLX"]}`; unset or empty: no restriction).
+pub fn allowed_projects_from_env() -> Result<ProjectAllowList, WiringError> {
+    match optional("SCANTIX_ALLOWED_PROJECTS") {
+        None => Ok(ProjectAllowList::default()),
+        Some(json) => ProjectAllowList::parse_json(&json).map_err(|why| WiringError::Invalid {
+            var: "SCANTIX_ALLOWED_PROJECTS",
+            why,
+        }),
+    }
 }
 
 /// The DynamoDB store named by `SCANTIX_TABLE`, with the AWS SDK's default credentials chain.

@@ -2,14 +2,16 @@
 //! (invoked by the table's stream) and for `scantix replay` (the deliveries still pending).
 
 use crate::{
-    WiringError, config_from_env, github_clients_from_env, kev_from_env, load_secrets, optional,
-    servicenow_states_from_env, store_for_table, tracker_from_env, var,
+    WiringError, allowed_projects_from_env, config_from_env, executor_settings_from_env,
+    github_clients_from_env, kev_from_env, load_secrets, optional, servicenow_states_from_env,
+    store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
 use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
 use scantix_app::repo_settings::{SettingsCache, SettingsSource};
 use scantix_app::uploads::ApplyAnalyses;
 use scantix_app::worker::{ReadItem, Worker};
+use scantix_core::ports::store::Store;
 use std::sync::Arc;
 
 /// The table's stream as the worker function receives it, and the answer Lambda reads.
@@ -21,13 +23,19 @@ pub async fn worker_from_env() -> Result<Worker, WiringError> {
     worker_for_table(var("SCANTIX_TABLE")?).await
 }
 
-/// The same over `table` (`scantix replay --table` names it).
+/// The same over `table` in the environment's AWS account.
 pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
+    worker_over(store_for_table(table).await).await
+}
+
+/// The same over `store` (`scantix replay` passes the table its `--table` and
+/// `--dynamodb-endpoint` name).
+pub async fn worker_over(store: Arc<dyn Store>) -> Result<Worker, WiringError> {
     load_secrets().await?;
-    let store = store_for_table(table).await;
     let tracker = tracker_from_env()?;
     let clients = github_clients_from_env()?;
-    let mut executor = Executor::new(store.clone(), tracker, config_from_env());
+    let mut executor = Executor::new(store.clone(), tracker, config_from_env())
+        .with_settings(executor_settings_from_env()?);
     if let Some(clients) = &clients {
         executor = executor.with_github_clients(clients.clone());
     }
@@ -46,8 +54,9 @@ pub async fn worker_for_table(table: String) -> Result<Worker, WiringError> {
     if let Some(clients) = clients {
         // Read through GitHub, cached five minutes per warm instance; the same settings decide a
         // repository's alerts and the tracker events on its tickets.
-        let cache =
-            SettingsCache::new(std::time::Duration::from_secs(300)).with_kev(kev_from_env()?);
+        let cache = SettingsCache::new(std::time::Duration::from_secs(300))
+            .with_allowed_projects(allowed_projects_from_env()?)
+            .with_kev(kev_from_env()?);
         github = github.with_settings(SettingsSource { clients, cache });
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());

@@ -130,14 +130,24 @@ impl Executor {
                 });
             }
             // An uninstalled App, or a repository taken out of it, gets no more work;
-            // installations scantix never heard of (installed before it was deployed) are served.
-            if let Some(installation) = &read.installation
-                && !installation.value.covers(event.finding.repository.id)
-            {
-                return Ok(Committed::Ignored(format!(
-                    "repository {} is not covered by installation {}",
-                    event.finding.repository.full_name, installation.value.id
-                )));
+            // installations scantix never heard of are served or ignored as the deployment says.
+            match &read.installation {
+                Some(installation) if !installation.value.covers(event.finding.repository.id) => {
+                    return Ok(Committed::Ignored(format!(
+                        "repository {} is not covered by installation {}",
+                        event.finding.repository.full_name, installation.value.id
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    if let Some(why) = self
+                        .settings
+                        .unknown_installations
+                        .refusal(event.installation_id)
+                    {
+                        return Ok(Committed::Ignored(why));
+                    }
+                }
             }
             let finding = read.finding;
             let key = group_key_for(

@@ -608,21 +608,24 @@ impl Executor {
     }
 
     /// Why events of `repository` are not acted on, if they are not: the App was uninstalled or
-    /// the repository taken out of it. Installations scantix never heard of are served.
+    /// the repository taken out of it, or the installation is unknown and the deployment ignores
+    /// those ([`super::UnknownInstallations`]).
     pub(crate) async fn not_covered(
         &self,
         installation_id: Option<u64>,
         repository: &Repository,
     ) -> Result<Option<String>, ExecuteError> {
+        let unknown = self.settings.unknown_installations;
         let Some(installation) = installation_id else {
-            return Ok(None);
+            return Ok(unknown.refusal(None));
         };
         Ok(match self.store.get_installation(installation).await? {
             Some(record) if !record.value.covers(repository.id) => Some(format!(
                 "repository {} is not covered by installation {installation}",
                 repository.full_name
             )),
-            _ => None,
+            Some(_) => None,
+            None => unknown.refusal(Some(installation)),
         })
     }
 

@@ -89,6 +89,11 @@ impl UploadReceiver {
         self
     }
 
+    /// The largest body this receiver reads, in bytes on the wire.
+    pub fn max_body(&self) -> usize {
+        self.max_body
+    }
+
     /// Answers one upload: 202 with the delivery id once it is durable, 200 `duplicate` for the
     /// same upload again, a JSON refusal otherwise.
     pub async fn handle(&self, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {

@@ -241,11 +241,130 @@ impl TicketDestination {
     pub fn is_deployment_default(&self) -> bool {
         *self == TicketDestination::default()
     }
+
+    /// Keeps the destination within `allowed`, the projects the deployment lets this
+    /// repository's organisation file in (see [`ProjectAllowList`]): a project chosen outside
+    /// them is set aside for the organisation's first allowed project (the deployment's own when
+    /// none is listed), and the reason is returned for the repository's problem report; with no
+    /// choice, the first allowed project is the organisation's default.
+    pub fn confine_to(&mut self, allowed: &[String]) -> Option<String> {
+        let first = allowed.first().cloned();
+        match &self.project {
+            None => {
+                self.project = first;
+                None
+            }
+            Some(chosen) if allowed.iter().any(|p| p.eq_ignore_ascii_case(chosen)) => None,
+            Some(chosen) => {
+                let why = format!(
+                    "project `{chosen}` is not one this scantix deployment lets this organisation \
+                     file tickets in ({}), so {} applies",
+                    if allowed.is_empty() {
+                        "it lists none for it".to_owned()
+                    } else {
+                        format!("allowed: {}", allowed.join(", "))
+                    },
+                    first.as_deref().map_or_else(
+                        || "the deployment's project".to_owned(),
+                        |p| format!("`{p}`")
+                    )
+                );
+                self.project = first;
+                Some(why)
+            }
+        }
+    }
+}
+
+/// The tracker projects each organisation's repositories may file tickets in, for a deployment
+/// serving several organisations (`SCANTIX_ALLOWED_PROJECTS`, JSON: `{"acme": ["SEC", "APPSEC"],
+/// "globex": ["GLX"]}`). Empty: no restriction (one organisation's deployment). Once any
+/// organisation is listed, an unlisted one files only in the deployment's own project, so one
+/// organisation's `.github/scantix.yml` can never route tickets into another's project.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ProjectAllowList {
+    by_owner: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl ProjectAllowList {
+    /// From its JSON form; owners are matched case-insensitively, as GitHub logins are.
+    pub fn parse_json(text: &str) -> Result<ProjectAllowList, String> {
+        let parsed: std::collections::BTreeMap<String, Vec<String>> = serde_json::from_str(text)
+            .map_err(|e| {
+                format!("expected an object of organisation → list of project keys: {e}")
+            })?;
+        Ok(ProjectAllowList {
+            by_owner: parsed
+                .into_iter()
+                .map(|(owner, projects)| (owner.to_ascii_lowercase(), projects))
+                .collect(),
+        })
+    }
+
+    /// The projects `owner`'s repositories may use; `None` when the deployment restricts none.
+    pub fn for_owner(&self, owner: &str) -> Option<&[String]> {
+        if self.by_owner.is_empty() {
+            return None;
+        }
+        Some(
+            self.by_owner
+                .get(&owner.to_ascii_lowercase())
+                .map_or(&[][..], Vec::as_slice),
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn allow_list() -> ProjectAllowList {
+        ProjectAllowList::parse_json(r#"{"Acme": ["SEC", "APPSEC"], "globex": ["GLX"]}"#).unwrap()
+    }
+
+    #[test]
+    fn an_organisation_files_only_in_the_projects_it_is_allowed() {
+        let list = allow_list();
+        let acme = list.for_owner("acme").unwrap();
+
+        let mut chosen = TicketDestination {
+            project: Some("appsec".into()),
+            ..TicketDestination::default()
+        };
+        assert_eq!(chosen.confine_to(acme), None);
+        assert_eq!(chosen.project.as_deref(), Some("appsec"));
+
+        let mut another_orgs = TicketDestination {
+            project: Some("GLX".into()),
+            ..TicketDestination::default()
+        };
+        let why = another_orgs.confine_to(acme).unwrap();
+        assert!(
+            why.contains("`GLX`") && why.contains("SEC, APPSEC"),
+            "{why}"
+        );
+        assert_eq!(another_orgs.project.as_deref(), Some("SEC"));
+
+        let mut unchosen = TicketDestination::default();
+        assert_eq!(unchosen.confine_to(acme), None);
+        assert_eq!(unchosen.project.as_deref(), Some("SEC"));
+    }
+
+    #[test]
+    fn an_unlisted_organisation_keeps_to_the_deployments_project() {
+        let list = allow_list();
+        let unlisted = list.for_owner("initech").unwrap();
+        assert!(unlisted.is_empty());
+        let mut chosen = TicketDestination {
+            project: Some("SEC".into()),
+            ..TicketDestination::default()
+        };
+        assert!(chosen.confine_to(unlisted).is_some());
+        assert_eq!(chosen.project, None, "the deployment's own project");
+        assert_eq!(ProjectAllowList::default().for_owner("acme"), None);
+        assert!(ProjectAllowList::parse_json("[1]").is_err());
+    }
 
     #[test]
     fn a_minimal_section_takes_the_defaults() {
