@@ -133,6 +133,58 @@ async fn alert_states_read_from_real_responses_of_each_kind() {
 }
 
 #[tokio::test]
+async fn alerts_are_assigned_in_each_kinds_field_and_a_refused_login_is_an_error() {
+    let fake = FakeGitHub::start().await;
+    seed_real_alerts(&fake);
+    let github = as_installation(&fake);
+    let repo = repository();
+    for (kind, number) in [(CODE, 7), (DEPENDABOT, 3), (SECRETS, 1)] {
+        github
+            .assign_alert(&repo, kind, number, Some("carol"))
+            .await
+            .expect("assigned");
+    }
+    let assigned = |kind, number| fake.alert(OWNER, REPO, kind, number).unwrap();
+    assert_eq!(assigned(CODE, 7)["assignees"][0]["login"], "carol");
+    assert_eq!(assigned(DEPENDABOT, 3)["assignees"][0]["login"], "carol");
+    assert_eq!(assigned(SECRETS, 1)["assigned_to"]["login"], "carol");
+    // Nobody: each kind's way of clearing it.
+    for (kind, number) in [(CODE, 7), (DEPENDABOT, 3), (SECRETS, 1)] {
+        github
+            .assign_alert(&repo, kind, number, None)
+            .await
+            .expect("unassigned");
+    }
+    let patches: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .filter_map(|r| r.body)
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            json!({"assignees": ["carol"]}),
+            json!({"assignees": ["carol"]}),
+            json!({"assignee": "carol"}),
+            json!({"assignees": []}),
+            json!({"assignees": []}),
+            json!({"assignee": null}),
+        ]
+    );
+    assert_eq!(assigned(CODE, 7)["assignees"], json!([]));
+    assert_eq!(assigned(SECRETS, 1)["assigned_to"], Value::Null);
+    // A login GitHub cannot assign is refused, not retried.
+    fake.refuse_assignee("mallory");
+    let refused = github
+        .assign_alert(&repo, CODE, 7, Some("mallory"))
+        .await
+        .unwrap_err();
+    assert!(!refused.is_retryable(), "{refused}");
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
 async fn dismissals_use_each_kinds_spelling_and_leave_closed_alerts_alone() {
     let fake = FakeGitHub::start().await;
     seed_real_alerts(&fake);

@@ -58,8 +58,8 @@ pub enum Verb {
         #[command(flatten)]
         common: Common,
     },
-    /// Assign the selected drafts to a tracker user (their push creates them assigned; tickets
-    /// already in the tracker are reassigned there).
+    /// Assign the selected tickets to a tracker user: a ticket in the tracker through the
+    /// tracker's assign call (the outbox), a draft whose push then creates it assigned.
     Assign {
         user: String,
         #[arg(long)]

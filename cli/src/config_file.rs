@@ -86,6 +86,7 @@ fn read_settings(path: &Path) -> anyhow::Result<RepoSettings> {
         policy,
         owners,
         problems: Vec::new(),
+        kev: None,
     })
 }
 

@@ -17,8 +17,9 @@
 #      An alert whose ref is unknown counts as on the default branch: Dependabot alerts carry no
 #      ref, and GitHub leaves the ref empty on code scanning alerts that a person closed or
 #      reopened (the `*_by_user` actions). So does every alert when the default branch is unknown.
-#   4. An alert of severity below medium (low, note) is recorded. An alert of unknown severity is
-#      NOT: nobody rating an alert is not the same as rating it harmless.
+#   4. An alert of severity below medium (low, note) is recorded, unless it is exploited or
+#      likely to be (see "Priority by risk" below). An alert of unknown severity is NOT recorded:
+#      nobody rating an alert is not the same as rating it harmless.
 #   5. An alert in test, vendored or generated code is recorded. scantix classifies the path
 #      (the code location, or the manifest for a dependency) before this policy runs:
 #        test:      directories test/ tests/ __tests__/ __mocks__/ spec/ specs/ testdata/
@@ -37,6 +38,26 @@
 # Every decision carries a one-line reason, e.g. "recorded: alert only on pull request #7" or
 # "ticketed: high severity on main"; it is kept in the audit trail.
 #
+# Priority by risk
+# ----------------
+# The severity a scanner gives says how bad a problem would be; whether anyone exploits it, or
+# can use a leaked secret, says how soon it must go. So, first match wins:
+#
+#   R1. A CVE in CISA's Known Exploited Vulnerabilities catalogue (`input.kev`, when scantix is
+#       given the catalogue): priority one step up (high -> critical), deadline shortened.
+#   R2. An EPSS probability of exploitation of 10 % or more within 30 days
+#       (`input.finding.advisory.epss.percentage` >= 0.10; Dependabot sends it): the same.
+#   R3. A secret found in a public location as well (`input.finding.secret.publicly_leaked`):
+#       critical.
+#   R4. A secret GitHub's check with its provider found still working
+#       (`input.finding.secret.validity` == "active"): critical.
+#   R5. A secret the provider reports no longer working (`validity` == "inactive"): priority one
+#       step down (high -> medium).
+#
+# "Deadline shortened": the SLA table's days for the raised priority, and at most half of the
+# finding's own severity's (a critical stays critical and gets half its days). Each of these
+# sets `priority_reason`, the line the ticket shows under "Why this priority".
+#
 # Writing your own policy
 # -----------------------
 # Put a policy in `.github/scantix.yml` (`policy:` inline or `policy-file:`) to replace this one.
@@ -48,6 +69,7 @@
 #   reason     a short sentence for the audit trail                             (required)
 #   priority   "critical" | "high" | "medium" | "low" | "note": overrides the severity the ticket
 #              is filed at                                                      (optional)
+#   priority_reason  one line saying why the priority is what it is; the ticket shows it (optional)
 #   sla_days   days from first seen until the fix is due, instead of the SLA table (optional)
 #   group_by   "rule" | "file" | "package" | "advisory" | "alert": overrides the grouping of this
 #              alert's kind                                                     (optional)
@@ -62,6 +84,14 @@
 #   input.pull_request     the pull request number if the alert is only on a PR, else null
 #   input.paths            path (or null), is_test, is_vendor, is_generated: the classification
 #                          used by rule 5
+#   input.finding.advisory.epss   {"percentage": 0.944, "percentile": 0.999}: fractions of 1, as
+#                          GitHub sends them (Dependabot), or absent
+#   input.finding.secret   {"validity": "active" | "inactive" | "unknown" | null,
+#                          "publicly_leaked": true | false} (secret scanning), or absent
+#   input.kev              the CISA KEV entry of the finding's CVE (cve_id, vendor_project,
+#                          product, vulnerability_name, date_added, due_date, known_ransomware),
+#                          or null
+#   input.sla              days to fix per severity from the settings: critical, high, medium, low
 #
 # Copying this file and editing it is the easiest start. Policies are pure: no clock, no network.
 
@@ -73,8 +103,11 @@ finding := input.finding
 
 severity := finding.severity
 
-# The rules, in order: the first whose body holds gives the decision.
-decision := ticket(sprintf("exposed secret (%s)", [secret_type])) if {
+# The triage, with the priority the risk rules give (none of them: the finding's own severity).
+decision := object.union(triage, risk)
+
+# The rules, in order: the first whose body holds gives the triage.
+triage := ticket(sprintf("exposed secret (%s)", [secret_type])) if {
 	# 1. Secrets, always.
 	finding.kind == "secret_scanning"
 } else := record(sprintf("alert only on pull request #%d", [input.pull_request])) if {
@@ -84,8 +117,9 @@ decision := ticket(sprintf("exposed secret (%s)", [secret_type])) if {
 	# 3. On another branch.
 	not on_default_branch
 } else := record(sprintf("%s severity is below medium", [severity])) if {
-	# 4. Low and note severities.
+	# 4. Low and note severities, unless exploited or likely to be.
 	severity in {"low", "note"}
+	not exploited
 } else := record(sprintf("test code (%s)", [input.paths.path])) if {
 	# 5. Test, vendored and generated code.
 	input.paths.is_test
@@ -125,6 +159,69 @@ else := "the default branch"
 secret_type := finding.rule.name if finding.rule.name != ""
 
 else := finding.rule.id
+
+# Priority by risk, R1 to R5 (see the top of this file); `{}` keeps the finding's own severity.
+risk := raised(sprintf("%s is in CISA's Known Exploited Vulnerabilities catalogue (added %s)", [input.kev.cve_id, input.kev.date_added])) if {
+	# R1. Known exploited.
+	input.kev != null
+} else := raised(sprintf("EPSS gives it a %v %% chance of exploitation within 30 days", [epss_percent])) if {
+	# R2. Likely to be exploited.
+	finding.advisory.epss.percentage >= 0.1
+} else := critical("the secret was also found in a public location") if {
+	# R3. A secret anyone can read.
+	finding.secret.publicly_leaked == true
+} else := critical("GitHub's check with the provider found the secret still active") if {
+	# R4. A secret that works.
+	finding.secret.validity == "active"
+} else := lowered("the provider reports the secret inactive") if {
+	# R5. A secret that no longer works.
+	finding.secret.validity == "inactive"
+} else := {}
+
+exploited if input.kev != null
+
+exploited if finding.advisory.epss.percentage >= 0.1
+
+# The EPSS probability in percent, to one decimal.
+epss_percent := round(finding.advisory.epss.percentage * 1000) / 10
+
+one_up := {"unknown": "high", "note": "medium", "low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
+
+one_down := {"critical": "high", "high": "medium", "medium": "low", "low": "low", "note": "note", "unknown": "unknown"}
+
+raised(why) := {
+	"priority": up,
+	"priority_reason": sprintf("%s: %s", [change_words(up), why]),
+	"sla_days": shortened_days(up),
+} if {
+	up := one_up[severity]
+}
+
+critical(why) := {
+	"priority": "critical",
+	"priority_reason": sprintf("%s: %s", [change_words("critical"), why]),
+}
+
+lowered(why) := {
+	"priority": down,
+	"priority_reason": sprintf("%s: %s", [change_words(down), why]),
+} if {
+	down := one_down[severity]
+}
+
+# "raised from high", "lowered from high", or "kept at critical".
+change_words(to) := sprintf("raised from %s", [severity]) if {
+	rank[to] > rank[severity]
+} else := sprintf("lowered from %s", [severity]) if {
+	rank[to] < rank[severity]
+} else := sprintf("kept at %s, deadline shortened", [severity])
+
+rank := {"unknown": 0, "note": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+
+# The raised priority's days, and at most half of the finding's own severity's (at least 1).
+shortened_days(up) := max([1, min([input.sla[up], floor(own_days / 2)])]) if {
+	own_days := object.get(input.sla, severity, input.sla[up])
+}
 
 # Added for the scenario (events/github/scantix.yml): Hello-World's team works on
 # `code-feature`, so its alerts there are ticketed as if on the default branch.

@@ -84,6 +84,9 @@ impl<T: Tracker> Tracker for CrashAfterCreate<T> {
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         self.inner.close_not_planned(ticket).await
     }
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        self.inner.assign(ticket, assignee).await
+    }
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
         self.inner.own_accounts().await
     }

@@ -24,7 +24,9 @@
 //! `direction`, `per_page`, paged with `Link` headers as GitHub pages each kind (page numbers for
 //! code scanning and secret scanning, `after` cursors for Dependabot), and code scanning also per
 //! `ref` (a pull request's analysis, seeded with [`FakeGitHub::set_ref_alerts`]); get; PATCH to
-//! dismiss, resolve or reopen (with GitHub's rule that a closing state needs its reason). File
+//! dismiss, resolve or reopen (with GitHub's rule that a closing state needs its reason) and to
+//! assign (`assignees`, or a secret's `assignee`; logins [`FakeGitHub::refuse_assignee`] names are
+//! refused 422). File
 //! contents, base64 as GitHub sends them. Issues per repository (any repository has them), pull
 //! requests among them as the issues API shows them ([`FakeGitHub::add_pull_request`]): list
 //! filtered by `labels` (all of them) and `state`, sorted by `created` or `updated` either way
@@ -1873,7 +1875,17 @@ fn get_alert(
     }
 }
 
-/// PATCH: dismiss / resolve / reopen, with GitHub's rule that closing needs a reason.
+/// A user as alerts name their assignees (GitHub's `simple-user`, the fields scantix reads).
+fn alert_user(login: &str) -> Value {
+    json!({
+        "login": login, "id": 1000, "node_id": "U_fake", "type": "User", "site_admin": false,
+        "avatar_url": "https://avatars.example/u", "html_url": format!("https://github.com/{login}"),
+    })
+}
+
+/// PATCH: dismiss / resolve / reopen, with GitHub's rule that closing needs a reason; and assign
+/// (`assignees` for code scanning and Dependabot, the list replaced; `assignee` for secret
+/// scanning, `null` unassigning), refused 422 for a login GitHub cannot assign.
 fn update_alert(
     state: &mut GitHubState,
     repo: &str,
@@ -1881,17 +1893,42 @@ fn update_alert(
     number: u64,
     body: &Value,
 ) -> Reply {
+    let assigning: Option<Vec<String>> = match kind {
+        AlertKind::SecretScanning => body
+            .get("assignee")
+            .map(|a| a.as_str().map(str::to_owned).into_iter().collect()),
+        _ => body.get("assignees").map(|a| {
+            a.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| l.as_str().map(str::to_owned))
+                .collect()
+        }),
+    };
+    if let Some(logins) = &assigning
+        && let Some(refused) = refused_assignee(state, logins)
+    {
+        return refused;
+    }
     let alert = match find_alert(state, repo, kind, number) {
         Ok(alert) => alert,
         Err(reply) => return reply,
     };
     let now = json!(github_time(Utc::now()));
     let bot = json!({"login": "scantix[bot]", "id": 1, "type": "Bot"});
+    if let Some(logins) = assigning {
+        match kind {
+            AlertKind::SecretScanning => {
+                alert["assigned_to"] = logins.first().map_or(Value::Null, |l| alert_user(l));
+            }
+            _ => {
+                alert["assignees"] = logins.iter().map(|l| alert_user(l)).collect();
+            }
+        }
+        alert["updated_at"] = now.clone();
+    }
     let Some(new_state) = body["state"].as_str() else {
-        return Reply::violation(
-            501,
-            vec!["the fake GitHub models state changes only".into()],
-        );
+        return Reply::json(200, alert.clone());
     };
     let (closing, reason, comment, by, at) = match kind {
         AlertKind::SecretScanning => (

@@ -690,6 +690,65 @@ impl FakeJira {
         })
     }
 
+    /// Assigns an issue to `user` (an accountId on Cloud, a user name on Data Center; `None`:
+    /// unassigned) as `actor` would in Jira's UI, and returns the `jira:issue_updated` delivery
+    /// Jira sends, its changelog naming the assignee as Jira does (`to`: the id, `toString`: the
+    /// display name).
+    pub fn assign_by(&self, actor: Actor, key: &str, user: Option<&str>) -> Value {
+        let shared = &self.shared;
+        let mut state = shared.lock();
+        state.changelogs += 1;
+        let changelog_id = (10000 + state.changelogs).to_string();
+        let index = shared
+            .issue_index(&state, key)
+            .expect("assign_by: no such issue");
+        let field = |who: &str| match shared.flavor {
+            Flavor::Cloud => json!({"accountId": who}),
+            Flavor::DataCenter => json!({"name": who}),
+        };
+        let id_of = |value: &Value| {
+            value["accountId"]
+                .as_str()
+                .or(value["name"].as_str())
+                .map(str::to_owned)
+        };
+        let issue = &mut state.issues[index];
+        let old = issue.fields.get("assignee").and_then(id_of);
+        match user {
+            Some(who) => {
+                issue.fields.insert("assignee".into(), field(who));
+            }
+            None => {
+                issue.fields.remove("assignee");
+            }
+        }
+        issue.updated = Utc::now();
+        let issue = &state.issues[index];
+        json!({
+            "timestamp": Utc::now().timestamp_millis(),
+            "webhookEvent": "jira:issue_updated",
+            "issue_event_type_name": "issue_assigned",
+            "user": shared.user(actor),
+            "issue": shared.issue_view(issue, Api::Webhook, &FieldChoice::All, &[]),
+            "changelog": {"id": changelog_id, "items": [{
+                "field": "assignee", "fieldtype": "jira", "fieldId": "assignee",
+                "from": old, "fromString": old.as_ref().map(|o| format!("User {o}")),
+                "to": user, "toString": user.map(|u| format!("User {u}")),
+            }]},
+        })
+    }
+
+    /// The assignee's id (accountId on Cloud, user name on Data Center) an issue has now.
+    pub fn assignee(&self, key: &str) -> Option<String> {
+        let state = self.shared.lock();
+        let issue = state.issues.iter().find(|i| i.key == key)?;
+        let value = issue.fields.get("assignee")?;
+        value["accountId"]
+            .as_str()
+            .or(value["name"].as_str())
+            .map(str::to_owned)
+    }
+
     /// Deletes an issue as a person would; returns the `jira:issue_deleted` delivery.
     pub fn delete_issue(&self, key: &str) -> Value {
         let mut state = self.shared.lock();

@@ -21,6 +21,8 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
 pub fn sample_finding(repo_id: u64, number: u64) -> Finding {
     let path = format!("src/routes/orders_{number}.js");
     Finding {
+        secret: None,
+        assignees: None,
         kind: AlertKind::CodeScanning,
         repository: Repository {
             id: repo_id,
@@ -68,6 +70,7 @@ pub fn sample_finding(repo_id: u64, number: u64) -> Finding {
         ],
         package: None,
         advisory: Some(Advisory {
+            epss: None,
             ghsa_id: None,
             cve_id: Some("CVE-2024-0001".into()),
             cvss_score: Some(8.1),
@@ -93,6 +96,7 @@ pub fn group_key_of(finding: &Finding) -> GroupKey {
 /// `finding` as first seen at `now`, in its rule group, to be ticketed.
 pub fn finding_record(finding: &Finding, now: DateTime<Utc>) -> FindingRecord {
     FindingRecord {
+        priority_reason: None,
         fingerprint: Fingerprint::of(finding),
         group_key: group_key_of(finding),
         finding: FindingRecord::slim(finding.clone()),

@@ -133,9 +133,13 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         executor.clone(),
         Arc::new(scantix_core::decide::triage::builtin),
     );
-    let settings = SettingsCache::new(std::time::Duration::from_secs(300)).with_allowed_projects(
-        scantix_wiring::allowed_projects_from_env().context("reading SCANTIX_ALLOWED_PROJECTS")?,
-    );
+    let kev = scantix_wiring::kev_from_env().context("reading the KEV catalogue")?;
+    let settings = SettingsCache::new(std::time::Duration::from_secs(300))
+        .with_allowed_projects(
+            scantix_wiring::allowed_projects_from_env()
+                .context("reading SCANTIX_ALLOWED_PROJECTS")?,
+        )
+        .with_kev(kev);
     let sweeper = Sweeper::new(executor, syncer, clients).with_settings(settings);
     Ok(
         match scantix_wiring::digest_from_env().context("building the email digest")? {

@@ -33,6 +33,7 @@
 //!   CODEOWNERS), cached; [`repo_config`]: `.github/scantix.yml` → those settings.
 //! - [`tracker_routes`]: the deployment's trackers as one, each ticket filed where its
 //!   repository's `routes` send it and kept there.
+//! - [`kev`]: CISA's KEV catalogue from a file, refreshed at every sweep, for the policy.
 //! - [`logging`]: JSON log lines with the spans' fields (delivery, repository, group, outcome).
 
 pub mod analysis;
@@ -40,6 +41,7 @@ pub mod backfill;
 pub mod digest;
 pub mod execute;
 pub mod ingest;
+pub mod kev;
 pub mod logging;
 pub mod repo_config;
 pub mod repo_settings;

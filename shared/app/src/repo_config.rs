@@ -600,6 +600,7 @@ impl RepoConfig {
         if let Some(routes) = &self.routes {
             config.routes = routes.iter().filter_map(RouteEntry::route).collect();
         }
+        config.owners = self.owners().clone();
         config
     }
 
@@ -1037,6 +1038,7 @@ mod tests {
             config.engine_config(),
             Config {
                 budget: budget.clone(),
+                owners: config.owners().clone(),
                 ..Config::default()
             }
         );

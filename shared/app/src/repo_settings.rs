@@ -5,6 +5,7 @@
 //! `tracker` section naming another tracker, means the defaults for that part and a `problem` that
 //! says where and how to fix it.
 
+use crate::kev::KevSource;
 use crate::repo_config::{self, CONFIG_PATH, PolicyRepository, PolicySource, RepoConfig};
 use scantix_core::config::Config;
 use scantix_core::decide::triage::Verdict;
@@ -16,7 +17,7 @@ use scantix_core::ticket::destination::{
 };
 /// The policy a repository's settings carry (`RepoSettings::policy`).
 pub use scantix_policy::Policy;
-use scantix_policy::triage_with;
+use scantix_policy::{PolicyInput, judge};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ pub struct RepoSettings {
     pub owners: Option<CodeOwners>,
     /// What was wrong with the files read (each names the file, the line and the fix).
     pub problems: Vec<String>,
+    /// The deployment's KEV catalogue, when it has one (`input.kev` of the policy).
+    pub kev: Option<Arc<KevSource>>,
 }
 
 impl RepoSettings {
@@ -92,12 +95,17 @@ impl RepoSettings {
             policy: Policy::default_policy(),
             owners: None,
             problems: Vec::new(),
+            kev: None,
         }
     }
 
     /// What triage says about `finding` here, with its assignee from CODEOWNERS and the owners map.
     pub fn verdict(&self, finding: &Finding) -> Verdict {
-        let mut verdict = triage_with(&self.policy, finding);
+        let catalogue = self.kev.as_ref().map(|kev| kev.current());
+        let input = PolicyInput::new(finding)
+            .with_kev(catalogue.as_deref())
+            .with_sla(self.engine.sla);
+        let mut verdict = judge(&self.policy, &input);
         verdict.assignee = self.assignee_for(finding);
         verdict
     }
@@ -222,6 +230,7 @@ pub async fn load(github: &dyn GitHub, repo: &Repository) -> RepoSettings {
         policy,
         owners,
         problems,
+        kev: None,
     }
 }
 
@@ -231,6 +240,8 @@ pub struct SettingsCache {
     entries: Mutex<HashMap<u64, (Instant, Arc<RepoSettings>)>>,
     /// The deployment's tracker, which a repository's `tracker` section must name to apply.
     site: Option<TrackerSite>,
+    /// The deployment's KEV catalogue, handed to every repository's policy.
+    kev: Option<Arc<KevSource>>,
     /// The projects each organisation may file in (empty: no restriction).
     allowed_projects: ProjectAllowList,
 }
@@ -241,8 +252,20 @@ impl SettingsCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
             site: None,
+            kev: None,
             allowed_projects: ProjectAllowList::default(),
         }
+    }
+
+    /// Hands `kev` to every repository's policy (`input.kev`).
+    pub fn with_kev(mut self, kev: Option<Arc<KevSource>>) -> SettingsCache {
+        self.kev = kev;
+        self
+    }
+
+    /// The KEV catalogue's source, when there is one (the sweeper refreshes it).
+    pub fn kev(&self) -> Option<&Arc<KevSource>> {
+        self.kev.as_ref()
     }
 
     /// Keeps each organisation's tickets within the projects `allowed` lists for it.
@@ -281,11 +304,11 @@ impl SettingsCache {
             return (settings, false);
         }
         let owner = repo.full_name.split('/').next().unwrap_or_default();
-        let settings = Arc::new(
-            load(github, repo)
-                .await
-                .routed_within(self.site.as_ref(), self.allowed_projects.for_owner(owner)),
-        );
+        let mut loaded = load(github, repo)
+            .await
+            .routed_within(self.site.as_ref(), self.allowed_projects.for_owner(owner));
+        loaded.kev = self.kev.clone();
+        let settings = Arc::new(loaded);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.insert(repo.id, (Instant::now(), settings.clone()));
         (settings, true)

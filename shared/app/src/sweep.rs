@@ -86,6 +86,13 @@ impl Sweeper {
             },
             ..SweepReport::default()
         };
+        // A refreshed copy of the KEV catalogue takes effect from this pass on.
+        if let Some(kev) = self.settings.as_ref().and_then(SettingsCache::kev)
+            && let Err(e) = kev.refresh()
+        {
+            tracing::warn!(error = %e, "KEV catalogue not refreshed; the last one read stays");
+            report.failures.push(format!("kev: {e}"));
+        }
         for installation in store.installations().await? {
             let installation = installation.value;
             if !installation.active {
@@ -236,6 +243,49 @@ mod tests {
     use scantix_core::ports::github_clients::OneClient;
     use scantix_core::records::{TicketState, Triage};
     use scantix_core::testing::code_alert;
+
+    #[tokio::test]
+    async fn a_sweep_reads_the_kev_catalogue_again_and_keeps_the_last_good_one() {
+        use crate::kev::KevSource;
+        let dir = std::env::temp_dir().join(format!("scantix-sweep-kev-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("kev.json");
+        std::fs::write(&path, r#"{"vulnerabilities": []}"#).unwrap();
+        let kev = Arc::new(KevSource::load(&path).unwrap());
+        let github = Arc::new(MemoryGitHub::new());
+        let executor = Arc::new(
+            Executor::new(
+                Arc::new(MemoryStore::new()),
+                Arc::new(MemoryTracker::new()),
+                Config::default(),
+            )
+            .with_github(github.clone()),
+        );
+        let syncer = Syncer::new(
+            executor.clone(),
+            Arc::new(scantix_core::decide::triage::builtin),
+        );
+        let settings =
+            SettingsCache::new(std::time::Duration::from_secs(60)).with_kev(Some(kev.clone()));
+        let sweeper = Sweeper::new(executor.clone(), syncer, Arc::new(OneClient(github)))
+            .with_settings(settings);
+
+        // A fresh copy of the catalogue is read by the next sweep.
+        std::fs::copy("../adapters/policy/tests/fixtures/kev-sample.json", &path).unwrap();
+        let report = sweeper.sweep(executor.now()).await.unwrap();
+        assert!(report.failures.is_empty(), "{report:?}");
+        assert!(kev.current().get("CVE-2021-44228").is_some());
+
+        // A half-written copy is reported, and the last good catalogue stays.
+        std::fs::write(&path, "{\"vulnerabilities\": [").unwrap();
+        let report = sweeper.sweep(executor.now()).await.unwrap();
+        assert!(
+            report.failures.iter().any(|f| f.starts_with("kev: ")),
+            "{report:?}"
+        );
+        assert!(kev.current().get("CVE-2021-44228").is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[tokio::test]
     async fn a_sweep_repairs_a_missed_fix_and_flags_overdue_tickets_once() {

@@ -582,7 +582,11 @@ fn every_crash_point(tracking: Tracking) -> (FinalState, Vec<&'static str>, usiz
             .chunks(chunk)
             .map(|share| {
                 let (calls, expected) = (&calls, &expected);
-                scope.spawn(move || {
+                // Debug builds keep the executor's futures on the stack: more than the 2 MiB a
+                // spawned thread gets by default.
+                std::thread::Builder::new()
+                    .stack_size(16 * 1024 * 1024)
+                    .spawn_scoped(scope, move || {
                     let mut failures = Vec::new();
                     for &point in share {
                         let (_, got, struck) = run_with(tracking, Some(point));
@@ -609,6 +613,7 @@ fn every_crash_point(tracking: Tracking) -> (FinalState, Vec<&'static str>, usiz
                     }
                     failures
                 })
+                .expect("a worker thread starts")
             })
             .collect();
         workers

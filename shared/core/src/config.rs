@@ -106,6 +106,9 @@ pub struct Config {
     /// Which of the deployment's trackers a new group's ticket is filed in, by kind and severity
     /// (the settings' `routes`); empty: the deployment's own tracker for every ticket.
     pub routes: Vec<crate::ticket::routing::Route>,
+    /// CODEOWNERS owner (`@login`, `@org/team`) → tracker user: how an alert's assignee in GitHub
+    /// and a ticket's in the tracker are told to each other (see `owners`).
+    pub owners: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -220,6 +223,7 @@ impl Default for Config {
             drafts: DraftMode::default(),
             budget: TicketBudget::default(),
             routes: Vec::new(),
+            owners: BTreeMap::new(),
         }
     }
 }

@@ -178,6 +178,55 @@ pub struct Advisory {
     pub cve_id: Option<String>,
     pub cvss_score: Option<f64>,
     pub references: Vec<String>,
+    /// How likely the vulnerability is to be exploited (Dependabot's `security_advisory.epss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<Epss>,
+}
+
+/// FIRST's Exploit Prediction Scoring System, as GitHub reports it on an advisory: both numbers
+/// are fractions of 1 (`0.00045` is a 0.045 % chance; `0.16` the 16th percentile). GitHub's
+/// OpenAPI description bounds them 0..100, but its own examples and the live API send fractions
+/// (`{"percentage": 0.00014, "percentile": 0.02594}`), so fractions they are here.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Epss {
+    /// The probability of exploitation in the next 30 days, 0 to 1.
+    pub percentage: f64,
+    /// Where that probability ranks among all scored CVEs, 0 to 1, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<f64>,
+}
+
+/// Whether a leaked secret still works, as GitHub last checked it with its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretValidity {
+    Active,
+    Inactive,
+    Unknown,
+}
+
+impl SecretValidity {
+    /// GitHub's spelling (`active`, `inactive`, `unknown`); other words give `None`.
+    pub fn parse(word: &str) -> Option<SecretValidity> {
+        match word {
+            "active" => Some(SecretValidity::Active),
+            "inactive" => Some(SecretValidity::Inactive),
+            "unknown" => Some(SecretValidity::Unknown),
+            _ => None,
+        }
+    }
+}
+
+/// How exposed a leaked secret is (secret scanning findings only): what makes one an incident
+/// and another a chore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct SecretExposure {
+    /// `None` when GitHub did not say (validity checks off, or an older payload).
+    #[serde(default)]
+    pub validity: Option<SecretValidity>,
+    /// Found in a public location (a public repository, a gist) as well.
+    #[serde(default)]
+    pub publicly_leaked: bool,
 }
 
 /// The alert's state as GitHub reports it.
@@ -257,6 +306,13 @@ pub struct Finding {
     pub flow: Vec<FlowStep>,
     pub package: Option<Package>,
     pub advisory: Option<Advisory>,
+    /// Secret scanning only: whether the secret works and whether it leaked publicly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretExposure>,
+    /// The GitHub logins the alert is assigned to, when the delivery or listing said (`Some(vec![])`:
+    /// nobody); `None` when it did not carry them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignees: Option<Vec<String>>,
     /// Git ref the alert was seen on (`refs/heads/main`, `refs/pull/7/merge`), when known.
     pub git_ref: Option<String>,
     pub commit_sha: Option<String>,

@@ -229,6 +229,27 @@ pub fn assignee_for(
         .or_else(|| default.map(str::to_owned))
 }
 
+/// The tracker user a GitHub `login` is, by the owners map (`@login` → user; keys match as in
+/// [`assignee_for`]). `None` when the map does not name the login.
+pub fn tracker_user_for_login(login: &str, map: &BTreeMap<String, String>) -> Option<String> {
+    assignee_for(&[login.to_owned()], map, None)
+}
+
+/// The GitHub login a tracker `user` is, by the owners map read backwards: the first user key
+/// (`@login`; a team `@org/team` or an email address names no one login) that maps to `user`.
+pub fn login_for_tracker_user(user: &str, map: &BTreeMap<String, String>) -> Option<String> {
+    map.iter()
+        .filter(|(_, mapped)| mapped.trim() == user.trim())
+        .map(|(key, _)| key.trim().trim_start_matches('@'))
+        .find(|login| {
+            !login.is_empty()
+                && login
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(str::to_owned)
+}
+
 /// One line → a rule, nothing (blank or comment), or why it is skipped.
 fn parse_line(raw: &str) -> Result<Option<OwnerRule>, String> {
     let tokens = split_unescaped_whitespace(raw.trim());
@@ -847,6 +868,35 @@ apps/ @octocat
         );
         assert!(file.owners_of(&path).is_empty());
         assert_eq!(owners(&file, "a/b"), strings(&["@all"]));
+    }
+
+    #[test]
+    fn logins_and_tracker_users_map_both_ways_through_the_owners_map() {
+        let map: BTreeMap<String, String> = [
+            ("@acme/web", "u-web"),
+            ("@Alice", "u-alice"),
+            ("alice@acme.example", "u-mail"),
+            ("@bob", "u-web"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(
+            tracker_user_for_login("alice", &map).as_deref(),
+            Some("u-alice")
+        );
+        assert_eq!(tracker_user_for_login("carol", &map), None);
+        assert_eq!(
+            login_for_tracker_user("u-alice", &map).as_deref(),
+            Some("Alice")
+        );
+        // A team names no one login; a user mapped to the same account does.
+        assert_eq!(
+            login_for_tracker_user("u-web", &map).as_deref(),
+            Some("bob")
+        );
+        assert_eq!(login_for_tracker_user("u-mail", &map), None);
+        assert_eq!(login_for_tracker_user("nobody", &map), None);
     }
 
     #[test]

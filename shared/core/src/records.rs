@@ -52,6 +52,9 @@ pub struct FindingRecord {
     /// Severity as ticketed: the alert's, or the one a triage policy filed it at.
     #[serde(default)]
     pub severity: Severity,
+    /// Why it is filed at that severity, when triage said (see `Verdict::priority_reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_reason: Option<String>,
     /// The last day to fix it within its SLA (from its severity and when it was first seen).
     #[serde(default)]
     pub due: Option<chrono::NaiveDate>,
@@ -106,7 +109,7 @@ impl FindingRecord {
         let view = |r: &FindingRecord| {
             (
                 r.finding.state,
-                r.severity,
+                (r.severity, r.priority_reason.clone()),
                 r.finding.place(),
                 r.finding.html_url.clone(),
                 r.finding.cwes.clone(),
@@ -278,6 +281,15 @@ pub enum OutboxOp {
     /// Dismiss in GitHub every finding of the group that carries a `pending_dismissal` (a "won't
     /// fix" closure in the tracker): one op however many findings, done page by page.
     DismissPending,
+    /// Set the ticket's assignee in the tracker (`None`: nobody): an alert assigned in GitHub.
+    Assign {
+        assignee: Option<String>,
+    },
+    /// Assign the group's open alerts in GitHub to `login` (`None`: to nobody): the ticket was
+    /// assigned in the tracker. Done page by page, like `DismissPending`.
+    AssignAlerts {
+        login: Option<String>,
+    },
 }
 
 impl OutboxOp {
@@ -285,7 +297,9 @@ impl OutboxOp {
     pub fn is_github_call(&self) -> bool {
         matches!(
             self,
-            OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending
+            OutboxOp::DismissAlert { .. }
+                | OutboxOp::DismissPending
+                | OutboxOp::AssignAlerts { .. }
         )
     }
 }
@@ -709,6 +723,12 @@ impl GroupRecord {
         }
         if op == OutboxOp::DismissPending && self.outbox.iter().any(|p| p.op == op) {
             return;
+        }
+        // Only the last assignment counts: one queued is replaced, not followed.
+        if matches!(op, OutboxOp::Assign { .. } | OutboxOp::AssignAlerts { .. }) {
+            let same = std::mem::discriminant(&op);
+            self.outbox
+                .retain(|p| std::mem::discriminant(&p.op) != same);
         }
         // Comments beyond a few fold into the last queued one: one tracker call, however many
         // findings a burst brought.

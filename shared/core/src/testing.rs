@@ -7,6 +7,8 @@ use crate::finding::{
 /// An open CodeQL alert `number` of `rule` at `path`, line `number`, in repository 42 `acme/shop`.
 pub fn code_alert(number: u64, rule: &str, path: &str) -> Finding {
     Finding {
+        assignees: None,
+        secret: None,
         kind: AlertKind::CodeScanning,
         repository: Repository {
             id: 42,
@@ -80,6 +82,7 @@ pub fn ticketed_record(
     now: chrono::DateTime<chrono::Utc>,
 ) -> crate::records::FindingRecord {
     crate::records::FindingRecord {
+        priority_reason: None,
         fingerprint: crate::identity::Fingerprint::of(finding),
         group_key: group.clone(),
         finding: crate::records::FindingRecord::slim(finding.clone()),

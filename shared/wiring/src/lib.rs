@@ -25,6 +25,7 @@
 //! | `GITHUB_TOKEN` | local runs without an App: the token the GitHub Issues tracker acts with |
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
 //! | `SCANTIX_SIEM_SINK`, `SCANTIX_SIEM_TARGET`, `SCANTIX_REPORT_BUCKET` (and prefixes) | where OCSF events and the daily report go ([`siem`]) |
+//! | `SCANTIX_KEV_PATH` | optional: a file in CISA's Known Exploited Vulnerabilities JSON format (at most 16 MB), read at cold start and again at every sweep; the triage policy sees a finding's entry as `input.kev` |
 //! | `SCANTIX_SERVICE_ACCOUNTS` | optional, comma-separated: tracker accounts whose changes are scantix's own besides its credential's, which is asked of the tracker (`GET /myself`, `GET /app`, `GET /user`) |
 //!
 //! # Secrets
@@ -222,6 +223,20 @@ pub fn config_from_env() -> Config {
         service_accounts,
         ..Config::default()
     }
+}
+
+/// The KEV catalogue named by `SCANTIX_KEV_PATH`, if any; a file that cannot be read stops the
+/// cold start with what is wrong with it.
+pub fn kev_from_env() -> Result<Option<Arc<scantix_app::kev::KevSource>>, WiringError> {
+    let Some(path) = optional("SCANTIX_KEV_PATH") else {
+        return Ok(None);
+    };
+    scantix_app::kev::KevSource::load(path)
+        .map(|source| Some(Arc::new(source)))
+        .map_err(|e| WiringError::Invalid {
+            var: "SCANTIX_KEV_PATH",
+            why: e.to_string(),
+        })
 }
 
 /// What the deployment does with events of installations it has no record of

@@ -3,8 +3,8 @@
 
 use crate::{
     WiringError, allowed_projects_from_env, config_from_env, executor_settings_from_env,
-    github_clients_from_env, load_secrets, optional, servicenow_states_from_env, store_for_table,
-    tracker_from_env, var,
+    github_clients_from_env, kev_from_env, load_secrets, optional, servicenow_states_from_env,
+    store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
 use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
@@ -55,7 +55,8 @@ pub async fn worker_over(store: Arc<dyn Store>) -> Result<Worker, WiringError> {
         // Read through GitHub, cached five minutes per warm instance; the same settings decide a
         // repository's alerts and the tracker events on its tickets.
         let cache = SettingsCache::new(std::time::Duration::from_secs(300))
-            .with_allowed_projects(allowed_projects_from_env()?);
+            .with_allowed_projects(allowed_projects_from_env()?)
+            .with_kev(kev_from_env()?);
         github = github.with_settings(SettingsSource { clients, cache });
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());

@@ -157,7 +157,12 @@ fn same_labels(a: &[String], b: &[String]) -> bool {
 /// team (`@org/team`) or anything else that is not a login is left out: GitHub would refuse the
 /// whole issue over it.
 pub fn assignee(content: &TicketContent) -> Option<String> {
-    let login = content.assignee.as_deref()?.trim().trim_start_matches('@');
+    login(content.assignee.as_deref()?)
+}
+
+/// `raw` as a GitHub login (`@login` too), or `None` for anything that is not one.
+pub fn login(raw: &str) -> Option<String> {
+    let login = raw.trim().trim_start_matches('@');
     let is_login = (1..=39).contains(&login.len())
         && login
             .bytes()

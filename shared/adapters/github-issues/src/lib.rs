@@ -402,6 +402,29 @@ impl Tracker for GithubIssuesTracker {
         }
     }
 
+    /// `PATCH` the issue's `assignees` alone (the list replaced; `[]` unassigns). A tracker user
+    /// here is a login (an owner's `@login` works too); anything else is refused as the owners
+    /// map's mistake, without a call.
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        let key = IssueKey::parse(&ticket.key)?;
+        let logins: Vec<String> = match assignee {
+            None => Vec::new(),
+            Some(who) => match issue::login(who) {
+                Some(login) => vec![login],
+                None => {
+                    return Err(TrackerError::Misconfigured {
+                        setting: "owners".into(),
+                        message: format!("{who:?} is not a GitHub login"),
+                    });
+                }
+            },
+        };
+        tracing::info!(issue = %key, assigned = !logins.is_empty(), "github issue assigned");
+        Ok(self
+            .edit(&key, serde_json::json!({ "assignees": logins }))
+            .await?)
+    }
+
     /// The login `issues` deliveries name as `sender` when scantix made the change.
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
         Ok(vec![self.http.own_login().await?])

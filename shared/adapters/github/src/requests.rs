@@ -131,6 +131,18 @@ pub(crate) fn dismissal_body(kind: AlertKind, reason: DismissReason, comment: &s
     body
 }
 
+/// The PATCH body that assigns an alert of `kind` to `login` (`None`: to nobody), as GitHub's
+/// description has each kind take it: `assignees` (a list, replaced) for code scanning and
+/// Dependabot, `assignee` (one login or `null`) for secret scanning.
+pub(crate) fn assignment_body(kind: AlertKind, login: Option<&str>) -> Value {
+    match kind {
+        AlertKind::SecretScanning => json!({ "assignee": login }),
+        AlertKind::CodeScanning | AlertKind::Dependabot | AlertKind::Sarif => {
+            json!({ "assignees": login.into_iter().collect::<Vec<_>>() })
+        }
+    }
+}
+
 /// `comment` cut to `MAX_DISMISSAL_COMMENT` characters, ending in `…` when cut.
 pub(crate) fn shortened(comment: &str) -> String {
     if comment.chars().count() <= MAX_DISMISSAL_COMMENT {

@@ -14,7 +14,8 @@ use crate::app_auth::InstallationTokens;
 pub use crate::client::SetupError;
 use crate::client::{Answer, Client};
 use crate::requests::{
-    Cursor, alert_path, decode_file, dismissal_body, encode, encode_path, list_path, repo_path,
+    Cursor, alert_path, assignment_body, decode_file, dismissal_body, encode, encode_path,
+    list_path, repo_path,
 };
 use async_trait::async_trait;
 use chrono::Utc;
@@ -264,6 +265,19 @@ impl GitHub for RestGitHub {
         }
         // `open` is the reopening state of all three kinds.
         self.update_alert(repo, kind, number, &json!({"state": "open"}))
+            .await
+    }
+
+    /// `PATCH` the alert with its kind's assignment field alone: `assignees` (the list replaced)
+    /// for code scanning and Dependabot, `assignee` (`null` unassigns) for secret scanning.
+    async fn assign_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+        login: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        self.update_alert(repo, kind, number, &assignment_body(kind, login))
             .await
     }
 

@@ -24,6 +24,12 @@ fn size(doc: &Value) -> usize {
 fn build(t: &TicketContent, caps: Caps, shown: usize) -> Value {
     let line = |s: &str| text::cap(&text::line(s), caps.line);
     let mut content = vec![paragraph(vec![plain(&line(&t.summary))])];
+    if let Some(why) = &t.priority_reason {
+        content.push(paragraph(vec![
+            with_marks("Why this priority: ", json!([{ "type": "strong" }])),
+            plain(&line(why)),
+        ]));
+    }
 
     if !t.facts.is_empty() {
         let rows = t
@@ -288,6 +294,7 @@ mod tests {
             types,
             [
                 "paragraph",
+                "paragraph",
                 "table",
                 "heading",
                 "bulletList",
@@ -303,7 +310,7 @@ mod tests {
         );
         // Guidance keeps its lines inside the code block.
         assert!(
-            doc["content"][7]["content"][0]["text"]
+            doc["content"][8]["content"][0]["text"]
                 .as_str()
                 .unwrap()
                 .contains('\n')
@@ -320,7 +327,8 @@ mod tests {
             .iter()
             .find(|t| t.starts_with("…and "))
             .expect("a more line");
-        let shown = doc["content"][3]["content"].as_array().unwrap().len();
+        // Summary, priority line, facts table, findings heading, then the findings.
+        let shown = doc["content"][4]["content"].as_array().unwrap().len();
         assert_eq!(
             more,
             &format!(

@@ -884,6 +884,25 @@ impl Tracker for JiraTracker {
         }
     }
 
+    /// `PUT /issue/{key}` with the `assignee` field alone (Cloud: `{"accountId"}`, Data Center:
+    /// `{"name"}`; `null` unassigns): the edit endpoint, which the project's edit screen allows
+    /// for the assignee wherever people can reassign.
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        let key = checked_key(ticket)?;
+        let value = match assignee {
+            Some(who) => self.dialect().assignee(who),
+            None => serde_json::Value::Null,
+        };
+        let call = Call::new(
+            Method::PUT,
+            self.api(&format!("/issue/{key}")),
+            Replay::Safe,
+        )
+        .about(key)
+        .body(json!({ "fields": { "assignee": value } }));
+        Ok(self.http.send(&call).await.map(|_| ())?)
+    }
+
     /// `GET /myself` (Cloud `/rest/api/3`, Data Center `/rest/api/2`): the credential's user.
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
         let call = Call::new(Method::GET, self.api("/myself"), Replay::Safe);

@@ -13,6 +13,7 @@ pub const HOSTILE: &str = "[~admin] [click|javascript:alert(1)] {color:red}*bold
 /// Content with `findings` findings, all of it hostile.
 pub fn hostile_content(findings: usize) -> TicketContent {
     TicketContent {
+        priority_reason: Some(format!("critical — raised from high: {HOSTILE}")),
         group_key: GroupKey::from_stored("42/code-scanning/rule:CodeQL:js/xss \"quoted\" \\ back"),
         title: format!("XSS {HOSTILE}"),
         severity: Severity::High,

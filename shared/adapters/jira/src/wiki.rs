@@ -100,6 +100,9 @@ fn build(t: &TicketContent, caps: Caps, shown: usize) -> String {
     let capped = |s: &str| text::cap(&text::line(s), caps.line);
     let mut w = String::new();
     let _ = writeln!(w, "{}\n", line_start(&capped(&t.summary)));
+    if let Some(why) = &t.priority_reason {
+        let _ = writeln!(w, "*Why this priority:* {}\n", escape(&capped(why)));
+    }
     for (name, value) in t.facts.iter().take(30) {
         let value = line_start(&capped(value));
         let value = if value.trim().is_empty() { " " } else { &value };

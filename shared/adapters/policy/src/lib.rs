@@ -11,6 +11,7 @@
 //! - this file: `Policy` (compiled once, evaluated per finding, within a time limit), `PolicyInput`
 //!   and `PathFacts` (what a policy reads), `PolicyError`, `triage_with`.
 //! - `default.rego`: the bundled policy, annotated for policy authors.
+//! - [`kev`]: CISA's Known Exploited Vulnerabilities catalogue (`input.kev`), bounded.
 //!
 //! A [`Policy`] is compiled once (the bundled [`Policy::default_policy`], or an org's or repo's
 //! override with [`Policy::from_rego`]) and then evaluated for every finding, from any thread.
@@ -21,12 +22,16 @@
 //! policy as `input.paths`: one tested implementation that every policy, bundled or not, gets for
 //! free, without copying helper rules or needing regex builtins.
 
+pub mod kev;
+
+use kev::{KevCatalogue, KevEntry};
 use regorus::utils::limits::{ExecutionTimerConfig, PolicyLengthConfig};
 use regorus::{Engine, LimitError, Value};
 use scantix_core::decide::triage::plain;
 use scantix_core::finding::{Finding, Severity};
 use scantix_core::identity::GroupingMode;
 use scantix_core::records::Triage;
+use scantix_core::sla::SlaPolicy;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroUsize};
@@ -103,6 +108,8 @@ struct WrittenDecision {
     reason: String,
     #[serde(default)]
     priority: Option<Severity>,
+    #[serde(default)]
+    priority_reason: Option<String>,
     #[serde(default)]
     sla_days: Option<u32>,
     #[serde(default)]
@@ -255,6 +262,11 @@ pub struct PolicyInput<'a> {
     /// The pull request the alert was seen on, when it was seen only on one.
     pub pull_request: Option<u64>,
     pub paths: PathFacts,
+    /// The CISA KEV entry of the finding's CVE, when the catalogue is loaded and lists it.
+    pub kev: Option<&'a KevEntry>,
+    /// Days to fix per severity, as the repository's settings give them (so that a policy
+    /// shortening a deadline knows what it shortens).
+    pub sla: SlaPolicy,
 }
 
 impl<'a> PolicyInput<'a> {
@@ -266,7 +278,26 @@ impl<'a> PolicyInput<'a> {
             default_branch: finding.repository.default_branch.as_deref(),
             pull_request: finding.pull_request(),
             paths: PathFacts::of(finding),
+            kev: None,
+            sla: SlaPolicy::default(),
         }
+    }
+
+    /// With the KEV entry of the finding's CVE looked up in `catalogue`.
+    pub fn with_kev(mut self, catalogue: Option<&'a KevCatalogue>) -> PolicyInput<'a> {
+        let cve = self
+            .finding
+            .advisory
+            .as_ref()
+            .and_then(|a| a.cve_id.as_deref());
+        self.kev = catalogue.zip(cve).and_then(|(c, cve)| c.get(cve));
+        self
+    }
+
+    /// With the repository's SLA table.
+    pub fn with_sla(mut self, sla: SlaPolicy) -> PolicyInput<'a> {
+        self.sla = sla;
+        self
     }
 }
 
@@ -460,7 +491,7 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
         };
         PolicyError::Malformed(format!(
             "{at}{}; expected {{\"triage\": \"ticket\" | \"draft\" | \"record\" | \"ignore\", \
-             \"reason\": \"...\"}} with optional \"priority\", \"sla_days\", \"group_by\" (got {json})",
+             \"reason\": \"...\"}} with optional \"priority\", \"priority_reason\", \"sla_days\", \"group_by\" (got {json})",
             e.inner()
         ))
     })?;
@@ -474,10 +505,21 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
         WrittenTriage::Record => Triage::Record,
         WrittenTriage::Ignore => Triage::Ignore,
     };
+    // One line, of a length a ticket can show: a policy may quote alert text in it.
+    let priority_reason = written
+        .priority_reason
+        .map(|why| {
+            why.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(MAX_PRIORITY_REASON_CHARS)
+                .collect::<String>()
+        })
+        .filter(|why| !why.trim().is_empty());
     Ok(PolicyDecision {
         triage,
         reason: written.reason,
         priority: written.priority,
+        priority_reason,
         sla_days: written.sla_days,
         group_by: written.group_by,
         assignee: None,
@@ -565,10 +607,19 @@ fn last_message(text: &str) -> String {
     }
 }
 
-/// The verdict of `policy` for `finding`. A policy that fails to evaluate (a bug in an org's
-/// override, a time limit) must not lose the finding: it is ticketed, and the reason says why.
+/// The longest `priority_reason` kept: one line of a ticket.
+pub const MAX_PRIORITY_REASON_CHARS: usize = 300;
+
+/// The verdict of `policy` for `finding`, with no KEV catalogue and the default SLA table (see
+/// [`judge`]).
 pub fn triage_with(policy: &Policy, finding: &Finding) -> PolicyDecision {
-    match policy.evaluate(&PolicyInput::new(finding)) {
+    judge(policy, &PolicyInput::new(finding))
+}
+
+/// The verdict of `policy` for `input`. A policy that fails to evaluate (a bug in an org's
+/// override, a time limit) must not lose the finding: it is ticketed, and the reason says why.
+pub fn judge(policy: &Policy, input: &PolicyInput<'_>) -> PolicyDecision {
+    match policy.evaluate(input) {
         Ok(verdict) => verdict,
         Err(e) => {
             tracing::warn!(error = %e, "triage policy failed; ticketing to be safe");
@@ -615,6 +666,7 @@ mod tests {
         assert_eq!(
             decision,
             PolicyDecision {
+                priority_reason: None,
                 triage: Triage::Ticket,
                 reason: "ticketed: high severity on main".into(),
                 priority: None,
@@ -840,6 +892,7 @@ decision := {
         assert_eq!(
             policy.evaluate(&PolicyInput::new(&payments)).unwrap(),
             PolicyDecision {
+                priority_reason: None,
                 triage: Triage::Ticket,
                 reason: "ticketed: payments code".into(),
                 priority: Some(Severity::Critical),
@@ -1158,5 +1211,195 @@ decision := {"triage": "draft", "reason": "draft: new rule, a person decides"} i
             json["paths"],
             serde_json::json!({"path": "test/a.js", "is_test": true, "is_vendor": false, "is_generated": false})
         );
+    }
+
+    // --- priority by risk (R1 to R5 of default.rego) ----------------------------------------
+
+    fn kev() -> KevCatalogue {
+        KevCatalogue::parse(include_bytes!("../tests/fixtures/kev-sample.json")).unwrap()
+    }
+
+    /// Dependabot alert `number` for `cve` at `severity`, with `epss` as GitHub sends it.
+    fn advisory(number: u64, cve: &str, severity: Severity, epss: Option<f64>) -> Finding {
+        let mut finding = dependabot_alert(number, "GHSA-jfh8-c2jp-5v3q", "log4j-core", "pom.xml");
+        finding.severity = severity;
+        if let Some(a) = finding.advisory.as_mut() {
+            a.cve_id = Some(cve.into());
+            a.epss = epss.map(|percentage| scantix_core::finding::Epss {
+                percentage,
+                percentile: Some(0.99),
+            });
+        }
+        finding
+    }
+
+    fn decide_with_kev(finding: &Finding) -> PolicyDecision {
+        let catalogue = kev();
+        Policy::default_policy()
+            .evaluate(&PolicyInput::new(finding).with_kev(Some(&catalogue)))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_known_exploited_cve_is_raised_a_step_with_a_shorter_deadline() {
+        let high = decide_with_kev(&advisory(1, "CVE-2021-44228", Severity::High, None));
+        assert_eq!(high.triage, Triage::Ticket);
+        assert_eq!(high.priority, Some(Severity::Critical));
+        // High's 30 days become critical's 7.
+        assert_eq!(high.sla_days, Some(7));
+        assert_eq!(
+            high.priority_reason.as_deref(),
+            Some(
+                "raised from high: CVE-2021-44228 is in CISA's Known Exploited Vulnerabilities \
+                 catalogue (added 2021-12-10)"
+            )
+        );
+        // A critical one stays critical and gets half its days.
+        let critical = decide_with_kev(&advisory(2, "cve-2021-44228", Severity::Critical, None));
+        assert_eq!(critical.priority, Some(Severity::Critical));
+        assert_eq!(critical.sla_days, Some(3));
+        assert!(
+            critical
+                .priority_reason
+                .unwrap()
+                .starts_with("kept at critical, deadline shortened: CVE-2021-44228")
+        );
+        // A low one is ticketed (not recorded for its severity), at medium.
+        let low = decide_with_kev(&advisory(3, "CVE-2022-22965", Severity::Low, None));
+        assert_eq!(low.triage, Triage::Ticket);
+        assert_eq!(low.priority, Some(Severity::Medium));
+        // The SLA table is the repository's.
+        let catalogue = kev();
+        let sla = SlaPolicy {
+            critical: 2,
+            ..SlaPolicy::default()
+        };
+        let finding = advisory(4, "CVE-2017-5638", Severity::High, None);
+        let input = PolicyInput::new(&finding)
+            .with_kev(Some(&catalogue))
+            .with_sla(sla);
+        let decision = Policy::default_policy().evaluate(&input).unwrap();
+        assert_eq!(decision.sla_days, Some(2));
+        // Not in the catalogue, or no catalogue: the finding's own severity.
+        for decision in [
+            decide_with_kev(&advisory(5, "CVE-2020-0001", Severity::High, None)),
+            decide(&advisory(6, "CVE-2021-44228", Severity::High, None)),
+        ] {
+            assert_eq!(
+                (
+                    decision.priority,
+                    decision.sla_days,
+                    decision.priority_reason
+                ),
+                (None, None, None)
+            );
+        }
+    }
+
+    #[test]
+    fn an_epss_of_ten_percent_or_more_raises_the_priority() {
+        let hot = decide(&advisory(1, "CVE-2024-0001", Severity::Medium, Some(0.10)));
+        assert_eq!(hot.priority, Some(Severity::High));
+        assert_eq!(hot.sla_days, Some(30));
+        assert_eq!(
+            hot.priority_reason.as_deref(),
+            Some("raised from medium: EPSS gives it a 10 % chance of exploitation within 30 days")
+        );
+        let hotter = decide(&advisory(2, "CVE-2024-0001", Severity::High, Some(0.9443)));
+        assert_eq!(hotter.priority, Some(Severity::Critical));
+        assert!(hotter.priority_reason.unwrap().contains("a 94.4 % chance"));
+        // Just under the threshold (GitHub's example sends 0.00045): nothing changes.
+        for epss in [0.0999, 0.00045] {
+            let cold = decide(&advisory(3, "CVE-2024-0001", Severity::Medium, Some(epss)));
+            assert_eq!(
+                (cold.priority, cold.priority_reason),
+                (None, None),
+                "{epss}"
+            );
+        }
+        // A low-severity alert likely to be exploited is ticketed, not recorded.
+        let low = decide(&advisory(4, "CVE-2024-0001", Severity::Low, Some(0.5)));
+        assert_eq!(
+            (low.triage, low.priority),
+            (Triage::Ticket, Some(Severity::Medium))
+        );
+    }
+
+    #[test]
+    fn an_active_or_public_secret_is_critical_and_an_inactive_one_lowered() {
+        use scantix_core::finding::{SecretExposure, SecretValidity};
+        let with = |validity: Option<SecretValidity>, publicly_leaked: bool| {
+            let mut finding = secret(1, None);
+            finding.secret = Some(SecretExposure {
+                validity,
+                publicly_leaked,
+            });
+            decide(&finding)
+        };
+        let active = with(Some(SecretValidity::Active), false);
+        assert_eq!(active.priority, Some(Severity::Critical));
+        assert_eq!(
+            active.priority_reason.as_deref(),
+            Some(
+                "raised from high: GitHub's check with the provider found the secret still active"
+            )
+        );
+        let public = with(Some(SecretValidity::Unknown), true);
+        assert_eq!(public.priority, Some(Severity::Critical));
+        assert_eq!(
+            public.priority_reason.as_deref(),
+            Some("raised from high: the secret was also found in a public location")
+        );
+        // Public wins over inactive: anyone may still try it elsewhere.
+        assert_eq!(
+            with(Some(SecretValidity::Inactive), true).priority,
+            Some(Severity::Critical)
+        );
+        let inactive = with(Some(SecretValidity::Inactive), false);
+        assert_eq!(inactive.triage, Triage::Ticket);
+        assert_eq!(inactive.priority, Some(Severity::Medium));
+        assert_eq!(
+            inactive.priority_reason.as_deref(),
+            Some("lowered from high: the provider reports the secret inactive")
+        );
+        for unknown in [
+            with(Some(SecretValidity::Unknown), false),
+            with(None, false),
+        ] {
+            assert_eq!((unknown.priority, unknown.priority_reason), (None, None));
+        }
+    }
+
+    #[test]
+    fn the_input_carries_epss_secret_exposure_kev_and_the_sla() {
+        let catalogue = kev();
+        let finding = advisory(1, "CVE-2021-44228", Severity::High, Some(0.97));
+        let json =
+            serde_json::to_value(PolicyInput::new(&finding).with_kev(Some(&catalogue))).unwrap();
+        assert_eq!(
+            json["finding"]["advisory"]["epss"],
+            serde_json::json!({"percentage": 0.97, "percentile": 0.99})
+        );
+        assert_eq!(json["kev"]["product"], "Log4j2");
+        assert_eq!(json["kev"]["known_ransomware"], true);
+        assert_eq!(json["sla"]["critical"], 7);
+        let plain = serde_json::to_value(PolicyInput::new(&secret(2, None))).unwrap();
+        assert_eq!(plain["kev"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_policy_priority_reason_is_one_bounded_line() {
+        let policy = Policy::from_rego(
+            "package scantix\nimport rego.v1\ndecision := {\"triage\": \"ticket\", \"reason\": \"r\", \
+             \"priority\": \"high\", \"priority_reason\": concat(\"\", [\"a\\nb\", \
+             concat(\"\", [\"x\" | some _ in numbers.range(1, 1000)])])}\n",
+        )
+        .unwrap();
+        let decision = policy
+            .evaluate(&PolicyInput::new(&code_alert(1, "js/xss", "a.js")))
+            .unwrap();
+        let why = decision.priority_reason.unwrap();
+        assert!(why.starts_with("a b"), "{why}");
+        assert_eq!(why.chars().count(), MAX_PRIORITY_REASON_CHARS);
     }
 }

@@ -21,6 +21,8 @@ pub fn finding_of(
 ) -> Finding {
     let rule = &result.rule;
     Finding {
+        secret: None,
+        assignees: None,
         kind: AlertKind::Sarif,
         repository: repository.clone(),
         number: sarif_number(&key.tool, &key.category, &result.identity.value),
@@ -56,6 +58,7 @@ pub fn finding_of(
         // A scanner of dependencies (Trivy, Grype, Dependency-Check) names the CVE: grouping by
         // advisory then gathers one CVE wherever it is pulled in.
         advisory: result.cves.first().map(|cve| Advisory {
+            epss: None,
             ghsa_id: None,
             cve_id: Some(cve.clone()),
             cvss_score: rule.security_severity,

@@ -237,6 +237,10 @@ impl Executor {
                 self.dismiss_pending(group).await?;
                 return Ok(None);
             }
+            OutboxOp::AssignAlerts { login } => {
+                self.assign_alerts(group, login.as_deref()).await?;
+                return Ok(None);
+            }
             _ => {}
         }
         if group.is_draft() || self.drafts_only() {
@@ -261,7 +265,21 @@ impl Executor {
             }
         };
         match &pending.op {
-            OutboxOp::Create | OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending => {}
+            OutboxOp::Create
+            | OutboxOp::DismissAlert { .. }
+            | OutboxOp::DismissPending
+            | OutboxOp::AssignAlerts { .. } => {}
+            OutboxOp::Assign { assignee } => {
+                match self.tracker.assign(ticket, assignee.as_deref()).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_retryable() => return Err(e.into()),
+                    // A user the tracker refuses (not in the project, a stale owners map) stays
+                    // refused: the op is dropped rather than left to block the calls behind it.
+                    Err(e) => {
+                        tracing::warn!(group = %group.key, ticket = %ticket.key, error = %e, "the tracker refused the assignee; the ticket keeps its own");
+                    }
+                }
+            }
             OutboxOp::Refresh => {
                 let content = self.render(group).await?;
                 self.tracker.update(ticket, &content).await?
@@ -274,6 +292,53 @@ impl Executor {
             OutboxOp::CloseNotPlanned => self.tracker.close_not_planned(ticket).await?,
         }
         Ok(None)
+    }
+
+    /// Assigns `group`'s open alerts in GitHub to `login` (`None`: to nobody), page by page. An
+    /// alert GitHub no longer has, or a login it refuses, is skipped (with a warning): the
+    /// others are still assigned, and a retry could not do better.
+    pub(super) async fn assign_alerts(
+        &self,
+        group: &GroupRecord,
+        login: Option<&str>,
+    ) -> Result<(), ExecuteError> {
+        let Some(clients) = &self.github else {
+            tracing::warn!(group = %group.key, "no GitHub connection: alert assignment not sent");
+            return Ok(());
+        };
+        let github = clients.for_installation(group.installation_id)?;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .group_findings(&group.key, Members::Ticketed, after.as_deref(), PAGE)
+                .await?;
+            for stored in page.items {
+                let record = &stored.value;
+                if !record.is_open() || !record.finding.kind.is_github_alert() {
+                    continue;
+                }
+                match github
+                    .assign_alert(
+                        &record.finding.repository,
+                        record.finding.kind,
+                        record.number(),
+                        login,
+                    )
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) if e.is_retryable() => return Err(e.into()),
+                    Err(e) => {
+                        tracing::warn!(group = %group.key, number = record.number(), error = %e, "GitHub refused the alert's assignment");
+                    }
+                }
+            }
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Sends GitHub the dismissals scantix owes for `group`'s findings (a "won't fix" closure),

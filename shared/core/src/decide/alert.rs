@@ -180,6 +180,15 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         finding: FindingRecord::slim(finding.clone()),
         triage: if ticketed { Triage::Ticket } else { triage },
         severity,
+        // A policy that moves the priority without saying why is still named as the reason.
+        priority_reason: verdict.priority_reason.clone().or_else(|| {
+            (severity != finding.severity).then(|| {
+                format!(
+                    "set by the triage policy (the scanner said {})",
+                    finding.severity
+                )
+            })
+        }),
         due: config.sla.due_date(severity, first_seen, verdict.sla_days),
         owner: verdict.assignee.clone(),
         first_seen,
@@ -235,6 +244,47 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     if member_changed {
         group.absorb(stored, &record);
     }
+    // Assigned in GitHub: the ticket follows, through the owners map.
+    let reassigned = ticketed
+        && match (&event.finding.assignees, is_assignment(&event.action)) {
+            (Some(logins), true) => match assignee_from_github(logins, config, &group) {
+                Ok(user) if user != group.assignee => {
+                    let was = group.assignee.clone().unwrap_or_else(|| "nobody".into());
+                    group.assignee = user.clone();
+                    if group.ticket.as_ref().is_some_and(|t| !t.is_draft()) {
+                        group.push_op(OutboxOp::Assign {
+                            assignee: user.clone(),
+                        });
+                    }
+                    let who = user.unwrap_or_else(|| "nobody".into());
+                    let by = match logins.first() {
+                        Some(login) => format!("assigned to @{login}"),
+                        None => "unassigned".into(),
+                    };
+                    let what = format!(
+                        "assigned to {who} (was {was}): alert {} {by} in GitHub",
+                        finding.number
+                    );
+                    audit(TICKET_ASSIGNED, what.clone(), &mut out);
+                    out.actions.push(Action::TicketAudited {
+                        group: key.clone(),
+                        ticket: group
+                            .ticket
+                            .as_ref()
+                            .map(|t| t.key.clone())
+                            .unwrap_or_default(),
+                        what,
+                    });
+                    true
+                }
+                Ok(_) => false,
+                Err(why) => {
+                    audit(ASSIGNMENT_SKIPPED, why, &mut out);
+                    false
+                }
+            },
+            _ => false,
+        };
 
     if !ticketed {
         if member_changed {
@@ -261,6 +311,11 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
         return out;
     }
     if !member_changed {
+        if reassigned {
+            group.updated_at = now;
+            out.group = Some(group);
+            return out;
+        }
         out.actions.push(Action::Nothing {
             fingerprint,
             reason: "already known in this state".into(),
@@ -474,6 +529,53 @@ pub fn decide(inputs: Inputs<'_>) -> Decision {
     group.updated_at = now;
     out.group = Some(group);
     out
+}
+
+/// Audited when a ticket's assignee changes (in GitHub, in the tracker, or by a person in scantix).
+pub const TICKET_ASSIGNED: &str = "ticket.assigned";
+
+/// Audited when an assignment cannot be carried over (a login or tracker user the owners map does
+/// not name).
+pub const ASSIGNMENT_SKIPPED: &str = "assignment.skipped";
+
+/// GitHub's action words for a change of an alert's assignees.
+pub fn is_assignment(action: &str) -> bool {
+    matches!(
+        action,
+        "updated_assignment" | "assignees_changed" | "assigned" | "unassigned"
+    )
+}
+
+/// The tracker user an alert assigned to `logins` in GitHub makes the ticket's assignee
+/// (`Ok(None)`: nobody): the first login the owners map names; in GitHub Issues, where users are
+/// logins, the first login itself. `Err` says why none can be.
+pub fn assignee_from_github(
+    logins: &[String],
+    config: &Config,
+    group: &GroupRecord,
+) -> Result<Option<String>, String> {
+    if logins.is_empty() {
+        return Ok(None);
+    }
+    if let Some(user) = logins
+        .iter()
+        .find_map(|login| crate::owners::tracker_user_for_login(login, &config.owners))
+    {
+        return Ok(Some(user));
+    }
+    let in_github_issues = group.ticket.as_ref().is_some_and(|t| t.tracker == "github");
+    match logins.first() {
+        Some(login) if in_github_issues => Ok(Some(login.clone())),
+        _ => Err(format!(
+            "the alert was assigned in GitHub to {}, whom the owners map does not name: the \
+             ticket keeps its assignee (add `\"@login\": tracker-user` under `owners`)",
+            logins
+                .iter()
+                .map(|l| format!("@{l}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
 
 #[cfg(test)]

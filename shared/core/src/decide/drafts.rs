@@ -43,8 +43,13 @@ pub fn settle_draft_ops(
             });
             false
         }
-        OutboxOp::Refresh | OutboxOp::Transition { .. } | OutboxOp::CloseNotPlanned => false,
-        OutboxOp::DismissAlert { .. } | OutboxOp::DismissPending => true,
+        OutboxOp::Refresh
+        | OutboxOp::Transition { .. }
+        | OutboxOp::CloseNotPlanned
+        | OutboxOp::Assign { .. } => false,
+        OutboxOp::DismissAlert { .. }
+        | OutboxOp::DismissPending
+        | OutboxOp::AssignAlerts { .. } => true,
     });
     // The group's state is the draft's: it starts as `Draft` and moves as decisions move it.
     if created && group.ticket.is_none() {

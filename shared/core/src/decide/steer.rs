@@ -168,16 +168,16 @@ pub fn steer(
             if group.assignee.as_deref() == Some(user.as_str()) {
                 return Steered::Unchanged(format!("{key} is already assigned to {user}"));
             }
-            // Tracker updates leave the assignee alone (people reassign there), so only a ticket
-            // not yet created takes one from scantix: a draft, or a create still queued.
-            if !group.is_draft() && !drafts_only {
-                return Steered::Refused(format!(
-                    "{key} is in the tracker already: reassign it there (scantix sets the \
-                     assignee of drafts, which their push carries)"
-                ));
-            }
+            // Tracker updates leave the assignee alone (people reassign there): a ticket in the
+            // tracker is assigned by a call of its own; a draft's push carries its assignee.
             next.assignee = Some(user.clone());
-            next.push_op(OutboxOp::Refresh);
+            if !group.is_draft() && !drafts_only && group.ticket.is_some() {
+                next.push_op(OutboxOp::Assign {
+                    assignee: Some(user.clone()),
+                });
+            } else {
+                next.push_op(OutboxOp::Refresh);
+            }
             let from = group.assignee.as_deref().unwrap_or("nobody");
             (
                 TICKET_ASSIGNED,

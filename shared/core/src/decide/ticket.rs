@@ -8,6 +8,7 @@
 //! its own writes, redeliveries) decide nothing.
 
 use super::action::{Action, Decision};
+use super::alert::{ASSIGNMENT_SKIPPED, TICKET_ASSIGNED};
 use crate::config::Config;
 use crate::event::{StatusCategory, TicketChange, TicketEvent};
 use crate::finding::{AlertState, Dismissal};
@@ -17,6 +18,29 @@ use crate::records::{
 };
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
+
+/// Audited when a ticket's assignment is queued for its alerts in GitHub.
+pub const ALERTS_ASSIGNED: &str = "alerts.assigned";
+
+/// The GitHub login a ticket assigned to `user` in `tracker` assigns its alerts to (`Ok(None)`:
+/// nobody): the owners map read backwards; in GitHub Issues, the user itself (a login). `Err` says
+/// why none can be.
+fn login_for(user: Option<&str>, config: &Config, tracker: &str) -> Result<Option<String>, String> {
+    let Some(user) = user else {
+        return Ok(None);
+    };
+    if let Some(login) = crate::owners::login_for_tracker_user(user, &config.owners) {
+        return Ok(Some(login));
+    }
+    let is_login = !user.is_empty() && user.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if tracker == "github" && is_login {
+        return Ok(Some(user.to_owned()));
+    }
+    Err(format!(
+        "the ticket was assigned to {user}, whom the owners map names as no GitHub user: its \
+         alerts keep their assignees (add `\"@login\": {user}` under `owners`)"
+    ))
+}
 
 /// How many still-open alerts a rejected closure's comment lists (the ticket lists them all).
 const STILL_OPEN_LISTED: usize = 20;
@@ -174,10 +198,11 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
             resolution,
             assignee_changed,
         } => {
+            let mut reassigned = false;
             if let Some(assignee) = assignee_changed {
                 let who = assignee.clone().unwrap_or_else(|| "nobody".into());
                 audit(
-                    "ticket.assigned",
+                    TICKET_ASSIGNED,
                     format!("assigned to {who}"),
                     None,
                     &mut out,
@@ -187,10 +212,38 @@ pub fn decide_ticket(inputs: TicketInputs<'_>) -> TicketDecision {
                     ticket: ticket.clone(),
                     what: format!("assigned to {who}"),
                 });
+                // The alerts follow, in GitHub, where their kind has assignees (all three do).
+                if *assignee != group.assignee {
+                    group.assignee = assignee.clone();
+                    reassigned = true;
+                    if group.kind.is_github_alert() && group.tally.open > 0 {
+                        match login_for(assignee.as_deref(), config, &event.tracker) {
+                            Ok(login) => {
+                                let what = match &login {
+                                    Some(login) => format!(
+                                        "assigning its {} open alerts in GitHub to @{login}",
+                                        group.tally.open
+                                    ),
+                                    None => format!(
+                                        "unassigning its {} open alerts in GitHub",
+                                        group.tally.open
+                                    ),
+                                };
+                                group.push_op(OutboxOp::AssignAlerts { login });
+                                audit(ALERTS_ASSIGNED, what, None, &mut out);
+                            }
+                            Err(why) => audit(ASSIGNMENT_SKIPPED, why, None, &mut out),
+                        }
+                    }
+                }
             }
             if already_in(group.ticket_state, *status) {
                 if out.audit.is_empty() {
                     return ignore("the ticket is already in this state", out);
+                }
+                if reassigned {
+                    group.updated_at = now;
+                    out.group = Some(group);
                 }
                 return TicketDecision::Decided(Box::new(out));
             }

@@ -15,6 +15,9 @@ pub struct Verdict {
     pub reason: String,
     /// The severity to file the ticket at instead of the finding's own.
     pub priority: Option<Severity>,
+    /// Why the finding is filed at the priority it is (a known exploited CVE, a secret still
+    /// active): one line the ticket shows. `None`: the finding's own severity, nothing more.
+    pub priority_reason: Option<String>,
     /// Days until the fix is due, instead of the SLA table's.
     pub sla_days: Option<u32>,
     /// Grouping for this finding instead of the configured mode for its kind.
@@ -33,6 +36,7 @@ pub fn plain(triage: Triage, reason: impl Into<String>) -> Verdict {
         triage,
         reason: reason.into(),
         priority: None,
+        priority_reason: None,
         sla_days: None,
         group_by: None,
         assignee: None,

@@ -139,6 +139,11 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.inner.close_not_planned(ticket).await
     }
 
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        self.counts.update.fetch_add(1, Ordering::SeqCst);
+        self.inner.assign(ticket, assignee).await
+    }
+
     /// Not counted: it is about the credential, not about tickets.
     async fn own_accounts(&self) -> Result<Vec<String>, TrackerError> {
         self.inner.own_accounts().await

@@ -39,6 +39,8 @@ struct Memory {
     files: BTreeMap<(u64, String, Option<String>), String>,
     dismissed: Vec<Dismissed>,
     reopened: Vec<AlertKey>,
+    /// Alert → the logins it is assigned to, as `assign_alert` left them.
+    assignees: BTreeMap<AlertKey, Vec<String>>,
     list_calls: usize,
     /// (repository id, topic) → the issue kept about it. Nothing here closes issues, so each
     /// one stays the open issue of its topic.
@@ -189,6 +191,15 @@ impl MemoryGitHub {
             .collect()
     }
 
+    /// The logins alert `number` of `kind` in repository `repository` is assigned to (`None`:
+    /// never assigned here).
+    pub fn assignees(&self, repository: u64, kind: AlertKind, number: u64) -> Option<Vec<String>> {
+        self.lock()
+            .assignees
+            .get(&(repository, kind, number))
+            .cloned()
+    }
+
     /// How many comment calls were made, by endpoint.
     pub fn comment_calls(&self) -> CommentCalls {
         self.lock().comment_calls
@@ -228,6 +239,31 @@ impl GitHub for MemoryGitHub {
             .get(&(repo.id, kind, number))
             .copied()
             .unwrap_or(AlertState::Open))
+    }
+
+    /// Replaces the alert's assignees, as GitHub does; an alert GitHub never reported is
+    /// `NotFound`.
+    async fn assign_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+        login: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        let key = (repo.id, kind, number);
+        let mut memory = self.lock();
+        if !memory.findings.contains_key(&key) && !memory.states.contains_key(&key) {
+            return Err(GitHubError::NotFound(format!(
+                "{} {kind} alert {number}",
+                repo.full_name
+            )));
+        }
+        let logins: Vec<String> = login.map(str::to_owned).into_iter().collect();
+        if let Some(finding) = memory.findings.get_mut(&key) {
+            finding.assignees = Some(logins.clone());
+        }
+        memory.assignees.insert(key, logins);
+        Ok(())
     }
 
     async fn dismiss_alert(

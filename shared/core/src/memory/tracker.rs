@@ -29,6 +29,8 @@ pub struct MemoryTicket {
     pub labels: Vec<String>,
     pub state: TicketState,
     pub comments: Vec<MemoryComment>,
+    /// Who it is assigned to: the content's assignee at creation, then what `assign` set.
+    pub assignee: Option<String>,
 }
 
 /// Tickets in memory, `MEM-1`, `MEM-2`, … in creation order. Clones share the tickets, so a test
@@ -109,6 +111,7 @@ impl Tracker for MemoryTracker {
                 labels: content.labels.clone(),
                 state: TicketState::Open,
                 comments: Vec::new(),
+                assignee: content.assignee.clone(),
             },
         );
         Ok((reference(&key), TicketState::Open))
@@ -144,5 +147,9 @@ impl Tracker for MemoryTracker {
 
     async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError> {
         self.with_ticket(ticket, |t| t.state = to)
+    }
+
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        self.with_ticket(ticket, |t| t.assignee = assignee.map(str::to_owned))
     }
 }

@@ -205,6 +205,22 @@ pub trait GitHub: Send + Sync {
         number: u64,
     ) -> Result<(), GitHubError>;
 
+    /// Assigns an alert to `login` (`None`: to nobody): code scanning and Dependabot alerts take
+    /// `assignees` (the list replaced), secret scanning alerts one `assignee`. How a ticket's
+    /// assignee in the tracker reaches its alerts. The default refuses: a client that cannot.
+    async fn assign_alert(
+        &self,
+        repo: &Repository,
+        kind: AlertKind,
+        number: u64,
+        login: Option<&str>,
+    ) -> Result<(), GitHubError> {
+        let _ = (repo, number, login);
+        Err(GitHubError::Refused(format!(
+            "this GitHub client cannot assign {kind} alerts"
+        )))
+    }
+
     /// One page of the repository's alerts of `kind`, most recently updated first.
     async fn list_alerts(
         &self,

@@ -113,6 +113,15 @@ pub trait Tracker: Send + Sync {
     /// Moves the ticket to `to` (by the tracker's own workflow).
     async fn transition(&self, ticket: &TicketRef, to: TicketState) -> Result<(), TrackerError>;
 
+    /// Sets the ticket's assignee (`None`: nobody), as the tracker names users (a Jira accountId or
+    /// Data Center user name, a GitHub login). How a GitHub alert's assignment reaches its ticket.
+    /// The default, for trackers that keep no assignee scantix sets (email): nothing (scantix keeps
+    /// the group's assignee, and the audit log says who). Wrappers must forward it.
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        let _ = (ticket, assignee);
+        Ok(())
+    }
+
     /// Closes the ticket as "not planned" where the tracker records why a ticket closed; where it
     /// does not, this is `transition(ticket, Resolved)`. Wrappers must forward it.
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {

@@ -169,9 +169,12 @@ fn rebuilt(
         },
     });
     FindingRecord {
+        priority_reason: None,
         fingerprint: fingerprint.clone(),
         group_key: legacy.key.clone(),
         finding: crate::finding::Finding {
+            assignees: None,
+            secret: None,
             kind: legacy.kind,
             repository: legacy.repository.clone(),
             number: member.number,

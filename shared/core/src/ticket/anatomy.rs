@@ -167,6 +167,7 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
         severity,
         labels,
         summary,
+        priority_reason: Some(priority_reason(group, top)),
         facts,
         findings,
         more_findings,
@@ -182,6 +183,26 @@ pub fn ticket_content(source: TicketSource<'_>) -> TicketContent {
         assignee: group.assignee.clone(),
         destination: group.destination.clone(),
         repository: group.repository.full_name.clone(),
+    }
+}
+
+/// Why the ticket is filed at its priority: a person's choice, else the reason triage gave for
+/// the finding that sets it (the first ticketed one of that severity in rank order: open before
+/// closed), else the scanner's own severity.
+fn priority_reason(group: &GroupRecord, top: &[FindingRecord]) -> String {
+    let severity = group.severity();
+    if group.priority.is_some() {
+        return format!("{severity}, set by a person in scantix");
+    }
+    let deciding = top
+        .iter()
+        .find(|r| r.is_ticketed() && r.severity == severity);
+    match deciding {
+        Some(r) => match &r.priority_reason {
+            Some(why) => format!("{severity} — {why} (alert {})", r.number()),
+            None => format!("{severity}: the scanner's severity of alert {}", r.number()),
+        },
+        None => format!("{severity}: the scanner's severity"),
     }
 }
 

@@ -178,6 +178,9 @@ fn shortened(text: &str, limit: usize) -> String {
 fn render_showing(t: &TicketContent, hidden: usize) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "{}\n", escape(&t.summary));
+    if let Some(why) = &t.priority_reason {
+        let _ = writeln!(md, "**Why this priority:** {}\n", escape(why));
+    }
     md.push_str("| | |\n|---|---|\n");
     for (name, value) in &t.facts {
         let _ = writeln!(md, "| {} | {} |", escape(name), escape(value));
@@ -287,6 +290,32 @@ mod tests {
             .map(|number| crate::testing::code_alert(number, rule, &format!("src/{number}.js")))
             .collect();
         crate::testing::ticket_of(&alerts).unwrap()
+    }
+
+    #[test]
+    fn the_priority_line_is_inert() {
+        let mut hostile = content(1, "js/xss");
+        hostile.priority_reason =
+            Some("critical — @admin <img src=x> [x](javascript:y) **b**\n# h".into());
+        let body = render(&hostile);
+        let line = body
+            .lines()
+            .find(|l| l.starts_with("**Why this priority:** "))
+            .unwrap_or_else(|| panic!("{body}"));
+        assert!(
+            line.ends_with(
+                "critical — @\u{200B}admin &lt;img src\\=x&gt; \\[x\\]\\(javascript\\:y\\) \\*\\*b\\*\\* \\#\u{200B} h"
+            ),
+            "{line}"
+        );
+        // A ticket without a policy reason says the scanner's severity decides.
+        let plain = content(1, "js/xss");
+        assert!(
+            render(&plain)
+                .contains("**Why this priority:** high\\: the scanner\\'s severity of alert 1"),
+            "{}",
+            render(&plain)
+        );
     }
 
     #[test]

@@ -51,6 +51,11 @@ pub struct TicketContent {
     pub labels: Vec<String>,
     /// One or two sentences: what is wrong and where.
     pub summary: String,
+    /// Why the ticket has its priority, in one line every renderer shows under the summary
+    /// ("critical, raised from high: CVE-2021-44228 is in CISA's Known Exploited Vulnerabilities
+    /// catalogue"). Policy text (an org's policy may quote alert text): rendered inert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_reason: Option<String>,
     /// Name/value facts shown as a table: severity, repository, branch, commit, tool, CWE, CVE, GHSA.
     pub facts: Vec<(String, String)>,
     /// The first findings (the most severe and newest open ones): a ticket lists at most

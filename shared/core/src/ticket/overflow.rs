@@ -73,6 +73,7 @@ pub fn overflow_content(group: &GroupRecord, ledger: &BudgetLedger) -> TicketCon
                        created. scantix closes this ticket when no group is waiting."
             .to_string(),
         due: None,
+        priority_reason: None,
         assignee: group.assignee.clone(),
         destination: group.destination.clone(),
         repository: group.repository.full_name.clone(),

@@ -100,6 +100,9 @@ pub fn render_within(t: &TicketContent, limit: usize) -> String {
 fn render_body(t: &TicketContent, findings: usize, share: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}\n", block(&t.summary));
+    if let Some(why) = &t.priority_reason {
+        let _ = writeln!(out, "Why this priority: {}\n", line(why));
+    }
     for (name, value) in &t.facts {
         let _ = writeln!(out, "{}: {}", line(name), line(value));
     }
@@ -187,6 +190,21 @@ mod tests {
         assert!(text.contains("[x]") && text.contains("[31m") && text.ends_with("z\nb"));
         assert!(!text.contains('\u{1b}') && !text.contains('\u{202E}'));
         assert_eq!(line("a\nb\tc"), "a b c");
+    }
+
+    #[test]
+    fn the_priority_line_is_one_line_of_text() {
+        let mut content = hostile(1);
+        content.priority_reason = Some("critical [code]x[/code]\r\nsecond \u{202E}z".into());
+        let out = render_within(&content, 100_000);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("Why this priority: "))
+            .unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(
+            line,
+            "Why this priority: critical [\u{200B}code]x[\u{200B}/code] second z"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@
 use chrono::{DateTime, Utc};
 use scantix_core::event::{AlertChange, AlertEvent};
 use scantix_core::finding::{
-    Advisory, AlertKind, AlertState, Dismissal, Finding, Location, Package, Repository, Rule,
-    Severity,
+    Advisory, AlertKind, AlertState, Dismissal, Epss, Finding, Location, Package, Repository, Rule,
+    SecretExposure, SecretValidity, Severity,
 };
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};

@@ -7,7 +7,9 @@
 //!   reproduce, stale) is `Won't Fix` and `duplicate` is `Duplicate`, which dismiss the alerts in
 //!   GitHub; `completed` (or no reason) is `Completed`, which has GitHub verify the fix first.
 //! - `reopened` → the ticket is open again; `deleted` → the ticket is gone.
-//! - Every other action (`opened`, `edited`, `labeled`, `assigned`, `transferred`, …) is ignored.
+//! - `assigned` / `unassigned` → the ticket's assignee is now the issue's first assignee (or
+//!   nobody), in the issue's state.
+//! - Every other action (`opened`, `edited`, `labeled`, `transferred`, …) is ignored.
 //!
 //! Two kinds of delivery are ignored before anything is looked up: issues that are not scantix
 //! tickets (neither the group label nor the group marker: most issues of a repository the App is
@@ -55,6 +57,10 @@ struct Issue {
     user: Option<User>,
     #[serde(default)]
     pull_request: Option<Value>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    assignees: Vec<User>,
 }
 
 #[derive(Deserialize)]
@@ -90,7 +96,10 @@ pub fn parse_issues_delivery(body: &[u8]) -> Result<ParsedIssuesDelivery, Payloa
     };
     // Decided before the issue is read, so an action GitHub adds later (with a shape of its own)
     // is ignored rather than refused.
-    if !matches!(action, "closed" | "reopened" | "deleted") {
+    if !matches!(
+        action,
+        "closed" | "reopened" | "deleted" | "assigned" | "unassigned"
+    ) {
         return ignored(format!(
             "`issues` action `{action}` is not one scantix acts on"
         ));
@@ -146,6 +155,25 @@ pub fn parse_issues_delivery(body: &[u8]) -> Result<ParsedIssuesDelivery, Payloa
             resolution: None,
             assignee_changed: None,
         },
+        "assigned" | "unassigned" => {
+            let closed = issue.state.as_deref() == Some("closed");
+            TicketChange::Updated {
+                status: if closed {
+                    StatusCategory::Done
+                } else {
+                    StatusCategory::New
+                },
+                status_name: if closed { "closed" } else { "open" }.into(),
+                resolution: closed.then(|| resolution(issue.state_reason.as_deref()).into()),
+                assignee_changed: Some(
+                    issue
+                        .assignees
+                        .iter()
+                        .map(|a| a.login.clone())
+                        .find(|login| !login.is_empty()),
+                ),
+            }
+        }
         _ => TicketChange::Deleted,
     };
     let login = delivery
@@ -257,6 +285,39 @@ mod tests {
                 "{state_reason}"
             );
         }
+    }
+
+    #[test]
+    fn an_assignment_names_the_issues_first_assignee() {
+        let assigned = event(
+            "assigned",
+            &[
+                ("assignee", json!({"login": "octo-dev", "type": "User"})),
+                (
+                    "issue.assignees",
+                    json!([{"login": "octo-dev", "type": "User"}]),
+                ),
+            ],
+        );
+        assert!(
+            matches!(
+                &assigned.change,
+                TicketChange::Updated { status: StatusCategory::New, assignee_changed: Some(Some(who)), .. }
+                    if who == "octo-dev"
+            ),
+            "{assigned:?}"
+        );
+        let unassigned = event("unassigned", &[("issue.assignees", json!([]))]);
+        assert!(
+            matches!(
+                unassigned.change,
+                TicketChange::Updated {
+                    assignee_changed: Some(None),
+                    ..
+                }
+            ),
+            "{unassigned:?}"
+        );
     }
 
     #[test]

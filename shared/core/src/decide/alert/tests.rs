@@ -684,6 +684,7 @@ fn a_finding_keeps_its_group_when_the_grouping_configuration_changes() {
 fn a_policy_verdict_is_audited_and_its_overrides_honoured() {
     let w = World::default();
     let verdict = crate::decide::triage::Verdict {
+        priority_reason: None,
         triage: Triage::Ticket,
         reason: "ticketed: payments code".into(),
         priority: Some(Severity::Critical),
@@ -1036,4 +1037,306 @@ fn mode_draft_by_severity_wins_over_kind_and_kind_over_default() {
     let d = w.decide(&code, Triage::Ticket, t(0));
     assert_eq!(kinds(&d), ["create"]);
     assert_eq!(ops(&d), [OutboxOp::Create]);
+}
+
+// --- priority by risk: the verdict's priority, reason and deadline ---------------------------
+
+/// The ticket `w` renders now for the group of `d`.
+fn ticket_now(w: &World, d: &Decision) -> crate::ticket::TicketContent {
+    let group = w.groups.iter().find(|g| g.key == d.group_key).unwrap();
+    let mut top: Vec<FindingRecord> = w
+        .findings
+        .iter()
+        .filter(|f| f.group_key == d.group_key)
+        .cloned()
+        .collect();
+    top.sort_by_key(FindingRecord::rank);
+    crate::ticket::anatomy::ticket_content(crate::ticket::anatomy::TicketSource {
+        group,
+        content: None,
+        top: &top,
+    })
+}
+
+fn risk_verdict(
+    priority: Severity,
+    why: &str,
+    sla_days: Option<u32>,
+) -> crate::decide::triage::Verdict {
+    crate::decide::triage::Verdict {
+        priority: Some(priority),
+        priority_reason: Some(why.into()),
+        sla_days,
+        ..crate::decide::triage::plain(Triage::Ticket, "ticketed: high severity on main")
+    }
+}
+
+#[test]
+fn a_known_exploited_cve_files_the_ticket_higher_sooner_and_says_why() {
+    let mut w = World::default();
+    let mut log4j = dependabot_alert(1, "GHSA-jfh8-c2jp-5v3q", "log4j-core", "pom.xml");
+    log4j.severity = Severity::High;
+    let kev = risk_verdict(
+        Severity::Critical,
+        "raised from high: CVE-2021-44228 is in CISA's Known Exploited Vulnerabilities catalogue (added 2021-12-10)",
+        Some(7),
+    );
+    let d = w.decide_verdict(
+        &event(AlertChange::Opened, "created", log4j.clone()),
+        &kev,
+        t(0),
+    );
+    let record = d.finding.clone().unwrap();
+    assert_eq!(record.severity, Severity::Critical);
+    assert_eq!(record.due, Some(t(0).date_naive() + chrono::Days::new(7)));
+    assert_eq!(record.priority_reason, kev.priority_reason);
+    assert_eq!(d.group.as_ref().unwrap().severity(), Severity::Critical);
+    w.store(&d);
+    w.sync();
+    let ticket = ticket_now(&w, &d);
+    assert_eq!(ticket.severity, Severity::Critical);
+    assert_eq!(
+        ticket.priority_reason.as_deref(),
+        Some(
+            "critical — raised from high: CVE-2021-44228 is in CISA's Known Exploited \
+             Vulnerabilities catalogue (added 2021-12-10) (alert 1)"
+        )
+    );
+
+    // Without the catalogue's word (say it was wrong and is corrected), the next delivery files
+    // it back at its own severity and deadline: the ticket is refreshed and says so.
+    let plain = crate::decide::triage::plain(Triage::Ticket, "ticketed: high severity on main");
+    let mut later = log4j;
+    later.updated_at = Some(t(5));
+    let d = w.decide_verdict(
+        &event(AlertChange::Updated, "assignees_changed", later),
+        &plain,
+        t(5),
+    );
+    let record = d.finding.clone().unwrap();
+    assert_eq!(
+        (record.severity, record.priority_reason.clone()),
+        (Severity::High, None)
+    );
+    assert_eq!(record.due, Some(t(0).date_naive() + chrono::Days::new(30)));
+    assert!(ops(&d).contains(&OutboxOp::Refresh), "{:?}", ops(&d));
+    w.store(&d);
+    assert_eq!(
+        ticket_now(&w, &d).priority_reason.as_deref(),
+        Some("high: the scanner's severity of alert 1")
+    );
+}
+
+#[test]
+fn an_epss_reason_changing_alone_refreshes_the_ticket() {
+    let mut w = World::default();
+    let alert = dependabot_alert(1, "GHSA-x", "lodash", "package.json");
+    let hot = |pct: &str| {
+        risk_verdict(
+            Severity::Critical,
+            &format!(
+                "raised from high: EPSS gives it a {pct} % chance of exploitation within 30 days"
+            ),
+            Some(7),
+        )
+    };
+    let d = w.decide_verdict(
+        &event(AlertChange::Opened, "created", alert.clone()),
+        &hot("12"),
+        t(0),
+    );
+    w.store(&d);
+    w.sync();
+    let d = w.decide_verdict(
+        &event(AlertChange::Updated, "updated", alert.clone()),
+        &hot("12"),
+        t(1),
+    );
+    assert_eq!(kinds(&d), ["nothing"], "the same verdict changes nothing");
+    let d = w.decide_verdict(
+        &event(AlertChange::Updated, "updated", alert),
+        &hot("30"),
+        t(2),
+    );
+    assert!(ops(&d).contains(&OutboxOp::Refresh), "{:?}", ops(&d));
+    w.store(&d);
+    assert!(
+        ticket_now(&w, &d)
+            .priority_reason
+            .unwrap()
+            .contains("a 30 % chance")
+    );
+}
+
+#[test]
+fn an_active_secret_is_critical_and_an_inactive_one_lowered_with_its_deadline() {
+    let secret = |number: u64| {
+        let mut f = code_alert(number, "github_personal_access_token", "unused");
+        f.kind = AlertKind::SecretScanning;
+        f.location = None;
+        f
+    };
+    let mut w = World::default();
+    let active = risk_verdict(
+        Severity::Critical,
+        "raised from high: GitHub's check with the provider found the secret still active",
+        None,
+    );
+    let d = w.decide_verdict(
+        &event(AlertChange::Opened, "created", secret(1)),
+        &active,
+        t(0),
+    );
+    let record = d.finding.clone().unwrap();
+    assert_eq!(record.severity, Severity::Critical);
+    // Critical's own 7 days (the SLA table; the policy gave no days of its own).
+    assert_eq!(record.due, Some(t(0).date_naive() + chrono::Days::new(7)));
+    w.store(&d);
+    assert!(
+        ticket_now(&w, &d)
+            .priority_reason
+            .unwrap()
+            .starts_with("critical — raised from high")
+    );
+
+    let mut w = World::default();
+    let inactive = risk_verdict(
+        Severity::Medium,
+        "lowered from high: the provider reports the secret inactive",
+        None,
+    );
+    let d = w.decide_verdict(
+        &event(AlertChange::Opened, "created", secret(2)),
+        &inactive,
+        t(0),
+    );
+    let record = d.finding.clone().unwrap();
+    assert_eq!(record.severity, Severity::Medium);
+    assert_eq!(record.due, Some(t(0).date_naive() + chrono::Days::new(90)));
+    w.store(&d);
+    assert_eq!(
+        ticket_now(&w, &d).priority_reason.as_deref(),
+        Some("medium — lowered from high: the provider reports the secret inactive (alert 2)")
+    );
+}
+
+// --- assignees: an alert assigned in GitHub assigns its ticket -------------------------------
+
+/// A world whose owners map names `@carol`, with alert 1's group ticketed in Jira as SEC-1.
+fn jira_world() -> (World, GroupKey) {
+    let mut w = World {
+        config: Config {
+            owners: [("@carol".to_owned(), "acc-carol".to_owned())].into(),
+            ..Config::default()
+        },
+        ..World::default()
+    };
+    let d = w.apply(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "a.js"),
+        ),
+        t(0),
+    );
+    w.sync();
+    for g in &mut w.groups {
+        g.ticket = Some(TicketRef {
+            tracker: "jira".into(),
+            key: "SEC-1".into(),
+            url: None,
+        });
+    }
+    (w, d.group_key)
+}
+
+fn assigned_in_github(logins: &[&str], minute: u32) -> AlertEvent {
+    let mut alert = code_alert(1, "js/xss", "a.js");
+    alert.assignees = Some(logins.iter().map(|l| (*l).to_owned()).collect());
+    alert.updated_at = Some(t(minute));
+    event(AlertChange::Updated, "updated_assignment", alert)
+}
+
+#[test]
+fn an_alert_assigned_in_github_assigns_its_ticket_through_the_owners_map() {
+    let (mut w, key) = jira_world();
+    let d = w.apply(&assigned_in_github(&["carol"], 1), t(1));
+    assert_eq!(
+        ops(&d),
+        [OutboxOp::Assign {
+            assignee: Some("acc-carol".into())
+        }]
+    );
+    assert_eq!(w.group(&key).assignee.as_deref(), Some("acc-carol"));
+    let entry = d
+        .audit
+        .iter()
+        .find(|a| a.action == "ticket.assigned")
+        .unwrap();
+    assert_eq!(
+        entry.reason,
+        "assigned to acc-carol (was nobody): alert 1 assigned to @carol in GitHub"
+    );
+    w.sync();
+
+    // The echo of scantix assigning the alert itself (after a change in the tracker): the ticket
+    // already has that assignee, so nothing is queued.
+    let d = w.apply(&assigned_in_github(&["carol"], 2), t(2));
+    assert!(ops(&d).is_empty(), "{:?}", ops(&d));
+    assert!(d.audit.iter().all(|a| a.action != "ticket.assigned"));
+
+    // Unassigned in GitHub: the ticket is unassigned.
+    let d = w.apply(&assigned_in_github(&[], 3), t(3));
+    assert_eq!(ops(&d), [OutboxOp::Assign { assignee: None }]);
+    assert_eq!(w.group(&key).assignee, None);
+}
+
+#[test]
+fn an_alert_assigned_to_someone_the_owners_map_does_not_name_leaves_the_ticket_alone() {
+    let (mut w, key) = jira_world();
+    let d = w.apply(&assigned_in_github(&["mallory"], 1), t(1));
+    assert!(ops(&d).is_empty(), "{:?}", ops(&d));
+    assert_eq!(w.group(&key).assignee, None);
+    let skipped = d
+        .audit
+        .iter()
+        .find(|a| a.action == "assignment.skipped")
+        .unwrap();
+    assert!(skipped.reason.contains("@mallory"), "{}", skipped.reason);
+    // Other actions carrying assignees (a `created` of an assigned alert) assign nothing.
+    let mut reopened = code_alert(1, "js/xss", "a.js");
+    reopened.assignees = Some(vec!["carol".into()]);
+    reopened.updated_at = Some(t(2));
+    let d = w.apply(
+        &event(AlertChange::Updated, "appeared_in_branch", reopened),
+        t(2),
+    );
+    assert!(d.audit.iter().all(|a| a.action != "ticket.assigned"));
+}
+
+#[test]
+fn a_policy_priority_without_a_reason_is_still_explained() {
+    let mut w = World::default();
+    let verdict = crate::decide::triage::Verdict {
+        priority: Some(Severity::Critical),
+        ..crate::decide::triage::plain(Triage::Ticket, "ticketed: payments code")
+    };
+    let d = w.decide_verdict(
+        &event(
+            AlertChange::Opened,
+            "created",
+            code_alert(1, "js/xss", "a.js"),
+        ),
+        &verdict,
+        t(0),
+    );
+    assert_eq!(
+        d.finding.as_ref().unwrap().priority_reason.as_deref(),
+        Some("set by the triage policy (the scanner said high)")
+    );
+    w.store(&d);
+    assert_eq!(
+        ticket_now(&w, &d).priority_reason.as_deref(),
+        Some("critical — set by the triage policy (the scanner said high) (alert 1)")
+    );
 }

@@ -133,18 +133,22 @@ fn closing_queues_a_transition_and_a_comment_and_a_second_close_changes_nothing(
 #[test]
 fn assign_and_priority_refresh_the_ticket_and_priority_files_it_at_the_new_severity() {
     let open = group(jira(), TicketState::Open);
-    // A ticket in the tracker is reassigned there (tracker updates leave assignees alone).
-    assert!(matches!(
-        steer(
-            &open,
-            &Steer::Assign { user: "bob".into() },
-            &by(),
-            false,
-            &[],
-            now()
-        ),
-        Steered::Refused(_)
+    // A ticket in the tracker is assigned by a call of its own (updates leave assignees alone).
+    let (reassigned, _) = changed(steer(
+        &open,
+        &Steer::Assign { user: "bob".into() },
+        &by(),
+        false,
+        &[],
+        now(),
     ));
+    assert_eq!(reassigned.assignee.as_deref(), Some("bob"));
+    assert_eq!(
+        ops(&reassigned),
+        [OutboxOp::Assign {
+            assignee: Some("bob".into())
+        }]
+    );
     let base = group(None, TicketState::Draft);
     let draft = GroupRecord {
         ticket: Some(TicketRef::draft(&base.key)),

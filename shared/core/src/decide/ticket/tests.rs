@@ -57,6 +57,7 @@ fn group(numbers: &[u64], state: TicketState) -> Stored {
     for &n in numbers {
         let f = code_alert(n, "js/xss", "src/app.js");
         let record = FindingRecord {
+            priority_reason: None,
             fingerprint: Fingerprint::of(&f),
             group_key: key.clone(),
             severity: f.severity,
@@ -375,24 +376,128 @@ fn a_person_reopening_a_resolved_ticket_records_reopened() {
     assert_eq!(d.group.unwrap().ticket_state, TicketState::Reopened);
 }
 
-#[test]
-fn an_assignment_is_audited() {
+fn assigned(to: Option<&str>) -> TicketEvent {
     let mut event = moved(StatusCategory::New, None);
     if let TicketChange::Updated {
         assignee_changed, ..
     } = &mut event.change
     {
-        *assignee_changed = Some(Some("acc-carol".into()));
+        *assignee_changed = Some(to.map(str::to_owned));
     }
+    event
+}
+
+fn owners(pairs: &[(&str, &str)]) -> Config {
+    Config {
+        owners: pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Config::default()
+    }
+}
+
+fn queued(group: &GroupRecord) -> Vec<OutboxOp> {
+    group.outbox.iter().map(|p| p.op.clone()).collect()
+}
+
+#[test]
+fn a_ticket_assigned_in_the_tracker_assigns_its_alerts_in_github_through_the_owners_map() {
+    let config = owners(&[("@acme/web", "acc-team"), ("@carol", "acc-carol")]);
     let d = decided(run(
-        &event,
+        &assigned(Some("acc-carol")),
+        &group(&[1, 2], TicketState::Open),
+        None,
+        &config,
+    ));
+    let actions: Vec<&str> = d.audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["ticket.assigned", "alerts.assigned"]);
+    assert_eq!(d.audit[0].reason, "assigned to acc-carol");
+    assert_eq!(
+        d.audit[1].reason,
+        "assigning its 2 open alerts in GitHub to @carol"
+    );
+    let after = d.group.unwrap();
+    assert_eq!(after.assignee.as_deref(), Some("acc-carol"));
+    assert_eq!(
+        queued(&after),
+        [OutboxOp::AssignAlerts {
+            login: Some("carol".into())
+        }]
+    );
+
+    // Unassigned in the tracker: the alerts are unassigned too.
+    let mut carol = group(&[1], TicketState::Open);
+    carol.group.assignee = Some("acc-carol".into());
+    let d = decided(run(&assigned(None), &carol, None, &config));
+    assert_eq!(
+        queued(&d.group.unwrap()),
+        [OutboxOp::AssignAlerts { login: None }]
+    );
+}
+
+#[test]
+fn an_assignment_already_known_or_unmapped_leaves_the_alerts_alone() {
+    let config = owners(&[("@carol", "acc-carol")]);
+    // The assignee scantix already has (its own assign, echoed without an actor it knows):
+    // audited, nothing queued, nothing written.
+    let mut carol = group(&[1], TicketState::Open);
+    carol.group.assignee = Some("acc-carol".into());
+    let d = decided(run(&assigned(Some("acc-carol")), &carol, None, &config));
+    assert_eq!(d.audit.len(), 1);
+    assert!(d.group.is_none(), "nothing changed");
+
+    // Someone the owners map does not name as a GitHub user: the ticket's assignee is recorded,
+    // the alerts keep theirs, and the audit says how to fix the map.
+    let d = decided(run(
+        &assigned(Some("acc-dave")),
         &group(&[1], TicketState::Open),
         None,
-        &Config::default(),
+        &config,
     ));
-    assert_eq!(d.audit[0].action, "ticket.assigned");
-    assert_eq!(d.audit[0].reason, "assigned to acc-carol");
-    assert!(d.group.is_none(), "no state change");
+    let after = d.group.unwrap();
+    assert_eq!(after.assignee.as_deref(), Some("acc-dave"));
+    assert!(after.outbox.is_empty(), "{:?}", after.outbox);
+    assert_eq!(d.audit[1].action, "assignment.skipped");
+    assert!(
+        d.audit[1].reason.contains("\"@login\": acc-dave"),
+        "{}",
+        d.audit[1].reason
+    );
+
+    // An echo of scantix's own write (its account) changes nothing at all.
+    let echo = TicketEvent {
+        actor_id: Some("scantix-bot".into()),
+        ..assigned(Some("acc-carol"))
+    };
+    let config = Config {
+        service_accounts: vec!["scantix-bot".into()],
+        ..config
+    };
+    let d = decided(run(&echo, &group(&[1], TicketState::Open), None, &config));
+    assert!(d.group.is_none() && d.audit.is_empty());
+}
+
+#[test]
+fn in_github_issues_the_assignee_is_a_login_already() {
+    let mut issue = group(&[1], TicketState::Open);
+    issue.group.ticket = Some(TicketRef {
+        tracker: "github".into(),
+        key: "acme/shop#4".into(),
+        url: None,
+    });
+    let event = TicketEvent {
+        tracker: "github".into(),
+        ticket_key: "acme/shop#4".into(),
+        ..assigned(Some("octo-dev"))
+    };
+    let d = decided(run(&event, &issue, None, &Config::default()));
+    assert_eq!(
+        queued(&d.group.unwrap()),
+        [OutboxOp::AssignAlerts {
+            login: Some("octo-dev".into())
+        }]
+    );
 }
 
 #[test]

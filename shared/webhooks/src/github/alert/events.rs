@@ -71,6 +71,8 @@ pub(super) fn code_scanning_event(
             at: alert.dismissed_at.into_inner(),
         });
     let finding = Finding {
+        secret: None,
+        assignees: logins(alert.assignees),
         kind: AlertKind::CodeScanning,
         number,
         severity: code_scanning_severity(&rule, tags),
@@ -154,6 +156,7 @@ pub(super) fn dependabot_event(
         Some(version) => format!("Upgrade {name} to {version} or later"),
         None => format!("No patched version of {name} is known yet"),
     });
+    let epss = advisory_epss(&advisory);
     let cwes = advisory.cwes.into_inner().unwrap_or_default();
     let references = advisory.references.into_inner().unwrap_or_default();
 
@@ -175,6 +178,8 @@ pub(super) fn dependabot_event(
         });
 
     let finding = Finding {
+        secret: None,
+        assignees: logins(alert.assignees),
         kind: AlertKind::Dependabot,
         number,
         rule: Rule {
@@ -195,6 +200,7 @@ pub(super) fn dependabot_event(
         flow: Vec::new(),
         package,
         advisory: Some(Advisory {
+            epss,
             ghsa_id,
             cve_id: advisory.cve_id.text(),
             cvss_score,
@@ -238,10 +244,28 @@ pub(super) fn secret_scanning_event(
         _ if resolution.is_some() => resolved,
         _ => state_after(change),
     };
-    // A secret that works, or that anyone can read, is an incident rather than a chore.
-    let exposed = action == "publicly_leaked"
-        || alert.publicly_leaked.get() == Some(true)
-        || alert.validity.str() == Some("active");
+    // How exposed the secret is; the triage policy makes an active or public one critical. A
+    // `publicly_leaked` delivery says so even if its alert lags.
+    let exposure = SecretExposure {
+        validity: alert.validity.str().and_then(SecretValidity::parse),
+        publicly_leaked: action == "publicly_leaked" || alert.publicly_leaked.get() == Some(true),
+    };
+    // The assignee, on the deliveries about it: `assigned_to` on the alert (the top-level
+    // `assignee` names who was (un)assigned, which for `unassigned` is the one no longer there).
+    let assignees = match action {
+        "assigned" | "unassigned" => Some(
+            alert
+                .assigned_to
+                .into_inner()
+                .and_then(|user| user.login.text())
+                .into_iter()
+                .collect(),
+        ),
+        _ => alert
+            .assigned_to
+            .into_inner()
+            .map(|user| user.login.text().into_iter().collect()),
+    };
     let dismissal =
         (state == AlertState::Dismissed || change == AlertChange::Dismissed).then(|| Dismissal {
             by: alert.resolved_by.or_default().login.text(),
@@ -250,6 +274,8 @@ pub(super) fn secret_scanning_event(
             at: alert.resolved_at.into_inner(),
         });
     let finding = Finding {
+        secret: Some(exposure),
+        assignees,
         kind: AlertKind::SecretScanning,
         number,
         rule: Rule {
@@ -260,11 +286,8 @@ pub(super) fn secret_scanning_event(
             help: None,
             help_uri: None,
         },
-        severity: if exposed {
-            Severity::Critical
-        } else {
-            Severity::High
-        },
+        // GitHub rates no secret; the policy raises or lowers this by the exposure.
+        severity: Severity::High,
         cwes: Vec::new(),
         tool: Some("Secret scanning".to_owned()),
         // The webhook carries only a `locations_url`; where the secret sits needs an API call.
@@ -352,6 +375,33 @@ pub(super) fn advisory_cvss_score(advisory: &AdvisoryPayload) -> Option<f64> {
     score(&advisory.cvss)
         .or_else(|| score(&severities?.cvss_v3))
         .or_else(|| score(&severities?.cvss_v4))
+}
+
+/// `security_advisory.epss` as fractions of 1, when it carries a usable probability.
+pub(super) fn advisory_epss(advisory: &AdvisoryPayload) -> Option<Epss> {
+    let epss = advisory.epss.as_ref()?;
+    let percentage = epss.percentage.as_ref().and_then(fraction)?;
+    Some(Epss {
+        percentage,
+        percentile: epss.percentile.as_ref().and_then(fraction),
+    })
+}
+
+/// A number between 0 and 1, sent as a JSON number or as a numeric string (`"0.16001e0"`).
+fn fraction(value: &Value) -> Option<f64> {
+    let number = match value {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (number.is_finite() && (0.0..=1.0).contains(&number)).then_some(number)
+}
+
+/// The logins of `users`, when the payload listed them.
+pub(super) fn logins(users: Loose<Vec<UserPayload>>) -> Option<Vec<String>> {
+    users
+        .into_inner()
+        .map(|users| users.into_iter().filter_map(|u| u.login.text()).collect())
 }
 
 /// `CWE-<n>` for each CWE named, in order, without duplicates: code scanning tags spell them

@@ -61,6 +61,8 @@ pub(super) struct CodeScanningAlert {
     pub(super) html_url: Loose<String>,
     pub(super) created_at: Loose<DateTime<Utc>>,
     pub(super) updated_at: Loose<DateTime<Utc>>,
+    /// The users the alert is assigned to (`updated_assignment` is about them).
+    pub(super) assignees: Loose<Vec<UserPayload>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -118,6 +120,8 @@ pub(super) struct DependabotAlert {
     pub(super) dismissed_comment: Loose<String>,
     pub(super) dismissed_at: Loose<DateTime<Utc>>,
     pub(super) auto_dismissed_at: Loose<DateTime<Utc>>,
+    /// The users the alert is assigned to (`assignees_changed` is about them).
+    pub(super) assignees: Loose<Vec<UserPayload>>,
     pub(super) html_url: Loose<String>,
     pub(super) created_at: Loose<DateTime<Utc>>,
     pub(super) updated_at: Loose<DateTime<Utc>>,
@@ -150,6 +154,16 @@ pub(super) struct AdvisoryPayload {
     pub(super) cvss_severities: Loose<CvssSeveritiesPayload>,
     pub(super) cwes: Loose<Vec<CwePayload>>,
     pub(super) references: Loose<Vec<ReferencePayload>>,
+    pub(super) epss: Loose<EpssPayload>,
+}
+
+/// `security_advisory.epss`. GitHub's own example sends the percentile as a string
+/// (`"0.16001e0"`), the live API as a number: both are read.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct EpssPayload {
+    pub(super) percentage: Loose<Value>,
+    pub(super) percentile: Loose<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -210,6 +224,8 @@ pub(super) struct SecretScanningAlert {
     /// `active`, `inactive` or `unknown`.
     pub(super) validity: Loose<String>,
     pub(super) publicly_leaked: Loose<bool>,
+    /// The one user the alert is assigned to (`assigned` / `unassigned` are about them).
+    pub(super) assigned_to: Loose<UserPayload>,
     pub(super) html_url: Loose<String>,
     pub(super) created_at: Loose<DateTime<Utc>>,
     pub(super) updated_at: Loose<DateTime<Utc>>,

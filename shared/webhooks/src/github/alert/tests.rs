@@ -774,33 +774,167 @@ fn every_secret_scanning_action_maps_onto_its_change() {
 }
 
 #[test]
-fn a_secret_that_works_or_leaked_publicly_is_critical() {
+fn a_secrets_validity_and_public_leak_are_carried_for_the_policy_to_weigh() {
     let base = example("secret_scanning_alert", "reopened.payload.json");
-    let severity = |edit: &dyn Fn(&mut Value)| {
+    let exposure = |edit: &dyn Fn(&mut Value)| {
         let mut payload = base.clone();
         edit(&mut payload);
-        alert("secret_scanning_alert", &payload).finding.severity
+        let finding = alert("secret_scanning_alert", &payload).finding;
+        // GitHub rates no secret: the policy raises or lowers it by its exposure.
+        assert_eq!(finding.severity, Severity::High);
+        finding.secret.expect("a secret's exposure")
     };
-    assert_eq!(severity(&|_| {}), Severity::High);
+    // The octokit example predates validity checks: nothing said.
+    assert_eq!(exposure(&|_| {}), SecretExposure::default());
+    assert!(exposure(&|p| p["action"] = json!("publicly_leaked")).publicly_leaked);
+    assert!(exposure(&|p| p["alert"]["publicly_leaked"] = json!(true)).publicly_leaked);
+    for (word, validity) in [
+        ("active", Some(SecretValidity::Active)),
+        ("inactive", Some(SecretValidity::Inactive)),
+        ("unknown", Some(SecretValidity::Unknown)),
+        ("bogus", None),
+    ] {
+        assert_eq!(
+            exposure(&|p| p["alert"]["validity"] = json!(word)).validity,
+            validity,
+            "{word}"
+        );
+    }
+}
+
+/// GitHub's REST description in the fixtures (`github-openapi-subset.json`), for its documented
+/// examples: no real delivery among the fixtures carries `epss`, so the documented example of a
+/// Dependabot alert stands in for one.
+fn openapi_example(name: &str) -> Value {
+    let doc = fixture("../github-openapi/github-openapi-subset.json");
+    doc["components"]["examples"][name]["value"].clone()
+}
+
+#[test]
+fn a_dependabot_alert_carries_its_epss_as_github_documents_it() {
+    let repository = Repository {
+        id: 1,
+        full_name: "octocat/hello-world".into(),
+        default_branch: Some("main".into()),
+        html_url: None,
+    };
+    // GitHub's example: `{"percentage": 0.00045, "percentile": "0.16001e0"}`, the percentile a
+    // string.
+    let documented = openapi_example("dependabot-alert-open");
+    let finding = finding_from_alert(AlertKind::Dependabot, documented.clone(), &repository)
+        .expect("the documented example reads");
+    let epss = finding
+        .advisory
+        .and_then(|a| a.epss)
+        .expect("an EPSS score");
+    assert_eq!(epss.percentage, 0.00045);
+    assert_eq!(epss.percentile, Some(0.16001));
+    // Its `assignees` too.
+    assert_eq!(finding.assignees, Some(vec!["octocat".to_owned()]));
+    // As a webhook delivery (the `dependabot_alert` payload's `alert` is the same object).
+    let mut delivery = example("dependabot_alert", "created.payload.json");
+    delivery["alert"]["security_advisory"]["epss"] =
+        json!({"percentage": 0.944, "percentile": 0.999});
+    let advisory = alert("dependabot_alert", &delivery)
+        .finding
+        .advisory
+        .unwrap();
     assert_eq!(
-        severity(&|p| p["action"] = json!("publicly_leaked")),
-        Severity::Critical
+        advisory.epss,
+        Some(Epss {
+            percentage: 0.944,
+            percentile: Some(0.999)
+        })
     );
+    // Absent, null, or out of range: no score rather than a wrong one.
+    for epss in [
+        json!(null),
+        json!({"percentage": "x"}),
+        json!({"percentage": 95.0}),
+    ] {
+        delivery["alert"]["security_advisory"]["epss"] = epss.clone();
+        let advisory = alert("dependabot_alert", &delivery)
+            .finding
+            .advisory
+            .unwrap();
+        assert_eq!(advisory.epss, None, "{epss}");
+    }
+}
+
+#[test]
+fn listed_secrets_carry_their_validity_and_assignee() {
+    let repository = Repository {
+        id: 1,
+        full_name: "owner/private-repo".into(),
+        default_branch: None,
+        html_url: None,
+    };
+    // octocrab's recorded listing: validity `inactive`, then `unknown`.
+    let listed = fixture("../github-rest-responses/octocrab/check_secrets_alerts.json");
+    let validities: Vec<Option<SecretValidity>> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let finding = finding_from_alert(AlertKind::SecretScanning, a.clone(), &repository);
+            finding.unwrap().secret.unwrap().validity
+        })
+        .collect();
     assert_eq!(
-        severity(&|p| p["alert"]["publicly_leaked"] = json!(true)),
-        Severity::Critical
+        validities,
+        [
+            Some(SecretValidity::Inactive),
+            Some(SecretValidity::Unknown)
+        ]
     );
+    // GitHub's documented listing example assigns its alert to octocat.
+    let documented = openapi_example("secret-scanning-alert-list");
+    let assigned = documented
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| !a["assigned_to"].is_null())
+        .unwrap()
+        .clone();
+    let finding = finding_from_alert(AlertKind::SecretScanning, assigned, &repository).unwrap();
+    assert_eq!(finding.assignees, Some(vec!["octocat".to_owned()]));
+}
+
+#[test]
+fn assignment_deliveries_carry_the_alerts_assignees() {
+    let mut code = example("code_scanning_alert", "created.payload.json");
+    code["action"] = json!("updated_assignment");
+    code["alert"]["assignees"] = json!([{"login": "octo-dev", "id": 7}]);
+    let event = alert("code_scanning_alert", &code);
+    assert_eq!(event.change, AlertChange::Updated);
+    assert_eq!(event.finding.assignees, Some(vec!["octo-dev".to_owned()]));
+    code["alert"]["assignees"] = json!([]);
     assert_eq!(
-        severity(&|p| p["alert"]["validity"] = json!("active")),
-        Severity::Critical
+        alert("code_scanning_alert", &code).finding.assignees,
+        Some(vec![])
     );
+
+    let mut dependabot = example("dependabot_alert", "created.payload.json");
+    dependabot["action"] = json!("assignees_changed");
+    dependabot["alert"]["assignees"] = json!([{"login": "dep-owner"}]);
     assert_eq!(
-        severity(&|p| p["alert"]["validity"] = json!("inactive")),
-        Severity::High
+        alert("dependabot_alert", &dependabot).finding.assignees,
+        Some(vec!["dep-owner".to_owned()])
     );
+
+    let mut secret = example("secret_scanning_alert", "reopened.payload.json");
+    secret["action"] = json!("assigned");
+    secret["assignee"] = json!({"login": "sec-owner"});
+    secret["alert"]["assigned_to"] = json!({"login": "sec-owner"});
     assert_eq!(
-        severity(&|p| p["alert"]["publicly_leaked"] = json!(false)),
-        Severity::High
+        alert("secret_scanning_alert", &secret).finding.assignees,
+        Some(vec!["sec-owner".to_owned()])
+    );
+    secret["action"] = json!("unassigned");
+    secret["alert"]["assigned_to"] = json!(null);
+    assert_eq!(
+        alert("secret_scanning_alert", &secret).finding.assignees,
+        Some(vec![])
     );
 }
 
