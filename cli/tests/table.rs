@@ -156,28 +156,12 @@ fn serve_on_a_table_takes_deliveries_into_the_inbox_and_its_worker_applies_them(
         "--table",
         table.as_str(),
     ];
-    let mut server = ServeProcess(
-        command(&store_args, &["serve", "--addr", "127.0.0.1:0"])
-            .env("SCANTIX_WEBHOOK_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scantix serve"),
-    );
-    let mut first_line = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout"))
-        .read_line(&mut first_line)
-        .expect("the listening line");
+    let (server, first_line, addr) =
+        ServeProcess::start(&store_args, ("SCANTIX_WEBHOOK_SECRET", SECRET));
     assert!(
         first_line.contains("deliveries: inbox, then worker"),
         "{first_line}"
     );
-    let addr = first_line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
-        .to_owned();
 
     let files = scenario();
     for (n, file) in files.iter().enumerate() {
@@ -239,7 +223,7 @@ fn event_of(file: &Path) -> String {
     name.split('.').next().expect("an event name").to_owned()
 }
 
-/// A signed GitHub delivery over a fresh connection; returns the status and the body.
+/// A signed GitHub delivery; returns the status and the body.
 fn post_github(
     addr: &str,
     secret: &str,
@@ -247,12 +231,21 @@ fn post_github(
     delivery: &str,
     body: &[u8],
 ) -> (u16, String) {
+    let headers = format!(
+        "Content-Type: application/json\r\nX-GitHub-Event: {event}\r\n\
+         X-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: {}\r\n",
+        sign(secret.as_bytes(), body)
+    );
+    post(addr, "/webhooks/github", &headers, body)
+}
+
+/// One HTTP/1.1 POST of `body` to `path` with `headers` (each line ending in CRLF) over a fresh
+/// connection; returns the status and the body.
+fn post(addr: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to scantix serve");
     let head = format!(
-        "POST /webhooks/github HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         X-GitHub-Event: {event}\r\nX-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: {}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n",
-        sign(secret.as_bytes(), body),
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).expect("send head");
@@ -284,6 +277,30 @@ impl Drop for ServeProcess {
 }
 
 impl ServeProcess {
+    /// `scantix serve` on a free port of the table `store_args` name, with one more variable;
+    /// returns it, the line it printed and its address.
+    fn start(store_args: &[&str], (name, value): (&str, &str)) -> (ServeProcess, String, String) {
+        let mut server = ServeProcess(
+            command(store_args, &["serve", "--addr", "127.0.0.1:0"])
+                .env(name, value)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start scantix serve"),
+        );
+        let mut first_line = String::new();
+        BufReader::new(server.0.stdout.take().expect("stdout"))
+            .read_line(&mut first_line)
+            .expect("the listening line");
+        let addr = first_line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {first_line:?}"))
+            .to_owned();
+        (server, first_line, addr)
+    }
+
     /// Ctrl-C, then a clean exit.
     fn interrupt(mut self) {
         let interrupted = Command::new("kill")
@@ -335,25 +352,9 @@ fn serve_on_a_table_takes_sarif_uploads_and_its_worker_applies_them() {
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let mut server = ServeProcess(
-        command(&store_args, &["serve", "--addr", "127.0.0.1:0"])
-            .env("SCANTIX_UPLOAD_TOKEN_SECRET", UPLOAD_SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start scantix serve"),
-    );
-    let mut first_line = String::new();
-    BufReader::new(server.0.stdout.take().expect("stdout"))
-        .read_line(&mut first_line)
-        .expect("the listening line");
+    let (server, first_line, addr) =
+        ServeProcess::start(&store_args, ("SCANTIX_UPLOAD_TOKEN_SECRET", UPLOAD_SECRET));
     assert!(first_line.contains("SARIF uploads: on"), "{first_line}");
-    let addr = first_line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no address in {first_line:?}"))
-        .to_owned();
 
     let sarif = std::fs::read(
         fixtures.join("sarif/semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif"),
@@ -362,22 +363,15 @@ fn serve_on_a_table_takes_sarif_uploads_and_its_worker_applies_them() {
     let query = "repository=Codertocat/Hello-World&ref=refs/heads/master\
                  &commit=e6a08c5e3fd3ad86ae40b5b8b6bf0b0a6e8b3f11&category=semgrep";
     let upload = |authorization: &str| {
-        let mut stream = TcpStream::connect(&addr).expect("connect to scantix serve");
-        let head = format!(
-            "POST /sarif?{query} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/sarif+json\r\n\
-             Authorization: Bearer {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            sarif.len()
+        let headers = format!(
+            "Content-Type: application/sarif+json\r\nAuthorization: Bearer {authorization}\r\n"
         );
-        stream.write_all(head.as_bytes()).unwrap();
-        stream.write_all(&sarif).unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
+        post(&addr, &format!("/sarif?{query}"), &headers, &sarif)
     };
-    let forged = upload("stxu_957387_0000");
-    assert!(forged.starts_with("HTTP/1.1 401"), "{forged}");
-    let accepted = upload(&token);
-    assert!(accepted.starts_with("HTTP/1.1 202"), "{accepted}");
+    let (status, forged) = upload("stxu_957387_0000");
+    assert_eq!(status, 401, "{forged}");
+    let (status, accepted) = upload(&token);
+    assert_eq!(status, 202, "{accepted}");
 
     // The worker applies the analysis: its findings appear, each naming the scanner.
     let deadline = Instant::now() + Duration::from_secs(120);
