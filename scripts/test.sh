@@ -7,7 +7,7 @@
 # every test of the workspace against it, and stops it.
 #
 #   scripts/test.sh              # everything
-#   scripts/test.sh -p scantix-core   # extra arguments go to `cargo test`
+#   scripts/test.sh -p scantix-core   # extra arguments go to `cargo test`, with the services
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,7 +23,15 @@ if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null;
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
 fi
 
-if [[ $# -eq 0 ]]; then
-    set -- --workspace --all-targets
+services=(scripts/dynamodb-local.sh scripts/with-cargo-lambda.sh scripts/with-aiosmtpd.sh scripts/with-moto.sh)
+if [[ $# -gt 0 ]]; then
+    exec "${services[@]}" cargo test "$@"
 fi
-exec scripts/dynamodb-local.sh scripts/with-cargo-lambda.sh scripts/with-aiosmtpd.sh scripts/with-moto.sh cargo test "$@"
+# The whole suite. cargo-nextest (on this kind of machine beside cargo) runs every test binary's
+# tests side by side, slowest first (.config/nextest.toml); `cargo test` runs one binary after
+# another. Doc tests are cargo test's alone.
+if cargo nextest --version >/dev/null 2>&1; then
+    "${services[@]}" cargo nextest run --workspace --all-targets
+    exec cargo test --workspace --doc
+fi
+exec "${services[@]}" cargo test --workspace --all-targets
