@@ -319,6 +319,26 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
     Ok(Arc::new(TrackerRoutes::new(own, others)))
 }
 
+/// Whether `name` is one of the deployment's trackers: `SCANTIX_TRACKER`'s, or one of
+/// `SCANTIX_ROUTE_TRACKERS`'. Its webhooks back are then applied, whichever is the main one: a
+/// group filed in a route tracker gets people's changes back as the main tracker's groups do.
+pub fn deployment_has_tracker(name: &str) -> bool {
+    has_tracker(
+        optional("SCANTIX_TRACKER").as_deref(),
+        optional("SCANTIX_ROUTE_TRACKERS").as_deref(),
+        name,
+    )
+}
+
+/// [`deployment_has_tracker`] over the two variables' values.
+fn has_tracker(own: Option<&str>, routes: Option<&str>, name: &str) -> bool {
+    own.map(str::trim) == Some(name)
+        || routes
+            .unwrap_or_default()
+            .split(',')
+            .any(|route| route.trim() == name)
+}
+
 /// The daily digest sender, when the deployment mails (`SCANTIX_TRACKER` or
 /// `SCANTIX_ROUTE_TRACKERS` names `email`) and its email settings ask for a digest.
 pub fn digest_from_env() -> Result<Option<Arc<dyn DailyDigest>>, WiringError> {
@@ -634,4 +654,31 @@ fn github_app_tokens_from_env() -> Result<Option<Arc<InstallationTokens>>, Wirin
             }
         })?;
     Ok(Some(Arc::new(tokens)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_tracker;
+
+    #[test]
+    fn a_tracker_is_the_deployments_as_its_main_one_or_a_routes() {
+        assert!(has_tracker(Some("servicenow"), None, "servicenow"));
+        assert!(has_tracker(
+            Some("jira"),
+            Some("linear, servicenow"),
+            "servicenow"
+        ));
+        assert!(!has_tracker(
+            Some("jira"),
+            Some("linear,email"),
+            "servicenow"
+        ));
+        assert!(!has_tracker(None, Some(""), "servicenow"));
+        // Whole names only.
+        assert!(!has_tracker(
+            Some("jira"),
+            Some("servicenow-dev"),
+            "servicenow"
+        ));
+    }
 }
