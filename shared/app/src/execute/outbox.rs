@@ -56,7 +56,16 @@ impl Executor {
         token: &str,
     ) -> Result<GroupRecord, ExecuteError> {
         loop {
-            let Some(pending) = group.value.outbox.first().cloned() else {
+            // The group's own calls first, in order; copies to other trackers (`also` routes)
+            // last, so that a copy's tracker being down holds up none of them.
+            let next_op = group
+                .value
+                .outbox
+                .iter()
+                .find(|p| !matches!(p.op, OutboxOp::Copy { .. }))
+                .or(group.value.outbox.first())
+                .cloned();
+            let Some(pending) = next_op else {
                 // Release; if ops were appended meanwhile, the guarded write fails and the loop
                 // picks them up.
                 let released = self
@@ -101,6 +110,16 @@ impl Executor {
             let rendered_from = group.value.updated_at;
             let result = match self.perform(&mut group, token, &pending).await {
                 Ok(result) => result,
+                Err(e) if matches!(pending.op, OutboxOp::Copy { .. }) && e.is_retryable() => {
+                    // Only copies are left (they come last): the group's own ticket is as it
+                    // should be, so this is no failure of the event that drained it. The copy
+                    // stays queued for the group's next event or the sweeper.
+                    tracing::warn!(group = %group.value.key, error = %e, "copy not sent yet; it stays queued");
+                    let released = self
+                        .modify_group(group, token, None, |g, _| g.lease = None)
+                        .await?;
+                    return Ok(released.value);
+                }
                 Err(e) => {
                     // Leave the op queued and free the lease so a retry can proceed at once.
                     let _ = self
@@ -135,6 +154,10 @@ impl Executor {
                         && g.ticket.is_none()
                     {
                         g.ticket = Some(ticket.clone());
+                        // Its copies (`also` routes) are owed from the write that records it.
+                        for tracker in g.destination.copies.clone() {
+                            g.push_op(OutboxOp::Copy { tracker });
+                        }
                         // The decided state wins (the group may already be stale); a fresh ticket
                         // starts where the tracker put it.
                         if g.ticket_state == TicketState::Draft {
@@ -269,6 +292,20 @@ impl Executor {
             | OutboxOp::DismissAlert { .. }
             | OutboxOp::DismissPending
             | OutboxOp::AssignAlerts { .. } => {}
+            OutboxOp::Copy { tracker } => {
+                let content = self.render(group).await?;
+                match self.tracker.copy_to(*tracker, &content).await {
+                    Ok(copy) => {
+                        tracing::info!(group = %group.key, copy = tracker.as_str(), ticket = copy.as_ref().map(|t| t.key.as_str()), "copy sent")
+                    }
+                    Err(e) if e.is_retryable() => return Err(e.into()),
+                    // A tracker the deployment does not have, or one that refuses the content:
+                    // retrying cannot help, and the op would block nothing but itself.
+                    Err(e) => {
+                        tracing::warn!(group = %group.key, copy = tracker.as_str(), error = %e, "copy not sent; dropped");
+                    }
+                }
+            }
             OutboxOp::Assign { assignee } => {
                 match self.tracker.assign(ticket, assignee.as_deref()).await {
                     Ok(()) => {}

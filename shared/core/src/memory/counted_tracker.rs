@@ -89,6 +89,14 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.inner.find_for(content).await
     }
 
+    async fn copy_to(
+        &self,
+        kind: crate::ticket::destination::TrackerKind,
+        content: &TicketContent,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        self.inner.copy_to(kind, content).await
+    }
+
     async fn find_after(
         &self,
         content: &TicketContent,

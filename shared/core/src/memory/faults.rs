@@ -530,6 +530,17 @@ impl<T: Tracker + ?Sized> Tracker for FaultyTracker<T> {
             .await
     }
 
+    async fn copy_to(
+        &self,
+        kind: crate::ticket::destination::TrackerKind,
+        content: &TicketContent,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let port = self.inner.copy_to(kind, content);
+        self.faults
+            .around("tracker.copy_to", tracker_error, port)
+            .await
+    }
+
     async fn update(
         &self,
         ticket: &TicketRef,
