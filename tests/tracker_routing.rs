@@ -350,3 +350,71 @@ async fn a_copy_made_by_an_attempt_that_died_is_found_not_sent_twice() {
     );
     w.servicenow.assert_no_violations();
 }
+
+#[tokio::test]
+async fn a_route_to_a_tracker_the_deployment_lacks_is_reported_and_audited() {
+    // This deployment has Jira and ServiceNow; the file sends secrets to Linear and copies
+    // everything to email.
+    let w = world(
+        "routes:
+  - kinds: [secret-scanning]
+    tracker: linear
+  - also: email
+",
+    )
+    .await;
+
+    let secret = w
+        .deliver("secret_scanning_alert", "gh-1", &secret_alert())
+        .await;
+
+    // Filed in the deployment's own tracker, as before; no copy anywhere.
+    assert_eq!(ticket_of(&secret).0, "jira", "{secret}");
+    assert_eq!(w.jira.issue_keys().len(), 1);
+    assert!(w.servicenow.incidents().is_empty());
+
+    // The repository is told, in its configuration report, which entries did not apply and
+    // where their tickets went.
+    let issues: Vec<_> = w
+        .github
+        .issues(OWNER, NAME)
+        .into_iter()
+        .filter(|i| i.title.contains("fix the configuration"))
+        .collect();
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    let body = issues[0].body.clone().unwrap_or_default();
+    assert!(
+        body.contains("entry 1 files tickets in linear")
+            && body.contains("(it has jira, servicenow)")
+            && body.contains("filed in jira instead"),
+        "{body}"
+    );
+    assert!(
+        body.contains("entry 2 sends copies to email") && body.contains("no copy is sent"),
+        "{body}"
+    );
+
+    // And the group's own chain of custody says it too.
+    let group = secret["outcome"]["group"].as_str().unwrap();
+    let key = scantix_core::identity::GroupKey::from_stored(group);
+    let audit = w.executor.store().audit_log(&key).await.unwrap();
+    let unavailable: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "ticket.route_unavailable")
+        .collect();
+    assert_eq!(unavailable.len(), 1, "{audit:?}");
+    assert!(
+        unavailable[0].reason.contains("send this group to linear")
+            && unavailable[0].reason.contains("filed in jira instead"),
+        "{:?}",
+        unavailable[0]
+    );
+    let not_sent: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "ticket.copy_not_sent")
+        .collect();
+    assert_eq!(not_sent.len(), 1, "{audit:?}");
+    assert!(not_sent[0].reason.contains("copy to email"), "{not_sent:?}");
+    assert!(w.queued(group).await.is_empty(), "nothing left owed");
+    w.jira.assert_no_violations();
+}

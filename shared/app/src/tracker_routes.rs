@@ -76,6 +76,13 @@ impl Tracker for TrackerRoutes {
         self.own.site()
     }
 
+    fn kinds(&self) -> Vec<TrackerKind> {
+        std::iter::once(&self.own)
+            .chain(&self.others)
+            .map(|t| t.site().kind)
+            .collect()
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         self.own.find_by_group_key(key).await
     }

@@ -2,6 +2,7 @@
 //! (create bracketed by `CreateAttempt`, updates coalesced, dismissals after a won't fix).
 
 use super::*;
+use scantix_core::ticket::destination::TrackerSite;
 
 impl Executor {
     /// Drains `key`'s outbox through the tracker if nobody else is: takes the lease when it is
@@ -303,6 +304,23 @@ impl Executor {
                     // retrying cannot help, and the op would block nothing but itself.
                     Err(e) => {
                         tracing::warn!(group = %group.key, copy = tracker.as_str(), error = %e, "copy not sent; dropped");
+                        let entry = AuditEntry {
+                            at: (self.clock)(),
+                            group_key: group.key.clone(),
+                            fingerprint: None,
+                            actor: "scantix".into(),
+                            action: COPY_NOT_SENT.into(),
+                            reason: format!("the copy to {} was not sent: {e}", tracker.as_str()),
+                            delivery: None,
+                            ticket: Some(ticket.key.clone()),
+                            state: None,
+                        };
+                        self.store
+                            .commit(Commit {
+                                audit: vec![entry],
+                                ..Commit::default()
+                            })
+                            .await?;
                     }
                 }
             }
@@ -518,9 +536,7 @@ impl Executor {
             let commit = Commit {
                 group: Some(Guarded::replacing(next.clone(), Some(&group))),
                 links: link.iter().cloned().collect(),
-                audit: ticket_recorded(&group.value, &next, (self.clock)())
-                    .into_iter()
-                    .collect(),
+                audit: ticket_recorded(&group.value, &next, (self.clock)()),
                 ..Commit::default()
             };
             match self.store.commit(commit).await {
@@ -552,22 +568,50 @@ fn ticket_recorded(
     before: &GroupRecord,
     after: &GroupRecord,
     now: chrono::DateTime<chrono::Utc>,
-) -> Option<AuditEntry> {
-    let ticket = after.ticket.as_ref().filter(|_| before.ticket.is_none())?;
+) -> Vec<AuditEntry> {
+    let Some(ticket) = after.ticket.as_ref().filter(|_| before.ticket.is_none()) else {
+        return Vec::new();
+    };
     let place = ticket
         .url
         .as_deref()
         .map(|url| format!(" ({url})"))
         .unwrap_or_default();
-    Some(AuditEntry {
+    let entry = |action: &str, reason: String| AuditEntry {
         at: now,
         group_key: after.key.clone(),
         fingerprint: None,
         actor: ticket.tracker.clone(),
-        action: TICKET_CREATED.into(),
-        reason: format!("{} created in {}{place}", ticket.key, ticket.tracker),
+        action: action.into(),
+        reason,
         delivery: None,
         ticket: Some(ticket.key.clone()),
         state: None,
-    })
+    };
+    let mut entries = vec![entry(
+        TICKET_CREATED,
+        format!("{} created in {}{place}", ticket.key, ticket.tracker),
+    )];
+    // The repository's routes chose a tracker the deployment does not have: said on the group,
+    // where its chain of custody is read, not only in a log line.
+    let filed_in = TrackerSite::named(&ticket.tracker).kind;
+    if let Some(routed) = after.destination.tracker
+        && routed != filed_in
+    {
+        entries.push(entry(
+            TICKET_ROUTE_UNAVAILABLE,
+            format!(
+                "the repository's `routes` send this group to {}, a tracker this deployment does \
+                 not have (SCANTIX_ROUTE_TRACKERS); filed in {} instead",
+                routed.as_str(),
+                ticket.tracker
+            ),
+        ));
+    }
+    entries
 }
+
+/// The audit action saying a group's route named a tracker the deployment does not have.
+pub const TICKET_ROUTE_UNAVAILABLE: &str = "ticket.route_unavailable";
+/// The audit action saying an `also` route's copy could not be sent, and why.
+pub const COPY_NOT_SENT: &str = "ticket.copy_not_sent";

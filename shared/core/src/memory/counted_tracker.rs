@@ -79,6 +79,10 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.inner.site()
     }
 
+    fn kinds(&self) -> Vec<crate::ticket::destination::TrackerKind> {
+        self.inner.kinds()
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         self.counts.find.fetch_add(1, Ordering::SeqCst);
         self.inner.find_by_group_key(key).await

@@ -484,6 +484,10 @@ impl<T: Tracker + ?Sized> Tracker for FaultyTracker<T> {
         self.inner.site()
     }
 
+    fn kinds(&self) -> Vec<crate::ticket::destination::TrackerKind> {
+        self.inner.kinds()
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         let port = self.inner.find_by_group_key(key);
         self.faults

@@ -48,6 +48,13 @@ pub trait Tracker: Send + Sync {
         TrackerSite::named(self.name())
     }
 
+    /// The kinds of tracker this deployment files in through this port: its own, and the
+    /// others a repository's `routes` may name. The default is a single tracker's. Wrappers must
+    /// forward it.
+    fn kinds(&self) -> Vec<TrackerKind> {
+        vec![self.site().kind]
+    }
+
     /// The ticket already made for this group, if any: how a retry after a crash between "tracker
     /// created it" and "store recorded it" finds it instead of creating a second one.
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError>;
