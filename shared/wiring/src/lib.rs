@@ -273,6 +273,15 @@ pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
     Ok(store_for_table(var("SCANTIX_TABLE")?).await)
 }
 
+/// The DynamoDB store named by `SCANTIX_TABLE` for a function whose role may not write the
+/// table (the OCSF publisher): groups still in the old format are read without being upgraded
+/// (see `DynamoStore::read_only`).
+pub async fn read_only_store_from_env() -> Result<Arc<dyn Store>, WiringError> {
+    Ok(Arc::new(
+        dynamodb_table(var("SCANTIX_TABLE")?).await.read_only(),
+    ))
+}
+
 /// The DynamoDB store over `table`, with the AWS SDK's default credentials chain and endpoint
 /// settings (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn store_for_table(table: String) -> Arc<dyn Store> {
