@@ -135,6 +135,60 @@ if problems:
 print(f"audit append-only: ok ({checked} roles)")
 PY
 
+echo "== KMS grants: data keys for the bucket writers only (expanded template)"
+# An SSE-KMS bucket's key is granted to the roles that write that bucket (the sweeper's report,
+# the OCSF publisher's S3 sink) and to no other; each grant is kms:GenerateDataKey alone (what S3
+# calls for a PutObject), on the one key the parameter names (never `*`), only through S3
+# (kms:ViaService) and only for the bucket's objects (the encryption context). No role may hold
+# kms:Decrypt, kms:* or any other KMS action: a widened grant fails here.
+"$VENV/bin/python" - "$expanded" <<'PY'
+import json, sys
+
+with open(sys.argv[1], encoding="utf-8") as f:
+    resources = json.load(f)["Resources"]
+
+WRITERS = {"SweeperFunctionRole": "ReportKmsKeyArn", "OcsfPublisherFunctionRole": "SiemKmsKeyArn"}
+
+def listed(value):
+    return value if isinstance(value, list) else [value]
+
+def statements(role):
+    for policy in role["Properties"].get("Policies", []):
+        branches = policy["Fn::If"][1:] if "Fn::If" in policy else [policy]
+        for branch in branches:
+            if isinstance(branch, dict):
+                yield from listed(branch.get("PolicyDocument", {}).get("Statement", []))
+
+problems, grants = [], 0
+for name, resource in resources.items():
+    if resource.get("Type") != "AWS::IAM::Role":
+        continue
+    for statement in statements(resource):
+        actions = [a for a in listed(statement.get("Action", [])) if a.lower().startswith("kms:")]
+        if not actions or statement.get("Effect") != "Allow":
+            continue
+        grants += 1
+        if name not in WRITERS:
+            problems.append(f"{name}: KMS grant {actions} on a role that writes no encrypted bucket")
+            continue
+        if actions != ["kms:GenerateDataKey"]:
+            problems.append(f"{name}: KMS grant {actions}; only kms:GenerateDataKey is needed")
+        if statement.get("Resource") != {"Ref": WRITERS[name]}:
+            problems.append(f"{name}: KMS grant on {statement.get('Resource')}, not on the key {WRITERS[name]} names")
+        condition = statement.get("Condition", {})
+        if "kms:ViaService" not in condition.get("StringEquals", {}):
+            problems.append(f"{name}: KMS grant usable outside S3 (no kms:ViaService)")
+        if "kms:EncryptionContext:aws:s3:arn" not in condition.get("StringLike", {}):
+            problems.append(f"{name}: KMS grant for any bucket (no aws:s3:arn encryption context)")
+if grants != len(WRITERS):
+    problems.append(f"expected one KMS grant per bucket writer ({sorted(WRITERS)}), found {grants}")
+if problems:
+    for p in problems:
+        print(f"infra/template.yaml: {p}", file=sys.stderr)
+    sys.exit(1)
+print(f"KMS grants: ok ({grants} writers, kms:GenerateDataKey through S3 only)")
+PY
+
 echo "== infra/github-app-manifest.json"
 python3 - infra/github-app-manifest.json <<'PY'
 import json, sys

@@ -553,3 +553,83 @@ async fn the_deployed_function_publishes_the_stream_s_changes_to_eventbridge() {
         "{log}"
     );
 }
+
+/// A table written before today's storage model: a group still in the old format (its members
+/// inline, its texts in its record; `tests/fixtures/legacy`), and a change about one of its
+/// findings on the stream. The publisher's role may not write the table, so it must publish the
+/// change without upgrading the group on read (which would be refused, deployed, and fail the
+/// record for good): the group read as its upgrade would leave it, the item left as it was.
+#[tokio::test]
+async fn a_change_of_a_group_still_in_the_old_format_is_published_without_writing() {
+    use scantix_core::identity::{Fingerprint, GroupKey};
+    use scantix_core::ports::store::Commit;
+    use scantix_core::records::AuditEntry;
+    use scantix_tests::dynamodb::legacy::{self, LEGACY_GROUP};
+
+    let dynamo = local_store().await;
+    let (client, table) = (dynamo.client().clone(), dynamo.table().to_owned());
+    let (old, version) = legacy::write_group(&dynamo, &legacy::fixture(), LEGACY_GROUP).await;
+    let fingerprint = "337911632/code-scanning/10";
+    assert!(old["members"].get(fingerprint).is_some());
+    // The change, as today's code appends it: an audit item of its own (`A#<group>`).
+    let entry = AuditEntry {
+        at: t0(),
+        group_key: GroupKey::from_stored(LEGACY_GROUP),
+        fingerprint: Some(Fingerprint::from_stored(fingerprint)),
+        actor: "github".into(),
+        action: "finding.fixed".into(),
+        reason: "alert 10 fixed".into(),
+        delivery: Some("github:legacy-1".into()),
+        ticket: None,
+        state: None,
+    };
+    dynamo
+        .commit(Commit {
+            audit: vec![entry],
+            ..Commit::default()
+        })
+        .await
+        .expect("the audit item");
+    let endpoint = scantix_tests::dynamodb::local_endpoint();
+    let records = audit_inserts(&client, &local_streams_client(&endpoint).await, &table).await;
+    assert_eq!(records.len(), 1);
+
+    // The publisher as `Publisher::from_env` builds it: over the table, read only.
+    let sink = Arc::new(MemorySink::new());
+    let publisher = Publisher {
+        store: Arc::new(dynamo.clone().read_only()),
+        sink: sink.clone(),
+    };
+    let response = publish_batch(&publisher, &batch_of(&records)).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let published = sink.events();
+    assert_eq!(published.len(), 1, "{published:?}");
+    OcsfSchemas::load().assert_valid(&published);
+    let event = &published[0];
+    assert_eq!(event["finding_info"]["uid"], fingerprint, "{event}");
+    assert_eq!(event["class_uid"], 2004, "code scanning: Detection Finding");
+    let rule_title = old["rule"]["name"].as_str().unwrap_or_default();
+    assert!(
+        !rule_title.is_empty() && event.to_string().contains(rule_title),
+        "the group's rule, read from the old record: {event}"
+    );
+
+    // Nothing written: the group's item is still the old one, at its old version.
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", legacy::s(&format!("G#{LEGACY_GROUP}")))
+        .key("sk", legacy::s("G"))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read")
+        .item
+        .expect("the group's item");
+    let doc: Value = serde_json::from_str(item["doc"].as_s().expect("doc")).expect("JSON");
+    assert!(doc.get("members").is_some(), "still in the old format");
+    assert_eq!(
+        item["version"].as_n().expect("version"),
+        &version.to_string()
+    );
+}

@@ -251,7 +251,8 @@ impl LocalApp {
         // A `tracker` section naming another tracker than the one the environment set up is set
         // aside, as a deployment sets it aside (the credentials are the environment's); said on
         // stderr, since there is no repository to open an issue in.
-        let settings = settings.routed_to(Some(&tracker.site()));
+        let mut settings = settings.routed_to(Some(&tracker.site()));
+        settings.check_routes(&tracker.kinds());
         for problem in &settings.problems {
             eprintln!("scantix: --config: {problem}; the rest of the file applies");
         }

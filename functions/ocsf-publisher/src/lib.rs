@@ -24,10 +24,12 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// From the function's environment: the table (`SCANTIX_TABLE`) and the sink
-    /// (`SCANTIX_SIEM_SINK`, `SCANTIX_SIEM_TARGET`; `scantix_wiring::siem`), which it requires.
+    /// From the function's environment: the table (`SCANTIX_TABLE`), read only (the function's
+    /// role may not write it, so a group still in the old format is read without its upgrade),
+    /// and the sink (`SCANTIX_SIEM_SINK`, `SCANTIX_SIEM_TARGET`; `scantix_wiring::siem`), which
+    /// it requires.
     pub async fn from_env() -> anyhow::Result<Publisher> {
-        let store = scantix_wiring::store_from_env()
+        let store = scantix_wiring::read_only_store_from_env()
             .await
             .context("building the store")?;
         let sink = scantix_wiring::siem::sink_from_env()

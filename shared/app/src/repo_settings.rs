@@ -12,6 +12,7 @@ use scantix_core::decide::triage::Verdict;
 use scantix_core::finding::{Finding, Repository};
 use scantix_core::owners::{CodeOwners, assignee_for};
 use scantix_core::ports::github::GitHub;
+use scantix_core::ports::tracker::Tracker;
 use scantix_core::ticket::destination::{
     ProjectAllowList, TicketDestination, TrackerKind, TrackerSite,
 };
@@ -85,6 +86,18 @@ impl RepoSettings {
         }
         self.engine.destination = destination;
         self
+    }
+
+    /// Reports each `routes` entry naming a tracker not among `trackers` (the deployment's, its
+    /// own first) as a problem: valid, but its tickets go to the deployment's own tracker instead
+    /// (or its copies nowhere), which its author should know.
+    pub fn check_routes(&mut self, trackers: &[TrackerKind]) {
+        let Some(own) = trackers.first() else {
+            return;
+        };
+        let problems =
+            scantix_core::ticket::routing::unavailable(&self.engine.routes, trackers, *own);
+        self.problems.extend(problems);
     }
 
     /// The built-in defaults: bundled policy, no owners.
@@ -244,6 +257,9 @@ pub struct SettingsCache {
     kev: Option<Arc<KevSource>>,
     /// The projects each organisation may file in (empty: no restriction).
     allowed_projects: ProjectAllowList,
+    /// Every tracker of the deployment (its own first), which a repository's `routes` must name
+    /// to apply; `None`: not known here, and routes are not checked.
+    trackers: Option<Vec<TrackerKind>>,
 }
 
 impl SettingsCache {
@@ -254,7 +270,20 @@ impl SettingsCache {
             site: None,
             kev: None,
             allowed_projects: ProjectAllowList::default(),
+            trackers: None,
         }
+    }
+
+    /// Checks each repository's `routes` against `trackers`, the deployment's (its own first,
+    /// `Tracker::kinds`): an entry naming another becomes a problem to report.
+    pub fn with_trackers(mut self, trackers: Vec<TrackerKind>) -> SettingsCache {
+        self.trackers = Some(trackers);
+        self
+    }
+
+    /// The deployment's trackers, when set.
+    pub fn trackers(&self) -> Option<&[TrackerKind]> {
+        self.trackers.as_deref()
     }
 
     /// Hands `kev` to every repository's policy (`input.kev`).
@@ -308,6 +337,9 @@ impl SettingsCache {
             .await
             .routed_within(self.site.as_ref(), self.allowed_projects.for_owner(owner));
         loaded.kev = self.kev.clone();
+        if let Some(trackers) = &self.trackers {
+            loaded.check_routes(trackers);
+        }
         let settings = Arc::new(loaded);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries.insert(repo.id, (Instant::now(), settings.clone()));
@@ -330,6 +362,17 @@ impl SettingsSource {
             None => self.cache.for_tracker(site),
         };
         SettingsSource { cache, ..self }
+    }
+
+    /// [`Self::within`] the deployment's trackers: `tracker`'s site, and the kinds it files in
+    /// (its own first), which a repository's `routes` are checked against.
+    pub fn within_trackers(self, tracker: &dyn Tracker) -> SettingsSource {
+        let source = self.within(tracker.site());
+        let cache = match source.cache.trackers() {
+            Some(_) => source.cache,
+            None => source.cache.with_trackers(tracker.kinds()),
+        };
+        SettingsSource { cache, ..source }
     }
 
     /// The settings of the repository `finding` is in, read as `installation`. Problems found

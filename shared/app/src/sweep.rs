@@ -72,6 +72,10 @@ impl Sweeper {
             Some(_) => cache,
             None => cache.for_tracker(self.executor.tracker().site()),
         };
+        let cache = match cache.trackers() {
+            Some(_) => cache,
+            None => cache.with_trackers(self.executor.tracker().kinds()),
+        };
         self.settings = Some(cache);
         self
     }

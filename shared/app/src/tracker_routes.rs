@@ -5,10 +5,13 @@
 //! the ticket is in (`TicketRef::tracker`), so a group keeps the tracker it was filed in. A route
 //! to a tracker this deployment does not have files in the deployment's own, with a warning.
 //!
-//! Copies (`also` routes): once the ticket is created, each tracker named is sent a create of the
-//! same content (for email: the group's first message). A copy is best effort: its failure is
-//! logged and does not fail the ticket, and a copy lost to a crash between the two creates is not
-//! sent again; nothing later (updates, moves) is copied.
+//! Copies (`also` routes): the executor queues one `OutboxOp::Copy` per tracker named in the write
+//! that records the new ticket, and makes it after the group's own calls through `copy_to`, which
+//! asks that tracker for the group's copy (by group key, as before any create) and creates it only
+//! if none is there. So a copy is retried like any queued call (the group's next event, the
+//! sweeper) and never doubled by a retry after a lost answer, in trackers that can be asked; email
+//! cannot be, and a resent copy is the same message (`Message-ID` per group) to its readers.
+//! Nothing later (updates, moves) is copied.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -61,27 +64,6 @@ impl TrackerRoutes {
             .find(|t| t.name() == ticket.tracker)
             .unwrap_or(&self.own)
     }
-
-    /// Tells the copies' trackers of a ticket just created in `filed`.
-    async fn send_copies(&self, content: &TicketContent, filed: &Arc<dyn Tracker>) {
-        for kind in &content.destination.copies {
-            let Some(copy) = self.of_kind(*kind) else {
-                tracing::warn!(group = %content.group_key, copy = kind.as_str(), "a copy to a tracker this deployment does not have; not sent");
-                continue;
-            };
-            if Arc::ptr_eq(copy, filed) {
-                continue;
-            }
-            match copy.create(content).await {
-                Ok((ticket, _)) => {
-                    tracing::info!(group = %content.group_key, copy = %ticket, "copy sent")
-                }
-                Err(e) => {
-                    tracing::warn!(group = %content.group_key, copy = copy.name(), error = %e, "copy not sent")
-                }
-            }
-        }
-    }
 }
 
 #[async_trait]
@@ -92,6 +74,13 @@ impl Tracker for TrackerRoutes {
 
     fn site(&self) -> TrackerSite {
         self.own.site()
+    }
+
+    fn kinds(&self) -> Vec<TrackerKind> {
+        std::iter::once(&self.own)
+            .chain(&self.others)
+            .map(|t| t.site().kind)
+            .collect()
     }
 
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
@@ -115,20 +104,39 @@ impl Tracker for TrackerRoutes {
         &self,
         content: &TicketContent,
     ) -> Result<(TicketRef, TicketState), TrackerError> {
-        let filed = self.filing(content);
-        let created = filed.create(content).await?;
-        self.send_copies(content, filed).await;
-        Ok(created)
+        self.filing(content).create(content).await
     }
 
     async fn create_with_receipt(
         &self,
         content: &TicketContent,
     ) -> Result<CreatedTicket, TrackerError> {
-        let filed = self.filing(content);
-        let created = filed.create_with_receipt(content).await?;
-        self.send_copies(content, filed).await;
-        Ok(created)
+        self.filing(content).create_with_receipt(content).await
+    }
+
+    async fn copy_to(
+        &self,
+        kind: TrackerKind,
+        content: &TicketContent,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let Some(copy) = self.of_kind(kind) else {
+            return Err(TrackerError::Misconfigured {
+                setting: "SCANTIX_ROUTE_TRACKERS".into(),
+                message: format!(
+                    "a copy to {}, a tracker this deployment does not have",
+                    kind.as_str()
+                ),
+            });
+        };
+        // Where the ticket is filed (a route fell back to the deployment's own): no copy.
+        if Arc::ptr_eq(copy, self.filing(content)) {
+            return Ok(None);
+        }
+        if let Some(found) = copy.find_for(content).await? {
+            return Ok(Some(found));
+        }
+        let (ticket, _) = copy.create(content).await?;
+        Ok(Some(ticket))
     }
 
     async fn update(

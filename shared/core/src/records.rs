@@ -290,6 +290,14 @@ pub enum OutboxOp {
     AssignAlerts {
         login: Option<String>,
     },
+    /// Send a copy of the group's new ticket to `tracker` (a `routes` entry with `also`):
+    /// queued in the write that records the ticket, at most one per group and tracker, and made
+    /// after the group's own calls so that a copy's tracker being down delays nobody's ticket.
+    /// Retried like any queued call; the tracker is asked for the group's copy before it is
+    /// created again, so a retry after a lost answer does not double it.
+    Copy {
+        tracker: crate::ticket::destination::TrackerKind,
+    },
 }
 
 impl OutboxOp {
@@ -721,7 +729,9 @@ impl GroupRecord {
         {
             return;
         }
-        if op == OutboxOp::DismissPending && self.outbox.iter().any(|p| p.op == op) {
+        if matches!(op, OutboxOp::DismissPending | OutboxOp::Copy { .. })
+            && self.outbox.iter().any(|p| p.op == op)
+        {
             return;
         }
         // Only the last assignment counts: one queued is replaced, not followed.

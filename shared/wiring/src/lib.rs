@@ -273,6 +273,15 @@ pub async fn store_from_env() -> Result<Arc<dyn Store>, WiringError> {
     Ok(store_for_table(var("SCANTIX_TABLE")?).await)
 }
 
+/// The DynamoDB store named by `SCANTIX_TABLE` for a function whose role may not write the
+/// table (the OCSF publisher): groups still in the old format are read without being upgraded
+/// (see `DynamoStore::read_only`).
+pub async fn read_only_store_from_env() -> Result<Arc<dyn Store>, WiringError> {
+    Ok(Arc::new(
+        dynamodb_table(var("SCANTIX_TABLE")?).await.read_only(),
+    ))
+}
+
 /// The DynamoDB store over `table`, with the AWS SDK's default credentials chain and endpoint
 /// settings (`AWS_ENDPOINT_URL_DYNAMODB` included).
 pub async fn store_for_table(table: String) -> Arc<dyn Store> {
@@ -317,6 +326,26 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
         .map(|name| tracker_named(name, "SCANTIX_ROUTE_TRACKERS"))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Arc::new(TrackerRoutes::new(own, others)))
+}
+
+/// Whether `name` is one of the deployment's trackers: `SCANTIX_TRACKER`'s, or one of
+/// `SCANTIX_ROUTE_TRACKERS`'. Its webhooks back are then applied, whichever is the main one: a
+/// group filed in a route tracker gets people's changes back as the main tracker's groups do.
+pub fn deployment_has_tracker(name: &str) -> bool {
+    has_tracker(
+        optional("SCANTIX_TRACKER").as_deref(),
+        optional("SCANTIX_ROUTE_TRACKERS").as_deref(),
+        name,
+    )
+}
+
+/// [`deployment_has_tracker`] over the two variables' values.
+fn has_tracker(own: Option<&str>, routes: Option<&str>, name: &str) -> bool {
+    own.map(str::trim) == Some(name)
+        || routes
+            .unwrap_or_default()
+            .split(',')
+            .any(|route| route.trim() == name)
 }
 
 /// The daily digest sender, when the deployment mails (`SCANTIX_TRACKER` or
@@ -634,4 +663,31 @@ fn github_app_tokens_from_env() -> Result<Option<Arc<InstallationTokens>>, Wirin
             }
         })?;
     Ok(Some(Arc::new(tokens)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_tracker;
+
+    #[test]
+    fn a_tracker_is_the_deployments_as_its_main_one_or_a_routes() {
+        assert!(has_tracker(Some("servicenow"), None, "servicenow"));
+        assert!(has_tracker(
+            Some("jira"),
+            Some("linear, servicenow"),
+            "servicenow"
+        ));
+        assert!(!has_tracker(
+            Some("jira"),
+            Some("linear,email"),
+            "servicenow"
+        ));
+        assert!(!has_tracker(None, Some(""), "servicenow"));
+        // Whole names only.
+        assert!(!has_tracker(
+            Some("jira"),
+            Some("servicenow-dev"),
+            "servicenow"
+        ));
+    }
 }

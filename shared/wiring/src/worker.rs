@@ -2,9 +2,9 @@
 //! (invoked by the table's stream) and for `scantix replay` (the deliveries still pending).
 
 use crate::{
-    WiringError, allowed_projects_from_env, config_from_env, executor_settings_from_env,
-    github_clients_from_env, kev_from_env, load_secrets, optional, servicenow_states_from_env,
-    store_for_table, tracker_from_env, var,
+    WiringError, allowed_projects_from_env, config_from_env, deployment_has_tracker,
+    executor_settings_from_env, github_clients_from_env, kev_from_env, load_secrets,
+    servicenow_states_from_env, store_for_table, tracker_from_env, var,
 };
 use scantix_app::execute::Executor;
 use scantix_app::ingest::{GithubIngest, JiraIngest, LinearIngest, ServiceNowIngest};
@@ -43,13 +43,14 @@ pub async fn worker_over(store: Arc<dyn Store>) -> Result<Worker, WiringError> {
     let mut github = GithubIngest::for_worker(executor.clone());
     let mut jira = JiraIngest::for_worker(executor.clone());
     let mut linear = LinearIngest::for_worker(executor.clone());
-    // ServiceNow deliveries are applied where ServiceNow is the tracker.
-    let mut servicenow = match optional("SCANTIX_TRACKER").as_deref() {
-        Some("servicenow") => Some(ServiceNowIngest::for_worker(
+    // ServiceNow deliveries are applied where ServiceNow is one of the deployment's trackers,
+    // the main one or a route's: its groups are found by (tracker, ticket) either way.
+    let mut servicenow = match deployment_has_tracker("servicenow") {
+        true => Some(ServiceNowIngest::for_worker(
             servicenow_states_from_env()?,
             executor,
         )),
-        _ => None,
+        false => None,
     };
     if let Some(clients) = clients {
         // Read through GitHub, cached five minutes per warm instance; the same settings decide a

@@ -133,6 +133,47 @@ impl DynamoStore {
         ))
     }
 
+    /// The legacy group in `item` as its upgrade would leave it, and its texts, converted in
+    /// memory only (a read-only store's reading; see `DynamoStore::read_only`). The version is
+    /// the stored one: nothing was written.
+    pub(super) async fn legacy_view(
+        &self,
+        item: &Item,
+    ) -> Result<(Versioned<GroupRecord>, scantix_core::records::GroupContent), StoreError> {
+        let legacy: LegacyGroup = decode_doc(item)?;
+        let version = version_of(item)?;
+        let keys = legacy.members.keys().map(Key::finding).collect();
+        let found = self.batch_get(keys).await?;
+        let mut stored: BTreeMap<_, FindingRecord> = BTreeMap::new();
+        for item in found.values() {
+            let record: Versioned<FindingRecord> = decode_versioned(item)?;
+            stored.insert(record.value.fingerprint.clone(), record.value);
+        }
+        let upgraded = upgrade(&legacy, &stored);
+        Ok((
+            Versioned {
+                value: upgraded.group,
+                version,
+            },
+            upgraded.content,
+        ))
+    }
+
+    /// The texts of group `key` when it is still in the old format (its record holds them);
+    /// `None` when it is not, or there is no such group.
+    pub(super) async fn legacy_content(
+        &self,
+        key: &scantix_core::identity::GroupKey,
+    ) -> Result<Option<scantix_core::records::GroupContent>, StoreError> {
+        let Some(item) = self.get_item_raw(Key::group(key)).await? else {
+            return Ok(None);
+        };
+        if !scantix_core::records::legacy::is_legacy_group(&super::items::doc_value(&item)?) {
+            return Ok(None);
+        }
+        Ok(Some(self.legacy_view(&item).await?.1))
+    }
+
     async fn try_upgrade(
         &self,
         legacy: &LegacyGroup,

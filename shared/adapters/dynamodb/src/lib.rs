@@ -132,6 +132,9 @@ pub struct DynamoStore {
     group: Arc<group_commit::GroupCommit>,
     /// Event reads waiting to share a request (see `group_read`).
     reads: Arc<group_read::GroupRead>,
+    /// Never writes while reading: a group in the old format is read as its upgrade would leave
+    /// it, but not upgraded (see [`DynamoStore::read_only`]).
+    read_only: bool,
 }
 
 impl DynamoStore {
@@ -160,7 +163,18 @@ impl DynamoStore {
             written: Arc::new(AtomicU64::new(0)),
             group: Arc::default(),
             reads: Arc::default(),
+            read_only: false,
         }
+    }
+
+    /// This store for a reader whose role may not write the table (the OCSF publisher): reading a
+    /// group still in the old format converts it in memory, exactly as the upgrade on first read
+    /// would (`scantix_core::records::legacy::upgrade`), without writing the upgrade — which such
+    /// a role would be refused, failing the read for good. The group's version stays the stored
+    /// one; its texts come from the old record. Writes through it are still the caller's to avoid.
+    pub fn read_only(mut self) -> DynamoStore {
+        self.read_only = true;
+        self
     }
 
     /// A store over `table` on DynamoDB Local at `endpoint` (`http://127.0.0.1:8000`).
@@ -383,6 +397,10 @@ impl Store for DynamoStore {
 
     async fn get_content(&self, key: &GroupKey) -> Result<Option<GroupContent>, StoreError> {
         let item = self.get_item(Key::content(key)).await?;
+        if item.is_none() && self.read_only {
+            // An old-format group keeps its texts in its own record, not in a content item.
+            return self.legacy_content(key).await;
+        }
         item.map(|item| decode_doc(&item)).transpose()
     }
 

@@ -242,6 +242,9 @@ impl DynamoStore {
         item: &Item,
     ) -> Result<Versioned<GroupRecord>, StoreError> {
         if scantix_core::records::legacy::is_legacy_group(&doc_value(item)?) {
+            if self.read_only {
+                return self.legacy_view(item).await.map(|(group, _)| group);
+            }
             return self.upgrade_group(item).await;
         }
         decode_versioned(item)

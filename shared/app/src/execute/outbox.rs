@@ -2,6 +2,7 @@
 //! (create bracketed by `CreateAttempt`, updates coalesced, dismissals after a won't fix).
 
 use super::*;
+use scantix_core::ticket::destination::TrackerSite;
 
 impl Executor {
     /// Drains `key`'s outbox through the tracker if nobody else is: takes the lease when it is
@@ -56,7 +57,16 @@ impl Executor {
         token: &str,
     ) -> Result<GroupRecord, ExecuteError> {
         loop {
-            let Some(pending) = group.value.outbox.first().cloned() else {
+            // The group's own calls first, in order; copies to other trackers (`also` routes)
+            // last, so that a copy's tracker being down holds up none of them.
+            let next_op = group
+                .value
+                .outbox
+                .iter()
+                .find(|p| !matches!(p.op, OutboxOp::Copy { .. }))
+                .or(group.value.outbox.first())
+                .cloned();
+            let Some(pending) = next_op else {
                 // Release; if ops were appended meanwhile, the guarded write fails and the loop
                 // picks them up.
                 let released = self
@@ -101,6 +111,16 @@ impl Executor {
             let rendered_from = group.value.updated_at;
             let result = match self.perform(&mut group, token, &pending).await {
                 Ok(result) => result,
+                Err(e) if matches!(pending.op, OutboxOp::Copy { .. }) && e.is_retryable() => {
+                    // Only copies are left (they come last): the group's own ticket is as it
+                    // should be, so this is no failure of the event that drained it. The copy
+                    // stays queued for the group's next event or the sweeper.
+                    tracing::warn!(group = %group.value.key, error = %e, "copy not sent yet; it stays queued");
+                    let released = self
+                        .modify_group(group, token, None, |g, _| g.lease = None)
+                        .await?;
+                    return Ok(released.value);
+                }
                 Err(e) => {
                     // Leave the op queued and free the lease so a retry can proceed at once.
                     let _ = self
@@ -135,6 +155,10 @@ impl Executor {
                         && g.ticket.is_none()
                     {
                         g.ticket = Some(ticket.clone());
+                        // Its copies (`also` routes) are owed from the write that records it.
+                        for tracker in g.destination.copies.clone() {
+                            g.push_op(OutboxOp::Copy { tracker });
+                        }
                         // The decided state wins (the group may already be stale); a fresh ticket
                         // starts where the tracker put it.
                         if g.ticket_state == TicketState::Draft {
@@ -269,6 +293,37 @@ impl Executor {
             | OutboxOp::DismissAlert { .. }
             | OutboxOp::DismissPending
             | OutboxOp::AssignAlerts { .. } => {}
+            OutboxOp::Copy { tracker } => {
+                let content = self.render(group).await?;
+                match self.tracker.copy_to(*tracker, &content).await {
+                    Ok(copy) => {
+                        tracing::info!(group = %group.key, copy = tracker.as_str(), ticket = copy.as_ref().map(|t| t.key.as_str()), "copy sent")
+                    }
+                    Err(e) if e.is_retryable() => return Err(e.into()),
+                    // A tracker the deployment does not have, or one that refuses the content:
+                    // retrying cannot help, and the op would block nothing but itself.
+                    Err(e) => {
+                        tracing::warn!(group = %group.key, copy = tracker.as_str(), error = %e, "copy not sent; dropped");
+                        let entry = AuditEntry {
+                            at: (self.clock)(),
+                            group_key: group.key.clone(),
+                            fingerprint: None,
+                            actor: "scantix".into(),
+                            action: COPY_NOT_SENT.into(),
+                            reason: format!("the copy to {} was not sent: {e}", tracker.as_str()),
+                            delivery: None,
+                            ticket: Some(ticket.key.clone()),
+                            state: None,
+                        };
+                        self.store
+                            .commit(Commit {
+                                audit: vec![entry],
+                                ..Commit::default()
+                            })
+                            .await?;
+                    }
+                }
+            }
             OutboxOp::Assign { assignee } => {
                 match self.tracker.assign(ticket, assignee.as_deref()).await {
                     Ok(()) => {}
@@ -481,9 +536,7 @@ impl Executor {
             let commit = Commit {
                 group: Some(Guarded::replacing(next.clone(), Some(&group))),
                 links: link.iter().cloned().collect(),
-                audit: ticket_recorded(&group.value, &next, (self.clock)())
-                    .into_iter()
-                    .collect(),
+                audit: ticket_recorded(&group.value, &next, (self.clock)()),
                 ..Commit::default()
             };
             match self.store.commit(commit).await {
@@ -515,22 +568,50 @@ fn ticket_recorded(
     before: &GroupRecord,
     after: &GroupRecord,
     now: chrono::DateTime<chrono::Utc>,
-) -> Option<AuditEntry> {
-    let ticket = after.ticket.as_ref().filter(|_| before.ticket.is_none())?;
+) -> Vec<AuditEntry> {
+    let Some(ticket) = after.ticket.as_ref().filter(|_| before.ticket.is_none()) else {
+        return Vec::new();
+    };
     let place = ticket
         .url
         .as_deref()
         .map(|url| format!(" ({url})"))
         .unwrap_or_default();
-    Some(AuditEntry {
+    let entry = |action: &str, reason: String| AuditEntry {
         at: now,
         group_key: after.key.clone(),
         fingerprint: None,
         actor: ticket.tracker.clone(),
-        action: TICKET_CREATED.into(),
-        reason: format!("{} created in {}{place}", ticket.key, ticket.tracker),
+        action: action.into(),
+        reason,
         delivery: None,
         ticket: Some(ticket.key.clone()),
         state: None,
-    })
+    };
+    let mut entries = vec![entry(
+        TICKET_CREATED,
+        format!("{} created in {}{place}", ticket.key, ticket.tracker),
+    )];
+    // The repository's routes chose a tracker the deployment does not have: said on the group,
+    // where its chain of custody is read, not only in a log line.
+    let filed_in = TrackerSite::named(&ticket.tracker).kind;
+    if let Some(routed) = after.destination.tracker
+        && routed != filed_in
+    {
+        entries.push(entry(
+            TICKET_ROUTE_UNAVAILABLE,
+            format!(
+                "the repository's `routes` send this group to {}, a tracker this deployment does \
+                 not have (SCANTIX_ROUTE_TRACKERS); filed in {} instead",
+                routed.as_str(),
+                ticket.tracker
+            ),
+        ));
+    }
+    entries
 }
+
+/// The audit action saying a group's route named a tracker the deployment does not have.
+pub const TICKET_ROUTE_UNAVAILABLE: &str = "ticket.route_unavailable";
+/// The audit action saying an `also` route's copy could not be sent, and why.
+pub const COPY_NOT_SENT: &str = "ticket.copy_not_sent";

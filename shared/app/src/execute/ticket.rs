@@ -2,6 +2,7 @@
 //! chunks, under the settings of the ticket's repository, with the findings it resolves.
 
 use super::*;
+use scantix_core::ticket::destination::TrackerKind;
 
 impl Executor {
     /// Applies one tracker event (a ticket moved, deleted, commented), delivered as `delivery`
@@ -44,9 +45,14 @@ impl Executor {
             .store
             .group_for_ticket(&event.tracker, &event.ticket_key)
             .await?;
-        if key.is_none() && event.tracker != self.tracker.name() {
-            // The ticket may be this executor's own under another tracker's name: locally,
-            // drafts stand in for Jira, and Jira deliveries name draft tickets.
+        // A ticket is found by (tracker, key) only, whichever of the deployment's trackers is
+        // its main one: a delivery from one tracker never reaches a group filed in another
+        // (a Jira key that happens to spell a ServiceNow sys_id, or the reverse). The one
+        // exception is a deployment whose main tracker is scantix's own (the local draft mode,
+        // the in-memory tracker): drafts stand in for Jira and Jira deliveries name draft
+        // tickets; there no vendor's tracker holds a ticket to be confused with.
+        let stand_in = self.tracker.site().kind == TrackerKind::Draft;
+        if key.is_none() && event.tracker != self.tracker.name() && stand_in {
             key = self
                 .store
                 .group_for_ticket(self.tracker.name(), &event.ticket_key)

@@ -121,7 +121,7 @@ impl GithubIngest {
     /// Reads each repository's settings through GitHub (see `repo_settings`): for its alerts and
     /// for the `issues` events of its tickets.
     pub fn with_settings(self, source: SettingsSource) -> GithubIngest {
-        let source = source.within(self.executor.tracker().site());
+        let source = source.within_trackers(self.executor.tracker().as_ref());
         self.with_shared_settings(Arc::new(source))
     }
 

@@ -46,7 +46,9 @@ pub fn settle_draft_ops(
         OutboxOp::Refresh
         | OutboxOp::Transition { .. }
         | OutboxOp::CloseNotPlanned
-        | OutboxOp::Assign { .. } => false,
+        | OutboxOp::Assign { .. }
+        // A draft is no ticket: there is nothing to copy.
+        | OutboxOp::Copy { .. } => false,
         OutboxOp::DismissAlert { .. }
         | OutboxOp::DismissPending
         | OutboxOp::AssignAlerts { .. } => true,

@@ -79,6 +79,10 @@ impl<T: Tracker> Tracker for Counted<T> {
         self.inner.site()
     }
 
+    fn kinds(&self) -> Vec<crate::ticket::destination::TrackerKind> {
+        self.inner.kinds()
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         self.counts.find.fetch_add(1, Ordering::SeqCst);
         self.inner.find_by_group_key(key).await
@@ -87,6 +91,14 @@ impl<T: Tracker> Tracker for Counted<T> {
     async fn find_for(&self, content: &TicketContent) -> Result<Option<TicketRef>, TrackerError> {
         self.counts.find.fetch_add(1, Ordering::SeqCst);
         self.inner.find_for(content).await
+    }
+
+    async fn copy_to(
+        &self,
+        kind: crate::ticket::destination::TrackerKind,
+        content: &TicketContent,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        self.inner.copy_to(kind, content).await
     }
 
     async fn find_after(

@@ -484,6 +484,10 @@ impl<T: Tracker + ?Sized> Tracker for FaultyTracker<T> {
         self.inner.site()
     }
 
+    fn kinds(&self) -> Vec<crate::ticket::destination::TrackerKind> {
+        self.inner.kinds()
+    }
+
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError> {
         let port = self.inner.find_by_group_key(key);
         self.faults
@@ -527,6 +531,17 @@ impl<T: Tracker + ?Sized> Tracker for FaultyTracker<T> {
         let port = self.inner.create_with_receipt(content);
         self.faults
             .around("tracker.create_with_receipt", tracker_error, port)
+            .await
+    }
+
+    async fn copy_to(
+        &self,
+        kind: crate::ticket::destination::TrackerKind,
+        content: &TicketContent,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let port = self.inner.copy_to(kind, content);
+        self.faults
+            .around("tracker.copy_to", tracker_error, port)
             .await
     }
 

@@ -6,7 +6,7 @@
 use crate::identity::GroupKey;
 use crate::records::{CreateAttempt, CreatedTicket, TicketRef, TicketState};
 use crate::ticket::TicketContent;
-use crate::ticket::destination::TrackerSite;
+use crate::ticket::destination::{TrackerKind, TrackerSite};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -48,6 +48,13 @@ pub trait Tracker: Send + Sync {
         TrackerSite::named(self.name())
     }
 
+    /// The kinds of tracker this deployment files in through this port: its own, and the
+    /// others a repository's `routes` may name. The default is a single tracker's. Wrappers must
+    /// forward it.
+    fn kinds(&self) -> Vec<TrackerKind> {
+        vec![self.site().kind]
+    }
+
     /// The ticket already made for this group, if any: how a retry after a crash between "tracker
     /// created it" and "store recorded it" finds it instead of creating a second one.
     async fn find_by_group_key(&self, key: &GroupKey) -> Result<Option<TicketRef>, TrackerError>;
@@ -76,6 +83,29 @@ pub trait Tracker: Send + Sync {
             Some(created) => Ok(Some(created.ticket.clone())),
             None => self.find_for(content).await,
         }
+    }
+
+    /// Sends a copy of the ticket `content` renders to the deployment's tracker of `kind` (a
+    /// `routes` entry with `also`), unless that tracker already holds the group's copy: returns
+    /// the copy (`None`: no copy is kept there, as for a tracker that is where the ticket is
+    /// filed). The default is a single tracker's: it has no other to copy to. Wrappers must
+    /// forward it.
+    async fn copy_to(
+        &self,
+        kind: TrackerKind,
+        content: &TicketContent,
+    ) -> Result<Option<TicketRef>, TrackerError> {
+        let _ = content;
+        if self.site().kind == kind {
+            return Ok(None);
+        }
+        Err(TrackerError::Misconfigured {
+            setting: "SCANTIX_ROUTE_TRACKERS".into(),
+            message: format!(
+                "this deployment has no {} tracker to copy to",
+                kind.as_str()
+            ),
+        })
     }
 
     /// Creates the ticket; returns it and the state it starts in.

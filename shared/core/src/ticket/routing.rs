@@ -63,6 +63,39 @@ pub fn route(routes: &[Route], kind: AlertKind, severity: Severity) -> Routed {
     Routed { tracker, copies }
 }
 
+/// What `routes` ask of trackers the deployment does not have (`have`, its main one `own`
+/// first): one problem per such entry, saying where its tickets go instead (a `tracker` entry:
+/// the deployment's own) or that its copies are not sent (an `also` entry). For the repository's
+/// configuration report: such a file is valid, but not what its author meant here.
+pub fn unavailable(routes: &[Route], have: &[TrackerKind], own: TrackerKind) -> Vec<String> {
+    let names = have
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    routes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, route)| {
+            let number = index + 1;
+            match route.to {
+                RouteTo::Tracker(kind) if !have.contains(&kind) => Some(format!(
+                    "`routes` entry {number} files tickets in {}, a tracker this scantix \
+                     deployment does not have (it has {names}): they are filed in {} instead",
+                    kind.as_str(),
+                    own.as_str()
+                )),
+                RouteTo::Also(kind) if !have.contains(&kind) => Some(format!(
+                    "`routes` entry {number} sends copies to {}, a tracker this scantix \
+                     deployment does not have (it has {names}): no copy is sent",
+                    kind.as_str()
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +201,27 @@ mod tests {
             route(&[], SecretScanning, Severity::Critical),
             Routed::default()
         );
+    }
+
+    #[test]
+    fn routes_to_trackers_the_deployment_lacks_are_reported_with_where_they_go() {
+        let routes = example();
+        let problems = unavailable(&routes, &[Jira, ServiceNow], Jira);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("entry 3 sends copies to email"));
+        assert!(problems[0].contains("(it has jira, servicenow)"));
+        assert!(problems[0].contains("no copy is sent"));
+
+        let problems = unavailable(&routes, &[Jira], Jira);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains(
+                "entry 1 files tickets in servicenow, a tracker this scantix \
+                     deployment does not have (it has jira): they are filed in jira instead"
+            ),
+            "{problems:?}"
+        );
+        assert!(unavailable(&routes, &[Jira, ServiceNow, Email], Jira).is_empty());
     }
 
     #[test]
