@@ -18,6 +18,7 @@
 //!    never ticketed, the pull request's one summary comment is refreshed: it lists what the
 //!    analysis introduces and fixes (`Executor::refresh_pull_request_after_analysis`).
 
+pub mod code_flow;
 pub mod mapping;
 
 use crate::execute::analysis::{ResultCommitted, Subject};
