@@ -471,7 +471,6 @@ fn a_pull_requests_sarif_analysis_is_listed_with_tool_rule_severity_and_place_th
     hostile.finding.rule.name = "<script>x</script> @security-team".into();
     let on_main = sarif_record(903, "B105", "settings.py", Severity::Low);
     let both = sarif_record(904, "B101", "tests.py", Severity::Low);
-    let opened = event(PullRequestChange::Opened, "opened");
     let listing = sarif_listing(&[&shell, &hostile, &both], &[&on_main, &both], true);
     let first = decide_pull_request(PullRequestInputs {
         trigger: PullRequestTrigger::AlertChanged,
