@@ -8,6 +8,16 @@
 //! resident memory, from `/proc/self/status`). Measuring in this process would count everything
 //! the other benchmarks allocated. The child's baseline (the same process parsing nothing) is
 //! printed beside it, so the parse's own share is the difference.
+//!
+//! # Applying it
+//! The same file applied as one analysis through the real path (`apply_analysis`: the whole-file
+//! check, results streamed through `decide` and the executor in batches, the open list written)
+//! onto the embedded store (SQLite) with the draft tracker, in the measuring child:
+//! `sarif_apply_results_per_sec_100k` and `sarif_apply_peak_rss_mb_100k_results`. The store's
+//! database lives in a RAM-backed directory (`/dev/shm`) where there is one: its pages are the
+//! kernel's, not the child's, so the peak is the applier's own memory (the file, one batch of
+//! findings, the identities seen) and the rate is scantix's work rather than one disk sync per
+//! commit (`synchronous=FULL`: some milliseconds each on a virtual disk).
 
 use crate::measure::figure;
 use anyhow::{Context, Result, bail};
@@ -119,7 +129,105 @@ pub fn run() -> Result<()> {
         "sarif_peak_rss_mb_100k_results_from_slice",
         peak("slice", &tool_first)?,
     );
+
+    let applied = apply_figures(&tool_first)?;
+    figure("sarif_apply_results_per_sec_100k", applied.rate);
+    figure("sarif_apply_peak_rss_mb_100k_results", applied.peak_mb);
+    figure("sarif_apply_store", applied.store);
     Ok(())
+}
+
+/// What the applying child reported.
+struct Applied {
+    rate: String,
+    peak_mb: String,
+    store: String,
+}
+
+/// Runs the child that applies `file` as one analysis (see the module doc).
+fn apply_figures(file: &Path) -> Result<Applied> {
+    let output = Command::new(std::env::current_exe()?)
+        .arg(CHILD_FLAG)
+        .arg("apply")
+        .arg(file)
+        .output()
+        .context("running the SARIF apply child")?;
+    if !output.status.success() {
+        bail!(
+            "SARIF apply child failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut words = stdout.split_whitespace();
+    let (Some(kb), Some(rate), Some(store)) = (words.next(), words.next(), words.next()) else {
+        bail!("the SARIF apply child said {stdout:?}");
+    };
+    let peak_mb = match kb.parse::<f64>() {
+        Ok(kb) => format!("{:.1}", kb / 1024.0),
+        Err(_) => kb.to_owned(),
+    };
+    Ok(Applied {
+        rate: rate.to_owned(),
+        peak_mb,
+        store: store.to_owned(),
+    })
+}
+
+/// The applying child's work: `file` applied as one analysis of a repository's default branch
+/// onto a fresh embedded store, with the draft tracker. Returns the results applied, the rate,
+/// and where the store was.
+fn apply(file: &Path) -> Result<(usize, f64, String)> {
+    use scantix_app::analysis::{AnalysisTarget, SarifFile, apply_analysis};
+    use scantix_app::execute::Executor;
+    use scantix_app::repo_settings::RepoSettings;
+    use scantix_core::finding::Repository;
+    use scantix_core::memory::draft_tracker::DraftTracker;
+    use std::sync::Arc;
+
+    let shm = Path::new("/dev/shm");
+    let (base, store_kind) = if shm.is_dir() {
+        (shm.to_path_buf(), "embedded-sqlite-on-tmpfs")
+    } else {
+        (std::env::temp_dir(), "embedded-sqlite-on-disk")
+    };
+    let dir = base.join(format!("scantix-bench-apply-{}", std::process::id()));
+    let _cleanup = RemoveOnDrop(dir.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = scantix_wiring::local::sqlite_store(&dir)
+            .with_context(|| format!("opening the embedded store in {}", dir.display()))?;
+        let executor = Executor::new(
+            store,
+            Arc::new(DraftTracker::new()),
+            scantix_core::config::Config::default(),
+        );
+        let settings = RepoSettings::defaults();
+        let target = AnalysisTarget {
+            repository: Repository {
+                id: 100_000,
+                full_name: "bench/sarif-100k".into(),
+                default_branch: Some("main".into()),
+                html_url: None,
+            },
+            git_ref: Some("refs/heads/main".into()),
+            commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            category: None,
+            installation_id: None,
+        };
+        let files = vec![SarifFile {
+            name: file.display().to_string(),
+            bytes: std::fs::read(file)?,
+        }];
+        let started = Instant::now();
+        let report = apply_analysis(&executor, &settings, &target, files, |_| {}).await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let applied: usize = report.analyses.iter().map(|a| a.open + a.suppressed).sum();
+        Ok((applied, applied as f64 / elapsed, store_kind.to_owned()))
+    })
 }
 
 /// Runs the measuring child and returns its peak RSS in MB.
@@ -146,14 +254,21 @@ fn peak_rss_mb(mode: &str, file: &Path) -> Result<String> {
 }
 
 /// The child: parse `file` as `mode` says, then print this process's `VmHWM` in kB.
-/// Modes: `none` (baseline), `stream` (a reader, each finding dropped), `identities` (a reader,
+/// Modes: `none` (baseline), `apply` (applied as one analysis, see the module doc; then the
+/// rate and the store are printed after the peak), `stream` (a reader, each finding dropped), `identities` (a reader,
 /// keeping each finding's identity, as a re-scan comparison would), `collect` (a reader, every
 /// finding kept), `slice` (the file read into memory, each finding dropped).
 pub fn child(mode: &str, file: &Path) -> Result<()> {
     let options = scantix_sarif::ParseOptions::default();
     let mut count = 0usize;
+    let mut also = String::new();
     match mode {
         "none" => {}
+        "apply" => {
+            let (applied, rate, store) = apply(file)?;
+            count = applied;
+            also = format!(" {rate:.0} {store}");
+        }
         "stream" => {
             scantix_sarif::stream_reader(std::fs::File::open(file)?, &options, |_| count += 1)?;
         }
@@ -182,8 +297,8 @@ pub fn child(mode: &str, file: &Path) -> Result<()> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
-        .unwrap_or("unknown (no /proc/self/status)");
-    println!("{hwm}");
+        .unwrap_or("unknown-(no-/proc/self/status)");
+    println!("{hwm}{also}");
     Ok(())
 }
 

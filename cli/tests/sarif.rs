@@ -392,6 +392,18 @@ fn a_file_with_no_runs_and_a_pull_request_analysis_ticket_nothing() {
     );
     assert_eq!(count(&on_pr, "record"), 4, "{on_pr:?}");
     assert!(scratch.tickets()["tickets"].as_array().unwrap().is_empty());
+    // They are the pull request's summary comment's business (rendered locally, not posted).
+    let summaries: Vec<&Value> = on_pr
+        .iter()
+        .filter(|l| l["action"] == "pull_request_summary")
+        .collect();
+    assert_eq!(summaries.len(), 1, "{on_pr:?}");
+    let body = summaries[0]["body"].as_str().expect("the summary");
+    assert!(body.contains("**4 new alerts**"), "{body}");
+    assert!(
+        body.contains("` flask-sql-injection `") && body.contains("— Semgrep OSS"),
+        "{body}"
+    );
 }
 
 #[test]

@@ -237,6 +237,9 @@ struct GitHubState {
     /// Pull requests: ("owner/repo" lowercased, ref) → the code scanning alerts of that ref's last
     /// analysis, each with the `most_recent_instance` of that ref (see `set_ref_alerts`).
     ref_alerts: BTreeMap<(String, String), Vec<Value>>,
+    /// "owner/repo" lowercased → its code scanning analyses (GitHub's `code-scanning-analysis`
+    /// objects) with their SARIF, oldest first (see `add_analysis`).
+    analyses: BTreeMap<String, Vec<(Value, Value)>>,
 }
 
 /// A fault for the requests matching `method`, `path` (see [`FakeGitHub::count`]) and, if set,
@@ -380,6 +383,11 @@ fn github_description() -> &'static OpenApi {
     GITHUB.get_or_init(|| {
         OpenApi::load(fixture_path("github-openapi/github-openapi-subset.json"))
             .expect("the GitHub OpenAPI subset in ../shared/fixtures loads")
+            .with_part(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fixtures/github-openapi/code-scanning-analyses.json"),
+            )
+            .expect("the code scanning analyses part of the description loads")
             .with_path("/orgs/{org}/repos", org_repos_item())
             .with_path("/app", authenticated_app_item())
             .with_path("/user", authenticated_user_item())
@@ -515,6 +523,7 @@ impl FakeGitHub {
                 targeted: Vec::new(),
                 repositories: BTreeMap::new(),
                 ref_alerts: BTreeMap::new(),
+                analyses: BTreeMap::new(),
             }),
         });
         let app = Router::new()
@@ -837,6 +846,10 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
                 many => Some(format!("{} ({} times)", many.join(", "), many.len())),
             }
         },
+        accept: parts
+            .headers
+            .get("accept")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().unwrap_or_default().to_owned(),
@@ -854,6 +867,7 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
 
 struct Incoming {
     api_version: Option<String>,
+    accept: Option<String>,
     method: String,
     path: String,
     query: String,
@@ -913,10 +927,22 @@ impl Reply {
     }
 
     fn into_response(self) -> Response {
+        let content_type = self
+            .headers
+            .iter()
+            .find(|(name, _)| *name == "content-type")
+            .map_or("application/json; charset=utf-8".to_owned(), |(_, v)| {
+                v.clone()
+            });
         let mut builder = Response::builder()
             .status(self.status)
-            .header("content-type", "application/json; charset=utf-8");
-        for (name, value) in self.headers {
+            .header("content-type", content_type);
+        let headers: Vec<_> = self
+            .headers
+            .into_iter()
+            .filter(|(name, _)| *name != "content-type")
+            .collect();
+        for (name, value) in headers {
             builder = builder.header(name, value);
         }
         builder
@@ -927,6 +953,8 @@ impl Reply {
 
 /// A request once checked: what the route handlers read.
 struct Call {
+    /// The `Accept` header: some operations answer another media type for it.
+    accept: Option<String>,
     method: String,
     path: String,
     raw_query: String,
@@ -1024,6 +1052,7 @@ impl Shared {
             return Reply::violation(400, violations);
         }
         let call = Call {
+            accept: incoming.accept.clone(),
             method: incoming.method.clone(),
             path: incoming.path.clone(),
             raw_query: incoming.query.clone(),
@@ -1092,6 +1121,15 @@ impl Shared {
                         update_alert(state, &repo_key(owner, repo), kind, number, &call.body)
                     }
                     _ => Reply::not_found(),
+                }
+            }
+            ("GET", ["repos", owner, repo, "code-scanning", "analyses"]) => {
+                list_analyses(state, &repo_key(owner, repo), call)
+            }
+            ("GET", ["repos", owner, repo, "code-scanning", "analyses", id]) => {
+                match id.parse::<u64>() {
+                    Ok(id) => get_analysis(state, &repo_key(owner, repo), id, call),
+                    Err(_) => Reply::not_found(),
                 }
             }
             ("GET", ["repos", owner, repo, "contents", path @ ..]) => {
@@ -1994,6 +2032,101 @@ impl FakeGitHub {
             .entry((key.clone(), AlertKind::CodeScanning))
             .or_default();
         state.ref_alerts.insert((key, git_ref.to_owned()), alerts);
+    }
+}
+
+// ----- code scanning analyses -----
+
+impl FakeGitHub {
+    /// A code scanning analysis of `owner/repo`: `tool` ran on `git_ref` at `commit_sha` and
+    /// uploaded `sarif`. Listed newest first, filtered by `ref` and `tool_name`; got by id as
+    /// GitHub's `code-scanning-analysis` object, or as its SARIF when asked for
+    /// `application/sarif+json`. Returns its id.
+    pub fn add_analysis(
+        &self,
+        owner: &str,
+        repo: &str,
+        git_ref: &str,
+        commit_sha: &str,
+        tool: &str,
+        sarif: Value,
+    ) -> u64 {
+        let mut state = self.shared.lock();
+        let id = 200_000 + state.analyses.values().map(Vec::len).sum::<usize>() as u64 + 1;
+        let results = sarif["runs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|run| run["results"].as_array().map_or(0, Vec::len))
+            .sum::<usize>();
+        // The fields of `code-scanning-analysis`, as GitHub's example has them.
+        let analysis = json!({
+            "ref": git_ref,
+            "commit_sha": commit_sha,
+            "analysis_key": ".github/workflows/codeql-analysis.yml:analyze",
+            "environment": "{\"language\":\"javascript\"}",
+            "error": "",
+            "category": ".github/workflows/codeql-analysis.yml:analyze/language:javascript",
+            "created_at": github_time(Utc::now()),
+            "results_count": results,
+            "rules_count": 1,
+            "id": id,
+            "url": format!("{}/repos/{owner}/{repo}/code-scanning/analyses/{id}", self.base_url()),
+            "sarif_id": format!("6c81cd8e-b078-4ac3-a3be-1dad7dbd0b{id:02}"),
+            "tool": { "name": tool, "guid": null, "version": "2.4.0" },
+            "deletable": true,
+            "warning": ""
+        });
+        state
+            .analyses
+            .entry(repo_key(owner, repo))
+            .or_default()
+            .push((analysis, sarif));
+        id
+    }
+}
+
+/// `GET /repos/{owner}/{repo}/code-scanning/analyses`: newest first, by `ref` and `tool_name`.
+fn list_analyses(state: &GitHubState, repo: &str, call: &Call) -> Reply {
+    let Some(analyses) = state.analyses.get(repo) else {
+        return Reply::error(404, "no analysis found");
+    };
+    let per_page = call
+        .param("per_page")
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(30);
+    let listed: Vec<Value> = analyses
+        .iter()
+        .rev()
+        .map(|(analysis, _)| analysis)
+        .filter(|a| call.param("ref").is_none_or(|r| a["ref"] == r))
+        .filter(|a| {
+            call.param("tool_name")
+                .is_none_or(|t| a["tool"]["name"] == t)
+        })
+        .take(per_page)
+        .cloned()
+        .collect();
+    Reply::json(200, Value::Array(listed))
+}
+
+/// `GET /repos/{owner}/{repo}/code-scanning/analyses/{analysis_id}`: the analysis, or its SARIF
+/// for `Accept: application/sarif+json`.
+fn get_analysis(state: &GitHubState, repo: &str, id: u64, call: &Call) -> Reply {
+    let found = state
+        .analyses
+        .get(repo)
+        .into_iter()
+        .flatten()
+        .find(|(analysis, _)| analysis["id"] == id);
+    let Some((analysis, sarif)) = found else {
+        return Reply::error(404, "Analysis not found");
+    };
+    match call.accept.as_deref() {
+        Some(accept) if accept.contains("application/sarif+json") => {
+            Reply::json(200, sarif.clone()).header("content-type", "application/sarif+json")
+        }
+        _ => Reply::json(200, analysis.clone()),
     }
 }
 

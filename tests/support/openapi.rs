@@ -74,6 +74,45 @@ impl OpenApi {
         self
     }
 
+    /// The description with the paths and components of another part of the same official
+    /// description (`path`, a JSON file shaped as this one) added, replacing none already here.
+    pub fn with_part(mut self, path: impl AsRef<Path>) -> Result<Self> {
+        let part = OpenApi::load(path)?.doc;
+        for (section, entries) in [
+            ("paths", &part["paths"]),
+            ("components", &part["components"]),
+        ] {
+            let Some(entries) = entries.as_object() else {
+                continue;
+            };
+            let target = &mut self.doc[section];
+            if !target.is_object() {
+                *target = Value::Object(Map::new());
+            }
+            for (name, entry) in entries {
+                match (section, target.get_mut(name)) {
+                    // Component kinds (schemas, parameters, …) merge one name at a time.
+                    ("components", Some(known)) => {
+                        if let (Some(known), Some(entry)) =
+                            (known.as_object_mut(), entry.as_object())
+                        {
+                            for (name, value) in entry {
+                                known.entry(name.clone()).or_insert_with(|| value.clone());
+                            }
+                        }
+                    }
+                    (_, Some(_)) => {}
+                    (_, None) => {
+                        if let Some(target) = target.as_object_mut() {
+                            target.insert(name.clone(), entry.clone());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// Checks one request. `path` has no query string; `query` is the raw query string (with or
     /// without its `?`); `body` is the parsed JSON body, `None` when the request has none.
     pub fn check_request(

@@ -907,6 +907,10 @@ pub struct SummaryAlert {
     /// `path:line`.
     pub place: String,
     pub html_url: Option<String>,
+    /// The scanner of a SARIF finding (which has no alert page on GitHub to link to); `None` for
+    /// GitHub's own alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
 }
 
 impl SummaryAlert {
@@ -918,6 +922,9 @@ impl SummaryAlert {
             rule_name: finding.rule.name.clone(),
             place: finding.place(),
             html_url: finding.html_url.clone(),
+            tool: (finding.kind == AlertKind::Sarif)
+                .then(|| finding.tool.clone())
+                .flatten(),
         }
     }
 }
@@ -959,6 +966,20 @@ impl PullRequestSummary {
     }
 }
 
+/// A SARIF analysis (tool, category) applied to a pull request's ref.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestAnalysis {
+    /// `tool.driver.name` as the scanner wrote it.
+    pub tool: String,
+    pub category: String,
+    /// The pull request's ref analysed (`refs/pull/N/merge` or `/head`).
+    pub git_ref: String,
+    /// Every run of its last application reported its results: a finding open on the base
+    /// branch and absent from it is fixed by the pull request. Otherwise its silence proves
+    /// nothing.
+    pub complete: bool,
+}
+
 /// A pull request scantix comments on: its summary comment, and what that comment last said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullRequestRecord {
@@ -984,6 +1005,10 @@ pub struct PullRequestRecord {
     /// the ref says this, and the set stays empty.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub fixed_on_ref: BTreeSet<Fingerprint>,
+    /// The SARIF analyses applied to the pull request's ref (one per tool and category), whose
+    /// open lists the summary reads: nobody else (GitHub least) knows these findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sarif_analyses: Vec<PullRequestAnalysis>,
     /// Only the holder posts or edits the comment, so racing deliveries make one comment.
     pub lease: Option<Lease>,
     pub created_at: DateTime<Utc>,
@@ -1005,6 +1030,7 @@ impl PullRequestRecord {
             comment_body: None,
             summary: PullRequestSummary::default(),
             fixed_on_ref: BTreeSet::new(),
+            sarif_analyses: Vec::new(),
             lease: None,
             created_at: now,
             updated_at: now,

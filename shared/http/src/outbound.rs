@@ -132,6 +132,10 @@ pub struct Request {
     /// A form body (`application/x-www-form-urlencoded`) instead of JSON: OAuth token requests.
     pub form: Option<Form>,
     pub replay: Replay,
+    /// A tighter bound than the client's on this answer (a large document read on the side).
+    pub max_body: Option<usize>,
+    /// A shorter time than the client's for this whole call, answer read included.
+    pub timeout: Option<Duration>,
 }
 
 /// A form body. Its values may be credentials (an OAuth client secret), so `Debug` shows the names
@@ -181,7 +185,21 @@ impl Request {
             body: None,
             form: None,
             replay,
+            max_body: None,
+            timeout: None,
         }
+    }
+
+    /// Reads at most `bytes` of the answer (never more than the client's own bound).
+    pub fn max_body(mut self, bytes: usize) -> Request {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    /// Gives the whole call `timeout`, answer read included, instead of the client's.
+    pub fn timeout(mut self, timeout: Duration) -> Request {
+        self.timeout = Some(timeout);
+        self
     }
 
     pub fn query(mut self, name: &'static str, value: impl Into<String>) -> Request {
@@ -438,6 +456,12 @@ impl HttpClient {
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
+        if let Some(timeout) = request.timeout {
+            builder = builder.timeout(timeout);
+        }
+        let max_body = request
+            .max_body
+            .map_or(self.max_body, |m| m.min(self.max_body));
         if let Some(body) = &request.body {
             builder = builder.json(body);
         } else if let Some(form) = &request.form {
@@ -466,10 +490,10 @@ impl HttpClient {
                 connect: false,
             })?;
             let Some(chunk) = chunk else { break };
-            if body.len() + chunk.len() > self.max_body {
+            if body.len() + chunk.len() > max_body {
                 return Err(Failed::TooLarge(format!(
-                    "{}'s answer to {what} is longer than {} bytes",
-                    self.service, self.max_body
+                    "{}'s answer to {what} is longer than {max_body} bytes",
+                    self.service
                 )));
             }
             body.extend_from_slice(&chunk);

@@ -31,6 +31,23 @@ pub enum SetupError {
     InvalidKey(String),
 }
 
+/// How an answer is asked for and read: its media type, and bounds tighter than the client's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    pub(crate) accept: &'static str,
+    pub(crate) max_body: Option<usize>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Reading {
+    /// GitHub's JSON, within the client's bounds: every call but a few.
+    pub(crate) const JSON: Reading = Reading {
+        accept: "application/vnd.github+json",
+        max_body: None,
+        timeout: None,
+    };
+}
+
 /// The shared client against one base URL: each request carries the bearer it is given (an App
 /// JWT, an installation token, a plain token) and the API version, and every answer is read here.
 #[derive(Clone, Debug)]
@@ -87,7 +104,7 @@ impl Client {
         replay: Replay,
         now: DateTime<Utc>,
     ) -> Result<Answer, GitHubError> {
-        self.send(&method, path_and_query, bearer, body, replay)
+        self.send(&method, path_and_query, bearer, body, replay, Reading::JSON)
             .await?
             .checked(&format!("{method} {path_and_query}"), now)
     }
@@ -101,6 +118,7 @@ impl Client {
         bearer: &Secret,
         body: Option<&Value>,
         replay: Replay,
+        reading: Reading,
     ) -> Result<Answer, GitHubError> {
         let authorization = outbound::bearer(bearer.expose())
             .ok_or_else(|| GitHubError::Refused("the token is not a valid header value".into()))?;
@@ -109,11 +127,14 @@ impl Client {
             format!("{}{path_and_query}", self.base_url),
             replay,
         )
-        .header(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.github+json"),
-        )
+        .header(ACCEPT, HeaderValue::from_static(reading.accept))
         .authorization(authorization);
+        if let Some(bytes) = reading.max_body {
+            request = request.max_body(bytes);
+        }
+        if let Some(timeout) = reading.timeout {
+            request = request.timeout(timeout);
+        }
         pin_api_version(&mut request.headers);
         request.body = body.cloned();
         let response = self.http.send(&request).await.map_err(|e| match e {

@@ -12,7 +12,7 @@ use crate::app_auth::InstallationTokens;
 /// Why a GitHub client could not be set up (the client's; named here by the callers of
 /// `RestGitHub`).
 pub use crate::client::SetupError;
-use crate::client::{Answer, Client};
+use crate::client::{Answer, Client, Reading};
 use crate::requests::{
     Cursor, alert_path, assignment_body, decode_file, dismissal_body, encode, encode_path,
     list_path, repo_path,
@@ -23,7 +23,7 @@ use http::{Method, StatusCode};
 use scantix_core::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
 use scantix_core::ports::clock::Clock;
 use scantix_core::ports::github::{
-    AlertPage, AlertQuery, GitHub, GitHubError, IssueComment, problem_label,
+    AlertPage, AlertQuery, AnalysisQuery, GitHub, GitHubError, IssueComment, problem_label,
 };
 use scantix_core::secret::Secret;
 use scantix_http::outbound::Replay;
@@ -31,6 +31,13 @@ use scantix_webhooks::github::alert::finding_from_alert;
 use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
+
+/// How long reading one analysis' SARIF may take: it is read while an alert is applied, and an
+/// alert is never held up long for a nicety.
+const ANALYSIS_SARIF_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How many of a ref's newest analyses are looked through for the one an alert names.
+const ANALYSES_LISTED: usize = 30;
 
 /// The JWT crate, so callers name its types at the version scantix signs App JWTs with (tests
 /// verify them with it).
@@ -125,6 +132,18 @@ impl RestGitHub {
         path_and_query: &str,
         body: Option<&Value>,
     ) -> Result<Answer, GitHubError> {
+        self.call_reading(method, path_and_query, body, Reading::JSON)
+            .await
+    }
+
+    /// `call`, the answer asked for and read as `reading` says.
+    async fn call_reading(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+        reading: Reading,
+    ) -> Result<Answer, GitHubError> {
         // A POST creates (an issue, a comment): repeating it after a lost answer could create a
         // second, so the caller looks first. Reads and PATCHes set values: repeat freely.
         let replay = if method == Method::POST {
@@ -135,7 +154,7 @@ impl RestGitHub {
         let answer = match &self.auth {
             RestAuth::Token(token) => {
                 self.client
-                    .send(&method, path_and_query, token, body, replay)
+                    .send(&method, path_and_query, token, body, replay, reading)
                     .await?
             }
             RestAuth::Installation {
@@ -145,13 +164,13 @@ impl RestGitHub {
                 let token = installation_token(tokens, *installation_id).await?;
                 let answer = self
                     .client
-                    .send(&method, path_and_query, &token, body, replay)
+                    .send(&method, path_and_query, &token, body, replay, reading)
                     .await?;
                 if answer.status == StatusCode::UNAUTHORIZED {
                     tokens.forget(*installation_id, &token).await;
                     let token = installation_token(tokens, *installation_id).await?;
                     self.client
-                        .send(&method, path_and_query, &token, body, replay)
+                        .send(&method, path_and_query, &token, body, replay, reading)
                         .await?
                 } else {
                     answer
@@ -335,6 +354,52 @@ impl GitHub for RestGitHub {
             findings,
             next: if older_reached { None } else { next },
         })
+    }
+
+    /// `GET /repos/{owner}/{repo}/code-scanning/analyses?ref=…&tool_name=…` (newest first), the
+    /// newest of the commit; then `GET …/code-scanning/analyses/{analysis_id}` asking for
+    /// `application/sarif+json`, bounded in size and time.
+    async fn analysis_sarif(
+        &self,
+        repo: &Repository,
+        query: &AnalysisQuery,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        let base = format!("{}/code-scanning/analyses", repo_path(repo)?);
+        let mut listing = format!(
+            "{base}?ref={}&per_page={ANALYSES_LISTED}",
+            encode(&query.git_ref)
+        );
+        if let Some(tool) = &query.tool {
+            listing.push_str(&format!("&tool_name={}", encode(tool)));
+        }
+        let analyses: Vec<Value> = match self.call(Method::GET, &listing, None).await {
+            Ok(answer) => answer.json()?,
+            Err(GitHubError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let newest = analyses.iter().find(|analysis| {
+            query
+                .commit_sha
+                .as_deref()
+                .is_none_or(|sha| analysis["commit_sha"].as_str() == Some(sha))
+        });
+        let Some(id) = newest.and_then(|a| a["id"].as_u64()) else {
+            return Ok(None);
+        };
+        let reading = Reading {
+            accept: "application/sarif+json",
+            max_body: Some(max_bytes),
+            timeout: Some(ANALYSIS_SARIF_TIMEOUT),
+        };
+        match self
+            .call_reading(Method::GET, &format!("{base}/{id}"), None, reading)
+            .await
+        {
+            Ok(answer) => Ok(Some(answer.body.into_bytes())),
+            Err(GitHubError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn read_file(

@@ -42,18 +42,7 @@ pub fn finding_of(
         cwes: result.cwes.clone(),
         tool: Some(key.tool.clone()),
         location: result.primary_location().and_then(location_of),
-        flow: result
-            .flow
-            .iter()
-            .flat_map(|flow| [&flow.source, &flow.sink])
-            .filter_map(|end| {
-                Some(FlowStep {
-                    location: location_of(end)?,
-                    // Scrubbed by the parser already; a secret finding's are dropped all the same.
-                    message: end.message.clone().filter(|_| !result.secret),
-                })
-            })
-            .collect(),
+        flow: flow_steps(result),
         package: None,
         // A scanner of dependencies (Trivy, Grype, Dependency-Check) names the CVE: grouping by
         // advisory then gathers one CVE wherever it is pulled in.
@@ -72,6 +61,22 @@ pub fn finding_of(
         created_at: None,
         updated_at: None,
     }
+}
+
+/// The two ends (source, sink) of `result`'s code flow, where they have a location.
+pub fn flow_steps(result: &scantix_sarif::Finding) -> Vec<FlowStep> {
+    result
+        .flow
+        .iter()
+        .flat_map(|flow| [&flow.source, &flow.sink])
+        .filter_map(|end| {
+            Some(FlowStep {
+                location: location_of(end)?,
+                // Scrubbed by the parser already; a secret finding's are dropped all the same.
+                message: end.message.clone().filter(|_| !result.secret),
+            })
+        })
+        .collect()
 }
 
 /// Whether `result` is a problem at all (`pass`, `informational`, `notApplicable` results say

@@ -14,7 +14,11 @@
 //! 4. Findings listed before and not reported now are fixed (only for keys whose every run
 //!    reported its results); tickets a person closed while the analysis still reports their
 //!    findings are reopened with the list; then each touched group's tracker calls are made.
+//! 5. On a pull request's ref (`refs/pull/N/merge` or `/head`), whose findings are recorded and
+//!    never ticketed, the pull request's one summary comment is refreshed: it lists what the
+//!    analysis introduces and fixes (`Executor::refresh_pull_request_after_analysis`).
 
+pub mod code_flow;
 pub mod mapping;
 
 use crate::execute::analysis::{ResultCommitted, Subject};
@@ -23,10 +27,10 @@ use crate::repo_settings::RepoSettings;
 use mapping::{finding_of, presence_of};
 use scantix_core::decide::Action;
 use scantix_core::decide::analysis::{AnalysisKey, Presence, absent_findings};
-use scantix_core::finding::{Finding, Repository};
+use scantix_core::finding::{Finding, Repository, pull_request_of_ref};
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{List, read_all};
-use scantix_core::records::{FindingRecord, TicketState};
+use scantix_core::records::{FindingRecord, PullRequestAnalysis, TicketState};
 use scantix_sarif::{ParseOptions, RunInfo, SarifError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -324,6 +328,28 @@ pub async fn apply_analysis(
     }
     for group in &run.touched {
         executor.sync_group(group).await?;
+    }
+    // 5. On a pull request's ref: its findings are the summary comment's business.
+    if let Some(number) = pull_request_of_ref(&git_ref) {
+        let analyses: Vec<PullRequestAnalysis> = keys
+            .iter()
+            .zip(&summaries)
+            .map(|(key, summary)| PullRequestAnalysis {
+                tool: key.tool.clone(),
+                category: key.category.clone(),
+                git_ref: key.git_ref.clone(),
+                complete: summary.complete,
+            })
+            .collect();
+        let actions = executor
+            .refresh_pull_request_after_analysis(
+                &target.repository,
+                number,
+                target.installation_id,
+                &analyses,
+            )
+            .await?;
+        actions.iter().for_each(&mut on_action);
     }
     Ok(AnalysisReport {
         id: run.id,

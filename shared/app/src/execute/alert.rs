@@ -2,6 +2,21 @@
 //! group's tracker work started.
 
 use super::*;
+use crate::analysis::code_flow::flow_of_alert;
+use scantix_core::finding::{AlertKind, FlowStep};
+use scantix_core::ports::github::AnalysisQuery;
+
+/// The largest analysis SARIF read for an alert's code flow. GitHub's SARIF of a large
+/// repository's analysis can run to many megabytes; past this the ticket goes without a flow.
+pub const ANALYSIS_SARIF_MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Whether `event` is a code scanning alert whose flow an analysis' SARIF could give.
+fn wants_code_flow(event: &AlertEvent) -> bool {
+    event.finding.kind == AlertKind::CodeScanning
+        && event.finding.flow.is_empty()
+        && event.finding.location.is_some()
+        && event.finding.git_ref.is_some()
+}
 
 impl Executor {
     /// Applies one alert event, delivered as `delivery` (`github:<X-GitHub-Delivery>`), with a bare
@@ -106,6 +121,8 @@ impl Executor {
         let new_key = group_key_for(event, None, config, verdict.group_by);
         let mut conflicts = 0;
         let mut unavailable = 0;
+        // The code flow read for a new group: `None` until looked for, then what was found.
+        let mut flow: Option<Option<Vec<FlowStep>>> = None;
         loop {
             let now = (self.clock)();
             let read = self
@@ -170,6 +187,30 @@ impl Executor {
                 now,
                 delivery: Some(delivery),
             });
+            // A code scanning alert founding a ticketed group: its analysis' SARIF says how the
+            // data flows (read once, however often a lost race re-decides).
+            let founds_ticket = group.is_none()
+                && finding.is_none()
+                && decision
+                    .group
+                    .as_ref()
+                    .is_some_and(GroupRecord::has_or_awaits_ticket);
+            if founds_ticket && flow.is_none() && wants_code_flow(event) {
+                flow = Some(self.code_flow_of(event).await);
+            }
+            if let (true, Some(Some(steps))) = (founds_ticket, &flow) {
+                let mut with_flow = event.clone();
+                with_flow.finding.flow = steps.clone();
+                decision = decide(Inputs {
+                    event: &with_flow,
+                    finding: None,
+                    group: None,
+                    verdict,
+                    config,
+                    now,
+                    delivery: Some(delivery),
+                });
+            }
             let budget = self
                 .budget_step(&mut decision, group.as_ref(), config, now, Some(delivery))
                 .await?;
@@ -230,6 +271,44 @@ impl Executor {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// The source → sink of a code scanning alert, from the SARIF of the analysis that found it
+    /// (`GitHub::analysis_sarif`, at most [`ANALYSIS_SARIF_MAX_BYTES`]). `None` whenever it cannot
+    /// be had — no GitHub connection, no such analysis, a refusal, a timeout, a SARIF without
+    /// the alert's result: the ticket then goes without a flow, and the alert is applied all the
+    /// same.
+    pub(super) async fn code_flow_of(&self, event: &AlertEvent) -> Option<Vec<FlowStep>> {
+        let clients = self.github.as_ref()?;
+        let finding = &event.finding;
+        let query = AnalysisQuery {
+            git_ref: finding.git_ref.clone()?,
+            commit_sha: finding.commit_sha.clone(),
+            tool: finding.tool.clone(),
+        };
+        let github = match clients.for_installation(event.installation_id) {
+            Ok(github) => github,
+            Err(e) => {
+                tracing::info!(error = %e, "no GitHub client for the analysis' SARIF");
+                return None;
+            }
+        };
+        let sarif = match github
+            .analysis_sarif(&finding.repository, &query, ANALYSIS_SARIF_MAX_BYTES)
+            .await
+        {
+            Ok(Some(sarif)) => sarif,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::info!(repository = %finding.repository.full_name, alert = finding.number, error = %e, "the analysis' SARIF was not read; the ticket goes without a flow");
+                return None;
+            }
+        };
+        let alert = finding.clone();
+        tokio::task::spawn_blocking(move || flow_of_alert(&sarif, &alert))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Phase 2 for a committed decision: drains the group's outbox if the commit took the lease.

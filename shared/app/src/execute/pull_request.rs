@@ -31,9 +31,10 @@
 
 use super::{Applied, ExecuteError, Executor, Outcome, backoff};
 use scantix_core::decide::action::{Action, Decision, SummaryWrite};
+use scantix_core::decide::analysis::AnalysisKey;
 use scantix_core::decide::pull_request::{
     KnownTicket, ListedAlert, Listing, MergeNote, PullRequestInputs, PullRequestTrigger,
-    SUMMARY_MARKER, decide_pull_request, fix_candidates, wants_listing,
+    SUMMARY_MARKER, compare_sarif, decide_pull_request, fix_candidates, wants_listing,
 };
 use scantix_core::event::{AlertChange, AlertEvent, PullRequestChange, PullRequestEvent};
 use scantix_core::finding::{AlertKind, AlertState, Finding, Repository, pull_request_of_ref};
@@ -41,9 +42,32 @@ use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::github::{AlertQuery, CommentWrite, GitHubError};
 use scantix_core::ports::store::{Commit, Guarded, List, Members, StoreError, read_all};
 use scantix_core::records::{
-    AuditEntry, DeliveryRecord, GroupRecord, Lease, OutboxOp, PullRequestRecord, Triage, Versioned,
+    AuditEntry, DeliveryRecord, GroupRecord, Lease, OutboxOp, PullRequestAnalysis,
+    PullRequestRecord, Triage, Versioned,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// SARIF findings read per analysis of a pull request for its summary, introduced and fixed each
+/// (the comment lists 50; the rest are counted from the open lists without being read). Bounds
+/// the reads of a refresh whatever the size of the analyses.
+const SARIF_READS: usize = 200;
+
+/// SARIF analyses (tool, category, ref) a pull request's summary reads; the oldest is forgotten
+/// beyond this.
+const MAX_PR_ANALYSES: usize = 16;
+
+/// Page size of the reads of an analysis' open list.
+const SARIF_LIST_PAGE: usize = 1000;
+
+/// What a look at a pull request was prompted by, besides its own delivery.
+#[derive(Debug, Clone, Copy)]
+enum Observed<'a> {
+    Nothing,
+    /// An alert delivery on the pull request's ref.
+    Alert(&'a AlertEvent),
+    /// SARIF analyses applied to the pull request's ref.
+    Analyses(&'a [PullRequestAnalysis]),
+}
 
 impl Executor {
     /// Applies one `pull_request` delivery (`github:<X-GitHub-Delivery>`): the summary comment is
@@ -82,7 +106,7 @@ impl Executor {
                 event.installation_id,
                 PullRequestTrigger::Event(event),
                 Some(delivery),
-                None,
+                Observed::Nothing,
             )
             .await?;
         if event.change == PullRequestChange::Merged {
@@ -125,7 +149,7 @@ impl Executor {
                 event.installation_id,
                 PullRequestTrigger::AlertChanged,
                 None,
-                Some(event),
+                Observed::Alert(event),
             )
             .await;
         let (mut actions, audit) = match driven {
@@ -151,6 +175,61 @@ impl Executor {
         }
         // An alert's outcome reports a summary written, not every look that changed nothing.
         actions.retain(|a| !matches!(a, Action::PullRequestNoted { .. }));
+        Ok(actions)
+    }
+
+    /// Refreshes pull request `number`'s summary after SARIF `analyses` of its ref were applied
+    /// (remembering them on its record, so that every later look reads their open lists): its
+    /// findings are listed there, never ticketed. A summary that cannot be written for good is
+    /// noted, not an error: the analysis itself is applied.
+    pub async fn refresh_pull_request_after_analysis(
+        &self,
+        repository: &Repository,
+        number: u64,
+        installation_id: Option<u64>,
+        analyses: &[PullRequestAnalysis],
+    ) -> Result<Vec<Action>, ExecuteError> {
+        if !self.reads_pull_requests() {
+            return Ok(vec![Action::PullRequestNoted {
+                pull_request: number,
+                reason: "no GitHub connection to comment on the pull request".into(),
+            }]);
+        }
+        if let Some(reason) = self.not_covered(installation_id, repository).await? {
+            return Ok(vec![Action::PullRequestNoted {
+                pull_request: number,
+                reason,
+            }]);
+        }
+        let driven = self
+            .drive_pull_request(
+                repository,
+                number,
+                installation_id,
+                PullRequestTrigger::AlertChanged,
+                None,
+                Observed::Analyses(analyses),
+            )
+            .await;
+        let (actions, audit) = match driven {
+            Ok(done) => done,
+            Err(e) if !e.is_retryable() => {
+                tracing::warn!(repository = %repository.full_name, pull_request = number, error = %e, "pull request summary not refreshed");
+                return Ok(vec![Action::PullRequestNoted {
+                    pull_request: number,
+                    reason: format!("summary not refreshed: {e}"),
+                }]);
+            }
+            Err(e) => return Err(e),
+        };
+        if !audit.is_empty() {
+            self.store
+                .commit(Commit {
+                    audit,
+                    ..Commit::default()
+                })
+                .await?;
+        }
         Ok(actions)
     }
 
@@ -182,17 +261,19 @@ impl Executor {
         installation_id: Option<u64>,
         trigger: PullRequestTrigger<'_>,
         delivery: Option<&str>,
-        observed: Option<&AlertEvent>,
+        observed: Observed<'_>,
     ) -> Result<(Vec<Action>, Vec<AuditEntry>), ExecuteError> {
         let token = uuid::Uuid::new_v4().to_string();
         let held = self
             .lease_pull_request(repository, number, installation_id, &token)
             .await?;
         let mut record = held.value.clone();
-        if self.github.is_none()
-            && let Some(event) = observed
-        {
-            remember_locally(&mut record, event);
+        match observed {
+            Observed::Alert(event) if self.github.is_none() => {
+                remember_locally(&mut record, event);
+            }
+            Observed::Analyses(analyses) => remember_analyses(&mut record, analyses),
+            Observed::Alert(_) | Observed::Nothing => {}
         }
         match self.decide_and_act(&record, trigger, delivery).await {
             Ok((mut next, actions, audit)) => {
@@ -379,14 +460,37 @@ impl Executor {
     }
 
     /// What is known of the pull request's alerts: GitHub's listings when connected (`None` when
-    /// the repository has no code scanning to read), else what the store recorded.
+    /// the repository has no code scanning to read), else what the store recorded; and in both,
+    /// the findings of the SARIF analyses applied to its ref.
     async fn list_pull_request(
         &self,
         record: &PullRequestRecord,
         base_ref: Option<&str>,
     ) -> Result<Option<Listing>, ExecuteError> {
+        let listing = match &self.github {
+            Some(_) => self.github_listing(record, base_ref).await?,
+            None => Some(self.listing_from_store(record).await?),
+        };
+        if record.sarif_analyses.is_empty() {
+            return Ok(listing);
+        }
+        let mut listing = listing.unwrap_or(Listing {
+            complete: true,
+            ..Listing::default()
+        });
+        self.add_sarif_listing(&mut listing, record, base_ref)
+            .await?;
+        Ok(Some(listing))
+    }
+
+    /// GitHub's listings of the pull request's code scanning alerts and its base branch's.
+    async fn github_listing(
+        &self,
+        record: &PullRequestRecord,
+        base_ref: Option<&str>,
+    ) -> Result<Option<Listing>, ExecuteError> {
         let Some(clients) = &self.github else {
-            return self.listing_from_store(record).await.map(Some);
+            return Ok(None);
         };
         let github = clients.for_installation(record.installation_id)?;
         let repository = &record.repository;
@@ -421,7 +525,79 @@ impl Executor {
             open_on_base,
             complete: true,
             tickets,
+            ..Listing::default()
         }))
+    }
+
+    /// Adds the SARIF analyses of the pull request's ref to `listing`: each analysis' open list
+    /// compared with the same tool's and category's on the base branch; the findings it
+    /// introduces and those it fixes are read (the first [`SARIF_READS`] of each), the rest
+    /// counted. A fixed finding is listed as fixed on the pull request explicitly, so the
+    /// comparison never leans on GitHub's listing.
+    async fn add_sarif_listing(
+        &self,
+        listing: &mut Listing,
+        record: &PullRequestRecord,
+        base_ref: Option<&str>,
+    ) -> Result<(), ExecuteError> {
+        let base_ref = match base_ref.or(record.repository.default_branch.as_deref()) {
+            Some(branch) if branch.starts_with("refs/") => branch.to_owned(),
+            Some(branch) => format!("refs/heads/{branch}"),
+            None => crate::analysis::FALLBACK_REF.to_owned(),
+        };
+        for analysis in &record.sarif_analyses {
+            let key = |git_ref: &str| AnalysisKey {
+                repository_id: record.repository.id,
+                tool: analysis.tool.clone(),
+                category: analysis.category.clone(),
+                git_ref: git_ref.to_owned(),
+            };
+            let on_pr = self.open_list(&key(&analysis.git_ref)).await?;
+            let on_base = self.open_list(&key(&base_ref)).await?;
+            let comparison = compare_sarif(&on_pr, &on_base, analysis.complete);
+            listing.sarif_analysed = true;
+            listing.more_still_open += comparison.still_open;
+            listing.more_introduced += comparison.introduced.len().saturating_sub(SARIF_READS);
+            for fingerprint in comparison.introduced.iter().take(SARIF_READS) {
+                if let Some(found) = self.store.get_finding(fingerprint).await?
+                    && found.value.is_open()
+                {
+                    let listed = ListedAlert::of_sarif(&found.value, AlertState::Open);
+                    listing.on_pull_request.push(listed);
+                }
+            }
+            let fixed: Vec<Fingerprint> = comparison.fixed.into_iter().take(SARIF_READS).collect();
+            for fingerprint in &fixed {
+                if let Some(found) = self.store.get_finding(fingerprint).await?
+                    && found.value.is_open()
+                {
+                    let listed = ListedAlert::of_sarif(&found.value, AlertState::Fixed);
+                    listing.open_on_base.push(ListedAlert {
+                        state: AlertState::Open,
+                        ..listed.clone()
+                    });
+                    listing.on_pull_request.push(listed);
+                }
+            }
+            listing.tickets.extend(self.tickets_of(&fixed).await?);
+        }
+        Ok(())
+    }
+
+    /// The open list of analysis `key`, as the store holds it (identities only).
+    async fn open_list(&self, key: &AnalysisKey) -> Result<BTreeSet<Fingerprint>, ExecuteError> {
+        let id = key.id();
+        let store = self.store.clone();
+        let listed = read_all(|after| {
+            let (store, id) = (store.clone(), id.clone());
+            async move {
+                store
+                    .analysis_findings(&id, after.as_deref(), SARIF_LIST_PAGE)
+                    .await
+            }
+        })
+        .await?;
+        Ok(listed.into_iter().collect())
     }
 
     /// The tickets the findings `fingerprints` are on (ticketed findings of groups that have, or
@@ -686,6 +862,25 @@ fn pull_request_outcome(delivery: &str, duplicate: bool, actions: Vec<Action>) -
         ticket_state: None,
         ignored: None,
     }
+}
+
+/// Remembers the SARIF analyses applied to the pull request's ref (one entry per tool, category
+/// and ref, its completeness as last applied).
+fn remember_analyses(record: &mut PullRequestRecord, analyses: &[PullRequestAnalysis]) {
+    for analysis in analyses {
+        let same = |known: &PullRequestAnalysis| {
+            known.tool == analysis.tool
+                && known.category == analysis.category
+                && known.git_ref == analysis.git_ref
+        };
+        match record.sarif_analyses.iter_mut().find(|known| same(known)) {
+            Some(known) => known.complete = analysis.complete,
+            None => record.sarif_analyses.push(analysis.clone()),
+        }
+    }
+    // Categories are the uploader's to choose: keep the record (and a refresh's reads) bounded.
+    let over = record.sarif_analyses.len().saturating_sub(MAX_PR_ANALYSES);
+    record.sarif_analyses.drain(..over);
 }
 
 /// The local mode's stand-in for GitHub's listing of the pull request's ref: a delivery showing

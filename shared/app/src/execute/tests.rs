@@ -753,3 +753,103 @@ async fn a_holder_that_lost_its_lease_while_waiting_leaves_the_ticket_to_the_new
     assert_eq!(group.tally.total(), 2);
     assert_eq!(group.lease.map(|l| l.token).as_deref(), Some("new holder"));
 }
+
+/// The in-memory GitHub twin serving CodeQL's real SARIF (two `js/xss` results with code flows, in
+/// `examples/Xss.js` and `examples/Xss2.js`, line 4) as the analysis of `refs/heads/main`.
+fn github_with_codeql_analysis() -> Arc<scantix_core::memory::github::MemoryGitHub> {
+    let github = Arc::new(scantix_core::memory::github::MemoryGitHub::new());
+    let sarif = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/sarif/codeql/sett-and-hive-sarif-to-comment-action.codeql.sarif"
+    ))
+    .expect("the fixture");
+    github.add_analysis(
+        42,
+        scantix_core::ports::github::AnalysisQuery {
+            git_ref: "refs/heads/main".into(),
+            commit_sha: Some("abc".into()),
+            tool: Some("CodeQL".into()),
+        },
+        sarif,
+    );
+    github
+}
+
+/// Alert `number` of `js/xss` at `path`, line 4, on main at commit `abc`.
+fn xss_at(number: u64, path: &str) -> Finding {
+    let mut finding = code_alert(number, "js/xss", path);
+    if let Some(location) = finding.location.as_mut() {
+        location.start_line = Some(4);
+    }
+    finding
+}
+
+#[tokio::test]
+async fn a_code_scanning_alert_founding_a_ticket_reads_its_analysis_sarif_once_for_the_flow() {
+    let store = Arc::new(MemoryStore::new());
+    let github = github_with_codeql_analysis();
+    let exec =
+        executor_over(store.clone(), Arc::new(DraftTracker::new())).with_github(github.clone());
+    let out = exec
+        .apply_alert(
+            "d-1",
+            &opened(xss_at(1, "examples/Xss2.js")),
+            Triage::Ticket,
+        )
+        .await
+        .expect("applied");
+    assert_eq!(github.analysis_reads(), 1);
+    let fp = Fingerprint::of(&xss_at(1, "examples/Xss2.js"));
+    let record = store.get_finding(&fp).await.expect("read").expect("stored");
+    let flow = record.value.flow().expect("source → sink");
+    assert!(flow.starts_with("examples/Xss2.js:"), "{flow}");
+    let group = store
+        .get_group(&out.group.expect("a group"))
+        .await
+        .expect("read")
+        .expect("stored");
+    let content = exec.render(&group.value).await.expect("rendered");
+    assert_eq!(content.findings[0].flow.as_deref(), Some(flow.as_str()));
+
+    // The group exists now: its next alert reads nothing, nor does a recorded-only alert.
+    exec.apply_alert("d-2", &opened(xss_at(2, "examples/Xss.js")), Triage::Ticket)
+        .await
+        .expect("applied");
+    exec.apply_alert(
+        "d-3",
+        &opened(code_alert(3, "js/other", "a.js")),
+        Triage::Record,
+    )
+    .await
+    .expect("applied");
+    assert_eq!(github.analysis_reads(), 1);
+}
+
+#[tokio::test]
+async fn a_sarif_over_the_size_limit_leaves_the_ticket_without_a_flow() {
+    let store = Arc::new(MemoryStore::new());
+    let github = Arc::new(scantix_core::memory::github::MemoryGitHub::new());
+    github.add_analysis(
+        42,
+        scantix_core::ports::github::AnalysisQuery {
+            git_ref: "refs/heads/main".into(),
+            commit_sha: Some("abc".into()),
+            tool: Some("CodeQL".into()),
+        },
+        vec![b' '; alert::ANALYSIS_SARIF_MAX_BYTES + 1],
+    );
+    let exec =
+        executor_over(store.clone(), Arc::new(DraftTracker::new())).with_github(github.clone());
+    exec.apply_alert(
+        "d-1",
+        &opened(xss_at(1, "examples/Xss2.js")),
+        Triage::Ticket,
+    )
+    .await
+    .expect("applied all the same");
+    assert_eq!(github.analysis_reads(), 1);
+    let fp = Fingerprint::of(&xss_at(1, "examples/Xss2.js"));
+    let record = store.get_finding(&fp).await.expect("read").expect("stored");
+    assert!(record.value.is_ticketed());
+    assert_eq!(record.value.flow(), None);
+}

@@ -86,6 +86,24 @@ impl ListedAlert {
         }
     }
 
+    /// A SARIF finding of the pull request's analyses, in `state` on the pull request. Its tool
+    /// is kept apart from GitHub's tools (`sarif:` before it): whether it is fixed is said
+    /// explicitly by [`compare_sarif`], never inferred from an absence in GitHub's listing.
+    pub fn of_sarif(record: &FindingRecord, state: AlertState) -> ListedAlert {
+        ListedAlert {
+            fingerprint: record.fingerprint.clone(),
+            tool: Some(format!(
+                "sarif:{}",
+                record.finding.tool.as_deref().unwrap_or_default()
+            )),
+            state,
+            alert: SummaryAlert {
+                severity: record.severity,
+                ..SummaryAlert::of(&record.finding)
+            },
+        }
+    }
+
     /// A finding as the store last saw it (the local mode, without GitHub).
     pub fn of_record(record: &FindingRecord) -> ListedAlert {
         ListedAlert {
@@ -121,6 +139,42 @@ pub struct Listing {
     /// The tickets of the base alerts the pull request fixes (see [`fix_candidates`]); alerts
     /// without a ticket are not listed as resolving anything.
     pub tickets: BTreeMap<Fingerprint, KnownTicket>,
+    /// A SARIF analysis of the pull request was applied: it is analysed, even without results.
+    pub sarif_analysed: bool,
+    /// Introduced findings counted but not read (beyond what a summary lists).
+    pub more_introduced: usize,
+    /// Findings open on both the pull request and its base, counted but not listed.
+    pub more_still_open: usize,
+}
+
+/// How a SARIF analysis of a pull request compares with the same analysis (tool, category) of its
+/// base branch, by the two open lists.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SarifComparison {
+    /// Open on the pull request, not on the base branch, in fingerprint order.
+    pub introduced: Vec<Fingerprint>,
+    /// Open on the base branch, absent from the pull request's analysis (only when that analysis
+    /// is complete: a run without results proves nothing fixed), in fingerprint order.
+    pub fixed: Vec<Fingerprint>,
+    /// Open on both.
+    pub still_open: usize,
+}
+
+/// Compares the open list of a pull request's SARIF analysis (`on_pull_request`) with that of
+/// the same tool and category on its base branch (`on_base`).
+pub fn compare_sarif(
+    on_pull_request: &BTreeSet<Fingerprint>,
+    on_base: &BTreeSet<Fingerprint>,
+    complete: bool,
+) -> SarifComparison {
+    SarifComparison {
+        introduced: on_pull_request.difference(on_base).cloned().collect(),
+        fixed: match complete {
+            true => on_base.difference(on_pull_request).cloned().collect(),
+            false => Vec::new(),
+        },
+        still_open: on_pull_request.intersection(on_base).count(),
+    }
 }
 
 /// Everything `decide_pull_request` looks at.
@@ -250,15 +304,15 @@ pub fn summarise(listing: &Listing) -> PullRequestSummary {
         })
         .collect();
     PullRequestSummary {
-        analyzed: !listing.on_pull_request.is_empty(),
-        more_introduced: count_beyond(introduced.len(), MAX_INTRODUCED),
+        analyzed: !listing.on_pull_request.is_empty() || listing.sarif_analysed,
+        more_introduced: count_beyond(introduced.len() + listing.more_introduced, MAX_INTRODUCED),
         introduced: introduced
             .into_iter()
             .take(MAX_INTRODUCED)
             .cloned()
             .collect(),
         fixes,
-        still_open: u32::try_from(still_open).unwrap_or(u32::MAX),
+        still_open: u32::try_from(still_open + listing.more_still_open).unwrap_or(u32::MAX),
     }
 }
 
@@ -490,11 +544,7 @@ pub fn render_summary(record: &PullRequestRecord) -> String {
                 Some(t) => link(&t.key, t.url.as_deref()),
                 None => "a ticket being created".to_owned(),
             };
-            let alerts: Vec<String> = fixed
-                .alerts
-                .iter()
-                .map(|a| link(&format!("alert {}", a.number), a.html_url.as_deref()))
-                .collect();
+            let alerts: Vec<String> = fixed.alerts.iter().map(alert_name).collect();
             let more = if fixed.more_alerts > 0 {
                 format!(" and {} more", fixed.more_alerts)
             } else {
@@ -525,7 +575,8 @@ pub fn render_summary(record: &PullRequestRecord) -> String {
     md
 }
 
-/// `high` `js/xss` Reflected XSS at `src/app.js:12` — alert 14 (linked).
+/// `high` `js/xss` Reflected XSS at `src/app.js:12` — alert 14 (linked); a SARIF finding is
+/// named by its tool instead (it has no alert page to link to).
 fn alert_line(alert: &SummaryAlert) -> String {
     let place = if alert.place.is_empty() {
         String::new()
@@ -536,11 +587,23 @@ fn alert_line(alert: &SummaryAlert) -> String {
         "**{}** {}{place} — {}",
         alert.severity,
         rule_words(alert),
-        link(
-            &format!("alert {}", alert.number),
-            alert.html_url.as_deref()
-        )
+        match &alert.tool {
+            Some(tool) => escape(tool),
+            None => alert_name(alert),
+        }
     )
+}
+
+/// "alert 14" linked to its page, or for a SARIF finding "Bandit at `app.py:3`".
+fn alert_name(alert: &SummaryAlert) -> String {
+    match &alert.tool {
+        Some(tool) if alert.place.is_empty() => escape(tool),
+        Some(tool) => format!("{} at {}", escape(tool), code(&alert.place)),
+        None => link(
+            &format!("alert {}", alert.number),
+            alert.html_url.as_deref(),
+        ),
+    }
 }
 
 /// The rule's id as code, and its name when it says more.

@@ -4,7 +4,7 @@
 
 use crate::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
 use crate::ports::github::{
-    AlertPage, AlertQuery, GitHub, GitHubError, IssueComment, problem_label,
+    AlertPage, AlertQuery, AnalysisQuery, GitHub, GitHubError, IssueComment, problem_label,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -55,6 +55,10 @@ struct Memory {
     /// The last comment id given (ids are unique across repositories, as GitHub's are).
     last_comment: u64,
     comment_calls: CommentCalls,
+    /// Code scanning analyses (repository id, analysis) → their SARIF, oldest first.
+    analyses: Vec<(u64, AnalysisQuery, Vec<u8>)>,
+    /// How many analysis SARIF reads were answered.
+    analysis_reads: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +100,16 @@ impl MemoryGitHub {
         let mut memory = self.lock();
         memory.states.insert(key, finding.state);
         memory.findings.insert(key, finding);
+    }
+
+    /// Adds a code scanning analysis of `repository` (its ref, commit and tool) with its SARIF.
+    pub fn add_analysis(&self, repository: u64, analysis: AnalysisQuery, sarif: Vec<u8>) {
+        self.lock().analyses.push((repository, analysis, sarif));
+    }
+
+    /// How many times an analysis' SARIF was asked for.
+    pub fn analysis_reads(&self) -> usize {
+        self.lock().analysis_reads
     }
 
     /// Puts a file at `path` on `git_ref` (`None`: the default branch).
@@ -212,6 +226,29 @@ impl MemoryGitHub {
 
 #[async_trait]
 impl GitHub for MemoryGitHub {
+    async fn analysis_sarif(
+        &self,
+        repo: &Repository,
+        query: &AnalysisQuery,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        let mut memory = self.lock();
+        memory.analysis_reads += 1;
+        let found = memory.analyses.iter().rev().find(|(repository, known, _)| {
+            *repository == repo.id
+                && known.git_ref == query.git_ref
+                && (query.commit_sha.is_none() || known.commit_sha == query.commit_sha)
+                && (query.tool.is_none() || known.tool == query.tool)
+        });
+        match found {
+            Some((_, _, sarif)) if sarif.len() > max_bytes => Err(GitHubError::Refused(format!(
+                "the analysis' SARIF is longer than {max_bytes} bytes"
+            ))),
+            Some((_, _, sarif)) => Ok(Some(sarif.clone())),
+            None => Ok(None),
+        }
+    }
+
     /// The repositories of `org` among those with alerts here, by id.
     async fn list_org_repositories(&self, org: &str) -> Result<Vec<Repository>, GitHubError> {
         let memory = self.lock();

@@ -175,6 +175,16 @@ pub struct AlertPage {
     pub next: Option<String>,
 }
 
+/// Which code scanning analysis to read the SARIF of: the newest of `tool` on `git_ref`, and of
+/// `commit_sha` when given (an alert names all three of its most recent instance).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AnalysisQuery {
+    pub git_ref: String,
+    pub commit_sha: Option<String>,
+    /// The tool's name (`CodeQL`); `None`: any tool.
+    pub tool: Option<String>,
+}
+
 /// The GitHub REST port.
 #[async_trait]
 pub trait GitHub: Send + Sync {
@@ -219,6 +229,19 @@ pub trait GitHub: Send + Sync {
         Err(GitHubError::Refused(format!(
             "this GitHub client cannot assign {kind} alerts"
         )))
+    }
+
+    /// The SARIF of the code scanning analysis `query` names (the newest that matches), as GitHub
+    /// serves it; `None` when GitHub holds no such analysis. An answer longer than `max_bytes`
+    /// is not read (`Refused`). The default has none: a client that cannot read analyses.
+    async fn analysis_sarif(
+        &self,
+        repo: &Repository,
+        query: &AnalysisQuery,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<u8>>, GitHubError> {
+        let _ = (repo, query, max_bytes);
+        Ok(None)
     }
 
     /// One page of the repository's alerts of `kind`, most recently updated first.

@@ -79,6 +79,7 @@ impl World {
                 .iter()
                 .map(|(n, t)| (Fingerprint::of(&code_alert(*n, "x", "y")), t.clone()))
                 .collect(),
+            ..Listing::default()
         }
     }
 
@@ -392,4 +393,158 @@ fn long_lists_are_cut_and_counted() {
     assert_eq!(summary.more_introduced, 30);
     let body = decision.comment.unwrap();
     assert!(body.contains("**80 new alerts**") && body.contains("… and 30 more"));
+}
+
+/// A SARIF finding of Bandit's (`rule` at `path`:`line`), open, recorded on pull request 7's ref.
+fn sarif_record(number: u64, rule: &str, path: &str, severity: Severity) -> FindingRecord {
+    let finding = Finding {
+        kind: crate::finding::AlertKind::Sarif,
+        tool: Some("Bandit".into()),
+        severity,
+        html_url: None,
+        git_ref: Some("refs/pull/7/merge".into()),
+        rule: crate::finding::Rule {
+            id: rule.into(),
+            name: "subprocess call with shell=True".into(),
+            ..crate::finding::Rule::default()
+        },
+        ..code_alert(number, rule, path)
+    };
+    let mut record = crate::testing::ticketed_record(
+        &finding,
+        &GroupKey::from_stored("42/sarif/rule:Bandit:B602"),
+        t(0),
+    );
+    record.triage = crate::records::Triage::Record;
+    record
+}
+
+/// A listing built as the executor builds it for SARIF: the two open lists compared, the
+/// introduced and fixed findings read.
+fn sarif_listing(on_pr: &[&FindingRecord], on_base: &[&FindingRecord], complete: bool) -> Listing {
+    let fingerprints =
+        |records: &[&FindingRecord]| records.iter().map(|r| r.fingerprint.clone()).collect();
+    let comparison = compare_sarif(&fingerprints(on_pr), &fingerprints(on_base), complete);
+    let find = |fp: &Fingerprint| {
+        on_pr
+            .iter()
+            .chain(on_base)
+            .find(|r| &r.fingerprint == fp)
+            .copied()
+            .expect("a listed record")
+    };
+    let mut listing = Listing {
+        complete: true,
+        sarif_analysed: true,
+        more_still_open: comparison.still_open,
+        ..Listing::default()
+    };
+    for fp in &comparison.introduced {
+        listing
+            .on_pull_request
+            .push(ListedAlert::of_sarif(find(fp), AlertState::Open));
+    }
+    for fp in &comparison.fixed {
+        listing
+            .on_pull_request
+            .push(ListedAlert::of_sarif(find(fp), AlertState::Fixed));
+        listing
+            .open_on_base
+            .push(ListedAlert::of_sarif(find(fp), AlertState::Open));
+        listing
+            .tickets
+            .insert(fp.clone(), ticket_of("42/sarif/rule:Bandit:B105", "SEC-9"));
+    }
+    listing
+}
+
+#[test]
+fn a_pull_requests_sarif_analysis_is_listed_with_tool_rule_severity_and_place_then_a_fixed_result_drops_out()
+ {
+    let shell = sarif_record(901, "B602", "app.py", Severity::High);
+    let mut hostile = sarif_record(
+        902,
+        "B608 <img src=x onerror=alert(1)> @octocat",
+        "db/`q`.py",
+        Severity::Medium,
+    );
+    hostile.finding.rule.name = "<script>x</script> @security-team".into();
+    let on_main = sarif_record(903, "B105", "settings.py", Severity::Low);
+    let both = sarif_record(904, "B101", "tests.py", Severity::Low);
+    let listing = sarif_listing(&[&shell, &hostile, &both], &[&on_main, &both], true);
+    let first = decide_pull_request(PullRequestInputs {
+        trigger: PullRequestTrigger::AlertChanged,
+        record: &record(),
+        listing: Some(&listing),
+        now: t(5),
+        delivery: None,
+    });
+    let body = first.comment.expect("two introduced findings: a comment");
+    let summary = &first.record.summary;
+    assert!(summary.analyzed);
+    assert_eq!(summary.introduced.len(), 2);
+    assert_eq!(summary.still_open, 1, "B101 is open on both");
+    assert_eq!(summary.fixes.len(), 1, "B105 open on main, gone here");
+    assert!(body.contains("**2 new alerts**"), "{body}");
+    assert!(
+        body.contains(
+            "**high** ` B602 ` subprocess call with shell\\=True at ` app.py:901 ` — Bandit"
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains("Bandit at ` settings.py:903 `"),
+        "the fixed finding, named by tool and place: {body}"
+    );
+    assert!(!body.contains("alert 901"), "no alert page to link: {body}");
+    // Inert: the rule id stays in a code span, the name's HTML and mention are escaped.
+    assert!(
+        body.contains("` B608 <img src=x onerror=alert(1)> @octocat `"),
+        "{body}"
+    );
+    assert!(!body.contains("<script>"), "{body}");
+    assert!(!body.contains(" @security-team"), "{body}");
+    assert!(body.contains("`` db/`q`.py:902 ``"), "{body}");
+    assert!(
+        body.find("B602").unwrap() < body.find("B608").unwrap(),
+        "high first"
+    );
+
+    // A later analysis no longer reports B602: it drops out, and the comment is edited.
+    let mut stored = first.record.clone();
+    stored.comment_id = Some(77);
+    let later = sarif_listing(&[&hostile, &both], &[&on_main, &both], true);
+    let second = decide_pull_request(PullRequestInputs {
+        trigger: PullRequestTrigger::AlertChanged,
+        record: &stored,
+        listing: Some(&later),
+        now: t(6),
+        delivery: None,
+    });
+    let edited = second.comment.expect("the summary changed");
+    assert!(!edited.contains("B602"), "{edited}");
+    assert!(edited.contains("**1 new alert**"), "{edited}");
+
+    // An incomplete analysis (a run without results) claims nothing fixed.
+    let incomplete = sarif_listing(&[&hostile], &[&on_main, &both], false);
+    let third = decide_pull_request(PullRequestInputs {
+        trigger: PullRequestTrigger::AlertChanged,
+        record: &stored,
+        listing: Some(&incomplete),
+        now: t(7),
+        delivery: None,
+    });
+    assert!(third.record.summary.fixes.is_empty());
+
+    // An analysis with no results at all is still an analysis: nothing introduced, said so.
+    let clean = sarif_listing(&[], &[], true);
+    let fourth = decide_pull_request(PullRequestInputs {
+        trigger: PullRequestTrigger::AlertChanged,
+        record: &stored,
+        listing: Some(&clean),
+        now: t(8),
+        delivery: None,
+    });
+    let body = fourth.comment.expect("changed");
+    assert!(body.contains("introduces no new"), "{body}");
 }
