@@ -3,7 +3,8 @@
 //! Jira only when pushed; a discarded draft never does; a bulk close of 60 tickets under Jira 429s
 //! completes, resumably, with one transition and one comment per ticket; 500 drafts pushed and
 //! closed under a 429 storm, each run killed part way and run again, make one issue, one
-//! transition, one comment and one audit entry each. Payloads are the
+//! transition, one comment and one audit entry each; `budget rebalance` follows a budget changed
+//! in the config file. Payloads are the
 //! scenario's real GitHub deliveries (`events/github/scenario`); the bulk test delivers the same
 //! real alert under 60 alert numbers.
 #![allow(
@@ -654,5 +655,149 @@ async fn a_bulk_of_500_under_a_429_storm_killed_part_way_finishes_once_per_ticke
         refused * 3 >= requests - 2,
         "{refused} of {requests} refused"
     );
+    jira.assert_no_violations();
+}
+
+/// Alert `number` as [`alert_file`] writes it, its rule at security severity `level`.
+fn leveled_alert_file(scratch: &Scratch, number: u64, level: &str) -> String {
+    let path = alert_file(scratch, number);
+    let mut payload: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    payload["alert"]["rule"]["security_severity_level"] = level.into();
+    std::fs::write(&path, serde_json::to_vec(&payload).unwrap()).unwrap();
+    path
+}
+
+/// The Jira issues not done, the overflow issue apart: (own issues, the overflow issue's summary).
+fn open_issues(jira: &FakeJira) -> (Vec<String>, Option<String>) {
+    let (mut own, mut overflow) = (Vec::new(), None);
+    for key in jira.issue_keys() {
+        let issue = jira.snapshot(&key).unwrap();
+        if issue.category == Category::Done {
+            continue;
+        }
+        if issue.summary.starts_with("Ticket budget:") {
+            overflow = Some(issue.summary);
+        } else {
+            own.push(key);
+        }
+    }
+    (own, overflow)
+}
+
+/// The issue's example: 30 groups under a budget of 5 make 5 issues and one overflow issue listing
+/// 25. The budget in the config file grows to 8: `scantix budget rebalance` (after a `--dry-run`
+/// that moves nothing) promotes 3, the overflow issue lists 22. It shrinks to 3: the 5
+/// lowest-priority issues are closed into the overflow issue. Each move is audited with the actor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn budget_rebalance_promotes_and_demotes_when_the_budget_in_the_config_file_changes() {
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    let settings =
+        |n: u32| format!("grouping:\n  code-scanning: alert\nbudget:\n  per-repository: {n}\n");
+    let scratch = Scratch::new("budget", &settings(5));
+    let set_budget = |n: u32| {
+        std::fs::write(
+            scratch.0.join("scantix.yml"),
+            format!("policy-file: scantix.rego\n{}", settings(n)),
+        )
+        .unwrap()
+    };
+    // Highs and mediums, interleaved (the scenario's policy records lows without a ticket).
+    let levels = ["high", "medium"];
+    let files: Vec<String> = (1..=30u64)
+        .map(|n| leveled_alert_file(&scratch, n, levels[(n % 2) as usize]))
+        .collect();
+    let mut deliver = vec!["deliver"];
+    deliver.extend(files.iter().map(String::as_str));
+    scratch.ok(&jira, &deliver);
+    let (own, overflow) = open_issues(&jira);
+    assert_eq!(own.len(), 5);
+    let overflow = overflow.expect("the overflow issue");
+    assert!(overflow.contains("25 groups waiting"), "{overflow}");
+
+    // Nothing to do while the budget stays.
+    let same = lines(&scratch.ok(&jira, &["budget", "rebalance"]));
+    assert_eq!(same.len(), 1, "{same:?}");
+    assert_eq!(
+        (same[0]["tickets"].as_u64(), same[0]["overflow"].as_u64()),
+        (Some(5), Some(25))
+    );
+
+    // The budget grows to 8: a dry run says which three would be promoted, and moves nothing.
+    set_budget(8);
+    let requests = jira.requests().len();
+    let dry = lines(&scratch.ok(&jira, &["budget", "rebalance", "--dry-run"]));
+    assert_eq!(dry[0]["promoted"].as_array().unwrap().len(), 3, "{dry:?}");
+    assert_eq!(
+        (dry[0]["budget_before"].as_u64(), dry[0]["budget"].as_u64()),
+        (Some(5), Some(8))
+    );
+    assert_eq!(open_issues(&jira).0.len(), 5);
+    assert!(
+        jira.requests()[requests..]
+            .iter()
+            .all(|r| r.method == "GET")
+    );
+
+    let grown = lines(&scratch.ok(
+        &jira,
+        &[
+            "budget",
+            "rebalance",
+            "--repo",
+            "Codertocat/Hello-World",
+            "--actor",
+            "dana",
+        ],
+    ));
+    assert_eq!(grown[0]["promoted"], dry[0]["promoted"]);
+    assert_eq!(
+        (grown[0]["tickets"].as_u64(), grown[0]["overflow"].as_u64()),
+        (Some(8), Some(22))
+    );
+    let (own, overflow) = open_issues(&jira);
+    assert_eq!(own.len(), 8);
+    assert!(overflow.unwrap().contains("22 groups waiting"));
+    for group in grown[0]["promoted"].as_array().unwrap() {
+        let audit = scratch.audit(group.as_str().unwrap()).unwrap();
+        let promoted: Vec<&Value> = audit
+            .iter()
+            .filter(|a| a["action"] == "ticket.promoted")
+            .collect();
+        assert_eq!(promoted.len(), 1, "{audit:#?}");
+        assert_eq!(promoted[0]["actor"], "dana");
+    }
+
+    // It shrinks to 3: the five lowest in priority are demoted, the highs stay.
+    set_budget(3);
+    let shrunk = lines(&scratch.ok(&jira, &["budget", "rebalance", "--actor", "dana"]));
+    let demoted = shrunk[0]["demoted"].as_array().unwrap();
+    assert_eq!(demoted.len(), 5, "{shrunk:?}");
+    assert_eq!(
+        (
+            shrunk[0]["tickets"].as_u64(),
+            shrunk[0]["overflow"].as_u64()
+        ),
+        (Some(3), Some(27))
+    );
+    let (own, overflow) = open_issues(&jira);
+    assert_eq!(own.len(), 3);
+    assert!(overflow.unwrap().contains("27 groups waiting"));
+    let listing = scratch.json(&jira, &["tickets", "--json", "--state", "open"]);
+    let kept: Vec<&Value> = listing["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| !t["group"].as_str().unwrap().starts_with("overflow:"))
+        .collect();
+    assert_eq!(kept.len(), 3);
+    assert!(kept.iter().all(|t| t["severity"] == "high"), "{kept:#?}");
+    for group in demoted {
+        let audit = scratch.audit(group.as_str().unwrap()).unwrap();
+        let entry = audit
+            .iter()
+            .find(|a| a["action"] == "ticket.demoted")
+            .expect("audited");
+        assert_eq!(entry["actor"], "dana");
+    }
     jira.assert_no_violations();
 }
