@@ -93,7 +93,7 @@ impl Sweeper {
         };
         // A refreshed copy of the KEV catalogue takes effect from this pass on.
         if let Some(kev) = self.settings.as_ref().and_then(SettingsCache::kev)
-            && let Err(e) = kev.refresh()
+            && let Err(e) = kev.refresh().await
         {
             tracing::warn!(error = %e, "KEV catalogue not refreshed; the last one read stays");
             report.failures.push(format!("kev: {e}"));
