@@ -282,7 +282,7 @@ struct Drained {
 
 /// How one group's sync ended.
 enum Synced {
-    Done(Option<GroupRecord>),
+    Done(Option<Box<GroupRecord>>),
     /// Another holder's lease (a live worker, or a run killed mid-call) until then.
     Held(chrono::DateTime<chrono::Utc>),
     /// The tracker refused for now; the calls stay queued.
@@ -323,7 +323,7 @@ async fn drain(
                             _ => Synced::Later(format!("{}: more calls were queued", keys[i])),
                         }
                     }
-                    Ok(group) => Synced::Done(group),
+                    Ok(group) => Synced::Done(group.map(Box::new)),
                     Err(e) if e.is_retryable() => {
                         refused.store(true, Ordering::Relaxed);
                         Synced::Later(format!("{}: {e}", keys[i]))
@@ -340,7 +340,7 @@ async fn drain(
         let mut held_until = None;
         for (i, synced) in outcomes {
             match synced {
-                Synced::Done(group) => left[i] = group,
+                Synced::Done(group) => left[i] = group.map(|g| *g),
                 Synced::Held(until) => {
                     held_until = held_until.min(Some(until)).or(Some(until));
                     again.push(i);

@@ -232,12 +232,7 @@ impl ServiceNowTracker {
             .query("sysparm_limit", "2")
             .query("sysparm_exclude_reference_link", "true")
             .query("sysparm_no_count", "true");
-        let found: Many<UserRow> = self
-            .http
-            .send(&call)
-            .await?
-            .json("the user search")
-            .map_err(|f| Failure::from(f).error)?;
+        let found: Many<UserRow> = self.http.send(&call).await?.json("the user search")?;
         match found.result.as_slice() {
             [user] => Ok(user.sys_id.clone()),
             [] => Err(misconfigured(format!(
