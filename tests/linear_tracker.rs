@@ -474,3 +474,42 @@ async fn group_keys_with_odd_characters_keep_their_own_tickets() {
     assert_eq!(linear.find_by_group_key(&unknown).await.unwrap(), None);
     fake.assert_no_violations();
 }
+
+/// An assignee as the owners map (or `scantix tickets … assign`) names people: by email, name or
+/// display name, in any case, looked up in Linear and set as `assigneeId`; `None` unassigns. A
+/// name nobody has, or one two people share, is a setting to fix, and assigns nobody.
+#[tokio::test]
+async fn assign_looks_the_user_up_by_email_or_name_and_sets_the_assignee() {
+    let fake = FakeLinear::start().await;
+    let linear = with_key(&fake);
+    let (ticket, _) = linear.create(&content("js/xss", 1)).await.unwrap();
+    let assignee = || fake.snapshot(&ticket.key).unwrap().assignee;
+    assert_eq!(assignee(), None);
+
+    for who in ["ada@example.com", "ADA", "Ada Lovelace"] {
+        linear.assign(&ticket, None).await.unwrap();
+        assert_eq!(assignee(), None);
+        linear.assign(&ticket, Some(who)).await.unwrap();
+        assert_eq!(assignee().as_deref(), Some(fake_linear::PERSON_ID), "{who}");
+    }
+    let grace = fake_linear::USERS[1];
+    linear.assign(&ticket, Some(grace.3)).await.unwrap();
+    assert_eq!(assignee().as_deref(), Some(grace.0));
+
+    for (who, why) in [
+        ("nobody@example.com", "no Linear user"),
+        ("Grace", "more than one Linear user"),
+    ] {
+        match linear.assign(&ticket, Some(who)).await {
+            Err(TrackerError::Misconfigured { setting, message }) => {
+                assert_eq!(setting, "owners");
+                assert!(message.contains(why), "{message}");
+            }
+            other => panic!("{who}: {other:?}"),
+        }
+        assert_eq!(assignee().as_deref(), Some(grace.0), "unchanged");
+    }
+    linear.assign(&ticket, None).await.unwrap();
+    assert_eq!(assignee(), None);
+    fake.assert_no_violations();
+}

@@ -380,3 +380,50 @@ async fn faults_and_refusals_become_what_they_mean() {
     assert!(tracker.update(&not_ours, &content(1)).await.is_err());
     fake.assert_no_violations();
 }
+
+/// An assignee as the owners map names people (and as the business rule names them back): a
+/// `user_name`, an email, or a `sys_id`, set as the record's `assigned_to` (the user's `sys_id`,
+/// the reference ServiceNow stores); `None` clears it. A name nobody has, one two accounts share,
+/// or one that would change the encoded query is a setting to fix, and the record stays as it was.
+#[tokio::test]
+async fn assign_sets_assigned_to_to_the_users_sys_id() {
+    use scantix_tests::fake_servicenow::USERS;
+    let fake = FakeServiceNow::start().await;
+    let tracker = adapter(&fake);
+    let (ticket, _) = tracker.create(&content(7)).await.unwrap();
+    let assigned = || field(&fake.incident(&ticket.key).unwrap(), "assigned_to");
+    assert_eq!(assigned(), "");
+
+    let (beth, abel) = (USERS[0], USERS[1]);
+    for (who, expected) in [(beth.1, beth.0), (abel.2, abel.0), (beth.0, beth.0)] {
+        tracker.assign(&ticket, None).await.unwrap();
+        assert_eq!(assigned(), "");
+        tracker.assign(&ticket, Some(who)).await.unwrap();
+        assert_eq!(assigned(), expected, "{who}");
+    }
+    for (who, why) in [
+        ("nobody", "no ServiceNow user has the user_name"),
+        ("fred@example.com", "more than one ServiceNow user"),
+        (
+            "beth.anglin^ORuser_name=abel.tuter",
+            "not a ServiceNow user name",
+        ),
+    ] {
+        fake.clear_requests();
+        match tracker.assign(&ticket, Some(who)).await {
+            Err(TrackerError::Misconfigured { setting, message }) => {
+                assert_eq!(setting, "owners");
+                assert!(message.contains(why), "{message}");
+            }
+            other => panic!("{who}: {other:?}"),
+        }
+        assert_eq!(assigned(), beth.0, "unchanged");
+        assert!(
+            fake.requests().iter().all(|r| r.method == "GET"),
+            "{who}: nothing written"
+        );
+    }
+    tracker.assign(&ticket, None).await.unwrap();
+    assert_eq!(assigned(), "");
+    fake.assert_no_violations();
+}

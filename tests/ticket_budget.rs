@@ -313,7 +313,7 @@ async fn thirty_groups_under_a_budget_of_five_in_jira_then_closing_promoting_and
     // closed into the overflow issue, each with a comment saying so; the three oldest stay.
     let executor = world.executor(budget(3));
     let ledger = executor
-        .rebalance_budget(&BudgetScope::Repository(REPO), &budget(3))
+        .rebalance_budget(&BudgetScope::Repository(REPO), &budget(3), "scantix")
         .await
         .unwrap()
         .unwrap();
@@ -466,7 +466,7 @@ async fn thirty_groups_racing_on_dynamodb_take_exactly_five_slots() {
     let scope = BudgetScope::Repository(REPO);
     let executor = Executor::new(store.clone(), Arc::new(DraftTracker), budget(5));
     let ledger = executor
-        .rebalance_budget(&scope, &budget(5))
+        .rebalance_budget(&scope, &budget(5), "scantix")
         .await
         .unwrap()
         .unwrap();

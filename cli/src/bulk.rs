@@ -23,9 +23,18 @@ use std::time::Duration;
 /// How many tickets a change touches before it asks first.
 pub const CONFIRM_ABOVE: usize = 20;
 
-/// Passes over groups whose tracker calls failed for now (429s, outages) before the run gives
-/// up and leaves them queued for the next one.
-const PASSES: u32 = 4;
+/// Passes in a row that finish no group's tracker calls (429s asking for long waits, an outage,
+/// leases held by another run) before the run gives up and leaves the rest queued for the next.
+const IDLE_PASSES: u32 = 4;
+
+/// Groups whose tracker calls are under way at once: a bulk of hundreds waits out the tracker's
+/// short 429s side by side instead of one after the other. Each group's calls stay in order
+/// (its lease); the tracker port's retry policy paces each call.
+const AT_ONCE: usize = 8;
+
+/// The longest pause for a lease another run holds: the CLI's own lease (see `local`), which a
+/// killed run leaves behind on the groups it was working on.
+const LEASE_WAIT_CAP: Duration = Duration::from_secs(60);
 
 /// What every bulk verb takes.
 #[derive(Debug, Clone, Args)]
@@ -142,7 +151,7 @@ pub async fn run(app: &LocalApp, filters: &Filters, verb: Verb) -> anyhow::Resul
 }
 
 /// The local user, for `--actor`'s default.
-fn local_user() -> String {
+pub fn local_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
@@ -219,42 +228,11 @@ pub async fn apply(
             keys.push(group.value.key);
         }
     }
-    let mut pending: Vec<usize> = (0..keys.len()).collect();
     let mut left: Vec<Option<GroupRecord>> = vec![None; keys.len()];
-    let mut last_error = None;
-    for pass in 0..PASSES {
-        if pass > 0 {
-            // The tracker port already waited out what it could within a call: give the
-            // tracker longer before the next pass over what is left.
-            tokio::time::sleep(Duration::from_millis(500 << pass)).await;
-        }
-        let mut again = Vec::new();
-        let mut rest = pending.into_iter();
-        for i in rest.by_ref() {
-            let key = &keys[i];
-            match executor.sync_group(key).await {
-                Ok(group) => {
-                    if group.as_ref().is_some_and(|g| !g.outbox.is_empty()) {
-                        again.push(i);
-                    }
-                    left[i] = group;
-                }
-                Err(e) if e.is_retryable() => {
-                    // The tracker refuses for now: the other groups would wait out the same
-                    // limit. Their calls stay queued for the next pass (or the next run).
-                    last_error = Some(format!("{key}: {e}"));
-                    again.push(i);
-                    break;
-                }
-                Err(e) => failures.push((key.clone(), e.to_string())),
-            }
-        }
-        again.extend(rest);
-        pending = again;
-        if pending.is_empty() {
-            break;
-        }
-    }
+    let drained = drain(executor, &keys, &mut left).await;
+    failures.extend(drained.failures);
+    let pending = drained.pending;
+    let last_error = drained.last_error;
     for i in &pending {
         left[*i] = executor
             .store()
@@ -292,6 +270,125 @@ pub async fn apply(
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What [`drain`] left: the indexes of groups that still owe tracker calls, groups that failed
+/// for good, and the last retryable error.
+struct Drained {
+    pending: Vec<usize>,
+    failures: Vec<(GroupKey, String)>,
+    last_error: Option<String>,
+}
+
+/// How one group's sync ended.
+enum Synced {
+    Done(Option<Box<GroupRecord>>),
+    /// Another holder's lease (a live worker, or a run killed mid-call) until then.
+    Held(chrono::DateTime<chrono::Utc>),
+    /// The tracker refused for now; the calls stay queued.
+    Later(String),
+    Failed(String),
+    /// Not tried: the tracker had just refused another group's call.
+    Skipped,
+}
+
+/// Drains the outboxes of `keys`, [`AT_ONCE`] groups at a time, pass after pass while passes
+/// finish something. After a pass where the tracker refused, the next waits longer; groups held
+/// by another lease are waited for until it runs out (a killed run's lease is taken over then).
+async fn drain(
+    executor: &scantix_app::execute::Executor,
+    keys: &[GroupKey],
+    left: &mut [Option<GroupRecord>],
+) -> Drained {
+    use futures_util::StreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut pending: Vec<usize> = (0..keys.len()).collect();
+    let mut failures = Vec::new();
+    let mut last_error = None;
+    let mut idle = 0;
+    while !pending.is_empty() {
+        // One refusal stops the pass from starting more: the others would meet the same limit.
+        let refused = AtomicBool::new(false);
+        let refused = &refused;
+        let outcomes: Vec<(usize, Synced)> = futures_util::stream::iter(pending.iter().copied())
+            .map(|i| async move {
+                if refused.load(Ordering::Relaxed) {
+                    return (i, Synced::Skipped);
+                }
+                let synced = match executor.sync_group(&keys[i]).await {
+                    Ok(Some(group)) if !group.outbox.is_empty() => {
+                        match group.lease.as_ref().map(|l| l.until) {
+                            Some(until) if until > executor.now() => Synced::Held(until),
+                            // Released with calls appended meanwhile: the next pass has them.
+                            _ => Synced::Later(format!("{}: more calls were queued", keys[i])),
+                        }
+                    }
+                    Ok(group) => Synced::Done(group.map(Box::new)),
+                    Err(e) if e.is_retryable() => {
+                        refused.store(true, Ordering::Relaxed);
+                        Synced::Later(format!("{}: {e}", keys[i]))
+                    }
+                    Err(e) => Synced::Failed(e.to_string()),
+                };
+                (i, synced)
+            })
+            .buffer_unordered(AT_ONCE)
+            .collect()
+            .await;
+        let before = pending.len();
+        let mut again = Vec::new();
+        let mut held_until = None;
+        for (i, synced) in outcomes {
+            match synced {
+                Synced::Done(group) => left[i] = group.map(|g| *g),
+                Synced::Held(until) => {
+                    held_until = held_until.min(Some(until)).or(Some(until));
+                    again.push(i);
+                }
+                Synced::Later(error) => {
+                    last_error = Some(error);
+                    again.push(i);
+                }
+                Synced::Skipped => again.push(i),
+                Synced::Failed(error) => failures.push((keys[i].clone(), error)),
+            }
+        }
+        again.sort_unstable();
+        pending = again;
+        if pending.is_empty() {
+            break;
+        }
+        if pending.len() < before {
+            idle = 0;
+        } else {
+            idle += 1;
+            if idle >= IDLE_PASSES {
+                break;
+            }
+        }
+        let pause = match held_until {
+            // Everything left is another holder's: wait until the first lease runs out.
+            Some(until) if pending.len() == before => {
+                let wait = (until - executor.now()).to_std().unwrap_or_default();
+                eprintln!(
+                    "scantix: waiting {}s for tickets another run holds (a run that was stopped \
+                     leaves them leased)",
+                    wait.as_secs() + 1
+                );
+                wait.min(LEASE_WAIT_CAP) + Duration::from_millis(100)
+            }
+            // The tracker already waited out what it could within a call: give it longer
+            // before the next pass over what is left.
+            _ if idle > 0 => Duration::from_millis(500 << idle),
+            _ => Duration::ZERO,
+        };
+        tokio::time::sleep(pause).await;
+    }
+    Drained {
+        pending,
+        failures,
+        last_error,
+    }
 }
 
 fn line(group: &GroupRecord, result: &SteerResult, after: Option<&Steering>) -> serde_json::Value {

@@ -259,16 +259,19 @@ impl LocalApp {
         let settings = Arc::new(settings);
         // The settings' engine config also decides tracker events (closures, deletions), as the
         // deployment's config does there.
-        let mut executor = Executor::new(store.clone(), tracker, settings.engine.clone());
-        match github {
-            Some(github) => executor = executor.with_github(github),
-            // Pull request summaries from what deliveries told the embedded store (see `deliver`).
-            None => {
-                executor = executor.with_settings(ExecutorSettings {
-                    pull_requests_from_store: true,
-                    ..ExecutorSettings::default()
-                })
-            }
+        let mut executor = Executor::new(store.clone(), tracker, settings.engine.clone())
+            .with_settings(ExecutorSettings {
+                // Pull request summaries from what deliveries told the embedded store (see
+                // `deliver`), without a GitHub connection.
+                pull_requests_from_store: github.is_none(),
+                // A command stopped mid-call (Ctrl-C, a closed terminal) leaves the groups it
+                // was on leased: the next run waits that out (`bulk`), so a third of the
+                // deployment's minute. Still renewed before every call (see the outbox).
+                lease: chrono::Duration::seconds(20),
+                ..ExecutorSettings::default()
+            });
+        if let Some(github) = github {
+            executor = executor.with_github(github);
         }
         let executor = Arc::new(executor);
         Ok(LocalApp {

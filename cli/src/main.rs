@@ -17,8 +17,10 @@
 //! - `bulk`: the verbs of `tickets` (close, reopen, assign, ...), through the tracker port and
 //!   the outbox.
 //! - `drafts`: drafts listed, shown, pushed, discarded, regenerated.
+//! - `budget`: the ticket budgets rebalanced against the settings' budget now.
 
 mod audit;
+mod budget;
 mod bulk;
 mod config_file;
 mod deliver;
@@ -132,6 +134,8 @@ enum Command {
     /// List the drafts (tickets prepared, not pushed: `mode: draft` or a policy's `draft`), show
     /// one, push them to the tracker, discard or regenerate them.
     Drafts(drafts::DraftsArgs),
+    /// Ticket budgets: `budget rebalance` balances them against the settings' budget now.
+    Budget(budget::BudgetArgs),
     /// Delete the store file.
     Reset,
     /// Print the upload token of an App installation (--installation ID), for CI systems without
@@ -226,6 +230,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drafts(args) => {
             let app = local::LocalApp::open(location, settings()?).await?;
             return drafts::run(&app, args).await;
+        }
+        Command::Budget(args) => {
+            let app = local::LocalApp::open(location, settings()?).await?;
+            return budget::run(&app, args).await;
         }
         Command::Audit(args) => {
             audit::run(local::open_store(&location).await?.as_ref(), args).await?

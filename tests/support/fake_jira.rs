@@ -307,6 +307,19 @@ pub enum Fault {
     LostResponse(Duration),
 }
 
+/// A lasting rate-limit storm: of every `of` requests, the first `refused` are answered 429
+/// (nothing happens), each asking to wait `retry_after_secs` except every `long_every`-th refusal,
+/// which asks for a second more; every answer, refused or not, takes `latency`. Deterministic, so
+/// a run's share of refusals is the configured one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Storm {
+    pub refused: u64,
+    pub of: u64,
+    pub retry_after_secs: u64,
+    pub long_every: u64,
+    pub latency: Duration,
+}
+
 /// One request as the fake received it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedRequest {
@@ -369,6 +382,8 @@ struct JiraState {
     requests: Vec<RecordedRequest>,
     violations: Vec<String>,
     faults: Vec<Injection>,
+    /// A rate-limit storm (see [`FakeJira::storm`]) how many requests it has seen, and how many it refused.
+    storm: Option<(Storm, u64, u64)>,
     /// Screens changed since the start (`FakeJira::change_screen`), by project key.
     changed_screens: BTreeMap<String, Vec<String>>,
 }
@@ -503,6 +518,20 @@ impl FakeJira {
             .count()
     }
 
+    /// As [`FakeJira::count`], the requests that took effect only (answered 2xx).
+    pub fn count_done(&self, method: &str, path: &str) -> usize {
+        let base = self.shared.flavor.rest_base();
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| {
+                (200..300).contains(&r.status)
+                    && request_matches(method, path, &r.method, &r.path, base)
+            })
+            .count()
+    }
+
     /// Forgets the requests received so far (not the violations), to count a later phase alone.
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
@@ -538,6 +567,26 @@ impl FakeJira {
             fault,
             remaining: count,
         });
+    }
+
+    /// Starts a rate-limit storm that lasts until [`FakeJira::calm`]. Injected faults come first.
+    pub fn storm(&self, storm: Storm) {
+        self.shared.lock().storm = Some((storm, 0, 0));
+    }
+
+    /// Ends the storm.
+    pub fn calm(&self) {
+        self.shared.lock().storm = None;
+    }
+
+    /// Requests answered 429, whatever the reason.
+    pub fn rate_limited(&self) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.status == 429)
+            .count()
     }
 
     /// Changes the create and edit screen of `project`, as a Jira admin would.
@@ -1095,6 +1144,20 @@ impl Shared {
         if let Err(violations) = contract {
             return Reply::violation(400, violations);
         }
+        if let Some((storm, seen, refusals)) = &mut state.storm {
+            let position = *seen % storm.of.max(1);
+            *seen += 1;
+            let latency = storm.latency;
+            if position < storm.refused {
+                *refusals += 1;
+                let long = storm.long_every > 0 && *refusals % storm.long_every == 0;
+                let mut reply = Reply::error(429, &["Rate limit exceeded."], json!({}));
+                reply.retry_after = Some(storm.retry_after_secs + u64::from(long));
+                reply.delay = Some(latency);
+                return reply;
+            }
+            delay = Some(delay.unwrap_or_default().max(latency));
+        }
         let call = Call {
             method: incoming.method.clone(),
             api_path: api_path.to_owned(),
@@ -1102,7 +1165,7 @@ impl Shared {
             body: body.unwrap_or(Value::Null),
         };
         let mut reply = self.route(state, &call);
-        reply.delay = delay;
+        reply.delay = delay.filter(|d| !d.is_zero());
         reply
     }
 

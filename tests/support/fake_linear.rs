@@ -48,6 +48,23 @@ pub const VIEWER_ID: &str = "5ca7a11b-0000-4000-8000-000000000001";
 /// A person working in Linear.
 pub const PERSON_ID: &str = "0a0d5eed-0000-4000-8000-000000000002";
 pub const TEAM_KEY: &str = "SEC";
+/// The workspace's users besides scantix: (id, name, display name, email). Two share a display
+/// name, as colleagues may.
+pub const USERS: [(&str, &str, &str, &str); 3] = [
+    (PERSON_ID, "ada", "Ada Lovelace", "ada@example.com"),
+    (
+        "0a0d5eed-0000-4000-8000-000000000005",
+        "grace",
+        "Grace",
+        "grace.hopper@example.com",
+    ),
+    (
+        "0a0d5eed-0000-4000-8000-000000000006",
+        "grace.b",
+        "Grace",
+        "grace.brewster@example.com",
+    ),
+];
 const TEAM_ID: &str = "7ea30000-0000-4000-8000-000000000003";
 const ORGANIZATION_ID: &str = "0c6a0000-0000-4000-8000-000000000004";
 
@@ -107,6 +124,8 @@ pub struct IssueSnapshot {
     pub attachments: Vec<String>,
     pub comments: Vec<String>,
     pub trashed: bool,
+    /// The assignee's user id.
+    pub assignee: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +155,8 @@ struct Issue {
     state: usize,
     labels: Vec<String>,
     trashed: bool,
+    /// The assignee's user id.
+    assignee: Option<String>,
     created_at: String,
     updated_at: String,
 }
@@ -209,6 +230,7 @@ impl State {
             "archivedAt": Value::Null,
             "state": state_json(state),
             "labels": {"nodes": labels},
+            "assignee": issue.assignee.as_ref().map(|id| json!({"id": id})),
             "team": {"id": TEAM_ID, "key": TEAM_KEY},
             "createdAt": issue.created_at,
             "updatedAt": issue.updated_at,
@@ -405,6 +427,7 @@ impl FakeLinear {
                 .map(|c| c.body.clone())
                 .collect(),
             trashed: issue.trashed,
+            assignee: issue.assignee.clone(),
         })
     }
 
@@ -758,6 +781,46 @@ impl Shared {
         };
         match field.name.as_str() {
             "viewer" => Ok(json!({"id": VIEWER_ID, "name": "scantix", "displayName": "scantix"})),
+            "users" => {
+                // `or` of case-insensitive equalities on email, name and display name: what the
+                // tracker asks; anything else is reported as not modelled.
+                let Some(clauses) = args["filter"]["or"].as_array() else {
+                    return Err(not_modelled(state, format!("filter {}", args["filter"])));
+                };
+                let mut wanted = Vec::new();
+                for clause in clauses {
+                    let Some((field, comparator)) = clause
+                        .as_object()
+                        .and_then(|o| (o.len() == 1).then(|| o.iter().next()).flatten())
+                    else {
+                        return Err(not_modelled(state, format!("clause {clause}")));
+                    };
+                    let Some(value) = comparator["eqIgnoreCase"].as_str() else {
+                        return Err(not_modelled(state, format!("comparator {comparator}")));
+                    };
+                    wanted.push((field.clone(), value.to_lowercase()));
+                }
+                let first = args["first"].as_u64().unwrap_or(50) as usize;
+                let nodes: Vec<Value> = USERS
+                    .iter()
+                    .filter(|(_, name, display, email)| {
+                        wanted.iter().any(|(field, value)| {
+                            let have = match field.as_str() {
+                                "email" => email,
+                                "name" => name,
+                                "displayName" => display,
+                                _ => return false,
+                            };
+                            have.to_lowercase() == *value
+                        })
+                    })
+                    .take(first)
+                    .map(|(id, name, display, email)| {
+                        json!({"id": id, "name": name, "displayName": display, "email": email})
+                    })
+                    .collect();
+                Ok(json!({ "nodes": nodes }))
+            }
             "teams" => {
                 let key = &args["filter"]["key"]["eq"];
                 if key.is_null() {
@@ -902,6 +965,7 @@ impl Shared {
                     state: state_index,
                     labels,
                     trashed: false,
+                    assignee: None,
                     created_at: now.clone(),
                     updated_at: now,
                 };
@@ -974,6 +1038,13 @@ impl Shared {
                                 .ok_or_else(|| GqlError::not_found("WorkflowState"))?;
                         }
                         "labelIds" => issue.labels = label_ids(state, value)?,
+                        "assigneeId" => {
+                            issue.assignee = match value.as_str() {
+                                None => None,
+                                Some(id) if USERS.iter().any(|u| u.0 == id) => Some(id.into()),
+                                Some(_) => return Err(GqlError::not_found("User")),
+                            }
+                        }
                         "addedLabelIds" => {
                             for id in label_ids(state, value)? {
                                 if !issue.labels.contains(&id) {

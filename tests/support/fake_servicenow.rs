@@ -223,6 +223,39 @@ const JOURNAL_FIELDS: &[&str] = &[
     "value",
 ];
 
+/// `sys_user`: the fields the user search reads and matches on.
+const USER_FIELDS: &[&str] = &["sys_id", "user_name", "email", "name", "active"];
+
+/// The instance's users besides the integration account: (sys_id, user_name, email, name), the
+/// demo data's Beth Anglin and Abel Tuter, and two accounts sharing an email as a merged
+/// directory may leave them.
+pub const USERS: [(&str, &str, &str, &str); 4] = [
+    (
+        "681b365ec0a80164000fb0b05854a0cd",
+        "beth.anglin",
+        "beth.anglin@example.com",
+        "Beth Anglin",
+    ),
+    (
+        "62826bf03710200044e0bfc8bcbe5df1",
+        "abel.tuter",
+        "abel.tuter@example.com",
+        "Abel Tuter",
+    ),
+    (
+        "5137153cc611227c000bbd1bd8cd2005",
+        "fred.luddy",
+        "fred@example.com",
+        "Fred Luddy",
+    ),
+    (
+        "5137153cc611227c000bbd1bd8cd2006",
+        "fred.luddy2",
+        "fred@example.com",
+        "Fred Luddy",
+    ),
+];
+
 /// Journal fields: setting one appends an entry.
 const JOURNALS: &[&str] = &["work_notes", "comments"];
 
@@ -602,6 +635,7 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
     let fields: &[&str] = match table.as_str() {
         "incident" => INCIDENT_FIELDS,
         "sys_journal_field" => JOURNAL_FIELDS,
+        "sys_user" => USER_FIELDS,
         other => return error(400, &format!("Invalid table {other}"), ""),
     };
     let param = |name: &str| {
@@ -704,10 +738,17 @@ async fn serve(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> R
                 Ok(c) => c,
                 Err(why) => return violation(&mut data, why),
             };
-            let rows: Vec<Map<String, Value>> = if table == "incident" {
-                data.records.values().cloned().collect()
-            } else {
-                data.journal.clone()
+            let rows: Vec<Map<String, Value>> = match table.as_str() {
+                "incident" => data.records.values().cloned().collect(),
+                "sys_user" => USERS
+                    .iter()
+                    .map(|(sys_id, user_name, email, name)| {
+                        let row = json!({"sys_id": sys_id, "user_name": user_name,
+                                         "email": email, "name": name, "active": "true"});
+                        row.as_object().cloned().unwrap_or_default()
+                    })
+                    .collect(),
+                _ => data.journal.clone(),
             };
             let mut rows: Vec<Map<String, Value>> =
                 rows.into_iter().filter(|r| conditions.matches(r)).collect();

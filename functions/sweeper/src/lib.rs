@@ -133,7 +133,9 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         executor.clone(),
         Arc::new(scantix_core::decide::triage::builtin),
     );
-    let kev = scantix_wiring::kev_from_env().context("reading the KEV catalogue")?;
+    let kev = scantix_wiring::kev_from_env()
+        .await
+        .context("reading the KEV catalogue")?;
     let settings = SettingsCache::new(std::time::Duration::from_secs(300))
         .with_allowed_projects(
             scantix_wiring::allowed_projects_from_env()

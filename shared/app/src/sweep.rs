@@ -1,5 +1,6 @@
 //! The sweeper's pass: for every active installation, sync each covered repository (backfill what
-//! was never read, reconcile what changed since the last complete read), then finish tracker work
+//! was never read, reconcile what changed since the last complete read, balance its ticket budget
+//! against the budget its settings give now), then finish tracker work
 //! left queued by events whose worker died, flag tickets past their due date, and send the daily
 //! digest when the deployment has one.
 //!
@@ -11,8 +12,10 @@ use crate::execute::Executor;
 use crate::repo_settings::SettingsCache;
 use crate::sync::{Rules, SyncReport, Syncer};
 use chrono::{DateTime, Utc};
+use scantix_core::config::Config;
 use scantix_core::ports::github_clients::GitHubClients;
 use scantix_core::ports::store::StoreError;
+use scantix_core::records::budget::BudgetScope;
 use std::sync::Arc;
 
 /// What a sweep did.
@@ -26,6 +29,8 @@ pub struct SweepReport {
     pub groups_drained: u32,
     /// Tickets newly flagged overdue.
     pub overdue_flagged: u32,
+    /// Repositories whose ticket budget changed in the settings and was rebalanced.
+    pub budgets_rebalanced: u32,
     /// Messages of the daily digest sent by this sweep (the first sweep of each day sends it).
     pub digest_messages: u32,
     /// One line per repository or group that failed; retried next time.
@@ -92,7 +97,7 @@ impl Sweeper {
         };
         // A refreshed copy of the KEV catalogue takes effect from this pass on.
         if let Some(kev) = self.settings.as_ref().and_then(SettingsCache::kev)
-            && let Err(e) = kev.refresh()
+            && let Err(e) = kev.refresh().await
         {
             tracing::warn!(error = %e, "KEV catalogue not refreshed; the last one read stays");
             report.failures.push(format!("kev: {e}"));
@@ -118,6 +123,7 @@ impl Sweeper {
                 let synced = match &self.settings {
                     Some(cache) => {
                         let (settings, _) = cache.for_repo(github.as_ref(), &repo).await;
+                        self.rebalance(repo.id, &settings.engine, &mut report).await;
                         let triage =
                             |finding: &scantix_core::finding::Finding| settings.verdict(finding);
                         let rules = Rules {
@@ -129,6 +135,8 @@ impl Sweeper {
                             .await
                     }
                     None => {
+                        self.rebalance(repo.id, self.executor.config(), &mut report)
+                            .await;
                         self.syncer
                             .sync_repository(
                                 github.as_ref(),
@@ -160,6 +168,35 @@ impl Sweeper {
             }
         }
         Ok(report)
+    }
+}
+
+impl Sweeper {
+    /// Balances repository `id`'s ticket budget against the budget its settings give now, so a
+    /// changed budget takes effect without waiting for an event of the repository: one key read
+    /// when nothing changed (and for a repository never counted in a budget). Owners' budgets
+    /// span repositories and follow their next event (or `scantix budget rebalance`).
+    async fn rebalance(&self, id: u64, config: &Config, report: &mut SweepReport) {
+        let scope = BudgetScope::Repository(id);
+        let changed = match self.executor.preview_rebalance(&scope, config).await {
+            // Moves left by a crash are carried out too.
+            Ok(Some((stored, next))) if stored != next || !stored.moves.is_empty() => {
+                stored.limit != next.limit
+            }
+            Ok(_) => return,
+            Err(e) => {
+                report.failures.push(format!("budget of {scope}: {e}"));
+                return;
+            }
+        };
+        match self
+            .executor
+            .rebalance_budget(&scope, config, "scantix")
+            .await
+        {
+            Ok(_) => report.budgets_rebalanced += u32::from(changed),
+            Err(e) => report.failures.push(format!("budget of {scope}: {e}")),
+        }
     }
 }
 
@@ -289,6 +326,91 @@ mod tests {
         );
         assert!(kev.current().get("CVE-2021-44228").is_some());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// 30 groups under a budget of 5: 5 tickets and 25 waiting. The budget in the settings grows
+    /// to 8, then shrinks to 3: each sweep rebalances at once, without an event of the repository.
+    #[tokio::test]
+    async fn a_sweep_rebalances_a_repository_whose_budget_changed() {
+        let store = Arc::new(MemoryStore::new());
+        let github = Arc::new(MemoryGitHub::new());
+        let tracker = MemoryTracker::new();
+        let with_budget = |n: u32| Config {
+            budget: scantix_core::config::TicketBudget {
+                per_repository: Some(n),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let executor = |n: u32| {
+            Arc::new(
+                Executor::new(store.clone(), Arc::new(tracker.clone()), with_budget(n))
+                    .with_github(github.clone()),
+            )
+        };
+        let first = executor(5);
+        let repo = code_alert(1, "js/rule-1", "src/a.js").repository;
+        let install = InstallationEvent {
+            installation_id: 9,
+            account: "acme".into(),
+            change: InstallationChange::Created(vec![NamedRepository {
+                id: repo.id,
+                full_name: repo.full_name.clone(),
+            }]),
+        };
+        first
+            .apply_installation("github:i", &install, None)
+            .await
+            .unwrap();
+        for n in 1..=30 {
+            let finding = code_alert(n, &format!("js/rule-{n}"), "src/a.js");
+            github.add_finding(finding.clone());
+            let event = AlertEvent {
+                change: AlertChange::Opened,
+                action: "created".into(),
+                finding,
+                actor: None,
+                installation_id: Some(9),
+            };
+            first
+                .apply_alert(&format!("github:{n}"), &event, Triage::Ticket)
+                .await
+                .unwrap();
+        }
+        let scope = BudgetScope::Repository(repo.id);
+        use scantix_core::ports::store::Store;
+        let counts = || async {
+            let ledger = store.get_budget(&scope).await.unwrap().unwrap().value;
+            let open = store
+                .groups()
+                .iter()
+                .filter(|g| {
+                    g.value.ticket.is_some()
+                        && !g.value.ticket_state.is_closed()
+                        && BudgetScope::of_overflow_key(&g.value.key).is_none()
+                })
+                .count();
+            (ledger.holders.len(), ledger.overflow.len(), open)
+        };
+        assert_eq!(counts().await, (5, 25, 5));
+
+        for (budget, expected, rebalanced) in
+            [(8, (8, 22, 8), 1), (3, (3, 27, 3), 1), (3, (3, 27, 3), 0)]
+        {
+            let executor = executor(budget);
+            let sweeper = Sweeper::new(
+                executor.clone(),
+                Syncer::new(
+                    executor.clone(),
+                    Arc::new(scantix_core::decide::triage::builtin),
+                ),
+                Arc::new(OneClient(github.clone())),
+            );
+            let report = sweeper.sweep(executor.now()).await.unwrap();
+            assert!(report.failures.is_empty(), "{report:?}");
+            assert_eq!(report.budgets_rebalanced, rebalanced, "budget {budget}");
+            assert_eq!(counts().await, expected, "budget {budget}");
+        }
     }
 
     #[tokio::test]

@@ -26,6 +26,7 @@
 //! | `GITHUB_API_URL` | `https://api.github.com` (default) or `https://HOST/api/v3` (Enterprise Server) |
 //! | `SCANTIX_SIEM_SINK`, `SCANTIX_SIEM_TARGET`, `SCANTIX_REPORT_BUCKET` (and prefixes) | where OCSF events and the daily report go ([`siem`]) |
 //! | `SCANTIX_KEV_PATH` | optional: a file in CISA's Known Exploited Vulnerabilities JSON format (at most 16 MB), read at cold start and again at every sweep; the triage policy sees a finding's entry as `input.kev` |
+//! | `SCANTIX_KEV_S3` | optional, instead: the catalogue as an S3 object, `s3://bucket/key`, read at cold start and at every sweep when its ETag changed |
 //! | `SCANTIX_SERVICE_ACCOUNTS` | optional, comma-separated: tracker accounts whose changes are scantix's own besides its credential's, which is asked of the tracker (`GET /myself`, `GET /app`, `GET /user`) |
 //!
 //! # Secrets
@@ -54,6 +55,7 @@
 //!   `migrate`, GitHub with one token.
 
 pub mod jwks;
+pub mod kev_s3;
 pub mod local;
 pub mod siem;
 pub mod upload;
@@ -225,18 +227,41 @@ pub fn config_from_env() -> Config {
     }
 }
 
-/// The KEV catalogue named by `SCANTIX_KEV_PATH`, if any; a file that cannot be read stops the
-/// cold start with what is wrong with it.
-pub fn kev_from_env() -> Result<Option<Arc<scantix_app::kev::KevSource>>, WiringError> {
-    let Some(path) = optional("SCANTIX_KEV_PATH") else {
-        return Ok(None);
-    };
-    scantix_app::kev::KevSource::load(path)
-        .map(|source| Some(Arc::new(source)))
-        .map_err(|e| WiringError::Invalid {
+/// The KEV catalogue named by `SCANTIX_KEV_PATH` (a file) or `SCANTIX_KEV_S3` (an S3 object,
+/// `s3://bucket/key`), if either; one that cannot be read stops the cold start with what is wrong
+/// with it.
+pub async fn kev_from_env() -> Result<Option<Arc<scantix_app::kev::KevSource>>, WiringError> {
+    use scantix_app::kev::KevSource;
+    let source = match (optional("SCANTIX_KEV_PATH"), optional("SCANTIX_KEV_S3")) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(WiringError::Invalid {
+                var: "SCANTIX_KEV_S3",
+                why: "SCANTIX_KEV_PATH is set too: name the catalogue once".into(),
+            });
+        }
+        (Some(path), None) => KevSource::load(path).map_err(|e| WiringError::Invalid {
             var: "SCANTIX_KEV_PATH",
             why: e.to_string(),
-        })
+        })?,
+        (None, Some(uri)) => {
+            let Some((bucket, key)) = kev_s3::KevObject::parse_uri(&uri) else {
+                return Err(WiringError::Invalid {
+                    var: "SCANTIX_KEV_S3",
+                    why: format!("{uri:?} is not s3://bucket/key"),
+                });
+            };
+            let client = aws_sdk_s3::Client::new(aws_config().await);
+            let object = kev_s3::KevObject::new(client, bucket, key);
+            KevSource::from_origin(Box::new(object))
+                .await
+                .map_err(|e| WiringError::Invalid {
+                    var: "SCANTIX_KEV_S3",
+                    why: e.to_string(),
+                })?
+        }
+    };
+    Ok(Some(Arc::new(source)))
 }
 
 /// What the deployment does with events of installations it has no record of

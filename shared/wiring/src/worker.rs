@@ -57,7 +57,7 @@ pub async fn worker_over(store: Arc<dyn Store>) -> Result<Worker, WiringError> {
         // repository's alerts and the tracker events on its tickets.
         let cache = SettingsCache::new(std::time::Duration::from_secs(300))
             .with_allowed_projects(allowed_projects_from_env()?)
-            .with_kev(kev_from_env()?);
+            .with_kev(kev_from_env().await?);
         github = github.with_settings(SettingsSource { clients, cache });
         if let Some(source) = github.settings() {
             jira = jira.with_settings(source.clone());

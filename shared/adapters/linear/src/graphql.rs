@@ -78,6 +78,18 @@ pub const COMMENT: &str = "mutation ScantixComment($input: CommentCreateInput!) 
 
 pub const VIEWER: &str = "query ScantixViewer { viewer { id } }";
 
+/// The workspace's users an assignee names: by email, name or display name, any case. Two at
+/// most: more than one is an ambiguity to report, not a choice to make.
+pub const USERS: &str = "query ScantixUsers($who: String!) {
+  users(first: 2, filter: { or: [
+    { email: { eqIgnoreCase: $who } },
+    { name: { eqIgnoreCase: $who } },
+    { displayName: { eqIgnoreCase: $who } }
+  ] }) {
+    nodes { id }
+  }
+}";
+
 /// Why a call to Linear failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LinearError {

@@ -602,6 +602,46 @@ impl LinearTracker {
         Ok(answer.issue)
     }
 
+    /// The id of the one user `who` names (see [`graphql::USERS`]).
+    async fn user_id(&self, who: &str) -> Result<String, TrackerError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            users: Users,
+        }
+        #[derive(Deserialize)]
+        struct Users {
+            nodes: Vec<User>,
+        }
+        #[derive(Deserialize)]
+        struct User {
+            id: String,
+        }
+        let answer: Answer = self
+            .gql
+            .run(
+                "ScantixUsers",
+                graphql::USERS,
+                json!({ "who": who }),
+                Replay::Safe,
+            )
+            .await
+            .map_err(|e| self.fail(e, None))?;
+        let mut users = answer.users.nodes.into_iter();
+        match (users.next(), users.next()) {
+            (Some(user), None) => Ok(user.id),
+            (None, _) => Err(TrackerError::Misconfigured {
+                setting: "owners".into(),
+                message: format!("no Linear user has the email, name or display name {who:?}"),
+            }),
+            (Some(_), Some(_)) => Err(TrackerError::Misconfigured {
+                setting: "owners".into(),
+                message: format!(
+                    "more than one Linear user answers to {who:?}: name them by email"
+                ),
+            }),
+        }
+    }
+
     async fn edit(&self, key: &str, input: Map<String, Value>) -> Result<(), LinearError> {
         // Sets values (and adds or removes labels by id): sending it twice leaves the issue as once.
         self.gql
@@ -832,6 +872,21 @@ impl Tracker for LinearTracker {
     async fn close_not_planned(&self, ticket: &TicketRef) -> Result<(), TrackerError> {
         let key = checked_key(ticket)?;
         self.move_to(key, Some(Stage::Canceled))
+            .await
+            .map_err(|e| self.fail(e, Some(key)))
+    }
+
+    /// Sets the issue's assignee (`assigneeId`), the user looked up by email, name or display
+    /// name (how the owners map and `scantix tickets … assign` name people); `None` unassigns.
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        let key = checked_key(ticket)?;
+        let id = match assignee {
+            None => Value::Null,
+            Some(who) => Value::String(self.user_id(who).await?),
+        };
+        let mut input = Map::new();
+        input.insert("assigneeId".into(), id);
+        self.edit(key, input)
             .await
             .map_err(|e| self.fail(e, Some(key)))
     }

@@ -208,6 +208,42 @@ impl ServiceNowTracker {
         }
     }
 
+    /// The `sys_id` of the one `sys_user` whose `user_name` (or `email`, for a name with an `@`)
+    /// is `who`. A name that would change the encoded query (`^`, `=`, a line break) is refused
+    /// before any request.
+    async fn user_sys_id(&self, who: &str) -> Result<String, TrackerError> {
+        let misconfigured = |message: String| TrackerError::Misconfigured {
+            setting: "owners".into(),
+            message,
+        };
+        if who.contains(['^', '=', '\n', '\r']) || who.len() > 200 {
+            return Err(misconfigured(format!(
+                "{who:?} is not a ServiceNow user name or email"
+            )));
+        }
+        let field = if who.contains('@') {
+            "email"
+        } else {
+            "user_name"
+        };
+        let call = Call::new(Method::GET, "/api/now/table/sys_user".into(), Replay::Safe)
+            .query("sysparm_query", format!("{field}={who}"))
+            .query("sysparm_fields", "sys_id")
+            .query("sysparm_limit", "2")
+            .query("sysparm_exclude_reference_link", "true")
+            .query("sysparm_no_count", "true");
+        let found: Many<UserRow> = self.http.send(&call).await?.json("the user search")?;
+        match found.result.as_slice() {
+            [user] => Ok(user.sys_id.clone()),
+            [] => Err(misconfigured(format!(
+                "no ServiceNow user has the {field} {who:?}"
+            ))),
+            _ => Err(misconfigured(format!(
+                "more than one ServiceNow user has the {field} {who:?}"
+            ))),
+        }
+    }
+
     /// The record of `group`: the oldest with its `correlation_id`.
     async fn search(&self, group: &GroupKey) -> Result<Option<TicketRef>, Failure> {
         let call = Call::new(Method::GET, self.table_path(), Replay::Safe)
@@ -347,6 +383,12 @@ fn is_field_name(name: &str) -> bool {
 }
 
 /// The ticket's `sys_id`, checked: a key that did not come from ServiceNow reaches no URL.
+/// A `sys_user` row as the user search asks for it.
+#[derive(Debug, serde::Deserialize)]
+struct UserRow {
+    sys_id: String,
+}
+
 fn sys_id_of(ticket: &TicketRef) -> Result<SysId, TrackerError> {
     SysId::parse(&ticket.key).map_err(TrackerError::Failed)
 }
@@ -460,6 +502,28 @@ impl Tracker for ServiceNowTracker {
             return Ok(());
         }
         self.move_to(&sys_id, StateCategory::Canceled).await
+    }
+
+    /// Sets the record's `assigned_to`: a user's `sys_id` as given, or the user looked up in
+    /// `sys_user` by `user_name` (by `email` when it has an `@`): how the owners map names people,
+    /// and how the business rule names them back. `None` clears it.
+    async fn assign(&self, ticket: &TicketRef, assignee: Option<&str>) -> Result<(), TrackerError> {
+        let sys_id = sys_id_of(ticket)?;
+        let user = match assignee.map(str::trim) {
+            None | Some("") => String::new(),
+            Some(who) => match SysId::parse(who) {
+                Ok(id) => id.to_string(),
+                Err(_) => self.user_sys_id(who).await?,
+            },
+        };
+        self.patch(
+            &sys_id,
+            json!({ "assigned_to": user }),
+            Replay::Safe,
+            "owners",
+        )
+        .await?;
+        Ok(())
     }
 
     /// The `user_name` the credentials act as: what the business rule sends as the actor of

@@ -98,13 +98,14 @@ impl Executor {
     /// for the next event of the scope.
     pub(super) async fn follow_budget(&self, scopes: &[BudgetScope]) {
         for scope in scopes {
-            if let Err(e) = self.follow_scope(scope).await {
+            if let Err(e) = self.follow_scope(scope, SCANTIX).await {
                 tracing::warn!(%scope, error = %e, "ticket budget moves left for the next event");
             }
         }
     }
 
-    async fn follow_scope(&self, scope: &BudgetScope) -> Result<(), ExecuteError> {
+    /// Carries out the moves of `scope`'s ledger; each group moved is audited as done by `actor`.
+    async fn follow_scope(&self, scope: &BudgetScope, actor: &str) -> Result<(), ExecuteError> {
         for _ in 0..FOLLOW_ROUNDS {
             let Some(ledger) = self.store.get_budget(scope).await? else {
                 return Ok(());
@@ -116,7 +117,7 @@ impl Executor {
             let moves: Vec<GroupKey> = ledger.value.moves.iter().cloned().collect();
             // Groups first, so the overflow ticket is rendered from a settled list.
             for key in moves.iter().filter(|k| **k != overflow_key) {
-                self.move_group(&ledger.value, key).await?;
+                self.move_group(&ledger.value, key, actor).await?;
             }
             if moves.contains(&overflow_key) {
                 self.refresh_overflow(&ledger.value).await?;
@@ -156,7 +157,12 @@ impl Executor {
 
     /// Brings group `key` in line with `ledger`: its own ticket while it holds a slot, none while
     /// it is listed; then drains what that queued.
-    async fn move_group(&self, ledger: &BudgetLedger, key: &GroupKey) -> Result<(), ExecuteError> {
+    async fn move_group(
+        &self,
+        ledger: &BudgetLedger,
+        key: &GroupKey,
+        actor: &str,
+    ) -> Result<(), ExecuteError> {
         let wanted = move_for(ledger, key);
         for attempt in 0..self.settings.max_conflicts {
             let Some(current) = self.store.get_group(key).await? else {
@@ -199,7 +205,7 @@ impl Executor {
                 at: now,
                 group_key: key.clone(),
                 fingerprint: None,
-                actor: "scantix".into(),
+                actor: actor.into(),
                 action: action.into(),
                 reason,
                 delivery: None,
@@ -290,30 +296,23 @@ impl Executor {
     }
 
     /// Rebalances `scope` to the budget `config` gives it now, without waiting for an event of
-    /// the scope (a budget changed in the settings), and carries out the moves. Returns the ledger
-    /// as left, `None` if nothing was ever counted in the scope.
+    /// the scope (a budget changed in the settings: the sweeper, `scantix budget rebalance`), and
+    /// carries out the moves, each audited as done by `actor`. Returns the ledger as left, `None`
+    /// if nothing was ever counted in the scope.
     pub async fn rebalance_budget(
         &self,
         scope: &BudgetScope,
         config: &Config,
+        actor: &str,
     ) -> Result<Option<BudgetLedger>, ExecuteError> {
-        let limit = match scope {
-            BudgetScope::Repository(_) => config.budget.per_repository,
-            BudgetScope::Owner(_) => config.budget.per_owner,
-        };
         for attempt in 0..self.settings.max_conflicts {
             let Some(read) = self.store.get_budget(scope).await? else {
                 return Ok(None);
             };
-            let now = (self.clock)();
-            let mut next = read.value.clone();
-            // No budget any more: every slot is free, every waiting group promoted.
-            next.limit = limit.unwrap_or(scantix_core::config::MAX_BUDGET);
-            rebalance(&mut next);
+            let next = rebalanced(&read.value, config, (self.clock)());
             if next == read.value {
                 break;
             }
-            next.updated_at = now;
             let commit = Commit {
                 budgets: vec![Guarded::replacing(next, Some(&read))],
                 ..Commit::default()
@@ -324,9 +323,44 @@ impl Executor {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.follow_scope(scope).await?;
+        self.follow_scope(scope, actor).await?;
         Ok(self.store.get_budget(scope).await?.map(|l| l.value))
     }
+
+    /// What [`Executor::rebalance_budget`] would make of `scope`'s ledger, changing nothing:
+    /// the ledger as stored and as it would be written (equal: nothing to do).
+    pub async fn preview_rebalance(
+        &self,
+        scope: &BudgetScope,
+        config: &Config,
+    ) -> Result<Option<(BudgetLedger, BudgetLedger)>, ExecuteError> {
+        let Some(read) = self.store.get_budget(scope).await? else {
+            return Ok(None);
+        };
+        let next = rebalanced(&read.value, config, (self.clock)());
+        Ok(Some((read.value, next)))
+    }
+}
+
+/// Who the budget's own moves are audited as.
+const SCANTIX: &str = "scantix";
+
+/// `ledger` balanced against the budget `config` gives its scope (no budget any more: every slot
+/// free, every waiting group promoted); `ledger` itself when that changes nothing.
+fn rebalanced(ledger: &BudgetLedger, config: &Config, now: DateTime<Utc>) -> BudgetLedger {
+    let limit = match ledger.scope {
+        BudgetScope::Repository(_) => config.budget.per_repository,
+        BudgetScope::Owner(_) => config.budget.per_owner,
+    };
+    let mut next = ledger.clone();
+    next.limit = limit.map_or(scantix_core::config::MAX_BUDGET, |l| {
+        l.min(scantix_core::config::MAX_BUDGET)
+    });
+    rebalance(&mut next);
+    if next != *ledger {
+        next.updated_at = now;
+    }
+    next
 }
 
 /// The link of a ticket `after` has and `before` had not (a draft given in the same write).
