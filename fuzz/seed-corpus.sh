@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# Seeds fuzz/corpus/TARGET from the real payloads this repository tests with (shared/fixtures
-# beside the repository, events/, tests/fixtures, the example settings file), so fuzzing starts
-# from inputs that reach deep into each parser. The corpora are not committed (fuzz/.gitignore):
-# run this again to rebuild them. Usage: fuzz/seed-corpus.sh [TARGET...] (default: every target).
+# Seeds fuzz/corpus/TARGET from the real payloads this repository tests with, so fuzzing starts
+# from inputs that reach deep into each parser: always the repository's own (events/,
+# tests/fixtures, the example settings files, inputs of past findings), and, when present, the
+# shared fixtures beside the repository (../shared/fixtures, or SCANTIX_FIXTURES; `none` to leave
+# them out, as `scripts/fuzz.sh --ci` does, so a fresh clone seeds the same corpus anywhere).
+# The corpora are not committed (fuzz/.gitignore): run this again to rebuild them.
+# Usage: fuzz/seed-corpus.sh [TARGET...] (default: every target).
 set -euo pipefail
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$fuzz")"
 fixtures="${SCANTIX_FIXTURES:-$root/../shared/fixtures}"
-if [[ ! -d "$fixtures" ]]; then
-  echo "seed-corpus: no fixtures at $fixtures (set SCANTIX_FIXTURES)" >&2
-  exit 1
+if [[ "$fixtures" == none || ! -d "$fixtures" ]]; then
+  [[ "$fixtures" == none ]] || echo "seed-corpus: no shared fixtures at $fixtures; the repository's own only" >&2
+  fixtures=""
 fi
+# The files under each directory that exists, named by `find` arguments: `files DIR... -- ARGS`.
+files() {
+  local dirs=() d
+  while [[ "$1" != -- ]]; do
+    [[ -n "$1" && -d "$1" ]] && dirs+=("$1")
+    shift
+  done
+  shift
+  [[ ${#dirs[@]} -eq 0 ]] || find "${dirs[@]}" "$@"
+}
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
   targets=(github_webhook jira_webhook sarif repo_config codeowners ticket_render signature)
@@ -42,7 +55,7 @@ github() {
   local f event
   while IFS= read -r f; do
     seed_github "$(basename "$(dirname "$f")")" "$f"
-  done < <(find "$fixtures/github-webhooks/octokit-webhooks/payload-examples" -name '*.json')
+  done < <(files "${fixtures:+$fixtures/github-webhooks/octokit-webhooks/payload-examples}" -- -name '*.json')
   while IFS= read -r f; do
     event="$(basename "$f" _webhook_event.json)"
     case "$event" in
@@ -52,30 +65,33 @@ github() {
       *) event="${event%_*}" ;;
     esac
     seed_github "$event" "$f"
-  done < <(find "$fixtures/github-webhooks/octocrab/webhooks" -name '*.json')
+  done < <(files "${fixtures:+$fixtures/github-webhooks/octocrab/webhooks}" -- -name '*.json')
   while IFS= read -r f; do
     event="$(basename "$f")"
     event="${event#[0-9][0-9]-}"
     seed_github "${event%%.*}" "$f"
-  done < <(find "$fixtures/github-webhooks/octokit-webhooks.net" "$root/events/github/scenario" \
-    "$root/events/github/pull-request" -name '*.json')
+  done < <(files "${fixtures:+$fixtures/github-webhooks/octokit-webhooks.net}" \
+    "$root/events/github/scenario" "$root/events/github/pull-request" -- -name '*.json')
 }
 
 jira() {
   local f
   while IFS= read -r f; do put jira_webhook "$f"; done \
-    < <(find "$fixtures/jira-webhooks" "$root/events/jira" -name '*.json')
+    < <(files "${fixtures:+$fixtures/jira-webhooks}" "$root/events/jira" -- -name '*.json')
 }
 
 sarif() {
   local f
   while IFS= read -r f; do put sarif "$f"; done \
-    < <(find "$fixtures/sarif" "$root/tests/fixtures/sarif" -name '*.sarif')
+    < <(files "${fixtures:+$fixtures/sarif}" "$root/tests/fixtures/sarif" -- -name '*.sarif')
 }
 
 repo_config() {
   put repo_config "$root/events/github/scantix.yml"
   put repo_config "$root/shared/app/src/repo_config.example.yml"
+  local f
+  while IFS= read -r f; do put repo_config "$f"; done \
+    < <(files "$root/shared/app/src/testdata" -- -name 'fuzz-repo_config-*')
 }
 
 # CODEOWNERS: GitHub's documented example and the shapes scantix's tests name; the file, then a

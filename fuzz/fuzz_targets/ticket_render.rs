@@ -89,6 +89,8 @@ struct Input {
     guidance: Option<Text>,
     references: Vec<Url>,
     verification: Text,
+    /// Why the priority is what it is (a policy's reason: text a repository writes).
+    priority_reason: Option<Text>,
     assignee: Option<String>,
     comment: Text,
     limit: u16,
@@ -145,6 +147,7 @@ fn content(input: &Input) -> TicketContent {
         guidance: input.guidance.as_ref().map(Text::get),
         references: input.references.iter().map(Url::get).collect(),
         verification: input.verification.get(),
+        priority_reason: input.priority_reason.as_ref().map(Text::get),
         due: None,
         assignee: input.assignee.clone(),
         destination: Default::default(),

@@ -38,7 +38,12 @@
 //! create, get, PATCH and DELETE by comment id; written by `scantix[bot]` whatever the token, or
 //! seeded as a person's ([`FakeGitHub::add_comment`]). Which installation covers a repository
 //! (`GET /repos/{o}/{r}/installation`, with the App's JWT): [`INSTALLATION_ID`], unless
-//! [`FakeGitHub::uninstall_repository`] took it out. An organisation's repositories (`GET /orgs/{org}/repos`, seeded
+//! [`FakeGitHub::uninstall_repository`] took it out. The App's installations (`GET
+//! /app/installations`, with its JWT, paged; [`INSTALLATION_ID`] on account [`INSTALLATION_ACCOUNT`]
+//! unless [`FakeGitHub::install`] or [`FakeGitHub::uninstall`] changed them), each built from the
+//! description's own `base-installation` example; the repositories one can access (`GET
+//! /installation/repositories`, with a token minted for that installation, paged); tokens are
+//! minted only for a listed installation (404 otherwise, 403 when suspended). An organisation's repositories (`GET /orgs/{org}/repos`, seeded
 //! with [`FakeGitHub::add_repository`]), paged by `page` with `Link` headers. Who is calling: the
 //! test App (`GET /app` with its JWT; slug [`APP_SLUG`]) and [`PLAIN_TOKEN`]'s user (`GET /user`;
 //! [`PLAIN_TOKEN_LOGIN`]; an installation token is refused 403 there). Injected faults:
@@ -70,8 +75,11 @@ use tokio::task::JoinHandle;
 
 /// The test App's id (`iss` of its JWTs).
 pub const APP_ID: u64 = 1_234_567;
-/// The installation the test App has; access tokens for any other are refused (404).
+/// The installation the test App has at the start; access tokens for one it does not have are
+/// refused (404).
 pub const INSTALLATION_ID: u64 = 4_242;
+/// The account [`INSTALLATION_ID`] is installed on, until [`FakeGitHub::install`] says otherwise.
+pub const INSTALLATION_ACCOUNT: &str = "octo-org";
 /// A token accepted as it is (a personal access token), for clients without App credentials.
 pub const PLAIN_TOKEN: &str = "ghp_fake_personal_access_token";
 /// The REST API version this fake serves: the one GitHub's description (the vendored
@@ -240,6 +248,17 @@ struct GitHubState {
     /// "owner/repo" lowercased → its code scanning analyses (GitHub's `code-scanning-analysis`
     /// objects) with their SARIF, oldest first (see `add_analysis`).
     analyses: BTreeMap<String, Vec<(Value, Value)>>,
+    /// The test App's installations by id.
+    installations: BTreeMap<u64, FakeInstallation>,
+}
+
+/// An installation of the test App: the account it is on, the repositories it can access
+/// (owner, name, id), and whether it is suspended.
+#[derive(Clone, Debug)]
+struct FakeInstallation {
+    account: String,
+    repositories: Vec<(String, String, u64)>,
+    suspended: bool,
 }
 
 /// A fault for the requests matching `method`, `path` (see [`FakeGitHub::count`]) and, if set,
@@ -376,6 +395,8 @@ impl FakeComment {
 struct IssuedToken {
     token: String,
     expires_at: DateTime<Utc>,
+    /// The installation it acts for.
+    installation: u64,
 }
 
 fn github_description() -> &'static OpenApi {
@@ -391,6 +412,70 @@ fn github_description() -> &'static OpenApi {
             .with_path("/orgs/{org}/repos", org_repos_item())
             .with_path("/app", authenticated_app_item())
             .with_path("/user", authenticated_user_item())
+            .with_path("/app/installations", app_installations_item())
+            .with_path(
+                "/installation/repositories",
+                installation_repositories_item(),
+            )
+    })
+}
+
+/// `GET /app/installations` ("List installations for the authenticated app", operationId
+/// `apps/list-installations`) as GitHub's official REST description gives it (the
+/// `github/rest-api-description` document the subset was cut from; MIT, see
+/// `../shared/fixtures/github-openapi/LICENSE.github-rest-api-description.md`), transcribed because
+/// the subset leaves it out: `per_page`, `page` and `since` by reference to the subset's own
+/// components, `outdated` inline; the response (an array of `installation`) is not checked.
+/// Matches docs.github.com/rest/apps/apps#list-installations-for-the-authenticated-app.
+pub fn app_installations_item() -> Value {
+    json!({
+        "get": {
+            "summary": "List installations for the authenticated app",
+            "description": "The permissions the installation has are included under the `permissions` key.\n\nYou must use a [JWT](https://docs.github.com/apps/building-github-apps/authenticating-with-github-apps/#authenticating-as-a-github-app) to access this endpoint.",
+            "tags": ["apps"],
+            "operationId": "apps/list-installations",
+            "externalDocs": {
+                "description": "API method documentation",
+                "url": "https://docs.github.com/rest/apps/apps#list-installations-for-the-authenticated-app"
+            },
+            "parameters": [
+                { "$ref": "#/components/parameters/per-page" },
+                { "$ref": "#/components/parameters/page" },
+                { "$ref": "#/components/parameters/since" },
+                {
+                    "name": "outdated",
+                    "in": "query",
+                    "required": false,
+                    "schema": { "type": "string" }
+                }
+            ],
+            "responses": { "200": { "description": "The permissions the installation has are included under the `permissions` key." } }
+        }
+    })
+}
+
+/// `GET /installation/repositories` ("List repositories accessible to the app installation",
+/// operationId `apps/list-repos-accessible-to-installation`), from the same description and for
+/// the same reason as [`app_installations_item`]: `per_page` and `page`; the response (`{
+/// total_count, repositories, repository_selection }`) is not checked. Matches
+/// docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation.
+pub fn installation_repositories_item() -> Value {
+    json!({
+        "get": {
+            "summary": "List repositories accessible to the app installation",
+            "description": "List repositories that an app installation can access.",
+            "tags": ["apps"],
+            "operationId": "apps/list-repos-accessible-to-installation",
+            "externalDocs": {
+                "description": "API method documentation",
+                "url": "https://docs.github.com/rest/apps/installations#list-repositories-accessible-to-the-app-installation"
+            },
+            "parameters": [
+                { "$ref": "#/components/parameters/per-page" },
+                { "$ref": "#/components/parameters/page" }
+            ],
+            "responses": { "200": { "description": "Response" } }
+        }
     })
 }
 
@@ -524,6 +609,14 @@ impl FakeGitHub {
                 repositories: BTreeMap::new(),
                 ref_alerts: BTreeMap::new(),
                 analyses: BTreeMap::new(),
+                installations: BTreeMap::from([(
+                    INSTALLATION_ID,
+                    FakeInstallation {
+                        account: INSTALLATION_ACCOUNT.to_owned(),
+                        repositories: Vec::new(),
+                        suspended: false,
+                    },
+                )]),
             }),
         });
         let app = Router::new()
@@ -697,6 +790,35 @@ impl FakeGitHub {
     /// GitHub will not assign `login` (not a collaborator): an issue naming it is refused 422.
     pub fn refuse_assignee(&self, login: &str) {
         self.shared.lock().unassignable.push(login.to_owned());
+    }
+
+    /// Installs the test App on `account` as installation `id`, with access to `repositories`
+    /// (owner, name, id), or replaces that installation: listed by `GET /app/installations`,
+    /// tokens minted for it, its repositories listed by `GET /installation/repositories`.
+    pub fn install(&self, id: u64, account: &str, repositories: &[(&str, &str, u64)]) {
+        self.shared.lock().installations.insert(
+            id,
+            FakeInstallation {
+                account: account.to_owned(),
+                repositories: repositories
+                    .iter()
+                    .map(|(owner, name, id)| ((*owner).to_owned(), (*name).to_owned(), *id))
+                    .collect(),
+                suspended: false,
+            },
+        );
+    }
+
+    /// Suspends installation `id`: still listed (with `suspended_at`), no token minted for it.
+    pub fn suspend(&self, id: u64) {
+        if let Some(installation) = self.shared.lock().installations.get_mut(&id) {
+            installation.suspended = true;
+        }
+    }
+
+    /// Uninstalls installation `id`: no longer listed, no token minted for it.
+    pub fn uninstall(&self, id: u64) {
+        self.shared.lock().installations.remove(&id);
     }
 
     /// Takes `owner/repo` out of the test App's installation: its installation lookup answers 404.
@@ -1064,6 +1186,12 @@ impl Shared {
         if let ["app", "installations", id, "access_tokens"] = segments.as_slice() {
             return self.issue_token(state, id, &call);
         }
+        if let ("GET", ["app", "installations"]) = (call.method.as_str(), segments.as_slice()) {
+            if let Some(reply) = take_targeted_fault(state, &call) {
+                return reply;
+            }
+            return self.list_installations(state, &call);
+        }
         // Who is calling: with the App's JWT or a user's token, not an installation token.
         if let ("GET", [who @ ("app" | "user")]) = (call.method.as_str(), segments.as_slice()) {
             if let Some(reply) = take_targeted_fault(state, &call) {
@@ -1142,6 +1270,9 @@ impl Shared {
                 self.create_issue(state, &repo_key(owner, repo), &call.body)
             }
             ("GET", ["orgs", org, "repos"]) => self.list_org_repositories(state, org, call),
+            ("GET", ["installation", "repositories"]) => {
+                self.list_installation_repositories(state, call)
+            }
             ("PATCH", ["repos", owner, repo, "issues", number]) => match number.parse::<u64>() {
                 Ok(number) => self.update_issue(state, &repo_key(owner, repo), number, &call.body),
                 Err(_) => Reply::not_found(),
@@ -1189,14 +1320,22 @@ impl Shared {
         if let Err(why) = check_app_jwt(jwt) {
             return Reply::error(401, &why);
         }
-        if id != INSTALLATION_ID.to_string() {
+        let Some((installation, listed)) = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| Some((id, state.installations.get(&id)?)))
+        else {
             return Reply::not_found();
+        };
+        if listed.suspended {
+            return Reply::error(403, "This installation has been suspended");
         }
         let expires_at = Utc::now() + state.token_lifetime;
         let token = format!("ghs_fake{:04}", state.tokens.len() + 1);
         state.tokens.push(IssuedToken {
             token: token.clone(),
             expires_at,
+            installation,
         });
         Reply::json(
             201,
@@ -1212,6 +1351,129 @@ impl Shared {
                 "repository_selection": "all",
             }),
         )
+    }
+
+    /// `GET /app/installations`, with the App's JWT: every installation, oldest first, each the
+    /// description's `base-installation` example renumbered and moved to its account, paged by
+    /// `per_page` and `page` with `Link` headers.
+    fn list_installations(&self, state: &GitHubState, call: &Call) -> Reply {
+        let Some(jwt) = call.bearer.as_deref() else {
+            return Reply::error(
+                401,
+                "A JSON web token could not be decoded (no Authorization header)",
+            );
+        };
+        if let Err(why) = check_app_jwt(jwt) {
+            return Reply::error(401, &why);
+        }
+        let example =
+            self.api.doc()["components"]["examples"]["base-installation"]["value"].clone();
+        let listed: Vec<Value> = state
+            .installations
+            .iter()
+            .map(|(id, installation)| {
+                let mut shown = example.clone();
+                shown["id"] = json!(id);
+                shown["app_id"] = json!(APP_ID);
+                shown["app_slug"] = json!(APP_SLUG);
+                shown["account"] = user(&installation.account);
+                shown["account"]["type"] = json!("Organization");
+                shown["access_tokens_url"] = json!(format!(
+                    "{}/app/installations/{id}/access_tokens",
+                    self.base_url
+                ));
+                shown["repositories_url"] =
+                    json!(format!("{}/installation/repositories", self.base_url));
+                if installation.suspended {
+                    shown["suspended_at"] = json!("2026-01-01T00:00:00Z");
+                    shown["suspended_by"] = user("octocat");
+                }
+                shown
+            })
+            .collect();
+        self.page_of(call, listed, Value::Array)
+    }
+
+    /// `GET /installation/repositories`, with an installation token: the repositories of the
+    /// installation the token was minted for, oldest first, paged.
+    fn list_installation_repositories(&self, state: &GitHubState, call: &Call) -> Reply {
+        let Some(installation) = call.bearer.as_deref().and_then(|bearer| {
+            state
+                .tokens
+                .iter()
+                .find(|t| t.token == bearer)
+                .map(|t| t.installation)
+        }) else {
+            return Reply::error(403, "Resource not accessible by personal access token");
+        };
+        let Some(installed) = state.installations.get(&installation) else {
+            return Reply::error(401, "Bad credentials");
+        };
+        let repositories: Vec<Value> = installed
+            .repositories
+            .iter()
+            .map(|(owner, name, id)| {
+                let full_name = format!("{owner}/{name}");
+                json!({
+                    "id": id,
+                    "node_id": format!("R_fake{id}"),
+                    "name": name,
+                    "full_name": full_name,
+                    "private": false,
+                    "owner": {"login": owner, "id": 1, "type": "Organization"},
+                    "html_url": format!("https://github.com/{full_name}"),
+                    "url": format!("{}/repos/{full_name}", self.base_url),
+                    "default_branch": "main",
+                    "archived": false,
+                    "fork": false,
+                })
+            })
+            .collect();
+        let total = repositories.len();
+        let selection = "selected";
+        self.page_of(call, repositories, |page| {
+            json!({
+                "total_count": total,
+                "repositories": page,
+                "repository_selection": selection,
+            })
+        })
+    }
+
+    /// The page `per_page` (30 unless told, at most 100) and `page` (from 1) ask for of `items`,
+    /// wrapped by `shape`, with a `Link` header to the next and last pages when there are more.
+    fn page_of(
+        &self,
+        call: &Call,
+        items: Vec<Value>,
+        shape: impl Fn(Vec<Value>) -> Value,
+    ) -> Reply {
+        let per_page = call
+            .param("per_page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(30)
+            .clamp(1, 100);
+        let page = call
+            .param("page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let last_page = items.len().div_ceil(per_page).max(1);
+        let shown: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        let mut reply = Reply::json(200, shape(shown));
+        if page < last_page {
+            let next = self.page_url(call, "page", &(page + 1).to_string());
+            let last = self.page_url(call, "page", &last_page.to_string());
+            reply = reply.header(
+                "link",
+                format!("<{next}>; rel=\"next\", <{last}>; rel=\"last\""),
+            );
+        }
+        reply
     }
 
     // ----- who is calling -----

@@ -64,6 +64,11 @@ impl OpenApi {
         Ok(Self { doc })
     }
 
+    /// The description as read: for a fake that answers with the description's own examples.
+    pub fn doc(&self) -> &Value {
+        &self.doc
+    }
+
     /// The description with one more path item (`template` → `item`, replacing any there): for
     /// an operation of the same official description that a subset left out, transcribed. Its
     /// `$ref`s resolve against this description's components.

@@ -5,7 +5,7 @@
 
 use anyhow::Context;
 use lambda_runtime::{Error, LambdaEvent};
-use scantix_app::execute::Executor;
+use scantix_app::execute::{Executor, UnknownInstallations};
 use scantix_app::repo_settings::SettingsCache;
 use scantix_app::sweep::{SweepReport, Sweeper};
 use scantix_app::sync::Syncer;
@@ -124,6 +124,9 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         .context("GITHUB_APP_ID is required by the sweeper")?;
     let settings =
         scantix_wiring::executor_settings_from_env().context("reading the executor settings")?;
+    // A deployment that ignores installations it has no record of learns them from GitHub, so an
+    // `installation` event that never arrived does not leave an organisation ignored for good.
+    let learn_installations = settings.unknown_installations == UnknownInstallations::Ignore;
     let executor = Arc::new(
         Executor::new(store, tracker, Config::default())
             .with_settings(settings)
@@ -143,6 +146,11 @@ pub async fn sweeper_from_env() -> anyhow::Result<Sweeper> {
         )
         .with_kev(kev);
     let sweeper = Sweeper::new(executor, syncer, clients).with_settings(settings);
+    let sweeper = if learn_installations {
+        sweeper.learning_installations()
+    } else {
+        sweeper
+    };
     Ok(
         match scantix_wiring::digest_from_env().context("building the email digest")? {
             Some(digest) => sweeper.with_digest(digest),

@@ -1,6 +1,8 @@
-//! The sweeper's pass: for every active installation, sync each covered repository (backfill what
-//! was never read, reconcile what changed since the last complete read, balance its ticket budget
-//! against the budget its settings give now), then finish tracker work
+//! The sweeper's pass: when it learns installations, record those the App has and scantix has no
+//! record of (an `installation` event lost or never sent); then, for every active installation,
+//! sync each covered repository (backfill what was never read, reconcile what changed since the
+//! last complete read, balance its ticket budget against the budget its settings give now), then
+//! finish tracker work
 //! left queued by events whose worker died, flag tickets past their due date, and send the daily
 //! digest when the deployment has one.
 //!
@@ -13,6 +15,7 @@ use crate::repo_settings::SettingsCache;
 use crate::sync::{Rules, SyncReport, Syncer};
 use chrono::{DateTime, Utc};
 use scantix_core::config::Config;
+use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
 use scantix_core::ports::github_clients::GitHubClients;
 use scantix_core::ports::store::StoreError;
 use scantix_core::records::budget::BudgetScope;
@@ -22,6 +25,9 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SweepReport {
     pub installations: u32,
+    /// Installations the App has that scantix had no record of, recorded by this sweep as their
+    /// `installation` created event would have recorded them.
+    pub installations_learned: u32,
     pub repositories: u32,
     /// Totals over every repository synced.
     pub sync: SyncReport,
@@ -46,6 +52,8 @@ pub struct Sweeper {
     settings: Option<SettingsCache>,
     /// Sends the daily digest, when the deployment has one.
     digest: Option<Arc<dyn DailyDigest>>,
+    /// Whether each pass first records the App's installations scantix has no record of.
+    learn_installations: bool,
 }
 
 impl Sweeper {
@@ -60,7 +68,19 @@ impl Sweeper {
             clients,
             settings: None,
             digest: None,
+            learn_installations: false,
         }
+    }
+
+    /// Starts each pass by learning installations from GitHub: every installation the App lists
+    /// (`GET /app/installations`, not suspended) that the store has no record of is recorded with
+    /// the repositories it can access (`GET /installation/repositories`), exactly as its
+    /// `installation` created event would have been applied, so its deliveries are applied from
+    /// then on, and the pass backfills its repositories as it backfills any never read. What the
+    /// App does not list is never recorded. Needs the App's clients (`GitHubClients::for_app`).
+    pub fn learning_installations(mut self) -> Sweeper {
+        self.learn_installations = true;
+        self
     }
 
     /// Sends the daily digest (`crate::digest`) on the first sweep of each day.
@@ -101,6 +121,9 @@ impl Sweeper {
         {
             tracing::warn!(error = %e, "KEV catalogue not refreshed; the last one read stays");
             report.failures.push(format!("kev: {e}"));
+        }
+        if self.learn_installations {
+            self.learn_installations(&mut report).await?;
         }
         for installation in store.installations().await? {
             let installation = installation.value;
@@ -197,6 +220,84 @@ impl Sweeper {
             Ok(_) => report.budgets_rebalanced += u32::from(changed),
             Err(e) => report.failures.push(format!("budget of {scope}: {e}")),
         }
+    }
+
+    /// Records the installations the App lists that the store has no record of (see
+    /// [`Sweeper::learning_installations`]). A listing that fails is a failure of this pass, retried
+    /// on the next; one installation that fails does not stop the others.
+    async fn learn_installations(&self, report: &mut SweepReport) -> Result<(), StoreError> {
+        let listed = match self.clients.for_app() {
+            Ok(app) => app.list_app_installations().await.map(|l| (app, l)),
+            Err(e) => Err(e),
+        };
+        let (app, listed) = match listed {
+            Ok(listed) => listed,
+            Err(e) => {
+                report
+                    .failures
+                    .push(format!("listing the App's installations: {e}"));
+                return Ok(());
+            }
+        };
+        let known: std::collections::BTreeSet<u64> = self
+            .executor
+            .store()
+            .installations()
+            .await?
+            .into_iter()
+            .map(|i| i.value.id)
+            .collect();
+        // A suspended installation gets no token: it is learned once unsuspended.
+        for installation in listed
+            .into_iter()
+            .filter(|i| !i.suspended && !known.contains(&i.id))
+        {
+            let repositories = match app.list_installation_repositories(installation.id).await {
+                Ok(repositories) => repositories,
+                Err(e) => {
+                    report
+                        .failures
+                        .push(format!("installation {}: {e}", installation.id));
+                    continue;
+                }
+            };
+            let event = InstallationEvent {
+                installation_id: installation.id,
+                account: installation.account,
+                change: InstallationChange::Created(
+                    repositories
+                        .into_iter()
+                        .map(|r| NamedRepository {
+                            id: r.id,
+                            full_name: r.full_name,
+                        })
+                        .collect(),
+                ),
+            };
+            // One delivery id per installation: a sweep that crashed after recording it and the
+            // next one record the same thing (applying an installation event is idempotent).
+            let delivery = format!("sweeper:installation/{}", installation.id);
+            match self
+                .executor
+                .apply_installation(&delivery, &event, Some("sweeper"))
+                .await
+            {
+                Ok(record) => {
+                    tracing::info!(
+                        installation = record.id,
+                        account = %record.account,
+                        repositories = record.repositories.len(),
+                        outcome = "installation_learned",
+                        "an installation scantix had no record of, learned from GitHub"
+                    );
+                    report.installations_learned += 1;
+                }
+                Err(e) => report
+                    .failures
+                    .push(format!("installation {}: {e}", installation.id)),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -99,18 +99,26 @@ impl GroupKey {
             ),
         };
         let kind = finding.kind;
+        // The tool's `:` and `%` are escaped, so the first `:` after `rule:` ends the tool: tool
+        // `a:b` and rule `c` is not tool `a` and rule `b:c`. A tool named without either (every
+        // scanner seen so far) keeps the key it always had, so no stored group changes key.
         let rule = || {
             format!(
                 "rule:{}:{}",
-                finding.tool.as_deref().unwrap_or("-"),
+                escape_colons(finding.tool.as_deref().unwrap_or("-")),
                 finding.rule.id
             )
         };
         let detail = match (mode, kind, &finding.package) {
             (GroupingMode::Alert, _, _) => format!("alert:{}", finding.number),
-            (GroupingMode::Package, AlertKind::Dependabot, Some(p)) => {
-                format!("package:{}:{}:{}", p.ecosystem, p.name, p.manifest_path)
-            }
+            // Package names hold `:` (Maven's `group:artifact`) and ecosystems none, so the
+            // manifest's `:` and `%` are escaped instead: the last `:` then starts the manifest.
+            (GroupingMode::Package, AlertKind::Dependabot, Some(p)) => format!(
+                "package:{}:{}:{}",
+                p.ecosystem,
+                p.name,
+                escape_colons(&p.manifest_path)
+            ),
             (GroupingMode::File, AlertKind::Dependabot, Some(p)) => {
                 format!("file:{}", p.manifest_path)
             }
@@ -164,8 +172,81 @@ impl GroupKey {
 
 const LABEL_PREFIX: &str = "scantix-";
 
+/// `part` with `%` and `:` percent-encoded (`%25`, `%3A`), so that it can sit between `:`
+/// separators of a group key without being read as two parts. Text without either is unchanged.
+fn escape_colons(part: &str) -> std::borrow::Cow<'_, str> {
+    if !part.contains([':', '%']) {
+        return std::borrow::Cow::Borrowed(part);
+    }
+    std::borrow::Cow::Owned(part.replace('%', "%25").replace(':', "%3A"))
+}
+
 impl fmt::Display for GroupKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Package;
+    use crate::testing::code_alert;
+
+    fn by_tool(number: u64, tool: &str, rule: &str) -> Finding {
+        let mut finding = code_alert(number, rule, "src/a.js");
+        finding.tool = Some(tool.to_owned());
+        finding
+    }
+
+    #[test]
+    fn a_colon_in_a_tool_name_does_not_join_two_rules_in_one_group() {
+        let a = GroupKey::for_finding(&by_tool(1, "a:b", "c"), GroupingMode::Rule);
+        let b = GroupKey::for_finding(&by_tool(2, "a", "b:c"), GroupingMode::Rule);
+        assert_ne!(a, b);
+        assert_eq!(a.as_str(), "42/code-scanning/rule:a%3Ab:c");
+        assert_eq!(b.as_str(), "42/code-scanning/rule:a:b:c");
+        // `%` is escaped too, or tool `a%3Ab` would be tool `a:b`.
+        let percent = GroupKey::for_finding(&by_tool(3, "a%3Ab", "c"), GroupingMode::Rule);
+        assert_ne!(percent, a);
+    }
+
+    /// Keys already stored keep naming their groups: a tool without `:` or `%` has the key it
+    /// always had (and a finding already recorded keeps its stored group whatever its key).
+    #[test]
+    fn tools_without_a_colon_keep_the_keys_they_always_had() {
+        let codeql = GroupKey::for_finding(&by_tool(1, "CodeQL", "js/xss"), GroupingMode::Rule);
+        assert_eq!(codeql.as_str(), "42/code-scanning/rule:CodeQL:js/xss");
+        let semgrep = GroupKey::for_finding(
+            &by_tool(1, "Semgrep OSS", "python.flask.sqli:v2"),
+            GroupingMode::Rule,
+        );
+        assert_eq!(
+            semgrep.as_str(),
+            "42/code-scanning/rule:Semgrep OSS:python.flask.sqli:v2"
+        );
+    }
+
+    #[test]
+    fn a_colon_in_a_manifest_path_does_not_join_two_packages_in_one_group() {
+        let dependabot = |name: &str, manifest: &str| {
+            let mut finding = code_alert(1, "GHSA-xxxx", "pom.xml");
+            finding.kind = AlertKind::Dependabot;
+            finding.package = Some(Package {
+                ecosystem: "maven".into(),
+                name: name.into(),
+                manifest_path: manifest.into(),
+                vulnerable_range: None,
+                first_patched: None,
+            });
+            GroupKey::for_finding(&finding, GroupingMode::Package)
+        };
+        let maven = dependabot("org.apache:log4j", "pom.xml");
+        assert_eq!(
+            maven.as_str(),
+            "42/dependabot/package:maven:org.apache:log4j:pom.xml",
+            "a Maven name keeps its key"
+        );
+        assert_ne!(maven, dependabot("org.apache", "log4j:pom.xml"));
     }
 }

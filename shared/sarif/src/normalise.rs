@@ -332,7 +332,7 @@ enum Redaction {
     /// Not a secret finding: scrub.
     Scrub,
     /// A secret finding, with the values its text must not contain.
-    Secret(Vec<String>),
+    Secret(redact::KnownSecrets),
 }
 
 impl Redaction {
@@ -407,13 +407,13 @@ pub(crate) fn finding_from(
                     .flat_map(|f| f.source.iter().chain(f.sink.iter())),
             )
             .filter_map(snippet_of);
-        Redaction::Secret(redact::known_secret_values(
+        Redaction::Secret(redact::KnownSecrets::new(&redact::known_secret_values(
             properties
                 .values
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str())),
             snippets,
-        ))
+        )))
     } else {
         Redaction::Scrub
     };

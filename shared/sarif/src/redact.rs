@@ -26,6 +26,7 @@
 //! message or in a snippet line that names no secret word, is not recognised; over-redaction of
 //! harmless literals on such lines is accepted as the price.
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use std::borrow::Cow;
 
 /// What a redacted value is replaced by.
@@ -201,14 +202,55 @@ pub fn scrub_snippet(snippet: &str) -> String {
 }
 
 /// Scrubs text of a secret finding: [`scrub`], every quoted literal, and every known value.
-pub fn scrub_secret(text: &str, known: &[String]) -> String {
-    let mut out = redact_literals(&scrub(text));
-    for value in known {
-        if out.contains(value.as_str()) {
-            out = out.replace(value.as_str(), REDACTED);
+pub fn scrub_secret(text: &str, known: &KnownSecrets) -> String {
+    let out = redact_literals(&scrub(text));
+    match known {
+        KnownSecrets::None => out,
+        KnownSecrets::Matcher(matcher) => {
+            let mut redacted = String::with_capacity(out.len());
+            matcher.replace_all_with(&out, &mut redacted, |_, _, dst| {
+                dst.push_str(REDACTED);
+                true
+            });
+            redacted
+        }
+        KnownSecrets::TooMany => REDACTED.to_owned(),
+    }
+}
+
+/// A secret finding's known values ([`known_secret_values`]), made ready to be found in one pass
+/// over a text, once per finding.
+///
+/// Why not one `replace` per value: a finding's snippets can hold thousands of literals (32
+/// locations of 16 KB), and each of its texts (up to 16 KB, dozens per finding) was searched for
+/// each of them: quadratic, and a hostile upload of such results kept the parser busy for minutes
+/// (found by the `sarif` fuzz target's slowness; `fuzz/README.md`). One automaton finds them all,
+/// leftmost and longest first, in time linear in the text.
+#[derive(Debug)]
+pub enum KnownSecrets {
+    /// Nothing known: only [`scrub`] and the literals apply.
+    None,
+    Matcher(AhoCorasick),
+    /// More than an automaton can hold (never for texts within the limits): every text is
+    /// [`REDACTED`] whole.
+    TooMany,
+}
+
+impl KnownSecrets {
+    /// The values to remove, longest first where they overlap (a value containing another is
+    /// removed whole).
+    pub fn new(values: &[String]) -> KnownSecrets {
+        if values.is_empty() {
+            return KnownSecrets::None;
+        }
+        match AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(values)
+        {
+            Ok(matcher) => KnownSecrets::Matcher(matcher),
+            Err(_) => KnownSecrets::TooMany,
         }
     }
-    out
 }
 
 /// The values a secret finding's text must not contain: its non-safe property values and the
@@ -519,8 +561,35 @@ mod tests {
         );
         assert_eq!(known, vec!["AKIAIOSFODNN7EXAMPLE", "hunter22"]);
         assert_eq!(
-            scrub_secret("found hunter22 in 'x' (don't)", &known),
+            scrub_secret("found hunter22 in 'x' (don't)", &KnownSecrets::new(&known)),
             "found [REDACTED] in '[REDACTED]' (don't)"
         );
+    }
+
+    #[test]
+    fn a_known_value_containing_another_is_removed_whole() {
+        let known = known_secret_values([("a", "hunter2-prod"), ("b", "hunter2")], []);
+        let known = KnownSecrets::new(&known);
+        assert_eq!(
+            scrub_secret("hunter2-prod and hunter2, hunter2-prod", &known),
+            "[REDACTED] and [REDACTED], [REDACTED]"
+        );
+        assert_eq!(
+            scrub_secret("nothing here", &KnownSecrets::new(&[])),
+            "nothing here"
+        );
+    }
+
+    /// A finding with thousands of known values (its snippets' literals) and long texts: every
+    /// value is removed from every text, however many there are.
+    #[test]
+    fn thousands_of_known_values_are_all_removed() {
+        let snippet: String = (0..1800).map(|i| format!("x = 'v{i:05}'\n")).collect();
+        let known = known_secret_values([], [snippet.as_str()]);
+        assert_eq!(known.len(), 1800);
+        let text: String = (0..1800).rev().map(|i| format!("v{i:05} ")).collect();
+        let scrubbed = scrub_secret(&text, &KnownSecrets::new(&known));
+        assert!(!scrubbed.contains('v'), "{}", &scrubbed[..200]);
+        assert_eq!(scrubbed.matches(REDACTED).count(), 1800);
     }
 }

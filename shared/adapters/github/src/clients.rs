@@ -30,4 +30,8 @@ impl GitHubClients for AppClients {
             id,
         )))
     }
+
+    fn for_app(&self) -> Result<Arc<dyn GitHub>, GitHubError> {
+        Ok(Arc::new(RestGitHub::for_app(self.tokens.clone())))
+    }
 }

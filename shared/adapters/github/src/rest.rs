@@ -23,7 +23,8 @@ use http::{Method, StatusCode};
 use scantix_core::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
 use scantix_core::ports::clock::Clock;
 use scantix_core::ports::github::{
-    AlertPage, AlertQuery, AnalysisQuery, GitHub, GitHubError, IssueComment, problem_label,
+    AlertPage, AlertQuery, AnalysisQuery, AppInstallation, GitHub, GitHubError, IssueComment,
+    problem_label,
 };
 use scantix_core::secret::Secret;
 use scantix_http::outbound::Replay;
@@ -54,6 +55,9 @@ pub enum RestAuth {
     /// A token sent as it is (a personal access token, an installation token from elsewhere):
     /// the CLI's way, against any base URL.
     Token(Secret),
+    /// As the App itself, with a fresh App JWT per call (`GET /app/installations`), and as any of
+    /// its installations when asked about one (`GET /installation/repositories`).
+    App(Arc<InstallationTokens>),
 }
 
 /// The `GitHub` port over GitHub's REST API.
@@ -70,6 +74,7 @@ impl fmt::Debug for RestGitHub {
                 installation_id, ..
             } => format!("installation {installation_id}"),
             RestAuth::Token(_) => "token".to_owned(),
+            RestAuth::App(tokens) => format!("App {}", tokens.app_id()),
         };
         f.debug_struct("RestGitHub")
             .field("base_url", &self.client.base_url())
@@ -84,10 +89,12 @@ impl RestGitHub {
         let client = match &auth {
             // An installation's tokens work only on the GitHub that minted them; share that
             // client's connections.
-            RestAuth::Installation { tokens, .. } if tokens.client().base_url() == base_url => {
+            RestAuth::Installation { tokens, .. } | RestAuth::App(tokens)
+                if tokens.client().base_url() == base_url =>
+            {
                 tokens.client().clone()
             }
-            RestAuth::Installation { tokens, .. } => {
+            RestAuth::Installation { tokens, .. } | RestAuth::App(tokens) => {
                 return Err(SetupError::InvalidBaseUrl {
                     url: base_url.to_owned(),
                     reason: format!(
@@ -114,6 +121,15 @@ impl RestGitHub {
                 tokens,
                 installation_id,
             },
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// A client acting as the App itself (its JWT), on the GitHub of `tokens`.
+    pub fn for_app(tokens: Arc<InstallationTokens>) -> RestGitHub {
+        RestGitHub {
+            client: tokens.client().clone(),
+            auth: RestAuth::App(tokens),
             clock: Arc::new(Utc::now),
         }
     }
@@ -157,6 +173,13 @@ impl RestGitHub {
                     .send(&method, path_and_query, token, body, replay, reading)
                     .await?
             }
+            // A JWT is signed afresh for every call: nothing cached to drop on a 401.
+            RestAuth::App(tokens) => {
+                let jwt = tokens.app_jwt()?;
+                self.client
+                    .send(&method, path_and_query, &jwt, body, replay, reading)
+                    .await?
+            }
             RestAuth::Installation {
                 tokens,
                 installation_id,
@@ -189,11 +212,36 @@ impl RestGitHub {
         base: &str,
         read: impl Fn(&Value, &str) -> Result<T, GitHubError>,
     ) -> Result<Vec<T>, GitHubError> {
+        self.get_all_pages_in(base, None, read).await
+    }
+
+    /// As [`Self::get_all_pages`], for answers that are an object holding the page's array under
+    /// `field` (`{"total_count": …, "repositories": […]}`) when `field` is given, an array
+    /// otherwise.
+    async fn get_all_pages_in<T>(
+        &self,
+        base: &str,
+        field: Option<&str>,
+        read: impl Fn(&Value, &str) -> Result<T, GitHubError>,
+    ) -> Result<Vec<T>, GitHubError> {
         let mut items = Vec::new();
         let mut path = base.to_owned();
         loop {
             let answer = self.call(Method::GET, &path, None).await?;
-            let page: Vec<Value> = answer.json()?;
+            let page: Vec<Value> = match field {
+                None => answer.json()?,
+                Some(field) => {
+                    let mut object: Value = answer.json()?;
+                    match object.get_mut(field).map(Value::take) {
+                        Some(Value::Array(page)) => page,
+                        _ => {
+                            return Err(GitHubError::Refused(format!(
+                                "{path}: the answer has no `{field}` array"
+                            )));
+                        }
+                    }
+                }
+            };
             for item in &page {
                 items.push(read(item, &path)?);
             }
@@ -208,6 +256,10 @@ impl RestGitHub {
     fn credential(&self) -> String {
         match &self.auth {
             RestAuth::Token(_) => "the GitHub token".to_owned(),
+            RestAuth::App(tokens) => format!(
+                "the GitHub App's JWT (App id {}; check the App id and private key)",
+                tokens.app_id()
+            ),
             RestAuth::Installation {
                 installation_id, ..
             } => format!("installation {installation_id}'s access token (minted just now)"),
@@ -515,22 +567,66 @@ impl GitHub for RestGitHub {
             )));
         }
         let base = format!("/orgs/{}/repos?type=all&per_page=100", encode(org));
-        self.get_all_pages(&base, |listed, path| {
-            let (Some(id), Some(full_name)) = (listed["id"].as_u64(), listed["full_name"].as_str())
-            else {
+        self.get_all_pages(&base, listed_repository).await
+    }
+
+    /// Pages through `GET /app/installations` (100 a page) by its `Link` header, as the App.
+    async fn list_app_installations(&self) -> Result<Vec<AppInstallation>, GitHubError> {
+        self.get_all_pages("/app/installations?per_page=100", |listed, path| {
+            let (Some(id), Some(account)) = (
+                listed["id"].as_u64(),
+                listed["account"]["login"]
+                    .as_str()
+                    // An enterprise account has a `slug`, no `login`.
+                    .or(listed["account"]["slug"].as_str()),
+            ) else {
                 return Err(GitHubError::Refused(format!(
-                    "{path}: a repository without an id or full_name"
+                    "{path}: an installation without an id or account"
                 )));
             };
-            Ok(Repository {
+            Ok(AppInstallation {
                 id,
-                full_name: full_name.to_owned(),
-                default_branch: listed["default_branch"].as_str().map(str::to_owned),
-                html_url: listed["html_url"].as_str().map(str::to_owned),
+                account: account.to_owned(),
+                suspended: !listed["suspended_at"].is_null(),
             })
         })
         .await
     }
+
+    /// Pages through `GET /installation/repositories` (100 a page) with installation
+    /// `installation_id`'s token: minted from the App's key (an App or installation client), or
+    /// this client's own token (which must then be that installation's).
+    async fn list_installation_repositories(
+        &self,
+        installation_id: u64,
+    ) -> Result<Vec<Repository>, GitHubError> {
+        let base = "/installation/repositories?per_page=100";
+        let field = Some("repositories");
+        match &self.auth {
+            RestAuth::App(tokens) | RestAuth::Installation { tokens, .. } => {
+                RestGitHub::for_installation(tokens.clone(), installation_id)
+                    .with_clock(self.clock.clone())
+                    .get_all_pages_in(base, field, listed_repository)
+                    .await
+            }
+            RestAuth::Token(_) => self.get_all_pages_in(base, field, listed_repository).await,
+        }
+    }
+}
+
+/// A repository as GitHub's listings show it (`full-repository`, `minimal-repository`).
+fn listed_repository(listed: &Value, path: &str) -> Result<Repository, GitHubError> {
+    let (Some(id), Some(full_name)) = (listed["id"].as_u64(), listed["full_name"].as_str()) else {
+        return Err(GitHubError::Refused(format!(
+            "{path}: a repository without an id or full_name"
+        )));
+    };
+    Ok(Repository {
+        id,
+        full_name: full_name.to_owned(),
+        default_branch: listed["default_branch"].as_str().map(str::to_owned),
+        html_url: listed["html_url"].as_str().map(str::to_owned),
+    })
 }
 
 /// An instance's `state` word (`open`, `fixed`, `dismissed`) as an alert state.

@@ -22,7 +22,9 @@
 use crate::finding::{AlertKind, AlertState, DismissReason, Repository};
 use crate::identity::{Fingerprint, GroupKey};
 use crate::inbox::{Applied, InboxItem};
-use crate::ports::github::{AlertPage, AlertQuery, GitHub, GitHubError, IssueComment};
+use crate::ports::github::{
+    AlertPage, AlertQuery, AppInstallation, GitHub, GitHubError, IssueComment,
+};
 use crate::ports::store::{
     Commit, EventKeys, EventRecords, Guarded, Inbox, InboxWriter, List, Members, Page, Store,
     StoreError,
@@ -725,6 +727,23 @@ impl<G: GitHub + ?Sized> GitHub for FaultyGitHub<G> {
         let port = self.inner.list_org_repositories(org);
         self.faults
             .around("github.list_org_repositories", github_error, port)
+            .await
+    }
+
+    async fn list_app_installations(&self) -> Result<Vec<AppInstallation>, GitHubError> {
+        let port = self.inner.list_app_installations();
+        self.faults
+            .around("github.list_app_installations", github_error, port)
+            .await
+    }
+
+    async fn list_installation_repositories(
+        &self,
+        installation_id: u64,
+    ) -> Result<Vec<Repository>, GitHubError> {
+        let port = self.inner.list_installation_repositories(installation_id);
+        self.faults
+            .around("github.list_installation_repositories", github_error, port)
             .await
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::finding::{AlertKind, AlertState, DismissReason, Finding, Repository};
 use crate::ports::github::{
-    AlertPage, AlertQuery, AnalysisQuery, GitHub, GitHubError, IssueComment, problem_label,
+    AlertPage, AlertQuery, AnalysisQuery, AppInstallation, GitHub, GitHubError, IssueComment,
+    problem_label,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -59,6 +60,8 @@ struct Memory {
     analyses: Vec<(u64, AnalysisQuery, Vec<u8>)>,
     /// How many analysis SARIF reads were answered.
     analysis_reads: usize,
+    /// The App's installations by id, each with the repositories it can access.
+    installations: BTreeMap<u64, (AppInstallation, Vec<Repository>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +222,19 @@ impl MemoryGitHub {
         self.lock().comment_calls
     }
 
+    /// Installs the App on `installation.account` with access to `repositories` (or replaces
+    /// that installation): listed by `list_app_installations` from now on.
+    pub fn install(&self, installation: AppInstallation, repositories: Vec<Repository>) {
+        self.lock()
+            .installations
+            .insert(installation.id, (installation, repositories));
+    }
+
+    /// Uninstalls installation `id`: no longer listed, its repositories no longer readable.
+    pub fn uninstall(&self, id: u64) {
+        self.lock().installations.remove(&id);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -262,6 +278,33 @@ impl GitHub for MemoryGitHub {
             }
         }
         Ok(found.into_values().collect())
+    }
+
+    async fn list_app_installations(&self) -> Result<Vec<AppInstallation>, GitHubError> {
+        Ok(self
+            .lock()
+            .installations
+            .values()
+            .map(|(installation, _)| installation.clone())
+            .collect())
+    }
+
+    /// As GitHub: no token for an installation that is not there (`NotFound`) or suspended.
+    async fn list_installation_repositories(
+        &self,
+        installation_id: u64,
+    ) -> Result<Vec<Repository>, GitHubError> {
+        match self.lock().installations.get(&installation_id) {
+            Some((installation, repositories)) if !installation.suspended => {
+                Ok(repositories.clone())
+            }
+            Some(_) => Err(GitHubError::Forbidden(format!(
+                "installation {installation_id} is suspended"
+            ))),
+            None => Err(GitHubError::NotFound(format!(
+                "installation {installation_id}"
+            ))),
+        }
     }
 
     async fn alert_state(

@@ -377,6 +377,39 @@ pub trait GitHub: Send + Sync {
             "this GitHub client cannot list the repositories of {org}"
         )))
     }
+
+    /// Every installation of the GitHub App (`GET /app/installations`, authenticated as the App
+    /// with its JWT), page after page: how the sweeper learns an installation whose
+    /// `installation` event never reached scantix. Only a client acting as the App can list them
+    /// (`GitHubClients::for_app`); others answer `Refused`.
+    async fn list_app_installations(&self) -> Result<Vec<AppInstallation>, GitHubError> {
+        Err(GitHubError::Refused(
+            "this GitHub client does not act as the GitHub App: it cannot list its installations"
+                .into(),
+        ))
+    }
+
+    /// Every repository installation `installation_id` can access (`GET /installation/repositories`,
+    /// with that installation's token), page after page: what an `installation` created event
+    /// would have named. A client that cannot act for the installation answers `Refused`.
+    async fn list_installation_repositories(
+        &self,
+        installation_id: u64,
+    ) -> Result<Vec<Repository>, GitHubError> {
+        Err(GitHubError::Refused(format!(
+            "this GitHub client cannot list the repositories of installation {installation_id}"
+        )))
+    }
+}
+
+/// An installation of the GitHub App, as `GET /app/installations` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInstallation {
+    pub id: u64,
+    /// The account (organisation or user) it is installed on: its `account.login`.
+    pub account: String,
+    /// Suspended (`suspended_at` set): GitHub mints no token for it until it is unsuspended.
+    pub suspended: bool,
 }
 
 /// A comment in the conversation of an issue or pull request.
