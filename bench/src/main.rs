@@ -1,7 +1,7 @@
 //! `cargo run --release -p bench [-- --dynamodb-endpoint URL] [--only FAMILY,…]`: prints
 //! scantix's measured figures, one `name: value` line each. Not a test: nothing here asserts a
 //! timing. `--only` runs some families (`decision_path`, `tracker_calls`, `sarif`, `dynamodb`,
-//! `functions`, `load`); the default is all.
+//! `functions`, `ocsf`, `load`); the default is all.
 //!
 //! # Layout
 //! - [`decision_path`]: events/s and per-stage costs on one core, over the in-memory store.
@@ -12,6 +12,7 @@
 //! - [`dynamodb_calls`]: an interceptor counting the DynamoDB client's requests (round trips).
 //! - [`sarif`]: SARIF results/s and peak memory on a 100,000-result file.
 //! - [`functions`]: the deployed shape's functions, in process and under the Lambda emulator.
+//! - [`ocsf`]: the OCSF publisher's handler over the table's stream, into a Firehose-shaped sink.
 //! - [`load`]: `scantix serve` on a table under 50 concurrent senders, end to end.
 
 mod decision_path;
@@ -20,6 +21,7 @@ mod dynamodb_calls;
 mod functions;
 mod load;
 mod measure;
+mod ocsf;
 mod payloads;
 mod sarif;
 mod tracker_calls;
@@ -77,6 +79,9 @@ fn main() -> Result<()> {
             }
             if wanted("functions") {
                 functions::run(&endpoint)?;
+            }
+            if wanted("ocsf") {
+                ocsf::run(&endpoint)?;
             }
             if wanted("load") {
                 load::run(&endpoint)?;

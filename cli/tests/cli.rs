@@ -1006,3 +1006,48 @@ fn a_pull_request_gets_one_summary_and_its_merge_names_it_on_the_ticket_it_fixes
         "{said:?}"
     );
 }
+
+/// `scantix --memory deliver <ping>` with the draft tracker as the main one and these variables
+/// for the route trackers, none of the caller's Linear settings leaking in.
+fn deliver_with_routes(variables: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scantix"));
+    command
+        .args(["--memory", "deliver"])
+        .arg(scenario_file("01-ping.json"))
+        .env("RUST_LOG", "error")
+        .env("SCANTIX_TRACKER", "draft");
+    for var in [
+        "SCANTIX_ROUTE_TRACKERS",
+        "LINEAR_SETTINGS",
+        "LINEAR_TEAM",
+        "LINEAR_API_KEY",
+        "LINEAR_OAUTH_TOKEN",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(variables.iter().copied());
+    command.output().expect("run scantix")
+}
+
+#[test]
+fn a_route_tracker_without_its_settings_stops_the_start_naming_the_setting() {
+    let output = deliver_with_routes(&[("SCANTIX_ROUTE_TRACKERS", "linear")]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("route tracker linear (SCANTIX_ROUTE_TRACKERS)")
+            && stderr.contains("LINEAR_TEAM"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing delivered: {output:?}");
+}
+
+#[test]
+fn a_route_tracker_with_its_settings_starts() {
+    let output = deliver_with_routes(&[
+        ("SCANTIX_ROUTE_TRACKERS", "linear"),
+        ("LINEAR_TEAM", "SEC"),
+        ("LINEAR_API_KEY", "lin_api_not_called_for_a_ping"),
+    ]);
+    assert_success(&output);
+}

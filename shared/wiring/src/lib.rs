@@ -96,6 +96,14 @@ pub enum WiringError {
     Secret { name: String, why: String },
     #[error(transparent)]
     Tracker(#[from] TrackerError),
+    /// A tracker `SCANTIX_ROUTE_TRACKERS` names cannot be built: said with the route, so the
+    /// operator knows which setting belongs to which tracker.
+    #[error("route tracker {tracker} (SCANTIX_ROUTE_TRACKERS): {source}")]
+    Route {
+        tracker: String,
+        #[source]
+        source: Box<WiringError>,
+    },
 }
 
 /// The secrets this process fetched from Secrets Manager at cold start (see [`load_secrets`]).
@@ -348,7 +356,12 @@ pub fn tracker_from_env() -> Result<Arc<dyn Tracker>, WiringError> {
     }
     let others = others
         .into_iter()
-        .map(|name| tracker_named(name, "SCANTIX_ROUTE_TRACKERS"))
+        .map(|name| {
+            tracker_named(name, "SCANTIX_ROUTE_TRACKERS").map_err(|source| WiringError::Route {
+                tracker: name.to_owned(),
+                source: Box::new(source),
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Arc::new(TrackerRoutes::new(own, others)))
 }

@@ -16,7 +16,8 @@ use aws_sdk_firehose::types::Record;
 use scantix_core::ports::sink::{Sink, SinkError};
 use serde_json::Value;
 
-const LIMITS: Limits = Limits {
+/// PutRecordBatch's limits (public for the benchmark, which splits as the sink does).
+pub const LIMITS: Limits = Limits {
     max_count: 500,
     max_bytes: 4 * 1024 * 1024,
     max_entry_bytes: 1_000 * 1024,
