@@ -1,7 +1,7 @@
 //! `cargo run --release -p bench [-- --dynamodb-endpoint URL] [--only FAMILY,…]`: prints
 //! scantix's measured figures, one `name: value` line each. Not a test: nothing here asserts a
 //! timing. `--only` runs some families (`decision_path`, `tracker_calls`, `sarif`, `dynamodb`,
-//! `functions`, `load`); the default is all.
+//! `functions`, `load`, `load_budget`); the default is all.
 //!
 //! # Layout
 //! - [`decision_path`]: events/s and per-stage costs on one core, over the in-memory store.
@@ -12,7 +12,8 @@
 //! - [`dynamodb_calls`]: an interceptor counting the DynamoDB client's requests (round trips).
 //! - [`sarif`]: SARIF results/s and peak memory on a 100,000-result file.
 //! - [`functions`]: the deployed shape's functions, in process and under the Lambda emulator.
-//! - [`load`]: `scantix serve` on a table under 50 concurrent senders, end to end.
+//! - [`load`]: `scantix serve` on a table under 50 concurrent senders, end to end (and under a
+//!   ticket budget).
 
 mod decision_path;
 mod dynamodb;
@@ -79,7 +80,10 @@ fn main() -> Result<()> {
                 functions::run(&endpoint)?;
             }
             if wanted("load") {
-                load::run(&endpoint)?;
+                load::run(&endpoint, load::PLAIN)?;
+            }
+            if wanted("load_budget") {
+                load::run(&endpoint, load::BUDGETED)?;
             }
         }
         None => figure(
