@@ -8,7 +8,8 @@
 //! lowest-priority issues into the overflow issue; a critical alert always gets its own issue. The
 //! same scenario runs on the local mode's SQLite store with the draft tracker (and a person's
 //! close from the CLI promotes too), and 30 deliveries racing on DynamoDB Local take exactly 5
-//! slots. Run it with `scripts/dynamodb-local.sh cargo test -p scantix-tests --test ticket_budget`.
+//! slots. A burst of 200 findings joining 10 groups of a budget of 3 on DynamoDB Local is counted:
+//! every delivery applied, no write of the ledger or of the overflow ticket per finding. Run it with `scripts/dynamodb-local.sh cargo test -p scantix-tests --test ticket_budget`.
 
 use github_webhook::handle as handle_github;
 use scantix_app::execute::{Executor, ExecutorSettings};
@@ -501,4 +502,197 @@ async fn world_groups_of(store: &Arc<dyn Store>) -> Vec<GroupRecord> {
     .into_iter()
     .map(|g| g.value)
     .collect()
+}
+
+/// The burst that crawled through `scantix serve` (1,000 alerts over 10 groups of a repository
+/// with a budget of 3: about 300 applied in 15 minutes): every finding joining a group rewrote the
+/// repository's one ledger item in its commit, so every event of the repository raced for that
+/// item, and the overflow ticket was refreshed once per finding. Here, on DynamoDB Local, 10
+/// groups are founded (3 issues, 7 waiting), then 200 alerts join them all at once. Counted, not
+/// timed: the joins leave the ledger and the overflow ticket's group as they were (same versions:
+/// not one write to either), every delivery is applied, and the store's commits stay within a
+/// few per delivery (the races on each group's own item that a burst has without a budget too).
+/// Past the recount window, one join writes its count once; a pass over the scope (the sweeper's,
+/// `scantix budget rebalance`) brings every count the overflow issue shows up to date, in one
+/// refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_into_overflowed_groups_on_dynamodb_writes_neither_the_ledger_nor_the_overflow_ticket_per_finding()
+ {
+    use chrono::{TimeZone, Utc};
+    use scantix_core::memory::counted_tracker::Counted;
+    use scantix_core::memory::faults::{Faults, FaultyStore};
+    use scantix_core::memory::tracker::MemoryTracker;
+    use scantix_core::records::budget::RECOUNT_WINDOW_SECONDS;
+    use std::sync::Mutex;
+
+    const GROUPS: usize = 10;
+    const JOINING: usize = 20;
+    let dynamo = Arc::new(scantix_tests::dynamodb::local_store().await);
+    let faults = Faults::new();
+    let store: Arc<dyn Store> = Arc::new(FaultyStore::new(dynamo, faults.clone()));
+    let tickets = MemoryTracker::new();
+    let (tracker, calls) = Counted::new(tickets.clone());
+    let tracker: Arc<dyn Tracker> = Arc::new(tracker);
+    // Time stands still unless the test moves it: the burst falls inside one recount window
+    // however slowly the machine runs it.
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 5, 9, 0, 0).unwrap();
+    let now = Arc::new(Mutex::new(t0));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || *now.lock().unwrap()) as scantix_core::ports::clock::Clock
+    };
+    let executor = Arc::new(
+        Executor::new(store.clone(), tracker.clone(), budget(3))
+            .with_github(Arc::new(MemoryGitHub::new()))
+            .with_clock(clock)
+            .with_settings(ExecutorSettings {
+                coalesce: Duration::ZERO,
+                ..ExecutorSettings::default()
+            }),
+    );
+    let ingest = Arc::new(GithubIngest::new(
+        Secret::new(scantix_tests::webhooks::SECRET),
+        executor.clone(),
+    ));
+    let deliver = |ingest: Arc<GithubIngest>, id: String, number: u64, rule: usize| async move {
+        let body = alert("created.payload.json", number, rule, "high");
+        let request = delivery_request("code_scanning_alert", &id, &body, None);
+        let response = handle_github(ingest.as_ref(), request).await.unwrap();
+        let status = response.status().as_u16();
+        if status != 200 {
+            println!("{id}: {status} {:?}", response.body());
+        }
+        status
+    };
+
+    // Ten groups, one alert each: the first three hold the slots, seven wait.
+    for rule in 0..GROUPS {
+        let status = deliver(
+            ingest.clone(),
+            format!("found-{rule}"),
+            rule as u64 + 1,
+            rule,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let scope = BudgetScope::Repository(REPO);
+    let overflow_key = scope.overflow_key();
+    let ledger = store.get_budget(&scope).await.unwrap().unwrap();
+    assert_eq!(
+        (ledger.value.holders.len(), ledger.value.overflow.len()),
+        (3, 7)
+    );
+    assert!(ledger.value.moves.is_empty(), "{:?}", ledger.value.moves);
+    let overflow = store.get_group(&overflow_key).await.unwrap().unwrap();
+    assert!(overflow.value.outbox.is_empty() && overflow.value.ticket.is_some());
+    let commits = |faults: &Faults| {
+        faults
+            .calls()
+            .iter()
+            .filter(|c| **c == "store.commit")
+            .count()
+    };
+    let (commits_before, calls_before) = (commits(&faults), calls.snapshot());
+
+    // The burst: 20 more alerts for each group, all at once.
+    let burst: Vec<_> = (0..GROUPS * JOINING)
+        .map(|i| {
+            let rule = i % GROUPS;
+            let number = 100 + i as u64;
+            tokio::spawn(deliver(ingest.clone(), format!("burst-{i}"), number, rule))
+        })
+        .collect();
+    let mut refused = 0;
+    for delivery in burst {
+        refused += usize::from(delivery.await.unwrap() != 200);
+    }
+    let deliveries = GROUPS * JOINING;
+    let burst_commits = commits(&faults) - commits_before;
+    let burst_calls = calls.snapshot();
+    let after = store.get_budget(&scope).await.unwrap().unwrap();
+    let overflow_after = store.get_group(&overflow_key).await.unwrap().unwrap();
+    println!(
+        "burst of {deliveries} deliveries: {refused} refused, {burst_commits} store commits \
+         ({:.2} per delivery), {} ledger writes, {} writes of the overflow ticket's group, \
+         tracker calls {calls_before:?} -> {burst_calls:?}",
+        burst_commits as f64 / deliveries as f64,
+        after.version - ledger.version,
+        overflow_after.version - overflow.version,
+    );
+    assert_eq!(refused, 0, "every delivery applied");
+    assert_eq!(after.version, ledger.version, "no join rewrote the ledger");
+    assert_eq!(
+        overflow_after.version, overflow.version,
+        "no join touched the overflow ticket's group (so no refresh of the overflow issue)"
+    );
+    // 20 deliveries racing into each group's own item cost several commits each whatever the
+    // budget (the same burst without a budget: 9.2 and 10.4 per delivery in two runs). With every
+    // join writing the ledger it was 41 per delivery, and 70 of the 200 deliveries gave up after
+    // 50 conflicts.
+    assert!(
+        burst_commits <= 15 * deliveries,
+        "{burst_commits} commits for {deliveries} deliveries"
+    );
+    // Every finding is in its group.
+    let groups = world_groups_of(&store).await;
+    let open: u32 = groups
+        .iter()
+        .filter(|g| g.key != overflow_key)
+        .map(|g| g.tally.open)
+        .sum();
+    assert_eq!(open as usize, GROUPS * (JOINING + 1));
+    // No issue was created by the burst: still the three holders' and the overflow issue.
+    assert_eq!(burst_calls.create, calls_before.create);
+    assert_eq!(tickets.all().len(), 3 + 1);
+
+    // Past the window: the next join into a waiting group writes its count (once: the one after
+    // it waits for the next window), and the overflow issue is refreshed with it.
+    *now.lock().unwrap() = t0 + chrono::Duration::seconds(RECOUNT_WINDOW_SECONDS + 1);
+    let waiting: Vec<usize> = (0..GROUPS)
+        .filter(|rule| {
+            let name = format!("Budget rule {rule:02}");
+            ledger.value.overflow.iter().any(|e| e.title == name)
+        })
+        .collect();
+    assert_eq!(waiting.len(), 7);
+    for (i, rule) in waiting.iter().enumerate() {
+        let status = deliver(ingest.clone(), format!("late-{i}"), 1_000 + i as u64, *rule).await;
+        assert_eq!(status, 200);
+    }
+    let late = store.get_budget(&scope).await.unwrap().unwrap();
+    // One write of the count, one settling the overflow issue's refresh.
+    assert_eq!(late.version, ledger.version + 2, "{:?}", late.value);
+    let updated = calls.snapshot().update - burst_calls.update;
+    assert!(updated <= 2, "{updated} overflow issue updates");
+
+    // A pass over the scope recounts what the overflow issue shows: 22 open in each waiting group.
+    let passed = executor
+        .rebalance_budget(&scope, &budget(3), "scantix")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(passed.moves.is_empty());
+    assert!(
+        passed.overflow.iter().all(|e| e.open == 22),
+        "{:?}",
+        passed.overflow
+    );
+    let overflow = store.get_group(&overflow_key).await.unwrap().unwrap();
+    let issue = tickets.ticket(&overflow.value.ticket.unwrap().key).unwrap();
+    assert_eq!(
+        issue.body.matches("22 open findings").count(),
+        7,
+        "{}",
+        issue.body
+    );
+    println!(
+        "ledger writes: {} in all ({} before the burst)",
+        passed_version(&store, &scope).await,
+        ledger.version
+    );
+}
+
+async fn passed_version(store: &Arc<dyn Store>, scope: &BudgetScope) -> u64 {
+    store.get_budget(scope).await.unwrap().unwrap().version
 }

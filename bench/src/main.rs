@@ -1,7 +1,7 @@
 //! `cargo run --release -p bench [-- --dynamodb-endpoint URL] [--only FAMILY,…]`: prints
 //! scantix's measured figures, one `name: value` line each. Not a test: nothing here asserts a
 //! timing. `--only` runs some families (`decision_path`, `tracker_calls`, `sarif`, `dynamodb`,
-//! `functions`, `ocsf`, `load`); the default is all.
+//! `functions`, `ocsf`, `load`, `load_budget`); the default is all.
 //!
 //! # Layout
 //! - [`decision_path`]: events/s and per-stage costs on one core, over the in-memory store.
@@ -13,7 +13,8 @@
 //! - [`sarif`]: SARIF results/s and peak memory on a 100,000-result file.
 //! - [`functions`]: the deployed shape's functions, in process and under the Lambda emulator.
 //! - [`ocsf`]: the OCSF publisher's handler over the table's stream, into a Firehose-shaped sink.
-//! - [`load`]: `scantix serve` on a table under 50 concurrent senders, end to end.
+//! - [`load`]: `scantix serve` on a table under 50 concurrent senders, end to end (and under a
+//!   ticket budget).
 
 mod decision_path;
 mod dynamodb;
@@ -84,7 +85,10 @@ fn main() -> Result<()> {
                 ocsf::run(&endpoint)?;
             }
             if wanted("load") {
-                load::run(&endpoint)?;
+                load::run(&endpoint, load::PLAIN)?;
+            }
+            if wanted("load_budget") {
+                load::run(&endpoint, load::BUDGETED)?;
             }
         }
         None => figure(

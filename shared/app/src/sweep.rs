@@ -1,7 +1,8 @@
 //! The sweeper's pass: when it learns installations, record those the App has and scantix has no
 //! record of (an `installation` event lost or never sent); then, for every active installation,
 //! sync each covered repository (backfill what was never read, reconcile what changed since the
-//! last complete read, balance its ticket budget against the budget its settings give now), then
+//! last complete read, balance its ticket budget against the budget its settings give now; then
+//! the budgets of the owners of its groups, once each), then
 //! finish tracker work
 //! left queued by events whose worker died, flag tickets past their due date, and send the daily
 //! digest when the deployment has one.
@@ -17,8 +18,9 @@ use chrono::{DateTime, Utc};
 use scantix_core::config::Config;
 use scantix_core::event::{InstallationChange, InstallationEvent, NamedRepository};
 use scantix_core::ports::github_clients::GitHubClients;
-use scantix_core::ports::store::StoreError;
+use scantix_core::ports::store::{List, Store, StoreError, read_all};
 use scantix_core::records::budget::BudgetScope;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// What a sweep did.
@@ -35,7 +37,7 @@ pub struct SweepReport {
     pub groups_drained: u32,
     /// Tickets newly flagged overdue.
     pub overdue_flagged: u32,
-    /// Repositories whose ticket budget changed in the settings and was rebalanced.
+    /// Ticket budgets (repositories', owners') that changed in the settings and were rebalanced.
     pub budgets_rebalanced: u32,
     /// Messages of the daily digest sent by this sweep (the first sweep of each day sends it).
     pub digest_messages: u32,
@@ -125,6 +127,7 @@ impl Sweeper {
         if self.learn_installations {
             self.learn_installations(&mut report).await?;
         }
+        let mut owners = OwnerBudgets::default();
         for installation in store.installations().await? {
             let installation = installation.value;
             if !installation.active {
@@ -146,7 +149,11 @@ impl Sweeper {
                 let synced = match &self.settings {
                     Some(cache) => {
                         let (settings, _) = cache.for_repo(github.as_ref(), &repo).await;
-                        self.rebalance(repo.id, &settings.engine, &mut report).await;
+                        let scope = BudgetScope::Repository(repo.id);
+                        self.rebalance(&scope, &settings.engine, &mut report).await;
+                        owners
+                            .note(store.as_ref(), repo.id, &settings.engine, &mut report)
+                            .await;
                         let triage =
                             |finding: &scantix_core::finding::Finding| settings.verdict(finding);
                         let rules = Rules {
@@ -158,7 +165,11 @@ impl Sweeper {
                             .await
                     }
                     None => {
-                        self.rebalance(repo.id, self.executor.config(), &mut report)
+                        let config = self.executor.config();
+                        let scope = BudgetScope::Repository(repo.id);
+                        self.rebalance(&scope, config, &mut report).await;
+                        owners
+                            .note(store.as_ref(), repo.id, config, &mut report)
                             .await;
                         self.syncer
                             .sync_repository(
@@ -175,6 +186,10 @@ impl Sweeper {
                     Err(e) => report.failures.push(format!("{}: {e}", covered.full_name)),
                 }
             }
+        }
+        // Owners' budgets span repositories: balanced once each, after every repository.
+        for (scope, config) in owners.scopes(store.as_ref(), &mut report).await {
+            self.rebalance(&scope, &config, &mut report).await;
         }
         let drained = drain_queued(&self.executor, now, Drain::EveryGroup).await?;
         report.groups_drained = drained.drained;
@@ -195,12 +210,14 @@ impl Sweeper {
 }
 
 impl Sweeper {
-    /// Balances repository `id`'s ticket budget against the budget its settings give now, so a
-    /// changed budget takes effect without waiting for an event of the repository: one key read
-    /// when nothing changed (and for a repository never counted in a budget). Owners' budgets
-    /// span repositories and follow their next event (or `scantix budget rebalance`).
-    async fn rebalance(&self, id: u64, config: &Config, report: &mut SweepReport) {
-        let scope = BudgetScope::Repository(id);
+    /// Balances `scope`'s ticket budget (a repository's, an owner's) against the budget `config`
+    /// gives it now, so a changed budget takes effect without waiting for an event of the scope,
+    /// and recounts the groups its overflow ticket shows (events write counts at most once per
+    /// `RECOUNT_WINDOW_SECONDS`): the same path as `scantix budget rebalance`. One key read when
+    /// nothing waits and nothing changed (and for a scope never counted in a budget), plus one
+    /// read per group shown when some wait.
+    async fn rebalance(&self, scope: &BudgetScope, config: &Config, report: &mut SweepReport) {
+        let scope = scope.clone();
         let changed = match self.executor.preview_rebalance(&scope, config).await {
             // Moves left by a crash are carried out too.
             Ok(Some((stored, next))) if stored != next || !stored.moves.is_empty() => {
@@ -298,6 +315,89 @@ impl Sweeper {
             }
         }
         Ok(())
+    }
+}
+
+/// The owners whose budgets a pass balances, gathered repository by repository: the owners
+/// (assignees) of the groups of every repository whose settings give a `per-owner` budget. An
+/// owner's budget is balanced against the settings of its ledger's home repository (where its
+/// overflow ticket is filed) when the pass covered it, else of the first repository it was seen
+/// in. A `per-owner` budget taken out of every repository's settings is not noticed here (no
+/// group is read for it): `scantix budget rebalance` frees those slots.
+#[derive(Default)]
+struct OwnerBudgets {
+    /// Owner → the repositories the pass saw their groups in, in pass order.
+    seen: BTreeMap<String, Vec<u64>>,
+    /// The settings of those repositories.
+    configs: BTreeMap<u64, Config>,
+}
+
+impl OwnerBudgets {
+    /// Notes the owners of repository `id`'s groups, when `config` gives owners a budget. A failed
+    /// read is reported; the owners seen elsewhere are still balanced.
+    async fn note(
+        &mut self,
+        store: &dyn Store,
+        id: u64,
+        config: &Config,
+        report: &mut SweepReport,
+    ) {
+        if config.budget.per_owner.is_none() {
+            return;
+        }
+        let home = &List::Home(id.to_string());
+        let groups =
+            read_all(|after| async move { store.groups_in(home, after.as_deref(), 200).await })
+                .await;
+        let groups = match groups {
+            Ok(groups) => groups,
+            Err(e) => {
+                report
+                    .failures
+                    .push(format!("owners of repository {id}: {e}"));
+                return;
+            }
+        };
+        for group in groups {
+            let group = group.value;
+            let Some(owner) = group.assignee else {
+                continue;
+            };
+            if BudgetScope::of_overflow_key(&group.key).is_some() {
+                continue;
+            }
+            let repos = self.seen.entry(owner).or_default();
+            if !repos.contains(&id) {
+                repos.push(id);
+            }
+        }
+        self.configs.entry(id).or_insert_with(|| config.clone());
+    }
+
+    /// Each owner's scope with the settings to balance it against.
+    async fn scopes(
+        &self,
+        store: &dyn Store,
+        report: &mut SweepReport,
+    ) -> Vec<(BudgetScope, Config)> {
+        let mut scopes = Vec::new();
+        for (owner, repos) in &self.seen {
+            let scope = BudgetScope::Owner(owner.clone());
+            let home = match store.get_budget(&scope).await {
+                Ok(ledger) => ledger.and_then(|l| l.value.home.map(|h| h.id)),
+                Err(e) => {
+                    report.failures.push(format!("budget of {scope}: {e}"));
+                    continue;
+                }
+            };
+            let repo = home
+                .filter(|h| repos.contains(h))
+                .or(repos.first().copied());
+            if let Some(config) = repo.and_then(|r| self.configs.get(&r)) {
+                scopes.push((scope, config.clone()));
+            }
+        }
+        scopes
     }
 }
 
@@ -512,6 +612,111 @@ mod tests {
             assert_eq!(report.budgets_rebalanced, rebalanced, "budget {budget}");
             assert_eq!(counts().await, expected, "budget {budget}");
         }
+    }
+
+    /// Eight groups of one owner (`@acme/payments`, their CODEOWNERS assignee) under a `per-owner`
+    /// budget of 3: 3 tickets and 5 waiting in the owner's overflow ticket. The budget in the
+    /// settings grows to 5, then shrinks to 2: each sweep rebalances the owner's budget at once,
+    /// as `scantix budget rebalance` would, without an event of the owner's groups.
+    #[tokio::test]
+    async fn a_sweep_rebalances_an_owner_whose_budget_changed() {
+        let store = Arc::new(MemoryStore::new());
+        let github = Arc::new(MemoryGitHub::new());
+        let tracker = MemoryTracker::new();
+        let per_owner = |n: u32| Config {
+            budget: scantix_core::config::TicketBudget {
+                per_owner: Some(n),
+                ..Default::default()
+            },
+            ..Config::default()
+        };
+        let executor = |n: u32| {
+            Arc::new(
+                Executor::new(store.clone(), Arc::new(tracker.clone()), per_owner(n))
+                    .with_github(github.clone()),
+            )
+        };
+        let first = executor(3);
+        let repo = code_alert(1, "js/rule-1", "src/a.js").repository;
+        let install = InstallationEvent {
+            installation_id: 9,
+            account: "acme".into(),
+            change: InstallationChange::Created(vec![NamedRepository {
+                id: repo.id,
+                full_name: repo.full_name.clone(),
+            }]),
+        };
+        first
+            .apply_installation("github:i", &install, None)
+            .await
+            .unwrap();
+        let owner = "@acme/payments";
+        for n in 1..=8 {
+            let finding = code_alert(n, &format!("js/rule-{n}"), "src/a.js");
+            github.add_finding(finding.clone());
+            let event = AlertEvent {
+                change: AlertChange::Opened,
+                action: "created".into(),
+                finding,
+                actor: None,
+                installation_id: Some(9),
+            };
+            let mut verdict = scantix_core::decide::triage::plain(Triage::Ticket, "ticket");
+            verdict.assignee = Some(owner.into());
+            first
+                .apply_verdict(&format!("github:{n}"), &event, &verdict, first.config())
+                .await
+                .unwrap();
+        }
+        let scope = BudgetScope::Owner(owner.into());
+        use scantix_core::ports::store::Store;
+        let counts = || async {
+            let ledger = store.get_budget(&scope).await.unwrap().unwrap().value;
+            let open = store
+                .groups()
+                .iter()
+                .filter(|g| {
+                    g.value.ticket.is_some()
+                        && !g.value.ticket_state.is_closed()
+                        && BudgetScope::of_overflow_key(&g.value.key).is_none()
+                })
+                .count();
+            (ledger.holders.len(), ledger.overflow.len(), open)
+        };
+        assert_eq!(counts().await, (3, 5, 3));
+
+        for (budget, expected, rebalanced) in
+            [(5, (5, 3, 5), 1), (2, (2, 6, 2), 1), (2, (2, 6, 2), 0)]
+        {
+            let executor = executor(budget);
+            let sweeper = Sweeper::new(
+                executor.clone(),
+                Syncer::new(
+                    executor.clone(),
+                    Arc::new(scantix_core::decide::triage::builtin),
+                ),
+                Arc::new(OneClient(github.clone())),
+            );
+            let report = sweeper.sweep(executor.now()).await.unwrap();
+            assert!(report.failures.is_empty(), "{report:?}");
+            assert_eq!(report.budgets_rebalanced, rebalanced, "budget {budget}");
+            assert_eq!(counts().await, expected, "budget {budget}");
+        }
+        // The owner's overflow ticket lists the six waiting.
+        let overflow = store
+            .groups()
+            .into_iter()
+            .find(|g| g.value.key == scope.overflow_key())
+            .expect("the owner's overflow ticket");
+        let ticket = overflow.value.ticket.expect("filed");
+        let filed = tracker.ticket(&ticket.key).expect("in the tracker");
+        assert!(
+            filed
+                .title
+                .starts_with("Ticket budget: 6 groups waiting in @acme/payments"),
+            "{}",
+            filed.title
+        );
     }
 
     #[tokio::test]

@@ -8,12 +8,12 @@
 use super::*;
 use scantix_core::decide::budget::{
     BudgetInputs, Move, Placement, ScopeBudget, TICKET_DEMOTED, TICKET_PROMOTED, decide_budget,
-    give_own_ticket, move_for, rebalance, scopes_of, take_own_ticket,
+    give_own_ticket, move_for, rebalance, recount, scopes_of, take_own_ticket,
 };
 use scantix_core::finding::{AlertKind, Repository, Rule};
 use scantix_core::records::budget::{BudgetLedger, BudgetScope};
 use scantix_core::records::{Facets, Tally};
-use scantix_core::ticket::overflow::OVERFLOW_RULE;
+use scantix_core::ticket::overflow::{OVERFLOW_LISTED, OVERFLOW_RULE};
 
 /// How many rounds one follow-up makes on a scope whose moves keep changing under it (events of
 /// the scope record more meanwhile): those are left to the events that recorded them.
@@ -309,7 +309,8 @@ impl Executor {
             let Some(read) = self.store.get_budget(scope).await? else {
                 return Ok(None);
             };
-            let next = rebalanced(&read.value, config, (self.clock)());
+            let shown = self.shown_groups(&read.value).await?;
+            let next = rebalanced(&read.value, &shown, config, (self.clock)());
             if next == read.value {
                 break;
             }
@@ -337,17 +338,37 @@ impl Executor {
         let Some(read) = self.store.get_budget(scope).await? else {
             return Ok(None);
         };
-        let next = rebalanced(&read.value, config, (self.clock)());
+        let shown = self.shown_groups(&read.value).await?;
+        let next = rebalanced(&read.value, &shown, config, (self.clock)());
         Ok(Some((read.value, next)))
+    }
+
+    /// The groups `ledger`'s overflow ticket shows, as stored now: what a pass over the scope
+    /// recounts (events write a count only once per `RECOUNT_WINDOW_SECONDS`). One read per
+    /// group shown, none for a scope nobody waits in.
+    async fn shown_groups(&self, ledger: &BudgetLedger) -> Result<Vec<GroupRecord>, ExecuteError> {
+        let mut groups = Vec::new();
+        for entry in ledger.overflow.iter().take(OVERFLOW_LISTED) {
+            if let Some(group) = self.store.get_group(&entry.group).await? {
+                groups.push(group.value);
+            }
+        }
+        Ok(groups)
     }
 }
 
 /// Who the budget's own moves are audited as.
 const SCANTIX: &str = "scantix";
 
-/// `ledger` balanced against the budget `config` gives its scope (no budget any more: every slot
-/// free, every waiting group promoted); `ledger` itself when that changes nothing.
-fn rebalanced(ledger: &BudgetLedger, config: &Config, now: DateTime<Utc>) -> BudgetLedger {
+/// `ledger` with the entries of `shown` (its groups, as stored now) recounted, and balanced
+/// against the budget `config` gives its scope (no budget any more: every slot free, every
+/// waiting group promoted); `ledger` itself when that changes nothing.
+fn rebalanced(
+    ledger: &BudgetLedger,
+    shown: &[GroupRecord],
+    config: &Config,
+    now: DateTime<Utc>,
+) -> BudgetLedger {
     let limit = match ledger.scope {
         BudgetScope::Repository(_) => config.budget.per_repository,
         BudgetScope::Owner(_) => config.budget.per_owner,
@@ -356,6 +377,7 @@ fn rebalanced(ledger: &BudgetLedger, config: &Config, now: DateTime<Utc>) -> Bud
     next.limit = limit.map_or(scantix_core::config::MAX_BUDGET, |l| {
         l.min(scantix_core::config::MAX_BUDGET)
     });
+    recount(&mut next, shown);
     rebalance(&mut next);
     if next != *ledger {
         next.updated_at = now;

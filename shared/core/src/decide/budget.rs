@@ -17,16 +17,24 @@
 //! Promotions and demotions of *other* groups, and the overflow ticket's refresh, are recorded in
 //! the ledger (`BudgetLedger::moves`) by the same write, and carried out after it
 //! ([`give_own_ticket`], [`take_own_ticket`], [`crate::ticket::overflow`]).
+//!
+//! The ledger is one item per scope, so what rewrites it must be rare: a finding joining a group
+//! already counted rewrites it only when the group's priority changed, or once the ledger has gone
+//! `RECOUNT_WINDOW_SECONDS` unwritten; a count left behind meanwhile is brought in by [`recount`]
+//! on the next pass over the scope. Rewriting it (and refreshing the overflow ticket) per finding
+//! made a burst into a budgeted repository race on that item: most commits lost, many deliveries
+//! gave up.
 
 use super::action::Action;
 use crate::config::TicketBudget;
 use crate::identity::GroupKey;
 use crate::records::budget::{
     BudgetEntry, BudgetLedger, BudgetScope, ENTRY_TITLE_LIMIT, LEDGER_BYTES, OVERFLOW_KEPT,
+    RECOUNT_WINDOW_SECONDS,
 };
 use crate::records::{AuditEntry, GroupRecord, OutboxOp, TicketState};
 use crate::ticket::destination::TicketDestination;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 /// The audit action of a group listed in an overflow ticket instead of getting its own.
 pub const TICKET_OVERFLOWED: &str = "ticket.overflowed";
@@ -278,17 +286,24 @@ pub fn decide_budget(inputs: BudgetInputs<'_>) -> BudgetDecision {
 /// Puts `group`'s entry where it belongs in `ledger`: out if it wants no ticket, refreshed where
 /// it is, or in among the holders as a newcomer (`rebalance` then lists the lowest beyond the
 /// budget: the newcomer itself unless it outranks a holder).
+///
+/// An entry already in place is rewritten at once when its priority changed (its rank, so maybe
+/// its slot), but for a new count of open findings or a new title only once the ledger has gone
+/// [`RECOUNT_WINDOW_SECONDS`] unwritten: each finding joining a group would otherwise rewrite the
+/// scope's one ledger item (every event of the scope racing for it) and refresh the overflow
+/// ticket, once per finding.
 fn place(ledger: &mut BudgetLedger, group: &GroupRecord, wants: bool, now: DateTime<Utc>) {
     let key = &group.key;
     let before = ledger.overflow.clone();
+    let recount_due = now - ledger.updated_at >= Duration::seconds(RECOUNT_WINDOW_SECONDS);
     if !wants {
         ledger.holders.retain(|e| &e.group != key);
         ledger.overflow.retain(|e| &e.group != key);
     } else if let Some(held) = ledger.holders.iter_mut().find(|e| &e.group == key) {
-        *held = entry_of(group, held.since);
+        refresh(held, group, recount_due);
         sort(&mut ledger.holders);
     } else if let Some(listed) = ledger.overflow.iter_mut().find(|e| &e.group == key) {
-        *listed = entry_of(group, listed.since);
+        refresh(listed, group, recount_due);
         sort(&mut ledger.overflow);
     } else {
         ledger.holders.push(entry_of(group, now));
@@ -297,6 +312,46 @@ fn place(ledger: &mut BudgetLedger, group: &GroupRecord, wants: bool, now: DateT
     if ledger.overflow != before {
         ledger.moves.insert(ledger.scope.overflow_key());
     }
+}
+
+/// Rewrites `entry` from `group` when its priority changed, or when anything changed and
+/// `recount_due` (see [`place`]).
+fn refresh(entry: &mut BudgetEntry, group: &GroupRecord, recount_due: bool) {
+    let fresh = entry_of(group, entry.since);
+    if fresh.priority != entry.priority || recount_due {
+        *entry = fresh;
+    }
+}
+
+/// Brings the entries of `groups` (as stored now) in `ledger` up to date with them: their counts
+/// of open findings, titles and priorities, which events only write once per
+/// [`RECOUNT_WINDOW_SECONDS`] (see [`place`]). Groups not in the ledger, or that no longer ask for
+/// a ticket (their next event takes them out), are left alone. A changed overflow list records
+/// the overflow ticket's refresh in `moves`; `rebalance` should follow, priorities having moved.
+/// Returns whether anything changed.
+pub fn recount(ledger: &mut BudgetLedger, groups: &[GroupRecord]) -> bool {
+    let before = (ledger.holders.clone(), ledger.overflow.clone());
+    for group in groups {
+        let listed = ledger.lists(&group.key);
+        if !wants_ticket(group, listed) || budget_exempt_by_key(group) {
+            continue;
+        }
+        let mut entries = ledger.holders.iter_mut().chain(ledger.overflow.iter_mut());
+        if let Some(entry) = entries.find(|e| e.group == group.key) {
+            refresh(entry, group, true);
+        }
+    }
+    sort(&mut ledger.holders);
+    sort(&mut ledger.overflow);
+    if ledger.overflow != before.1 {
+        ledger.moves.insert(ledger.scope.overflow_key());
+    }
+    (ledger.holders.clone(), ledger.overflow.clone()) != before
+}
+
+/// Overflow tickets' own groups are in no budget.
+fn budget_exempt_by_key(group: &GroupRecord) -> bool {
+    BudgetScope::of_overflow_key(&group.key).is_some()
 }
 
 /// Brings `ledger`'s slots to its `limit`: the lowest-priority holders beyond it are demoted to

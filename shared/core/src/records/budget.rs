@@ -76,6 +76,15 @@ pub const LEDGER_BYTES: usize = 150_000;
 /// How long an entry's title may be (it comes from scanner text).
 pub const ENTRY_TITLE_LIMIT: usize = 100;
 
+/// How long a ledger goes, at least, between two writes that change nothing but an entry's count
+/// of open findings (or its title). Every event of a scope's groups would otherwise rewrite the
+/// scope's one ledger item, and the overflow ticket after it: a burst of findings joining a few
+/// groups then queues on that item and on the tracker. A count left behind by this is rewritten by
+/// the group's next event after the window, or by the next pass over the scope
+/// (`crate::decide::budget::recount`: the sweeper, `scantix budget rebalance`). Changes of
+/// membership or priority are written at once.
+pub const RECOUNT_WINDOW_SECONDS: i64 = 60;
+
 /// One group in a budget: holding a slot, or waiting in the overflow ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetEntry {

@@ -412,6 +412,81 @@ fn an_unchanged_group_writes_no_ledger() {
     assert!(decision.ledgers.iter().all(Option::is_none));
 }
 
+/// Findings joining listed group 27 one after another: within the recount window the ledger is
+/// not rewritten (nor the overflow ticket's refresh recorded) for a count alone; the first after
+/// the window writes the count once, and a pass over the scope (`recount`) brings the rest in.
+#[test]
+fn findings_joining_a_listed_group_rewrite_the_ledger_once_per_window_and_a_pass_recounts_them() {
+    let (mut scope, groups, _) = thirty_under_five();
+    scope.ledger.as_mut().unwrap().moves.clear();
+    let written_at = scope.ledger().updated_at;
+    let overflow_key = scope.ledger().scope.overflow_key();
+    let mut group = groups[27].clone();
+    let join = |group: &GroupRecord, n: u64, now: DateTime<Utc>, scope: &mut Scope| {
+        let mut next = group.clone();
+        let mut finding = code_alert(3_000 + n, "js/rule-27", &format!("src/{n}.js"));
+        finding.severity = Severity::Low;
+        next.absorb(None, &ticketed_record(&finding, &group.key, now));
+        next.push_op(OutboxOp::Create);
+        let decision = scope.decide(Some(group), &next, now);
+        assert_eq!(decision.placement, Placement::Listed);
+        assert_eq!(creates(&decision.group), 0);
+        decision
+    };
+    let entry = |scope: &Scope, key: &GroupKey| {
+        scope
+            .ledger()
+            .overflow
+            .iter()
+            .find(|e| &e.group == key)
+            .cloned()
+            .unwrap()
+    };
+    for n in 0..20 {
+        let now = written_at + Duration::seconds(n as i64 * 2);
+        let decision = join(&group, n, now, &mut scope);
+        assert!(decision.ledgers.iter().all(Option::is_none), "join {n}");
+        assert!(decision.actions.is_empty() && decision.audit.is_empty());
+        group = decision.group;
+    }
+    assert_eq!(group.tally.open, 21);
+    assert_eq!(entry(&scope, &group.key).open, 1, "the count waits");
+
+    let window = Duration::seconds(RECOUNT_WINDOW_SECONDS);
+    let decision = join(&group, 20, written_at + window, &mut scope);
+    assert_eq!(decision.ledgers.iter().flatten().count(), 1);
+    group = decision.group;
+    assert_eq!(entry(&scope, &group.key).open, 22);
+    assert!(scope.ledger().moves.contains(&overflow_key));
+    assert_eq!(scope.ledger().updated_at, written_at + window);
+    scope.ledger.as_mut().unwrap().moves.clear();
+    let decision = join(
+        &group,
+        21,
+        written_at + window + Duration::seconds(1),
+        &mut scope,
+    );
+    assert!(decision.ledgers.iter().all(Option::is_none));
+    group = decision.group;
+
+    // A pass over the scope: the count as the group stands, and the overflow ticket's refresh.
+    let mut ledger = scope.ledger().clone();
+    assert!(recount(&mut ledger, std::slice::from_ref(&group)));
+    assert_eq!(
+        ledger
+            .overflow
+            .iter()
+            .find(|e| e.group == group.key)
+            .unwrap()
+            .open,
+        23
+    );
+    assert!(ledger.moves.contains(&overflow_key));
+    assert!(!recount(&mut ledger, &[group]), "nothing more to recount");
+    // The order is untouched (a count is no priority).
+    assert_eq!(titles(&ledger.overflow), listed_after_thirty());
+}
+
 #[test]
 fn per_owner_budgets_count_an_owners_groups_across_repositories() {
     let budget = TicketBudget {
