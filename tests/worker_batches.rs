@@ -9,7 +9,9 @@
 //! Real deliveries (octokit's code scanning `created` payload), applied as the stream hands them
 //! to the worker function, over the draft tracker.
 
-use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{
     BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
 };
@@ -47,24 +49,46 @@ impl Requests {
     }
 }
 
+/// The operation of the request being sent, kept in its config bag until its answer.
+#[derive(Debug, Clone)]
+struct Operation(String);
+
+impl aws_smithy_types::config_bag::Storable for Operation {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Operation>;
+}
+
 impl Intercept for Requests {
     fn name(&self) -> &'static str {
         "Requests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        // `X-Amz-Target: DynamoDB_20120810.TransactWriteItems` names the operation.
+        let operation = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_owned();
+        cfg.interceptor_state().store_put(Operation(operation));
+        Ok(())
     }
 
     fn read_after_attempt(
         &self,
         context: &FinalizerInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        // `X-Amz-Target: DynamoDB_20120810.TransactWriteItems` names the operation.
-        let operation = context
-            .request()
-            .and_then(|r| r.headers().get("x-amz-target"))
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("unknown")
-            .to_owned();
+        let Some(Operation(operation)) = cfg.load::<Operation>().cloned() else {
+            return Ok(());
+        };
         let failed = !context.response().is_some_and(|r| r.status().is_success());
         let mut seen = self.seen.lock().unwrap();
         let entry = seen.entry(operation).or_default();
