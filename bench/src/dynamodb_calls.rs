@@ -18,6 +18,9 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Requests {
     by_operation: BTreeMap<String, (u64, u64)>,
+    /// Requests DynamoDB answered with an error (a cancelled transaction, throttling), by
+    /// operation: each is also counted above.
+    failed: BTreeMap<String, u64>,
 }
 
 impl Requests {
@@ -35,7 +38,32 @@ impl Requests {
                 (n > &n0).then(|| (op.clone(), (n - n0, ns - ns0)))
             })
             .collect();
-        Requests { by_operation }
+        let failed = self
+            .failed
+            .iter()
+            .filter_map(|(op, n)| {
+                let n0 = earlier.failed.get(op).copied().unwrap_or_default();
+                (n > &n0).then(|| (op.clone(), n - n0))
+            })
+            .collect();
+        Requests {
+            by_operation,
+            failed,
+        }
+    }
+
+    /// `TransactWriteItems=2`: the requests answered with an error, by operation.
+    pub fn failed(&self) -> String {
+        let listed: Vec<String> = self
+            .failed
+            .iter()
+            .map(|(op, n)| format!("{op}={n}"))
+            .collect();
+        if listed.is_empty() {
+            "none".into()
+        } else {
+            listed.join(" ")
+        }
     }
 
     /// `BatchGetItem=1.2 TransactWriteItems=3.4`: mean milliseconds per request of each operation.
@@ -119,16 +147,20 @@ impl Intercept for RequestCounter {
 
     fn read_after_attempt(
         &self,
-        _: &FinalizerInterceptorContextRef<'_>,
+        context: &FinalizerInterceptorContextRef<'_>,
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(SentAt(at, operation)) = cfg.load::<SentAt>().cloned() {
             let nanos = u64::try_from(at.elapsed().as_nanos()).unwrap_or(u64::MAX);
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = seen.by_operation.entry(operation).or_default();
+            let entry = seen.by_operation.entry(operation.clone()).or_default();
             entry.0 += 1;
             entry.1 += nanos;
+            // No answer at all (a timeout, a refused connection) is a failure too.
+            if !context.response().is_some_and(|r| r.status().is_success()) {
+                *seen.failed.entry(operation).or_default() += 1;
+            }
         }
         Ok(())
     }

@@ -5,9 +5,12 @@
 //! - `ack_ms_p50/p99_in_process`: `GithubReceiver::handle` over DynamoStore (verify, read, one
 //!   conditional PutItem): what GitHub waits for, without the Lambda runtime around it.
 //! - `worker_deliveries_per_sec_in_process`: `Worker::apply` over a stream batch
-//!   (with `worker_requests_per_delivery`, `worker_requests_by_call` and `worker_mean_ms_per_request`)
+//!   (with `worker_requests_per_delivery`, `worker_requests_by_call`,
+//!   `worker_failed_requests_by_call` and `worker_mean_ms_per_request`)
 //!   (`scantix_wiring::worker::apply_batch`), over DynamoStore and the draft tracker, batches of 10
 //!   new deliveries over 20 groups (as the stream mapping delivers them).
+//! - `worker_one_group_deliveries_per_sec_in_process` (and its requests, as above): the same with
+//!   every delivery of a batch joining one group, as a first scan's burst of one rule does.
 //! - Per function binary, the sweeper included (release, under `cargo lambda watch`'s runtime
 //!   emulator, as in Lambda): `<f>_cold_start_ms` (process spawned → first invocation answered: runtime init, cold-start
 //!   wiring, first event), `<f>_warm_ms_p50/p99` (invocations through the emulator's HTTP API) and
@@ -126,52 +129,92 @@ async fn worker_in_process(endpoint: &str) -> Result<()> {
         scantix_core::config::Config::default(),
     ));
     let worker = Worker::new(store.clone(), GithubIngest::for_worker(executor), None);
+    // 10 groups per batch (each batch's ten alerts have ten different rules).
+    worker_batches(store, &worker, &counter, 2_000_000, 20, "worker").await?;
+    // A burst of one rule (a first scan): all ten deliveries of a batch join one group.
+    worker_batches(store, &worker, &counter, 5_000_000, 1, "worker_one_group").await
+}
+
+/// Applies [`WORKER_BATCHES`] batches of 10 new deliveries (alerts from `first`, over `groups`
+/// rules) and prints `<name>_deliveries_per_sec_in_process` and the requests they took.
+async fn worker_batches(
+    store: &Arc<dyn Store>,
+    worker: &Worker,
+    counter: &crate::dynamodb_calls::RequestCounter,
+    first: u64,
+    groups: u64,
+    name: &str,
+) -> Result<()> {
     // Built before the clock starts: the figure is the worker's, not the payload factory's.
-    let batches: Vec<StreamBatch> = (0..WORKER_BATCHES as u64)
-        .map(|batch| {
-            let records: Vec<Value> = (0..10u64)
-                .map(|i| stream_record(2_000_000 + batch * 10 + i, 20))
-                .collect::<Result<_>>()?;
-            Ok(serde_json::from_value(json!({ "Records": records }))?)
-        })
-        .collect::<Result<_>>()?;
+    // Each item is in the inbox first, as the webhook function leaves it: the worker's settle
+    // updates it there (on an absent item it fails its condition, and cancels the transaction
+    // it shares with other lanes' commits).
+    let mut batches: Vec<StreamBatch> = Vec::new();
+    for batch in 0..WORKER_BATCHES as u64 {
+        let mut records = Vec::new();
+        for i in 0..10u64 {
+            let item = inbox_item(first + batch * 10 + i, groups);
+            store.put_inbox(&item).await?;
+            records.push(stream_record_of(&item)?);
+        }
+        batches.push(serde_json::from_value(json!({ "Records": records }))?);
+    }
     let mut applied = 0;
     let before = counter.requests();
     let started = Instant::now();
     for batch in &batches {
-        let response = apply_batch(&worker, batch).await;
+        let response = apply_batch(worker, batch).await;
         if !response.batch_item_failures.is_empty() {
             bail!("worker batch failed: {response:?}");
         }
         applied += batch.records.len();
     }
     figure(
-        "worker_deliveries_per_sec_in_process",
+        &format!("{name}_deliveries_per_sec_in_process"),
         format!("{:.0}", applied as f64 / started.elapsed().as_secs_f64()),
     );
     let requests = counter.requests().since(&before);
     figure(
-        "worker_requests_per_delivery",
+        &format!("{name}_requests_per_delivery"),
         format!("{:.2}", requests.total() as f64 / applied.max(1) as f64),
     );
-    figure("worker_requests_by_call", &requests);
-    figure("worker_mean_ms_per_request", requests.mean_millis());
+    figure(&format!("{name}_requests_by_call"), &requests);
+    // Cancelled transactions (a lost race on a version) and throttled requests: each one is
+    // a delivery decided or sent again.
+    figure(
+        &format!("{name}_failed_requests_by_call"),
+        requests.failed(),
+    );
+    figure(
+        &format!("{name}_mean_ms_per_request"),
+        requests.mean_millis(),
+    );
     Ok(())
 }
 
-/// One stream record carrying a new inbox item for alert `number`.
-fn stream_record(number: u64, groups: u64) -> Result<Value> {
-    let item = InboxItem::received(
+/// The inbox item of alert `number`'s delivery, as the webhook function stores it.
+fn inbox_item(number: u64, groups: u64) -> InboxItem {
+    InboxItem::received(
         InboxSource::Github,
         format!("github:bench-{number}"),
         "code_scanning_alert",
         &delivery(number, groups),
         chrono::Utc::now(),
-    );
-    let image = inbox_stream_image(&item)?;
+    )
+}
+
+/// One stream record carrying a new inbox item for alert `number`.
+fn stream_record(number: u64, groups: u64) -> Result<Value> {
+    stream_record_of(&inbox_item(number, groups))
+}
+
+/// The stream record of `item`'s insert (its sequence number from the alert's).
+fn stream_record_of(item: &InboxItem) -> Result<Value> {
+    let image = inbox_stream_image(item)?;
+    let number = item.id.rsplit('-').next().unwrap_or_default();
     Ok(json!({
         "eventName": "INSERT",
-        "dynamodb": { "NewImage": image, "SequenceNumber": format!("{number:021}") }
+        "dynamodb": { "NewImage": image, "SequenceNumber": format!("{number:0>21}") }
     }))
 }
 

@@ -25,7 +25,8 @@
 //! One file per kind of event, each an `impl Executor` block (child modules, so they share the
 //! executor's fields): `alert` (phase 1 for alerts), `ticket` (a person's change in the tracker,
 //! and the verification that closure needs), `pull_request` (the summary comment),
-//! `installation`, `budget` (the ticket budget: ledgers committed with their group, promotions,
+//! `installation`, `group_turns` (this process's events on one group take turns from decision to
+//! commit), `budget` (the ticket budget: ledgers committed with their group, promotions,
 //! demotions and the overflow ticket after), `overdue` (the sweeper's SLA pass), `steer` (a person's change from the CLI:
 //! drafts pushed or discarded, bulk verbs); `outbox` is phase 2 for every group;
 //! `own_accounts` is who scantix writes as (so its echoes are recognised).
@@ -33,6 +34,7 @@
 mod alert;
 pub mod analysis;
 mod budget;
+mod group_turns;
 mod installation;
 mod outbox;
 mod overdue;
@@ -250,6 +252,8 @@ pub struct Executor {
     settings: ExecutorSettings,
     /// scantix's accounts in `tracker`, learned from it once per process.
     own_accounts: OwnAccounts,
+    /// Turns on the groups events are being applied to (see `group_turns`).
+    group_turns: group_turns::GroupTurns,
 }
 
 impl Executor {
@@ -262,6 +266,7 @@ impl Executor {
             clock: Arc::new(Utc::now),
             settings: ExecutorSettings::default(),
             own_accounts: OwnAccounts::new(),
+            group_turns: group_turns::GroupTurns::default(),
         }
     }
 

@@ -10,8 +10,9 @@
 //! ([`ReadItem::subject`]: one alert, one pull request, one installation, one ticket) keep their
 //! order in one lane, since
 //! a `fixed` after a `created` must stay after it; records about different subjects are
-//! independent (two alerts joining one group race on the group's version, and the loser re-reads,
-//! as two functions would).
+//! independent (two alerts joining one group take turns on it in the executor, each deciding on
+//! the group the other committed; against another process they race on the group's version, and
+//! the loser re-reads).
 
 use crate::ingest::github::{Work, read_delivery};
 use crate::ingest::jira::read_jira_delivery;

@@ -1,9 +1,10 @@
 //! Any interleaving of two events on one group yields one ticket. Two real deliveries about the
 //! SQL injection group of `events/github/scenario` (alerts 10, 11, 12 created, 10 fixed, 10
 //! reopened; the same file twice is a redelivery under a new id) are applied concurrently by two
-//! workers on one thread, through ports that yield to the runtime before and after each call as
-//! often as `proptest` picks (`Faults::interleaving`): every interleaving of their reads, commits,
-//! lease takes and tracker calls is on the table. Whatever it is, once the sweeper has had its
+//! workers on one thread (or by two lanes of one worker, which take turns on the group), through
+//! ports that yield to the runtime before and after each call as often as `proptest` picks
+//! (`Faults::interleaving`): every interleaving of their reads, commits, lease takes and tracker
+//! calls is on the table. Whatever it is, once the sweeper has had its
 //! pass, the group has exactly one ticket (none only when no alert was ever open), it is the one
 //! the store records, nothing is left queued, and every alert named is stored.
 #![allow(
@@ -50,8 +51,15 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2021, 2, 11, 6, 0, 0).unwrap()
 }
 
-/// Applies deliveries `a` and `b` concurrently with `yields`; returns the store and tracker.
-async fn race(a: usize, b: usize, yields: Vec<u8>) -> (Arc<MemoryStore>, MemoryTracker) {
+/// Applies deliveries `a` and `b` concurrently with `yields`, by two workers or, with
+/// `one_worker`, by two lanes of one (which take turns on the group: `execute::group_turns`);
+/// returns the store and tracker.
+async fn race(
+    a: usize,
+    b: usize,
+    yields: Vec<u8>,
+    one_worker: bool,
+) -> (Arc<MemoryStore>, MemoryTracker) {
     let faults = Faults::interleaving(yields);
     let store = Arc::new(MemoryStore::new());
     let tickets = MemoryTracker::new();
@@ -73,9 +81,14 @@ async fn race(a: usize, b: usize, yields: Vec<u8>) -> (Arc<MemoryStore>, MemoryT
         .with_clock(clock.clone())
         .with_settings(settings.clone())
     };
-    // Two workers, as two Lambda invocations would be.
-    let first = GithubIngest::for_worker(Arc::new(executor()));
-    let second = GithubIngest::for_worker(Arc::new(executor()));
+    // Two workers, as two Lambda invocations would be; or one, as two lanes of a stream batch.
+    let first_executor = Arc::new(executor());
+    let second_executor = match one_worker {
+        true => first_executor.clone(),
+        false => Arc::new(executor()),
+    };
+    let first = GithubIngest::for_worker(first_executor);
+    let second = GithubIngest::for_worker(second_executor);
     let (file_a, file_b) = (DELIVERIES[a].0, DELIVERIES[b].0);
     let (body_a, body_b) = (body(file_a), body(file_b));
     let one = first.route("code_scanning_alert", "one", &body_a);
@@ -99,13 +112,14 @@ proptest! {
         a in 0..DELIVERIES.len(),
         b in 0..DELIVERIES.len(),
         yields in proptest::collection::vec(0u8..4, 1..64),
+        one_worker in proptest::bool::ANY,
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .start_paused(true)
             .build()
             .unwrap();
-        let (store, tickets) = runtime.block_on(race(a, b, yields));
+        let (store, tickets) = runtime.block_on(race(a, b, yields, one_worker));
         let ever_open = DELIVERIES[a].2 || DELIVERIES[b].2;
         let all = tickets.all();
         prop_assert_eq!(all.len(), usize::from(ever_open), "{:#?}", all);

@@ -5,8 +5,11 @@
 //! dev machine: 6.0 ms for a 1-item transaction, 9.7 ms for 10 items, 11.6 ms for 25, against
 //! 4.1 ms for a lone conditional put; and it runs transactions one at a time. The worker applies
 //! a stream batch's lanes side by side, so a batch of ten deliveries made ten transactions that
-//! queued one behind another. Now the first commit goes alone at once (a lone caller waits for
-//! nothing), and every commit that arrives while a request is in flight goes in the next one.
+//! queued one behind another. Now every commit that arrives while a request is in flight goes in
+//! the next one; and the first one lingers while others keep arriving ([`linger`]): the lanes of
+//! a batch read together and so reach their commits together, one scheduler pass apart, and the
+//! first of them sent alone made a batch two requests, the second waiting for the first. A lone
+//! caller waits for nothing but one pass of the scheduler.
 //!
 //! Merging is sound because each commit is atomic on its own and the merged request is atomic as
 //! a whole: nothing is ever half written. What changes is failure. One commit's failed condition
@@ -24,7 +27,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::CancellationReason;
 use scantix_core::ports::store::StoreError;
 use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
 /// DynamoDB's cap on a transaction's total size is 4 MB; stay clear of it.
@@ -37,6 +40,29 @@ pub(super) struct GroupCommit {
     /// Held by the caller sending a request; the others queue behind it (tokio's mutex is fair:
     /// first come, first served).
     turn: tokio::sync::Mutex<()>,
+    /// Commits queued so far, ever: what [`linger`] watches.
+    arrivals: AtomicU64,
+}
+
+/// How many scheduler passes [`linger`] waits at most, however busy the store is: a steady
+/// stream of arrivals must not hold a request back for long.
+const MAX_LINGER_PASSES: usize = 8;
+
+/// Yields to the scheduler as long as the last pass brought more arrivals (of commits, or of
+/// reads in `group_read`), at most [`MAX_LINGER_PASSES`] times.
+///
+/// Why passes and not a timer: the worker's lanes run side by side in one task (`join_all`), so
+/// the lanes that got their reads in one answer reach their commits within a pass or two of each
+/// other, microseconds apart, and a pass with no arrival means the rest are waiting on something
+/// else (a request, a tracker) that no fixed delay would wait out. A lone caller pays one pass.
+pub(super) async fn linger(arrivals: &AtomicU64) {
+    for _ in 0..MAX_LINGER_PASSES {
+        let seen = arrivals.load(Ordering::Relaxed);
+        tokio::task::yield_now().await;
+        if arrivals.load(Ordering::Relaxed) == seen {
+            return;
+        }
+    }
 }
 
 /// One commit's writes, waiting, with where its answer goes.
@@ -66,6 +92,7 @@ impl Queued {
 impl GroupCommit {
     fn push(&self, queued: Queued) {
         self.lock().push_back(queued);
+        self.arrivals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Puts commits back at the head of the queue, in their order: they go in the next request.
@@ -128,6 +155,7 @@ impl DynamoStore {
             delivery: delivery.map(str::to_owned),
             answer,
         });
+        linger(&self.group.arrivals).await;
         loop {
             let _turn = self.group.turn.lock().await;
             // A request sent while we waited for the turn may have carried ours.

@@ -3,14 +3,18 @@
 //!
 //! The worker applies a stream batch's lanes side by side, and their first step is the same read:
 //! ten lanes made ten requests that DynamoDB Local answered one after another. As with
-//! `group_commit`, a lone read goes at once; reads are strongly consistent either way, so sharing
-//! a request changes what nobody sees. A failed shared request is not shared out: each read then
-//! asks again alone and gets its own answer.
+//! `group_commit`, the first read lingers while others keep arriving (`group_commit::linger`: the
+//! lanes of a batch start in one scheduler pass, so a batch's reads are one request, not the
+//! first alone and the rest after it), and a lone read waits one pass; reads are strongly
+//! consistent either way, so sharing a request changes what nobody sees. A failed shared request
+//! is not shared out: each read then asks again alone and gets its own answer.
 
+use super::group_commit::linger;
 use super::items::{Item, Key};
 use super::{DynamoStore, MAX_BATCH_GET};
 use scantix_core::ports::store::StoreError;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::oneshot;
 
 /// The reads waiting for a request, and the turn to send one.
@@ -18,6 +22,8 @@ use tokio::sync::oneshot;
 pub(super) struct GroupRead {
     queue: std::sync::Mutex<VecDeque<QueuedRead>>,
     turn: tokio::sync::Mutex<()>,
+    /// Reads queued so far, ever: what `linger` watches.
+    arrivals: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -66,6 +72,8 @@ impl DynamoStore {
             keys: keys.clone(),
             answer,
         });
+        self.reads.arrivals.fetch_add(1, Ordering::Relaxed);
+        linger(&self.reads.arrivals).await;
         loop {
             let _turn = self.reads.turn.lock().await;
             match answered.try_recv() {

@@ -119,12 +119,16 @@ impl Executor {
         let fingerprint = Fingerprint::of(&event.finding);
         // The group a new finding would join; a known finding keeps the group it was put in.
         let new_key = group_key_for(event, None, config, verdict.group_by);
+        // Events this process applies to one group take turns from decision to commit
+        // (`group_turns`). Queued before the read, so that what the holder commits meanwhile is
+        // kept for this event; the turn is taken once the read says there is work to do.
+        let mut queued = Some(self.group_turns.queue(&new_key));
+        let mut turn = None;
         let mut conflicts = 0;
         let mut unavailable = 0;
         // The code flow read for a new group: `None` until looked for, then what was found.
         let mut flow: Option<Option<Vec<FlowStep>>> = None;
         loop {
-            let now = (self.clock)();
             let read = self
                 .store
                 .read_event(EventKeys {
@@ -166,6 +170,11 @@ impl Executor {
                     }
                 }
             }
+            if let Some(queued) = queued.take() {
+                turn = Some(queued.wait().await);
+            }
+            // After the wait: the decision's time is when it is made.
+            let now = (self.clock)();
             let finding = read.finding;
             let key = group_key_for(
                 event,
@@ -174,9 +183,12 @@ impl Executor {
                 verdict.group_by,
             );
             // Only after a grouping change does a known finding's group differ from the one read.
-            let group = match (&finding, key == new_key) {
-                (Some(_), false) => self.store.get_group(&key).await?,
-                _ => read.group,
+            let group = match (&finding, key == new_key, &turn) {
+                (Some(_), false, _) => self.store.get_group(&key).await?,
+                // The group as the previous holder of the turn committed it, if that is newer
+                // than the read (made before that commit).
+                (_, _, Some(turn)) => turn.newest(read.group),
+                (_, _, None) => read.group,
             };
             let mut decision = decide(Inputs {
                 event,
@@ -240,6 +252,9 @@ impl Executor {
                         value,
                         version: group.as_ref().map_or(1, |g| g.version + 1),
                     });
+                    if let (Some(turn), Some(committed)) = (turn.as_mut(), &committed) {
+                        turn.hand_over(committed);
+                    }
                     return Ok(Committed::Applied(Box::new(Applied {
                         decision,
                         group: committed.or(group),

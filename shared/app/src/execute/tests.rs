@@ -853,3 +853,49 @@ async fn a_sarif_over_the_size_limit_leaves_the_ticket_without_a_flow() {
     assert!(record.value.is_ticketed());
     assert_eq!(record.value.flow(), None);
 }
+
+/// A worker's lanes about six alerts of one rule, side by side in one task (as
+/// `stream::apply_batch` runs them), over a store whose every call yields once after it, as a
+/// request to DynamoDB would: all six read the group before any commits. They take turns on the
+/// group and each commits once, on the group the lane before it wrote. Before the turns, five of
+/// the six lost the race on the group's version, backed off and read again.
+#[tokio::test]
+async fn lanes_joining_one_group_take_turns_and_each_commits_once() {
+    use scantix_core::memory::faults::{Faults, FaultyStore};
+    let store = Arc::new(MemoryStore::new());
+    let faults = Faults::interleaving(vec![0, 1]);
+    let exec = Executor::new(
+        Arc::new(FaultyStore::new(store.clone(), faults.clone())),
+        Arc::new(DraftTracker::new()),
+        Config::default(),
+    );
+    exec.apply_alert(
+        "github:0",
+        &opened(code_alert(1, "js/xss", "a.js")),
+        Triage::Ticket,
+    )
+    .await
+    .unwrap();
+    let lane = |n: u64| {
+        let exec = &exec;
+        async move {
+            let event = opened(code_alert(n, "js/xss", &format!("src/{n}.js")));
+            exec.apply_alert(&format!("github:{n}"), &event, Triage::Ticket)
+                .await
+        }
+    };
+    let before = faults.calls().len();
+    let outcomes = tokio::join!(lane(2), lane(3), lane(4), lane(5), lane(6), lane(7));
+    for outcome in [
+        outcomes.0, outcomes.1, outcomes.2, outcomes.3, outcomes.4, outcomes.5,
+    ] {
+        assert!(!outcome.unwrap().duplicate);
+    }
+    let calls = faults.calls()[before..].to_vec();
+    let count = |call: &str| calls.iter().filter(|c| **c == call).count();
+    assert_eq!(count("store.commit"), 6, "{calls:?}");
+    assert_eq!(count("store.read_event"), 6, "{calls:?}");
+    let groups = store.all_groups(None, 10).await.unwrap().items;
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].value.tally.open, 7);
+}
