@@ -108,10 +108,9 @@ impl AnalysisApplier for ApplyAnalyses {
             category: Some(target.category.clone()).filter(|c| !c.is_empty()),
             installation_id: Some(target.installation_id),
         };
-        let file = SarifFile {
-            name: upload.delivery.to_owned(),
-            bytes: upload.sarif.to_vec(),
-        };
+        // The one copy of the body this makes: the reading thread needs it for as long as it
+        // reads, beyond this borrow.
+        let file = SarifFile::from_bytes(upload.delivery, upload.sarif.to_vec());
         let mut actions = 0usize;
         match apply_analysis(&self.executor, &settings, &analysis, vec![file], |_| {
             actions += 1
