@@ -39,7 +39,8 @@
 //! # Contract
 //! Findings handed to a `stream_reader` callback before an error belong to a file that turned out
 //! invalid (a reader can meet a wrong `version` after the runs): use them only once the call
-//! returned `Ok`. `stream_slice` hands nothing out before the file has been checked whole.
+//! returned `Ok`. `stream_slice` hands nothing out before the file has been checked whole, nor
+//! does `emit_reader` after a `check_reader` of the same file.
 //!
 //! # Not read
 //! Parts of SARIF no ticket needs, skipped without being held: `run.artifacts` (so a location
