@@ -5,6 +5,9 @@
 //! Atlassian's OpenAPI description). Signed real deliveries go to the Function URLs; the table's
 //! stream, read from DynamoDB Local, is handed to the worker as its event source mapping would.
 //!
+//! A CI job's SARIF upload goes the same way: gzip-compressed to the webhook function's `/sarif`
+//! route with the installation's upload token, then applied by the worker as one analysis.
+//!
 //! Run by `scripts/test.sh` (which starts DynamoDB Local and installs cargo-lambda).
 
 use axum::Router;
@@ -13,15 +16,19 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use scantix_core::inbox::InboxStatus;
-use scantix_core::ports::store::Inbox;
+use scantix_core::ports::store::{Guarded, Inbox, Store};
+use scantix_core::records::{CoveredRepository, InstallationRecord};
+use scantix_core::secret::Secret;
 use scantix_tests::dynamodb::{local_endpoint, local_store};
 use scantix_tests::fake_jira::{self, CLOUD_API_TOKEN, CLOUD_EMAIL, FakeJira};
 use scantix_tests::lambda_emulator::Emulator;
 use scantix_tests::streams::{inbox_inserts, local_streams_client};
-use scantix_tests::webhooks::{octokit, varied};
+use scantix_tests::webhooks::{fixture, octokit, varied};
 use scantix_webhooks::signature::sign;
+use scantix_webhooks::upload::token::UploadTokens;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -317,5 +324,258 @@ async fn signed_deliveries_through_the_function_urls_become_tickets() {
     assert!(
         worker_log.contains("\"group\""),
         "the worker's lines name the group:\n{worker_log}"
+    );
+}
+
+// ----- A SARIF upload through the deployed functions -----
+
+const UPLOAD_TOKEN_SECRET: &str = "e2e-upload-token-secret-7c2e";
+const INSTALLATION: u64 = 4242;
+const REPOSITORY: &str = "octo-org/scanned";
+const REPOSITORY_ID: u64 = 1296269;
+const SHA: &str = "e6a08c5e3fd3ad86ae40b5b8b6bf0b0a6e8b3f11";
+/// The function's bound on bytes on the wire, as the template's `UploadMaxBodyBytes` sets it: the
+/// real Semgrep file below fits gzipped (~20 KB) and not as it is (260 KB).
+const MAX_BODY: usize = 128 * 1024;
+const SEMGREP: &str = "sarif/semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif";
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// POSTs `body` to the webhook function's `/sarif` route as a CI job would.
+async fn post_sarif(
+    http: &reqwest::Client,
+    emulator: &Emulator,
+    token: &str,
+    body: Vec<u8>,
+    gzipped: bool,
+) -> (u16, Value) {
+    let mut request = http
+        .post(emulator.url(&format!(
+            "/lambda-url/github-webhook/sarif?repository={REPOSITORY}&ref=refs/heads/main&commit={SHA}&category=semgrep"
+        )))
+        .header("content-type", "application/sarif+json")
+        .bearer_auth(token)
+        .body(body);
+    if gzipped {
+        request = request.header("content-encoding", "gzip");
+    }
+    let response = request.send().await.expect("the emulator answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzipped_sarif_upload_with_an_upload_token_becomes_findings_and_tickets() {
+    let jira = FakeJira::start(fake_jira::Flavor::Cloud).await;
+    let store = local_store().await;
+    let table = store.table().to_owned();
+    // The App's installation covering the repository, as its `installation` delivery stored it.
+    store
+        .put_installation(Guarded {
+            value: InstallationRecord {
+                id: INSTALLATION,
+                account: "octo-org".into(),
+                active: true,
+                repositories: [(
+                    REPOSITORY_ID,
+                    CoveredRepository {
+                        id: REPOSITORY_ID,
+                        full_name: REPOSITORY.into(),
+                        active: true,
+                        sync: Default::default(),
+                    },
+                )]
+                .into_iter()
+                .collect(),
+                updated_at: chrono::Utc::now(),
+            },
+            expected_version: None,
+            previous: None,
+        })
+        .await
+        .unwrap();
+    let secrets = fake_secrets_manager(HashMap::from([
+        (
+            format!("{ARN_PREFIX}github-webhook"),
+            GITHUB_SECRET.to_owned(),
+        ),
+        (
+            format!("{ARN_PREFIX}upload-token"),
+            UPLOAD_TOKEN_SECRET.to_owned(),
+        ),
+        (
+            format!("{ARN_PREFIX}jira-token"),
+            CLOUD_API_TOKEN.to_owned(),
+        ),
+    ]))
+    .await;
+    let aws = vec![
+        ("SCANTIX_TABLE", table.clone()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("AWS_ACCESS_KEY_ID", "local".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", local_endpoint()),
+        ("AWS_ENDPOINT_URL_SECRETS_MANAGER", secrets),
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO".to_owned()),
+    ];
+    let with = |extra: &[(&'static str, String)]| {
+        let mut env = aws.clone();
+        env.extend(extra.iter().cloned());
+        env
+    };
+    let mut emulator = Emulator::start();
+    // Configured as the template configures it with `UploadTokenSecretArn` and
+    // `UploadMaxBodyBytes` set (no audience: OIDC uploads off, the fallback only).
+    emulator.run_function(
+        "github-webhook",
+        &with(&[
+            (
+                "GITHUB_WEBHOOK_SECRET_ARN",
+                format!("{ARN_PREFIX}github-webhook"),
+            ),
+            (
+                "SCANTIX_UPLOAD_TOKEN_SECRET_ARN",
+                format!("{ARN_PREFIX}upload-token"),
+            ),
+            ("SCANTIX_UPLOAD_MAX_BODY", MAX_BODY.to_string()),
+        ]),
+    );
+    emulator.run_function(
+        "worker",
+        &with(&[
+            ("SCANTIX_TRACKER", "jira".into()),
+            ("JIRA_URL", jira.base_url()),
+            ("JIRA_FLAVOR", "cloud".into()),
+            ("JIRA_PROJECT", "SEC".into()),
+            ("JIRA_EMAIL", CLOUD_EMAIL.into()),
+            ("JIRA_API_TOKEN_ARN", format!("{ARN_PREFIX}jira-token")),
+        ]),
+    );
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let token = UploadTokens::new(Secret::new(UPLOAD_TOKEN_SECRET))
+        .mint(INSTALLATION)
+        .expose()
+        .to_owned();
+    let sarif = fixture(SEMGREP);
+    let results = serde_json::from_slice::<Value>(&sarif).unwrap()["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(results, 77, "the fixture as SOURCES.md describes it");
+
+    // A token minted under another deployment's secret: 401, nothing stored.
+    let forged = UploadTokens::new(Secret::new("another deployment's secret"))
+        .mint(INSTALLATION)
+        .expose()
+        .to_owned();
+    let (status, answer) = post_sarif(&http, &emulator, &forged, gzip(&sarif), true).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (401, Some("bad_token")),
+        "{answer}\n{}",
+        emulator.log("github-webhook")
+    );
+    // The file as it is, over the function's wire bound: 413, nothing stored.
+    assert!(sarif.len() > MAX_BODY);
+    let (status, answer) = post_sarif(&http, &emulator, &token, sarif.clone(), false).await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (413, Some("payload_too_large")),
+        "{answer}"
+    );
+    assert!(store.pending_inbox(10).await.unwrap().is_empty());
+
+    // Gzipped, with the installation's token: accepted, durable, not yet applied.
+    let wire = gzip(&sarif);
+    assert!(wire.len() < MAX_BODY, "{}", wire.len());
+    let (status, answer) = post_sarif(&http, &emulator, &token, wire.clone(), true).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (202, Some("accepted")),
+        "{answer}\n{}",
+        emulator.log("github-webhook")
+    );
+    let delivery = answer["delivery"].as_str().unwrap().to_owned();
+    // A CI retry of the same upload is the same delivery.
+    let (status, again) = post_sarif(&http, &emulator, &token, wire, true).await;
+    assert_eq!(
+        (status, again["delivery"].as_str()),
+        (200, Some(delivery.as_str())),
+        "{again}"
+    );
+    let item = store.get_inbox(&delivery).await.unwrap().expect("stored");
+    assert_eq!(item.status, InboxStatus::Pending);
+    assert_eq!(item.body, sarif, "stored decompressed");
+    assert!(jira.issue_keys().is_empty());
+
+    // The stream hands the upload to the worker, which applies it as one analysis.
+    let dynamodb = store.client().clone();
+    let streams = local_streams_client(&local_endpoint()).await;
+    let records = inbox_inserts(&dynamodb, &streams, &table).await;
+    assert_eq!(records.len(), 1, "one INSERT for the one accepted upload");
+    let answer = invoke_worker(&http, &emulator, &records).await;
+    assert_eq!(
+        answer,
+        json!({ "batchItemFailures": [] }),
+        "{}",
+        emulator.log("worker")
+    );
+    let item = store.get_inbox(&delivery).await.unwrap().unwrap();
+    assert_eq!(
+        item.status,
+        InboxStatus::Done,
+        "{:?}\n{}",
+        item.last_error,
+        emulator.log("worker")
+    );
+
+    // Every result a finding of kind sarif on the default branch, each group one Jira issue.
+    let groups = scantix_tests::stored::groups(&store).await;
+    assert!(groups.len() > 1, "{} groups", groups.len());
+    let mut findings = 0;
+    for group in &groups {
+        assert!(
+            group.value.key.as_str().contains("sarif"),
+            "{}",
+            group.value.key
+        );
+        assert!(
+            group.value.ticket.is_some(),
+            "{} has no ticket",
+            group.value.key
+        );
+        let members = scantix_tests::stored::findings(&store, &group.value.key).await;
+        assert!(members.iter().all(|f| f.is_open() && f.is_ticketed()));
+        findings += members.len();
+    }
+    assert_eq!(findings, results, "one finding per result");
+    assert_eq!(jira.issue_keys().len(), groups.len());
+    jira.assert_no_violations();
+
+    // Redelivered by the stream: recognised, nothing new.
+    let answer = invoke_worker(&http, &emulator, &records).await;
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(jira.issue_keys().len(), groups.len(), "no ticket twice");
+
+    // The token never reaches a log; the worker's line says what was applied.
+    for function in ["github-webhook", "worker"] {
+        let log = emulator.log(function);
+        assert!(!log.contains(&token), "{function} logged the upload token");
+        assert!(
+            !log.contains(UPLOAD_TOKEN_SECRET),
+            "{function} logged the secret"
+        );
+    }
+    let worker_log = emulator.log("worker");
+    assert!(
+        worker_log.contains("upload applied"),
+        "the worker says it applied the upload:\n{worker_log}"
     );
 }

@@ -44,6 +44,36 @@ fn semgrep_without(rule: &str) -> Vec<u8> {
     serde_json::to_vec(&sarif).expect("JSON")
 }
 
+/// Semgrep OSS 1.69.0's real output (77 results, `../shared/fixtures`) copied `copies` times,
+/// each copy's files under `copyN/` and its fingerprints suffixed: that many distinct findings.
+fn semgrep_copies(copies: usize) -> Vec<u8> {
+    let path = scantix_tests::webhooks::fixture_path(
+        "sarif/semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif",
+    );
+    let mut sarif: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("the fixture")).expect("JSON");
+    let results = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .clone();
+    let mut copied = Vec::new();
+    for n in 0..copies {
+        for result in &results {
+            let mut result = result.clone();
+            for location in result["locations"].as_array_mut().into_iter().flatten() {
+                let uri = &mut location["physicalLocation"]["artifactLocation"]["uri"];
+                *uri = Value::String(format!("copy{n}/{}", uri.as_str().expect("a uri")));
+            }
+            for print in result["fingerprints"].as_object_mut().into_iter().flatten() {
+                *print.1 = Value::String(format!("{}-copy{n}", print.1.as_str().expect("text")));
+            }
+            copied.push(result);
+        }
+    }
+    sarif["runs"][0]["results"] = Value::Array(copied);
+    serde_json::to_vec(&sarif).expect("JSON")
+}
+
 struct World {
     fake: FakeGitHub,
     store: Arc<MemoryStore>,
@@ -76,7 +106,7 @@ impl World {
                 id: REPO_ID,
                 full_name: format!("{OWNER}/{NAME}"),
                 default_branch: Some("main".into()),
-                html_url: None,
+                html_url: Some(format!("https://github.com/{OWNER}/{NAME}")),
             },
             git_ref: Some(git_ref.into()),
             commit_sha: Some("c0ffee".into()),
@@ -85,10 +115,7 @@ impl World {
         };
         let files = files
             .into_iter()
-            .map(|(name, bytes)| SarifFile {
-                name: name.into(),
-                bytes,
-            })
+            .map(|(name, bytes)| SarifFile::from_bytes(name, bytes))
             .collect();
         let mut actions = Vec::new();
         apply_analysis(
@@ -227,6 +254,38 @@ async fn a_pull_requests_sarif_analysis_is_listed_in_its_one_comment_never_ticke
         "Bandit's analysis still stands: {body}"
     );
     assert_eq!(world.tickets_of("Semgrep OSS").await, 0);
+    assert!(
+        world.fake.violations().is_empty(),
+        "{:?}",
+        world.fake.violations()
+    );
+}
+
+#[tokio::test]
+async fn a_pull_request_introducing_more_than_the_comment_lists_says_how_many_and_where_the_rest_are()
+ {
+    let world = world().await;
+    // 3 × 77 = 231 findings introduced by one Semgrep analysis of the pull request: more than a
+    // refresh reads (200) and than the comment lists (50).
+    world
+        .apply(PR_REF, vec![("semgrep.sarif", semgrep_copies(3))])
+        .await;
+    assert_eq!(world.tickets_of("Semgrep OSS").await, 0, "never ticketed");
+    assert_eq!(world.posts(), 1);
+    let body = world.summary();
+    assert!(body.contains("**231 new alerts**"), "{body}");
+    let listed = body
+        .lines()
+        .filter(|l| l.starts_with("- **") && l.contains("— Semgrep OSS"))
+        .count();
+    assert_eq!(listed, 50, "{body}");
+    assert!(
+        body.contains(
+            "- … and 181 more not listed here (181 Semgrep OSS): see [the checks of this pull \
+             request, where the scanners ran](<https://github.com/acme/shop/pull/7/checks>)\n"
+        ),
+        "{body}"
+    );
     assert!(
         world.fake.violations().is_empty(),
         "{:?}",

@@ -13,10 +13,12 @@
 //! The same file applied as one analysis through the real path (`apply_analysis`: the whole-file
 //! check, results streamed through `decide` and the executor in batches, the open list written)
 //! onto the embedded store (SQLite) with the draft tracker, in the measuring child:
-//! `sarif_apply_results_per_sec_100k` and `sarif_apply_peak_rss_mb_100k_results`. The store's
+//! `sarif_apply_results_per_sec_100k` and `sarif_apply_peak_rss_mb_100k_results` (the file read
+//! from disk twice, never held whole, as `scantix sarif` reads it), and the same with
+//! `_in_memory` (the file handed over as bytes, as the worker hands an upload's body). The store's
 //! database lives in a RAM-backed directory (`/dev/shm`) where there is one: its pages are the
-//! kernel's, not the child's, so the peak is the applier's own memory (the file, one batch of
-//! findings, the identities seen) and the rate is scantix's work rather than one disk sync per
+//! kernel's, not the child's, so the peak is the applier's own memory (one batch of findings, the
+//! identities seen, and the file when it is in memory) and the rate is scantix's work rather than one disk sync per
 //! commit (`synchronous=FULL`: some milliseconds each on a virtual disk).
 
 use crate::measure::figure;
@@ -130,10 +132,17 @@ pub fn run() -> Result<()> {
         peak("slice", &tool_first)?,
     );
 
-    let applied = apply_figures(&tool_first)?;
+    let applied = apply_figures("apply", &tool_first)?;
     figure("sarif_apply_results_per_sec_100k", applied.rate);
     figure("sarif_apply_peak_rss_mb_100k_results", applied.peak_mb);
     figure("sarif_apply_store", applied.store);
+    // The same file handed over in memory, as an upload's body is (the worker holds it).
+    let in_memory = apply_figures("apply-in-memory", &tool_first)?;
+    figure("sarif_apply_results_per_sec_100k_in_memory", in_memory.rate);
+    figure(
+        "sarif_apply_peak_rss_mb_100k_results_in_memory",
+        in_memory.peak_mb,
+    );
     Ok(())
 }
 
@@ -144,11 +153,12 @@ struct Applied {
     store: String,
 }
 
-/// Runs the child that applies `file` as one analysis (see the module doc).
-fn apply_figures(file: &Path) -> Result<Applied> {
+/// Runs the child that applies `file` as one analysis in `mode` (`apply`, `apply-in-memory`; see
+/// the module doc).
+fn apply_figures(mode: &str, file: &Path) -> Result<Applied> {
     let output = Command::new(std::env::current_exe()?)
         .arg(CHILD_FLAG)
-        .arg("apply")
+        .arg(mode)
         .arg(file)
         .output()
         .context("running the SARIF apply child")?;
@@ -175,9 +185,10 @@ fn apply_figures(file: &Path) -> Result<Applied> {
 }
 
 /// The applying child's work: `file` applied as one analysis of a repository's default branch
-/// onto a fresh embedded store, with the draft tracker. Returns the results applied, the rate,
-/// and where the store was.
-fn apply(file: &Path) -> Result<(usize, f64, String)> {
+/// onto a fresh embedded store, with the draft tracker: read from disk, or (`in_memory`) read
+/// into memory first and handed over as bytes, as an upload is. Returns the results applied, the
+/// rate, and where the store was.
+fn apply(file: &Path, in_memory: bool) -> Result<(usize, f64, String)> {
     use scantix_app::analysis::{AnalysisTarget, SarifFile, apply_analysis};
     use scantix_app::execute::Executor;
     use scantix_app::repo_settings::RepoSettings;
@@ -218,9 +229,9 @@ fn apply(file: &Path) -> Result<(usize, f64, String)> {
             category: None,
             installation_id: None,
         };
-        let files = vec![SarifFile {
-            name: file.display().to_string(),
-            bytes: std::fs::read(file)?,
+        let files = vec![match in_memory {
+            true => SarifFile::from_bytes(file.display().to_string(), std::fs::read(file)?),
+            false => SarifFile::from_path(file),
         }];
         let started = Instant::now();
         let report = apply_analysis(&executor, &settings, &target, files, |_| {}).await?;
@@ -254,8 +265,9 @@ fn peak_rss_mb(mode: &str, file: &Path) -> Result<String> {
 }
 
 /// The child: parse `file` as `mode` says, then print this process's `VmHWM` in kB.
-/// Modes: `none` (baseline), `apply` (applied as one analysis, see the module doc; then the
-/// rate and the store are printed after the peak), `stream` (a reader, each finding dropped), `identities` (a reader,
+/// Modes: `none` (baseline), `apply` and `apply-in-memory` (applied as one analysis from disk or
+/// from bytes in memory, see the module doc; then the rate and the store are printed after the
+/// peak), `stream` (a reader, each finding dropped), `identities` (a reader,
 /// keeping each finding's identity, as a re-scan comparison would), `collect` (a reader, every
 /// finding kept), `slice` (the file read into memory, each finding dropped).
 pub fn child(mode: &str, file: &Path) -> Result<()> {
@@ -264,8 +276,8 @@ pub fn child(mode: &str, file: &Path) -> Result<()> {
     let mut also = String::new();
     match mode {
         "none" => {}
-        "apply" => {
-            let (applied, rate, store) = apply(file)?;
+        "apply" | "apply-in-memory" => {
+            let (applied, rate, store) = apply(file, mode == "apply-in-memory")?;
             count = applied;
             also = format!(" {rate:.0} {store}");
         }

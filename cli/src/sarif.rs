@@ -53,13 +53,12 @@ fn derived_repository_id(full_name: &str) -> u64 {
 }
 
 pub async fn run(app: &LocalApp, args: SarifArgs) -> anyhow::Result<()> {
+    // Read from disk when applied (checked whole first, then streamed), never held whole: a
+    // missing file fails here, before anything is applied.
     let mut files = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        files.push(SarifFile {
-            name: path.display().to_string(),
-            bytes,
-        });
+        std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        files.push(SarifFile::from_path(path));
     }
     let git_ref = args.git_ref.map(|r| match r.starts_with("refs/") {
         true => r,

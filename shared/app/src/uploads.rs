@@ -6,7 +6,7 @@
 //! repository's own settings. [`NotYetApplied`] is what a worker without one does: it keeps the
 //! item pending (with the reason) for `scantix replay`, and never reports it applied.
 
-use crate::analysis::{AnalysisError, AnalysisTarget, SarifFile, apply_analysis};
+use crate::analysis::{AnalysisError, AnalysisTarget, SarifFile, SarifSource, apply_analysis};
 use crate::execute::{ExecuteError, Executor};
 use crate::repo_settings::{RepoSettings, SettingsSource};
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ use scantix_core::inbox::UploadTarget;
 use std::sync::Arc;
 
 /// One uploaded analysis, as the worker hands it over.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UploadedAnalysis<'a> {
     /// The inbox item's id (`upload:<digest>`): the delivery id the engine's dedup records use,
     /// so applying the same upload twice is recognised.
@@ -23,8 +23,10 @@ pub struct UploadedAnalysis<'a> {
     /// Repository (name and id), installation, ref, commit, category, digest of the SARIF.
     pub target: &'a UploadTarget,
     /// The SARIF file as uploaded (decompressed), already checked to read as SARIF 2.1.0 within
-    /// the upload bounds (`scantix_sarif::stream_slice` accepted it).
-    pub sarif: &'a [u8],
+    /// the upload bounds (`scantix_sarif::stream_slice` accepted it). Shared, not borrowed: the
+    /// applier's reading thread keeps it for as long as it reads, without a copy (an upload is up
+    /// to 64 MiB by default).
+    pub sarif: Arc<Vec<u8>>,
 }
 
 /// What became of an upload.
@@ -110,7 +112,7 @@ impl AnalysisApplier for ApplyAnalyses {
         };
         let file = SarifFile {
             name: upload.delivery.to_owned(),
-            bytes: upload.sarif.to_vec(),
+            source: SarifSource::Bytes(upload.sarif),
         };
         let mut actions = 0usize;
         match apply_analysis(&self.executor, &settings, &analysis, vec![file], |_| {

@@ -93,7 +93,7 @@ impl Worker {
 
     /// Applies an item already read (see [`ReadItem`]) and records the result on it.
     pub async fn apply_read(&self, read: ReadItem) -> Applied {
-        let ReadItem { item, work } = read;
+        let ReadItem { mut item, work } = read;
         let span = tracing::info_span!(
             "delivery",
             delivery = item.delivery(),
@@ -133,7 +133,7 @@ impl Worker {
                 },
                 // Not a webhook: no answer to read, the applier's outcome is the result.
                 Ok(ItemWork::Upload) => {
-                    let applied = self.apply_upload(&item).await;
+                    let applied = self.apply_upload(&mut item).await;
                     self.settle(&item, &applied).await;
                     return applied;
                 }
@@ -155,15 +155,16 @@ impl Worker {
         }
     }
 
-    /// A SARIF upload, handed whole to the analysis applier (see `crate::uploads`).
-    async fn apply_upload(&self, item: &InboxItem) -> Applied {
+    /// A SARIF upload, handed whole to the analysis applier (see `crate::uploads`). Its body is
+    /// moved out of `item` (settling needs only the id), so the applier holds the one copy.
+    async fn apply_upload(&self, item: &mut InboxItem) -> Applied {
         // An upload stored in parts arrives from the stream without its body: read it whole.
-        let whole;
+        let mut whole;
         let item = if item.body_elsewhere {
             match self.store.get_inbox(&item.id).await {
                 Ok(Some(stored)) if !stored.body_elsewhere => {
                     whole = stored;
-                    &whole
+                    &mut whole
                 }
                 Ok(_) => {
                     let error = "the upload's stored parts could not be read".to_owned();
@@ -180,6 +181,7 @@ impl Worker {
         } else {
             item
         };
+        let sarif = Arc::new(std::mem::take(&mut item.body));
         let Some(target) = &item.upload else {
             tracing::error!(outcome = "rejected", "upload item names no repository");
             return Applied::Done {
@@ -189,7 +191,7 @@ impl Worker {
         let upload = UploadedAnalysis {
             delivery: &item.id,
             target,
-            sarif: &item.body,
+            sarif,
         };
         match self.uploads.apply_upload(upload).await {
             Ok(UploadOutcome::Applied { summary }) => {

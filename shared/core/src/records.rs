@@ -953,6 +953,10 @@ pub struct PullRequestSummary {
     /// Introduced alerts beyond those in `introduced`.
     #[serde(default)]
     pub more_introduced: u32,
+    /// Those `more_introduced`, by source: a SARIF finding's tool, or
+    /// `decide::pull_request::CODE_SCANNING` for GitHub's own alerts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unlisted_by_source: BTreeMap<String, u32>,
     /// Tickets whose alerts the pull request removes.
     pub fixes: Vec<FixedTicket>,
     /// Alerts open on the base branch that stay open with the pull request.

@@ -27,6 +27,7 @@
 //! |---|---|---|
 //! | bytes in memory (an upload body, gunzipped) | [`parse_slice`] | [`stream_slice`] |
 //! | a reader (a file, a gzip decoder) | [`parse_reader`] | [`stream_reader`] |
+//! | a file that can be read twice, checked before anything is applied | | [`check_reader`], then [`emit_reader`] |
 //!
 //! From a slice, two passes: nothing is handed out unless the whole file is valid, and the order of
 //! a run's keys does not matter. From a reader, one pass in bounded memory — except that results a
@@ -38,7 +39,8 @@
 //! # Contract
 //! Findings handed to a `stream_reader` callback before an error belong to a file that turned out
 //! invalid (a reader can meet a wrong `version` after the runs): use them only once the call
-//! returned `Ok`. `stream_slice` hands nothing out before the file has been checked whole.
+//! returned `Ok`. `stream_slice` hands nothing out before the file has been checked whole, nor
+//! does `emit_reader` after a `check_reader` of the same file.
 //!
 //! # Not read
 //! Parts of SARIF no ticket needs, skipped without being held: `run.artifacts` (so a location
@@ -99,14 +101,63 @@ pub fn parse_reader<R: Read>(reader: R, options: &ParseOptions) -> Result<Analys
 }
 
 /// Parses a SARIF file held in memory, handing each finding to `on_finding` as it is read, and
-/// returns the runs. Two passes: the first reads every run's tool, rules and base ids and checks
-/// every result (dropping it), the second streams results; so key order does not matter, no
-/// result is held, and a file that fails does so before any finding is handed out.
+/// returns the runs. Two passes ([`check_slice`], then [`emit_slice`]): the first reads every
+/// run's tool, rules and base ids and checks every result (dropping it), the second streams
+/// results; so key order does not matter, no result is held, and a file that fails does so
+/// before any finding is handed out.
 pub fn stream_slice(
     bytes: &[u8],
     options: &ParseOptions,
+    on_finding: impl FnMut(Finding),
+) -> Result<Vec<RunInfo>, SarifError> {
+    let checked = check_slice(bytes, options)?;
+    emit_slice(checked, bytes, options, on_finding)
+}
+
+/// Parses a SARIF file from a reader in one pass, handing each finding to `on_finding` as it is
+/// read, and returns the runs. A run's results are normalised once its `tool` is read; results
+/// written before `tool` are held until the run ends (bounded by
+/// [`ParseOptions::max_buffered_bytes`]), and `originalUriBaseIds` written after `results` does
+/// not apply to them (see [`paths`]). A file that can be read twice (one on disk) streams in
+/// bounded memory whatever its key order with [`check_reader`] then [`emit_reader`].
+pub fn stream_reader<R: Read>(
+    reader: R,
+    options: &ParseOptions,
     mut on_finding: impl FnMut(Finding),
 ) -> Result<Vec<RunInfo>, SarifError> {
+    let mut state = ParseState::new(options, Mode::Stream, &mut on_finding);
+    reader_pass(reader, &mut state)?;
+    Ok(state.runs)
+}
+
+/// A SARIF file a first pass read whole and found valid ([`check_slice`], [`check_reader`]): its
+/// runs, and each run's context (tool, rules table, base ids, taxonomies) for the second pass
+/// ([`emit_slice`], [`emit_reader`]), which then normalises each result as it is read, whatever
+/// the order of a run's keys. Holds no result: its size is the runs' rules tables, bounded by
+/// [`limits`], not the number of results.
+pub struct Checked {
+    runs: Vec<RunInfo>,
+    contexts: Vec<Option<normalise::RunContext>>,
+}
+
+impl Checked {
+    /// The file's runs as the first pass read them. Their `suppressed_count` is 0: results are
+    /// only normalised by the second pass, whose runs carry the counts.
+    pub fn runs(&self) -> &[RunInfo] {
+        &self.runs
+    }
+}
+
+impl std::fmt::Debug for Checked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checked")
+            .field("runs", &self.runs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first pass over a file held in memory: checks it whole (every result read and dropped).
+pub fn check_slice(bytes: &[u8], options: &ParseOptions) -> Result<Checked, SarifError> {
     if bytes.len() as u64 > options.max_input_bytes {
         return Err(SarifError::LimitExceeded {
             path: ".".to_owned(),
@@ -115,46 +166,76 @@ pub fn stream_slice(
             },
         });
     }
-    let never = || false;
     let mut ignore = |_: Finding| {};
     let mut scan = ParseState::new(options, Mode::Scan, &mut ignore);
     run_pass(
         &mut serde_json::Deserializer::from_slice(bytes),
         &mut scan,
-        &never,
+        &|| false,
     )?;
-    let contexts = std::mem::take(&mut scan.contexts);
-    let mut emit = ParseState::new(options, Mode::Emit(contexts), &mut on_finding);
+    Ok(Checked {
+        runs: std::mem::take(&mut scan.runs),
+        contexts: std::mem::take(&mut scan.contexts),
+    })
+}
+
+/// The first pass over a reader: checks the file whole in bounded memory (one result at a time,
+/// never the file), within [`ParseOptions::max_input_bytes`].
+pub fn check_reader<R: Read>(reader: R, options: &ParseOptions) -> Result<Checked, SarifError> {
+    let mut ignore = |_: Finding| {};
+    let mut scan = ParseState::new(options, Mode::Scan, &mut ignore);
+    reader_pass(reader, &mut scan)?;
+    Ok(Checked {
+        runs: std::mem::take(&mut scan.runs),
+        contexts: std::mem::take(&mut scan.contexts),
+    })
+}
+
+/// The second pass over the same bytes `checked` was read from: hands each finding to
+/// `on_finding` as it is read, returns the runs (with their suppressed counts).
+pub fn emit_slice(
+    checked: Checked,
+    bytes: &[u8],
+    options: &ParseOptions,
+    mut on_finding: impl FnMut(Finding),
+) -> Result<Vec<RunInfo>, SarifError> {
+    let mut emit = ParseState::new(options, Mode::Emit(checked.contexts), &mut on_finding);
     run_pass(
         &mut serde_json::Deserializer::from_slice(bytes),
         &mut emit,
-        &never,
+        &|| false,
     )?;
     Ok(emit.runs)
 }
 
-/// Parses a SARIF file from a reader in one pass, handing each finding to `on_finding` as it is
-/// read, and returns the runs. A run's results are normalised once its `tool` is read; results
-/// written before `tool` are held until the run ends (bounded by
-/// [`ParseOptions::max_buffered_bytes`]), and `originalUriBaseIds` written after `results` does
-/// not apply to them (see [`paths`]).
-pub fn stream_reader<R: Read>(
+/// The second pass over a reader of the same file `checked` was read from (the file opened
+/// again): memory holds one result at a time and the runs' contexts, never the file. Should the
+/// file have changed in between, a run it no longer matches is read as [`stream_reader`] reads
+/// one (its results held until its `tool`, within the buffer bound); the findings are those of the
+/// file as read now.
+pub fn emit_reader<R: Read>(
+    checked: Checked,
     reader: R,
     options: &ParseOptions,
     mut on_finding: impl FnMut(Finding),
 ) -> Result<Vec<RunInfo>, SarifError> {
+    let mut emit = ParseState::new(options, Mode::Emit(checked.contexts), &mut on_finding);
+    reader_pass(reader, &mut emit)?;
+    Ok(emit.runs)
+}
+
+/// One pass of `state` over `reader`, within the input bound.
+fn reader_pass<R: Read>(reader: R, state: &mut ParseState<'_>) -> Result<(), SarifError> {
     let exceeded = Rc::new(Cell::new(false));
     let limited = LimitedReader {
         inner: reader,
-        remaining: options.max_input_bytes,
+        remaining: state.options.max_input_bytes,
         exceeded: exceeded.clone(),
     };
     // serde_json reads a reader byte by byte: buffer it.
     let mut de =
         serde_json::Deserializer::from_reader(BufReader::with_capacity(64 * 1024, limited));
-    let mut state = ParseState::new(options, Mode::Stream, &mut on_finding);
-    run_pass(&mut de, &mut state, &|| exceeded.get())?;
-    Ok(state.runs)
+    run_pass(&mut de, state, &|| exceeded.get())
 }
 
 /// Stops reading past a byte budget, and says so (serde_json only sees an I/O error).

@@ -10,7 +10,9 @@
 //! 2. The previous analysis' open list of each key is read: identities only.
 //! 3. Results are streamed from the files on a blocking thread and applied in batches of
 //!    [`BATCH`] as they come (a bounded channel: the parser waits for the store), so a file of
-//!    100,000 results holds one batch of findings at a time, plus the identities seen.
+//!    100,000 results holds one batch of findings at a time, plus the identities seen and each
+//!    run's rules table. A file on disk ([`SarifSource::Path`]) is read twice from the disk and
+//!    never held whole; an upload's body is in memory already and is shared, not copied.
 //! 4. Findings listed before and not reported now are fixed (only for keys whose every run
 //!    reported its results); tickets a person closed while the analysis still reports their
 //!    findings are reopened with the list; then each touched group's tracker calls are made.
@@ -31,9 +33,10 @@ use scantix_core::finding::{Finding, Repository, pull_request_of_ref};
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{List, read_all};
 use scantix_core::records::{FindingRecord, PullRequestAnalysis, TicketState};
-use scantix_sarif::{ParseOptions, RunInfo, SarifError};
+use scantix_sarif::{Checked, ParseOptions, RunInfo, SarifError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// How many findings are parsed ahead of the store, and applied between two reads of the file.
@@ -62,12 +65,81 @@ pub struct AnalysisTarget {
     pub installation_id: Option<u64>,
 }
 
-/// One SARIF file, as read (decompressed).
+/// One SARIF file (decompressed).
 #[derive(Debug, Clone)]
 pub struct SarifFile {
     /// For errors: a path, or `upload`.
     pub name: String,
-    pub bytes: Vec<u8>,
+    pub source: SarifSource,
+}
+
+/// Where a SARIF file's bytes are.
+#[derive(Debug, Clone)]
+pub enum SarifSource {
+    /// In memory (an upload's body), shared with the reading thread rather than copied.
+    Bytes(Arc<Vec<u8>>),
+    /// On disk: opened once to check it and once to stream its results, never held whole, so
+    /// applying it holds memory for one batch of findings and the identities seen, whatever the
+    /// file's size. The file must not change between the two reads.
+    Path(PathBuf),
+}
+
+impl SarifFile {
+    /// A file held in memory, named `name` in errors.
+    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> SarifFile {
+        SarifFile {
+            name: name.into(),
+            source: SarifSource::Bytes(Arc::new(bytes)),
+        }
+    }
+
+    /// A file on disk, read when applied (named by its path in errors).
+    pub fn from_path(path: impl Into<PathBuf>) -> SarifFile {
+        let path = path.into();
+        SarifFile {
+            name: path.display().to_string(),
+            source: SarifSource::Path(path),
+        }
+    }
+
+    /// The first pass: the file checked whole.
+    fn check(&self, options: &ParseOptions) -> Result<Checked, AnalysisError> {
+        match &self.source {
+            SarifSource::Bytes(bytes) => scantix_sarif::check_slice(bytes, options),
+            SarifSource::Path(path) => scantix_sarif::check_reader(self.open(path)?, options),
+        }
+        .map_err(|source| self.sarif_error(source))
+    }
+
+    /// The second pass: each finding handed to `on_finding` as it is read.
+    fn emit(
+        &self,
+        checked: Checked,
+        options: &ParseOptions,
+        on_finding: impl FnMut(scantix_sarif::Finding),
+    ) -> Result<(), AnalysisError> {
+        match &self.source {
+            SarifSource::Bytes(bytes) => {
+                scantix_sarif::emit_slice(checked, bytes, options, on_finding)
+            }
+            SarifSource::Path(path) => {
+                scantix_sarif::emit_reader(checked, self.open(path)?, options, on_finding)
+            }
+        }
+        .map(drop)
+        .map_err(|source| self.sarif_error(source))
+    }
+
+    fn open(&self, path: &Path) -> Result<std::fs::File, AnalysisError> {
+        std::fs::File::open(path).map_err(|e| self.sarif_error(SarifError::Read(e)))
+    }
+
+    fn sarif_error(&self, source: SarifError) -> AnalysisError {
+        AnalysisError::Sarif {
+            file: self.name.clone(),
+            source,
+        }
+    }
 }
 
 /// Why an analysis could not be applied.
@@ -148,25 +220,21 @@ pub async fn apply_analysis(
     let files = Arc::new(files);
     let options = Arc::new(ParseOptions::default());
 
-    // 1. Every file checked whole first.
-    let runs: Vec<Vec<RunInfo>> = {
+    // 1. Every file checked whole first. What the check read of each run (tool, rules table, base
+    // ids) is kept for the second pass, so results stream in one pass more whatever the order of
+    // a run's keys; no result is kept.
+    let checked: Vec<Checked> = {
         let (files, options) = (files.clone(), options.clone());
         tokio::task::spawn_blocking(move || {
             files
                 .iter()
-                .map(|file| {
-                    scantix_sarif::stream_slice(&file.bytes, &options, |_| {}).map_err(|source| {
-                        AnalysisError::Sarif {
-                            file: file.name.clone(),
-                            source,
-                        }
-                    })
-                })
+                .map(|file| file.check(&options))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await
         .map_err(|e| AnalysisError::Reader(e.to_string()))??
     };
+    let runs: Vec<Vec<RunInfo>> = checked.iter().map(|c| c.runs().to_vec()).collect();
 
     let git_ref = match &target.git_ref {
         Some(git_ref) => git_ref.clone(),
@@ -244,9 +312,9 @@ pub async fn apply_analysis(
         let (files, options, keys) = (files.clone(), options.clone(), keys.clone());
         let (repository, commit) = (target.repository.clone(), target.commit_sha.clone());
         tokio::task::spawn_blocking(move || {
-            for (file, of_file) in files.iter().zip(&run_keys) {
+            for ((file, checked), of_file) in files.iter().zip(checked).zip(&run_keys) {
                 let mut batch = Vec::with_capacity(BATCH);
-                let read = scantix_sarif::stream_slice(&file.bytes, &options, |result| {
+                file.emit(checked, &options, |result| {
                     let (Some(presence), Some(&key)) =
                         (presence_of(&result), of_file.get(result.run_index))
                     else {
@@ -262,18 +330,12 @@ pub async fn apply_analysis(
                         // A closed channel means the applier stopped on an error: it says why.
                         let _ = sender.blocking_send(std::mem::take(&mut batch));
                     }
-                });
-                if let Err(source) = read {
-                    return Err(AnalysisError::Sarif {
-                        file: file.name.clone(),
-                        source,
-                    });
-                }
+                })?;
                 if !batch.is_empty() {
                     let _ = sender.blocking_send(batch);
                 }
             }
-            Ok(())
+            Ok::<(), AnalysisError>(())
         })
     };
     let mut seen: Vec<HashSet<Fingerprint>> = vec![HashSet::new(); keys.len()];

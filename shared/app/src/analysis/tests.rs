@@ -55,10 +55,7 @@ fn target() -> AnalysisTarget {
 }
 
 fn file(bytes: Vec<u8>) -> Vec<SarifFile> {
-    vec![SarifFile {
-        name: "semgrep.sarif".into(),
-        bytes,
-    }]
+    vec![SarifFile::from_bytes("semgrep.sarif", bytes)]
 }
 
 #[tokio::test]
@@ -140,14 +137,8 @@ async fn an_invalid_file_applies_nothing_of_the_analysis() {
     let mut broken: Value = serde_json::from_slice(&semgrep_copies(1)).expect("JSON");
     broken["runs"][0]["results"][5]["ruleId"] = Value::Bool(true);
     let files = vec![
-        SarifFile {
-            name: "good.sarif".into(),
-            bytes: semgrep_copies(1),
-        },
-        SarifFile {
-            name: "broken.sarif".into(),
-            bytes: serde_json::to_vec(&broken).expect("JSON"),
-        },
+        SarifFile::from_bytes("good.sarif", semgrep_copies(1)),
+        SarifFile::from_bytes("broken.sarif", serde_json::to_vec(&broken).expect("JSON")),
     ];
     let error = apply_analysis(
         &executor,
@@ -166,6 +157,50 @@ async fn an_invalid_file_applies_nothing_of_the_analysis() {
 }
 
 #[tokio::test]
+async fn a_file_on_disk_is_checked_whole_before_anything_and_named_with_the_json_path() {
+    let store = Arc::new(MemoryStore::new());
+    let executor = Executor::new(
+        store.clone(),
+        Arc::new(MemoryTracker::new()),
+        scantix_core::config::Config::default(),
+    );
+    // The 300th result of a file on disk is broken: nothing of the 299 before it is applied.
+    let mut broken: Value = serde_json::from_slice(&semgrep_copies(4)).expect("JSON");
+    broken["runs"][0]["results"][299]["locations"] = Value::String("app.py:3".into());
+    let dir = std::env::temp_dir().join(format!("scantix-analysis-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let path = dir.join("broken.sarif");
+    std::fs::write(&path, serde_json::to_vec(&broken).expect("JSON")).expect("written");
+    let error = apply_analysis(
+        &executor,
+        &RepoSettings::defaults(),
+        &target(),
+        vec![SarifFile::from_path(&path)],
+        |_| {},
+    )
+    .await
+    .expect_err("refused");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(error.is_input_fault(), "{error}");
+    assert_eq!(error.path(), Some("runs[0].results[299].locations"));
+    assert!(error.to_string().contains("broken.sarif: "), "{error}");
+    let groups = store.all_groups(None, 10).await.expect("groups");
+    assert!(groups.items.is_empty());
+
+    // A file that is not there: an error naming it, nothing applied.
+    let error = apply_analysis(
+        &executor,
+        &RepoSettings::defaults(),
+        &target(),
+        vec![SarifFile::from_path(dir.join("gone.sarif"))],
+        |_| {},
+    )
+    .await
+    .expect_err("refused");
+    assert!(error.to_string().contains("gone.sarif"), "{error}");
+}
+
+#[tokio::test]
 async fn a_ticket_shows_the_rules_help_and_the_code_flow_as_source_to_sink() {
     // CodeQL for Ruby (fabasoad/sarif-to-slack's test data): two results with a code flow.
     let path = concat!(
@@ -178,10 +213,7 @@ async fn a_ticket_shows_the_rules_help_and_the_code_flow_as_source_to_sink() {
         Arc::new(MemoryTracker::new()),
         scantix_core::config::Config::default(),
     );
-    let files = vec![SarifFile {
-        name: "codeql-ruby.sarif".into(),
-        bytes: std::fs::read(path).expect("the fixture"),
-    }];
+    let files = vec![SarifFile::from_path(path)];
     apply_analysis(
         &executor,
         &RepoSettings::defaults(),
@@ -220,10 +252,9 @@ async fn a_ticket_shows_the_rules_help_and_the_code_flow_as_source_to_sink() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/fixtures/sarif/generated/semgrep-1.185.0.sarif"
     );
-    let files = vec![SarifFile {
-        name: "semgrep.sarif".into(),
-        bytes: std::fs::read(path).expect("the fixture"),
-    }];
+    // From disk: Semgrep writes `results` before `tool`, which the second read streams with the
+    // rules the first one read.
+    let files = vec![SarifFile::from_path(path)];
     apply_analysis(
         &executor,
         &RepoSettings::defaults(),

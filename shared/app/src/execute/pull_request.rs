@@ -59,6 +59,15 @@ const MAX_PR_ANALYSES: usize = 16;
 /// Page size of the reads of an analysis' open list.
 const SARIF_LIST_PAGE: usize = 1000;
 
+/// Which of a refresh's actions its caller reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Looks {
+    /// Every action, a look that wrote nothing noted too (an analysis' report lists them).
+    All,
+    /// Only what was written: notes of looks that changed nothing are dropped.
+    WrittenOnly,
+}
+
 /// What a look at a pull request was prompted by, besides its own delivery.
 #[derive(Debug, Clone, Copy)]
 enum Observed<'a> {
@@ -152,30 +161,9 @@ impl Executor {
                 Observed::Alert(event),
             )
             .await;
-        let (mut actions, audit) = match driven {
-            Ok(done) => done,
-            // The alert itself is applied: a summary that cannot be refreshed for good (no
-            // installation to act as, say) must not fail its delivery forever.
-            Err(e) if !e.is_retryable() => {
-                tracing::warn!(repository = %finding.repository.full_name, pull_request = number, error = %e, "pull request summary not refreshed");
-                return Ok(vec![Action::PullRequestNoted {
-                    pull_request: number,
-                    reason: format!("summary not refreshed: {e}"),
-                }]);
-            }
-            Err(e) => return Err(e),
-        };
-        if !audit.is_empty() {
-            self.store
-                .commit(Commit {
-                    audit,
-                    ..Commit::default()
-                })
-                .await?;
-        }
         // An alert's outcome reports a summary written, not every look that changed nothing.
-        actions.retain(|a| !matches!(a, Action::PullRequestNoted { .. }));
-        Ok(actions)
+        self.finish_refresh(&finding.repository, number, driven, Looks::WrittenOnly)
+            .await
     }
 
     /// Refreshes pull request `number`'s summary after SARIF `analyses` of its ref were applied
@@ -211,7 +199,23 @@ impl Executor {
                 Observed::Analyses(analyses),
             )
             .await;
-        let (actions, audit) = match driven {
+        self.finish_refresh(repository, number, driven, Looks::All)
+            .await
+    }
+
+    /// The end of a refresh prompted by something already applied (an alert, an analysis), from
+    /// what [`Self::drive_pull_request`] returned: the pull request's audit entries committed, and
+    /// its actions as `looks` says. A summary that cannot be refreshed for good (no installation
+    /// to act as, say) is noted rather than failing what prompted it forever; a failure a retry
+    /// can mend is returned.
+    async fn finish_refresh(
+        &self,
+        repository: &Repository,
+        number: u64,
+        driven: Result<(Vec<Action>, Vec<AuditEntry>), ExecuteError>,
+        looks: Looks,
+    ) -> Result<Vec<Action>, ExecuteError> {
+        let (mut actions, audit) = match driven {
             Ok(done) => done,
             Err(e) if !e.is_retryable() => {
                 tracing::warn!(repository = %repository.full_name, pull_request = number, error = %e, "pull request summary not refreshed");
@@ -229,6 +233,9 @@ impl Executor {
                     ..Commit::default()
                 })
                 .await?;
+        }
+        if looks == Looks::WrittenOnly {
+            actions.retain(|a| !matches!(a, Action::PullRequestNoted { .. }));
         }
         Ok(actions)
     }
@@ -557,7 +564,10 @@ impl Executor {
             let comparison = compare_sarif(&on_pr, &on_base, analysis.complete);
             listing.sarif_analysed = true;
             listing.more_still_open += comparison.still_open;
-            listing.more_introduced += comparison.introduced.len().saturating_sub(SARIF_READS);
+            *listing
+                .more_introduced
+                .entry(analysis.tool.clone())
+                .or_default() += comparison.introduced.len().saturating_sub(SARIF_READS);
             for fingerprint in comparison.introduced.iter().take(SARIF_READS) {
                 if let Some(found) = self.store.get_finding(fingerprint).await?
                     && found.value.is_open()

@@ -141,8 +141,9 @@ pub struct Listing {
     pub tickets: BTreeMap<Fingerprint, KnownTicket>,
     /// A SARIF analysis of the pull request was applied: it is analysed, even without results.
     pub sarif_analysed: bool,
-    /// Introduced findings counted but not read (beyond what a summary lists).
-    pub more_introduced: usize,
+    /// Introduced findings counted but not read (beyond what a summary lists), by the tool of
+    /// the SARIF analysis they are in.
+    pub more_introduced: BTreeMap<String, usize>,
     /// Findings open on both the pull request and its base, counted but not listed.
     pub more_still_open: usize,
 }
@@ -303,9 +304,23 @@ pub fn summarise(listing: &Listing) -> PullRequestSummary {
             }
         })
         .collect();
+    // What the comment cannot list, by where it comes from: the least severe of those read,
+    // and those only counted.
+    let mut unlisted: BTreeMap<String, u32> = BTreeMap::new();
+    for alert in introduced.iter().skip(MAX_INTRODUCED) {
+        *unlisted.entry(source_of(alert).to_owned()).or_default() += 1;
+    }
+    for (tool, count) in &listing.more_introduced {
+        let count = u32::try_from(*count).unwrap_or(u32::MAX);
+        let entry = unlisted.entry(tool.clone()).or_default();
+        *entry = entry.saturating_add(count);
+    }
+    unlisted.retain(|_, n| *n > 0);
+    let more_introduced: usize = listing.more_introduced.values().sum();
     PullRequestSummary {
         analyzed: !listing.on_pull_request.is_empty() || listing.sarif_analysed,
-        more_introduced: count_beyond(introduced.len() + listing.more_introduced, MAX_INTRODUCED),
+        more_introduced: count_beyond(introduced.len() + more_introduced, MAX_INTRODUCED),
+        unlisted_by_source: unlisted,
         introduced: introduced
             .into_iter()
             .take(MAX_INTRODUCED)
@@ -315,6 +330,15 @@ pub fn summarise(listing: &Listing) -> PullRequestSummary {
         still_open: u32::try_from(still_open + listing.more_still_open).unwrap_or(u32::MAX),
     }
 }
+
+/// Where an introduced alert comes from, as the comment names it: a SARIF finding's tool, or
+/// GitHub code scanning.
+fn source_of(alert: &SummaryAlert) -> &str {
+    alert.tool.as_deref().unwrap_or(CODE_SCANNING)
+}
+
+/// How the comment names GitHub's own code scanning alerts among the sources of introduced ones.
+pub const CODE_SCANNING: &str = "GitHub code scanning";
 
 fn count_beyond(len: usize, limit: usize) -> u32 {
     u32::try_from(len.saturating_sub(limit)).unwrap_or(u32::MAX)
@@ -527,7 +551,7 @@ pub fn render_summary(record: &PullRequestRecord) -> String {
             let _ = writeln!(md, "- {}", alert_line(alert));
         }
         if summary.more_introduced > 0 {
-            let _ = writeln!(md, "- … and {} more", summary.more_introduced);
+            let _ = writeln!(md, "- {}", unlisted_line(record));
         }
         md.push('\n');
     }
@@ -573,6 +597,67 @@ pub fn render_summary(record: &PullRequestRecord) -> String {
          in place as results change.</sub>\n",
     );
     md
+}
+
+/// "… and 230 more not listed here (210 Semgrep OSS, 20 GitHub code scanning): see …": how many
+/// the comment leaves out, from which sources, and where they can all be seen — GitHub's alerts
+/// page filtered to the pull request for its own alerts, the pull request's checks (where the
+/// scanners ran and wrote their output) for SARIF findings. Links only when the pull request's
+/// or the repository's address is known.
+fn unlisted_line(record: &PullRequestRecord) -> String {
+    let summary = &record.summary;
+    let mut line = format!("… and {} more not listed here", summary.more_introduced);
+    let sources: Vec<String> = summary
+        .unlisted_by_source
+        .iter()
+        .map(|(source, n)| format!("{n} {}", escape(source)))
+        .collect();
+    if !sources.is_empty() {
+        let _ = write!(line, " ({})", sources.join(", "));
+    }
+    let repository = record
+        .repository
+        .html_url
+        .clone()
+        .or_else(|| {
+            let url = record.html_url.as_deref()?;
+            let (repository, _) = url.rsplit_once("/pull/")?;
+            Some(repository.to_owned())
+        })
+        .map(|url| url.trim_end_matches('/').to_owned());
+    let pull_request = record.html_url.clone().or_else(|| {
+        let repository = repository.as_deref()?;
+        Some(format!("{repository}/pull/{}", record.number))
+    });
+    let mut see = Vec::new();
+    if let Some(repository) = repository.as_deref()
+        && summary.unlisted_by_source.contains_key(CODE_SCANNING)
+    {
+        let url = format!(
+            "{repository}/security/code-scanning?query=is%3Aopen+pr%3A{}",
+            record.number
+        );
+        see.push(link(
+            "the code scanning alerts of this pull request",
+            Some(&url),
+        ));
+    }
+    if let Some(pull_request) = pull_request.as_deref()
+        && summary
+            .unlisted_by_source
+            .keys()
+            .any(|source| source != CODE_SCANNING)
+    {
+        let url = format!("{}/checks", pull_request.trim_end_matches('/'));
+        see.push(link(
+            "the checks of this pull request, where the scanners ran",
+            Some(&url),
+        ));
+    }
+    if !see.is_empty() {
+        let _ = write!(line, ": see {}", see.join(" and "));
+    }
+    line
 }
 
 /// `high` `js/xss` Reflected XSS at `src/app.js:12` — alert 14 (linked); a SARIF finding is

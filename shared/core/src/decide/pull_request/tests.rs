@@ -392,7 +392,51 @@ fn long_lists_are_cut_and_counted() {
     assert_eq!(summary.introduced.len(), MAX_INTRODUCED);
     assert_eq!(summary.more_introduced, 30);
     let body = decision.comment.unwrap();
-    assert!(body.contains("**80 new alerts**") && body.contains("… and 30 more"));
+    assert!(body.contains("**80 new alerts**"), "{body}");
+    // What is left out, from where, and where to see it all.
+    assert!(
+        body.contains(
+            "- … and 30 more not listed here (30 GitHub code scanning): see \
+             [the code scanning alerts of this pull request]\
+             (<https://github.com/acme/shop/security/code-scanning?query=is%3Aopen+pr%3A7>)\n"
+        ),
+        "{body}"
+    );
+}
+
+#[test]
+fn unlisted_sarif_findings_are_counted_by_tool_and_pointed_to_the_checks() {
+    // 220 introduced by a SARIF analysis: 200 read (50 listed), 20 only counted.
+    let records: Vec<FindingRecord> = (0..200)
+        .map(|n| sarif_record(n, "B602", &format!("src/m{n}.py"), Severity::Medium))
+        .collect();
+    let mut listing = sarif_listing(&records.iter().collect::<Vec<_>>(), &[], true);
+    listing.more_introduced.insert("Bandit".into(), 20);
+    let mut record = record();
+    record.html_url = Some("https://github.com/acme/shop/pull/7".into());
+    record.summary = summarise(&listing);
+    assert_eq!(record.summary.introduced.len(), MAX_INTRODUCED);
+    assert_eq!(record.summary.more_introduced, 170);
+    assert_eq!(
+        record.summary.unlisted_by_source,
+        BTreeMap::from([("Bandit".to_owned(), 170)])
+    );
+    let body = render_summary(&record);
+    assert!(body.contains("**220 new alerts**"), "{body}");
+    assert!(
+        body.contains(
+            "- … and 170 more not listed here (170 Bandit): see [the checks of this pull request, \
+             where the scanners ran](<https://github.com/acme/shop/pull/7/checks>)\n"
+        ),
+        "{body}"
+    );
+    // Without an address to point to, the count alone.
+    record.html_url = None;
+    let body = render_summary(&record);
+    assert!(
+        body.contains("- … and 170 more not listed here (170 Bandit)\n"),
+        "{body}"
+    );
 }
 
 /// A SARIF finding of Bandit's (`rule` at `path`:`line`), open, recorded on pull request 7's ref.
