@@ -1348,6 +1348,23 @@ mod tests {
     }
 
     #[test]
+    fn an_inline_policy_with_a_huge_exponent_is_refused_at_once() {
+        // Found by fuzzing (`fuzz/`, target `repo_config`): a 150-byte file whose inline policy
+        // has the number `0e0000000000000000000200000029`. regorus works it out in full
+        // precision; the file held the loader past the fuzzer's 25 s limit before
+        // `scantix_policy::MAX_POLICY_EXPONENT`.
+        let yaml = include_str!("testdata/fuzz-repo_config-policy-exponent.yml");
+        let started = std::time::Instant::now();
+        let error = parse(yaml).unwrap_err();
+        assert!(error.message.contains("exponent is beyond ±308"), "{error}");
+        // Located on the file's line 7, where the number is.
+        assert_eq!(error.line, Some(7), "{error}");
+        // Not a timing claim: a bound far above any machine's parse of 150 bytes, so that a
+        // regression hangs here visibly rather than passing after minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
+
+    #[test]
     fn severity_to_priority_is_another_name_for_priorities() {
         let config = parse("severity-to-priority:\n  critical: P1\n").unwrap();
         let priorities = config.priorities();

@@ -320,6 +320,13 @@ pub const MAX_POLICY_LINES: usize = 4_000;
 /// (`fuzz/`, target `repo_config`) ran for minutes. A triage policy nests four or five levels.
 pub const MAX_POLICY_NESTING: usize = 10;
 
+/// The largest exponent a number in a policy may have, either way: a double's range (JSON's, in
+/// practice). regorus works a number like `0e200000029` out in full precision, in time that
+/// grows with the exponent — measured (debug build): `0e3000000` takes 3 s, and a 150-byte
+/// `.github/scantix.yml` with `0e0000000000000000000200000029` found by fuzzing (`fuzz/`, target
+/// `repo_config`) did not finish.
+pub const MAX_POLICY_EXPONENT: u32 = 308;
+
 /// A compiled triage policy, ready to evaluate from any thread (`Send + Sync`).
 ///
 /// regorus's `Engine` evaluates through `&mut self`. The policy keeps one prepared engine behind
@@ -390,6 +397,16 @@ impl Policy {
                 message: format!(
                     "`{{` and `[` nest more than {MAX_POLICY_NESTING} deep here; split the \
                      expression with intermediate variables"
+                ),
+            });
+        }
+        if let Some((line, column)) = exponent_over(source, MAX_POLICY_EXPONENT) {
+            return Err(PolicyError::Syntax {
+                line,
+                column,
+                message: format!(
+                    "a number's exponent is beyond ±{MAX_POLICY_EXPONENT} here; write the \
+                     number without it"
                 ),
             });
         }
@@ -527,57 +544,101 @@ fn decision_from(value: Value) -> Result<PolicyDecision, PolicyError> {
     })
 }
 
-/// A regorus parse or compile error → `PolicyError::Syntax`. regorus formats its errors as
-/// `--> file:line:col`, the source line, a caret, then `error: message`; `{:#}` includes any
-/// context regorus added.
-/// The 1-based line and column of the first `{` or `[` that nests deeper than `limit`, outside
-/// strings (`"…"` with escapes, raw `` `…` ``) and `#` comments; `None` if none does. Closing
-/// brackets lower the depth whether or not they match: only an upper bound matters here.
-fn nesting_over(source: &str, limit: usize) -> Option<(u32, u32)> {
+/// The characters of `source` that are Rego code, with their 1-based line and column. Strings
+/// (`"…"` with escapes, raw `` `…` ``) and `#` comments read as spaces, quotes and `#` included,
+/// so that brackets and numbers in them do not count and the tokens on either side stay apart.
+fn code_chars(source: &str) -> impl Iterator<Item = (u32, u32, char)> + '_ {
+    #[derive(Clone, Copy)]
     enum In {
         Code,
         String { escaped: bool },
         Raw,
         Comment,
     }
-    let (mut depth, mut line, mut column) = (0usize, 1u32, 0u32);
+    let (mut line, mut column) = (1u32, 0u32);
     let mut state = In::Code;
-    for c in source.chars() {
+    source.chars().map(move |c| {
         if c == '\n' {
+            let at = (line, column.saturating_add(1), c);
             (line, column) = (line.saturating_add(1), 0);
             // A comment ends with its line, and so does a (malformed) string: Rego's `"…"` is
             // one line, only a raw string spans lines.
             if !matches!(state, In::Raw) {
                 state = In::Code;
             }
-            continue;
+            return at;
         }
         column = column.saturating_add(1);
-        state = match (state, c) {
-            (In::Code, '"') => In::String { escaped: false },
-            (In::Code, '`') => In::Raw,
-            (In::Code, '#') => In::Comment,
-            (In::Code, '{' | '[') => {
+        let (next, code) = match (state, c) {
+            (In::Code, '"') => (In::String { escaped: false }, false),
+            (In::Code, '`') => (In::Raw, false),
+            (In::Code, '#') => (In::Comment, false),
+            (In::Code, _) => (In::Code, true),
+            (In::String { escaped: false }, '\\') => (In::String { escaped: true }, false),
+            (In::String { escaped: false }, '"') => (In::Code, false),
+            (In::String { .. }, _) => (In::String { escaped: false }, false),
+            (In::Raw, '`') => (In::Code, false),
+            (state, _) => (state, false),
+        };
+        state = next;
+        (line, column, if code { c } else { ' ' })
+    })
+}
+
+/// The 1-based line and column of the first `{` or `[` that nests deeper than `limit` in code
+/// (see [`code_chars`]); `None` if none does. Closing brackets lower the depth whether or not
+/// they match: only an upper bound matters here.
+fn nesting_over(source: &str, limit: usize) -> Option<(u32, u32)> {
+    let mut depth = 0usize;
+    for (line, column, c) in code_chars(source) {
+        match c {
+            '{' | '[' => {
                 depth += 1;
                 if depth > limit {
                     return Some((line, column));
                 }
-                In::Code
             }
-            (In::Code, '}' | ']') => {
-                depth = depth.saturating_sub(1);
-                In::Code
-            }
-            (In::String { escaped: false }, '\\') => In::String { escaped: true },
-            (In::String { escaped: false }, '"') => In::Code,
-            (In::String { .. }, _) => In::String { escaped: false },
-            (In::Raw, '`') => In::Code,
-            (state, _) => state,
-        };
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
     None
 }
 
+/// The 1-based line and column of the first number in code (see [`code_chars`]) whose exponent
+/// is larger than `limit` either way (`0e200000029`, `1E-99999`); `None` if none is. Digits
+/// inside a name (`x1e999`) are no number.
+fn exponent_over(source: &str, limit: u32) -> Option<(u32, u32)> {
+    let mut chars = code_chars(source).peekable();
+    let mut in_name = false;
+    while let Some((line, column, c)) = chars.next() {
+        if in_name || !c.is_ascii_digit() {
+            in_name = c.is_alphanumeric() || c == '_';
+            continue;
+        }
+        while chars
+            .next_if(|&(_, _, d)| d.is_ascii_digit() || d == '.')
+            .is_some()
+        {}
+        if chars.next_if(|&(_, _, e)| matches!(e, 'e' | 'E')).is_some() {
+            chars.next_if(|&(_, _, sign)| matches!(sign, '+' | '-'));
+            let mut exponent = 0u32;
+            while let Some((_, _, digit)) = chars.next_if(|&(_, _, d)| d.is_ascii_digit()) {
+                exponent = exponent
+                    .saturating_mul(10)
+                    .saturating_add(digit.to_digit(10).unwrap_or(0));
+            }
+            if exponent > limit {
+                return Some((line, column));
+            }
+        }
+    }
+    None
+}
+
+/// A regorus parse or compile error → `PolicyError::Syntax`. regorus formats its errors as
+/// `--> file:line:col`, the source line, a caret, then `error: message`; `{:#}` includes any
+/// context regorus added.
 fn syntax_error(error: impl fmt::Display) -> PolicyError {
     let text = format!("{error:#}");
     let (line, column) = location(&text).unwrap_or((0, 0));
@@ -1136,6 +1197,54 @@ decision := {"triage": "draft", "reason": "draft: new rule, a person decides"} i
             Policy::from_rego(&quoted).err()
         );
         assert_eq!(nesting_over(&quoted, MAX_POLICY_NESTING), None);
+    }
+
+    #[test]
+    fn huge_exponents_are_refused_before_regorus_parses_them() {
+        // Found by fuzzing `.github/scantix.yml`: regorus computes `0e200000029` in full
+        // precision, in time growing with the exponent.
+        let with = |number: &str| {
+            format!(
+                "package scantix\nimport rego.v1\n\
+                 decision := {{\"triage\": \"ticket\", \"reason\": \"r\", \"x\": {number}}}\n"
+            )
+        };
+        for number in [
+            "0e200000029",
+            "0e0000000000000000000200000029",
+            "1.5E+309",
+            "2e-400",
+        ] {
+            let error = Policy::from_rego(&with(number)).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    PolicyError::Syntax {
+                        line: 3,
+                        column: 54,
+                        ..
+                    }
+                ),
+                "{number}: {error:?}"
+            );
+            assert!(error.to_string().contains("beyond ±308"), "{error}");
+        }
+        // Within a double's range, numbers load; exponents in strings, comments and names do
+        // not count.
+        for number in ["1e308", "2.5e-3", "0E0", "10"] {
+            assert!(Policy::from_rego(&with(number)).is_ok(), "{number}");
+        }
+        let elsewhere = "package scantix\nimport rego.v1\n# 0e200000029\n\
+                         x1e999 := 1\n\
+                         decision := {\"triage\": \"ticket\", \"reason\": \"0e200000029\"} if {\n\
+                         \tx1e999 == 1\n\
+                         }\n";
+        assert_eq!(exponent_over(elsewhere, MAX_POLICY_EXPONENT), None);
+        assert!(
+            Policy::from_rego(elsewhere).is_ok(),
+            "{:?}",
+            Policy::from_rego(elsewhere).err()
+        );
     }
 
     #[test]
