@@ -15,7 +15,8 @@ use scantix_core::finding::{AlertState, Severity};
 use scantix_core::identity::GroupScope;
 use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{
-    Commit, EventKeys, Guarded, List, Members, Page, Store, StoreError, TicketLink, read_all,
+    Commit, EventKeys, Guarded, InboxSettle, List, Members, Page, Store, StoreError, TicketLink,
+    read_all,
 };
 use scantix_core::records::budget::{BudgetEntry, BudgetLedger, BudgetScope, LEDGER_BYTES};
 use scantix_core::records::{
@@ -78,6 +79,8 @@ contract! {
     a_draft_ticket_lives_in_its_group,
     of_many_writers_at_one_version_exactly_one_wins,
     inbox_items_are_stored_once_and_leave_the_pending_set_when_done,
+    a_commit_settles_its_inbox_item_done_in_the_same_write,
+    a_commit_settling_an_absent_inbox_item_writes_the_rest_and_creates_no_item,
     pull_request_records_are_created_once_then_written_only_at_the_version_read,
     read_event_returns_each_part,
     concurrent_event_reads_each_see_their_own_records,
@@ -1012,6 +1015,180 @@ async fn inbox_items_are_stored_once_and_leave_the_pending_set_when_done(
     // Settling an item that is not there (expired meanwhile) creates nothing.
     store.settle_inbox("github:gone", &done, at(15)).await?;
     ensure!(store.get_inbox("github:gone").await?.is_none(), "no husk");
+    Ok(())
+}
+
+/// A pending inbox item for delivery `id`, received now (DynamoDB Local deletes items whose `ttl`
+/// has passed, so it must lie in the future).
+fn pending_item(id: &str) -> scantix_core::inbox::InboxItem {
+    scantix_core::inbox::InboxItem::received(
+        scantix_core::inbox::InboxSource::Github,
+        id.into(),
+        "code_scanning_alert",
+        b"{}",
+        Utc::now(),
+    )
+}
+
+fn settle_of(id: &str) -> Option<InboxSettle> {
+    Some(InboxSettle {
+        id: id.into(),
+        outcome: "applied".into(),
+        at: Utc::now(),
+    })
+}
+
+/// The worker's commit: the event's records and its inbox item marked done, all in one write, so
+/// a commit that fails leaves the item pending and one that succeeds leaves it done.
+async fn a_commit_settles_its_inbox_item_done_in_the_same_write(
+    store: Arc<dyn Store>,
+) -> Result<()> {
+    use scantix_core::inbox::{Applied, InboxStatus};
+    let item = pending_item("github:settled-1");
+    ensure!(store.put_inbox(&item).await?, "a new item is written");
+    let finding = sample_finding(7, 1);
+    let record = finding_record(&finding, at(0));
+    let key = record.group_key.clone();
+
+    // A stale guard: nothing of the commit is written, the settle included.
+    let stale = Commit {
+        delivery: Some(delivery_record("github:settled-1", Some(&key), at(0))),
+        findings: vec![guarded(record.clone(), Some(3))],
+        settles: settle_of(&item.id),
+        ..Commit::default()
+    };
+    expect_conflict(store.commit(stale).await)?;
+    assert_eq!(
+        store.get_inbox(&item.id).await?.map(|i| i.status),
+        Some(InboxStatus::Pending)
+    );
+    ensure!(
+        store
+            .pending_inbox(10)
+            .await?
+            .iter()
+            .any(|i| i.id == item.id),
+        "a failed commit leaves its item pending"
+    );
+
+    store
+        .commit(Commit {
+            delivery: Some(delivery_record("github:settled-1", Some(&key), at(0))),
+            findings: vec![guarded(record.clone(), None)],
+            settles: settle_of(&item.id),
+            ..Commit::default()
+        })
+        .await?;
+    let settled = store.get_inbox(&item.id).await?.expect("still there");
+    assert_eq!(settled.status, InboxStatus::Done);
+    // Only the status moves: the body and the attempts are as they were.
+    assert_eq!(settled.body, item.body);
+    assert_eq!(settled.attempts, 0);
+    ensure!(
+        !store
+            .pending_inbox(10)
+            .await?
+            .iter()
+            .any(|i| i.id == item.id),
+        "a settled item leaves the pending set"
+    );
+    ensure!(
+        store.get_delivery("github:settled-1").await?.is_some(),
+        "the delivery is recorded"
+    );
+    ensure!(
+        store.get_finding(&record.fingerprint).await?.is_some(),
+        "the finding is written"
+    );
+
+    // A later step of the delivery failed (its tracker calls): the worker's failed attempt puts
+    // the item back in the pending set, for the stream's retry or replay.
+    let failed = Applied::Failed {
+        error: "tracker: 503".into(),
+    };
+    store.settle_inbox(&item.id, &failed, Utc::now()).await?;
+    let again = store.get_inbox(&item.id).await?.expect("still there");
+    assert_eq!((again.status, again.attempts), (InboxStatus::Pending, 1));
+    assert_eq!(again.last_error.as_deref(), Some("tracker: 503"));
+    ensure!(
+        store
+            .pending_inbox(10)
+            .await?
+            .iter()
+            .any(|i| i.id == item.id),
+        "a failed attempt after the commit puts the item back in the pending set"
+    );
+    Ok(())
+}
+
+/// An inbox item that is not there (expired after its 14 days, or never stored) is neither
+/// created by a commit that names it nor a reason for the commit to fail: the rest is written.
+/// Alone and side by side with commits whose items are there (DynamoDB merges concurrent
+/// commits into one transaction; the absent item's condition must cancel nobody else's).
+async fn a_commit_settling_an_absent_inbox_item_writes_the_rest_and_creates_no_item(
+    store: Arc<dyn Store>,
+) -> Result<()> {
+    use scantix_core::inbox::InboxStatus;
+    let commit_of = |n: u64, settles: &str| {
+        let record = finding_record(&sample_finding(n, n), at(0));
+        let delivery = delivery_record(
+            &format!("github:absent-{n}"),
+            Some(&record.group_key),
+            at(0),
+        );
+        (
+            record.fingerprint.clone(),
+            Commit {
+                delivery: Some(delivery),
+                findings: vec![guarded(record, None)],
+                settles: settle_of(settles),
+                ..Commit::default()
+            },
+        )
+    };
+    let (fingerprint, alone) = commit_of(1, "github:gone-1");
+    store.commit(alone).await?;
+    ensure!(store.get_inbox("github:gone-1").await?.is_none(), "no item");
+    ensure!(
+        store.get_finding(&fingerprint).await?.is_some(),
+        "the rest is written"
+    );
+    ensure!(
+        store.get_delivery("github:absent-1").await?.is_some(),
+        "the delivery is recorded"
+    );
+
+    // Side by side: even ones settle items that are there, odd ones items that are not.
+    let mut commits = Vec::new();
+    for n in 2..12u64 {
+        let item = format!("github:absent-item-{n}");
+        if n % 2 == 0 {
+            ensure!(store.put_inbox(&pending_item(&item)).await?, "a new item");
+        }
+        commits.push(commit_of(n, &item));
+    }
+    let tasks: Vec<_> = commits
+        .iter()
+        .map(|(_, commit)| {
+            let store = Arc::clone(&store);
+            let commit = commit.clone();
+            tokio::spawn(async move { store.commit(commit).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    for (n, (fingerprint, _)) in (2..12u64).zip(&commits) {
+        let item = store.get_inbox(&format!("github:absent-item-{n}")).await?;
+        match n % 2 {
+            0 => assert_eq!(item.map(|i| i.status), Some(InboxStatus::Done)),
+            _ => ensure!(item.is_none(), "no item for {n}"),
+        }
+        ensure!(
+            store.get_finding(fingerprint).await?.is_some(),
+            "finding {n} is written"
+        );
+    }
     Ok(())
 }
 
@@ -2539,6 +2716,7 @@ mod dynamodb_only {
                         None,
                     ),
                 ],
+                settles: None,
             })
             .await?;
 

@@ -1,10 +1,11 @@
 //! What one stream batch costs the worker in DynamoDB requests, against the real Amazon DynamoDB
 //! Local, counted by an interceptor on the client (every request the SDK sends, retries included)
 //! — never timed:
-//! - ten deliveries about ten groups are one read and one transaction for their commits (and one
-//!   for settling their inbox items): the lanes share requests, none goes alone first;
+//! - ten deliveries about ten groups are one read and one transaction: the lanes share requests,
+//!   none goes alone first, and each commit settles its own inbox item (no write after it);
 //! - ten deliveries joining one group take turns on it: each commit is decided on the group as
-//!   the previous lane wrote it, and no transaction is cancelled for a lost race.
+//!   the previous lane wrote it, and no transaction is cancelled for a lost race;
+//! - a delivery whose inbox item is gone (expired) is applied all the same, and no item is made.
 //!
 //! Real deliveries (octokit's code scanning `created` payload), applied as the stream hands them
 //! to the worker function, over the draft tracker.
@@ -203,11 +204,13 @@ async fn a_batch_of_ten_deliveries_about_ten_groups_is_one_read_and_one_commit_t
     }
     let before = world.requests.snapshot();
     apply(&world, &joining).await;
-    // One read for the ten lanes' events; one transaction for their ten commits (about 70
-    // actions, under DynamoDB's 100); one for the ten inbox items' settles, which follow them.
-    // Before: the first lane's read and commit went alone (2 reads, 3 transactions).
+    // One read for the ten lanes' events; one transaction for their ten commits (about 80
+    // actions, under DynamoDB's 100), each settling its inbox item done. Before: a second
+    // transaction for the ten settles, which followed the commits; before that, the first
+    // lane's read and commit went alone (2 reads, 3 transactions).
     assert_eq!(world.requests.since(&before, "BatchGetItem"), (1, 0));
-    assert_eq!(world.requests.since(&before, "TransactWriteItems"), (2, 0));
+    assert_eq!(world.requests.since(&before, "TransactWriteItems"), (1, 0));
+    assert_eq!(world.requests.since(&before, "UpdateItem"), (0, 0));
 
     let groups = world.store.all_groups(None, 100).await.unwrap().items;
     assert_eq!(groups.len(), 10);
@@ -233,12 +236,34 @@ async fn ten_deliveries_joining_one_group_in_one_batch_lose_no_race_on_it() {
     // and nine lost the race, each a cancelled transaction, a back-off and another read.
     assert_eq!(cancelled, 0, "{transactions} transactions");
     assert_eq!(world.requests.since(&before, "BatchGetItem"), (1, 0));
-    // Ten commits one after another (one group item, one write per request); each lane's settle
-    // rides with the next lane's commit, the last one's alone.
-    assert!(transactions <= 11, "{transactions} transactions");
+    // Ten commits one after another (one group item, one write per request), each settling its
+    // own inbox item: nothing is written after the last. Before: each lane's settle rode with
+    // the next lane's commit, the last one's alone (11).
+    assert!(transactions <= 10, "{transactions} transactions");
+    assert_eq!(world.requests.since(&before, "UpdateItem"), (0, 0));
 
     let groups = world.store.all_groups(None, 100).await.unwrap().items;
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].value.tally.open, 11);
     assert_eq!(groups[0].version, 11, "one version per delivery");
+}
+
+#[tokio::test]
+async fn a_delivery_whose_inbox_item_is_gone_is_applied_and_no_item_is_made() {
+    let world = world().await;
+    let kept = received(&world, 1, "js/rule-kept").await;
+    // In the stream, but expired from the table since (or never stored): the commit's settle
+    // fails its condition, and the commit goes again without it.
+    let mut gone = received(&world, 2, "js/rule-gone").await;
+    gone.id = "github:batch-gone".into();
+    let response = apply_batch(&world.worker, &batch_of(&[kept.clone(), gone.clone()])).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "the batch failed: {response:?}"
+    );
+    let stored = world.store.get_inbox(&kept.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, InboxStatus::Done);
+    assert!(world.store.get_inbox(&gone.id).await.unwrap().is_none());
+    let groups = world.store.all_groups(None, 100).await.unwrap().items;
+    assert_eq!(groups.len(), 2, "both deliveries are applied");
 }

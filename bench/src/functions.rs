@@ -146,9 +146,9 @@ async fn worker_batches(
     name: &str,
 ) -> Result<()> {
     // Built before the clock starts: the figure is the worker's, not the payload factory's.
-    // Each item is in the inbox first, as the webhook function leaves it: the worker's settle
-    // updates it there (on an absent item it fails its condition, and cancels the transaction
-    // it shares with other lanes' commits).
+    // Each item is in the inbox first, as the webhook function leaves it: each delivery's commit
+    // settles it there (on an absent item that settle fails its condition, and the commit goes
+    // again without it: a request more).
     let mut batches: Vec<StreamBatch> = Vec::new();
     for batch in 0..WORKER_BATCHES as u64 {
         let mut records = Vec::new();

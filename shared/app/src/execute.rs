@@ -124,6 +124,10 @@ pub struct Outcome {
     /// by its installation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignored: Option<String>,
+    /// The delivery's commit also settled its inbox item done (`apply_verdict_settling`): the
+    /// worker has nothing left to record on it. Not part of any answer.
+    #[serde(skip)]
+    pub inbox_settled: bool,
 }
 
 /// The result of phase 1 (`commit_alert`).

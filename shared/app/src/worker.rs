@@ -110,7 +110,13 @@ impl Worker {
             }
             let delivered = match work {
                 Err(done) => done,
-                Ok(ItemWork::Github(work)) => self.github.apply(item.delivery(), work).await,
+                // The item is one the store holds (a stream record's image, or a pending item
+                // listed by replay): an alert's commit settles it done in the same write.
+                Ok(ItemWork::Github(work)) => {
+                    self.github
+                        .apply(item.delivery(), work, Some(&item.id))
+                        .await
+                }
                 Ok(ItemWork::Jira(event)) => match &self.jira {
                     Some(jira) => jira.apply(&item.id, &event).await,
                     None => {
@@ -139,7 +145,10 @@ impl Worker {
                 }
             };
             let applied = delivered.applied();
-            self.settle(&item, &applied).await;
+            // Settled already by the commit that applied it: one write fewer per delivery.
+            if !delivered.settled_inbox() {
+                self.settle(&item, &applied).await;
+            }
             applied
         }
         .instrument(span)

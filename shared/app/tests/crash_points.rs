@@ -683,8 +683,9 @@ fn every_crash_point_of_the_lifecycle_recovers_to_the_fault_free_state() {
             "{port_call} is exercised: {kinds:?}"
         );
     }
+    // 148 port calls since an alert's commit settles its inbox item (no settle_inbox after it).
     if std::env::var_os("CRASH_POINT").is_none() {
-        assert!(covered >= 4 * 150, "{covered} crash points");
+        assert!(covered >= 4 * 145, "{covered} crash points");
     }
     assert_recovered(covered, &failures);
 }

@@ -19,8 +19,13 @@
 //! (throttling, a timeout) sends each commit of the request alone, so each gets its own answer.
 //! Two commits that write one item never share a request (DynamoDB refuses that): the later one
 //! waits for the next.
+//!
+//! A commit that settles an inbox item (`Commit::settles`) carries the index of that update. When
+//! its condition (the item exists) is the only one that failed, the item is absent (expired, or
+//! never stored): the commit goes again without it, since an absent item must neither be
+//! created nor keep the delivery's own writes out forever.
 
-use super::errors::{cancellation_error, transaction_error};
+use super::errors::{Failure, cancellation_error, failure_of, transaction_error};
 use super::items::{Key, Write};
 use super::{DynamoStore, MAX_TRANSACTION_ITEMS};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -71,6 +76,8 @@ struct Queued {
     writes: Vec<Write>,
     /// The delivery written as the commit's first action, if any (see `cancellation_error`).
     delivery: Option<String>,
+    /// The index in `writes` of the update settling an inbox item, if any (see the module docs).
+    settle: Option<usize>,
     answer: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -140,11 +147,13 @@ impl GroupCommit {
 
 impl DynamoStore {
     /// Writes `writes` atomically, sharing the request with commits that arrive meanwhile (see
-    /// the module docs). Answers as `transact` would for these writes alone.
+    /// the module docs). Answers as `transact` would for these writes alone. `settle` is the index
+    /// of a write settling an inbox item: dropped, and the rest written, if that item is absent.
     pub(super) async fn transact_grouped(
         &self,
         writes: Vec<Write>,
         delivery: Option<&str>,
+        settle: Option<usize>,
     ) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
@@ -153,6 +162,7 @@ impl DynamoStore {
         self.group.push(Queued {
             writes,
             delivery: delivery.map(str::to_owned),
+            settle,
             answer,
         });
         linger(&self.group.arrivals).await;
@@ -230,10 +240,17 @@ impl DynamoStore {
         }
         let mut innocent = Vec::new();
         let mut start = 0;
-        for queued in commits {
+        for mut queued in commits {
             let own = &reasons[start..start + queued.writes.len()];
             start += queued.writes.len();
             if own.iter().all(fine) {
+                innocent.push(queued);
+            } else if let Some(at) = queued.settle
+                && only_settle_failed(own, at)
+            {
+                tracing::info!("the inbox item to settle is absent; committing without it");
+                queued.writes.remove(at);
+                queued.settle = None;
                 innocent.push(queued);
             } else {
                 let result = Err(cancellation_error(own, queued.delivery.as_deref()));
@@ -254,10 +271,75 @@ impl DynamoStore {
         let Queued {
             writes,
             delivery,
+            settle,
             answer,
         } = queued;
-        let result = self.transact(writes, delivery.as_deref()).await;
+        let result = match settle {
+            Some(at) => {
+                self.transact_settling(writes, delivery.as_deref(), at)
+                    .await
+            }
+            None => self.transact(writes, delivery.as_deref()).await,
+        };
         // The caller gave up waiting (its task was cancelled): nobody to tell.
         let _ = answer.send(result);
     }
+
+    /// `transact` for a commit whose write at `settle` settles an inbox item: if that item is
+    /// absent, the rest is written without it.
+    async fn transact_settling(
+        &self,
+        mut writes: Vec<Write>,
+        delivery: Option<&str>,
+        settle: usize,
+    ) -> Result<(), StoreError> {
+        if writes.len() < 2 {
+            // Nothing but the settle: an absent item is nothing to write, as in `settle_inbox`.
+            return match self.transact(writes, delivery).await {
+                Err(StoreError::Conflict) => Ok(()),
+                other => other,
+            };
+        }
+        let bytes: usize = writes.iter().map(Write::size).sum();
+        let actions = writes
+            .iter()
+            .cloned()
+            .map(|write| write.into_transact_item(&self.table))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await;
+        let error = match sent {
+            Ok(_) => {
+                self.written.fetch_add(bytes as u64, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            error.as_service_error()
+            && only_settle_failed(cancelled.cancellation_reasons(), settle)
+        {
+            tracing::info!("the inbox item to settle is absent; committing without it");
+            writes.remove(settle);
+            return self.transact(writes, delivery).await;
+        }
+        Err(transaction_error(error, delivery))
+    }
+}
+
+/// Whether a commit's cancellation reasons (its own actions', in order) blame its inbox settle
+/// (at index `settle`) alone, for a failed condition: the item is absent, the rest was fine.
+fn only_settle_failed(reasons: &[CancellationReason], settle: usize) -> bool {
+    settle < reasons.len()
+        && reasons.iter().enumerate().all(|(index, reason)| {
+            let code = reason.code().unwrap_or("None");
+            match index == settle {
+                true => matches!(failure_of(code), Failure::ConditionFailed),
+                false => code == "None",
+            }
+        })
 }

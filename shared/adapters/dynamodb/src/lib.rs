@@ -253,6 +253,58 @@ impl InboxWriter for DynamoStore {
     }
 }
 
+/// The update that settles inbox item `id` as done (`settle_inbox`, or a commit's
+/// `Commit::settles`): out of the pending index, with its outcome. Conditioned on the item
+/// existing (`Write::Update`), so it never creates a husk.
+fn inbox_done_write(id: &str, outcome: &str, at: chrono::DateTime<chrono::Utc>) -> Write {
+    Write::Update {
+        key: Key::inbox(id),
+        expression: "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending"
+            .into(),
+        names: HashMap::from([
+            ("#pk".into(), PK.into()),
+            ("#status".into(), STATUS.into()),
+            ("#outcome".into(), "outcome".into()),
+            ("#settled".into(), "settled_at".into()),
+            ("#pending".into(), PENDING.into()),
+        ]),
+        values: HashMap::from([
+            (":at".into(), AttributeValue::S(timestamp(at))),
+            (":done".into(), AttributeValue::S("done".into())),
+            (":outcome".into(), AttributeValue::S(outcome.into())),
+        ]),
+    }
+}
+
+/// The update that records a failed (or deferred) attempt on inbox item `id`: it stays pending,
+/// or goes back to pending — the delivery's commit settles it done (`Commit::settles`) before its
+/// tracker calls are made, and when those fail the delivery waits for the stream's retry or
+/// replay like any other failure.
+fn inbox_failed_write(id: &str, error: &str, at: chrono::DateTime<chrono::Utc>) -> Write {
+    Write::Update {
+        key: Key::inbox(id),
+        expression: "SET #status = :pending, #pending = :pending, #error = :error, #failed = :at \
+                     REMOVE #outcome, #settled ADD #attempts :one"
+            .into(),
+        names: HashMap::from([
+            ("#pk".into(), PK.into()),
+            ("#status".into(), STATUS.into()),
+            ("#pending".into(), PENDING.into()),
+            ("#outcome".into(), "outcome".into()),
+            ("#settled".into(), "settled_at".into()),
+            ("#error".into(), LAST_ERROR.into()),
+            ("#failed".into(), "failed_at".into()),
+            ("#attempts".into(), ATTEMPTS.into()),
+        ]),
+        values: HashMap::from([
+            (":at".into(), AttributeValue::S(timestamp(at))),
+            (":pending".into(), AttributeValue::S(PENDING.into())),
+            (":error".into(), AttributeValue::S(error.into())),
+            (":one".into(), number(1)),
+        ]),
+    }
+}
+
 #[async_trait]
 impl Inbox for DynamoStore {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError> {
@@ -273,42 +325,13 @@ impl Inbox for DynamoStore {
         // drops, so settling never runs the delivery again. Its condition (the item exists) keeps
         // a late settle of an item that expired meanwhile from creating a husk. It shares a
         // transaction with other lanes' commits when one is in flight (`group_commit`).
-        let mut names = HashMap::from([("#pk".to_string(), PK.to_string())]);
-        let mut values = HashMap::from([(":at".to_string(), AttributeValue::S(timestamp(at)))]);
-        let expression = match applied {
-            Applied::Done { outcome } => {
-                names.extend([
-                    ("#status".into(), STATUS.into()),
-                    ("#outcome".into(), "outcome".into()),
-                    ("#settled".into(), "settled_at".into()),
-                    ("#pending".into(), PENDING.into()),
-                ]);
-                values.extend([
-                    (":done".into(), AttributeValue::S("done".into())),
-                    (":outcome".into(), AttributeValue::S(outcome.clone())),
-                ]);
-                "SET #status = :done, #outcome = :outcome, #settled = :at REMOVE #pending"
-            }
+        let settle = match applied {
+            Applied::Done { outcome } => inbox_done_write(id, outcome, at),
             Applied::Failed { error } | Applied::Deferred { reason: error } => {
-                names.extend([
-                    ("#error".into(), LAST_ERROR.into()),
-                    ("#failed".into(), "failed_at".into()),
-                    ("#attempts".into(), ATTEMPTS.into()),
-                ]);
-                values.extend([
-                    (":error".into(), AttributeValue::S(error.clone())),
-                    (":one".into(), number(1)),
-                ]);
-                "SET #error = :error, #failed = :at ADD #attempts :one"
+                inbox_failed_write(id, error, at)
             }
         };
-        let settle = Write::Update {
-            key: Key::inbox(id),
-            expression: expression.into(),
-            names,
-            values,
-        };
-        match self.transact_grouped(vec![settle], None).await {
+        match self.transact_grouped(vec![settle], None, None).await {
             Ok(()) | Err(StoreError::Conflict) => Ok(()),
             Err(other) => Err(other),
         }
@@ -411,6 +434,12 @@ impl Store for DynamoStore {
 
     async fn commit(&self, commit: Commit) -> Result<(), StoreError> {
         let mut writes = record_writes(&commit)?;
+        // The settle goes last of the state writes; its index tells its cancellation reason
+        // from the others' (`group_commit`: an absent item's commit goes again without it).
+        let settle = commit.settles.as_ref().map(|settle| {
+            writes.push(inbox_done_write(&settle.id, &settle.outcome, settle.at));
+            writes.len() - 1
+        });
         let mut audit = audit_writes(&commit.audit)?;
         if writes.is_empty() && audit.is_empty() {
             return Ok(());
@@ -428,8 +457,12 @@ impl Store for DynamoStore {
         // Entries go in pairs (the entry and its day entry): never split a pair.
         let overflow = audit.split_off(audit.len().min(room - room % 2));
         writes.extend(audit);
-        self.transact_grouped(writes, commit.delivery.as_ref().map(|d| d.id.as_str()))
-            .await?;
+        self.transact_grouped(
+            writes,
+            commit.delivery.as_ref().map(|d| d.id.as_str()),
+            settle,
+        )
+        .await?;
         if !overflow.is_empty()
             && let Err(e) = self.put_after(overflow).await
         {

@@ -537,6 +537,14 @@ fn apply_commit(tx: &Transaction<'_>, commit: &Commit) -> Result<(), StoreError>
     for entry in &commit.analysis {
         analysis::put_entry(tx, entry)?;
     }
+    // An update, as `settle_inbox`'s: an item that is not there is neither created nor an error.
+    if let Some(settle) = &commit.settles {
+        tx.execute(
+            "UPDATE inbox SET status = 'done' WHERE id = ?1",
+            [&settle.id],
+        )
+        .map_err(sql_error)?;
+    }
     Ok(())
 }
 
@@ -805,7 +813,9 @@ impl Inbox for SqliteStore {
                     tx.execute("UPDATE inbox SET status = 'done' WHERE id = ?1", [&id])
                 }
                 Applied::Failed { error } | Applied::Deferred { reason: error } => tx.execute(
-                    "UPDATE inbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+                    // Pending again if a commit had settled it (see `Commit::settles`).
+                    "UPDATE inbox SET status = 'pending', attempts = attempts + 1, last_error = ?2 \
+                     WHERE id = ?1",
                     params![id, error],
                 ),
             }

@@ -3,8 +3,10 @@
 
 use super::*;
 use crate::analysis::code_flow::flow_of_alert;
+use crate::ingest::Disposition;
 use scantix_core::finding::{AlertKind, FlowStep};
 use scantix_core::ports::github::AnalysisQuery;
+use scantix_core::ports::store::InboxSettle;
 
 /// The largest analysis SARIF read for an alert's code flow. GitHub's SARIF of a large
 /// repository's analysis can run to many megabytes; past this the ticket goes without a flow.
@@ -41,9 +43,25 @@ impl Executor {
         verdict: &Verdict,
         config: &Config,
     ) -> Result<Outcome, ExecuteError> {
+        self.apply_verdict_settling(delivery, event, verdict, config, None)
+            .await
+    }
+
+    /// `apply_verdict` for a delivery read from the inbox item `inbox` (the worker's): the
+    /// event's commit also settles that item done (`Commit::settles`), and the outcome says
+    /// so (`Outcome::inbox_settled`), so the worker does not settle it again.
+    pub async fn apply_verdict_settling(
+        &self,
+        delivery: &str,
+        event: &AlertEvent,
+        verdict: &Verdict,
+        config: &Config,
+        inbox: Option<&str>,
+    ) -> Result<Outcome, ExecuteError> {
         let committed = self
-            .commit_alert_leased(delivery, event, verdict, config, true)
+            .commit_alert_leased(delivery, event, verdict, config, true, inbox)
             .await?;
+        let inbox_settled = inbox.is_some() && matches!(committed, Committed::Applied(_));
         let (group, mut actions, duplicate, synced) = match committed {
             Committed::Applied(applied) => {
                 let synced = self.sync_committed(&applied).await?;
@@ -75,6 +93,7 @@ impl Executor {
                     ticket: None,
                     ticket_state: None,
                     ignored: Some(reason),
+                    inbox_settled: false,
                 });
             }
         };
@@ -89,6 +108,7 @@ impl Executor {
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
             ignored: None,
+            inbox_settled,
         })
     }
 
@@ -102,12 +122,13 @@ impl Executor {
         verdict: &Verdict,
         config: &Config,
     ) -> Result<Committed, ExecuteError> {
-        self.commit_alert_leased(delivery, event, verdict, config, false)
+        self.commit_alert_leased(delivery, event, verdict, config, false, None)
             .await
     }
 
     /// `commit_alert`, taking the group's lease in the same write when `take_lease` and calls are
-    /// now owed (then `sync_committed` drains them without another write to take it).
+    /// now owed (then `sync_committed` drains them without another write to take it), and
+    /// settling the inbox item `inbox` done in it when given.
     pub(super) async fn commit_alert_leased(
         &self,
         delivery: &str,
@@ -115,6 +136,7 @@ impl Executor {
         verdict: &Verdict,
         config: &Config,
         take_lease: bool,
+        inbox: Option<&str>,
     ) -> Result<Committed, ExecuteError> {
         let fingerprint = Fingerprint::of(&event.finding);
         // The group a new finding would join; a known finding keeps the group it was put in.
@@ -244,6 +266,14 @@ impl Executor {
                 audit: decision.audit.clone(),
                 analysis: Vec::new(),
                 budgets: budget.writes,
+                // What the worker would record after it (`Delivered::applied`): a commit that
+                // succeeds is this delivery applied. Whatever fails later (the tracker sync) is
+                // still recorded by the worker as a failed attempt on the item.
+                settles: inbox.map(|id| InboxSettle {
+                    id: id.to_owned(),
+                    outcome: Disposition::Applied.as_str().to_owned(),
+                    at: now,
+                }),
             };
             match self.store.commit(commit).await {
                 Ok(()) => {

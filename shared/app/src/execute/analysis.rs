@@ -168,6 +168,7 @@ impl Executor {
                 audit: decision.audit.clone(),
                 analysis: entries,
                 budgets: budget.writes,
+                settles: None,
             };
             let written = commit.writes() > 0;
             if !written {

@@ -871,6 +871,7 @@ fn pull_request_outcome(delivery: &str, duplicate: bool, actions: Vec<Action>) -
         ticket: None,
         ticket_state: None,
         ignored: None,
+        inbox_settled: false,
     }
 }
 

@@ -39,6 +39,7 @@ impl Executor {
                 ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
                 ticket_state: synced.as_ref().map(|g| g.ticket_state),
                 ignored: None,
+                inbox_settled: false,
             });
         }
         let mut key = self
@@ -78,6 +79,7 @@ impl Executor {
                     ticket: None,
                     ticket_state: None,
                     ignored: None,
+                    inbox_settled: false,
                 }),
                 Err(e) => Err(e.into()),
             };
@@ -166,6 +168,7 @@ impl Executor {
                         ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
                         ticket_state: synced.as_ref().map(|g| g.ticket_state),
                         ignored: None,
+                        inbox_settled: false,
                     });
                 }
                 Err(e) => return Err(e.into()),
@@ -185,6 +188,7 @@ impl Executor {
             ticket: synced.as_ref().and_then(|g| g.ticket.clone()),
             ticket_state: synced.as_ref().map(|g| g.ticket_state),
             ignored: None,
+            inbox_settled: false,
         })
     }
 
@@ -239,6 +243,7 @@ impl Executor {
             audit: decision.audit.clone(),
             analysis: Vec::new(),
             budgets,
+            settles: None,
         };
         let changes_group = commit.group.is_some();
         self.store.commit(commit).await?;

@@ -45,9 +45,11 @@ impl Disposition {
 #[derive(Debug)]
 pub enum Delivered {
     /// Applied now, or recognised as applied before; `detail` says what was done.
+    /// `inbox_settled`: the commit that applied it also settled its inbox item done.
     Applied {
         duplicate: bool,
         detail: Value,
+        inbox_settled: bool,
     },
     Ignored {
         reason: String,
@@ -90,6 +92,7 @@ impl Delivered {
                 Delivered::Applied {
                     duplicate: outcome.duplicate,
                     detail: json!({ "outcome": outcome }),
+                    inbox_settled: outcome.inbox_settled,
                 }
             }
             Err(e) => Delivered::failed(e.to_string(), e.is_retryable()),
@@ -161,6 +164,18 @@ impl Delivered {
         }
     }
 
+    /// Whether the delivery's own commit already settled its inbox item done (see
+    /// `Executor::apply_verdict_settling`): then the worker writes nothing more on it.
+    pub fn settled_inbox(&self) -> bool {
+        matches!(
+            self,
+            Delivered::Applied {
+                inbox_settled: true,
+                ..
+            }
+        )
+    }
+
     /// The inbox record the worker writes: a failure stays pending (for the stream's retry, then
     /// replay); everything else is done — including a malformed body, which no retry can change.
     pub fn applied(&self) -> Applied {
@@ -195,6 +210,7 @@ mod tests {
                 Delivered::Applied {
                     duplicate: false,
                     detail: json!({}),
+                    inbox_settled: false,
                 },
                 200,
                 "applied",
@@ -204,6 +220,7 @@ mod tests {
                 Delivered::Applied {
                     duplicate: true,
                     detail: json!({}),
+                    inbox_settled: false,
                 },
                 200,
                 "duplicate",

@@ -177,13 +177,15 @@ impl GithubIngest {
     /// Acts on an authenticated delivery: read it, then apply it.
     pub async fn route(&self, event: &str, delivery: &str, body: &[u8]) -> Delivered {
         match read_delivery(event, body) {
-            Ok(work) => self.apply(delivery, work).await,
+            Ok(work) => self.apply(delivery, work, None).await,
             Err(done) => done,
         }
     }
 
-    /// Applies one read delivery: the work the worker does.
-    pub async fn apply(&self, delivery: &str, work: Work) -> Delivered {
+    /// Applies one read delivery: the work the worker does. `inbox` is the inbox item it was read
+    /// from, if any: an alert's commit then settles that item done in the same write (see
+    /// `Delivered::settled_inbox`); other work leaves settling to the caller.
+    pub async fn apply(&self, delivery: &str, work: Work, inbox: Option<&str>) -> Delivered {
         let delivery_id = format!("github:{delivery}");
         match work {
             Work::Installation(change) => {
@@ -215,12 +217,13 @@ impl GithubIngest {
                         Delivered::Applied {
                             duplicate: false,
                             detail: json!({ "installation": record.id, "active": record.active, "repositories_covered": covered }),
+                            inbox_settled: false,
                         }
                     }
                     Err(e) => Delivered::from_result(Err(e)),
                 }
             }
-            Work::Alert(alert) => self.apply_alert(&delivery_id, &alert).await,
+            Work::Alert(alert) => self.apply_alert(&delivery_id, &alert, inbox).await,
             // The pull request's summary comment, and on a merge the tickets it fixes.
             Work::PullRequest(change) => Delivered::from_result(
                 self.executor
@@ -237,7 +240,12 @@ impl GithubIngest {
         }
     }
 
-    async fn apply_alert(&self, delivery_id: &str, alert: &AlertEvent) -> Delivered {
+    async fn apply_alert(
+        &self,
+        delivery_id: &str,
+        alert: &AlertEvent,
+        inbox: Option<&str>,
+    ) -> Delivered {
         let span = tracing::info_span!(
             "alert",
             repository = %alert.finding.repository.full_name,
@@ -245,12 +253,17 @@ impl GithubIngest {
             alert = alert.finding.number,
             action = %alert.action
         );
-        self.apply_alert_in_span(delivery_id, alert)
+        self.apply_alert_in_span(delivery_id, alert, inbox)
             .instrument(span)
             .await
     }
 
-    async fn apply_alert_in_span(&self, delivery_id: &str, alert: &AlertEvent) -> Delivered {
+    async fn apply_alert_in_span(
+        &self,
+        delivery_id: &str,
+        alert: &AlertEvent,
+        inbox: Option<&str>,
+    ) -> Delivered {
         // With a GitHub connection, the repository's own settings decide (config file, org
         // defaults, Rego policy, CODEOWNERS); in a local run, its one settings file (or the
         // defaults) through the same policy; without either (tests), built-in triage.
@@ -267,13 +280,19 @@ impl GithubIngest {
             Some(settings) => {
                 let verdict = settings.verdict(&alert.finding);
                 self.executor
-                    .apply_verdict(delivery_id, alert, &verdict, &settings.engine)
+                    .apply_verdict_settling(delivery_id, alert, &verdict, &settings.engine, inbox)
                     .await
             }
             None => {
                 let verdict = builtin(&alert.finding);
                 self.executor
-                    .apply_verdict(delivery_id, alert, &verdict, self.executor.config())
+                    .apply_verdict_settling(
+                        delivery_id,
+                        alert,
+                        &verdict,
+                        self.executor.config(),
+                        inbox,
+                    )
                     .await
             }
         };

@@ -140,7 +140,9 @@ impl Inbox for MemoryStore {
         };
         match applied {
             Applied::Done { .. } => item.status = InboxStatus::Done,
+            // Pending again if a commit had settled it (see `Commit::settles`).
             Applied::Failed { error } | Applied::Deferred { reason: error } => {
+                item.status = InboxStatus::Pending;
                 item.attempts += 1;
                 item.last_error = Some(error.clone());
             }
@@ -252,6 +254,12 @@ impl Store for MemoryStore {
                 true => list.insert(entry.fingerprint),
                 false => list.remove(&entry.fingerprint),
             };
+        }
+        // As `settle_inbox`: an item that is not there is neither created nor an error.
+        if let Some(settle) = commit.settles
+            && let Some(item) = t.inbox.get_mut(&settle.id)
+        {
+            item.status = InboxStatus::Done;
         }
         Ok(())
     }

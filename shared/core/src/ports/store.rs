@@ -119,6 +119,22 @@ pub struct Commit {
     /// Ticket budgets the change moved (`decide::budget`), each guarded by the version read: two
     /// events racing for a scope's last slot cannot both take it.
     pub budgets: Vec<Guarded<BudgetLedger>>,
+    /// The inbox item this commit's delivery came from, marked done in the same write (the
+    /// worker's path: applying a delivery and recording it applied cannot come apart). An
+    /// absent item (expired after its 14 days, or never stored) is neither created nor a
+    /// reason to fail: the rest of the commit is written without it.
+    pub settles: Option<InboxSettle>,
+}
+
+/// An inbox item settled done by a commit (see [`Commit::settles`]): what `settle_inbox` with
+/// `Applied::Done` would write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxSettle {
+    /// The item's id (`github:<X-GitHub-Delivery>`).
+    pub id: String,
+    /// The outcome recorded on it, as known at commit time (`applied`).
+    pub outcome: String,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A finding's place on the list of open findings of one SARIF analysis
@@ -144,6 +160,7 @@ impl Commit {
             + self.audit.len()
             + self.analysis.len()
             + self.budgets.len()
+            + usize::from(self.settles.is_some())
     }
 }
 
@@ -199,7 +216,9 @@ pub trait Inbox: InboxWriter {
     async fn get_inbox(&self, id: &str) -> Result<Option<InboxItem>, StoreError>;
 
     /// Records what the worker did with an item: `Done` takes it out of the pending set,
-    /// `Failed` counts the attempt and keeps the error. Repeating it is harmless.
+    /// `Failed` (and `Deferred`) counts the attempt, keeps the error and leaves the item pending
+    /// — back in the pending set if the delivery's commit settled it done (`Commit::settles`)
+    /// before a later step of the delivery failed. Repeating it is harmless.
     async fn settle_inbox(
         &self,
         id: &str,
