@@ -204,7 +204,7 @@ async fn a_batch_of_ten_deliveries_about_ten_groups_is_one_read_and_one_commit_t
     }
     let before = world.requests.snapshot();
     apply(&world, &joining).await;
-    // One read for the ten lanes' events; one transaction for their ten commits (about 80
+    // One read for the ten lanes' events; one transaction for their ten commits (70
     // actions, under DynamoDB's 100), each settling its inbox item done. Before: a second
     // transaction for the ten settles, which followed the commits; before that, the first
     // lane's read and commit went alone (2 reads, 3 transactions).
