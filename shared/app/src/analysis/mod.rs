@@ -9,9 +9,11 @@
 //!    changes nothing, and the error names the file and the JSON path.
 //! 2. The previous analysis' open list of each key is read: identities only.
 //! 3. Results are streamed from the files on a blocking thread and applied in batches of
-//!    [`BATCH`] as they come (a bounded channel: the parser waits for the store), so a file of
-//!    100,000 results holds one batch of findings at a time, plus the identities seen and each
-//!    run's rules table. A file on disk ([`SarifSource::Path`]) is read twice from the disk and
+//!    [`BATCH`] as they come (a bounded channel: the parser waits for the store); within a batch
+//!    the results of up to [`LANES`] groups are applied side by side, each group's in order, so
+//!    the store's round trips overlap instead of adding up (a large upload must fit the worker's
+//!    Lambda timeout). A file of 100,000 results holds one batch of findings at a time, plus the
+//!    identities seen and each run's rules table. A file on disk ([`SarifSource::Path`]) is read twice from the disk and
 //!    never held whole; an upload's body is in memory already and is shared, not copied.
 //! 4. Findings listed before and not reported now are fixed (only for keys whose every run
 //!    reported its results); tickets a person closed while the analysis still reports their
@@ -23,9 +25,10 @@
 pub mod code_flow;
 pub mod mapping;
 
-use crate::execute::analysis::{ResultCommitted, Subject};
+use crate::execute::analysis::{ResultCommitted, Subject, provisional_group};
 use crate::execute::{ExecuteError, Executor};
 use crate::repo_settings::RepoSettings;
+use futures_util::StreamExt;
 use mapping::{finding_of, presence_of};
 use scantix_core::decide::Action;
 use scantix_core::decide::analysis::{AnalysisKey, Presence, absent_findings};
@@ -41,6 +44,9 @@ use std::sync::Arc;
 
 /// How many findings are parsed ahead of the store, and applied between two reads of the file.
 pub const BATCH: usize = 256;
+
+/// How many groups' results of one batch are applied side by side (each group's in order).
+const LANES: usize = 8;
 
 /// The ref an analysis is of when nobody says: the repository's default branch, or this.
 pub const FALLBACK_REF: &str = "refs/heads/main";
@@ -340,6 +346,7 @@ pub async fn apply_analysis(
     };
     let mut seen: Vec<HashSet<Fingerprint>> = vec![HashSet::new(); keys.len()];
     while let Some(batch) = batches.recv().await {
+        let mut planned = Vec::with_capacity(batch.len());
         for Mapped {
             key,
             finding,
@@ -355,10 +362,14 @@ pub async fn apply_analysis(
                 Presence::Open => summaries[key].open += 1,
                 _ => summaries[key].suppressed += 1,
             }
-            let subject = Subject::Reported(Box::new(finding), presence);
             let was_listed = previous[key].contains(&fingerprint);
-            run.apply(&subject, key, was_listed, &mut on_action).await?;
+            planned.push((
+                key,
+                Subject::Reported(Box::new(finding), presence),
+                was_listed,
+            ));
         }
+        run.apply_all(planned, &mut on_action).await?;
     }
     reader
         .await
@@ -375,7 +386,7 @@ pub async fn apply_analysis(
         summaries[key].fixed = absent.len();
         for fingerprint in absent {
             let subject = Subject::Absent(fingerprint.clone());
-            run.apply(&subject, key, true, &mut on_action).await?;
+            run.apply(subject, key, true, &mut on_action).await?;
         }
     }
     for (group, (still, count)) in std::mem::take(&mut run.resolved) {
@@ -435,34 +446,108 @@ struct Application<'a> {
     resolved: BTreeMap<GroupKey, (Vec<FindingRecord>, usize)>,
 }
 
+/// What one subject of an analysis is: which key says it, the subject, and whether the key's
+/// previous analysis listed it open.
+type Planned = (usize, Subject, bool);
+
 impl Application<'_> {
+    /// Applies one subject, alone.
     async fn apply(
         &mut self,
-        subject: &Subject,
+        subject: Subject,
         key: usize,
         was_listed: bool,
         on_action: &mut impl FnMut(&Action),
     ) -> Result<(), AnalysisError> {
+        self.apply_all(vec![(key, subject, was_listed)], on_action)
+            .await
+    }
+
+    /// Applies `planned`, up to [`LANES`] groups side by side: the subjects of one (provisional)
+    /// group in their order, one lane per group, so that a large analysis waits for the store
+    /// once per group's result in turn rather than once per result of the whole file. What was
+    /// committed is then recorded, and its actions handed on, in `planned`'s order whatever order
+    /// the lanes finished in. On an error the other lanes finish what they started first.
+    async fn apply_all(
+        &mut self,
+        planned: Vec<Planned>,
+        on_action: &mut impl FnMut(&Action),
+    ) -> Result<(), AnalysisError> {
         let settings = self.settings;
         let verdict = |finding: &Finding| settings.verdict(finding);
+        let mut lanes: BTreeMap<Option<GroupKey>, Vec<usize>> = BTreeMap::new();
+        for (index, (key, subject, _)) in planned.iter().enumerate() {
+            let group = provisional_group(
+                subject,
+                &self.keys[*key],
+                self.target.commit_sha.as_deref(),
+                &verdict,
+                &settings.engine,
+            );
+            lanes.entry(group).or_default().push(index);
+        }
+        let this = &*self;
+        let planned = &planned;
+        let verdict = &verdict;
+        let mut lanes = futures_util::stream::iter(lanes.into_values().map(|lane| async move {
+            let mut committed = Vec::with_capacity(lane.len());
+            for index in lane {
+                let (key, subject, was_listed) = &planned[index];
+                let result = this
+                    .executor
+                    .commit_analysis_result(
+                        subject,
+                        &this.keys[*key],
+                        this.target.commit_sha.as_deref(),
+                        this.target.installation_id,
+                        *was_listed,
+                        verdict,
+                        &settings.engine,
+                        &this.id,
+                    )
+                    .await;
+                match result {
+                    Ok(result) => committed.push((index, result)),
+                    Err(e) => return (committed, Some(e)),
+                }
+            }
+            (committed, None)
+        }))
+        .buffer_unordered(LANES);
+        let mut outcomes: Vec<Option<ResultCommitted>> = planned.iter().map(|_| None).collect();
+        let mut failed = None;
+        while let Some((committed, error)) = lanes.next().await {
+            for (index, result) in committed {
+                outcomes[index] = Some(result);
+            }
+            failed = failed.or(error);
+        }
+        drop(lanes);
+        for (outcome, (_, subject, _)) in outcomes.into_iter().zip(planned) {
+            if let Some(outcome) = outcome {
+                self.record(subject, outcome, on_action);
+            }
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Books one committed subject: its actions, the write, the touched group, and a resolved
+    /// ticket whose finding the analysis still reports.
+    fn record(
+        &mut self,
+        subject: &Subject,
+        committed: ResultCommitted,
+        on_action: &mut impl FnMut(&Action),
+    ) {
         let ResultCommitted {
             decision,
             record,
             group,
             written,
-        } = self
-            .executor
-            .commit_analysis_result(
-                subject,
-                &self.keys[key],
-                self.target.commit_sha.as_deref(),
-                self.target.installation_id,
-                was_listed,
-                &verdict,
-                &settings.engine,
-                &self.id,
-            )
-            .await?;
+        } = committed;
         decision.actions.iter().for_each(&mut *on_action);
         if written {
             self.writes += 1;
@@ -485,7 +570,6 @@ impl Application<'_> {
             }
             *count += 1;
         }
-        Ok(())
     }
 }
 

@@ -295,3 +295,58 @@ fn applying_an_analysis_is_a_send_future() {
         |_| {},
     ));
 }
+
+/// Results of different groups are applied side by side, each group's in file order, and the
+/// outcome is the one of an application whose store calls never overlap: the same actions in the
+/// same order, the same tickets. The interleaving store yields to the runtime around every call,
+/// which is what a store's network round trip does.
+#[tokio::test]
+async fn groups_are_applied_side_by_side_and_decide_what_one_at_a_time_decides() {
+    use scantix_core::memory::faults::{Faults, FaultyStore};
+    let settings = RepoSettings::defaults();
+    let sarif = semgrep_copies(2);
+    let apply = |store: Arc<dyn Store>| {
+        let settings = &settings;
+        let sarif = sarif.clone();
+        async move {
+            let tracker = Arc::new(MemoryTracker::new());
+            let executor = Executor::new(
+                store,
+                tracker.clone(),
+                scantix_core::config::Config::default(),
+            );
+            let mut actions = Vec::new();
+            apply_analysis(&executor, settings, &target(), file(sarif), |a| {
+                actions.push(a.clone())
+            })
+            .await
+            .expect("applied");
+            (actions, tracker.all().len())
+        }
+    };
+
+    let (alone, tickets_alone) = apply(Arc::new(MemoryStore::new())).await;
+    let faults = Faults::interleaving(vec![1, 1]);
+    let interleaved = Arc::new(FaultyStore::new(
+        Arc::new(MemoryStore::new()),
+        faults.clone(),
+    ));
+    let (side_by_side, tickets_side_by_side) = apply(interleaved).await;
+
+    assert!(tickets_alone > 1, "{tickets_alone} tickets");
+    assert_eq!(tickets_side_by_side, tickets_alone);
+    assert_eq!(side_by_side, alone, "the same actions, in file order");
+    // Reads of several groups were in flight before their commits: the lanes overlapped, never
+    // more of them than LANES.
+    let calls = faults.calls();
+    let widest = calls
+        .chunk_by(|a, b| a == b)
+        .filter(|run| run[0] == "store.read_event")
+        .map(<[_]>::len)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        (2..=LANES).contains(&widest),
+        "{widest} reads in a row: {calls:?}"
+    );
+}

@@ -15,7 +15,7 @@ use scantix_core::decide::analysis::{
 };
 use scantix_core::decide::triage::Verdict;
 use scantix_core::finding::Finding;
-use scantix_core::identity::Fingerprint;
+use scantix_core::identity::{Fingerprint, GroupKey};
 use scantix_core::ports::store::{AnalysisEntry, Commit, EventKeys, Guarded, StoreError};
 use scantix_core::records::{FindingRecord, GroupRecord};
 
@@ -38,6 +38,30 @@ pub struct ResultCommitted {
     pub group: Option<GroupRecord>,
     /// Whether anything was written.
     pub written: bool,
+}
+
+/// The group a reported result joins when it is new (the group of the finding when it is stored,
+/// which differs only if the grouping settings changed since). `None` for an absent finding, or a
+/// result no event comes of. `apply_analysis` applies the results of one group in order and
+/// results of different groups side by side; a guess that misses costs a retried commit, never
+/// correctness (commits are guarded by versions).
+pub fn provisional_group(
+    subject: &Subject,
+    key: &AnalysisKey,
+    commit_sha: Option<&str>,
+    verdict: &(dyn Fn(&Finding) -> Verdict + Sync),
+    config: &Config,
+) -> Option<GroupKey> {
+    let Subject::Reported(finding, presence) = subject else {
+        return None;
+    };
+    let event = event_for((**finding).clone(), presence, None, key, commit_sha, None)?;
+    Some(group_key_for(
+        &event,
+        None,
+        config,
+        verdict(finding).group_by,
+    ))
 }
 
 impl Executor {
@@ -63,11 +87,7 @@ impl Executor {
                 Subject::Reported(finding, presence) => {
                     let fingerprint = Fingerprint::of(finding);
                     // The group a new finding would join (a known one keeps its own).
-                    let provisional =
-                        event_for((**finding).clone(), presence, None, key, commit_sha, None);
-                    let new_key = provisional
-                        .as_ref()
-                        .map(|e| group_key_for(e, None, config, verdict(finding).group_by));
+                    let new_key = provisional_group(subject, key, commit_sha, verdict, config);
                     let read = match &new_key {
                         Some(new_key) => {
                             self.store
