@@ -46,7 +46,7 @@ use std::sync::Arc;
 pub const BATCH: usize = 256;
 
 /// How many groups' results of one batch are applied side by side (each group's in order).
-const LANES: usize = 8;
+pub const LANES: usize = 8;
 
 /// The ref an analysis is of when nobody says: the repository's default branch, or this.
 pub const FALLBACK_REF: &str = "refs/heads/main";
