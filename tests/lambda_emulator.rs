@@ -30,7 +30,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 const GITHUB_SECRET: &str = "e2e-github-webhook-secret-9f3c";
 const JIRA_WEBHOOK_SECRET: &str = "e2e-jira-webhook-secret-41ad";
@@ -182,10 +181,7 @@ async fn signed_deliveries_through_the_function_urls_become_tickets() {
             ("JIRA_API_TOKEN_ARN", format!("{ARN_PREFIX}jira-token")),
         ]),
     );
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let http = scantix_tests::lambda_emulator::invocation_client();
 
     // Three deliveries over two rules, and GitHub's redelivery of the first.
     let (status, answer) = post_github(&http, &emulator, "e2e-1", alert(1, "js/rule-a")).await;
@@ -455,10 +451,7 @@ async fn a_gzipped_sarif_upload_with_an_upload_token_becomes_findings_and_ticket
             ("JIRA_API_TOKEN_ARN", format!("{ARN_PREFIX}jira-token")),
         ]),
     );
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let http = scantix_tests::lambda_emulator::invocation_client();
     let token = UploadTokens::new(Secret::new(UPLOAD_TOKEN_SECRET))
         .mint(INSTALLATION)
         .expose()

@@ -502,10 +502,7 @@ async fn the_deployed_function_publishes_the_stream_s_changes_to_eventbridge() {
             ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
         ],
     );
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .unwrap();
+    let http = scantix_tests::lambda_emulator::invocation_client();
     for _ in 0..2 {
         let answer: Value = http
             .post(emulator.url("/2015-03-31/functions/ocsf-publisher/invocations"))

@@ -53,6 +53,21 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// How long a test waits for a function to answer an invocation. Not the function's Lambda timeout
+/// (the emulator enforces none): the suite runs debug builds beside dozens of tests sharing one
+/// DynamoDB Local and two cores, where a 77-result upload took over a minute. How fast the
+/// functions are is the benchmark's business (`worker_*`, `<f>_warm_ms_*`, release builds); a
+/// function that hangs is still stopped, by this bound and by the test run's own timeout.
+pub const INVOCATION_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The HTTP client a test invokes functions through (Function URLs and the Invoke API).
+pub fn invocation_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(INVOCATION_TIMEOUT)
+        .build()
+        .expect("an HTTP client")
+}
+
 impl Emulator {
     /// Builds the function binaries, then starts the emulator on a free port and waits until it
     /// accepts connections. The build is a no-op after `scripts/test.sh`'s `cargo test --workspace
