@@ -13,6 +13,10 @@
 //!   DynamoStore) with 1 task and with 16 concurrent tasks, and the requests per event averaged.
 //! - `group_of_10000_*`: one group grown to 10,000 findings, then joined: requests and bytes
 //!   written per join (DynamoDB bills writes by item size).
+//! - `sarif_apply_results_per_sec_dynamodb`: an upload's body applied as one analysis, as the
+//!   worker applies it (`apply_analysis` over DynamoStore, the draft tracker): Semgrep's 77 real
+//!   results over 17 rules, [`SARIF_COPIES`] copies each in a directory of its own, on a fresh
+//!   repository; with `sarif_apply_requests_per_result_dynamodb` and `…_by_call_dynamodb`.
 //! - `burst_100_findings_one_group_tracker_updates`: 100 findings of one group from 16 concurrent
 //!   senders against a tracker answering in 50 ms: how many ticket updates the outbox makes.
 //!
@@ -56,6 +60,9 @@ const JOINS_PER_GROUP: u64 = 4;
 
 /// Deliveries replayed in the duplicate runs.
 const DUPLICATE_POOL: usize = 64;
+
+/// Copies of the Semgrep file's results in the SARIF figure (77 each).
+const SARIF_COPIES: usize = 13;
 
 /// The big group's size, and how many joins are measured on it.
 const BIG_GROUP: u64 = 10_000;
@@ -106,6 +113,7 @@ pub fn run(endpoint: &str) -> Result<()> {
         }
         big_group(endpoint).await?;
         burst(endpoint).await?;
+        sarif_apply(endpoint).await?;
         Ok(())
     })
 }
@@ -424,5 +432,81 @@ async fn handle_concurrently(
     while let Some(finished) = workers.join_next().await {
         finished??;
     }
+    Ok(())
+}
+
+/// `sarif_apply_results_per_sec_dynamodb`: see the module's description.
+async fn sarif_apply(endpoint: &str) -> Result<()> {
+    use scantix_app::analysis::{AnalysisTarget, SarifFile, apply_analysis};
+    use scantix_app::execute::Executor;
+    use scantix_app::repo_settings::RepoSettings;
+    use scantix_core::finding::Repository;
+
+    let path = crate::sarif::fixture(
+        "shared:sarif/semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif",
+    );
+    let mut sarif: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    let results = sarif["runs"][0]["results"]
+        .as_array()
+        .context("the Semgrep file's results")?
+        .clone();
+    let mut copied = Vec::with_capacity(results.len() * SARIF_COPIES);
+    for n in 0..SARIF_COPIES {
+        for result in &results {
+            let mut result = result.clone();
+            crate::sarif::vary(&mut result, n);
+            copied.push(result);
+        }
+    }
+    sarif["runs"][0]["results"] = serde_json::Value::Array(copied);
+    let body = serde_json::to_vec(&sarif)?;
+
+    let (store, counter) = counted_store(endpoint, "sarif").await?;
+    let executor = Executor::new(
+        Arc::new(store),
+        Arc::new(DraftTracker::new()),
+        scantix_core::config::Config::default(),
+    );
+    let settings = RepoSettings::defaults();
+    let target = AnalysisTarget {
+        repository: Repository {
+            id: 7_700,
+            full_name: "bench/sarif-upload".into(),
+            default_branch: Some("main".into()),
+            html_url: None,
+        },
+        git_ref: Some("refs/heads/main".into()),
+        commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        category: None,
+        installation_id: None,
+    };
+    let before = counter.requests();
+    let started = Instant::now();
+    let report = apply_analysis(
+        &executor,
+        &settings,
+        &target,
+        vec![SarifFile::from_bytes("semgrep.sarif", body)],
+        |_| {},
+    )
+    .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let applied: usize = report.analyses.iter().map(|a| a.open + a.suppressed).sum();
+    if applied != results.len() * SARIF_COPIES {
+        anyhow::bail!(
+            "applied {applied} results of {}",
+            results.len() * SARIF_COPIES
+        );
+    }
+    let requests = counter.requests().since(&before);
+    figure(
+        "sarif_apply_results_per_sec_dynamodb",
+        format!("{:.0}", applied as f64 / elapsed),
+    );
+    figure(
+        "sarif_apply_requests_per_result_dynamodb",
+        format!("{:.2}", requests.total() as f64 / applied as f64),
+    );
+    figure("sarif_apply_requests_by_call_dynamodb", requests);
     Ok(())
 }

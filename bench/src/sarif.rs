@@ -376,7 +376,7 @@ fn write_file(path: &Path, order: RunOrder) -> Result<usize> {
 
 /// Makes copy `n` of a result distinct: its files under `copy-<n>/`, its lines moved down by `n`
 /// modulo 50, its fingerprints suffixed.
-fn vary(value: &mut Value, n: usize) {
+pub(crate) fn vary(value: &mut Value, n: usize) {
     match value {
         Value::Object(map) => {
             for (key, child) in map.iter_mut() {
@@ -409,7 +409,7 @@ fn vary(value: &mut Value, n: usize) {
     }
 }
 
-fn fixture(source: &str) -> PathBuf {
+pub(crate) fn fixture(source: &str) -> PathBuf {
     let bench = Path::new(env!("CARGO_MANIFEST_DIR"));
     match source.split_once(':') {
         Some(("shared", rest)) => bench.join("../../shared/fixtures").join(rest),
