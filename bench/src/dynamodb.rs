@@ -437,10 +437,9 @@ async fn handle_concurrently(
 
 /// `sarif_apply_results_per_sec_dynamodb`: see the module's description.
 async fn sarif_apply(endpoint: &str) -> Result<()> {
-    use scantix_app::analysis::{AnalysisTarget, SarifFile, apply_analysis};
+    use scantix_app::analysis::{SarifFile, apply_analysis};
     use scantix_app::execute::Executor;
     use scantix_app::repo_settings::RepoSettings;
-    use scantix_core::finding::Repository;
 
     let path = crate::sarif::fixture(
         "shared:sarif/semgrep/defectdojo.semgrep-oss-1.69.0.issue_10191.sarif",
@@ -468,18 +467,7 @@ async fn sarif_apply(endpoint: &str) -> Result<()> {
         scantix_core::config::Config::default(),
     );
     let settings = RepoSettings::defaults();
-    let target = AnalysisTarget {
-        repository: Repository {
-            id: 7_700,
-            full_name: "bench/sarif-upload".into(),
-            default_branch: Some("main".into()),
-            html_url: None,
-        },
-        git_ref: Some("refs/heads/main".into()),
-        commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
-        category: None,
-        installation_id: None,
-    };
+    let target = crate::sarif::default_branch_of(7_700, "bench/sarif-upload");
     let before = counter.requests();
     let started = Instant::now();
     let report = apply_analysis(

@@ -189,10 +189,9 @@ fn apply_figures(mode: &str, file: &Path) -> Result<Applied> {
 /// into memory first and handed over as bytes, as an upload is. Returns the results applied, the
 /// rate, and where the store was.
 fn apply(file: &Path, in_memory: bool) -> Result<(usize, f64, String)> {
-    use scantix_app::analysis::{AnalysisTarget, SarifFile, apply_analysis};
+    use scantix_app::analysis::{SarifFile, apply_analysis};
     use scantix_app::execute::Executor;
     use scantix_app::repo_settings::RepoSettings;
-    use scantix_core::finding::Repository;
     use scantix_core::memory::draft_tracker::DraftTracker;
     use std::sync::Arc;
 
@@ -217,18 +216,7 @@ fn apply(file: &Path, in_memory: bool) -> Result<(usize, f64, String)> {
             scantix_core::config::Config::default(),
         );
         let settings = RepoSettings::defaults();
-        let target = AnalysisTarget {
-            repository: Repository {
-                id: 100_000,
-                full_name: "bench/sarif-100k".into(),
-                default_branch: Some("main".into()),
-                html_url: None,
-            },
-            git_ref: Some("refs/heads/main".into()),
-            commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
-            category: None,
-            installation_id: None,
-        };
+        let target = default_branch_of(100_000, "bench/sarif-100k");
         let files = vec![match in_memory {
             true => SarifFile::from_bytes(file.display().to_string(), std::fs::read(file)?),
             false => SarifFile::from_path(file),
@@ -239,6 +227,23 @@ fn apply(file: &Path, in_memory: bool) -> Result<(usize, f64, String)> {
         let applied: usize = report.analyses.iter().map(|a| a.open + a.suppressed).sum();
         Ok((applied, applied as f64 / elapsed, store_kind.to_owned()))
     })
+}
+
+/// The analysis the apply figures make: repository `id` (`name`), its default branch `main`, at one
+/// commit.
+pub(crate) fn default_branch_of(id: u64, name: &str) -> scantix_app::analysis::AnalysisTarget {
+    scantix_app::analysis::AnalysisTarget {
+        repository: scantix_core::finding::Repository {
+            id,
+            full_name: name.into(),
+            default_branch: Some("main".into()),
+            html_url: None,
+        },
+        git_ref: Some("refs/heads/main".into()),
+        commit_sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        category: None,
+        installation_id: None,
+    }
 }
 
 /// Runs the measuring child and returns its peak RSS in MB.
