@@ -13,8 +13,9 @@
 //!    the results of up to [`LANES`] groups are applied side by side, each group's in order, so
 //!    the store's round trips overlap instead of adding up (a large upload must fit the worker's
 //!    Lambda timeout). A file of 100,000 results holds one batch of findings at a time, plus the
-//!    identities seen and each run's rules table. A file on disk ([`SarifSource::Path`]) is read twice from the disk and
-//!    never held whole; an upload's body is in memory already and is shared, not copied.
+//!    identities seen and each run's rules table. A file on disk ([`SarifSource::Path`]) is read
+//!    twice from the disk and never held whole; an upload's body is in memory already and is
+//!    shared, not copied.
 //! 4. Findings listed before and not reported now are fixed (only for keys whose every run
 //!    reported its results); tickets a person closed while the analysis still reports their
 //!    findings are reopened with the list; then each touched group's tracker calls are made.
