@@ -468,7 +468,7 @@ impl Application<'_> {
     /// group in their order, one lane per group, so that a large analysis waits for the store
     /// once per group's result in turn rather than once per result of the whole file. What was
     /// committed is then recorded, and its actions handed on, in `planned`'s order whatever order
-    /// the lanes finished in. On an error the other lanes finish what they started first.
+    /// the lanes finished in. On an error in one lane the others still run to their end.
     async fn apply_all(
         &mut self,
         planned: Vec<Planned>,
