@@ -490,31 +490,33 @@ impl Application<'_> {
         let this = &*self;
         let planned = &planned;
         let verdict = &verdict;
-        let mut lanes = futures_util::stream::iter(lanes.into_values().map(|lane| async move {
-            let mut committed = Vec::with_capacity(lane.len());
-            for index in lane {
-                let (key, subject, was_listed) = &planned[index];
-                let result = this
-                    .executor
-                    .commit_analysis_result(
-                        subject,
-                        &this.keys[*key],
-                        this.target.commit_sha.as_deref(),
-                        this.target.installation_id,
-                        *was_listed,
-                        verdict,
-                        &settings.engine,
-                        &this.id,
-                    )
-                    .await;
-                match result {
-                    Ok(result) => committed.push((index, result)),
-                    Err(e) => return (committed, Some(e)),
+        let mut lanes =
+            futures_util::stream::iter(lanes.into_iter().map(|(group, lane)| async move {
+                let mut committed = Vec::with_capacity(lane.len());
+                for index in lane {
+                    let (key, subject, was_listed) = &planned[index];
+                    let result = this
+                        .executor
+                        .commit_analysis_result(
+                            subject,
+                            group.as_ref(),
+                            &this.keys[*key],
+                            this.target.commit_sha.as_deref(),
+                            this.target.installation_id,
+                            *was_listed,
+                            verdict,
+                            &settings.engine,
+                            &this.id,
+                        )
+                        .await;
+                    match result {
+                        Ok(result) => committed.push((index, result)),
+                        Err(e) => return (committed, Some(e)),
+                    }
                 }
-            }
-            (committed, None)
-        }))
-        .buffer_unordered(LANES);
+                (committed, None)
+            }))
+            .buffer_unordered(LANES);
         let mut outcomes: Vec<Option<ResultCommitted>> = planned.iter().map(|_| None).collect();
         let mut failed = None;
         while let Some((committed, error)) = lanes.next().await {

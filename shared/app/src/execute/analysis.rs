@@ -67,11 +67,14 @@ pub fn provisional_group(
 impl Executor {
     /// Applies what analysis `key` (applied as `analysis`) says of one finding: reads it and its
     /// group, decides, and commits the records with the finding's entry on the key's open list
-    /// (`was_listed`: on it before). A lost race re-reads and re-decides.
+    /// (`was_listed`: on it before). `new_group` is [`provisional_group`]'s answer for `subject`,
+    /// which the caller has already worked out to plan its lanes. A lost race re-reads and
+    /// re-decides.
     #[allow(clippy::too_many_arguments)]
     pub async fn commit_analysis_result(
         &self,
         subject: &Subject,
+        new_group: Option<&GroupKey>,
         key: &AnalysisKey,
         commit_sha: Option<&str>,
         installation_id: Option<u64>,
@@ -87,8 +90,7 @@ impl Executor {
                 Subject::Reported(finding, presence) => {
                     let fingerprint = Fingerprint::of(finding);
                     // The group a new finding would join (a known one keeps its own).
-                    let new_key = provisional_group(subject, key, commit_sha, verdict, config);
-                    let read = match &new_key {
+                    let read = match new_group {
                         Some(new_key) => {
                             self.store
                                 .read_event(EventKeys {
@@ -101,7 +103,7 @@ impl Executor {
                         }
                         None => Default::default(),
                     };
-                    let group = match (&read.finding, &new_key) {
+                    let group = match (&read.finding, new_group) {
                         (Some(f), Some(new_key)) if &f.value.group_key != new_key => {
                             self.store.get_group(&f.value.group_key).await?
                         }
